@@ -1,0 +1,77 @@
+// Package access decides who may see what: principals, the Casbin enforcer,
+// the dataset catalog, row scopes, field decisions, masking and grants. It is
+// the only package that knows Casbin; every read path asks it.
+package access
+
+import (
+	"context"
+	"slices"
+)
+
+// Kind says how a principal authenticated.
+type Kind string
+
+// Principal kinds.
+const (
+	KindUser      Kind = "user"      // staff member, JWT
+	KindService   Kind = "service"   // department system or evaluation team, API key
+	KindAnonymous Kind = "anonymous" // no credentials: public data only
+)
+
+// Well-known roles. Department roles (admin, officer, viewer) apply within
+// the principal's own department.
+const (
+	RoleAdmin         = "admin"
+	RoleOfficer       = "officer"
+	RoleViewer        = "viewer"
+	RoleDispatcher    = "dispatcher"
+	RoleStreetOfficer = "street-officer"
+	RoleGridWorker    = "grid-worker"
+	RoleAuditor       = "auditor"
+	RoleEvaluator     = "evaluator"
+	RoleCitizenApp    = "citizen-app"
+	RolePublic        = "public"
+)
+
+// Principal is who is calling: the subject, their department, roles, the
+// jurisdiction subtree they work in, and for the citizen app the citizen it
+// acts for.
+type Principal struct {
+	Kind         Kind
+	Subject      string   // user id or API key id
+	Dept         string   // department code; empty for anonymous
+	Roles        []string // role names
+	Jurisdiction string   // dotted jurisdiction code; "hailing" when district-wide
+	CitizenID    string   // set only for a citizen-app key acting for a citizen
+}
+
+// Anonymous is the principal of a request without credentials.
+func Anonymous() *Principal {
+	return &Principal{Kind: KindAnonymous, Subject: "anonymous", Roles: []string{RolePublic}, Jurisdiction: "hailing"}
+}
+
+// HasRole reports whether p holds role.
+func (p *Principal) HasRole(role string) bool { return slices.Contains(p.Roles, role) }
+
+// Actor is how the principal appears in timelines and audit records.
+func (p *Principal) Actor() string {
+	if p.Dept == "" {
+		return p.Subject
+	}
+	return p.Subject + "@" + p.Dept
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the principal in ctx, or the anonymous principal.
+func PrincipalFrom(ctx context.Context) *Principal {
+	if p, ok := ctx.Value(principalKey{}).(*Principal); ok && p != nil {
+		return p
+	}
+	return Anonymous()
+}
