@@ -1,0 +1,83 @@
+# Fengcheng Data Hub — developer and CI entry points.
+#
+#   make run     start the services, create + migrate + seed the database,
+#                build and serve on http://127.0.0.1:8080
+#   make test    start the services, then run every Go test (race detector on)
+#
+# Both work on a fresh Debian 12 machine that has Go: scripts/services.sh
+# installs and starts PostgreSQL (+PostGIS) and Redis when they are not
+# already answering on 127.0.0.1:5432 / 127.0.0.1:6379.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# Go may be installed without being on PATH (/usr/local/go on our machines).
+ifeq ($(shell command -v go 2>/dev/null),)
+export PATH := /usr/local/go/bin:$(PATH)
+endif
+GO ?= go
+
+# Where the binary and the tests find the services. Override on the command
+# line or in the environment, e.g. `make run DATABASE_URL=postgres://...`.
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/datahub?sslmode=disable
+REDIS_URL    ?= redis://127.0.0.1:6379/0
+export DATABASE_URL REDIS_URL
+
+BIN          := bin/datahub
+SERVE_FLAGS  ?=
+TEST_FLAGS   ?= -race -count=1 -timeout 60m
+BENCH_FLAGS  ?= -run '^$$' -bench . -benchmem
+
+.PHONY: help run test build generate check fmt-check vet bench \
+	services createdb npm-deps toolchain clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk -F':.*## ' '{ printf "  make %-10s %s\n", $$1, $$2 }'
+
+# ---------------------------------------------------------------- main targets
+
+run: services createdb build ## services, database, migrate, seed, then serve on 127.0.0.1:8080
+	$(BIN) migrate
+	$(BIN) seed --if-empty
+	$(BIN) serve $(SERVE_FLAGS)
+
+test: services npm-deps toolchain ## every Go test against the real services
+	$(GO) test $(TEST_FLAGS) ./...
+
+build: ## build bin/datahub
+	$(GO) build -o $(BIN) ./cmd/datahub
+
+generate: ## regenerate code (gqlgen etc.)
+	$(GO) generate ./...
+
+check: fmt-check vet ## gofmt + go vet
+
+fmt-check: # fails listing the files gofmt would change
+	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -print0 | \
+		xargs -0 -r gofmt -l); \
+	if [[ -n $$out ]]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+bench: services ## benchmarks only, no tests
+	$(GO) test $(BENCH_FLAGS) ./...
+
+clean: ## remove build output
+	rm -rf bin
+
+# ---------------------------------------------------------------- set-up steps
+
+services: ## make sure PostgreSQL+PostGIS and Redis answer on 127.0.0.1
+	scripts/services.sh
+
+createdb: services ## create the database named by DATABASE_URL if missing
+	scripts/createdb.sh
+
+npm-deps: ## npm packages for test/federation (no-op without its package.json)
+	scripts/npm-deps.sh
+
+toolchain: ## a C compiler for cgo / the race detector
+	scripts/toolchain.sh
