@@ -1,0 +1,277 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// API key format and limits.
+const (
+	// APIKeyPrefix starts every key, so secret scanners and people can tell
+	// a hub key at a glance: dhk_<id>_<secret>.
+	APIKeyPrefix = "dhk_"
+	// MaxAPIKeyLifetime is the longest validity a key may be given.
+	MaxAPIKeyLifetime = 366 * 24 * time.Hour
+	// APIKeyTouchInterval is how stale last_used_at may get: a busy key
+	// writes it at most once per interval instead of on every request.
+	APIKeyTouchInterval = time.Minute
+
+	apiKeyIDBytes     = 6  // 12 hex characters
+	apiKeySecretBytes = 32 // 43 base64url characters
+	maxAPIKeyNameLen  = 200
+)
+
+var apiKeySecretLen = base64.RawURLEncoding.EncodedLen(apiKeySecretBytes)
+
+// APIKeySpec describes a key to create.
+type APIKeySpec struct {
+	// Name says who holds the key and why ("drone platform", "evaluation
+	// team 2025 Q3").
+	Name string
+	// Dept is the department the key acts for.
+	Dept string
+	// Roles are the roles the key holds (at least one). A citizen-app key
+	// holds citizen-app alone: the citizen it vouches for must not borrow
+	// any other role.
+	Roles []string
+	// Jurisdiction is the subtree the key works in; JurisdictionDefault
+	// when empty.
+	Jurisdiction string
+	// ExpiresAt is required: no key lives forever, none longer than
+	// MaxAPIKeyLifetime.
+	ExpiresAt time.Time
+}
+
+// APIKey is a stored key, without its secret.
+type APIKey struct {
+	ID           string
+	Name         string
+	Dept         string
+	Roles        []string
+	Jurisdiction string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	RevokedAt    *time.Time
+	LastUsedAt   *time.Time
+}
+
+// Active reports whether the key is neither revoked nor expired at now.
+func (k *APIKey) Active(now time.Time) bool {
+	return k.RevokedAt == nil && now.Before(k.ExpiresAt)
+}
+
+// APIKeys stores API keys in PostgreSQL (table api_keys). Only the SHA-256
+// of each secret is stored. Managing keys (Create, List, Revoke) is an
+// operator task done through `datahub apikey`; these methods do not check
+// the caller's permissions.
+type APIKeys struct {
+	pool *pgxpool.Pool
+	now  func() time.Time
+}
+
+// NewAPIKeys returns the key store on pool.
+func NewAPIKeys(pool *pgxpool.Pool) *APIKeys {
+	return &APIKeys{pool: pool, now: time.Now}
+}
+
+// Create stores a new key and returns its plaintext, shown this once and
+// never again. Returns BAD_USER_INPUT for a missing name, a bad department,
+// role or jurisdiction code, a citizen-app key with other roles, or an
+// expiry that is missing, past or more than MaxAPIKeyLifetime ahead.
+func (s *APIKeys) Create(ctx context.Context, spec APIKeySpec) (string, APIKey, error) {
+	now := s.now().UTC()
+	spec.Name = strings.TrimSpace(spec.Name)
+	if spec.Jurisdiction == "" {
+		spec.Jurisdiction = JurisdictionDefault
+	}
+	if err := validateSpec(spec, now); err != nil {
+		return "", APIKey{}, err
+	}
+	id, secret, err := newKeyMaterial()
+	if err != nil {
+		return "", APIKey{}, fmt.Errorf("create api key: %w", err)
+	}
+	hash := sha256.Sum256([]byte(secret))
+	key := APIKey{
+		ID:           id,
+		Name:         spec.Name,
+		Dept:         spec.Dept,
+		Roles:        slices.Clone(spec.Roles),
+		Jurisdiction: spec.Jurisdiction,
+		CreatedAt:    now.Truncate(time.Microsecond),
+		ExpiresAt:    spec.ExpiresAt.UTC().Truncate(time.Microsecond),
+	}
+	_, err = s.pool.Exec(ctx, `
+		INSERT INTO api_keys (id, name, dept, roles, jurisdiction, hash, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		key.ID, key.Name, key.Dept, key.Roles, key.Jurisdiction, hash[:], key.CreatedAt, key.ExpiresAt)
+	if err != nil {
+		return "", APIKey{}, fmt.Errorf("create api key: insert: %w", err)
+	}
+	return APIKeyPrefix + id + "_" + secret, key, nil
+}
+
+func validateSpec(spec APIKeySpec, now time.Time) error {
+	if spec.Name == "" || utf8.RuneCountInString(spec.Name) > maxAPIKeyNameLen {
+		return apperr.Invalid("name", "give the key a name of 1–%d characters saying who holds it", maxAPIKeyNameLen)
+	}
+	if msg := checkDept(spec.Dept); msg != "" {
+		return apperr.Invalid("dept", "%s", msg)
+	}
+	if len(spec.Roles) == 0 {
+		return apperr.Invalid("roles", "give the key at least one role")
+	}
+	if msg := checkRoles(spec.Roles); msg != "" {
+		return apperr.Invalid("roles", "%s", msg)
+	}
+	if slices.Contains(spec.Roles, access.RoleCitizenApp) && len(spec.Roles) > 1 {
+		return apperr.Invalid("roles", "a %s key holds that role alone: it acts for citizens, who must not borrow other roles", access.RoleCitizenApp)
+	}
+	if msg := checkJurisdiction(spec.Jurisdiction); msg != "" {
+		return apperr.Invalid("jurisdiction", "%s", msg)
+	}
+	switch {
+	case spec.ExpiresAt.IsZero():
+		return apperr.Invalid("expiresAt", "an expiry is required (at most %d days ahead)", MaxAPIKeyLifetime/(24*time.Hour))
+	case !spec.ExpiresAt.After(now):
+		return apperr.Invalid("expiresAt", "the expiry must be in the future")
+	case spec.ExpiresAt.Sub(now) > MaxAPIKeyLifetime:
+		return apperr.Invalid("expiresAt", "the expiry may be at most %d days ahead", MaxAPIKeyLifetime/(24*time.Hour))
+	}
+	return nil
+}
+
+func newKeyMaterial() (id, secret string, err error) {
+	b := make([]byte, apiKeyIDBytes+apiKeySecretBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fmt.Errorf("random: %w", err)
+	}
+	return hex.EncodeToString(b[:apiKeyIDBytes]), base64.RawURLEncoding.EncodeToString(b[apiKeyIDBytes:]), nil
+}
+
+// List returns every key, revoked and expired ones included, oldest first.
+func (s *APIKeys) List(ctx context.Context) ([]APIKey, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT id, name, dept, roles, jurisdiction, created_at, expires_at, revoked_at, last_used_at
+		FROM api_keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list api keys: %w", err)
+	}
+	keys, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (APIKey, error) {
+		var k APIKey
+		err := row.Scan(&k.ID, &k.Name, &k.Dept, &k.Roles, &k.Jurisdiction, &k.CreatedAt, &k.ExpiresAt, &k.RevokedAt, &k.LastUsedAt)
+		return k, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list api keys: %w", err)
+	}
+	return keys, nil
+}
+
+// Revoke ends key id at once: the next request with it is refused. Revoking
+// a revoked key changes nothing. Returns NOT_FOUND if there is no such key.
+func (s *APIKeys) Revoke(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx,
+		`UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`, id, s.now().UTC())
+	if err != nil {
+		return fmt.Errorf("revoke api key: id[%s]: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return apperr.New(apperr.NotFound, "no API key with id %q", truncate(id, 32))
+	}
+	return nil
+}
+
+// dummyHash is compared against when the key id is unknown, so that an
+// unknown id and a wrong secret take the same path.
+var dummyHash = sha256.Sum256([]byte("datahub: no such key"))
+
+// Authenticate returns the service principal of a key in the dhk_ format.
+// Unknown ids and wrong secrets get the same UNAUTHENTICATED message, so the
+// answer reveals nothing about which ids exist; only the holder of the right
+// secret learns that the key has expired or been revoked. The key's
+// last_used_at moves at most once per APIKeyTouchInterval.
+func (s *APIKeys) Authenticate(ctx context.Context, plaintext string) (*access.Principal, error) {
+	id, secret, ok := splitKey(plaintext)
+	if !ok {
+		return nil, unauthenticated("the API key is malformed: want %s<id>_<secret> as issued", APIKeyPrefix)
+	}
+	var (
+		k    APIKey
+		hash []byte
+	)
+	err := s.pool.QueryRow(ctx, `
+		SELECT id, name, dept, roles, jurisdiction, hash, created_at, expires_at, revoked_at, last_used_at
+		FROM api_keys WHERE id = $1`, id).
+		Scan(&k.ID, &k.Name, &k.Dept, &k.Roles, &k.Jurisdiction, &hash, &k.CreatedAt, &k.ExpiresAt, &k.RevokedAt, &k.LastUsedAt)
+	found := true
+	if errors.Is(err, pgx.ErrNoRows) {
+		found, hash = false, dummyHash[:]
+	} else if err != nil {
+		return nil, fmt.Errorf("authenticate api key: id[%s]: %w", id, err)
+	}
+	sum := sha256.Sum256([]byte(secret))
+	if subtle.ConstantTimeCompare(sum[:], hash) != 1 || !found {
+		return nil, unauthenticated("the API key is not valid")
+	}
+	now := s.now()
+	if k.RevokedAt != nil {
+		return nil, unauthenticated("the API key %s has been revoked; ask for a new key", k.ID)
+	}
+	if !now.Before(k.ExpiresAt) {
+		return nil, unauthenticated("the API key %s expired on %s; ask for a new key", k.ID, k.ExpiresAt.UTC().Format(time.DateOnly))
+	}
+	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= APIKeyTouchInterval {
+		// The condition is repeated in SQL so that instances racing on the
+		// same key write once, not once each.
+		_, err := s.pool.Exec(ctx, `
+			UPDATE api_keys SET last_used_at = $2
+			WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)`,
+			k.ID, now.UTC(), now.Add(-APIKeyTouchInterval).UTC())
+		if err != nil {
+			return nil, fmt.Errorf("authenticate api key: touch id[%s]: %w", k.ID, err)
+		}
+	}
+	return &access.Principal{
+		Kind:         access.KindService,
+		Subject:      k.ID,
+		Dept:         k.Dept,
+		Roles:        k.Roles,
+		Jurisdiction: k.Jurisdiction,
+	}, nil
+}
+
+// splitKey parses dhk_<id>_<secret>. The id is hex, so the first '_' after
+// the prefix ends it even though a base64url secret may contain '_'.
+func splitKey(plaintext string) (id, secret string, ok bool) {
+	rest, ok := strings.CutPrefix(plaintext, APIKeyPrefix)
+	if !ok {
+		return "", "", false
+	}
+	id, secret, ok = strings.Cut(rest, "_")
+	if !ok || len(id) != 2*apiKeyIDBytes || len(secret) != apiKeySecretLen {
+		return "", "", false
+	}
+	if _, err := hex.DecodeString(id); err != nil || strings.ToLower(id) != id {
+		return "", "", false
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(secret); err != nil {
+		return "", "", false
+	}
+	return id, secret, true
+}

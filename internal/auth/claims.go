@@ -1,0 +1,105 @@
+// Package auth turns credentials into an access.Principal: staff JWTs
+// (Verifier), API keys for department systems, the citizen-app backend and
+// evaluation teams (APIKeys), and the HTTP / WebSocket entry points that pick
+// between them (Authenticator). It decides who is calling, never what they
+// may see: that is internal/access.
+//
+// Every refusal is an *apperr.Error with code UNAUTHENTICATED and a message
+// the caller can act on; the underlying library error stays in the chain for
+// logs only.
+package auth
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/fengcheng/datahub/internal/apperr"
+)
+
+// Defaults shared by tokens and API keys.
+const (
+	// IssuerDefault is the iss of tokens the hub mints and expects when
+	// VerifierConfig.Issuer is empty.
+	IssuerDefault = "fengcheng-datahub"
+	// AudienceDefault is the aud of tokens the hub mints and expects when
+	// VerifierConfig.Audience is empty.
+	AudienceDefault = "datahub"
+	// JurisdictionDefault is the district root: the jurisdiction of a token
+	// without a jur claim and of an API key created without one. Every
+	// jurisdiction a credential names must be this code or lie under it.
+	JurisdictionDefault = "hailing"
+)
+
+// Formats of the identity parts a credential carries. Departments and
+// jurisdictions use the same patterns as the departments and jurisdictions
+// tables, so a principal can never name something the database could not
+// hold.
+var (
+	deptPattern         = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+	rolePattern         = regexp.MustCompile(`^[a-z][a-z0-9-]{0,63}$`)
+	jurisdictionPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+	citizenIDPattern    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+)
+
+const (
+	maxRoles           = 32
+	maxJurisdictionLen = 200
+	maxSubjectLen      = 200
+)
+
+func unauthenticated(format string, args ...any) *apperr.Error {
+	return apperr.New(apperr.Unauthenticated, format, args...)
+}
+
+// checkDept, checkRoles and checkJurisdiction return a plain description of
+// what is wrong (empty when fine) so that tokens and API key creation can
+// each wrap it in their own error code.
+
+func checkDept(dept string) string {
+	if dept == "" {
+		return "department is missing"
+	}
+	if !deptPattern.MatchString(dept) {
+		return "department must be a department code such as \"urban-management\" (lower-case letters, digits and '-')"
+	}
+	return ""
+}
+
+func checkRoles(roles []string) string {
+	if len(roles) > maxRoles {
+		return "too many roles"
+	}
+	for _, r := range roles {
+		if !rolePattern.MatchString(r) {
+			return "role names must be lower-case words joined by '-', such as \"street-officer\""
+		}
+	}
+	return ""
+}
+
+func checkJurisdiction(code string) string {
+	if len(code) > maxJurisdictionLen || !jurisdictionPattern.MatchString(code) {
+		return "jurisdiction must be a dotted jurisdiction code such as \"hailing.chengdong\""
+	}
+	if code != JurisdictionDefault && !strings.HasPrefix(code, JurisdictionDefault+".") {
+		return "jurisdiction must lie within the district \"" + JurisdictionDefault + "\""
+	}
+	return ""
+}
+
+// ValidCitizenID reports whether id is an acceptable citizen id: 1–64
+// characters from [A-Za-z0-9_-]. The hub stores it as given; the citizen-app
+// backend chooses its ids.
+func ValidCitizenID(id string) bool { return citizenIDPattern.MatchString(id) }
+
+func validSubject(sub string) bool {
+	if sub == "" || len(sub) > maxSubjectLen {
+		return false
+	}
+	for _, r := range sub {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
