@@ -26,6 +26,10 @@ CREATE TABLE departments (
     jurisdiction_code text NOT NULL REFERENCES jurisdictions (code)
 );
 
+-- Case numbers are HL<year>-<n>, n from this sequence (seeding moves it past
+-- the numbers it used).
+CREATE SEQUENCE case_no_seq;
+
 -- Cases: digital urban-management cases. Street and community are
 -- denormalised out of the path because the hot lists filter on them and need
 -- a btree that ends in their sort keys (DESIGN §9).
@@ -101,5 +105,6 @@ CREATE INDEX case_events_case ON case_events (case_id, at, id);
 -- +goose Down
 DROP TABLE case_events;
 DROP TABLE cases;
+DROP SEQUENCE case_no_seq;
 DROP TABLE departments;
 DROP TABLE jurisdictions;

@@ -1,0 +1,116 @@
+package cases
+
+import (
+	"sort"
+	"time"
+)
+
+// Kind separates components (部件, public facilities) from events (事件).
+type Kind string
+
+// Case kinds.
+const (
+	KindComponent Kind = "COMPONENT"
+	KindEvent     Kind = "EVENT"
+)
+
+// Limit is a handling deadline in working time: Hours working hours or Days
+// working days (exactly one is set).
+type Limit struct {
+	Hours int
+	Days  int
+}
+
+// Class is one minor class of the local case catalogue with its deadline.
+type Class struct {
+	Kind      Kind
+	MajorCode string
+	MajorName string
+	MinorCode string
+	MinorName string
+	Limit     Limit
+	// Weight is the class's share of cases in realistic data (seed only).
+	Weight int
+}
+
+// Duration returns the limit as working time given a working-day length.
+func (l Limit) Duration(workingDay time.Duration) time.Duration {
+	if l.Hours > 0 {
+		return time.Duration(l.Hours) * time.Hour
+	}
+	return time.Duration(l.Days) * workingDay
+}
+
+// catalogue follows the national digital urban-management standard
+// (GB/T 30428.2): components under 01–06, events under 01–06, with local
+// deadlines of the kind Jiangsu cities publish. Codes are major + minor.
+var catalogue = []Class{
+	{KindComponent, "01", "公用设施", "0101", "井盖破损", Limit{Hours: 5}, 3},
+	{KindComponent, "01", "公用设施", "0102", "路灯损坏", Limit{Days: 2}, 3},
+	{KindComponent, "01", "公用设施", "0103", "消防栓损坏", Limit{Days: 1}, 1},
+	{KindComponent, "02", "道路交通", "0201", "交通护栏损坏", Limit{Days: 2}, 2},
+	{KindComponent, "02", "道路交通", "0202", "道路破损", Limit{Days: 5}, 3},
+	{KindComponent, "02", "道路交通", "0203", "交通标志损坏", Limit{Days: 3}, 1},
+	{KindComponent, "03", "市容环境", "0301", "垃圾箱破损", Limit{Days: 2}, 2},
+	{KindComponent, "03", "市容环境", "0302", "公厕设施损坏", Limit{Days: 2}, 1},
+	{KindComponent, "04", "园林绿化", "0401", "行道树倒伏", Limit{Hours: 5}, 1},
+	{KindComponent, "04", "园林绿化", "0402", "绿地护栏损坏", Limit{Days: 3}, 1},
+	{KindComponent, "05", "房屋土地", "0501", "公房破损", Limit{Days: 5}, 1},
+	{KindComponent, "06", "其他设施", "0601", "其他设施损坏", Limit{Days: 5}, 1},
+	{KindEvent, "01", "市容环境", "0101", "暴露垃圾", Limit{Days: 1}, 12},
+	{KindEvent, "01", "市容环境", "0102", "道路不洁", Limit{Hours: 5}, 8},
+	{KindEvent, "01", "市容环境", "0103", "积存垃圾渣土", Limit{Days: 4}, 4},
+	{KindEvent, "01", "市容环境", "0104", "乱倒建筑垃圾", Limit{Days: 2}, 3},
+	{KindEvent, "02", "宣传广告", "0201", "非法小广告", Limit{Days: 1}, 10},
+	{KindEvent, "02", "宣传广告", "0202", "违规户外广告", Limit{Days: 5}, 4},
+	{KindEvent, "03", "施工管理", "0301", "施工扰民", Limit{Days: 1}, 3},
+	{KindEvent, "03", "施工管理", "0302", "违法建设", Limit{Days: 15}, 3},
+	{KindEvent, "03", "施工管理", "0303", "工地扬尘", Limit{Days: 1}, 2},
+	{KindEvent, "04", "突发事件", "0401", "路面塌陷", Limit{Hours: 2}, 1},
+	{KindEvent, "04", "突发事件", "0402", "道路积水", Limit{Hours: 2}, 1},
+	{KindEvent, "05", "街面秩序", "0501", "店外经营", Limit{Days: 1}, 14},
+	{KindEvent, "05", "街面秩序", "0502", "占道经营", Limit{Days: 1}, 10},
+	{KindEvent, "05", "街面秩序", "0503", "乱停乱放", Limit{Hours: 5}, 8},
+	{KindEvent, "05", "街面秩序", "0504", "乱晾乱挂", Limit{Days: 1}, 3},
+	{KindEvent, "06", "其他事件", "0601", "其他事件", Limit{Days: 5}, 1},
+}
+
+// Catalogue is the list of classes cases may be filed under.
+type Catalogue struct {
+	byKey map[classKey]Class
+}
+
+type classKey struct {
+	kind  Kind
+	minor string
+}
+
+// DefaultCatalogue returns the built-in class catalogue.
+func DefaultCatalogue() *Catalogue {
+	c := &Catalogue{byKey: make(map[classKey]Class, len(catalogue))}
+	for _, cl := range catalogue {
+		c.byKey[classKey{cl.Kind, cl.MinorCode}] = cl
+	}
+	return c
+}
+
+// Lookup returns the class for a kind and minor code.
+func (c *Catalogue) Lookup(kind Kind, minor string) (Class, bool) {
+	cl, ok := c.byKey[classKey{kind, minor}]
+	return cl, ok
+}
+
+// All returns every class, components first, by code.
+func (c *Catalogue) All() []Class {
+	out := make([]Class, 0, len(c.byKey))
+	for _, cl := range c.byKey {
+		out = append(out, cl)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].MinorCode < out[j].MinorCode
+	})
+	return out
+}

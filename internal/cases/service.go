@@ -1,0 +1,493 @@
+package cases
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/page"
+	"github.com/google/uuid"
+)
+
+// Store is the persistence the case service needs. Every read takes the
+// caller's row scope and applies it inside the query: a case outside the
+// scope is reported exactly like a case that does not exist (NOT_FOUND).
+type Store interface {
+	// Get returns one case within scope, or NOT_FOUND.
+	Get(ctx context.Context, scope access.RowScope, id uuid.UUID) (*Case, error)
+	// GetMany returns the cases within scope among ids, in any order.
+	GetMany(ctx context.Context, scope access.RowScope, ids []uuid.UUID) ([]*Case, error)
+	// List returns up to q.First cases after q.After and whether more follow.
+	List(ctx context.Context, scope access.RowScope, q ListQuery) ([]*Case, bool, error)
+	// Count returns how many cases within scope match f.
+	Count(ctx context.Context, scope access.RowScope, f Filter, now time.Time) (int, error)
+	// Create inserts a new case with its first timeline event.
+	Create(ctx context.Context, c *Case, ev Event) error
+	// Update writes c if its stored version is still prevVersion (else
+	// CONFLICT naming the current status) and appends ev, atomically.
+	Update(ctx context.Context, c *Case, prevVersion int, ev Event) error
+	// Timelines returns the events of each case, oldest first.
+	Timelines(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]Event, error)
+	// Locate returns the jurisdiction (grid) containing or nearest a point,
+	// and checks that an explicitly given code exists.
+	Locate(ctx context.Context, lat, lng float64) (string, error)
+	// JurisdictionExists reports whether a jurisdiction code exists.
+	JurisdictionExists(ctx context.Context, code string) (bool, error)
+	// DepartmentExists reports whether a department code exists.
+	DepartmentExists(ctx context.Context, code string) (bool, error)
+}
+
+// Authorizer decides what the calling principal may do with a dataset. It
+// is computed once per request and dataset.
+type Authorizer interface {
+	Decide(ctx context.Context, dataset string) (*access.Decision, error)
+}
+
+// Calendar counts working time for deadlines.
+type Calendar interface {
+	AddWorkingHours(start time.Time, d time.Duration) time.Time
+	AddWorkingDays(start time.Time, n int) time.Time
+}
+
+// Service implements the case workflow. It is safe for concurrent use.
+type Service struct {
+	store   Store
+	auth    Authorizer
+	cal     Calendar
+	classes *Catalogue
+	now     func() time.Time
+}
+
+// NewService returns a case service. now may be nil (time.Now).
+func NewService(store Store, auth Authorizer, cal Calendar, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, auth: auth, cal: cal, classes: DefaultCatalogue(), now: now}
+}
+
+// Classes returns the class catalogue.
+func (s *Service) Classes() *Catalogue { return s.classes }
+
+// Now returns the service clock's current time.
+func (s *Service) Now() time.Time { return s.now().UTC() }
+
+// Decide returns the caller's decision on cases; FORBIDDEN when the caller
+// may not read cases at all.
+func (s *Service) Decide(ctx context.Context) (*access.Decision, error) {
+	d, err := s.auth.Decide(ctx, Dataset)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Get returns a case visible to the caller. NOT_FOUND when it does not exist
+// or lies outside the caller's scope.
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (*Case, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Get(ctx, d.Rows, id)
+}
+
+// GetMany returns the visible cases among ids (entity resolution, loaders).
+func (s *Service) GetMany(ctx context.Context, ids []uuid.UUID) ([]*Case, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.GetMany(ctx, d.Rows, ids)
+}
+
+// Page is one page of a case list.
+type Page struct {
+	Cases   []*Case
+	HasNext bool
+	Order   Order
+}
+
+// Cursor returns the cursor of the i-th case of the page.
+func (p *Page) Cursor(i int) string {
+	c := p.Cases[i]
+	return page.Cursor{Order: string(p.Order), Key: p.Order.SortKey(c), ID: c.ID}.Encode()
+}
+
+// List returns a page of cases visible to the caller.
+func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, after *string) (*Page, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if order == "" {
+		order = OrderReportedDesc
+	}
+	n, err := page.Size(first)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.validateFilter(&f); err != nil {
+		return nil, err
+	}
+	q := ListQuery{Filter: f, Order: order, First: n, Now: s.Now()}
+	if after != nil && *after != "" {
+		cur, err := page.Decode(*after, string(order))
+		if err != nil {
+			return nil, err
+		}
+		q.After = &cur
+	}
+	if n == 0 {
+		return &Page{Order: order}, nil
+	}
+	list, more, err := s.store.List(ctx, d.Rows, q)
+	if err != nil {
+		return nil, fmt.Errorf("list cases: %w", err)
+	}
+	return &Page{Cases: list, HasNext: more, Order: order}, nil
+}
+
+// Count returns how many cases visible to the caller match f.
+func (s *Service) Count(ctx context.Context, f Filter) (int, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.validateFilter(&f); err != nil {
+		return 0, err
+	}
+	return s.store.Count(ctx, d.Rows, f, s.Now())
+}
+
+// Timelines returns the timelines of cases the caller can already see.
+func (s *Service) Timelines(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]Event, error) {
+	return s.store.Timelines(ctx, ids)
+}
+
+func (s *Service) validateFilter(f *Filter) error {
+	f.Text = strings.TrimSpace(f.Text)
+	if utf8.RuneCountInString(f.Text) > 100 {
+		return apperr.Invalid("filter.text", "search text is limited to 100 characters")
+	}
+	if f.Jurisdiction != "" && !jurisdictionPattern.MatchString(f.Jurisdiction) {
+		return apperr.Invalid("filter.jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", f.Jurisdiction)
+	}
+	if f.MinorCode != "" && f.MajorCode != "" && !strings.HasPrefix(f.MinorCode, f.MajorCode) {
+		return apperr.Invalid("filter.minorCode", "minor class %s is not under major class %s", f.MinorCode, f.MajorCode)
+	}
+	return nil
+}
+
+var (
+	jurisdictionPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+	phonePattern        = regexp.MustCompile(`^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$`)
+)
+
+// District bounds: a report must lie inside Hailing District (with margin).
+const (
+	minLat, maxLat = 32.30, 32.70
+	minLng, maxLng = 119.70, 120.15
+)
+
+// ReportInput is a new case as reported by an inspector, a department
+// system or a citizen.
+type ReportInput struct {
+	Kind          Kind
+	MinorCode     string
+	Source        Source
+	Description   string
+	Address       string
+	Lat, Lng      float64
+	Jurisdiction  string // optional: located from the point when empty
+	ReporterName  string
+	ReporterPhone string
+	PhotoURLs     []string
+	CitizenID     string
+	ExternalID    string
+	ReportedAt    *time.Time
+}
+
+func (s *Service) validateReport(in *ReportInput) (Class, error) {
+	in.Description = strings.TrimSpace(in.Description)
+	in.Address = strings.TrimSpace(in.Address)
+	in.ReporterName = strings.TrimSpace(in.ReporterName)
+	in.ReporterPhone = strings.TrimSpace(in.ReporterPhone)
+	switch {
+	case in.Description == "":
+		return Class{}, apperr.Invalid("description", "describe the problem: the description must not be empty")
+	case utf8.RuneCountInString(in.Description) > 2000:
+		return Class{}, apperr.Invalid("description", "the description is limited to 2000 characters")
+	case utf8.RuneCountInString(in.Address) > 200:
+		return Class{}, apperr.Invalid("address", "the address is limited to 200 characters")
+	case in.Lat < minLat || in.Lat > maxLat || in.Lng < minLng || in.Lng > maxLng:
+		return Class{}, apperr.Invalid("location", "(%.5f, %.5f) is not inside Hailing District (latitude %.2f–%.2f, longitude %.2f–%.2f)",
+			in.Lat, in.Lng, minLat, maxLat, minLng, maxLng)
+	case in.ReporterPhone != "" && !phonePattern.MatchString(in.ReporterPhone):
+		return Class{}, apperr.Invalid("reporterPhone", "%q is not a mobile number (11 digits) or a landline such as 0523-86881234", in.ReporterPhone)
+	case utf8.RuneCountInString(in.ReporterName) > 50:
+		return Class{}, apperr.Invalid("reporterName", "the name is limited to 50 characters")
+	case len(in.PhotoURLs) > 9:
+		return Class{}, apperr.Invalid("photoUrls", "at most 9 photos")
+	case in.Jurisdiction != "" && !jurisdictionPattern.MatchString(in.Jurisdiction):
+		return Class{}, apperr.Invalid("jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", in.Jurisdiction)
+	}
+	for i, u := range in.PhotoURLs {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || len(u) > 500 {
+			return Class{}, apperr.Invalid(fmt.Sprintf("photoUrls[%d]", i), "%q is not an http(s) URL", u)
+		}
+	}
+	if !validSource(in.Source) {
+		return Class{}, apperr.Invalid("source", "unknown source %q", in.Source)
+	}
+	cl, ok := s.classes.Lookup(in.Kind, in.MinorCode)
+	if !ok {
+		return Class{}, apperr.Invalid("class", "unknown %s class code %q; see the caseClasses query for the catalogue", strings.ToLower(string(in.Kind)), in.MinorCode)
+	}
+	return cl, nil
+}
+
+func validSource(src Source) bool {
+	for _, s := range Sources() {
+		if s == src {
+			return true
+		}
+	}
+	return false
+}
+
+// Report files a new case in status REPORTED. The caller needs the "report"
+// action on cases; BAD_USER_INPUT on invalid input (nothing is written).
+func (s *Service) Report(ctx context.Context, in ReportInput) (*Case, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !d.Can("report") {
+		return nil, apperr.New(apperr.Forbidden, "you may not file cases")
+	}
+	p := access.PrincipalFrom(ctx)
+	cl, err := s.validateReport(&in)
+	if err != nil {
+		return nil, err
+	}
+	if in.Jurisdiction == "" {
+		if in.Jurisdiction, err = s.store.Locate(ctx, in.Lat, in.Lng); err != nil {
+			return nil, fmt.Errorf("locate report: %w", err)
+		}
+	} else if ok, err := s.store.JurisdictionExists(ctx, in.Jurisdiction); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, apperr.Invalid("jurisdiction", "unknown jurisdiction %q", in.Jurisdiction)
+	}
+	now := s.Now()
+	reported := now
+	if in.ReportedAt != nil {
+		if in.ReportedAt.After(now.Add(5 * time.Minute)) {
+			return nil, apperr.Invalid("reportedAt", "the report time lies in the future")
+		}
+		reported = in.ReportedAt.UTC()
+	}
+	c := &Case{
+		ID: uuid.Must(uuid.NewV7()), OwnerDept: OwnerDept,
+		Kind: cl.Kind, MajorCode: cl.MajorCode, MinorCode: cl.MinorCode,
+		Source: in.Source, Status: StatusReported,
+		Description: in.Description, Address: in.Address, Lat: in.Lat, Lng: in.Lng,
+		JurisdictionCode: in.Jurisdiction,
+		ReporterName:     in.ReporterName, ReporterPhone: in.ReporterPhone, CitizenID: in.CitizenID,
+		PhotoURLs: in.PhotoURLs, ReportedAt: reported,
+		SourceDept: sourceDept(p), ExternalID: in.ExternalID,
+		CreatedAt: now, UpdatedAt: now, Version: 1,
+	}
+	if c.PhotoURLs == nil {
+		c.PhotoURLs = []string{}
+	}
+	ev := Event{CaseID: c.ID, Action: ActionReport, ToStatus: StatusReported, Actor: p.Actor(), ActorDept: p.Dept, At: now}
+	if err := s.store.Create(ctx, c, ev); err != nil {
+		return nil, fmt.Errorf("create case: %w", err)
+	}
+	return c, nil
+}
+
+func sourceDept(p *access.Principal) string {
+	if p.Dept == "" {
+		return OwnerDept
+	}
+	return p.Dept
+}
+
+// TransitionInput carries what a transition needs besides the action.
+type TransitionInput struct {
+	// Version, when set, must equal the case's current version (optimistic
+	// concurrency): a stale version gets CONFLICT.
+	Version *int
+	Note    string
+	// Dept is the department a case is dispatched to.
+	Dept string
+	// ExtraDays extends the deadline on DEFER (working days).
+	ExtraDays int
+}
+
+// commandActions are taken by the command centre; the others by the
+// department the case was dispatched to.
+var commandActions = map[Action]bool{
+	ActionRegister: true, ActionDecline: true, ActionDispatch: true,
+	ActionVerify: true, ActionRework: true, ActionBacklog: true, ActionDefer: true,
+}
+
+// Transition moves a case through its lifecycle. BAD_USER_INPUT for an
+// illegal transition (the message names the current status), CONFLICT for a
+// stale version, FORBIDDEN when the caller may not take the action, NOT_FOUND
+// when the case is not visible. Nothing is written unless all checks pass.
+func (s *Service) Transition(ctx context.Context, id uuid.UUID, a Action, in TransitionInput) (*Case, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := access.PrincipalFrom(ctx)
+	in.Note = strings.TrimSpace(in.Note)
+	if utf8.RuneCountInString(in.Note) > 1000 {
+		return nil, apperr.Invalid("note", "the note is limited to 1000 characters")
+	}
+	c, err := s.store.Get(ctx, d.Rows, id)
+	if err != nil {
+		return nil, err
+	}
+	if commandActions[a] {
+		if !d.Can("command") {
+			return nil, apperr.New(apperr.Forbidden, "only the urban-management command centre may %s cases", strings.ToLower(string(a)))
+		}
+	} else if !d.Can("command") && !(d.Can("handle") && c.HandlingDept == p.Dept) {
+		return nil, apperr.New(apperr.Forbidden, "only the department the case was dispatched to may %s it", strings.ToLower(string(a)))
+	}
+	if in.Version != nil && *in.Version != c.Version {
+		return nil, apperr.New(apperr.Conflict, "the case has changed since you loaded it (your version %d, current version %d, status %s); reload and try again", *in.Version, c.Version, c.Status)
+	}
+	next, err := Next(c.Status, a)
+	if err != nil {
+		return nil, err
+	}
+	prev := c.Status
+	prevVersion := c.Version
+	now := s.Now()
+	cl, _ := s.classes.Lookup(c.Kind, c.MinorCode)
+	switch a {
+	case ActionRegister:
+		c.RegisteredAt = &now
+	case ActionDecline, ActionReturn, ActionRework, ActionBacklog:
+		if in.Note == "" {
+			return nil, apperr.Invalid("note", "give a reason")
+		}
+	}
+	switch a {
+	case ActionDispatch:
+		if in.Dept == "" {
+			return nil, apperr.Invalid("dept", "name the department to dispatch to")
+		}
+		ok, err := s.store.DepartmentExists(ctx, in.Dept)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, apperr.Invalid("dept", "unknown department %q", in.Dept)
+		}
+		c.HandlingDept = in.Dept
+		c.DispatchedAt = &now
+		c.Deadline = ptr(s.deadline(now, cl.Limit))
+		c.HandledAt = nil
+	case ActionHandle:
+		c.HandledAt = &now
+	case ActionVerify:
+		c.ClosedAt = &now
+	case ActionRework:
+		c.ReworkCount++
+		c.HandledAt = nil
+		c.Deadline = ptr(s.deadline(now, cl.Limit))
+	case ActionDefer:
+		if in.ExtraDays < 1 || in.ExtraDays > 30 {
+			return nil, apperr.Invalid("extraDays", "a deferral extends the deadline by 1 to 30 working days")
+		}
+		base := now
+		if c.Deadline != nil && c.Deadline.After(now) {
+			base = *c.Deadline
+		}
+		c.Deadline = ptr(s.cal.AddWorkingDays(base, in.ExtraDays))
+		c.DeferCount++
+	}
+	c.Status = next
+	c.UpdatedAt = now
+	c.Version++
+	ev := Event{CaseID: c.ID, Action: a, FromStatus: prev, ToStatus: next, Actor: p.Actor(), ActorDept: p.Dept, Note: in.Note, At: now}
+	if a == ActionDispatch {
+		ev.Note = strings.TrimSpace("→ " + in.Dept + " " + in.Note)
+	}
+	if err := s.store.Update(ctx, c, prevVersion, ev); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (s *Service) deadline(from time.Time, l Limit) time.Time {
+	if l.Hours > 0 {
+		return s.cal.AddWorkingHours(from, time.Duration(l.Hours)*time.Hour)
+	}
+	return s.cal.AddWorkingDays(from, l.Days)
+}
+
+// Rate records the reporter's satisfaction with a closed case: 1–5 stars,
+// once. Only the reporting citizen (through the citizen app) or the command
+// centre on the reporter's behalf (hotline follow-up call) may rate.
+func (s *Service) Rate(ctx context.Context, id uuid.UUID, stars int, comment string) (*Case, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := access.PrincipalFrom(ctx)
+	if stars < 1 || stars > 5 {
+		return nil, apperr.Invalid("stars", "a rating is 1 to 5 stars")
+	}
+	comment = strings.TrimSpace(comment)
+	if utf8.RuneCountInString(comment) > 500 {
+		return nil, apperr.Invalid("comment", "the comment is limited to 500 characters")
+	}
+	c, err := s.store.Get(ctx, d.Rows, id)
+	if err != nil {
+		return nil, err
+	}
+	own := p.CitizenID != "" && c.CitizenID == p.CitizenID
+	if !own && !d.Can("command") {
+		return nil, apperr.New(apperr.Forbidden, "only the reporter may rate a case")
+	}
+	if c.Status != StatusClosed {
+		return nil, apperr.New(apperr.BadUserInput, "only a closed case can be rated; this case is %s", c.Status)
+	}
+	if c.Rating != nil {
+		return nil, apperr.New(apperr.Conflict, "this case was already rated")
+	}
+	now := s.Now()
+	prevVersion := c.Version
+	c.Rating = &Rating{Stars: stars, Comment: comment, At: now}
+	c.UpdatedAt = now
+	c.Version++
+	ev := Event{CaseID: c.ID, Action: ActionRate, FromStatus: c.Status, ToStatus: c.Status, Actor: p.Actor(), ActorDept: p.Dept,
+		Note: fmt.Sprintf("%d★ %s", stars, comment), At: now}
+	if err := s.store.Update(ctx, c, prevVersion, ev); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// ClassName returns the minor class name of c.
+func (s *Service) ClassName(c *Case) string {
+	cl, _ := s.classes.Lookup(c.Kind, c.MinorCode)
+	return cl.MinorName
+}

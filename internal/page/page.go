@@ -1,0 +1,73 @@
+// Package page implements opaque keyset cursors for Relay-style connections.
+// A cursor records the sort order it belongs to, the sort key of the last row
+// and its id, so the next page is "rows after (key, id)": no OFFSET, stable
+// while rows are inserted during a walk.
+package page
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/google/uuid"
+)
+
+// Page sizes.
+const (
+	FirstDefault = 20
+	FirstMax     = 200
+)
+
+// Cursor is a position in an ordered list.
+type Cursor struct {
+	Order string
+	Key   time.Time
+	ID    uuid.UUID
+}
+
+// Encode returns the opaque form of c.
+func (c Cursor) Encode() string {
+	raw := c.Order + "|" + strconv.FormatInt(c.Key.UnixMicro(), 10) + "|" + c.ID.String()
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+// Decode parses an opaque cursor and checks it belongs to order.
+func Decode(s, order string) (Cursor, error) {
+	bad := apperr.Invalid("after", "the cursor is not valid for this list; start again without 'after'")
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return Cursor{}, bad
+	}
+	parts := strings.Split(string(raw), "|")
+	if len(parts) != 3 || parts[0] != order {
+		return Cursor{}, bad
+	}
+	micros, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return Cursor{}, bad
+	}
+	id, err := uuid.Parse(parts[2])
+	if err != nil {
+		return Cursor{}, bad
+	}
+	return Cursor{Order: order, Key: time.UnixMicro(micros).UTC(), ID: id}, nil
+}
+
+// Size validates a requested page size and applies the default.
+func Size(first *int) (int, error) {
+	if first == nil {
+		return FirstDefault, nil
+	}
+	if *first < 0 || *first > FirstMax {
+		return 0, apperr.Invalid("first", "must be between 0 and %d", FirstMax)
+	}
+	return *first, nil
+}
+
+// String implements fmt.Stringer for debugging.
+func (c Cursor) String() string {
+	return fmt.Sprintf("%s@%s/%s", c.Order, c.Key.Format(time.RFC3339Nano), c.ID)
+}

@@ -1,0 +1,371 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// CaseStore keeps cases in PostgreSQL. It implements cases.Store.
+type CaseStore struct {
+	pool *pgxpool.Pool
+}
+
+// NewCaseStore returns a case store on pool.
+func NewCaseStore(pool *pgxpool.Pool) *CaseStore { return &CaseStore{pool: pool} }
+
+var _ cases.Store = (*CaseStore)(nil)
+
+const caseColumns = `id, case_no, owner_dept, kind, major_code, minor_code, source, status, description, address,
+	lat, lng, jurisdiction_code, coalesce(handling_dept, ''), coalesce(reporter_name, ''), coalesce(reporter_phone, ''),
+	coalesce(citizen_id, ''), photo_urls, reported_at, registered_at, dispatched_at, deadline, handled_at, closed_at,
+	rework_count, defer_count, rating, coalesce(rating_comment, ''), rated_at, source_dept, coalesce(external_id, ''),
+	created_at, updated_at, version`
+
+var caseScope = scopeColumns{path: "jpath", street: "street_code", depts: []string{"owner_dept", "handling_dept"}, citizenID: "citizen_id"}
+
+func scanCase(row pgx.Row) (*cases.Case, error) {
+	var c cases.Case
+	var rating *int16
+	var ratingComment string
+	var ratedAt *time.Time
+	err := row.Scan(&c.ID, &c.CaseNo, &c.OwnerDept, &c.Kind, &c.MajorCode, &c.MinorCode, &c.Source, &c.Status,
+		&c.Description, &c.Address, &c.Lat, &c.Lng, &c.JurisdictionCode, &c.HandlingDept, &c.ReporterName,
+		&c.ReporterPhone, &c.CitizenID, &c.PhotoURLs, &c.ReportedAt, &c.RegisteredAt, &c.DispatchedAt, &c.Deadline,
+		&c.HandledAt, &c.ClosedAt, &c.ReworkCount, &c.DeferCount, &rating, &ratingComment, &ratedAt, &c.SourceDept,
+		&c.ExternalID, &c.CreatedAt, &c.UpdatedAt, &c.Version)
+	if err != nil {
+		return nil, err
+	}
+	if rating != nil && ratedAt != nil {
+		c.Rating = &cases.Rating{Stars: int(*rating), Comment: ratingComment, At: *ratedAt}
+	}
+	return &c, nil
+}
+
+// Get implements cases.Store.
+func (s *CaseStore) Get(ctx context.Context, scope access.RowScope, id uuid.UUID) (*cases.Case, error) {
+	w := newWhere()
+	w.add("id = @id", "id", id)
+	w.addScope(scope, caseScope)
+	c, err := scanCase(s.pool.QueryRow(ctx, "SELECT "+caseColumns+" FROM cases WHERE "+w.sql(), w.args))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.New(apperr.NotFound, "case %s not found", id)
+	}
+	if err != nil {
+		return nil, translate(fmt.Errorf("get case %s: %w", id, err))
+	}
+	return c, nil
+}
+
+// GetMany implements cases.Store.
+func (s *CaseStore) GetMany(ctx context.Context, scope access.RowScope, ids []uuid.UUID) ([]*cases.Case, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	w := newWhere()
+	w.add("id = ANY(@ids)", "ids", ids)
+	w.addScope(scope, caseScope)
+	return s.query(ctx, "SELECT "+caseColumns+" FROM cases WHERE "+w.sql(), w.args)
+}
+
+func (s *CaseStore) query(ctx context.Context, sql string, args pgx.NamedArgs) ([]*cases.Case, error) {
+	rows, err := s.pool.Query(ctx, sql, args)
+	if err != nil {
+		return nil, translate(fmt.Errorf("query cases: %w", err))
+	}
+	defer rows.Close()
+	var out []*cases.Case
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan case: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(fmt.Errorf("read cases: %w", err))
+	}
+	return out, nil
+}
+
+func caseFilter(w *where, f cases.Filter, now time.Time) {
+	if len(f.Statuses) > 0 {
+		st := make([]string, len(f.Statuses))
+		for i, v := range f.Statuses {
+			st[i] = string(v)
+		}
+		w.add("status = ANY(@statuses)", "statuses", st)
+	}
+	if f.Open != nil {
+		w.add("is_open = @open", "open", *f.Open)
+	}
+	if f.Kind != "" {
+		w.add("kind = @kind", "kind", string(f.Kind))
+	}
+	if f.MajorCode != "" {
+		w.add("major_code = @major", "major", f.MajorCode)
+	}
+	if f.MinorCode != "" {
+		w.add("minor_code = @minor", "minor", f.MinorCode)
+	}
+	if len(f.Sources) > 0 {
+		src := make([]string, len(f.Sources))
+		for i, v := range f.Sources {
+			src[i] = string(v)
+		}
+		w.add("source = ANY(@sources)", "sources", src)
+	}
+	if j := f.Jurisdiction; j != "" {
+		switch strings.Count(j, ".") {
+		case 0: // the district: everything
+		case 1:
+			w.add("street_code = @street", "street", j)
+		case 2:
+			w.add("community_code = @community", "community", j)
+		default:
+			w.add("jpath <@ @jpath::ltree", "jpath", j)
+		}
+	}
+	if f.HandlingDept != "" {
+		w.add("handling_dept = @hdept", "hdept", f.HandlingDept)
+	}
+	if f.Overdue != nil {
+		// Mirrors cases.Case.Overdue.
+		const overdue = `(deadline IS NOT NULL AND CASE WHEN handled_at IS NOT NULL AND status <> 'REWORK'
+			THEN handled_at > deadline ELSE is_open AND deadline < @now END)`
+		if *f.Overdue {
+			w.add(overdue, "now", now)
+		} else {
+			w.add("NOT "+overdue, "now", now)
+		}
+	}
+	if f.ReportedFrom != nil {
+		w.add("reported_at >= @rfrom", "rfrom", *f.ReportedFrom)
+	}
+	if f.ReportedTo != nil {
+		w.add("reported_at < @rto", "rto", *f.ReportedTo)
+	}
+	if f.ClosedFrom != nil {
+		w.add("closed_at >= @cfrom", "cfrom", *f.ClosedFrom)
+	}
+	if f.ClosedTo != nil {
+		w.add("closed_at < @cto", "cto", *f.ClosedTo)
+	}
+	if f.Text != "" {
+		w.add("description ILIKE @text", "text", "%"+escapeLike(f.Text)+"%")
+	}
+	if f.CitizenID != "" {
+		w.add("citizen_id = @citizen", "citizen", f.CitizenID)
+	}
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// List implements cases.Store with keyset pagination.
+func (s *CaseStore) List(ctx context.Context, scope access.RowScope, q cases.ListQuery) ([]*cases.Case, bool, error) {
+	w := newWhere()
+	caseFilter(w, q.Filter, q.Now)
+	w.addScope(scope, caseScope)
+	key, dir := "reported_at", "DESC"
+	switch q.Order {
+	case cases.OrderReportedAsc:
+		dir = "ASC"
+	case cases.OrderDeadlineAsc:
+		key, dir = "deadline_key", "ASC"
+	case cases.OrderDeadlineDesc:
+		key, dir = "deadline_key", "DESC"
+	}
+	if q.After != nil {
+		op := "<"
+		if dir == "ASC" {
+			op = ">"
+		}
+		var k any = q.After.Key
+		if q.After.Key.Equal(cases.Infinity) {
+			k = pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}
+		}
+		w.add(fmt.Sprintf("(%s, id) %s (@after_key, @after_id)", key, op), "after_key", k, "after_id", q.After.ID)
+	}
+	sql := fmt.Sprintf("SELECT %s FROM cases WHERE %s ORDER BY %s %s, id %s LIMIT %d",
+		caseColumns, w.sql(), key, dir, dir, q.First+1)
+	list, err := s.query(ctx, sql, w.args)
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(list) > q.First
+	if more {
+		list = list[:q.First]
+	}
+	return list, more, nil
+}
+
+// Count implements cases.Store.
+func (s *CaseStore) Count(ctx context.Context, scope access.RowScope, f cases.Filter, now time.Time) (int, error) {
+	w := newWhere()
+	caseFilter(w, f, now)
+	w.addScope(scope, caseScope)
+	var n int
+	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM cases WHERE "+w.sql(), w.args).Scan(&n); err != nil {
+		return 0, translate(fmt.Errorf("count cases: %w", err))
+	}
+	return n, nil
+}
+
+func jurisdictionLevels(code string) (street, community *string) {
+	parts := strings.Split(code, ".")
+	if len(parts) >= 2 {
+		s := strings.Join(parts[:2], ".")
+		street = &s
+	}
+	if len(parts) >= 3 {
+		c := strings.Join(parts[:3], ".")
+		community = &c
+	}
+	return street, community
+}
+
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// Create implements cases.Store.
+func (s *CaseStore) Create(ctx context.Context, c *cases.Case, ev cases.Event) error {
+	street, community := jurisdictionLevels(c.JurisdictionCode)
+	if street == nil {
+		return apperr.Invalid("jurisdiction", "a case must lie in a street or town, not the whole district")
+	}
+	return InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO cases (id, case_no, owner_dept, kind, major_code, minor_code, source, status,
+			description, address, lat, lng, jurisdiction_code, street_code, community_code, reporter_name, reporter_phone,
+			citizen_id, photo_urls, reported_at, source_dept, external_id, created_at, updated_at, version)
+			VALUES ($1, 'HL' || to_char($19 AT TIME ZONE 'Asia/Shanghai', 'YYYY') || '-' || lpad(nextval('case_no_seq')::text, 7, '0'),
+			$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22, 1)
+			RETURNING case_no`,
+			c.ID, c.OwnerDept, c.Kind, c.MajorCode, c.MinorCode, c.Source, c.Status, c.Description, c.Address,
+			c.Lat, c.Lng, c.JurisdictionCode, *street, community, nullIfEmpty(c.ReporterName), nullIfEmpty(c.ReporterPhone),
+			nullIfEmpty(c.CitizenID), c.PhotoURLs, c.ReportedAt, c.SourceDept, nullIfEmpty(c.ExternalID), c.CreatedAt,
+		).Scan(&c.CaseNo)
+		if err != nil {
+			return translate(fmt.Errorf("insert case: %w", err))
+		}
+		return insertEvent(ctx, tx, ev)
+	})
+}
+
+func insertEvent(ctx context.Context, tx pgx.Tx, ev cases.Event) error {
+	var from *string
+	if ev.FromStatus != "" {
+		f := string(ev.FromStatus)
+		from = &f
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO case_events (case_id, action, from_status, to_status, actor, actor_dept, note, at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		ev.CaseID, ev.Action, from, ev.ToStatus, ev.Actor, ev.ActorDept, ev.Note, ev.At)
+	if err != nil {
+		return translate(fmt.Errorf("insert case event: %w", err))
+	}
+	return nil
+}
+
+// Update implements cases.Store.
+func (s *CaseStore) Update(ctx context.Context, c *cases.Case, prevVersion int, ev cases.Event) error {
+	return InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var rating *int
+		var ratingComment *string
+		var ratedAt *time.Time
+		if c.Rating != nil {
+			rating, ratingComment, ratedAt = &c.Rating.Stars, &c.Rating.Comment, &c.Rating.At
+		}
+		tag, err := tx.Exec(ctx, `UPDATE cases SET status = $3, registered_at = $4, dispatched_at = $5, deadline = $6,
+			handled_at = $7, closed_at = $8, handling_dept = $9, rework_count = $10, defer_count = $11, rating = $12,
+			rating_comment = $13, rated_at = $14, updated_at = $15, version = $16
+			WHERE id = $1 AND version = $2`,
+			c.ID, prevVersion, c.Status, c.RegisteredAt, c.DispatchedAt, c.Deadline, c.HandledAt, c.ClosedAt,
+			nullIfEmpty(c.HandlingDept), c.ReworkCount, c.DeferCount, rating, ratingComment, ratedAt, c.UpdatedAt, c.Version)
+		if err != nil {
+			return translate(fmt.Errorf("update case %s: %w", c.ID, err))
+		}
+		if tag.RowsAffected() == 0 {
+			var cur string
+			var ver int
+			if err := tx.QueryRow(ctx, "SELECT status, version FROM cases WHERE id = $1", c.ID).Scan(&cur, &ver); err != nil {
+				return apperr.New(apperr.NotFound, "case %s not found", c.ID)
+			}
+			return apperr.New(apperr.Conflict, "the case was changed by someone else meanwhile (now version %d, status %s); reload and try again", ver, cur)
+		}
+		return insertEvent(ctx, tx, ev)
+	})
+}
+
+// Timelines implements cases.Store.
+func (s *CaseStore) Timelines(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]cases.Event, error) {
+	out := make(map[uuid.UUID][]cases.Event, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, case_id, action, coalesce(from_status, ''), to_status, actor, actor_dept, note, at
+		FROM case_events WHERE case_id = ANY($1) ORDER BY case_id, at, id`, ids)
+	if err != nil {
+		return nil, translate(fmt.Errorf("query timelines: %w", err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e cases.Event
+		if err := rows.Scan(&e.ID, &e.CaseID, &e.Action, &e.FromStatus, &e.ToStatus, &e.Actor, &e.ActorDept, &e.Note, &e.At); err != nil {
+			return nil, fmt.Errorf("scan case event: %w", err)
+		}
+		out[e.CaseID] = append(out[e.CaseID], e)
+	}
+	return out, translate(rows.Err())
+}
+
+// Locate implements cases.Store: the grid whose centroid is nearest the
+// point (grids are small, so nearest centroid is the containing grid to the
+// precision the demo needs).
+func (s *CaseStore) Locate(ctx context.Context, lat, lng float64) (string, error) {
+	var code string
+	err := s.pool.QueryRow(ctx, `SELECT code FROM jurisdictions WHERE level = 'GRID' AND lat IS NOT NULL
+		ORDER BY (lat - $1) * (lat - $1) + ((lng - $2) * cos(radians($1))) * ((lng - $2) * cos(radians($1))) LIMIT 1`,
+		lat, lng).Scan(&code)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", apperr.Invalid("location", "no grid is known near this point")
+	}
+	if err != nil {
+		return "", translate(fmt.Errorf("locate point: %w", err))
+	}
+	return code, nil
+}
+
+// JurisdictionExists implements cases.Store.
+func (s *CaseStore) JurisdictionExists(ctx context.Context, code string) (bool, error) {
+	return exists(ctx, s.pool, "SELECT EXISTS (SELECT 1 FROM jurisdictions WHERE code = $1)", code)
+}
+
+// DepartmentExists implements cases.Store.
+func (s *CaseStore) DepartmentExists(ctx context.Context, code string) (bool, error) {
+	return exists(ctx, s.pool, "SELECT EXISTS (SELECT 1 FROM departments WHERE code = $1)", code)
+}
+
+func exists(ctx context.Context, pool *pgxpool.Pool, sql string, arg any) (bool, error) {
+	var ok bool
+	if err := pool.QueryRow(ctx, sql, arg).Scan(&ok); err != nil {
+		return false, translate(fmt.Errorf("exists: %w", err))
+	}
+	return ok, nil
+}

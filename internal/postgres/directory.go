@@ -1,0 +1,78 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// DirectoryStore reads jurisdictions and departments.
+type DirectoryStore struct{ pool *pgxpool.Pool }
+
+// NewDirectoryStore returns a directory store on pool.
+func NewDirectoryStore(pool *pgxpool.Pool) *DirectoryStore { return &DirectoryStore{pool: pool} }
+
+var _ directory.Store = (*DirectoryStore)(nil)
+
+const jurisdictionColumns = `code, level, coalesce(parent_code, ''), name_zh, name_en, coalesce(admin_code, ''), lat, lng`
+
+func (s *DirectoryStore) jurisdictions(ctx context.Context, sql string, args ...any) ([]*directory.Jurisdiction, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, translate(fmt.Errorf("query jurisdictions: %w", err))
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*directory.Jurisdiction, error) {
+		var j directory.Jurisdiction
+		err := r.Scan(&j.Code, &j.Level, &j.ParentCode, &j.NameZh, &j.NameEn, &j.AdminCode, &j.Lat, &j.Lng)
+		return &j, err
+	})
+}
+
+// Jurisdictions implements directory.Store.
+func (s *DirectoryStore) Jurisdictions(ctx context.Context, codes []string) ([]*directory.Jurisdiction, error) {
+	return s.jurisdictions(ctx, "SELECT "+jurisdictionColumns+" FROM jurisdictions WHERE code = ANY($1)", codes)
+}
+
+// Children implements directory.Store.
+func (s *DirectoryStore) Children(ctx context.Context, parents []string) (map[string][]*directory.Jurisdiction, error) {
+	list, err := s.jurisdictions(ctx, "SELECT "+jurisdictionColumns+" FROM jurisdictions WHERE parent_code = ANY($1) ORDER BY code", parents)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]*directory.Jurisdiction, len(parents))
+	for _, j := range list {
+		out[j.ParentCode] = append(out[j.ParentCode], j)
+	}
+	return out, nil
+}
+
+// Subtree implements directory.Store.
+func (s *DirectoryStore) Subtree(ctx context.Context, root string, level directory.Level) ([]*directory.Jurisdiction, error) {
+	return s.jurisdictions(ctx, "SELECT "+jurisdictionColumns+` FROM jurisdictions
+		WHERE path <@ $1::ltree AND ($2 = '' OR level = $2) ORDER BY path`, root, string(level))
+}
+
+func (s *DirectoryStore) departments(ctx context.Context, sql string, args ...any) ([]*directory.Department, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, translate(fmt.Errorf("query departments: %w", err))
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*directory.Department, error) {
+		var d directory.Department
+		err := r.Scan(&d.Code, &d.NameZh, &d.NameEn, &d.Kind, &d.JurisdictionCode)
+		return &d, err
+	})
+}
+
+// Departments implements directory.Store.
+func (s *DirectoryStore) Departments(ctx context.Context, codes []string) ([]*directory.Department, error) {
+	return s.departments(ctx, "SELECT code, name_zh, name_en, kind, jurisdiction_code FROM departments WHERE code = ANY($1)", codes)
+}
+
+// AllDepartments implements directory.Store.
+func (s *DirectoryStore) AllDepartments(ctx context.Context) ([]*directory.Department, error) {
+	return s.departments(ctx, "SELECT code, name_zh, name_en, kind, jurisdiction_code FROM departments ORDER BY kind, code")
+}

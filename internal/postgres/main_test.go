@@ -1,0 +1,101 @@
+package postgres_test
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/calendar"
+	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/seed"
+	"github.com/fengcheng/datahub/internal/testenv"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+var env testenv.Env
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
+
+var directoryOnce sync.Once
+
+// setup returns a pool on the package database with the jurisdiction tree
+// and departments loaded (once per package).
+func setup(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	pool := env.Pool(t)
+	var err error
+	directoryOnce.Do(func() { err = insertDirectory(context.Background(), pool) })
+	if err != nil {
+		t.Fatalf("insert directory: %v", err)
+	}
+	return pool
+}
+
+func insertDirectory(ctx context.Context, pool *pgxpool.Pool) error {
+	return postgres.InTx(ctx, pool, func(tx pgx.Tx) error {
+		for _, j := range seed.Jurisdictions() {
+			var parent *string
+			if j.ParentCode != "" {
+				parent = &j.ParentCode
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO jurisdictions (code, level, parent_code, name_zh, name_en, admin_code, lat, lng)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, j.Code, j.Level, parent, j.NameZh, j.NameEn, j.AdminCode, j.Lat, j.Lng); err != nil {
+				return err
+			}
+		}
+		for _, d := range seed.Departments() {
+			if _, err := tx.Exec(ctx, `INSERT INTO departments (code, name_zh, name_en, kind, jurisdiction_code) VALUES ($1, $2, $3, $4, $5)`,
+				d.Code, d.NameZh, d.NameEn, d.Kind, d.JurisdictionCode); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// fixedAuth grants one decision to every caller: these tests exercise the
+// store and the workflow; the policy engine has its own tests.
+type fixedAuth struct{ d *access.Decision }
+
+func (f fixedAuth) Decide(context.Context, string) (*access.Decision, error) { return f.d, nil }
+
+func commandCentre() *access.Decision {
+	return &access.Decision{Dataset: cases.Dataset, Rows: access.RowScope{All: true},
+		Fields:  map[string]access.FieldAccess{"core": access.FieldVisible, "reporter": access.FieldVisible, "workflow": access.FieldVisible},
+		Actions: []string{"report", "command", "handle"}}
+}
+
+// clock is a settable test clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func newService(pool *pgxpool.Pool, d *access.Decision, clk *clock) *cases.Service {
+	var now func() time.Time
+	if clk != nil {
+		now = clk.Now
+	}
+	return cases.NewService(postgres.NewCaseStore(pool), fixedAuth{d}, calendar.Default(), now)
+}
+
+func as(ctx context.Context, dept string, roles ...string) context.Context {
+	return access.WithPrincipal(ctx, &access.Principal{Kind: access.KindUser, Subject: "u-" + dept, Dept: dept, Roles: roles, Jurisdiction: "hailing"})
+}

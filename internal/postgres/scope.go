@@ -1,0 +1,83 @@
+package postgres
+
+import (
+	"strings"
+
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/jackc/pgx/v5"
+)
+
+// where accumulates SQL conditions and their named arguments.
+type where struct {
+	conds []string
+	args  pgx.NamedArgs
+}
+
+func newWhere() *where { return &where{args: pgx.NamedArgs{}} }
+
+func (w *where) add(cond string, kv ...any) {
+	w.conds = append(w.conds, cond)
+	for i := 0; i+1 < len(kv); i += 2 {
+		w.args[kv[i].(string)] = kv[i+1]
+	}
+}
+
+func (w *where) sql() string {
+	if len(w.conds) == 0 {
+		return "TRUE"
+	}
+	return strings.Join(w.conds, " AND ")
+}
+
+// scopeColumns names the columns a table's row scope is judged on.
+type scopeColumns struct {
+	path      string // ltree column of the row's jurisdiction
+	street    string // denormalised street code, for index use ("" if none)
+	depts     []string
+	citizenID string // "" when the table has no citizen column
+}
+
+// addScope compiles a row scope into one predicate. Street-level subtree
+// roots use the plain street column so the planner can use the hot btree
+// indexes; deeper roots use the ltree path.
+func (w *where) addScope(s access.RowScope, cols scopeColumns) {
+	if s.All {
+		return
+	}
+	if s.Empty() {
+		w.add("FALSE")
+		return
+	}
+	var ors []string
+	var streets, paths []string
+	for _, j := range s.Jurisdictions {
+		if cols.street != "" && strings.Count(j, ".") == 1 {
+			streets = append(streets, j)
+		} else {
+			paths = append(paths, j)
+		}
+	}
+	if len(streets) > 0 {
+		ors = append(ors, cols.street+" = ANY(@scope_streets)")
+		w.args["scope_streets"] = streets
+	}
+	if len(paths) > 0 {
+		ors = append(ors, cols.path+" <@ ANY(@scope_paths::ltree[])")
+		w.args["scope_paths"] = paths
+	}
+	if len(s.Depts) > 0 {
+		for _, c := range cols.depts {
+			ors = append(ors, c+" = ANY(@scope_depts)")
+		}
+		w.args["scope_depts"] = s.Depts
+	}
+	if s.CitizenID != "" && cols.citizenID != "" {
+		ors = append(ors, cols.citizenID+" = @scope_citizen")
+		w.args["scope_citizen"] = s.CitizenID
+	}
+	if len(ors) == 0 {
+		w.add("FALSE")
+		return
+	}
+	w.add("(" + strings.Join(ors, " OR ") + ")")
+}

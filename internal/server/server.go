@@ -1,0 +1,132 @@
+// Package server wires HTTP: routing, body limits, request ids, timeouts,
+// authentication, metrics, health and readiness, and the GraphQL handler
+// with its error presenter.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/coder/websocket"
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/config"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// Deps are what the server needs; cmd/datahub builds them.
+type Deps struct {
+	Config config.Config
+	Logger *slog.Logger
+	Pool   *pgxpool.Pool
+	Redis  *redis.Client
+	Auth   Authenticator
+	// WSAuth authenticates a WebSocket connection_init payload.
+	WSAuth func(ctx context.Context, payload map[string]any) (*access.Principal, error)
+	// Schema is the executable GraphQL schema.
+	Schema graphql.ExecutableSchema
+	// RequestScope prepares a request's context: decision cache, loaders.
+	RequestScope func(ctx context.Context) context.Context
+	Metrics      *Metrics
+	// Extra routes mounted beside GraphQL (ingest, exports).
+	Routes map[string]http.Handler
+}
+
+// Handler returns the hub's HTTP handler.
+func Handler(d Deps) http.Handler {
+	log := d.Logger
+	gql := handler.New(d.Schema)
+	gql.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 15 * time.Second,
+		// Browsers may only open subscriptions from the configured origins
+		// (same origin when none are configured).
+		Implementation: transport.CoderWebsocketImplementation{
+			AcceptOptions: websocket.AcceptOptions{OriginPatterns: d.Config.AllowedOrigins},
+		},
+		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			if d.WSAuth == nil {
+				return ctx, nil, nil
+			}
+			p, err := d.WSAuth(ctx, payload)
+			if err != nil {
+				return ctx, nil, err
+			}
+			return d.RequestScope(access.WithPrincipal(ctx, p)), nil, nil
+		},
+	})
+	gql.AddTransport(transport.Options{})
+	gql.AddTransport(transport.GET{})
+	gql.AddTransport(transport.POST{})
+	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	gql.Use(extension.Introspection{})
+	gql.Use(extension.FixedComplexityLimit(20000))
+	gql.SetErrorPresenter(errorPresenter(log, d.Metrics))
+	gql.SetRecoverFunc(recoverFunc(log))
+
+	scoped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gql.ServeHTTP(w, r.WithContext(d.RequestScope(r.Context())))
+	})
+
+	mux := http.NewServeMux()
+	route := func(pattern, name string, h http.Handler) {
+		mux.Handle(pattern, withRequestID(observed(log, d.Metrics, name, h)))
+	}
+	query := authenticated(log, d.Auth, scoped)
+	route("/query", "query", withTimeout(d.Config.RequestTimeout, limitBody(d.Config.MaxBodyBytes, query)))
+	route("GET /{$}", "graphiql", playground.Handler("Fengcheng Data Hub", "/query"))
+	mux.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	}))
+	mux.Handle("GET /readyz", readiness(d.Pool, d.Redis))
+	mux.Handle("GET /metrics", d.Metrics.Handler())
+	for pattern, h := range d.Routes {
+		route(pattern, pattern, withTimeout(d.Config.RequestTimeout, authenticated(log, d.Auth, h)))
+	}
+	return mux
+}
+
+// readiness answers 200 when PostgreSQL and Redis both answer within two
+// seconds, else 503 naming what is down.
+func readiness(pool *pgxpool.Pool, rdb *redis.Client) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		var down []string
+		if err := pool.Ping(ctx); err != nil {
+			down = append(down, "postgres")
+		}
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			down = append(down, "redis")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if len(down) > 0 {
+			slices.Sort(down)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status":"unavailable","down":["` + join(down) + `"]}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ready"}`))
+	})
+}
+
+func join(s []string) string {
+	out := ""
+	for i, v := range s {
+		if i > 0 {
+			out += `","`
+		}
+		out += v
+	}
+	return out
+}
