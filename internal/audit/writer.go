@@ -1,0 +1,483 @@
+package audit
+
+import (
+	"context"
+	crand "crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Defaults for Options.
+const (
+	BatchSizeDefault      = 500
+	FlushIntervalDefault  = 200 * time.Millisecond
+	BufferSizeDefault     = 10_000
+	MaxBlockDefault       = 2 * time.Second
+	RetryMinDefault       = 100 * time.Millisecond
+	RetryMaxDefault       = 10 * time.Second
+	AttemptTimeoutDefault = 15 * time.Second
+)
+
+// lockKey is the pg_advisory_xact_lock key that serialises chain appends
+// across hub instances: "auditlog" in ASCII.
+const lockKey int64 = 0x61756469746c6f67
+
+// Options configure a Writer. Zero (or negative) values take the defaults.
+type Options struct {
+	// BatchSize is the most records written in one transaction; a batch is
+	// written as soon as it is full.
+	BatchSize int
+	// FlushInterval is the longest a record waits for its batch to fill.
+	FlushInterval time.Duration
+	// BufferSize is how many records may wait in memory. When it is full,
+	// Log blocks (backpressure) for up to MaxBlock.
+	BufferSize int
+	MaxBlock   time.Duration
+	// RetryMin and RetryMax bound the exponential backoff between failed
+	// write attempts; AttemptTimeout bounds one attempt.
+	RetryMin       time.Duration
+	RetryMax       time.Duration
+	AttemptTimeout time.Duration
+	// Logger receives write failures; nil discards them.
+	Logger *slog.Logger
+}
+
+// Errors returned by Log. Both are SERVICE_UNAVAILABLE: a caller that cannot
+// record a read must not serve it.
+var (
+	ErrClosed = &apperr.Error{Code: apperr.ServiceUnavailable, Message: "the audit trail is shutting down, please retry"}
+	ErrBusy   = &apperr.Error{Code: apperr.ServiceUnavailable, Message: "the audit trail is overloaded, please retry"}
+)
+
+// Stats are the Writer's counters, ready to export as metrics. All counts
+// are since NewWriter.
+type Stats struct {
+	Logged      uint64 // records accepted by Log
+	Written     uint64 // records committed to audit_log
+	Pending     uint64 // accepted and not (yet) committed
+	Blocked     uint64 // Log calls that had to wait because the buffer was full
+	Rejected    uint64 // Log calls refused (ErrBusy or context done) after waiting; the caller got the error
+	FlushErrors uint64 // failed write attempts (each retried)
+	Lost        uint64 // records still unwritten when Close's context expired (logged in full at ERROR)
+}
+
+// Writer writes audit records in the background. Log enqueues; one
+// goroutine writes batches and retries failures until they succeed, so an
+// accepted record is never dropped while the process runs; Close writes
+// whatever is pending. A Writer is safe for concurrent use. Several Writers
+// (in one or several processes) may share a database.
+type Writer struct {
+	pool *pgxpool.Pool
+	opts Options
+	log  *slog.Logger
+
+	// mu guards closed. Log holds it for reading while it enqueues, so once
+	// Close has set closed under the write lock no record can slip into ch
+	// after the final drain.
+	mu     sync.RWMutex
+	closed bool
+	ch     chan Record
+
+	flushReq chan chan struct{}
+	stop     chan struct{} // closed by Close: drain, write everything, exit
+	done     chan struct{} // closed when run returns
+	// abortCtx is cancelled when Close's context expires: stop retrying.
+	abortCtx context.Context
+	abort    context.CancelFunc
+
+	logged, written, blocked, rejected, flushErrors, lost atomic.Uint64
+}
+
+// NewWriter starts a Writer on pool. Call Close before the process exits,
+// or pending records are lost.
+func NewWriter(pool *pgxpool.Pool, opts Options) *Writer {
+	opts = opts.withDefaults()
+	w := &Writer{
+		pool:     pool,
+		opts:     opts,
+		log:      opts.Logger,
+		ch:       make(chan Record, opts.BufferSize),
+		flushReq: make(chan chan struct{}),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	w.abortCtx, w.abort = context.WithCancel(context.Background())
+	go w.run()
+	return w
+}
+
+func (o Options) withDefaults() Options {
+	if o.BatchSize <= 0 {
+		o.BatchSize = BatchSizeDefault
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = FlushIntervalDefault
+	}
+	if o.BufferSize <= 0 {
+		o.BufferSize = BufferSizeDefault
+	}
+	if o.MaxBlock <= 0 {
+		o.MaxBlock = MaxBlockDefault
+	}
+	if o.RetryMin <= 0 {
+		o.RetryMin = RetryMinDefault
+	}
+	if o.RetryMax <= 0 {
+		o.RetryMax = RetryMaxDefault
+	}
+	if o.RetryMax < o.RetryMin {
+		o.RetryMax = o.RetryMin
+	}
+	if o.AttemptTimeout <= 0 {
+		o.AttemptTimeout = AttemptTimeoutDefault
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Log enqueues r and returns without waiting for I/O. Seq, BatchID,
+// PrevHash and Hash are ignored; a zero At means now. Strings are made valid
+// UTF-8 without NUL bytes (PostgreSQL text accepts nothing else, and a record
+// the database refuses would block the queue forever).
+//
+// If the buffer is full (the database is slow or down), Log blocks until
+// there is room, for at most MaxBlock, rather than drop the record; it then
+// returns ErrBusy, or ctx's error if ctx ends first. After Close it returns
+// ErrClosed. In every error case the record was not accepted and the caller
+// should refuse the read it describes. Stats counts the waits and refusals.
+func (w *Writer) Log(ctx context.Context, r Record) error {
+	r, err := normalize(r)
+	if err != nil {
+		return err
+	}
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		return ErrClosed
+	}
+	select {
+	case w.ch <- r:
+		w.logged.Add(1)
+		return nil
+	default:
+	}
+	w.blocked.Add(1)
+	timer := time.NewTimer(w.opts.MaxBlock)
+	defer timer.Stop()
+	select {
+	case w.ch <- r:
+		w.logged.Add(1)
+		return nil
+	case <-ctx.Done():
+		w.rejected.Add(1)
+		return fmt.Errorf("audit log: %w", ctx.Err())
+	case <-timer.C:
+		w.rejected.Add(1)
+		w.log.Warn("audit buffer full, record refused", "buffer", w.opts.BufferSize, "waited", w.opts.MaxBlock)
+		return ErrBusy
+	}
+}
+
+func normalize(r Record) (Record, error) {
+	if r.At.IsZero() {
+		r.At = time.Now()
+	}
+	r.At = r.At.UTC().Truncate(time.Microsecond)
+	if y := r.At.Year(); y < 1 || y > 9999 {
+		return r, apperr.Invalid("at", "audit time %s is out of range", r.At)
+	}
+	r.Seq, r.BatchID, r.PrevHash, r.Hash = 0, [16]byte{}, nil, nil
+	r.Subject = cleanText(r.Subject)
+	r.Dept = cleanText(r.Dept)
+	r.Roles = cleanList(r.Roles)
+	r.Purpose = cleanText(r.Purpose)
+	r.GrantID = cleanText(r.GrantID)
+	r.Dataset = cleanText(r.Dataset)
+	r.FieldGroups = cleanList(r.FieldGroups)
+	r.Operation = cleanText(r.Operation)
+	r.RequestID = cleanText(r.RequestID)
+	return r, nil
+}
+
+func cleanText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// cleanList copies ss (the caller may reuse its slice) and never returns
+// nil: a nil slice would be stored as NULL.
+func cleanList(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = cleanText(s)
+	}
+	return out
+}
+
+// Flush waits until every record accepted before the call is committed, or
+// ctx ends. Records keep being written in the background either way.
+func (w *Writer) Flush(ctx context.Context) error {
+	reply := make(chan struct{})
+	select {
+	case w.flushReq <- reply:
+	case <-w.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("audit flush: %w", ctx.Err())
+	}
+	select {
+	case <-reply:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("audit flush: %w", ctx.Err())
+	}
+}
+
+// Close stops accepting records, writes everything pending and stops the
+// background goroutine. If ctx ends first, Close stops retrying, logs every
+// unwritten record in full at ERROR level (so an operator can re-enter it),
+// counts it in Stats.Lost and returns an error. Close may be called more
+// than once.
+func (w *Writer) Close(ctx context.Context) error {
+	w.mu.Lock()
+	first := !w.closed
+	w.closed = true
+	w.mu.Unlock()
+	if first {
+		close(w.stop)
+	}
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		w.abort()
+		<-w.done
+	}
+	w.abort() // release the context's resources
+	if n := w.lost.Load(); n > 0 {
+		return fmt.Errorf("audit close: %d records could not be written before the deadline; each is logged in full", n)
+	}
+	return nil
+}
+
+// Stats returns the Writer's counters.
+func (w *Writer) Stats() Stats {
+	s := Stats{
+		Logged:      w.logged.Load(),
+		Written:     w.written.Load(),
+		Blocked:     w.blocked.Load(),
+		Rejected:    w.rejected.Load(),
+		FlushErrors: w.flushErrors.Load(),
+		Lost:        w.lost.Load(),
+	}
+	if done := s.Written + s.Lost; s.Logged > done {
+		s.Pending = s.Logged - done
+	}
+	return s
+}
+
+// batch is a set of records written in one transaction. It keeps its id
+// across retries, and the last seq seen before the first attempt, so a retry
+// can find out whether an attempt whose commit failed ambiguously did land.
+type batch struct {
+	id       [16]byte
+	records  []Record
+	seenSeq  int64 // -1 until an attempt has read the chain head
+	attempts int
+}
+
+func (w *Writer) newBatch(records []Record) *batch {
+	b := &batch{records: records, seenSeq: -1}
+	_, _ = crand.Read(b.id[:])
+	b.id[6] = b.id[6]&0x0f | 0x40 // UUID version 4
+	b.id[8] = b.id[8]&0x3f | 0x80 // RFC 4122 variant
+	return b
+}
+
+func (w *Writer) run() {
+	defer close(w.done)
+	buf := make([]Record, 0, w.opts.BatchSize)
+	timer := time.NewTimer(w.opts.FlushInterval)
+	timer.Stop()
+	// write writes buf (if any) and resets it. It returns false only when
+	// Close gave up.
+	write := func() bool {
+		timer.Stop()
+		if len(buf) == 0 {
+			return true
+		}
+		ok := w.write(w.newBatch(buf))
+		if ok {
+			buf = make([]Record, 0, w.opts.BatchSize)
+		}
+		return ok
+	}
+	// drain moves up to limit queued records (all if limit < 0) into
+	// batches and writes them. Flush passes what is queued when it asks, so
+	// a steady stream of new records cannot keep it waiting.
+	drain := func(limit int) bool {
+		for ; limit != 0; limit-- {
+			select {
+			case r := <-w.ch:
+				buf = append(buf, r)
+				if len(buf) >= w.opts.BatchSize && !write() {
+					return false
+				}
+			default:
+				return write()
+			}
+		}
+		return write()
+	}
+	// A write fails for good only once Close has given up (and Log can no
+	// longer enqueue): then log what is left and stop.
+	for {
+		ok := true
+		select {
+		case r := <-w.ch:
+			if len(buf) == 0 {
+				timer.Reset(w.opts.FlushInterval)
+			}
+			buf = append(buf, r)
+			if len(buf) >= w.opts.BatchSize {
+				ok = write()
+			}
+		case <-timer.C:
+			ok = write()
+		case reply := <-w.flushReq:
+			ok = drain(len(w.ch))
+			close(reply)
+		case <-w.stop:
+			// closed is set, so nothing can be enqueued after this drain.
+			ok = drain(-1)
+			if ok {
+				return
+			}
+		}
+		if !ok {
+			w.giveUp(buf)
+			return
+		}
+	}
+}
+
+// write writes b, retrying with exponential backoff until it succeeds. It
+// returns false only if Close's context expired first.
+func (w *Writer) write(b *batch) bool {
+	backoff := w.opts.RetryMin
+	for {
+		ctx, cancel := context.WithTimeout(w.abortCtx, w.opts.AttemptTimeout)
+		err := w.insert(ctx, b)
+		cancel()
+		if err == nil {
+			w.written.Add(uint64(len(b.records)))
+			return true
+		}
+		w.flushErrors.Add(1)
+		if w.abortCtx.Err() != nil {
+			return false
+		}
+		w.log.Error("audit write failed, retrying", "records", len(b.records), "attempt", b.attempts, "retry_in", backoff, "err", err)
+		// Full jitter keeps several instances from retrying in lockstep.
+		wait := backoff/2 + rand.N(backoff/2+1)
+		select {
+		case <-time.After(wait):
+		case <-w.abortCtx.Done():
+			return false
+		}
+		backoff = min(2*backoff, w.opts.RetryMax)
+	}
+}
+
+// insert appends b to the chain in one transaction.
+func (w *Writer) insert(ctx context.Context, b *batch) error {
+	b.attempts++
+	tx, err := w.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // rollback after commit is a no-op
+	// Held until commit: the chain head cannot move under us, whichever
+	// instance or Writer holds the next batch.
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey); err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	lastSeq, lastHash := int64(0), genesisHash()
+	err = tx.QueryRow(ctx, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&lastSeq, &lastHash)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("read chain head: %w", err)
+	}
+	if b.seenSeq >= 0 {
+		// An earlier attempt may have committed even though we saw an error
+		// (connection lost during COMMIT). Its transaction has ended, since we
+		// now hold the lock it held; if it landed, its rows follow seenSeq.
+		var landed bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM audit_log WHERE seq > $1 AND batch_id = $2)",
+			b.seenSeq, b.id).Scan(&landed); err != nil {
+			return fmt.Errorf("check earlier attempt: %w", err)
+		}
+		if landed {
+			return nil
+		}
+	} else {
+		b.seenSeq = lastSeq
+	}
+	rows := make([][]any, len(b.records))
+	prev := lastHash
+	for i := range b.records {
+		r := &b.records[i]
+		r.Seq = lastSeq + int64(i) + 1
+		r.BatchID = b.id
+		r.PrevHash = prev
+		r.Hash = ComputeHash(prev, *r)
+		prev = r.Hash
+		rows[i] = r.values()
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log"}, columns, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("copy %d records: %w", len(rows), err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// giveUp logs records that could not be written before Close's deadline, in
+// full, so they survive in the logs: buf, then anything still queued (drain
+// stops at the first batch that failed).
+func (w *Writer) giveUp(buf []Record) {
+	for _, r := range buf {
+		w.logLost(r)
+	}
+	for {
+		select {
+		case r := <-w.ch:
+			w.logLost(r)
+		default:
+			return
+		}
+	}
+}
+
+func (w *Writer) logLost(r Record) {
+	w.lost.Add(1)
+	w.log.Error("audit record NOT written",
+		"at", r.At, "subject", r.Subject, "dept", r.Dept, "roles", r.Roles,
+		"purpose", r.Purpose, "grant_id", r.GrantID, "dataset", r.Dataset,
+		"field_groups", r.FieldGroups, "row_count", r.RowCount,
+		"operation", r.Operation, "request_id", r.RequestID)
+}

@@ -1,0 +1,339 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Two Writers on two pools (two hub instances), each fed by several
+// goroutines, produce one gapless chain holding every record exactly once.
+func TestWritersConcurrent(t *testing.T) {
+	t.Parallel()
+	pool, schema := newSchema(t, true)
+	// Two pools on one schema: two hub instances.
+	pools := []*pgxpool.Pool{pool, openSchema(t, schema)}
+	const (
+		goroutines = 6
+		perG       = 700
+	)
+	ctx := ctxT(t)
+	var writers []*Writer
+	for _, p := range pools {
+		// Small batches and a short interval interleave the writers' batches.
+		writers = append(writers, NewWriter(p, Options{BatchSize: 37, FlushInterval: 2 * time.Millisecond}))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(writers)*goroutines)
+	for wi, w := range writers {
+		for g := range goroutines {
+			wg.Go(func() {
+				for i := range perG {
+					r := sample(i)
+					r.RequestID = fmt.Sprintf("w%d-g%d-%d", wi, g, i)
+					if err := w.Log(ctx, r); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("log: %v", err)
+	}
+	for _, w := range writers {
+		if err := w.Close(ctx); err != nil {
+			t.Fatalf("close: %v", err)
+		}
+		if s := w.Stats(); s.Logged != goroutines*perG || s.Written != s.Logged || s.Pending != 0 {
+			t.Fatalf("stats: %+v", s)
+		}
+	}
+	total := len(writers) * goroutines * perG
+	verifyOK(t, pool, int64(total))
+	var distinct, batches int
+	if err := pool.QueryRow(ctx, "SELECT count(DISTINCT request_id), count(DISTINCT batch_id) FROM audit_log").Scan(&distinct, &batches); err != nil {
+		t.Fatal(err)
+	}
+	if distinct != total {
+		t.Fatalf("distinct request ids %d, want %d", distinct, total)
+	}
+	if batches < 2 {
+		t.Fatalf("only %d batches: the writers did not interleave", batches)
+	}
+}
+
+// Close writes everything still queued.
+func TestCloseFlushesPending(t *testing.T) {
+	t.Parallel()
+	pool, _ := newSchema(t, true)
+	ctx := ctxT(t)
+	w := NewWriter(pool, Options{})
+	const n = 10_000
+	for i := range n {
+		if err := w.Log(ctx, sample(i)); err != nil {
+			t.Fatalf("log %d: %v", i, err)
+		}
+	}
+	if err := w.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if got := countRows(t, pool); got != n {
+		t.Fatalf("stored %d records, want %d", got, n)
+	}
+	verifyOK(t, pool, n)
+	if err := w.Log(ctx, sample(0)); !errors.Is(err, ErrClosed) || apperr.CodeOf(err) != apperr.ServiceUnavailable {
+		t.Fatalf("log after close: %v, want ErrClosed", err)
+	}
+	if err := w.Flush(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("flush after close: %v, want ErrClosed", err)
+	}
+	if err := w.Close(ctx); err != nil {
+		t.Fatalf("second close: %v", err)
+	}
+}
+
+// Flush waits for everything logged before it.
+func TestFlush(t *testing.T) {
+	t.Parallel()
+	pool, _ := newSchema(t, true)
+	ctx := ctxT(t)
+	// An interval far longer than the test: only Flush can write.
+	w := NewWriter(pool, Options{FlushInterval: time.Hour})
+	t.Cleanup(func() { _ = w.Close(context.Background()) })
+	for i := range 3 {
+		if err := w.Log(ctx, sample(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := countRows(t, pool); got != 3 {
+		t.Fatalf("stored %d, want 3", got)
+	}
+}
+
+// A failing database delays records but loses none: the writer retries
+// until the table exists.
+func TestRetryKeepsRecords(t *testing.T) {
+	t.Parallel()
+	pool, _ := newSchema(t, false) // no audit_log yet: every write fails
+	ctx := ctxT(t)
+	var logs syncBuffer
+	w := NewWriter(pool, Options{
+		BatchSize: 10, FlushInterval: time.Millisecond,
+		RetryMin: time.Millisecond, RetryMax: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	const n = 50
+	for i := range n {
+		if err := w.Log(ctx, sample(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool { return w.Stats().FlushErrors >= 3 })
+	if s := w.Stats(); s.Written != 0 || s.Pending != n {
+		t.Fatalf("stats while failing: %+v", s)
+	}
+	if !strings.Contains(logs.String(), "audit write failed") {
+		t.Fatalf("failure not logged: %q", logs.String())
+	}
+	createTable(t, pool)
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	verifyOK(t, pool, n)
+}
+
+// A full buffer makes Log wait, then refuse with ErrBusy; it never drops a
+// record it accepted.
+func TestBackpressure(t *testing.T) {
+	t.Parallel()
+	pool, _ := newSchema(t, false)
+	ctx := ctxT(t)
+	w := NewWriter(pool, Options{
+		BatchSize: 2, BufferSize: 3, FlushInterval: time.Millisecond,
+		MaxBlock: 20 * time.Millisecond, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
+	})
+	var busy error
+	for i := 0; i < 100 && busy == nil; i++ {
+		busy = w.Log(ctx, sample(i))
+	}
+	if !errors.Is(busy, ErrBusy) {
+		t.Fatalf("log with a full buffer: %v, want ErrBusy", busy)
+	}
+	// A cancelled context ends the wait too.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := w.Log(cctx, sample(0)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("log with cancelled context: %v", err)
+	}
+	s := w.Stats()
+	if s.Blocked < 2 || s.Rejected != 2 || s.Logged == 0 {
+		t.Fatalf("stats: %+v", s)
+	}
+	createTable(t, pool)
+	if err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := countRows(t, pool); uint64(got) != s.Logged {
+		t.Fatalf("stored %d, accepted %d", got, s.Logged)
+	}
+	verifyOK(t, pool, int64(s.Logged))
+}
+
+// When Close's deadline passes with the database down, every unwritten
+// record is logged in full and counted.
+func TestCloseDeadline(t *testing.T) {
+	t.Parallel()
+	pool, _ := newSchema(t, false)
+	var logs syncBuffer
+	w := NewWriter(pool, Options{
+		BatchSize: 2, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	for i := range 5 {
+		if err := w.Log(ctxT(t), sample(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := w.Close(ctx); err == nil || !strings.Contains(err.Error(), "5 records") {
+		t.Fatalf("close: %v", err)
+	}
+	if s := w.Stats(); s.Lost != 5 || s.Pending != 0 {
+		t.Fatalf("stats: %+v", s)
+	}
+	if got := strings.Count(logs.String(), "audit record NOT written"); got != 5 {
+		t.Fatalf("logged %d lost records, want 5:\n%s", got, logs.String())
+	}
+	for i := range 5 {
+		if id := sample(i).RequestID; !strings.Contains(logs.String(), id) {
+			t.Fatalf("lost record %s not in the log", id)
+		}
+	}
+}
+
+// A retry after an ambiguous commit (the batch landed, the client saw an
+// error) does not write the batch twice.
+func TestRetryAfterAmbiguousCommit(t *testing.T) {
+	t.Parallel()
+	pool, _ := newSchema(t, true)
+	ctx := ctxT(t)
+	w := NewWriter(pool, Options{})
+	t.Cleanup(func() { _ = w.Close(context.Background()) })
+	b := w.newBatch([]Record{mustNormalize(t, sample(1)), mustNormalize(t, sample(2))})
+	if err := w.insert(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.insert(ctx, b); err != nil { // the retry
+		t.Fatal(err)
+	}
+	if got := countRows(t, pool); got != 2 {
+		t.Fatalf("stored %d, want 2", got)
+	}
+	// A fresh batch still goes in.
+	if err := w.insert(ctx, w.newBatch([]Record{mustNormalize(t, sample(3))})); err != nil {
+		t.Fatal(err)
+	}
+	verifyOK(t, pool, 3)
+}
+
+// What PostgreSQL cannot store (NUL, invalid UTF-8, nanoseconds) is
+// normalised before hashing, so the stored record verifies.
+func TestNormalizeRoundTrip(t *testing.T) {
+	t.Parallel()
+	pool, _ := newSchema(t, true)
+	ctx := ctxT(t)
+	w := NewWriter(pool, Options{})
+	r := sample(1)
+	r.At = time.Date(2026, 5, 6, 7, 8, 9, 123456789, time.FixedZone("CST", 8*3600))
+	r.Subject = "bad\x00subject\xff"
+	r.Roles = nil
+	if err := w.Log(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Log(ctx, Record{Subject: "zero time"}); err != nil {
+		t.Fatal(err)
+	}
+	bad := sample(2)
+	bad.At = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := w.Log(ctx, bad); apperr.CodeOf(err) != apperr.BadUserInput {
+		t.Fatalf("out-of-range time: %v", err)
+	}
+	if err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	verifyOK(t, pool, 2)
+	got, _, err := Query(ctx, pool, Filter{}, 10, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := got[1]
+	if want := time.Date(2026, 5, 5, 23, 8, 9, 123456000, time.UTC); !first.At.Equal(want) || first.At.Location() != time.UTC {
+		t.Fatalf("at %v, want %v", first.At, want)
+	}
+	if first.Subject != "bad\uFFFDsubject\uFFFD" || first.Roles == nil || len(first.Roles) != 0 {
+		t.Fatalf("subject %q roles %#v", first.Subject, first.Roles)
+	}
+	if got[0].At.IsZero() || time.Since(got[0].At) > time.Minute {
+		t.Fatalf("zero At not set to now: %v", got[0].At)
+	}
+}
+
+func mustNormalize(t *testing.T, r Record) Record {
+	t.Helper()
+	r, err := normalize(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// waitFor polls cond (the writer exposes counters, not events) for up to
+// ten seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the writer goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
