@@ -29,7 +29,7 @@ SERVE_FLAGS  ?=
 TEST_FLAGS   ?= -race -count=1 -timeout 60m
 BENCH_FLAGS  ?= -run '^$$' -bench . -benchmem
 
-.PHONY: help run test build generate check fmt-check vet bench \
+.PHONY: help run test build generate check fmt-check vet bench bench-db bench-cases \
 	services createdb npm-deps toolchain clean
 
 help: ## list the targets
@@ -64,6 +64,17 @@ vet:
 
 bench: services ## benchmarks only, no tests
 	$(GO) test $(BENCH_FLAGS) ./...
+
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/datahub_bench?sslmode=disable
+BENCH_CASES        ?= 1000000
+
+bench-db: services build ## a 1,000,000-case database for the case-list benchmarks
+	DATABASE_URL=$(BENCH_DATABASE_URL) scripts/createdb.sh
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN) migrate
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN) seed --if-empty --cases $(BENCH_CASES)
+
+bench-cases: bench-db ## case-list benchmarks at 1,000,000 cases (figures in the README)
+	DATAHUB_BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(GO) test -run '^$$' -bench 'CaseList' -benchmem -benchtime 3s ./internal/app/
 
 clean: ## remove build output
 	rm -rf bin

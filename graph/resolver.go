@@ -1,0 +1,15 @@
+package graph
+
+import (
+	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/directory"
+)
+
+// Resolver is the dependency root of the GraphQL layer. Resolvers stay thin:
+// they map arguments, call one service and map the result; access rules and
+// business rules live in the services.
+type Resolver struct {
+	Access           Decider
+	CaseService      *cases.Service
+	DirectoryService *directory.Service
+}

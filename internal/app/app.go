@@ -1,0 +1,189 @@
+// Package app wires the hub together from its configuration: pools,
+// services, access control, the GraphQL schema and the HTTP handler. The
+// datahub command and end-to-end tests share this wiring.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/fengcheng/datahub/graph"
+	"github.com/fengcheng/datahub/graph/generated"
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/auth"
+	"github.com/fengcheng/datahub/internal/calendar"
+	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/config"
+	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/server"
+	"github.com/fengcheng/datahub/policies"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+)
+
+// App is a running hub's parts.
+type App struct {
+	Config   config.Config
+	Logger   *slog.Logger
+	Pool     *pgxpool.Pool
+	Redis    *redis.Client
+	Access   *access.Engine
+	Cases    *cases.Service
+	Resolver *graph.Resolver
+	Metrics  *server.Metrics
+	handler  http.Handler
+	closers  []func()
+}
+
+// Options adjust the wiring for tests.
+type Options struct {
+	// Now replaces the clock.
+	Now func() time.Time
+	// Tracer sees every SQL statement (tests count statements).
+	Tracer postgres.PoolConfig
+}
+
+// New connects to PostgreSQL and Redis and builds the hub.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) (*App, error) {
+	a := &App{Config: cfg, Logger: log}
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close()
+		}
+	}()
+	pc := opts.Tracer
+	pc.URL, pc.MaxConns, pc.StatementTimeout = cfg.DatabaseURL, cfg.DBMaxConns, cfg.DBStmtTimeout
+	pool, err := postgres.Open(ctx, pc)
+	if err != nil {
+		return nil, err
+	}
+	a.Pool = pool
+	a.closers = append(a.closers, pool.Close)
+
+	ropt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse REDIS_URL: %w", err)
+	}
+	a.Redis = redis.NewClient(ropt)
+	a.closers = append(a.closers, func() { _ = a.Redis.Close() })
+	if err := a.Redis.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("connect redis: %w", err)
+	}
+
+	cal := calendar.Default()
+	if cfg.HolidayFile != "" {
+		if cal, err = calendar.Load(cfg.HolidayFile); err != nil {
+			return nil, fmt.Errorf("HOLIDAY_CALENDAR: %w", err)
+		}
+	}
+
+	var pfs fs.FS = policies.FS
+	if cfg.PolicyDir != "" {
+		pfs = os.DirFS(cfg.PolicyDir)
+	}
+	eng, err := access.NewEngine(access.EngineConfig{FS: pfs})
+	if err != nil {
+		return nil, fmt.Errorf("load policies: %w", err)
+	}
+	a.Access = eng
+
+	keyFiles, err := auth.ParseKeyFiles(cfg.JWTPublicKeys)
+	if err != nil {
+		return nil, fmt.Errorf("JWT_PUBLIC_KEYS: %w", err)
+	}
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, KeyFiles: keyFiles,
+		Mode: auth.Mode(cfg.Mode), DevSecret: cfg.DevSecret(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jwt verifier: %w", err)
+	}
+	authn := auth.NewAuthenticator(verifier, auth.NewAPIKeys(pool))
+
+	a.Cases = cases.NewService(postgres.NewCaseStore(pool), eng, cal, opts.Now)
+	a.Resolver = &graph.Resolver{
+		Access:           eng,
+		CaseService:      a.Cases,
+		DirectoryService: directory.NewService(postgres.NewDirectoryStore(pool)),
+	}
+	a.Metrics = server.NewMetrics(pool)
+	a.handler = server.Handler(server.Deps{
+		Config: cfg, Logger: log, Pool: pool, Redis: a.Redis, Auth: authn,
+		WSAuth:       authn.AuthenticateInit,
+		Schema:       a.Schema(),
+		RequestScope: a.requestScope,
+		Metrics:      a.Metrics,
+	})
+	ok = true
+	return a, nil
+}
+
+// Schema returns the executable GraphQL schema.
+func (a *App) Schema() graphql.ExecutableSchema {
+	return NewSchema(a.Resolver)
+}
+
+// NewSchema builds the executable schema around a resolver.
+func NewSchema(r *graph.Resolver) graphql.ExecutableSchema {
+	return generated.NewExecutableSchema(generated.Config{Resolvers: r, Directives: r.Directives()})
+}
+
+// requestScope gives each request (or WebSocket connection) its own
+// decision cache and loaders.
+func (a *App) requestScope(ctx context.Context) context.Context {
+	return a.Resolver.WithLoaders(access.WithRequestCache(ctx))
+}
+
+// Handler is the HTTP handler of the hub.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Close releases everything New opened, in reverse order.
+func (a *App) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// Serve listens on cfg.ListenAddr until ctx ends, then shuts down
+// gracefully: in-flight requests finish (up to the grace period).
+func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
+	srv := &http.Server{
+		Addr: a.Config.ListenAddr, Handler: a.handler,
+		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := listen(a.Config.ListenAddr)
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	a.Logger.Info("shutting down", "grace", a.Config.ShutdownGrace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

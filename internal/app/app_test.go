@@ -1,0 +1,184 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/app"
+	"github.com/fengcheng/datahub/internal/auth"
+	"github.com/fengcheng/datahub/internal/calendar"
+	"github.com/fengcheng/datahub/internal/config"
+	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/seed"
+	"github.com/fengcheng/datahub/internal/testenv"
+	"github.com/jackc/pgx/v5"
+)
+
+var env testenv.Env
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
+
+// seedNow fixes the demo data's "now" so tests are deterministic.
+var seedNow = time.Date(2025, 11, 20, 8, 0, 0, 0, time.UTC)
+
+var seedOnce sync.Once
+
+// hub is a running hub on a real HTTP listener, with a statement recorder.
+type hub struct {
+	t     testing.TB
+	app   *app.App
+	srv   *httptest.Server
+	cfg   config.Config
+	stmts *stmtRecorder
+}
+
+func newHub(t testing.TB) *hub {
+	t.Helper()
+	ctx := context.Background()
+	var seedErr error
+	seedOnce.Do(func() {
+		pool := env.Pool(t)
+		_, seedErr = seed.Run(ctx, pool, seed.Options{Seed: 7, Cases: 20_000, Now: seedNow, Calendar: calendar.Default()}, nil)
+	})
+	if seedErr != nil {
+		t.Fatalf("seed: %v", seedErr)
+	}
+	cfg, err := config.Load(func(k string) string {
+		switch k {
+		case "DATABASE_URL":
+			return env.DatabaseURL
+		case "REDIS_URL":
+			return env.RedisURL
+		case "REDIS_PREFIX":
+			return env.RedisPrefix
+		case "MAX_BODY_BYTES":
+			return "65536"
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &stmtRecorder{}
+	a, err := app.New(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), app.Options{
+		Now: func() time.Time { return seedNow }, Tracer: postgres.PoolConfig{Tracer: rec},
+	})
+	if err != nil {
+		t.Fatalf("app: %v", err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(func() { srv.Close(); a.Close() })
+	return &hub{t: t, app: a, srv: srv, cfg: cfg, stmts: rec}
+}
+
+func (h *hub) token(dept string, roles ...string) string {
+	h.t.Helper()
+	tok, err := auth.MintDev(h.cfg.DevSecret(), auth.DevClaims{Subject: "tester", Dept: dept, Roles: roles}, time.Hour)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tok
+}
+
+type gqlResponse struct {
+	Status int
+	Data   map[string]json.RawMessage
+	Errors []struct {
+		Message    string         `json:"message"`
+		Path       []any          `json:"path"`
+		Extensions map[string]any `json:"extensions"`
+	}
+}
+
+func (r gqlResponse) code(i int) string {
+	if i >= len(r.Errors) {
+		return ""
+	}
+	c, _ := r.Errors[i].Extensions["code"].(string)
+	return c
+}
+
+func (h *hub) do(token, query string, vars map[string]any) gqlResponse {
+	h.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest("POST", h.srv.URL+"/query", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out gqlResponse
+	out.Status = resp.StatusCode
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &out); err != nil {
+		h.t.Fatalf("decode %d %s: %v", resp.StatusCode, raw, err)
+	}
+	return out
+}
+
+func decode[T any](t *testing.T, raw json.RawMessage) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("decode %s: %v", raw, err)
+	}
+	return v
+}
+
+// stmtRecorder counts and keeps the SQL statements the hub runs.
+type stmtRecorder struct {
+	mu    sync.Mutex
+	stmts []recorded
+}
+
+type recorded struct {
+	SQL  string
+	Args []any
+}
+
+func (s *stmtRecorder) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	s.mu.Lock()
+	s.stmts = append(s.stmts, recorded{d.SQL, d.Args})
+	s.mu.Unlock()
+	return ctx
+}
+
+func (s *stmtRecorder) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (s *stmtRecorder) reset() {
+	s.mu.Lock()
+	s.stmts = nil
+	s.mu.Unlock()
+}
+
+func (s *stmtRecorder) find(substr string) []recorded {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []recorded
+	for _, r := range s.stmts {
+		if strings.Contains(r.SQL, substr) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (s *stmtRecorder) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.stmts)
+}
