@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
-	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -443,6 +441,4 @@ func TestInvalidCursor(t *testing.T) {
 	if _, err := svc.List(ctx, cases.Filter{}, cases.OrderDeadlineAsc, &first, &cur); !apperr.Is(err, apperr.BadUserInput) {
 		t.Fatalf("cursor of another order: %v", err)
 	}
-	_ = fmt.Sprint()
-	_ = calendar.Default
 }
