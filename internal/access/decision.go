@@ -1,6 +1,9 @@
 package access
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // FieldAccess is what a principal gets of one field group.
 type FieldAccess int
@@ -57,6 +60,35 @@ type Decision struct {
 	// GrantIDs are the grants this decision relies on (for audit).
 	GrantIDs []string
 	Purpose  string
+	// Partial lists field groups that a grant raises on part of Rows only:
+	// on rows under one of the grant's jurisdiction subtrees the group gets
+	// the raised access, elsewhere Fields[group]. Use FieldAt per row for
+	// such groups; Field alone never over-grants.
+	Partial map[string]PartialAccess
+}
+
+// PartialAccess is a field group's access on rows under Jurisdictions.
+type PartialAccess struct {
+	Access        FieldAccess
+	Jurisdictions []string // subtree roots (dotted codes)
+}
+
+// FieldAt returns the access to a field group on a row in jurisdiction
+// (the row's dotted jurisdiction code): Fields[group], raised where a grant
+// covering that jurisdiction applies (see Partial).
+func (d *Decision) FieldAt(group, jurisdiction string) FieldAccess {
+	a := d.Field(group)
+	if d == nil {
+		return a
+	}
+	if pa, ok := d.Partial[group]; ok && pa.Access > a {
+		for _, root := range pa.Jurisdictions {
+			if jurisdiction == root || strings.HasPrefix(jurisdiction, root+".") {
+				return pa.Access
+			}
+		}
+	}
+	return a
 }
 
 // Field returns the access to a field group; unknown groups are denied.

@@ -31,6 +31,9 @@ const (
 	RoleEvaluator     = "evaluator"
 	RoleCitizenApp    = "citizen-app"
 	RolePublic        = "public"
+	// RoleSystem is a department system (drone platform, enforcement
+	// terminal, 12345 hotline) pushing records for its department.
+	RoleSystem = "system"
 )
 
 // Principal is who is calling: the subject, their department, roles, the
