@@ -43,7 +43,7 @@ func (r *caseResolver) Reporter(ctx context.Context, obj *cases.Case) (*model.Re
 	if obj.ReporterName == "" && obj.ReporterPhone == "" {
 		return nil, nil
 	}
-	return &model.Reporter{Name: nonEmpty(obj.ReporterName), Phone: nonEmpty(obj.ReporterPhone)}, nil
+	return &model.Reporter{Name: nonEmpty(obj.ReporterName), Phone: nonEmpty(obj.ReporterPhone), Jurisdiction: obj.JurisdictionCode}, nil
 }
 
 func (r *caseResolver) Overdue(ctx context.Context, obj *cases.Case) (bool, error) {

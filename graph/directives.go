@@ -8,6 +8,7 @@ import (
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/cases"
 )
 
 // Decider returns the caller's decision on a dataset, computed once per
@@ -20,12 +21,18 @@ type Decider interface {
 // group resolves to null with a FORBIDDEN error, a masked one passes its
 // string value through the masking rule. Container fields (no mask rule)
 // let a masked group through so their leaves can mask.
-func (r *Resolver) accessDirective(ctx context.Context, _ any, next graphql.Resolver, dataset, group string, mask *model.MaskRule) (any, error) {
+func (r *Resolver) accessDirective(ctx context.Context, obj any, next graphql.Resolver, dataset, group string, mask *model.MaskRule) (any, error) {
 	d, err := r.Access.Decide(ctx, dataset)
 	if err != nil {
 		return nil, err
 	}
-	switch d.Field(group) {
+	acc := d.Field(group)
+	if _, partial := d.Partial[group]; partial {
+		// A grant raises this group in part of the district only: judge
+		// the row by its own jurisdiction.
+		acc = d.FieldAt(group, rowJurisdiction(obj))
+	}
+	switch acc {
 	case access.FieldVisible:
 		return next(ctx)
 	case access.FieldMasked:
@@ -53,4 +60,16 @@ func (r *Resolver) accessDirective(ctx context.Context, _ any, next graphql.Reso
 // Directives returns the directive implementations for the executable schema.
 func (r *Resolver) Directives() generated.DirectiveRoot {
 	return generated.DirectiveRoot{Access: r.accessDirective}
+}
+
+// rowJurisdiction returns the jurisdiction of the row a field belongs to.
+func rowJurisdiction(obj any) string {
+	switch o := obj.(type) {
+	case *cases.Case:
+		return o.JurisdictionCode
+	case interface{ RowJurisdiction() string }:
+		return o.RowJurisdiction()
+	}
+	// Unknown rows get no partial grant: the directive never over-grants.
+	return ""
 }

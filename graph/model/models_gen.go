@@ -87,11 +87,6 @@ type ReportCaseInput struct {
 	ReportedAt *time.Time `json:"reportedAt,omitempty"`
 }
 
-type Reporter struct {
-	Name  *string `json:"name,omitempty"`
-	Phone *string `json:"phone,omitempty"`
-}
-
 // Who is calling, as the hub sees it.
 type Viewer struct {
 	Subject      string                `json:"subject"`

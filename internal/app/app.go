@@ -17,6 +17,7 @@ import (
 	"github.com/fengcheng/datahub/graph"
 	"github.com/fengcheng/datahub/graph/generated"
 	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/auth"
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/cases"
@@ -36,6 +37,7 @@ type App struct {
 	Pool     *pgxpool.Pool
 	Redis    *redis.Client
 	Access   *access.Engine
+	Audit    *audit.Writer
 	Cases    *cases.Service
 	Resolver *graph.Resolver
 	Metrics  *server.Metrics
@@ -109,7 +111,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	}
 	authn := auth.NewAuthenticator(verifier, auth.NewAPIKeys(pool))
 
-	a.Cases = cases.NewService(postgres.NewCaseStore(pool), eng, cal, opts.Now)
+	a.Audit = audit.NewWriter(pool, audit.Options{Logger: log})
+	a.closers = append(a.closers, func() {
+		// Flush every pending audit record before the pool closes.
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+		defer cancel()
+		if err := a.Audit.Close(ctx); err != nil {
+			log.Error("audit flush at shutdown", "err", err)
+		}
+	})
+	auditor := readAuditor{w: a.Audit, catalog: eng.Catalog()}
+	a.Cases = cases.NewService(cases.Config{Store: postgres.NewCaseStore(pool), Authorizer: eng, Calendar: cal, Auditor: auditor, Now: opts.Now})
 	a.Resolver = &graph.Resolver{
 		Access:           eng,
 		CaseService:      a.Cases,

@@ -55,21 +55,52 @@ type Calendar interface {
 	AddWorkingDays(start time.Time, n int) time.Time
 }
 
+// Auditor records reads that must leave a trace: another department's data
+// or personal data. An error means the trace could not be kept, and the read
+// is refused rather than left unrecorded.
+type Auditor interface {
+	Read(ctx context.Context, d *access.Decision, rows int) error
+}
+
+// Config are a Service's dependencies.
+type Config struct {
+	Store      Store
+	Authorizer Authorizer
+	Calendar   Calendar
+	// Auditor may be nil (no audit trail: tests of the workflow alone).
+	Auditor Auditor
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
 // Service implements the case workflow. It is safe for concurrent use.
 type Service struct {
 	store   Store
 	auth    Authorizer
 	cal     Calendar
+	audit   Auditor
 	classes *Catalogue
 	now     func() time.Time
 }
 
-// NewService returns a case service. now may be nil (time.Now).
-func NewService(store Store, auth Authorizer, cal Calendar, now func() time.Time) *Service {
-	if now == nil {
-		now = time.Now
+// NewService returns a case service.
+func NewService(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	return &Service{store: store, auth: auth, cal: cal, classes: DefaultCatalogue(), now: now}
+	return &Service{store: cfg.Store, auth: cfg.Authorizer, cal: cfg.Calendar, audit: cfg.Auditor,
+		classes: DefaultCatalogue(), now: cfg.Now}
+}
+
+// audited records a read of n rows when the auditor wants it.
+func (s *Service) audited(ctx context.Context, d *access.Decision, n int) error {
+	if s.audit == nil || n == 0 {
+		return nil
+	}
+	if err := s.audit.Read(ctx, d, n); err != nil {
+		return fmt.Errorf("audit read: %w", err)
+	}
+	return nil
 }
 
 // Classes returns the class catalogue.
@@ -95,7 +126,14 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (*Case, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.store.Get(ctx, d.Rows, id)
+	c, err := s.store.Get(ctx, d.Rows, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.audited(ctx, d, 1); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // GetMany returns the visible cases among ids (entity resolution, loaders).
@@ -104,7 +142,14 @@ func (s *Service) GetMany(ctx context.Context, ids []uuid.UUID) ([]*Case, error)
 	if err != nil {
 		return nil, err
 	}
-	return s.store.GetMany(ctx, d.Rows, ids)
+	list, err := s.store.GetMany(ctx, d.Rows, ids)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.audited(ctx, d, len(list)); err != nil {
+		return nil, err
+	}
+	return list, nil
 }
 
 // Page is one page of a case list.
@@ -150,6 +195,9 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 	list, more, err := s.store.List(ctx, d.Rows, q)
 	if err != nil {
 		return nil, fmt.Errorf("list cases: %w", err)
+	}
+	if err := s.audited(ctx, d, len(list)); err != nil {
+		return nil, err
 	}
 	return &Page{Cases: list, HasNext: more, Order: order}, nil
 }

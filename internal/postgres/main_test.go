@@ -93,7 +93,7 @@ func newService(pool *pgxpool.Pool, d *access.Decision, clk *clock) *cases.Servi
 	if clk != nil {
 		now = clk.Now
 	}
-	return cases.NewService(postgres.NewCaseStore(pool), fixedAuth{d}, calendar.Default(), now)
+	return cases.NewService(cases.Config{Store: postgres.NewCaseStore(pool), Authorizer: fixedAuth{d}, Calendar: calendar.Default(), Now: now})
 }
 
 func as(ctx context.Context, dept string, roles ...string) context.Context {
