@@ -17,6 +17,8 @@ import (
 	"github.com/fengcheng/datahub/graph"
 	"github.com/fengcheng/datahub/graph/generated"
 	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/access/casbinpg"
+	"github.com/fengcheng/datahub/internal/access/casbinredis"
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/auth"
 	"github.com/fengcheng/datahub/internal/calendar"
@@ -51,6 +53,15 @@ type Options struct {
 	Now func() time.Time
 	// Tracer sees every SQL statement (tests count statements).
 	Tracer postgres.PoolConfig
+	// WrapDecider, when set, wraps every access decision the hub uses (rows
+	// in the services and fields in the GraphQL directive). Tests use it to
+	// plant a leak on purpose and prove the leak tests catch it.
+	WrapDecider func(Decider) Decider
+}
+
+// Decider answers what the caller may do with a dataset.
+type Decider interface {
+	Decide(ctx context.Context, dataset string) (*access.Decision, error)
 }
 
 // New connects to PostgreSQL and Redis and builds the hub.
@@ -92,11 +103,26 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	if cfg.PolicyDir != "" {
 		pfs = os.DirFS(cfg.PolicyDir)
 	}
-	eng, err := access.NewEngine(access.EngineConfig{FS: pfs})
+	// Grants live in PostgreSQL (casbin_rules); every instance reloads when
+	// another one changes them (Redis pub/sub), and on reconnect.
+	adapter, err := casbinpg.New(pool, casbinpg.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("policy store: %w", err)
+	}
+	watcher, err := casbinredis.New(ctx, casbinredis.Config{Client: a.Redis, Channel: cfg.RedisPrefix + "policy", Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("policy watcher: %w", err)
+	}
+	a.closers = append(a.closers, watcher.Close)
+	eng, err := access.NewEngine(access.EngineConfig{FS: pfs, Adapter: adapter, Watcher: watcher, Now: opts.Now, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("load policies: %w", err)
 	}
 	a.Access = eng
+	var decider Decider = eng
+	if opts.WrapDecider != nil {
+		decider = opts.WrapDecider(eng)
+	}
 
 	keyFiles, err := auth.ParseKeyFiles(cfg.JWTPublicKeys)
 	if err != nil {
@@ -121,9 +147,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		}
 	})
 	auditor := readAuditor{w: a.Audit, catalog: eng.Catalog()}
-	a.Cases = cases.NewService(cases.Config{Store: postgres.NewCaseStore(pool), Authorizer: eng, Calendar: cal, Auditor: auditor, Now: opts.Now})
+	a.Cases = cases.NewService(cases.Config{Store: postgres.NewCaseStore(pool), Authorizer: decider, Calendar: cal, Auditor: auditor, Now: opts.Now})
 	a.Resolver = &graph.Resolver{
-		Access:           eng,
+		Access:           decider,
 		CaseService:      a.Cases,
 		DirectoryService: directory.NewService(postgres.NewDirectoryStore(pool)),
 	}
