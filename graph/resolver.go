@@ -1,8 +1,10 @@
 package graph
 
 import (
+	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/sharing"
 )
 
 // Resolver is the dependency root of the GraphQL layer. Resolvers stay thin:
@@ -12,4 +14,6 @@ type Resolver struct {
 	Access           Decider
 	CaseService      *cases.Service
 	DirectoryService *directory.Service
+	Sharing          *sharing.Service
+	Audit            *audit.Trail
 }

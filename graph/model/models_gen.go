@@ -9,9 +9,36 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
 )
+
+type AccessRequestInput struct {
+	// A dataset of the catalog, e.g. cases.
+	Dataset string `json:"dataset"`
+	// Conditional or personal field groups of one provider, e.g. ["reporter"].
+	FieldGroups []string `json:"fieldGroups"`
+	// Jurisdiction subtree (default: the whole district).
+	Jurisdiction *string   `json:"jurisdiction,omitempty"`
+	Purpose      string    `json:"purpose"`
+	Until        time.Time `json:"until"`
+}
+
+type AuditFilter struct {
+	Dept      *string    `json:"dept,omitempty"`
+	Subject   *string    `json:"subject,omitempty"`
+	Dataset   *string    `json:"dataset,omitempty"`
+	Operation *string    `json:"operation,omitempty"`
+	From      *time.Time `json:"from,omitempty"`
+	To        *time.Time `json:"to,omitempty"`
+}
+
+type AuditPage struct {
+	Records []*audit.Record `json:"records"`
+	// Pass as 'after' for the next page; null at the end.
+	Next *string `json:"next,omitempty"`
+}
 
 type CaseByIDsInput struct {
 	ID string `json:"ID"`

@@ -27,6 +27,7 @@ import (
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/server"
+	"github.com/fengcheng/datahub/internal/sharing"
 	"github.com/fengcheng/datahub/policies"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -152,6 +153,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		Access:           decider,
 		CaseService:      a.Cases,
 		DirectoryService: directory.NewService(postgres.NewDirectoryStore(pool)),
+		Sharing:          sharing.NewService(postgres.NewSharingStore(pool), eng, opts.Now),
+		Audit:            audit.NewTrail(pool, decider),
 	}
 	a.Metrics = server.NewMetrics(pool)
 	a.handler = server.Handler(server.Deps{
@@ -209,6 +212,9 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	go a.maintain(bg)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -224,4 +230,27 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 		return err
 	}
 	return nil
+}
+
+// maintenanceInterval is how often an instance tidies expired grants. The
+// engine ignores an expired grant at once; this only updates the records.
+const maintenanceInterval = 30 * time.Second
+
+// maintain runs periodic upkeep until ctx ends. Every instance may run it:
+// each step is idempotent.
+func (a *App) maintain(ctx context.Context) {
+	t := time.NewTicker(maintenanceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := a.Resolver.Sharing.ExpireDue(ctx); err != nil {
+				a.Logger.Warn("expire grants", "err", err)
+			} else if n > 0 {
+				a.Logger.Info("grants expired", "count", n)
+			}
+		}
+	}
 }

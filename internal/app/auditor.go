@@ -58,11 +58,11 @@ func operationName(ctx context.Context) string {
 		return ""
 	}
 	oc := graphql.GetOperationContext(ctx)
-	if oc.OperationName != "" {
+	if oc.Operation == nil {
 		return oc.OperationName
 	}
-	if oc.Operation == nil {
-		return ""
+	if oc.Operation.Name != "" {
+		return oc.Operation.Name
 	}
 	name := string(oc.Operation.Operation)
 	if len(oc.Operation.SelectionSet) > 0 {

@@ -1,0 +1,333 @@
+// Package sharing is the data-sharing workflow (数据共享申请): a department
+// asks another for conditional or personal data (dataset, field groups,
+// jurisdiction, purpose, expiry); the provider's admin approves or rejects
+// with a reason; an approved request becomes an access grant (Casbin policy)
+// until it expires or is revoked. Every step is recorded.
+package sharing
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/google/uuid"
+)
+
+// Status is where a request stands.
+type Status string
+
+// Request statuses.
+const (
+	StatusPending  Status = "PENDING"
+	StatusApproved Status = "APPROVED" // an active grant (until it expires)
+	StatusRejected Status = "REJECTED"
+	StatusRevoked  Status = "REVOKED"
+	StatusExpired  Status = "EXPIRED"
+)
+
+// MaxGrantLifetime caps how long a grant may last.
+const MaxGrantLifetime = 366 * 24 * time.Hour
+
+// Request is one data-sharing request and, once approved, its grant.
+type Request struct {
+	ID            uuid.UUID
+	RequesterDept string
+	RequestedBy   string
+	ProviderDept  string
+	Dataset       string
+	FieldGroups   []string
+	Jurisdiction  string
+	Purpose       string
+	Until         time.Time
+	Status        Status
+	DecidedBy     string
+	DecidedAt     *time.Time
+	Reason        string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Grant returns the access grant an approved request stands for.
+func (r *Request) Grant() access.Grant {
+	return access.Grant{ID: r.ID.String(), Grantee: r.RequesterDept, Dataset: r.Dataset, Groups: r.FieldGroups,
+		Jurisdiction: r.Jurisdiction, Purpose: r.Purpose, Until: r.Until}
+}
+
+// Direction selects a department's requests.
+type Direction string
+
+// Directions.
+const (
+	Incoming Direction = "INCOMING" // asked of my department
+	Outgoing Direction = "OUTGOING" // asked by my department
+)
+
+// Store persists requests.
+type Store interface {
+	Create(ctx context.Context, r *Request) error
+	Get(ctx context.Context, id uuid.UUID) (*Request, error)
+	// List returns the department's requests in one direction, newest first.
+	List(ctx context.Context, dept string, dir Direction, statuses []Status) ([]*Request, error)
+	// Decide moves a request from status from to r.Status, or CONFLICT.
+	Decide(ctx context.Context, r *Request, from Status) error
+	// Expire marks approved requests past their until as EXPIRED and
+	// returns them.
+	Expire(ctx context.Context, now time.Time) ([]*Request, error)
+}
+
+// Grants is the policy side: the access engine.
+type Grants interface {
+	Catalog() *access.Catalog
+	ValidateGrant(g access.Grant) error
+	AddGrant(ctx context.Context, g access.Grant) error
+	RevokeGrant(ctx context.Context, id string) error
+	PruneExpiredGrants(ctx context.Context) (int, error)
+}
+
+// Service runs the workflow.
+type Service struct {
+	store  Store
+	grants Grants
+	now    func() time.Time
+}
+
+// NewService returns a sharing service; now may be nil.
+func NewService(store Store, grants Grants, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, grants: grants, now: now}
+}
+
+// RequestInput is what a department asks for.
+type RequestInput struct {
+	Dataset      string
+	FieldGroups  []string
+	Jurisdiction string
+	Purpose      string
+	Until        time.Time
+}
+
+func staff(p *access.Principal) bool {
+	return p.Kind == access.KindUser && p.Dept != "" && (p.HasRole(access.RoleAdmin) || p.HasRole(access.RoleOfficer))
+}
+
+// RequestAccess files a request for the caller's department. The caller
+// must be an admin or officer of a department; the field groups must be
+// conditional or personal groups of one provider other than the caller's
+// department. BAD_USER_INPUT names the first problem.
+func (s *Service) RequestAccess(ctx context.Context, in RequestInput) (*Request, error) {
+	p := access.PrincipalFrom(ctx)
+	if !staff(p) {
+		return nil, apperr.New(apperr.Forbidden, "only a department's admin or officer may request data")
+	}
+	in.Purpose = strings.TrimSpace(in.Purpose)
+	now := s.now().UTC()
+	switch {
+	case utf8.RuneCountInString(in.Purpose) < 4 || utf8.RuneCountInString(in.Purpose) > 500:
+		return nil, apperr.Invalid("purpose", "state the purpose in 4 to 500 characters")
+	case !in.Until.After(now):
+		return nil, apperr.Invalid("until", "the grant must end in the future")
+	case in.Until.Sub(now) > MaxGrantLifetime:
+		return nil, apperr.Invalid("until", "a grant lasts at most one year; ask again to renew")
+	case len(in.FieldGroups) == 0:
+		return nil, apperr.Invalid("fieldGroups", "name at least one field group")
+	}
+	ds, ok := s.grants.Catalog().Dataset(in.Dataset)
+	if !ok {
+		return nil, apperr.Invalid("dataset", "unknown dataset %q", in.Dataset)
+	}
+	provider := ""
+	groups := slices.Clone(in.FieldGroups)
+	slices.Sort(groups)
+	groups = slices.Compact(groups)
+	for _, name := range groups {
+		g, ok := ds.Group(name)
+		if !ok {
+			return nil, apperr.Invalid("fieldGroups", "dataset %s has no field group %q", ds.Name, name)
+		}
+		if g.Class != access.ClassConditional && g.Class != access.ClassPersonal {
+			return nil, apperr.Invalid("fieldGroups", "%s/%s is %s data: it is not granted on request", ds.Name, name, g.Class)
+		}
+		pv := ds.ProviderOf(g)
+		if provider != "" && pv != provider {
+			return nil, apperr.Invalid("fieldGroups", "the groups come from different providers (%s, %s): ask each separately", provider, pv)
+		}
+		provider = pv
+	}
+	if provider == p.Dept {
+		return nil, apperr.Invalid("fieldGroups", "your department provides this data already")
+	}
+	if in.Jurisdiction == "" {
+		in.Jurisdiction = "hailing"
+	}
+	r := &Request{
+		ID: uuid.Must(uuid.NewV7()), RequesterDept: p.Dept, RequestedBy: p.Actor(), ProviderDept: provider,
+		Dataset: ds.Name, FieldGroups: groups, Jurisdiction: in.Jurisdiction, Purpose: in.Purpose,
+		Until: in.Until.UTC(), Status: StatusPending, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.grants.ValidateGrant(r.Grant()); err != nil {
+		return nil, apperr.Invalid("request", "%s", strings.TrimPrefix(err.Error(), "access: "))
+	}
+	if err := s.store.Create(ctx, r); err != nil {
+		return nil, fmt.Errorf("create access request: %w", err)
+	}
+	return r, nil
+}
+
+// get returns a request the caller's department is party to; others get
+// NOT_FOUND, as if it did not exist.
+func (s *Service) get(ctx context.Context, id uuid.UUID) (*Request, *access.Principal, error) {
+	p := access.PrincipalFrom(ctx)
+	r, err := s.store.Get(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.Dept == "" || (r.ProviderDept != p.Dept && r.RequesterDept != p.Dept) {
+		return nil, nil, apperr.New(apperr.NotFound, "access request %s not found", id)
+	}
+	return r, p, nil
+}
+
+func providerAdmin(p *access.Principal, r *Request) error {
+	if p.Kind != access.KindUser || p.Dept != r.ProviderDept || !p.HasRole(access.RoleAdmin) {
+		return apperr.New(apperr.Forbidden, "only an admin of %s, which provides this data, may decide", r.ProviderDept)
+	}
+	return nil
+}
+
+func pendingOnly(r *Request) error {
+	if r.Status != StatusPending {
+		return apperr.New(apperr.Conflict, "the request is already %s", r.Status)
+	}
+	return nil
+}
+
+// Approve turns a pending request into an active grant. Only the provider
+// department's admin may approve.
+func (s *Service) Approve(ctx context.Context, id uuid.UUID) (*Request, error) {
+	r, p, err := s.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := providerAdmin(p, r); err != nil {
+		return nil, err
+	}
+	if err := pendingOnly(r); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	if !r.Until.After(now) {
+		return nil, apperr.New(apperr.BadUserInput, "the requested period ended at %s; ask for a new request", r.Until.Format(time.RFC3339))
+	}
+	r.Status, r.DecidedBy, r.DecidedAt, r.UpdatedAt = StatusApproved, p.Actor(), &now, now
+	// Record the decision first: a grant without an approved record must
+	// never exist. If the policy store then fails, undo the record.
+	if err := s.store.Decide(ctx, r, StatusPending); err != nil {
+		return nil, err
+	}
+	if err := s.grants.AddGrant(ctx, r.Grant()); err != nil {
+		r.Status, r.DecidedBy, r.DecidedAt = StatusPending, "", nil
+		if uerr := s.store.Decide(ctx, r, StatusApproved); uerr != nil {
+			return nil, fmt.Errorf("add grant: %w (and undo approval: %v)", err, uerr)
+		}
+		return nil, fmt.Errorf("add grant: %w", err)
+	}
+	return r, nil
+}
+
+// Reject refuses a pending request with a reason. Provider admin only.
+func (s *Service) Reject(ctx context.Context, id uuid.UUID, reason string) (*Request, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return nil, apperr.Invalid("reason", "give the requester a reason")
+	}
+	r, p, err := s.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := providerAdmin(p, r); err != nil {
+		return nil, err
+	}
+	if err := pendingOnly(r); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	r.Status, r.DecidedBy, r.DecidedAt, r.Reason, r.UpdatedAt = StatusRejected, p.Actor(), &now, reason, now
+	if err := s.store.Decide(ctx, r, StatusPending); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Revoke ends an active grant at once. The provider's admin may revoke; so
+// may the requesting department's admin (giving data back).
+func (s *Service) Revoke(ctx context.Context, id uuid.UUID, reason string) (*Request, error) {
+	r, p, err := s.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if p.Kind != access.KindUser || !p.HasRole(access.RoleAdmin) {
+		return nil, apperr.New(apperr.Forbidden, "only an admin of the provider or of the requesting department may revoke a grant")
+	}
+	if r.Status != StatusApproved {
+		return nil, apperr.New(apperr.Conflict, "only an active grant can be revoked; this request is %s", r.Status)
+	}
+	now := s.now().UTC()
+	r.Status, r.Reason, r.UpdatedAt = StatusRevoked, strings.TrimSpace(reason), now
+	r.DecidedBy, r.DecidedAt = p.Actor(), &now
+	// Remove the policy first: a revoked record with a live grant would
+	// leave data flowing.
+	if err := s.grants.RevokeGrant(ctx, r.ID.String()); err != nil {
+		return nil, fmt.Errorf("revoke grant: %w", err)
+	}
+	if err := s.store.Decide(ctx, r, StatusApproved); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// List returns the caller's department's requests in one direction.
+func (s *Service) List(ctx context.Context, dir Direction, statuses []Status) ([]*Request, error) {
+	p := access.PrincipalFrom(ctx)
+	if p.Dept == "" || p.Kind != access.KindUser {
+		return nil, apperr.New(apperr.Forbidden, "data-sharing requests belong to departments' staff")
+	}
+	return s.store.List(ctx, p.Dept, dir, statuses)
+}
+
+// ActiveGrants returns the approved, unexpired requests of the caller's
+// department in one direction.
+func (s *Service) ActiveGrants(ctx context.Context, dir Direction) ([]*Request, error) {
+	list, err := s.List(ctx, dir, []Status{StatusApproved})
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	out := list[:0]
+	for _, r := range list {
+		if r.Until.After(now) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// ExpireDue marks grants past their end as EXPIRED and removes their policy
+// lines. The engine already ignores them from their until on; this keeps
+// the records and the policy store tidy. Safe to run on every instance.
+func (s *Service) ExpireDue(ctx context.Context) (int, error) {
+	expired, err := s.store.Expire(ctx, s.now().UTC())
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.grants.PruneExpiredGrants(ctx); err != nil {
+		return len(expired), fmt.Errorf("prune expired grants: %w", err)
+	}
+	return len(expired), nil
+}
