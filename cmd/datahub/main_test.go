@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"io"
 	"net"
 	"net/http"
@@ -147,3 +148,79 @@ func TestSchemaPrintMatchesService(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownUnderLoadKeepsEveryAuditRecord: planning staff read cases
+// (cross-department reads, each audited) from several clients while the
+// hub is told to stop; every read that was answered has its audit record.
+func TestShutdownUnderLoadKeepsEveryAuditRecord(t *testing.T) {
+	ctx := context.Background()
+	seedM, _ := newMain(nil)
+	if err := seedM.Run(ctx, []string{"seed", "--cases", "2000", "--if-empty"}); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	m, out := newMain(map[string]string{"LISTEN_ADDR": addr})
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(sctx, []string{"serve"}) }()
+	for !strings.Contains(out.String(), "is running") {
+		time.Sleep(20 * time.Millisecond)
+	}
+	tokM, tokOut := newMain(nil)
+	if err := tokM.Run(ctx, []string{"token", "--sub", "load", "--dept", "planning", "--roles", "viewer"}); err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(tokOut.String())
+	var answered sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	client := &http.Client{Timeout: 10 * time.Second}
+	for range 6 {
+		answered.Add(1)
+		go func() {
+			defer answered.Done()
+			for {
+				req, _ := http.NewRequest("POST", "http://"+addr+"/query",
+					strings.NewReader(`{"query":"query LoadTest { cases(first: 5) { edges { node { id } } } }"}`))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+tok)
+				resp, err := client.Do(req)
+				if err != nil {
+					return // the server is gone
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK && !strings.Contains(string(body), `"errors"`) {
+					mu.Lock()
+					ok++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(700 * time.Millisecond)
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	answered.Wait()
+	if ok == 0 {
+		t.Fatal("no request was answered")
+	}
+	var logged int
+	checkM, _ := newMain(nil)
+	pool, err := checkM.openPool(ctx, newFlagSet(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE dept = 'planning' AND operation = 'LoadTest'`).Scan(&logged); err != nil {
+		t.Fatal(err)
+	}
+	if logged != ok {
+		t.Fatalf("%d reads answered, %d audit records", ok, logged)
+	}
+	t.Logf("%d audited reads survived shutdown", ok)
+}
+
+func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("test", flag.ContinueOnError) }
