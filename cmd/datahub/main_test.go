@@ -224,3 +224,32 @@ func TestShutdownUnderLoadKeepsEveryAuditRecord(t *testing.T) {
 }
 
 func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("test", flag.ContinueOnError) }
+
+// TestReadmeMatrixIsCurrent keeps the README's policy matrix equal to what
+// `datahub policy matrix` prints (headings one level deeper).
+func TestReadmeMatrixIsCurrent(t *testing.T) {
+	m, out := newMain(nil)
+	if err := m.Run(context.Background(), []string{"policy", "matrix"}); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, l := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {
+		if strings.HasPrefix(l, "#") {
+			l = "#" + l
+		}
+		want = append(want, l)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const start, end = "<!-- policy-matrix:start -->\n", "\n<!-- policy-matrix:end -->"
+	s := string(readme)
+	i, j := strings.Index(s, start), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatal("README.md lacks the policy-matrix markers")
+	}
+	if got := s[i+len(start) : j]; got != strings.Join(want, "\n") {
+		t.Fatal("README.md's policy matrix is stale: replace the text between the markers with `datahub policy matrix` (headings demoted one level)")
+	}
+}
