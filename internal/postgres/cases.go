@@ -264,8 +264,18 @@ func (s *CaseStore) Create(ctx context.Context, c *cases.Case, ev cases.Event) e
 		if err != nil {
 			return translate(fmt.Errorf("insert case: %w", err))
 		}
-		return insertEvent(ctx, tx, ev)
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return err
+		}
+		return writeChange(ctx, tx, caseChange(c, "CREATED", ev))
 	})
+}
+
+// caseChange describes a case change for the outbox.
+func caseChange(c *cases.Case, op string, ev cases.Event) Change {
+	return Change{Dataset: cases.Dataset, RecordID: c.ID.String(), Op: op, Jurisdiction: c.JurisdictionCode,
+		OwnerDept: c.OwnerDept, HandlingDept: c.HandlingDept, CitizenID: c.CitizenID, Version: c.Version,
+		Payload: map[string]any{"status": c.Status, "action": ev.Action}}
 }
 
 func insertEvent(ctx context.Context, tx pgx.Tx, ev cases.Event) error {
@@ -309,7 +319,10 @@ func (s *CaseStore) Update(ctx context.Context, c *cases.Case, prevVersion int, 
 			}
 			return apperr.New(apperr.Conflict, "the case was changed by someone else meanwhile (now version %d, status %s); reload and try again", ver, cur)
 		}
-		return insertEvent(ctx, tx, ev)
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return err
+		}
+		return writeChange(ctx, tx, caseChange(c, "TRANSITION", ev))
 	})
 }
 

@@ -34,6 +34,15 @@ func countCases(t *testing.T, pool *pgxpool.Pool, marker string) (n, events int)
 		WHERE c.description LIKE '%' || $1`, marker).Scan(&events); err != nil {
 		t.Fatal(err)
 	}
+	// Every timeline event is a change, and every change has its outbox row.
+	var changes int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox o JOIN cases c ON c.id::text = o.record_id
+		WHERE o.dataset = 'cases' AND c.description LIKE '%' || $1`, marker).Scan(&changes); err != nil {
+		t.Fatal(err)
+	}
+	if changes != events {
+		t.Fatalf("%d timeline events but %d outbox rows", events, changes)
+	}
 	return n, events
 }
 
