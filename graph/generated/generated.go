@@ -199,6 +199,7 @@ type ComplexityRoot struct {
 		RegisterCase         func(childComplexity int, id string, version *int, note *string) int
 		RejectAccessRequest  func(childComplexity int, id string, reason string) int
 		ReportCase           func(childComplexity int, input model.ReportCaseInput) int
+		ReportIssue          func(childComplexity int, input model.CitizenReportInput, idempotencyKey string) int
 		RequestAccess        func(childComplexity int, input model.AccessRequestInput) int
 		ReturnCase           func(childComplexity int, id string, version *int, note string) int
 		RevokeGrant          func(childComplexity int, id string, reason *string) int
@@ -222,6 +223,8 @@ type ComplexityRoot struct {
 		Departments        func(childComplexity int) int
 		Jurisdiction       func(childComplexity int, code string) int
 		Jurisdictions      func(childComplexity int, root *string, level *directory.Level) int
+		MyCase             func(childComplexity int, id string) int
+		MyCases            func(childComplexity int, first *int, after *string) int
 		Viewer             func(childComplexity int) int
 		__resolve__service func(childComplexity int) int
 		__resolve_entities func(childComplexity int, representations []map[string]any) int
@@ -310,6 +313,7 @@ type MutationResolver interface {
 	DeferCase(ctx context.Context, id string, extraDays int, version *int, note *string) (*cases.Case, error)
 	BacklogCase(ctx context.Context, id string, version *int, note string) (*cases.Case, error)
 	RateCase(ctx context.Context, id string, stars int, comment *string) (*cases.Case, error)
+	ReportIssue(ctx context.Context, input model.CitizenReportInput, idempotencyKey string) (*cases.Case, error)
 	RequestAccess(ctx context.Context, input model.AccessRequestInput) (*sharing.Request, error)
 	ApproveAccessRequest(ctx context.Context, id string) (*sharing.Request, error)
 	RejectAccessRequest(ctx context.Context, id string, reason string) (*sharing.Request, error)
@@ -321,6 +325,8 @@ type QueryResolver interface {
 	Case(ctx context.Context, id string) (*cases.Case, error)
 	Cases(ctx context.Context, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) (*model.CaseConnection, error)
 	CaseClasses(ctx context.Context, kind *cases.Kind) ([]*cases.Class, error)
+	MyCases(ctx context.Context, first *int, after *string) (*model.CaseConnection, error)
+	MyCase(ctx context.Context, id string) (*cases.Case, error)
 	Jurisdiction(ctx context.Context, code string) (*directory.Jurisdiction, error)
 	Jurisdictions(ctx context.Context, root *string, level *directory.Level) ([]*directory.Jurisdiction, error)
 	Department(ctx context.Context, code string) (*directory.Department, error)
@@ -1062,6 +1068,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReportCase(childComplexity, args["input"].(model.ReportCaseInput)), true
+	case "Mutation.reportIssue":
+		if e.ComplexityRoot.Mutation.ReportIssue == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reportIssue_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReportIssue(childComplexity, args["input"].(model.CitizenReportInput), args["idempotencyKey"].(string)), true
 	case "Mutation.requestAccess":
 		if e.ComplexityRoot.Mutation.RequestAccess == nil {
 			break
@@ -1237,6 +1254,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Jurisdictions(childComplexity, args["root"].(*string), args["level"].(*directory.Level)), true
+	case "Query.myCase":
+		if e.ComplexityRoot.Query.MyCase == nil {
+			break
+		}
+
+		args, err := ec.field_Query_myCase_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MyCase(childComplexity, args["id"].(string)), true
+	case "Query.myCases":
+		if e.ComplexityRoot.Query.MyCases == nil {
+			break
+		}
+
+		args, err := ec.field_Query_myCases_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MyCases(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -1331,6 +1370,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
 			graphql.NewInputUnmarshaler("CaseByIDsInput", ec.unmarshalInputCaseByIDsInput),
 			graphql.NewInputUnmarshaler("CaseFilter", ec.unmarshalInputCaseFilter),
+			graphql.NewInputUnmarshaler("CitizenReportInput", ec.unmarshalInputCitizenReportInput),
 			graphql.NewInputUnmarshaler("DepartmentByCodesInput", ec.unmarshalInputDepartmentByCodesInput),
 			graphql.NewInputUnmarshaler("JurisdictionByCodesInput", ec.unmarshalInputJurisdictionByCodesInput),
 			graphql.NewInputUnmarshaler("ReportCaseInput", ec.unmarshalInputReportCaseInput),
@@ -1662,6 +1702,36 @@ extend type Mutation {
   backlogCase(id: ID!, version: Int, note: String!): Case!
   "The reporter's satisfaction with a closed case, once."
   rateCase(id: ID!, stars: Int!, comment: String): Case!
+}
+`, BuiltIn: false},
+	{Name: "../../schema/citizen.graphqls", Input: `"An issue a citizen reports through the app (创建市民上报)."
+input CitizenReportInput {
+  kind: CaseKind!
+  "Minor class code from caseClasses, e.g. 0501 (店外经营)."
+  minorCode: String!
+  description: String!
+  address: String
+  lat: Float!
+  lng: Float!
+  photoUrls: [String!]
+  "Optional contact for a follow-up call; personal data, masked to other departments."
+  contactName: String
+  contactPhone: String
+}
+
+extend type Query {
+  "The citizen's own reports, newest first (citizen app acting for a citizen)."
+  myCases(first: Int = 20, after: String): CaseConnection!
+  "One of the citizen's own reports with its timeline; null for anyone else's."
+  myCase(id: ID!): Case
+}
+
+extend type Mutation {
+  """
+  Report an issue for the citizen the app acts for. Retrying with the same
+  idempotencyKey returns the case the first call created.
+  """
+  reportIssue(input: CitizenReportInput!, idempotencyKey: String!): Case!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/directory.graphqls", Input: `enum JurisdictionLevel {
@@ -2670,6 +2740,28 @@ func (ec *executionContext) field_Mutation_reportCase_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_reportIssue_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CitizenReportInput, error) {
+			return ec.unmarshalNCitizenReportInput2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCitizenReportInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_requestAccess_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3011,6 +3103,42 @@ func (ec *executionContext) field_Query_jurisdictions_args(ctx context.Context, 
 		return nil, err
 	}
 	args["level"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_myCase_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_myCases_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -6044,6 +6172,50 @@ func (ec *executionContext) fieldContext_Mutation_rateCase(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_reportIssue(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reportIssue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReportIssue(ctx, fc.Args["input"].(model.CitizenReportInput), fc.Args["idempotencyKey"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *cases.Case) graphql.Marshaler {
+			return ec.marshalNCase2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐCase(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reportIssue(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Case(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reportIssue_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_requestAccess(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6468,6 +6640,94 @@ func (ec *executionContext) fieldContext_Query_caseClasses(ctx context.Context, 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_caseClasses_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_myCases(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myCases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MyCases(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CaseConnection) graphql.Marshaler {
+			return ec.marshalNCaseConnection2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCaseConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_myCases(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_myCases_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_myCase(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myCase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MyCase(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *cases.Case) graphql.Marshaler {
+			return ec.marshalOCase2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐCase(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_myCase(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Case(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_myCase_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8545,6 +8805,104 @@ func UnmarshalCaseFilter(ctx context.Context, raw any) (model.CaseFilter, error)
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCitizenReportInput(ctx context.Context, obj any) (model.CitizenReportInput, error) {
+	var it model.CitizenReportInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "minorCode", "description", "address", "lat", "lng", "photoUrls", "contactName", "contactPhone"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNCaseKind2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "minorCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minorCode"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinorCode = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "address":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Address = data
+		case "lat":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lat"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lat = data
+		case "lng":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lng"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lng = data
+		case "photoUrls":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("photoUrls"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhotoUrls = data
+		case "contactName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contactName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContactName = data
+		case "contactPhone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contactPhone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContactPhone = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCitizenReportInput unmarshals raw into the CitizenReportInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCitizenReportInput(ctx context.Context, raw any) (model.CitizenReportInput, error) {
+	var out model.CitizenReportInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CitizenReportInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputDepartmentByCodesInput(ctx context.Context, obj any) (model.DepartmentByCodesInput, error) {
 	var it model.DepartmentByCodesInput
 	if obj == nil {
@@ -9774,6 +10132,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "reportIssue":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reportIssue(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "requestAccess":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_requestAccess(ctx, field)
@@ -9905,6 +10270,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_caseClasses(ctx, field)
+				})
+		case "myCases":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_myCases(ctx, field)
+				})
+		case "myCase":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_myCase(ctx, field)
 				})
 		case "jurisdiction":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -10725,6 +11102,11 @@ func (ec *executionContext) marshalNCaseStatus2githubᚗcomᚋfengchengᚋdatahu
 		graphql.AddInvalidNullFromMarshaler(ctx, "CaseStatus!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNCitizenReportInput2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCitizenReportInput(ctx context.Context, v any) (model.CitizenReportInput, error) {
+	res, err := ec.unmarshalInputCitizenReportInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNDateTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {

@@ -69,6 +69,21 @@ type CaseFilter struct {
 	Text *string `json:"text,omitempty"`
 }
 
+// An issue a citizen reports through the app (创建市民上报).
+type CitizenReportInput struct {
+	Kind cases.Kind `json:"kind"`
+	// Minor class code from caseClasses, e.g. 0501 (店外经营).
+	MinorCode   string   `json:"minorCode"`
+	Description string   `json:"description"`
+	Address     *string  `json:"address,omitempty"`
+	Lat         float64  `json:"lat"`
+	Lng         float64  `json:"lng"`
+	PhotoUrls   []string `json:"photoUrls,omitempty"`
+	// Optional contact for a follow-up call; personal data, masked to other departments.
+	ContactName  *string `json:"contactName,omitempty"`
+	ContactPhone *string `json:"contactPhone,omitempty"`
+}
+
 type DepartmentByCodesInput struct {
 	Code string `json:"Code"`
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/fengcheng/datahub/internal/config"
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/ratelimit"
 	"github.com/fengcheng/datahub/internal/server"
 	"github.com/fengcheng/datahub/internal/sharing"
 	"github.com/fengcheng/datahub/policies"
@@ -156,6 +157,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		Sharing:          sharing.NewService(postgres.NewSharingStore(pool), eng, opts.Now),
 		Audit:            audit.NewTrail(pool, decider),
 	}
+	limits, err := rateLimits(cfg)
+	if err != nil {
+		return nil, err
+	}
 	a.Metrics = server.NewMetrics(pool)
 	a.handler = server.Handler(server.Deps{
 		Config: cfg, Logger: log, Pool: pool, Redis: a.Redis, Auth: authn,
@@ -163,6 +168,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		Schema:       a.Schema(),
 		RequestScope: a.requestScope,
 		Metrics:      a.Metrics,
+		Limiter:      ratelimit.New(a.Redis, cfg.RedisPrefix, opts.Now),
+		Limits:       limits,
 	})
 	ok = true
 	return a, nil
@@ -253,4 +260,19 @@ func (a *App) maintain(ctx context.Context) {
 			}
 		}
 	}
+}
+
+func rateLimits(cfg config.Config) (server.RateLimits, error) {
+	var l server.RateLimits
+	var err error
+	if l.Citizen, err = ratelimit.ParseRule(cfg.RateCitizen); err != nil {
+		return l, fmt.Errorf("RATE_LIMIT_CITIZEN: %w", err)
+	}
+	if l.APIKey, err = ratelimit.ParseRule(cfg.RateAPIKey); err != nil {
+		return l, fmt.Errorf("RATE_LIMIT_APIKEY: %w", err)
+	}
+	if l.Anonymous, err = ratelimit.ParseRule(cfg.RateAnonymous); err != nil {
+		return l, fmt.Errorf("RATE_LIMIT_ANONYMOUS: %w", err)
+	}
+	return l, nil
 }

@@ -41,6 +41,9 @@ type Store interface {
 	JurisdictionExists(ctx context.Context, code string) (bool, error)
 	// DepartmentExists reports whether a department code exists.
 	DepartmentExists(ctx context.Context, code string) (bool, error)
+	// GetByExternal returns the case a source system sent under externalID,
+	// or NOT_FOUND. It applies no scope: callers check ownership.
+	GetByExternal(ctx context.Context, sourceDept, externalID string) (*Case, error)
 }
 
 // Authorizer decides what the calling principal may do with a dataset. It
@@ -538,4 +541,65 @@ func ptr[T any](v T) *T { return &v }
 func (s *Service) ClassName(c *Case) string {
 	cl, _ := s.classes.Lookup(c.Kind, c.MinorCode)
 	return cl.MinorName
+}
+
+// CitizenReport is an issue a citizen reports through the app.
+type CitizenReport struct {
+	Kind         Kind
+	MinorCode    string
+	Description  string
+	Address      string
+	Lat, Lng     float64
+	PhotoURLs    []string
+	ContactName  string
+	ContactPhone string
+}
+
+var idempotencyKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
+
+// ReportIssue files a citizen's report (source CITIZEN_REPORT) for the
+// citizen the app acts for. A retry with the same idempotency key returns
+// the case the first call created, whatever the retry carries.
+func (s *Service) ReportIssue(ctx context.Context, in CitizenReport, idempotencyKey string) (*Case, error) {
+	p := access.PrincipalFrom(ctx)
+	if p.CitizenID == "" {
+		return nil, apperr.New(apperr.Forbidden, "only the citizen app, acting for a citizen, may report an issue")
+	}
+	if !idempotencyKeyPattern.MatchString(idempotencyKey) {
+		return nil, apperr.Invalid("idempotencyKey", "use 8 to 64 letters, digits, '-' or '_' (a UUID is ideal)")
+	}
+	external := "citizen:" + p.CitizenID + ":" + idempotencyKey
+	if c, err := s.ownReport(ctx, p, external); err == nil || !apperr.Is(err, apperr.NotFound) {
+		return c, err
+	}
+	c, err := s.Report(ctx, ReportInput{
+		Kind: in.Kind, MinorCode: in.MinorCode, Source: SourceCitizenReport, Description: in.Description,
+		Address: in.Address, Lat: in.Lat, Lng: in.Lng, PhotoURLs: in.PhotoURLs,
+		ReporterName: in.ContactName, ReporterPhone: in.ContactPhone, CitizenID: p.CitizenID, ExternalID: external,
+	})
+	if apperr.Is(err, apperr.Conflict) {
+		// A concurrent retry won the race: answer with its case.
+		return s.ownReport(ctx, p, external)
+	}
+	return c, err
+}
+
+func (s *Service) ownReport(ctx context.Context, p *access.Principal, external string) (*Case, error) {
+	c, err := s.store.GetByExternal(ctx, sourceDept(p), external)
+	if err != nil {
+		return nil, err
+	}
+	if c.CitizenID != p.CitizenID {
+		return nil, apperr.New(apperr.NotFound, "case not found")
+	}
+	return c, nil
+}
+
+// MyCases lists the calling citizen's own reports, newest first.
+func (s *Service) MyCases(ctx context.Context, first *int, after *string) (*Page, error) {
+	p := access.PrincipalFrom(ctx)
+	if p.CitizenID == "" {
+		return nil, apperr.New(apperr.Forbidden, "only the citizen app, acting for a citizen, has own reports")
+	}
+	return s.List(ctx, Filter{CitizenID: p.CitizenID}, OrderReportedDesc, first, after)
 }

@@ -43,6 +43,9 @@ type Config struct {
 	ShutdownGrace  time.Duration // SHUTDOWN_GRACE
 	LogLevel       string        // LOG_LEVEL: debug, info, warn, error
 	AllowedOrigins []string      // ALLOWED_ORIGINS: for browsers and WebSockets; empty = same origin only
+	RateCitizen    string        // RATE_LIMIT_CITIZEN: per citizen, e.g. 30/1m
+	RateAPIKey     string        // RATE_LIMIT_APIKEY: per API key
+	RateAnonymous  string        // RATE_LIMIT_ANONYMOUS: per client address without credentials
 }
 
 // Defaults.
@@ -78,6 +81,9 @@ func Load(getenv func(string) string) (Config, error) {
 		PolicyDir:     get("POLICY_DIR", ""),
 		HolidayFile:   get("HOLIDAY_CALENDAR", ""),
 		LogLevel:      get("LOG_LEVEL", "info"),
+		RateCitizen:   get("RATE_LIMIT_CITIZEN", "30/1m"),
+		RateAPIKey:    get("RATE_LIMIT_APIKEY", "1200/1m"),
+		RateAnonymous: get("RATE_LIMIT_ANONYMOUS", "120/1m"),
 	}
 	if o := get("ALLOWED_ORIGINS", ""); o != "" {
 		for _, s := range strings.Split(o, ",") {

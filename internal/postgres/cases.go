@@ -382,3 +382,16 @@ func exists(ctx context.Context, pool *pgxpool.Pool, sql string, arg any) (bool,
 	}
 	return ok, nil
 }
+
+// GetByExternal implements cases.Store.
+func (s *CaseStore) GetByExternal(ctx context.Context, sourceDept, externalID string) (*cases.Case, error) {
+	c, err := scanCase(s.pool.QueryRow(ctx, "SELECT "+caseColumns+" FROM cases WHERE source_dept = $1 AND external_id = $2",
+		sourceDept, externalID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.New(apperr.NotFound, "case not found")
+	}
+	if err != nil {
+		return nil, translate(fmt.Errorf("get case by external id: %w", err))
+	}
+	return c, nil
+}

@@ -149,8 +149,12 @@ func authenticated(log *slog.Logger, a Authenticator, next http.Handler) http.Ha
 func writeError(w http.ResponseWriter, status int, e *apperr.Error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
+	ext := map[string]any{"code": string(e.Code)}
+	for k, v := range e.Extra {
+		ext[k] = v
+	}
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []map[string]any{{"message": e.Message, "extensions": map[string]any{"code": string(e.Code)}}},
+		"errors": []map[string]any{{"message": e.Message, "extensions": ext}},
 	})
 }
 

@@ -40,6 +40,9 @@ type Deps struct {
 	Metrics      *Metrics
 	// Extra routes mounted beside GraphQL (ingest, exports).
 	Routes map[string]http.Handler
+	// Limiter and Limits rate-limit API keys, citizens and anonymous callers.
+	Limiter Allower
+	Limits  RateLimits
 }
 
 // Handler returns the hub's HTTP handler.
@@ -81,7 +84,11 @@ func Handler(d Deps) http.Handler {
 	route := func(pattern, name string, h http.Handler) {
 		mux.Handle(pattern, withRequestID(observed(log, d.Metrics, name, h)))
 	}
-	query := authenticated(log, d.Auth, scoped)
+	var limited http.Handler = scoped
+	if d.Limiter != nil {
+		limited = rateLimited(log, d.Limiter, d.Limits, scoped)
+	}
+	query := authenticated(log, d.Auth, limited)
 	route("/query", "query", withTimeout(d.Config.RequestTimeout, limitBody(d.Config.MaxBodyBytes, query)))
 	route("GET /{$}", "graphiql", playground.Handler("Fengcheng Data Hub", "/query"))
 	mux.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

@@ -1,0 +1,71 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/ratelimit"
+)
+
+// RateLimits are the per-caller limits; a zero rule does not limit.
+type RateLimits struct {
+	Citizen   ratelimit.Rule // each citizen the app acts for
+	APIKey    ratelimit.Rule // each API key (department systems, the citizen app as a whole, evaluators)
+	Anonymous ratelimit.Rule // each client address without credentials
+}
+
+// Allower admits or refuses one request for a key.
+type Allower interface {
+	Allow(ctx context.Context, key string, rule ratelimit.Rule) (bool, time.Duration, error)
+}
+
+// rateLimited refuses callers over their limit with HTTP 429, a
+// Retry-After header and RATE_LIMITED with extensions.retryAfter (seconds).
+// Staff with personal tokens are not limited here. If Redis cannot answer,
+// requests pass: an outage of the limiter must not become an outage of the
+// hub (it is logged).
+func rateLimited(log *slog.Logger, l Allower, limits RateLimits, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := access.PrincipalFrom(r.Context())
+		type check struct {
+			key  string
+			rule ratelimit.Rule
+		}
+		var checks []check
+		switch p.Kind {
+		case access.KindService:
+			checks = append(checks, check{"key:" + p.Subject, limits.APIKey})
+			if p.CitizenID != "" {
+				checks = append(checks, check{"citizen:" + p.Subject + ":" + p.CitizenID, limits.Citizen})
+			}
+		case access.KindAnonymous:
+			host, _, err := net.SplitHostPort(r.RemoteAddr)
+			if err != nil {
+				host = r.RemoteAddr
+			}
+			checks = append(checks, check{"anon:" + host, limits.Anonymous})
+		}
+		for _, c := range checks {
+			ok, wait, err := l.Allow(r.Context(), c.key, c.rule)
+			if err != nil {
+				log.WarnContext(r.Context(), "rate limiter unavailable", "err", err)
+				break
+			}
+			if !ok {
+				secs := int(math.Ceil(wait.Seconds()))
+				w.Header().Set("Retry-After", strconv.Itoa(secs))
+				writeError(w, http.StatusTooManyRequests, &apperr.Error{Code: apperr.RateLimited,
+					Message: "too many requests; retry in " + strconv.Itoa(secs) + " s", Extra: map[string]any{"retryAfter": secs}})
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
