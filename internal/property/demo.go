@@ -1,0 +1,533 @@
+package property
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// DemoGrid is a unit grid the demo generator places compounds in.
+type DemoGrid struct {
+	Code          string // e.g. hailing.chengdong.dongjin.g03
+	CommunityName string // e.g. 东进社区 or 民主村
+	Lat, Lng      float64
+}
+
+// DemoConflict is a declared conflict of interest with its reason.
+type DemoConflict struct {
+	InspectorID string
+	PropertyID  uuid.UUID
+	Reason      string
+	DeclaredAt  time.Time
+}
+
+// DemoRound is a drawn round with the register snapshots it was drawn from.
+type DemoRound struct {
+	Round       *Round
+	Targets     []byte
+	Inspectors  []byte
+	Inspections []Inspection
+}
+
+// Demo is a complete, deterministic demo dataset.
+type Demo struct {
+	Properties []*Property
+	Permits    []Permit
+	Inspectors []Inspector
+	Conflicts  []DemoConflict
+	Rounds     []DemoRound
+}
+
+// Demo sizes (reference/hailing.md: 113 old compounds renovated).
+const (
+	DemoCompounds  = 600
+	DemoRenovated  = 113
+	DemoInspectors = 40
+	demoCompanies  = 45
+	demoConflicts  = 16
+	demoInProgress = 34
+	demoPlanned    = 28
+)
+
+// demoRounds are the past rounds the demo holds, drawn and published.
+var demoRounds = []struct {
+	round               string
+	drawn, published    time.Time
+	ratio               float64
+	inspectorsPerTarget int
+}{
+	{"2025-H1", time.Date(2025, 1, 15, 2, 0, 0, 0, time.UTC), time.Date(2025, 6, 20, 8, 0, 0, 0, time.UTC), 0.10, 2},
+	{"2025-H2", time.Date(2025, 7, 15, 2, 0, 0, 0, time.UTC), time.Date(2025, 12, 19, 8, 0, 0, 0, time.UTC), 0.10, 2},
+}
+
+// GenerateDemo builds the demo dataset from a seed and the grids (in any
+// order: they are sorted by code first). The same seed and grids give the
+// same dataset, ids included: every random choice comes from one PCG
+// stream in a fixed order, and nothing reads the clock.
+func GenerateDemo(seed int64, grids []DemoGrid) (*Demo, error) {
+	if len(grids) == 0 {
+		return nil, errors.New("no grids: load the jurisdiction tree first")
+	}
+	g := &demoGen{rng: rand.New(rand.NewPCG(uint64(seed), 0x70726f7065727479)), names: map[string]bool{}}
+	g.grids = slices.Clone(grids)
+	slices.SortFunc(g.grids, func(a, b DemoGrid) int { return strings.Compare(a.Code, b.Code) })
+	g.companies()
+	g.compounds()
+	g.renovations()
+	g.permits()
+	g.inspectors()
+	if err := g.rounds(); err != nil {
+		return nil, err
+	}
+	return &g.d, nil
+}
+
+type demoCompany struct{ name, code string }
+
+type demoGen struct {
+	rng       *rand.Rand
+	grids     []DemoGrid
+	gridCum   []float64
+	names     map[string]bool
+	companys  []demoCompany
+	permitSeq int
+	d         Demo
+}
+
+func (g *demoGen) uuid() uuid.UUID {
+	var u uuid.UUID
+	for i := 0; i < 16; i += 8 {
+		v := g.rng.Uint64()
+		for j := range 8 {
+			u[i+j] = byte(v >> (8 * j))
+		}
+	}
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	return u
+}
+
+func (g *demoGen) of(list []string) string { return list[g.rng.IntN(len(list))] }
+
+func (g *demoGen) chance(p float64) bool { return g.rng.Float64() < p }
+
+func (g *demoGen) between(lo, hi int) int { return lo + g.rng.IntN(hi-lo+1) }
+
+// streetWeights share compounds out: the old town is dense, the towns are
+// mostly villages.
+var streetWeights = map[string]float64{
+	"chengzhong": 18, "chengdong": 16, "chengxi": 14, "chengnan": 13, "jingtailu": 12, "chengbei": 11,
+	"jiulong": 5, "gangyang": 3, "suchen": 3,
+}
+
+func streetOf(code string) string {
+	parts := strings.Split(code, ".")
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[1]
+}
+
+var streetRoads = map[string][]string{
+	"chengdong":  {"东进东路", "迎春东路", "东风路", "凤凰路", "梅兰东路", "青年北路"},
+	"chengxi":    {"济川路", "迎春西路", "东进西路", "凤凰西路", "梅兰西路", "鼓楼北路"},
+	"chengzhong": {"坡子街", "五一路", "鼓楼南路", "人民东路", "人民西路", "海陵北路", "府前路", "税务东街", "青年南路"},
+	"chengnan":   {"南通路", "海陵南路", "周山河街", "春晖路", "江洲南路", "永定路"},
+	"chengbei":   {"海陵北路", "鼓楼北路", "青年北路", "东风北路", "泰山路"},
+	"jingtailu":  {"京泰路", "江洲北路", "通扬路", "东进西路", "济川北路"},
+	"jiulong":    {"九龙路", "凤凰西路"},
+	"gangyang":   {"罡杨路", "海陵北路"},
+	"suchen":     {"苏陈路", "东风北路"},
+}
+
+var townNames = map[string]string{"jiulong": "九龙镇", "gangyang": "罡杨镇", "suchen": "苏陈镇"}
+
+var (
+	demoStems = []string{"凤凰", "鼓楼", "春晖", "梅兰", "稻河", "泰和", "望海", "天德", "锦绣", "翠竹", "银杏", "紫藤",
+		"金色", "阳光", "星河", "明珠", "凤城", "济川", "滨河", "御景", "朝阳", "东湖", "西园", "南苑", "华侨", "香榭", "玉兰",
+		"桂花", "丽都", "世纪", "嘉禾", "和平", "幸福", "五一", "东方", "长江", "海光", "迎春", "东进", "府前", "永定", "光明",
+		"百花", "莲花", "桃园", "青年", "人民", "新华", "凤栖", "溪桥", "碧水", "兰亭", "君悦", "海陵", "泰山", "江洲", "通扬"}
+	oldSuffixes = []string{"新村", "小区", "新村", "小区", "公寓", "东村", "西村", "南村", "北村", "里"}
+	newSuffixes = []string{"花园", "家园", "华府", "名邸", "雅苑", "花苑", "嘉园", "公馆", "华庭", "铭苑", "水岸", "花城",
+		"壹号院", "学府"}
+	oldUnits = []string{"供电局", "粮食局", "纺织厂", "电厂", "机床厂", "二中", "人民医院", "税务局", "邮电局", "农机厂",
+		"棉纺厂", "造船厂", "建设银行", "交通局", "市政公司", "食品厂"}
+	surnames = []rune("王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟万段钱汤")
+	givens   = []rune("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红建国志海林燕春晓文斌俊峰宇浩凯鹏辉亮婷雪琳颖慧萍晨阳")
+	scopes   = []string{"屋面防水", "外墙保温", "雨污分流", "道路黑化", "加装电梯", "增设停车位", "安防监控", "绿化提升",
+		"管线入地", "充电设施", "适老化改造", "消防设施更新", "二次供水改造", "楼道照明"}
+)
+
+func (g *demoGen) person() string {
+	name := []rune{surnames[g.rng.IntN(len(surnames))], givens[g.rng.IntN(len(givens))]}
+	if g.chance(0.7) {
+		name = append(name, givens[g.rng.IntN(len(givens))])
+	}
+	return string(name)
+}
+
+func (g *demoGen) mobile() string {
+	return fmt.Sprintf("1%c%09d", "35789"[g.rng.IntN(5)], g.rng.IntN(1_000_000_000))
+}
+
+// orgCode returns a 9-character organisation code (GB 11714): 8 characters
+// (old style digits, or the "MA" codes issued since 2015) and the check
+// character.
+func (g *demoGen) orgCode() string {
+	b := make([]byte, 0, 9)
+	if g.chance(0.6) {
+		b = append(b, 'M', 'A')
+		for range 6 {
+			b = append(b, creditCharset[g.rng.IntN(len(creditCharset))])
+		}
+	} else {
+		b = append(b, byte('1'+g.rng.IntN(9)))
+		for range 7 {
+			b = append(b, byte('0'+g.rng.IntN(10)))
+		}
+	}
+	weights := [8]int{3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i, c := range b {
+		v := int(c - '0')
+		if c >= 'A' {
+			v = int(c-'A') + 10
+		}
+		sum += v * weights[i]
+	}
+	switch c := 11 - sum%11; c {
+	case 10:
+		b = append(b, 'X')
+	case 11:
+		b = append(b, '0')
+	default:
+		b = append(b, byte('0'+c))
+	}
+	return string(b)
+}
+
+func (g *demoGen) companies() {
+	seen := map[string]bool{}
+	prefixes := []string{"泰州市", "泰州", "江苏"}
+	suffixes := []string{"物业管理有限公司", "物业服务有限公司", "物业管理服务有限公司"}
+	for len(g.companys) < demoCompanies {
+		name := g.of(prefixes) + g.of(demoStems) + g.of(suffixes)
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		admin := "321202" // Hailing
+		if g.chance(0.25) {
+			admin = "321200" // registered with the city
+		}
+		body := "91" + admin + g.orgCode()
+		check, _ := CreditCodeCheck(body)
+		g.companys = append(g.companys, demoCompany{name: name, code: body + string(check)})
+	}
+}
+
+func (g *demoGen) pickGrid() DemoGrid {
+	if g.gridCum == nil {
+		counts := map[string]int{}
+		for _, gr := range g.grids {
+			counts[streetOf(gr.Code)]++
+		}
+		total := 0.0
+		for _, gr := range g.grids {
+			st := streetOf(gr.Code)
+			w, ok := streetWeights[st]
+			if !ok {
+				w = 4
+			}
+			total += w / float64(counts[st])
+			g.gridCum = append(g.gridCum, total)
+		}
+	}
+	x := g.rng.Float64() * g.gridCum[len(g.gridCum)-1]
+	return g.grids[min(sort.SearchFloat64s(g.gridCum, x), len(g.grids)-1)]
+}
+
+func communityStem(name string) string {
+	return strings.TrimSuffix(strings.TrimSuffix(name, "社区"), "村")
+}
+
+func (g *demoGen) compoundName(gr DemoGrid, old bool) string {
+	village := strings.HasSuffix(gr.CommunityName, "村")
+	for try := 0; ; try++ {
+		var name string
+		switch x := g.rng.Float64(); {
+		case old && village:
+			name = gr.CommunityName + g.of([]string{"安置小区", "新村", "集中居住区"})
+		case old && x < 0.40:
+			name = g.of(demoStems) + g.of(oldSuffixes)
+		case old && x < 0.62:
+			name = fmt.Sprintf("%s%d号院", gr.CommunityName, g.between(1, 12))
+		case old && x < 0.80:
+			name = g.of(oldUnits) + g.of([]string{"宿舍", "家属区", "宿舍区"})
+		case old:
+			name = communityStem(gr.CommunityName) + g.of(oldSuffixes)
+		case x < 0.75:
+			name = g.of(demoStems) + g.of(newSuffixes)
+		default:
+			name = communityStem(gr.CommunityName) + g.of(newSuffixes)
+		}
+		if try > 4 {
+			name += []string{"二期", "三期", "四期", "五期"}[min(try-5, 3)]
+			if try > 8 {
+				name = fmt.Sprintf("%s%d", name, try)
+			}
+		}
+		if !g.names[name] {
+			g.names[name] = true
+			return name
+		}
+	}
+}
+
+// District box the generated coordinates stay inside (reference/hailing.md).
+const (
+	demoLatLo, demoLatHi = 32.412, 32.568
+	demoLngLo, demoLngHi = 119.842, 119.998
+)
+
+func (g *demoGen) compounds() {
+	for i := range DemoCompounds {
+		gr := g.pickGrid()
+		old := g.chance(0.45)
+		year := 2001 + g.rng.IntN(23)
+		if old {
+			year = 1980 + g.rng.IntN(21)
+		}
+		st := streetOf(gr.Code)
+		roads := streetRoads[st]
+		if len(roads) == 0 {
+			roads = []string{"海陵北路"}
+		}
+		addr := "泰州市海陵区" + townNames[st] + fmt.Sprintf("%s%d号", g.of(roads), g.between(1, 400))
+		buildings := g.between(5, 40)
+		perBuilding := g.between(40, 120)
+		if old {
+			buildings, perBuilding = g.between(2, 20), g.between(20, 60)
+		}
+		p := &Property{
+			ID: g.uuid(), OwnerDept: OwnerDept, Name: g.compoundName(gr, old), Address: addr,
+			Lat:              clamp(gr.Lat+g.rng.NormFloat64()*0.0012, demoLatLo, demoLatHi),
+			Lng:              clamp(gr.Lng+g.rng.NormFloat64()*0.0012, demoLngLo, demoLngHi),
+			JurisdictionCode: gr.Code, BuildYear: year, Buildings: buildings, Households: buildings * perBuilding,
+			Renovation: Renovation{Status: RenovationNone},
+			SourceDept: OwnerDept, ExternalID: fmt.Sprintf("HS-XQ-%04d", i+1), Version: 1,
+		}
+		managed := 0.95
+		if old {
+			managed = 0.55
+		}
+		if g.chance(managed) {
+			// A few large companies run many projects.
+			u := g.rng.Float64()
+			c := g.companys[int(u*u*float64(len(g.companys)))]
+			p.Management = &Management{Company: c.name, CreditCode: c.code, ContactName: g.person(), ContactPhone: g.mobile()}
+		}
+		switch {
+		case g.chance(0.07): // a compound in trouble
+			p.Complaints = 12 + g.rng.IntN(40)
+		case old:
+			p.Complaints = g.rng.IntN(5) + g.rng.IntN(4)
+		default:
+			p.Complaints = g.rng.IntN(4) + g.rng.IntN(3)
+		}
+		created := time.Date(2024, 1, 2, 1, 0, 0, 0, time.UTC).Add(time.Duration(g.rng.IntN(365*24*60)) * time.Minute)
+		p.CreatedAt, p.UpdatedAt = created, created
+		g.d.Properties = append(g.d.Properties, p)
+	}
+}
+
+func clamp(x, lo, hi float64) float64 { return max(lo, min(hi, x)) }
+
+// renovations marks DemoRenovated compounds built up to 2000 DONE and a few
+// more IN_PROGRESS or PLANNED, with a scope and a budget.
+func (g *demoGen) renovations() {
+	var old []*Property
+	for _, p := range g.d.Properties {
+		if p.BuildYear <= 2000 {
+			old = append(old, p)
+		}
+	}
+	g.rng.Shuffle(len(old), func(i, j int) { old[i], old[j] = old[j], old[i] })
+	for i, p := range old {
+		var year int
+		switch {
+		case i < DemoRenovated:
+			p.Renovation.Status, year = RenovationDone, 2019+g.rng.IntN(6)
+		case i < DemoRenovated+demoInProgress:
+			p.Renovation.Status, year = RenovationInProgress, 2025
+		case i < DemoRenovated+demoInProgress+demoPlanned:
+			p.Renovation.Status, year = RenovationPlanned, 2026
+		default:
+			continue
+		}
+		p.Renovation.Year = &year
+		items := slices.Clone(scopes)
+		g.rng.Shuffle(len(items), func(i, j int) { items[i], items[j] = items[j], items[i] })
+		p.Renovation.Scope = strings.Join(items[:g.between(3, 6)], "、")
+		// 1,500–4,200 yuan per household, rounded to a thousand yuan.
+		yuan := int64(p.Households) * int64(g.between(1500, 4200)) / 1000 * 1000
+		fen := yuan * 100
+		p.Renovation.BudgetFen = &fen
+	}
+}
+
+func (g *demoGen) permitNo(year int) string {
+	g.permitSeq++
+	return fmt.Sprintf("建字第321202%d%05d号", year, g.permitSeq)
+}
+
+func (g *demoGen) addPermit(p *Property, scope PermitScope, on time.Time, structure string, area float64, valid bool) {
+	at := on.Add(9 * time.Hour)
+	g.d.Permits = append(g.d.Permits, Permit{
+		ID: g.uuid(), PermitNo: g.permitNo(on.Year()), PropertyID: p.ID, IssuedOn: on, Scope: scope,
+		Structure: structure, FloorAreaM2: area, Valid: valid,
+		OwnerDept: PermitDept, SourceDept: PermitDept, ExternalID: fmt.Sprintf("PLN-%06d", g.permitSeq),
+		CreatedAt: at, UpdatedAt: at, Version: 1,
+	})
+}
+
+func (g *demoGen) date(year int) time.Time {
+	return time.Date(year, time.Month(g.between(1, 12)), g.between(1, 28), 0, 0, 0, 0, time.UTC)
+}
+
+// permits gives most compounds built since 1990 (when the planning-permit
+// regime began) their original permit, older ones rarely (records lost),
+// and some compounds later additions, extensions, alterations or ancillary
+// buildings, a few of them revoked.
+func (g *demoGen) permits() {
+	for _, p := range g.d.Properties {
+		pOrig := 0.74
+		if p.BuildYear < 1990 {
+			pOrig = 0.22
+		}
+		if g.chance(pOrig) {
+			area := float64(p.Households * g.between(70, 115))
+			g.addPermit(p, ScopeNewResidential, g.date(max(p.BuildYear-1, 1980)),
+				fmt.Sprintf("住宅楼%d幢及配套用房", p.Buildings), area, true)
+		}
+		if !g.chance(0.16) {
+			continue
+		}
+		year := max(p.BuildYear+1, 2005) + g.rng.IntN(5)
+		year = min(year, 2024)
+		valid := !g.chance(0.12)
+		building := g.between(1, p.Buildings)
+		switch g.rng.IntN(4) {
+		case 0:
+			g.addPermit(p, ScopeAddition, g.date(year), fmt.Sprintf("%d号楼顶层加建阳光房", building), float64(g.between(20, 80)), valid)
+		case 1:
+			g.addPermit(p, ScopeExtension, g.date(year), fmt.Sprintf("%d号楼底层扩建", building), float64(g.between(15, 60)), valid)
+		case 2:
+			g.addPermit(p, ScopeAlteration, g.date(year), fmt.Sprintf("%d号楼沿街商铺改门改窗", building), 0, valid)
+		default:
+			g.addPermit(p, ScopeAncillary, g.date(year), g.of([]string{"非机动车棚", "配电房", "垃圾分类用房", "物业用房"}),
+				float64(g.between(30, 120)), valid)
+		}
+	}
+}
+
+func (g *demoGen) inspectors() {
+	seen := map[string]bool{}
+	inactive := map[int]bool{g.rng.IntN(DemoInspectors): true, g.rng.IntN(DemoInspectors): true}
+	for i := range DemoInspectors {
+		name := g.person()
+		for seen[name] {
+			name = g.person()
+		}
+		seen[name] = true
+		g.d.Inspectors = append(g.d.Inspectors, Inspector{ID: fmt.Sprintf("HS-INS-%03d", i+1), Name: name, Dept: OwnerDept, Active: !inactive[i]})
+	}
+	var targets []*Property
+	for _, p := range g.d.Properties {
+		if p.IsTarget() {
+			targets = append(targets, p)
+		}
+	}
+	reasons := []string{"本人居住在该小区", "配偶在该物业公司任职", "近亲属在该物业公司任职", "曾在该物业公司任职未满三年",
+		"与该项目负责人存在利害关系"}
+	pairs := map[Conflict]bool{}
+	for len(g.d.Conflicts) < demoConflicts && len(targets) > 0 {
+		c := Conflict{InspectorID: g.d.Inspectors[g.rng.IntN(len(g.d.Inspectors))].ID, PropertyID: targets[g.rng.IntN(len(targets))].ID}
+		if pairs[c] {
+			continue
+		}
+		pairs[c] = true
+		g.d.Conflicts = append(g.d.Conflicts, DemoConflict{InspectorID: c.InspectorID, PropertyID: c.PropertyID,
+			Reason: g.of(reasons), DeclaredAt: time.Date(2024, 12, g.between(1, 28), 2, 0, 0, 0, time.UTC)})
+	}
+}
+
+var (
+	rectifyFindings = []string{"消防通道堆放杂物", "电梯维保记录不全", "公共区域照明损坏未及时维修", "垃圾分类投放点管理不到位",
+		"物业服务收费未按规定公示", "二次供水水箱清洗记录缺失", "监控设备部分损坏", "绿化养护不到位"}
+	failFindings = []string{"未按合同约定提供秩序维护服务", "消防设施长期瘫痪未报修", "擅自占用共有部位经营", "物业服务人员严重不足"}
+	passFindings = []string{"", "", "物业服务规范，台账齐全", "各项服务基本到位"}
+)
+
+// rounds draws the demo's past rounds with the real Draw from the generated
+// registers, records results and publishes them.
+func (g *demoGen) rounds() error {
+	reg := Registers{}
+	for _, p := range g.d.Properties {
+		if p.IsTarget() {
+			reg.Targets = append(reg.Targets, Target{PropertyID: p.ID, Complaints: p.Complaints})
+		}
+	}
+	for _, in := range g.d.Inspectors {
+		if in.Active {
+			reg.Inspectors = append(reg.Inspectors, in.ID)
+		}
+	}
+	active := map[string]bool{}
+	for _, id := range reg.Inspectors {
+		active[id] = true
+	}
+	for _, c := range g.d.Conflicts {
+		if active[c.InspectorID] {
+			reg.Conflicts = append(reg.Conflicts, Conflict{InspectorID: c.InspectorID, PropertyID: c.PropertyID})
+		}
+	}
+	for _, dr := range demoRounds {
+		res, err := Draw(reg, g.rng.Int64(), dr.ratio, dr.inspectorsPerTarget)
+		if err != nil {
+			return fmt.Errorf("draw %s: %w", dr.round, err)
+		}
+		r, list := RoundFromDraw(dr.round, OwnerDept, res, dr.drawn, "seed@"+OwnerDept)
+		published := dr.published
+		r.Published, r.PublishedAt = true, &published
+		for i := range list {
+			in := &list[i]
+			in.ID = g.uuid()
+			switch x := g.rng.Float64(); {
+			case x < 0.68:
+				in.Result, in.Findings = ResultPass, g.of(passFindings)
+			case x < 0.92:
+				in.Result, in.Findings = ResultRectify, g.of(rectifyFindings)+"，责令15日内整改"
+			default:
+				in.Result, in.Findings = ResultFail, g.of(failFindings)+"，记入信用档案"
+			}
+			at := in.ScheduledOn.Add(time.Duration(24*g.between(0, 3)+g.between(1, 9)) * time.Hour)
+			in.RecordedAt, in.Published, in.Version = &at, true, 2
+		}
+		g.d.Rounds = append(g.d.Rounds, DemoRound{Round: r, Targets: reg.EncodeTargets(), Inspectors: reg.EncodeInspectors(), Inspections: list})
+		// The next round recuses this round's inspectors.
+		reg.PreviousRound, reg.Previous = dr.round, nil
+		for _, in := range list {
+			for _, id := range in.InspectorIDs {
+				reg.Previous = append(reg.Previous, Assignment{PropertyID: in.PropertyID, InspectorID: id})
+			}
+		}
+	}
+	return nil
+}

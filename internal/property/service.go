@@ -1,0 +1,835 @@
+package property
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/page"
+	"github.com/google/uuid"
+)
+
+// Store is the persistence the property service needs. Reads of compounds
+// take the caller's row scope and apply it inside the query: a compound
+// outside the scope is reported exactly like one that does not exist.
+type Store interface {
+	// Get returns one compound within scope, or NOT_FOUND.
+	Get(ctx context.Context, scope access.RowScope, id uuid.UUID) (*Property, error)
+	// GetMany returns the compounds within scope among ids, in any order.
+	GetMany(ctx context.Context, scope access.RowScope, ids []uuid.UUID) ([]*Property, error)
+	// List returns up to q.First compounds after q.After and whether more follow.
+	List(ctx context.Context, scope access.RowScope, q ListQuery) ([]*Property, bool, error)
+	// Upsert stores p keyed by (p.SourceDept, p.ExternalID), atomically:
+	// with no such row it inserts p (OutcomeCreated); otherwise, under a
+	// row lock, it returns CONFLICT when expectedVersion is set and differs
+	// from the stored version, returns the stored row untouched when its
+	// content is the same as p's (OutcomeUnchanged: no write, no version
+	// bump), and else writes p's content with version + 1 (OutcomeUpdated).
+	// The stored id, creation time and version win over p's.
+	Upsert(ctx context.Context, p *Property, expectedVersion *int) (*Property, Outcome, error)
+	// Locate returns the grid containing or nearest a point.
+	Locate(ctx context.Context, lat, lng float64) (string, error)
+	// JurisdictionExists reports whether a jurisdiction code exists.
+	JurisdictionExists(ctx context.Context, code string) (bool, error)
+	// Permits returns the permits of the compounds within scope among
+	// propertyIDs, latest first, in one statement.
+	Permits(ctx context.Context, scope access.RowScope, propertyIDs []uuid.UUID) (map[uuid.UUID][]Permit, error)
+	// Inspections returns the inspections of the compounds within scope
+	// among propertyIDs, newest round first, in one statement; only those
+	// of published rounds when publishedOnly.
+	Inspections(ctx context.Context, scope access.RowScope, propertyIDs []uuid.UUID, publishedOnly bool) (map[uuid.UUID][]Inspection, error)
+	// Registers reads, in one consistent snapshot, the register of targets
+	// (every compound with a management company and its complaints), the
+	// active inspectors of dept with their declared conflicts, and the
+	// assignments of the latest round whose period starts before
+	// periodStart.
+	Registers(ctx context.Context, dept string, periodStart time.Time) (Registers, error)
+	// CreateRound stores a drawn round with its register snapshots and its
+	// inspections, atomically. CONFLICT when the round exists.
+	CreateRound(ctx context.Context, r *Round, targets, inspectors []byte, list []Inspection) error
+	// Round returns one round, or NOT_FOUND.
+	Round(ctx context.Context, round string) (*Round, error)
+	// RoundSnapshots returns the register snapshots a round was drawn from.
+	RoundSnapshots(ctx context.Context, round string) (targets, inspectors []byte, err error)
+	// Rounds returns the rounds, newest period first; only published ones
+	// when publishedOnly.
+	Rounds(ctx context.Context, publishedOnly bool) ([]*Round, error)
+	// RoundInspections returns a round's inspections in draw order.
+	RoundInspections(ctx context.Context, round string) ([]Inspection, error)
+	// Inspection returns one inspection, or NOT_FOUND.
+	Inspection(ctx context.Context, id uuid.UUID) (*Inspection, error)
+	// RecordResult writes in's result if its stored version is still
+	// prevVersion and its round is not published, else CONFLICT.
+	RecordResult(ctx context.Context, in *Inspection, prevVersion int) error
+	// PublishRound marks a round published if it is not yet and every
+	// inspection has a result, else CONFLICT.
+	PublishRound(ctx context.Context, round string, at time.Time) error
+	// Inspectors returns the inspectors among ids, in any order.
+	Inspectors(ctx context.Context, ids []string) ([]*Inspector, error)
+}
+
+// Authorizer decides what the calling principal may do with a dataset. It
+// is computed once per request and dataset.
+type Authorizer interface {
+	Decide(ctx context.Context, dataset string) (*access.Decision, error)
+}
+
+// Auditor records reads that must leave a trace: another department's data
+// or personal data. An error means the trace could not be kept, and the read
+// is refused rather than left unrecorded.
+type Auditor interface {
+	Read(ctx context.Context, d *access.Decision, rows int) error
+}
+
+// Config are a Service's dependencies.
+type Config struct {
+	Store      Store
+	Authorizer Authorizer
+	// Auditor may be nil (no audit trail).
+	Auditor Auditor
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Service implements the property registry and its double-random
+// inspections. It is safe for concurrent use.
+type Service struct {
+	store Store
+	auth  Authorizer
+	audit Auditor
+	now   func() time.Time
+}
+
+// NewService returns a property service.
+func NewService(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{store: cfg.Store, auth: cfg.Authorizer, audit: cfg.Auditor, now: cfg.Now}
+}
+
+// Now returns the service clock's current time.
+func (s *Service) Now() time.Time { return s.now().UTC() }
+
+// Decide returns the caller's decision on properties.
+func (s *Service) Decide(ctx context.Context) (*access.Decision, error) {
+	return s.auth.Decide(ctx, Dataset)
+}
+
+func (s *Service) audited(ctx context.Context, d *access.Decision, n int) error {
+	if s.audit == nil || n == 0 {
+		return nil
+	}
+	if err := s.audit.Read(ctx, d, n); err != nil {
+		return fmt.Errorf("audit read: %w", err)
+	}
+	return nil
+}
+
+// Get returns a compound visible to the caller. NOT_FOUND when it does not
+// exist or lies outside the caller's scope.
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (*Property, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.store.Get(ctx, d.Rows, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.audited(ctx, d, 1); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// GetMany returns the visible compounds among ids (entity resolution,
+// loaders), in any order.
+func (s *Service) GetMany(ctx context.Context, ids []uuid.UUID) ([]*Property, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.store.GetMany(ctx, d.Rows, ids)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.audited(ctx, d, len(list)); err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// Page is one page of a property list.
+type Page struct {
+	Properties []*Property
+	HasNext    bool
+	Order      Order
+}
+
+// Cursor returns the cursor of the i-th compound of the page.
+func (p *Page) Cursor(i int) string { return CursorOf(p.Order, p.Properties[i]).Encode() }
+
+// List returns a page of compounds visible to the caller, by name (the
+// default) or build year. BAD_USER_INPUT for a bad filter, order, size or
+// cursor.
+func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, after *string) (*Page, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if order == "" {
+		order = OrderNameAsc
+	}
+	if !order.Valid() {
+		return nil, apperr.Invalid("order", "unknown order %q", order)
+	}
+	n, err := page.Size(first)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateFilter(&f); err != nil {
+		return nil, err
+	}
+	q := ListQuery{Filter: f, Order: order, First: n}
+	if after != nil && *after != "" {
+		cur, err := DecodeCursor(*after, order)
+		if err != nil {
+			return nil, err
+		}
+		q.After = &cur
+	}
+	if n == 0 {
+		return &Page{Order: order}, nil
+	}
+	list, more, err := s.store.List(ctx, d.Rows, q)
+	if err != nil {
+		return nil, fmt.Errorf("list properties: %w", err)
+	}
+	if err := s.audited(ctx, d, len(list)); err != nil {
+		return nil, err
+	}
+	return &Page{Properties: list, HasNext: more, Order: order}, nil
+}
+
+func validateFilter(f *Filter) error {
+	f.Text = strings.TrimSpace(f.Text)
+	switch {
+	case utf8.RuneCountInString(f.Text) > 100:
+		return apperr.Invalid("filter.text", "search text is limited to 100 characters")
+	case f.Jurisdiction != "" && !jurisdictionPattern.MatchString(f.Jurisdiction):
+		return apperr.Invalid("filter.jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", f.Jurisdiction)
+	case f.BuildYearFrom != nil && f.BuildYearTo != nil && *f.BuildYearFrom > *f.BuildYearTo:
+		return apperr.Invalid("filter.buildYearFrom", "the range %d–%d is empty", *f.BuildYearFrom, *f.BuildYearTo)
+	}
+	for _, st := range f.Renovation {
+		if !st.Valid() {
+			return apperr.Invalid("filter.renovation", "unknown renovation status %q", st)
+		}
+	}
+	return nil
+}
+
+var (
+	jurisdictionPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+	phonePattern        = regexp.MustCompile(`^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$`)
+)
+
+// District bounds: a compound must lie inside Hailing District (with margin).
+const (
+	minLat, maxLat = 32.30, 32.70
+	minLng, maxLng = 119.70, 120.15
+)
+
+// Input limits.
+const (
+	MaxComplaints = 100_000
+	// MaxBudgetFen is 10 billion yuan: larger is a typing error.
+	MaxBudgetFen = 1_000_000_000_000
+)
+
+// UpsertInput is a compound as sent by housing's registry system.
+type UpsertInput struct {
+	// ExternalID is the record's id in the sending system; with the
+	// sender's department it keys the upsert.
+	ExternalID   string
+	Name         string
+	Address      string
+	Lat, Lng     float64
+	Jurisdiction string // optional: located from the point when empty
+	BuildYear    int
+	Buildings    int
+	Households   int
+	Management   *Management
+	Renovation   Renovation
+	Complaints   int
+	// Version, when set, must equal the stored version (optimistic
+	// concurrency); 0 means "must not exist yet". A stale version gets
+	// CONFLICT.
+	Version *int
+}
+
+// UpsertResult is a stored compound and what the upsert did.
+type UpsertResult struct {
+	Property *Property
+	Outcome  Outcome
+}
+
+func (s *Service) validateUpsert(in *UpsertInput) error {
+	in.ExternalID = strings.TrimSpace(in.ExternalID)
+	in.Name = strings.TrimSpace(in.Name)
+	in.Address = strings.TrimSpace(in.Address)
+	in.Renovation.Scope = strings.TrimSpace(in.Renovation.Scope)
+	if in.Renovation.Status == "" {
+		in.Renovation.Status = RenovationNone
+	}
+	thisYear := s.Now().Year()
+	switch {
+	case in.ExternalID == "":
+		return apperr.Invalid("externalId", "give the record's id in your system: upserts are keyed by it")
+	case utf8.RuneCountInString(in.ExternalID) > 100 || strings.IndexFunc(in.ExternalID, unicode.IsControl) >= 0:
+		return apperr.Invalid("externalId", "the external id is limited to 100 printable characters")
+	case in.Name == "":
+		return apperr.Invalid("name", "the compound needs a name")
+	case utf8.RuneCountInString(in.Name) > 100:
+		return apperr.Invalid("name", "the name is limited to 100 characters")
+	case utf8.RuneCountInString(in.Address) > 200:
+		return apperr.Invalid("address", "the address is limited to 200 characters")
+	case in.Lat < minLat || in.Lat > maxLat || in.Lng < minLng || in.Lng > maxLng:
+		return apperr.Invalid("location", "(%.5f, %.5f) is not inside Hailing District (latitude %.2f–%.2f, longitude %.2f–%.2f)",
+			in.Lat, in.Lng, minLat, maxLat, minLng, maxLng)
+	case in.Jurisdiction != "" && !jurisdictionPattern.MatchString(in.Jurisdiction):
+		return apperr.Invalid("jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", in.Jurisdiction)
+	case in.BuildYear < 1900 || in.BuildYear > thisYear+3:
+		return apperr.Invalid("buildYear", "the build year must lie between 1900 and %d", thisYear+3)
+	case in.Buildings < 1 || in.Buildings > 1000:
+		return apperr.Invalid("buildings", "a compound has 1 to 1000 buildings")
+	case in.Households < 1 || in.Households > 100_000:
+		return apperr.Invalid("households", "a compound has 1 to 100000 households")
+	case in.Complaints < 0 || in.Complaints > MaxComplaints:
+		return apperr.Invalid("complaints", "complaints must be between 0 and %d", MaxComplaints)
+	case in.Version != nil && *in.Version < 0:
+		return apperr.Invalid("version", "a version is not negative")
+	}
+	if in.Management != nil {
+		m := *in.Management // the caller's value stays as sent
+		in.Management = &m
+		m.Company = strings.TrimSpace(m.Company)
+		m.CreditCode = strings.ToUpper(strings.TrimSpace(m.CreditCode))
+		m.ContactName = strings.TrimSpace(m.ContactName)
+		m.ContactPhone = strings.TrimSpace(m.ContactPhone)
+		switch {
+		case m.Company == "":
+			return apperr.Invalid("management.company", "name the property-management company (or leave management out for a compound without one)")
+		case utf8.RuneCountInString(m.Company) > 100:
+			return apperr.Invalid("management.company", "the company name is limited to 100 characters")
+		case utf8.RuneCountInString(m.ContactName) > 50:
+			return apperr.Invalid("management.contactName", "the contact name is limited to 50 characters")
+		case m.ContactPhone != "" && !phonePattern.MatchString(m.ContactPhone):
+			return apperr.Invalid("management.contactPhone", "%q is not a mobile number (11 digits) or a landline such as 0523-86881234", m.ContactPhone)
+		}
+		if err := ValidateCreditCode(m.CreditCode); err != nil {
+			return apperr.Invalid("management.creditCode", "%s", err.Error())
+		}
+	}
+	return validateRenovation(in.Renovation, in.BuildYear, thisYear)
+}
+
+func validateRenovation(r Renovation, buildYear, thisYear int) error {
+	switch {
+	case !r.Status.Valid():
+		return apperr.Invalid("renovation.status", "unknown renovation status %q (NONE, PLANNED, IN_PROGRESS or DONE)", r.Status)
+	case r.Status == RenovationNone && (r.Year != nil || r.BudgetFen != nil || r.Scope != ""):
+		return apperr.Invalid("renovation.status", "a compound without renovation (NONE) has no renovation year, scope or budget")
+	case r.Status != RenovationNone && r.Year == nil:
+		return apperr.Invalid("renovation.year", "give the year the renovation is planned for, started or finished")
+	case r.Year != nil && (*r.Year < buildYear || *r.Year < 1990 || *r.Year > thisYear+10):
+		return apperr.Invalid("renovation.year", "the renovation year %d must lie between the build year (%d) and %d", *r.Year, buildYear, thisYear+10)
+	case r.Status == RenovationDone && *r.Year > thisYear:
+		return apperr.Invalid("renovation.year", "a finished renovation cannot finish in the future (%d)", *r.Year)
+	case r.BudgetFen != nil && (*r.BudgetFen < 0 || *r.BudgetFen > MaxBudgetFen):
+		return apperr.Invalid("renovation.budget", "the budget must lie between 0 and %d yuan", MaxBudgetFen/100)
+	case utf8.RuneCountInString(r.Scope) > 500:
+		return apperr.Invalid("renovation.scope", "the scope is limited to 500 characters")
+	}
+	return nil
+}
+
+// Upsert creates or updates a compound keyed by the caller's department and
+// in.ExternalID. Sending the same content again writes nothing and keeps the
+// version (UNCHANGED); changed content bumps it (UPDATED). FORBIDDEN unless
+// the caller may write properties (housing's officers and systems);
+// BAD_USER_INPUT on invalid input; CONFLICT for a stale in.Version.
+func (s *Service) Upsert(ctx context.Context, in UpsertInput) (*UpsertResult, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !d.Can("write") {
+		return nil, apperr.New(apperr.Forbidden, "only housing may write the property registry")
+	}
+	if err := s.validateUpsert(&in); err != nil {
+		return nil, err
+	}
+	if in.Jurisdiction == "" {
+		if in.Jurisdiction, err = s.store.Locate(ctx, in.Lat, in.Lng); err != nil {
+			return nil, fmt.Errorf("locate compound: %w", err)
+		}
+	} else if ok, err := s.store.JurisdictionExists(ctx, in.Jurisdiction); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, apperr.Invalid("jurisdiction", "unknown jurisdiction %q", in.Jurisdiction)
+	}
+	if strings.Count(in.Jurisdiction, ".") < 1 {
+		return nil, apperr.Invalid("jurisdiction", "a compound lies in a street or town, not the whole district")
+	}
+	p := access.PrincipalFrom(ctx)
+	now := s.Now()
+	prop := &Property{
+		ID: uuid.Must(uuid.NewV7()), OwnerDept: OwnerDept,
+		Name: in.Name, Address: in.Address, Lat: in.Lat, Lng: in.Lng, JurisdictionCode: in.Jurisdiction,
+		BuildYear: in.BuildYear, Buildings: in.Buildings, Households: in.Households,
+		Management: in.Management, Renovation: in.Renovation, Complaints: in.Complaints,
+		SourceDept: sourceDept(p), ExternalID: in.ExternalID,
+		CreatedAt: now, UpdatedAt: now, Version: 1,
+	}
+	stored, outcome, err := s.store.Upsert(ctx, prop, in.Version)
+	if err != nil {
+		return nil, err
+	}
+	return &UpsertResult{Property: stored, Outcome: outcome}, nil
+}
+
+func sourceDept(p *access.Principal) string {
+	if p.Dept == "" {
+		return OwnerDept
+	}
+	return p.Dept
+}
+
+// Permits returns the planning permits of the visible compounds among
+// propertyIDs (one statement for a whole loader batch), latest first.
+// Permits are planning's conditional data: FORBIDDEN when the caller has no
+// access to the "permits" group at all; with a grant limited to part of the
+// district, only compounds there get their permits. Compounds without
+// permits are absent from the map.
+func (s *Service) Permits(ctx context.Context, propertyIDs []uuid.UUID) (map[uuid.UUID][]Permit, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pa, partial := d.Partial[GroupPermits]
+	if d.Field(GroupPermits) == access.FieldDenied && (!partial || pa.Access == access.FieldDenied) {
+		return nil, apperr.New(apperr.Forbidden, "building permits are planning's conditional data: request a data-sharing grant for properties/permits")
+	}
+	out, err := s.store.Permits(ctx, d.Rows, propertyIDs)
+	if err != nil {
+		return nil, err
+	}
+	if d.Field(GroupPermits) == access.FieldDenied && len(out) > 0 {
+		// Only a partial grant: keep the compounds it covers.
+		ids := make([]uuid.UUID, 0, len(out))
+		for id := range out {
+			ids = append(ids, id)
+		}
+		props, err := s.store.GetMany(ctx, d.Rows, ids)
+		if err != nil {
+			return nil, err
+		}
+		keep := make(map[uuid.UUID]bool, len(props))
+		for _, p := range props {
+			keep[p.ID] = d.FieldAt(GroupPermits, p.JurisdictionCode) != access.FieldDenied
+		}
+		for id := range out {
+			if !keep[id] {
+				delete(out, id)
+			}
+		}
+	}
+	n := 0
+	for _, l := range out {
+		n += len(l)
+	}
+	if err := s.audited(ctx, d, n); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CheckPermit answers, for a structure of an illegal-construction subtype
+// and area on a compound, whether a planning permit covers it (see the
+// package function CheckPermit). Same access rules as Permits.
+func (s *Service) CheckPermit(ctx context.Context, propertyID uuid.UUID, subtype string, areaM2 float64) (PermitCheck, error) {
+	m, err := s.Permits(ctx, []uuid.UUID{propertyID})
+	if err != nil {
+		return PermitCheck{}, err
+	}
+	return CheckPermit(m[propertyID], subtype, areaM2), nil
+}
+
+// fullInspections reports whether the caller sees inspections as staff do
+// (every round, inspectors' ids); everyone else sees the published results.
+func fullInspections(d *access.Decision) bool {
+	return d.Field(GroupInspections) == access.FieldVisible
+}
+
+func publicInspection(in *Inspection) {
+	in.InspectorIDs = nil
+}
+
+func publicRound(r *Round) {
+	r.DrawnBy = ""
+}
+
+// Inspections returns the inspections of the visible compounds among
+// propertyIDs (one statement for a loader batch), newest round first.
+// Callers without the "inspections" group (the public) get the results of
+// published rounds only, without the inspectors.
+func (s *Service) Inspections(ctx context.Context, propertyIDs []uuid.UUID) (map[uuid.UUID][]Inspection, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	full := fullInspections(d)
+	out, err := s.store.Inspections(ctx, d.Rows, propertyIDs, !full)
+	if err != nil {
+		return nil, err
+	}
+	if !full {
+		for _, l := range out {
+			for i := range l {
+				publicInspection(&l[i])
+			}
+		}
+	}
+	return out, nil
+}
+
+// Rounds lists the inspection rounds, newest first: every round for staff,
+// the published ones (without who drew them) for the public.
+func (s *Service) Rounds(ctx context.Context) ([]*Round, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	full := fullInspections(d)
+	list, err := s.store.Rounds(ctx, !full)
+	if err != nil {
+		return nil, err
+	}
+	if !full {
+		for _, r := range list {
+			publicRound(r)
+		}
+	}
+	return list, nil
+}
+
+// Round returns one round. NOT_FOUND when it does not exist or, for the
+// public, is not published yet.
+func (s *Service) Round(ctx context.Context, round string) (*Round, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.visibleRound(ctx, d, round)
+}
+
+func (s *Service) visibleRound(ctx context.Context, d *access.Decision, round string) (*Round, error) {
+	r, err := s.store.Round(ctx, round)
+	if err != nil {
+		return nil, err
+	}
+	if !fullInspections(d) {
+		if !r.Published {
+			return nil, apperr.New(apperr.NotFound, "inspection round %s not found", round)
+		}
+		publicRound(r)
+	}
+	return r, nil
+}
+
+// RoundInspections returns a round's inspections in draw order, with the
+// same visibility as Round (the public sees no inspectors).
+func (s *Service) RoundInspections(ctx context.Context, round string) ([]Inspection, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.visibleRound(ctx, d, round); err != nil {
+		return nil, err
+	}
+	list, err := s.store.RoundInspections(ctx, round)
+	if err != nil {
+		return nil, err
+	}
+	if !fullInspections(d) {
+		for i := range list {
+			publicInspection(&list[i])
+		}
+	}
+	return list, nil
+}
+
+// Inspectors returns the inspectors among ids (names for the staff who see
+// inspections). FORBIDDEN for the public.
+func (s *Service) Inspectors(ctx context.Context, ids []string) ([]*Inspector, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !fullInspections(d) {
+		return nil, apperr.New(apperr.Forbidden, "inspectors are not published")
+	}
+	return s.store.Inspectors(ctx, ids)
+}
+
+// mayManageInspections reports whether the caller runs housing's
+// inspections: a housing officer or administrator (who may write the
+// registry). Department systems may not draw: a draw is a person's act.
+func mayManageInspections(d *access.Decision, p *access.Principal) bool {
+	return d.Can("write") && p.Dept == OwnerDept && p.Kind == access.KindUser &&
+		(p.HasRole(access.RoleAdmin) || p.HasRole(access.RoleOfficer))
+}
+
+// DrawInspections draws a round of double-random inspections (双随机): from
+// the register of targets (compounds with a management company, weighted by
+// complaints) it draws ⌈ratio × targets⌉ of them, and for each
+// inspectorsPerTarget inspectors with recusal, by the pure function Draw. It
+// records the seed and the SHA-256 of both register snapshots (and the
+// snapshots themselves, so anyone can replay it with ReplayDraw) and stores
+// the round and its inspections, scheduled over the period.
+//
+// round names the period: 2026-H1, 2026-Q3 or 2026-07. Only housing's
+// officers and administrators may draw (else FORBIDDEN). BAD_USER_INPUT for
+// a malformed round, a ratio under 5 % or over 100 %, fewer than 2
+// inspectors per target, or too few eligible inspectors; CONFLICT when the
+// round was already drawn: a round is drawn once.
+func (s *Service) DrawInspections(ctx context.Context, round string, ratio float64, inspectorsPerTarget int, seed int64) (*Round, []Inspection, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := access.PrincipalFrom(ctx)
+	if !mayManageInspections(d, p) {
+		return nil, nil, apperr.New(apperr.Forbidden, "only housing officers and administrators may draw inspection rounds")
+	}
+	start, _, ok := ParseRound(round)
+	if !ok {
+		return nil, nil, apperr.Invalid("round", "%q is not a round such as 2026-H1, 2026-Q3 or 2026-07", round)
+	}
+	if !(ratio >= MinRatio && ratio <= 1) {
+		return nil, nil, apperr.Invalid("ratio", "the sampling ratio must be between 5%% and 100%% (0.05–1), got %v", ratio)
+	}
+	if inspectorsPerTarget < MinPerTarget || inspectorsPerTarget > MaxPerTarget {
+		return nil, nil, apperr.Invalid("inspectorsPerTarget", "each target needs %d to %d inspectors, got %d", MinPerTarget, MaxPerTarget, inspectorsPerTarget)
+	}
+	if r, err := s.store.Round(ctx, round); err == nil {
+		return nil, nil, apperr.New(apperr.Conflict, "round %s was already drawn on %s; a round is drawn once", round, r.DrawnAt.Format(time.DateOnly))
+	} else if !apperr.Is(err, apperr.NotFound) {
+		return nil, nil, err
+	}
+	reg, err := s.store.Registers(ctx, OwnerDept, start)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read registers: %w", err)
+	}
+	res, err := Draw(reg, seed, ratio, inspectorsPerTarget)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, list := RoundFromDraw(round, OwnerDept, res, s.Now(), p.Actor())
+	if err := s.store.CreateRound(ctx, r, reg.EncodeTargets(), reg.EncodeInspectors(), list); err != nil {
+		return nil, nil, err
+	}
+	return r, list, nil
+}
+
+// RoundFromDraw turns a draw into the round record and its inspections
+// (new ids, dates spread over the period by ScheduleDates). The demo seeder
+// uses it too.
+func RoundFromDraw(round, dept string, res *DrawResult, at time.Time, by string) (*Round, []Inspection) {
+	start, _, _ := ParseRound(round)
+	r := &Round{Round: round, PeriodStart: start, Dept: dept, Seed: res.Seed, Ratio: res.Ratio, PerTarget: res.PerTarget,
+		RegisterSize: res.RegisterSize, Drawn: len(res.Picks), PreviousRound: res.PreviousRound,
+		TargetsHash: res.TargetsHash, InspectorsHash: res.InspectorsHash, DrawnAt: at, DrawnBy: by}
+	dates := ScheduleDates(round, len(res.Picks))
+	list := make([]Inspection, len(res.Picks))
+	for i, pk := range res.Picks {
+		list[i] = Inspection{ID: uuid.Must(uuid.NewV7()), Round: round, Rank: pk.Rank, PropertyID: pk.PropertyID,
+			InspectorIDs: slices.Clone(pk.InspectorIDs), ScheduledOn: dates[i], Version: 1}
+	}
+	return r, list
+}
+
+// Replay is a stored round drawn again from its recorded snapshots and seed.
+type Replay struct {
+	Round  *Round
+	Result *DrawResult
+	// HashesMatch: the stored snapshots hash to the recorded hashes.
+	HashesMatch bool
+	// Matches: the replayed picks equal the stored inspections (targets,
+	// order and inspectors).
+	Matches     bool
+	Differences []string
+}
+
+// ReplayDraw draws a stored round again from the register snapshots it was
+// drawn from and its recorded seed, and compares with what was stored: the
+// proof that a draw was not steered. Anyone who may see the round may
+// replay it; NOT_FOUND otherwise.
+func (s *Service) ReplayDraw(ctx context.Context, round string) (*Replay, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.visibleRound(ctx, d, round)
+	if err != nil {
+		return nil, err
+	}
+	tSnap, iSnap, err := s.store.RoundSnapshots(ctx, round)
+	if err != nil {
+		return nil, err
+	}
+	out := &Replay{Round: r, HashesMatch: Hash(tSnap) == r.TargetsHash && Hash(iSnap) == r.InspectorsHash}
+	if !out.HashesMatch {
+		out.Differences = append(out.Differences, "the stored register snapshots do not hash to the recorded hashes")
+	}
+	reg, err := DecodeRegisters(tSnap, iSnap)
+	if err != nil {
+		return nil, fmt.Errorf("replay round %s: %w", round, err)
+	}
+	res, err := Draw(reg, r.Seed, r.Ratio, r.PerTarget)
+	if err != nil {
+		return nil, fmt.Errorf("replay round %s: %w", round, err)
+	}
+	out.Result = res
+	stored, err := s.store.RoundInspections(ctx, round)
+	if err != nil {
+		return nil, err
+	}
+	out.Differences = append(out.Differences, ComparePicks(res.Picks, stored)...)
+	out.Matches = len(out.Differences) == 0
+	return out, nil
+}
+
+// ComparePicks lists how stored inspections differ from a draw's picks
+// (nothing when they agree).
+func ComparePicks(picks []Pick, stored []Inspection) []string {
+	var diff []string
+	if len(picks) != len(stored) {
+		diff = append(diff, fmt.Sprintf("the draw has %d targets, %d inspections are stored", len(picks), len(stored)))
+	}
+	byRank := make(map[int]*Inspection, len(stored))
+	for i := range stored {
+		byRank[stored[i].Rank] = &stored[i]
+	}
+	for _, pk := range picks {
+		in := byRank[pk.Rank]
+		switch {
+		case in == nil:
+			diff = append(diff, fmt.Sprintf("rank %d: drawn %s, nothing stored", pk.Rank, pk.PropertyID))
+		case in.PropertyID != pk.PropertyID:
+			diff = append(diff, fmt.Sprintf("rank %d: drawn %s, stored %s", pk.Rank, pk.PropertyID, in.PropertyID))
+		case !slices.Equal(in.InspectorIDs, pk.InspectorIDs):
+			diff = append(diff, fmt.Sprintf("rank %d: drawn inspectors %v, stored %v", pk.Rank, pk.InspectorIDs, in.InspectorIDs))
+		}
+	}
+	return diff
+}
+
+// ResultInput records an inspection's outcome.
+type ResultInput struct {
+	Result   Result
+	Findings string
+	// Version, when set, must equal the inspection's current version.
+	Version *int
+}
+
+// RecordResult records (or corrects) an inspection's result before its
+// round is published. Only housing's officers and administrators
+// (FORBIDDEN); BAD_USER_INPUT for an unknown result or a RECTIFY or FAIL
+// without findings; CONFLICT once the round is published or for a stale
+// version; NOT_FOUND for an unknown inspection.
+func (s *Service) RecordResult(ctx context.Context, id uuid.UUID, in ResultInput) (*Inspection, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !mayManageInspections(d, access.PrincipalFrom(ctx)) {
+		return nil, apperr.New(apperr.Forbidden, "only housing officers and administrators may record inspection results")
+	}
+	in.Findings = strings.TrimSpace(in.Findings)
+	switch {
+	case !in.Result.Valid():
+		return nil, apperr.Invalid("result", "unknown result %q (PASS, RECTIFY or FAIL)", in.Result)
+	case in.Result != ResultPass && in.Findings == "":
+		return nil, apperr.Invalid("findings", "a %s result needs findings: what is wrong and what must be done", in.Result)
+	case utf8.RuneCountInString(in.Findings) > 2000:
+		return nil, apperr.Invalid("findings", "the findings are limited to 2000 characters")
+	}
+	ins, err := s.store.Inspection(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if ins.Published {
+		return nil, apperr.New(apperr.Conflict, "round %s is published: its results can no longer change", ins.Round)
+	}
+	if in.Version != nil && *in.Version != ins.Version {
+		return nil, apperr.New(apperr.Conflict, "the inspection has changed since you loaded it (your version %d, current version %d); reload and try again", *in.Version, ins.Version)
+	}
+	now := s.Now()
+	prev := ins.Version
+	ins.Result, ins.Findings, ins.RecordedAt = in.Result, in.Findings, &now
+	ins.Version++
+	if err := s.store.RecordResult(ctx, ins, prev); err != nil {
+		return nil, err
+	}
+	return ins, nil
+}
+
+// PublishRound publishes a round's results to the public (一公开). Only
+// housing's officers and administrators (FORBIDDEN); NOT_FOUND for an
+// unknown round; BAD_USER_INPUT while inspections lack a result; CONFLICT
+// when it is already published.
+func (s *Service) PublishRound(ctx context.Context, round string) (*Round, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !mayManageInspections(d, access.PrincipalFrom(ctx)) {
+		return nil, apperr.New(apperr.Forbidden, "only housing officers and administrators may publish inspection rounds")
+	}
+	r, err := s.store.Round(ctx, round)
+	if err != nil {
+		return nil, err
+	}
+	if r.Published {
+		return nil, apperr.New(apperr.Conflict, "round %s is already published", round)
+	}
+	list, err := s.store.RoundInspections(ctx, round)
+	if err != nil {
+		return nil, err
+	}
+	pending := 0
+	for _, in := range list {
+		if in.Result == "" {
+			pending++
+		}
+	}
+	if pending > 0 {
+		return nil, apperr.New(apperr.BadUserInput, "%d of the %d inspections of round %s have no result yet; record them before publishing", pending, len(list), round)
+	}
+	now := s.Now()
+	if err := s.store.PublishRound(ctx, round, now); err != nil {
+		return nil, err
+	}
+	r.Published, r.PublishedAt = true, &now
+	return r, nil
+}
