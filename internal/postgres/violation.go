@@ -1,0 +1,1341 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/violation"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ViolationStore keeps violations in PostgreSQL. It implements
+// violation.Store.
+type ViolationStore struct {
+	pool *pgxpool.Pool
+}
+
+// NewViolationStore returns a violation store on pool.
+func NewViolationStore(pool *pgxpool.Pool) *ViolationStore { return &ViolationStore{pool: pool} }
+
+var _ violation.Store = (*ViolationStore)(nil)
+
+const violationColumns = `id, record_no, owner_dept, kind, coalesce(subtype, ''), channel, status, coalesce(outcome, ''),
+	description, address, area_m2, demolished_area_m2, lat, lng, jurisdiction_code, coalesce(party_name, ''),
+	coalesce(party_id_number, ''), coalesce(party_phone, ''), coalesce(plate, ''), property_id, case_id,
+	discovered_at, notice_issued_at, deadline, due_at, resolved_at, closed_at, source_dept, coalesce(external_id, ''),
+	created_at, updated_at, version`
+
+// Violations have no handling department and no citizen column: the
+// department part of a row scope is the owner (urban management, or the
+// traffic police for illegal parking).
+var violationScope = scopeColumns{path: "jpath", street: "street_code", depts: []string{"owner_dept"}}
+
+// violationDest returns the scan destinations of violationColumns.
+func violationDest(v *violation.Violation) []any {
+	return []any{&v.ID, &v.RecordNo, &v.OwnerDept, &v.Kind, &v.Subtype, &v.Channel, &v.Status, &v.Outcome,
+		&v.Description, &v.Address, &v.AreaM2, &v.DemolishedAreaM2, &v.Lat, &v.Lng, &v.JurisdictionCode,
+		&v.Party.Name, &v.Party.IDNumber, &v.Party.Phone, &v.Plate, &v.PropertyID, &v.CaseID,
+		&v.DiscoveredAt, &v.NoticeIssuedAt, &v.Deadline, &v.DueAt, &v.ResolvedAt, &v.ClosedAt, &v.SourceDept,
+		&v.ExternalID, &v.CreatedAt, &v.UpdatedAt, &v.Version}
+}
+
+func scanViolation(row pgx.Row) (*violation.Violation, error) {
+	var v violation.Violation
+	if err := row.Scan(violationDest(&v)...); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// Get implements violation.Store.
+func (s *ViolationStore) Get(ctx context.Context, scope access.RowScope, id uuid.UUID) (*violation.Violation, error) {
+	w := newWhere()
+	w.add("id = @id", "id", id)
+	w.addScope(scope, violationScope)
+	v, err := scanViolation(s.pool.QueryRow(ctx, "SELECT "+violationColumns+" FROM violations WHERE "+w.sql(), w.args))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.New(apperr.NotFound, "violation %s not found", id)
+	}
+	if err != nil {
+		return nil, translate(fmt.Errorf("get violation %s: %w", id, err))
+	}
+	return v, nil
+}
+
+// GetMany implements violation.Store.
+func (s *ViolationStore) GetMany(ctx context.Context, scope access.RowScope, ids []uuid.UUID) ([]*violation.Violation, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	w := newWhere()
+	w.add("id = ANY(@ids)", "ids", ids)
+	w.addScope(scope, violationScope)
+	return s.query(ctx, "SELECT "+violationColumns+" FROM violations WHERE "+w.sql(), w.args)
+}
+
+// BySource implements violation.Store.
+func (s *ViolationStore) BySource(ctx context.Context, sourceDept, externalID string) (*violation.Violation, error) {
+	v, err := scanViolation(s.pool.QueryRow(ctx, "SELECT "+violationColumns+
+		" FROM violations WHERE source_dept = $1 AND external_id = $2", sourceDept, externalID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.New(apperr.NotFound, "no violation from %s with external id %q", sourceDept, externalID)
+	}
+	if err != nil {
+		return nil, translate(fmt.Errorf("get violation %s/%s: %w", sourceDept, externalID, err))
+	}
+	return v, nil
+}
+
+func (s *ViolationStore) query(ctx context.Context, sql string, args pgx.NamedArgs) ([]*violation.Violation, error) {
+	rows, err := s.pool.Query(ctx, sql, args)
+	if err != nil {
+		return nil, translate(fmt.Errorf("query violations: %w", err))
+	}
+	defer rows.Close()
+	var out []*violation.Violation
+	for rows.Next() {
+		v, err := scanViolation(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan violation: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(fmt.Errorf("read violations: %w", err))
+	}
+	return out, nil
+}
+
+func violationFilter(w *where, f violation.Filter, now time.Time) {
+	if f.Kind != "" {
+		w.add("kind = @kind", "kind", string(f.Kind))
+	}
+	if f.Subtype != "" {
+		w.add("subtype = @subtype", "subtype", string(f.Subtype))
+	}
+	if len(f.Statuses) > 0 {
+		st := make([]string, len(f.Statuses))
+		for i, v := range f.Statuses {
+			st[i] = string(v)
+		}
+		w.add("status = ANY(@statuses)", "statuses", st)
+	}
+	if j := f.Jurisdiction; j != "" {
+		switch strings.Count(j, ".") {
+		case 0: // the district: everything
+		case 1:
+			w.add("street_code = @street", "street", j)
+		case 2:
+			w.add("community_code = @community", "community", j)
+		default:
+			w.add("jpath <@ @jpath::ltree", "jpath", j)
+		}
+	}
+	if f.PropertyID != nil {
+		w.add("property_id = @property", "property", *f.PropertyID)
+	}
+	if f.CaseID != nil {
+		w.add("case_id = @case", "case", *f.CaseID)
+	}
+	if f.DiscoveredFrom != nil {
+		w.add("discovered_at >= @dfrom", "dfrom", *f.DiscoveredFrom)
+	}
+	if f.DiscoveredTo != nil {
+		w.add("discovered_at < @dto", "dto", *f.DiscoveredTo)
+	}
+	if f.Open != nil {
+		w.add("is_open = @open", "open", *f.Open)
+	}
+	if f.Overdue != nil {
+		// Mirrors violation.Violation.Overdue.
+		const overdue = "(is_open AND deadline < @now)"
+		if *f.Overdue {
+			w.add(overdue, "now", now)
+		} else {
+			w.add("NOT coalesce("+overdue+", false)", "now", now)
+		}
+	}
+}
+
+// List implements violation.Store with keyset pagination.
+func (s *ViolationStore) List(ctx context.Context, scope access.RowScope, q violation.ListQuery) ([]*violation.Violation, bool, error) {
+	w := newWhere()
+	violationFilter(w, q.Filter, q.Now)
+	w.addScope(scope, violationScope)
+	key, dir := "discovered_at", "DESC"
+	switch q.Order {
+	case violation.OrderDiscoveredAsc:
+		dir = "ASC"
+	case violation.OrderDeadlineAsc:
+		key, dir = "deadline_key", "ASC"
+	}
+	if q.After != nil {
+		op := "<"
+		if dir == "ASC" {
+			op = ">"
+		}
+		var k any = q.After.Key
+		if q.After.Key.Equal(violation.Infinity) {
+			k = pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}
+		}
+		w.add(fmt.Sprintf("(%s, id) %s (@after_key, @after_id)", key, op), "after_key", k, "after_id", q.After.ID)
+	}
+	sql := fmt.Sprintf("SELECT %s FROM violations WHERE %s ORDER BY %s %s, id %s LIMIT %d",
+		violationColumns, w.sql(), key, dir, dir, q.First+1)
+	list, err := s.query(ctx, sql, w.args)
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(list) > q.First
+	if more {
+		list = list[:q.First]
+	}
+	return list, more, nil
+}
+
+// Count implements violation.Store.
+func (s *ViolationStore) Count(ctx context.Context, scope access.RowScope, f violation.Filter, now time.Time) (int, error) {
+	w := newWhere()
+	violationFilter(w, f, now)
+	w.addScope(scope, violationScope)
+	var n int
+	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM violations WHERE "+w.sql(), w.args).Scan(&n); err != nil {
+		return 0, translate(fmt.Errorf("count violations: %w", err))
+	}
+	return n, nil
+}
+
+// ByProperty implements violation.Store: one statement for every property,
+// each walking violations_property for its first rows (DESIGN §9).
+func (s *ViolationStore) ByProperty(ctx context.Context, scope access.RowScope, propertyIDs []uuid.UUID, first int) (map[uuid.UUID][]*violation.Violation, error) {
+	return s.byParent(ctx, scope, "property_id", propertyIDs, first)
+}
+
+// ByCase implements violation.Store in one statement, like ByProperty.
+func (s *ViolationStore) ByCase(ctx context.Context, scope access.RowScope, caseIDs []uuid.UUID, first int) (map[uuid.UUID][]*violation.Violation, error) {
+	return s.byParent(ctx, scope, "case_id", caseIDs, first)
+}
+
+// byParent loads the first violations of each parent with
+// unnest(ids) CROSS JOIN LATERAL (… LIMIT n). column is a constant of this
+// file, never input.
+func (s *ViolationStore) byParent(ctx context.Context, scope access.RowScope, column string, ids []uuid.UUID, first int) (map[uuid.UUID][]*violation.Violation, error) {
+	out := make(map[uuid.UUID][]*violation.Violation, len(ids))
+	if len(ids) == 0 || first <= 0 {
+		return out, nil
+	}
+	w := newWhere()
+	w.add(column + " = p.parent")
+	w.addScope(scope, violationScope)
+	w.args["parents"] = ids
+	w.args["first"] = first
+	sql := `SELECT p.parent, v.* FROM unnest(@parents::uuid[]) AS p(parent)
+		CROSS JOIN LATERAL (SELECT ` + violationColumns + ` FROM violations WHERE ` + w.sql() + `
+			ORDER BY discovered_at DESC, id DESC LIMIT @first) v`
+	rows, err := s.pool.Query(ctx, sql, w.args)
+	if err != nil {
+		return nil, translate(fmt.Errorf("query violations by %s: %w", column, err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var parent uuid.UUID
+		var v violation.Violation
+		if err := rows.Scan(append([]any{&parent}, violationDest(&v)...)...); err != nil {
+			return nil, fmt.Errorf("scan violation: %w", err)
+		}
+		out[parent] = append(out[parent], &v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(fmt.Errorf("read violations by %s: %w", column, err))
+	}
+	return out, nil
+}
+
+// Create implements violation.Store.
+func (s *ViolationStore) Create(ctx context.Context, v *violation.Violation, ev violation.Event) error {
+	street, community := jurisdictionLevels(v.JurisdictionCode)
+	if street == nil {
+		return apperr.Invalid("jurisdiction", "a violation must lie in a street or town, not the whole district")
+	}
+	return InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO violations (id, record_no, owner_dept, kind, subtype, channel, status,
+			description, address, area_m2, lat, lng, jurisdiction_code, street_code, community_code, party_name,
+			party_id_number, party_phone, plate, property_id, case_id, discovered_at, source_dept, external_id,
+			created_at, updated_at, version)
+			VALUES ($1, 'WF' || to_char($21 AT TIME ZONE 'Asia/Shanghai', 'YYYY') || '-' || lpad(nextval('violation_no_seq')::text, 6, '0'),
+			$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24, $25)
+			RETURNING record_no`,
+			v.ID, v.OwnerDept, v.Kind, nullIfEmpty(string(v.Subtype)), v.Channel, v.Status, v.Description, v.Address,
+			v.AreaM2, v.Lat, v.Lng, v.JurisdictionCode, *street, community, nullIfEmpty(v.Party.Name),
+			nullIfEmpty(v.Party.IDNumber), nullIfEmpty(v.Party.Phone), nullIfEmpty(v.Plate), v.PropertyID, v.CaseID,
+			v.DiscoveredAt, v.SourceDept, nullIfEmpty(v.ExternalID), v.CreatedAt, v.Version,
+		).Scan(&v.RecordNo)
+		if err != nil {
+			return translate(fmt.Errorf("insert violation: %w", err))
+		}
+		return insertViolationEvent(ctx, tx, ev)
+	})
+}
+
+func insertViolationEvent(ctx context.Context, tx pgx.Tx, ev violation.Event) error {
+	_, err := tx.Exec(ctx, `INSERT INTO violation_events (violation_id, action, from_status, to_status, actor, actor_dept, note, at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		ev.ViolationID, ev.Action, nullIfEmpty(string(ev.FromStatus)), ev.ToStatus, ev.Actor, ev.ActorDept, ev.Note, ev.At)
+	if err != nil {
+		return translate(fmt.Errorf("insert violation event: %w", err))
+	}
+	return nil
+}
+
+// Update implements violation.Store: the row is written only if nobody
+// changed it since prevVersion, and the event goes in the same transaction.
+func (s *ViolationStore) Update(ctx context.Context, v *violation.Violation, prevVersion int, ev violation.Event) error {
+	street, community := jurisdictionLevels(v.JurisdictionCode)
+	if street == nil {
+		return apperr.Invalid("jurisdiction", "a violation must lie in a street or town, not the whole district")
+	}
+	return InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE violations SET subtype = $3, channel = $4, status = $5, outcome = $6,
+			description = $7, address = $8, area_m2 = $9, demolished_area_m2 = $10, lat = $11, lng = $12,
+			jurisdiction_code = $13, street_code = $14, community_code = $15, party_name = $16, party_id_number = $17,
+			party_phone = $18, plate = $19, property_id = $20, case_id = $21, discovered_at = $22,
+			notice_issued_at = $23, deadline = $24, due_at = $25, resolved_at = $26, closed_at = $27,
+			updated_at = $28, version = $29
+			WHERE id = $1 AND version = $2`,
+			v.ID, prevVersion, nullIfEmpty(string(v.Subtype)), v.Channel, v.Status, nullIfEmpty(string(v.Outcome)),
+			v.Description, v.Address, v.AreaM2, v.DemolishedAreaM2, v.Lat, v.Lng,
+			v.JurisdictionCode, *street, community, nullIfEmpty(v.Party.Name), nullIfEmpty(v.Party.IDNumber),
+			nullIfEmpty(v.Party.Phone), nullIfEmpty(v.Plate), v.PropertyID, v.CaseID, v.DiscoveredAt,
+			v.NoticeIssuedAt, v.Deadline, v.DueAt, v.ResolvedAt, v.ClosedAt, v.UpdatedAt, v.Version)
+		if err != nil {
+			return translate(fmt.Errorf("update violation %s: %w", v.ID, err))
+		}
+		if tag.RowsAffected() == 0 {
+			var cur string
+			var ver int
+			if err := tx.QueryRow(ctx, "SELECT status, version FROM violations WHERE id = $1", v.ID).Scan(&cur, &ver); err != nil {
+				return apperr.New(apperr.NotFound, "violation %s not found", v.ID)
+			}
+			return apperr.New(apperr.Conflict, "the violation was changed by someone else meanwhile (now version %d, status %s); reload and try again", ver, cur)
+		}
+		return insertViolationEvent(ctx, tx, ev)
+	})
+}
+
+// MarkDue implements violation.Store in one statement: the status change
+// and the events of every violation it moves.
+func (s *ViolationStore) MarkDue(ctx context.Context, now time.Time, actor, note string) (int, error) {
+	tag, err := s.pool.Exec(ctx, `WITH due AS (
+			UPDATE violations SET status = 'RECTIFICATION_DUE', due_at = $1, updated_at = $1, version = version + 1
+			WHERE status = 'NOTICE_ISSUED' AND deadline <= $1
+			RETURNING id, owner_dept)
+		INSERT INTO violation_events (violation_id, action, from_status, to_status, actor, actor_dept, note, at)
+		SELECT id, 'MARK_DUE', 'NOTICE_ISSUED', 'RECTIFICATION_DUE', $2, owner_dept, $3, $1 FROM due`,
+		now, actor, note)
+	if err != nil {
+		return 0, translate(fmt.Errorf("mark due violations: %w", err))
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// Timelines implements violation.Store.
+func (s *ViolationStore) Timelines(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]violation.Event, error) {
+	out := make(map[uuid.UUID][]violation.Event, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, violation_id, action, coalesce(from_status, ''), to_status, actor, actor_dept, note, at
+		FROM violation_events WHERE violation_id = ANY($1) ORDER BY violation_id, at, id`, ids)
+	if err != nil {
+		return nil, translate(fmt.Errorf("query violation timelines: %w", err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e violation.Event
+		if err := rows.Scan(&e.ID, &e.ViolationID, &e.Action, &e.FromStatus, &e.ToStatus, &e.Actor, &e.ActorDept, &e.Note, &e.At); err != nil {
+			return nil, fmt.Errorf("scan violation event: %w", err)
+		}
+		out[e.ViolationID] = append(out[e.ViolationID], e)
+	}
+	return out, translate(rows.Err())
+}
+
+// Locate implements violation.Store with the same nearest-grid rule as
+// cases.
+func (s *ViolationStore) Locate(ctx context.Context, lat, lng float64) (string, error) {
+	return NewCaseStore(s.pool).Locate(ctx, lat, lng)
+}
+
+// JurisdictionExists implements violation.Store.
+func (s *ViolationStore) JurisdictionExists(ctx context.Context, code string) (bool, error) {
+	return exists(ctx, s.pool, "SELECT EXISTS (SELECT 1 FROM jurisdictions WHERE code = $1)", code)
+}
+
+// CaseExists implements violation.Store.
+func (s *ViolationStore) CaseExists(ctx context.Context, id uuid.UUID) (bool, error) {
+	return exists(ctx, s.pool, "SELECT EXISTS (SELECT 1 FROM cases WHERE id = $1)", id)
+}
+
+// Demo data figures (reference/hailing.md: "523 illegal structures
+// demolished, over 37,000 m²").
+const (
+	DemoViolations       = 1500
+	DemoDemolished       = 523
+	DemoDemolishedAreaM2 = 37_200
+	DemoYears            = 3
+)
+
+// ErrViolationsSeeded is returned by SeedViolationsDemo when the demo
+// violations are already loaded.
+var ErrViolationsSeeded = errors.New("the demo violations are already loaded")
+
+// DemoStats describes a SeedViolationsDemo run.
+type DemoStats struct {
+	Violations       int
+	Events           int
+	Open             int
+	Demolished       int     // illegal construction with outcome DEMOLISHED
+	DemolishedAreaM2 float64 // their demolished area
+	LinkedCases      int
+	LinkedProperties int
+}
+
+// SeedViolationsDemo loads DemoViolations realistic violations discovered
+// over the DemoYears before now, with their timelines, in one transaction
+// using COPY. The same seed, now and database contents (jurisdictions,
+// departments, cases, properties) give identical rows, ids included.
+//
+// Exactly DemoDemolished illegal structures end demolished (most files
+// closed), together DemoDemolishedAreaM2 m² (about 71 m² each); the other
+// records are in every stage, recent ones still open and a few stuck past
+// their deadline. Parties carry valid-format fake resident ID numbers of
+// the district (321202…) and mobile numbers; illegal parking carries 苏M
+// plates. About 30 % are linked to a case of the matching class (违法建设
+// 0302, 店外经营 0501, 占道经营 0502, 乱停乱放 0503, advertising 0201/0202,
+// dumping 0104/0101) in the same street, discovered after it through the
+// CASE channel. Illegal structures in residential compounds are linked to a
+// property of their street when a properties table with id and
+// jurisdiction_code exists; otherwise property_id stays NULL.
+//
+// It refuses a database that already holds the demo rows
+// (ErrViolationsSeeded) and one without jurisdictions.
+func SeedViolationsDemo(ctx context.Context, pool *pgxpool.Pool, seed int64, now time.Time, cal violation.Calendar) (DemoStats, error) {
+	if cal == nil {
+		return DemoStats{}, errors.New("seed violations: a calendar is required")
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	now = now.UTC().Truncate(time.Microsecond)
+	var st DemoStats
+	err := InTx(ctx, pool, func(tx pgx.Tx) error {
+		var seeded bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM violations WHERE external_id LIKE 'demo-%')`).Scan(&seeded); err != nil {
+			return fmt.Errorf("check violations: %w", err)
+		}
+		if seeded {
+			return ErrViolationsSeeded
+		}
+		g, err := loadDemoInputs(ctx, tx, seed, now, cal)
+		if err != nil {
+			return err
+		}
+		rows := g.generate()
+		var start int64
+		if err := tx.QueryRow(ctx, `SELECT nextval('violation_no_seq')`).Scan(&start); err != nil {
+			return fmt.Errorf("reserve record numbers: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `SELECT setval('violation_no_seq', $1)`, start+int64(len(rows))-1); err != nil {
+			return fmt.Errorf("reserve record numbers: %w", err)
+		}
+		st = copyDemo(rows, start, g.zone)
+		vrows, erows := demoCopyRows(rows)
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"violations"}, demoViolationCols, pgx.CopyFromRows(vrows)); err != nil {
+			return fmt.Errorf("copy violations: %w", err)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"violation_events"}, demoEventCols, pgx.CopyFromRows(erows)); err != nil {
+			return fmt.Errorf("copy violation events: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `ANALYZE violations, violation_events`); err != nil {
+			return fmt.Errorf("analyze violations: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return DemoStats{}, err
+	}
+	return st, nil
+}
+
+// demoStreet is a street or town with its grids, as the generator places
+// violations.
+type demoStreet struct {
+	code, nameZh, dept string
+	weightBuild        float64 // relative share of illegal construction
+	weightStreet       float64 // relative share of the other kinds
+	grids              []demoGrid
+}
+
+type demoGrid struct {
+	code, community string
+	lat, lng        float64
+}
+
+type demoCase struct {
+	id           uuid.UUID
+	jurisdiction string
+	lat, lng     float64
+	reported     time.Time
+	used         bool
+}
+
+type demoCaseKey struct{ street, minor string }
+
+// demoRow is one generated violation with its timeline.
+type demoRow struct {
+	v      violation.Violation
+	events []violation.Event
+	// The plan, before it is cut at now. Zero times never happen.
+	notice, deadline, markDue, resolveAt, closeAt time.Time
+	days                                          int
+	outcome                                       violation.Outcome
+	reporter, reporterDept, officer               string
+	demolish                                      bool // one of the DemoDemolished structures
+	rawDemArea                                    float64
+}
+
+type demoGen struct {
+	rng     *rand.Rand
+	now     time.Time
+	from    time.Time
+	cal     violation.Calendar
+	zone    *time.Location
+	streets []*demoStreet
+	depts   map[string]bool
+	cases   map[demoCaseKey][]*demoCase
+	props   map[string][]uuid.UUID // street code → property ids
+}
+
+// Streets where illegal construction concentrates (the towns and the outer
+// streets) and where street order problems do (the centre). Unknown streets
+// weigh 1.
+var (
+	demoBuildWeights  = map[string]float64{"jiulong": 3, "gangyang": 3, "suchen": 3, "chengbei": 2, "chengnan": 2, "jingtailu": 2, "chengdong": 1.5, "chengxi": 1.5, "chengzhong": 0.7}
+	demoStreetWeights = map[string]float64{"chengzhong": 3, "chengdong": 2.5, "chengxi": 2.5, "chengnan": 2, "chengbei": 1.5, "jingtailu": 1.5, "jiulong": 0.5, "gangyang": 0.5, "suchen": 0.5}
+)
+
+func loadDemoInputs(ctx context.Context, tx pgx.Tx, seed int64, now time.Time, cal violation.Calendar) (*demoGen, error) {
+	zone, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		zone = time.FixedZone("CST", 8*3600)
+	}
+	g := &demoGen{
+		rng: rand.New(rand.NewPCG(uint64(seed), 0x7669_6f6c_6174_696f)), // "violatio"
+		now: now, from: now.AddDate(-DemoYears, 0, 0), cal: cal, zone: zone,
+		depts: map[string]bool{}, cases: map[demoCaseKey][]*demoCase{}, props: map[string][]uuid.UUID{},
+	}
+	rows, err := tx.Query(ctx, `SELECT code FROM departments ORDER BY code`)
+	if err != nil {
+		return nil, fmt.Errorf("load departments: %w", err)
+	}
+	codes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("load departments: %w", err)
+	}
+	for _, c := range codes {
+		g.depts[c] = true
+	}
+	if !g.depts[violation.DeptUrbanManagement] || !g.depts[violation.DeptTrafficPolice] {
+		return nil, errors.New("seed violations: load the departments first (urban-management and traffic-police are missing)")
+	}
+	rows, err = tx.Query(ctx, `SELECT g.code, g.lat, g.lng, c.name_zh, s.code, s.name_zh, s.level
+		FROM jurisdictions g JOIN jurisdictions c ON c.code = g.parent_code JOIN jurisdictions s ON s.code = c.parent_code
+		WHERE g.level = 'GRID' AND g.lat IS NOT NULL AND g.lng IS NOT NULL ORDER BY g.code`)
+	if err != nil {
+		return nil, fmt.Errorf("load grids: %w", err)
+	}
+	byCode := map[string]*demoStreet{}
+	var gr demoGrid
+	var streetCode, streetName, level string
+	_, err = pgx.ForEachRow(rows, []any{&gr.code, &gr.lat, &gr.lng, &gr.community, &streetCode, &streetName, &level}, func() error {
+		s := byCode[streetCode]
+		if s == nil {
+			suffix := streetCode[strings.LastIndex(streetCode, ".")+1:]
+			dept := "street-" + suffix
+			if level == "TOWN" {
+				dept = "town-" + suffix
+			}
+			if !g.depts[dept] {
+				dept = ""
+			}
+			s = &demoStreet{code: streetCode, nameZh: streetName, dept: dept,
+				weightBuild: weightOr(demoBuildWeights, suffix), weightStreet: weightOr(demoStreetWeights, suffix)}
+			byCode[streetCode] = s
+			g.streets = append(g.streets, s)
+		}
+		s.grids = append(s.grids, gr)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load grids: %w", err)
+	}
+	if len(g.streets) == 0 {
+		return nil, errors.New("seed violations: load the jurisdiction tree first (no grids with coordinates)")
+	}
+	// Candidate cases: up to 400 per street and class, picked by a hash of
+	// the id so they spread over the period (ids sort by report time).
+	rows, err = tx.Query(ctx, `SELECT id, street_code, minor_code, jurisdiction_code, lat, lng, reported_at FROM (
+			SELECT id, street_code, minor_code, jurisdiction_code, lat, lng, reported_at,
+				row_number() OVER (PARTITION BY street_code, minor_code ORDER BY md5(id::text), id) AS rn
+			FROM cases WHERE kind = 'EVENT' AND minor_code = ANY($1) AND reported_at >= $2 AND reported_at < $3) c
+		WHERE rn <= 400 ORDER BY street_code, minor_code, md5(id::text), id`,
+		[]string{"0302", "0501", "0502", "0503", "0201", "0202", "0104", "0101"}, g.from, now)
+	if err != nil {
+		return nil, fmt.Errorf("load cases: %w", err)
+	}
+	var c demoCase
+	var minor string
+	_, err = pgx.ForEachRow(rows, []any{&c.id, &streetCode, &minor, &c.jurisdiction, &c.lat, &c.lng, &c.reported}, func() error {
+		cc := c
+		k := demoCaseKey{streetCode, minor}
+		g.cases[k] = append(g.cases[k], &cc)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load cases: %w", err)
+	}
+	return g, g.loadProperties(ctx, tx)
+}
+
+// loadProperties reads the property registry when it exists in a shape the
+// generator understands (id and jurisdiction_code columns); the registry is
+// another dataset's migration, so its absence is normal.
+func (g *demoGen) loadProperties(ctx context.Context, tx pgx.Tx) error {
+	var n int
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_attribute
+		WHERE attrelid = to_regclass('properties') AND attname IN ('id', 'jurisdiction_code') AND NOT attisdropped`).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("look for properties: %w", err)
+	}
+	if n != 2 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT id::text, jurisdiction_code::text FROM properties ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("load properties: %w", err)
+	}
+	var id, code string
+	_, err = pgx.ForEachRow(rows, []any{&id, &code}, func() error {
+		pid, err := uuid.Parse(id)
+		if err != nil {
+			return nil // not a uuid key: cannot be linked
+		}
+		if street, _ := jurisdictionLevels(code); street != nil {
+			g.props[*street] = append(g.props[*street], pid)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load properties: %w", err)
+	}
+	return nil
+}
+
+func weightOr(m map[string]float64, k string) float64 {
+	if w, ok := m[k]; ok {
+		return w
+	}
+	return 1
+}
+
+func (g *demoGen) chance(p float64) bool { return g.rng.Float64() < p }
+
+func (g *demoGen) between(lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(g.rng.Int64N(int64(hi-lo)+1))
+}
+
+func (g *demoGen) pickStreet(build bool) *demoStreet {
+	total := 0.0
+	for _, s := range g.streets {
+		total += s.weight(build)
+	}
+	x := g.rng.Float64() * total
+	for _, s := range g.streets {
+		if x -= s.weight(build); x < 0 {
+			return s
+		}
+	}
+	return g.streets[len(g.streets)-1]
+}
+
+func (s *demoStreet) weight(build bool) float64 {
+	if build {
+		return s.weightBuild
+	}
+	return s.weightStreet
+}
+
+// demoKinds is the mix of the demo: mostly illegal construction (the
+// report's demolition campaign), then street order, parking, advertising and
+// dumping.
+var demoKinds = []struct {
+	kind violation.Kind
+	n    int
+}{
+	{violation.KindIllegalConstruction, 720},
+	{violation.KindStreetOccupation, 330},
+	{violation.KindIllegalParking, 250},
+	{violation.KindIllegalAdvertising, 120},
+	{violation.KindDumping, 80},
+}
+
+// generate makes every row: descriptive data and a planned timeline first,
+// then the choice of the demolished structures among those whose demolition
+// would be done by now, then the timelines cut at now, in discovery order.
+func (g *demoGen) generate() []*demoRow {
+	var rows []*demoRow
+	for _, k := range demoKinds {
+		for range k.n {
+			rows = append(rows, g.describe(k.kind))
+		}
+	}
+	// The demolished structures: DemoDemolished of the construction
+	// violations whose resolution lies before now, drawn at random.
+	var cand []*demoRow
+	for _, r := range rows {
+		if r.v.Kind.Construction() && !r.resolveAt.IsZero() && r.resolveAt.Before(g.now) {
+			cand = append(cand, r)
+		}
+	}
+	g.rng.Shuffle(len(cand), func(i, j int) { cand[i], cand[j] = cand[j], cand[i] })
+	var demSum float64
+	for i, r := range cand {
+		if i >= DemoDemolished {
+			break
+		}
+		r.demolish = true
+		r.rawDemArea = *r.v.AreaM2
+		if g.chance(0.15) { // partly demolished
+			r.rawDemArea *= 0.5 + 0.5*g.rng.Float64()
+		}
+		demSum += r.rawDemArea
+	}
+	// Scale every construction area so the demolished ones add up to the
+	// reported total.
+	k := 1.0
+	if demSum > 0 {
+		k = DemoDemolishedAreaM2 / demSum
+	}
+	for _, r := range rows {
+		if !r.v.Kind.Construction() {
+			continue
+		}
+		a := roundArea(*r.v.AreaM2 * k)
+		r.v.AreaM2 = &a
+		if r.demolish {
+			d := min(roundArea(r.rawDemArea*k), a)
+			r.v.DemolishedAreaM2 = &d
+		}
+	}
+	for _, r := range rows {
+		g.timeline(r)
+	}
+	sortDemo(rows)
+	for i, r := range rows {
+		r.v.ID = g.uuidAt(r.v.DiscoveredAt)
+		r.v.ExternalID = fmt.Sprintf("demo-%05d", i+1)
+		for j := range r.events {
+			r.events[j].ViolationID = r.v.ID
+		}
+	}
+	return rows
+}
+
+func roundArea(a float64) float64 {
+	return max(0.5, min(float64(violation.AreaMaxM2), float64(int64(a*10+0.5))/10))
+}
+
+// sortDemo orders rows by discovery, ties in generation order.
+func sortDemo(rows []*demoRow) {
+	slices.SortStableFunc(rows, func(a, b *demoRow) int { return a.v.DiscoveredAt.Compare(b.v.DiscoveredAt) })
+}
+
+// uuidAt returns a version-7 UUID of t with random bits from the seeded
+// stream, so ids sort roughly by discovery and are reproducible.
+func (g *demoGen) uuidAt(t time.Time) uuid.UUID {
+	var u uuid.UUID
+	ms := uint64(t.UnixMilli())
+	for i := range 6 {
+		u[i] = byte(ms >> (40 - 8*i))
+	}
+	a, b := g.rng.Uint64(), g.rng.Uint64()
+	for i := range 8 {
+		u[8+i] = byte(b >> (56 - 8*i))
+	}
+	u[6] = 0x70 | byte(a&0x0f)
+	u[7] = byte(a >> 8)
+	u[8] = 0x80 | (u[8] & 0x3f)
+	return u
+}
+
+// Subtype mix and typical sizes of illegal structures: median m² and the
+// spread of a log-normal around it (door and window alterations are small,
+// factory sheds large).
+var demoBuild = []struct {
+	sub    violation.Subtype
+	weight float64
+	median float64
+}{
+	{violation.SubtypeRooftopAddition, 0.32, 55},
+	{violation.SubtypeVillaExtension, 0.10, 95},
+	{violation.SubtypeFactoryShed, 0.12, 160},
+	{violation.SubtypeGreenSpaceEncroachment, 0.18, 45},
+	{violation.SubtypeDoorWindowAlteration, 0.28, 12},
+}
+
+var demoText = map[violation.Subtype][]string{
+	violation.SubtypeRooftopAddition:        {"楼顶违法搭建彩钢板房", "屋顶加盖砖混结构房屋", "顶层平台擅自搭建阳光房"},
+	violation.SubtypeVillaExtension:         {"别墅院内违法扩建", "别墅擅自加建地下室及阳光房", "别墅外扩占用公共空间"},
+	violation.SubtypeFactoryShed:            {"厂区内擅自搭建钢结构棚", "厂房外违法搭建仓储棚", "厂区空地违规搭建简易房"},
+	violation.SubtypeGreenSpaceEncroachment: {"侵占公共绿地搭建车棚", "毁绿搭建杂物间", "侵占小区绿化带围建菜园"},
+	violation.SubtypeDoorWindowAlteration:   {"擅自破墙开门", "改窗为门开设门面", "底层住宅擅自改变门窗结构"},
+	violation.SubtypeShopfrontOverflow:      {"店外经营，占用人行道摆放商品", "餐饮店占道摆放桌椅", "门店出店经营堆放货物"},
+	violation.SubtypeStreetVending:          {"流动摊贩占道经营", "早市摊点占用车行道", "夜市摊位超出规定区域"},
+	violation.SubtypeConstructionWaste:      {"乱倒建筑垃圾", "装修垃圾随意倾倒", "渣土车沿途抛洒倾倒"},
+	violation.SubtypeDomesticWaste:          {"乱倒生活垃圾", "大件垃圾随意堆放", "河边倾倒生活垃圾"},
+}
+
+var (
+	demoParkingText     = []string{"机动车违停占用人行道", "违停占用消防通道", "车辆在禁停路段停放", "占用盲道停放"}
+	demoAdvertisingText = []string{"违规设置户外广告牌", "张贴非法小广告", "擅自悬挂横幅广告", "店招超出规定尺寸"}
+	demoSurnames        = []string{"王", "张", "陈", "李", "刘", "徐", "朱", "周", "吴", "孙", "顾", "钱", "丁", "蒋", "沈", "黄", "杨", "赵", "季", "卢"}
+	demoGiven           = []rune("建国志强秀英玉兰海燕明华红梅文杰春生桂芳俊宏晓东丽娟永刚小平金凤")
+	demoMobile          = []string{"135", "136", "137", "138", "139", "150", "151", "152", "157", "158", "159", "182", "187", "188", "177", "199"}
+	demoPlateChars      = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+)
+
+// describe makes a violation of kind with its place, people, text and
+// planned timeline.
+func (g *demoGen) describe(kind violation.Kind) *demoRow {
+	r := &demoRow{}
+	v := &r.v
+	v.Kind, v.OwnerDept, v.Version = kind, kind.OwnerDept(), 1
+	switch kind {
+	case violation.KindIllegalConstruction:
+		x, i := g.rng.Float64(), 0
+		for ; i < len(demoBuild)-1 && x >= demoBuild[i].weight; i++ {
+			x -= demoBuild[i].weight
+		}
+		v.Subtype = demoBuild[i].sub
+		a := demoBuild[i].median * math.Exp(0.6*g.rng.NormFloat64())
+		v.AreaM2 = &a // scaled and rounded once the demolished set is known
+	case violation.KindStreetOccupation:
+		v.Subtype = violation.SubtypeShopfrontOverflow
+		if g.chance(0.4) {
+			v.Subtype = violation.SubtypeStreetVending
+		}
+		g.maybeArea(v, 0.7, 3, 30)
+	case violation.KindIllegalAdvertising:
+		g.maybeArea(v, 0.6, 1, 20)
+	case violation.KindDumping:
+		v.Subtype = violation.SubtypeConstructionWaste
+		if g.chance(0.35) {
+			v.Subtype = violation.SubtypeDomesticWaste
+		}
+		g.maybeArea(v, 0.5, 2, 80)
+	}
+	street := g.pickStreet(kind.Construction())
+	g.place(r, street)
+	g.people(r)
+	g.text(r, street)
+	g.plan(r)
+	return r
+}
+
+func (g *demoGen) maybeArea(v *violation.Violation, p, lo, hi float64) {
+	if g.chance(p) {
+		a := roundArea(lo + (hi-lo)*g.rng.Float64())
+		v.AreaM2 = &a
+	}
+}
+
+// caseMinor is the case class a violation of this kind and subtype is
+// raised under.
+func caseMinor(v *violation.Violation) string {
+	switch v.Kind {
+	case violation.KindIllegalConstruction:
+		return "0302"
+	case violation.KindStreetOccupation:
+		if v.Subtype == violation.SubtypeStreetVending {
+			return "0502"
+		}
+		return "0501"
+	case violation.KindIllegalParking:
+		return "0503"
+	case violation.KindDumping:
+		if v.Subtype == violation.SubtypeDomesticWaste {
+			return "0101"
+		}
+		return "0104"
+	default:
+		return "0202"
+	}
+}
+
+// place sets where and when: from a case of the street (about 30 %) or at a
+// random grid of the street.
+func (g *demoGen) place(r *demoRow, s *demoStreet) {
+	v := &r.v
+	if g.chance(0.30) {
+		minor := caseMinor(v)
+		if v.Kind == violation.KindIllegalAdvertising && g.chance(0.6) {
+			minor = "0201"
+		}
+		for _, c := range g.cases[demoCaseKey{s.code, minor}] {
+			if c.used {
+				continue
+			}
+			c.used = true
+			at := c.reported.Add(g.between(time.Hour, 72*time.Hour)).Truncate(time.Second)
+			if !at.Before(g.now) {
+				break
+			}
+			id := c.id
+			v.CaseID = &id
+			v.Channel = violation.ChannelCase
+			v.DiscoveredAt = at
+			v.JurisdictionCode, v.Lat, v.Lng = c.jurisdiction, c.lat, c.lng
+			return
+		}
+	}
+	gr := s.grids[g.rng.IntN(len(s.grids))]
+	v.JurisdictionCode = gr.code
+	v.Lat = math.Round(clampF(gr.lat+(g.rng.Float64()-0.5)*0.006, violation.MinLat, violation.MaxLat)*1e6) / 1e6
+	v.Lng = math.Round(clampF(gr.lng+(g.rng.Float64()-0.5)*0.006, violation.MinLng, violation.MaxLng)*1e6) / 1e6
+	v.DiscoveredAt = g.discoveryTime(v.Kind == violation.KindIllegalParking)
+	v.Channel = g.channel(v.Kind)
+	if v.Kind.Construction() && v.Subtype != violation.SubtypeFactoryShed {
+		if props := g.props[s.code]; len(props) > 0 && g.chance(0.6) {
+			id := props[g.rng.IntN(len(props))]
+			v.PropertyID = &id
+		}
+	}
+}
+
+func clampF(x, lo, hi float64) float64 { return max(lo, min(hi, x)) }
+
+// discoveryTime is a moment in the period, in daytime (parking until late
+// evening). A share falls in the last weeks, so that the work in progress
+// is as large as a running enforcement team's.
+func (g *demoGen) discoveryTime(parking bool) time.Time {
+	from := g.from
+	if g.chance(0.15) {
+		from = g.now.AddDate(0, 0, -75)
+	}
+	days := int(g.now.Sub(from).Hours() / 24)
+	lo, hi := 8, 18
+	if parking {
+		lo, hi = 7, 22
+	}
+	for {
+		d := from.In(g.zone).AddDate(0, 0, g.rng.IntN(days+1))
+		y, m, dd := d.Date()
+		t := time.Date(y, m, dd, lo, 0, 0, 0, g.zone).Add(g.between(0, time.Duration(hi-lo)*time.Hour))
+		if t.After(g.from) && t.Before(g.now) {
+			return t.UTC().Truncate(time.Second)
+		}
+	}
+}
+
+func (g *demoGen) channel(k violation.Kind) violation.Channel {
+	type cw struct {
+		c violation.Channel
+		w float64
+	}
+	var list []cw
+	switch k {
+	case violation.KindIllegalConstruction:
+		list = []cw{{violation.ChannelDrone, 0.40}, {violation.ChannelPatrol, 0.30}, {violation.ChannelReport, 0.15}, {violation.ChannelEnforcementTerminal, 0.15}}
+	case violation.KindIllegalParking:
+		list = []cw{{violation.ChannelEnforcementTerminal, 0.60}, {violation.ChannelPatrol, 0.25}, {violation.ChannelReport, 0.15}}
+	case violation.KindDumping:
+		list = []cw{{violation.ChannelPatrol, 0.40}, {violation.ChannelDrone, 0.25}, {violation.ChannelReport, 0.35}}
+	default:
+		list = []cw{{violation.ChannelPatrol, 0.45}, {violation.ChannelEnforcementTerminal, 0.30}, {violation.ChannelReport, 0.25}}
+	}
+	x := g.rng.Float64()
+	for _, c := range list[:len(list)-1] {
+		if x -= c.w; x < 0 {
+			return c.c
+		}
+	}
+	return list[len(list)-1].c
+}
+
+// people sets the party (or the plate) and who recorded and handles the
+// violation.
+func (g *demoGen) people(r *demoRow) {
+	v := &r.v
+	partyShare := map[violation.Kind]float64{violation.KindIllegalConstruction: 1, violation.KindStreetOccupation: 0.85,
+		violation.KindIllegalAdvertising: 0.5, violation.KindDumping: 0.4}[v.Kind]
+	if g.chance(partyShare) {
+		v.Party = violation.Party{Name: g.name(), IDNumber: g.idNumber(), Phone: g.mobile()}
+		if g.chance(0.1) {
+			v.Party.Phone = ""
+		}
+	}
+	if v.Kind == violation.KindIllegalParking {
+		v.Plate = g.plate()
+	}
+	owner := v.OwnerDept
+	r.officer = fmt.Sprintf("officer-%02d@%s", 1+g.rng.IntN(24), owner)
+	street := g.streetOf(v.JurisdictionCode)
+	switch v.Channel {
+	case violation.ChannelDrone:
+		r.reporter, r.reporterDept = "drone-platform", violation.DeptUrbanManagement
+	case violation.ChannelCase:
+		r.reporter, r.reporterDept = "command-centre", violation.DeptUrbanManagement
+	case violation.ChannelReport:
+		r.reporter, r.reporterDept = "hotline-12345", violation.DeptUrbanManagement
+	case violation.ChannelEnforcementTerminal:
+		r.reporter, r.reporterDept = fmt.Sprintf("terminal-%03d", 1+g.rng.IntN(60)), owner
+	default:
+		r.reporter, r.reporterDept = fmt.Sprintf("officer-%02d", 1+g.rng.IntN(24)), owner
+		if street != nil && street.dept != "" && g.chance(0.25) {
+			r.reporter, r.reporterDept = fmt.Sprintf("grid-%03d", 1+g.rng.IntN(300)), street.dept
+		}
+	}
+	v.SourceDept = r.reporterDept
+}
+
+func (g *demoGen) streetOf(code string) *demoStreet {
+	st, _ := jurisdictionLevels(code)
+	if st == nil {
+		return nil
+	}
+	for _, s := range g.streets {
+		if s.code == *st {
+			return s
+		}
+	}
+	return nil
+}
+
+func (g *demoGen) name() string {
+	n := demoSurnames[g.rng.IntN(len(demoSurnames))] + string(demoGiven[g.rng.IntN(len(demoGiven))])
+	if g.chance(0.7) {
+		n += string(demoGiven[g.rng.IntN(len(demoGiven))])
+	}
+	return n
+}
+
+// idNumber is a fake resident ID number of the district (321202), born
+// 1950–2002, with a correct check character.
+func (g *demoGen) idNumber() string {
+	birth := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, g.rng.IntN(53*365))
+	body := fmt.Sprintf("321202%s%03d", birth.Format("20060102"), g.rng.IntN(1000))
+	return body + string(violation.IDCheckChar(body))
+}
+
+func (g *demoGen) mobile() string {
+	return fmt.Sprintf("%s%08d", demoMobile[g.rng.IntN(len(demoMobile))], g.rng.IntN(100_000_000))
+}
+
+// plate is a Taizhou plate: 苏M and five characters, a fifth of them
+// new-energy (苏MD12345).
+func (g *demoGen) plate() string {
+	if g.chance(0.2) {
+		return fmt.Sprintf("苏M%c%05d", "DF"[g.rng.IntN(2)], g.rng.IntN(100_000))
+	}
+	b := []byte(fmt.Sprintf("%05d", g.rng.IntN(100_000)))
+	for range g.rng.IntN(3) {
+		b[g.rng.IntN(5)] = demoPlateChars[g.rng.IntN(len(demoPlateChars))]
+	}
+	return "苏M" + string(b)
+}
+
+func (g *demoGen) text(r *demoRow, s *demoStreet) {
+	v := &r.v
+	var list []string
+	switch v.Kind {
+	case violation.KindIllegalParking:
+		list = demoParkingText
+	case violation.KindIllegalAdvertising:
+		list = demoAdvertisingText
+	default:
+		list = demoText[v.Subtype]
+	}
+	v.Description = list[g.rng.IntN(len(list))]
+	if v.Kind.Construction() {
+		v.Description += "（面积待核）"
+	}
+	community := ""
+	if st := g.streetOf(v.JurisdictionCode); st != nil {
+		for _, gr := range st.grids {
+			if gr.code == v.JurisdictionCode {
+				community = gr.community
+				break
+			}
+		}
+	}
+	place := s.nameZh + community
+	n := 1 + g.rng.IntN(60)
+	switch v.Subtype {
+	case violation.SubtypeRooftopAddition:
+		v.Address = fmt.Sprintf("%s %d 幢顶层", place, n)
+	case violation.SubtypeVillaExtension:
+		v.Address = fmt.Sprintf("%s %d 号别墅", place, n)
+	case violation.SubtypeFactoryShed:
+		v.Address = fmt.Sprintf("%s工业集中区 %d 号厂区", place, n)
+	case violation.SubtypeGreenSpaceEncroachment:
+		v.Address = fmt.Sprintf("%s %d 幢楼下绿地", place, n)
+	case violation.SubtypeDoorWindowAlteration:
+		v.Address = fmt.Sprintf("%s %d 幢 %d 单元 1%02d 室", place, n, 1+g.rng.IntN(4), 1+g.rng.IntN(4))
+	default:
+		v.Address = fmt.Sprintf("%s %d 号附近", place, n*3)
+	}
+}
+
+// plan draws the timeline: notice, deadline, maybe missed, resolution and
+// closing, or dismissal as unfounded.
+func (g *demoGen) plan(r *demoRow) {
+	v := &r.v
+	d := v.DiscoveredAt
+	switch {
+	case v.Kind == violation.KindIllegalParking:
+		r.notice = d.Add(g.between(2*time.Minute, 15*time.Minute))
+	case g.chance(0.1): // the party or the facts take a while to establish
+		r.notice = g.cal.AddWorkingDays(d, 5+g.rng.IntN(20))
+	case v.Kind == violation.KindIllegalConstruction:
+		r.notice = g.cal.AddWorkingDays(d, 1+g.rng.IntN(4))
+	case v.Kind == violation.KindDumping:
+		r.notice = d.Add(g.between(time.Hour, 24*time.Hour))
+	default:
+		r.notice = d.Add(g.between(10*time.Minute, 2*time.Hour))
+	}
+	r.notice = r.notice.UTC().Truncate(time.Second)
+	r.days = v.Kind.NoticeDaysDefault()
+	r.deadline = g.cal.AddWorkingDays(r.notice, r.days).UTC()
+	stuck, late := 0.01, 0.12
+	switch v.Kind {
+	case violation.KindIllegalConstruction:
+		stuck, late = 0.04, 0.30
+	case violation.KindIllegalParking:
+		stuck, late = 0, 0
+	}
+	switch {
+	case g.chance(stuck):
+		// never resolved within the horizon: stays RECTIFICATION_DUE
+	case g.chance(late):
+		extra := 1 + g.rng.IntN(5)
+		if v.Kind.Construction() {
+			extra = 5 + g.rng.IntN(56) // forced demolition after the deadline
+		}
+		r.resolveAt = g.cal.AddWorkingDays(r.deadline, extra).Add(g.between(0, 3*time.Hour))
+	case r.days == 0:
+		r.resolveAt = r.notice.Add(g.between(time.Minute, 5*time.Minute))
+	default:
+		f := 0.2 + 0.75*g.rng.Float64()
+		r.resolveAt = r.notice.Add(time.Duration(f * float64(r.deadline.Sub(r.notice))))
+	}
+	r.resolveAt = r.resolveAt.Truncate(time.Second)
+	if r.days > 0 && (r.resolveAt.IsZero() || r.resolveAt.After(r.deadline.Add(time.Hour))) {
+		r.markDue = r.deadline.Add(g.between(time.Minute, time.Hour)).Truncate(time.Second)
+	}
+	if !r.resolveAt.IsZero() {
+		switch {
+		case g.chance(0.12): // a fine unpaid, a file under review: closing waits
+			r.closeAt = g.cal.AddWorkingDays(r.resolveAt, 15+g.rng.IntN(100))
+		case v.Kind == violation.KindIllegalConstruction:
+			r.closeAt = g.cal.AddWorkingDays(r.resolveAt, 1+g.rng.IntN(10))
+		case v.Kind == violation.KindIllegalParking:
+			r.closeAt = r.resolveAt.Add(g.between(24*time.Hour, 240*time.Hour))
+		default:
+			r.closeAt = r.resolveAt.Add(g.between(time.Hour, 72*time.Hour))
+		}
+		r.closeAt = r.closeAt.UTC().Truncate(time.Second)
+	}
+	if !v.Kind.Construction() {
+		r.outcome = g.outcome(v.Kind)
+	}
+}
+
+// outcome draws how a non-construction violation ends.
+func (g *demoGen) outcome(k violation.Kind) violation.Outcome {
+	type ow struct {
+		o violation.Outcome
+		w float64
+	}
+	var list []ow
+	switch k {
+	case violation.KindIllegalParking:
+		list = []ow{{violation.OutcomeUnfounded, 0.10}, {violation.OutcomePenalized, 0.90}}
+	case violation.KindStreetOccupation:
+		list = []ow{{violation.OutcomeUnfounded, 0.10}, {violation.OutcomeLegalized, 0.05}, {violation.OutcomePenalized, 0.35}, {violation.OutcomeDemolished, 0.50}}
+	case violation.KindIllegalAdvertising:
+		list = []ow{{violation.OutcomeUnfounded, 0.08}, {violation.OutcomeLegalized, 0.10}, {violation.OutcomePenalized, 0.12}, {violation.OutcomeDemolished, 0.70}}
+	case violation.KindDumping:
+		list = []ow{{violation.OutcomeUnfounded, 0.10}, {violation.OutcomePenalized, 0.30}, {violation.OutcomeDemolished, 0.60}}
+	default:
+		list = []ow{{violation.OutcomeUnfounded, 0.20}, {violation.OutcomeLegalized, 0.45}, {violation.OutcomePenalized, 0.35}}
+	}
+	x := g.rng.Float64()
+	for _, o := range list[:len(list)-1] {
+		if x -= o.w; x < 0 {
+			return o.o
+		}
+	}
+	return list[len(list)-1].o
+}
+
+// timeline turns the plan into events up to now and sets the stage fields
+// and status from the last one.
+func (g *demoGen) timeline(r *demoRow) {
+	v := &r.v
+	if v.Kind.Construction() {
+		if r.demolish {
+			r.outcome = violation.OutcomeDemolished
+		} else {
+			r.outcome = g.outcome(v.Kind)
+		}
+	}
+	if v.Kind.Construction() && v.AreaM2 != nil {
+		v.Description = strings.Replace(v.Description, "（面积待核）", fmt.Sprintf("，约 %.0f 平方米", *v.AreaM2), 1)
+	}
+	v.Status = violation.StatusDiscovered
+	v.CreatedAt = v.DiscoveredAt
+	v.UpdatedAt = v.DiscoveredAt
+	add := func(a violation.Action, to violation.Status, actor, note string, at time.Time) bool {
+		if at.IsZero() || at.After(g.now) {
+			return false
+		}
+		name, dept, _ := strings.Cut(actor, "@")
+		r.events = append(r.events, violation.Event{Action: a, FromStatus: v.Status, ToStatus: to,
+			Actor: name + "@" + dept, ActorDept: dept, Note: note, At: at})
+		v.Status, v.UpdatedAt = to, at
+		return true
+	}
+	add(violation.ActionReport, violation.StatusDiscovered, r.reporter+"@"+r.reporterDept, "", v.DiscoveredAt)
+	r.events[0].FromStatus = ""
+	if r.outcome == violation.OutcomeUnfounded {
+		at := v.DiscoveredAt.Add(g.between(2*time.Hour, 72*time.Hour)).Truncate(time.Second)
+		if add(violation.ActionDismiss, violation.StatusClosed, r.officer, "现场核查不属实", at) {
+			v.Outcome, v.ClosedAt = violation.OutcomeUnfounded, &at
+		}
+		v.DemolishedAreaM2 = nil
+		return
+	}
+	note := fmt.Sprintf("rectify within %d working days, by %s", r.days, r.deadline.In(g.zone).Format("2006-01-02 15:04"))
+	if !add(violation.ActionIssueNotice, violation.StatusNoticeIssued, r.officer, note, r.notice) {
+		v.DemolishedAreaM2 = nil
+		return
+	}
+	v.NoticeIssuedAt, v.Deadline = ptrTime(r.notice), ptrTime(r.deadline)
+	if add(violation.ActionMarkDue, violation.StatusRectificationDue, violation.SweepActor+"@"+v.OwnerDept,
+		"the rectification deadline passed", r.markDue) {
+		v.DueAt = ptrTime(r.markDue)
+	}
+	year := r.resolveAt.In(g.zone).Year()
+	var a violation.Action
+	var to violation.Status
+	switch r.outcome {
+	case violation.OutcomeDemolished:
+		a, to = violation.ActionDemolish, violation.StatusDemolished
+		note = "已拆除"
+		if v.DemolishedAreaM2 != nil {
+			note = fmt.Sprintf("已拆除 %.1f 平方米", *v.DemolishedAreaM2)
+		}
+	case violation.OutcomeLegalized:
+		a, to = violation.ActionLegalize, violation.StatusLegalized
+		note = fmt.Sprintf("补办手续，泰海规许字〔%d〕第 %03d 号", year, 1+g.rng.IntN(400))
+	default:
+		a, to = violation.ActionPenalize, violation.StatusPenalized
+		fine := []int{200, 500, 1000, 2000, 5000, 10000}[g.rng.IntN(6)]
+		if v.Kind == violation.KindIllegalParking {
+			fine = []int{100, 150, 200}[g.rng.IntN(3)]
+		}
+		note = fmt.Sprintf("泰海综执罚决字〔%d〕第 %04d 号，罚款 %d 元", year, 1+g.rng.IntN(9000), fine)
+	}
+	if !add(a, to, r.officer, note, r.resolveAt) {
+		v.DemolishedAreaM2 = nil
+		return
+	}
+	v.Outcome, v.ResolvedAt = r.outcome, ptrTime(r.resolveAt)
+	switch {
+	case r.outcome != violation.OutcomeDemolished:
+		v.DemolishedAreaM2 = nil
+	case !v.Kind.Construction() && v.AreaM2 != nil:
+		a := *v.AreaM2 // as DEMOLISH without a measured area
+		v.DemolishedAreaM2 = &a
+	}
+	if add(violation.ActionClose, violation.StatusClosed, r.officer, "结案", r.closeAt) {
+		v.ClosedAt = ptrTime(r.closeAt)
+	}
+}
+
+func ptrTime(t time.Time) *time.Time { return &t }
+
+// copyDemo numbers the rows and sums up the run.
+func copyDemo(rows []*demoRow, start int64, zone *time.Location) DemoStats {
+	var st DemoStats
+	for i, r := range rows {
+		v := &r.v
+		v.RecordNo = fmt.Sprintf("WF%d-%06d", v.DiscoveredAt.In(zone).Year(), start+int64(i))
+		v.Version = len(r.events)
+		st.Violations++
+		st.Events += len(r.events)
+		if v.Status.Open() {
+			st.Open++
+		}
+		if v.Kind.Construction() && v.Outcome == violation.OutcomeDemolished && v.DemolishedAreaM2 != nil {
+			st.Demolished++
+			st.DemolishedAreaM2 += *v.DemolishedAreaM2
+		}
+		if v.CaseID != nil {
+			st.LinkedCases++
+		}
+		if v.PropertyID != nil {
+			st.LinkedProperties++
+		}
+	}
+	st.DemolishedAreaM2 = math.Round(st.DemolishedAreaM2*10) / 10
+	return st
+}
+
+var (
+	demoViolationCols = []string{"id", "record_no", "owner_dept", "kind", "subtype", "channel", "status", "outcome",
+		"description", "address", "area_m2", "demolished_area_m2", "lat", "lng", "jurisdiction_code", "street_code",
+		"community_code", "party_name", "party_id_number", "party_phone", "plate", "property_id", "case_id",
+		"discovered_at", "notice_issued_at", "deadline", "due_at", "resolved_at", "closed_at", "source_dept",
+		"external_id", "created_at", "updated_at", "version"}
+	demoEventCols = []string{"violation_id", "action", "from_status", "to_status", "actor", "actor_dept", "note", "at"}
+)
+
+func demoCopyRows(rows []*demoRow) (vrows, erows [][]any) {
+	for _, r := range rows {
+		v := &r.v
+		street, community := jurisdictionLevels(v.JurisdictionCode)
+		vrows = append(vrows, []any{v.ID, v.RecordNo, v.OwnerDept, string(v.Kind), nullIfEmpty(string(v.Subtype)),
+			string(v.Channel), string(v.Status), nullIfEmpty(string(v.Outcome)), v.Description, v.Address, v.AreaM2,
+			v.DemolishedAreaM2, v.Lat, v.Lng, v.JurisdictionCode, street, community, nullIfEmpty(v.Party.Name),
+			nullIfEmpty(v.Party.IDNumber), nullIfEmpty(v.Party.Phone), nullIfEmpty(v.Plate), v.PropertyID, v.CaseID,
+			v.DiscoveredAt, v.NoticeIssuedAt, v.Deadline, v.DueAt, v.ResolvedAt, v.ClosedAt, v.SourceDept,
+			v.ExternalID, v.CreatedAt, v.UpdatedAt, v.Version})
+		for _, e := range r.events {
+			erows = append(erows, []any{e.ViolationID, string(e.Action), nullIfEmpty(string(e.FromStatus)),
+				string(e.ToStatus), e.Actor, e.ActorDept, e.Note, e.At})
+		}
+	}
+	return vrows, erows
+}

@@ -1,0 +1,1177 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/calendar"
+	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/violation"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// violOfficer is an urban-management enforcement officer's decision: every
+// row, every field group, report and handle.
+func violOfficer() *access.Decision {
+	return &access.Decision{Dataset: violation.Dataset, Rows: access.RowScope{All: true},
+		Fields: map[string]access.FieldAccess{"core": access.FieldVisible, "party": access.FieldVisible,
+			"plate": access.FieldVisible, "permit": access.FieldVisible},
+		Actions: []string{"report", "handle"}}
+}
+
+func violService(pool *pgxpool.Pool, d *access.Decision, clk *clock, permits violation.PermitChecker) *violation.Service {
+	var now func() time.Time
+	if clk != nil {
+		now = clk.Now
+	}
+	return violation.NewService(violation.Config{Store: postgres.NewViolationStore(pool), Authorizer: fixedAuth{d},
+		Calendar: calendar.Default(), Permits: permits, Now: now})
+}
+
+// violInput is a valid rooftop addition tagged with marker as its property,
+// which is how each test finds its own rows.
+func violInput(marker uuid.UUID) violation.ReportInput {
+	area := 64.5
+	return violation.ReportInput{
+		Kind: violation.KindIllegalConstruction, Subtype: violation.SubtypeRooftopAddition, Channel: violation.ChannelDrone,
+		Description: "楼顶违法搭建彩钢板房", AreaM2: &area, Address: "凤凰社区 12 幢顶层", Lat: 32.49, Lng: 119.92,
+		Party:      violation.Party{Name: "王建国", IDNumber: "321202197503021235", Phone: "13812345678"},
+		PropertyID: &marker,
+	}
+}
+
+func violParking(marker uuid.UUID) violation.ReportInput {
+	return violation.ReportInput{
+		Kind: violation.KindIllegalParking, Channel: violation.ChannelEnforcementTerminal,
+		Description: "机动车违停占用人行道", Lat: 32.49, Lng: 119.93, Plate: "苏MD12345", PropertyID: &marker,
+	}
+}
+
+// violState returns the stored version and number of events of a violation.
+func violState(t *testing.T, pool *pgxpool.Pool, id uuid.UUID) (status string, version, events int) {
+	t.Helper()
+	err := pool.QueryRow(context.Background(), `SELECT status, version, (SELECT count(*) FROM violation_events WHERE violation_id = v.id)
+		FROM violations v WHERE id = $1`, id).Scan(&status, &version, &events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return status, version, events
+}
+
+func violMarked(t *testing.T, pool *pgxpool.Pool, marker uuid.UUID) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM violations WHERE property_id = $1", marker).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func violStep(t *testing.T, svc *violation.Service, ctx context.Context, id uuid.UUID, a violation.Action, in violation.TransitionInput) *violation.Violation {
+	t.Helper()
+	v, err := svc.Transition(ctx, id, a, in)
+	if err != nil {
+		t.Fatalf("%s: %v", a, err)
+	}
+	return v
+}
+
+// violActionInput is input every action accepts: a note, and a notice
+// that is due at once so MARK_DUE is legal right after it.
+func violActionInput() violation.TransitionInput {
+	zero := 0
+	return violation.TransitionInput{Note: "依据《城乡规划法》第六十四条", Days: &zero}
+}
+
+// TestViolationTransitions takes every (status, action) pair through the
+// service and the store against a hand-written table: legal transitions
+// write the change and one event; illegal ones are refused with
+// BAD_USER_INPUT naming the current status and write nothing.
+func TestViolationTransitions(t *testing.T) {
+	pool := setup(t)
+	clk := &clock{now: time.Date(2025, 6, 10, 1, 0, 0, 0, time.UTC)}
+	svc := violService(pool, violOfficer(), clk, nil)
+	ctx := as(context.Background(), "urban-management", "officer")
+	type A = violation.Action
+	type S = violation.Status
+	paths := map[S][]A{
+		violation.StatusDiscovered:       nil,
+		violation.StatusNoticeIssued:     {violation.ActionIssueNotice},
+		violation.StatusRectificationDue: {violation.ActionIssueNotice, violation.ActionMarkDue},
+		violation.StatusDemolished:       {violation.ActionIssueNotice, violation.ActionDemolish},
+		violation.StatusLegalized:        {violation.ActionIssueNotice, violation.ActionMarkDue, violation.ActionLegalize},
+		violation.StatusPenalized:        {violation.ActionIssueNotice, violation.ActionPenalize},
+		violation.StatusClosed:           {violation.ActionDismiss},
+	}
+	resolve := map[A]S{violation.ActionDemolish: violation.StatusDemolished, violation.ActionLegalize: violation.StatusLegalized,
+		violation.ActionPenalize: violation.StatusPenalized}
+	legal := map[S]map[A]S{
+		violation.StatusDiscovered:       {violation.ActionIssueNotice: violation.StatusNoticeIssued, violation.ActionDismiss: violation.StatusClosed},
+		violation.StatusNoticeIssued:     {violation.ActionMarkDue: violation.StatusRectificationDue},
+		violation.StatusRectificationDue: {},
+		violation.StatusDemolished:       {violation.ActionClose: violation.StatusClosed},
+		violation.StatusLegalized:        {violation.ActionClose: violation.StatusClosed},
+		violation.StatusPenalized:        {violation.ActionClose: violation.StatusClosed},
+		violation.StatusClosed:           {},
+	}
+	for a, to := range resolve {
+		legal[violation.StatusNoticeIssued][a] = to
+		legal[violation.StatusRectificationDue][a] = to
+	}
+	marker := uuid.New()
+	for _, from := range violation.Statuses() {
+		for _, a := range violation.Actions() {
+			t.Run(fmt.Sprintf("%s/%s", from, a), func(t *testing.T) {
+				v, err := svc.Report(ctx, violInput(marker))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, step := range paths[from] {
+					clk.Advance(time.Minute)
+					violStep(t, svc, ctx, v.ID, step, violActionInput())
+				}
+				_, version, events := violState(t, pool, v.ID)
+				clk.Advance(time.Minute)
+				got, err := svc.Transition(ctx, v.ID, a, violActionInput())
+				want, ok := legal[from][a]
+				if !ok {
+					if !apperr.Is(err, apperr.BadUserInput) || !strings.Contains(err.Error(), string(from)) {
+						t.Fatalf("err = %v, want BAD_USER_INPUT naming %s", err, from)
+					}
+					st, ver, ev := violState(t, pool, v.ID)
+					if st != string(from) || ver != version || ev != events {
+						t.Fatalf("refused transition wrote: status %s version %d events %d", st, ver, ev)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("legal transition refused: %v", err)
+				}
+				st, ver, ev := violState(t, pool, v.ID)
+				if got.Status != want || st != string(want) || ver != version+1 || ev != events+1 || got.Version != ver {
+					t.Fatalf("status %s/%s version %d→%d events %d→%d", got.Status, st, version, ver, events, ev)
+				}
+				tl, err := svc.Timelines(ctx, []uuid.UUID{v.ID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				last := tl[v.ID][len(tl[v.ID])-1]
+				if last.Action != a || last.FromStatus != from || last.ToStatus != want ||
+					last.Actor != "u-urban-management@urban-management" || last.ActorDept != "urban-management" || !last.At.Equal(clk.Now()) {
+					t.Fatalf("event %+v", last)
+				}
+				stored, err := svc.Get(ctx, v.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkStages(t, a, stored, clk.Now())
+			})
+		}
+	}
+}
+
+// checkStages checks the stage fields a transition sets.
+func checkStages(t *testing.T, a violation.Action, v *violation.Violation, now time.Time) {
+	t.Helper()
+	at := func(p *time.Time) bool { return p != nil && p.Equal(now) }
+	ok := true
+	switch a {
+	case violation.ActionIssueNotice:
+		ok = at(v.NoticeIssuedAt) && at(v.Deadline) && v.Outcome == ""
+	case violation.ActionMarkDue:
+		ok = at(v.DueAt)
+	case violation.ActionDemolish:
+		ok = at(v.ResolvedAt) && v.Outcome == violation.OutcomeDemolished && v.DemolishedAreaM2 != nil && *v.DemolishedAreaM2 == *v.AreaM2
+	case violation.ActionLegalize:
+		ok = at(v.ResolvedAt) && v.Outcome == violation.OutcomeLegalized
+	case violation.ActionPenalize:
+		ok = at(v.ResolvedAt) && v.Outcome == violation.OutcomePenalized
+	case violation.ActionClose:
+		ok = at(v.ClosedAt) && v.Outcome != ""
+	case violation.ActionDismiss:
+		ok = at(v.ClosedAt) && v.Outcome == violation.OutcomeUnfounded && v.NoticeIssuedAt == nil
+	}
+	if !ok {
+		t.Fatalf("after %s: %+v", a, v)
+	}
+}
+
+func TestViolationTransitionRefusals(t *testing.T) {
+	pool := setup(t)
+	clk := &clock{now: time.Date(2025, 6, 10, 1, 0, 0, 0, time.UTC)}
+	svc := violService(pool, violOfficer(), clk, nil)
+	ctx := as(context.Background(), "urban-management", "officer")
+	marker := uuid.New()
+	v, err := svc.Report(ctx, violInput(marker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noticed, err := svc.Report(ctx, violInput(marker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	violStep(t, svc, ctx, noticed.ID, violation.ActionIssueNotice, violation.TransitionInput{})
+	park, err := violService(pool, violOfficer(), clk, nil).Report(as(context.Background(), "traffic-police", "system"), violParking(marker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, days91, bad := 0, 91, -1.0
+	other := violService(pool, &access.Decision{Rows: access.RowScope{All: true}, Actions: []string{"report"}}, clk, nil)
+	elsewhere := violService(pool, &access.Decision{Rows: access.RowScope{Jurisdictions: []string{"hailing.suchen"}}, Actions: []string{"handle"}}, clk, nil)
+	tests := []struct {
+		name  string
+		svc   *violation.Service
+		ctx   context.Context
+		id    uuid.UUID
+		a     violation.Action
+		in    violation.TransitionInput
+		code  apperr.Code
+		field string
+	}{
+		{"stale version", svc, ctx, v.ID, violation.ActionIssueNotice, violation.TransitionInput{Version: &stale}, apperr.Conflict, ""},
+		{"dismiss without reason", svc, ctx, v.ID, violation.ActionDismiss, violation.TransitionInput{}, apperr.BadUserInput, "note"},
+		{"notice of 91 days", svc, ctx, v.ID, violation.ActionIssueNotice, violation.TransitionInput{Days: &days91}, apperr.BadUserInput, "days"},
+		{"mark due before the deadline", svc, ctx, noticed.ID, violation.ActionMarkDue, violation.TransitionInput{}, apperr.BadUserInput, ""},
+		{"legalize without reference", svc, ctx, noticed.ID, violation.ActionLegalize, violation.TransitionInput{}, apperr.BadUserInput, "note"},
+		{"penalize without decision", svc, ctx, noticed.ID, violation.ActionPenalize, violation.TransitionInput{}, apperr.BadUserInput, "note"},
+		{"negative demolished area", svc, ctx, noticed.ID, violation.ActionDemolish, violation.TransitionInput{DemolishedAreaM2: &bad}, apperr.BadUserInput, "demolishedAreaM2"},
+		{"urban management handling parking", svc, ctx, park.ID, violation.ActionIssueNotice, violation.TransitionInput{}, apperr.Forbidden, ""},
+		{"no handle action", other, ctx, v.ID, violation.ActionIssueNotice, violation.TransitionInput{}, apperr.Forbidden, ""},
+		{"outside the scope", elsewhere, ctx, v.ID, violation.ActionIssueNotice, violation.TransitionInput{}, apperr.NotFound, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st, ver, ev := violState(t, pool, tc.id)
+			_, err := tc.svc.Transition(tc.ctx, tc.id, tc.a, tc.in)
+			e, ok := apperr.As(err)
+			if !ok || e.Code != tc.code || (tc.field != "" && e.Field != tc.field) {
+				t.Fatalf("err = %v, want %s %s", err, tc.code, tc.field)
+			}
+			if st2, ver2, ev2 := violState(t, pool, tc.id); st2 != st || ver2 != ver || ev2 != ev {
+				t.Fatalf("refusal wrote: %s/%d/%d → %s/%d/%d", st, ver, ev, st2, ver2, ev2)
+			}
+		})
+	}
+	// The traffic police handle illegal parking: notice at once, penalty;
+	// it cannot be demolished or legalized.
+	tp := violService(pool, violOfficer(), clk, nil)
+	tpCtx := as(context.Background(), "traffic-police", "officer")
+	n := violStep(t, tp, tpCtx, park.ID, violation.ActionIssueNotice, violation.TransitionInput{})
+	if n.Deadline == nil || !n.Deadline.Equal(clk.Now()) {
+		t.Fatalf("parking deadline %v, want now", n.Deadline)
+	}
+	for _, a := range []violation.Action{violation.ActionDemolish, violation.ActionLegalize} {
+		if _, err := tp.Transition(tpCtx, park.ID, a, violation.TransitionInput{Note: "x"}); !apperr.Is(err, apperr.BadUserInput) {
+			t.Fatalf("%s parking: %v", a, err)
+		}
+	}
+	violStep(t, tp, tpCtx, park.ID, violation.ActionPenalize, violation.TransitionInput{Note: "罚款 200 元"})
+}
+
+func TestViolationConcurrentTransitionsOneWins(t *testing.T) {
+	pool := setup(t)
+	svc := violService(pool, violOfficer(), nil, nil)
+	ctx := as(context.Background(), "urban-management", "officer")
+	v, err := svc.Report(ctx, violInput(uuid.New()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = svc.Transition(ctx, v.ID, violation.ActionIssueNotice, violation.TransitionInput{})
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case apperr.Is(err, apperr.Conflict), apperr.Is(err, apperr.BadUserInput):
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if _, ver, ev := violState(t, pool, v.ID); ok != 1 || ver != 2 || ev != 2 {
+		t.Fatalf("%d notices succeeded (version %d, events %d), want exactly 1", ok, ver, ev)
+	}
+}
+
+// TestViolationDeadlines checks the rectification deadlines against the
+// working calendar across the 2025 National Day holiday (1–8 October, with
+// the make-up working days Sunday 28 September and Saturday 11 October).
+func TestViolationDeadlines(t *testing.T) {
+	pool := setup(t)
+	// Friday 2025-09-26 10:00 Asia/Shanghai.
+	clk := &clock{now: time.Date(2025, 9, 26, 2, 0, 0, 0, time.UTC)}
+	svc := violService(pool, violOfficer(), clk, nil)
+	um := as(context.Background(), "urban-management", "officer")
+	tp := as(context.Background(), "traffic-police", "officer")
+	marker := uuid.New()
+	local := func(m time.Month, d, h int) time.Time {
+		return time.Date(2025, m, d, h, 0, 0, 0, time.FixedZone("CST", 8*3600)).UTC()
+	}
+	three := 3
+	advertising := violInput(marker)
+	advertising.Kind, advertising.Subtype, advertising.AreaM2 = violation.KindIllegalAdvertising, "", nil
+	occupation := violInput(marker)
+	occupation.Kind, occupation.Subtype, occupation.AreaM2 = violation.KindStreetOccupation, violation.SubtypeShopfrontOverflow, nil
+	dumping := violInput(marker)
+	dumping.Kind, dumping.Subtype, dumping.AreaM2 = violation.KindDumping, violation.SubtypeConstructionWaste, nil
+	tests := []struct {
+		name string
+		ctx  context.Context
+		in   violation.ReportInput
+		days *int
+		want time.Time
+	}{
+		// 15 working days: 28, 29, 30 Sep, 9, 10, 11, 13–17, 20–23 Oct.
+		{"construction, 15 days", um, violInput(marker), nil, local(10, 23, 10)},
+		{"construction, 3 days given", um, violInput(marker), &three, local(9, 30, 10)},
+		{"street occupation, 1 day (the make-up Sunday)", um, occupation, nil, local(9, 28, 10)},
+		{"advertising, 1 day", um, advertising, nil, local(9, 28, 10)},
+		{"dumping, 2 days", um, dumping, nil, local(9, 29, 10)},
+		{"parking, immediately", tp, violParking(marker), nil, local(9, 26, 10)},
+	}
+	ids := map[string]uuid.UUID{}
+	for _, tc := range tests {
+		v, err := svc.Report(tc.ctx, tc.in)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		n := violStep(t, svc, tc.ctx, v.ID, violation.ActionIssueNotice, violation.TransitionInput{Days: tc.days})
+		if n.Deadline == nil || !n.Deadline.Equal(tc.want) {
+			t.Errorf("%s: deadline %v, want %v", tc.name, n.Deadline, tc.want)
+		}
+		ids[tc.name] = v.ID
+	}
+	// Sunday 28 September 12:00: one-day notices are overdue, the rest not.
+	clk.Advance(local(9, 28, 12).Sub(clk.Now()))
+	yes, no := true, false
+	overdue := map[string]bool{"street occupation, 1 day (the make-up Sunday)": true, "advertising, 1 day": true, "parking, immediately": true}
+	for name, id := range ids {
+		v, err := svc.Get(um, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Overdue(clk.Now()) != overdue[name] {
+			t.Errorf("%s: Overdue = %v", name, v.Overdue(clk.Now()))
+		}
+	}
+	for _, tc := range []struct {
+		overdue *bool
+		want    int
+	}{{&yes, 3}, {&no, 3}} {
+		n, err := svc.Count(um, violation.Filter{PropertyID: &marker, Overdue: tc.overdue})
+		if err != nil || n != tc.want {
+			t.Fatalf("count overdue=%v: %d %v, want %d", *tc.overdue, n, err, tc.want)
+		}
+	}
+	// The sweep records the missed deadlines, only those.
+	moved, err := svc.SweepDue(context.Background())
+	if err != nil || moved < 3 {
+		t.Fatalf("sweep moved %d: %v", moved, err)
+	}
+	due, err := svc.Count(um, violation.Filter{PropertyID: &marker, Statuses: []violation.Status{violation.StatusRectificationDue}})
+	if err != nil || due != 3 {
+		t.Fatalf("%d due after the sweep (%v), want 3", due, err)
+	}
+	tl, err := svc.Timelines(um, []uuid.UUID{ids["parking, immediately"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := tl[ids["parking, immediately"]][2]
+	if last.Action != violation.ActionMarkDue || last.Actor != violation.SweepActor || last.ActorDept != "traffic-police" {
+		t.Fatalf("sweep event %+v", last)
+	}
+	if again, err := svc.SweepDue(context.Background()); err != nil || again != 0 {
+		t.Fatalf("second sweep moved %d (%v)", again, err)
+	}
+}
+
+// TestViolationReportValidation checks the input rules through the store:
+// every refusal names its field and writes nothing.
+func TestViolationReportValidation(t *testing.T) {
+	pool := setup(t)
+	svc := violService(pool, violOfficer(), nil, nil)
+	ctx := as(context.Background(), "urban-management", "officer")
+	marker := uuid.New()
+	huge, nan := 100_001.0, math.NaN()
+	missingCase := uuid.New()
+	tests := []struct {
+		name  string
+		edit  func(*violation.ReportInput)
+		field string
+	}{
+		{"ID number check digit", func(in *violation.ReportInput) { in.Party.IDNumber = "321202197503021234" }, "party.idNumber"},
+		{"ID number birth date", func(in *violation.ReportInput) { in.Party.IDNumber = "321202197513021230" }, "party.idNumber"},
+		{"plate on construction", func(in *violation.ReportInput) { in.Plate = "苏M12345" }, "plate"},
+		{"parking with a bad plate", func(in *violation.ReportInput) {
+			*in = violParking(marker)
+			in.Plate = "苏MO12345"
+		}, "plate"},
+		{"construction without area", func(in *violation.ReportInput) { in.AreaM2 = nil }, "areaM2"},
+		{"area over 100,000 m²", func(in *violation.ReportInput) { in.AreaM2 = &huge }, "areaM2"},
+		{"outside the district", func(in *violation.ReportInput) { in.Lat, in.Lng = 31.23, 121.47 }, "location"},
+		{"NaN longitude", func(in *violation.ReportInput) { in.Lng = nan }, "location"},
+		{"subtype of another kind", func(in *violation.ReportInput) { in.Subtype = violation.SubtypeDomesticWaste }, "subtype"},
+		{"unknown jurisdiction", func(in *violation.ReportInput) { in.Jurisdiction = "hailing.nowhere" }, "jurisdiction"},
+		{"the whole district", func(in *violation.ReportInput) { in.Jurisdiction = "hailing" }, "jurisdiction"},
+		{"unknown case", func(in *violation.ReportInput) { in.CaseID = &missingCase }, "caseId"},
+		{"unknown channel", func(in *violation.ReportInput) { in.Channel = "PIGEON" }, "channel"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := violInput(marker)
+			tc.edit(&in)
+			_, err := svc.Report(ctx, in)
+			e, ok := apperr.As(err)
+			if !ok || e.Code != apperr.BadUserInput || e.Field != tc.field {
+				t.Fatalf("err = %v, want BAD_USER_INPUT on %s", err, tc.field)
+			}
+			if n := violMarked(t, pool, marker); n != 0 {
+				t.Fatalf("%d violations written", n)
+			}
+		})
+	}
+	// Reporting needs the report action.
+	viewer := violService(pool, &access.Decision{Rows: access.RowScope{All: true}}, nil, nil)
+	if _, err := viewer.Report(ctx, violInput(marker)); !apperr.Is(err, apperr.Forbidden) {
+		t.Fatalf("report without the action: %v", err)
+	}
+	// A valid report is located, numbered and owned by kind.
+	v, err := svc.Report(ctx, violInput(marker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(v.RecordNo, "WF2") || v.JurisdictionCode == "" || v.OwnerDept != "urban-management" || v.Status != violation.StatusDiscovered {
+		t.Fatalf("reported: %+v", v)
+	}
+	p, err := svc.Report(as(context.Background(), "traffic-police", "system"), violParking(marker))
+	if err != nil || p.OwnerDept != "traffic-police" || p.SourceDept != "traffic-police" {
+		t.Fatalf("parking: %+v %v", p, err)
+	}
+}
+
+func TestViolationUpsert(t *testing.T) {
+	pool := setup(t)
+	clk := &clock{now: time.Date(2025, 6, 10, 1, 0, 0, 0, time.UTC)}
+	svc := violService(pool, violOfficer(), clk, nil)
+	drone := as(context.Background(), "urban-management", "system")
+	marker := uuid.New()
+	in := violInput(marker)
+	if _, _, err := svc.Upsert(drone, in, nil); !apperr.Is(err, apperr.BadUserInput) {
+		t.Fatalf("upsert without external id: %v", err)
+	}
+	in.ExternalID = "uav-" + marker.String()
+	v, out, err := svc.Upsert(drone, in, nil)
+	if err != nil || out != violation.UpsertCreated || v.Version != 1 {
+		t.Fatalf("create: %v %v %+v", out, err, v)
+	}
+	// The same data again, written a little differently: nothing changes.
+	again := in
+	again.Description = "  " + in.Description + " "
+	again.Party.IDNumber = strings.ToLower(in.Party.IDNumber)
+	clk.Advance(time.Hour)
+	u, out, err := svc.Upsert(drone, again, nil)
+	if err != nil || out != violation.UpsertUnchanged || u.Version != 1 || u.ID != v.ID {
+		t.Fatalf("resend: %v %v %+v", out, err, u)
+	}
+	if _, ver, ev := violState(t, pool, v.ID); ver != 1 || ev != 1 {
+		t.Fatalf("resend wrote: version %d events %d", ver, ev)
+	}
+	// New data: version bump and an UPDATE event naming the fields.
+	bigger := 80.0
+	in.AreaM2 = &bigger
+	u, out, err = svc.Upsert(drone, in, nil)
+	if err != nil || out != violation.UpsertUpdated || u.Version != 2 || *u.AreaM2 != 80 {
+		t.Fatalf("update: %v %v %+v", out, err, u)
+	}
+	tl, _ := svc.Timelines(drone, []uuid.UUID{v.ID})
+	if ev := tl[v.ID]; len(ev) != 2 || ev[1].Action != violation.ActionUpdate || ev[1].Note != "changed: areaM2" {
+		t.Fatalf("timeline %+v", ev)
+	}
+	// A stale version is refused and writes nothing; the current one passes.
+	stale, cur := 1, 2
+	in.Description = "楼顶违法搭建砖混房屋"
+	if _, _, err := svc.Upsert(drone, in, &stale); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("stale version: %v", err)
+	}
+	if _, ver, ev := violState(t, pool, v.ID); ver != 2 || ev != 2 {
+		t.Fatalf("stale upsert wrote: version %d events %d", ver, ev)
+	}
+	if u, out, err = svc.Upsert(drone, in, &cur); err != nil || out != violation.UpsertUpdated || u.Version != 3 {
+		t.Fatalf("current version: %v %v %+v", out, err, u)
+	}
+	// The lifecycle is untouched by upserts.
+	officer := as(context.Background(), "urban-management", "officer")
+	violStep(t, svc, officer, v.ID, violation.ActionIssueNotice, violation.TransitionInput{})
+	if u, out, err = svc.Upsert(drone, in, nil); err != nil || out != violation.UpsertUnchanged || u.Status != violation.StatusNoticeIssued {
+		t.Fatalf("after notice: %v %v %+v", out, err, u)
+	}
+	// The kind cannot change; Report refuses a known external id.
+	changed := in
+	changed.Kind, changed.Subtype = violation.KindDumping, violation.SubtypeConstructionWaste
+	if _, _, err := svc.Upsert(drone, changed, nil); !apperr.Is(err, apperr.BadUserInput) {
+		t.Fatalf("kind change: %v", err)
+	}
+	if _, err := svc.Report(drone, in); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("report of a known external id: %v", err)
+	}
+	// Another department's system has its own key space.
+	if _, out, err := svc.Upsert(as(context.Background(), "street-chengdong", "system"), in, nil); err != nil || out != violation.UpsertCreated {
+		t.Fatalf("other source: %v %v", out, err)
+	}
+	// A closed file no longer changes.
+	violStep(t, svc, officer, v.ID, violation.ActionDemolish, violation.TransitionInput{})
+	violStep(t, svc, officer, v.ID, violation.ActionClose, violation.TransitionInput{})
+	in.Address = "另一地址"
+	if _, _, err := svc.Upsert(drone, in, nil); !apperr.Is(err, apperr.BadUserInput) {
+		t.Fatalf("change of a closed file: %v", err)
+	}
+}
+
+// TestViolationUpsertConcurrentCreate sends the same new record from many
+// goroutines at once: one creates it, the others find it unchanged.
+func TestViolationUpsertConcurrentCreate(t *testing.T) {
+	pool := setup(t)
+	svc := violService(pool, violOfficer(), nil, nil)
+	ctx := as(context.Background(), "urban-management", "system")
+	marker := uuid.New()
+	in := violInput(marker)
+	in.ExternalID = "race-" + marker.String()
+	outs := make([]violation.UpsertOutcome, 8)
+	errs := make([]error, len(outs))
+	var wg sync.WaitGroup
+	for i := range outs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, outs[i], errs[i] = svc.Upsert(ctx, in, nil)
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("upsert %d: %v", i, err)
+		}
+		if outs[i] == violation.UpsertCreated {
+			created++
+		}
+	}
+	if n := violMarked(t, pool, marker); created != 1 || n != 1 {
+		t.Fatalf("%d created, %d rows; want 1 and 1", created, n)
+	}
+}
+
+// TestViolationPaginationWalk walks every order page by page while other
+// violations are being recorded and checks that every violation present at
+// the start is seen exactly once, in order.
+func TestViolationPaginationWalk(t *testing.T) {
+	pool := setup(t)
+	base := time.Date(2025, 3, 3, 1, 0, 0, 0, time.UTC)
+	clk := &clock{now: base}
+	svc := violService(pool, violOfficer(), clk, nil)
+	ctx := as(context.Background(), "urban-management", "officer")
+	marker := uuid.New()
+	rng := rand.New(rand.NewPCG(3, 4))
+	var initial []uuid.UUID
+	for i := range 90 {
+		in := violInput(marker)
+		at := base.Add(-time.Duration(rng.IntN(300)) * time.Hour).Truncate(time.Hour) // many equal timestamps
+		in.DiscoveredAt = &at
+		v, err := svc.Report(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%3 != 0 { // a third keep no deadline
+			days := rng.IntN(3)
+			violStep(t, svc, ctx, v.ID, violation.ActionIssueNotice, violation.TransitionInput{Days: &days})
+		}
+		initial = append(initial, v.ID)
+	}
+	for _, order := range violation.Orders() {
+		t.Run(string(order), func(t *testing.T) {
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() { // concurrent writer
+				defer wg.Done()
+				w := rand.New(rand.NewPCG(5, 6))
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					in := violInput(marker)
+					at := base.Add(-time.Duration(w.IntN(300)) * time.Hour)
+					in.DiscoveredAt = &at
+					if _, err := svc.Report(ctx, in); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+			seen := map[uuid.UUID]int{}
+			var after *string
+			first := 13
+			var prev *violation.Violation
+			for pages := 0; ; pages++ {
+				p, err := svc.List(ctx, violation.Filter{PropertyID: &marker}, order, &first, after)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, v := range p.Violations {
+					seen[v.ID]++
+					if prev != nil && !violOrdered(order, prev, v) {
+						t.Fatalf("page %d row %d out of order", pages, i)
+					}
+					prev = v
+				}
+				if !p.HasNext {
+					break
+				}
+				cur := p.Cursor(len(p.Violations) - 1)
+				after = &cur
+				if pages > 300 {
+					t.Fatal("walk does not end")
+				}
+			}
+			close(stop)
+			wg.Wait()
+			for id, n := range seen {
+				if n != 1 {
+					t.Errorf("%s seen %d times", id, n)
+				}
+			}
+			for _, id := range initial {
+				if seen[id] != 1 {
+					t.Errorf("initial violation %s seen %d times", id, seen[id])
+				}
+			}
+		})
+	}
+	first := 1
+	p, err := svc.List(ctx, violation.Filter{PropertyID: &marker}, violation.OrderDiscoveredDesc, &first, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := p.Cursor(0)
+	if _, err := svc.List(ctx, violation.Filter{PropertyID: &marker}, violation.OrderDeadlineAsc, &first, &cur); !apperr.Is(err, apperr.BadUserInput) {
+		t.Fatalf("cursor of another order: %v", err)
+	}
+}
+
+func violOrdered(o violation.Order, a, b *violation.Violation) bool {
+	cmp := o.SortKey(a).Compare(o.SortKey(b))
+	if cmp == 0 {
+		cmp = strings.Compare(a.ID.String(), b.ID.String())
+	}
+	if o == violation.OrderDiscoveredDesc {
+		return cmp > 0
+	}
+	return cmp < 0
+}
+
+// violTracer counts the statements a pool runs.
+type violTracer struct{ n atomic.Int64 }
+
+func (c *violTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c *violTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TestViolationByParent loads the violations of many properties and many
+// cases, each in one statement, and checks every parent's list.
+func TestViolationByParent(t *testing.T) {
+	pool := setup(t)
+	tracer := &violTracer{}
+	traced, err := postgres.Open(context.Background(), postgres.PoolConfig{URL: env.DatabaseURL, Tracer: tracer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(traced.Close)
+	base := time.Date(2025, 5, 5, 1, 0, 0, 0, time.UTC)
+	svc := violService(traced, violOfficer(), &clock{now: base}, nil)
+	ctx := as(context.Background(), "urban-management", "officer")
+	caseSvc := newService(pool, commandCentre(), nil)
+	caseCtx := as(context.Background(), "urban-management", "officer", "dispatcher")
+
+	const first = 5
+	props := make([]uuid.UUID, 30)
+	wantProp := map[uuid.UUID][]uuid.UUID{}
+	caseIDs := make([]uuid.UUID, 12)
+	wantCase := map[uuid.UUID][]uuid.UUID{}
+	for i := range caseIDs {
+		c, err := caseSvc.Report(caseCtx, validReport("viol-parent-"+uuid.NewString()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		caseIDs[i] = c.ID
+	}
+	type made struct {
+		id uuid.UUID
+		at time.Time
+	}
+	var all []made
+	for i := range props {
+		props[i] = uuid.New()
+		for j := range i % 8 { // 0 to 7 violations
+			in := violInput(props[i])
+			at := base.Add(-time.Duration((i*7+j*13)%50) * time.Hour)
+			in.DiscoveredAt = &at
+			if (i+j)%3 == 0 {
+				cid := caseIDs[(i+j)%len(caseIDs)]
+				in.CaseID = &cid
+			}
+			v, err := svc.Report(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, made{v.ID, at})
+			wantProp[props[i]] = append(wantProp[props[i]], v.ID)
+			if in.CaseID != nil {
+				wantCase[*in.CaseID] = append(wantCase[*in.CaseID], v.ID)
+			}
+		}
+	}
+	at := map[uuid.UUID]time.Time{}
+	for _, m := range all {
+		at[m.id] = m.at
+	}
+	newestFirst := func(ids []uuid.UUID, n int) []uuid.UUID {
+		out := slices.Clone(ids)
+		slices.SortFunc(out, func(a, b uuid.UUID) int {
+			if c := at[b].Compare(at[a]); c != 0 {
+				return c
+			}
+			return strings.Compare(b.String(), a.String())
+		})
+		return out[:min(n, len(out))]
+	}
+	check := func(name string, got map[uuid.UUID][]*violation.Violation, want map[uuid.UUID][]uuid.UUID, parents []uuid.UUID, n int) {
+		t.Helper()
+		for _, p := range parents {
+			w := newestFirst(want[p], n)
+			var g []uuid.UUID
+			for _, v := range got[p] {
+				g = append(g, v.ID)
+			}
+			if !slices.Equal(g, w) {
+				t.Errorf("%s %s: got %v, want %v", name, p, g, w)
+			}
+		}
+	}
+
+	tracer.n.Store(0)
+	byProp, err := svc.ByProperty(ctx, append(props, props[3]), first) // a duplicate parent is harmless
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := tracer.n.Load(); n != 1 {
+		t.Errorf("ByProperty ran %d statements, want 1", n)
+	}
+	check("property", byProp, wantProp, props, first)
+
+	tracer.n.Store(0)
+	byCase, err := svc.ByCase(ctx, caseIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := tracer.n.Load(); n != 1 {
+		t.Errorf("ByCase ran %d statements, want 1", n)
+	}
+	check("case", byCase, wantCase, caseIDs, violation.ByCaseLimit)
+
+	// The scope applies inside the lateral join.
+	none := violService(traced, &access.Decision{Rows: access.RowScope{Jurisdictions: []string{"hailing.suchen"}}}, nil, nil)
+	if got, err := none.ByProperty(ctx, props, first); err != nil || len(got) != 0 {
+		t.Fatalf("out of scope: %d parents, %v", len(got), err)
+	}
+	if _, err := svc.ByProperty(ctx, props, 201); !apperr.Is(err, apperr.BadUserInput) {
+		t.Fatalf("first 201: %v", err)
+	}
+}
+
+func TestViolationRowScope(t *testing.T) {
+	pool := setup(t)
+	svc := violService(pool, violOfficer(), nil, nil)
+	ctx := as(context.Background(), "urban-management", "officer")
+	marker := uuid.New()
+	in := violInput(marker)
+	in.Jurisdiction = streetGrid(t, pool, "hailing.chengxi")
+	west, err := svc.Report(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Jurisdiction = streetGrid(t, pool, "hailing.chengdong")
+	east, err := svc.Report(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := violParking(marker)
+	p.Jurisdiction = in.Jurisdiction
+	park, err := svc.Report(as(context.Background(), "traffic-police", "system"), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		scope access.RowScope
+		want  []uuid.UUID
+	}{
+		{"everything", access.RowScope{All: true}, []uuid.UUID{west.ID, east.ID, park.ID}},
+		{"street subtree", access.RowScope{Jurisdictions: []string{"hailing.chengdong"}}, []uuid.UUID{east.ID, park.ID}},
+		{"grid subtree", access.RowScope{Jurisdictions: []string{west.JurisdictionCode}}, []uuid.UUID{west.ID}},
+		{"traffic police", access.RowScope{Depts: []string{"traffic-police"}}, []uuid.UUID{park.ID}},
+		{"urban management", access.RowScope{Depts: []string{"urban-management"}}, []uuid.UUID{west.ID, east.ID}},
+		{"street or own department", access.RowScope{Jurisdictions: []string{"hailing.chengxi"}, Depts: []string{"traffic-police"}}, []uuid.UUID{west.ID, park.ID}},
+		{"a citizen", access.RowScope{CitizenID: "cit-42"}, nil},
+		{"empty scope", access.RowScope{}, nil},
+	}
+	all := []*violation.Violation{west, east, park}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := violService(pool, &access.Decision{Rows: tc.scope}, nil, nil)
+			f := violation.Filter{PropertyID: &marker}
+			page, err := s.List(ctx, f, "", nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[uuid.UUID]bool{}
+			for _, v := range page.Violations {
+				got[v.ID] = true
+			}
+			n, err := s.Count(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.want) || n != len(tc.want) {
+				t.Fatalf("list %d, count %d, want %d", len(got), n, len(tc.want))
+			}
+			for _, id := range tc.want {
+				if !got[id] {
+					t.Errorf("missing %s", id)
+				}
+			}
+			for _, v := range all {
+				_, err := s.Get(ctx, v.ID)
+				if got[v.ID] != (err == nil) {
+					t.Errorf("Get %s: %v, visible in list %v", v.ID, err, got[v.ID])
+				}
+				if !got[v.ID] && !apperr.Is(err, apperr.NotFound) {
+					t.Errorf("out of scope must read as NOT_FOUND: %v", err)
+				}
+			}
+			many, err := s.GetMany(ctx, []uuid.UUID{west.ID, east.ID, park.ID})
+			if err != nil || len(many) != len(tc.want) {
+				t.Fatalf("GetMany: %d %v", len(many), err)
+			}
+			byProp, err := s.ByProperty(ctx, []uuid.UUID{marker}, 10)
+			if err != nil || len(byProp[marker]) != len(tc.want) {
+				t.Fatalf("ByProperty: %d %v", len(byProp[marker]), err)
+			}
+		})
+	}
+}
+
+// violPermits is a permit register that records its calls.
+type violPermits struct {
+	mu     sync.Mutex
+	calls  []string
+	answer violation.PermitCheck
+}
+
+func (p *violPermits) CheckPermit(_ context.Context, propertyID uuid.UUID, subtype string, areaM2 float64) (violation.PermitCheck, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, fmt.Sprintf("%s %s %.1f", propertyID, subtype, areaM2))
+	return p.answer, nil
+}
+
+func (p *violPermits) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.calls)
+}
+
+func TestViolationPermitCheck(t *testing.T) {
+	pool := setup(t)
+	reg := &violPermits{answer: violation.PermitCheck{HasPermit: true, Covers: false, PermitNo: "泰海规许字〔2019〕第 017 号", Note: "许可面积不含顶层"}}
+	officer := violService(pool, violOfficer(), nil, reg)
+	ctx := as(context.Background(), "urban-management", "officer")
+	prop := uuid.New()
+	in := violInput(prop)
+	in.Jurisdiction = streetGrid(t, pool, "hailing.chengdong")
+	v, err := officer.Report(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	pc, err := officer.PermitCheck(ctx, v)
+	if err != nil || pc == nil || *pc != reg.answer {
+		t.Fatalf("permit check: %+v %v", pc, err)
+	}
+	if want := fmt.Sprintf("%s ROOFTOP_ADDITION 64.5", prop); reg.count() != 1 || reg.calls[0] != want {
+		t.Fatalf("calls %v, want [%s]", reg.calls, want)
+	}
+
+	denied := violOfficer()
+	delete(denied.Fields, "permit")
+	partial := violOfficer()
+	partial.Fields["permit"] = access.FieldDenied
+	partial.Partial = map[string]access.PartialAccess{"permit": {Access: access.FieldVisible, Jurisdictions: []string{"hailing.chengdong"}}}
+	partialElsewhere := violOfficer()
+	partialElsewhere.Fields["permit"] = access.FieldDenied
+	partialElsewhere.Partial = map[string]access.PartialAccess{"permit": {Access: access.FieldVisible, Jurisdictions: []string{"hailing.chengxi"}}}
+	for _, tc := range []struct {
+		name  string
+		d     *access.Decision
+		allow bool
+	}{
+		{"group denied", denied, false},
+		{"grant on another street", partialElsewhere, false},
+		{"grant on this street", partial, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := reg.count()
+			pc, err := violService(pool, tc.d, nil, reg).PermitCheck(ctx, v)
+			if tc.allow {
+				if err != nil || pc == nil || reg.count() != before+1 {
+					t.Fatalf("%+v %v, calls %d→%d", pc, err, before, reg.count())
+				}
+				return
+			}
+			if !apperr.Is(err, apperr.Forbidden) || pc != nil {
+				t.Fatalf("%+v %v, want FORBIDDEN", pc, err)
+			}
+			if reg.count() != before {
+				t.Fatal("the register was asked although the group is denied")
+			}
+		})
+	}
+
+	// No question without a property, or for kinds that are not structures.
+	noProp := violInput(prop)
+	noProp.PropertyID = nil
+	occupation := violInput(prop)
+	occupation.Kind, occupation.Subtype = violation.KindStreetOccupation, violation.SubtypeShopfrontOverflow
+	var others []*violation.Violation
+	for _, in := range []violation.ReportInput{noProp, occupation} {
+		o, err := officer.Report(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		others = append(others, o)
+		before := reg.count()
+		if pc, err := officer.PermitCheck(ctx, o); err != nil || pc != nil || reg.count() != before {
+			t.Fatalf("%s: %+v %v", o.Kind, pc, err)
+		}
+	}
+	batch, err := officer.PermitChecks(ctx, append(others, v))
+	if err != nil || len(batch) != 1 || batch[v.ID] == nil {
+		t.Fatalf("PermitChecks: %v %v", batch, err)
+	}
+	if _, err := violService(pool, violOfficer(), nil, nil).PermitCheck(ctx, v); !apperr.Is(err, apperr.ServiceUnavailable) {
+		t.Fatalf("no register: %v", err)
+	}
+}
+
+// violSchema returns a pool on a fresh schema holding only the violation
+// tables (jurisdictions, departments and cases stay in public, next on the
+// search_path).
+func violSchema(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	setup(t)
+	b, err := os.ReadFile("migrations/00120_violations.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, _, ok := strings.Cut(string(b), "-- +goose Down")
+	if !ok {
+		t.Fatal("00120_violations.sql has no Down section")
+	}
+	pool, _ := env.Schema(t)
+	if _, err := pool.Exec(context.Background(), up); err != nil {
+		t.Fatalf("create violation tables: %v", err)
+	}
+	return pool
+}
+
+func violChecksum(t *testing.T, pool *pgxpool.Pool) string {
+	t.Helper()
+	var sum string
+	err := pool.QueryRow(context.Background(), `SELECT
+		(SELECT md5(string_agg(row_to_json(v)::text, '' ORDER BY id)) FROM violations v) ||
+		(SELECT md5(string_agg(row_to_json(e)::text, '' ORDER BY id)) FROM violation_events e)`).Scan(&sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+func TestSeedViolationsDemo(t *testing.T) {
+	pool := setup(t)
+	ctx := context.Background()
+	now := time.Date(2025, 11, 20, 2, 0, 0, 0, time.UTC)
+	// Cases the demo can link to: 违法建设, 店外经营 and 乱停乱放 in two streets.
+	caseSvc := newService(pool, commandCentre(), nil)
+	caseCtx := as(ctx, "urban-management", "officer")
+	for i := range 40 {
+		in := validReport("viol-demo")
+		in.MinorCode = []string{"0302", "0501", "0503"}[i%3]
+		in.Jurisdiction = streetGrid(t, pool, []string{"hailing.jiulong", "hailing.chengzhong"}[i%2])
+		at := now.AddDate(0, 0, -20*(i+1))
+		in.ReportedAt = &at
+		if _, err := caseSvc.Report(caseCtx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cal := calendar.Default()
+	a := violSchema(t)
+	st, err := postgres.SeedViolationsDemo(ctx, a, 42, now, cal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", st)
+	if st.Violations != postgres.DemoViolations || st.Demolished != postgres.DemoDemolished {
+		t.Fatalf("stats %+v", st)
+	}
+	if st.DemolishedAreaM2 < 37_000 || math.Abs(st.DemolishedAreaM2-postgres.DemoDemolishedAreaM2) > 30 {
+		t.Fatalf("demolished %.1f m², want about %d", st.DemolishedAreaM2, postgres.DemoDemolishedAreaM2)
+	}
+	if st.LinkedCases == 0 {
+		t.Fatal("no violation linked to a case")
+	}
+	if _, err := postgres.SeedViolationsDemo(ctx, a, 42, now, cal); !errors.Is(err, postgres.ErrViolationsSeeded) {
+		t.Fatalf("second run: %v", err)
+	}
+
+	rows, err := a.Query(ctx, `SELECT kind || ' ' || status || ' ' || coalesce(outcome, '-') || ': ' || count(*)
+		FROM violations GROUP BY kind, status, outcome ORDER BY kind, status, outcome`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dist, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stages:\n%s", strings.Join(dist, "\n"))
+	// Figures as stored.
+	var n, events, demolished, statuses int
+	var area float64
+	err = a.QueryRow(ctx, `SELECT (SELECT count(*) FROM violations), (SELECT count(*) FROM violation_events),
+		(SELECT count(*) FROM violations WHERE kind = 'ILLEGAL_CONSTRUCTION' AND outcome = 'DEMOLISHED'),
+		(SELECT coalesce(sum(demolished_area_m2), 0) FROM violations WHERE kind = 'ILLEGAL_CONSTRUCTION' AND outcome = 'DEMOLISHED'),
+		(SELECT count(DISTINCT status) FROM violations)`).Scan(&n, &events, &demolished, &area, &statuses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != st.Violations || events != st.Events || demolished != st.Demolished || math.Abs(area-st.DemolishedAreaM2) > 0.5 || statuses != 7 {
+		t.Fatalf("stored: %d violations, %d events, %d demolished, %.1f m², %d statuses", n, events, demolished, area, statuses)
+	}
+	var share float64
+	if err := a.QueryRow(ctx, `SELECT avg((case_id IS NOT NULL)::int) FROM violations`).Scan(&share); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("linked to a case: %.1f %%", share*100)
+
+	// Every row is valid by the service's rules, and its timeline is a
+	// chain of legal transitions ending in its status.
+	store := postgres.NewViolationStore(a)
+	list, _, err := store.List(ctx, access.RowScope{All: true}, violation.ListQuery{First: 10_000, Now: now})
+	if err != nil || len(list) != n {
+		t.Fatalf("list %d: %v", len(list), err)
+	}
+	ids := make([]uuid.UUID, len(list))
+	for i, v := range list {
+		ids[i] = v.ID
+	}
+	timelines, err := store.Timelines(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range list {
+		if err := violDemoValid(v, timelines[v.ID], now); err != nil {
+			t.Fatalf("%s (%s %s): %v", v.RecordNo, v.Kind, v.Status, err)
+		}
+	}
+	// Linked cases lie in the same street and came first.
+	var bad int
+	if err := a.QueryRow(ctx, `SELECT count(*) FROM violations v JOIN cases c ON c.id = v.case_id
+		WHERE c.street_code <> v.street_code OR c.reported_at >= v.discovered_at OR v.channel <> 'CASE'`).Scan(&bad); err != nil || bad != 0 {
+		t.Fatalf("%d badly linked cases (%v)", bad, err)
+	}
+
+	// The same seed and now give the same rows.
+	b := violSchema(t)
+	if _, err := postgres.SeedViolationsDemo(ctx, b, 42, now, cal); err != nil {
+		t.Fatal(err)
+	}
+	if violChecksum(t, a) != violChecksum(t, b) {
+		t.Fatal("the demo is not deterministic")
+	}
+}
+
+// violDemoValid checks one generated violation against the domain rules.
+func violDemoValid(v *violation.Violation, events []violation.Event, now time.Time) error {
+	if v.Party.IDNumber != "" {
+		if id, ok := violation.NormalizeIDNumber(v.Party.IDNumber); !ok || id != v.Party.IDNumber || !strings.HasPrefix(id, "321202") {
+			return fmt.Errorf("ID number %q", v.Party.IDNumber)
+		}
+	}
+	if v.Party.Phone != "" && (len(v.Party.Phone) != 11 || v.Party.Phone[0] != '1') {
+		return fmt.Errorf("phone %q", v.Party.Phone)
+	}
+	if v.Kind == violation.KindIllegalParking {
+		if p, ok := violation.NormalizePlate(v.Plate); !ok || p != v.Plate || !strings.HasPrefix(p, "苏M") {
+			return fmt.Errorf("plate %q", v.Plate)
+		}
+	}
+	if v.Kind.Construction() && (v.AreaM2 == nil || *v.AreaM2 <= 0) {
+		return errors.New("construction without area")
+	}
+	if !violation.InDistrict(v.Lat, v.Lng) || !v.DiscoveredAt.Before(now) {
+		return fmt.Errorf("place or time: %.5f %.5f %v", v.Lat, v.Lng, v.DiscoveredAt)
+	}
+	if v.Status == violation.StatusNoticeIssued && v.Deadline.Before(now.Add(-time.Hour)) {
+		return errors.New("deadline long past but not marked due")
+	}
+	if len(events) != v.Version || len(events) == 0 || events[0].Action != violation.ActionReport || events[0].FromStatus != "" {
+		return fmt.Errorf("%d events for version %d", len(events), v.Version)
+	}
+	st := violation.StatusDiscovered
+	for _, e := range events[1:] {
+		next, err := violation.Next(st, e.Action)
+		if err != nil || e.FromStatus != st || e.ToStatus != next || e.At.After(now) {
+			return fmt.Errorf("event %s %s→%s after %s: %v", e.Action, e.FromStatus, e.ToStatus, st, err)
+		}
+		st = next
+	}
+	if st != v.Status || !events[len(events)-1].At.Equal(v.UpdatedAt) {
+		return fmt.Errorf("timeline ends in %s", st)
+	}
+	return nil
+}

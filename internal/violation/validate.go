@@ -1,0 +1,120 @@
+package violation
+
+import (
+	"math"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// District bounds: a violation must lie inside Hailing District (with
+// margin), the same box cases use.
+const (
+	MinLat, MaxLat = 32.30, 32.70
+	MinLng, MaxLng = 119.70, 120.15
+)
+
+// AreaMaxM2 bounds any area: larger figures are typing errors (the largest
+// demolitions on record are a few thousand m²).
+const AreaMaxM2 = 100_000
+
+// InDistrict reports whether (lat, lng) lies inside the district box. NaN
+// and infinities are outside.
+func InDistrict(lat, lng float64) bool {
+	return lat >= MinLat && lat <= MaxLat && lng >= MinLng && lng <= MaxLng
+}
+
+// validArea reports whether a is a usable area in m²: finite, > 0 and at
+// most AreaMaxM2.
+func validArea(a float64) bool {
+	return !math.IsNaN(a) && a > 0 && a <= AreaMaxM2
+}
+
+// idWeights are the ISO 7064 MOD 11-2 weights (2^(17-i) mod 11) of the first
+// 17 characters of a resident ID number; idCheck maps the weighted sum mod
+// 11 to the check character.
+var (
+	idWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	idCheck   = "10X98765432"
+)
+
+// IDCheckChar returns the check character of the first 17 digits of a
+// resident ID number, or 0 when they are not 17 ASCII digits.
+func IDCheckChar(first17 string) byte {
+	if len(first17) != 17 {
+		return 0
+	}
+	sum := 0
+	for i := range 17 {
+		c := first17[i]
+		if c < '0' || c > '9' {
+			return 0
+		}
+		sum += int(c-'0') * idWeights[i]
+	}
+	return idCheck[sum%11]
+}
+
+// NormalizeIDNumber checks an 18-character resident ID number (GB 11643:
+// 6-digit region, 8-digit birth date, 3-digit sequence, ISO 7064 MOD 11-2
+// check character) and returns it with a lowercase x raised. It reports
+// false when the format, birth date or check character is wrong.
+func NormalizeIDNumber(s string) (string, bool) {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if len(s) != 18 {
+		return "", false
+	}
+	want := IDCheckChar(s[:17])
+	if want == 0 || s[17] != want {
+		return "", false
+	}
+	if s[0] == '0' { // region codes start at 11 (Beijing)
+		return "", false
+	}
+	birth, err := time.Parse("20060102", s[6:14])
+	if err != nil || birth.Year() < 1900 || birth.After(time.Now()) {
+		return "", false
+	}
+	return s, true
+}
+
+// plateProvinces are the one-character province abbreviations that begin a
+// licence plate.
+const plateProvinces = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+
+// Plate letters exclude I and O (they read as 1 and 0).
+var (
+	// Ordinary plate: province, city letter, 5 letters or digits (the last
+	// may be 挂 trailer, 学 learner, 警 police).
+	plateOrdinary = regexp.MustCompile(`^[` + plateProvinces + `][A-HJ-NP-Z][A-HJ-NP-Z0-9]{4}[A-HJ-NP-Z0-9挂学警]$`)
+	// New-energy plate: province, city letter, then D/F and a letter or
+	// digit and 4 digits (small vehicles) or 5 digits and D/F (large).
+	plateNewEnergy = regexp.MustCompile(`^[` + plateProvinces + `][A-HJ-NP-Z]([DF][A-HJ-NP-Z0-9][0-9]{4}|[0-9]{5}[DF])$`)
+)
+
+// NormalizePlate checks a Chinese licence plate — ordinary (苏M12345) or
+// new-energy (苏MD12345) — and returns it without spaces or the middle dot,
+// letters raised. It reports false for anything else.
+func NormalizePlate(s string) (string, bool) {
+	s = strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\t', '·', '•', '.', '-':
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.ToUpper(s)
+	if utf8.RuneCountInString(s) < 7 || utf8.RuneCountInString(s) > 8 {
+		return "", false
+	}
+	if plateOrdinary.MatchString(s) || plateNewEnergy.MatchString(s) {
+		return s, true
+	}
+	return "", false
+}
+
+var (
+	jurisdictionPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+	phonePattern        = regexp.MustCompile(`^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$`)
+)
