@@ -106,3 +106,24 @@ func (r *mutationResolver) transition(ctx context.Context, id string, a cases.Ac
 	}
 	return r.CaseService.Transition(ctx, uid, a, in)
 }
+
+// pointers returns pointers to the elements of list.
+func pointers[T any](list []T) []*T {
+	out := make([]*T, len(list))
+	for i := range list {
+		out[i] = &list[i]
+	}
+	return out
+}
+
+// repIDs collects the valid uuids among entity representations; malformed
+// ones name no entity and resolve to null.
+func repIDs[R any](reps []R, id func(R) string) []uuid.UUID {
+	out := make([]uuid.UUID, 0, len(reps))
+	for _, rep := range reps {
+		if u, err := uuid.Parse(id(rep)); err == nil {
+			out = append(out, u)
+		}
+	}
+	return out
+}

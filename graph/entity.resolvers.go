@@ -12,17 +12,11 @@ import (
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
-	"github.com/google/uuid"
+	"github.com/fengcheng/datahub/internal/property"
 )
 
 func (r *entityResolver) FindManyCaseByIDs(ctx context.Context, reps []*model.CaseByIDsInput) ([]*cases.Case, error) {
-	ids := make([]uuid.UUID, 0, len(reps))
-	for _, rep := range reps {
-		if id, err := uuid.Parse(rep.ID); err == nil {
-			ids = append(ids, id)
-		}
-	}
-	found, err := r.CaseService.GetMany(ctx, ids)
+	found, err := r.CaseService.GetMany(ctx, repIDs(reps, func(rep *model.CaseByIDsInput) string { return rep.ID }))
 	if err != nil {
 		return nil, err
 	}
@@ -54,6 +48,15 @@ func (r *entityResolver) FindManyJurisdictionByCodes(ctx context.Context, reps [
 	}
 	return alignEntities(reps, found, func(rep *model.JurisdictionByCodesInput) string { return rep.Code },
 		func(j *directory.Jurisdiction) string { return j.Code }), nil
+}
+
+func (r *entityResolver) FindManyPropertyByIDs(ctx context.Context, reps []*model.PropertyByIDsInput) ([]*property.Property, error) {
+	found, err := r.PropertyService.GetMany(ctx, repIDs(reps, func(rep *model.PropertyByIDsInput) string { return rep.ID }))
+	if err != nil {
+		return nil, err
+	}
+	return alignEntities(reps, found, func(rep *model.PropertyByIDsInput) string { return rep.ID },
+		func(p *property.Property) string { return p.ID.String() }), nil
 }
 
 func (r *Resolver) Entity() generated.EntityResolver { return &entityResolver{r} }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/property"
 	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
 )
@@ -18,6 +19,9 @@ type loaders struct {
 	departments   *dataloadgen.Loader[string, *directory.Department]
 	jurisdictions *dataloadgen.Loader[string, *directory.Jurisdiction]
 	timelines     *dataloadgen.Loader[uuid.UUID, []cases.Event]
+	properties    *dataloadgen.Loader[uuid.UUID, *property.Property]
+	permits       *dataloadgen.Loader[uuid.UUID, []property.Permit]
+	inspections   *dataloadgen.Loader[uuid.UUID, []property.Inspection]
 }
 
 // loaderWait is how long a loader collects keys before it fetches. Field
@@ -52,6 +56,19 @@ func (r *Resolver) newLoaders() *loaders {
 		timelines: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]cases.Event, error) {
 			return r.CaseService.Timelines(ctx, ids)
 		}, dataloadgen.WithWait(loaderWait)),
+		properties: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*property.Property, error) {
+			list, err := r.PropertyService.GetMany(ctx, ids)
+			if err != nil {
+				return nil, err
+			}
+			return byID(list, func(p *property.Property) uuid.UUID { return p.ID }), nil
+		}, dataloadgen.WithWait(loaderWait)),
+		permits: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]property.Permit, error) {
+			return r.PropertyService.Permits(ctx, ids)
+		}, dataloadgen.WithWait(loaderWait)),
+		inspections: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]property.Inspection, error) {
+			return r.PropertyService.Inspections(ctx, ids)
+		}, dataloadgen.WithWait(loaderWait)),
 	}
 }
 
@@ -77,6 +94,15 @@ func (r *Resolver) loaders(ctx context.Context) *loaders {
 	}
 	// A caller without the middleware still works, unbatched.
 	return r.newLoaders()
+}
+
+// byID indexes a list by its key.
+func byID[K comparable, V any](list []V, key func(V) K) map[K]V {
+	out := make(map[K]V, len(list))
+	for _, v := range list {
+		out[key(v)] = v
+	}
+	return out
 }
 
 // loadOptional maps the loader's not-found to nil.

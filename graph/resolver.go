@@ -4,6 +4,7 @@ import (
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/sharing"
 )
 
@@ -14,6 +15,7 @@ type Resolver struct {
 	Access           Decider
 	CaseService      *cases.Service
 	DirectoryService *directory.Service
+	PropertyService  *property.Service
 	Sharing          *sharing.Service
 	Audit            *audit.Trail
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/sharing"
 	"github.com/google/uuid"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -41,10 +42,16 @@ type ResolverRoot interface {
 	CaseClass() CaseClassResolver
 	CaseConnection() CaseConnectionResolver
 	Department() DepartmentResolver
+	DrawReplay() DrawReplayResolver
 	Entity() EntityResolver
+	Inspection() InspectionResolver
+	InspectionRound() InspectionRoundResolver
 	Jurisdiction() JurisdictionResolver
 	Mutation() MutationResolver
+	Property() PropertyResolver
+	PropertyConnection() PropertyConnectionResolver
 	Query() QueryResolver
+	Renovation() RenovationResolver
 }
 
 type DirectiveRoot struct {
@@ -88,6 +95,15 @@ type ComplexityRoot struct {
 		RowCount    func(childComplexity int) int
 		Seq         func(childComplexity int) int
 		Subject     func(childComplexity int) int
+	}
+
+	BuildingPermit struct {
+		FloorAreaM2 func(childComplexity int) int
+		IssuedOn    func(childComplexity int) int
+		PermitNo    func(childComplexity int) int
+		Scope       func(childComplexity int) int
+		Structure   func(childComplexity int) int
+		Valid       func(childComplexity int) int
 	}
 
 	Case struct {
@@ -166,15 +182,55 @@ type ComplexityRoot struct {
 		NameZh       func(childComplexity int) int
 	}
 
+	DrawReplay struct {
+		Differences func(childComplexity int) int
+		HashesMatch func(childComplexity int) int
+		Matches     func(childComplexity int) int
+		Round       func(childComplexity int) int
+	}
+
 	Entity struct {
 		FindManyCaseByIDs           func(childComplexity int, reps []*model.CaseByIDsInput) int
 		FindManyDepartmentByCodes   func(childComplexity int, reps []*model.DepartmentByCodesInput) int
 		FindManyJurisdictionByCodes func(childComplexity int, reps []*model.JurisdictionByCodesInput) int
+		FindManyPropertyByIDs       func(childComplexity int, reps []*model.PropertyByIDsInput) int
 	}
 
 	GeoPoint struct {
 		Lat func(childComplexity int) int
 		Lng func(childComplexity int) int
+	}
+
+	Inspection struct {
+		Findings     func(childComplexity int) int
+		ID           func(childComplexity int) int
+		InspectorIDs func(childComplexity int) int
+		Property     func(childComplexity int) int
+		Published    func(childComplexity int) int
+		Rank         func(childComplexity int) int
+		RecordedAt   func(childComplexity int) int
+		Result       func(childComplexity int) int
+		Round        func(childComplexity int) int
+		ScheduledOn  func(childComplexity int) int
+		Version      func(childComplexity int) int
+	}
+
+	InspectionRound struct {
+		Dept           func(childComplexity int) int
+		Drawn          func(childComplexity int) int
+		DrawnAt        func(childComplexity int) int
+		DrawnBy        func(childComplexity int) int
+		Inspections    func(childComplexity int) int
+		InspectorsHash func(childComplexity int) int
+		PerTarget      func(childComplexity int) int
+		PreviousRound  func(childComplexity int) int
+		Published      func(childComplexity int) int
+		PublishedAt    func(childComplexity int) int
+		Ratio          func(childComplexity int) int
+		RegisterSize   func(childComplexity int) int
+		Round          func(childComplexity int) int
+		Seed           func(childComplexity int) int
+		TargetsHash    func(childComplexity int) int
 	}
 
 	Jurisdiction struct {
@@ -189,22 +245,25 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ApproveAccessRequest func(childComplexity int, id string) int
-		BacklogCase          func(childComplexity int, id string, version *int, note string) int
-		DeclineCase          func(childComplexity int, id string, version *int, note string) int
-		DeferCase            func(childComplexity int, id string, extraDays int, version *int, note *string) int
-		DispatchCase         func(childComplexity int, id string, dept string, version *int, note *string) int
-		Ping                 func(childComplexity int) int
-		RateCase             func(childComplexity int, id string, stars int, comment *string) int
-		RegisterCase         func(childComplexity int, id string, version *int, note *string) int
-		RejectAccessRequest  func(childComplexity int, id string, reason string) int
-		ReportCase           func(childComplexity int, input model.ReportCaseInput) int
-		ReportIssue          func(childComplexity int, input model.CitizenReportInput, idempotencyKey string) int
-		RequestAccess        func(childComplexity int, input model.AccessRequestInput) int
-		ReturnCase           func(childComplexity int, id string, version *int, note string) int
-		RevokeGrant          func(childComplexity int, id string, reason *string) int
-		SubmitCaseHandling   func(childComplexity int, id string, version *int, note *string) int
-		VerifyCase           func(childComplexity int, id string, passed bool, version *int, note *string) int
+		ApproveAccessRequest   func(childComplexity int, id string) int
+		BacklogCase            func(childComplexity int, id string, version *int, note string) int
+		DeclineCase            func(childComplexity int, id string, version *int, note string) int
+		DeferCase              func(childComplexity int, id string, extraDays int, version *int, note *string) int
+		DispatchCase           func(childComplexity int, id string, dept string, version *int, note *string) int
+		DrawInspections        func(childComplexity int, round string, ratio float64, inspectorsPerTarget int, seed *string) int
+		Ping                   func(childComplexity int) int
+		PublishInspectionRound func(childComplexity int, round string) int
+		RateCase               func(childComplexity int, id string, stars int, comment *string) int
+		RecordInspectionResult func(childComplexity int, id string, result property.Result, findings *string, version *int) int
+		RegisterCase           func(childComplexity int, id string, version *int, note *string) int
+		RejectAccessRequest    func(childComplexity int, id string, reason string) int
+		ReportCase             func(childComplexity int, input model.ReportCaseInput) int
+		ReportIssue            func(childComplexity int, input model.CitizenReportInput, idempotencyKey string) int
+		RequestAccess          func(childComplexity int, input model.AccessRequestInput) int
+		ReturnCase             func(childComplexity int, id string, version *int, note string) int
+		RevokeGrant            func(childComplexity int, id string, reason *string) int
+		SubmitCaseHandling     func(childComplexity int, id string, version *int, note *string) int
+		VerifyCase             func(childComplexity int, id string, passed bool, version *int, note *string) int
 	}
 
 	PageInfo struct {
@@ -212,22 +271,68 @@ type ComplexityRoot struct {
 		HasNextPage func(childComplexity int) int
 	}
 
+	Property struct {
+		Address      func(childComplexity int) int
+		BuildYear    func(childComplexity int) int
+		Buildings    func(childComplexity int) int
+		Households   func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Inspections  func(childComplexity int) int
+		Jurisdiction func(childComplexity int) int
+		Location     func(childComplexity int) int
+		Management   func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Permits      func(childComplexity int) int
+		Renovation   func(childComplexity int) int
+		Version      func(childComplexity int) int
+	}
+
+	PropertyConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PropertyEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	PropertyManagement struct {
+		Company      func(childComplexity int) int
+		ContactName  func(childComplexity int) int
+		ContactPhone func(childComplexity int) int
+		CreditCode   func(childComplexity int) int
+	}
+
 	Query struct {
-		AccessRequests     func(childComplexity int, direction sharing.Direction, status []sharing.Status) int
-		ActiveGrants       func(childComplexity int, direction sharing.Direction) int
-		AuditTrail         func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
-		Case               func(childComplexity int, id string) int
-		CaseClasses        func(childComplexity int, kind *cases.Kind) int
-		Cases              func(childComplexity int, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) int
-		Department         func(childComplexity int, code string) int
-		Departments        func(childComplexity int) int
-		Jurisdiction       func(childComplexity int, code string) int
-		Jurisdictions      func(childComplexity int, root *string, level *directory.Level) int
-		MyCase             func(childComplexity int, id string) int
-		MyCases            func(childComplexity int, first *int, after *string) int
-		Viewer             func(childComplexity int) int
-		__resolve__service func(childComplexity int) int
-		__resolve_entities func(childComplexity int, representations []map[string]any) int
+		AccessRequests       func(childComplexity int, direction sharing.Direction, status []sharing.Status) int
+		ActiveGrants         func(childComplexity int, direction sharing.Direction) int
+		AuditTrail           func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
+		Case                 func(childComplexity int, id string) int
+		CaseClasses          func(childComplexity int, kind *cases.Kind) int
+		Cases                func(childComplexity int, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) int
+		Department           func(childComplexity int, code string) int
+		Departments          func(childComplexity int) int
+		InspectionRound      func(childComplexity int, round string) int
+		InspectionRounds     func(childComplexity int) int
+		Jurisdiction         func(childComplexity int, code string) int
+		Jurisdictions        func(childComplexity int, root *string, level *directory.Level) int
+		MyCase               func(childComplexity int, id string) int
+		MyCases              func(childComplexity int, first *int, after *string) int
+		Properties           func(childComplexity int, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string) int
+		Property             func(childComplexity int, id string) int
+		ReplayInspectionDraw func(childComplexity int, round string) int
+		Viewer               func(childComplexity int) int
+		__resolve__service   func(childComplexity int) int
+		__resolve_entities   func(childComplexity int, representations []map[string]any) int
+	}
+
+	Renovation struct {
+		Budget func(childComplexity int) int
+		Scope  func(childComplexity int) int
+		Status func(childComplexity int) int
+		Year   func(childComplexity int) int
 	}
 
 	Reporter struct {
@@ -291,10 +396,28 @@ type CaseConnectionResolver interface {
 type DepartmentResolver interface {
 	Jurisdiction(ctx context.Context, obj *directory.Department) (*directory.Jurisdiction, error)
 }
+type DrawReplayResolver interface {
+	Round(ctx context.Context, obj *property.Replay) (*property.Round, error)
+}
 type EntityResolver interface {
 	FindManyCaseByIDs(ctx context.Context, reps []*model.CaseByIDsInput) ([]*cases.Case, error)
 	FindManyDepartmentByCodes(ctx context.Context, reps []*model.DepartmentByCodesInput) ([]*directory.Department, error)
 	FindManyJurisdictionByCodes(ctx context.Context, reps []*model.JurisdictionByCodesInput) ([]*directory.Jurisdiction, error)
+	FindManyPropertyByIDs(ctx context.Context, reps []*model.PropertyByIDsInput) ([]*property.Property, error)
+}
+type InspectionResolver interface {
+	Property(ctx context.Context, obj *property.Inspection) (*property.Property, error)
+
+	Result(ctx context.Context, obj *property.Inspection) (*property.Result, error)
+}
+type InspectionRoundResolver interface {
+	Seed(ctx context.Context, obj *property.Round) (string, error)
+
+	PreviousRound(ctx context.Context, obj *property.Round) (*string, error)
+
+	DrawnBy(ctx context.Context, obj *property.Round) (*string, error)
+
+	Inspections(ctx context.Context, obj *property.Round) ([]*property.Inspection, error)
 }
 type JurisdictionResolver interface {
 	Parent(ctx context.Context, obj *directory.Jurisdiction) (*directory.Jurisdiction, error)
@@ -314,10 +437,26 @@ type MutationResolver interface {
 	BacklogCase(ctx context.Context, id string, version *int, note string) (*cases.Case, error)
 	RateCase(ctx context.Context, id string, stars int, comment *string) (*cases.Case, error)
 	ReportIssue(ctx context.Context, input model.CitizenReportInput, idempotencyKey string) (*cases.Case, error)
+	DrawInspections(ctx context.Context, round string, ratio float64, inspectorsPerTarget int, seed *string) (*property.Round, error)
+	RecordInspectionResult(ctx context.Context, id string, result property.Result, findings *string, version *int) (*property.Inspection, error)
+	PublishInspectionRound(ctx context.Context, round string) (*property.Round, error)
 	RequestAccess(ctx context.Context, input model.AccessRequestInput) (*sharing.Request, error)
 	ApproveAccessRequest(ctx context.Context, id string) (*sharing.Request, error)
 	RejectAccessRequest(ctx context.Context, id string, reason string) (*sharing.Request, error)
 	RevokeGrant(ctx context.Context, id string, reason *string) (*sharing.Request, error)
+}
+type PropertyResolver interface {
+	Location(ctx context.Context, obj *property.Property) (*model.GeoPoint, error)
+	Jurisdiction(ctx context.Context, obj *property.Property) (*directory.Jurisdiction, error)
+	BuildYear(ctx context.Context, obj *property.Property) (*int, error)
+
+	Management(ctx context.Context, obj *property.Property) (*model.PropertyManagement, error)
+
+	Permits(ctx context.Context, obj *property.Property) ([]*property.Permit, error)
+	Inspections(ctx context.Context, obj *property.Property) ([]*property.Inspection, error)
+}
+type PropertyConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.PropertyConnection) (int, error)
 }
 type QueryResolver interface {
 	Viewer(ctx context.Context) (*model.Viewer, error)
@@ -331,8 +470,17 @@ type QueryResolver interface {
 	Jurisdictions(ctx context.Context, root *string, level *directory.Level) ([]*directory.Jurisdiction, error)
 	Department(ctx context.Context, code string) (*directory.Department, error)
 	Departments(ctx context.Context) ([]*directory.Department, error)
+	Property(ctx context.Context, id string) (*property.Property, error)
+	Properties(ctx context.Context, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string) (*model.PropertyConnection, error)
+	InspectionRounds(ctx context.Context) ([]*property.Round, error)
+	InspectionRound(ctx context.Context, round string) (*property.Round, error)
+	ReplayInspectionDraw(ctx context.Context, round string) (*property.Replay, error)
 	AccessRequests(ctx context.Context, direction sharing.Direction, status []sharing.Status) ([]*sharing.Request, error)
 	ActiveGrants(ctx context.Context, direction sharing.Direction) ([]*sharing.Request, error)
+}
+type RenovationResolver interface {
+	Scope(ctx context.Context, obj *property.Renovation) (*string, error)
+	Budget(ctx context.Context, obj *property.Renovation) (*float64, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -529,6 +677,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditRecord.Subject(childComplexity), true
+
+	case "BuildingPermit.floorAreaM2":
+		if e.ComplexityRoot.BuildingPermit.FloorAreaM2 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BuildingPermit.FloorAreaM2(childComplexity), true
+	case "BuildingPermit.issuedOn":
+		if e.ComplexityRoot.BuildingPermit.IssuedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BuildingPermit.IssuedOn(childComplexity), true
+	case "BuildingPermit.permitNo":
+		if e.ComplexityRoot.BuildingPermit.PermitNo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BuildingPermit.PermitNo(childComplexity), true
+	case "BuildingPermit.scope":
+		if e.ComplexityRoot.BuildingPermit.Scope == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BuildingPermit.Scope(childComplexity), true
+	case "BuildingPermit.structure":
+		if e.ComplexityRoot.BuildingPermit.Structure == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BuildingPermit.Structure(childComplexity), true
+	case "BuildingPermit.valid":
+		if e.ComplexityRoot.BuildingPermit.Valid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BuildingPermit.Valid(childComplexity), true
 
 	case "Case.address":
 		if e.ComplexityRoot.Case.Address == nil {
@@ -867,6 +1052,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Department.NameZh(childComplexity), true
 
+	case "DrawReplay.differences":
+		if e.ComplexityRoot.DrawReplay.Differences == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DrawReplay.Differences(childComplexity), true
+	case "DrawReplay.hashesMatch":
+		if e.ComplexityRoot.DrawReplay.HashesMatch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DrawReplay.HashesMatch(childComplexity), true
+	case "DrawReplay.matches":
+		if e.ComplexityRoot.DrawReplay.Matches == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DrawReplay.Matches(childComplexity), true
+	case "DrawReplay.round":
+		if e.ComplexityRoot.DrawReplay.Round == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DrawReplay.Round(childComplexity), true
+
 	case "Entity.findManyCaseByIDs":
 		if e.ComplexityRoot.Entity.FindManyCaseByIDs == nil {
 			break
@@ -900,6 +1110,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Entity.FindManyJurisdictionByCodes(childComplexity, args["reps"].([]*model.JurisdictionByCodesInput)), true
+	case "Entity.findManyPropertyByIDs":
+		if e.ComplexityRoot.Entity.FindManyPropertyByIDs == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findManyPropertyByIDs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindManyPropertyByIDs(childComplexity, args["reps"].([]*model.PropertyByIDsInput)), true
 
 	case "GeoPoint.lat":
 		if e.ComplexityRoot.GeoPoint.Lat == nil {
@@ -913,6 +1134,164 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.GeoPoint.Lng(childComplexity), true
+
+	case "Inspection.findings":
+		if e.ComplexityRoot.Inspection.Findings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inspection.Findings(childComplexity), true
+	case "Inspection.id":
+		if e.ComplexityRoot.Inspection.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inspection.ID(childComplexity), true
+	case "Inspection.inspectorIds":
+		if e.ComplexityRoot.Inspection.InspectorIDs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inspection.InspectorIDs(childComplexity), true
+	case "Inspection.property":
+		if e.ComplexityRoot.Inspection.Property == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inspection.Property(childComplexity), true
+	case "Inspection.published":
+		if e.ComplexityRoot.Inspection.Published == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inspection.Published(childComplexity), true
+	case "Inspection.rank":
+		if e.ComplexityRoot.Inspection.Rank == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inspection.Rank(childComplexity), true
+	case "Inspection.recordedAt":
+		if e.ComplexityRoot.Inspection.RecordedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inspection.RecordedAt(childComplexity), true
+	case "Inspection.result":
+		if e.ComplexityRoot.Inspection.Result == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inspection.Result(childComplexity), true
+	case "Inspection.round":
+		if e.ComplexityRoot.Inspection.Round == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inspection.Round(childComplexity), true
+	case "Inspection.scheduledOn":
+		if e.ComplexityRoot.Inspection.ScheduledOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inspection.ScheduledOn(childComplexity), true
+	case "Inspection.version":
+		if e.ComplexityRoot.Inspection.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inspection.Version(childComplexity), true
+
+	case "InspectionRound.dept":
+		if e.ComplexityRoot.InspectionRound.Dept == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InspectionRound.Dept(childComplexity), true
+	case "InspectionRound.drawn":
+		if e.ComplexityRoot.InspectionRound.Drawn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InspectionRound.Drawn(childComplexity), true
+	case "InspectionRound.drawnAt":
+		if e.ComplexityRoot.InspectionRound.DrawnAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InspectionRound.DrawnAt(childComplexity), true
+	case "InspectionRound.drawnBy":
+		if e.ComplexityRoot.InspectionRound.DrawnBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InspectionRound.DrawnBy(childComplexity), true
+	case "InspectionRound.inspections":
+		if e.ComplexityRoot.InspectionRound.Inspections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InspectionRound.Inspections(childComplexity), true
+	case "InspectionRound.inspectorsHash":
+		if e.ComplexityRoot.InspectionRound.InspectorsHash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InspectionRound.InspectorsHash(childComplexity), true
+	case "InspectionRound.perTarget":
+		if e.ComplexityRoot.InspectionRound.PerTarget == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InspectionRound.PerTarget(childComplexity), true
+	case "InspectionRound.previousRound":
+		if e.ComplexityRoot.InspectionRound.PreviousRound == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InspectionRound.PreviousRound(childComplexity), true
+	case "InspectionRound.published":
+		if e.ComplexityRoot.InspectionRound.Published == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InspectionRound.Published(childComplexity), true
+	case "InspectionRound.publishedAt":
+		if e.ComplexityRoot.InspectionRound.PublishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InspectionRound.PublishedAt(childComplexity), true
+	case "InspectionRound.ratio":
+		if e.ComplexityRoot.InspectionRound.Ratio == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InspectionRound.Ratio(childComplexity), true
+	case "InspectionRound.registerSize":
+		if e.ComplexityRoot.InspectionRound.RegisterSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InspectionRound.RegisterSize(childComplexity), true
+	case "InspectionRound.round":
+		if e.ComplexityRoot.InspectionRound.Round == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InspectionRound.Round(childComplexity), true
+	case "InspectionRound.seed":
+		if e.ComplexityRoot.InspectionRound.Seed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InspectionRound.Seed(childComplexity), true
+	case "InspectionRound.targetsHash":
+		if e.ComplexityRoot.InspectionRound.TargetsHash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InspectionRound.TargetsHash(childComplexity), true
 
 	case "Jurisdiction.adminCode":
 		if e.ComplexityRoot.Jurisdiction.AdminCode == nil {
@@ -1018,12 +1397,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DispatchCase(childComplexity, args["id"].(string), args["dept"].(string), args["version"].(*int), args["note"].(*string)), true
+	case "Mutation.drawInspections":
+		if e.ComplexityRoot.Mutation.DrawInspections == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_drawInspections_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DrawInspections(childComplexity, args["round"].(string), args["ratio"].(float64), args["inspectorsPerTarget"].(int), args["seed"].(*string)), true
 	case "Mutation.ping":
 		if e.ComplexityRoot.Mutation.Ping == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Mutation.Ping(childComplexity), true
+	case "Mutation.publishInspectionRound":
+		if e.ComplexityRoot.Mutation.PublishInspectionRound == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_publishInspectionRound_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PublishInspectionRound(childComplexity, args["round"].(string)), true
 	case "Mutation.rateCase":
 		if e.ComplexityRoot.Mutation.RateCase == nil {
 			break
@@ -1035,6 +1436,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RateCase(childComplexity, args["id"].(string), args["stars"].(int), args["comment"].(*string)), true
+	case "Mutation.recordInspectionResult":
+		if e.ComplexityRoot.Mutation.RecordInspectionResult == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordInspectionResult_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordInspectionResult(childComplexity, args["id"].(string), args["result"].(property.Result), args["findings"].(*string), args["version"].(*int)), true
 	case "Mutation.registerCase":
 		if e.ComplexityRoot.Mutation.RegisterCase == nil {
 			break
@@ -1148,6 +1560,142 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
 
+	case "Property.address":
+		if e.ComplexityRoot.Property.Address == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Property.Address(childComplexity), true
+	case "Property.buildYear":
+		if e.ComplexityRoot.Property.BuildYear == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Property.BuildYear(childComplexity), true
+	case "Property.buildings":
+		if e.ComplexityRoot.Property.Buildings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Property.Buildings(childComplexity), true
+	case "Property.households":
+		if e.ComplexityRoot.Property.Households == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Property.Households(childComplexity), true
+	case "Property.id":
+		if e.ComplexityRoot.Property.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Property.ID(childComplexity), true
+	case "Property.inspections":
+		if e.ComplexityRoot.Property.Inspections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Property.Inspections(childComplexity), true
+	case "Property.jurisdiction":
+		if e.ComplexityRoot.Property.Jurisdiction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Property.Jurisdiction(childComplexity), true
+	case "Property.location":
+		if e.ComplexityRoot.Property.Location == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Property.Location(childComplexity), true
+	case "Property.management":
+		if e.ComplexityRoot.Property.Management == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Property.Management(childComplexity), true
+	case "Property.name":
+		if e.ComplexityRoot.Property.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Property.Name(childComplexity), true
+	case "Property.permits":
+		if e.ComplexityRoot.Property.Permits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Property.Permits(childComplexity), true
+	case "Property.renovation":
+		if e.ComplexityRoot.Property.Renovation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Property.Renovation(childComplexity), true
+	case "Property.version":
+		if e.ComplexityRoot.Property.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Property.Version(childComplexity), true
+
+	case "PropertyConnection.edges":
+		if e.ComplexityRoot.PropertyConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PropertyConnection.Edges(childComplexity), true
+	case "PropertyConnection.pageInfo":
+		if e.ComplexityRoot.PropertyConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PropertyConnection.PageInfo(childComplexity), true
+	case "PropertyConnection.totalCount":
+		if e.ComplexityRoot.PropertyConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PropertyConnection.TotalCount(childComplexity), true
+
+	case "PropertyEdge.cursor":
+		if e.ComplexityRoot.PropertyEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PropertyEdge.Cursor(childComplexity), true
+	case "PropertyEdge.node":
+		if e.ComplexityRoot.PropertyEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PropertyEdge.Node(childComplexity), true
+
+	case "PropertyManagement.company":
+		if e.ComplexityRoot.PropertyManagement.Company == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PropertyManagement.Company(childComplexity), true
+	case "PropertyManagement.contactName":
+		if e.ComplexityRoot.PropertyManagement.ContactName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PropertyManagement.ContactName(childComplexity), true
+	case "PropertyManagement.contactPhone":
+		if e.ComplexityRoot.PropertyManagement.ContactPhone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PropertyManagement.ContactPhone(childComplexity), true
+	case "PropertyManagement.creditCode":
+		if e.ComplexityRoot.PropertyManagement.CreditCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PropertyManagement.CreditCode(childComplexity), true
+
 	case "Query.accessRequests":
 		if e.ComplexityRoot.Query.AccessRequests == nil {
 			break
@@ -1231,6 +1779,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Departments(childComplexity), true
+	case "Query.inspectionRound":
+		if e.ComplexityRoot.Query.InspectionRound == nil {
+			break
+		}
+
+		args, err := ec.field_Query_inspectionRound_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.InspectionRound(childComplexity, args["round"].(string)), true
+	case "Query.inspectionRounds":
+		if e.ComplexityRoot.Query.InspectionRounds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.InspectionRounds(childComplexity), true
 
 	case "Query.jurisdiction":
 		if e.ComplexityRoot.Query.Jurisdiction == nil {
@@ -1276,6 +1841,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.MyCases(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.properties":
+		if e.ComplexityRoot.Query.Properties == nil {
+			break
+		}
+
+		args, err := ec.field_Query_properties_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Properties(childComplexity, args["filter"].(*model.PropertyFilter), args["orderBy"].(*property.Order), args["first"].(*int), args["after"].(*string)), true
+	case "Query.property":
+		if e.ComplexityRoot.Query.Property == nil {
+			break
+		}
+
+		args, err := ec.field_Query_property_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Property(childComplexity, args["id"].(string)), true
+	case "Query.replayInspectionDraw":
+		if e.ComplexityRoot.Query.ReplayInspectionDraw == nil {
+			break
+		}
+
+		args, err := ec.field_Query_replayInspectionDraw_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ReplayInspectionDraw(childComplexity, args["round"].(string)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -1299,6 +1897,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.__resolve_entities(childComplexity, args["representations"].([]map[string]any)), true
+
+	case "Renovation.budget":
+		if e.ComplexityRoot.Renovation.Budget == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Renovation.Budget(childComplexity), true
+	case "Renovation.scope":
+		if e.ComplexityRoot.Renovation.Scope == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Renovation.Scope(childComplexity), true
+	case "Renovation.status":
+		if e.ComplexityRoot.Renovation.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Renovation.Status(childComplexity), true
+	case "Renovation.year":
+		if e.ComplexityRoot.Renovation.Year == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Renovation.Year(childComplexity), true
 
 	case "Reporter.name":
 		if e.ComplexityRoot.Reporter.Name == nil {
@@ -1373,6 +1996,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CitizenReportInput", ec.unmarshalInputCitizenReportInput),
 			graphql.NewInputUnmarshaler("DepartmentByCodesInput", ec.unmarshalInputDepartmentByCodesInput),
 			graphql.NewInputUnmarshaler("JurisdictionByCodesInput", ec.unmarshalInputJurisdictionByCodesInput),
+			graphql.NewInputUnmarshaler("PropertyByIDsInput", ec.unmarshalInputPropertyByIDsInput),
+			graphql.NewInputUnmarshaler("PropertyFilter", ec.unmarshalInputPropertyFilter),
 			graphql.NewInputUnmarshaler("ReportCaseInput", ec.unmarshalInputReportCaseInput),
 		)
 	}
@@ -1779,6 +2404,162 @@ extend type Query {
   departments: [Department!]!
 }
 `, BuiltIn: false},
+	{Name: "../../schema/properties.graphqls", Input: `enum RenovationStatus {
+  NONE
+  PLANNED
+  IN_PROGRESS
+  DONE
+}
+
+enum PropertyOrder {
+  NAME_ASC
+  NAME_DESC
+  BUILD_YEAR_ASC
+  BUILD_YEAR_DESC
+}
+
+enum PermitScope {
+  NEW_RESIDENTIAL
+  ADDITION
+  EXTENSION
+  ALTERATION
+  ANCILLARY
+}
+
+enum InspectionResult {
+  PASS
+  RECTIFY
+  FAIL
+}
+
+"A residential compound (住宅小区), provided by housing."
+type Property @key(fields: "id") @entityResolver(multi: true) {
+  id: ID!
+  name: String!
+  address: String!
+  location: GeoPoint!
+  jurisdiction: Jurisdiction!
+  buildYear: Int
+  buildings: Int @access(dataset: "properties", group: "core")
+  households: Int @access(dataset: "properties", group: "core")
+  "The property-management company; null for a self-managed compound."
+  management: PropertyManagement @access(dataset: "properties", group: "core")
+  "Old-community renovation (老旧小区改造)."
+  renovation: Renovation!
+  "Building permits (规划许可), provided by planning: conditional data."
+  permits: [BuildingPermit!] @access(dataset: "properties", group: "permits")
+  "Double-random inspections of the compound's property management."
+  inspections: [Inspection!] @access(dataset: "properties", group: "inspections")
+  version: Int!
+}
+
+type PropertyManagement {
+  company: String!
+  "Unified social credit code (统一社会信用代码)."
+  creditCode: String!
+  contactName: String @access(dataset: "properties", group: "management", mask: NAME)
+  contactPhone: String @access(dataset: "properties", group: "management", mask: PHONE)
+}
+
+type Renovation {
+  status: RenovationStatus!
+  year: Int
+  scope: String @access(dataset: "properties", group: "core")
+  "Budget in yuan."
+  budget: Float @access(dataset: "properties", group: "core")
+}
+
+type BuildingPermit {
+  permitNo: String!
+  issuedOn: DateTime!
+  scope: PermitScope!
+  structure: String!
+  floorAreaM2: Float!
+  valid: Boolean!
+}
+
+type Inspection {
+  id: ID!
+  round: String!
+  rank: Int!
+  property: Property
+  "Inspector ids; empty for the public."
+  inspectorIds: [String!]!
+  scheduledOn: DateTime!
+  result: InspectionResult
+  findings: String!
+  recordedAt: DateTime
+  published: Boolean!
+  version: Int!
+}
+
+"A double-random draw (双随机): reproducible from its seed and register hashes."
+type InspectionRound {
+  round: String!
+  dept: String!
+  seed: String!
+  ratio: Float!
+  perTarget: Int!
+  registerSize: Int!
+  drawn: Int!
+  previousRound: String
+  "SHA-256 of the register of targets the draw used."
+  targetsHash: String!
+  "SHA-256 of the register of inspectors (with conflicts and last round's assignments)."
+  inspectorsHash: String!
+  drawnAt: DateTime!
+  drawnBy: String
+  published: Boolean!
+  publishedAt: DateTime
+  inspections: [Inspection!]!
+}
+
+"A stored round drawn again from its snapshots and seed."
+type DrawReplay {
+  round: InspectionRound!
+  hashesMatch: Boolean!
+  matches: Boolean!
+  differences: [String!]!
+}
+
+type PropertyEdge {
+  cursor: String!
+  node: Property!
+}
+
+type PropertyConnection {
+  edges: [PropertyEdge!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+input PropertyFilter {
+  jurisdiction: String
+  renovation: [RenovationStatus!]
+  buildYearFrom: Int
+  buildYearTo: Int
+  hasManagement: Boolean
+  "Substring of the name or address."
+  text: String
+}
+
+extend type Query {
+  property(id: ID!): Property
+  properties(filter: PropertyFilter, orderBy: PropertyOrder = NAME_ASC, first: Int = 20, after: String): PropertyConnection!
+  "Inspection rounds; the public sees published ones."
+  inspectionRounds: [InspectionRound!]!
+  inspectionRound(round: String!): InspectionRound
+  replayInspectionDraw(round: String!): DrawReplay!
+}
+
+extend type Mutation {
+  "Draw a round (housing admin or officer): ratio ≥ 0.05, at least two inspectors per target."
+  drawInspections(round: String!, ratio: Float!, inspectorsPerTarget: Int! = 2, seed: String): InspectionRound!
+  recordInspectionResult(id: ID!, result: InspectionResult!, findings: String, version: Int): Inspection!
+  "Publish a round's results to the public (一公开)."
+  publishInspectionRound(round: String!): InspectionRound!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/shared.graphqls", Input: `extend schema
   @link(
     url: "https://specs.apollo.dev/federation/v2.7"
@@ -1963,7 +2744,7 @@ extend type Mutation {
 `, BuiltIn: true},
 	{Name: "../../federation/entity.graphql", Input: `
 # a union of all types that use the @key directive
-union _Entity = Case | Department | Jurisdiction
+union _Entity = Case | Department | Jurisdiction | Property
 
 input CaseByIDsInput {
 	ID: ID!
@@ -1977,11 +2758,16 @@ input JurisdictionByCodesInput {
 	Code: String!
 }
 
+input PropertyByIDsInput {
+	ID: ID!
+}
+
 # fake type to build resolver interfaces for users to implement
 type Entity {
 	findManyCaseByIDs(reps: [CaseByIDsInput]!): [Case]
 	findManyDepartmentByCodes(reps: [DepartmentByCodesInput]!): [Department]
 	findManyJurisdictionByCodes(reps: [JurisdictionByCodesInput]!): [Jurisdiction]
+	findManyPropertyByIDs(reps: [PropertyByIDsInput]!): [Property]
 }
 
 type _Service {
@@ -2074,6 +2860,24 @@ func (ec *executionContext) childFields_AuditRecord(ctx context.Context, field g
 		return ec.fieldContext_AuditRecord_hash(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditRecord", field.Name)
+}
+
+func (ec *executionContext) childFields_BuildingPermit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "permitNo":
+		return ec.fieldContext_BuildingPermit_permitNo(ctx, field)
+	case "issuedOn":
+		return ec.fieldContext_BuildingPermit_issuedOn(ctx, field)
+	case "scope":
+		return ec.fieldContext_BuildingPermit_scope(ctx, field)
+	case "structure":
+		return ec.fieldContext_BuildingPermit_structure(ctx, field)
+	case "floorAreaM2":
+		return ec.fieldContext_BuildingPermit_floorAreaM2(ctx, field)
+	case "valid":
+		return ec.fieldContext_BuildingPermit_valid(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BuildingPermit", field.Name)
 }
 
 func (ec *executionContext) childFields_Case(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2228,6 +3032,20 @@ func (ec *executionContext) childFields_Department(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type Department", field.Name)
 }
 
+func (ec *executionContext) childFields_DrawReplay(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "round":
+		return ec.fieldContext_DrawReplay_round(ctx, field)
+	case "hashesMatch":
+		return ec.fieldContext_DrawReplay_hashesMatch(ctx, field)
+	case "matches":
+		return ec.fieldContext_DrawReplay_matches(ctx, field)
+	case "differences":
+		return ec.fieldContext_DrawReplay_differences(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DrawReplay", field.Name)
+}
+
 func (ec *executionContext) childFields_GeoPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "lat":
@@ -2236,6 +3054,70 @@ func (ec *executionContext) childFields_GeoPoint(ctx context.Context, field grap
 		return ec.fieldContext_GeoPoint_lng(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type GeoPoint", field.Name)
+}
+
+func (ec *executionContext) childFields_Inspection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Inspection_id(ctx, field)
+	case "round":
+		return ec.fieldContext_Inspection_round(ctx, field)
+	case "rank":
+		return ec.fieldContext_Inspection_rank(ctx, field)
+	case "property":
+		return ec.fieldContext_Inspection_property(ctx, field)
+	case "inspectorIds":
+		return ec.fieldContext_Inspection_inspectorIds(ctx, field)
+	case "scheduledOn":
+		return ec.fieldContext_Inspection_scheduledOn(ctx, field)
+	case "result":
+		return ec.fieldContext_Inspection_result(ctx, field)
+	case "findings":
+		return ec.fieldContext_Inspection_findings(ctx, field)
+	case "recordedAt":
+		return ec.fieldContext_Inspection_recordedAt(ctx, field)
+	case "published":
+		return ec.fieldContext_Inspection_published(ctx, field)
+	case "version":
+		return ec.fieldContext_Inspection_version(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Inspection", field.Name)
+}
+
+func (ec *executionContext) childFields_InspectionRound(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "round":
+		return ec.fieldContext_InspectionRound_round(ctx, field)
+	case "dept":
+		return ec.fieldContext_InspectionRound_dept(ctx, field)
+	case "seed":
+		return ec.fieldContext_InspectionRound_seed(ctx, field)
+	case "ratio":
+		return ec.fieldContext_InspectionRound_ratio(ctx, field)
+	case "perTarget":
+		return ec.fieldContext_InspectionRound_perTarget(ctx, field)
+	case "registerSize":
+		return ec.fieldContext_InspectionRound_registerSize(ctx, field)
+	case "drawn":
+		return ec.fieldContext_InspectionRound_drawn(ctx, field)
+	case "previousRound":
+		return ec.fieldContext_InspectionRound_previousRound(ctx, field)
+	case "targetsHash":
+		return ec.fieldContext_InspectionRound_targetsHash(ctx, field)
+	case "inspectorsHash":
+		return ec.fieldContext_InspectionRound_inspectorsHash(ctx, field)
+	case "drawnAt":
+		return ec.fieldContext_InspectionRound_drawnAt(ctx, field)
+	case "drawnBy":
+		return ec.fieldContext_InspectionRound_drawnBy(ctx, field)
+	case "published":
+		return ec.fieldContext_InspectionRound_published(ctx, field)
+	case "publishedAt":
+		return ec.fieldContext_InspectionRound_publishedAt(ctx, field)
+	case "inspections":
+		return ec.fieldContext_InspectionRound_inspections(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InspectionRound", field.Name)
 }
 
 func (ec *executionContext) childFields_Jurisdiction(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2268,6 +3150,88 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_Property(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Property_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Property_name(ctx, field)
+	case "address":
+		return ec.fieldContext_Property_address(ctx, field)
+	case "location":
+		return ec.fieldContext_Property_location(ctx, field)
+	case "jurisdiction":
+		return ec.fieldContext_Property_jurisdiction(ctx, field)
+	case "buildYear":
+		return ec.fieldContext_Property_buildYear(ctx, field)
+	case "buildings":
+		return ec.fieldContext_Property_buildings(ctx, field)
+	case "households":
+		return ec.fieldContext_Property_households(ctx, field)
+	case "management":
+		return ec.fieldContext_Property_management(ctx, field)
+	case "renovation":
+		return ec.fieldContext_Property_renovation(ctx, field)
+	case "permits":
+		return ec.fieldContext_Property_permits(ctx, field)
+	case "inspections":
+		return ec.fieldContext_Property_inspections(ctx, field)
+	case "version":
+		return ec.fieldContext_Property_version(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Property", field.Name)
+}
+
+func (ec *executionContext) childFields_PropertyConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PropertyConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PropertyConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PropertyConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PropertyConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PropertyEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_PropertyEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_PropertyEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PropertyEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PropertyManagement(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "company":
+		return ec.fieldContext_PropertyManagement_company(ctx, field)
+	case "creditCode":
+		return ec.fieldContext_PropertyManagement_creditCode(ctx, field)
+	case "contactName":
+		return ec.fieldContext_PropertyManagement_contactName(ctx, field)
+	case "contactPhone":
+		return ec.fieldContext_PropertyManagement_contactPhone(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PropertyManagement", field.Name)
+}
+
+func (ec *executionContext) childFields_Renovation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_Renovation_status(ctx, field)
+	case "year":
+		return ec.fieldContext_Renovation_year(ctx, field)
+	case "scope":
+		return ec.fieldContext_Renovation_scope(ctx, field)
+	case "budget":
+		return ec.fieldContext_Renovation_budget(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Renovation", field.Name)
 }
 
 func (ec *executionContext) childFields_Reporter(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2494,6 +3458,20 @@ func (ec *executionContext) field_Entity_findManyJurisdictionByCodes_args(ctx co
 	return args, nil
 }
 
+func (ec *executionContext) field_Entity_findManyPropertyByIDs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "reps",
+		func(ctx context.Context, v any) ([]*model.PropertyByIDsInput, error) {
+			return ec.unmarshalNPropertyByIDsInput2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyByIDsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reps"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_approveAccessRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2644,6 +3622,58 @@ func (ec *executionContext) field_Mutation_dispatchCase_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_drawInspections_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "round",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["round"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "ratio",
+		func(ctx context.Context, v any) (float64, error) {
+			return ec.unmarshalNFloat2float64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ratio"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "inspectorsPerTarget",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["inspectorsPerTarget"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "seed",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["seed"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_publishInspectionRound_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "round",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["round"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_rateCase_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2671,6 +3701,44 @@ func (ec *executionContext) field_Mutation_rateCase_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["comment"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_recordInspectionResult_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "result",
+		func(ctx context.Context, v any) (property.Result, error) {
+			return ec.unmarshalNInspectionResult2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐResult(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["result"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "findings",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["findings"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg3
 	return args, nil
 }
 
@@ -3070,6 +4138,20 @@ func (ec *executionContext) field_Query_department_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_inspectionRound_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "round",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["round"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_jurisdiction_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3139,6 +4221,72 @@ func (ec *executionContext) field_Query_myCases_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_properties_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.PropertyFilter, error) {
+			return ec.unmarshalOPropertyFilter2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*property.Order, error) {
+			return ec.unmarshalOPropertyOrder2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_property_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_replayInspectionDraw_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "round",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["round"] = arg0
 	return args, nil
 }
 
@@ -3908,6 +5056,144 @@ func (ec *executionContext) _AuditRecord_hash(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_AuditRecord_hash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditRecord", field, true, true, "String")
+}
+
+func (ec *executionContext) _BuildingPermit_permitNo(ctx context.Context, field graphql.CollectedField, obj *property.Permit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BuildingPermit_permitNo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PermitNo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BuildingPermit_permitNo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BuildingPermit", field, false, false, "String")
+}
+
+func (ec *executionContext) _BuildingPermit_issuedOn(ctx context.Context, field graphql.CollectedField, obj *property.Permit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BuildingPermit_issuedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IssuedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BuildingPermit_issuedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BuildingPermit", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _BuildingPermit_scope(ctx context.Context, field graphql.CollectedField, obj *property.Permit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BuildingPermit_scope(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scope, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v property.PermitScope) graphql.Marshaler {
+			return ec.marshalNPermitScope2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐPermitScope(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BuildingPermit_scope(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BuildingPermit", field, false, false, "PermitScope")
+}
+
+func (ec *executionContext) _BuildingPermit_structure(ctx context.Context, field graphql.CollectedField, obj *property.Permit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BuildingPermit_structure(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Structure, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BuildingPermit_structure(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BuildingPermit", field, false, false, "String")
+}
+
+func (ec *executionContext) _BuildingPermit_floorAreaM2(ctx context.Context, field graphql.CollectedField, obj *property.Permit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BuildingPermit_floorAreaM2(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FloorAreaM2, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BuildingPermit_floorAreaM2(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BuildingPermit", field, false, false, "Float")
+}
+
+func (ec *executionContext) _BuildingPermit_valid(ctx context.Context, field graphql.CollectedField, obj *property.Permit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BuildingPermit_valid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Valid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BuildingPermit_valid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BuildingPermit", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Case_id(ctx context.Context, field graphql.CollectedField, obj *cases.Case) (ret graphql.Marshaler) {
@@ -5320,6 +6606,107 @@ func (ec *executionContext) fieldContext_Department_jurisdiction(_ context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _DrawReplay_round(ctx context.Context, field graphql.CollectedField, obj *property.Replay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DrawReplay_round(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DrawReplay().Round(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *property.Round) graphql.Marshaler {
+			return ec.marshalNInspectionRound2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRound(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DrawReplay_round(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DrawReplay",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InspectionRound(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DrawReplay_hashesMatch(ctx context.Context, field graphql.CollectedField, obj *property.Replay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DrawReplay_hashesMatch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HashesMatch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DrawReplay_hashesMatch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DrawReplay", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DrawReplay_matches(ctx context.Context, field graphql.CollectedField, obj *property.Replay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DrawReplay_matches(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Matches, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DrawReplay_matches(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DrawReplay", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DrawReplay_differences(ctx context.Context, field graphql.CollectedField, obj *property.Replay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DrawReplay_differences(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Differences, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DrawReplay_differences(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DrawReplay", field, false, false, "String")
+}
+
 func (ec *executionContext) _Entity_findManyCaseByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5452,6 +6839,50 @@ func (ec *executionContext) fieldContext_Entity_findManyJurisdictionByCodes(ctx 
 	return fc, nil
 }
 
+func (ec *executionContext) _Entity_findManyPropertyByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Entity_findManyPropertyByIDs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Entity().FindManyPropertyByIDs(ctx, fc.Args["reps"].([]*model.PropertyByIDsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*property.Property) graphql.Marshaler {
+			return ec.marshalOProperty2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐProperty(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Entity_findManyPropertyByIDs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Entity",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Property(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Entity_findManyPropertyByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _GeoPoint_lat(ctx context.Context, field graphql.CollectedField, obj *model.GeoPoint) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5496,6 +6927,622 @@ func (ec *executionContext) _GeoPoint_lng(ctx context.Context, field graphql.Col
 }
 func (ec *executionContext) fieldContext_GeoPoint_lng(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("GeoPoint", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Inspection_id(ctx context.Context, field graphql.CollectedField, obj *property.Inspection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inspection_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inspection_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inspection", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Inspection_round(ctx context.Context, field graphql.CollectedField, obj *property.Inspection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inspection_round(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Round, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inspection_round(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inspection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Inspection_rank(ctx context.Context, field graphql.CollectedField, obj *property.Inspection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inspection_rank(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rank, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inspection_rank(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inspection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Inspection_property(ctx context.Context, field graphql.CollectedField, obj *property.Inspection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inspection_property(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Inspection().Property(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *property.Property) graphql.Marshaler {
+			return ec.marshalOProperty2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐProperty(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Inspection_property(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Inspection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Property(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Inspection_inspectorIds(ctx context.Context, field graphql.CollectedField, obj *property.Inspection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inspection_inspectorIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InspectorIDs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inspection_inspectorIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inspection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Inspection_scheduledOn(ctx context.Context, field graphql.CollectedField, obj *property.Inspection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inspection_scheduledOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScheduledOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inspection_scheduledOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inspection", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Inspection_result(ctx context.Context, field graphql.CollectedField, obj *property.Inspection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inspection_result(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Inspection().Result(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *property.Result) graphql.Marshaler {
+			return ec.marshalOInspectionResult2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐResult(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Inspection_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inspection", field, true, true, "InspectionResult")
+}
+
+func (ec *executionContext) _Inspection_findings(ctx context.Context, field graphql.CollectedField, obj *property.Inspection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inspection_findings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Findings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inspection_findings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inspection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Inspection_recordedAt(ctx context.Context, field graphql.CollectedField, obj *property.Inspection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inspection_recordedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecordedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Inspection_recordedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inspection", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Inspection_published(ctx context.Context, field graphql.CollectedField, obj *property.Inspection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inspection_published(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Published, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inspection_published(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inspection", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Inspection_version(ctx context.Context, field graphql.CollectedField, obj *property.Inspection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inspection_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inspection_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inspection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _InspectionRound_round(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InspectionRound_round(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Round, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InspectionRound_round(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InspectionRound", field, false, false, "String")
+}
+
+func (ec *executionContext) _InspectionRound_dept(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InspectionRound_dept(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dept, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InspectionRound_dept(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InspectionRound", field, false, false, "String")
+}
+
+func (ec *executionContext) _InspectionRound_seed(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InspectionRound_seed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.InspectionRound().Seed(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InspectionRound_seed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InspectionRound", field, true, true, "String")
+}
+
+func (ec *executionContext) _InspectionRound_ratio(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InspectionRound_ratio(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ratio, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InspectionRound_ratio(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InspectionRound", field, false, false, "Float")
+}
+
+func (ec *executionContext) _InspectionRound_perTarget(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InspectionRound_perTarget(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PerTarget, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InspectionRound_perTarget(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InspectionRound", field, false, false, "Int")
+}
+
+func (ec *executionContext) _InspectionRound_registerSize(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InspectionRound_registerSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RegisterSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InspectionRound_registerSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InspectionRound", field, false, false, "Int")
+}
+
+func (ec *executionContext) _InspectionRound_drawn(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InspectionRound_drawn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Drawn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InspectionRound_drawn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InspectionRound", field, false, false, "Int")
+}
+
+func (ec *executionContext) _InspectionRound_previousRound(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InspectionRound_previousRound(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.InspectionRound().PreviousRound(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_InspectionRound_previousRound(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InspectionRound", field, true, true, "String")
+}
+
+func (ec *executionContext) _InspectionRound_targetsHash(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InspectionRound_targetsHash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetsHash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InspectionRound_targetsHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InspectionRound", field, false, false, "String")
+}
+
+func (ec *executionContext) _InspectionRound_inspectorsHash(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InspectionRound_inspectorsHash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InspectorsHash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InspectionRound_inspectorsHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InspectionRound", field, false, false, "String")
+}
+
+func (ec *executionContext) _InspectionRound_drawnAt(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InspectionRound_drawnAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DrawnAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InspectionRound_drawnAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InspectionRound", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _InspectionRound_drawnBy(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InspectionRound_drawnBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.InspectionRound().DrawnBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_InspectionRound_drawnBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InspectionRound", field, true, true, "String")
+}
+
+func (ec *executionContext) _InspectionRound_published(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InspectionRound_published(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Published, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InspectionRound_published(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InspectionRound", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _InspectionRound_publishedAt(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InspectionRound_publishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PublishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_InspectionRound_publishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InspectionRound", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _InspectionRound_inspections(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InspectionRound_inspections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.InspectionRound().Inspections(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*property.Inspection) graphql.Marshaler {
+			return ec.marshalNInspection2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐInspectionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InspectionRound_inspections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InspectionRound",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Inspection(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Jurisdiction_code(ctx context.Context, field graphql.CollectedField, obj *directory.Jurisdiction) (ret graphql.Marshaler) {
@@ -6216,6 +8263,138 @@ func (ec *executionContext) fieldContext_Mutation_reportIssue(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_drawInspections(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_drawInspections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DrawInspections(ctx, fc.Args["round"].(string), fc.Args["ratio"].(float64), fc.Args["inspectorsPerTarget"].(int), fc.Args["seed"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *property.Round) graphql.Marshaler {
+			return ec.marshalNInspectionRound2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRound(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_drawInspections(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InspectionRound(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_drawInspections_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_recordInspectionResult(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recordInspectionResult(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecordInspectionResult(ctx, fc.Args["id"].(string), fc.Args["result"].(property.Result), fc.Args["findings"].(*string), fc.Args["version"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *property.Inspection) graphql.Marshaler {
+			return ec.marshalNInspection2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐInspection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recordInspectionResult(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Inspection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recordInspectionResult_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_publishInspectionRound(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_publishInspectionRound(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PublishInspectionRound(ctx, fc.Args["round"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *property.Round) graphql.Marshaler {
+			return ec.marshalNInspectionRound2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRound(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_publishInspectionRound(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InspectionRound(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_publishInspectionRound_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_requestAccess(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6436,6 +8615,764 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _Property_id(ctx context.Context, field graphql.CollectedField, obj *property.Property) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Property_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Property_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Property", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Property_name(ctx context.Context, field graphql.CollectedField, obj *property.Property) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Property_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Property_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Property", field, false, false, "String")
+}
+
+func (ec *executionContext) _Property_address(ctx context.Context, field graphql.CollectedField, obj *property.Property) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Property_address(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Address, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Property_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Property", field, false, false, "String")
+}
+
+func (ec *executionContext) _Property_location(ctx context.Context, field graphql.CollectedField, obj *property.Property) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Property_location(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Property().Location(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GeoPoint) graphql.Marshaler {
+			return ec.marshalNGeoPoint2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐGeoPoint(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Property_location(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Property",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GeoPoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Property_jurisdiction(ctx context.Context, field graphql.CollectedField, obj *property.Property) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Property_jurisdiction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Property().Jurisdiction(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *directory.Jurisdiction) graphql.Marshaler {
+			return ec.marshalNJurisdiction2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋdirectoryᚐJurisdiction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Property_jurisdiction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Property",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Jurisdiction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Property_buildYear(ctx context.Context, field graphql.CollectedField, obj *property.Property) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Property_buildYear(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Property().BuildYear(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Property_buildYear(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Property", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Property_buildings(ctx context.Context, field graphql.CollectedField, obj *property.Property) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Property_buildings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Buildings, nil
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "properties")
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "core")
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalOInt2int(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Property_buildings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Property", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Property_households(ctx context.Context, field graphql.CollectedField, obj *property.Property) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Property_households(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Households, nil
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "properties")
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "core")
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalOInt2int(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Property_households(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Property", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Property_management(ctx context.Context, field graphql.CollectedField, obj *property.Property) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Property_management(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Property().Management(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "properties")
+				if err != nil {
+					var zeroVal *model.PropertyManagement
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "core")
+				if err != nil {
+					var zeroVal *model.PropertyManagement
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal *model.PropertyManagement
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PropertyManagement) graphql.Marshaler {
+			return ec.marshalOPropertyManagement2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyManagement(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Property_management(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Property",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PropertyManagement(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Property_renovation(ctx context.Context, field graphql.CollectedField, obj *property.Property) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Property_renovation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Renovation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v property.Renovation) graphql.Marshaler {
+			return ec.marshalNRenovation2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRenovation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Property_renovation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Property",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Renovation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Property_permits(ctx context.Context, field graphql.CollectedField, obj *property.Property) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Property_permits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Property().Permits(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "properties")
+				if err != nil {
+					var zeroVal []*property.Permit
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "permits")
+				if err != nil {
+					var zeroVal []*property.Permit
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal []*property.Permit
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*property.Permit) graphql.Marshaler {
+			return ec.marshalOBuildingPermit2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐPermitᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Property_permits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Property",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BuildingPermit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Property_inspections(ctx context.Context, field graphql.CollectedField, obj *property.Property) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Property_inspections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Property().Inspections(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "properties")
+				if err != nil {
+					var zeroVal []*property.Inspection
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "inspections")
+				if err != nil {
+					var zeroVal []*property.Inspection
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal []*property.Inspection
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*property.Inspection) graphql.Marshaler {
+			return ec.marshalOInspection2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐInspectionᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Property_inspections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Property",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Inspection(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Property_version(ctx context.Context, field graphql.CollectedField, obj *property.Property) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Property_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Property_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Property", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PropertyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PropertyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PropertyConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PropertyEdge) graphql.Marshaler {
+			return ec.marshalNPropertyEdge2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PropertyConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PropertyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PropertyEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PropertyConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.PropertyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PropertyConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PropertyConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PropertyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PropertyConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.PropertyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PropertyConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PropertyConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PropertyConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PropertyConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _PropertyEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.PropertyEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PropertyEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PropertyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PropertyEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _PropertyEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PropertyEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PropertyEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *property.Property) graphql.Marshaler {
+			return ec.marshalNProperty2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐProperty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PropertyEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PropertyEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Property(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PropertyManagement_company(ctx context.Context, field graphql.CollectedField, obj *model.PropertyManagement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PropertyManagement_company(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Company, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PropertyManagement_company(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PropertyManagement", field, false, false, "String")
+}
+
+func (ec *executionContext) _PropertyManagement_creditCode(ctx context.Context, field graphql.CollectedField, obj *model.PropertyManagement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PropertyManagement_creditCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreditCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PropertyManagement_creditCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PropertyManagement", field, false, false, "String")
+}
+
+func (ec *executionContext) _PropertyManagement_contactName(ctx context.Context, field graphql.CollectedField, obj *model.PropertyManagement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PropertyManagement_contactName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContactName, nil
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "properties")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "management")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				mask, err := ec.unmarshalOMaskRule2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐMaskRule(ctx, "NAME")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, mask)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PropertyManagement_contactName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PropertyManagement", field, false, false, "String")
+}
+
+func (ec *executionContext) _PropertyManagement_contactPhone(ctx context.Context, field graphql.CollectedField, obj *model.PropertyManagement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PropertyManagement_contactPhone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContactPhone, nil
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "properties")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "management")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				mask, err := ec.unmarshalOMaskRule2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐMaskRule(ctx, "PHONE")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, mask)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PropertyManagement_contactPhone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PropertyManagement", field, false, false, "String")
 }
 
 func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -6898,6 +9835,214 @@ func (ec *executionContext) fieldContext_Query_departments(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_property(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_property(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Property(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *property.Property) graphql.Marshaler {
+			return ec.marshalOProperty2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐProperty(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_property(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Property(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_property_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_properties(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_properties(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Properties(ctx, fc.Args["filter"].(*model.PropertyFilter), fc.Args["orderBy"].(*property.Order), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PropertyConnection) graphql.Marshaler {
+			return ec.marshalNPropertyConnection2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_properties(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PropertyConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_properties_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_inspectionRounds(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_inspectionRounds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().InspectionRounds(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*property.Round) graphql.Marshaler {
+			return ec.marshalNInspectionRound2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRoundᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_inspectionRounds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InspectionRound(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_inspectionRound(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_inspectionRound(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().InspectionRound(ctx, fc.Args["round"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *property.Round) graphql.Marshaler {
+			return ec.marshalOInspectionRound2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRound(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_inspectionRound(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InspectionRound(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_inspectionRound_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_replayInspectionDraw(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_replayInspectionDraw(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ReplayInspectionDraw(ctx, fc.Args["round"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *property.Replay) graphql.Marshaler {
+			return ec.marshalNDrawReplay2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐReplay(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_replayInspectionDraw(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DrawReplay(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_replayInspectionDraw_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_accessRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7136,6 +10281,144 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Renovation_status(ctx context.Context, field graphql.CollectedField, obj *property.Renovation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Renovation_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v property.RenovationStatus) graphql.Marshaler {
+			return ec.marshalNRenovationStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRenovationStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Renovation_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Renovation", field, false, false, "RenovationStatus")
+}
+
+func (ec *executionContext) _Renovation_year(ctx context.Context, field graphql.CollectedField, obj *property.Renovation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Renovation_year(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Year, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Renovation_year(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Renovation", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Renovation_scope(ctx context.Context, field graphql.CollectedField, obj *property.Renovation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Renovation_scope(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Renovation().Scope(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "properties")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "core")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Renovation_scope(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Renovation", field, true, true, "String")
+}
+
+func (ec *executionContext) _Renovation_budget(ctx context.Context, field graphql.CollectedField, obj *property.Renovation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Renovation_budget(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Renovation().Budget(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "properties")
+				if err != nil {
+					var zeroVal *float64
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "core")
+				if err != nil {
+					var zeroVal *float64
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal *float64
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Renovation_budget(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Renovation", field, true, true, "Float")
 }
 
 func (ec *executionContext) _Reporter_name(ctx context.Context, field graphql.CollectedField, obj *model.Reporter) (ret graphql.Marshaler) {
@@ -8987,6 +12270,125 @@ func UnmarshalJurisdictionByCodesInput(ctx context.Context, raw any) (model.Juri
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPropertyByIDsInput(ctx context.Context, obj any) (model.PropertyByIDsInput, error) {
+	var it model.PropertyByIDsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPropertyByIDsInput unmarshals raw into the PropertyByIDsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPropertyByIDsInput(ctx context.Context, raw any) (model.PropertyByIDsInput, error) {
+	var out model.PropertyByIDsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PropertyByIDsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputPropertyFilter(ctx context.Context, obj any) (model.PropertyFilter, error) {
+	var it model.PropertyFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"jurisdiction", "renovation", "buildYearFrom", "buildYearTo", "hasManagement", "text"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "jurisdiction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jurisdiction"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Jurisdiction = data
+		case "renovation":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("renovation"))
+			data, err := ec.unmarshalORenovationStatus2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRenovationStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Renovation = data
+		case "buildYearFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buildYearFrom"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BuildYearFrom = data
+		case "buildYearTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buildYearTo"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BuildYearTo = data
+		case "hasManagement":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasManagement"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasManagement = data
+		case "text":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("text"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Text = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPropertyFilter unmarshals raw into the PropertyFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPropertyFilter(ctx context.Context, raw any) (model.PropertyFilter, error) {
+	var out model.PropertyFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PropertyFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputReportCaseInput(ctx context.Context, obj any) (model.ReportCaseInput, error) {
 	var it model.ReportCaseInput
 	if obj == nil {
@@ -9121,6 +12523,13 @@ func (ec *executionContext) __Entity(ctx context.Context, sel ast.SelectionSet, 
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case property.Property:
+		return ec._Property(ctx, sel, &obj)
+	case *property.Property:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Property(ctx, sel, obj)
 	case directory.Jurisdiction:
 		return ec._Jurisdiction(ctx, sel, &obj)
 	case *directory.Jurisdiction:
@@ -9373,6 +12782,64 @@ func (ec *executionContext) _AuditRecord(ctx context.Context, sel ast.SelectionS
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._AuditRecord_hash(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var buildingPermitImplementors = []string{"BuildingPermit"}
+
+func (ec *executionContext) _BuildingPermit(ctx context.Context, sel ast.SelectionSet, obj *property.Permit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, buildingPermitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BuildingPermit")
+		case "permitNo":
+			out.Values[i] = ec._BuildingPermit_permitNo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "issuedOn":
+			out.Values[i] = ec._BuildingPermit_issuedOn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scope":
+			out.Values[i] = ec._BuildingPermit_scope(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "structure":
+			out.Values[i] = ec._BuildingPermit_structure(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "floorAreaM2":
+			out.Values[i] = ec._BuildingPermit_floorAreaM2(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "valid":
+			out.Values[i] = ec._BuildingPermit_valid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9873,6 +13340,55 @@ func (ec *executionContext) _Department(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var drawReplayImplementors = []string{"DrawReplay"}
+
+func (ec *executionContext) _DrawReplay(ctx context.Context, sel ast.SelectionSet, obj *property.Replay) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, drawReplayImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DrawReplay")
+		case "round":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DrawReplay_round(ctx, field, obj)
+				})
+		case "hashesMatch":
+			out.Values[i] = ec._DrawReplay_hashesMatch(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "matches":
+			out.Values[i] = ec._DrawReplay_matches(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "differences":
+			out.Values[i] = ec._DrawReplay_differences(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var entityImplementors = []string{"Entity"}
 
 func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -9909,6 +13425,12 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Entity_findManyJurisdictionByCodes(ctx, field)
+				})
+		case "findManyPropertyByIDs":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Entity_findManyPropertyByIDs(ctx, field)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -9948,6 +13470,198 @@ func (ec *executionContext) _GeoPoint(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var inspectionImplementors = []string{"Inspection"}
+
+func (ec *executionContext) _Inspection(ctx context.Context, sel ast.SelectionSet, obj *property.Inspection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, inspectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Inspection")
+		case "id":
+			out.Values[i] = ec._Inspection_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "round":
+			out.Values[i] = ec._Inspection_round(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rank":
+			out.Values[i] = ec._Inspection_rank(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "property":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Inspection_property(ctx, field, obj)
+				})
+		case "inspectorIds":
+			out.Values[i] = ec._Inspection_inspectorIds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scheduledOn":
+			out.Values[i] = ec._Inspection_scheduledOn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "result":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Inspection_result(ctx, field, obj)
+				})
+		case "findings":
+			out.Values[i] = ec._Inspection_findings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "recordedAt":
+			out.Values[i] = ec._Inspection_recordedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "published":
+			out.Values[i] = ec._Inspection_published(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "version":
+			out.Values[i] = ec._Inspection_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var inspectionRoundImplementors = []string{"InspectionRound"}
+
+func (ec *executionContext) _InspectionRound(ctx context.Context, sel ast.SelectionSet, obj *property.Round) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, inspectionRoundImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InspectionRound")
+		case "round":
+			out.Values[i] = ec._InspectionRound_round(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dept":
+			out.Values[i] = ec._InspectionRound_dept(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "seed":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._InspectionRound_seed(ctx, field, obj)
+				})
+		case "ratio":
+			out.Values[i] = ec._InspectionRound_ratio(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "perTarget":
+			out.Values[i] = ec._InspectionRound_perTarget(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "registerSize":
+			out.Values[i] = ec._InspectionRound_registerSize(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "drawn":
+			out.Values[i] = ec._InspectionRound_drawn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "previousRound":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._InspectionRound_previousRound(ctx, field, obj)
+				})
+		case "targetsHash":
+			out.Values[i] = ec._InspectionRound_targetsHash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "inspectorsHash":
+			out.Values[i] = ec._InspectionRound_inspectorsHash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "drawnAt":
+			out.Values[i] = ec._InspectionRound_drawnAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "drawnBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._InspectionRound_drawnBy(ctx, field, obj)
+				})
+		case "published":
+			out.Values[i] = ec._InspectionRound_published(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "publishedAt":
+			out.Values[i] = ec._InspectionRound_publishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "inspections":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._InspectionRound_inspections(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10139,6 +13853,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "drawInspections":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_drawInspections(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recordInspectionResult":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recordInspectionResult(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "publishInspectionRound":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_publishInspectionRound(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "requestAccess":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_requestAccess(ctx, field)
@@ -10202,6 +13937,235 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var propertyImplementors = []string{"Property", "_Entity"}
+
+func (ec *executionContext) _Property(ctx context.Context, sel ast.SelectionSet, obj *property.Property) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, propertyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Property")
+		case "id":
+			out.Values[i] = ec._Property_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Property_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "address":
+			out.Values[i] = ec._Property_address(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "location":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Property_location(ctx, field, obj)
+				})
+		case "jurisdiction":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Property_jurisdiction(ctx, field, obj)
+				})
+		case "buildYear":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Property_buildYear(ctx, field, obj)
+				})
+		case "buildings":
+			out.Values[i] = ec._Property_buildings(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "households":
+			out.Values[i] = ec._Property_households(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "management":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Property_management(ctx, field, obj)
+				})
+		case "renovation":
+			out.Values[i] = ec._Property_renovation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "permits":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Property_permits(ctx, field, obj)
+				})
+		case "inspections":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Property_inspections(ctx, field, obj)
+				})
+		case "version":
+			out.Values[i] = ec._Property_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var propertyConnectionImplementors = []string{"PropertyConnection"}
+
+func (ec *executionContext) _PropertyConnection(ctx context.Context, sel ast.SelectionSet, obj *model.PropertyConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, propertyConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PropertyConnection")
+		case "edges":
+			out.Values[i] = ec._PropertyConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PropertyConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PropertyConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var propertyEdgeImplementors = []string{"PropertyEdge"}
+
+func (ec *executionContext) _PropertyEdge(ctx context.Context, sel ast.SelectionSet, obj *model.PropertyEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, propertyEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PropertyEdge")
+		case "cursor":
+			out.Values[i] = ec._PropertyEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._PropertyEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var propertyManagementImplementors = []string{"PropertyManagement"}
+
+func (ec *executionContext) _PropertyManagement(ctx context.Context, sel ast.SelectionSet, obj *model.PropertyManagement) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, propertyManagementImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PropertyManagement")
+		case "company":
+			out.Values[i] = ec._PropertyManagement_company(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "creditCode":
+			out.Values[i] = ec._PropertyManagement_creditCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contactName":
+			out.Values[i] = ec._PropertyManagement_contactName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "contactPhone":
+			out.Values[i] = ec._PropertyManagement_contactPhone(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -10307,6 +14271,36 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_departments(ctx, field)
 				})
+		case "property":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_property(ctx, field)
+				})
+		case "properties":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_properties(ctx, field)
+				})
+		case "inspectionRounds":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_inspectionRounds(ctx, field)
+				})
+		case "inspectionRound":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_inspectionRound(ctx, field)
+				})
+		case "replayInspectionDraw":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_replayInspectionDraw(ctx, field)
+				})
 		case "accessRequests":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -10345,6 +14339,56 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var renovationImplementors = []string{"Renovation"}
+
+func (ec *executionContext) _Renovation(ctx context.Context, sel ast.SelectionSet, obj *property.Renovation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, renovationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Renovation")
+		case "status":
+			out.Values[i] = ec._Renovation_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "year":
+			out.Values[i] = ec._Renovation_year(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scope":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Renovation_scope(ctx, field, obj)
+				})
+		case "budget":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Renovation_budget(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10958,6 +15002,14 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNBuildingPermit2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐPermit(ctx context.Context, sel ast.SelectionSet, v *property.Permit) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BuildingPermit!")
+		return graphql.Null
+	}
+	return ec._BuildingPermit(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNCase2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐCase(ctx context.Context, sel ast.SelectionSet, v *cases.Case) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Case!")
@@ -11161,6 +15213,14 @@ func (ec *executionContext) unmarshalNDepartmentByCodesInput2ᚕᚖgithubᚗcom�
 	return res, nil
 }
 
+func (ec *executionContext) marshalNDrawReplay2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐReplay(ctx context.Context, sel ast.SelectionSet, v *property.Replay) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DrawReplay!")
+		return graphql.Null
+	}
+	return ec._DrawReplay(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNFieldSet2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11223,6 +15283,69 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNInspection2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐInspectionᚄ(ctx context.Context, sel ast.SelectionSet, v []*property.Inspection) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNInspection2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐInspection(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNInspection2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐInspection(ctx context.Context, sel ast.SelectionSet, v *property.Inspection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Inspection!")
+		return graphql.Null
+	}
+	return ec._Inspection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNInspectionResult2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐResult(ctx context.Context, v any) (property.Result, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := property.Result(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInspectionResult2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐResult(ctx context.Context, sel ast.SelectionSet, v property.Result) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "InspectionResult!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNInspectionRound2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRoundᚄ(ctx context.Context, sel ast.SelectionSet, v []*property.Round) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNInspectionRound2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRound(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNInspectionRound2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRound(ctx context.Context, sel ast.SelectionSet, v *property.Round) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InspectionRound!")
+		return graphql.Null
+	}
+	return ec._InspectionRound(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
@@ -11298,6 +15421,94 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋfengchengᚋdatah
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPermitScope2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐPermitScope(ctx context.Context, v any) (property.PermitScope, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := property.PermitScope(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPermitScope2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐPermitScope(ctx context.Context, sel ast.SelectionSet, v property.PermitScope) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "PermitScope!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNProperty2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐProperty(ctx context.Context, sel ast.SelectionSet, v *property.Property) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Property!")
+		return graphql.Null
+	}
+	return ec._Property(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPropertyByIDsInput2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyByIDsInput(ctx context.Context, v any) ([]*model.PropertyByIDsInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.PropertyByIDsInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalOPropertyByIDsInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyByIDsInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNPropertyConnection2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyConnection(ctx context.Context, sel ast.SelectionSet, v *model.PropertyConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PropertyConnection!")
+		return graphql.Null
+	}
+	return ec._PropertyConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPropertyEdge2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PropertyEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPropertyEdge2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPropertyEdge2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyEdge(ctx context.Context, sel ast.SelectionSet, v *model.PropertyEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PropertyEdge!")
+		return graphql.Null
+	}
+	return ec._PropertyEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRenovation2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRenovation(ctx context.Context, sel ast.SelectionSet, v property.Renovation) graphql.Marshaler {
+	return ec._Renovation(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNRenovationStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRenovationStatus(ctx context.Context, v any) (property.RenovationStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := property.RenovationStatus(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRenovationStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRenovationStatus(ctx context.Context, sel ast.SelectionSet, v property.RenovationStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "RenovationStatus!")
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNReportCaseInput2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐReportCaseInput(ctx context.Context, v any) (model.ReportCaseInput, error) {
@@ -11777,6 +15988,25 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOBuildingPermit2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐPermitᚄ(ctx context.Context, sel ast.SelectionSet, v []*property.Permit) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBuildingPermit2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐPermit(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalOCase2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐCase(ctx context.Context, sel ast.SelectionSet, v []*cases.Case) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -12008,11 +16238,85 @@ func (ec *executionContext) unmarshalODepartmentByCodesInput2ᚖgithubᚗcomᚋf
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) marshalOGeoPoint2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐGeoPoint(ctx context.Context, sel ast.SelectionSet, v *model.GeoPoint) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._GeoPoint(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOInspection2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐInspectionᚄ(ctx context.Context, sel ast.SelectionSet, v []*property.Inspection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNInspection2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐInspection(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOInspectionResult2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐResult(ctx context.Context, v any) (*property.Result, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := property.Result(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInspectionResult2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐResult(ctx context.Context, sel ast.SelectionSet, v *property.Result) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) marshalOInspectionRound2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRound(ctx context.Context, sel ast.SelectionSet, v *property.Round) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._InspectionRound(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOInt2int(ctx context.Context, v any) (int, error) {
+	res, err := graphql.UnmarshalInt(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalInt(v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
@@ -12094,6 +16398,104 @@ func (ec *executionContext) marshalOMaskRule2ᚖgithubᚗcomᚋfengchengᚋdatah
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOProperty2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐProperty(ctx context.Context, sel ast.SelectionSet, v []*property.Property) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOProperty2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐProperty(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOProperty2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐProperty(ctx context.Context, sel ast.SelectionSet, v *property.Property) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Property(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOPropertyByIDsInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyByIDsInput(ctx context.Context, v any) (*model.PropertyByIDsInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputPropertyByIDsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOPropertyFilter2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyFilter(ctx context.Context, v any) (*model.PropertyFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputPropertyFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPropertyManagement2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyManagement(ctx context.Context, sel ast.SelectionSet, v *model.PropertyManagement) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PropertyManagement(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOPropertyOrder2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐOrder(ctx context.Context, v any) (*property.Order, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := property.Order(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPropertyOrder2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐOrder(ctx context.Context, sel ast.SelectionSet, v *property.Order) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) unmarshalORenovationStatus2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRenovationStatusᚄ(ctx context.Context, v any) ([]property.RenovationStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]property.RenovationStatus, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRenovationStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRenovationStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalORenovationStatus2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRenovationStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []property.RenovationStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRenovationStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRenovationStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOReporter2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐReporter(ctx context.Context, sel ast.SelectionSet, v *model.Reporter) graphql.Marshaler {

@@ -2,7 +2,10 @@
 // hand-written ones that carry what field resolvers need.
 package model
 
-import "github.com/fengcheng/datahub/internal/cases"
+import (
+	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/property"
+)
 
 // CaseConnection is a page of cases plus what totalCount needs to count
 // lazily (only when the client asks for it).
@@ -10,4 +13,12 @@ type CaseConnection struct {
 	Edges    []*CaseEdge `json:"edges"`
 	PageInfo *PageInfo   `json:"pageInfo"`
 	Filter   cases.Filter
+}
+
+// PropertyConnection is a page of properties plus the filter totalCount
+// counts with.
+type PropertyConnection struct {
+	Edges    []*PropertyEdge `json:"edges"`
+	PageInfo *PageInfo       `json:"pageInfo"`
+	Filter   property.Filter
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/property"
 )
 
 type AccessRequestInput struct {
@@ -105,6 +106,25 @@ type Mutation struct {
 type PageInfo struct {
 	HasNextPage bool    `json:"hasNextPage"`
 	EndCursor   *string `json:"endCursor,omitempty"`
+}
+
+type PropertyByIDsInput struct {
+	ID string `json:"ID"`
+}
+
+type PropertyEdge struct {
+	Cursor string             `json:"cursor"`
+	Node   *property.Property `json:"node"`
+}
+
+type PropertyFilter struct {
+	Jurisdiction  *string                     `json:"jurisdiction,omitempty"`
+	Renovation    []property.RenovationStatus `json:"renovation,omitempty"`
+	BuildYearFrom *int                        `json:"buildYearFrom,omitempty"`
+	BuildYearTo   *int                        `json:"buildYearTo,omitempty"`
+	HasManagement *bool                       `json:"hasManagement,omitempty"`
+	// Substring of the name or address.
+	Text *string `json:"text,omitempty"`
 }
 
 type Query struct {

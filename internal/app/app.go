@@ -26,6 +26,7 @@ import (
 	"github.com/fengcheng/datahub/internal/config"
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/ratelimit"
 	"github.com/fengcheng/datahub/internal/server"
 	"github.com/fengcheng/datahub/internal/sharing"
@@ -154,8 +155,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		Access:           decider,
 		CaseService:      a.Cases,
 		DirectoryService: directory.NewService(postgres.NewDirectoryStore(pool)),
-		Sharing:          sharing.NewService(postgres.NewSharingStore(pool), eng, opts.Now),
-		Audit:            audit.NewTrail(pool, decider),
+		PropertyService: property.NewService(property.Config{Store: postgres.NewPropertyStore(pool), Authorizer: decider,
+			Auditor: auditor, Now: opts.Now}),
+		Sharing: sharing.NewService(postgres.NewSharingStore(pool), eng, opts.Now),
+		Audit:   audit.NewTrail(pool, decider),
 	}
 	limits, err := rateLimits(cfg)
 	if err != nil {

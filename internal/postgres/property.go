@@ -146,6 +146,18 @@ func propertyFilter(w *where, f property.Filter) {
 	}
 }
 
+// Count implements property.Store.
+func (s *PropertyStore) Count(ctx context.Context, scope access.RowScope, f property.Filter) (int, error) {
+	w := newWhere()
+	propertyFilter(w, f)
+	w.addScope(scope, propertyScope)
+	var n int
+	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM properties p WHERE "+w.sql(), w.args).Scan(&n); err != nil {
+		return 0, translate(fmt.Errorf("count properties: %w", err))
+	}
+	return n, nil
+}
+
 // List implements property.Store with keyset pagination over (key, id).
 func (s *PropertyStore) List(ctx context.Context, scope access.RowScope, q property.ListQuery) ([]*property.Property, bool, error) {
 	w := newWhere()

@@ -26,6 +26,8 @@ type Store interface {
 	GetMany(ctx context.Context, scope access.RowScope, ids []uuid.UUID) ([]*Property, error)
 	// List returns up to q.First compounds after q.After and whether more follow.
 	List(ctx context.Context, scope access.RowScope, q ListQuery) ([]*Property, bool, error)
+	// Count returns how many compounds within scope match f.
+	Count(ctx context.Context, scope access.RowScope, f Filter) (int, error)
 	// Upsert stores p keyed by (p.SourceDept, p.ExternalID), atomically:
 	// with no such row it inserts p (OutcomeCreated); otherwise, under a
 	// row lock, it returns CONFLICT when expectedVersion is set and differs
@@ -180,6 +182,18 @@ func (p *Page) Cursor(i int) string { return CursorOf(p.Order, p.Properties[i]).
 // List returns a page of compounds visible to the caller, by name (the
 // default) or build year. BAD_USER_INPUT for a bad filter, order, size or
 // cursor.
+// Count returns how many compounds visible to the caller match f.
+func (s *Service) Count(ctx context.Context, f Filter) (int, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if err := validateFilter(&f); err != nil {
+		return 0, err
+	}
+	return s.store.Count(ctx, d.Rows, f)
+}
+
 func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, after *string) (*Page, error) {
 	d, err := s.Decide(ctx)
 	if err != nil {
