@@ -1,0 +1,618 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults for BrokerConfig.
+const (
+	BufferDefault      = 256
+	BlockDefault       = time.Second
+	ReadCountDefault   = 500
+	DedupWindowDefault = 8192
+	HealthCheckDefault = 5 * time.Second
+)
+
+// BrokerConfig configures a Broker. Zero values take the defaults above and
+// the relay's (RetryMaxDefault, CheckIntervalDefault).
+type BrokerConfig struct {
+	// Prefix namespaces the stream and the availability channel; it must
+	// match the relay's. Default PrefixDefault.
+	Prefix string
+	// Buffer is how many events a subscriber may fall behind before it is
+	// dropped (ErrSlowSubscriber).
+	Buffer int
+	// Block is how long one XREAD waits for new entries. Run notices that
+	// its context ended within Block, as go-redis cannot interrupt a read.
+	Block time.Duration
+	// ReadCount is how many entries one XREAD returns at most.
+	ReadCount int64
+	// DedupWindow is how many recent event ids the broker remembers to
+	// drop repeats.
+	DedupWindow int
+	// CheckInterval is how often the broker checks that the stream still
+	// holds the last entry it read (see the package doc).
+	CheckInterval time.Duration
+	// HealthCheck is how long the availability subscription may stay
+	// silent before it is pinged.
+	HealthCheck time.Duration
+	// RetryMax caps the pause between attempts while Redis is unreachable.
+	RetryMax time.Duration
+	// Logger receives failures and recoveries. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Filter selects the events one subscription receives.
+type Filter struct {
+	// Scopes maps every dataset the subscriber listens to onto its row
+	// scope there (access.Decision.Rows for that dataset). Events of other
+	// datasets are never delivered; a zero scope delivers nothing.
+	Scopes map[string]access.RowScope
+	// RecordIDs, when not empty, limits the subscription to these records.
+	RecordIDs []string
+	// Match, when set, must also accept the event. It runs on the
+	// broker's goroutine, after the scope check, for every candidate
+	// event: it must be fast and must not block.
+	Match func(Event) bool
+}
+
+// Broker fans events out to this instance's subscribers. Run one per
+// instance. Its methods are safe for concurrent use.
+type Broker struct {
+	rdb       redis.UniversalClient
+	cfg       BrokerConfig
+	stream    string
+	availChan string
+	log       *slog.Logger
+
+	ready     chan struct{}
+	readyLeft int // guarded by mu; ready closes when it reaches 0
+
+	mu     sync.Mutex
+	subs   map[*subscriber]struct{}
+	avail  map[*availSubscriber]struct{}
+	closed bool
+
+	// Owned by Run's event goroutine.
+	lastID      string // last entry read; "0-0" reads from the start
+	lastEventID string
+	cp          *checkpoint // the last entry read before the previous check
+	first       *checkpoint // the first entry read since the previous check
+	lastCheck   time.Time
+	needCheck   bool
+	seen        dedup
+}
+
+type subscriber struct {
+	ch        chan Event
+	scopes    map[string]access.RowScope
+	records   map[string]struct{}
+	match     func(Event) bool
+	stopAfter func() bool // stops the context.AfterFunc
+}
+
+type availSubscriber struct {
+	ch        chan Availability
+	lots      map[string]struct{}
+	stopAfter func() bool
+}
+
+// NewBroker returns a broker reading from rdb. Start it with Run.
+func NewBroker(rdb redis.UniversalClient, cfg BrokerConfig) *Broker {
+	if cfg.Prefix == "" {
+		cfg.Prefix = PrefixDefault
+	}
+	if cfg.Buffer <= 0 {
+		cfg.Buffer = BufferDefault
+	}
+	if cfg.Block <= 0 {
+		cfg.Block = BlockDefault
+	}
+	if cfg.ReadCount <= 0 {
+		cfg.ReadCount = ReadCountDefault
+	}
+	if cfg.DedupWindow <= 0 {
+		cfg.DedupWindow = DedupWindowDefault
+	}
+	if cfg.CheckInterval <= 0 {
+		cfg.CheckInterval = CheckIntervalDefault
+	}
+	if cfg.HealthCheck <= 0 {
+		cfg.HealthCheck = HealthCheckDefault
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = RetryMaxDefault
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	stream := StreamKey(cfg.Prefix)
+	return &Broker{
+		rdb:       rdb,
+		cfg:       cfg,
+		stream:    stream,
+		availChan: AvailabilityChannel(cfg.Prefix),
+		log:       cfg.Logger.With("component", "events.broker", "stream", stream),
+		ready:     make(chan struct{}),
+		readyLeft: 2,
+		subs:      make(map[*subscriber]struct{}),
+		avail:     make(map[*availSubscriber]struct{}),
+		seen:      newDedup(cfg.DedupWindow),
+	}
+}
+
+// Ready is closed once Run has fixed its starting point in the stream and
+// the availability subscription is confirmed: every event published and
+// every availability reading sent after that reaches the subscribers.
+func (b *Broker) Ready() <-chan struct{} { return b.ready }
+
+func (b *Broker) markReady() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.readyLeft--
+	if b.readyLeft == 0 {
+		close(b.ready)
+	}
+}
+
+// Run reads the stream and the availability channel and fans out until ctx
+// ends; then it ends every subscription with ErrClosed and returns nil.
+// Redis failures are logged and retried; they never end Run. Call Run once.
+func (b *Broker) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		b.runAvailability(ctx)
+	}()
+	b.runEvents(ctx)
+	wg.Wait()
+	b.shutdown()
+	return nil
+}
+
+// Subscribe registers a subscription and returns its channel and a function
+// that ends it (closing the channel); ending ctx ends it too. Events arrive
+// in stream order. A subscriber that lets Buffer events pile up is dropped:
+// its last event carries ErrSlowSubscriber. When the broker stops, the last
+// event carries ErrClosed.
+func (b *Broker) Subscribe(ctx context.Context, f Filter) (<-chan Event, func()) {
+	s := &subscriber{
+		// One slot more than Buffer, kept free for the final error event,
+		// so that ending a subscription never waits for its reader.
+		ch:     make(chan Event, b.cfg.Buffer+1),
+		scopes: f.Scopes,
+		match:  f.Match,
+	}
+	if len(f.RecordIDs) > 0 {
+		s.records = make(map[string]struct{}, len(f.RecordIDs))
+		for _, id := range f.RecordIDs {
+			s.records[id] = struct{}{}
+		}
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		s.ch <- Event{Err: ErrClosed}
+		close(s.ch)
+		return s.ch, func() {}
+	}
+	cancel := func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.dropLocked(s, nil)
+	}
+	b.subs[s] = struct{}{}
+	// Under mu: fanout may drop s, and calls stopAfter, as soon as mu is
+	// released. If ctx has already ended, cancel runs once mu is free.
+	s.stopAfter = context.AfterFunc(ctx, cancel)
+	b.mu.Unlock()
+	return s.ch, cancel
+}
+
+// dropLocked ends subscription s, first sending err if not nil.
+func (b *Broker) dropLocked(s *subscriber, err error) {
+	if _, ok := b.subs[s]; !ok {
+		return
+	}
+	delete(b.subs, s)
+	s.stopAfter()
+	if err != nil {
+		s.ch <- Event{Err: err} // the reserved slot: never blocks
+	}
+	close(s.ch)
+}
+
+// wants reports whether s should receive e.
+func (s *subscriber) wants(e *Event) bool {
+	scope, ok := s.scopes[e.Dataset]
+	if !ok || !ScopeAllows(scope, *e) {
+		return false
+	}
+	if s.records != nil {
+		if _, ok := s.records[e.RecordID]; !ok {
+			return false
+		}
+	}
+	return s.match == nil || s.match(*e)
+}
+
+// fanout hands e to every subscriber that wants it, dropping those that
+// fell behind.
+func (b *Broker) fanout(e Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for s := range b.subs {
+		if !s.wants(&e) {
+			continue
+		}
+		// Only the broker sends, under mu, so len can only shrink
+		// between this check and the send: the send never blocks.
+		if len(s.ch) >= b.cfg.Buffer {
+			b.dropLocked(s, ErrSlowSubscriber)
+			b.log.Warn("dropped a slow subscriber", "buffer", b.cfg.Buffer)
+			continue
+		}
+		s.ch <- e
+	}
+}
+
+// shutdown ends every subscription with ErrClosed.
+func (b *Broker) shutdown() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	for s := range b.subs {
+		b.dropLocked(s, ErrClosed)
+	}
+	for s := range b.avail {
+		b.dropAvailLocked(s)
+	}
+}
+
+// runEvents reads the stream until ctx ends.
+func (b *Broker) runEvents(ctx context.Context) {
+	var retry time.Duration
+	fail := func(err error) bool {
+		b.needCheck = true
+		if retry == 0 {
+			b.log.Warn("reading events failed; retrying", "err", err)
+		} else {
+			b.log.Debug("reading events failed again", "err", err)
+		}
+		retry = backoff(retry, b.cfg.RetryMax)
+		return sleep(ctx, retry)
+	}
+	// Start after the newest entry, fixed explicitly rather than with "$":
+	// "$" would be resolved only when the first XREAD arrives, and what was
+	// published in between would be lost to subscribers that were told the
+	// broker is ready.
+	for {
+		err := b.start(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			break
+		}
+		if !fail(err) {
+			return
+		}
+	}
+	b.markReady()
+	for ctx.Err() == nil {
+		if b.needCheck || time.Since(b.lastCheck) >= b.cfg.CheckInterval {
+			if err := b.check(ctx); err != nil {
+				if ctx.Err() != nil || !fail(err) {
+					return
+				}
+				continue
+			}
+		}
+		res, err := b.rdb.XRead(ctx, &redis.XReadArgs{
+			Streams: []string{b.stream, b.lastID},
+			Count:   b.cfg.ReadCount,
+			Block:   b.cfg.Block,
+		}).Result()
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, redis.Nil) {
+			err = nil // nothing new within Block
+		}
+		if err != nil {
+			if !fail(err) {
+				return
+			}
+			continue
+		}
+		if retry != 0 {
+			b.log.Info("reading events again")
+			retry = 0
+		}
+		for _, s := range res {
+			for _, m := range s.Messages {
+				b.handle(m)
+			}
+		}
+	}
+}
+
+// start fixes the starting point: after the newest entry, or the stream's
+// beginning if it is empty or missing.
+func (b *Broker) start(ctx context.Context) error {
+	newest, err := b.rdb.XRevRangeN(ctx, b.stream, "+", "-", 1).Result()
+	if err != nil {
+		return fmt.Errorf("find stream end: %w", err)
+	}
+	b.lastID, b.lastEventID = "0-0", ""
+	if len(newest) == 1 {
+		b.lastID = newest[0].ID
+		b.lastEventID, _ = newest[0].Values[fieldID].(string)
+	}
+	b.cp, b.first = nil, nil
+	if b.lastEventID != "" {
+		b.cp = &checkpoint{id: b.lastID, eventID: b.lastEventID}
+	}
+	b.lastCheck = time.Now()
+	b.needCheck = false
+	return nil
+}
+
+// check verifies that the stream still holds the entry read last before
+// the previous check and the entry read first since. If either is gone,
+// the stream was lost or replaced since the previous check, and reading
+// continues from the new stream's beginning: its ids may lie below the last
+// one read (see the package doc). Either entry alone leaves a gap: the
+// first when the stream is replaced before anything was read since the
+// previous check, the second when nothing had been read before it.
+func (b *Broker) check(ctx context.Context) error {
+	var ok = true
+	for _, cp := range []*checkpoint{b.cp, b.first} {
+		if cp == nil || !ok {
+			continue
+		}
+		held, err := holdsEntry(ctx, b.rdb, b.stream, cp.id, cp.eventID)
+		if err != nil {
+			return fmt.Errorf("check stream: %w", err)
+		}
+		ok = held
+	}
+	if !ok {
+		b.log.Warn("event stream lost entries this instance read (Redis restarted or failed over); reading it from the start",
+			"last", b.lastID)
+		b.lastID, b.lastEventID = "0-0", ""
+	}
+	b.cp, b.first = nil, nil
+	if b.lastEventID != "" {
+		b.cp = &checkpoint{id: b.lastID, eventID: b.lastEventID}
+	}
+	b.lastCheck = time.Now()
+	b.needCheck = false
+	return nil
+}
+
+// handle decodes one entry and fans it out unless it is a repeat.
+func (b *Broker) handle(m redis.XMessage) {
+	id, _ := m.Values[fieldID].(string)
+	b.lastID, b.lastEventID = m.ID, id
+	if b.first == nil && id != "" {
+		b.first = &checkpoint{id: m.ID, eventID: id}
+	}
+	data, _ := m.Values[fieldEvent].(string)
+	var e Event
+	if err := json.Unmarshal([]byte(data), &e); err != nil || e.ID == uuid.Nil {
+		b.log.Warn("skipped an unreadable stream entry", "entry", m.ID, "err", err)
+		return
+	}
+	if !b.seen.add(e.ID) {
+		return
+	}
+	e.StreamID = m.ID
+	b.fanout(e)
+}
+
+// dedup remembers the last n event ids.
+type dedup struct {
+	ring []uuid.UUID
+	next int
+	set  map[uuid.UUID]struct{}
+}
+
+func newDedup(n int) dedup {
+	return dedup{ring: make([]uuid.UUID, n), set: make(map[uuid.UUID]struct{}, n)}
+}
+
+// add records id and reports whether it was new.
+func (d *dedup) add(id uuid.UUID) bool {
+	if _, ok := d.set[id]; ok {
+		return false
+	}
+	if old := d.ring[d.next]; old != uuid.Nil {
+		delete(d.set, old)
+	}
+	d.ring[d.next] = id
+	d.next = (d.next + 1) % len(d.ring)
+	d.set[id] = struct{}{}
+	return true
+}
+
+// SubscribeAvailability registers a subscription to live parking
+// availability for the given lots (every lot when lotIDs is empty) and
+// returns its channel and a function that ends it; ending ctx ends it too.
+// Readings published while this instance was disconnected from Redis are
+// not replayed (pub/sub): the next reading of each lot brings it up to
+// date. A subscriber that lets Buffer readings pile up is dropped: its
+// channel is closed while ctx is still live. When the broker stops, the
+// channel is closed.
+func (b *Broker) SubscribeAvailability(ctx context.Context, lotIDs []string) (<-chan Availability, func()) {
+	s := &availSubscriber{ch: make(chan Availability, b.cfg.Buffer)}
+	if len(lotIDs) > 0 {
+		s.lots = make(map[string]struct{}, len(lotIDs))
+		for _, id := range lotIDs {
+			s.lots[id] = struct{}{}
+		}
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		close(s.ch)
+		return s.ch, func() {}
+	}
+	cancel := func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.dropAvailLocked(s)
+	}
+	b.avail[s] = struct{}{}
+	s.stopAfter = context.AfterFunc(ctx, cancel)
+	b.mu.Unlock()
+	return s.ch, cancel
+}
+
+func (b *Broker) dropAvailLocked(s *availSubscriber) {
+	if _, ok := b.avail[s]; !ok {
+		return
+	}
+	delete(b.avail, s)
+	s.stopAfter()
+	close(s.ch)
+}
+
+func (b *Broker) fanoutAvailability(a Availability) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for s := range b.avail {
+		if s.lots != nil {
+			if _, ok := s.lots[a.LotID]; !ok {
+				continue
+			}
+		}
+		select {
+		case s.ch <- a:
+		default:
+			b.dropAvailLocked(s)
+			b.log.Warn("dropped a slow availability subscriber", "buffer", b.cfg.Buffer)
+		}
+	}
+}
+
+// runAvailability receives the availability channel until ctx ends.
+// go-redis re-subscribes by itself after a connection error; a connection
+// that stays silent even to a ping is replaced.
+func (b *Broker) runAvailability(ctx context.Context) {
+	var (
+		mu sync.Mutex // guards ps against the AfterFunc below
+		ps = b.rdb.Subscribe(ctx, b.availChan)
+	)
+	// Closing the subscription interrupts a receive in progress, so Run
+	// returns as soon as ctx ends rather than after HealthCheck.
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = ps.Close()
+	})
+	defer func() {
+		stop()
+		mu.Lock()
+		defer mu.Unlock()
+		_ = ps.Close()
+	}()
+	var retry time.Duration
+	confirmed, pingPending := false, false
+	for {
+		mu.Lock()
+		cur := ps
+		mu.Unlock()
+		msg, err := cur.ReceiveTimeout(ctx, b.cfg.HealthCheck)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			if isTimeout(err) && retry == 0 {
+				if !pingPending {
+					// Quiet for a while: ask, so that a dead connection
+					// shows up.
+					if err = cur.Ping(ctx); err == nil {
+						pingPending = true
+						continue
+					}
+				} else {
+					b.log.Warn("availability subscription unresponsive; replacing it")
+					mu.Lock()
+					if ctx.Err() != nil {
+						// The AfterFunc has run or is waiting for mu:
+						// a new subscription would escape it.
+						mu.Unlock()
+						return
+					}
+					_ = ps.Close()
+					ps = b.rdb.Subscribe(ctx, b.availChan)
+					mu.Unlock()
+					pingPending = false
+					continue
+				}
+			}
+			if retry == 0 {
+				b.log.Warn("availability subscription lost; reconnecting", "err", err)
+			}
+			pingPending = false
+			retry = backoff(retry, b.cfg.RetryMax)
+			if !sleep(ctx, retry) {
+				return
+			}
+			continue
+		}
+		if retry != 0 {
+			b.log.Info("availability subscription restored")
+			retry = 0
+		}
+		pingPending = false
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" && !confirmed {
+				confirmed = true
+				b.markReady()
+			}
+		case *redis.Message:
+			var a Availability
+			if err := json.Unmarshal([]byte(m.Payload), &a); err != nil || a.LotID == "" {
+				b.log.Warn("skipped an unreadable availability message", "err", err)
+				continue
+			}
+			b.fanoutAvailability(a)
+		}
+	}
+}
+
+// PublishAvailability publishes one availability reading on the channel
+// brokers with the same prefix listen to.
+func PublishAvailability(ctx context.Context, rdb redis.UniversalClient, prefix string, a Availability) error {
+	if prefix == "" {
+		prefix = PrefixDefault
+	}
+	data, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("encode availability: %w", err)
+	}
+	if err := rdb.Publish(ctx, AvailabilityChannel(prefix), data).Err(); err != nil {
+		return fmt.Errorf("publish availability: %w", err)
+	}
+	return nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
