@@ -13,6 +13,8 @@ import (
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/property"
+	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/vikstrous/dataloadgen"
 )
 
@@ -66,12 +68,30 @@ func (r *caseResolver) Timeline(ctx context.Context, obj *cases.Case) ([]*cases.
 	return out, nil
 }
 
+func (r *caseResolver) Property(ctx context.Context, obj *cases.Case) (*property.Property, error) {
+	if obj.PropertyID == nil {
+		return nil, nil
+	}
+	return loadOptional(ctx, r.loaders(ctx).properties, *obj.PropertyID)
+}
+
+func (r *caseResolver) Violations(ctx context.Context, obj *cases.Case) ([]*violation.Violation, error) {
+	list, err := r.loaders(ctx).caseViols.Load(ctx, obj.ID)
+	if err != nil && !errors.Is(err, dataloadgen.ErrNotFound) {
+		return nil, err
+	}
+	if list == nil {
+		list = []*violation.Violation{}
+	}
+	return list, nil
+}
+
 func (r *caseClassResolver) Deadline(ctx context.Context, obj *cases.Class) (string, error) {
 	return describeLimit(obj.Limit), nil
 }
 
 func (r *caseConnectionResolver) TotalCount(ctx context.Context, obj *model.CaseConnection) (int, error) {
-	return r.CaseService.Count(ctx, obj.Filter)
+	return obj.Count(ctx)
 }
 
 func (r *mutationResolver) ReportCase(ctx context.Context, input model.ReportCaseInput) (*cases.Case, error) {
@@ -132,15 +152,11 @@ func (r *queryResolver) Case(ctx context.Context, id string) (*cases.Case, error
 
 func (r *queryResolver) Cases(ctx context.Context, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) (*model.CaseConnection, error) {
 	f := caseFilter(filter)
-	var order cases.Order
-	if orderBy != nil {
-		order = *orderBy
-	}
-	p, err := r.CaseService.List(ctx, f, order, first, after)
+	p, err := r.CaseService.List(ctx, f, deref(orderBy), first, after)
 	if err != nil {
 		return nil, err
 	}
-	return caseConnection(p, f), nil
+	return caseConnection(p, func(ctx context.Context) (int, error) { return r.CaseService.Count(ctx, f) }), nil
 }
 
 func (r *queryResolver) CaseClasses(ctx context.Context, kind *cases.Kind) ([]*cases.Class, error) {

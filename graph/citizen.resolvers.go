@@ -25,7 +25,8 @@ func (r *queryResolver) MyCases(ctx context.Context, first *int, after *string) 
 	if err != nil {
 		return nil, err
 	}
-	return caseConnection(p, cases.Filter{CitizenID: access.PrincipalFrom(ctx).CitizenID}), nil
+	f := cases.Filter{CitizenID: access.PrincipalFrom(ctx).CitizenID}
+	return caseConnection(p, func(ctx context.Context) (int, error) { return r.CaseService.Count(ctx, f) }), nil
 }
 
 func (r *queryResolver) MyCase(ctx context.Context, id string) (*cases.Case, error) {

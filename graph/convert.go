@@ -3,6 +3,9 @@ package graph
 import (
 	"context"
 	"fmt"
+	"github.com/fengcheng/datahub/internal/parking"
+	"github.com/fengcheng/datahub/internal/violation"
+	"time"
 
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/apperr"
@@ -79,17 +82,6 @@ func caseFilter(f *model.CaseFilter) cases.Filter {
 	}
 }
 
-func caseConnection(p *cases.Page, f cases.Filter) *model.CaseConnection {
-	conn := &model.CaseConnection{Edges: make([]*model.CaseEdge, len(p.Cases)), PageInfo: &model.PageInfo{HasNextPage: p.HasNext}, Filter: f}
-	for i, c := range p.Cases {
-		conn.Edges[i] = &model.CaseEdge{Cursor: p.Cursor(i), Node: c}
-	}
-	if n := len(p.Cases); n > 0 {
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
-	}
-	return conn
-}
-
 func reportInput(in model.ReportCaseInput) cases.ReportInput {
 	return cases.ReportInput{
 		Kind: in.Kind, MinorCode: in.MinorCode, Source: in.Source, Description: in.Description,
@@ -126,4 +118,61 @@ func repIDs[R any](reps []R, id func(R) string) []uuid.UUID {
 		}
 	}
 	return out
+}
+
+// instant is at, or now when the caller gave none.
+func instant(at *time.Time, now time.Time) time.Time {
+	if at == nil {
+		return now
+	}
+	return *at
+}
+
+func rangeStrings(rs []parking.Range) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.String()
+	}
+	return out
+}
+
+func optionalID(field string, id *string) (*uuid.UUID, error) {
+	if id == nil || *id == "" {
+		return nil, nil
+	}
+	u, err := uuid.Parse(*id)
+	if err != nil {
+		return nil, apperr.Invalid(field, "%q is not a valid id", *id)
+	}
+	return &u, nil
+}
+
+func violationFilter(f *model.ViolationFilter) (violation.Filter, error) {
+	if f == nil {
+		return violation.Filter{}, nil
+	}
+	out := violation.Filter{Kind: deref(f.Kind), Subtype: deref(f.Subtype), Statuses: f.Status,
+		Jurisdiction: deref(f.Jurisdiction), DiscoveredFrom: f.DiscoveredFrom, DiscoveredTo: f.DiscoveredTo,
+		Open: f.Open, Overdue: f.Overdue}
+	var err error
+	if out.PropertyID, err = optionalID("filter.propertyId", f.PropertyID); err != nil {
+		return out, err
+	}
+	out.CaseID, err = optionalID("filter.caseId", f.CaseID)
+	return out, err
+}
+
+func violationInput(in model.ViolationInput) (violation.ReportInput, error) {
+	out := violation.ReportInput{Kind: in.Kind, Subtype: deref(in.Subtype), Channel: in.Channel, Description: in.Description,
+		AreaM2: in.AreaM2, Address: deref(in.Address), Lat: in.Lat, Lng: in.Lng, Jurisdiction: deref(in.Jurisdiction),
+		Plate: deref(in.Plate), DiscoveredAt: in.DiscoveredAt, ExternalID: deref(in.ExternalID)}
+	if in.Party != nil {
+		out.Party = violation.Party{Name: deref(in.Party.Name), IDNumber: deref(in.Party.IDNumber), Phone: deref(in.Party.Phone)}
+	}
+	var err error
+	if out.PropertyID, err = optionalID("propertyId", in.PropertyID); err != nil {
+		return out, err
+	}
+	out.CaseID, err = optionalID("caseId", in.CaseID)
+	return out, err
 }

@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"github.com/fengcheng/datahub/internal/links"
 
 	"github.com/fengcheng/datahub/graph/generated"
 	"github.com/fengcheng/datahub/graph/model"
@@ -37,6 +38,22 @@ func (r *jurisdictionResolver) Location(ctx context.Context, obj *directory.Juri
 		return nil, nil
 	}
 	return &model.GeoPoint{Lat: *obj.Lat, Lng: *obj.Lng}, nil
+}
+
+func (r *jurisdictionResolver) Cases(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.CaseConnection, error) {
+	return r.nestedCases(ctx, links.ParentJurisdiction, obj.Code, deref(first))
+}
+
+func (r *jurisdictionResolver) Violations(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.ViolationConnection, error) {
+	return r.nestedViolations(ctx, links.ParentJurisdiction, obj.Code, deref(first))
+}
+
+func (r *jurisdictionResolver) Properties(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.PropertyConnection, error) {
+	return r.nestedProperties(ctx, links.ParentJurisdiction, obj.Code, deref(first))
+}
+
+func (r *jurisdictionResolver) ParkingLots(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.ParkingLotConnection, error) {
+	return r.nestedLots(ctx, links.ParentJurisdiction, obj.Code, deref(first))
 }
 
 func (r *queryResolver) Jurisdiction(ctx context.Context, code string) (*directory.Jurisdiction, error) {

@@ -12,7 +12,9 @@ import (
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/property"
+	"github.com/fengcheng/datahub/internal/violation"
 )
 
 func (r *entityResolver) FindManyCaseByIDs(ctx context.Context, reps []*model.CaseByIDsInput) ([]*cases.Case, error) {
@@ -50,6 +52,15 @@ func (r *entityResolver) FindManyJurisdictionByCodes(ctx context.Context, reps [
 		func(j *directory.Jurisdiction) string { return j.Code }), nil
 }
 
+func (r *entityResolver) FindManyParkingLotByIDs(ctx context.Context, reps []*model.ParkingLotByIDsInput) ([]*parking.Lot, error) {
+	found, err := r.ParkingService.GetMany(ctx, repIDs(reps, func(rep *model.ParkingLotByIDsInput) string { return rep.ID }))
+	if err != nil {
+		return nil, err
+	}
+	return alignEntities(reps, found, func(rep *model.ParkingLotByIDsInput) string { return rep.ID },
+		func(l *parking.Lot) string { return l.ID.String() }), nil
+}
+
 func (r *entityResolver) FindManyPropertyByIDs(ctx context.Context, reps []*model.PropertyByIDsInput) ([]*property.Property, error) {
 	found, err := r.PropertyService.GetMany(ctx, repIDs(reps, func(rep *model.PropertyByIDsInput) string { return rep.ID }))
 	if err != nil {
@@ -57,6 +68,15 @@ func (r *entityResolver) FindManyPropertyByIDs(ctx context.Context, reps []*mode
 	}
 	return alignEntities(reps, found, func(rep *model.PropertyByIDsInput) string { return rep.ID },
 		func(p *property.Property) string { return p.ID.String() }), nil
+}
+
+func (r *entityResolver) FindManyViolationByIDs(ctx context.Context, reps []*model.ViolationByIDsInput) ([]*violation.Violation, error) {
+	found, err := r.ViolationService.GetMany(ctx, repIDs(reps, func(rep *model.ViolationByIDsInput) string { return rep.ID }))
+	if err != nil {
+		return nil, err
+	}
+	return alignEntities(reps, found, func(rep *model.ViolationByIDsInput) string { return rep.ID },
+		func(v *violation.Violation) string { return v.ID.String() }), nil
 }
 
 func (r *Resolver) Entity() generated.EntityResolver { return &entityResolver{r} }

@@ -8,7 +8,9 @@ import (
 
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/property"
+	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
 )
@@ -22,6 +24,13 @@ type loaders struct {
 	properties    *dataloadgen.Loader[uuid.UUID, *property.Property]
 	permits       *dataloadgen.Loader[uuid.UUID, []property.Permit]
 	inspections   *dataloadgen.Loader[uuid.UUID, []property.Inspection]
+	cases         *dataloadgen.Loader[uuid.UUID, *cases.Case]
+	caseViols     *dataloadgen.Loader[uuid.UUID, []*violation.Violation]
+	violations    *dataloadgen.Loader[uuid.UUID, *violation.Violation]
+	violTimelines *dataloadgen.Loader[uuid.UUID, []violation.Event]
+	lots          *dataloadgen.Loader[uuid.UUID, *parking.Lot]
+	freeSpaces    *dataloadgen.Loader[uuid.UUID, parking.Availability]
+	nested        nestedLoaders
 }
 
 // loaderWait is how long a loader collects keys before it fetches. Field
@@ -69,6 +78,31 @@ func (r *Resolver) newLoaders() *loaders {
 		inspections: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]property.Inspection, error) {
 			return r.PropertyService.Inspections(ctx, ids)
 		}, dataloadgen.WithWait(loaderWait)),
+		cases: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*cases.Case, error) {
+			list, err := r.CaseService.GetMany(ctx, ids)
+			if err != nil {
+				return nil, err
+			}
+			return byID(list, func(c *cases.Case) uuid.UUID { return c.ID }), nil
+		}, dataloadgen.WithWait(loaderWait)),
+		caseViols: dataloadgen.NewMappedLoader(r.ViolationService.ByCase, dataloadgen.WithWait(loaderWait)),
+		violations: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*violation.Violation, error) {
+			list, err := r.ViolationService.GetMany(ctx, ids)
+			if err != nil {
+				return nil, err
+			}
+			return byID(list, func(v *violation.Violation) uuid.UUID { return v.ID }), nil
+		}, dataloadgen.WithWait(loaderWait)),
+		violTimelines: dataloadgen.NewMappedLoader(r.ViolationService.Timelines, dataloadgen.WithWait(loaderWait)),
+		lots: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*parking.Lot, error) {
+			list, err := r.ParkingService.GetMany(ctx, ids)
+			if err != nil {
+				return nil, err
+			}
+			return byID(list, func(l *parking.Lot) uuid.UUID { return l.ID }), nil
+		}, dataloadgen.WithWait(loaderWait)),
+		freeSpaces: dataloadgen.NewMappedLoader(r.ParkingService.Availability, dataloadgen.WithWait(loaderWait)),
+		nested:     r.newNestedLoaders(),
 	}
 }
 

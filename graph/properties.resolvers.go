@@ -8,14 +8,15 @@ package graph
 import (
 	"context"
 	"errors"
-	"github.com/fengcheng/datahub/internal/apperr"
-	"github.com/vikstrous/dataloadgen"
+	"github.com/fengcheng/datahub/internal/links"
 	"strconv"
 
 	"github.com/fengcheng/datahub/graph/generated"
 	"github.com/fengcheng/datahub/graph/model"
+	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/property"
+	"github.com/vikstrous/dataloadgen"
 )
 
 func (r *drawReplayResolver) Round(ctx context.Context, obj *property.Replay) (*property.Round, error) {
@@ -118,8 +119,16 @@ func (r *propertyResolver) Inspections(ctx context.Context, obj *property.Proper
 	return pointers(list), nil
 }
 
+func (r *propertyResolver) Cases(ctx context.Context, obj *property.Property, first *int) (*model.CaseConnection, error) {
+	return r.nestedCases(ctx, links.ParentProperty, obj.ID.String(), deref(first))
+}
+
+func (r *propertyResolver) Violations(ctx context.Context, obj *property.Property, first *int) (*model.ViolationConnection, error) {
+	return r.nestedViolations(ctx, links.ParentProperty, obj.ID.String(), deref(first))
+}
+
 func (r *propertyConnectionResolver) TotalCount(ctx context.Context, obj *model.PropertyConnection) (int, error) {
-	return r.PropertyService.Count(ctx, obj.Filter)
+	return obj.Count(ctx)
 }
 
 func (r *queryResolver) Property(ctx context.Context, id string) (*property.Property, error) {
@@ -140,14 +149,7 @@ func (r *queryResolver) Properties(ctx context.Context, filter *model.PropertyFi
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.PropertyConnection{Edges: make([]*model.PropertyEdge, len(p.Properties)), PageInfo: &model.PageInfo{HasNextPage: p.HasNext}, Filter: f}
-	for i, n := range p.Properties {
-		conn.Edges[i] = &model.PropertyEdge{Cursor: p.Cursor(i), Node: n}
-	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
-	}
-	return conn, nil
+	return propertyConnection(p, func(ctx context.Context) (int, error) { return r.PropertyService.Count(ctx, f) }), nil
 }
 
 func (r *queryResolver) InspectionRounds(ctx context.Context) ([]*property.Round, error) {

@@ -4,8 +4,10 @@ import (
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/sharing"
+	"github.com/fengcheng/datahub/internal/violation"
 )
 
 // Resolver is the dependency root of the GraphQL layer. Resolvers stay thin:
@@ -16,6 +18,8 @@ type Resolver struct {
 	CaseService      *cases.Service
 	DirectoryService *directory.Service
 	PropertyService  *property.Service
+	ViolationService *violation.Service
+	ParkingService   *parking.Service
 	Sharing          *sharing.Service
 	Audit            *audit.Trail
 }

@@ -41,7 +41,7 @@ func (m *Main) seed(ctx context.Context, args []string) error {
 		}
 	}
 	last := time.Time{}
-	st, err := seed.Run(ctx, pool, opts, func(stage string, done, total int) {
+	st, err := seed.All(ctx, pool, opts, func(stage string, done, total int) {
 		if time.Since(last) < 500*time.Millisecond && done != total {
 			return
 		}
@@ -54,6 +54,7 @@ func (m *Main) seed(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "seeded %+v\n", st)
+	fmt.Fprintf(m.Stdout, "seeded %d jurisdictions, %d departments, %d cases (%d timeline events), compounds, %d parking lots, %d violations; %d cases linked to compounds; in %s\n",
+		st.Jurisdictions, st.Departments, st.Cases, st.Events, st.ParkingLots, st.Violations.Violations, st.LinkedCases, (st.Duration + st.OtherDatasets).Round(time.Millisecond))
 	return nil
 }

@@ -19,8 +19,10 @@ import (
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/sharing"
+	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/google/uuid"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -48,10 +50,17 @@ type ResolverRoot interface {
 	InspectionRound() InspectionRoundResolver
 	Jurisdiction() JurisdictionResolver
 	Mutation() MutationResolver
+	NearbyLot() NearbyLotResolver
+	ParkingLot() ParkingLotResolver
+	ParkingLotConnection() ParkingLotConnectionResolver
+	PermitCheck() PermitCheckResolver
 	Property() PropertyResolver
 	PropertyConnection() PropertyConnectionResolver
 	Query() QueryResolver
 	Renovation() RenovationResolver
+	Violation() ViolationResolver
+	ViolationConnection() ViolationConnectionResolver
+	ViolationEvent() ViolationEventResolver
 }
 
 type DirectiveRoot struct {
@@ -126,6 +135,7 @@ type ComplexityRoot struct {
 		Overdue      func(childComplexity int) int
 		OwnerDept    func(childComplexity int) int
 		PhotoURLs    func(childComplexity int) int
+		Property     func(childComplexity int) int
 		Rating       func(childComplexity int) int
 		RegisteredAt func(childComplexity int) int
 		ReportedAt   func(childComplexity int) int
@@ -136,6 +146,7 @@ type ComplexityRoot struct {
 		Timeline     func(childComplexity int) int
 		UpdatedAt    func(childComplexity int) int
 		Version      func(childComplexity int) int
+		Violations   func(childComplexity int) int
 	}
 
 	CaseClass struct {
@@ -193,7 +204,14 @@ type ComplexityRoot struct {
 		FindManyCaseByIDs           func(childComplexity int, reps []*model.CaseByIDsInput) int
 		FindManyDepartmentByCodes   func(childComplexity int, reps []*model.DepartmentByCodesInput) int
 		FindManyJurisdictionByCodes func(childComplexity int, reps []*model.JurisdictionByCodesInput) int
+		FindManyParkingLotByIDs     func(childComplexity int, reps []*model.ParkingLotByIDsInput) int
 		FindManyPropertyByIDs       func(childComplexity int, reps []*model.PropertyByIDsInput) int
+		FindManyViolationByIDs      func(childComplexity int, reps []*model.ViolationByIDsInput) int
+	}
+
+	FreeSpaces struct {
+		At   func(childComplexity int) int
+		Free func(childComplexity int) int
 	}
 
 	GeoPoint struct {
@@ -234,36 +252,62 @@ type ComplexityRoot struct {
 	}
 
 	Jurisdiction struct {
-		AdminCode func(childComplexity int) int
-		Children  func(childComplexity int) int
-		Code      func(childComplexity int) int
-		Level     func(childComplexity int) int
-		Location  func(childComplexity int) int
-		NameEn    func(childComplexity int) int
-		NameZh    func(childComplexity int) int
-		Parent    func(childComplexity int) int
+		AdminCode   func(childComplexity int) int
+		Cases       func(childComplexity int, first *int) int
+		Children    func(childComplexity int) int
+		Code        func(childComplexity int) int
+		Level       func(childComplexity int) int
+		Location    func(childComplexity int) int
+		NameEn      func(childComplexity int) int
+		NameZh      func(childComplexity int) int
+		Parent      func(childComplexity int) int
+		ParkingLots func(childComplexity int, first *int) int
+		Properties  func(childComplexity int, first *int) int
+		Violations  func(childComplexity int, first *int) int
+	}
+
+	LotContact struct {
+		Name  func(childComplexity int) int
+		Phone func(childComplexity int) int
 	}
 
 	Mutation struct {
-		ApproveAccessRequest   func(childComplexity int, id string) int
-		BacklogCase            func(childComplexity int, id string, version *int, note string) int
-		DeclineCase            func(childComplexity int, id string, version *int, note string) int
-		DeferCase              func(childComplexity int, id string, extraDays int, version *int, note *string) int
-		DispatchCase           func(childComplexity int, id string, dept string, version *int, note *string) int
-		DrawInspections        func(childComplexity int, round string, ratio float64, inspectorsPerTarget int, seed *string) int
-		Ping                   func(childComplexity int) int
-		PublishInspectionRound func(childComplexity int, round string) int
-		RateCase               func(childComplexity int, id string, stars int, comment *string) int
-		RecordInspectionResult func(childComplexity int, id string, result property.Result, findings *string, version *int) int
-		RegisterCase           func(childComplexity int, id string, version *int, note *string) int
-		RejectAccessRequest    func(childComplexity int, id string, reason string) int
-		ReportCase             func(childComplexity int, input model.ReportCaseInput) int
-		ReportIssue            func(childComplexity int, input model.CitizenReportInput, idempotencyKey string) int
-		RequestAccess          func(childComplexity int, input model.AccessRequestInput) int
-		ReturnCase             func(childComplexity int, id string, version *int, note string) int
-		RevokeGrant            func(childComplexity int, id string, reason *string) int
-		SubmitCaseHandling     func(childComplexity int, id string, version *int, note *string) int
-		VerifyCase             func(childComplexity int, id string, passed bool, version *int, note *string) int
+		ApproveAccessRequest      func(childComplexity int, id string) int
+		BacklogCase               func(childComplexity int, id string, version *int, note string) int
+		DeclineCase               func(childComplexity int, id string, version *int, note string) int
+		DeferCase                 func(childComplexity int, id string, extraDays int, version *int, note *string) int
+		DispatchCase              func(childComplexity int, id string, dept string, version *int, note *string) int
+		DrawInspections           func(childComplexity int, round string, ratio float64, inspectorsPerTarget int, seed *string) int
+		Ping                      func(childComplexity int) int
+		PublishInspectionRound    func(childComplexity int, round string) int
+		RateCase                  func(childComplexity int, id string, stars int, comment *string) int
+		RecordInspectionResult    func(childComplexity int, id string, result property.Result, findings *string, version *int) int
+		RegisterCase              func(childComplexity int, id string, version *int, note *string) int
+		RejectAccessRequest       func(childComplexity int, id string, reason string) int
+		ReportCase                func(childComplexity int, input model.ReportCaseInput) int
+		ReportIssue               func(childComplexity int, input model.CitizenReportInput, idempotencyKey string) int
+		ReportParkingAvailability func(childComplexity int, lotID string, free int, at *time.Time) int
+		ReportViolation           func(childComplexity int, input model.ViolationInput) int
+		RequestAccess             func(childComplexity int, input model.AccessRequestInput) int
+		ReturnCase                func(childComplexity int, id string, version *int, note string) int
+		RevokeGrant               func(childComplexity int, id string, reason *string) int
+		SubmitCaseHandling        func(childComplexity int, id string, version *int, note *string) int
+		TransitionViolation       func(childComplexity int, id string, action violation.Action, input *model.ViolationTransitionInput) int
+		VerifyCase                func(childComplexity int, id string, passed bool, version *int, note *string) int
+	}
+
+	NearbyLot struct {
+		CanMove        func(childComplexity int) int
+		DistanceMeters func(childComplexity int) int
+		Lot            func(childComplexity int) int
+		OpenToPublic   func(childComplexity int) int
+	}
+
+	OpeningRate struct {
+		Open         func(childComplexity int) int
+		Rate         func(childComplexity int) int
+		SharedSpaces func(childComplexity int) int
+		Total        func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -271,10 +315,58 @@ type ComplexityRoot struct {
 		HasNextPage func(childComplexity int) int
 	}
 
+	ParkingLot struct {
+		Address        func(childComplexity int) int
+		BookingRule    func(childComplexity int) int
+		CanMove        func(childComplexity int, at *time.Time) int
+		Contact        func(childComplexity int) int
+		FeeRule        func(childComplexity int) int
+		FreeSpaces     func(childComplexity int) int
+		ID             func(childComplexity int) int
+		IsGovernment   func(childComplexity int) int
+		Jurisdiction   func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		Location       func(childComplexity int) int
+		MaxSeats       func(childComplexity int) int
+		Name           func(childComplexity int) int
+		OpenToPublic   func(childComplexity int, at *time.Time) int
+		Operator       func(childComplexity int) int
+		OwnerDept      func(childComplexity int) int
+		SharedSpaces   func(childComplexity int) int
+		SharingWindows func(childComplexity int) int
+		TotalSpaces    func(childComplexity int) int
+		Version        func(childComplexity int) int
+	}
+
+	ParkingLotConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ParkingLotEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	Party struct {
+		IDNumber func(childComplexity int) int
+		Name     func(childComplexity int) int
+		Phone    func(childComplexity int) int
+	}
+
+	PermitCheck struct {
+		Covers    func(childComplexity int) int
+		HasPermit func(childComplexity int) int
+		Note      func(childComplexity int) int
+		PermitNo  func(childComplexity int) int
+	}
+
 	Property struct {
 		Address      func(childComplexity int) int
 		BuildYear    func(childComplexity int) int
 		Buildings    func(childComplexity int) int
+		Cases        func(childComplexity int, first *int) int
 		Households   func(childComplexity int) int
 		ID           func(childComplexity int) int
 		Inspections  func(childComplexity int) int
@@ -285,6 +377,7 @@ type ComplexityRoot struct {
 		Permits      func(childComplexity int) int
 		Renovation   func(childComplexity int) int
 		Version      func(childComplexity int) int
+		Violations   func(childComplexity int, first *int) int
 	}
 
 	PropertyConnection struct {
@@ -320,10 +413,16 @@ type ComplexityRoot struct {
 		Jurisdictions        func(childComplexity int, root *string, level *directory.Level) int
 		MyCase               func(childComplexity int, id string) int
 		MyCases              func(childComplexity int, first *int, after *string) int
+		ParkingLot           func(childComplexity int, id string) int
+		ParkingLots          func(childComplexity int, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) int
+		ParkingLotsNear      func(childComplexity int, lat float64, lng float64, radiusMeters *int, openAt *time.Time, first *int) int
+		ParkingOpeningRate   func(childComplexity int) int
 		Properties           func(childComplexity int, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string) int
 		Property             func(childComplexity int, id string) int
 		ReplayInspectionDraw func(childComplexity int, round string) int
 		Viewer               func(childComplexity int) int
+		Violation            func(childComplexity int, id string) int
+		Violations           func(childComplexity int, filter *model.ViolationFilter, orderBy *violation.Order, first *int, after *string) int
 		__resolve__service   func(childComplexity int) int
 		__resolve_entities   func(childComplexity int, representations []map[string]any) int
 	}
@@ -340,6 +439,14 @@ type ComplexityRoot struct {
 		Phone func(childComplexity int) int
 	}
 
+	SharingWindows struct {
+		Hours         func(childComplexity int) int
+		NoMovement    func(childComplexity int) int
+		RestDay       func(childComplexity int) int
+		RestDayAllDay func(childComplexity int) int
+		Weekday       func(childComplexity int) int
+	}
+
 	Viewer struct {
 		CitizenID    func(childComplexity int) int
 		Department   func(childComplexity int) int
@@ -347,6 +454,57 @@ type ComplexityRoot struct {
 		Kind         func(childComplexity int) int
 		Roles        func(childComplexity int) int
 		Subject      func(childComplexity int) int
+	}
+
+	Violation struct {
+		Address          func(childComplexity int) int
+		AreaM2           func(childComplexity int) int
+		Case             func(childComplexity int) int
+		Channel          func(childComplexity int) int
+		ClosedAt         func(childComplexity int) int
+		Deadline         func(childComplexity int) int
+		DemolishedAreaM2 func(childComplexity int) int
+		Description      func(childComplexity int) int
+		DiscoveredAt     func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Jurisdiction     func(childComplexity int) int
+		Kind             func(childComplexity int) int
+		Location         func(childComplexity int) int
+		NoticeIssuedAt   func(childComplexity int) int
+		Outcome          func(childComplexity int) int
+		Overdue          func(childComplexity int) int
+		OwnerDept        func(childComplexity int) int
+		Party            func(childComplexity int) int
+		PermitCheck      func(childComplexity int) int
+		Plate            func(childComplexity int) int
+		Property         func(childComplexity int) int
+		RecordNo         func(childComplexity int) int
+		ResolvedAt       func(childComplexity int) int
+		Status           func(childComplexity int) int
+		Subtype          func(childComplexity int) int
+		Timeline         func(childComplexity int) int
+		Version          func(childComplexity int) int
+	}
+
+	ViolationConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ViolationEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ViolationEvent struct {
+		Action     func(childComplexity int) int
+		Actor      func(childComplexity int) int
+		ActorDept  func(childComplexity int) int
+		At         func(childComplexity int) int
+		FromStatus func(childComplexity int) int
+		Note       func(childComplexity int) int
+		ToStatus   func(childComplexity int) int
 	}
 
 	_Service struct {
@@ -386,6 +544,8 @@ type CaseResolver interface {
 
 	Rating(ctx context.Context, obj *cases.Case) (*cases.Rating, error)
 	Timeline(ctx context.Context, obj *cases.Case) ([]*cases.Event, error)
+	Property(ctx context.Context, obj *cases.Case) (*property.Property, error)
+	Violations(ctx context.Context, obj *cases.Case) ([]*violation.Violation, error)
 }
 type CaseClassResolver interface {
 	Deadline(ctx context.Context, obj *cases.Class) (string, error)
@@ -403,7 +563,9 @@ type EntityResolver interface {
 	FindManyCaseByIDs(ctx context.Context, reps []*model.CaseByIDsInput) ([]*cases.Case, error)
 	FindManyDepartmentByCodes(ctx context.Context, reps []*model.DepartmentByCodesInput) ([]*directory.Department, error)
 	FindManyJurisdictionByCodes(ctx context.Context, reps []*model.JurisdictionByCodesInput) ([]*directory.Jurisdiction, error)
+	FindManyParkingLotByIDs(ctx context.Context, reps []*model.ParkingLotByIDsInput) ([]*parking.Lot, error)
 	FindManyPropertyByIDs(ctx context.Context, reps []*model.PropertyByIDsInput) ([]*property.Property, error)
+	FindManyViolationByIDs(ctx context.Context, reps []*model.ViolationByIDsInput) ([]*violation.Violation, error)
 }
 type InspectionResolver interface {
 	Property(ctx context.Context, obj *property.Inspection) (*property.Property, error)
@@ -423,6 +585,10 @@ type JurisdictionResolver interface {
 	Parent(ctx context.Context, obj *directory.Jurisdiction) (*directory.Jurisdiction, error)
 	Children(ctx context.Context, obj *directory.Jurisdiction) ([]*directory.Jurisdiction, error)
 	Location(ctx context.Context, obj *directory.Jurisdiction) (*model.GeoPoint, error)
+	Cases(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.CaseConnection, error)
+	Violations(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.ViolationConnection, error)
+	Properties(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.PropertyConnection, error)
+	ParkingLots(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.ParkingLotConnection, error)
 }
 type MutationResolver interface {
 	Ping(ctx context.Context) (string, error)
@@ -437,6 +603,7 @@ type MutationResolver interface {
 	BacklogCase(ctx context.Context, id string, version *int, note string) (*cases.Case, error)
 	RateCase(ctx context.Context, id string, stars int, comment *string) (*cases.Case, error)
 	ReportIssue(ctx context.Context, input model.CitizenReportInput, idempotencyKey string) (*cases.Case, error)
+	ReportParkingAvailability(ctx context.Context, lotID string, free int, at *time.Time) (*parking.Availability, error)
 	DrawInspections(ctx context.Context, round string, ratio float64, inspectorsPerTarget int, seed *string) (*property.Round, error)
 	RecordInspectionResult(ctx context.Context, id string, result property.Result, findings *string, version *int) (*property.Inspection, error)
 	PublishInspectionRound(ctx context.Context, round string) (*property.Round, error)
@@ -444,6 +611,31 @@ type MutationResolver interface {
 	ApproveAccessRequest(ctx context.Context, id string) (*sharing.Request, error)
 	RejectAccessRequest(ctx context.Context, id string, reason string) (*sharing.Request, error)
 	RevokeGrant(ctx context.Context, id string, reason *string) (*sharing.Request, error)
+	ReportViolation(ctx context.Context, input model.ViolationInput) (*violation.Violation, error)
+	TransitionViolation(ctx context.Context, id string, action violation.Action, input *model.ViolationTransitionInput) (*violation.Violation, error)
+}
+type NearbyLotResolver interface {
+	OpenToPublic(ctx context.Context, obj *parking.Nearby) (bool, error)
+	CanMove(ctx context.Context, obj *parking.Nearby) (bool, error)
+}
+type ParkingLotResolver interface {
+	Location(ctx context.Context, obj *parking.Lot) (*model.GeoPoint, error)
+	Jurisdiction(ctx context.Context, obj *parking.Lot) (*directory.Jurisdiction, error)
+	OwnerDept(ctx context.Context, obj *parking.Lot) (*directory.Department, error)
+
+	SharingWindows(ctx context.Context, obj *parking.Lot) (*model.SharingWindows, error)
+	MaxSeats(ctx context.Context, obj *parking.Lot) (*int, error)
+
+	OpenToPublic(ctx context.Context, obj *parking.Lot, at *time.Time) (bool, error)
+	CanMove(ctx context.Context, obj *parking.Lot, at *time.Time) (bool, error)
+	FreeSpaces(ctx context.Context, obj *parking.Lot) (*parking.Availability, error)
+	Contact(ctx context.Context, obj *parking.Lot) (*model.LotContact, error)
+}
+type ParkingLotConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.ParkingLotConnection) (int, error)
+}
+type PermitCheckResolver interface {
+	PermitNo(ctx context.Context, obj *violation.PermitCheck) (*string, error)
 }
 type PropertyResolver interface {
 	Location(ctx context.Context, obj *property.Property) (*model.GeoPoint, error)
@@ -454,6 +646,8 @@ type PropertyResolver interface {
 
 	Permits(ctx context.Context, obj *property.Property) ([]*property.Permit, error)
 	Inspections(ctx context.Context, obj *property.Property) ([]*property.Inspection, error)
+	Cases(ctx context.Context, obj *property.Property, first *int) (*model.CaseConnection, error)
+	Violations(ctx context.Context, obj *property.Property, first *int) (*model.ViolationConnection, error)
 }
 type PropertyConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.PropertyConnection) (int, error)
@@ -470,6 +664,10 @@ type QueryResolver interface {
 	Jurisdictions(ctx context.Context, root *string, level *directory.Level) ([]*directory.Jurisdiction, error)
 	Department(ctx context.Context, code string) (*directory.Department, error)
 	Departments(ctx context.Context) ([]*directory.Department, error)
+	ParkingLot(ctx context.Context, id string) (*parking.Lot, error)
+	ParkingLots(ctx context.Context, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) (*model.ParkingLotConnection, error)
+	ParkingLotsNear(ctx context.Context, lat float64, lng float64, radiusMeters *int, openAt *time.Time, first *int) ([]*parking.Nearby, error)
+	ParkingOpeningRate(ctx context.Context) (*parking.Rate, error)
 	Property(ctx context.Context, id string) (*property.Property, error)
 	Properties(ctx context.Context, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string) (*model.PropertyConnection, error)
 	InspectionRounds(ctx context.Context) ([]*property.Round, error)
@@ -477,10 +675,37 @@ type QueryResolver interface {
 	ReplayInspectionDraw(ctx context.Context, round string) (*property.Replay, error)
 	AccessRequests(ctx context.Context, direction sharing.Direction, status []sharing.Status) ([]*sharing.Request, error)
 	ActiveGrants(ctx context.Context, direction sharing.Direction) ([]*sharing.Request, error)
+	Violation(ctx context.Context, id string) (*violation.Violation, error)
+	Violations(ctx context.Context, filter *model.ViolationFilter, orderBy *violation.Order, first *int, after *string) (*model.ViolationConnection, error)
 }
 type RenovationResolver interface {
 	Scope(ctx context.Context, obj *property.Renovation) (*string, error)
 	Budget(ctx context.Context, obj *property.Renovation) (*float64, error)
+}
+type ViolationResolver interface {
+	OwnerDept(ctx context.Context, obj *violation.Violation) (*directory.Department, error)
+
+	Subtype(ctx context.Context, obj *violation.Violation) (*violation.Subtype, error)
+
+	Outcome(ctx context.Context, obj *violation.Violation) (*violation.Outcome, error)
+
+	Location(ctx context.Context, obj *violation.Violation) (*model.GeoPoint, error)
+	Jurisdiction(ctx context.Context, obj *violation.Violation) (*directory.Jurisdiction, error)
+	Party(ctx context.Context, obj *violation.Violation) (*model.Party, error)
+	Plate(ctx context.Context, obj *violation.Violation) (*string, error)
+	Property(ctx context.Context, obj *violation.Violation) (*property.Property, error)
+	Case(ctx context.Context, obj *violation.Violation) (*cases.Case, error)
+	PermitCheck(ctx context.Context, obj *violation.Violation) (*violation.PermitCheck, error)
+
+	Overdue(ctx context.Context, obj *violation.Violation) (bool, error)
+
+	Timeline(ctx context.Context, obj *violation.Violation) ([]*violation.Event, error)
+}
+type ViolationConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.ViolationConnection) (int, error)
+}
+type ViolationEventResolver interface {
+	FromStatus(ctx context.Context, obj *violation.Event) (*violation.Status, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -829,6 +1054,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Case.PhotoURLs(childComplexity), true
+	case "Case.property":
+		if e.ComplexityRoot.Case.Property == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Case.Property(childComplexity), true
 	case "Case.rating":
 		if e.ComplexityRoot.Case.Rating == nil {
 			break
@@ -889,6 +1120,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Case.Version(childComplexity), true
+	case "Case.violations":
+		if e.ComplexityRoot.Case.Violations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Case.Violations(childComplexity), true
 
 	case "CaseClass.deadline":
 		if e.ComplexityRoot.CaseClass.Deadline == nil {
@@ -1110,6 +1347,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Entity.FindManyJurisdictionByCodes(childComplexity, args["reps"].([]*model.JurisdictionByCodesInput)), true
+	case "Entity.findManyParkingLotByIDs":
+		if e.ComplexityRoot.Entity.FindManyParkingLotByIDs == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findManyParkingLotByIDs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindManyParkingLotByIDs(childComplexity, args["reps"].([]*model.ParkingLotByIDsInput)), true
 	case "Entity.findManyPropertyByIDs":
 		if e.ComplexityRoot.Entity.FindManyPropertyByIDs == nil {
 			break
@@ -1121,6 +1369,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Entity.FindManyPropertyByIDs(childComplexity, args["reps"].([]*model.PropertyByIDsInput)), true
+	case "Entity.findManyViolationByIDs":
+		if e.ComplexityRoot.Entity.FindManyViolationByIDs == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findManyViolationByIDs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindManyViolationByIDs(childComplexity, args["reps"].([]*model.ViolationByIDsInput)), true
+
+	case "FreeSpaces.at":
+		if e.ComplexityRoot.FreeSpaces.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreeSpaces.At(childComplexity), true
+	case "FreeSpaces.free":
+		if e.ComplexityRoot.FreeSpaces.Free == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FreeSpaces.Free(childComplexity), true
 
 	case "GeoPoint.lat":
 		if e.ComplexityRoot.GeoPoint.Lat == nil {
@@ -1299,6 +1571,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Jurisdiction.AdminCode(childComplexity), true
+	case "Jurisdiction.cases":
+		if e.ComplexityRoot.Jurisdiction.Cases == nil {
+			break
+		}
+
+		args, err := ec.field_Jurisdiction_cases_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Jurisdiction.Cases(childComplexity, args["first"].(*int)), true
 	case "Jurisdiction.children":
 		if e.ComplexityRoot.Jurisdiction.Children == nil {
 			break
@@ -1341,6 +1624,52 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Jurisdiction.Parent(childComplexity), true
+	case "Jurisdiction.parkingLots":
+		if e.ComplexityRoot.Jurisdiction.ParkingLots == nil {
+			break
+		}
+
+		args, err := ec.field_Jurisdiction_parkingLots_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Jurisdiction.ParkingLots(childComplexity, args["first"].(*int)), true
+	case "Jurisdiction.properties":
+		if e.ComplexityRoot.Jurisdiction.Properties == nil {
+			break
+		}
+
+		args, err := ec.field_Jurisdiction_properties_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Jurisdiction.Properties(childComplexity, args["first"].(*int)), true
+	case "Jurisdiction.violations":
+		if e.ComplexityRoot.Jurisdiction.Violations == nil {
+			break
+		}
+
+		args, err := ec.field_Jurisdiction_violations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Jurisdiction.Violations(childComplexity, args["first"].(*int)), true
+
+	case "LotContact.name":
+		if e.ComplexityRoot.LotContact.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LotContact.Name(childComplexity), true
+	case "LotContact.phone":
+		if e.ComplexityRoot.LotContact.Phone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LotContact.Phone(childComplexity), true
 
 	case "Mutation.approveAccessRequest":
 		if e.ComplexityRoot.Mutation.ApproveAccessRequest == nil {
@@ -1491,6 +1820,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReportIssue(childComplexity, args["input"].(model.CitizenReportInput), args["idempotencyKey"].(string)), true
+	case "Mutation.reportParkingAvailability":
+		if e.ComplexityRoot.Mutation.ReportParkingAvailability == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reportParkingAvailability_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReportParkingAvailability(childComplexity, args["lotId"].(string), args["free"].(int), args["at"].(*time.Time)), true
+	case "Mutation.reportViolation":
+		if e.ComplexityRoot.Mutation.ReportViolation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reportViolation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReportViolation(childComplexity, args["input"].(model.ViolationInput)), true
 	case "Mutation.requestAccess":
 		if e.ComplexityRoot.Mutation.RequestAccess == nil {
 			break
@@ -1535,6 +1886,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SubmitCaseHandling(childComplexity, args["id"].(string), args["version"].(*int), args["note"].(*string)), true
+	case "Mutation.transitionViolation":
+		if e.ComplexityRoot.Mutation.TransitionViolation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_transitionViolation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TransitionViolation(childComplexity, args["id"].(string), args["action"].(violation.Action), args["input"].(*model.ViolationTransitionInput)), true
 	case "Mutation.verifyCase":
 		if e.ComplexityRoot.Mutation.VerifyCase == nil {
 			break
@@ -1546,6 +1908,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.VerifyCase(childComplexity, args["id"].(string), args["passed"].(bool), args["version"].(*int), args["note"].(*string)), true
+
+	case "NearbyLot.canMove":
+		if e.ComplexityRoot.NearbyLot.CanMove == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NearbyLot.CanMove(childComplexity), true
+	case "NearbyLot.distanceMeters":
+		if e.ComplexityRoot.NearbyLot.DistanceMeters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NearbyLot.DistanceMeters(childComplexity), true
+	case "NearbyLot.lot":
+		if e.ComplexityRoot.NearbyLot.Lot == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NearbyLot.Lot(childComplexity), true
+	case "NearbyLot.openToPublic":
+		if e.ComplexityRoot.NearbyLot.OpenToPublic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NearbyLot.OpenToPublic(childComplexity), true
+
+	case "OpeningRate.open":
+		if e.ComplexityRoot.OpeningRate.Open == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpeningRate.Open(childComplexity), true
+	case "OpeningRate.rate":
+		if e.ComplexityRoot.OpeningRate.Rate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpeningRate.Rate(childComplexity), true
+	case "OpeningRate.sharedSpaces":
+		if e.ComplexityRoot.OpeningRate.SharedSpaces == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpeningRate.SharedSpaces(childComplexity), true
+	case "OpeningRate.total":
+		if e.ComplexityRoot.OpeningRate.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpeningRate.Total(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1559,6 +1971,213 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
+
+	case "ParkingLot.address":
+		if e.ComplexityRoot.ParkingLot.Address == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.Address(childComplexity), true
+	case "ParkingLot.bookingRule":
+		if e.ComplexityRoot.ParkingLot.BookingRule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.BookingRule(childComplexity), true
+	case "ParkingLot.canMove":
+		if e.ComplexityRoot.ParkingLot.CanMove == nil {
+			break
+		}
+
+		args, err := ec.field_ParkingLot_canMove_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ParkingLot.CanMove(childComplexity, args["at"].(*time.Time)), true
+	case "ParkingLot.contact":
+		if e.ComplexityRoot.ParkingLot.Contact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.Contact(childComplexity), true
+	case "ParkingLot.feeRule":
+		if e.ComplexityRoot.ParkingLot.FeeRule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.FeeRule(childComplexity), true
+	case "ParkingLot.freeSpaces":
+		if e.ComplexityRoot.ParkingLot.FreeSpaces == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.FreeSpaces(childComplexity), true
+	case "ParkingLot.id":
+		if e.ComplexityRoot.ParkingLot.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.ID(childComplexity), true
+	case "ParkingLot.isGovernment":
+		if e.ComplexityRoot.ParkingLot.IsGovernment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.IsGovernment(childComplexity), true
+	case "ParkingLot.jurisdiction":
+		if e.ComplexityRoot.ParkingLot.Jurisdiction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.Jurisdiction(childComplexity), true
+	case "ParkingLot.kind":
+		if e.ComplexityRoot.ParkingLot.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.Kind(childComplexity), true
+	case "ParkingLot.location":
+		if e.ComplexityRoot.ParkingLot.Location == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.Location(childComplexity), true
+	case "ParkingLot.maxSeats":
+		if e.ComplexityRoot.ParkingLot.MaxSeats == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.MaxSeats(childComplexity), true
+	case "ParkingLot.name":
+		if e.ComplexityRoot.ParkingLot.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.Name(childComplexity), true
+	case "ParkingLot.openToPublic":
+		if e.ComplexityRoot.ParkingLot.OpenToPublic == nil {
+			break
+		}
+
+		args, err := ec.field_ParkingLot_openToPublic_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ParkingLot.OpenToPublic(childComplexity, args["at"].(*time.Time)), true
+	case "ParkingLot.operator":
+		if e.ComplexityRoot.ParkingLot.Operator == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.Operator(childComplexity), true
+	case "ParkingLot.ownerDept":
+		if e.ComplexityRoot.ParkingLot.OwnerDept == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.OwnerDept(childComplexity), true
+	case "ParkingLot.sharedSpaces":
+		if e.ComplexityRoot.ParkingLot.SharedSpaces == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.SharedSpaces(childComplexity), true
+	case "ParkingLot.sharingWindows":
+		if e.ComplexityRoot.ParkingLot.SharingWindows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.SharingWindows(childComplexity), true
+	case "ParkingLot.totalSpaces":
+		if e.ComplexityRoot.ParkingLot.TotalSpaces == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.TotalSpaces(childComplexity), true
+	case "ParkingLot.version":
+		if e.ComplexityRoot.ParkingLot.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.Version(childComplexity), true
+
+	case "ParkingLotConnection.edges":
+		if e.ComplexityRoot.ParkingLotConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLotConnection.Edges(childComplexity), true
+	case "ParkingLotConnection.pageInfo":
+		if e.ComplexityRoot.ParkingLotConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLotConnection.PageInfo(childComplexity), true
+	case "ParkingLotConnection.totalCount":
+		if e.ComplexityRoot.ParkingLotConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLotConnection.TotalCount(childComplexity), true
+
+	case "ParkingLotEdge.cursor":
+		if e.ComplexityRoot.ParkingLotEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLotEdge.Cursor(childComplexity), true
+	case "ParkingLotEdge.node":
+		if e.ComplexityRoot.ParkingLotEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLotEdge.Node(childComplexity), true
+
+	case "Party.idNumber":
+		if e.ComplexityRoot.Party.IDNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Party.IDNumber(childComplexity), true
+	case "Party.name":
+		if e.ComplexityRoot.Party.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Party.Name(childComplexity), true
+	case "Party.phone":
+		if e.ComplexityRoot.Party.Phone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Party.Phone(childComplexity), true
+
+	case "PermitCheck.covers":
+		if e.ComplexityRoot.PermitCheck.Covers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PermitCheck.Covers(childComplexity), true
+	case "PermitCheck.hasPermit":
+		if e.ComplexityRoot.PermitCheck.HasPermit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PermitCheck.HasPermit(childComplexity), true
+	case "PermitCheck.note":
+		if e.ComplexityRoot.PermitCheck.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PermitCheck.Note(childComplexity), true
+	case "PermitCheck.permitNo":
+		if e.ComplexityRoot.PermitCheck.PermitNo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PermitCheck.PermitNo(childComplexity), true
 
 	case "Property.address":
 		if e.ComplexityRoot.Property.Address == nil {
@@ -1578,6 +2197,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Property.Buildings(childComplexity), true
+	case "Property.cases":
+		if e.ComplexityRoot.Property.Cases == nil {
+			break
+		}
+
+		args, err := ec.field_Property_cases_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Property.Cases(childComplexity, args["first"].(*int)), true
 	case "Property.households":
 		if e.ComplexityRoot.Property.Households == nil {
 			break
@@ -1638,6 +2268,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Property.Version(childComplexity), true
+	case "Property.violations":
+		if e.ComplexityRoot.Property.Violations == nil {
+			break
+		}
+
+		args, err := ec.field_Property_violations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Property.Violations(childComplexity, args["first"].(*int)), true
 
 	case "PropertyConnection.edges":
 		if e.ComplexityRoot.PropertyConnection.Edges == nil {
@@ -1841,6 +2482,45 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.MyCases(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.parkingLot":
+		if e.ComplexityRoot.Query.ParkingLot == nil {
+			break
+		}
+
+		args, err := ec.field_Query_parkingLot_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ParkingLot(childComplexity, args["id"].(string)), true
+	case "Query.parkingLots":
+		if e.ComplexityRoot.Query.ParkingLots == nil {
+			break
+		}
+
+		args, err := ec.field_Query_parkingLots_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ParkingLots(childComplexity, args["filter"].(*model.ParkingLotFilter), args["orderBy"].(*parking.Order), args["first"].(*int), args["after"].(*string)), true
+	case "Query.parkingLotsNear":
+		if e.ComplexityRoot.Query.ParkingLotsNear == nil {
+			break
+		}
+
+		args, err := ec.field_Query_parkingLotsNear_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ParkingLotsNear(childComplexity, args["lat"].(float64), args["lng"].(float64), args["radiusMeters"].(*int), args["openAt"].(*time.Time), args["first"].(*int)), true
+	case "Query.parkingOpeningRate":
+		if e.ComplexityRoot.Query.ParkingOpeningRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ParkingOpeningRate(childComplexity), true
 	case "Query.properties":
 		if e.ComplexityRoot.Query.Properties == nil {
 			break
@@ -1880,6 +2560,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+	case "Query.violation":
+		if e.ComplexityRoot.Query.Violation == nil {
+			break
+		}
+
+		args, err := ec.field_Query_violation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Violation(childComplexity, args["id"].(string)), true
+	case "Query.violations":
+		if e.ComplexityRoot.Query.Violations == nil {
+			break
+		}
+
+		args, err := ec.field_Query_violations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Violations(childComplexity, args["filter"].(*model.ViolationFilter), args["orderBy"].(*violation.Order), args["first"].(*int), args["after"].(*string)), true
 	case "Query._service":
 		if e.ComplexityRoot.Query.__resolve__service == nil {
 			break
@@ -1936,6 +2638,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Reporter.Phone(childComplexity), true
 
+	case "SharingWindows.hours":
+		if e.ComplexityRoot.SharingWindows.Hours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SharingWindows.Hours(childComplexity), true
+	case "SharingWindows.noMovement":
+		if e.ComplexityRoot.SharingWindows.NoMovement == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SharingWindows.NoMovement(childComplexity), true
+	case "SharingWindows.restDay":
+		if e.ComplexityRoot.SharingWindows.RestDay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SharingWindows.RestDay(childComplexity), true
+	case "SharingWindows.restDayAllDay":
+		if e.ComplexityRoot.SharingWindows.RestDayAllDay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SharingWindows.RestDayAllDay(childComplexity), true
+	case "SharingWindows.weekday":
+		if e.ComplexityRoot.SharingWindows.Weekday == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SharingWindows.Weekday(childComplexity), true
+
 	case "Viewer.citizenId":
 		if e.ComplexityRoot.Viewer.CitizenID == nil {
 			break
@@ -1973,6 +2706,244 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Viewer.Subject(childComplexity), true
 
+	case "Violation.address":
+		if e.ComplexityRoot.Violation.Address == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Address(childComplexity), true
+	case "Violation.areaM2":
+		if e.ComplexityRoot.Violation.AreaM2 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.AreaM2(childComplexity), true
+	case "Violation.case":
+		if e.ComplexityRoot.Violation.Case == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Case(childComplexity), true
+	case "Violation.channel":
+		if e.ComplexityRoot.Violation.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Channel(childComplexity), true
+	case "Violation.closedAt":
+		if e.ComplexityRoot.Violation.ClosedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.ClosedAt(childComplexity), true
+	case "Violation.deadline":
+		if e.ComplexityRoot.Violation.Deadline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Deadline(childComplexity), true
+	case "Violation.demolishedAreaM2":
+		if e.ComplexityRoot.Violation.DemolishedAreaM2 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.DemolishedAreaM2(childComplexity), true
+	case "Violation.description":
+		if e.ComplexityRoot.Violation.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Description(childComplexity), true
+	case "Violation.discoveredAt":
+		if e.ComplexityRoot.Violation.DiscoveredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.DiscoveredAt(childComplexity), true
+	case "Violation.id":
+		if e.ComplexityRoot.Violation.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.ID(childComplexity), true
+	case "Violation.jurisdiction":
+		if e.ComplexityRoot.Violation.Jurisdiction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Jurisdiction(childComplexity), true
+	case "Violation.kind":
+		if e.ComplexityRoot.Violation.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Kind(childComplexity), true
+	case "Violation.location":
+		if e.ComplexityRoot.Violation.Location == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Location(childComplexity), true
+	case "Violation.noticeIssuedAt":
+		if e.ComplexityRoot.Violation.NoticeIssuedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.NoticeIssuedAt(childComplexity), true
+	case "Violation.outcome":
+		if e.ComplexityRoot.Violation.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Outcome(childComplexity), true
+	case "Violation.overdue":
+		if e.ComplexityRoot.Violation.Overdue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Overdue(childComplexity), true
+	case "Violation.ownerDept":
+		if e.ComplexityRoot.Violation.OwnerDept == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.OwnerDept(childComplexity), true
+	case "Violation.party":
+		if e.ComplexityRoot.Violation.Party == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Party(childComplexity), true
+	case "Violation.permitCheck":
+		if e.ComplexityRoot.Violation.PermitCheck == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.PermitCheck(childComplexity), true
+	case "Violation.plate":
+		if e.ComplexityRoot.Violation.Plate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Plate(childComplexity), true
+	case "Violation.property":
+		if e.ComplexityRoot.Violation.Property == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Property(childComplexity), true
+	case "Violation.recordNo":
+		if e.ComplexityRoot.Violation.RecordNo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.RecordNo(childComplexity), true
+	case "Violation.resolvedAt":
+		if e.ComplexityRoot.Violation.ResolvedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.ResolvedAt(childComplexity), true
+	case "Violation.status":
+		if e.ComplexityRoot.Violation.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Status(childComplexity), true
+	case "Violation.subtype":
+		if e.ComplexityRoot.Violation.Subtype == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Subtype(childComplexity), true
+	case "Violation.timeline":
+		if e.ComplexityRoot.Violation.Timeline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Timeline(childComplexity), true
+	case "Violation.version":
+		if e.ComplexityRoot.Violation.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Version(childComplexity), true
+
+	case "ViolationConnection.edges":
+		if e.ComplexityRoot.ViolationConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationConnection.Edges(childComplexity), true
+	case "ViolationConnection.pageInfo":
+		if e.ComplexityRoot.ViolationConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationConnection.PageInfo(childComplexity), true
+	case "ViolationConnection.totalCount":
+		if e.ComplexityRoot.ViolationConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationConnection.TotalCount(childComplexity), true
+
+	case "ViolationEdge.cursor":
+		if e.ComplexityRoot.ViolationEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationEdge.Cursor(childComplexity), true
+	case "ViolationEdge.node":
+		if e.ComplexityRoot.ViolationEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationEdge.Node(childComplexity), true
+
+	case "ViolationEvent.action":
+		if e.ComplexityRoot.ViolationEvent.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationEvent.Action(childComplexity), true
+	case "ViolationEvent.actor":
+		if e.ComplexityRoot.ViolationEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationEvent.Actor(childComplexity), true
+	case "ViolationEvent.actorDept":
+		if e.ComplexityRoot.ViolationEvent.ActorDept == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationEvent.ActorDept(childComplexity), true
+	case "ViolationEvent.at":
+		if e.ComplexityRoot.ViolationEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationEvent.At(childComplexity), true
+	case "ViolationEvent.fromStatus":
+		if e.ComplexityRoot.ViolationEvent.FromStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationEvent.FromStatus(childComplexity), true
+	case "ViolationEvent.note":
+		if e.ComplexityRoot.ViolationEvent.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationEvent.Note(childComplexity), true
+	case "ViolationEvent.toStatus":
+		if e.ComplexityRoot.ViolationEvent.ToStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationEvent.ToStatus(childComplexity), true
+
 	case "_Service.sdl":
 		if e.ComplexityRoot._Service.SDL == nil {
 			break
@@ -1996,9 +2967,16 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CitizenReportInput", ec.unmarshalInputCitizenReportInput),
 			graphql.NewInputUnmarshaler("DepartmentByCodesInput", ec.unmarshalInputDepartmentByCodesInput),
 			graphql.NewInputUnmarshaler("JurisdictionByCodesInput", ec.unmarshalInputJurisdictionByCodesInput),
+			graphql.NewInputUnmarshaler("ParkingLotByIDsInput", ec.unmarshalInputParkingLotByIDsInput),
+			graphql.NewInputUnmarshaler("ParkingLotFilter", ec.unmarshalInputParkingLotFilter),
+			graphql.NewInputUnmarshaler("PartyInput", ec.unmarshalInputPartyInput),
 			graphql.NewInputUnmarshaler("PropertyByIDsInput", ec.unmarshalInputPropertyByIDsInput),
 			graphql.NewInputUnmarshaler("PropertyFilter", ec.unmarshalInputPropertyFilter),
 			graphql.NewInputUnmarshaler("ReportCaseInput", ec.unmarshalInputReportCaseInput),
+			graphql.NewInputUnmarshaler("ViolationByIDsInput", ec.unmarshalInputViolationByIDsInput),
+			graphql.NewInputUnmarshaler("ViolationFilter", ec.unmarshalInputViolationFilter),
+			graphql.NewInputUnmarshaler("ViolationInput", ec.unmarshalInputViolationInput),
+			graphql.NewInputUnmarshaler("ViolationTransitionInput", ec.unmarshalInputViolationTransitionInput),
 		)
 	}
 	first := true
@@ -2211,6 +3189,10 @@ type Case @key(fields: "id") @entityResolver(multi: true) {
   rating: CaseRating
   "Every transition, oldest first."
   timeline: [CaseEvent!] @access(dataset: "cases", group: "workflow")
+  "The residential compound the case is about."
+  property: Property
+  "Violations found through this case."
+  violations: [Violation!]!
   createdAt: DateTime!
   updatedAt: DateTime!
   "Optimistic-concurrency version: pass it to a transition to refuse stale edits."
@@ -2383,6 +3365,14 @@ type Jurisdiction @key(fields: "code") @entityResolver(multi: true) {
   parent: Jurisdiction
   children: [Jurisdiction!]!
   location: GeoPoint
+  "Cases in this subtree that you may see, newest first."
+  cases(first: Int = 5): CaseConnection!
+  "Violations in this subtree that you may see, newest first."
+  violations(first: Int = 5): ViolationConnection!
+  "Residential compounds in this subtree, by name."
+  properties(first: Int = 5): PropertyConnection!
+  "Parking lots in this subtree, by name."
+  parkingLots(first: Int = 5): ParkingLotConnection!
 }
 
 "A department that provides or uses shared data."
@@ -2402,6 +3392,116 @@ extend type Query {
   jurisdictions(root: String, level: JurisdictionLevel): [Jurisdiction!]!
   department(code: String!): Department
   departments: [Department!]!
+}
+`, BuiltIn: false},
+	{Name: "../../schema/parking.graphqls", Input: `enum ParkingKind {
+  PUBLIC
+  ON_STREET
+  "A government or institution lot shared off-peak (错时共享停车)."
+  GOVERNMENT_SHARED
+  RESIDENTIAL
+  COMMERCIAL
+}
+
+"A parking lot; most of it is public information."
+type ParkingLot @key(fields: "id") @entityResolver(multi: true) {
+  id: ID!
+  name: String!
+  kind: ParkingKind!
+  address: String!
+  location: GeoPoint!
+  jurisdiction: Jurisdiction!
+  ownerDept: Department!
+  operator: String!
+  isGovernment: Boolean!
+  totalSpaces: Int!
+  sharedSpaces: Int!
+  sharingWindows: SharingWindows!
+  "Largest vehicle admitted (seats); null for no limit."
+  maxSeats: Int
+  bookingRule: String!
+  feeRule: String!
+  "Open to the public at that instant (default now), from its windows and the holiday calendar."
+  openToPublic(at: DateTime): Boolean!
+  "Vehicles may enter and leave at that instant (outside the no-movement window)."
+  canMove(at: DateTime): Boolean!
+  "Live free spaces, as the lot's system last reported them."
+  freeSpaces: FreeSpaces
+  contact: LotContact @access(dataset: "parking", group: "contact")
+  version: Int!
+}
+
+type SharingWindows {
+  "Opening hours of public lots, e.g. 07:00-22:00; empty = always."
+  hours: [String!]!
+  "Weekday windows, e.g. 18:30-07:30."
+  weekday: [String!]!
+  restDayAllDay: Boolean!
+  restDay: [String!]!
+  "No entry or exit, e.g. 22:00-06:00."
+  noMovement: String
+}
+
+type FreeSpaces {
+  free: Int!
+  at: DateTime!
+}
+
+type LotContact {
+  name: String!
+  phone: String!
+}
+
+type NearbyLot {
+  lot: ParkingLot!
+  distanceMeters: Float!
+  openToPublic: Boolean!
+  canMove: Boolean!
+}
+
+"Government lots open off-peak / all government lots (shared-parking opening rate)."
+type OpeningRate {
+  open: Int!
+  total: Int!
+  sharedSpaces: Int!
+  rate: Float!
+}
+
+type ParkingLotEdge {
+  cursor: String!
+  node: ParkingLot!
+}
+
+type ParkingLotConnection {
+  edges: [ParkingLotEdge!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+enum ParkingLotOrder {
+  NAME
+  ID
+}
+
+input ParkingLotFilter {
+  kind: ParkingKind
+  jurisdiction: String
+  ownerDept: String
+  government: Boolean
+  text: String
+}
+
+extend type Query {
+  parkingLot(id: ID!): ParkingLot
+  parkingLots(filter: ParkingLotFilter, orderBy: ParkingLotOrder = NAME, first: Int = 20, after: String): ParkingLotConnection!
+  "Nearest lots to a point (default radius 2,000 m), only those open at openAt when given."
+  parkingLotsNear(lat: Float!, lng: Float!, radiusMeters: Int, openAt: DateTime, first: Int): [NearbyLot!]!
+  parkingOpeningRate: OpeningRate!
+}
+
+extend type Mutation {
+  "A lot's system reports its free spaces (high rate; kept in Redis, sampled into history)."
+  reportParkingAvailability(lotId: ID!, free: Int!, at: DateTime): FreeSpaces!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/properties.graphqls", Input: `enum RenovationStatus {
@@ -2450,6 +3550,10 @@ type Property @key(fields: "id") @entityResolver(multi: true) {
   permits: [BuildingPermit!] @access(dataset: "properties", group: "permits")
   "Double-random inspections of the compound's property management."
   inspections: [Inspection!] @access(dataset: "properties", group: "inspections")
+  "Cases about the compound, newest first."
+  cases(first: Int = 5): CaseConnection!
+  "Violations in the compound, newest first."
+  violations(first: Int = 5): ViolationConnection!
   version: Int!
 }
 
@@ -2690,6 +3794,207 @@ extend type Mutation {
   revokeGrant(id: ID!, reason: String): AccessRequest!
 }
 `, BuiltIn: false},
+	{Name: "../../schema/violations.graphqls", Input: `enum ViolationKind {
+  "违法建设"
+  ILLEGAL_CONSTRUCTION
+  "占道经营 / 店外经营"
+  STREET_OCCUPATION
+  "乱停乱放 (traffic police)"
+  ILLEGAL_PARKING
+  "违规广告、乱贴乱画"
+  ILLEGAL_ADVERTISING
+  "乱倒垃圾、建筑垃圾"
+  DUMPING
+}
+
+enum ViolationSubtype {
+  ROOFTOP_ADDITION
+  VILLA_EXTENSION
+  FACTORY_SHED
+  GREEN_SPACE_ENCROACHMENT
+  DOOR_WINDOW_ALTERATION
+  SHOPFRONT_OVERFLOW
+  STREET_VENDING
+  CONSTRUCTION_WASTE
+  DOMESTIC_WASTE
+}
+
+enum ViolationStatus {
+  DISCOVERED
+  "责令限期改正"
+  NOTICE_ISSUED
+  RECTIFICATION_DUE
+  DEMOLISHED
+  LEGALIZED
+  PENALIZED
+  CLOSED
+}
+
+enum ViolationOutcome {
+  DEMOLISHED
+  LEGALIZED
+  PENALIZED
+  UNFOUNDED
+}
+
+enum DiscoveryChannel {
+  DRONE
+  PATROL
+  CASE
+  REPORT
+  ENFORCEMENT_TERMINAL
+}
+
+enum ViolationAction {
+  REPORT
+  UPDATE
+  ISSUE_NOTICE
+  MARK_DUE
+  DEMOLISH
+  LEGALIZE
+  PENALIZE
+  CLOSE
+  DISMISS
+}
+
+enum ViolationOrder {
+  DISCOVERED_AT_DESC
+  DISCOVERED_AT_ASC
+  DEADLINE_ASC
+}
+
+"An illegal structure or act found by enforcement (urban management; illegal parking: traffic police)."
+type Violation @key(fields: "id") @entityResolver(multi: true) {
+  id: ID!
+  recordNo: String!
+  ownerDept: Department!
+  kind: ViolationKind!
+  subtype: ViolationSubtype
+  channel: DiscoveryChannel!
+  status: ViolationStatus!
+  outcome: ViolationOutcome
+  description: String!
+  address: String!
+  areaM2: Float
+  demolishedAreaM2: Float
+  location: GeoPoint!
+  jurisdiction: Jurisdiction!
+  "The party responsible (personal data)."
+  party: Party @access(dataset: "violations", group: "party")
+  "Vehicle plate of an illegal-parking record (personal data)."
+  plate: String @access(dataset: "violations", group: "plate", mask: PLATE)
+  "The residential compound, when the violation is in one."
+  property: Property
+  "The digital urban-management case it came from or produced."
+  case: Case
+  """
+  Does the compound hold a planning permit covering this structure?
+  Planning's conditional data: enforcement sees it only under a grant.
+  """
+  permitCheck: PermitCheck @access(dataset: "violations", group: "permit")
+  discoveredAt: DateTime!
+  noticeIssuedAt: DateTime
+  "Rectification due (责令限期改正 deadline)."
+  deadline: DateTime
+  overdue: Boolean!
+  resolvedAt: DateTime
+  closedAt: DateTime
+  timeline: [ViolationEvent!] @access(dataset: "violations", group: "core")
+  version: Int!
+}
+
+type Party {
+  name: String @access(dataset: "violations", group: "party", mask: NAME)
+  idNumber: String @access(dataset: "violations", group: "party", mask: ID_NUMBER)
+  phone: String @access(dataset: "violations", group: "party", mask: PHONE)
+}
+
+type PermitCheck {
+  hasPermit: Boolean!
+  covers: Boolean!
+  permitNo: String
+  note: String!
+}
+
+type ViolationEvent {
+  action: ViolationAction!
+  fromStatus: ViolationStatus
+  toStatus: ViolationStatus!
+  actor: String!
+  actorDept: String!
+  note: String!
+  at: DateTime!
+}
+
+type ViolationEdge {
+  cursor: String!
+  node: Violation!
+}
+
+type ViolationConnection {
+  edges: [ViolationEdge!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+input ViolationFilter {
+  kind: ViolationKind
+  subtype: ViolationSubtype
+  status: [ViolationStatus!]
+  jurisdiction: String
+  propertyId: ID
+  caseId: ID
+  discoveredFrom: DateTime
+  discoveredTo: DateTime
+  open: Boolean
+  overdue: Boolean
+}
+
+input PartyInput {
+  name: String
+  idNumber: String
+  phone: String
+}
+
+input ViolationInput {
+  kind: ViolationKind!
+  subtype: ViolationSubtype
+  channel: DiscoveryChannel!
+  description: String!
+  areaM2: Float
+  address: String
+  lat: Float!
+  lng: Float!
+  jurisdiction: String
+  party: PartyInput
+  plate: String
+  propertyId: ID
+  caseId: ID
+  discoveredAt: DateTime
+  "The sending system's id: the upsert key with your department."
+  externalId: String
+}
+
+input ViolationTransitionInput {
+  version: Int
+  note: String
+  "Working days to rectify (ISSUE_NOTICE); the kind's default when omitted."
+  days: Int
+  "Area removed (DEMOLISH); the recorded area when omitted."
+  demolishedAreaM2: Float
+}
+
+extend type Query {
+  violation(id: ID!): Violation
+  violations(filter: ViolationFilter, orderBy: ViolationOrder = DISCOVERED_AT_DESC, first: Int = 20, after: String): ViolationConnection!
+}
+
+extend type Mutation {
+  reportViolation(input: ViolationInput!): Violation!
+  "Move a violation through its lifecycle (责令限期改正 → 拆除/补办/处罚 → 结案)."
+  transitionViolation(id: ID!, action: ViolationAction!, input: ViolationTransitionInput): Violation!
+}
+`, BuiltIn: false},
 	{Name: "../../federation/directives.graphql", Input: `
 	directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
 	directive @composeDirective(name: String!) repeatable on SCHEMA
@@ -2744,7 +4049,7 @@ extend type Mutation {
 `, BuiltIn: true},
 	{Name: "../../federation/entity.graphql", Input: `
 # a union of all types that use the @key directive
-union _Entity = Case | Department | Jurisdiction | Property
+union _Entity = Case | Department | Jurisdiction | ParkingLot | Property | Violation
 
 input CaseByIDsInput {
 	ID: ID!
@@ -2758,7 +4063,15 @@ input JurisdictionByCodesInput {
 	Code: String!
 }
 
+input ParkingLotByIDsInput {
+	ID: ID!
+}
+
 input PropertyByIDsInput {
+	ID: ID!
+}
+
+input ViolationByIDsInput {
 	ID: ID!
 }
 
@@ -2767,7 +4080,9 @@ type Entity {
 	findManyCaseByIDs(reps: [CaseByIDsInput]!): [Case]
 	findManyDepartmentByCodes(reps: [DepartmentByCodesInput]!): [Department]
 	findManyJurisdictionByCodes(reps: [JurisdictionByCodesInput]!): [Jurisdiction]
+	findManyParkingLotByIDs(reps: [ParkingLotByIDsInput]!): [ParkingLot]
 	findManyPropertyByIDs(reps: [PropertyByIDsInput]!): [Property]
+	findManyViolationByIDs(reps: [ViolationByIDsInput]!): [Violation]
 }
 
 type _Service {
@@ -2934,6 +4249,10 @@ func (ec *executionContext) childFields_Case(ctx context.Context, field graphql.
 		return ec.fieldContext_Case_rating(ctx, field)
 	case "timeline":
 		return ec.fieldContext_Case_timeline(ctx, field)
+	case "property":
+		return ec.fieldContext_Case_property(ctx, field)
+	case "violations":
+		return ec.fieldContext_Case_violations(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Case_createdAt(ctx, field)
 	case "updatedAt":
@@ -3046,6 +4365,16 @@ func (ec *executionContext) childFields_DrawReplay(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type DrawReplay", field.Name)
 }
 
+func (ec *executionContext) childFields_FreeSpaces(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "free":
+		return ec.fieldContext_FreeSpaces_free(ctx, field)
+	case "at":
+		return ec.fieldContext_FreeSpaces_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FreeSpaces", field.Name)
+}
+
 func (ec *executionContext) childFields_GeoPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "lat":
@@ -3138,8 +4467,54 @@ func (ec *executionContext) childFields_Jurisdiction(ctx context.Context, field 
 		return ec.fieldContext_Jurisdiction_children(ctx, field)
 	case "location":
 		return ec.fieldContext_Jurisdiction_location(ctx, field)
+	case "cases":
+		return ec.fieldContext_Jurisdiction_cases(ctx, field)
+	case "violations":
+		return ec.fieldContext_Jurisdiction_violations(ctx, field)
+	case "properties":
+		return ec.fieldContext_Jurisdiction_properties(ctx, field)
+	case "parkingLots":
+		return ec.fieldContext_Jurisdiction_parkingLots(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Jurisdiction", field.Name)
+}
+
+func (ec *executionContext) childFields_LotContact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_LotContact_name(ctx, field)
+	case "phone":
+		return ec.fieldContext_LotContact_phone(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LotContact", field.Name)
+}
+
+func (ec *executionContext) childFields_NearbyLot(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lot":
+		return ec.fieldContext_NearbyLot_lot(ctx, field)
+	case "distanceMeters":
+		return ec.fieldContext_NearbyLot_distanceMeters(ctx, field)
+	case "openToPublic":
+		return ec.fieldContext_NearbyLot_openToPublic(ctx, field)
+	case "canMove":
+		return ec.fieldContext_NearbyLot_canMove(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NearbyLot", field.Name)
+}
+
+func (ec *executionContext) childFields_OpeningRate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "open":
+		return ec.fieldContext_OpeningRate_open(ctx, field)
+	case "total":
+		return ec.fieldContext_OpeningRate_total(ctx, field)
+	case "sharedSpaces":
+		return ec.fieldContext_OpeningRate_sharedSpaces(ctx, field)
+	case "rate":
+		return ec.fieldContext_OpeningRate_rate(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OpeningRate", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3150,6 +4525,100 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_ParkingLot(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ParkingLot_id(ctx, field)
+	case "name":
+		return ec.fieldContext_ParkingLot_name(ctx, field)
+	case "kind":
+		return ec.fieldContext_ParkingLot_kind(ctx, field)
+	case "address":
+		return ec.fieldContext_ParkingLot_address(ctx, field)
+	case "location":
+		return ec.fieldContext_ParkingLot_location(ctx, field)
+	case "jurisdiction":
+		return ec.fieldContext_ParkingLot_jurisdiction(ctx, field)
+	case "ownerDept":
+		return ec.fieldContext_ParkingLot_ownerDept(ctx, field)
+	case "operator":
+		return ec.fieldContext_ParkingLot_operator(ctx, field)
+	case "isGovernment":
+		return ec.fieldContext_ParkingLot_isGovernment(ctx, field)
+	case "totalSpaces":
+		return ec.fieldContext_ParkingLot_totalSpaces(ctx, field)
+	case "sharedSpaces":
+		return ec.fieldContext_ParkingLot_sharedSpaces(ctx, field)
+	case "sharingWindows":
+		return ec.fieldContext_ParkingLot_sharingWindows(ctx, field)
+	case "maxSeats":
+		return ec.fieldContext_ParkingLot_maxSeats(ctx, field)
+	case "bookingRule":
+		return ec.fieldContext_ParkingLot_bookingRule(ctx, field)
+	case "feeRule":
+		return ec.fieldContext_ParkingLot_feeRule(ctx, field)
+	case "openToPublic":
+		return ec.fieldContext_ParkingLot_openToPublic(ctx, field)
+	case "canMove":
+		return ec.fieldContext_ParkingLot_canMove(ctx, field)
+	case "freeSpaces":
+		return ec.fieldContext_ParkingLot_freeSpaces(ctx, field)
+	case "contact":
+		return ec.fieldContext_ParkingLot_contact(ctx, field)
+	case "version":
+		return ec.fieldContext_ParkingLot_version(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ParkingLot", field.Name)
+}
+
+func (ec *executionContext) childFields_ParkingLotConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ParkingLotConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ParkingLotConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ParkingLotConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ParkingLotConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ParkingLotEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ParkingLotEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ParkingLotEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ParkingLotEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Party(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Party_name(ctx, field)
+	case "idNumber":
+		return ec.fieldContext_Party_idNumber(ctx, field)
+	case "phone":
+		return ec.fieldContext_Party_phone(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Party", field.Name)
+}
+
+func (ec *executionContext) childFields_PermitCheck(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "hasPermit":
+		return ec.fieldContext_PermitCheck_hasPermit(ctx, field)
+	case "covers":
+		return ec.fieldContext_PermitCheck_covers(ctx, field)
+	case "permitNo":
+		return ec.fieldContext_PermitCheck_permitNo(ctx, field)
+	case "note":
+		return ec.fieldContext_PermitCheck_note(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PermitCheck", field.Name)
 }
 
 func (ec *executionContext) childFields_Property(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3178,6 +4647,10 @@ func (ec *executionContext) childFields_Property(ctx context.Context, field grap
 		return ec.fieldContext_Property_permits(ctx, field)
 	case "inspections":
 		return ec.fieldContext_Property_inspections(ctx, field)
+	case "cases":
+		return ec.fieldContext_Property_cases(ctx, field)
+	case "violations":
+		return ec.fieldContext_Property_violations(ctx, field)
 	case "version":
 		return ec.fieldContext_Property_version(ctx, field)
 	}
@@ -3244,6 +4717,22 @@ func (ec *executionContext) childFields_Reporter(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Reporter", field.Name)
 }
 
+func (ec *executionContext) childFields_SharingWindows(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "hours":
+		return ec.fieldContext_SharingWindows_hours(ctx, field)
+	case "weekday":
+		return ec.fieldContext_SharingWindows_weekday(ctx, field)
+	case "restDayAllDay":
+		return ec.fieldContext_SharingWindows_restDayAllDay(ctx, field)
+	case "restDay":
+		return ec.fieldContext_SharingWindows_restDay(ctx, field)
+	case "noMovement":
+		return ec.fieldContext_SharingWindows_noMovement(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SharingWindows", field.Name)
+}
+
 func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "subject":
@@ -3260,6 +4749,108 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_citizenId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
+}
+
+func (ec *executionContext) childFields_Violation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Violation_id(ctx, field)
+	case "recordNo":
+		return ec.fieldContext_Violation_recordNo(ctx, field)
+	case "ownerDept":
+		return ec.fieldContext_Violation_ownerDept(ctx, field)
+	case "kind":
+		return ec.fieldContext_Violation_kind(ctx, field)
+	case "subtype":
+		return ec.fieldContext_Violation_subtype(ctx, field)
+	case "channel":
+		return ec.fieldContext_Violation_channel(ctx, field)
+	case "status":
+		return ec.fieldContext_Violation_status(ctx, field)
+	case "outcome":
+		return ec.fieldContext_Violation_outcome(ctx, field)
+	case "description":
+		return ec.fieldContext_Violation_description(ctx, field)
+	case "address":
+		return ec.fieldContext_Violation_address(ctx, field)
+	case "areaM2":
+		return ec.fieldContext_Violation_areaM2(ctx, field)
+	case "demolishedAreaM2":
+		return ec.fieldContext_Violation_demolishedAreaM2(ctx, field)
+	case "location":
+		return ec.fieldContext_Violation_location(ctx, field)
+	case "jurisdiction":
+		return ec.fieldContext_Violation_jurisdiction(ctx, field)
+	case "party":
+		return ec.fieldContext_Violation_party(ctx, field)
+	case "plate":
+		return ec.fieldContext_Violation_plate(ctx, field)
+	case "property":
+		return ec.fieldContext_Violation_property(ctx, field)
+	case "case":
+		return ec.fieldContext_Violation_case(ctx, field)
+	case "permitCheck":
+		return ec.fieldContext_Violation_permitCheck(ctx, field)
+	case "discoveredAt":
+		return ec.fieldContext_Violation_discoveredAt(ctx, field)
+	case "noticeIssuedAt":
+		return ec.fieldContext_Violation_noticeIssuedAt(ctx, field)
+	case "deadline":
+		return ec.fieldContext_Violation_deadline(ctx, field)
+	case "overdue":
+		return ec.fieldContext_Violation_overdue(ctx, field)
+	case "resolvedAt":
+		return ec.fieldContext_Violation_resolvedAt(ctx, field)
+	case "closedAt":
+		return ec.fieldContext_Violation_closedAt(ctx, field)
+	case "timeline":
+		return ec.fieldContext_Violation_timeline(ctx, field)
+	case "version":
+		return ec.fieldContext_Violation_version(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Violation", field.Name)
+}
+
+func (ec *executionContext) childFields_ViolationConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ViolationConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ViolationConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ViolationConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ViolationConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ViolationEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ViolationEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ViolationEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ViolationEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ViolationEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "action":
+		return ec.fieldContext_ViolationEvent_action(ctx, field)
+	case "fromStatus":
+		return ec.fieldContext_ViolationEvent_fromStatus(ctx, field)
+	case "toStatus":
+		return ec.fieldContext_ViolationEvent_toStatus(ctx, field)
+	case "actor":
+		return ec.fieldContext_ViolationEvent_actor(ctx, field)
+	case "actorDept":
+		return ec.fieldContext_ViolationEvent_actorDept(ctx, field)
+	case "note":
+		return ec.fieldContext_ViolationEvent_note(ctx, field)
+	case "at":
+		return ec.fieldContext_ViolationEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ViolationEvent", field.Name)
 }
 
 func (ec *executionContext) childFields__Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3458,6 +5049,20 @@ func (ec *executionContext) field_Entity_findManyJurisdictionByCodes_args(ctx co
 	return args, nil
 }
 
+func (ec *executionContext) field_Entity_findManyParkingLotByIDs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "reps",
+		func(ctx context.Context, v any) ([]*model.ParkingLotByIDsInput, error) {
+			return ec.unmarshalNParkingLotByIDsInput2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParkingLotByIDsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reps"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Entity_findManyPropertyByIDs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3469,6 +5074,76 @@ func (ec *executionContext) field_Entity_findManyPropertyByIDs_args(ctx context.
 		return nil, err
 	}
 	args["reps"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Entity_findManyViolationByIDs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "reps",
+		func(ctx context.Context, v any) ([]*model.ViolationByIDsInput, error) {
+			return ec.unmarshalNViolationByIDsInput2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationByIDsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reps"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Jurisdiction_cases_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Jurisdiction_parkingLots_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Jurisdiction_properties_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Jurisdiction_violations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
 	return args, nil
 }
 
@@ -3830,6 +5505,50 @@ func (ec *executionContext) field_Mutation_reportIssue_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_reportParkingAvailability_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "lotId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["lotId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "free",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["free"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "at",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["at"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_reportViolation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ViolationInput, error) {
+			return ec.unmarshalNViolationInput2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_requestAccess_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3926,6 +5645,36 @@ func (ec *executionContext) field_Mutation_submitCaseHandling_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_transitionViolation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "action",
+		func(ctx context.Context, v any) (violation.Action, error) {
+			return ec.unmarshalNViolationAction2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐAction(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["action"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (*model.ViolationTransitionInput, error) {
+			return ec.unmarshalOViolationTransitionInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationTransitionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_verifyCase_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3961,6 +5710,62 @@ func (ec *executionContext) field_Mutation_verifyCase_args(ctx context.Context, 
 		return nil, err
 	}
 	args["note"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_ParkingLot_canMove_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "at",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["at"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_ParkingLot_openToPublic_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "at",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["at"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Property_cases_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Property_violations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
 	return args, nil
 }
 
@@ -4224,6 +6029,104 @@ func (ec *executionContext) field_Query_myCases_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_parkingLot_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_parkingLotsNear_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "lat",
+		func(ctx context.Context, v any) (float64, error) {
+			return ec.unmarshalNFloat2float64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["lat"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "lng",
+		func(ctx context.Context, v any) (float64, error) {
+			return ec.unmarshalNFloat2float64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["lng"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "radiusMeters",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["radiusMeters"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "openAt",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["openAt"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_parkingLots_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.ParkingLotFilter, error) {
+			return ec.unmarshalOParkingLotFilter2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParkingLotFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*parking.Order, error) {
+			return ec.unmarshalOParkingLotOrder2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_properties_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4287,6 +6190,58 @@ func (ec *executionContext) field_Query_replayInspectionDraw_args(ctx context.Co
 		return nil, err
 	}
 	args["round"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_violation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_violations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.ViolationFilter, error) {
+			return ec.unmarshalOViolationFilter2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*violation.Order, error) {
+			return ec.unmarshalOViolationOrder2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
 	return args, nil
 }
 
@@ -5903,6 +7858,70 @@ func (ec *executionContext) fieldContext_Case_timeline(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Case_property(ctx context.Context, field graphql.CollectedField, obj *cases.Case) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Case_property(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Case().Property(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *property.Property) graphql.Marshaler {
+			return ec.marshalOProperty2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐProperty(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Case_property(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Case",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Property(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Case_violations(ctx context.Context, field graphql.CollectedField, obj *cases.Case) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Case_violations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Case().Violations(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*violation.Violation) graphql.Marshaler {
+			return ec.marshalNViolation2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐViolationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Case_violations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Case",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Violation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Case_createdAt(ctx context.Context, field graphql.CollectedField, obj *cases.Case) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6839,6 +8858,50 @@ func (ec *executionContext) fieldContext_Entity_findManyJurisdictionByCodes(ctx 
 	return fc, nil
 }
 
+func (ec *executionContext) _Entity_findManyParkingLotByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Entity_findManyParkingLotByIDs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Entity().FindManyParkingLotByIDs(ctx, fc.Args["reps"].([]*model.ParkingLotByIDsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*parking.Lot) graphql.Marshaler {
+			return ec.marshalOParkingLot2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐLot(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Entity_findManyParkingLotByIDs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Entity",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ParkingLot(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Entity_findManyParkingLotByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Entity_findManyPropertyByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6881,6 +8944,96 @@ func (ec *executionContext) fieldContext_Entity_findManyPropertyByIDs(ctx contex
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Entity_findManyViolationByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Entity_findManyViolationByIDs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Entity().FindManyViolationByIDs(ctx, fc.Args["reps"].([]*model.ViolationByIDsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*violation.Violation) graphql.Marshaler {
+			return ec.marshalOViolation2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐViolation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Entity_findManyViolationByIDs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Entity",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Violation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Entity_findManyViolationByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FreeSpaces_free(ctx context.Context, field graphql.CollectedField, obj *parking.Availability) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreeSpaces_free(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Free, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreeSpaces_free(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreeSpaces", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FreeSpaces_at(ctx context.Context, field graphql.CollectedField, obj *parking.Availability) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FreeSpaces_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FreeSpaces_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FreeSpaces", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _GeoPoint_lat(ctx context.Context, field graphql.CollectedField, obj *model.GeoPoint) (ret graphql.Marshaler) {
@@ -7756,6 +9909,228 @@ func (ec *executionContext) fieldContext_Jurisdiction_location(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Jurisdiction_cases(ctx context.Context, field graphql.CollectedField, obj *directory.Jurisdiction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Jurisdiction_cases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Jurisdiction().Cases(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CaseConnection) graphql.Marshaler {
+			return ec.marshalNCaseConnection2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCaseConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Jurisdiction_cases(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Jurisdiction",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Jurisdiction_cases_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Jurisdiction_violations(ctx context.Context, field graphql.CollectedField, obj *directory.Jurisdiction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Jurisdiction_violations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Jurisdiction().Violations(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ViolationConnection) graphql.Marshaler {
+			return ec.marshalNViolationConnection2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Jurisdiction_violations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Jurisdiction",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ViolationConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Jurisdiction_violations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Jurisdiction_properties(ctx context.Context, field graphql.CollectedField, obj *directory.Jurisdiction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Jurisdiction_properties(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Jurisdiction().Properties(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PropertyConnection) graphql.Marshaler {
+			return ec.marshalNPropertyConnection2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Jurisdiction_properties(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Jurisdiction",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PropertyConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Jurisdiction_properties_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Jurisdiction_parkingLots(ctx context.Context, field graphql.CollectedField, obj *directory.Jurisdiction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Jurisdiction_parkingLots(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Jurisdiction().ParkingLots(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ParkingLotConnection) graphql.Marshaler {
+			return ec.marshalNParkingLotConnection2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParkingLotConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Jurisdiction_parkingLots(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Jurisdiction",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ParkingLotConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Jurisdiction_parkingLots_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LotContact_name(ctx context.Context, field graphql.CollectedField, obj *model.LotContact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LotContact_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LotContact_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LotContact", field, false, false, "String")
+}
+
+func (ec *executionContext) _LotContact_phone(ctx context.Context, field graphql.CollectedField, obj *model.LotContact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LotContact_phone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LotContact_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LotContact", field, false, false, "String")
+}
+
 func (ec *executionContext) _Mutation_ping(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8263,6 +10638,50 @@ func (ec *executionContext) fieldContext_Mutation_reportIssue(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_reportParkingAvailability(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reportParkingAvailability(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReportParkingAvailability(ctx, fc.Args["lotId"].(string), fc.Args["free"].(int), fc.Args["at"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *parking.Availability) graphql.Marshaler {
+			return ec.marshalNFreeSpaces2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐAvailability(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reportParkingAvailability(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FreeSpaces(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reportParkingAvailability_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_drawInspections(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8571,6 +10990,287 @@ func (ec *executionContext) fieldContext_Mutation_revokeGrant(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_reportViolation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reportViolation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReportViolation(ctx, fc.Args["input"].(model.ViolationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *violation.Violation) graphql.Marshaler {
+			return ec.marshalNViolation2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐViolation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reportViolation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Violation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reportViolation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_transitionViolation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_transitionViolation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TransitionViolation(ctx, fc.Args["id"].(string), fc.Args["action"].(violation.Action), fc.Args["input"].(*model.ViolationTransitionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *violation.Violation) graphql.Marshaler {
+			return ec.marshalNViolation2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐViolation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_transitionViolation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Violation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_transitionViolation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NearbyLot_lot(ctx context.Context, field graphql.CollectedField, obj *parking.Nearby) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NearbyLot_lot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lot, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *parking.Lot) graphql.Marshaler {
+			return ec.marshalNParkingLot2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐLot(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NearbyLot_lot(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NearbyLot",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ParkingLot(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NearbyLot_distanceMeters(ctx context.Context, field graphql.CollectedField, obj *parking.Nearby) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NearbyLot_distanceMeters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DistanceMeters, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NearbyLot_distanceMeters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NearbyLot", field, false, false, "Float")
+}
+
+func (ec *executionContext) _NearbyLot_openToPublic(ctx context.Context, field graphql.CollectedField, obj *parking.Nearby) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NearbyLot_openToPublic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.NearbyLot().OpenToPublic(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NearbyLot_openToPublic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NearbyLot", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _NearbyLot_canMove(ctx context.Context, field graphql.CollectedField, obj *parking.Nearby) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NearbyLot_canMove(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.NearbyLot().CanMove(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NearbyLot_canMove(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NearbyLot", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _OpeningRate_open(ctx context.Context, field graphql.CollectedField, obj *parking.Rate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpeningRate_open(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Open, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpeningRate_open(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OpeningRate", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OpeningRate_total(ctx context.Context, field graphql.CollectedField, obj *parking.Rate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpeningRate_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpeningRate_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OpeningRate", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OpeningRate_sharedSpaces(ctx context.Context, field graphql.CollectedField, obj *parking.Rate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpeningRate_sharedSpaces(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SharedSpaces, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpeningRate_sharedSpaces(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OpeningRate", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OpeningRate_rate(ctx context.Context, field graphql.CollectedField, obj *parking.Rate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpeningRate_rate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpeningRate_rate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OpeningRate", field, false, false, "Float")
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8615,6 +11315,972 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _ParkingLot_id(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkingLot", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ParkingLot_name(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkingLot", field, false, false, "String")
+}
+
+func (ec *executionContext) _ParkingLot_kind(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v parking.Kind) graphql.Marshaler {
+			return ec.marshalNParkingKind2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkingLot", field, false, false, "ParkingKind")
+}
+
+func (ec *executionContext) _ParkingLot_address(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_address(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Address, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkingLot", field, false, false, "String")
+}
+
+func (ec *executionContext) _ParkingLot_location(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_location(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ParkingLot().Location(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GeoPoint) graphql.Marshaler {
+			return ec.marshalNGeoPoint2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐGeoPoint(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_location(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ParkingLot",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GeoPoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ParkingLot_jurisdiction(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_jurisdiction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ParkingLot().Jurisdiction(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *directory.Jurisdiction) graphql.Marshaler {
+			return ec.marshalNJurisdiction2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋdirectoryᚐJurisdiction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_jurisdiction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ParkingLot",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Jurisdiction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ParkingLot_ownerDept(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_ownerDept(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ParkingLot().OwnerDept(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *directory.Department) graphql.Marshaler {
+			return ec.marshalNDepartment2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋdirectoryᚐDepartment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_ownerDept(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ParkingLot",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Department(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ParkingLot_operator(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_operator(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Operator, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_operator(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkingLot", field, false, false, "String")
+}
+
+func (ec *executionContext) _ParkingLot_isGovernment(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_isGovernment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsGovernment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_isGovernment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkingLot", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ParkingLot_totalSpaces(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_totalSpaces(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalSpaces, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_totalSpaces(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkingLot", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ParkingLot_sharedSpaces(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_sharedSpaces(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SharedSpaces, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_sharedSpaces(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkingLot", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ParkingLot_sharingWindows(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_sharingWindows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ParkingLot().SharingWindows(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SharingWindows) graphql.Marshaler {
+			return ec.marshalNSharingWindows2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐSharingWindows(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_sharingWindows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ParkingLot",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SharingWindows(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ParkingLot_maxSeats(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_maxSeats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ParkingLot().MaxSeats(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_maxSeats(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkingLot", field, true, true, "Int")
+}
+
+func (ec *executionContext) _ParkingLot_bookingRule(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_bookingRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BookingRule, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_bookingRule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkingLot", field, false, false, "String")
+}
+
+func (ec *executionContext) _ParkingLot_feeRule(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_feeRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FeeRule, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_feeRule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkingLot", field, false, false, "String")
+}
+
+func (ec *executionContext) _ParkingLot_openToPublic(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_openToPublic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.ParkingLot().OpenToPublic(ctx, obj, fc.Args["at"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_openToPublic(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ParkingLot",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_ParkingLot_openToPublic_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ParkingLot_canMove(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_canMove(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.ParkingLot().CanMove(ctx, obj, fc.Args["at"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_canMove(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ParkingLot",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_ParkingLot_canMove_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ParkingLot_freeSpaces(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_freeSpaces(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ParkingLot().FreeSpaces(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *parking.Availability) graphql.Marshaler {
+			return ec.marshalOFreeSpaces2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐAvailability(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_freeSpaces(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ParkingLot",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FreeSpaces(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ParkingLot_contact(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_contact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ParkingLot().Contact(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "parking")
+				if err != nil {
+					var zeroVal *model.LotContact
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "contact")
+				if err != nil {
+					var zeroVal *model.LotContact
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal *model.LotContact
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LotContact) graphql.Marshaler {
+			return ec.marshalOLotContact2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐLotContact(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_contact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ParkingLot",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LotContact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ParkingLot_version(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkingLot", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ParkingLotConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ParkingLotConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLotConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ParkingLotEdge) graphql.Marshaler {
+			return ec.marshalNParkingLotEdge2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParkingLotEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLotConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ParkingLotConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ParkingLotEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ParkingLotConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ParkingLotConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLotConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLotConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ParkingLotConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ParkingLotConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ParkingLotConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLotConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ParkingLotConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLotConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkingLotConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _ParkingLotEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ParkingLotEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLotEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLotEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkingLotEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ParkingLotEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ParkingLotEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLotEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *parking.Lot) graphql.Marshaler {
+			return ec.marshalNParkingLot2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐLot(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLotEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ParkingLotEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ParkingLot(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Party_name(ctx context.Context, field graphql.CollectedField, obj *model.Party) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Party_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "violations")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "party")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				mask, err := ec.unmarshalOMaskRule2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐMaskRule(ctx, "NAME")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, mask)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Party_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Party", field, false, false, "String")
+}
+
+func (ec *executionContext) _Party_idNumber(ctx context.Context, field graphql.CollectedField, obj *model.Party) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Party_idNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IDNumber, nil
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "violations")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "party")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				mask, err := ec.unmarshalOMaskRule2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐMaskRule(ctx, "ID_NUMBER")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, mask)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Party_idNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Party", field, false, false, "String")
+}
+
+func (ec *executionContext) _Party_phone(ctx context.Context, field graphql.CollectedField, obj *model.Party) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Party_phone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phone, nil
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "violations")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "party")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				mask, err := ec.unmarshalOMaskRule2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐMaskRule(ctx, "PHONE")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, mask)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Party_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Party", field, false, false, "String")
+}
+
+func (ec *executionContext) _PermitCheck_hasPermit(ctx context.Context, field graphql.CollectedField, obj *violation.PermitCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PermitCheck_hasPermit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasPermit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PermitCheck_hasPermit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PermitCheck", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PermitCheck_covers(ctx context.Context, field graphql.CollectedField, obj *violation.PermitCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PermitCheck_covers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Covers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PermitCheck_covers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PermitCheck", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PermitCheck_permitNo(ctx context.Context, field graphql.CollectedField, obj *violation.PermitCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PermitCheck_permitNo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PermitCheck().PermitNo(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PermitCheck_permitNo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PermitCheck", field, true, true, "String")
+}
+
+func (ec *executionContext) _PermitCheck_note(ctx context.Context, field graphql.CollectedField, obj *violation.PermitCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PermitCheck_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PermitCheck_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PermitCheck", field, false, false, "String")
 }
 
 func (ec *executionContext) _Property_id(ctx context.Context, field graphql.CollectedField, obj *property.Property) (ret graphql.Marshaler) {
@@ -9058,6 +12724,94 @@ func (ec *executionContext) fieldContext_Property_inspections(_ context.Context,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Inspection(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Property_cases(ctx context.Context, field graphql.CollectedField, obj *property.Property) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Property_cases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Property().Cases(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CaseConnection) graphql.Marshaler {
+			return ec.marshalNCaseConnection2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCaseConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Property_cases(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Property",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Property_cases_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Property_violations(ctx context.Context, field graphql.CollectedField, obj *property.Property) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Property_violations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Property().Violations(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ViolationConnection) graphql.Marshaler {
+			return ec.marshalNViolationConnection2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Property_violations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Property",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ViolationConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Property_violations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -9835,6 +13589,170 @@ func (ec *executionContext) fieldContext_Query_departments(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_parkingLot(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_parkingLot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ParkingLot(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *parking.Lot) graphql.Marshaler {
+			return ec.marshalOParkingLot2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐLot(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_parkingLot(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ParkingLot(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_parkingLot_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_parkingLots(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_parkingLots(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ParkingLots(ctx, fc.Args["filter"].(*model.ParkingLotFilter), fc.Args["orderBy"].(*parking.Order), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ParkingLotConnection) graphql.Marshaler {
+			return ec.marshalNParkingLotConnection2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParkingLotConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_parkingLots(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ParkingLotConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_parkingLots_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_parkingLotsNear(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_parkingLotsNear(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ParkingLotsNear(ctx, fc.Args["lat"].(float64), fc.Args["lng"].(float64), fc.Args["radiusMeters"].(*int), fc.Args["openAt"].(*time.Time), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*parking.Nearby) graphql.Marshaler {
+			return ec.marshalNNearbyLot2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐNearbyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_parkingLotsNear(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NearbyLot(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_parkingLotsNear_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_parkingOpeningRate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_parkingOpeningRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ParkingOpeningRate(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *parking.Rate) graphql.Marshaler {
+			return ec.marshalNOpeningRate2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐRate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_parkingOpeningRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OpeningRate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_property(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10125,6 +14043,94 @@ func (ec *executionContext) fieldContext_Query_activeGrants(ctx context.Context,
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_activeGrants_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_violation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_violation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Violation(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *violation.Violation) graphql.Marshaler {
+			return ec.marshalOViolation2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐViolation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_violation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Violation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_violation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_violations(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_violations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Violations(ctx, fc.Args["filter"].(*model.ViolationFilter), fc.Args["orderBy"].(*violation.Order), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ViolationConnection) graphql.Marshaler {
+			return ec.marshalNViolationConnection2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_violations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ViolationConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_violations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -10523,6 +14529,121 @@ func (ec *executionContext) fieldContext_Reporter_phone(_ context.Context, field
 	return graphql.NewScalarFieldContext("Reporter", field, false, false, "String")
 }
 
+func (ec *executionContext) _SharingWindows_hours(ctx context.Context, field graphql.CollectedField, obj *model.SharingWindows) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SharingWindows_hours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hours, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SharingWindows_hours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SharingWindows", field, false, false, "String")
+}
+
+func (ec *executionContext) _SharingWindows_weekday(ctx context.Context, field graphql.CollectedField, obj *model.SharingWindows) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SharingWindows_weekday(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Weekday, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SharingWindows_weekday(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SharingWindows", field, false, false, "String")
+}
+
+func (ec *executionContext) _SharingWindows_restDayAllDay(ctx context.Context, field graphql.CollectedField, obj *model.SharingWindows) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SharingWindows_restDayAllDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RestDayAllDay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SharingWindows_restDayAllDay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SharingWindows", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SharingWindows_restDay(ctx context.Context, field graphql.CollectedField, obj *model.SharingWindows) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SharingWindows_restDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RestDay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SharingWindows_restDay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SharingWindows", field, false, false, "String")
+}
+
+func (ec *executionContext) _SharingWindows_noMovement(ctx context.Context, field graphql.CollectedField, obj *model.SharingWindows) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SharingWindows_noMovement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NoMovement, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SharingWindows_noMovement(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SharingWindows", field, false, false, "String")
+}
+
 func (ec *executionContext) _Viewer_subject(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10668,6 +14789,1099 @@ func (ec *executionContext) _Viewer_citizenId(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Viewer_citizenId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Viewer", field, false, false, "String")
+}
+
+func (ec *executionContext) _Violation_id(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Violation_recordNo(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_recordNo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecordNo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_recordNo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, false, false, "String")
+}
+
+func (ec *executionContext) _Violation_ownerDept(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_ownerDept(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Violation().OwnerDept(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *directory.Department) graphql.Marshaler {
+			return ec.marshalNDepartment2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋdirectoryᚐDepartment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_ownerDept(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Violation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Department(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Violation_kind(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v violation.Kind) graphql.Marshaler {
+			return ec.marshalNViolationKind2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, false, false, "ViolationKind")
+}
+
+func (ec *executionContext) _Violation_subtype(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_subtype(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Violation().Subtype(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *violation.Subtype) graphql.Marshaler {
+			return ec.marshalOViolationSubtype2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐSubtype(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_subtype(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, true, true, "ViolationSubtype")
+}
+
+func (ec *executionContext) _Violation_channel(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Channel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v violation.Channel) graphql.Marshaler {
+			return ec.marshalNDiscoveryChannel2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, false, false, "DiscoveryChannel")
+}
+
+func (ec *executionContext) _Violation_status(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v violation.Status) graphql.Marshaler {
+			return ec.marshalNViolationStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, false, false, "ViolationStatus")
+}
+
+func (ec *executionContext) _Violation_outcome(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Violation().Outcome(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *violation.Outcome) graphql.Marshaler {
+			return ec.marshalOViolationOutcome2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐOutcome(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, true, true, "ViolationOutcome")
+}
+
+func (ec *executionContext) _Violation_description(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, false, false, "String")
+}
+
+func (ec *executionContext) _Violation_address(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_address(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Address, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, false, false, "String")
+}
+
+func (ec *executionContext) _Violation_areaM2(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_areaM2(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AreaM2, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_areaM2(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Violation_demolishedAreaM2(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_demolishedAreaM2(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DemolishedAreaM2, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_demolishedAreaM2(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Violation_location(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_location(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Violation().Location(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GeoPoint) graphql.Marshaler {
+			return ec.marshalNGeoPoint2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐGeoPoint(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_location(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Violation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GeoPoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Violation_jurisdiction(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_jurisdiction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Violation().Jurisdiction(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *directory.Jurisdiction) graphql.Marshaler {
+			return ec.marshalNJurisdiction2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋdirectoryᚐJurisdiction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_jurisdiction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Violation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Jurisdiction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Violation_party(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_party(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Violation().Party(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "violations")
+				if err != nil {
+					var zeroVal *model.Party
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "party")
+				if err != nil {
+					var zeroVal *model.Party
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal *model.Party
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Party) graphql.Marshaler {
+			return ec.marshalOParty2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParty(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_party(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Violation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Violation_plate(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_plate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Violation().Plate(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "violations")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "plate")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				mask, err := ec.unmarshalOMaskRule2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐMaskRule(ctx, "PLATE")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, mask)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_plate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, true, true, "String")
+}
+
+func (ec *executionContext) _Violation_property(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_property(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Violation().Property(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *property.Property) graphql.Marshaler {
+			return ec.marshalOProperty2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐProperty(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_property(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Violation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Property(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Violation_case(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_case(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Violation().Case(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *cases.Case) graphql.Marshaler {
+			return ec.marshalOCase2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐCase(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_case(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Violation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Case(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Violation_permitCheck(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_permitCheck(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Violation().PermitCheck(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "violations")
+				if err != nil {
+					var zeroVal *violation.PermitCheck
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "permit")
+				if err != nil {
+					var zeroVal *violation.PermitCheck
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal *violation.PermitCheck
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *violation.PermitCheck) graphql.Marshaler {
+			return ec.marshalOPermitCheck2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐPermitCheck(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_permitCheck(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Violation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PermitCheck(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Violation_discoveredAt(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_discoveredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DiscoveredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_discoveredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Violation_noticeIssuedAt(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_noticeIssuedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NoticeIssuedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_noticeIssuedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Violation_deadline(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_deadline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deadline, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_deadline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Violation_overdue(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_overdue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Violation().Overdue(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_overdue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Violation_resolvedAt(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_resolvedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolvedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_resolvedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Violation_closedAt(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_closedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClosedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_closedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Violation_timeline(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_timeline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Violation().Timeline(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "violations")
+				if err != nil {
+					var zeroVal []*violation.Event
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "core")
+				if err != nil {
+					var zeroVal []*violation.Event
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal []*violation.Event
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*violation.Event) graphql.Marshaler {
+			return ec.marshalOViolationEvent2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐEventᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_timeline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Violation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ViolationEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Violation_version(ctx context.Context, field graphql.CollectedField, obj *violation.Violation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Violation_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Violation_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Violation", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ViolationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ViolationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ViolationConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ViolationEdge) graphql.Marshaler {
+			return ec.marshalNViolationEdge2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ViolationConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ViolationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ViolationEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ViolationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ViolationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ViolationConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ViolationConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ViolationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ViolationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ViolationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ViolationConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ViolationConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ViolationConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ViolationConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _ViolationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ViolationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ViolationEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ViolationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ViolationEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ViolationEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ViolationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ViolationEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *violation.Violation) graphql.Marshaler {
+			return ec.marshalNViolation2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐViolation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ViolationEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ViolationEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Violation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ViolationEvent_action(ctx context.Context, field graphql.CollectedField, obj *violation.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ViolationEvent_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v violation.Action) graphql.Marshaler {
+			return ec.marshalNViolationAction2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ViolationEvent_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ViolationEvent", field, false, false, "ViolationAction")
+}
+
+func (ec *executionContext) _ViolationEvent_fromStatus(ctx context.Context, field graphql.CollectedField, obj *violation.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ViolationEvent_fromStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ViolationEvent().FromStatus(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *violation.Status) graphql.Marshaler {
+			return ec.marshalOViolationStatus2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ViolationEvent_fromStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ViolationEvent", field, true, true, "ViolationStatus")
+}
+
+func (ec *executionContext) _ViolationEvent_toStatus(ctx context.Context, field graphql.CollectedField, obj *violation.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ViolationEvent_toStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v violation.Status) graphql.Marshaler {
+			return ec.marshalNViolationStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ViolationEvent_toStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ViolationEvent", field, false, false, "ViolationStatus")
+}
+
+func (ec *executionContext) _ViolationEvent_actor(ctx context.Context, field graphql.CollectedField, obj *violation.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ViolationEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ViolationEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ViolationEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ViolationEvent_actorDept(ctx context.Context, field graphql.CollectedField, obj *violation.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ViolationEvent_actorDept(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorDept, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ViolationEvent_actorDept(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ViolationEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ViolationEvent_note(ctx context.Context, field graphql.CollectedField, obj *violation.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ViolationEvent_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ViolationEvent_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ViolationEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ViolationEvent_at(ctx context.Context, field graphql.CollectedField, obj *violation.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ViolationEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ViolationEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ViolationEvent", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) __Service_sdl(ctx context.Context, field graphql.CollectedField, obj *fedruntime.Service) (ret graphql.Marshaler) {
@@ -12270,6 +17484,174 @@ func UnmarshalJurisdictionByCodesInput(ctx context.Context, raw any) (model.Juri
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputParkingLotByIDsInput(ctx context.Context, obj any) (model.ParkingLotByIDsInput, error) {
+	var it model.ParkingLotByIDsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalParkingLotByIDsInput unmarshals raw into the ParkingLotByIDsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalParkingLotByIDsInput(ctx context.Context, raw any) (model.ParkingLotByIDsInput, error) {
+	var out model.ParkingLotByIDsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ParkingLotByIDsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputParkingLotFilter(ctx context.Context, obj any) (model.ParkingLotFilter, error) {
+	var it model.ParkingLotFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "jurisdiction", "ownerDept", "government", "text"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOParkingKind2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "jurisdiction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jurisdiction"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Jurisdiction = data
+		case "ownerDept":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ownerDept"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OwnerDept = data
+		case "government":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("government"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Government = data
+		case "text":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("text"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Text = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalParkingLotFilter unmarshals raw into the ParkingLotFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalParkingLotFilter(ctx context.Context, raw any) (model.ParkingLotFilter, error) {
+	var out model.ParkingLotFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ParkingLotFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputPartyInput(ctx context.Context, obj any) (model.PartyInput, error) {
+	var it model.PartyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "idNumber", "phone"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "idNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNumber = data
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPartyInput unmarshals raw into the PartyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPartyInput(ctx context.Context, raw any) (model.PartyInput, error) {
+	var out model.PartyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PartyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPropertyByIDsInput(ctx context.Context, obj any) (model.PropertyByIDsInput, error) {
 	var it model.PropertyByIDsInput
 	if obj == nil {
@@ -12515,6 +17897,356 @@ func UnmarshalReportCaseInput(ctx context.Context, raw any) (model.ReportCaseInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputViolationByIDsInput(ctx context.Context, obj any) (model.ViolationByIDsInput, error) {
+	var it model.ViolationByIDsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalViolationByIDsInput unmarshals raw into the ViolationByIDsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalViolationByIDsInput(ctx context.Context, raw any) (model.ViolationByIDsInput, error) {
+	var out model.ViolationByIDsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ViolationByIDsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputViolationFilter(ctx context.Context, obj any) (model.ViolationFilter, error) {
+	var it model.ViolationFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "subtype", "status", "jurisdiction", "propertyId", "caseId", "discoveredFrom", "discoveredTo", "open", "overdue"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOViolationKind2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "subtype":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subtype"))
+			data, err := ec.unmarshalOViolationSubtype2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐSubtype(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Subtype = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOViolationStatus2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "jurisdiction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jurisdiction"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Jurisdiction = data
+		case "propertyId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("propertyId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PropertyID = data
+		case "caseId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("caseId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CaseID = data
+		case "discoveredFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("discoveredFrom"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DiscoveredFrom = data
+		case "discoveredTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("discoveredTo"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DiscoveredTo = data
+		case "open":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("open"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Open = data
+		case "overdue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("overdue"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Overdue = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalViolationFilter unmarshals raw into the ViolationFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalViolationFilter(ctx context.Context, raw any) (model.ViolationFilter, error) {
+	var out model.ViolationFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ViolationFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputViolationInput(ctx context.Context, obj any) (model.ViolationInput, error) {
+	var it model.ViolationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "subtype", "channel", "description", "areaM2", "address", "lat", "lng", "jurisdiction", "party", "plate", "propertyId", "caseId", "discoveredAt", "externalId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNViolationKind2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "subtype":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subtype"))
+			data, err := ec.unmarshalOViolationSubtype2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐSubtype(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Subtype = data
+		case "channel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channel"))
+			data, err := ec.unmarshalNDiscoveryChannel2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐChannel(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Channel = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "areaM2":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("areaM2"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AreaM2 = data
+		case "address":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Address = data
+		case "lat":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lat"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lat = data
+		case "lng":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lng"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lng = data
+		case "jurisdiction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jurisdiction"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Jurisdiction = data
+		case "party":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("party"))
+			data, err := ec.unmarshalOPartyInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPartyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Party = data
+		case "plate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("plate"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Plate = data
+		case "propertyId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("propertyId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PropertyID = data
+		case "caseId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("caseId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CaseID = data
+		case "discoveredAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("discoveredAt"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DiscoveredAt = data
+		case "externalId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExternalID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalViolationInput unmarshals raw into the ViolationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalViolationInput(ctx context.Context, raw any) (model.ViolationInput, error) {
+	var out model.ViolationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ViolationInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputViolationTransitionInput(ctx context.Context, obj any) (model.ViolationTransitionInput, error) {
+	var it model.ViolationTransitionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"version", "note", "days", "demolishedAreaM2"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "version":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("version"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Version = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "days":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("days"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Days = data
+		case "demolishedAreaM2":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("demolishedAreaM2"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DemolishedAreaM2 = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalViolationTransitionInput unmarshals raw into the ViolationTransitionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalViolationTransitionInput(ctx context.Context, raw any) (model.ViolationTransitionInput, error) {
+	var out model.ViolationTransitionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ViolationTransitionInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -12523,6 +18255,13 @@ func (ec *executionContext) __Entity(ctx context.Context, sel ast.SelectionSet, 
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case violation.Violation:
+		return ec._Violation(ctx, sel, &obj)
+	case *violation.Violation:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Violation(ctx, sel, obj)
 	case property.Property:
 		return ec._Property(ctx, sel, &obj)
 	case *property.Property:
@@ -12530,6 +18269,13 @@ func (ec *executionContext) __Entity(ctx context.Context, sel ast.SelectionSet, 
 			return graphql.Null
 		}
 		return ec._Property(ctx, sel, obj)
+	case parking.Lot:
+		return ec._ParkingLot(ctx, sel, &obj)
+	case *parking.Lot:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ParkingLot(ctx, sel, obj)
 	case directory.Jurisdiction:
 		return ec._Jurisdiction(ctx, sel, &obj)
 	case *directory.Jurisdiction:
@@ -13007,6 +18753,18 @@ func (ec *executionContext) _Case(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Case_timeline(ctx, field, obj)
 				})
+		case "property":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Case_property(ctx, field, obj)
+				})
+		case "violations":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Case_violations(ctx, field, obj)
+				})
 		case "createdAt":
 			out.Values[i] = ec._Case_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -13426,12 +19184,62 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Entity_findManyJurisdictionByCodes(ctx, field)
 				})
+		case "findManyParkingLotByIDs":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Entity_findManyParkingLotByIDs(ctx, field)
+				})
 		case "findManyPropertyByIDs":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Entity_findManyPropertyByIDs(ctx, field)
 				})
+		case "findManyViolationByIDs":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Entity_findManyViolationByIDs(ctx, field)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var freeSpacesImplementors = []string{"FreeSpaces"}
+
+func (ec *executionContext) _FreeSpaces(ctx context.Context, sel ast.SelectionSet, obj *parking.Availability) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, freeSpacesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FreeSpaces")
+		case "free":
+			out.Values[i] = ec._FreeSpaces_free(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._FreeSpaces_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -13733,6 +19541,68 @@ func (ec *executionContext) _Jurisdiction(ctx context.Context, sel ast.Selection
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Jurisdiction_location(ctx, field, obj)
 				})
+		case "cases":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Jurisdiction_cases(ctx, field, obj)
+				})
+		case "violations":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Jurisdiction_violations(ctx, field, obj)
+				})
+		case "properties":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Jurisdiction_properties(ctx, field, obj)
+				})
+		case "parkingLots":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Jurisdiction_parkingLots(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var lotContactImplementors = []string{"LotContact"}
+
+func (ec *executionContext) _LotContact(ctx context.Context, sel ast.SelectionSet, obj *model.LotContact) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, lotContactImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LotContact")
+		case "name":
+			out.Values[i] = ec._LotContact_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "phone":
+			out.Values[i] = ec._LotContact_phone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -13853,6 +19723,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "reportParkingAvailability":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reportParkingAvailability(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "drawInspections":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_drawInspections(ctx, field)
@@ -13902,6 +19779,118 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "reportViolation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reportViolation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transitionViolation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_transitionViolation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var nearbyLotImplementors = []string{"NearbyLot"}
+
+func (ec *executionContext) _NearbyLot(ctx context.Context, sel ast.SelectionSet, obj *parking.Nearby) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, nearbyLotImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NearbyLot")
+		case "lot":
+			out.Values[i] = ec._NearbyLot_lot(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "distanceMeters":
+			out.Values[i] = ec._NearbyLot_distanceMeters(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "openToPublic":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._NearbyLot_openToPublic(ctx, field, obj)
+				})
+		case "canMove":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._NearbyLot_canMove(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var openingRateImplementors = []string{"OpeningRate"}
+
+func (ec *executionContext) _OpeningRate(ctx context.Context, sel ast.SelectionSet, obj *parking.Rate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, openingRateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OpeningRate")
+		case "open":
+			out.Values[i] = ec._OpeningRate_open(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._OpeningRate_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sharedSpaces":
+			out.Values[i] = ec._OpeningRate_sharedSpaces(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rate":
+			out.Values[i] = ec._OpeningRate_rate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -13939,6 +19928,317 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var parkingLotImplementors = []string{"ParkingLot", "_Entity"}
+
+func (ec *executionContext) _ParkingLot(ctx context.Context, sel ast.SelectionSet, obj *parking.Lot) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, parkingLotImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ParkingLot")
+		case "id":
+			out.Values[i] = ec._ParkingLot_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._ParkingLot_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._ParkingLot_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "address":
+			out.Values[i] = ec._ParkingLot_address(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "location":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ParkingLot_location(ctx, field, obj)
+				})
+		case "jurisdiction":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ParkingLot_jurisdiction(ctx, field, obj)
+				})
+		case "ownerDept":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ParkingLot_ownerDept(ctx, field, obj)
+				})
+		case "operator":
+			out.Values[i] = ec._ParkingLot_operator(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "isGovernment":
+			out.Values[i] = ec._ParkingLot_isGovernment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalSpaces":
+			out.Values[i] = ec._ParkingLot_totalSpaces(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sharedSpaces":
+			out.Values[i] = ec._ParkingLot_sharedSpaces(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sharingWindows":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ParkingLot_sharingWindows(ctx, field, obj)
+				})
+		case "maxSeats":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ParkingLot_maxSeats(ctx, field, obj)
+				})
+		case "bookingRule":
+			out.Values[i] = ec._ParkingLot_bookingRule(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "feeRule":
+			out.Values[i] = ec._ParkingLot_feeRule(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "openToPublic":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ParkingLot_openToPublic(ctx, field, obj)
+				})
+		case "canMove":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ParkingLot_canMove(ctx, field, obj)
+				})
+		case "freeSpaces":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ParkingLot_freeSpaces(ctx, field, obj)
+				})
+		case "contact":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ParkingLot_contact(ctx, field, obj)
+				})
+		case "version":
+			out.Values[i] = ec._ParkingLot_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var parkingLotConnectionImplementors = []string{"ParkingLotConnection"}
+
+func (ec *executionContext) _ParkingLotConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ParkingLotConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, parkingLotConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ParkingLotConnection")
+		case "edges":
+			out.Values[i] = ec._ParkingLotConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ParkingLotConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ParkingLotConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var parkingLotEdgeImplementors = []string{"ParkingLotEdge"}
+
+func (ec *executionContext) _ParkingLotEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ParkingLotEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, parkingLotEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ParkingLotEdge")
+		case "cursor":
+			out.Values[i] = ec._ParkingLotEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ParkingLotEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var partyImplementors = []string{"Party"}
+
+func (ec *executionContext) _Party(ctx context.Context, sel ast.SelectionSet, obj *model.Party) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, partyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Party")
+		case "name":
+			out.Values[i] = ec._Party_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "idNumber":
+			out.Values[i] = ec._Party_idNumber(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "phone":
+			out.Values[i] = ec._Party_phone(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var permitCheckImplementors = []string{"PermitCheck"}
+
+func (ec *executionContext) _PermitCheck(ctx context.Context, sel ast.SelectionSet, obj *violation.PermitCheck) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, permitCheckImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PermitCheck")
+		case "hasPermit":
+			out.Values[i] = ec._PermitCheck_hasPermit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "covers":
+			out.Values[i] = ec._PermitCheck_covers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "permitNo":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PermitCheck_permitNo(ctx, field, obj)
+				})
+		case "note":
+			out.Values[i] = ec._PermitCheck_note(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -14033,6 +20333,18 @@ func (ec *executionContext) _Property(ctx context.Context, sel ast.SelectionSet,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Property_inspections(ctx, field, obj)
+				})
+		case "cases":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Property_cases(ctx, field, obj)
+				})
+		case "violations":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Property_violations(ctx, field, obj)
 				})
 		case "version":
 			out.Values[i] = ec._Property_version(ctx, field, obj)
@@ -14271,6 +20583,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_departments(ctx, field)
 				})
+		case "parkingLot":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_parkingLot(ctx, field)
+				})
+		case "parkingLots":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_parkingLots(ctx, field)
+				})
+		case "parkingLotsNear":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_parkingLotsNear(ctx, field)
+				})
+		case "parkingOpeningRate":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_parkingOpeningRate(ctx, field)
+				})
 		case "property":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -14312,6 +20648,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_activeGrants(ctx, field)
+				})
+		case "violation":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_violation(ctx, field)
+				})
+		case "violations":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_violations(ctx, field)
 				})
 		case "_entities":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -14444,6 +20792,59 @@ func (ec *executionContext) _Reporter(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var sharingWindowsImplementors = []string{"SharingWindows"}
+
+func (ec *executionContext) _SharingWindows(ctx context.Context, sel ast.SelectionSet, obj *model.SharingWindows) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sharingWindowsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SharingWindows")
+		case "hours":
+			out.Values[i] = ec._SharingWindows_hours(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "weekday":
+			out.Values[i] = ec._SharingWindows_weekday(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "restDayAllDay":
+			out.Values[i] = ec._SharingWindows_restDayAllDay(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "restDay":
+			out.Values[i] = ec._SharingWindows_restDay(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "noMovement":
+			out.Values[i] = ec._SharingWindows_noMovement(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var viewerImplementors = []string{"Viewer"}
 
 func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, obj *model.Viewer) graphql.Marshaler {
@@ -14484,6 +20885,327 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 			out.Values[i] = ec._Viewer_citizenId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var violationImplementors = []string{"Violation", "_Entity"}
+
+func (ec *executionContext) _Violation(ctx context.Context, sel ast.SelectionSet, obj *violation.Violation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, violationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Violation")
+		case "id":
+			out.Values[i] = ec._Violation_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "recordNo":
+			out.Values[i] = ec._Violation_recordNo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ownerDept":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Violation_ownerDept(ctx, field, obj)
+				})
+		case "kind":
+			out.Values[i] = ec._Violation_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "subtype":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Violation_subtype(ctx, field, obj)
+				})
+		case "channel":
+			out.Values[i] = ec._Violation_channel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Violation_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "outcome":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Violation_outcome(ctx, field, obj)
+				})
+		case "description":
+			out.Values[i] = ec._Violation_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "address":
+			out.Values[i] = ec._Violation_address(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "areaM2":
+			out.Values[i] = ec._Violation_areaM2(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "demolishedAreaM2":
+			out.Values[i] = ec._Violation_demolishedAreaM2(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "location":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Violation_location(ctx, field, obj)
+				})
+		case "jurisdiction":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Violation_jurisdiction(ctx, field, obj)
+				})
+		case "party":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Violation_party(ctx, field, obj)
+				})
+		case "plate":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Violation_plate(ctx, field, obj)
+				})
+		case "property":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Violation_property(ctx, field, obj)
+				})
+		case "case":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Violation_case(ctx, field, obj)
+				})
+		case "permitCheck":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Violation_permitCheck(ctx, field, obj)
+				})
+		case "discoveredAt":
+			out.Values[i] = ec._Violation_discoveredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "noticeIssuedAt":
+			out.Values[i] = ec._Violation_noticeIssuedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deadline":
+			out.Values[i] = ec._Violation_deadline(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "overdue":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Violation_overdue(ctx, field, obj)
+				})
+		case "resolvedAt":
+			out.Values[i] = ec._Violation_resolvedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "closedAt":
+			out.Values[i] = ec._Violation_closedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "timeline":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Violation_timeline(ctx, field, obj)
+				})
+		case "version":
+			out.Values[i] = ec._Violation_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var violationConnectionImplementors = []string{"ViolationConnection"}
+
+func (ec *executionContext) _ViolationConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ViolationConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, violationConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ViolationConnection")
+		case "edges":
+			out.Values[i] = ec._ViolationConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ViolationConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ViolationConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var violationEdgeImplementors = []string{"ViolationEdge"}
+
+func (ec *executionContext) _ViolationEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ViolationEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, violationEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ViolationEdge")
+		case "cursor":
+			out.Values[i] = ec._ViolationEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ViolationEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var violationEventImplementors = []string{"ViolationEvent"}
+
+func (ec *executionContext) _ViolationEvent(ctx context.Context, sel ast.SelectionSet, obj *violation.Event) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, violationEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ViolationEvent")
+		case "action":
+			out.Values[i] = ec._ViolationEvent_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fromStatus":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ViolationEvent_fromStatus(ctx, field, obj)
+				})
+		case "toStatus":
+			out.Values[i] = ec._ViolationEvent_toStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.Values[i] = ec._ViolationEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actorDept":
+			out.Values[i] = ec._ViolationEvent_actorDept(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.Values[i] = ec._ViolationEvent_note(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._ViolationEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -15213,6 +21935,21 @@ func (ec *executionContext) unmarshalNDepartmentByCodesInput2ᚕᚖgithubᚗcom�
 	return res, nil
 }
 
+func (ec *executionContext) unmarshalNDiscoveryChannel2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐChannel(ctx context.Context, v any) (violation.Channel, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := violation.Channel(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDiscoveryChannel2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐChannel(ctx context.Context, sel ast.SelectionSet, v violation.Channel) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DiscoveryChannel!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNDrawReplay2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐReplay(ctx context.Context, sel ast.SelectionSet, v *property.Replay) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DrawReplay!")
@@ -15247,6 +21984,14 @@ func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
 	}
 	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) marshalNFreeSpaces2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐAvailability(ctx context.Context, sel ast.SelectionSet, v *parking.Availability) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FreeSpaces!")
+		return graphql.Null
+	}
+	return ec._FreeSpaces(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNGeoPoint2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐGeoPoint(ctx context.Context, sel ast.SelectionSet, v *model.GeoPoint) graphql.Marshaler {
@@ -15415,12 +22160,113 @@ func (ec *executionContext) marshalNJurisdictionLevel2githubᚗcomᚋfengcheng�
 	return res
 }
 
+func (ec *executionContext) marshalNNearbyLot2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐNearbyᚄ(ctx context.Context, sel ast.SelectionSet, v []*parking.Nearby) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNearbyLot2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐNearby(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNNearbyLot2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐNearby(ctx context.Context, sel ast.SelectionSet, v *parking.Nearby) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "NearbyLot!")
+		return graphql.Null
+	}
+	return ec._NearbyLot(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOpeningRate2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐRate(ctx context.Context, sel ast.SelectionSet, v *parking.Rate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OpeningRate!")
+		return graphql.Null
+	}
+	return ec._OpeningRate(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PageInfo!")
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNParkingKind2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐKind(ctx context.Context, v any) (parking.Kind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := parking.Kind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNParkingKind2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐKind(ctx context.Context, sel ast.SelectionSet, v parking.Kind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ParkingKind!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNParkingLot2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐLot(ctx context.Context, sel ast.SelectionSet, v *parking.Lot) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ParkingLot!")
+		return graphql.Null
+	}
+	return ec._ParkingLot(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNParkingLotByIDsInput2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParkingLotByIDsInput(ctx context.Context, v any) ([]*model.ParkingLotByIDsInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ParkingLotByIDsInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalOParkingLotByIDsInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParkingLotByIDsInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNParkingLotConnection2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParkingLotConnection(ctx context.Context, sel ast.SelectionSet, v *model.ParkingLotConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ParkingLotConnection!")
+		return graphql.Null
+	}
+	return ec._ParkingLotConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNParkingLotEdge2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParkingLotEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ParkingLotEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNParkingLotEdge2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParkingLotEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNParkingLotEdge2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParkingLotEdge(ctx context.Context, sel ast.SelectionSet, v *model.ParkingLotEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ParkingLotEdge!")
+		return graphql.Null
+	}
+	return ec._ParkingLotEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNPermitScope2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐPermitScope(ctx context.Context, v any) (property.PermitScope, error) {
@@ -15516,6 +22362,14 @@ func (ec *executionContext) unmarshalNReportCaseInput2githubᚗcomᚋfengcheng�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNSharingWindows2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐSharingWindows(ctx context.Context, sel ast.SelectionSet, v *model.SharingWindows) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SharingWindows!")
+		return graphql.Null
+	}
+	return ec._SharingWindows(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -15565,6 +22419,134 @@ func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋfengchengᚋdatahub
 		return graphql.Null
 	}
 	return ec._Viewer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNViolation2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐViolationᚄ(ctx context.Context, sel ast.SelectionSet, v []*violation.Violation) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNViolation2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐViolation(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNViolation2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐViolation(ctx context.Context, sel ast.SelectionSet, v *violation.Violation) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Violation!")
+		return graphql.Null
+	}
+	return ec._Violation(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNViolationAction2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐAction(ctx context.Context, v any) (violation.Action, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := violation.Action(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNViolationAction2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐAction(ctx context.Context, sel ast.SelectionSet, v violation.Action) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ViolationAction!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNViolationByIDsInput2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationByIDsInput(ctx context.Context, v any) ([]*model.ViolationByIDsInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ViolationByIDsInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalOViolationByIDsInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationByIDsInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNViolationConnection2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationConnection(ctx context.Context, sel ast.SelectionSet, v *model.ViolationConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ViolationConnection!")
+		return graphql.Null
+	}
+	return ec._ViolationConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNViolationEdge2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ViolationEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNViolationEdge2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNViolationEdge2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationEdge(ctx context.Context, sel ast.SelectionSet, v *model.ViolationEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ViolationEdge!")
+		return graphql.Null
+	}
+	return ec._ViolationEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNViolationEvent2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐEvent(ctx context.Context, sel ast.SelectionSet, v *violation.Event) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ViolationEvent!")
+		return graphql.Null
+	}
+	return ec._ViolationEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNViolationInput2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationInput(ctx context.Context, v any) (model.ViolationInput, error) {
+	res, err := ec.unmarshalInputViolationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNViolationKind2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐKind(ctx context.Context, v any) (violation.Kind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := violation.Kind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNViolationKind2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐKind(ctx context.Context, sel ast.SelectionSet, v violation.Kind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ViolationKind!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNViolationStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐStatus(ctx context.Context, v any) (violation.Status, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := violation.Status(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNViolationStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐStatus(ctx context.Context, sel ast.SelectionSet, v violation.Status) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ViolationStatus!")
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalN_Any2map(ctx context.Context, v any) (map[string]any, error) {
@@ -16255,11 +23237,36 @@ func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel as
 	return graphql.WrapContextMarshaler(ctx, res)
 }
 
+func (ec *executionContext) marshalOFreeSpaces2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐAvailability(ctx context.Context, sel ast.SelectionSet, v *parking.Availability) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._FreeSpaces(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOGeoPoint2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐGeoPoint(ctx context.Context, sel ast.SelectionSet, v *model.GeoPoint) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._GeoPoint(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalID(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalID(*v)
+	return res
 }
 
 func (ec *executionContext) marshalOInspection2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐInspectionᚄ(ctx context.Context, sel ast.SelectionSet, v []*property.Inspection) graphql.Marshaler {
@@ -16384,6 +23391,13 @@ func (ec *executionContext) marshalOJurisdictionLevel2ᚖgithubᚗcomᚋfengchen
 	return res
 }
 
+func (ec *executionContext) marshalOLotContact2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐLotContact(ctx context.Context, sel ast.SelectionSet, v *model.LotContact) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._LotContact(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOMaskRule2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐMaskRule(ctx context.Context, v any) (*model.MaskRule, error) {
 	if v == nil {
 		return nil, nil
@@ -16398,6 +23412,102 @@ func (ec *executionContext) marshalOMaskRule2ᚖgithubᚗcomᚋfengchengᚋdatah
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalOParkingKind2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐKind(ctx context.Context, v any) (*parking.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := parking.Kind(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOParkingKind2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐKind(ctx context.Context, sel ast.SelectionSet, v *parking.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) marshalOParkingLot2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐLot(ctx context.Context, sel ast.SelectionSet, v []*parking.Lot) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOParkingLot2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐLot(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOParkingLot2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐLot(ctx context.Context, sel ast.SelectionSet, v *parking.Lot) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ParkingLot(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOParkingLotByIDsInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParkingLotByIDsInput(ctx context.Context, v any) (*model.ParkingLotByIDsInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputParkingLotByIDsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOParkingLotFilter2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParkingLotFilter(ctx context.Context, v any) (*model.ParkingLotFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputParkingLotFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOParkingLotOrder2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐOrder(ctx context.Context, v any) (*parking.Order, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := parking.Order(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOParkingLotOrder2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐOrder(ctx context.Context, sel ast.SelectionSet, v *parking.Order) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) marshalOParty2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParty(ctx context.Context, sel ast.SelectionSet, v *model.Party) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Party(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOPartyInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPartyInput(ctx context.Context, v any) (*model.PartyInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputPartyInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPermitCheck2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐPermitCheck(ctx context.Context, sel ast.SelectionSet, v *violation.PermitCheck) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PermitCheck(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOProperty2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐProperty(ctx context.Context, sel ast.SelectionSet, v []*property.Property) graphql.Marshaler {
@@ -16568,6 +23678,200 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOViolation2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐViolation(ctx context.Context, sel ast.SelectionSet, v []*violation.Violation) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOViolation2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐViolation(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOViolation2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐViolation(ctx context.Context, sel ast.SelectionSet, v *violation.Violation) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Violation(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOViolationByIDsInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationByIDsInput(ctx context.Context, v any) (*model.ViolationByIDsInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputViolationByIDsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOViolationEvent2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*violation.Event) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNViolationEvent2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOViolationFilter2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationFilter(ctx context.Context, v any) (*model.ViolationFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputViolationFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOViolationKind2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐKind(ctx context.Context, v any) (*violation.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := violation.Kind(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOViolationKind2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐKind(ctx context.Context, sel ast.SelectionSet, v *violation.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) unmarshalOViolationOrder2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐOrder(ctx context.Context, v any) (*violation.Order, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := violation.Order(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOViolationOrder2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐOrder(ctx context.Context, sel ast.SelectionSet, v *violation.Order) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) unmarshalOViolationOutcome2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐOutcome(ctx context.Context, v any) (*violation.Outcome, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := violation.Outcome(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOViolationOutcome2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐOutcome(ctx context.Context, sel ast.SelectionSet, v *violation.Outcome) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) unmarshalOViolationStatus2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐStatusᚄ(ctx context.Context, v any) ([]violation.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]violation.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNViolationStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOViolationStatus2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []violation.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNViolationStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOViolationStatus2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐStatus(ctx context.Context, v any) (*violation.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := violation.Status(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOViolationStatus2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐStatus(ctx context.Context, sel ast.SelectionSet, v *violation.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) unmarshalOViolationSubtype2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐSubtype(ctx context.Context, v any) (*violation.Subtype, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := violation.Subtype(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOViolationSubtype2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐSubtype(ctx context.Context, sel ast.SelectionSet, v *violation.Subtype) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) unmarshalOViolationTransitionInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationTransitionInput(ctx context.Context, v any) (*model.ViolationTransitionInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputViolationTransitionInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalO_Entity2githubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity(ctx context.Context, sel ast.SelectionSet, v fedruntime.Entity) graphql.Marshaler {

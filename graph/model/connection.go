@@ -2,23 +2,37 @@
 // hand-written ones that carry what field resolvers need.
 package model
 
-import (
-	"github.com/fengcheng/datahub/internal/cases"
-	"github.com/fengcheng/datahub/internal/property"
-)
+import "context"
 
-// CaseConnection is a page of cases plus what totalCount needs to count
-// lazily (only when the client asks for it).
+// Counter counts a connection's matching records, lazily: totalCount costs
+// a query only when a client asks for it, and nested connections count all
+// their parents in one batched statement.
+type Counter func(ctx context.Context) (int, error)
+
+// CaseConnection is a page of cases.
 type CaseConnection struct {
 	Edges    []*CaseEdge `json:"edges"`
 	PageInfo *PageInfo   `json:"pageInfo"`
-	Filter   cases.Filter
+	Count    Counter     `json:"-"`
 }
 
-// PropertyConnection is a page of properties plus the filter totalCount
-// counts with.
+// PropertyConnection is a page of residential compounds.
 type PropertyConnection struct {
 	Edges    []*PropertyEdge `json:"edges"`
 	PageInfo *PageInfo       `json:"pageInfo"`
-	Filter   property.Filter
+	Count    Counter         `json:"-"`
+}
+
+// ViolationConnection is a page of violations.
+type ViolationConnection struct {
+	Edges    []*ViolationEdge `json:"edges"`
+	PageInfo *PageInfo        `json:"pageInfo"`
+	Count    Counter          `json:"-"`
+}
+
+// ParkingLotConnection is a page of parking lots.
+type ParkingLotConnection struct {
+	Edges    []*ParkingLotEdge `json:"edges"`
+	PageInfo *PageInfo         `json:"pageInfo"`
+	Count    Counter           `json:"-"`
 }

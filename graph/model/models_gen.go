@@ -12,7 +12,9 @@ import (
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/property"
+	"github.com/fengcheng/datahub/internal/violation"
 )
 
 type AccessRequestInput struct {
@@ -108,6 +110,29 @@ type PageInfo struct {
 	EndCursor   *string `json:"endCursor,omitempty"`
 }
 
+type ParkingLotByIDsInput struct {
+	ID string `json:"ID"`
+}
+
+type ParkingLotEdge struct {
+	Cursor string       `json:"cursor"`
+	Node   *parking.Lot `json:"node"`
+}
+
+type ParkingLotFilter struct {
+	Kind         *parking.Kind `json:"kind,omitempty"`
+	Jurisdiction *string       `json:"jurisdiction,omitempty"`
+	OwnerDept    *string       `json:"ownerDept,omitempty"`
+	Government   *bool         `json:"government,omitempty"`
+	Text         *string       `json:"text,omitempty"`
+}
+
+type PartyInput struct {
+	Name     *string `json:"name,omitempty"`
+	IDNumber *string `json:"idNumber,omitempty"`
+	Phone    *string `json:"phone,omitempty"`
+}
+
 type PropertyByIDsInput struct {
 	ID string `json:"ID"`
 }
@@ -157,6 +182,56 @@ type Viewer struct {
 	Roles        []string              `json:"roles"`
 	Jurisdiction string                `json:"jurisdiction"`
 	CitizenID    *string               `json:"citizenId,omitempty"`
+}
+
+type ViolationByIDsInput struct {
+	ID string `json:"ID"`
+}
+
+type ViolationEdge struct {
+	Cursor string               `json:"cursor"`
+	Node   *violation.Violation `json:"node"`
+}
+
+type ViolationFilter struct {
+	Kind           *violation.Kind    `json:"kind,omitempty"`
+	Subtype        *violation.Subtype `json:"subtype,omitempty"`
+	Status         []violation.Status `json:"status,omitempty"`
+	Jurisdiction   *string            `json:"jurisdiction,omitempty"`
+	PropertyID     *string            `json:"propertyId,omitempty"`
+	CaseID         *string            `json:"caseId,omitempty"`
+	DiscoveredFrom *time.Time         `json:"discoveredFrom,omitempty"`
+	DiscoveredTo   *time.Time         `json:"discoveredTo,omitempty"`
+	Open           *bool              `json:"open,omitempty"`
+	Overdue        *bool              `json:"overdue,omitempty"`
+}
+
+type ViolationInput struct {
+	Kind         violation.Kind     `json:"kind"`
+	Subtype      *violation.Subtype `json:"subtype,omitempty"`
+	Channel      violation.Channel  `json:"channel"`
+	Description  string             `json:"description"`
+	AreaM2       *float64           `json:"areaM2,omitempty"`
+	Address      *string            `json:"address,omitempty"`
+	Lat          float64            `json:"lat"`
+	Lng          float64            `json:"lng"`
+	Jurisdiction *string            `json:"jurisdiction,omitempty"`
+	Party        *PartyInput        `json:"party,omitempty"`
+	Plate        *string            `json:"plate,omitempty"`
+	PropertyID   *string            `json:"propertyId,omitempty"`
+	CaseID       *string            `json:"caseId,omitempty"`
+	DiscoveredAt *time.Time         `json:"discoveredAt,omitempty"`
+	// The sending system's id: the upsert key with your department.
+	ExternalID *string `json:"externalId,omitempty"`
+}
+
+type ViolationTransitionInput struct {
+	Version *int    `json:"version,omitempty"`
+	Note    *string `json:"note,omitempty"`
+	// Working days to rectify (ISSUE_NOTICE); the kind's default when omitted.
+	Days *int `json:"days,omitempty"`
+	// Area removed (DEMOLISH); the recorded area when omitted.
+	DemolishedAreaM2 *float64 `json:"demolishedAreaM2,omitempty"`
 }
 
 // How personal data is masked when the caller holds no grant for it.

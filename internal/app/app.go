@@ -21,15 +21,18 @@ import (
 	"github.com/fengcheng/datahub/internal/access/casbinredis"
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/auth"
+	"github.com/fengcheng/datahub/internal/availability"
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/config"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/ratelimit"
 	"github.com/fengcheng/datahub/internal/server"
 	"github.com/fengcheng/datahub/internal/sharing"
+	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/fengcheng/datahub/policies"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -47,7 +50,9 @@ type App struct {
 	Resolver *graph.Resolver
 	Metrics  *server.Metrics
 	handler  http.Handler
-	closers  []func()
+	// availability keeps live parking counters; its sampler runs with Serve.
+	availability *availability.Counter
+	closers      []func()
 }
 
 // Options adjust the wiring for tests.
@@ -151,12 +156,24 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	})
 	auditor := readAuditor{w: a.Audit, catalog: eng.Catalog()}
 	a.Cases = cases.NewService(cases.Config{Store: postgres.NewCaseStore(pool), Authorizer: decider, Calendar: cal, Auditor: auditor, Now: opts.Now})
+	propertyStore := postgres.NewPropertyStore(pool)
+	parkingStore := postgres.NewParkingStore(pool)
+	counter, err := availability.New(availability.Config{Redis: a.Redis, Prefix: cfg.RedisPrefix, Lots: parkingStore,
+		History: parkingStore, Logger: log, Now: opts.Now})
+	if err != nil {
+		return nil, fmt.Errorf("parking availability: %w", err)
+	}
+	a.availability = counter
 	a.Resolver = &graph.Resolver{
 		Access:           decider,
 		CaseService:      a.Cases,
 		DirectoryService: directory.NewService(postgres.NewDirectoryStore(pool)),
-		PropertyService: property.NewService(property.Config{Store: postgres.NewPropertyStore(pool), Authorizer: decider,
+		PropertyService: property.NewService(property.Config{Store: propertyStore, Authorizer: decider,
 			Auditor: auditor, Now: opts.Now}),
+		ViolationService: violation.NewService(violation.Config{Store: postgres.NewViolationStore(pool), Authorizer: decider,
+			Calendar: cal, Auditor: auditor, Permits: permitRegister{propertyStore}, Now: opts.Now}),
+		ParkingService: parking.NewService(parking.Config{Store: parkingStore, Authorizer: decider, Auditor: auditor,
+			Availability: counter, Calendar: cal, Now: opts.Now}),
 		Sharing: sharing.NewService(postgres.NewSharingStore(pool), eng, opts.Now),
 		Audit:   audit.NewTrail(pool, decider),
 	}
@@ -225,6 +242,11 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go a.maintain(bg)
+	go func() {
+		if err := a.availability.RunSampler(bg, 0); err != nil && bg.Err() == nil {
+			a.Logger.Error("parking availability sampler stopped", "err", err)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -48,9 +48,7 @@ func newHub(t testing.TB) *hub {
 	var seedErr error
 	seedOnce.Do(func() {
 		pool := env.Pool(t)
-		if _, seedErr = seed.Run(ctx, pool, seed.Options{Seed: 7, Cases: 20_000, Now: seedNow, Calendar: calendar.Default()}, nil); seedErr == nil {
-			seedErr = postgres.SeedDemo(ctx, pool, 7)
-		}
+		_, seedErr = seed.All(ctx, pool, seed.Options{Seed: 7, Cases: 20_000, Now: seedNow, Calendar: calendar.Default()}, nil)
 	})
 	if seedErr != nil {
 		t.Fatalf("seed: %v", seedErr)

@@ -52,7 +52,8 @@ type Case struct {
 	Address          string
 	Lat, Lng         float64
 	JurisdictionCode string
-	HandlingDept     string // empty until dispatched
+	HandlingDept     string     // empty until dispatched
+	PropertyID       *uuid.UUID // the residential compound the case is about, if any
 	ReporterName     string
 	ReporterPhone    string
 	CitizenID        string

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
 	"github.com/google/uuid"
 )
@@ -44,6 +45,10 @@ type Store interface {
 	// GetByExternal returns the case a source system sent under externalID,
 	// or NOT_FOUND. It applies no scope: callers check ownership.
 	GetByExternal(ctx context.Context, sourceDept, externalID string) (*Case, error)
+	// ByParent returns, per parent key, its first records within scope.
+	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int) (map[string][]*Case, error)
+	// CountByParent counts, per parent key, its records within scope.
+	CountByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string) (map[string]int, error)
 }
 
 // Authorizer decides what the calling principal may do with a dataset. It
@@ -263,6 +268,8 @@ type ReportInput struct {
 	CitizenID     string
 	ExternalID    string
 	ReportedAt    *time.Time
+	// PropertyID names the residential compound the case is about.
+	PropertyID *uuid.UUID
 }
 
 func (s *Service) validateReport(in *ReportInput) (Class, error) {
@@ -354,7 +361,7 @@ func (s *Service) Report(ctx context.Context, in ReportInput) (*Case, error) {
 		JurisdictionCode: in.Jurisdiction,
 		ReporterName:     in.ReporterName, ReporterPhone: in.ReporterPhone, CitizenID: in.CitizenID,
 		PhotoURLs: in.PhotoURLs, ReportedAt: reported,
-		SourceDept: sourceDept(p), ExternalID: in.ExternalID,
+		SourceDept: sourceDept(p), ExternalID: in.ExternalID, PropertyID: in.PropertyID,
 		CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	if c.PhotoURLs == nil {
@@ -602,4 +609,38 @@ func (s *Service) MyCases(ctx context.Context, first *int, after *string) (*Page
 		return nil, apperr.New(apperr.Forbidden, "only the citizen app, acting for a citizen, has own reports")
 	}
 	return s.List(ctx, Filter{CitizenID: p.CitizenID}, OrderReportedDesc, first, after)
+}
+
+// ByParent returns, per parent key, the first cases under it that the
+// caller may see, in one statement per jurisdiction level (nested lists).
+func (s *Service) ByParent(ctx context.Context, parent links.Parent, keys []string, first int) (map[string][]*Case, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if first < 0 || first > links.FirstMax {
+		return nil, apperr.Invalid("first", "nested lists show 0 to %d records; page through the root list for more", links.FirstMax)
+	}
+	m, err := s.store.ByParent(ctx, d.Rows, parent, keys, first)
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, l := range m {
+		n += len(l)
+	}
+	if err := s.audited(ctx, d, n); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// CountByParent returns, per parent key, how many cases under it the
+// caller may see.
+func (s *Service) CountByParent(ctx context.Context, parent links.Parent, keys []string) (map[string]int, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.CountByParent(ctx, d.Rows, parent, keys)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
 	"github.com/google/uuid"
 )
@@ -47,6 +48,12 @@ type Store interface {
 	JurisdictionExists(ctx context.Context, code string) (bool, error)
 	// DepartmentExists reports whether a department code exists.
 	DepartmentExists(ctx context.Context, code string) (bool, error)
+	// ByParent returns, per parent key, its first records within scope.
+	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int) (map[string][]*Lot, error)
+	// CountByParent counts, per parent key, its records within scope.
+	CountByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string) (map[string]int, error)
+	// Count returns how many lots within scope match f.
+	Count(ctx context.Context, scope access.RowScope, f Filter) (int, error)
 }
 
 // Counters keep the live free-space counts (Redis in production).
@@ -193,6 +200,15 @@ type Page struct {
 // only; the store looks the sort key up.
 func (p *Page) Cursor(i int) string {
 	return page.Cursor{Order: string(p.Order), Key: time.Unix(0, 0).UTC(), ID: p.Lots[i].ID}.Encode()
+}
+
+// Count returns how many lots visible to the caller match f.
+func (s *Service) Count(ctx context.Context, f Filter) (int, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return s.store.Count(ctx, d.Rows, f)
 }
 
 // List returns a page of lots visible to the caller, by name (default) or
@@ -430,3 +446,37 @@ var (
 	deptPattern         = regexp.MustCompile(`^[a-z0-9-]+$`)
 	phonePattern        = regexp.MustCompile(`^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$`)
 )
+
+// ByParent returns, per parent key, the first lots under it that the
+// caller may see, in one statement per jurisdiction level (nested lists).
+func (s *Service) ByParent(ctx context.Context, parent links.Parent, keys []string, first int) (map[string][]*Lot, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if first < 0 || first > links.FirstMax {
+		return nil, apperr.Invalid("first", "nested lists show 0 to %d records; page through the root list for more", links.FirstMax)
+	}
+	m, err := s.store.ByParent(ctx, d.Rows, parent, keys, first)
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, l := range m {
+		n += len(l)
+	}
+	if err := s.audited(ctx, d, n); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// CountByParent returns, per parent key, how many lots under it the
+// caller may see.
+func (s *Service) CountByParent(ctx context.Context, parent links.Parent, keys []string) (map[string]int, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.CountByParent(ctx, d.Rows, parent, keys)
+}

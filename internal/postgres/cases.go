@@ -30,7 +30,7 @@ const caseColumns = `id, case_no, owner_dept, kind, major_code, minor_code, sour
 	lat, lng, jurisdiction_code, coalesce(handling_dept, ''), coalesce(reporter_name, ''), coalesce(reporter_phone, ''),
 	coalesce(citizen_id, ''), photo_urls, reported_at, registered_at, dispatched_at, deadline, handled_at, closed_at,
 	rework_count, defer_count, rating, coalesce(rating_comment, ''), rated_at, source_dept, coalesce(external_id, ''),
-	created_at, updated_at, version`
+	created_at, updated_at, version, property_id`
 
 var caseScope = scopeColumns{path: "jpath", street: "street_code", depts: []string{"owner_dept", "handling_dept"}, citizenID: "citizen_id"}
 
@@ -43,7 +43,7 @@ func scanCase(row pgx.Row) (*cases.Case, error) {
 		&c.Description, &c.Address, &c.Lat, &c.Lng, &c.JurisdictionCode, &c.HandlingDept, &c.ReporterName,
 		&c.ReporterPhone, &c.CitizenID, &c.PhotoURLs, &c.ReportedAt, &c.RegisteredAt, &c.DispatchedAt, &c.Deadline,
 		&c.HandledAt, &c.ClosedAt, &c.ReworkCount, &c.DeferCount, &rating, &ratingComment, &ratedAt, &c.SourceDept,
-		&c.ExternalID, &c.CreatedAt, &c.UpdatedAt, &c.Version)
+		&c.ExternalID, &c.CreatedAt, &c.UpdatedAt, &c.Version, &c.PropertyID)
 	if err != nil {
 		return nil, err
 	}
@@ -253,13 +253,14 @@ func (s *CaseStore) Create(ctx context.Context, c *cases.Case, ev cases.Event) e
 	return InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `INSERT INTO cases (id, case_no, owner_dept, kind, major_code, minor_code, source, status,
 			description, address, lat, lng, jurisdiction_code, street_code, community_code, reporter_name, reporter_phone,
-			citizen_id, photo_urls, reported_at, source_dept, external_id, created_at, updated_at, version)
+			citizen_id, photo_urls, reported_at, source_dept, external_id, created_at, updated_at, version, property_id)
 			VALUES ($1, 'HL' || to_char($19 AT TIME ZONE 'Asia/Shanghai', 'YYYY') || '-' || lpad(nextval('case_no_seq')::text, 7, '0'),
-			$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22, 1)
+			$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22, 1, $23)
 			RETURNING case_no`,
 			c.ID, c.OwnerDept, c.Kind, c.MajorCode, c.MinorCode, c.Source, c.Status, c.Description, c.Address,
 			c.Lat, c.Lng, c.JurisdictionCode, *street, community, nullIfEmpty(c.ReporterName), nullIfEmpty(c.ReporterPhone),
 			nullIfEmpty(c.CitizenID), c.PhotoURLs, c.ReportedAt, c.SourceDept, nullIfEmpty(c.ExternalID), c.CreatedAt,
+			c.PropertyID,
 		).Scan(&c.CaseNo)
 		if err != nil {
 			return translate(fmt.Errorf("insert case: %w", err))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
 	"github.com/google/uuid"
 )
@@ -75,6 +76,10 @@ type Store interface {
 	PublishRound(ctx context.Context, round string, at time.Time) error
 	// Inspectors returns the inspectors among ids, in any order.
 	Inspectors(ctx context.Context, ids []string) ([]*Inspector, error)
+	// ByParent returns, per parent key, its first records within scope.
+	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int) (map[string][]*Property, error)
+	// CountByParent counts, per parent key, its records within scope.
+	CountByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string) (map[string]int, error)
 }
 
 // Authorizer decides what the calling principal may do with a dataset. It
@@ -846,4 +851,38 @@ func (s *Service) PublishRound(ctx context.Context, round string) (*Round, error
 	}
 	r.Published, r.PublishedAt = true, &now
 	return r, nil
+}
+
+// ByParent returns, per parent key, the first compounds under it that the
+// caller may see, in one statement per jurisdiction level (nested lists).
+func (s *Service) ByParent(ctx context.Context, parent links.Parent, keys []string, first int) (map[string][]*Property, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if first < 0 || first > links.FirstMax {
+		return nil, apperr.Invalid("first", "nested lists show 0 to %d records; page through the root list for more", links.FirstMax)
+	}
+	m, err := s.store.ByParent(ctx, d.Rows, parent, keys, first)
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, l := range m {
+		n += len(l)
+	}
+	if err := s.audited(ctx, d, n); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// CountByParent returns, per parent key, how many compounds under it the
+// caller may see.
+func (s *Service) CountByParent(ctx context.Context, parent links.Parent, keys []string) (map[string]int, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.CountByParent(ctx, d.Rows, parent, keys)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
 	"github.com/google/uuid"
 )
@@ -57,6 +58,10 @@ type Store interface {
 	JurisdictionExists(ctx context.Context, code string) (bool, error)
 	// CaseExists reports whether a case exists (whoever may see it).
 	CaseExists(ctx context.Context, id uuid.UUID) (bool, error)
+	// ByParent returns, per parent key, its first records within scope.
+	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int) (map[string][]*Violation, error)
+	// CountByParent counts, per parent key, its records within scope.
+	CountByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string) (map[string]int, error)
 }
 
 // Authorizer decides what the calling principal may do with a dataset. It
@@ -913,3 +918,37 @@ func fmtDeadline(t *time.Time) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// ByParent returns, per parent key, the first violations under it that the
+// caller may see, in one statement per jurisdiction level (nested lists).
+func (s *Service) ByParent(ctx context.Context, parent links.Parent, keys []string, first int) (map[string][]*Violation, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if first < 0 || first > links.FirstMax {
+		return nil, apperr.Invalid("first", "nested lists show 0 to %d records; page through the root list for more", links.FirstMax)
+	}
+	m, err := s.store.ByParent(ctx, d.Rows, parent, keys, first)
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, l := range m {
+		n += len(l)
+	}
+	if err := s.audited(ctx, d, n); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// CountByParent returns, per parent key, how many violations under it the
+// caller may see.
+func (s *Service) CountByParent(ctx context.Context, parent links.Parent, keys []string) (map[string]int, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.CountByParent(ctx, d.Rows, parent, keys)
+}

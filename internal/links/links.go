@@ -1,0 +1,26 @@
+// Package links names the relations between datasets that nested GraphQL
+// fields follow (a compound's cases, a street's violations…), so every
+// dataset's service and store speak of them the same way.
+package links
+
+import "strings"
+
+// Parent is what a nested list hangs from.
+type Parent string
+
+// Parents.
+const (
+	// ParentJurisdiction keys are dotted jurisdiction codes: the list holds
+	// the records in that subtree.
+	ParentJurisdiction Parent = "jurisdiction"
+	// ParentProperty keys are property ids: records about that compound.
+	ParentProperty Parent = "property"
+)
+
+// Level is the depth of a jurisdiction code: 1 district, 2 street/town,
+// 3 community, 4 grid.
+func Level(code string) int { return strings.Count(code, ".") + 1 }
+
+// FirstMax caps a nested list's page: nested lists show the first few
+// records; the root lists paginate.
+const FirstMax = 50

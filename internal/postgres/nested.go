@@ -1,0 +1,224 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/links"
+	"github.com/fengcheng/datahub/internal/parking"
+	"github.com/fengcheng/datahub/internal/property"
+	"github.com/fengcheng/datahub/internal/violation"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// nestedTable describes how to list a dataset's rows under parents: one
+// statement per request level, unnest(parents) CROSS JOIN LATERAL (…
+// LIMIT n) (DESIGN §9), so the number of statements does not grow with the
+// page size.
+type nestedTable struct {
+	from      string // table with its alias, e.g. "properties p"
+	columns   string // select list the scanner expects
+	scope     scopeColumns
+	order     string // keyset order of the nested list
+	street    string // denormalised street column
+	community string // denormalised community column, "" when none
+	path      string // ltree column
+	property  string // column naming the compound, "" when none
+}
+
+// prefixRow scans a leading parent key, then hands the rest to a scanner
+// written for the table's own columns.
+type prefixRow struct {
+	rows pgx.Rows
+	key  *string
+}
+
+func (r prefixRow) Scan(dest ...any) error { return r.rows.Scan(append([]any{r.key}, dest...)...) }
+
+// parentGroup is one statement's worth of parents: a join condition and the
+// keys it applies to.
+type parentGroup struct {
+	cond string // condition on the table, with par.key the parent key
+	cast string // SQL array type of the keys
+	keys []string
+}
+
+// groups splits parents into statements: jurisdictions by level (each level
+// has its own index), properties in one.
+func (t nestedTable) groups(parent links.Parent, keys []string) ([]parentGroup, error) {
+	switch parent {
+	case links.ParentProperty:
+		if t.property == "" {
+			return nil, fmt.Errorf("nested list: no property column on %s", t.from)
+		}
+		return []parentGroup{{cond: t.property + " = par.key", cast: "uuid[]", keys: keys}}, nil
+	case links.ParentJurisdiction:
+		byLevel := map[int][]string{}
+		for _, k := range keys {
+			byLevel[links.Level(k)] = append(byLevel[links.Level(k)], k)
+		}
+		var out []parentGroup
+		for level, ks := range byLevel {
+			var cond string
+			switch {
+			case level == 1:
+				cond = t.path + " <@ par.key::ltree"
+			case level == 2:
+				cond = t.street + " = par.key"
+			case level == 3 && t.community != "":
+				cond = t.community + " = par.key"
+			default:
+				cond = t.path + " <@ par.key::ltree"
+			}
+			out = append(out, parentGroup{cond: cond, cast: "text[]", keys: ks})
+		}
+		return out, nil
+	}
+	return nil, apperr.Invalid("parent", "unknown parent %q", parent)
+}
+
+// listNested returns, per parent key, the first rows within scope.
+func listNested[T any](ctx context.Context, pool *pgxpool.Pool, t nestedTable, parent links.Parent, keys []string,
+	scope access.RowScope, first int, scan func(pgx.Row) (T, error)) (map[string][]T, error) {
+	out := make(map[string][]T, len(keys))
+	if len(keys) == 0 || first <= 0 {
+		return out, nil
+	}
+	groups, err := t.groups(parent, keys)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
+		w := newWhere()
+		w.add(g.cond)
+		w.addScope(scope, t.scope)
+		w.args["parents"], w.args["first"] = g.keys, first
+		sql := `SELECT par.key::text, x.* FROM unnest(@parents::` + g.cast + `) AS par(key)
+			CROSS JOIN LATERAL (SELECT ` + t.columns + ` FROM ` + t.from + ` WHERE ` + w.sql() + `
+			ORDER BY ` + t.order + ` LIMIT @first) x`
+		rows, err := pool.Query(ctx, sql, w.args)
+		if err != nil {
+			return nil, translate(fmt.Errorf("nested list of %s: %w", t.from, err))
+		}
+		for rows.Next() {
+			var key string
+			v, err := scan(prefixRow{rows: rows, key: &key})
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("scan nested %s: %w", t.from, err)
+			}
+			out[key] = append(out[key], v)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, translate(fmt.Errorf("read nested %s: %w", t.from, err))
+		}
+	}
+	return out, nil
+}
+
+// countNested returns, per parent key, how many rows within scope it has.
+func countNested(ctx context.Context, pool *pgxpool.Pool, t nestedTable, parent links.Parent, keys []string,
+	scope access.RowScope) (map[string]int, error) {
+	out := make(map[string]int, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	groups, err := t.groups(parent, keys)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
+		w := newWhere()
+		w.add(g.cond)
+		w.addScope(scope, t.scope)
+		w.args["parents"] = g.keys
+		sql := `SELECT par.key::text, (SELECT count(*) FROM ` + t.from + ` WHERE ` + w.sql() + `)
+			FROM unnest(@parents::` + g.cast + `) AS par(key)`
+		rows, err := pool.Query(ctx, sql, w.args)
+		if err != nil {
+			return nil, translate(fmt.Errorf("nested count of %s: %w", t.from, err))
+		}
+		for rows.Next() {
+			var key string
+			var n int
+			if err := rows.Scan(&key, &n); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("scan nested count: %w", err)
+			}
+			out[key] = n
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, translate(fmt.Errorf("read nested count: %w", err))
+		}
+	}
+	return out, nil
+}
+
+var (
+	casesNested = nestedTable{from: "cases", columns: caseColumns, scope: caseScope, order: "reported_at DESC, id DESC",
+		street: "street_code", community: "community_code", path: "jpath", property: "property_id"}
+	violationsNested = nestedTable{from: "violations", columns: violationColumns, scope: violationScope,
+		order: "discovered_at DESC, id DESC", street: "street_code", community: "community_code", path: "jpath", property: "property_id"}
+	propertiesNested = nestedTable{from: "properties p", columns: propertyColumns, scope: propertyScope, order: "p.name, p.id",
+		street: "p.street_code", community: "p.community_code", path: "p.jpath"}
+	lotsNested = nestedTable{from: "parking_lots", columns: lotColumns, scope: lotScope, order: "name, id",
+		street: "street_code", path: "jpath"}
+)
+
+// ByParent implements cases.Store.
+func (s *CaseStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int) (map[string][]*cases.Case, error) {
+	return listNested(ctx, s.pool, casesNested, parent, keys, scope, first, scanCase)
+}
+
+// CountByParent implements cases.Store.
+func (s *CaseStore) CountByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string) (map[string]int, error) {
+	return countNested(ctx, s.pool, casesNested, parent, keys, scope)
+}
+
+// ByParent implements violation.Store.
+func (s *ViolationStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int) (map[string][]*violation.Violation, error) {
+	return listNested(ctx, s.pool, violationsNested, parent, keys, scope, first, scanViolation)
+}
+
+// CountByParent implements violation.Store.
+func (s *ViolationStore) CountByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string) (map[string]int, error) {
+	return countNested(ctx, s.pool, violationsNested, parent, keys, scope)
+}
+
+// ByParent implements property.Store.
+func (s *PropertyStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int) (map[string][]*property.Property, error) {
+	return listNested(ctx, s.pool, propertiesNested, parent, keys, scope, first, scanProperty)
+}
+
+// CountByParent implements property.Store.
+func (s *PropertyStore) CountByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string) (map[string]int, error) {
+	return countNested(ctx, s.pool, propertiesNested, parent, keys, scope)
+}
+
+// ByParent implements parking.Store.
+func (s *ParkingStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int) (map[string][]*parking.Lot, error) {
+	return listNested(ctx, s.pool, lotsNested, parent, keys, scope, first, func(r pgx.Row) (*parking.Lot, error) { return scanLot(r) })
+}
+
+// CountByParent implements parking.Store.
+func (s *ParkingStore) CountByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string) (map[string]int, error) {
+	return countNested(ctx, s.pool, lotsNested, parent, keys, scope)
+}
+
+// Count implements parking.Store.
+func (s *ParkingStore) Count(ctx context.Context, scope access.RowScope, f parking.Filter) (int, error) {
+	w := newWhere()
+	lotFilter(w, f)
+	w.addScope(scope, lotScope)
+	var n int
+	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM parking_lots WHERE "+w.sql(), w.args).Scan(&n); err != nil {
+		return 0, translate(fmt.Errorf("count parking lots: %w", err))
+	}
+	return n, nil
+}
