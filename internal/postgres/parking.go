@@ -360,20 +360,36 @@ func (s *ParkingStore) Create(ctx context.Context, l *parking.Lot) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO parking_lots (id, name, kind, is_government, address, lat, lng, jurisdiction_code,
-		street_code, owner_dept, operator, total_spaces, shared_spaces, open_hours, weekday_windows, rest_day_all_day,
-		rest_day_windows, no_movement, max_seats, booking_rule, fee_rule, contact_name, contact_phone, source_dept,
-		external_id, created_at, updated_at, version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-		$23, $24, $25, $26, $27, $28)`,
-		l.ID, l.Name, l.Kind, l.IsGovernment, l.Address, l.Lat, l.Lng, l.JurisdictionCode, r.street, l.OwnerDept,
-		l.Operator, l.TotalSpaces, l.SharedSpaces, r.hours, r.weekday, l.Windows.RestDayAllDay, r.restDay,
-		r.noMovement, r.maxSeats, l.BookingRule, l.FeeRule, r.contactName, r.contactTel, l.SourceDept,
-		l.ExternalID, l.CreatedAt, l.UpdatedAt, l.Version)
-	if err != nil {
-		return translate(fmt.Errorf("insert lot: %w", err))
+	return InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO parking_lots (id, name, kind, is_government, address, lat, lng, jurisdiction_code,
+			street_code, owner_dept, operator, total_spaces, shared_spaces, open_hours, weekday_windows, rest_day_all_day,
+			rest_day_windows, no_movement, max_seats, booking_rule, fee_rule, contact_name, contact_phone, source_dept,
+			external_id, created_at, updated_at, version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+			$23, $24, $25, $26, $27, $28)`,
+			l.ID, l.Name, l.Kind, l.IsGovernment, l.Address, l.Lat, l.Lng, l.JurisdictionCode, r.street, l.OwnerDept,
+			l.Operator, l.TotalSpaces, l.SharedSpaces, r.hours, r.weekday, l.Windows.RestDayAllDay, r.restDay,
+			r.noMovement, r.maxSeats, l.BookingRule, l.FeeRule, r.contactName, r.contactTel, l.SourceDept,
+			l.ExternalID, l.CreatedAt, l.UpdatedAt, l.Version)
+		if err != nil {
+			return translate(fmt.Errorf("insert lot: %w", err))
+		}
+		return writeChange(ctx, tx, lotChange(l, "CREATED"))
+	})
+}
+
+// lotChange describes the creation or update of a lot for the outbox.
+// Lots have no handling department and no citizen; the payload names the
+// action only (contacts are under field rules). Availability readings are
+// not record changes: they go through Redis pub/sub, not the outbox, and
+// bulk loads (InsertLots) write no outbox rows.
+func lotChange(l *parking.Lot, op string) Change {
+	action := "CREATE"
+	if op != "CREATED" {
+		action = "UPDATE"
 	}
-	return nil
+	return Change{Dataset: parking.Dataset, RecordID: l.ID.String(), Op: op, Jurisdiction: l.JurisdictionCode,
+		OwnerDept: l.OwnerDept, Version: l.Version, Payload: map[string]any{"action": action}}
 }
 
 // Update implements parking.Store.
@@ -403,7 +419,7 @@ func (s *ParkingStore) Update(ctx context.Context, l *parking.Lot, prevVersion i
 			}
 			return apperr.New(apperr.Conflict, "the lot was changed by someone else meanwhile (now version %d); reload and try again", ver)
 		}
-		return nil
+		return writeChange(ctx, tx, lotChange(l, "UPDATED"))
 	})
 }
 

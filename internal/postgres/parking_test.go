@@ -547,9 +547,13 @@ func TestParkingOpeningRate(t *testing.T) {
 func TestSeedParkingDemo(t *testing.T) {
 	pool := parkingSchema(t)
 	ctx := context.Background()
+	before := outboxTotal(t, pool)
 	n, err := postgres.SeedParkingDemo(ctx, pool, 42, parking.DemoLots)
 	if err != nil || n != parking.DemoLots {
 		t.Fatalf("seed: %d %v", n, err)
+	}
+	if got := outboxTotal(t, pool); got != before {
+		t.Fatalf("seeding wrote %d outbox rows; a bulk demo load is not a stream of changes", got-before)
 	}
 	svc := parkingService(pool, publicReader(), nil)
 	r, err := svc.OpeningRate(ctx)
@@ -592,5 +596,103 @@ func BenchmarkParkingNear(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestParkingOutbox checks that creating or changing a lot writes one
+// outbox row in its transaction, with the lot's scope columns, and that
+// unchanged, refused or failed upserts and availability readings write
+// none.
+func TestParkingOutbox(t *testing.T) {
+	pool := setup(t)
+	clk := &clock{now: time.Date(2025, 6, 11, 2, 0, 0, 0, time.UTC)}
+	// A system of the lot's owner department files it.
+	svc := parkingService(pool, parkingWriter("street-chengzhong"), clk.Now)
+	ctx := as(context.Background(), "street-chengzhong", "system")
+	ext := "outbox-" + uuid.NewString()
+
+	created, err := svc.Upsert(ctx, lotInput(ext))
+	if err != nil || created.Action != parking.UpsertCreated {
+		t.Fatalf("create: %+v %v", created, err)
+	}
+	l := created.Lot
+	if !strings.HasPrefix(l.JurisdictionCode, "hailing.chengzhong.") {
+		t.Fatalf("jurisdiction %q", l.JurisdictionCode)
+	}
+	o := checkChange(t, pool, l.ID, 0, outboxRow{Dataset: "parking", Op: "CREATED", Jurisdiction: l.JurisdictionCode,
+		OwnerDept: "street-chengzhong", Version: 1})
+	if o.Payload["action"] != "CREATE" {
+		t.Fatalf("create payload %v", o.Payload)
+	}
+
+	// Unchanged and refused upserts write nothing.
+	total := outboxTotal(t, pool)
+	clk.Advance(time.Minute)
+	if r, err := svc.Upsert(ctx, lotInput(ext)); err != nil || r.Action != parking.UpsertUnchanged {
+		t.Fatalf("resend: %+v %v", r, err)
+	}
+	changed := lotInput(ext)
+	changed.SharedSpaces = 90
+	zero := 0
+	changed.Version = &zero
+	if _, err := svc.Upsert(ctx, changed); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("create-only on an existing lot: %v, want CONFLICT", err)
+	}
+	theirs := lotInput("theirs-" + uuid.NewString())
+	theirs.OwnerDept = "street-chengdong"
+	if _, err := svc.Upsert(ctx, theirs); !apperr.Is(err, apperr.Forbidden) {
+		t.Fatalf("another department's lot: %v, want FORBIDDEN", err)
+	}
+	// Availability readings are not record changes.
+	if _, err := postgres.NewParkingStore(pool).RecordAvailability(context.Background(), clk.Now(),
+		map[uuid.UUID]parking.Availability{l.ID: {Free: 12, At: clk.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := outboxTotal(t, pool); got != total {
+		t.Fatalf("unchanged and refused upserts wrote %d outbox rows", got-total)
+	}
+
+	// A change: UPDATED; a lot the traffic police file is still its owner's.
+	police := parkingService(pool, parkingWriter("traffic-police"), clk.Now)
+	pctx := as(context.Background(), "traffic-police", "officer")
+	changed.Version = nil
+	if r, err := svc.Upsert(ctx, changed); err != nil || r.Action != parking.UpsertUpdated || r.Lot.Version != 2 {
+		t.Fatalf("update: %+v %v", r, err)
+	}
+	o = checkChange(t, pool, l.ID, 1, outboxRow{Dataset: "parking", Op: "UPDATED", Jurisdiction: l.JurisdictionCode,
+		OwnerDept: "street-chengzhong", Version: 2})
+	if o.Payload["action"] != "UPDATE" {
+		t.Fatalf("update payload %v", o.Payload)
+	}
+	byPolice := lotInput("police-" + uuid.NewString())
+	r, err := police.Upsert(pctx, byPolice)
+	if err != nil || r.Action != parking.UpsertCreated {
+		t.Fatalf("police create: %+v %v", r, err)
+	}
+	checkChange(t, pool, r.Lot.ID, 0, outboxRow{Dataset: "parking", Op: "CREATED", Jurisdiction: r.Lot.JurisdictionCode,
+		OwnerDept: "street-chengzhong", Version: 1})
+
+	// A transaction that fails after the outbox row was written leaves
+	// neither the change nor the row.
+	failing := "失败停车场 " + ext
+	failAtCommit(t, pool, "parking_lots", "NEW.name = '"+failing+"'")
+	total = outboxTotal(t, pool)
+	bad := lotInput("bad-" + uuid.NewString())
+	bad.Name = failing
+	if _, err := svc.Upsert(ctx, bad); !failedAtCommit(err) {
+		t.Fatalf("create: %v, want the failure at commit", err)
+	}
+	changed.Name = failing
+	if _, err := svc.Upsert(ctx, changed); !failedAtCommit(err) {
+		t.Fatalf("update: %v, want the failure at commit", err)
+	}
+	if got := outboxTotal(t, pool); got != total {
+		t.Fatalf("failed transactions left %d outbox rows", got-total)
+	}
+	if cur, err := svc.Get(ctx, l.ID); err != nil || cur.Version != 2 || cur.Name == failing {
+		t.Fatalf("failed update changed the lot: %+v %v", cur, err)
+	}
+	if got, err := postgres.NewParkingStore(pool).GetByExternalID(context.Background(), "street-chengzhong", bad.ExternalID); err != nil || got != nil {
+		t.Fatalf("failed create left a lot: %+v %v", got, err)
 	}
 }

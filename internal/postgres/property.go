@@ -235,7 +235,7 @@ func (s *PropertyStore) Upsert(ctx context.Context, p *property.Property, expect
 				created := *p
 				created.UpdatedAt, created.Version = p.CreatedAt, 1
 				out, outcome = &created, property.OutcomeCreated
-				return nil
+				return writeChange(ctx, tx, propertyChange(&created, "CREATED"))
 			}
 			// Created concurrently by another request: treat as an update.
 			if cur, err = lockPropertyByExternal(ctx, tx, p.SourceDept, p.ExternalID); err != nil {
@@ -263,12 +263,27 @@ func (s *PropertyStore) Upsert(ctx context.Context, p *property.Property, expect
 			return translate(fmt.Errorf("update property %s: %w", upd.ID, err))
 		}
 		out, outcome = &upd, property.OutcomeUpdated
-		return nil
+		return writeChange(ctx, tx, propertyChange(&upd, "UPDATED"))
 	})
 	if err != nil {
 		return nil, "", err
 	}
 	return out, outcome, nil
+}
+
+// propertyChange describes the creation or update of a compound for the
+// outbox (an unchanged upsert writes none). Properties have no handling
+// department and no citizen. The payload names the action only: every
+// descriptive field of a compound is under field rules subscribers may not
+// pass. Inspection draws, results and publication are not changes of the
+// shared record and write no outbox rows.
+func propertyChange(p *property.Property, op string) Change {
+	action := "CREATE"
+	if op != "CREATED" {
+		action = "UPDATE"
+	}
+	return Change{Dataset: property.Dataset, RecordID: p.ID.String(), Op: op, Jurisdiction: p.JurisdictionCode,
+		OwnerDept: p.OwnerDept, Version: p.Version, Payload: map[string]any{"action": action}}
 }
 
 func lockPropertyByExternal(ctx context.Context, tx pgx.Tx, sourceDept, externalID string) (*property.Property, error) {

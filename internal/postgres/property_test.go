@@ -711,6 +711,9 @@ func TestSeedPropertyDemo(t *testing.T) {
 		t.Fatalf("seed: %v", err)
 	}
 	t.Logf("seeded in %s", time.Since(start).Round(time.Millisecond))
+	if n := outboxTotal(t, pool); n != 0 {
+		t.Fatalf("seeding wrote %d outbox rows; a bulk demo load is not a stream of changes", n)
+	}
 	if err := postgres.SeedDemo(ctx, pool, 20250101); !errors.Is(err, postgres.ErrPropertiesSeeded) {
 		t.Fatalf("second seed: %v", err)
 	}
@@ -753,5 +756,112 @@ func TestSeedPropertyDemo(t *testing.T) {
 	r, _, err := svc.DrawInspections(staff, "2026-H1", 0.05, 2, 1)
 	if err != nil || r.PreviousRound != "2025-H2" || r.Drawn != property.SampleSize(managed, 0.05) {
 		t.Fatalf("draw after seeding: %+v %v", r, err)
+	}
+}
+
+// TestPropertyOutbox checks that creating or changing a compound writes
+// one outbox row in its transaction, with the record's scope columns, and
+// that unchanged, refused or failed upserts, and the inspection workflow,
+// write none.
+func TestPropertyOutbox(t *testing.T) {
+	pool := setup(t)
+	svc := propService(pool, housingDesk())
+	ctx := housingOfficer()
+	grid, lat, lng := gridIn(t, pool, "hailing.chengxi")
+	m := marker()
+	in := compound("outbox-"+m, "稻河小区"+m, grid, lat, lng, 1998)
+
+	created, err := svc.Upsert(ctx, in)
+	if err != nil || created.Outcome != property.OutcomeCreated {
+		t.Fatalf("create: %+v %v", created, err)
+	}
+	p := created.Property
+	o := checkChange(t, pool, p.ID, 0, outboxRow{Dataset: "properties", Op: "CREATED", Jurisdiction: grid,
+		OwnerDept: "housing", Version: 1})
+	if o.Payload["action"] != "CREATE" {
+		t.Fatalf("create payload %v", o.Payload)
+	}
+
+	// Unchanged and refused upserts write nothing.
+	total := outboxTotal(t, pool)
+	if r, err := svc.Upsert(ctx, in); err != nil || r.Outcome != property.OutcomeUnchanged {
+		t.Fatalf("resend: %+v %v", r, err)
+	}
+	stale := 0
+	changed := in
+	changed.Households = 300
+	changed.Version = &stale
+	if _, err := svc.Upsert(ctx, changed); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("stale version: %v, want CONFLICT", err)
+	}
+	reader := propService(pool, &access.Decision{Dataset: property.Dataset, Rows: access.RowScope{All: true}, Fields: propFull})
+	if _, err := reader.Upsert(as(context.Background(), "planning", "officer"), changed); !apperr.Is(err, apperr.Forbidden) {
+		t.Fatalf("planning writing properties: %v, want FORBIDDEN", err)
+	}
+	if got := outboxTotal(t, pool); got != total {
+		t.Fatalf("unchanged and refused upserts wrote %d outbox rows", got-total)
+	}
+
+	// A change: UPDATED, in the compound's new grid.
+	grid2, lat2, lng2 := gridIn(t, pool, "hailing.chengdong")
+	changed.Version = nil
+	changed.Jurisdiction, changed.Lat, changed.Lng = grid2, lat2, lng2
+	upd, err := svc.Upsert(ctx, changed)
+	if err != nil || upd.Outcome != property.OutcomeUpdated || upd.Property.Version != 2 {
+		t.Fatalf("update: %+v %v", upd, err)
+	}
+	o = checkChange(t, pool, p.ID, 1, outboxRow{Dataset: "properties", Op: "UPDATED", Jurisdiction: grid2,
+		OwnerDept: "housing", Version: 2})
+	if o.Payload["action"] != "UPDATE" {
+		t.Fatalf("update payload %v", o.Payload)
+	}
+
+	// A transaction that fails after the outbox row was written leaves
+	// neither the change nor the row.
+	failing := "失败小区" + m
+	failAtCommit(t, pool, "properties", "NEW.name = '"+failing+"'")
+	total = outboxTotal(t, pool)
+	bad := compound("outbox-bad-"+m, failing, grid, lat, lng, 2001)
+	if _, err := svc.Upsert(ctx, bad); !failedAtCommit(err) {
+		t.Fatalf("create: %v, want the failure at commit", err)
+	}
+	changed.Name = failing
+	if _, err := svc.Upsert(ctx, changed); !failedAtCommit(err) {
+		t.Fatalf("update: %v, want the failure at commit", err)
+	}
+	if got := outboxTotal(t, pool); got != total {
+		t.Fatalf("failed transactions left %d outbox rows", got-total)
+	}
+	if cur, err := svc.Get(ctx, p.ID); err != nil || cur.Version != 2 || cur.Name == failing {
+		t.Fatalf("failed update changed the compound: %+v %v", cur, err)
+	}
+}
+
+// TestInspectionsWriteNoOutbox: draws, results and publication are not
+// changes of a compound, so subscribers to properties hear nothing of them.
+func TestInspectionsWriteNoOutbox(t *testing.T) {
+	f := newDrawFixture(t, 8)
+	ctx := housingOfficer()
+	before := outboxTotal(t, f.pool)
+	if before != 10 {
+		t.Fatalf("%d outbox rows for the fixture's 10 compounds", before)
+	}
+	if _, _, err := f.svc.DrawInspections(ctx, "2026-Q3", 0.25, 2, 7); err != nil {
+		t.Fatal(err)
+	}
+	list, err := f.svc.RoundInspections(ctx, "2026-Q3")
+	if err != nil || len(list) == 0 {
+		t.Fatalf("%d inspections, %v", len(list), err)
+	}
+	for _, in := range list {
+		if _, err := f.svc.RecordResult(ctx, in.ID, property.ResultInput{Result: property.ResultPass}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.svc.PublishRound(ctx, "2026-Q3"); err != nil {
+		t.Fatal(err)
+	}
+	if got := outboxTotal(t, f.pool); got != before {
+		t.Fatalf("the inspection workflow wrote %d outbox rows", got-before)
 	}
 }

@@ -284,8 +284,19 @@ func (s *ViolationStore) Create(ctx context.Context, v *violation.Violation, ev 
 		if err != nil {
 			return translate(fmt.Errorf("insert violation: %w", err))
 		}
-		return insertViolationEvent(ctx, tx, ev)
+		if err := insertViolationEvent(ctx, tx, ev); err != nil {
+			return err
+		}
+		return writeChange(ctx, tx, violationChange(v, "CREATED", ev))
 	})
+}
+
+// violationChange describes a violation change for the outbox. Violations
+// have no handling department (the owner handles them) and no citizen.
+func violationChange(v *violation.Violation, op string, ev violation.Event) Change {
+	return Change{Dataset: violation.Dataset, RecordID: v.ID.String(), Op: op, Jurisdiction: v.JurisdictionCode,
+		OwnerDept: v.OwnerDept, Version: v.Version,
+		Payload: map[string]any{"status": v.Status, "action": ev.Action}}
 }
 
 func insertViolationEvent(ctx context.Context, tx pgx.Tx, ev violation.Event) error {
@@ -329,20 +340,36 @@ func (s *ViolationStore) Update(ctx context.Context, v *violation.Violation, pre
 			}
 			return apperr.New(apperr.Conflict, "the violation was changed by someone else meanwhile (now version %d, status %s); reload and try again", ver, cur)
 		}
-		return insertViolationEvent(ctx, tx, ev)
+		if err := insertViolationEvent(ctx, tx, ev); err != nil {
+			return err
+		}
+		// An upsert of new data is an UPDATE event; every other event is a
+		// step of the lifecycle.
+		op := "TRANSITION"
+		if ev.Action == violation.ActionUpdate {
+			op = "UPDATED"
+		}
+		return writeChange(ctx, tx, violationChange(v, op, ev))
 	})
 }
 
-// MarkDue implements violation.Store in one statement: the status change
-// and the events of every violation it moves.
+// MarkDue implements violation.Store in one statement: the status change,
+// and the event and the outbox row (as violationChange would write them) of
+// every violation it moves.
 func (s *ViolationStore) MarkDue(ctx context.Context, now time.Time, actor, note string) (int, error) {
 	tag, err := s.pool.Exec(ctx, `WITH due AS (
 			UPDATE violations SET status = 'RECTIFICATION_DUE', due_at = $1, updated_at = $1, version = version + 1
 			WHERE status = 'NOTICE_ISSUED' AND deadline <= $1
-			RETURNING id, owner_dept)
-		INSERT INTO violation_events (violation_id, action, from_status, to_status, actor, actor_dept, note, at)
-		SELECT id, 'MARK_DUE', 'NOTICE_ISSUED', 'RECTIFICATION_DUE', $2, owner_dept, $3, $1 FROM due`,
-		now, actor, note)
+			RETURNING id, owner_dept, jurisdiction_code, version, status),
+		events AS (
+			INSERT INTO violation_events (violation_id, action, from_status, to_status, actor, actor_dept, note, at)
+			SELECT id, 'MARK_DUE', 'NOTICE_ISSUED', 'RECTIFICATION_DUE', $2, owner_dept, $3, $1 FROM due)
+		INSERT INTO outbox (event_id, dataset, record_id, op, jurisdiction, owner_dept, handling_dept, citizen_id,
+			version, payload)
+		SELECT gen_random_uuid(), $4, id::text, 'TRANSITION', jurisdiction_code, owner_dept, '', '', version,
+			jsonb_build_object('status', status, 'action', 'MARK_DUE')
+		FROM due ORDER BY id`,
+		now, actor, note, violation.Dataset)
 	if err != nil {
 		return 0, translate(fmt.Errorf("mark due violations: %w", err))
 	}

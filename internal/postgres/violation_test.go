@@ -1051,9 +1051,13 @@ func TestSeedViolationsDemo(t *testing.T) {
 	}
 	cal := calendar.Default()
 	a := violSchema(t)
+	outboxBefore := outboxTotal(t, a)
 	st, err := postgres.SeedViolationsDemo(ctx, a, 42, now, cal)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := outboxTotal(t, a); got != outboxBefore {
+		t.Fatalf("seeding wrote %d outbox rows; a bulk demo load is not a stream of changes", got-outboxBefore)
 	}
 	t.Logf("%+v", st)
 	if st.Violations != postgres.DemoViolations || st.Demolished != postgres.DemoDemolished {
@@ -1174,4 +1178,240 @@ func violDemoValid(v *violation.Violation, events []violation.Event, now time.Ti
 		return fmt.Errorf("timeline ends in %s", st)
 	}
 	return nil
+}
+
+// outboxRow is one row of the outbox, as the store tests check it.
+type outboxRow struct {
+	Dataset, RecordID, Op, Jurisdiction, OwnerDept, HandlingDept, CitizenID string
+	Version                                                                 int
+	Payload                                                                 map[string]any
+}
+
+// outboxOf returns the outbox rows of a record, oldest first.
+func outboxOf(t *testing.T, pool *pgxpool.Pool, recordID uuid.UUID) []outboxRow {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT dataset, record_id, op, jurisdiction, owner_dept, handling_dept,
+		citizen_id, version, payload FROM outbox WHERE record_id = $1 ORDER BY id`, recordID.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outboxRow, error) {
+		var o outboxRow
+		err := r.Scan(&o.Dataset, &o.RecordID, &o.Op, &o.Jurisdiction, &o.OwnerDept, &o.HandlingDept, &o.CitizenID,
+			&o.Version, &o.Payload)
+		return o, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// outboxTotal counts every outbox row: a refused write must leave it as it
+// was (the package's tests run one at a time).
+func outboxTotal(t *testing.T, pool *pgxpool.Pool) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM outbox").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// checkChange checks the one outbox row a change added to a record's rows
+// (before is how many it had) and returns it.
+func checkChange(t *testing.T, pool *pgxpool.Pool, id uuid.UUID, before int, want outboxRow) outboxRow {
+	t.Helper()
+	rows := outboxOf(t, pool, id)
+	if len(rows) != before+1 {
+		t.Fatalf("%s %s: %d outbox rows, want %d", want.Op, id, len(rows), before+1)
+	}
+	got := rows[before]
+	want.RecordID = id.String()
+	payload := got.Payload
+	got.Payload, want.Payload = nil, nil
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("outbox row\n got %+v\nwant %+v", got, want)
+	}
+	got.Payload = payload
+	return got
+}
+
+// failAtCommit makes every transaction that inserts or updates a row of
+// table matching cond fail when it commits, after the store has written
+// everything (a deferred constraint trigger), until the test ends.
+func failAtCommit(t *testing.T, pool *pgxpool.Pool, table, cond string) {
+	t.Helper()
+	ctx := context.Background()
+	name := "fail_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+	for _, sql := range []string{
+		`CREATE FUNCTION ` + name + `() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION 'test: the transaction fails at commit'; END $$`,
+		`CREATE CONSTRAINT TRIGGER ` + name + ` AFTER INSERT OR UPDATE ON ` + table + `
+			DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (` + cond + `) EXECUTE FUNCTION ` + name + `()`,
+	} {
+		if _, err := pool.Exec(ctx, sql); err != nil {
+			t.Fatalf("install failing trigger: %v", err)
+		}
+	}
+	t.Cleanup(func() {
+		if _, err := pool.Exec(ctx, `DROP TRIGGER `+name+` ON `+table+`; DROP FUNCTION `+name+`()`); err != nil {
+			t.Errorf("drop failing trigger: %v", err)
+		}
+	})
+}
+
+// failedAtCommit reports whether err is the failure failAtCommit causes.
+func failedAtCommit(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "the transaction fails at commit")
+}
+
+// TestViolationOutbox checks that every change of a violation writes one
+// outbox row in its transaction, with the record's scope columns, and that
+// refused or failed writes write none.
+func TestViolationOutbox(t *testing.T) {
+	pool := setup(t)
+	clk := &clock{now: time.Date(2025, 7, 3, 3, 17, 29, 123456000, time.UTC)}
+	svc := violService(pool, violOfficer(), clk, nil)
+	um := as(context.Background(), "urban-management", "officer")
+	tp := as(context.Background(), "traffic-police", "officer")
+	marker := uuid.New()
+
+	// Report: CREATED.
+	v, err := svc.Report(um, violInput(marker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := checkChange(t, pool, v.ID, 0, outboxRow{Dataset: "violations", Op: "CREATED", Jurisdiction: v.JurisdictionCode,
+		OwnerDept: "urban-management", Version: 1})
+	if o.Payload["status"] != "DISCOVERED" || o.Payload["action"] != "REPORT" {
+		t.Fatalf("create payload %v", o.Payload)
+	}
+	if !strings.HasPrefix(v.JurisdictionCode, "hailing.") || strings.Count(v.JurisdictionCode, ".") < 2 {
+		t.Fatalf("jurisdiction %q", v.JurisdictionCode)
+	}
+
+	// A step of the lifecycle: TRANSITION.
+	n := violStep(t, svc, um, v.ID, violation.ActionIssueNotice, violation.TransitionInput{})
+	o = checkChange(t, pool, v.ID, 1, outboxRow{Dataset: "violations", Op: "TRANSITION", Jurisdiction: v.JurisdictionCode,
+		OwnerDept: "urban-management", Version: 2})
+	if o.Payload["status"] != "NOTICE_ISSUED" || o.Payload["action"] != "ISSUE_NOTICE" || n.Version != 2 {
+		t.Fatalf("transition payload %v (version %d)", o.Payload, n.Version)
+	}
+
+	// Refusals write nothing: an illegal action, another department.
+	total := outboxTotal(t, pool)
+	if _, err := svc.Transition(um, v.ID, violation.ActionClose, violation.TransitionInput{}); !apperr.Is(err, apperr.BadUserInput) {
+		t.Fatalf("close from NOTICE_ISSUED: %v", err)
+	}
+	if _, err := svc.Transition(tp, v.ID, violation.ActionDemolish, violation.TransitionInput{}); err == nil {
+		t.Fatal("traffic police demolished an illegal structure")
+	}
+	// A stale version at the store: CONFLICT, nothing written.
+	stale := *n
+	stale.Version = 3
+	err = postgres.NewViolationStore(pool).Update(context.Background(), &stale, 1, violation.Event{ViolationID: v.ID,
+		Action: violation.ActionDismiss, FromStatus: violation.StatusDiscovered, ToStatus: violation.StatusClosed,
+		Actor: "x@urban-management", ActorDept: "urban-management", At: clk.Now()})
+	if !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("stale store update: %v", err)
+	}
+	if got := outboxTotal(t, pool); got != total {
+		t.Fatalf("refusals wrote %d outbox rows", got-total)
+	}
+
+	// Upserts: CREATED, nothing when unchanged, UPDATED with new data.
+	sys := as(context.Background(), "urban-management", "system")
+	in := violInput(marker)
+	in.ExternalID = "outbox-" + marker.String()
+	u, out, err := svc.Upsert(sys, in, nil)
+	if err != nil || out != violation.UpsertCreated {
+		t.Fatalf("upsert create: %v %v", out, err)
+	}
+	checkChange(t, pool, u.ID, 0, outboxRow{Dataset: "violations", Op: "CREATED", Jurisdiction: u.JurisdictionCode,
+		OwnerDept: "urban-management", Version: 1})
+	total = outboxTotal(t, pool)
+	if _, out, err := svc.Upsert(sys, in, nil); err != nil || out != violation.UpsertUnchanged {
+		t.Fatalf("upsert resend: %v %v", out, err)
+	}
+	if got := outboxTotal(t, pool); got != total {
+		t.Fatalf("an unchanged upsert wrote %d outbox rows", got-total)
+	}
+	bigger := 90.0
+	in.AreaM2 = &bigger
+	if _, out, err := svc.Upsert(sys, in, nil); err != nil || out != violation.UpsertUpdated {
+		t.Fatalf("upsert update: %v %v", out, err)
+	}
+	o = checkChange(t, pool, u.ID, 1, outboxRow{Dataset: "violations", Op: "UPDATED", Jurisdiction: u.JurisdictionCode,
+		OwnerDept: "urban-management", Version: 2})
+	if o.Payload["status"] != "DISCOVERED" || o.Payload["action"] != "UPDATE" {
+		t.Fatalf("update payload %v", o.Payload)
+	}
+
+	// Illegal parking is the traffic police's: they own (and handle) it.
+	p, err := svc.Report(tp, violParking(marker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkChange(t, pool, p.ID, 0, outboxRow{Dataset: "violations", Op: "CREATED", Jurisdiction: p.JurisdictionCode,
+		OwnerDept: "traffic-police", Version: 1})
+	violStep(t, svc, tp, p.ID, violation.ActionIssueNotice, violation.TransitionInput{})
+
+	// The sweep: one TRANSITION row per violation it moves, in the same
+	// statement.
+	var last int64
+	if err := pool.QueryRow(context.Background(), "SELECT coalesce(max(id), 0) FROM outbox").Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	moved, err := svc.SweepDue(context.Background())
+	if err != nil || moved < 1 {
+		t.Fatalf("sweep moved %d: %v", moved, err)
+	}
+	var rows, matching, dueNow int
+	err = pool.QueryRow(context.Background(), `SELECT count(*),
+			count(*) FILTER (WHERE o.dataset = 'violations' AND o.op = 'TRANSITION' AND o.jurisdiction = v.jurisdiction_code
+				AND o.owner_dept = v.owner_dept AND o.handling_dept = '' AND o.citizen_id = '' AND o.version = v.version
+				AND o.payload = '{"status": "RECTIFICATION_DUE", "action": "MARK_DUE"}'::jsonb AND v.due_at = $2),
+			(SELECT count(*) FROM violations WHERE due_at = $2)
+		FROM outbox o LEFT JOIN violations v ON v.id::text = o.record_id WHERE o.id > $1`, last, clk.Now()).Scan(&rows, &matching, &dueNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows != moved || matching != moved || dueNow != moved {
+		t.Fatalf("sweep moved %d: %d outbox rows, %d of them right, %d violations due now", moved, rows, matching, dueNow)
+	}
+	checkChange(t, pool, p.ID, 2, outboxRow{Dataset: "violations", Op: "TRANSITION", Jurisdiction: p.JurisdictionCode,
+		OwnerDept: "traffic-police", Version: 3})
+	if again, err := svc.SweepDue(context.Background()); err != nil || again != 0 {
+		t.Fatalf("second sweep moved %d (%v)", again, err)
+	}
+	if got := len(outboxOf(t, pool, p.ID)); got != 3 {
+		t.Fatalf("second sweep: %d outbox rows for the parking violation, want 3", got)
+	}
+
+	// A transaction that fails after the outbox row was written leaves
+	// neither the change nor the row.
+	failing := "违法搭建 " + marker.String()
+	failAtCommit(t, pool, "violations", "NEW.description = '"+failing+"'")
+	total = outboxTotal(t, pool)
+	bad := violInput(marker)
+	bad.Description = failing
+	if _, err := svc.Report(um, bad); !failedAtCommit(err) {
+		t.Fatalf("report: %v, want the failure at commit", err)
+	}
+	in.Description = failing
+	if _, _, err := svc.Upsert(sys, in, nil); !failedAtCommit(err) {
+		t.Fatalf("upsert: %v, want the failure at commit", err)
+	}
+	if got := outboxTotal(t, pool); got != total {
+		t.Fatalf("failed transactions left %d outbox rows", got-total)
+	}
+	if _, ver, _ := violState(t, pool, u.ID); ver != 2 {
+		t.Fatalf("failed update changed the violation (version %d)", ver)
+	}
+	var failed int
+	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM violations WHERE description = $1", failing).Scan(&failed); err != nil || failed != 0 {
+		t.Fatalf("failed report left %d violations (%v)", failed, err)
+	}
 }
