@@ -156,6 +156,7 @@ func (r *queryResolver) Cases(ctx context.Context, filter *model.CaseFilter, ord
 	if err != nil {
 		return nil, err
 	}
+	r.prefetchCases(ctx, p.Cases, nodeSelection(ctx, currentSelection(ctx)))
 	return caseConnection(p, func(ctx context.Context) (int, error) { return r.CaseService.Count(ctx, f) }), nil
 }
 

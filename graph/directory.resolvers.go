@@ -30,6 +30,7 @@ func (r *jurisdictionResolver) Children(ctx context.Context, obj *directory.Juri
 	if err != nil {
 		return nil, err
 	}
+	r.prefetchJurisdictions(ctx, m[obj.Code], currentSelection(ctx))
 	return m[obj.Code], nil
 }
 
@@ -65,7 +66,12 @@ func (r *queryResolver) Jurisdictions(ctx context.Context, root *string, level *
 	if level != nil {
 		lvl = *level
 	}
-	return r.DirectoryService.Subtree(ctx, deref(root), lvl)
+	list, err := r.DirectoryService.Subtree(ctx, deref(root), lvl)
+	if err != nil {
+		return nil, err
+	}
+	r.prefetchJurisdictions(ctx, list, currentSelection(ctx))
+	return list, nil
 }
 
 func (r *queryResolver) Department(ctx context.Context, code string) (*directory.Department, error) {

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/links"
@@ -15,9 +16,10 @@ import (
 // nestedKey names one parent's nested list: all parents of one level of a
 // query are loaded by a single statement per (relation, page size).
 type nestedKey struct {
-	parent links.Parent
-	key    string
-	first  int
+	parent    links.Parent
+	key       string
+	first     int
+	withCount bool
 }
 
 // countKey names one parent's nested totalCount.
@@ -26,34 +28,43 @@ type countKey struct {
 	key    string
 }
 
+// nestedPage is one parent's loaded list, with its total when counted.
+type nestedPage[T any] struct {
+	list    []T
+	total   int
+	counted bool
+}
+
 // nestedLoader batches ByParent calls; it asks for one row more than the
 // page so hasNextPage is exact.
-func nestedLoader[T any](fetch func(ctx context.Context, parent links.Parent, keys []string, first int) (map[string][]T, error)) *dataloadgen.Loader[nestedKey, []T] {
-	return dataloadgen.NewMappedLoader(func(ctx context.Context, keys []nestedKey) (map[nestedKey][]T, error) {
+func nestedLoader[T any](fetch func(ctx context.Context, parent links.Parent, keys []string, first int, withCount bool) (map[string][]T, map[string]int, error)) *dataloadgen.Loader[nestedKey, nestedPage[T]] {
+	return dataloadgen.NewMappedLoader(func(ctx context.Context, keys []nestedKey) (map[nestedKey]nestedPage[T], error) {
 		type group struct {
-			parent links.Parent
-			first  int
+			parent    links.Parent
+			first     int
+			withCount bool
 		}
 		groups := map[group][]string{}
 		for _, k := range keys {
-			g := group{k.parent, k.first}
+			g := group{k.parent, k.first, k.withCount}
 			groups[g] = append(groups[g], k.key)
 		}
-		out := make(map[nestedKey][]T, len(keys))
+		out := make(map[nestedKey]nestedPage[T], len(keys))
 		for g, ks := range groups {
-			m, err := fetch(ctx, g.parent, ks, g.first+1)
+			m, counts, err := fetch(ctx, g.parent, ks, g.first+1, g.withCount)
 			if err != nil {
 				return nil, err
 			}
 			for _, k := range ks {
-				out[nestedKey{g.parent, k, g.first}] = m[k]
+				out[nestedKey{g.parent, k, g.first, g.withCount}] = nestedPage[T]{list: m[k], total: counts[k], counted: g.withCount}
 			}
 		}
 		return out, nil
 	}, dataloadgen.WithWait(loaderWait))
 }
 
-// countLoader batches CountByParent calls.
+// countLoader batches CountByParent calls (totalCount of a nested list
+// whose page was loaded without its count).
 func countLoader(fetch func(ctx context.Context, parent links.Parent, keys []string) (map[string]int, error)) *dataloadgen.Loader[countKey, int] {
 	return dataloadgen.NewMappedLoader(func(ctx context.Context, keys []countKey) (map[countKey]int, error) {
 		groups := map[links.Parent][]string{}
@@ -76,13 +87,13 @@ func countLoader(fetch func(ctx context.Context, parent links.Parent, keys []str
 
 // nestedLoaders are the per-request loaders of nested connections.
 type nestedLoaders struct {
-	cases           *dataloadgen.Loader[nestedKey, []*cases.Case]
+	cases           *dataloadgen.Loader[nestedKey, nestedPage[*cases.Case]]
 	caseCounts      *dataloadgen.Loader[countKey, int]
-	violations      *dataloadgen.Loader[nestedKey, []*violation.Violation]
+	violations      *dataloadgen.Loader[nestedKey, nestedPage[*violation.Violation]]
 	violationCounts *dataloadgen.Loader[countKey, int]
-	properties      *dataloadgen.Loader[nestedKey, []*property.Property]
+	properties      *dataloadgen.Loader[nestedKey, nestedPage[*property.Property]]
 	propertyCounts  *dataloadgen.Loader[countKey, int]
-	lots            *dataloadgen.Loader[nestedKey, []*parking.Lot]
+	lots            *dataloadgen.Loader[nestedKey, nestedPage[*parking.Lot]]
 	lotCounts       *dataloadgen.Loader[countKey, int]
 }
 
@@ -116,48 +127,74 @@ func pageInfo(cursors []string, hasNext bool) *model.PageInfo {
 	return pi
 }
 
+// loadNested loads one parent's nested page through l, counting it in the
+// same statement when the client asked for totalCount, and returns the
+// page, whether more rows follow, and its counter.
+func loadNested[T any](ctx context.Context, l *dataloadgen.Loader[nestedKey, nestedPage[T]], counts *dataloadgen.Loader[countKey, int],
+	parent links.Parent, key string, first int) ([]T, bool, model.Counter, error) {
+	k := nestedKey{parent: parent, key: key, first: first, withCount: wantsTotal(ctx)}
+	p, err := l.Load(ctx, k)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	list, more := trim(p.list, first)
+	count := func(ctx context.Context) (int, error) {
+		if p.counted {
+			return p.total, nil
+		}
+		return counts.Load(ctx, countKey{parent, key})
+	}
+	return list, more, count, nil
+}
+
+// wantsTotal reports whether the connection being resolved selects
+// totalCount.
+func wantsTotal(ctx context.Context) bool {
+	if !graphql.HasOperationContext(ctx) || graphql.GetFieldContext(ctx) == nil {
+		return false
+	}
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		if f.Name == "totalCount" {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *Resolver) nestedCases(ctx context.Context, parent links.Parent, key string, first int) (*model.CaseConnection, error) {
 	l := r.loaders(ctx).nested
-	list, err := l.cases.Load(ctx, nestedKey{parent, key, first})
+	list, more, count, err := loadNested(ctx, l.cases, l.caseCounts, parent, key, first)
 	if err != nil {
 		return nil, err
 	}
-	list, more := trim(list, first)
-	return caseConnection(&cases.Page{Cases: list, HasNext: more, Order: cases.OrderReportedDesc},
-		func(ctx context.Context) (int, error) { return l.caseCounts.Load(ctx, countKey{parent, key}) }), nil
+	return caseConnection(&cases.Page{Cases: list, HasNext: more, Order: cases.OrderReportedDesc}, count), nil
 }
 
 func (r *Resolver) nestedViolations(ctx context.Context, parent links.Parent, key string, first int) (*model.ViolationConnection, error) {
 	l := r.loaders(ctx).nested
-	list, err := l.violations.Load(ctx, nestedKey{parent, key, first})
+	list, more, count, err := loadNested(ctx, l.violations, l.violationCounts, parent, key, first)
 	if err != nil {
 		return nil, err
 	}
-	list, more := trim(list, first)
-	return violationConnection(&violation.Page{Violations: list, HasNext: more, Order: violation.OrderDiscoveredDesc},
-		func(ctx context.Context) (int, error) { return l.violationCounts.Load(ctx, countKey{parent, key}) }), nil
+	return violationConnection(&violation.Page{Violations: list, HasNext: more, Order: violation.OrderDiscoveredDesc}, count), nil
 }
 
 func (r *Resolver) nestedProperties(ctx context.Context, parent links.Parent, key string, first int) (*model.PropertyConnection, error) {
 	l := r.loaders(ctx).nested
-	list, err := l.properties.Load(ctx, nestedKey{parent, key, first})
+	list, more, count, err := loadNested(ctx, l.properties, l.propertyCounts, parent, key, first)
 	if err != nil {
 		return nil, err
 	}
-	list, more := trim(list, first)
-	return propertyConnection(&property.Page{Properties: list, HasNext: more, Order: property.OrderNameAsc},
-		func(ctx context.Context) (int, error) { return l.propertyCounts.Load(ctx, countKey{parent, key}) }), nil
+	return propertyConnection(&property.Page{Properties: list, HasNext: more, Order: property.OrderNameAsc}, count), nil
 }
 
 func (r *Resolver) nestedLots(ctx context.Context, parent links.Parent, key string, first int) (*model.ParkingLotConnection, error) {
 	l := r.loaders(ctx).nested
-	list, err := l.lots.Load(ctx, nestedKey{parent, key, first})
+	list, more, count, err := loadNested(ctx, l.lots, l.lotCounts, parent, key, first)
 	if err != nil {
 		return nil, err
 	}
-	list, more := trim(list, first)
-	return lotConnection(&parking.Page{Lots: list, HasNext: more, Order: parking.OrderName},
-		func(ctx context.Context) (int, error) { return l.lotCounts.Load(ctx, countKey{parent, key}) }), nil
+	return lotConnection(&parking.Page{Lots: list, HasNext: more, Order: parking.OrderName}, count), nil
 }
 
 func caseConnection(p *cases.Page, count model.Counter) *model.CaseConnection {

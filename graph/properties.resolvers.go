@@ -149,6 +149,7 @@ func (r *queryResolver) Properties(ctx context.Context, filter *model.PropertyFi
 	if err != nil {
 		return nil, err
 	}
+	r.prefetchProperties(ctx, p.Properties, nodeSelection(ctx, currentSelection(ctx)))
 	return propertyConnection(p, func(ctx context.Context) (int, error) { return r.PropertyService.Count(ctx, f) }), nil
 }
 

@@ -63,6 +63,7 @@ func (r *queryResolver) Violations(ctx context.Context, filter *model.ViolationF
 	if err != nil {
 		return nil, err
 	}
+	r.prefetchViolations(ctx, p.Violations, nodeSelection(ctx, currentSelection(ctx)))
 	return violationConnection(p, func(ctx context.Context) (int, error) { return r.ViolationService.Count(ctx, f) }), nil
 }
 

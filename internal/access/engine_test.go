@@ -278,17 +278,17 @@ func TestDecide(t *testing.T) {
 				Fields: map[string]access.FieldAccess{"core": V, "party": M, "plate": M, "permit": V}},
 		},
 		{
-			name: "urban-management viewer on violations: everything, permit by SA-4",
+			name: "urban-management viewer on violations: everything but planning's permit status, which needs a grant",
 			p:    user("urban-management", "hailing", "viewer"), dataset: "violations",
 			want: access.Decision{Rows: access.RowScope{All: true}, OwnDept: "urban-management",
-				Fields:  map[string]access.FieldAccess{"core": V, "party": V, "plate": V, "permit": V},
+				Fields:  map[string]access.FieldAccess{"core": V, "party": V, "plate": V, "permit": D},
 				Actions: []string{"report"}},
 		},
 		{
 			name: "urban management's enforcement officer on violations: his subtree, party and plate to serve notices",
 			p:    user("urban-management", "hailing.chengnan", "street-officer"), dataset: "violations",
 			want: access.Decision{Rows: access.RowScope{Jurisdictions: []string{"hailing.chengnan"}}, OwnDept: "urban-management",
-				Fields:  map[string]access.FieldAccess{"core": V, "party": V, "plate": V, "permit": V},
+				Fields:  map[string]access.FieldAccess{"core": V, "party": V, "plate": V, "permit": D},
 				Actions: []string{"report", "handle"}},
 		},
 		{

@@ -182,3 +182,20 @@ func (s *stmtRecorder) count() int {
 	defer s.mu.Unlock()
 	return len(s.stmts)
 }
+
+// countReads counts the statements a request ran for its answer, leaving out
+// the audit writer's (batched off the request path, so not the request's).
+func (s *stmtRecorder) countReads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.stmts {
+		sql := strings.ToLower(strings.TrimSpace(r.SQL))
+		if strings.Contains(sql, "audit_log") || strings.Contains(sql, "pg_advisory") || strings.Contains(sql, "api_keys") ||
+			sql == "begin" || sql == "commit" || sql == "rollback" {
+			continue
+		}
+		n++
+	}
+	return n
+}

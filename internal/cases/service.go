@@ -45,8 +45,9 @@ type Store interface {
 	// GetByExternal returns the case a source system sent under externalID,
 	// or NOT_FOUND. It applies no scope: callers check ownership.
 	GetByExternal(ctx context.Context, sourceDept, externalID string) (*Case, error)
-	// ByParent returns, per parent key, its first records within scope.
-	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int) (map[string][]*Case, error)
+	// ByParent returns, per parent key, its first records within scope and,
+	// with withCount, each parent's total.
+	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*Case, map[string]int, error)
 	// CountByParent counts, per parent key, its records within scope.
 	CountByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string) (map[string]int, error)
 }
@@ -613,26 +614,27 @@ func (s *Service) MyCases(ctx context.Context, first *int, after *string) (*Page
 
 // ByParent returns, per parent key, the first cases under it that the
 // caller may see, in one statement per jurisdiction level (nested lists).
-func (s *Service) ByParent(ctx context.Context, parent links.Parent, keys []string, first int) (map[string][]*Case, error) {
+// With withCount it also returns each parent's total.
+func (s *Service) ByParent(ctx context.Context, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*Case, map[string]int, error) {
 	d, err := s.Decide(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if first < 0 || first > links.FirstMax {
-		return nil, apperr.Invalid("first", "nested lists show 0 to %d records; page through the root list for more", links.FirstMax)
+	if first < 0 || first > links.FirstMax+1 {
+		return nil, nil, apperr.Invalid("first", "nested lists show 0 to %d records; page through the root list for more", links.FirstMax)
 	}
-	m, err := s.store.ByParent(ctx, d.Rows, parent, keys, first)
+	m, counts, err := s.store.ByParent(ctx, d.Rows, parent, keys, first, withCount)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	n := 0
 	for _, l := range m {
 		n += len(l)
 	}
 	if err := s.audited(ctx, d, n); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return m, nil
+	return m, counts, nil
 }
 
 // CountByParent returns, per parent key, how many cases under it the

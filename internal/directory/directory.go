@@ -6,6 +6,8 @@ package directory
 import (
 	"context"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/fengcheng/datahub/internal/apperr"
 )
@@ -45,22 +47,70 @@ type Department struct {
 
 // Store reads the directory.
 type Store interface {
-	Jurisdictions(ctx context.Context, codes []string) ([]*Jurisdiction, error)
-	Children(ctx context.Context, parents []string) (map[string][]*Jurisdiction, error)
+	AllJurisdictions(ctx context.Context) ([]*Jurisdiction, error)
 	Subtree(ctx context.Context, root string, level Level) ([]*Jurisdiction, error)
-	Departments(ctx context.Context, codes []string) ([]*Department, error)
 	AllDepartments(ctx context.Context) ([]*Department, error)
 }
 
-// Service answers directory questions.
-type Service struct{ store Store }
+// RefreshDefault is how long the in-memory directory is trusted. The tree
+// and the departments change a few times a year; reading them from memory
+// takes every nested jurisdiction and department field off the database.
+const RefreshDefault = 5 * time.Minute
+
+// Service answers directory questions from an in-memory copy of the
+// directory, reloaded when older than the refresh interval.
+type Service struct {
+	store   Store
+	refresh time.Duration
+
+	mu       sync.Mutex
+	snap     *snapshot
+	loadedAt time.Time
+}
+
+type snapshot struct {
+	jurisdictions map[string]*Jurisdiction
+	children      map[string][]*Jurisdiction
+	departments   map[string]*Department
+	deptList      []*Department
+}
 
 // NewService returns a directory service.
-func NewService(store Store) *Service { return &Service{store: store} }
+func NewService(store Store) *Service { return &Service{store: store, refresh: RefreshDefault} }
+
+// load returns the current snapshot, reading the store when it is stale.
+func (s *Service) load(ctx context.Context) (*snapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.snap != nil && time.Since(s.loadedAt) < s.refresh {
+		return s.snap, nil
+	}
+	js, err := s.store.AllJurisdictions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := s.store.AllDepartments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap := &snapshot{jurisdictions: make(map[string]*Jurisdiction, len(js)), children: map[string][]*Jurisdiction{},
+		departments: make(map[string]*Department, len(ds)), deptList: ds}
+	for _, j := range js {
+		snap.jurisdictions[j.Code] = j
+		if j.ParentCode != "" {
+			snap.children[j.ParentCode] = append(snap.children[j.ParentCode], j)
+		}
+	}
+	for _, d := range ds {
+		snap.departments[d.Code] = d
+	}
+	s.snap, s.loadedAt = snap, time.Now()
+	return snap, nil
+}
 
 // Jurisdiction returns one jurisdiction or NOT_FOUND.
 func (s *Service) Jurisdiction(ctx context.Context, code string) (*Jurisdiction, error) {
-	list, err := s.store.Jurisdictions(ctx, []string{code})
+	list, err := s.Jurisdictions(ctx, []string{code})
 	if err != nil {
 		return nil, err
 	}
@@ -72,12 +122,30 @@ func (s *Service) Jurisdiction(ctx context.Context, code string) (*Jurisdiction,
 
 // Jurisdictions returns the jurisdictions among codes (loaders, entities).
 func (s *Service) Jurisdictions(ctx context.Context, codes []string) ([]*Jurisdiction, error) {
-	return s.store.Jurisdictions(ctx, codes)
+	snap, err := s.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Jurisdiction, 0, len(codes))
+	for _, c := range codes {
+		if j, ok := snap.jurisdictions[c]; ok {
+			out = append(out, j)
+		}
+	}
+	return out, nil
 }
 
-// Children returns the direct children of each parent.
+// Children returns the direct children of each parent, by code.
 func (s *Service) Children(ctx context.Context, parents []string) (map[string][]*Jurisdiction, error) {
-	return s.store.Children(ctx, parents)
+	snap, err := s.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]*Jurisdiction, len(parents))
+	for _, p := range parents {
+		out[p] = snap.children[p]
+	}
+	return out, nil
 }
 
 // Subtree lists the jurisdictions under root (inclusive) at one level, or
@@ -94,7 +162,7 @@ func (s *Service) Subtree(ctx context.Context, root string, level Level) ([]*Jur
 
 // Department returns one department or NOT_FOUND.
 func (s *Service) Department(ctx context.Context, code string) (*Department, error) {
-	list, err := s.store.Departments(ctx, []string{code})
+	list, err := s.Departments(ctx, []string{code})
 	if err != nil {
 		return nil, err
 	}
@@ -106,12 +174,26 @@ func (s *Service) Department(ctx context.Context, code string) (*Department, err
 
 // Departments returns the departments among codes.
 func (s *Service) Departments(ctx context.Context, codes []string) ([]*Department, error) {
-	return s.store.Departments(ctx, codes)
+	snap, err := s.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Department, 0, len(codes))
+	for _, c := range codes {
+		if d, ok := snap.departments[c]; ok {
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }
 
-// AllDepartments lists every department by code.
+// AllDepartments lists every department.
 func (s *Service) AllDepartments(ctx context.Context) ([]*Department, error) {
-	return s.store.AllDepartments(ctx)
+	snap, err := s.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return snap.deptList, nil
 }
 
 // IsEntity marks Jurisdiction as a federation entity for the GraphQL layer.

@@ -2,6 +2,7 @@ package parking_test
 
 import (
 	"context"
+	"errors"
 	"math"
 	"slices"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/calendar"
+	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/google/uuid"
 )
@@ -115,6 +117,18 @@ func (m *memStore) Update(_ context.Context, l *parking.Lot, prev int) error {
 		}
 	}
 	return apperr.New(apperr.NotFound, "gone")
+}
+
+func (m *memStore) Count(context.Context, access.RowScope, parking.Filter) (int, error) {
+	return 0, errors.New("memStore: not used by these tests")
+}
+
+func (m *memStore) ByParent(context.Context, access.RowScope, links.Parent, []string, int, bool) (map[string][]*parking.Lot, map[string]int, error) {
+	return nil, nil, errors.New("memStore: not used by these tests")
+}
+
+func (m *memStore) CountByParent(context.Context, access.RowScope, links.Parent, []string) (map[string]int, error) {
+	return nil, errors.New("memStore: not used by these tests")
 }
 
 func (m *memStore) Locate(context.Context, float64, float64) (string, error) {

@@ -31,22 +31,9 @@ func (s *DirectoryStore) jurisdictions(ctx context.Context, sql string, args ...
 	})
 }
 
-// Jurisdictions implements directory.Store.
-func (s *DirectoryStore) Jurisdictions(ctx context.Context, codes []string) ([]*directory.Jurisdiction, error) {
-	return s.jurisdictions(ctx, "SELECT "+jurisdictionColumns+" FROM jurisdictions WHERE code = ANY($1)", codes)
-}
-
-// Children implements directory.Store.
-func (s *DirectoryStore) Children(ctx context.Context, parents []string) (map[string][]*directory.Jurisdiction, error) {
-	list, err := s.jurisdictions(ctx, "SELECT "+jurisdictionColumns+" FROM jurisdictions WHERE parent_code = ANY($1) ORDER BY code", parents)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string][]*directory.Jurisdiction, len(parents))
-	for _, j := range list {
-		out[j.ParentCode] = append(out[j.ParentCode], j)
-	}
-	return out, nil
+// AllJurisdictions implements directory.Store (parents before children).
+func (s *DirectoryStore) AllJurisdictions(ctx context.Context) ([]*directory.Jurisdiction, error) {
+	return s.jurisdictions(ctx, "SELECT "+jurisdictionColumns+" FROM jurisdictions ORDER BY path")
 }
 
 // Subtree implements directory.Store.
@@ -65,11 +52,6 @@ func (s *DirectoryStore) departments(ctx context.Context, sql string, args ...an
 		err := r.Scan(&d.Code, &d.NameZh, &d.NameEn, &d.Kind, &d.JurisdictionCode)
 		return &d, err
 	})
-}
-
-// Departments implements directory.Store.
-func (s *DirectoryStore) Departments(ctx context.Context, codes []string) ([]*directory.Department, error) {
-	return s.departments(ctx, "SELECT code, name_zh, name_en, kind, jurisdiction_code FROM departments WHERE code = ANY($1)", codes)
 }
 
 // AllDepartments implements directory.Store.

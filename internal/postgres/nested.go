@@ -30,14 +30,21 @@ type nestedTable struct {
 	property  string // column naming the compound, "" when none
 }
 
-// prefixRow scans a leading parent key, then hands the rest to a scanner
-// written for the table's own columns.
+// prefixRow scans a leading parent key (and a trailing total when asked),
+// then hands the rest to a scanner written for the table's own columns.
 type prefixRow struct {
-	rows pgx.Rows
-	key  *string
+	rows  pgx.Rows
+	key   *string
+	total *int
 }
 
-func (r prefixRow) Scan(dest ...any) error { return r.rows.Scan(append([]any{r.key}, dest...)...) }
+func (r prefixRow) Scan(dest ...any) error {
+	all := append([]any{r.key}, dest...)
+	if r.total != nil {
+		all = append(all, r.total)
+	}
+	return r.rows.Scan(all...)
+}
 
 // parentGroup is one statement's worth of parents: a join condition and the
 // keys it applies to.
@@ -81,16 +88,23 @@ func (t nestedTable) groups(parent links.Parent, keys []string) ([]parentGroup, 
 	return nil, apperr.Invalid("parent", "unknown parent %q", parent)
 }
 
-// listNested returns, per parent key, the first rows within scope.
+// listNested returns, per parent key, the first rows within scope and, when
+// withCount is set, how many rows each parent has in all (a window count in
+// the same statement, so a nested totalCount costs no statement of its own).
 func listNested[T any](ctx context.Context, pool *pgxpool.Pool, t nestedTable, parent links.Parent, keys []string,
-	scope access.RowScope, first int, scan func(pgx.Row) (T, error)) (map[string][]T, error) {
+	scope access.RowScope, first int, withCount bool, scan func(pgx.Row) (T, error)) (map[string][]T, map[string]int, error) {
 	out := make(map[string][]T, len(keys))
+	counts := make(map[string]int, len(keys))
 	if len(keys) == 0 || first <= 0 {
-		return out, nil
+		return out, counts, nil
 	}
 	groups, err := t.groups(parent, keys)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	total := ""
+	if withCount {
+		total = ", count(*) OVER () AS total"
 	}
 	for _, g := range groups {
 		w := newWhere()
@@ -98,27 +112,33 @@ func listNested[T any](ctx context.Context, pool *pgxpool.Pool, t nestedTable, p
 		w.addScope(scope, t.scope)
 		w.args["parents"], w.args["first"] = g.keys, first
 		sql := `SELECT par.key::text, x.* FROM unnest(@parents::` + g.cast + `) AS par(key)
-			CROSS JOIN LATERAL (SELECT ` + t.columns + ` FROM ` + t.from + ` WHERE ` + w.sql() + `
+			CROSS JOIN LATERAL (SELECT ` + t.columns + total + ` FROM ` + t.from + ` WHERE ` + w.sql() + `
 			ORDER BY ` + t.order + ` LIMIT @first) x`
 		rows, err := pool.Query(ctx, sql, w.args)
 		if err != nil {
-			return nil, translate(fmt.Errorf("nested list of %s: %w", t.from, err))
+			return nil, nil, translate(fmt.Errorf("nested list of %s: %w", t.from, err))
 		}
 		for rows.Next() {
 			var key string
-			v, err := scan(prefixRow{rows: rows, key: &key})
+			var n int
+			row := prefixRow{rows: rows, key: &key}
+			if withCount {
+				row.total = &n
+			}
+			v, err := scan(row)
 			if err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("scan nested %s: %w", t.from, err)
+				return nil, nil, fmt.Errorf("scan nested %s: %w", t.from, err)
 			}
 			out[key] = append(out[key], v)
+			counts[key] = n
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, translate(fmt.Errorf("read nested %s: %w", t.from, err))
+			return nil, nil, translate(fmt.Errorf("read nested %s: %w", t.from, err))
 		}
 	}
-	return out, nil
+	return out, counts, nil
 }
 
 // countNested returns, per parent key, how many rows within scope it has.
@@ -172,8 +192,8 @@ var (
 )
 
 // ByParent implements cases.Store.
-func (s *CaseStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int) (map[string][]*cases.Case, error) {
-	return listNested(ctx, s.pool, casesNested, parent, keys, scope, first, scanCase)
+func (s *CaseStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*cases.Case, map[string]int, error) {
+	return listNested(ctx, s.pool, casesNested, parent, keys, scope, first, withCount, scanCase)
 }
 
 // CountByParent implements cases.Store.
@@ -182,8 +202,8 @@ func (s *CaseStore) CountByParent(ctx context.Context, scope access.RowScope, pa
 }
 
 // ByParent implements violation.Store.
-func (s *ViolationStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int) (map[string][]*violation.Violation, error) {
-	return listNested(ctx, s.pool, violationsNested, parent, keys, scope, first, scanViolation)
+func (s *ViolationStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*violation.Violation, map[string]int, error) {
+	return listNested(ctx, s.pool, violationsNested, parent, keys, scope, first, withCount, scanViolation)
 }
 
 // CountByParent implements violation.Store.
@@ -192,8 +212,8 @@ func (s *ViolationStore) CountByParent(ctx context.Context, scope access.RowScop
 }
 
 // ByParent implements property.Store.
-func (s *PropertyStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int) (map[string][]*property.Property, error) {
-	return listNested(ctx, s.pool, propertiesNested, parent, keys, scope, first, scanProperty)
+func (s *PropertyStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*property.Property, map[string]int, error) {
+	return listNested(ctx, s.pool, propertiesNested, parent, keys, scope, first, withCount, scanProperty)
 }
 
 // CountByParent implements property.Store.
@@ -202,8 +222,8 @@ func (s *PropertyStore) CountByParent(ctx context.Context, scope access.RowScope
 }
 
 // ByParent implements parking.Store.
-func (s *ParkingStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int) (map[string][]*parking.Lot, error) {
-	return listNested(ctx, s.pool, lotsNested, parent, keys, scope, first, func(r pgx.Row) (*parking.Lot, error) { return scanLot(r) })
+func (s *ParkingStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*parking.Lot, map[string]int, error) {
+	return listNested(ctx, s.pool, lotsNested, parent, keys, scope, first, withCount, func(r pgx.Row) (*parking.Lot, error) { return scanLot(r) })
 }
 
 // CountByParent implements parking.Store.

@@ -58,8 +58,9 @@ type Store interface {
 	JurisdictionExists(ctx context.Context, code string) (bool, error)
 	// CaseExists reports whether a case exists (whoever may see it).
 	CaseExists(ctx context.Context, id uuid.UUID) (bool, error)
-	// ByParent returns, per parent key, its first records within scope.
-	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int) (map[string][]*Violation, error)
+	// ByParent returns, per parent key, its first records within scope and,
+	// with withCount, each parent's total.
+	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*Violation, map[string]int, error)
 	// CountByParent counts, per parent key, its records within scope.
 	CountByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string) (map[string]int, error)
 }
@@ -921,26 +922,27 @@ func ptr[T any](v T) *T { return &v }
 
 // ByParent returns, per parent key, the first violations under it that the
 // caller may see, in one statement per jurisdiction level (nested lists).
-func (s *Service) ByParent(ctx context.Context, parent links.Parent, keys []string, first int) (map[string][]*Violation, error) {
+// With withCount it also returns each parent's total.
+func (s *Service) ByParent(ctx context.Context, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*Violation, map[string]int, error) {
 	d, err := s.Decide(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if first < 0 || first > links.FirstMax {
-		return nil, apperr.Invalid("first", "nested lists show 0 to %d records; page through the root list for more", links.FirstMax)
+	if first < 0 || first > links.FirstMax+1 {
+		return nil, nil, apperr.Invalid("first", "nested lists show 0 to %d records; page through the root list for more", links.FirstMax)
 	}
-	m, err := s.store.ByParent(ctx, d.Rows, parent, keys, first)
+	m, counts, err := s.store.ByParent(ctx, d.Rows, parent, keys, first, withCount)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	n := 0
 	for _, l := range m {
 		n += len(l)
 	}
 	if err := s.audited(ctx, d, n); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return m, nil
+	return m, counts, nil
 }
 
 // CountByParent returns, per parent key, how many violations under it the
