@@ -7,11 +7,11 @@ package graph
 
 import (
 	"context"
-	"github.com/fengcheng/datahub/internal/links"
 
 	"github.com/fengcheng/datahub/graph/generated"
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/links"
 )
 
 func (r *departmentResolver) Jurisdiction(ctx context.Context, obj *directory.Department) (*directory.Jurisdiction, error) {

@@ -8,13 +8,13 @@ package graph
 import (
 	"context"
 	"errors"
-	"github.com/vikstrous/dataloadgen"
 	"time"
 
 	"github.com/fengcheng/datahub/graph/generated"
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/parking"
+	"github.com/vikstrous/dataloadgen"
 )
 
 func (r *mutationResolver) ReportParkingAvailability(ctx context.Context, lotID string, free int, at *time.Time) (*parking.Availability, error) {

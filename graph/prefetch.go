@@ -113,6 +113,9 @@ func (r *Resolver) prefetchCases(ctx context.Context, list []*cases.Case, sel as
 	ids := make([]uuid.UUID, len(list))
 	var props []uuid.UUID
 	for i, c := range list {
+		if c == nil {
+			continue // a violation's case outside the caller's scope: the loader found nothing
+		}
 		ids[i] = c.ID
 		l.cases.Prime(c.ID, c)
 		if c.PropertyID != nil {

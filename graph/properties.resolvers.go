@@ -8,13 +8,13 @@ package graph
 import (
 	"context"
 	"errors"
-	"github.com/fengcheng/datahub/internal/links"
 	"strconv"
 
 	"github.com/fengcheng/datahub/graph/generated"
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/vikstrous/dataloadgen"
 )

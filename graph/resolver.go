@@ -4,6 +4,7 @@ import (
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/feed"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/sharing"
@@ -20,6 +21,11 @@ type Resolver struct {
 	PropertyService  *property.Service
 	ViolationService *violation.Service
 	ParkingService   *parking.Service
-	Sharing          *sharing.Service
-	Audit            *audit.Trail
+	// Feed delivers change events to subscriptions.
+	Feed interface {
+		feed.Changes
+		feed.Readings
+	}
+	Sharing *sharing.Service
+	Audit   *audit.Trail
 }

@@ -8,7 +8,6 @@ package graph
 import (
 	"context"
 	"errors"
-	"github.com/vikstrous/dataloadgen"
 
 	"github.com/fengcheng/datahub/graph/generated"
 	"github.com/fengcheng/datahub/graph/model"
@@ -16,6 +15,7 @@ import (
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/violation"
+	"github.com/vikstrous/dataloadgen"
 )
 
 func (r *mutationResolver) ReportViolation(ctx context.Context, input model.ViolationInput) (*violation.Violation, error) {

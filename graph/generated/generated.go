@@ -40,6 +40,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	AccessRequest() AccessRequestResolver
 	AuditRecord() AuditRecordResolver
+	AvailabilityUpdate() AvailabilityUpdateResolver
 	Case() CaseResolver
 	CaseClass() CaseClassResolver
 	CaseConnection() CaseConnectionResolver
@@ -58,6 +59,7 @@ type ResolverRoot interface {
 	PropertyConnection() PropertyConnectionResolver
 	Query() QueryResolver
 	Renovation() RenovationResolver
+	Subscription() SubscriptionResolver
 	Violation() ViolationResolver
 	ViolationConnection() ViolationConnectionResolver
 	ViolationEvent() ViolationEventResolver
@@ -104,6 +106,12 @@ type ComplexityRoot struct {
 		RowCount    func(childComplexity int) int
 		Seq         func(childComplexity int) int
 		Subject     func(childComplexity int) int
+	}
+
+	AvailabilityUpdate struct {
+		At   func(childComplexity int) int
+		Free func(childComplexity int) int
+		Lot  func(childComplexity int) int
 	}
 
 	BuildingPermit struct {
@@ -447,6 +455,12 @@ type ComplexityRoot struct {
 		Weekday       func(childComplexity int) int
 	}
 
+	Subscription struct {
+		CaseUpdated                func(childComplexity int, filter *model.CaseFilter) int
+		ParkingAvailabilityChanged func(childComplexity int, watch model.AvailabilityWatch) int
+		ViolationUpdated           func(childComplexity int, filter *model.ViolationFilter) int
+	}
+
 	Viewer struct {
 		CitizenID    func(childComplexity int) int
 		Department   func(childComplexity int) int
@@ -529,6 +543,9 @@ type AuditRecordResolver interface {
 	Seq(ctx context.Context, obj *audit.Record) (int, error)
 
 	Hash(ctx context.Context, obj *audit.Record) (string, error)
+}
+type AvailabilityUpdateResolver interface {
+	Lot(ctx context.Context, obj *model.AvailabilityUpdate) (*parking.Lot, error)
 }
 type CaseResolver interface {
 	OwnerDept(ctx context.Context, obj *cases.Case) (*directory.Department, error)
@@ -681,6 +698,11 @@ type QueryResolver interface {
 type RenovationResolver interface {
 	Scope(ctx context.Context, obj *property.Renovation) (*string, error)
 	Budget(ctx context.Context, obj *property.Renovation) (*float64, error)
+}
+type SubscriptionResolver interface {
+	CaseUpdated(ctx context.Context, filter *model.CaseFilter) (<-chan *cases.Case, error)
+	ViolationUpdated(ctx context.Context, filter *model.ViolationFilter) (<-chan *violation.Violation, error)
+	ParkingAvailabilityChanged(ctx context.Context, watch model.AvailabilityWatch) (<-chan *model.AvailabilityUpdate, error)
 }
 type ViolationResolver interface {
 	OwnerDept(ctx context.Context, obj *violation.Violation) (*directory.Department, error)
@@ -902,6 +924,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditRecord.Subject(childComplexity), true
+
+	case "AvailabilityUpdate.at":
+		if e.ComplexityRoot.AvailabilityUpdate.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AvailabilityUpdate.At(childComplexity), true
+	case "AvailabilityUpdate.free":
+		if e.ComplexityRoot.AvailabilityUpdate.Free == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AvailabilityUpdate.Free(childComplexity), true
+	case "AvailabilityUpdate.lot":
+		if e.ComplexityRoot.AvailabilityUpdate.Lot == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AvailabilityUpdate.Lot(childComplexity), true
 
 	case "BuildingPermit.floorAreaM2":
 		if e.ComplexityRoot.BuildingPermit.FloorAreaM2 == nil {
@@ -2669,6 +2710,40 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SharingWindows.Weekday(childComplexity), true
 
+	case "Subscription.caseUpdated":
+		if e.ComplexityRoot.Subscription.CaseUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_caseUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.CaseUpdated(childComplexity, args["filter"].(*model.CaseFilter)), true
+	case "Subscription.parkingAvailabilityChanged":
+		if e.ComplexityRoot.Subscription.ParkingAvailabilityChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_parkingAvailabilityChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ParkingAvailabilityChanged(childComplexity, args["watch"].(model.AvailabilityWatch)), true
+	case "Subscription.violationUpdated":
+		if e.ComplexityRoot.Subscription.ViolationUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_violationUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ViolationUpdated(childComplexity, args["filter"].(*model.ViolationFilter)), true
+
 	case "Viewer.citizenId":
 		if e.ComplexityRoot.Viewer.CitizenID == nil {
 			break
@@ -2962,11 +3037,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AccessRequestInput", ec.unmarshalInputAccessRequestInput),
 			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
+			graphql.NewInputUnmarshaler("AvailabilityWatch", ec.unmarshalInputAvailabilityWatch),
 			graphql.NewInputUnmarshaler("CaseByIDsInput", ec.unmarshalInputCaseByIDsInput),
 			graphql.NewInputUnmarshaler("CaseFilter", ec.unmarshalInputCaseFilter),
 			graphql.NewInputUnmarshaler("CitizenReportInput", ec.unmarshalInputCitizenReportInput),
 			graphql.NewInputUnmarshaler("DepartmentByCodesInput", ec.unmarshalInputDepartmentByCodesInput),
 			graphql.NewInputUnmarshaler("JurisdictionByCodesInput", ec.unmarshalInputJurisdictionByCodesInput),
+			graphql.NewInputUnmarshaler("NearPoint", ec.unmarshalInputNearPoint),
 			graphql.NewInputUnmarshaler("ParkingLotByIDsInput", ec.unmarshalInputParkingLotByIDsInput),
 			graphql.NewInputUnmarshaler("ParkingLotFilter", ec.unmarshalInputParkingLotFilter),
 			graphql.NewInputUnmarshaler("PartyInput", ec.unmarshalInputPartyInput),
@@ -3021,6 +3098,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -3794,6 +3888,39 @@ extend type Mutation {
   revokeGrant(id: ID!, reason: String): AccessRequest!
 }
 `, BuiltIn: false},
+	{Name: "../../schema/subscriptions.graphqls", Input: `"Where to watch parking availability: listed lots, or lots near a point."
+input AvailabilityWatch {
+  lotIds: [ID!]
+  near: NearPoint
+}
+
+input NearPoint {
+  lat: Float!
+  lng: Float!
+  "Default 2,000 m."
+  radiusMeters: Int
+}
+
+"A lot's new free-space count."
+type AvailabilityUpdate {
+  lot: ParkingLot!
+  free: Int!
+  at: DateTime!
+}
+
+"""
+Change notifications over WebSocket (graphql-transport-ws). Authenticate in
+connection_init: {"Authorization": "Bearer …"} or {"apiKey": "…", "citizenId": "…"}.
+Each record is read again with your own row scope and field rules before it
+is sent: you only hear of records you may read. Delivery is at least once;
+drop repeats by (id, version).
+"""
+type Subscription {
+  caseUpdated(filter: CaseFilter): Case!
+  violationUpdated(filter: ViolationFilter): Violation!
+  parkingAvailabilityChanged(watch: AvailabilityWatch!): AvailabilityUpdate!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/violations.graphqls", Input: `enum ViolationKind {
   "违法建设"
   ILLEGAL_CONSTRUCTION
@@ -4175,6 +4302,18 @@ func (ec *executionContext) childFields_AuditRecord(ctx context.Context, field g
 		return ec.fieldContext_AuditRecord_hash(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditRecord", field.Name)
+}
+
+func (ec *executionContext) childFields_AvailabilityUpdate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lot":
+		return ec.fieldContext_AvailabilityUpdate_lot(ctx, field)
+	case "free":
+		return ec.fieldContext_AvailabilityUpdate_free(ctx, field)
+	case "at":
+		return ec.fieldContext_AvailabilityUpdate_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AvailabilityUpdate", field.Name)
 }
 
 func (ec *executionContext) childFields_BuildingPermit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6245,6 +6384,48 @@ func (ec *executionContext) field_Query_violations_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Subscription_caseUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.CaseFilter, error) {
+			return ec.unmarshalOCaseFilter2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCaseFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_parkingAvailabilityChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "watch",
+		func(ctx context.Context, v any) (model.AvailabilityWatch, error) {
+			return ec.unmarshalNAvailabilityWatch2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAvailabilityWatch(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["watch"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_violationUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.ViolationFilter, error) {
+			return ec.unmarshalOViolationFilter2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field___Directive_args_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7011,6 +7192,84 @@ func (ec *executionContext) _AuditRecord_hash(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_AuditRecord_hash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditRecord", field, true, true, "String")
+}
+
+func (ec *executionContext) _AvailabilityUpdate_lot(ctx context.Context, field graphql.CollectedField, obj *model.AvailabilityUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AvailabilityUpdate_lot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AvailabilityUpdate().Lot(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *parking.Lot) graphql.Marshaler {
+			return ec.marshalNParkingLot2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐLot(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AvailabilityUpdate_lot(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AvailabilityUpdate",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ParkingLot(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AvailabilityUpdate_free(ctx context.Context, field graphql.CollectedField, obj *model.AvailabilityUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AvailabilityUpdate_free(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Free, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AvailabilityUpdate_free(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AvailabilityUpdate", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AvailabilityUpdate_at(ctx context.Context, field graphql.CollectedField, obj *model.AvailabilityUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AvailabilityUpdate_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AvailabilityUpdate_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AvailabilityUpdate", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _BuildingPermit_permitNo(ctx context.Context, field graphql.CollectedField, obj *property.Permit) (ret graphql.Marshaler) {
@@ -14644,6 +14903,138 @@ func (ec *executionContext) fieldContext_SharingWindows_noMovement(_ context.Con
 	return graphql.NewScalarFieldContext("SharingWindows", field, false, false, "String")
 }
 
+func (ec *executionContext) _Subscription_caseUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_caseUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().CaseUpdated(ctx, fc.Args["filter"].(*model.CaseFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *cases.Case) graphql.Marshaler {
+			return ec.marshalNCase2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐCase(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_caseUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Case(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_caseUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_violationUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_violationUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ViolationUpdated(ctx, fc.Args["filter"].(*model.ViolationFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *violation.Violation) graphql.Marshaler {
+			return ec.marshalNViolation2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐViolation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_violationUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Violation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_violationUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_parkingAvailabilityChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_parkingAvailabilityChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ParkingAvailabilityChanged(ctx, fc.Args["watch"].(model.AvailabilityWatch))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AvailabilityUpdate) graphql.Marshaler {
+			return ec.marshalNAvailabilityUpdate2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAvailabilityUpdate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_parkingAvailabilityChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AvailabilityUpdate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_parkingAvailabilityChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Viewer_subject(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17127,6 +17518,55 @@ func UnmarshalAuditFilter(ctx context.Context, raw any) (model.AuditFilter, erro
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputAvailabilityWatch(ctx context.Context, obj any) (model.AvailabilityWatch, error) {
+	var it model.AvailabilityWatch
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"lotIds", "near"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "lotIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lotIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LotIds = data
+		case "near":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("near"))
+			data, err := ec.unmarshalONearPoint2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐNearPoint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Near = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAvailabilityWatch unmarshals raw into the AvailabilityWatch input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAvailabilityWatch(ctx context.Context, raw any) (model.AvailabilityWatch, error) {
+	var out model.AvailabilityWatch
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AvailabilityWatch", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCaseByIDsInput(ctx context.Context, obj any) (model.CaseByIDsInput, error) {
 	var it model.CaseByIDsInput
 	if obj == nil {
@@ -17481,6 +17921,62 @@ func (ec *executionContext) unmarshalInputJurisdictionByCodesInput(ctx context.C
 func UnmarshalJurisdictionByCodesInput(ctx context.Context, raw any) (model.JurisdictionByCodesInput, error) {
 	var out model.JurisdictionByCodesInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "JurisdictionByCodesInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputNearPoint(ctx context.Context, obj any) (model.NearPoint, error) {
+	var it model.NearPoint
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"lat", "lng", "radiusMeters"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "lat":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lat"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lat = data
+		case "lng":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lng"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lng = data
+		case "radiusMeters":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("radiusMeters"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RadiusMeters = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalNearPoint unmarshals raw into the NearPoint input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalNearPoint(ctx context.Context, raw any) (model.NearPoint, error) {
+	var out model.NearPoint
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "NearPoint", raw, &out)
 	return out, err
 }
 
@@ -18528,6 +19024,50 @@ func (ec *executionContext) _AuditRecord(ctx context.Context, sel ast.SelectionS
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._AuditRecord_hash(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var availabilityUpdateImplementors = []string{"AvailabilityUpdate"}
+
+func (ec *executionContext) _AvailabilityUpdate(ctx context.Context, sel ast.SelectionSet, obj *model.AvailabilityUpdate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, availabilityUpdateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AvailabilityUpdate")
+		case "lot":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AvailabilityUpdate_lot(ctx, field, obj)
+				})
+		case "free":
+			out.Values[i] = ec._AvailabilityUpdate_free(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._AvailabilityUpdate_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20845,6 +21385,30 @@ func (ec *executionContext) _SharingWindows(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "caseUpdated":
+		return ec._Subscription_caseUpdated(ctx, fields[0])
+	case "violationUpdated":
+		return ec._Subscription_violationUpdated(ctx, fields[0])
+	case "parkingAvailabilityChanged":
+		return ec._Subscription_parkingAvailabilityChanged(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var viewerImplementors = []string{"Viewer"}
 
 func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, obj *model.Viewer) graphql.Marshaler {
@@ -21708,6 +22272,19 @@ func (ec *executionContext) marshalNAuditRecord2ᚖgithubᚗcomᚋfengchengᚋda
 		return graphql.Null
 	}
 	return ec._AuditRecord(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAvailabilityUpdate2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAvailabilityUpdate(ctx context.Context, sel ast.SelectionSet, v *model.AvailabilityUpdate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AvailabilityUpdate!")
+		return graphql.Null
+	}
+	return ec._AvailabilityUpdate(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAvailabilityWatch2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAvailabilityWatch(ctx context.Context, v any) (model.AvailabilityWatch, error) {
+	res, err := ec.unmarshalInputAvailabilityWatch(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
@@ -23251,6 +23828,41 @@ func (ec *executionContext) marshalOGeoPoint2ᚖgithubᚗcomᚋfengchengᚋdatah
 	return ec._GeoPoint(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -23412,6 +24024,14 @@ func (ec *executionContext) marshalOMaskRule2ᚖgithubᚗcomᚋfengchengᚋdatah
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalONearPoint2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐNearPoint(ctx context.Context, v any) (*model.NearPoint, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputNearPoint(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOParkingKind2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐKind(ctx context.Context, v any) (*parking.Kind, error) {

@@ -43,6 +43,12 @@ type AuditPage struct {
 	Next *string `json:"next,omitempty"`
 }
 
+// Where to watch parking availability: listed lots, or lots near a point.
+type AvailabilityWatch struct {
+	LotIds []string   `json:"lotIds,omitempty"`
+	Near   *NearPoint `json:"near,omitempty"`
+}
+
 type CaseByIDsInput struct {
 	ID string `json:"ID"`
 }
@@ -102,6 +108,13 @@ type JurisdictionByCodesInput struct {
 }
 
 type Mutation struct {
+}
+
+type NearPoint struct {
+	Lat float64 `json:"lat"`
+	Lng float64 `json:"lng"`
+	// Default 2,000 m.
+	RadiusMeters *int `json:"radiusMeters,omitempty"`
 }
 
 // Relay page information.
@@ -172,6 +185,14 @@ type ReportCaseInput struct {
 	// The sending system's id, for idempotent re-sends.
 	ExternalID *string    `json:"externalId,omitempty"`
 	ReportedAt *time.Time `json:"reportedAt,omitempty"`
+}
+
+// Change notifications over WebSocket (graphql-transport-ws). Authenticate in
+// connection_init: {"Authorization": "Bearer …"} or {"apiKey": "…", "citizenId": "…"}.
+// Each record is read again with your own row scope and field rules before it
+// is sent: you only hear of records you may read. Delivery is at least once;
+// drop repeats by (id, version).
+type Subscription struct {
 }
 
 // Who is calling, as the hub sees it.

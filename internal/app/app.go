@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -26,6 +27,7 @@ import (
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/config"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/events"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/property"
@@ -52,6 +54,10 @@ type App struct {
 	handler  http.Handler
 	// availability keeps live parking counters; its sampler runs with Serve.
 	availability *availability.Counter
+	relay        *events.Relay
+	broker       *events.Broker
+	stopBG       context.CancelFunc
+	bgDone       sync.WaitGroup
 	closers      []func()
 }
 
@@ -164,6 +170,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		return nil, fmt.Errorf("parking availability: %w", err)
 	}
 	a.availability = counter
+	a.relay = events.NewRelay(pool, a.Redis, events.RelayConfig{Prefix: cfg.RedisPrefix, Logger: log})
+	a.broker = events.NewBroker(a.Redis, events.BrokerConfig{Prefix: cfg.RedisPrefix, Logger: log})
 	a.Resolver = &graph.Resolver{
 		Access:           decider,
 		CaseService:      a.Cases,
@@ -174,6 +182,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 			Calendar: cal, Auditor: auditor, Permits: permitRegister{propertyStore}, Now: opts.Now}),
 		ParkingService: parking.NewService(parking.Config{Store: parkingStore, Authorizer: decider, Auditor: auditor,
 			Availability: counter, Calendar: cal, Now: opts.Now}),
+		Feed:    brokerFeed{a.broker},
 		Sharing: sharing.NewService(postgres.NewSharingStore(pool), eng, opts.Now),
 		Audit:   audit.NewTrail(pool, decider),
 	}
@@ -214,8 +223,38 @@ func (a *App) requestScope(ctx context.Context) context.Context {
 // Handler is the HTTP handler of the hub.
 func (a *App) Handler() http.Handler { return a.handler }
 
+// Start runs the instance's background work until Close: the outbox relay,
+// the event broker that feeds this instance's subscriptions, the parking
+// availability sampler and the grant upkeep. Every instance runs them all;
+// each is safe to run on several instances at once.
+func (a *App) Start() {
+	if a.stopBG != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopBG = cancel
+	run := func(name string, f func(context.Context) error) {
+		a.bgDone.Add(1)
+		go func() {
+			defer a.bgDone.Done()
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				a.Logger.Error("background task stopped", "task", name, "err", err)
+			}
+		}()
+	}
+	run("outbox relay", a.relay.Run)
+	run("event broker", a.broker.Run)
+	run("availability sampler", func(ctx context.Context) error { return a.availability.RunSampler(ctx, 0) })
+	run("grant upkeep", func(ctx context.Context) error { a.maintain(ctx); return nil })
+}
+
 // Close releases everything New opened, in reverse order.
 func (a *App) Close() {
+	if a.stopBG != nil {
+		a.stopBG()
+		a.bgDone.Wait()
+		a.stopBG = nil
+	}
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		a.closers[i]()
 	}
@@ -239,14 +278,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	bg, stopBG := context.WithCancel(context.Background())
-	defer stopBG()
-	go a.maintain(bg)
-	go func() {
-		if err := a.availability.RunSampler(bg, 0); err != nil && bg.Err() == nil {
-			a.Logger.Error("parking availability sampler stopped", "err", err)
-		}
-	}()
+	a.Start()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -76,13 +76,14 @@ func newHubWith(t testing.TB, opts app.Options) *hub {
 // sel is one field of a generated selection: its response key (the alias,
 // or the name), the schema field, arguments and, for objects, the type and
 // the fields selected below (however they were spread over fragments).
-type sel struct {
+type qField struct {
 	key, name, args string
 	typ             string
-	kids            []*sel
+	kids            []*qField
+	first           int // the page size of a nested cases(first:)
 }
 
-func (s *sel) kid(name string) *sel {
+func (s *qField) kid(name string) *qField {
 	for _, k := range s.kids {
 		if k.name == name {
 			return k
@@ -94,27 +95,31 @@ func (s *sel) kid(name string) *sel {
 type opKind int
 
 const (
-	opList opKind = iota
-	opCase
-	opEntities
+	opList       opKind = iota // cases(filter, orderBy, first, after)
+	opCase                     // case(id:)
+	opEntities                 // _entities(representations: [Case…])
+	opJur                      // jurisdiction(code:), with nested cases
+	opProperty                 // property(id:) { cases }: a compound's cases
+	opViolations               // violations { case }: the case behind each violation
 )
 
 // rootOp is one root field of a generated query.
 type rootOp struct {
 	kind opKind
-	sel  *sel // cases: CaseConnection; case and _entities: Case
+	sel  *qField // cases: CaseConnection; case and _entities: Case
 	// opList
 	filter   caseFilter
 	order    string
 	first    int
 	afterVar string // set on the one list a query pages through
-	// opCase, opEntities
+	// opCase, opEntities: the case ids asked for; opJur: the code;
+	// opProperty: the compound's id
 	ids []string
 }
 
 type genQuery struct {
 	index  int
-	caller *caller
+	caller *matrixCaller
 	text   string
 	vars   map[string]any
 	ops    []*rootOp
@@ -122,32 +127,32 @@ type genQuery struct {
 	pages  int     // how many pages to walk
 }
 
-type gen struct {
+type queryGen struct {
 	r     *rand.Rand
-	w     *world
+	w     *accessWorld
 	n     int
 	frags []string
 	vars  map[string]any
 	defs  []string
 }
 
-func (g *gen) chance(p float64) bool { return g.r.Float64() < p }
+func (g *queryGen) chance(p float64) bool { return g.r.Float64() < p }
 
-func (g *gen) pick(list []string) string { return list[g.r.IntN(len(list))] }
+func (g *queryGen) pick(list []string) string { return list[g.r.IntN(len(list))] }
 
 // field makes a leaf or object field, aliased now and then.
-func (g *gen) field(name, typ string, kids ...*sel) *sel {
+func (g *queryGen) field(name, typ string, kids ...*qField) *qField {
 	key := name
 	if g.chance(0.25) {
 		g.n++
 		key = fmt.Sprintf("%s_%d", strings.TrimLeft(name, "_"), g.n)
 	}
-	return &sel{key: key, name: name, typ: typ, kids: kids}
+	return &qField{key: key, name: name, typ: typ, kids: kids}
 }
 
 // some returns a non-empty random subset of names as leaf fields.
-func (g *gen) some(p float64, names ...string) []*sel {
-	var out []*sel
+func (g *queryGen) some(p float64, names ...string) []*qField {
+	var out []*qField
 	for _, n := range names {
 		if g.chance(p) {
 			out = append(out, g.field(n, ""))
@@ -159,28 +164,30 @@ func (g *gen) some(p float64, names ...string) []*sel {
 	return out
 }
 
-func (g *gen) shuffle(s []*sel) []*sel {
+func (g *queryGen) shuffle(s []*qField) []*qField {
 	g.r.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
 	return s
 }
 
 var caseScalars = []string{"caseNo", "status", "source", "kind", "description", "address", "majorCode", "minorCode", "reportedAt", "__typename"}
 
-func (g *gen) caseKids() []*sel {
-	kids := []*sel{g.field("id", "")}
+// caseKids selects Case fields; inside a nested list (nested) the
+// jurisdiction offers no further nested list.
+func (g *queryGen) caseKids(nested bool) []*qField {
+	kids := []*qField{g.field("id", "")}
 	for _, f := range caseScalars {
 		if g.chance(0.3) {
 			kids = append(kids, g.field(f, ""))
 		}
 	}
 	if g.chance(0.2) {
-		kids = append(kids, g.field("ownerDept", "Department", g.deptKids(2)...))
+		kids = append(kids, g.field("ownerDept", "Department", g.deptKids(2, !nested)...))
 	}
 	if g.chance(0.3) {
-		kids = append(kids, g.field("handlingDept", "Department", g.deptKids(2)...))
+		kids = append(kids, g.field("handlingDept", "Department", g.deptKids(2, !nested)...))
 	}
 	if g.chance(0.3) {
-		kids = append(kids, g.field("jurisdiction", "Jurisdiction", g.jurKids(2)...))
+		kids = append(kids, g.field("jurisdiction", "Jurisdiction", g.jurKids(2, !nested)...))
 	}
 	if g.chance(0.6) {
 		kids = append(kids, g.field("reporter", "Reporter", g.some(0.7, "name", "phone")...))
@@ -191,21 +198,26 @@ func (g *gen) caseKids() []*sel {
 	return g.shuffle(kids)
 }
 
-func (g *gen) deptKids(depth int) []*sel {
+func (g *queryGen) deptKids(depth int, lists bool) []*qField {
 	kids := g.some(0.5, "code", "name", "kind")
 	if depth > 0 && g.chance(0.3) {
-		kids = append(kids, g.field("jurisdiction", "Jurisdiction", g.jurKids(depth-1)...))
+		kids = append(kids, g.field("jurisdiction", "Jurisdiction", g.jurKids(depth-1, lists)...))
 	}
 	return g.shuffle(kids)
 }
 
-func (g *gen) jurKids(depth int) []*sel {
+// jurKids selects Jurisdiction fields; with lists, now and then the
+// subtree's cases (a nested list: another door to the rows).
+func (g *queryGen) jurKids(depth int, lists bool) []*qField {
 	kids := g.some(0.5, "code", "level", "name")
 	if depth > 0 && g.chance(0.35) {
-		kids = append(kids, g.field("parent", "Jurisdiction", g.jurKids(depth-1)...))
+		kids = append(kids, g.field("parent", "Jurisdiction", g.jurKids(depth-1, lists)...))
+	}
+	if lists && g.chance(0.3) {
+		kids = append(kids, g.nestedCases())
 	}
 	if depth > 0 && g.chance(0.2) {
-		ch := []*sel{{key: "code", name: "code"}}
+		ch := []*qField{{key: "code", name: "code"}}
 		if g.chance(0.5) {
 			ch = append(ch, g.field("level", ""))
 		}
@@ -214,10 +226,41 @@ func (g *gen) jurKids(depth int) []*sel {
 	return g.shuffle(kids)
 }
 
+// connKids selects CaseConnection fields.
+func (g *queryGen) connKids(nested bool) []*qField {
+	var conn []*qField
+	if g.chance(0.75) {
+		conn = append(conn, g.field("totalCount", ""))
+	}
+	if g.chance(0.9) {
+		edge := []*qField{g.field("node", "Case", g.caseKids(nested)...)}
+		if g.chance(0.3) {
+			edge = append(edge, g.field("cursor", ""))
+		}
+		conn = append(conn, g.field("edges", "CaseEdge", g.shuffle(edge)...))
+	}
+	if g.chance(0.5) {
+		conn = append(conn, g.field("pageInfo", "PageInfo", g.some(0.6, "hasNextPage", "endCursor")...))
+	}
+	if len(conn) == 0 {
+		conn = append(conn, g.field("totalCount", ""))
+	}
+	return g.shuffle(conn)
+}
+
+// nestedCases is a nested cases(first:) list (of a jurisdiction or a
+// compound), newest first.
+func (g *queryGen) nestedCases() *qField {
+	s := g.field("cases", "CaseConnection", g.connKids(true)...)
+	s.first = []int{0, 1, 3, 5, 20, 50}[g.r.IntN(6)]
+	s.args = "(first: " + strconv.Itoa(s.first) + ")"
+	return s
+}
+
 // renderSet renders a selection set, spreading the fields at random over
 // plain fields, an inline fragment and a named fragment.
-func (g *gen) renderSet(typ string, kids []*sel) string {
-	var direct, inline, named []*sel
+func (g *queryGen) renderSet(typ string, kids []*qField) string {
+	var direct, inline, named []*qField
 	for _, k := range kids {
 		switch g.r.IntN(6) {
 		case 0:
@@ -244,7 +287,7 @@ func (g *gen) renderSet(typ string, kids []*sel) string {
 	return "{ " + strings.Join(parts, " ") + " }"
 }
 
-func (g *gen) renderFields(kids []*sel) string {
+func (g *queryGen) renderFields(kids []*qField) string {
 	var parts []string
 	for _, k := range kids {
 		parts = append(parts, g.renderField(k))
@@ -252,7 +295,7 @@ func (g *gen) renderFields(kids []*sel) string {
 	return "{ " + strings.Join(parts, " ") + " }"
 }
 
-func (g *gen) renderField(k *sel) string {
+func (g *queryGen) renderField(k *qField) string {
 	s := k.name
 	if k.key != k.name {
 		s = k.key + ": " + k.name
@@ -264,7 +307,7 @@ func (g *gen) renderField(k *sel) string {
 	return s
 }
 
-func (g *gen) variable(typ string, v any) string {
+func (g *queryGen) variable(typ string, v any) string {
 	g.n++
 	name := fmt.Sprintf("v%d", g.n)
 	g.defs = append(g.defs, "$"+name+": "+typ)
@@ -279,7 +322,7 @@ var (
 	textWords   = []string{"店外", "垃圾", "井盖", "占道", "渣土车", "12345", "市民反映", "巡查发现", "路", "号"}
 )
 
-func (g *gen) filter(c *caller) caseFilter {
+func (g *queryGen) filter(c *matrixCaller) caseFilter {
 	var f caseFilter
 	if g.chance(0.45) {
 		switch {
@@ -332,7 +375,7 @@ func (g *gen) filter(c *caller) caseFilter {
 
 // someID picks a case id for case(id:) and _entities: in scope, out of
 // scope, nonexistent or malformed.
-func (g *gen) someID(c *caller) string {
+func (g *queryGen) someID(c *matrixCaller) string {
 	switch x := g.r.IntN(100); {
 	case x < 40 && len(c.inside) > 0:
 		return g.pick(c.inside)
@@ -351,7 +394,7 @@ func (g *gen) someID(c *caller) string {
 }
 
 // query generates one random query for a caller.
-func (g *gen) query(c *caller) *genQuery {
+func (g *queryGen) query(c *matrixCaller) *genQuery {
 	g.frags, g.defs, g.vars = nil, nil, map[string]any{}
 	q := &genQuery{caller: c, vars: g.vars}
 	nops := 1 + g.r.IntN(3)
@@ -359,12 +402,18 @@ func (g *gen) query(c *caller) *genQuery {
 	for i := range nops {
 		op := &rootOp{}
 		switch x := g.r.IntN(100); {
-		case x < 50:
+		case x < 40:
 			op.kind = opList
-		case x < 75:
+		case x < 60:
 			op.kind = opCase
-		default:
+		case x < 78:
 			op.kind = opEntities
+		case x < 88:
+			op.kind = opJur
+		case x < 94:
+			op.kind = opProperty
+		default:
+			op.kind = opViolations
 		}
 		key := func(name string) string {
 			if nops > 1 || g.chance(0.3) {
@@ -377,24 +426,7 @@ func (g *gen) query(c *caller) *genQuery {
 			op.filter = g.filter(c)
 			op.order = g.pick(allOrders)
 			op.first = []int{1, 3, 10, 25, 60}[g.r.IntN(5)]
-			var conn []*sel
-			if g.chance(0.75) {
-				conn = append(conn, g.field("totalCount", ""))
-			}
-			if g.chance(0.9) {
-				edge := []*sel{g.field("node", "Case", g.caseKids()...)}
-				if g.chance(0.3) {
-					edge = append(edge, g.field("cursor", ""))
-				}
-				conn = append(conn, g.field("edges", "CaseEdge", g.shuffle(edge)...))
-			}
-			if g.chance(0.5) {
-				conn = append(conn, g.field("pageInfo", "PageInfo", g.some(0.6, "hasNextPage", "endCursor")...))
-			}
-			if len(conn) == 0 {
-				conn = append(conn, g.field("totalCount", ""))
-			}
-			op.sel = &sel{key: key("cases"), name: "cases", typ: "CaseConnection", kids: g.shuffle(conn)}
+			op.sel = &qField{key: key("cases"), name: "cases", typ: "CaseConnection", kids: g.connKids(false)}
 			args := []string{"first: " + strconv.Itoa(op.first)}
 			if fi := op.filter.input(); len(fi) > 0 || g.chance(0.3) {
 				args = append(args, "filter: "+g.variable("CaseFilter", fi))
@@ -406,7 +438,7 @@ func (g *gen) query(c *caller) *genQuery {
 				// Page through: the edges (with ids) and pageInfo are needed.
 				q.walk, q.pages = op, 2+g.r.IntN(3)
 				if op.sel.kid("edges") == nil {
-					op.sel.kids = append(op.sel.kids, g.field("edges", "CaseEdge", g.field("node", "Case", g.caseKids()...)))
+					op.sel.kids = append(op.sel.kids, g.field("edges", "CaseEdge", g.field("node", "Case", g.caseKids(false)...)))
 				}
 				if pi := op.sel.kid("pageInfo"); pi == nil {
 					op.sel.kids = append(op.sel.kids, g.field("pageInfo", "PageInfo", g.field("hasNextPage", ""), g.field("endCursor", "")))
@@ -427,8 +459,33 @@ func (g *gen) query(c *caller) *genQuery {
 			parts = append(parts, g.renderField(op.sel))
 		case opCase:
 			op.ids = []string{g.someID(c)}
-			op.sel = &sel{key: key("case"), name: "case", typ: "Case", kids: g.caseKids()}
+			op.sel = &qField{key: key("case"), name: "case", typ: "Case", kids: g.caseKids(false)}
 			op.sel.args = "(id: " + g.variable("ID!", op.ids[0]) + ")"
+			parts = append(parts, g.renderField(op.sel))
+		case opJur:
+			code := g.pick(g.w.jurCodes)
+			if c.jur != "" && g.chance(0.4) {
+				code = c.jur
+			}
+			op.ids = []string{code}
+			kids := g.jurKids(2, false)
+			kids = append(kids, g.nestedCases())
+			op.sel = &qField{key: key("jurisdiction"), name: "jurisdiction", typ: "Jurisdiction", kids: g.shuffle(kids)}
+			op.sel.args = "(code: " + g.variable("String!", code) + ")"
+			parts = append(parts, g.renderField(op.sel))
+		case opProperty:
+			id := g.pick(g.w.propertyIDs)
+			op.ids = []string{id}
+			op.sel = &qField{key: key("property"), name: "property", typ: "Property",
+				kids: g.shuffle([]*qField{g.field("id", ""), g.nestedCases()})}
+			op.sel.args = "(id: " + g.variable("ID!", id) + ")"
+			parts = append(parts, g.renderField(op.sel))
+		case opViolations:
+			op.first = []int{5, 20, 50}[g.r.IntN(3)]
+			node := g.field("node", "Violation", g.field("id", ""), g.field("case", "Case", g.caseKids(false)...))
+			op.sel = &qField{key: key("violations"), name: "violations", typ: "ViolationConnection",
+				kids: []*qField{g.field("edges", "ViolationEdge", node)}}
+			op.sel.args = "(first: " + strconv.Itoa(op.first) + ")"
 			parts = append(parts, g.renderField(op.sel))
 		case opEntities:
 			n := 1 + g.r.IntN(6)
@@ -437,7 +494,7 @@ func (g *gen) query(c *caller) *genQuery {
 				op.ids = append(op.ids, g.someID(c))
 				reps[j] = map[string]any{"__typename": "Case", "id": op.ids[j]}
 			}
-			op.sel = &sel{key: key("_entities"), name: "_entities", typ: "Case", kids: g.caseKids()}
+			op.sel = &qField{key: key("_entities"), name: "_entities", typ: "Case", kids: g.caseKids(false)}
 			op.sel.args = "(representations: " + g.variable("[_Any!]!", reps) + ")"
 			// The entities are a union: the Case fields go in a fragment.
 			var set string
@@ -475,7 +532,7 @@ func (g *gen) query(c *caller) *genQuery {
 
 // violation is one thing a response shows that the oracle forbids (or
 // withholds that it allows).
-type violation struct {
+type leakViolation struct {
 	query   int // index of the query in the seeded sequence
 	caller  string
 	text    string
@@ -484,47 +541,58 @@ type violation struct {
 	problem string
 }
 
-func (v violation) String() string {
+func (v leakViolation) String() string {
 	return fmt.Sprintf("%s\n\tquery #%d as %s\n\tpath: %s\n\tquery: %s\n\tvariables: %s", v.problem, v.query, v.caller, v.path, v.text, v.vars)
 }
 
 // collector records violations instead of failing the test, so a planted
 // leak can be required to produce some.
-type collector struct {
+type violationLog struct {
 	mu       sync.Mutex
-	vs       []violation
+	vs       []leakViolation
 	requests int
+	seen     map[string]int // what the checked answers covered, for the log
 }
 
-func (c *collector) add(v violation) {
+// saw counts one thing the checker judged.
+func (c *violationLog) saw(what string) {
+	c.mu.Lock()
+	if c.seen == nil {
+		c.seen = map[string]int{}
+	}
+	c.seen[what]++
+	c.mu.Unlock()
+}
+
+func (c *violationLog) add(v leakViolation) {
 	c.mu.Lock()
 	c.vs = append(c.vs, v)
 	c.mu.Unlock()
 }
 
 // violations returns the violations found so far, by query.
-func (c *collector) violations() []violation {
+func (c *violationLog) violations() []leakViolation {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	vs := slices.Clone(c.vs)
-	slices.SortStableFunc(vs, func(a, b violation) int { return a.query - b.query })
+	slices.SortStableFunc(vs, func(a, b leakViolation) int { return a.query - b.query })
 	return vs
 }
 
 // check is the judging of one response.
-type check struct {
-	w        *world
-	c        *caller
+type respCheck struct {
+	w        *accessWorld
+	c        *matrixCaller
 	q        *genQuery
 	r        rawResponse
-	out      *collector
+	out      *violationLog
 	wantErrs map[string]bool // paths where a FORBIDDEN error must be
 	ids      []string        // the case ids in the answer (to load timelines in one go)
 }
 
-func (k *check) fail(path []any, format string, args ...any) {
+func (k *respCheck) fail(path []any, format string, args ...any) {
 	vars, _ := json.Marshal(k.q.vars)
-	k.out.add(violation{query: k.q.index, caller: k.c.String(), text: k.q.text, vars: string(vars), path: pathString(path), problem: fmt.Sprintf(format, args...)})
+	k.out.add(leakViolation{query: k.q.index, caller: k.c.String(), text: k.q.text, vars: string(vars), path: pathString(path), problem: fmt.Sprintf(format, args...)})
 }
 
 var (
@@ -534,7 +602,7 @@ var (
 
 // judge checks a whole response; afterID is the oracle's last id of the
 // previous page of q.walk.
-func (k *check) judge(afterID string) {
+func (k *respCheck) judge(afterID string) {
 	if k.r.Status != 200 {
 		k.fail(nil, "HTTP status %d: %s", k.r.Status, k.r.Body)
 		return
@@ -548,7 +616,7 @@ func (k *check) judge(afterID string) {
 			k.fail(nil, "the answer names case %s, outside the caller's scope", id)
 		}
 	}
-	if k.c.reporter != visible {
+	if k.c.reporter != wantVisible {
 		for _, p := range phoneRe.FindAllString(string(k.r.Body), -1) {
 			if k.w.phones[p] {
 				k.fail(nil, "the answer carries the raw reporter phone %s (want %s)", p, k.c.reporter)
@@ -564,7 +632,13 @@ func (k *check) judge(afterID string) {
 			if op == k.q.walk {
 				after = afterID
 			}
-			k.list(path, v, op, after)
+			k.list(path, v, op.sel, op.filter, op.order, op.first, after)
+		case opJur:
+			k.jur(path, v, op.sel.kids, op.ids[0])
+		case opProperty:
+			k.property(path, v, op.sel.kids, op.ids[0])
+		case opViolations:
+			k.violations(path, v, op.sel)
 		case opCase:
 			k.caseAt(path, v, op.sel.kids, op.ids[0])
 		case opEntities:
@@ -574,7 +648,7 @@ func (k *check) judge(afterID string) {
 				continue
 			}
 			for i, e := range list {
-				k.caseAt(with(path, i), e, op.sel.kids, op.ids[i])
+				k.caseAt(pathWith(path, i), e, op.sel.kids, op.ids[i])
 			}
 		}
 	}
@@ -591,19 +665,28 @@ func (k *check) judge(afterID string) {
 	}
 }
 
-func (k *check) list(path []any, v any, op *rootOp, afterID string) {
+// list checks a CaseConnection (selected by s) against the oracle's list
+// for the filter, order, page size and previous page.
+func (k *respCheck) list(path []any, v any, s0 *qField, f caseFilter, order string, first int, afterID string) {
 	conn, ok := v.(map[string]any)
 	if !ok {
 		k.fail(path, "cases answered %v", v)
 		return
 	}
-	wantIDs, more, total := k.w.list(k.c, op.filter, op.order, op.first, afterID)
-	if s := op.sel.kid("totalCount"); s != nil {
+	wantIDs, more, total := k.w.list(k.c, f, order, first, afterID)
+	k.out.saw("case lists")
+	if afterID != "" {
+		k.out.saw("next pages")
+	}
+	if total == 0 && len(k.c.visible) > 0 && f.matchesAny(k.w) {
+		k.out.saw("lists whose matches are all out of scope")
+	}
+	if s := s0.kid("totalCount"); s != nil {
 		if got, _ := conn[s.key].(float64); int(got) != total {
-			k.fail(with(path, s.key), "totalCount %v, the oracle counts %d", conn[s.key], total)
+			k.fail(pathWith(path, s.key), "totalCount %v, the oracle counts %d", conn[s.key], total)
 		}
 	}
-	if s := op.sel.kid("edges"); s != nil {
+	if s := s0.kid("edges"); s != nil {
 		edges, _ := conn[s.key].([]any)
 		node := s.kid("node")
 		var got []string
@@ -615,19 +698,19 @@ func (k *check) list(path []any, v any, op *rootOp, afterID string) {
 				id, _ = n[idk.key].(string)
 			}
 			got = append(got, id)
-			k.caseAt(with(path, s.key, i, node.key), em[node.key], node.kids, "")
+			k.caseAt(pathWith(path, s.key, i, node.key), em[node.key], node.kids, "")
 		}
 		if !slices.Equal(got, wantIDs) {
-			k.fail(with(path, s.key), "page of %d cases %v, the oracle's page is %d cases %v", len(got), shortIDs(got), len(wantIDs), shortIDs(wantIDs))
+			k.fail(pathWith(path, s.key), "page of %d cases %v, the oracle's page is %d cases %v", len(got), shortIDs(got), len(wantIDs), shortIDs(wantIDs))
 		}
 	}
-	if s := op.sel.kid("pageInfo"); s != nil {
+	if s := s0.kid("pageInfo"); s != nil {
 		pi, _ := conn[s.key].(map[string]any)
 		if hn := s.kid("hasNextPage"); hn != nil && pi[hn.key] != more {
-			k.fail(with(path, s.key, hn.key), "hasNextPage %v, the oracle says %v", pi[hn.key], more)
+			k.fail(pathWith(path, s.key, hn.key), "hasNextPage %v, the oracle says %v", pi[hn.key], more)
 		}
 		if ec := s.kid("endCursor"); ec != nil && (pi[ec.key] == nil) != (len(wantIDs) == 0) {
-			k.fail(with(path, s.key, ec.key), "endCursor %v for a page of %d", pi[ec.key], len(wantIDs))
+			k.fail(pathWith(path, s.key, ec.key), "endCursor %v for a page of %d", pi[ec.key], len(wantIDs))
 		}
 	}
 }
@@ -641,13 +724,24 @@ func shortIDs(ids []string) string {
 
 // caseAt checks one Case (or null) at path. wantID is the id asked for by
 // case(id:) or _entities ("" in lists).
-func (k *check) caseAt(path []any, v any, kids []*sel, wantID string) {
+func (k *respCheck) caseAt(path []any, v any, kids []*qField, wantID string) {
+	if wantID != "" {
+		switch {
+		case k.c.visible[wantID]:
+			k.out.saw("lookups of in-scope ids")
+		case k.w.cases[wantID] != nil:
+			k.out.saw("lookups of out-of-scope ids")
+		default:
+			k.out.saw("lookups of nonexistent ids")
+		}
+	}
 	if v == nil {
 		if wantID != "" && k.c.visible[wantID] {
 			k.fail(path, "case %s, in the caller's scope, answered null", wantID)
 		}
 		return
 	}
+	k.out.saw("cases checked")
 	obj, ok := v.(map[string]any)
 	if !ok {
 		k.fail(path, "not a case object: %v", v)
@@ -665,13 +759,13 @@ func (k *check) caseAt(path []any, v any, kids []*sel, wantID string) {
 		k.fail(path, "a case with unknown id %q", id)
 		return
 	case !k.c.visible[id]:
-		k.fail(path, "case %s (jurisdiction %s, handled by %v, citizen %v) is outside the caller's scope", id, db.Jur, deref(db.Handling), deref(db.Citizen))
+		k.fail(path, "case %s (jurisdiction %s, handled by %v, citizen %v) is outside the caller's scope", id, db.Jur, strOf(db.Handling), strOf(db.Citizen))
 		return
 	case wantID != "" && id != wantID:
 		k.fail(path, "asked for case %s, got %s", wantID, id)
 	}
 	for _, s := range kids {
-		p := with(path, s.key)
+		p := pathWith(path, s.key)
 		got := obj[s.key]
 		switch s.name {
 		case "id":
@@ -701,7 +795,7 @@ func (k *check) caseAt(path []any, v any, kids []*sel, wantID string) {
 		case "ownerDept":
 			k.dept(p, got, s.kids, db.Owner)
 		case "handlingDept":
-			k.dept(p, got, s.kids, deref(db.Handling))
+			k.dept(p, got, s.kids, strOf(db.Handling))
 		case "jurisdiction":
 			k.jur(p, got, s.kids, db.Jur)
 		case "timeline":
@@ -714,20 +808,20 @@ func (k *check) caseAt(path []any, v any, kids []*sel, wantID string) {
 	}
 }
 
-func deref(p *string) string {
+func strOf(p *string) string {
 	if p == nil {
 		return ""
 	}
 	return *p
 }
 
-func (k *check) eq(path []any, got any, want string) {
+func (k *respCheck) eq(path []any, got any, want string) {
 	if s, ok := got.(string); !ok || s != want {
 		k.fail(path, "%v, stored %q", got, want)
 	}
 }
 
-func (k *check) dept(path []any, v any, kids []*sel, code string) {
+func (k *respCheck) dept(path []any, v any, kids []*qField, code string) {
 	if code == "" {
 		if v != nil {
 			k.fail(path, "%v where the case has none", v)
@@ -741,7 +835,7 @@ func (k *check) dept(path []any, v any, kids []*sel, code string) {
 	}
 	db := k.w.depts[code]
 	for _, s := range kids {
-		p := with(path, s.key)
+		p := pathWith(path, s.key)
 		switch s.name {
 		case "code":
 			k.eq(p, d[s.key], db.Code)
@@ -755,7 +849,7 @@ func (k *check) dept(path []any, v any, kids []*sel, code string) {
 	}
 }
 
-func (k *check) jur(path []any, v any, kids []*sel, code string) {
+func (k *respCheck) jur(path []any, v any, kids []*qField, code string) {
 	if code == "" {
 		if v != nil {
 			k.fail(path, "%v where there is none", v)
@@ -769,7 +863,7 @@ func (k *check) jur(path []any, v any, kids []*sel, code string) {
 	}
 	db := k.w.jurs[code]
 	for _, s := range kids {
-		p := with(path, s.key)
+		p := pathWith(path, s.key)
 		switch s.name {
 		case "code":
 			k.eq(p, j[s.key], db.Code)
@@ -779,6 +873,9 @@ func (k *check) jur(path []any, v any, kids []*sel, code string) {
 			k.eq(p, j[s.key], db.Name)
 		case "parent":
 			k.jur(p, j[s.key], s.kids, db.Parent)
+		case "cases":
+			k.out.saw("nested lists of a jurisdiction's cases")
+			k.list(p, j[s.key], s, caseFilter{Jurisdiction: code}, "REPORTED_AT_DESC", s.first, "")
 		case "children":
 			list, _ := j[s.key].([]any)
 			var got []string
@@ -799,9 +896,66 @@ func (k *check) jur(path []any, v any, kids []*sel, code string) {
 	}
 }
 
-func (k *check) timeline(path []any, v any, kids []*sel, db *dbCase) {
+// property checks property(id:) { id cases }: compounds are public, and
+// their cases are the caller's cases about that compound.
+func (k *respCheck) property(path []any, v any, kids []*qField, id string) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		k.fail(path, "property %s answered %v", id, v)
+		return
+	}
+	for _, s := range kids {
+		switch s.name {
+		case "id":
+			k.eq(pathWith(path, s.key), m[s.key], id)
+		case "cases":
+			k.out.saw("nested lists of a compound's cases")
+			k.list(pathWith(path, s.key), m[s.key], s, caseFilter{PropertyID: id}, "REPORTED_AT_DESC", s.first, "")
+		}
+	}
+}
+
+// violations checks the case behind each violation the caller gets (which
+// violations those are is the violations dataset's matrix, not this one's):
+// a case within the caller's scope, else null.
+func (k *respCheck) violations(path []any, v any, s *qField) {
+	conn, ok := v.(map[string]any)
+	if !ok {
+		k.fail(path, "violations answered %v", v)
+		return
+	}
+	edges := s.kid("edges")
+	node := edges.kid("node")
+	cs := node.kid("case")
+	list, _ := conn[edges.key].([]any)
+	for i, e := range list {
+		n, _ := e.(map[string]any)[node.key].(map[string]any)
+		vid, _ := n[node.kid("id").key].(string)
+		caseID, known := k.w.violations[vid]
+		if !known {
+			k.fail(pathWith(path, edges.key, i, node.key), "unknown violation %q", vid)
+			continue
+		}
+		p := pathWith(path, edges.key, i, node.key, cs.key)
+		k.out.saw("cases behind violations")
+		want := ""
+		if caseID != nil {
+			want = *caseID
+		}
+		if want == "" || !k.c.visible[want] {
+			if n[cs.key] != nil {
+				k.fail(p, "violation %s shows case %v, want null (linked case %q is not the caller's)", vid, n[cs.key], want)
+			}
+			continue
+		}
+		k.caseAt(p, n[cs.key], cs.kids, want)
+	}
+}
+
+func (k *respCheck) timeline(path []any, v any, kids []*qField, db *dbCase) {
+	k.out.saw("timelines " + k.c.workflow.String())
 	switch k.c.workflow {
-	case denied:
+	case wantDenied:
 		k.denied(path, v)
 		return
 	}
@@ -829,13 +983,16 @@ func (k *check) timeline(path []any, v any, kids []*sel, db *dbCase) {
 			case "actorDept":
 				want = evs[i].ActorDept
 			}
-			k.eq(with(path, i, s.key), m[s.key], want)
+			k.eq(pathWith(path, i, s.key), m[s.key], want)
 		}
 	}
 }
 
-func (k *check) reporter(path []any, v any, kids []*sel, db *dbCase) {
-	if k.c.reporter == denied {
+func (k *respCheck) reporter(path []any, v any, kids []*qField, db *dbCase) {
+	if db.RepPhone != nil || db.RepName != nil || k.c.reporter == wantDenied {
+		k.out.saw("reporters " + k.c.reporter.String())
+	}
+	if k.c.reporter == wantDenied {
 		k.denied(path, v)
 		return
 	}
@@ -851,7 +1008,7 @@ func (k *check) reporter(path []any, v any, kids []*sel, db *dbCase) {
 		return
 	}
 	for _, s := range kids {
-		p := with(path, s.key)
+		p := pathWith(path, s.key)
 		raw := db.RepName
 		if s.name == "phone" {
 			raw = db.RepPhone
@@ -864,7 +1021,7 @@ func (k *check) reporter(path []any, v any, kids []*sel, db *dbCase) {
 			}
 		case !isStr:
 			k.fail(p, "%v, want %s", m[s.key], k.c.reporter)
-		case k.c.reporter == visible:
+		case k.c.reporter == wantVisible:
 			if got != *raw {
 				k.fail(p, "%q, stored %q (want visible)", got, *raw)
 			}
@@ -881,7 +1038,7 @@ func (k *check) reporter(path []any, v any, kids []*sel, db *dbCase) {
 }
 
 // denied expects null here and a FORBIDDEN error on this path.
-func (k *check) denied(path []any, v any) {
+func (k *respCheck) denied(path []any, v any) {
 	if v != nil {
 		k.fail(path, "visible where denied: %v", v)
 	}
@@ -890,23 +1047,23 @@ func (k *check) denied(path []any, v any) {
 
 // runner sends random queries as random callers and records every
 // violation. The generator is seeded: a seed replays the same queries.
-type runner struct {
+type leakRunner struct {
 	t       testing.TB
 	h       *hub
-	w       *world
-	callers []*caller
-	g       *gen
-	out     *collector
+	w       *accessWorld
+	callers []*matrixCaller
+	g       *queryGen
+	out     *violationLog
 	next    int
 }
 
-func newRunner(t testing.TB, h *hub, w *world, callers []*caller, seed uint64) *runner {
-	return &runner{t: t, h: h, w: w, callers: callers, out: &collector{},
-		g: &gen{r: rand.New(rand.NewPCG(seed, seed^0x5eed1ea4)), w: w}}
+func newRunner(t testing.TB, h *hub, w *accessWorld, callers []*matrixCaller, seed uint64) *leakRunner {
+	return &leakRunner{t: t, h: h, w: w, callers: callers, out: &violationLog{},
+		g: &queryGen{r: rand.New(rand.NewPCG(seed, seed^0x5eed1ea4)), w: w}}
 }
 
 // run generates n more queries and sends them from a few goroutines.
-func (rn *runner) run(n, workers int) {
+func (rn *leakRunner) run(n, workers int) {
 	qs := make([]*genQuery, n)
 	for i := range qs {
 		c := rn.callers[rn.g.r.IntN(len(rn.callers))]
@@ -932,7 +1089,7 @@ func (rn *runner) run(n, workers int) {
 
 // one sends a query, and when it pages through a list, the next pages
 // with the server's cursors, judging every answer.
-func (rn *runner) one(q *genQuery) {
+func (rn *leakRunner) one(q *genQuery) {
 	c := q.caller
 	afterID := ""
 	var cursor any
@@ -940,11 +1097,11 @@ func (rn *runner) one(q *genQuery) {
 		if q.walk != nil {
 			q.vars[q.walk.afterVar] = cursor
 		}
-		r, err := rn.h.post(c, q.text, q.vars)
+		r, err := rn.h.postAs(c, q.text, q.vars)
 		rn.out.mu.Lock()
 		rn.out.requests++
 		rn.out.mu.Unlock()
-		k := &check{w: rn.w, c: c, q: q, r: r, out: rn.out, wantErrs: map[string]bool{}}
+		k := &respCheck{w: rn.w, c: c, q: q, r: r, out: rn.out, wantErrs: map[string]bool{}}
 		if err != nil {
 			k.fail(nil, "request failed: %v", err)
 			return
@@ -966,7 +1123,7 @@ func (rn *runner) one(q *genQuery) {
 	}
 }
 
-func reportViolations(t *testing.T, seed uint64, vs []violation) {
+func reportViolations(t *testing.T, seed uint64, vs []leakViolation) {
 	t.Helper()
 	for i, v := range vs {
 		if i == 15 {
@@ -988,10 +1145,23 @@ func TestLeakRandomized(t *testing.T) {
 	seed := leakSeed(t)
 	t.Logf("leak seed %d (replay: go test ./internal/app -run TestLeakRandomized -leak.seed=%d)", seed, seed)
 	rn := newRunner(t, h, w, callers, seed)
+	start := time.Now()
 	rn.run(*leakNFlag, leakWorkers)
 	vs := rn.out.violations()
-	t.Logf("%d queries, %d requests, %d violations", *leakNFlag, rn.out.requests, len(vs))
+	t.Logf("%d queries, %d requests in %s, %d violations", *leakNFlag, rn.out.requests, time.Since(start).Round(time.Millisecond), len(vs))
+	for _, k := range slices.Sorted(maps.Keys(rn.out.seen)) {
+		t.Logf("  %6d %s", rn.out.seen[k], k)
+	}
 	reportViolations(t, seed, vs)
+	if *leakNFlag >= 100 {
+		// The run must have exercised what it claims to check.
+		for _, k := range []string{"cases checked", "reporters masked", "reporters visible", "timelines visible",
+			"lookups of out-of-scope ids", "lookups of nonexistent ids", "next pages", "lists whose matches are all out of scope"} {
+			if rn.out.seen[k] == 0 {
+				t.Errorf("no %s in %d queries (seed %d)", k, *leakNFlag, seed)
+			}
+		}
+	}
 }
 
 // leakWorkers is how many queries are in flight at once.
@@ -1042,7 +1212,7 @@ func TestLeakCheckerFindsPlantedLeaks(t *testing.T) {
 	// edited by edit) to a hub built with opts, in batches until the
 	// checker reports something or n queries have gone.
 	w := loadWorld(t, newHub(t).app.Pool)
-	run := func(t *testing.T, opts app.Options, spec string, edit func(*principalSpec), n int) []violation {
+	run := func(t *testing.T, opts app.Options, spec string, edit func(*principalSpec), n int) []leakViolation {
 		h := newHubWith(t, opts)
 		var specs []principalSpec
 		for _, s := range matrixSpecs() {
@@ -1060,7 +1230,7 @@ func TestLeakCheckerFindsPlantedLeaks(t *testing.T) {
 		t.Logf("%d queries, %d requests, %d violations", rn.next, rn.out.requests, len(rn.out.violations()))
 		return rn.out.violations()
 	}
-	expectCaught := func(t *testing.T, vs []violation, what string) {
+	expectCaught := func(t *testing.T, vs []leakViolation, what string) {
 		t.Helper()
 		found := 0
 		for _, v := range vs {
@@ -1120,7 +1290,7 @@ func TestLeakCheckerFindsPlantedLeaks(t *testing.T) {
 		return true
 	})}
 	t.Run("denied groups, expected denied", func(t *testing.T) {
-		vs := run(t, denyGroups, "housing viewer", func(s *principalSpec) { s.reporter, s.workflow = denied, denied }, 40)
+		vs := run(t, denyGroups, "housing viewer", func(s *principalSpec) { s.reporter, s.workflow = wantDenied, wantDenied }, 40)
 		if len(vs) > 0 {
 			reportViolations(t, seed, vs)
 		}

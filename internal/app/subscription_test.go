@@ -1,0 +1,147 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+	"github.com/fengcheng/datahub/internal/auth"
+)
+
+// wsClient is a graphql-transport-ws client for one subscription.
+type wsClient struct {
+	t    *testing.T
+	conn *websocket.Conn
+}
+
+func (h *hub) subscribe(t *testing.T, init map[string]any, query string, vars map[string]any) *wsClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(h.srv.URL, "http") + "/query"
+	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(websocket.StatusNormalClosure, "") })
+	c := &wsClient{t: t, conn: conn}
+	c.send(ctx, map[string]any{"type": "connection_init", "payload": init})
+	if m := c.read(ctx); m["type"] != "connection_ack" {
+		t.Fatalf("init: %v", m)
+	}
+	c.send(ctx, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": query, "variables": vars}})
+	return c
+}
+
+func (c *wsClient) send(ctx context.Context, v any) {
+	if err := wsjson.Write(ctx, c.conn, v); err != nil {
+		c.t.Fatalf("ws write: %v", err)
+	}
+}
+
+func (c *wsClient) read(ctx context.Context) map[string]any {
+	var m map[string]any
+	if err := wsjson.Read(ctx, c.conn, &m); err != nil {
+		return map[string]any{"type": "timeout", "err": err.Error()}
+	}
+	return m
+}
+
+// next waits for the next "next" message (skipping pings) up to d.
+func (c *wsClient) next(d time.Duration) (map[string]any, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	for {
+		m := c.read(ctx)
+		switch m["type"] {
+		case "ping":
+			c.send(ctx, map[string]any{"type": "pong"})
+		case "next":
+			return m, true
+		case "timeout":
+			return nil, false
+		default:
+			c.t.Fatalf("unexpected message: %v", m)
+		}
+	}
+}
+
+// TestSubscriptionsAcrossInstances: a change made through instance A
+// reaches a subscriber on instance B whose scope includes the record, and
+// never one whose scope does not.
+func TestSubscriptionsAcrossInstances(t *testing.T) {
+	clk := &testClock{now: seedNow}
+	a, b := instance(t, clk), instance(t, clk)
+	a.app.Start()
+	b.app.Start()
+	var grid string
+	if err := a.app.Pool.QueryRow(context.Background(), `SELECT code FROM jurisdictions WHERE level = 'GRID'
+		AND code LIKE 'hailing.chengdong.%' ORDER BY code LIMIT 1`).Scan(&grid); err != nil {
+		t.Fatal(err)
+	}
+	mint := func(dept, jur string, roles ...string) map[string]any {
+		tok, err := auth.MintDev(b.cfg.DevSecret(), auth.DevClaims{Subject: "sub-" + jur, Dept: dept, Roles: roles, Jurisdiction: jur}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]any{"Authorization": "Bearer " + tok}
+	}
+	const q = `subscription { caseUpdated { id caseNo status reporter { phone } } }`
+	east := b.subscribe(t, mint("street-chengdong", "hailing.chengdong", "street-officer"), q, nil)
+	west := b.subscribe(t, mint("street-chengxi", "hailing.chengxi", "street-officer"), q, nil)
+	time.Sleep(200 * time.Millisecond) // let both subscriptions register with the broker
+
+	r := a.do(a.token("urban-management", "officer", "dispatcher"), `mutation($in: ReportCaseInput!) { reportCase(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"kind": "EVENT", "minorCode": "0502", "source": "INSPECTOR_PATROL",
+			"description": "东进路流动摊贩占道", "lat": 32.49, "lng": 119.93, "jurisdiction": grid,
+			"reporterName": "赵六", "reporterPhone": "13700001234"}})
+	if len(r.Errors) > 0 {
+		t.Fatalf("report: %+v", r.Errors)
+	}
+	id := decode[struct{ ID string }](t, r.Data["reportCase"]).ID
+	start := time.Now()
+	m, ok := east.next(5 * time.Second)
+	if !ok {
+		t.Fatal("the Chengdong subscriber on instance B heard nothing")
+	}
+	got, _ := json.Marshal(m["payload"])
+	if !strings.Contains(string(got), id) || !strings.Contains(string(got), `"REPORTED"`) ||
+		!strings.Contains(string(got), `"137****1234"`) {
+		t.Fatalf("event: %s", got)
+	}
+	t.Logf("event reached instance B after %s", time.Since(start))
+	if m, ok := west.next(1500 * time.Millisecond); ok {
+		t.Fatalf("a subscriber outside the record's scope heard of it: %v", m)
+	}
+}
+
+func TestAvailabilitySubscription(t *testing.T) {
+	clk := &testClock{now: seedNow}
+	a, b := instance(t, clk), instance(t, clk)
+	a.app.Start()
+	b.app.Start()
+	var lot string
+	if err := a.app.Pool.QueryRow(context.Background(), `SELECT id::text FROM parking_lots WHERE owner_dept = 'traffic-police'
+		AND total_spaces >= 10 ORDER BY id LIMIT 1`).Scan(&lot); err != nil {
+		t.Fatal(err)
+	}
+	watcher := b.subscribe(t, map[string]any{}, `subscription($id: ID!) { parkingAvailabilityChanged(watch: {lotIds: [$id]}) { free lot { name } } }`,
+		map[string]any{"id": lot})
+	time.Sleep(200 * time.Millisecond)
+	r := a.do(a.token("traffic-police", "officer"), `mutation($id: ID!, $at: DateTime) { reportParkingAvailability(lotId: $id, free: 7, at: $at) { free } }`,
+		map[string]any{"id": lot, "at": seedNow.Format(time.RFC3339)})
+	if len(r.Errors) > 0 {
+		t.Fatalf("report: %+v", r.Errors)
+	}
+	m, ok := watcher.next(5 * time.Second)
+	if !ok {
+		t.Fatal("no availability event on instance B")
+	}
+	if got, _ := json.Marshal(m["payload"]); !strings.Contains(string(got), `"free":7`) {
+		t.Fatalf("event: %s", got)
+	}
+}

@@ -1,0 +1,38 @@
+// Package feed is what the domain services see of change events: a stream
+// of (record, version) changes of one dataset within a row scope, and of
+// parking availability readings. internal/events implements it on Redis.
+package feed
+
+import (
+	"context"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/access"
+)
+
+// Change says a record changed; subscribers read the record itself, with
+// their own scope, before telling anyone.
+type Change struct {
+	RecordID string
+	Version  int
+}
+
+// Reading is a lot's free-space count at an instant.
+type Reading struct {
+	LotID string
+	Free  int
+	At    time.Time
+}
+
+// Changes streams the changes of one dataset within a row scope until ctx
+// ends or stop is called. A closed channel means the stream ended (the
+// subscriber fell behind or the hub is stopping): subscribe again.
+type Changes interface {
+	Changes(ctx context.Context, dataset string, scope access.RowScope) (ch <-chan Change, stop func())
+}
+
+// Readings streams availability readings of the listed lots (all lots when
+// empty).
+type Readings interface {
+	Readings(ctx context.Context, lotIDs []string) (ch <-chan Reading, stop func())
+}

@@ -1,0 +1,64 @@
+package violation
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/feed"
+	"github.com/google/uuid"
+)
+
+// Matches reports whether v passes f at now, as the store's SQL does.
+func (f Filter) Matches(v *Violation, now time.Time) bool {
+	switch {
+	case f.Kind != "" && f.Kind != v.Kind,
+		f.Subtype != "" && f.Subtype != v.Subtype,
+		len(f.Statuses) > 0 && !slices.Contains(f.Statuses, v.Status),
+		f.Jurisdiction != "" && v.JurisdictionCode != f.Jurisdiction && !strings.HasPrefix(v.JurisdictionCode, f.Jurisdiction+"."),
+		f.PropertyID != nil && (v.PropertyID == nil || *v.PropertyID != *f.PropertyID),
+		f.CaseID != nil && (v.CaseID == nil || *v.CaseID != *f.CaseID),
+		f.DiscoveredFrom != nil && v.DiscoveredAt.Before(*f.DiscoveredFrom),
+		f.DiscoveredTo != nil && !v.DiscoveredAt.Before(*f.DiscoveredTo),
+		f.Open != nil && *f.Open != v.Status.Open(),
+		f.Overdue != nil && *f.Overdue != v.Overdue(now):
+		return false
+	}
+	return true
+}
+
+// Watch streams the violations visible to the caller that change and
+// match f, each read again with the caller's scope and audited.
+func (s *Service) Watch(ctx context.Context, changes feed.Changes, f Filter) (<-chan *Violation, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if d.Rows.Empty() {
+		return nil, apperr.New(apperr.Forbidden, "you may not read violations")
+	}
+	in, stop := changes.Changes(ctx, Dataset, d.Rows)
+	out := make(chan *Violation, 16)
+	go func() {
+		defer close(out)
+		defer stop()
+		for ch := range in {
+			id, err := uuid.Parse(ch.RecordID)
+			if err != nil {
+				continue
+			}
+			v, err := s.store.Get(ctx, d.Rows, id)
+			if err != nil || !f.Matches(v, s.Now()) || s.audited(ctx, d, 1) != nil {
+				continue
+			}
+			select {
+			case out <- v:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
