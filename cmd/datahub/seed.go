@@ -54,7 +54,7 @@ func (m *Main) seed(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "seeded %d jurisdictions, %d departments, %d cases (%d timeline events), compounds, %d parking lots, %d violations; %d cases linked to compounds; in %s\n",
-		st.Jurisdictions, st.Departments, st.Cases, st.Events, st.ParkingLots, st.Violations.Violations, st.LinkedCases, (st.Duration + st.OtherDatasets).Round(time.Millisecond))
+	fmt.Fprintf(m.Stdout, "seeded %d jurisdictions, %d departments, %d cases (%d timeline events), %d compounds, %d parking lots, %d violations; %d cases linked to compounds; in %s\n",
+		st.Jurisdictions, st.Departments, st.Cases, st.Events, st.Properties, st.ParkingLots, st.Violations.Violations, st.LinkedCases, (st.Duration + st.OtherDatasets).Round(time.Millisecond))
 	return nil
 }

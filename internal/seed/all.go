@@ -16,6 +16,7 @@ const ParkingLotsDefault = 200
 // AllStats counts what All loaded.
 type AllStats struct {
 	Stats
+	Properties    int64
 	ParkingLots   int64
 	Violations    postgres.DemoStats
 	LinkedCases   int64
@@ -43,6 +44,9 @@ func All(ctx context.Context, pool *pgxpool.Pool, opts Options, progress func(st
 	}
 	if err := postgres.SeedDemo(ctx, pool, opts.Seed); err != nil {
 		return out, fmt.Errorf("seed properties: %w", err)
+	}
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM properties").Scan(&out.Properties); err != nil {
+		return out, fmt.Errorf("count properties: %w", err)
 	}
 	if out.ParkingLots, err = postgres.SeedParkingDemo(ctx, pool, opts.Seed, ParkingLotsDefault); err != nil {
 		return out, fmt.Errorf("seed parking: %w", err)
