@@ -1,0 +1,149 @@
+package ingest
+
+import (
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/fengcheng/datahub/internal/apperr"
+)
+
+// input is the byte stream of one import: what the caller gave, counted
+// (for progress and the report), optionally gunzipped, bounded.
+type input struct {
+	counted *countingReader
+	r       io.Reader
+}
+
+func newInput(r io.Reader, opts Options) (*input, error) {
+	in := &input{counted: &countingReader{r: r, progress: opts.Progress, next: ProgressEveryDefault}}
+	in.r = in.counted
+	if opts.Gzip {
+		gz, err := gzip.NewReader(in.counted)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, apperr.Invalid("body", "the body is empty, not gzip data")
+			}
+			return nil, streamError(&decodeError{err})
+		}
+		in.r = &gunzipReader{gz}
+	}
+	if opts.MaxBytes > 0 {
+		in.r = &limitReader{r: in.r, left: opts.MaxBytes, limit: opts.MaxBytes}
+	}
+	return in, nil
+}
+
+// finish reports the final progress.
+func (in *input) finish() {
+	if in.counted.progress != nil {
+		in.counted.progress(in.counted.n)
+	}
+}
+
+// countingReader counts the bytes read from the caller's stream and reports
+// progress. Errors of the stream are marked as such.
+type countingReader struct {
+	r        io.Reader
+	n        int64
+	progress func(int64)
+	next     int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.progress != nil && c.n >= c.next {
+		c.progress(c.n)
+		c.next = c.n + ProgressEveryDefault
+	}
+	if err != nil && err != io.EOF {
+		err = &readError{err}
+	}
+	return n, err
+}
+
+// gunzipReader marks decompression errors (corrupt or cut-off data) as such.
+type gunzipReader struct{ gz *gzip.Reader }
+
+func (g *gunzipReader) Read(p []byte) (int, error) {
+	n, err := g.gz.Read(p)
+	if err != nil && err != io.EOF {
+		var re *readError
+		if !errors.As(err, &re) {
+			err = &decodeError{err}
+		}
+	}
+	return n, err
+}
+
+// limitReader fails with a limitError once more than limit bytes pass.
+type limitReader struct {
+	r           io.Reader
+	left, limit int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, &limitError{l.limit}
+	}
+	// Read one byte more than allowed to tell "exactly at the limit" from
+	// "over it".
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return 0, &limitError{l.limit}
+	}
+	return n, err
+}
+
+// readError is a failure to read the caller's stream.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return "read: " + e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// decodeError is gzip data that is corrupt or cut off.
+type decodeError struct{ err error }
+
+func (e *decodeError) Error() string { return "gunzip: " + e.err.Error() }
+func (e *decodeError) Unwrap() error { return e.err }
+
+// limitError is a stream longer than the limit.
+type limitError struct{ limit int64 }
+
+func (e *limitError) Error() string        { return fmt.Sprintf("the stream exceeds %d bytes", e.limit) }
+func (e *limitError) Is(target error) bool { return target == ErrTooLarge }
+
+// streamError turns a failure of the stream into the error Import returns.
+func streamError(err error) error {
+	var le *limitError
+	var mbe *http.MaxBytesError
+	var de *decodeError
+	var re *readError
+	var ae *apperr.Error
+	switch {
+	case errors.As(err, &le):
+		return tooLarge(le.limit)
+	case errors.As(err, &mbe):
+		return tooLarge(mbe.Limit)
+	case errors.As(err, &de):
+		return fmt.Errorf("%w: %w", apperr.Invalid("body", "the gzip data is corrupt or cut off (%v); nothing was imported", de.err), err)
+	case errors.As(err, &ae):
+		return err
+	case errors.As(err, &re):
+		return fmt.Errorf("%w: %w", apperr.Invalid("body", "reading the file failed (%v); nothing was imported", re.err), err)
+	}
+	return fmt.Errorf("read file: %w", err)
+}
+
+func tooLarge(limit int64) error {
+	e := apperr.Invalid("body", "the file exceeds the limit of %d bytes (after decompression); nothing was imported: split it into smaller files", limit)
+	e.Extra = map[string]any{"maxBytes": limit}
+	return fmt.Errorf("%w: %w", e, ErrTooLarge)
+}

@@ -1,0 +1,119 @@
+package ingest_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/ingest"
+	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/seed"
+	"github.com/fengcheng/datahub/internal/testenv"
+	"github.com/fengcheng/datahub/policies"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+var env testenv.Env
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
+
+var directoryOnce sync.Once
+
+// setup returns a pool on the package database with the jurisdiction tree
+// and departments loaded (once per package). The tests of this package
+// compare database-wide figures (the outbox's last id, the sum of case
+// versions) before and after an import, so they do not run in parallel.
+func setup(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	pool := env.Pool(tb)
+	var err error
+	directoryOnce.Do(func() { err = insertDirectory(context.Background(), pool) })
+	if err != nil {
+		tb.Fatalf("insert directory: %v", err)
+	}
+	return pool
+}
+
+func insertDirectory(ctx context.Context, pool *pgxpool.Pool) error {
+	return postgres.InTx(ctx, pool, func(tx pgx.Tx) error {
+		for _, j := range seed.Jurisdictions() {
+			var parent *string
+			if j.ParentCode != "" {
+				parent = &j.ParentCode
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO jurisdictions (code, level, parent_code, name_zh, name_en, admin_code, lat, lng)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, j.Code, j.Level, parent, j.NameZh, j.NameEn, j.AdminCode, j.Lat, j.Lng); err != nil {
+				return err
+			}
+		}
+		for _, d := range seed.Departments() {
+			if _, err := tx.Exec(ctx, `INSERT INTO departments (code, name_zh, name_en, kind, jurisdiction_code) VALUES ($1, $2, $3, $4, $5)`,
+				d.Code, d.NameZh, d.NameEn, d.Kind, d.JurisdictionCode); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func catalog(tb testing.TB) *access.Catalog {
+	tb.Helper()
+	data, err := policies.FS.ReadFile("catalog.yaml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cat, err := access.ParseCatalog(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cat
+}
+
+func newService(tb testing.TB, pool *pgxpool.Pool, cfg ingest.Config) *ingest.Service {
+	tb.Helper()
+	if cfg.Catalog == nil {
+		cfg.Catalog = catalog(tb)
+	}
+	return ingest.NewService(postgres.NewIngestStore(pool, postgres.IngestConfig{}), cfg)
+}
+
+func as(ctx context.Context, dept string, roles ...string) context.Context {
+	return access.WithPrincipal(ctx, &access.Principal{Kind: access.KindService, Subject: "key-" + dept, Dept: dept, Roles: roles, Jurisdiction: "hailing"})
+}
+
+// umSystem is the urban-management command centre's system, the provider
+// of cases.
+func umSystem() context.Context { return as(context.Background(), "urban-management", "system") }
+
+// genCase writes the i-th generated case of a run as one NDJSON line.
+// Every third case leaves its jurisdiction to be located.
+func genCase(w io.Writer, prefix string, i int, rng *rand.Rand) {
+	lat := 32.36 + rng.Float64()*0.26
+	lng := 119.80 + rng.Float64()*0.25
+	classes := [...][2]string{{"EVENT", "0501"}, {"EVENT", "0101"}, {"COMPONENT", "0101"}, {"EVENT", "0201"}, {"COMPONENT", "0202"}}
+	cl := classes[i%len(classes)]
+	jur := ""
+	if i%3 != 0 {
+		jur = `,"jurisdiction":"hailing.chengdong.fenghuang"`
+	}
+	at := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute).Format(time.RFC3339)
+	fmt.Fprintf(w, `{"externalId":"%s-%d","kind":"%s","minorCode":"%s","source":"DRONE_PATROL","description":"无人机巡查发现 %d 号问题，请处理","address":"海陵区青年路 %d 号","lat":%.6f,"lng":%.6f%s,"reporterName":"张三","reporterPhone":"13812345678","reportedAt":"%s","photoUrls":["https://img.example.cn/%s/%d.jpg"]}`+"\n",
+		prefix, i, cl[0], cl[1], i, i%500, lat, lng, jur, at, prefix, i)
+}
+
+func genNDJSON(prefix string, n int) string {
+	var b strings.Builder
+	rng := rand.New(rand.NewPCG(1, uint64(n)))
+	for i := range n {
+		genCase(&b, prefix, i, rng)
+	}
+	return b.String()
+}

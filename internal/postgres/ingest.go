@@ -1,0 +1,449 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/ingest"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// IngestConfig tunes an IngestStore. Zero values take the defaults below.
+type IngestConfig struct {
+	// Timeout bounds each statement of a bulk import, the COPY included
+	// (which lasts as long as the upload): the pool's statement timeout is
+	// meant for requests, not files.
+	Timeout time.Duration
+	// WorkMem is the work_mem of a bulk import's transaction: the
+	// duplicate check and the merge's joins hash every staged row, and
+	// spilling them to disk is slower.
+	WorkMem string
+}
+
+// Defaults for IngestConfig.
+const (
+	IngestTimeoutDefault = 30 * time.Minute
+	IngestWorkMemDefault = "64MB"
+)
+
+// IngestStore writes department systems' records: single upserts, and bulk
+// loads copied into a temporary staging table, validated and merged with
+// set-based statements in one transaction. It implements ingest.Store.
+type IngestStore struct {
+	pool *pgxpool.Pool
+	cfg  IngestConfig
+}
+
+var _ ingest.Store = (*IngestStore)(nil)
+
+// NewIngestStore returns an ingest store on pool.
+func NewIngestStore(pool *pgxpool.Pool, cfg IngestConfig) *IngestStore {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = IngestTimeoutDefault
+	}
+	if cfg.WorkMem == "" {
+		cfg.WorkMem = IngestWorkMemDefault
+	}
+	return &IngestStore{pool: pool, cfg: cfg}
+}
+
+// Staging: one row per valid record read, in file order. Rows the set-based
+// checks reject get reject_field and reject_reason and stay out of the
+// merge. ON COMMIT DROP (and the rollback otherwise) removes the table, so
+// a pooled connection never carries it into another request.
+const createCaseStaging = `CREATE TEMP TABLE ingest_cases (
+	line           bigint NOT NULL,
+	id             uuid NOT NULL,
+	external_id    text NOT NULL,
+	kind           text NOT NULL,
+	major_code     text NOT NULL,
+	minor_code     text NOT NULL,
+	source         text NOT NULL,
+	description    text NOT NULL,
+	address        text NOT NULL,
+	lat            double precision NOT NULL,
+	lng            double precision NOT NULL,
+	jurisdiction_code text,
+	reporter_name  text,
+	reporter_phone text,
+	reported_at    timestamptz,
+	photo_urls     text[] NOT NULL,
+	reject_field   text,
+	reject_reason  text
+) ON COMMIT DROP`
+
+var caseStagingColumns = []string{"line", "id", "external_id", "kind", "major_code", "minor_code", "source", "description",
+	"address", "lat", "lng", "jurisdiction_code", "reporter_name", "reporter_phone", "reported_at", "photo_urls"}
+
+// Grid centroids for locating points, with a GiST index for nearest-
+// neighbour search. Locate (cases.go) ranks grids by
+//
+//	Δlat² + (Δlng·cos(lat))²
+//
+// with the cosine of the point's own latitude, which no fixed index can
+// order by. The index orders by the same distance with the cosine of the
+// district's middle latitude (32.5°) instead; inside the district (32.30°
+// to 32.70°, which validation enforces) the two differ by less than 0.25 %,
+// so the grid Locate would pick is among the index's first few unless
+// several grids lie within 0.5 % of the same distance. The statement ranks
+// the index's first 8 by Locate's exact distance, which gives Locate's
+// answer without comparing every point with all ~850 grids.
+const createGrids = `CREATE TEMP TABLE ingest_grids ON COMMIT DROP AS
+	SELECT code, lat, lng, point(lng * cos(radians(32.5)), lat) AS p
+	FROM jurisdictions WHERE level = 'GRID' AND lat IS NOT NULL AND lng IS NOT NULL;
+CREATE INDEX ON ingest_grids USING gist (p);
+ANALYZE ingest_grids`
+
+// locateStaged finds the grid of a staged row s without a jurisdiction
+// (one LATERAL row; none for rows that have one).
+const locateStaged = `SELECT g.code FROM (
+		SELECT code, lat, lng FROM ingest_grids ORDER BY p <-> point(s.lng * cos(radians(32.5)), s.lat) LIMIT 8) g
+	WHERE s.jurisdiction_code IS NULL
+	ORDER BY (g.lat - s.lat) * (g.lat - s.lat) + ((g.lng - s.lng) * cos(radians(s.lat))) * ((g.lng - s.lng) * cos(radians(s.lat)))
+	LIMIT 1`
+
+// Set-based checks of the staged rows, in order; each skips rows already
+// rejected. Every later occurrence of an externalId is rejected, pointing at
+// the first (the merge could not apply both, and which one the sender meant
+// is not ours to guess).
+var caseChecks = []string{
+	`WITH d AS (
+		SELECT external_id, min(line) AS first FROM ingest_cases WHERE reject_reason IS NULL
+		GROUP BY external_id HAVING count(*) > 1)
+	UPDATE ingest_cases s SET reject_field = 'externalId',
+		reject_reason = 'the externalId ' || s.external_id || ' appears more than once in the file: first on line ' || d.first
+	FROM d WHERE s.external_id = d.external_id AND s.line > d.first AND s.reject_reason IS NULL`,
+	`UPDATE ingest_cases s SET reject_field = 'jurisdiction', reject_reason = 'unknown jurisdiction ' || s.jurisdiction_code
+	WHERE s.reject_reason IS NULL AND s.jurisdiction_code IS NOT NULL
+		AND NOT EXISTS (SELECT 1 FROM jurisdictions j WHERE j.code = s.jurisdiction_code)`,
+	`UPDATE ingest_cases s SET reject_field = 'location', reject_reason = 'no grid is known near this point'
+	WHERE s.reject_reason IS NULL AND s.jurisdiction_code IS NULL AND NOT EXISTS (SELECT 1 FROM ingest_grids)`,
+}
+
+// caseContent lists the columns an upsert may change. A row whose content
+// equals the stored case's is not written: not rewritten, not locked, no
+// new version, no outbox row. sameCaseContent is the same comparison for
+// single upserts.
+var caseContent = []string{"kind", "major_code", "minor_code", "source", "description", "address", "lat", "lng",
+	"jurisdiction_code", "reporter_name", "reporter_phone", "photo_urls", "reported_at"}
+
+// contentTuple is the row constructor of caseContent over alias, with
+// expressions replacing some columns. Absent reporter fields are NULL when
+// written by this hub but may be ” elsewhere: both mean "none".
+func contentTuple(alias string, replace map[string]string) string {
+	parts := make([]string, len(caseContent))
+	for i, col := range caseContent {
+		e, ok := replace[col]
+		if !ok {
+			e = alias + "." + col
+		}
+		if col == "reporter_name" || col == "reporter_phone" {
+			e = "coalesce(" + e + ", '')"
+		}
+		parts[i] = e
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+// mergeCases merges the valid staged rows into cases in one statement:
+// new externalIds are inserted (with a case number, a REPORT event and a
+// CREATED outbox row), known ones are updated only when their content
+// differs (version + 1, an UPDATED outbox row), the rest are not touched.
+// $1 source department, $2 owner department, $3 now, $4 actor, $5 actor's
+// department.
+//
+// Rows whose content equals the stored case's are left out before the
+// INSERT: ON CONFLICT DO UPDATE locks (and so writes) every row it meets
+// before it evaluates its WHERE, and re-sending a file must write nothing.
+// The WHERE stays, for cases another transaction changes meanwhile. A known
+// case's own number is proposed for it, so that the sequence is only drawn
+// for cases that are really new (ON CONFLICT evaluates the proposed row
+// before it finds the conflict). A row without a report time keeps the
+// stored one.
+var mergeCases = `WITH src AS (
+	SELECT s.id, s.external_id, s.kind, s.major_code, s.minor_code, s.source, s.description, s.address, s.lat, s.lng,
+		coalesce(s.jurisdiction_code, loc.code) AS jcode,
+		s.reporter_name, s.reporter_phone, s.photo_urls, coalesce(s.reported_at, e.reported_at, $3) AS reported_at,
+		e.case_no AS known_no
+	FROM ingest_cases s
+	LEFT JOIN cases e ON e.source_dept = $1 AND e.external_id = s.external_id
+	LEFT JOIN LATERAL (` + locateStaged + `) loc ON true
+	WHERE s.reject_reason IS NULL
+		AND (e.id IS NULL OR ` + contentTuple("e", nil) + ` IS DISTINCT FROM ` +
+	contentTuple("s", map[string]string{"jurisdiction_code": "coalesce(s.jurisdiction_code, loc.code)", "reported_at": "coalesce(s.reported_at, e.reported_at)"}) + `)
+), merged AS (
+	INSERT INTO cases AS c (id, case_no, owner_dept, kind, major_code, minor_code, source, status, description, address,
+		lat, lng, jurisdiction_code, street_code, community_code, reporter_name, reporter_phone, photo_urls, reported_at,
+		source_dept, external_id, created_at, updated_at, version)
+	SELECT id, coalesce(known_no,
+			'HL' || to_char(reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYY') || '-' || lpad(nextval('case_no_seq')::text, 7, '0')),
+		$2, kind, major_code, minor_code, source, 'REPORTED', description, address, lat, lng, jcode,
+		subpath(jcode::ltree, 0, 2)::text, CASE WHEN nlevel(jcode::ltree) >= 3 THEN subpath(jcode::ltree, 0, 3)::text END,
+		reporter_name, reporter_phone, photo_urls, reported_at, $1, external_id, $3, $3, 1
+	FROM src
+	ON CONFLICT (source_dept, external_id) WHERE external_id IS NOT NULL DO UPDATE SET
+		kind = excluded.kind, major_code = excluded.major_code, minor_code = excluded.minor_code, source = excluded.source,
+		description = excluded.description, address = excluded.address, lat = excluded.lat, lng = excluded.lng,
+		jurisdiction_code = excluded.jurisdiction_code, street_code = excluded.street_code,
+		community_code = excluded.community_code, reporter_name = excluded.reporter_name,
+		reporter_phone = excluded.reporter_phone, photo_urls = excluded.photo_urls, reported_at = excluded.reported_at,
+		updated_at = excluded.updated_at, version = c.version + 1
+	WHERE ` + contentTuple("c", nil) + ` IS DISTINCT FROM ` + contentTuple("excluded", nil) + `
+	RETURNING c.id, c.status, c.version, c.jurisdiction_code, c.owner_dept, coalesce(c.handling_dept, '') AS handling_dept,
+		coalesce(c.citizen_id, '') AS citizen_id, (c.xmax = 0) AS inserted
+), events AS (
+	INSERT INTO case_events (case_id, action, from_status, to_status, actor, actor_dept, note, at)
+	SELECT id, 'REPORT', NULL, 'REPORTED', $4, $5, '', $3 FROM merged WHERE inserted
+), changes AS (
+	INSERT INTO outbox (event_id, dataset, record_id, op, jurisdiction, owner_dept, handling_dept, citizen_id, version, payload)
+	SELECT gen_random_uuid(), 'cases', id::text, CASE WHEN inserted THEN 'CREATED' ELSE 'UPDATED' END,
+		jurisdiction_code, owner_dept, handling_dept, citizen_id, version,
+		CASE WHEN inserted THEN jsonb_build_object('status', status, 'action', 'REPORT') ELSE jsonb_build_object('status', status) END
+	FROM merged
+)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged`
+
+// ImportCases implements ingest.Store.
+func (s *IngestStore) ImportCases(ctx context.Context, job *ingest.CaseImport) (*ingest.StoreResult, error) {
+	res := &ingest.StoreResult{}
+	start := time.Now()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, translate(fmt.Errorf("begin: %w", err))
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // rollback after commit is a no-op
+	// Memoize would cache the locate step per point, and points do not
+	// repeat: it only costs memory.
+	if _, err := tx.Exec(ctx, `SELECT set_config('statement_timeout', $1, true), set_config('work_mem', $2, true),
+		set_config('enable_memoize', 'off', true)`, fmt.Sprint(s.cfg.Timeout.Milliseconds()), s.cfg.WorkMem); err != nil {
+		return nil, translate(fmt.Errorf("configure import: %w", err))
+	}
+	if _, err := tx.Exec(ctx, createCaseStaging+"; "+createGrids); err != nil {
+		return nil, translate(fmt.Errorf("create staging: %w", err))
+	}
+	src := &caseCopySource{rows: job.Rows, vals: make([]any, len(caseStagingColumns))}
+	if res.Staged, err = tx.CopyFrom(ctx, pgx.Identifier{"ingest_cases"}, caseStagingColumns, src); err != nil {
+		if rerr := job.Rows.Err(); rerr != nil {
+			return nil, rerr
+		}
+		return nil, translate(fmt.Errorf("copy cases into staging: %w", err))
+	}
+	res.Phases.Copy = time.Since(start)
+	start = time.Now()
+	// Temporary tables are never analyzed automatically, and the checks and
+	// the merge join on the staged rows; a small sample is enough for the
+	// row count and the distinct externalIds.
+	if _, err := tx.Exec(ctx, "SET LOCAL default_statistics_target = 10; ANALYZE ingest_cases"); err != nil {
+		return nil, translate(fmt.Errorf("analyze staging: %w", err))
+	}
+	for _, sql := range caseChecks {
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			return nil, translate(fmt.Errorf("check staged cases: %w", err))
+		}
+	}
+	if res.Rejected, res.RejectedTotal, err = stagedRejections(ctx, tx, job.MaxErrors); err != nil {
+		return nil, err
+	}
+	res.Phases.Check = time.Since(start)
+	merge, commit := job.Decide(res.RejectedTotal)
+	if !merge {
+		return res, nil
+	}
+	// One import per source department at a time: two merges locking
+	// overlapping cases in different orders would deadlock.
+	start = time.Now()
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('ingest:cases:' || $1, 0))", job.SourceDept); err != nil {
+		return nil, translate(fmt.Errorf("lock import: %w", err))
+	}
+	if err := tx.QueryRow(ctx, mergeCases, job.SourceDept, job.OwnerDept, job.Now, job.Actor, job.ActorDept).
+		Scan(&res.Inserted, &res.Updated); err != nil {
+		return nil, translate(fmt.Errorf("merge cases: %w", err))
+	}
+	res.Merged = true
+	res.Phases.Merge = time.Since(start)
+	if !commit {
+		return res, nil
+	}
+	start = time.Now()
+	if err := tx.Commit(ctx); err != nil {
+		return nil, translate(fmt.Errorf("commit import: %w", err))
+	}
+	res.Phases.Commit = time.Since(start)
+	res.Committed = true
+	return res, nil
+}
+
+// stagedRejections lists the first max rows the checks rejected, by line,
+// and counts them all.
+func stagedRejections(ctx context.Context, tx pgx.Tx, max int) ([]ingest.RowError, int64, error) {
+	rows, err := tx.Query(ctx, `SELECT line, external_id, reject_field, reject_reason, count(*) OVER ()
+		FROM ingest_cases WHERE reject_reason IS NOT NULL ORDER BY line LIMIT $1`, max)
+	if err != nil {
+		return nil, 0, translate(fmt.Errorf("list rejected rows: %w", err))
+	}
+	defer rows.Close()
+	var list []ingest.RowError
+	var total int64
+	for rows.Next() {
+		var e ingest.RowError
+		if err := rows.Scan(&e.Line, &e.ExternalID, &e.Field, &e.Reason, &total); err != nil {
+			return nil, 0, fmt.Errorf("scan rejected row: %w", err)
+		}
+		list = append(list, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, translate(fmt.Errorf("list rejected rows: %w", err))
+	}
+	if max == 0 && total == 0 {
+		err = tx.QueryRow(ctx, "SELECT count(*) FROM ingest_cases WHERE reject_reason IS NOT NULL").Scan(&total)
+	}
+	return list, total, translate(err)
+}
+
+// caseCopySource feeds validated rows to COPY as they are read.
+type caseCopySource struct {
+	rows ingest.CaseRows
+	vals []any
+}
+
+func (s *caseCopySource) Next() bool { return s.rows.Next() }
+
+func (s *caseCopySource) Values() ([]any, error) {
+	r := s.rows.Row()
+	var at any
+	if !r.ReportedAt.IsZero() {
+		at = r.ReportedAt
+	}
+	v := s.vals[:0]
+	v = append(v, r.Line, [16]byte(r.ID), r.ExternalID, string(r.Kind), r.MajorCode, r.MinorCode, string(r.Source), r.Description,
+		r.Address, r.Lat, r.Lng, textOrNull(r.Jurisdiction), textOrNull(r.ReporterName), textOrNull(r.ReporterPhone), at,
+		r.PhotoURLs)
+	return v, nil
+}
+
+func (s *caseCopySource) Err() error { return s.rows.Err() }
+
+func textOrNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// UpsertCase implements ingest.Store.
+func (s *IngestStore) UpsertCase(ctx context.Context, row *ingest.CaseRow, w ingest.Writer, version *int) (*cases.Case, ingest.Outcome, error) {
+	locator := &CaseStore{pool: s.pool}
+	jcode := row.Jurisdiction
+	if jcode == "" {
+		var err error
+		if jcode, err = locator.Locate(ctx, row.Lat, row.Lng); err != nil {
+			return nil, "", err
+		}
+	} else if ok, err := locator.JurisdictionExists(ctx, jcode); err != nil {
+		return nil, "", err
+	} else if !ok {
+		return nil, "", apperr.Invalid("jurisdiction", "unknown jurisdiction %q", jcode)
+	}
+	street, community := jurisdictionLevels(jcode)
+	if street == nil {
+		return nil, "", apperr.Invalid("jurisdiction", "a case must lie in a street or town, not the whole district")
+	}
+	var reportedAt *time.Time
+	if !row.ReportedAt.IsZero() {
+		reportedAt = &row.ReportedAt
+	}
+	photos := row.PhotoURLs
+	if photos == nil {
+		photos = []string{}
+	}
+	var out *cases.Case
+	var outcome ingest.Outcome
+	err := InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		cur, err := lockCaseByExternal(ctx, tx, w.SourceDept, row.ExternalID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			if version != nil && *version != 0 {
+				return apperr.New(apperr.Conflict, "no case with externalId %q exists (you gave version %d); send no version to create it", row.ExternalID, *version)
+			}
+			at := w.Now
+			if reportedAt != nil {
+				at = *reportedAt
+			}
+			c, err := scanCase(tx.QueryRow(ctx, `INSERT INTO cases (id, case_no, owner_dept, kind, major_code, minor_code, source,
+				status, description, address, lat, lng, jurisdiction_code, street_code, community_code, reporter_name,
+				reporter_phone, photo_urls, reported_at, source_dept, external_id, created_at, updated_at, version)
+				VALUES ($1, 'HL' || to_char($17::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYYY') || '-' || lpad(nextval('case_no_seq')::text, 7, '0'),
+				$2, $3, $4, $5, $6, 'REPORTED', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20, 1)
+				ON CONFLICT (source_dept, external_id) WHERE external_id IS NOT NULL DO NOTHING
+				RETURNING `+caseColumns,
+				row.ID, w.OwnerDept, string(row.Kind), row.MajorCode, row.MinorCode, string(row.Source), row.Description,
+				row.Address, row.Lat, row.Lng, jcode, *street, community, nullIfEmpty(row.ReporterName),
+				nullIfEmpty(row.ReporterPhone), photos, at, w.SourceDept, row.ExternalID, w.Now))
+			switch {
+			case err == nil:
+				ev := cases.Event{CaseID: c.ID, Action: cases.ActionReport, ToStatus: cases.StatusReported, Actor: w.Actor,
+					ActorDept: w.ActorDept, At: w.Now}
+				if err := insertEvent(ctx, tx, ev); err != nil {
+					return err
+				}
+				out, outcome = c, ingest.OutcomeCreated
+				return writeChange(ctx, tx, caseChange(c, "CREATED", ev))
+			case !errors.Is(err, pgx.ErrNoRows):
+				return translate(fmt.Errorf("insert case: %w", err))
+			}
+			// Created concurrently by another request: go on as an update.
+			if cur, err = lockCaseByExternal(ctx, tx, w.SourceDept, row.ExternalID); err != nil {
+				return translate(fmt.Errorf("reload case: %w", err))
+			}
+		} else if err != nil {
+			return translate(fmt.Errorf("lock case: %w", err))
+		}
+		if sameCaseContent(cur, row, jcode) {
+			out, outcome = cur, ingest.OutcomeUnchanged
+			return nil
+		}
+		if version != nil && *version != cur.Version {
+			return apperr.New(apperr.Conflict, "the case has changed since you loaded it (your version %d, current version %d, status %s); reload and try again",
+				*version, cur.Version, cur.Status)
+		}
+		c, err := scanCase(tx.QueryRow(ctx, `UPDATE cases SET kind = $2, major_code = $3, minor_code = $4, source = $5,
+			description = $6, address = $7, lat = $8, lng = $9, jurisdiction_code = $10, street_code = $11,
+			community_code = $12, reporter_name = $13, reporter_phone = $14, photo_urls = $15,
+			reported_at = coalesce($16, reported_at), updated_at = $17, version = version + 1
+			WHERE id = $1 RETURNING `+caseColumns,
+			cur.ID, string(row.Kind), row.MajorCode, row.MinorCode, string(row.Source), row.Description, row.Address,
+			row.Lat, row.Lng, jcode, *street, community, nullIfEmpty(row.ReporterName), nullIfEmpty(row.ReporterPhone),
+			photos, reportedAt, w.Now))
+		if err != nil {
+			return translate(fmt.Errorf("update case %s: %w", cur.ID, err))
+		}
+		out, outcome = c, ingest.OutcomeUpdated
+		return writeChange(ctx, tx, Change{Dataset: cases.Dataset, RecordID: c.ID.String(), Op: "UPDATED",
+			Jurisdiction: c.JurisdictionCode, OwnerDept: c.OwnerDept, HandlingDept: c.HandlingDept, CitizenID: c.CitizenID,
+			Version: c.Version, Payload: map[string]any{"status": c.Status}})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return out, outcome, nil
+}
+
+func lockCaseByExternal(ctx context.Context, tx pgx.Tx, sourceDept, externalID string) (*cases.Case, error) {
+	return scanCase(tx.QueryRow(ctx, "SELECT "+caseColumns+" FROM cases WHERE source_dept = $1 AND external_id = $2 FOR UPDATE",
+		sourceDept, externalID))
+}
+
+// sameCaseContent reports whether writing row (located in jcode) would
+// change nothing: the comparison of caseContent the merge makes in SQL.
+func sameCaseContent(c *cases.Case, row *ingest.CaseRow, jcode string) bool {
+	return c.Kind == row.Kind && c.MajorCode == row.MajorCode && c.MinorCode == row.MinorCode && c.Source == row.Source &&
+		c.Description == row.Description && c.Address == row.Address && c.Lat == row.Lat && c.Lng == row.Lng &&
+		c.JurisdictionCode == jcode && c.ReporterName == row.ReporterName && c.ReporterPhone == row.ReporterPhone &&
+		slices.Equal(c.PhotoURLs, row.PhotoURLs) && (row.ReportedAt.IsZero() || c.ReportedAt.Equal(row.ReportedAt))
+}
