@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"github.com/fengcheng/datahub/internal/parking"
+	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/violation"
+	"math"
 	"time"
 
 	"github.com/fengcheng/datahub/graph/model"
@@ -175,4 +177,56 @@ func violationInput(in model.ViolationInput) (violation.ReportInput, error) {
 	}
 	out.CaseID, err = optionalID("caseId", in.CaseID)
 	return out, err
+}
+
+func propertyInput(in model.PropertyInput) property.UpsertInput {
+	out := property.UpsertInput{ExternalID: in.ExternalID, Name: in.Name, Address: in.Address, Lat: in.Lat, Lng: in.Lng,
+		Jurisdiction: deref(in.Jurisdiction), BuildYear: in.BuildYear, Buildings: in.Buildings, Households: in.Households,
+		Complaints: deref(in.Complaints), Version: in.Version}
+	if m := in.Management; m != nil {
+		out.Management = &property.Management{Company: m.Company, CreditCode: m.CreditCode,
+			ContactName: deref(m.ContactName), ContactPhone: deref(m.ContactPhone)}
+	}
+	if rn := in.Renovation; rn != nil {
+		out.Renovation = property.Renovation{Status: rn.Status, Year: rn.Year, Scope: deref(rn.Scope)}
+		if rn.Budget != nil {
+			fen := int64(math.Round(*rn.Budget * 100))
+			out.Renovation.BudgetFen = &fen
+		}
+	}
+	return out
+}
+
+func lotInput(in model.ParkingLotInput) (parking.UpsertInput, error) {
+	out := parking.UpsertInput{ExternalID: in.ExternalID, Version: in.Version, Name: in.Name, Kind: in.Kind, Address: in.Address,
+		Lat: in.Lat, Lng: in.Lng, Jurisdiction: deref(in.Jurisdiction), OwnerDept: deref(in.OwnerDept), Operator: deref(in.Operator),
+		IsGovernment: deref(in.IsGovernment), TotalSpaces: in.TotalSpaces, SharedSpaces: deref(in.SharedSpaces),
+		MaxSeats: deref(in.MaxSeats), BookingRule: deref(in.BookingRule), FeeRule: deref(in.FeeRule),
+		ContactName: deref(in.ContactName), ContactPhone: deref(in.ContactPhone)}
+	if w := in.Windows; w != nil {
+		var err error
+		parse := func(field string, list []string) []parking.Range {
+			var rs []parking.Range
+			for _, s := range list {
+				r, perr := parking.ParseRange(s)
+				if perr != nil && err == nil {
+					err = apperr.Invalid("windows."+field, "%q is not a time range such as 18:30-07:30", s)
+				}
+				rs = append(rs, r)
+			}
+			return rs
+		}
+		out.Windows = parking.Windows{Hours: parse("hours", w.Hours), Weekday: parse("weekday", w.Weekday),
+			RestDayAllDay: deref(w.RestDayAllDay), RestDay: parse("restDay", w.RestDay)}
+		if w.NoMovement != nil {
+			nm := parse("noMovement", []string{*w.NoMovement})
+			if len(nm) == 1 {
+				out.Windows.NoMovement = &nm[0]
+			}
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
 }

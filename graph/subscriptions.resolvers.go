@@ -7,13 +7,13 @@ package graph
 
 import (
 	"context"
-	"github.com/google/uuid"
 
 	"github.com/fengcheng/datahub/graph/generated"
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/violation"
+	"github.com/google/uuid"
 )
 
 func (r *availabilityUpdateResolver) Lot(ctx context.Context, obj *model.AvailabilityUpdate) (*parking.Lot, error) {

@@ -301,6 +301,9 @@ type ComplexityRoot struct {
 		RevokeGrant               func(childComplexity int, id string, reason *string) int
 		SubmitCaseHandling        func(childComplexity int, id string, version *int, note *string) int
 		TransitionViolation       func(childComplexity int, id string, action violation.Action, input *model.ViolationTransitionInput) int
+		UpsertParkingLot          func(childComplexity int, input model.ParkingLotInput) int
+		UpsertProperty            func(childComplexity int, input model.PropertyInput) int
+		UpsertViolation           func(childComplexity int, input model.ViolationInput, version *int) int
 		VerifyCase                func(childComplexity int, id string, passed bool, version *int, note *string) int
 	}
 
@@ -357,6 +360,11 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ParkingLotUpsert struct {
+		Lot     func(childComplexity int) int
+		Outcome func(childComplexity int) int
+	}
+
 	Party struct {
 		IDNumber func(childComplexity int) int
 		Name     func(childComplexity int) int
@@ -404,6 +412,11 @@ type ComplexityRoot struct {
 		ContactName  func(childComplexity int) int
 		ContactPhone func(childComplexity int) int
 		CreditCode   func(childComplexity int) int
+	}
+
+	PropertyUpsert struct {
+		Outcome  func(childComplexity int) int
+		Property func(childComplexity int) int
 	}
 
 	Query struct {
@@ -521,6 +534,11 @@ type ComplexityRoot struct {
 		ToStatus   func(childComplexity int) int
 	}
 
+	ViolationUpsert struct {
+		Outcome   func(childComplexity int) int
+		Violation func(childComplexity int) int
+	}
+
 	_Service struct {
 		SDL func(childComplexity int) int
 	}
@@ -628,6 +646,9 @@ type MutationResolver interface {
 	ApproveAccessRequest(ctx context.Context, id string) (*sharing.Request, error)
 	RejectAccessRequest(ctx context.Context, id string, reason string) (*sharing.Request, error)
 	RevokeGrant(ctx context.Context, id string, reason *string) (*sharing.Request, error)
+	UpsertProperty(ctx context.Context, input model.PropertyInput) (*model.PropertyUpsert, error)
+	UpsertParkingLot(ctx context.Context, input model.ParkingLotInput) (*model.ParkingLotUpsert, error)
+	UpsertViolation(ctx context.Context, input model.ViolationInput, version *int) (*model.ViolationUpsert, error)
 	ReportViolation(ctx context.Context, input model.ViolationInput) (*violation.Violation, error)
 	TransitionViolation(ctx context.Context, id string, action violation.Action, input *model.ViolationTransitionInput) (*violation.Violation, error)
 }
@@ -1938,6 +1959,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.TransitionViolation(childComplexity, args["id"].(string), args["action"].(violation.Action), args["input"].(*model.ViolationTransitionInput)), true
+	case "Mutation.upsertParkingLot":
+		if e.ComplexityRoot.Mutation.UpsertParkingLot == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_upsertParkingLot_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpsertParkingLot(childComplexity, args["input"].(model.ParkingLotInput)), true
+	case "Mutation.upsertProperty":
+		if e.ComplexityRoot.Mutation.UpsertProperty == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_upsertProperty_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpsertProperty(childComplexity, args["input"].(model.PropertyInput)), true
+	case "Mutation.upsertViolation":
+		if e.ComplexityRoot.Mutation.UpsertViolation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_upsertViolation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpsertViolation(childComplexity, args["input"].(model.ViolationInput), args["version"].(*int)), true
 	case "Mutation.verifyCase":
 		if e.ComplexityRoot.Mutation.VerifyCase == nil {
 			break
@@ -2176,6 +2230,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ParkingLotEdge.Node(childComplexity), true
 
+	case "ParkingLotUpsert.lot":
+		if e.ComplexityRoot.ParkingLotUpsert.Lot == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLotUpsert.Lot(childComplexity), true
+	case "ParkingLotUpsert.outcome":
+		if e.ComplexityRoot.ParkingLotUpsert.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLotUpsert.Outcome(childComplexity), true
+
 	case "Party.idNumber":
 		if e.ComplexityRoot.Party.IDNumber == nil {
 			break
@@ -2377,6 +2444,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PropertyManagement.CreditCode(childComplexity), true
+
+	case "PropertyUpsert.outcome":
+		if e.ComplexityRoot.PropertyUpsert.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PropertyUpsert.Outcome(childComplexity), true
+	case "PropertyUpsert.property":
+		if e.ComplexityRoot.PropertyUpsert.Property == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PropertyUpsert.Property(childComplexity), true
 
 	case "Query.accessRequests":
 		if e.ComplexityRoot.Query.AccessRequests == nil {
@@ -3019,6 +3099,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ViolationEvent.ToStatus(childComplexity), true
 
+	case "ViolationUpsert.outcome":
+		if e.ComplexityRoot.ViolationUpsert.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationUpsert.Outcome(childComplexity), true
+	case "ViolationUpsert.violation":
+		if e.ComplexityRoot.ViolationUpsert.Violation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationUpsert.Violation(childComplexity), true
+
 	case "_Service.sdl":
 		if e.ComplexityRoot._Service.SDL == nil {
 			break
@@ -3043,13 +3136,18 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CitizenReportInput", ec.unmarshalInputCitizenReportInput),
 			graphql.NewInputUnmarshaler("DepartmentByCodesInput", ec.unmarshalInputDepartmentByCodesInput),
 			graphql.NewInputUnmarshaler("JurisdictionByCodesInput", ec.unmarshalInputJurisdictionByCodesInput),
+			graphql.NewInputUnmarshaler("ManagementInput", ec.unmarshalInputManagementInput),
 			graphql.NewInputUnmarshaler("NearPoint", ec.unmarshalInputNearPoint),
 			graphql.NewInputUnmarshaler("ParkingLotByIDsInput", ec.unmarshalInputParkingLotByIDsInput),
 			graphql.NewInputUnmarshaler("ParkingLotFilter", ec.unmarshalInputParkingLotFilter),
+			graphql.NewInputUnmarshaler("ParkingLotInput", ec.unmarshalInputParkingLotInput),
 			graphql.NewInputUnmarshaler("PartyInput", ec.unmarshalInputPartyInput),
 			graphql.NewInputUnmarshaler("PropertyByIDsInput", ec.unmarshalInputPropertyByIDsInput),
 			graphql.NewInputUnmarshaler("PropertyFilter", ec.unmarshalInputPropertyFilter),
+			graphql.NewInputUnmarshaler("PropertyInput", ec.unmarshalInputPropertyInput),
+			graphql.NewInputUnmarshaler("RenovationInput", ec.unmarshalInputRenovationInput),
 			graphql.NewInputUnmarshaler("ReportCaseInput", ec.unmarshalInputReportCaseInput),
+			graphql.NewInputUnmarshaler("SharingWindowsInput", ec.unmarshalInputSharingWindowsInput),
 			graphql.NewInputUnmarshaler("ViolationByIDsInput", ec.unmarshalInputViolationByIDsInput),
 			graphql.NewInputUnmarshaler("ViolationFilter", ec.unmarshalInputViolationFilter),
 			graphql.NewInputUnmarshaler("ViolationInput", ec.unmarshalInputViolationInput),
@@ -3921,6 +4019,104 @@ type Subscription {
   parkingAvailabilityChanged(watch: AvailabilityWatch!): AvailabilityUpdate!
 }
 `, BuiltIn: false},
+	{Name: "../../schema/upserts.graphqls", Input: `"What an upsert did: created the record, changed it (version + 1), or found it unchanged (nothing written)."
+enum UpsertOutcome {
+  CREATED
+  UPDATED
+  UNCHANGED
+}
+
+input ManagementInput {
+  company: String!
+  creditCode: String!
+  contactName: String
+  contactPhone: String
+}
+
+input RenovationInput {
+  status: RenovationStatus!
+  year: Int
+  scope: String
+  "Budget in yuan."
+  budget: Float
+}
+
+"A compound as housing's registry sends it; keyed by (your department, externalId)."
+input PropertyInput {
+  externalId: String!
+  name: String!
+  address: String!
+  lat: Float!
+  lng: Float!
+  jurisdiction: String
+  buildYear: Int!
+  buildings: Int!
+  households: Int!
+  management: ManagementInput
+  renovation: RenovationInput
+  complaints: Int
+  "Expected current version (optimistic concurrency); 0 = must not exist yet."
+  version: Int
+}
+
+type PropertyUpsert {
+  outcome: UpsertOutcome!
+  property: Property!
+}
+
+input SharingWindowsInput {
+  "e.g. [\"07:00-22:00\"]"
+  hours: [String!]
+  "e.g. [\"18:30-07:30\"]"
+  weekday: [String!]
+  restDayAllDay: Boolean
+  restDay: [String!]
+  "e.g. \"22:00-06:00\""
+  noMovement: String
+}
+
+"A parking lot as its operator's system sends it; keyed by (your department, externalId)."
+input ParkingLotInput {
+  externalId: String!
+  name: String!
+  kind: ParkingKind!
+  address: String!
+  lat: Float!
+  lng: Float!
+  jurisdiction: String
+  ownerDept: String
+  operator: String
+  isGovernment: Boolean
+  totalSpaces: Int!
+  sharedSpaces: Int
+  windows: SharingWindowsInput
+  maxSeats: Int
+  bookingRule: String
+  feeRule: String
+  contactName: String
+  contactPhone: String
+  version: Int
+}
+
+type ParkingLotUpsert {
+  outcome: UpsertOutcome!
+  lot: ParkingLot!
+}
+
+type ViolationUpsert {
+  outcome: UpsertOutcome!
+  violation: Violation!
+}
+
+extend type Mutation {
+  "Create or update a compound (housing's systems)."
+  upsertProperty(input: PropertyInput!): PropertyUpsert!
+  "Create or update a parking lot (traffic police, or the lot's owner)."
+  upsertParkingLot(input: ParkingLotInput!): ParkingLotUpsert!
+  "Create or update a violation by its external id (enforcement systems)."
+  upsertViolation(input: ViolationInput!, version: Int): ViolationUpsert!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/violations.graphqls", Input: `enum ViolationKind {
   "违法建设"
   ILLEGAL_CONSTRUCTION
@@ -4734,6 +4930,16 @@ func (ec *executionContext) childFields_ParkingLotEdge(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type ParkingLotEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ParkingLotUpsert(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "outcome":
+		return ec.fieldContext_ParkingLotUpsert_outcome(ctx, field)
+	case "lot":
+		return ec.fieldContext_ParkingLotUpsert_lot(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ParkingLotUpsert", field.Name)
+}
+
 func (ec *executionContext) childFields_Party(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -4830,6 +5036,16 @@ func (ec *executionContext) childFields_PropertyManagement(ctx context.Context, 
 		return ec.fieldContext_PropertyManagement_contactPhone(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PropertyManagement", field.Name)
+}
+
+func (ec *executionContext) childFields_PropertyUpsert(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "outcome":
+		return ec.fieldContext_PropertyUpsert_outcome(ctx, field)
+	case "property":
+		return ec.fieldContext_PropertyUpsert_property(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PropertyUpsert", field.Name)
 }
 
 func (ec *executionContext) childFields_Renovation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4990,6 +5206,16 @@ func (ec *executionContext) childFields_ViolationEvent(ctx context.Context, fiel
 		return ec.fieldContext_ViolationEvent_at(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ViolationEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_ViolationUpsert(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "outcome":
+		return ec.fieldContext_ViolationUpsert_outcome(ctx, field)
+	case "violation":
+		return ec.fieldContext_ViolationUpsert_violation(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ViolationUpsert", field.Name)
 }
 
 func (ec *executionContext) childFields__Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5811,6 +6037,56 @@ func (ec *executionContext) field_Mutation_transitionViolation_args(ctx context.
 		return nil, err
 	}
 	args["input"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_upsertParkingLot_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ParkingLotInput, error) {
+			return ec.unmarshalNParkingLotInput2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParkingLotInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_upsertProperty_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PropertyInput, error) {
+			return ec.unmarshalNPropertyInput2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_upsertViolation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ViolationInput, error) {
+			return ec.unmarshalNViolationInput2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg1
 	return args, nil
 }
 
@@ -11249,6 +11525,138 @@ func (ec *executionContext) fieldContext_Mutation_revokeGrant(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_upsertProperty(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_upsertProperty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpsertProperty(ctx, fc.Args["input"].(model.PropertyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PropertyUpsert) graphql.Marshaler {
+			return ec.marshalNPropertyUpsert2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyUpsert(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_upsertProperty(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PropertyUpsert(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_upsertProperty_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_upsertParkingLot(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_upsertParkingLot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpsertParkingLot(ctx, fc.Args["input"].(model.ParkingLotInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ParkingLotUpsert) graphql.Marshaler {
+			return ec.marshalNParkingLotUpsert2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParkingLotUpsert(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_upsertParkingLot(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ParkingLotUpsert(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_upsertParkingLot_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_upsertViolation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_upsertViolation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpsertViolation(ctx, fc.Args["input"].(model.ViolationInput), fc.Args["version"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ViolationUpsert) graphql.Marshaler {
+			return ec.marshalNViolationUpsert2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationUpsert(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_upsertViolation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ViolationUpsert(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_upsertViolation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_reportViolation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12287,6 +12695,61 @@ func (ec *executionContext) _ParkingLotEdge_node(ctx context.Context, field grap
 func (ec *executionContext) fieldContext_ParkingLotEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "ParkingLotEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ParkingLot(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ParkingLotUpsert_outcome(ctx context.Context, field graphql.CollectedField, obj *model.ParkingLotUpsert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLotUpsert_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.UpsertOutcome) graphql.Marshaler {
+			return ec.marshalNUpsertOutcome2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐUpsertOutcome(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLotUpsert_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkingLotUpsert", field, false, false, "UpsertOutcome")
+}
+
+func (ec *executionContext) _ParkingLotUpsert_lot(ctx context.Context, field graphql.CollectedField, obj *model.ParkingLotUpsert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLotUpsert_lot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lot, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *parking.Lot) graphql.Marshaler {
+			return ec.marshalNParkingLot2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐLot(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLotUpsert_lot(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ParkingLotUpsert",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -13386,6 +13849,61 @@ func (ec *executionContext) _PropertyManagement_contactPhone(ctx context.Context
 }
 func (ec *executionContext) fieldContext_PropertyManagement_contactPhone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PropertyManagement", field, false, false, "String")
+}
+
+func (ec *executionContext) _PropertyUpsert_outcome(ctx context.Context, field graphql.CollectedField, obj *model.PropertyUpsert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PropertyUpsert_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.UpsertOutcome) graphql.Marshaler {
+			return ec.marshalNUpsertOutcome2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐUpsertOutcome(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PropertyUpsert_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PropertyUpsert", field, false, false, "UpsertOutcome")
+}
+
+func (ec *executionContext) _PropertyUpsert_property(ctx context.Context, field graphql.CollectedField, obj *model.PropertyUpsert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PropertyUpsert_property(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Property, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *property.Property) graphql.Marshaler {
+			return ec.marshalNProperty2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐProperty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PropertyUpsert_property(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PropertyUpsert",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Property(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -16275,6 +16793,61 @@ func (ec *executionContext) fieldContext_ViolationEvent_at(_ context.Context, fi
 	return graphql.NewScalarFieldContext("ViolationEvent", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _ViolationUpsert_outcome(ctx context.Context, field graphql.CollectedField, obj *model.ViolationUpsert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ViolationUpsert_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.UpsertOutcome) graphql.Marshaler {
+			return ec.marshalNUpsertOutcome2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐUpsertOutcome(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ViolationUpsert_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ViolationUpsert", field, false, false, "UpsertOutcome")
+}
+
+func (ec *executionContext) _ViolationUpsert_violation(ctx context.Context, field graphql.CollectedField, obj *model.ViolationUpsert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ViolationUpsert_violation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Violation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *violation.Violation) graphql.Marshaler {
+			return ec.marshalNViolation2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐViolation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ViolationUpsert_violation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ViolationUpsert",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Violation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) __Service_sdl(ctx context.Context, field graphql.CollectedField, obj *fedruntime.Service) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17924,6 +18497,69 @@ func UnmarshalJurisdictionByCodesInput(ctx context.Context, raw any) (model.Juri
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputManagementInput(ctx context.Context, obj any) (model.ManagementInput, error) {
+	var it model.ManagementInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"company", "creditCode", "contactName", "contactPhone"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "company":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("company"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Company = data
+		case "creditCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("creditCode"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreditCode = data
+		case "contactName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contactName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContactName = data
+		case "contactPhone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contactPhone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContactPhone = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalManagementInput unmarshals raw into the ManagementInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalManagementInput(ctx context.Context, raw any) (model.ManagementInput, error) {
+	var out model.ManagementInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ManagementInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputNearPoint(ctx context.Context, obj any) (model.NearPoint, error) {
 	var it model.NearPoint
 	if obj == nil {
@@ -18089,6 +18725,174 @@ func (ec *executionContext) unmarshalInputParkingLotFilter(ctx context.Context, 
 func UnmarshalParkingLotFilter(ctx context.Context, raw any) (model.ParkingLotFilter, error) {
 	var out model.ParkingLotFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ParkingLotFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputParkingLotInput(ctx context.Context, obj any) (model.ParkingLotInput, error) {
+	var it model.ParkingLotInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"externalId", "name", "kind", "address", "lat", "lng", "jurisdiction", "ownerDept", "operator", "isGovernment", "totalSpaces", "sharedSpaces", "windows", "maxSeats", "bookingRule", "feeRule", "contactName", "contactPhone", "version"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "externalId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExternalID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNParkingKind2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "address":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Address = data
+		case "lat":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lat"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lat = data
+		case "lng":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lng"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lng = data
+		case "jurisdiction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jurisdiction"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Jurisdiction = data
+		case "ownerDept":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ownerDept"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OwnerDept = data
+		case "operator":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("operator"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Operator = data
+		case "isGovernment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isGovernment"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsGovernment = data
+		case "totalSpaces":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("totalSpaces"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TotalSpaces = data
+		case "sharedSpaces":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sharedSpaces"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SharedSpaces = data
+		case "windows":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("windows"))
+			data, err := ec.unmarshalOSharingWindowsInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐSharingWindowsInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Windows = data
+		case "maxSeats":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxSeats"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxSeats = data
+		case "bookingRule":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bookingRule"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BookingRule = data
+		case "feeRule":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("feeRule"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FeeRule = data
+		case "contactName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contactName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContactName = data
+		case "contactPhone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contactPhone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContactPhone = data
+		case "version":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("version"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Version = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalParkingLotInput unmarshals raw into the ParkingLotInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalParkingLotInput(ctx context.Context, raw any) (model.ParkingLotInput, error) {
+	var out model.ParkingLotInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ParkingLotInput", raw, &out)
 	return out, err
 }
 
@@ -18267,6 +19071,195 @@ func UnmarshalPropertyFilter(ctx context.Context, raw any) (model.PropertyFilter
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPropertyInput(ctx context.Context, obj any) (model.PropertyInput, error) {
+	var it model.PropertyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"externalId", "name", "address", "lat", "lng", "jurisdiction", "buildYear", "buildings", "households", "management", "renovation", "complaints", "version"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "externalId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExternalID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "address":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Address = data
+		case "lat":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lat"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lat = data
+		case "lng":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lng"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lng = data
+		case "jurisdiction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jurisdiction"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Jurisdiction = data
+		case "buildYear":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buildYear"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BuildYear = data
+		case "buildings":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buildings"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Buildings = data
+		case "households":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("households"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Households = data
+		case "management":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("management"))
+			data, err := ec.unmarshalOManagementInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐManagementInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Management = data
+		case "renovation":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("renovation"))
+			data, err := ec.unmarshalORenovationInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐRenovationInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Renovation = data
+		case "complaints":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("complaints"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Complaints = data
+		case "version":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("version"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Version = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPropertyInput unmarshals raw into the PropertyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPropertyInput(ctx context.Context, raw any) (model.PropertyInput, error) {
+	var out model.PropertyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PropertyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRenovationInput(ctx context.Context, obj any) (model.RenovationInput, error) {
+	var it model.RenovationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"status", "year", "scope", "budget"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalNRenovationStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRenovationStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "year":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("year"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Year = data
+		case "scope":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scope"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scope = data
+		case "budget":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("budget"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Budget = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRenovationInput unmarshals raw into the RenovationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRenovationInput(ctx context.Context, raw any) (model.RenovationInput, error) {
+	var out model.RenovationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RenovationInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputReportCaseInput(ctx context.Context, obj any) (model.ReportCaseInput, error) {
 	var it model.ReportCaseInput
 	if obj == nil {
@@ -18390,6 +19383,76 @@ func (ec *executionContext) unmarshalInputReportCaseInput(ctx context.Context, o
 func UnmarshalReportCaseInput(ctx context.Context, raw any) (model.ReportCaseInput, error) {
 	var out model.ReportCaseInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReportCaseInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSharingWindowsInput(ctx context.Context, obj any) (model.SharingWindowsInput, error) {
+	var it model.SharingWindowsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"hours", "weekday", "restDayAllDay", "restDay", "noMovement"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "hours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hours"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Hours = data
+		case "weekday":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weekday"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Weekday = data
+		case "restDayAllDay":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("restDayAllDay"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RestDayAllDay = data
+		case "restDay":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("restDay"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RestDay = data
+		case "noMovement":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noMovement"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoMovement = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSharingWindowsInput unmarshals raw into the SharingWindowsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSharingWindowsInput(ctx context.Context, raw any) (model.SharingWindowsInput, error) {
+	var out model.SharingWindowsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SharingWindowsInput", raw, &out)
 	return out, err
 }
 
@@ -20319,6 +21382,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "upsertProperty":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_upsertProperty(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "upsertParkingLot":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_upsertParkingLot(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "upsertViolation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_upsertViolation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "reportViolation":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_reportViolation(ctx, field)
@@ -20705,6 +21789,44 @@ func (ec *executionContext) _ParkingLotEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var parkingLotUpsertImplementors = []string{"ParkingLotUpsert"}
+
+func (ec *executionContext) _ParkingLotUpsert(ctx context.Context, sel ast.SelectionSet, obj *model.ParkingLotUpsert) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, parkingLotUpsertImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ParkingLotUpsert")
+		case "outcome":
+			out.Values[i] = ec._ParkingLotUpsert_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lot":
+			out.Values[i] = ec._ParkingLotUpsert_lot(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var partyImplementors = []string{"Party"}
 
 func (ec *executionContext) _Party(ctx context.Context, sel ast.SelectionSet, obj *model.Party) graphql.Marshaler {
@@ -21019,6 +22141,44 @@ func (ec *executionContext) _PropertyManagement(ctx context.Context, sel ast.Sel
 		case "contactPhone":
 			out.Values[i] = ec._PropertyManagement_contactPhone(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var propertyUpsertImplementors = []string{"PropertyUpsert"}
+
+func (ec *executionContext) _PropertyUpsert(ctx context.Context, sel ast.SelectionSet, obj *model.PropertyUpsert) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, propertyUpsertImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PropertyUpsert")
+		case "outcome":
+			out.Values[i] = ec._PropertyUpsert_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "property":
+			out.Values[i] = ec._PropertyUpsert_property(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -21770,6 +22930,44 @@ func (ec *executionContext) _ViolationEvent(ctx context.Context, sel ast.Selecti
 			out.Values[i] = ec._ViolationEvent_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var violationUpsertImplementors = []string{"ViolationUpsert"}
+
+func (ec *executionContext) _ViolationUpsert(ctx context.Context, sel ast.SelectionSet, obj *model.ViolationUpsert) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, violationUpsertImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ViolationUpsert")
+		case "outcome":
+			out.Values[i] = ec._ViolationUpsert_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "violation":
+			out.Values[i] = ec._ViolationUpsert_violation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -22846,6 +24044,19 @@ func (ec *executionContext) marshalNParkingLotEdge2ᚖgithubᚗcomᚋfengcheng�
 	return ec._ParkingLotEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNParkingLotInput2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParkingLotInput(ctx context.Context, v any) (model.ParkingLotInput, error) {
+	res, err := ec.unmarshalInputParkingLotInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNParkingLotUpsert2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐParkingLotUpsert(ctx context.Context, sel ast.SelectionSet, v *model.ParkingLotUpsert) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ParkingLotUpsert!")
+		return graphql.Null
+	}
+	return ec._ParkingLotUpsert(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNPermitScope2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐPermitScope(ctx context.Context, v any) (property.PermitScope, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := property.PermitScope(tmp)
@@ -22913,6 +24124,19 @@ func (ec *executionContext) marshalNPropertyEdge2ᚖgithubᚗcomᚋfengchengᚋd
 		return graphql.Null
 	}
 	return ec._PropertyEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPropertyInput2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyInput(ctx context.Context, v any) (model.PropertyInput, error) {
+	res, err := ec.unmarshalInputPropertyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPropertyUpsert2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPropertyUpsert(ctx context.Context, sel ast.SelectionSet, v *model.PropertyUpsert) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PropertyUpsert!")
+		return graphql.Null
+	}
+	return ec._PropertyUpsert(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRenovation2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRenovation(ctx context.Context, sel ast.SelectionSet, v property.Renovation) graphql.Marshaler {
@@ -22988,6 +24212,21 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNUpsertOutcome2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐUpsertOutcome(ctx context.Context, v any) (model.UpsertOutcome, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := model.UpsertOutcome(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpsertOutcome2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐUpsertOutcome(ctx context.Context, sel ast.SelectionSet, v model.UpsertOutcome) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "UpsertOutcome!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViewer(ctx context.Context, sel ast.SelectionSet, v *model.Viewer) graphql.Marshaler {
@@ -23124,6 +24363,14 @@ func (ec *executionContext) marshalNViolationStatus2githubᚗcomᚋfengchengᚋd
 		graphql.AddInvalidNullFromMarshaler(ctx, "ViolationStatus!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNViolationUpsert2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐViolationUpsert(ctx context.Context, sel ast.SelectionSet, v *model.ViolationUpsert) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ViolationUpsert!")
+		return graphql.Null
+	}
+	return ec._ViolationUpsert(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalN_Any2map(ctx context.Context, v any) (map[string]any, error) {
@@ -24010,6 +25257,14 @@ func (ec *executionContext) marshalOLotContact2ᚖgithubᚗcomᚋfengchengᚋdat
 	return ec._LotContact(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOManagementInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐManagementInput(ctx context.Context, v any) (*model.ManagementInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputManagementInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOMaskRule2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐMaskRule(ctx context.Context, v any) (*model.MaskRule, error) {
 	if v == nil {
 		return nil, nil
@@ -24192,6 +25447,14 @@ func (ec *executionContext) marshalOPropertyOrder2ᚖgithubᚗcomᚋfengchengᚋ
 	return res
 }
 
+func (ec *executionContext) unmarshalORenovationInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐRenovationInput(ctx context.Context, v any) (*model.RenovationInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRenovationInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalORenovationStatus2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐRenovationStatusᚄ(ctx context.Context, v any) ([]property.RenovationStatus, error) {
 	if v == nil {
 		return nil, nil
@@ -24233,6 +25496,14 @@ func (ec *executionContext) marshalOReporter2ᚖgithubᚗcomᚋfengchengᚋdatah
 		return graphql.Null
 	}
 	return ec._Reporter(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOSharingWindowsInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐSharingWindowsInput(ctx context.Context, v any) (*model.SharingWindowsInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSharingWindowsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

@@ -107,6 +107,13 @@ type JurisdictionByCodesInput struct {
 	Code string `json:"Code"`
 }
 
+type ManagementInput struct {
+	Company      string  `json:"company"`
+	CreditCode   string  `json:"creditCode"`
+	ContactName  *string `json:"contactName,omitempty"`
+	ContactPhone *string `json:"contactPhone,omitempty"`
+}
+
 type Mutation struct {
 }
 
@@ -140,6 +147,34 @@ type ParkingLotFilter struct {
 	Text         *string       `json:"text,omitempty"`
 }
 
+// A parking lot as its operator's system sends it; keyed by (your department, externalId).
+type ParkingLotInput struct {
+	ExternalID   string               `json:"externalId"`
+	Name         string               `json:"name"`
+	Kind         parking.Kind         `json:"kind"`
+	Address      string               `json:"address"`
+	Lat          float64              `json:"lat"`
+	Lng          float64              `json:"lng"`
+	Jurisdiction *string              `json:"jurisdiction,omitempty"`
+	OwnerDept    *string              `json:"ownerDept,omitempty"`
+	Operator     *string              `json:"operator,omitempty"`
+	IsGovernment *bool                `json:"isGovernment,omitempty"`
+	TotalSpaces  int                  `json:"totalSpaces"`
+	SharedSpaces *int                 `json:"sharedSpaces,omitempty"`
+	Windows      *SharingWindowsInput `json:"windows,omitempty"`
+	MaxSeats     *int                 `json:"maxSeats,omitempty"`
+	BookingRule  *string              `json:"bookingRule,omitempty"`
+	FeeRule      *string              `json:"feeRule,omitempty"`
+	ContactName  *string              `json:"contactName,omitempty"`
+	ContactPhone *string              `json:"contactPhone,omitempty"`
+	Version      *int                 `json:"version,omitempty"`
+}
+
+type ParkingLotUpsert struct {
+	Outcome UpsertOutcome `json:"outcome"`
+	Lot     *parking.Lot  `json:"lot"`
+}
+
 type PartyInput struct {
 	Name     *string `json:"name,omitempty"`
 	IDNumber *string `json:"idNumber,omitempty"`
@@ -165,7 +200,38 @@ type PropertyFilter struct {
 	Text *string `json:"text,omitempty"`
 }
 
+// A compound as housing's registry sends it; keyed by (your department, externalId).
+type PropertyInput struct {
+	ExternalID   string           `json:"externalId"`
+	Name         string           `json:"name"`
+	Address      string           `json:"address"`
+	Lat          float64          `json:"lat"`
+	Lng          float64          `json:"lng"`
+	Jurisdiction *string          `json:"jurisdiction,omitempty"`
+	BuildYear    int              `json:"buildYear"`
+	Buildings    int              `json:"buildings"`
+	Households   int              `json:"households"`
+	Management   *ManagementInput `json:"management,omitempty"`
+	Renovation   *RenovationInput `json:"renovation,omitempty"`
+	Complaints   *int             `json:"complaints,omitempty"`
+	// Expected current version (optimistic concurrency); 0 = must not exist yet.
+	Version *int `json:"version,omitempty"`
+}
+
+type PropertyUpsert struct {
+	Outcome  UpsertOutcome      `json:"outcome"`
+	Property *property.Property `json:"property"`
+}
+
 type Query struct {
+}
+
+type RenovationInput struct {
+	Status property.RenovationStatus `json:"status"`
+	Year   *int                      `json:"year,omitempty"`
+	Scope  *string                   `json:"scope,omitempty"`
+	// Budget in yuan.
+	Budget *float64 `json:"budget,omitempty"`
 }
 
 type ReportCaseInput struct {
@@ -185,6 +251,17 @@ type ReportCaseInput struct {
 	// The sending system's id, for idempotent re-sends.
 	ExternalID *string    `json:"externalId,omitempty"`
 	ReportedAt *time.Time `json:"reportedAt,omitempty"`
+}
+
+type SharingWindowsInput struct {
+	// e.g. ["07:00-22:00"]
+	Hours []string `json:"hours,omitempty"`
+	// e.g. ["18:30-07:30"]
+	Weekday       []string `json:"weekday,omitempty"`
+	RestDayAllDay *bool    `json:"restDayAllDay,omitempty"`
+	RestDay       []string `json:"restDay,omitempty"`
+	// e.g. "22:00-06:00"
+	NoMovement *string `json:"noMovement,omitempty"`
 }
 
 // Change notifications over WebSocket (graphql-transport-ws). Authenticate in
@@ -253,6 +330,11 @@ type ViolationTransitionInput struct {
 	Days *int `json:"days,omitempty"`
 	// Area removed (DEMOLISH); the recorded area when omitted.
 	DemolishedAreaM2 *float64 `json:"demolishedAreaM2,omitempty"`
+}
+
+type ViolationUpsert struct {
+	Outcome   UpsertOutcome        `json:"outcome"`
+	Violation *violation.Violation `json:"violation"`
 }
 
 // How personal data is masked when the caller holds no grant for it.
