@@ -80,12 +80,16 @@ type principalSpec struct {
 }
 
 // matrixSpecs is the hand-written matrix for the cases dataset (DESIGN §4,
-// policies/policy.csv). A principal who sees no rows sees no fields either:
-// its groups are denied, which no response can show except through a leak.
+// policies/policy.csv): V visible, M masked, D denied. A principal who sees
+// no rows sees no fields either: its groups are denied, which no response
+// can show except through a leak.
 func matrixSpecs() []principalSpec {
 	const (
 		all  = "TRUE"
 		none = "FALSE"
+		V    = wantVisible
+		M    = wantMasked
+		D    = wantDenied
 	)
 	under := func(root string) string {
 		return "starts_with(jurisdiction_code || '.', '" + root + ".')"
@@ -96,60 +100,60 @@ func matrixSpecs() []principalSpec {
 	return []principalSpec{
 		// The provider's desks: every case, everything as stored.
 		{name: "urban-management admin", dept: "urban-management", roles: []string{"admin"},
-			rows: all, core: wantVisible, workflow: wantVisible, reporter: wantVisible},
+			rows: all, core: V, workflow: V, reporter: V},
 		{name: "urban-management officer", dept: "urban-management", roles: []string{"officer"},
-			rows: all, core: wantVisible, workflow: wantVisible, reporter: wantVisible},
+			rows: all, core: V, workflow: V, reporter: V},
 		{name: "urban-management viewer", dept: "urban-management", roles: []string{"viewer"},
-			rows: all, core: wantVisible, workflow: wantVisible, reporter: wantVisible},
+			rows: all, core: V, workflow: V, reporter: V},
 		// Another bureau (SA-1): every case, the reporter masked (SA-personal).
 		{name: "housing viewer", dept: "housing", roles: []string{"viewer"},
-			rows: all, core: wantVisible, workflow: wantVisible, reporter: wantMasked},
+			rows: all, core: V, workflow: V, reporter: M},
 		{name: "housing officer", dept: "housing", roles: []string{"officer"},
-			rows: all, core: wantVisible, workflow: wantVisible, reporter: wantMasked},
+			rows: all, core: V, workflow: V, reporter: M},
 		// The provider's own field staff keep to their jurisdiction.
 		{name: "urban-management street-officer of Chengdong", dept: "urban-management", roles: []string{"street-officer"},
-			jur: "hailing.chengdong", rows: under("hailing.chengdong"), core: wantVisible, workflow: wantVisible, reporter: wantMasked},
+			jur: "hailing.chengdong", rows: under("hailing.chengdong"), core: V, workflow: V, reporter: M},
 		{name: "urban-management grid-worker of Xijiao community", dept: "urban-management", roles: []string{"grid-worker"},
-			jur: "hailing.chengxi.xijiao", rows: under("hailing.chengxi.xijiao"), core: wantVisible, workflow: wantVisible, reporter: wantMasked},
+			jur: "hailing.chengxi.xijiao", rows: under("hailing.chengxi.xijiao"), core: V, workflow: V, reporter: M},
 		// Other departments' field staff: their jurisdiction plus what their department handles.
 		{name: "housing street-officer of Jiulong", dept: "housing", roles: []string{"street-officer"},
 			jur: "hailing.jiulong", rows: under("hailing.jiulong") + " OR " + dept("housing"),
-			core: wantVisible, workflow: wantVisible, reporter: wantMasked},
+			core: V, workflow: V, reporter: M},
 		{name: "street-chengdong grid-worker of Fenghuang grid 03", dept: "street-chengdong", roles: []string{"grid-worker"},
 			jur: "hailing.chengdong.fenghuang.g03", rows: under("hailing.chengdong.fenghuang.g03") + " OR " + dept("street-chengdong"),
-			core: wantVisible, workflow: wantVisible, reporter: wantMasked},
+			core: V, workflow: V, reporter: M},
 		// The command centre: every case, everything.
 		{name: "dispatcher", dept: "urban-management", roles: []string{"dispatcher"},
-			rows: all, core: wantVisible, workflow: wantVisible, reporter: wantVisible},
+			rows: all, core: V, workflow: V, reporter: V},
 		{name: "dispatcher seconded to street-chengnan", dept: "street-chengnan", roles: []string{"dispatcher"},
-			rows: all, core: wantVisible, workflow: wantVisible, reporter: wantVisible},
+			rows: all, core: V, workflow: V, reporter: V},
 		// A street office (SA-2): its street, and what it handles.
 		{name: "street-chengxi viewer", dept: "street-chengxi", roles: []string{"viewer"},
 			jur: "hailing.chengxi", rows: under("hailing.chengxi") + " OR " + dept("street-chengxi"),
-			core: wantVisible, workflow: wantVisible, reporter: wantMasked},
+			core: V, workflow: V, reporter: M},
 		// A department system: what its department handles.
 		{name: "traffic-police system key", cred: credAPIKey, dept: "traffic-police", roles: []string{"system"},
-			rows: dept("traffic-police"), core: wantVisible, workflow: wantVisible, reporter: wantMasked},
+			rows: dept("traffic-police"), core: V, workflow: V, reporter: M},
 		// No access to cases at all.
 		{name: "auditor", dept: "urban-management", roles: []string{"auditor"},
-			rows: none, core: wantDenied, workflow: wantDenied, reporter: wantDenied},
+			rows: none, core: D, workflow: D, reporter: D},
 		{name: "evaluator key", cred: credAPIKey, dept: "market-regulation", roles: []string{"evaluator"},
-			rows: none, core: wantDenied, workflow: wantDenied, reporter: wantDenied},
+			rows: none, core: D, workflow: D, reporter: D},
 		// The citizen app: the citizen's own reports, all of them; nothing
 		// without a citizen.
 		{name: "citizen app for a citizen", cred: credAPIKey, dept: "urban-management", roles: []string{"citizen-app"},
 			citizen: citizenPlaceholder, rows: "citizen_id = '" + citizenPlaceholder + "'",
-			core: wantVisible, workflow: wantVisible, reporter: wantVisible},
+			core: V, workflow: V, reporter: V},
 		{name: "citizen app for a citizen without reports", cred: credAPIKey, dept: "urban-management", roles: []string{"citizen-app"},
-			citizen: "cit-nobody-000", rows: none, core: wantDenied, workflow: wantDenied, reporter: wantDenied},
+			citizen: "cit-nobody-000", rows: none, core: D, workflow: D, reporter: D},
 		{name: "citizen app without a citizen", cred: credAPIKey, dept: "urban-management", roles: []string{"citizen-app"},
-			rows: none, core: wantDenied, workflow: wantDenied, reporter: wantDenied},
+			rows: none, core: D, workflow: D, reporter: D},
 		{name: "anonymous", cred: credNone,
-			rows: none, core: wantDenied, workflow: wantDenied, reporter: wantDenied},
+			rows: none, core: D, workflow: D, reporter: D},
 	}
 }
 
-// caller is a principalSpec with credentials and the oracle's view of it.
+// matrixCaller is a principalSpec with credentials and the oracle's view of it.
 type matrixCaller struct {
 	principalSpec
 	citizenID string
@@ -404,7 +408,7 @@ type dbDept struct {
 	Code, Name, Kind, Jur string
 }
 
-// world is a snapshot of the package database taken when a test starts; the
+// accessWorld is a snapshot of the package database taken when a test starts; the
 // oracle judges every response against it.
 type accessWorld struct {
 	pool     *pgxpool.Pool
