@@ -1,0 +1,113 @@
+// Package evaluation is the third-party evaluation of Hailing District's
+// urban management (DESIGN §7): indicators per period × street, community,
+// department and case class, a composite score whose weights live in
+// policies/weights.yaml, and frozen, anonymised, checksummed assessment
+// datasets (snapshots) streamed as NDJSON or CSV.
+//
+// The source report faults today's evaluation for counting data and ignoring
+// citizen satisfaction and participation, and asks for third-party
+// assessment; hence the satisfaction, rating coverage and participation
+// figures, their 35 % share of the composite, and snapshots an outside team
+// can recompute every figure from.
+//
+// # Indicator definitions
+//
+// This text is meant for the README.
+//
+// Periods are calendar months, quarters and years in Asia/Shanghai time; "in
+// P" means an instant in [start of P, end of P). The current period is
+// judged as of now; periods after it are not reported. Every figure is
+// computed from each case's row as it stands: after a rework the row holds
+// the last handling and the deadline the rework set; timelines are not
+// replayed.
+//
+//   - Registered: registered_at in P. Dispatched: dispatched_at in P.
+//   - Handled in P: handled_at (the last handling feedback) in P, for
+//     dispatched cases. Handled on time: handled_at ≤ deadline.
+//   - Due to handle in P = handled in P + dispatched cases whose deadline
+//     fell in P before now and that were not handled by the end of P.
+//   - Closed in P: closed_at in P. Closed on time: closed_at ≤ deadline.
+//   - Due to close in P = closed in P + dispatched cases whose deadline fell
+//     in P before now and that were not closed by the end of P.
+//
+// The two parts of each "due" are disjoint, so a case is due at most once
+// in a period and handled ≤ due, closed ≤ due. A case closed early (before
+// its deadline's period) is due only in the period it closed in. A case
+// closed late is due, unclosed, in the period its deadline fell in, and
+// due again, closed, in the period it closed in: a late case weighs on the
+// period it fell due in, as in the national practice (应结案数 = 本期结案数 +
+// 本期到期未结案数). A case whose deadline has not come yet is not due.
+// The deadline is always the final one: a deferred case (缓办) counts
+// against its extended deadline, and is on time if handled or closed by it.
+// Cases in backlog (挂账, status BACKLOG) are not due: the command centre
+// has recorded that they cannot be solved now.
+//
+//   - Handling rate = handled in P / due to handle in P.
+//   - On-time handling rate = handled on time in P / due to handle in P.
+//   - Closure rate = closed in P / due to close in P.
+//   - On-time closure rate = closed on time in P / due to close in P.
+//   - Rework rate = cases due to close in P that were reworked at least once
+//     (rework_count > 0) / due to close in P. A reworked case counts once in
+//     the numerator and once in the denominator, however often it failed
+//     verification.
+//   - Overdue-pending rate, at T = the end of P (now for the current period)
+//     = cases open at T past their deadline and not handled by it / cases
+//     open at T, where open means dispatched before T, not closed by T and
+//     not in backlog.
+//   - Average handling time = Σ working time from dispatch to (last)
+//     handling / cases handled in P, in working hours (the calendar's
+//     working days, 08:30–12:00 and 13:30–17:30, PRC holidays and make-up
+//     days). p90 handling time = the nearest-rank 90th percentile, reported
+//     as the upper bound of its histogram bucket (HistEdgesHours: 0.5, 1, 2,
+//     3, 4, 5, 7.5, 10, 15, 22.5, 30, 37.5, 52.5, 75, 112.5, 150, 225, 375 h;
+//     beyond 375 h reports 375).
+//   - Citizen satisfaction = mean stars (1–5) of cases closed in P that were
+//     rated. Rating coverage = rated / closed in P.
+//   - Participation = cases registered in P raised by citizens (sources
+//     CITIZEN_REPORT, the citizen app, and HOTLINE_12345) / cases registered
+//     in P.
+//   - Violations found = violations discovered in P; violations demolished =
+//     outcome DEMOLISHED with resolved_at in P, and their area in m²
+//     (demolished_area_m2, else the recorded area_m2).
+//   - Shared-parking opening rate = government lots open for off-peak sharing
+//     (kind GOVERNMENT_SHARED with shared spaces) / government lots
+//     (is_government), among lots registered by the end of P. The sharing
+//     status is the current one (the registry keeps no history).
+//   - Inspection pass rate = double-random inspections recorded in P with
+//     result PASS / those with a result (RECTIFY and FAIL do not pass).
+//
+// A rate with a zero denominator is empty (null), not zero. The violations,
+// parking and inspection figures follow street and community grouping and
+// the jurisdiction filter; grouped by department or case class, or filtered
+// by a case property, they are empty, and so are they while their tables do
+// not exist.
+//
+// Composite score = Σ weight × normalised value over the figures
+// policies/weights.yaml names, where rates count as they are, rates where
+// lower is better (rework, overdue-pending) as 1 − x, and satisfaction as
+// (mean − 1) / 4; empty when any input is empty.
+//
+// Small cells: for public callers (anonymous, the citizen app, evaluators:
+// whoever may not read case rows as a department) a figure resting on 1 to
+// suppressBelow−1 cases (catalog.yaml, evaluation/indicators; 5) is
+// suppressed: value, numerator and denominator are empty and Suppressed is
+// set. Counts are judged on themselves, rates on their denominator, means on
+// the cases averaged. Zero is shown. Parking and inspection figures are
+// public registers and never suppressed.
+//
+// # Performance
+//
+// Figures are read from monthly rollups (migration 00070), not from cases:
+// a year of monthly indicators for every street reads about 1,200 rows of
+// the community tier instead of aggregating a million cases. See
+// internal/postgres.EvaluationStore for how the rollups follow case changes.
+//
+// # Snapshots
+//
+// See Service.CreateSnapshot for what a snapshot keeps and drops, and
+// Service.Export and ExportHandler for how it is served. Snapshot readers
+// are the principals whose evaluation decision shows the "snapshots" group
+// (policy.csv: the evaluator role); to let district administrators read
+// them too, add a line such as "p, admin, urban-management,
+// evaluation/snapshots, read, allow" to policy.csv.
+package evaluation

@@ -1,0 +1,241 @@
+package evaluation
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/calendar"
+	"github.com/google/uuid"
+)
+
+func TestPeriods(t *testing.T) {
+	loc := calendar.Default().Location()
+	// 31 March 23:30 in Shanghai is still March, though it is 15:30 UTC.
+	m := MonthOf(time.Date(2025, 3, 31, 15, 30, 0, 0, time.UTC), loc)
+	if m.String() != "2025-03" {
+		t.Errorf("month = %s", m)
+	}
+	if MonthOf(time.Date(2025, 3, 31, 16, 0, 0, 0, time.UTC), loc).String() != "2025-04" {
+		t.Error("1 April 00:00 local is April")
+	}
+	for _, c := range []struct {
+		p           Period
+		start, last string
+	}{{PeriodMonth, "2025-05", "2025-05"}, {PeriodQuarter, "2025-04", "2025-06"}, {PeriodYear, "2025-01", "2025-12"}} {
+		may := MonthFromDate(time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC))
+		if got := c.p.Start(may).String(); got != c.start {
+			t.Errorf("%s start = %s, want %s", c.p, got, c.start)
+		}
+		if got := c.p.Last(may).String(); got != c.last {
+			t.Errorf("%s last = %s, want %s", c.p, got, c.last)
+		}
+	}
+	if end := periodEnd(MonthFromDate(time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC)), 1, loc); !end.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, loc)) {
+		t.Errorf("end of Q4 = %v", end)
+	}
+}
+
+func TestValidateClampsToCurrentPeriod(t *testing.T) {
+	loc := calendar.Default().Location()
+	now := time.Date(2025, 6, 20, 12, 0, 0, 0, loc)
+	q := Query{Period: PeriodMonth, From: time.Date(2025, 4, 15, 0, 0, 0, 0, loc), To: time.Date(2026, 1, 1, 0, 0, 0, 0, loc)}
+	from, to, err := q.validate(now, loc)
+	if err != nil || from.String() != "2025-04" || to.String() != "2025-07" {
+		t.Errorf("from %s to %s err %v; want 2025-04 .. 2025-07 (exclusive)", from, to, err)
+	}
+	// To is exclusive: a period starting exactly at To is not included.
+	q = Query{Period: PeriodQuarter, From: time.Date(2025, 1, 1, 0, 0, 0, 0, loc), To: time.Date(2025, 4, 1, 0, 0, 0, 0, loc)}
+	if from, to, err = q.validate(now, loc); err != nil || from.String() != "2025-01" || to.String() != "2025-04" {
+		t.Errorf("Q1: %s..%s %v", from, to, err)
+	}
+}
+
+func TestP90(t *testing.T) {
+	h := make([]int64, HistBuckets)
+	if _, _, ok := p90Hours(h); ok {
+		t.Error("p90 of nothing")
+	}
+	// Ten cases: nine of ≤ 1 h, one of 40 h: rank 9 → 1 h.
+	h[1], h[histBucket(40*3600)] = 9, 1
+	if v, rank, _ := p90Hours(h); v != 1 || rank != 9 {
+		t.Errorf("p90 = %v (rank %d)", v, rank)
+	}
+	h[1] = 8
+	h[histBucket(2*3600)] = 1
+	if v, _, _ := p90Hours(h); v != 2 {
+		t.Errorf("p90 = %v, want 2", v)
+	}
+	if histBucket(10*3600) != 7 || histBucket(10*3600+1) != 8 || histBucket(1000*3600) != HistBuckets-1 {
+		t.Error("bucket edges are inclusive upper bounds")
+	}
+	if len(HistEdgesHours)+1 != HistBuckets || len(CounterColumns) != NumCounters {
+		t.Error("counter layout")
+	}
+}
+
+func TestScrub(t *testing.T) {
+	in := "王小明说：电话13912345678、0523-86881234，身份证32120219900101123X，车牌苏M12345和苏A·B2C3D，门牌12号"
+	got := Scrub(in, "王小明")
+	for _, bad := range []string{"王小明", "13912345678", "86881234", "32120219900101123X", "苏M12345", "苏A·B2C3D"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("scrubbed text %q still holds %q", got, bad)
+		}
+	}
+	if !strings.Contains(got, "门牌12号") {
+		t.Errorf("scrubbed too much: %q", got)
+	}
+}
+
+func TestRenderRoundTrips(t *testing.T) {
+	cal := calendar.Default()
+	a := NewAnonymizer(bytes.Repeat([]byte{7}, 32), Profile{KeepText: true, Coordinates: true}, cal)
+	d := time.Date(2025, 4, 15, 2, 0, 0, 0, time.UTC)
+	h := d.Add(26 * time.Hour)
+	r := 3
+	c := &SourceCase{ID: uuid.New(), Kind: "EVENT", MajorCode: "05", MinorCode: "0501", Source: "HOTLINE_12345", Status: "CLOSED",
+		Description: "引号\"逗号,换行\n制表\t控制\x01 unicode\u2028 invalid\xff", Lat: 32.49151, Lng: 119.92049,
+		Street: "hailing.x", Community: "hailing.x.y", ReportedAt: d.Add(-17 * time.Minute), RegisteredAt: &d, DispatchedAt: &d, HandledAt: &h, Rating: &r}
+	nd, cv := a.Render(c, nil, nil)
+	var obj map[string]any
+	if err := json.Unmarshal(nd, &obj); err != nil {
+		t.Fatalf("ndjson %s: %v", nd, err)
+	}
+	if obj["description"] != "引号\"逗号,换行\n制表\t控制\x01 unicode\u2028 invalid\ufffd" || obj["lat"] != 32.492 || obj["lng"] != 119.92 ||
+		obj["reported_at"] != "2025-04-15T01:00:00Z" || obj["citizen_raised"] != true || obj["closed_at"] != nil ||
+		obj["handling_work_hours"] != 9.5 /* Tue 10:00 → Wed 12:00: 2 + 4 + 3.5 */ || obj["rating"] != 3.0 || obj["case_ref"] != Pseudonym(a.key, c.ID) {
+		t.Errorf("ndjson: %s", nd)
+	}
+	// Keys come in schema order.
+	var keys []string
+	dec := json.NewDecoder(bytes.NewReader(nd))
+	_, _ = dec.Token()
+	for dec.More() {
+		k, _ := dec.Token()
+		keys = append(keys, k.(string))
+		var v any
+		_ = dec.Decode(&v)
+	}
+	for i, col := range a.Columns() {
+		if keys[i] != col.Name {
+			t.Fatalf("key %d = %s, schema %s", i, keys[i], col.Name)
+		}
+	}
+	rec, err := csv.NewReader(strings.NewReader(string(cv) + "\n")).Read()
+	if err != nil {
+		t.Fatalf("csv %q: %v", cv, err)
+	}
+	if len(rec) != len(a.Columns()) {
+		t.Fatalf("csv has %d fields, schema %d", len(rec), len(a.Columns()))
+	}
+	for i, col := range a.Columns() {
+		want := obj[col.Name]
+		var s string
+		switch v := want.(type) {
+		case nil:
+		case string:
+			s = v
+		default:
+			b, _ := json.Marshal(v)
+			s = string(b)
+		}
+		if col.Name == "description" {
+			s = strings.ReplaceAll(s, "\r", "")
+		}
+		if rec[i] != s {
+			t.Errorf("csv %s = %q, ndjson %q", col.Name, rec[i], s)
+		}
+	}
+	// Another key, another pseudonym; same key, same.
+	if Pseudonym([]byte("k1"), c.ID) == Pseudonym([]byte("k2"), c.ID) || Pseudonym([]byte("k1"), c.ID) != Pseudonym([]byte("k1"), c.ID) {
+		t.Error("pseudonyms")
+	}
+}
+
+func TestParseRange(t *testing.T) {
+	for _, c := range []struct {
+		h               string
+		start, end      int64
+		ok, satisfiable bool
+	}{
+		{"bytes=0-", 0, 100, true, true},
+		{"bytes=10-", 10, 100, true, true},
+		{"bytes=10-19", 10, 20, true, true},
+		{"bytes=10-1000", 10, 100, true, true},
+		{"bytes=-30", 70, 100, true, true},
+		{"bytes=-300", 0, 100, true, true},
+		{"bytes=100-", 0, 0, true, false},
+		{"bytes=-0", 0, 0, true, false},
+		{"bytes=20-10", 0, 0, false, false},
+		{"bytes=1-2,5-6", 0, 0, false, false},
+		{"items=1-2", 0, 0, false, false},
+		{"bytes=x-", 0, 0, false, false},
+		{"bytes=-", 0, 0, false, false},
+	} {
+		s, e, ok, sat := parseRange(c.h, 100)
+		if s != c.start || e != c.end || ok != c.ok || sat != c.satisfiable {
+			t.Errorf("%q: %d-%d ok=%v sat=%v, want %d-%d ok=%v sat=%v", c.h, s, e, ok, sat, c.start, c.end, c.ok, c.satisfiable)
+		}
+	}
+}
+
+func FuzzParseRange(f *testing.F) {
+	for _, s := range []string{"bytes=0-", "bytes=-5", "bytes=3-9", "bytes=1-2,3-4", "bytes= 7 - 9 "} {
+		f.Add(s, int64(100))
+	}
+	f.Fuzz(func(t *testing.T, h string, total int64) {
+		if total < 0 {
+			total = -total
+		}
+		if total < 0 {
+			return
+		}
+		s, e, ok, sat := parseRange(h, total)
+		if ok && sat && (s < 0 || e > total || s >= e) {
+			t.Fatalf("%q of %d: [%d, %d)", h, total, s, e)
+		}
+	})
+}
+
+func TestContributeIsExactlyUndone(t *testing.T) {
+	r := NewRules(calendar.Default())
+	loc := r.Location()
+	at := func(s string) *time.Time {
+		v, _ := time.ParseInLocation("2006-01-02 15:04", s, loc)
+		return &v
+	}
+	f := r.Facts(CaseState{Street: "s", Community: "c", Dept: "d", Kind: "EVENT", Major: "05", Source: "CITIZEN_REPORT",
+		Status: "CLOSED", RegisteredAt: at("2025-04-14 09:00"), DispatchedAt: at("2025-04-14 09:30"), Deadline: at("2025-05-15 09:30"),
+		HandledAt: at("2025-06-14 11:30"), ClosedAt: at("2025-07-14 15:00"), ReworkCount: 1, Rating: ptr(4)}, MonthOf(*at("2025-09-01 00:00"), loc))
+	sum := map[Key]*Counters{}
+	add := func(k Key, c Counter, v int64) {
+		if sum[k] == nil {
+			sum[k] = new(Counters)
+		}
+		sum[k][c] += v
+	}
+	r.Contribute(&f, 1, add)
+	if len(sum) < 4 {
+		t.Fatalf("contributed to %d months", len(sum))
+	}
+	// Open at the end of April, May and June (closed in July).
+	var open int64
+	for _, c := range sum {
+		open += c[COpenEOM]
+	}
+	if open != 3 {
+		t.Errorf("open at %d month ends, want 3", open)
+	}
+	r.Contribute(&f, -1, add)
+	for k, c := range sum {
+		if !c.Zero() {
+			t.Errorf("%v not undone: %v", k, c)
+		}
+	}
+	if r.Sensitive(&f) {
+		t.Error("a case closed before the horizon month is not sensitive")
+	}
+}

@@ -1,0 +1,628 @@
+package evaluation
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/cases"
+)
+
+// Dim is a dimension indicators can be grouped by.
+type Dim string
+
+// Dimensions.
+const (
+	DimStreet     Dim = "STREET"     // street or town
+	DimCommunity  Dim = "COMMUNITY"  // community or village
+	DimDepartment Dim = "DEPARTMENT" // the department a case was dispatched to
+	DimCaseClass  Dim = "CASE_CLASS" // kind + major class
+)
+
+// Dims lists every dimension.
+func Dims() []Dim { return []Dim{DimStreet, DimCommunity, DimDepartment, DimCaseClass} }
+
+// Filter narrows indicators. Zero fields do not filter.
+type Filter struct {
+	// Jurisdiction is a subtree root: the district, a street or a community
+	// code (indicators are kept down to the community).
+	Jurisdiction string
+	Kind         cases.Kind
+	// MajorCode needs Kind (major codes repeat across kinds).
+	MajorCode    string
+	Sources      []cases.Source
+	HandlingDept string
+}
+
+// caseSpecific reports whether the filter names something only cases have,
+// so the other datasets' figures cannot follow it.
+func (f Filter) caseSpecific() bool {
+	return f.Kind != "" || f.MajorCode != "" || len(f.Sources) > 0 || f.HandlingDept != ""
+}
+
+// Query asks for indicators: one row per period from the period containing
+// From to the last period starting before To (periods after the current one
+// are not reported), per combination of the GroupBy dimensions.
+type Query struct {
+	Period  Period
+	From    time.Time
+	To      time.Time
+	GroupBy []Dim
+	Filter  Filter
+}
+
+// Group is the values of the grouped dimensions of a row ("" for those not
+// grouped by).
+type Group struct {
+	Street     string
+	Community  string
+	Department string
+	Kind       string
+	MajorCode  string
+}
+
+// Figure is one indicator value with what it was computed from.
+type Figure struct {
+	Name string
+	// Value is nil when the figure is undefined (a zero denominator, a
+	// dataset that does not exist yet) or suppressed.
+	Value       *float64
+	Numerator   int64
+	Denominator int64
+	Formula     string
+	// Suppressed is set when the cell is too small to show the caller
+	// (public callers, fewer than the catalog's suppressBelow cases): Value,
+	// Numerator and Denominator are then empty.
+	Suppressed bool
+}
+
+// Row is one period and group of indicators.
+type Row struct {
+	PeriodStart time.Time // first instant of the period (Asia/Shanghai)
+	PeriodEnd   time.Time // first instant after it
+	Group       Group
+	Figures     []Figure
+}
+
+// Figure returns the figure of that name.
+func (r *Row) Figure(name string) (Figure, bool) {
+	for _, f := range r.Figures {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Figure{}, false
+}
+
+// Figure names, in the order rows list them.
+const (
+	FigRegistered         = "registered"
+	FigDispatched         = "dispatched"
+	FigHandlingRate       = "handling_rate"
+	FigOnTimeHandlingRate = "on_time_handling_rate"
+	FigClosureRate        = "closure_rate"
+	FigOnTimeClosureRate  = "on_time_closure_rate"
+	FigReworkRate         = "rework_rate"
+	FigOverduePendingRate = "overdue_pending_rate"
+	FigAvgHandlingHours   = "avg_handling_hours"
+	FigP90HandlingHours   = "p90_handling_hours"
+	FigSatisfaction       = "satisfaction"
+	FigRatingCoverage     = "rating_coverage"
+	FigParticipation      = "participation"
+	FigViolationsFound    = "violations_found"
+	FigViolationsDemolish = "violations_demolished"
+	FigDemolishedArea     = "demolished_area_m2"
+	FigSharedParkingRate  = "shared_parking_opening_rate"
+	FigInspectionPassRate = "inspection_pass_rate"
+	FigComposite          = "composite"
+)
+
+// figureKind says how a figure enters the composite score.
+type figureKind int
+
+const (
+	kindCount     figureKind = iota // not scorable
+	kindRate                        // scored as is
+	kindInverted                    // a rate where lower is better: scored 1 − x
+	kindStars                       // a mean of 1–5 stars: scored (x − 1) / 4
+	kindMagnitude                   // hours, m²: not scorable
+)
+
+type figureDef struct {
+	name    string
+	kind    figureKind
+	formula string
+}
+
+// figureDefs are the figures in row order with their formulas (see doc.go
+// for the definitions of "due to handle" and "due to close").
+var figureDefs = []figureDef{
+	{FigRegistered, kindCount, "cases registered (立案) in the period"},
+	{FigDispatched, kindCount, "cases dispatched (派遣) in the period"},
+	{FigHandlingRate, kindRate, "handled in the period / due to handle in the period"},
+	{FigOnTimeHandlingRate, kindRate, "handled in the period by the deadline / due to handle in the period"},
+	{FigClosureRate, kindRate, "closed in the period / due to close in the period"},
+	{FigOnTimeClosureRate, kindRate, "closed in the period by the deadline / due to close in the period"},
+	{FigReworkRate, kindInverted, "cases due to close in the period that were reworked at least once / due to close in the period"},
+	{FigOverduePendingRate, kindInverted, "open dispatched cases past their deadline and not handled by it / open dispatched cases, at the end of the period (now for the current period)"},
+	{FigAvgHandlingHours, kindMagnitude, "Σ working seconds from dispatch to handling / cases handled in the period, in working hours"},
+	{FigP90HandlingHours, kindMagnitude, "nearest-rank 90th percentile of working hours from dispatch to handling of cases handled in the period: upper bound of its histogram bucket (numerator: rank, denominator: cases)"},
+	{FigSatisfaction, kindStars, "Σ stars / rated cases, over cases closed in the period and rated (1–5)"},
+	{FigRatingCoverage, kindRate, "rated cases / cases closed in the period"},
+	{FigParticipation, kindRate, "cases raised by citizens (citizen app, 12345 hotline) / cases registered in the period"},
+	{FigViolationsFound, kindCount, "violations discovered in the period (violations.discovered_at)"},
+	{FigViolationsDemolish, kindCount, "violations demolished in the period (outcome DEMOLISHED, resolved_at)"},
+	{FigDemolishedArea, kindMagnitude, "Σ m² demolished in the period (demolished_area_m2, else area_m2); numerator: rounded m², denominator: violations demolished"},
+	{FigSharedParkingRate, kindRate, "government lots open for off-peak sharing (kind GOVERNMENT_SHARED with shared_spaces > 0) / government lots (is_government), registered by the end of the period"},
+	{FigInspectionPassRate, kindRate, "inspections recorded in the period with result PASS / inspections recorded in the period with a result"},
+}
+
+func defOf(name string) (figureDef, bool) {
+	for _, d := range figureDefs {
+		if d.name == name {
+			return d, true
+		}
+	}
+	return figureDef{}, false
+}
+
+// FigureNames returns every figure name, in row order (composite last).
+func FigureNames() []string {
+	out := make([]string, 0, len(figureDefs)+1)
+	for _, d := range figureDefs {
+		out = append(out, d.name)
+	}
+	return append(out, FigComposite)
+}
+
+// Formula returns the formula text of a figure ("" if unknown).
+func Formula(name string) string {
+	d, _ := defOf(name)
+	return d.formula
+}
+
+// MaxPeriods bounds one query: 10 years of months.
+const MaxPeriods = 120
+
+var (
+	jurisdictionPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+	deptPattern         = regexp.MustCompile(`^[a-z0-9-]+$`)
+	majorPattern        = regexp.MustCompile(`^[0-9]{2}$`)
+)
+
+// validate checks q and returns its first and end months (end exclusive),
+// clamped to the current period.
+func (q *Query) validate(now time.Time, loc *time.Location) (from, to Month, err error) {
+	if !q.Period.Valid() {
+		return 0, 0, apperr.Invalid("period", "unknown period %q: use MONTH, QUARTER or YEAR", q.Period)
+	}
+	if q.From.IsZero() || q.To.IsZero() {
+		return 0, 0, apperr.Invalid("from", "give both from and to")
+	}
+	if !q.To.After(q.From) {
+		return 0, 0, apperr.Invalid("to", "to (%s) must be after from (%s)", q.To.Format(time.RFC3339), q.From.Format(time.RFC3339))
+	}
+	seen := map[Dim]bool{}
+	for _, d := range q.GroupBy {
+		if !slices.Contains(Dims(), d) {
+			return 0, 0, apperr.Invalid("groupBy", "unknown dimension %q: use STREET, COMMUNITY, DEPARTMENT or CASE_CLASS", d)
+		}
+		if seen[d] {
+			return 0, 0, apperr.Invalid("groupBy", "dimension %s is listed twice", d)
+		}
+		seen[d] = true
+	}
+	f := &q.Filter
+	f.Jurisdiction = strings.TrimSpace(f.Jurisdiction)
+	if f.Jurisdiction != "" {
+		if !jurisdictionPattern.MatchString(f.Jurisdiction) {
+			return 0, 0, apperr.Invalid("filter.jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", f.Jurisdiction)
+		}
+		if strings.Count(f.Jurisdiction, ".") > 2 {
+			return 0, 0, apperr.Invalid("filter.jurisdiction", "indicators are kept down to the community; %q is below it (use its community %s)",
+				f.Jurisdiction, strings.Join(strings.Split(f.Jurisdiction, ".")[:3], "."))
+		}
+	}
+	if f.Kind != "" && f.Kind != cases.KindComponent && f.Kind != cases.KindEvent {
+		return 0, 0, apperr.Invalid("filter.kind", "unknown kind %q: use COMPONENT or EVENT", f.Kind)
+	}
+	if f.MajorCode != "" {
+		if f.Kind == "" {
+			return 0, 0, apperr.Invalid("filter.majorCode", "a major class code needs a kind: codes repeat across COMPONENT and EVENT")
+		}
+		if !majorPattern.MatchString(f.MajorCode) {
+			return 0, 0, apperr.Invalid("filter.majorCode", "%q is not a two-digit major class code", f.MajorCode)
+		}
+	}
+	for _, s := range f.Sources {
+		if !slices.Contains(cases.Sources(), s) {
+			return 0, 0, apperr.Invalid("filter.sources", "unknown source %q", s)
+		}
+	}
+	if f.HandlingDept != "" && !deptPattern.MatchString(f.HandlingDept) {
+		return 0, 0, apperr.Invalid("filter.handlingDept", "%q is not a department code", f.HandlingDept)
+	}
+	from = q.Period.Start(MonthOf(q.From, loc))
+	// The last period is the one containing the instant just before To.
+	to = q.Period.Start(MonthOf(q.To.Add(-time.Nanosecond), loc)) + Month(q.Period.Months())
+	if cur := q.Period.Start(MonthOf(now, loc)) + Month(q.Period.Months()); to > cur {
+		to = cur
+	}
+	if to <= from {
+		return from, from, nil
+	}
+	if n := int(to-from) / q.Period.Months(); n > MaxPeriods {
+		return 0, 0, apperr.Invalid("to", "%d periods asked for; at most %d in one query", n, MaxPeriods)
+	}
+	return from, to, nil
+}
+
+// CellQuery is what the store aggregates from the rollups.
+type CellQuery struct {
+	Period  Period
+	From    Month // first month (a period start)
+	To      Month // end month, exclusive (a period start)
+	GroupBy []Dim
+	Filter  Filter
+}
+
+// Cell is the rollup counters of one period and group: flows summed over
+// the period's months, stock counters taken from its last month.
+type Cell struct {
+	Period Month
+	Group  Group
+	Sum    Counters
+}
+
+// LiveQuery asks for the time-dependent part of the current period's
+// figures, read from the ledger's open cases at Now.
+type LiveQuery struct {
+	GroupBy   []Dim
+	Filter    Filter
+	Now       time.Time
+	PeriodEnd time.Time
+}
+
+// LiveCell is the current period's correction for one group.
+type LiveCell struct {
+	Group Group
+	// NotYetDue* count cases the rollups hold as "not handled / closed by
+	// the end of the period" whose deadline has not come yet (now ≤
+	// deadline < period end): they are not due yet.
+	NotYetDueHandle int64
+	NotYetDueClose  int64
+	NotYetDueRework int64
+	// Open and Overdue are the stock now: dispatched, not closed, not in
+	// backlog; and of those, past the deadline and not handled by it.
+	Open    int64
+	Overdue int64
+}
+
+// OtherQuery asks for the facts of the other datasets' figures.
+type OtherQuery struct {
+	Jurisdiction string
+	From, To     time.Time
+}
+
+// OtherFacts are the records behind the violations, parking and inspection
+// figures. A nil slice with Has* false means the table does not exist (yet).
+type OtherFacts struct {
+	HasViolations  bool
+	Violations     []ViolationFact
+	HasParking     bool
+	Lots           []LotFact
+	HasInspections bool
+	Inspections    []InspectionFact
+}
+
+// ViolationFact is one violation discovered or demolished in the range.
+type ViolationFact struct {
+	Street, Community string
+	DiscoveredAt      time.Time
+	// DemolishedAt is set when the outcome is DEMOLISHED (resolved_at).
+	DemolishedAt *time.Time
+	AreaM2       float64 // demolished_area_m2, else area_m2, else 0
+}
+
+// LotFact is one government parking lot.
+type LotFact struct {
+	Street    string
+	Community string // from the lot's jurisdiction path; "" above community level
+	CreatedAt time.Time
+	Shared    bool // kind GOVERNMENT_SHARED with shared spaces
+}
+
+// InspectionFact is one inspection with a recorded result.
+type InspectionFact struct {
+	Street, Community string
+	RecordedAt        time.Time
+	Pass              bool
+}
+
+// groupOf returns the group of a record given the grouped dimensions.
+func groupOf(by []Dim, street, community, dept, kind, major string) Group {
+	var g Group
+	for _, d := range by {
+		switch d {
+		case DimStreet:
+			g.Street = street
+		case DimCommunity:
+			g.Community = community
+		case DimDepartment:
+			g.Department = dept
+		case DimCaseClass:
+			g.Kind, g.MajorCode = kind, major
+		}
+	}
+	return g
+}
+
+type rowKey struct {
+	period Month
+	group  Group
+}
+
+type rowAcc struct {
+	cell     Counters
+	hasCell  bool
+	live     *LiveCell
+	stockOK  bool
+	vFound   int64
+	vDemol   int64
+	vArea    float64
+	lotsGov  int64
+	lotsOpen int64
+	insp     int64
+	inspPass int64
+}
+
+// assemble computes the rows of a query from the store's answers.
+func (s *Service) assemble(q *Query, from, to Month, horizon Month, cells []Cell, live []LiveCell, other *OtherFacts,
+	now time.Time, public bool) []Row {
+	loc := s.loc
+	accs := map[rowKey]*rowAcc{}
+	get := func(k rowKey) *rowAcc {
+		a := accs[k]
+		if a == nil {
+			a = &rowAcc{}
+			accs[k] = a
+		}
+		return a
+	}
+	cur := q.Period.Start(MonthOf(now, loc))
+	for i := range cells {
+		c := &cells[i]
+		a := get(rowKey{c.Period, c.Group})
+		a.cell.Add(&c.Sum)
+		a.hasCell = true
+	}
+	if cur >= from && cur < to {
+		for i := range live {
+			l := &live[i]
+			a := get(rowKey{cur, l.Group})
+			a.live = l
+		}
+	}
+	otherOK := other != nil
+	if otherOK {
+		s.addOther(q, from, to, other, get, now)
+	}
+	rows := make([]Row, 0, len(accs))
+	for k, a := range accs {
+		r := Row{PeriodStart: k.period.Start(loc), PeriodEnd: (k.period + Month(q.Period.Months())).Start(loc), Group: k.group}
+		isCurrent := k.period == cur
+		// Stock counters are known for a completed period whose last month
+		// ended before the rollups' horizon; for the current period they are
+		// read live.
+		stockKnown := isCurrent || q.Period.Last(k.period) < horizon
+		r.Figures = s.figures(q.Period, a, isCurrent, stockKnown, otherOK, other, public)
+		rows = append(rows, r)
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if !a.PeriodStart.Equal(b.PeriodStart) {
+			return a.PeriodStart.Before(b.PeriodStart)
+		}
+		ga, gb := a.Group, b.Group
+		if ga.Street != gb.Street {
+			return ga.Street < gb.Street
+		}
+		if ga.Community != gb.Community {
+			return ga.Community < gb.Community
+		}
+		if ga.Department != gb.Department {
+			return ga.Department < gb.Department
+		}
+		if ga.Kind != gb.Kind {
+			return ga.Kind < gb.Kind
+		}
+		return ga.MajorCode < gb.MajorCode
+	})
+	return rows
+}
+
+// otherGroupable reports whether the other datasets' figures can follow the
+// query's grouping: they know streets and communities only.
+func otherGroupable(q *Query) bool {
+	for _, d := range q.GroupBy {
+		if d != DimStreet && d != DimCommunity {
+			return false
+		}
+	}
+	return !q.Filter.caseSpecific()
+}
+
+func (s *Service) addOther(q *Query, from, to Month, o *OtherFacts, get func(rowKey) *rowAcc, now time.Time) {
+	loc := s.loc
+	in := func(t time.Time) (Month, bool) {
+		m := q.Period.Start(MonthOf(t, loc))
+		return m, m >= from && m < to
+	}
+	for _, v := range o.Violations {
+		g := groupOf(q.GroupBy, v.Street, v.Community, "", "", "")
+		if p, ok := in(v.DiscoveredAt); ok {
+			get(rowKey{p, g}).vFound++
+		}
+		if v.DemolishedAt != nil {
+			if p, ok := in(*v.DemolishedAt); ok {
+				a := get(rowKey{p, g})
+				a.vDemol++
+				a.vArea += v.AreaM2
+			}
+		}
+	}
+	for _, i := range o.Inspections {
+		g := groupOf(q.GroupBy, i.Street, i.Community, "", "", "")
+		if p, ok := in(i.RecordedAt); ok {
+			a := get(rowKey{p, g})
+			a.insp++
+			if i.Pass {
+				a.inspPass++
+			}
+		}
+	}
+	n := q.Period.Months()
+	for p := from; p < to; p += Month(n) {
+		end := (p + Month(n)).Start(loc)
+		if now.Before(end) {
+			end = now
+		}
+		for _, l := range o.Lots {
+			if !l.CreatedAt.Before(end) {
+				continue
+			}
+			a := get(rowKey{p, groupOf(q.GroupBy, l.Street, l.Community, "", "", "")})
+			a.lotsGov++
+			if l.Shared {
+				a.lotsOpen++
+			}
+		}
+	}
+}
+
+// figures computes a row's figures.
+func (s *Service) figures(p Period, a *rowAcc, current, stockKnown, otherOK bool, o *OtherFacts, public bool) []Figure {
+	c := &a.cell
+	g := Counter(p.grain())
+	var live LiveCell
+	if current && a.live != nil {
+		live = *a.live
+	}
+	handleOpen := c[CHandleOpenM+g]
+	closeOpen := c[CCloseOpenM+g]
+	reworkOpen := c[CReworkOpenM+g]
+	if current {
+		handleOpen -= live.NotYetDueHandle
+		closeOpen -= live.NotYetDueClose
+		reworkOpen -= live.NotYetDueRework
+	}
+	dueHandle := c[CHandled] + handleOpen
+	dueClose := c[CClosed] + closeOpen
+	open, overdue := c[COpenEOM], c[COverdueEOM]
+	if current {
+		open, overdue = live.Open, live.Overdue
+	}
+
+	k := s.suppressBelow
+	if !public {
+		k = 0
+	}
+	out := make([]Figure, 0, len(figureDefs)+1)
+	count := func(name string, n int64, defined bool) {
+		f := Figure{Name: name, Formula: Formula(name)}
+		if defined {
+			f.Numerator = n
+			f.Value = ptr(float64(n))
+		}
+		out = append(out, suppress(f, n, k))
+	}
+	ratio := func(name string, num, den int64, defined bool, k int) {
+		f := Figure{Name: name, Formula: Formula(name)}
+		if defined {
+			f.Numerator, f.Denominator = num, den
+			if den > 0 {
+				f.Value = ptr(float64(num) / float64(den))
+			}
+		}
+		out = append(out, suppress(f, den, k))
+	}
+	count(FigRegistered, c[CRegistered], true)
+	count(FigDispatched, c[CDispatched], true)
+	ratio(FigHandlingRate, c[CHandled], dueHandle, true, k)
+	ratio(FigOnTimeHandlingRate, c[CHandledOnTime], dueHandle, true, k)
+	ratio(FigClosureRate, c[CClosed], dueClose, true, k)
+	ratio(FigOnTimeClosureRate, c[CClosedOnTime], dueClose, true, k)
+	ratio(FigReworkRate, c[CReworkClosed]+reworkOpen, dueClose, true, k)
+	ratio(FigOverduePendingRate, overdue, open, stockKnown, k)
+	{
+		f := Figure{Name: FigAvgHandlingHours, Formula: Formula(FigAvgHandlingHours), Numerator: c[CWorkSeconds], Denominator: c[CHandled]}
+		if c[CHandled] > 0 {
+			f.Value = ptr(round6(float64(c[CWorkSeconds]) / float64(c[CHandled]) / 3600))
+		}
+		out = append(out, suppress(f, c[CHandled], k))
+	}
+	{
+		f := Figure{Name: FigP90HandlingHours, Formula: Formula(FigP90HandlingHours), Denominator: c[CHandled]}
+		if v, rank, ok := p90Hours(c[CHist0 : CHist0+HistBuckets]); ok {
+			f.Value, f.Numerator = ptr(v), rank
+		}
+		out = append(out, suppress(f, c[CHandled], k))
+	}
+	{
+		f := Figure{Name: FigSatisfaction, Formula: Formula(FigSatisfaction), Numerator: c[CRatingSum], Denominator: c[CRated]}
+		if c[CRated] > 0 {
+			f.Value = ptr(float64(c[CRatingSum]) / float64(c[CRated]))
+		}
+		out = append(out, suppress(f, c[CRated], k))
+	}
+	ratio(FigRatingCoverage, c[CRated], c[CClosed], true, k)
+	ratio(FigParticipation, c[CCitizen], c[CRegistered], true, k)
+
+	vOK := otherOK && o.HasViolations
+	count(FigViolationsFound, a.vFound, vOK)
+	count(FigViolationsDemolish, a.vDemol, vOK)
+	{
+		f := Figure{Name: FigDemolishedArea, Formula: Formula(FigDemolishedArea)}
+		if vOK {
+			f.Value = ptr(math.Round(a.vArea*100) / 100)
+			f.Numerator, f.Denominator = int64(math.Round(a.vArea)), a.vDemol
+		}
+		out = append(out, suppress(f, a.vDemol, k))
+	}
+	// Parking lots and inspection results are public registers (the
+	// double-random results are published by rule): no suppression.
+	ratio(FigSharedParkingRate, a.lotsOpen, a.lotsGov, otherOK && o.HasParking, 0)
+	ratio(FigInspectionPassRate, a.inspPass, a.insp, otherOK && o.HasInspections, 0)
+	out = append(out, s.composite(out))
+	return out
+}
+
+// suppress hides a figure computed from 1 to k−1 cases: value, numerator
+// and denominator go (a numerator or denominator would give the value away).
+func suppress(f Figure, n int64, k int) Figure {
+	if k <= 0 || n <= 0 || n >= int64(k) {
+		return f
+	}
+	return Figure{Name: f.Name, Formula: f.Formula, Suppressed: true}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func round6(v float64) float64 { return math.Round(v*1e6) / 1e6 }
+
+// String renders a figure for logs and test failures.
+func (f Figure) String() string {
+	v := "nil"
+	if f.Value != nil {
+		v = fmt.Sprintf("%g", *f.Value)
+	}
+	if f.Suppressed {
+		v = "suppressed"
+	}
+	return fmt.Sprintf("%s=%s (%d/%d)", f.Name, v, f.Numerator, f.Denominator)
+}

@@ -1,0 +1,438 @@
+package evaluation
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/google/uuid"
+)
+
+// Format is an export rendering of a snapshot.
+type Format string
+
+// Formats.
+const (
+	FormatNDJSON Format = "ndjson" // one JSON object per line, keys in schema order
+	FormatCSV    Format = "csv"    // RFC 4180, header line first, "\n" line ends
+)
+
+// ParseFormat validates a format name (the file extension).
+func ParseFormat(s string) (Format, error) {
+	switch Format(strings.ToLower(s)) {
+	case FormatNDJSON:
+		return FormatNDJSON, nil
+	case FormatCSV:
+		return FormatCSV, nil
+	}
+	return "", apperr.Invalid("format", "unknown format %q: use ndjson or csv", s)
+}
+
+// SnapshotDatasets are the datasets a snapshot can freeze.
+func SnapshotDatasets() []string { return []string{cases.Dataset} }
+
+// SnapshotFilter selects the records of a snapshot. Zero fields do not
+// filter.
+type SnapshotFilter struct {
+	// Jurisdiction is a subtree root (any level).
+	Jurisdiction string `json:"jurisdiction,omitempty"`
+	// ReportedFrom and ReportedTo bound reported_at (from inclusive, to
+	// exclusive).
+	ReportedFrom *time.Time     `json:"reportedFrom,omitempty"`
+	ReportedTo   *time.Time     `json:"reportedTo,omitempty"`
+	Kind         cases.Kind     `json:"kind,omitempty"`
+	Sources      []cases.Source `json:"sources,omitempty"`
+}
+
+// Profile says how far a snapshot is anonymised beyond the fixed rules
+// (direct identifiers dropped, ids pseudonymised, locations generalised to
+// the community, times truncated to the hour). The zero Profile is the
+// strictest and the default.
+type Profile struct {
+	// KeepText keeps the free text (description, rating comment), with
+	// phone numbers, ID numbers, plates and the reporter's name removed.
+	KeepText bool `json:"keepText"`
+	// Coordinates adds the location rounded to 0.001° (about 100 m) to the
+	// community.
+	Coordinates bool `json:"coordinates"`
+}
+
+// Column is one column of a snapshot's schema.
+type Column struct {
+	Name string `json:"name"`
+	// Type is string, integer, number, boolean or timestamp (RFC 3339 UTC,
+	// truncated to the hour).
+	Type string `json:"type"`
+	// About says what the column holds and how it was derived.
+	About string `json:"about"`
+}
+
+// Rendering is one format's content in a manifest.
+type Rendering struct {
+	SHA256 string `json:"sha256"` // hex SHA-256 of the exact bytes served
+	Bytes  int64  `json:"bytes"`
+}
+
+// Manifest describes a frozen snapshot. It never changes.
+type Manifest struct {
+	ID            uuid.UUID      `json:"id"`
+	Dataset       string         `json:"dataset"`
+	Filter        SnapshotFilter `json:"filter"`
+	Profile       Profile        `json:"profile"`
+	Columns       []Column       `json:"columns"`
+	Rows          int64          `json:"rows"`
+	NDJSON        Rendering      `json:"ndjson"`
+	CSV           Rendering      `json:"csv"`
+	PolicyVersion string         `json:"policyVersion"`
+	RulesVersion  int            `json:"rulesVersion"`
+	CreatedBy     string         `json:"createdBy"`
+	CreatedAt     time.Time      `json:"createdAt"`
+}
+
+// Rendering returns the manifest's entry for a format.
+func (m *Manifest) Rendering(f Format) Rendering {
+	if f == FormatCSV {
+		return m.CSV
+	}
+	return m.NDJSON
+}
+
+// CSVHeader returns the CSV header line (without its newline).
+func (m *Manifest) CSVHeader() string { return csvHeader(m.Columns) }
+
+func csvHeader(cols []Column) string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ",")
+}
+
+// SourceCase is a case as the snapshot reads it, personal data included;
+// it never leaves the server.
+type SourceCase struct {
+	ID                                     uuid.UUID
+	CaseNo                                 string
+	Kind, MajorCode, MinorCode             string
+	Source, Status                         string
+	Description, Address                   string
+	Lat, Lng                               float64
+	JurisdictionCode, Street, Community    string
+	HandlingDept                           string
+	ReporterName, ReporterPhone, CitizenID string
+	PhotoURLs                              []string
+	ReportedAt                             time.Time
+	RegisteredAt, DispatchedAt, Deadline   *time.Time
+	HandledAt, ClosedAt                    *time.Time
+	ReworkCount, DeferCount                int
+	Rating                                 *int
+	RatingComment                          string
+	ExternalID                             string
+}
+
+// Anonymizer turns source cases into snapshot rows under one snapshot's
+// key and profile. What it drops, keeps and derives is the schema: see
+// Columns.
+type Anonymizer struct {
+	key     []byte
+	profile Profile
+	cal     WorkingTime
+	cols    []Column
+	csvBuf  []string
+}
+
+// NewAnonymizer returns an anonymizer for a snapshot with a 32-byte key.
+func NewAnonymizer(key []byte, p Profile, cal WorkingTime) *Anonymizer {
+	a := &Anonymizer{key: key, profile: p, cal: cal}
+	a.cols = caseColumns(p)
+	return a
+}
+
+// Columns returns the schema.
+func (a *Anonymizer) Columns() []Column { return a.cols }
+
+func caseColumns(p Profile) []Column {
+	cols := []Column{
+		{"case_ref", "string", "pseudonym: first 16 bytes of HMAC-SHA256 of the case id under a key unique to this snapshot (hex)"},
+		{"kind", "string", "COMPONENT or EVENT"},
+		{"major_code", "string", "major class code"},
+		{"minor_code", "string", "minor class code"},
+		{"source", "string", "how the case reached the platform"},
+		{"citizen_raised", "boolean", "source is CITIZEN_REPORT or HOTLINE_12345"},
+		{"status", "string", "lifecycle status when the snapshot was taken"},
+		{"street_code", "string", "street or town"},
+		{"community_code", "string", "community or village (the location, generalised)"},
+	}
+	if p.Coordinates {
+		cols = append(cols,
+			Column{"lat", "number", "latitude rounded to 0.001° (about 100 m)"},
+			Column{"lng", "number", "longitude rounded to 0.001°"})
+	}
+	cols = append(cols,
+		Column{"handling_dept", "string", "department the case was dispatched to"},
+		Column{"reported_at", "timestamp", "truncated to the hour"},
+		Column{"registered_at", "timestamp", "truncated to the hour"},
+		Column{"dispatched_at", "timestamp", "truncated to the hour"},
+		Column{"deadline", "timestamp", "final deadline (extended by deferrals, reset by rework), truncated to the hour"},
+		Column{"handled_at", "timestamp", "last handling, truncated to the hour"},
+		Column{"closed_at", "timestamp", "truncated to the hour"},
+		Column{"handled_on_time", "boolean", "handled_at ≤ deadline, judged on exact times (null unless handled with a deadline)"},
+		Column{"closed_on_time", "boolean", "closed_at ≤ deadline, judged on exact times (null unless closed with a deadline)"},
+		Column{"handling_work_hours", "number", "working hours from dispatch to handling, on exact times (2 decimals)"},
+		Column{"rework_count", "integer", "times verification failed"},
+		Column{"defer_count", "integer", "times the deadline was extended"},
+		Column{"rating", "integer", "reporter's satisfaction, 1–5"},
+	)
+	if p.KeepText {
+		cols = append(cols,
+			Column{"description", "string", "free text with phone numbers, ID numbers, plates and the reporter's name removed"},
+			Column{"rating_comment", "string", "free text, scrubbed like description"})
+	}
+	return cols
+}
+
+// Pseudonym returns the pseudonym of a record id under key.
+func Pseudonym(key []byte, id uuid.UUID) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(id[:])
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// value is one cell of a snapshot row.
+type value struct {
+	kind byte // 0 null, 's' string, 'i' integer, 'n' number (already formatted), 'b' boolean
+	s    string
+	i    int64
+	b    bool
+}
+
+// Render appends the NDJSON line and the CSV line of c (without newlines)
+// to nd and csv and returns them.
+func (a *Anonymizer) Render(c *SourceCase, nd, csv []byte) ([]byte, []byte) {
+	vals := make([]value, 0, len(a.cols))
+	str := func(s string) value { return value{kind: 's', s: s} }
+	hour := func(t *time.Time) value {
+		if t == nil {
+			return value{}
+		}
+		return str(t.UTC().Truncate(time.Hour).Format(time.RFC3339))
+	}
+	optStr := func(s string) value {
+		if s == "" {
+			return value{}
+		}
+		return str(s)
+	}
+	onTime := func(t, deadline *time.Time) value {
+		if t == nil || deadline == nil {
+			return value{}
+		}
+		return value{kind: 'b', b: !t.After(*deadline)}
+	}
+	vals = append(vals, str(Pseudonym(a.key, c.ID)), str(c.Kind), str(c.MajorCode), str(c.MinorCode), str(c.Source),
+		value{kind: 'b', b: citizenSource(c.Source)}, str(c.Status), str(c.Street), optStr(c.Community))
+	if a.profile.Coordinates {
+		vals = append(vals, coord(c.Lat), coord(c.Lng))
+	}
+	vals = append(vals, optStr(c.HandlingDept), hour(&c.ReportedAt), hour(c.RegisteredAt), hour(c.DispatchedAt),
+		hour(c.Deadline), hour(c.HandledAt), hour(c.ClosedAt), onTime(c.HandledAt, c.Deadline), onTime(c.ClosedAt, c.Deadline))
+	if c.DispatchedAt != nil && c.HandledAt != nil && a.cal != nil {
+		h := a.cal.WorkingDuration(*c.DispatchedAt, *c.HandledAt).Hours()
+		if h < 0 {
+			h = 0
+		}
+		vals = append(vals, value{kind: 'n', s: strconv.FormatFloat(math.Round(h*100)/100, 'f', -1, 64)})
+	} else {
+		vals = append(vals, value{})
+	}
+	vals = append(vals, value{kind: 'i', i: int64(c.ReworkCount)}, value{kind: 'i', i: int64(c.DeferCount)})
+	if c.Rating != nil {
+		vals = append(vals, value{kind: 'i', i: int64(*c.Rating)})
+	} else {
+		vals = append(vals, value{})
+	}
+	if a.profile.KeepText {
+		vals = append(vals, optStr(Scrub(c.Description, c.ReporterName)), optStr(Scrub(c.RatingComment, c.ReporterName)))
+	}
+	return renderNDJSON(nd, a.cols, vals), renderCSV(csv, vals)
+}
+
+func coord(v float64) value {
+	return value{kind: 'n', s: strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)}
+}
+
+func renderNDJSON(b []byte, cols []Column, vals []value) []byte {
+	b = append(b, '{')
+	for i, v := range vals {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, cols[i].Name)
+		b = append(b, ':')
+		switch v.kind {
+		case 's':
+			b = appendJSONString(b, v.s)
+		case 'i':
+			b = strconv.AppendInt(b, v.i, 10)
+		case 'n':
+			b = append(b, v.s...)
+		case 'b':
+			b = strconv.AppendBool(b, v.b)
+		default:
+			b = append(b, "null"...)
+		}
+	}
+	return append(b, '}')
+}
+
+func renderCSV(b []byte, vals []value) []byte {
+	for i, v := range vals {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		switch v.kind {
+		case 's':
+			b = appendCSVField(b, v.s)
+		case 'i':
+			b = strconv.AppendInt(b, v.i, 10)
+		case 'n':
+			b = append(b, v.s...)
+		case 'b':
+			b = strconv.AppendBool(b, v.b)
+		}
+	}
+	return b
+}
+
+// appendCSVField quotes a field when it holds a comma, a quote, a line
+// break or leading/trailing space (RFC 4180; quotes doubled).
+func appendCSVField(b []byte, s string) []byte {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD") // as the NDJSON rendering does
+	}
+	if s == "" || !strings.ContainsAny(s, ",\"\r\n") && s[0] != ' ' && s[len(s)-1] != ' ' {
+		return append(b, s...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, s[i])
+	}
+	return append(b, '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string: the escapes of
+// encoding/json without HTML escaping, invalid UTF-8 replaced by U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20 || c == 0x7f:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
+
+var (
+	landlinePattern = regexp.MustCompile(`0[0-9]{2,3}-[0-9]{7,8}`)
+	idPattern       = regexp.MustCompile(`[0-9]{17}[0-9Xx]`)
+	platePattern    = regexp.MustCompile(`[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领][A-Z][·•]?[A-Z0-9]{5,6}`)
+	longDigits      = regexp.MustCompile(`[0-9]{7,}`)
+)
+
+// Removed replaces personal data in scrubbed text.
+const Removed = "[removed]"
+
+// Scrub removes personal data from free text: ID numbers, landline
+// numbers, plates, any run of 7 or more digits (mobile numbers among them),
+// and the given names. It is a safety net for profiles that keep text; the default
+// profile drops text altogether.
+func Scrub(s string, names ...string) string {
+	if s == "" {
+		return s
+	}
+	s = idPattern.ReplaceAllString(s, Removed)
+	s = landlinePattern.ReplaceAllString(s, Removed)
+	s = platePattern.ReplaceAllString(s, Removed)
+	s = longDigits.ReplaceAllString(s, Removed)
+	for _, n := range names {
+		if n = strings.TrimSpace(n); n != "" {
+			s = strings.ReplaceAll(s, n, Removed)
+		}
+	}
+	return s
+}
+
+// PolicyVersion returns "sha256:" and the hex SHA-256 of the policy files
+// (every regular file of fsys, in name order, each as its name, a NUL, its
+// length and its bytes), so a manifest names exactly the rules it was made
+// under.
+func PolicyVersion(fsys fs.FS) (string, error) {
+	var names []string
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			names = append(names, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		data, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return "", err
+		}
+		h.Write([]byte(n))
+		h.Write([]byte{0})
+		h.Write([]byte(strconv.Itoa(len(data))))
+		h.Write([]byte{0})
+		h.Write(data)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
