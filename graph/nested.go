@@ -5,6 +5,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/fengcheng/datahub/graph/model"
+	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/parking"
@@ -132,6 +133,9 @@ func pageInfo(cursors []string, hasNext bool) *model.PageInfo {
 // page, whether more rows follow, and its counter.
 func loadNested[T any](ctx context.Context, l *dataloadgen.Loader[nestedKey, nestedPage[T]], counts *dataloadgen.Loader[countKey, int],
 	parent links.Parent, key string, first int) ([]T, bool, model.Counter, error) {
+	if first < 0 || first > links.FirstMax {
+		return nil, false, nil, apperr.Invalid("first", "nested lists show 0 to %d records; page on through the root list", links.FirstMax)
+	}
 	k := nestedKey{parent: parent, key: key, first: first, withCount: wantsTotal(ctx)}
 	p, err := l.Load(ctx, k)
 	if err != nil {

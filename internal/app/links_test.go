@@ -98,3 +98,14 @@ func TestNestedStatementsDoNotGrowWithPageSize(t *testing.T) {
 		t.Fatalf("%d statements for one nested page", large)
 	}
 }
+
+func TestNestedFirstOutOfRange(t *testing.T) {
+	h := newHub(t)
+	for _, first := range []int{-1, 51} {
+		r := h.do(h.token("urban-management", "officer"), `query($n: Int!) { jurisdiction(code: "hailing.chengdong") { cases(first: $n) { totalCount } } }`,
+			map[string]any{"n": first})
+		if r.code(0) != "BAD_USER_INPUT" {
+			t.Errorf("first %d: %+v", first, r.Errors)
+		}
+	}
+}

@@ -406,7 +406,14 @@ func principalFromClaims(c *tokenClaims) (*access.Principal, error) {
 	}
 	jur := c.Jur
 	if jur == "" {
-		jur = JurisdictionDefault
+		// Field roles are limited to their area: a token that names none
+		// must not fall back to the whole district.
+		for _, r := range c.Roles {
+			if r == access.RoleStreetOfficer || r == access.RoleGridWorker {
+				return nil, unauthenticated("a %s token must name its jurisdiction in the jur claim", r)
+			}
+		}
+		jur = defaultJurisdiction(c.Dept)
 	}
 	if msg := checkJurisdiction(jur); msg != "" {
 		return nil, unauthenticated("the bearer token's jur claim is invalid: %s", msg)
@@ -429,4 +436,16 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// defaultJurisdiction is the area of a department when a token names none:
+// a street office's or town government's own street or town (department
+// codes street-<x> and town-<x> serve hailing.<x>), else the district.
+func defaultJurisdiction(dept string) string {
+	for _, prefix := range []string{"street-", "town-"} {
+		if suffix, ok := strings.CutPrefix(dept, prefix); ok && suffix != "" {
+			return JurisdictionDefault + "." + suffix
+		}
+	}
+	return JurisdictionDefault
 }

@@ -566,3 +566,52 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestJurisdictionDefaults: a token without a jur claim serves its
+// department's own area; field roles must name theirs.
+func TestJurisdictionDefaults(t *testing.T) {
+	v, err := auth.NewVerifier(auth.VerifierConfig{Mode: auth.ModeDevelopment, DevSecret: devSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		dept  string
+		roles []string
+		want  string // "" = refused
+	}{
+		{"street-chengxi", []string{"viewer"}, "hailing.chengxi"},
+		{"town-jiulong", []string{"officer"}, "hailing.jiulong"},
+		{"housing", []string{"viewer"}, "hailing"},
+		{"urban-management", []string{"street-officer"}, ""},
+		{"street-chengdong", []string{"grid-worker"}, ""},
+	}
+	for _, tc := range tests {
+		tok, err := auth.MintDev(devSecret, auth.DevClaims{Subject: "u", Dept: tc.dept, Roles: tc.roles, Jurisdiction: "hailing"}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok = stripJur(t, tok)
+		p, err := v.Verify(context.Background(), tok)
+		switch {
+		case tc.want == "" && err == nil:
+			t.Errorf("%s %v without jur accepted with %q", tc.dept, tc.roles, p.Jurisdiction)
+		case tc.want != "" && (err != nil || p.Jurisdiction != tc.want):
+			t.Errorf("%s %v without jur: %v %v, want %s", tc.dept, tc.roles, p, err, tc.want)
+		}
+	}
+}
+
+// stripJur re-signs a dev token without its jur claim.
+func stripJur(t *testing.T, tok string) string {
+	t.Helper()
+	claims := jwt.MapClaims{}
+	if _, err := jwt.ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) { return devSecret, nil }); err != nil {
+		t.Fatal(err)
+	}
+	delete(claims, "jur")
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(devSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

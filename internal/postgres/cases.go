@@ -126,16 +126,8 @@ func caseFilter(w *where, f cases.Filter, now time.Time) {
 		}
 		w.add("source = ANY(@sources)", "sources", src)
 	}
-	if j := f.Jurisdiction; j != "" {
-		switch strings.Count(j, ".") {
-		case 0: // the district: everything
-		case 1:
-			w.add("street_code = @street", "street", j)
-		case 2:
-			w.add("community_code = @community", "community", j)
-		default:
-			w.add("jpath <@ @jpath::ltree", "jpath", j)
-		}
+	if f.Jurisdiction != "" {
+		w.addSubtree(f.Jurisdiction, "street_code", "community_code", "jpath")
 	}
 	if f.HandlingDept != "" {
 		w.add("handling_dept = @hdept", "hdept", f.HandlingDept)

@@ -451,3 +451,23 @@ func TestInvalidCursor(t *testing.T) {
 		t.Fatalf("cursor of another order: %v", err)
 	}
 }
+
+// TestJurisdictionFilterUnknownTopLevel: a filter naming no known subtree
+// matches nothing (it used to match the whole district).
+func TestJurisdictionFilterUnknownTopLevel(t *testing.T) {
+	pool := setup(t)
+	svc := newService(pool, commandCentre(), nil)
+	ctx := as(context.Background(), "urban-management", "officer")
+	if _, err := svc.Report(ctx, validReport("toplevel-"+uuid.NewString())); err != nil {
+		t.Fatal(err)
+	}
+	for code, wantSome := range map[string]bool{"chengdong": false, "jiangyan": false, "hailing": true} {
+		n, err := svc.Count(ctx, cases.Filter{Jurisdiction: code})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (n > 0) != wantSome {
+			t.Errorf("filter %q matched %d cases", code, n)
+		}
+	}
+}

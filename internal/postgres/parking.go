@@ -173,14 +173,8 @@ func lotFilter(w *where, f parking.Filter) {
 	if f.Kind != "" {
 		w.add("kind = @kind", "kind", string(f.Kind))
 	}
-	if j := f.Jurisdiction; j != "" {
-		switch strings.Count(j, ".") {
-		case 0: // the district: everything
-		case 1:
-			w.add("street_code = @street", "street", j)
-		default:
-			w.add("jpath <@ @jpath::ltree", "jpath", j)
-		}
+	if f.Jurisdiction != "" {
+		w.addSubtree(f.Jurisdiction, "street_code", "", "jpath")
 	}
 	if f.OwnerDept != "" {
 		w.add("owner_dept = @owner", "owner", f.OwnerDept)

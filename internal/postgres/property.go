@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strings"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
@@ -110,16 +109,8 @@ func (s *PropertyStore) query(ctx context.Context, sql string, args pgx.NamedArg
 }
 
 func propertyFilter(w *where, f property.Filter) {
-	if j := f.Jurisdiction; j != "" {
-		switch strings.Count(j, ".") {
-		case 0: // the district: everything
-		case 1:
-			w.add("p.street_code = @street", "street", j)
-		case 2:
-			w.add("p.community_code = @community", "community", j)
-		default:
-			w.add("p.jpath <@ @jpath::ltree", "jpath", j)
-		}
+	if f.Jurisdiction != "" {
+		w.addSubtree(f.Jurisdiction, "p.street_code", "p.community_code", "p.jpath")
 	}
 	if len(f.Renovation) > 0 {
 		st := make([]string, len(f.Renovation))

@@ -81,3 +81,24 @@ func (w *where) addScope(s access.RowScope, cols scopeColumns) {
 	}
 	w.add("(" + strings.Join(ors, " OR ") + ")")
 }
+
+// addSubtree restricts rows to a jurisdiction subtree, using the
+// denormalised street and community columns where the code is at that level
+// (their btree indexes serve the hot lists) and the ltree path otherwise.
+// community may be "" when the table has no such column.
+func (w *where) addSubtree(code, street, community, path string) {
+	switch strings.Count(code, ".") {
+	case 1:
+		w.add(street+" = @subtree", "subtree", code)
+	case 2:
+		if community != "" {
+			w.add(community+" = @subtree", "subtree", code)
+			return
+		}
+		fallthrough
+	default:
+		// Includes the district root: an unknown top-level code matches
+		// nothing instead of everything.
+		w.add(path+" <@ @subtree::ltree", "subtree", code)
+	}
+}

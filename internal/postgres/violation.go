@@ -131,16 +131,8 @@ func violationFilter(w *where, f violation.Filter, now time.Time) {
 		}
 		w.add("status = ANY(@statuses)", "statuses", st)
 	}
-	if j := f.Jurisdiction; j != "" {
-		switch strings.Count(j, ".") {
-		case 0: // the district: everything
-		case 1:
-			w.add("street_code = @street", "street", j)
-		case 2:
-			w.add("community_code = @community", "community", j)
-		default:
-			w.add("jpath <@ @jpath::ltree", "jpath", j)
-		}
+	if f.Jurisdiction != "" {
+		w.addSubtree(f.Jurisdiction, "street_code", "community_code", "jpath")
 	}
 	if f.PropertyID != nil {
 		w.add("property_id = @property", "property", *f.PropertyID)
