@@ -4,6 +4,7 @@ import (
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/evaluation"
 	"github.com/fengcheng/datahub/internal/feed"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/property"
@@ -15,12 +16,13 @@ import (
 // they map arguments, call one service and map the result; access rules and
 // business rules live in the services.
 type Resolver struct {
-	Access           Decider
-	CaseService      *cases.Service
-	DirectoryService *directory.Service
-	PropertyService  *property.Service
-	ViolationService *violation.Service
-	ParkingService   *parking.Service
+	Access            Decider
+	CaseService       *cases.Service
+	DirectoryService  *directory.Service
+	PropertyService   *property.Service
+	ViolationService  *violation.Service
+	ParkingService    *parking.Service
+	EvaluationService *evaluation.Service
 	// Feed delivers change events to subscriptions.
 	Feed interface {
 		feed.Changes

@@ -19,6 +19,7 @@ import (
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/evaluation"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/sharing"
@@ -47,6 +48,8 @@ type ResolverRoot interface {
 	Department() DepartmentResolver
 	DrawReplay() DrawReplayResolver
 	Entity() EntityResolver
+	Figure() FigureResolver
+	IndicatorRow() IndicatorRowResolver
 	Inspection() InspectionResolver
 	InspectionRound() InspectionRoundResolver
 	Jurisdiction() JurisdictionResolver
@@ -59,6 +62,7 @@ type ResolverRoot interface {
 	PropertyConnection() PropertyConnectionResolver
 	Query() QueryResolver
 	Renovation() RenovationResolver
+	SnapshotManifest() SnapshotManifestResolver
 	Subscription() SubscriptionResolver
 	Violation() ViolationResolver
 	ViolationConnection() ViolationConnectionResolver
@@ -217,6 +221,15 @@ type ComplexityRoot struct {
 		FindManyViolationByIDs      func(childComplexity int, reps []*model.ViolationByIDsInput) int
 	}
 
+	Figure struct {
+		Denominator func(childComplexity int) int
+		Formula     func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Numerator   func(childComplexity int) int
+		Suppressed  func(childComplexity int) int
+		Value       func(childComplexity int) int
+	}
+
 	FreeSpaces struct {
 		At   func(childComplexity int) int
 		Free func(childComplexity int) int
@@ -225,6 +238,18 @@ type ComplexityRoot struct {
 	GeoPoint struct {
 		Lat func(childComplexity int) int
 		Lng func(childComplexity int) int
+	}
+
+	IndicatorRow struct {
+		Community   func(childComplexity int) int
+		Department  func(childComplexity int) int
+		Figure      func(childComplexity int, name string) int
+		Figures     func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		MajorCode   func(childComplexity int) int
+		PeriodEnd   func(childComplexity int) int
+		PeriodStart func(childComplexity int) int
+		Street      func(childComplexity int) int
 	}
 
 	Inspection struct {
@@ -282,6 +307,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		ApproveAccessRequest      func(childComplexity int, id string) int
 		BacklogCase               func(childComplexity int, id string, version *int, note string) int
+		CreateSnapshot            func(childComplexity int, dataset string, filter *model.SnapshotFilterInput, profile *model.SnapshotProfileInput) int
 		DeclineCase               func(childComplexity int, id string, version *int, note string) int
 		DeferCase                 func(childComplexity int, id string, extraDays int, version *int, note *string) int
 		DispatchCase              func(childComplexity int, id string, dept string, version *int, note *string) int
@@ -428,6 +454,7 @@ type ComplexityRoot struct {
 		Cases                func(childComplexity int, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) int
 		Department           func(childComplexity int, code string) int
 		Departments          func(childComplexity int) int
+		Indicators           func(childComplexity int, period evaluation.Period, from time.Time, to time.Time, groupBy []evaluation.Dim, filter *model.IndicatorFilter) int
 		InspectionRound      func(childComplexity int, round string) int
 		InspectionRounds     func(childComplexity int) int
 		Jurisdiction         func(childComplexity int, code string) int
@@ -441,6 +468,8 @@ type ComplexityRoot struct {
 		Properties           func(childComplexity int, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string) int
 		Property             func(childComplexity int, id string) int
 		ReplayInspectionDraw func(childComplexity int, round string) int
+		Snapshot             func(childComplexity int, id string) int
+		Snapshots            func(childComplexity int, first *int) int
 		Viewer               func(childComplexity int) int
 		Violation            func(childComplexity int, id string) int
 		Violations           func(childComplexity int, filter *model.ViolationFilter, orderBy *violation.Order, first *int, after *string) int
@@ -466,6 +495,28 @@ type ComplexityRoot struct {
 		RestDay       func(childComplexity int) int
 		RestDayAllDay func(childComplexity int) int
 		Weekday       func(childComplexity int) int
+	}
+
+	SnapshotColumn struct {
+		About func(childComplexity int) int
+		Name  func(childComplexity int) int
+		Type  func(childComplexity int) int
+	}
+
+	SnapshotManifest struct {
+		CSVBytes      func(childComplexity int) int
+		CSVPath       func(childComplexity int) int
+		CSVSha256     func(childComplexity int) int
+		Columns       func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		CreatedBy     func(childComplexity int) int
+		Dataset       func(childComplexity int) int
+		ID            func(childComplexity int) int
+		NdjsonBytes   func(childComplexity int) int
+		NdjsonPath    func(childComplexity int) int
+		NdjsonSha256  func(childComplexity int) int
+		PolicyVersion func(childComplexity int) int
+		Rows          func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -602,6 +653,19 @@ type EntityResolver interface {
 	FindManyPropertyByIDs(ctx context.Context, reps []*model.PropertyByIDsInput) ([]*property.Property, error)
 	FindManyViolationByIDs(ctx context.Context, reps []*model.ViolationByIDsInput) ([]*violation.Violation, error)
 }
+type FigureResolver interface {
+	Numerator(ctx context.Context, obj *evaluation.Figure) (*int, error)
+	Denominator(ctx context.Context, obj *evaluation.Figure) (*int, error)
+}
+type IndicatorRowResolver interface {
+	Street(ctx context.Context, obj *evaluation.Row) (*string, error)
+	Community(ctx context.Context, obj *evaluation.Row) (*string, error)
+	Department(ctx context.Context, obj *evaluation.Row) (*string, error)
+	Kind(ctx context.Context, obj *evaluation.Row) (*cases.Kind, error)
+	MajorCode(ctx context.Context, obj *evaluation.Row) (*string, error)
+	Figures(ctx context.Context, obj *evaluation.Row) ([]*evaluation.Figure, error)
+	Figure(ctx context.Context, obj *evaluation.Row, name string) (*evaluation.Figure, error)
+}
 type InspectionResolver interface {
 	Property(ctx context.Context, obj *property.Inspection) (*property.Property, error)
 
@@ -638,6 +702,7 @@ type MutationResolver interface {
 	BacklogCase(ctx context.Context, id string, version *int, note string) (*cases.Case, error)
 	RateCase(ctx context.Context, id string, stars int, comment *string) (*cases.Case, error)
 	ReportIssue(ctx context.Context, input model.CitizenReportInput, idempotencyKey string) (*cases.Case, error)
+	CreateSnapshot(ctx context.Context, dataset string, filter *model.SnapshotFilterInput, profile *model.SnapshotProfileInput) (*evaluation.Manifest, error)
 	ReportParkingAvailability(ctx context.Context, lotID string, free int, at *time.Time) (*parking.Availability, error)
 	DrawInspections(ctx context.Context, round string, ratio float64, inspectorsPerTarget int, seed *string) (*property.Round, error)
 	RecordInspectionResult(ctx context.Context, id string, result property.Result, findings *string, version *int) (*property.Inspection, error)
@@ -702,6 +767,9 @@ type QueryResolver interface {
 	Jurisdictions(ctx context.Context, root *string, level *directory.Level) ([]*directory.Jurisdiction, error)
 	Department(ctx context.Context, code string) (*directory.Department, error)
 	Departments(ctx context.Context) ([]*directory.Department, error)
+	Indicators(ctx context.Context, period evaluation.Period, from time.Time, to time.Time, groupBy []evaluation.Dim, filter *model.IndicatorFilter) ([]*evaluation.Row, error)
+	Snapshots(ctx context.Context, first *int) ([]*evaluation.Manifest, error)
+	Snapshot(ctx context.Context, id string) (*evaluation.Manifest, error)
 	ParkingLot(ctx context.Context, id string) (*parking.Lot, error)
 	ParkingLots(ctx context.Context, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) (*model.ParkingLotConnection, error)
 	ParkingLotsNear(ctx context.Context, lat float64, lng float64, radiusMeters *int, openAt *time.Time, first *int) ([]*parking.Nearby, error)
@@ -719,6 +787,16 @@ type QueryResolver interface {
 type RenovationResolver interface {
 	Scope(ctx context.Context, obj *property.Renovation) (*string, error)
 	Budget(ctx context.Context, obj *property.Renovation) (*float64, error)
+}
+type SnapshotManifestResolver interface {
+	Rows(ctx context.Context, obj *evaluation.Manifest) (int, error)
+	NdjsonSha256(ctx context.Context, obj *evaluation.Manifest) (string, error)
+	NdjsonBytes(ctx context.Context, obj *evaluation.Manifest) (int, error)
+	CSVSha256(ctx context.Context, obj *evaluation.Manifest) (string, error)
+	CSVBytes(ctx context.Context, obj *evaluation.Manifest) (int, error)
+
+	NdjsonPath(ctx context.Context, obj *evaluation.Manifest) (string, error)
+	CSVPath(ctx context.Context, obj *evaluation.Manifest) (string, error)
 }
 type SubscriptionResolver interface {
 	CaseUpdated(ctx context.Context, filter *model.CaseFilter) (<-chan *cases.Case, error)
@@ -1443,6 +1521,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Entity.FindManyViolationByIDs(childComplexity, args["reps"].([]*model.ViolationByIDsInput)), true
 
+	case "Figure.denominator":
+		if e.ComplexityRoot.Figure.Denominator == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Figure.Denominator(childComplexity), true
+	case "Figure.formula":
+		if e.ComplexityRoot.Figure.Formula == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Figure.Formula(childComplexity), true
+	case "Figure.name":
+		if e.ComplexityRoot.Figure.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Figure.Name(childComplexity), true
+	case "Figure.numerator":
+		if e.ComplexityRoot.Figure.Numerator == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Figure.Numerator(childComplexity), true
+	case "Figure.suppressed":
+		if e.ComplexityRoot.Figure.Suppressed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Figure.Suppressed(childComplexity), true
+	case "Figure.value":
+		if e.ComplexityRoot.Figure.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Figure.Value(childComplexity), true
+
 	case "FreeSpaces.at":
 		if e.ComplexityRoot.FreeSpaces.At == nil {
 			break
@@ -1468,6 +1583,66 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.GeoPoint.Lng(childComplexity), true
+
+	case "IndicatorRow.community":
+		if e.ComplexityRoot.IndicatorRow.Community == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorRow.Community(childComplexity), true
+	case "IndicatorRow.department":
+		if e.ComplexityRoot.IndicatorRow.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorRow.Department(childComplexity), true
+	case "IndicatorRow.figure":
+		if e.ComplexityRoot.IndicatorRow.Figure == nil {
+			break
+		}
+
+		args, err := ec.field_IndicatorRow_figure_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.IndicatorRow.Figure(childComplexity, args["name"].(string)), true
+	case "IndicatorRow.figures":
+		if e.ComplexityRoot.IndicatorRow.Figures == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorRow.Figures(childComplexity), true
+	case "IndicatorRow.kind":
+		if e.ComplexityRoot.IndicatorRow.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorRow.Kind(childComplexity), true
+	case "IndicatorRow.majorCode":
+		if e.ComplexityRoot.IndicatorRow.MajorCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorRow.MajorCode(childComplexity), true
+	case "IndicatorRow.periodEnd":
+		if e.ComplexityRoot.IndicatorRow.PeriodEnd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorRow.PeriodEnd(childComplexity), true
+	case "IndicatorRow.periodStart":
+		if e.ComplexityRoot.IndicatorRow.PeriodStart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorRow.PeriodStart(childComplexity), true
+	case "IndicatorRow.street":
+		if e.ComplexityRoot.IndicatorRow.Street == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorRow.Street(childComplexity), true
 
 	case "Inspection.findings":
 		if e.ComplexityRoot.Inspection.Findings == nil {
@@ -1755,6 +1930,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BacklogCase(childComplexity, args["id"].(string), args["version"].(*int), args["note"].(string)), true
+	case "Mutation.createSnapshot":
+		if e.ComplexityRoot.Mutation.CreateSnapshot == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createSnapshot_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateSnapshot(childComplexity, args["dataset"].(string), args["filter"].(*model.SnapshotFilterInput), args["profile"].(*model.SnapshotProfileInput)), true
 	case "Mutation.declineCase":
 		if e.ComplexityRoot.Mutation.DeclineCase == nil {
 			break
@@ -2541,6 +2727,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Departments(childComplexity), true
+	case "Query.indicators":
+		if e.ComplexityRoot.Query.Indicators == nil {
+			break
+		}
+
+		args, err := ec.field_Query_indicators_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Indicators(childComplexity, args["period"].(evaluation.Period), args["from"].(time.Time), args["to"].(time.Time), args["groupBy"].([]evaluation.Dim), args["filter"].(*model.IndicatorFilter)), true
 	case "Query.inspectionRound":
 		if e.ComplexityRoot.Query.InspectionRound == nil {
 			break
@@ -2675,6 +2872,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ReplayInspectionDraw(childComplexity, args["round"].(string)), true
+	case "Query.snapshot":
+		if e.ComplexityRoot.Query.Snapshot == nil {
+			break
+		}
+
+		args, err := ec.field_Query_snapshot_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Snapshot(childComplexity, args["id"].(string)), true
+	case "Query.snapshots":
+		if e.ComplexityRoot.Query.Snapshots == nil {
+			break
+		}
+
+		args, err := ec.field_Query_snapshots_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Snapshots(childComplexity, args["first"].(*int)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -2789,6 +3008,104 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SharingWindows.Weekday(childComplexity), true
+
+	case "SnapshotColumn.about":
+		if e.ComplexityRoot.SnapshotColumn.About == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotColumn.About(childComplexity), true
+	case "SnapshotColumn.name":
+		if e.ComplexityRoot.SnapshotColumn.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotColumn.Name(childComplexity), true
+	case "SnapshotColumn.type":
+		if e.ComplexityRoot.SnapshotColumn.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotColumn.Type(childComplexity), true
+
+	case "SnapshotManifest.csvBytes":
+		if e.ComplexityRoot.SnapshotManifest.CSVBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotManifest.CSVBytes(childComplexity), true
+	case "SnapshotManifest.csvPath":
+		if e.ComplexityRoot.SnapshotManifest.CSVPath == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotManifest.CSVPath(childComplexity), true
+	case "SnapshotManifest.csvSha256":
+		if e.ComplexityRoot.SnapshotManifest.CSVSha256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotManifest.CSVSha256(childComplexity), true
+	case "SnapshotManifest.columns":
+		if e.ComplexityRoot.SnapshotManifest.Columns == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotManifest.Columns(childComplexity), true
+	case "SnapshotManifest.createdAt":
+		if e.ComplexityRoot.SnapshotManifest.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotManifest.CreatedAt(childComplexity), true
+	case "SnapshotManifest.createdBy":
+		if e.ComplexityRoot.SnapshotManifest.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotManifest.CreatedBy(childComplexity), true
+	case "SnapshotManifest.dataset":
+		if e.ComplexityRoot.SnapshotManifest.Dataset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotManifest.Dataset(childComplexity), true
+	case "SnapshotManifest.id":
+		if e.ComplexityRoot.SnapshotManifest.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotManifest.ID(childComplexity), true
+	case "SnapshotManifest.ndjsonBytes":
+		if e.ComplexityRoot.SnapshotManifest.NdjsonBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotManifest.NdjsonBytes(childComplexity), true
+	case "SnapshotManifest.ndjsonPath":
+		if e.ComplexityRoot.SnapshotManifest.NdjsonPath == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotManifest.NdjsonPath(childComplexity), true
+	case "SnapshotManifest.ndjsonSha256":
+		if e.ComplexityRoot.SnapshotManifest.NdjsonSha256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotManifest.NdjsonSha256(childComplexity), true
+	case "SnapshotManifest.policyVersion":
+		if e.ComplexityRoot.SnapshotManifest.PolicyVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotManifest.PolicyVersion(childComplexity), true
+	case "SnapshotManifest.rows":
+		if e.ComplexityRoot.SnapshotManifest.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotManifest.Rows(childComplexity), true
 
 	case "Subscription.caseUpdated":
 		if e.ComplexityRoot.Subscription.CaseUpdated == nil {
@@ -3135,6 +3452,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CaseFilter", ec.unmarshalInputCaseFilter),
 			graphql.NewInputUnmarshaler("CitizenReportInput", ec.unmarshalInputCitizenReportInput),
 			graphql.NewInputUnmarshaler("DepartmentByCodesInput", ec.unmarshalInputDepartmentByCodesInput),
+			graphql.NewInputUnmarshaler("IndicatorFilter", ec.unmarshalInputIndicatorFilter),
 			graphql.NewInputUnmarshaler("JurisdictionByCodesInput", ec.unmarshalInputJurisdictionByCodesInput),
 			graphql.NewInputUnmarshaler("ManagementInput", ec.unmarshalInputManagementInput),
 			graphql.NewInputUnmarshaler("NearPoint", ec.unmarshalInputNearPoint),
@@ -3148,6 +3466,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RenovationInput", ec.unmarshalInputRenovationInput),
 			graphql.NewInputUnmarshaler("ReportCaseInput", ec.unmarshalInputReportCaseInput),
 			graphql.NewInputUnmarshaler("SharingWindowsInput", ec.unmarshalInputSharingWindowsInput),
+			graphql.NewInputUnmarshaler("SnapshotFilterInput", ec.unmarshalInputSnapshotFilterInput),
+			graphql.NewInputUnmarshaler("SnapshotProfileInput", ec.unmarshalInputSnapshotProfileInput),
 			graphql.NewInputUnmarshaler("ViolationByIDsInput", ec.unmarshalInputViolationByIDsInput),
 			graphql.NewInputUnmarshaler("ViolationFilter", ec.unmarshalInputViolationFilter),
 			graphql.NewInputUnmarshaler("ViolationInput", ec.unmarshalInputViolationInput),
@@ -3584,6 +3904,109 @@ extend type Query {
   jurisdictions(root: String, level: JurisdictionLevel): [Jurisdiction!]!
   department(code: String!): Department
   departments: [Department!]!
+}
+`, BuiltIn: false},
+	{Name: "../../schema/evaluation.graphqls", Input: `enum IndicatorPeriod {
+  MONTH
+  QUARTER
+  YEAR
+}
+
+enum IndicatorDimension {
+  "Street or town."
+  STREET
+  "Community or village."
+  COMMUNITY
+  "The department cases were dispatched to."
+  DEPARTMENT
+  "Kind + major class."
+  CASE_CLASS
+}
+
+"One figure with its formula; value is null when undefined (zero denominator) or suppressed (small cell)."
+type Figure {
+  name: String!
+  value: Float
+  numerator: Int
+  denominator: Int
+  formula: String!
+  suppressed: Boolean!
+}
+
+type IndicatorRow {
+  periodStart: DateTime!
+  periodEnd: DateTime!
+  street: String
+  community: String
+  department: String
+  kind: CaseKind
+  majorCode: String
+  figures: [Figure!]!
+  figure(name: String!): Figure
+}
+
+input IndicatorFilter {
+  jurisdiction: String
+  kind: CaseKind
+  majorCode: String
+  source: [CaseSource!]
+  handlingDept: String
+}
+
+type SnapshotColumn {
+  name: String!
+  type: String!
+  about: String!
+}
+
+"A frozen, anonymized, versioned assessment dataset."
+type SnapshotManifest {
+  id: ID!
+  dataset: String!
+  columns: [SnapshotColumn!]!
+  rows: Int!
+  "SHA-256 of the NDJSON export (hex)."
+  ndjsonSha256: String!
+  ndjsonBytes: Int!
+  csvSha256: String!
+  csvBytes: Int!
+  policyVersion: String!
+  createdBy: String!
+  createdAt: DateTime!
+  "Relative download paths (resumable with HTTP Range)."
+  ndjsonPath: String!
+  csvPath: String!
+}
+
+input SnapshotFilterInput {
+  jurisdiction: String
+  reportedFrom: DateTime
+  reportedTo: DateTime
+  kind: CaseKind
+  source: [CaseSource!]
+}
+
+input SnapshotProfileInput {
+  "Keep the description text (scrubbed of numbers and names)."
+  keepText: Boolean
+  "Add coordinates rounded to about 100 m (default: community only)."
+  coordinates: Boolean
+}
+
+extend type Query {
+  """
+  Indicators per period and group, with their formulas. Public callers get
+  small cells (fewer than 5 cases) suppressed.
+  """
+  indicators(period: IndicatorPeriod!, from: DateTime!, to: DateTime!, groupBy: [IndicatorDimension!], filter: IndicatorFilter): [IndicatorRow!]!
+  "Assessment snapshots (evaluators)."
+  snapshots(first: Int = 20): [SnapshotManifest!]!
+  snapshot(id: ID!): SnapshotManifest
+}
+
+extend type Mutation {
+  "Freeze an anonymized snapshot for third-party assessment (evaluators)."
+  createSnapshot(dataset: String! = "cases", filter: SnapshotFilterInput, profile: SnapshotProfileInput): SnapshotManifest!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/parking.graphqls", Input: `enum ParkingKind {
@@ -4700,6 +5123,24 @@ func (ec *executionContext) childFields_DrawReplay(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type DrawReplay", field.Name)
 }
 
+func (ec *executionContext) childFields_Figure(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Figure_name(ctx, field)
+	case "value":
+		return ec.fieldContext_Figure_value(ctx, field)
+	case "numerator":
+		return ec.fieldContext_Figure_numerator(ctx, field)
+	case "denominator":
+		return ec.fieldContext_Figure_denominator(ctx, field)
+	case "formula":
+		return ec.fieldContext_Figure_formula(ctx, field)
+	case "suppressed":
+		return ec.fieldContext_Figure_suppressed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Figure", field.Name)
+}
+
 func (ec *executionContext) childFields_FreeSpaces(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "free":
@@ -4718,6 +5159,30 @@ func (ec *executionContext) childFields_GeoPoint(ctx context.Context, field grap
 		return ec.fieldContext_GeoPoint_lng(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type GeoPoint", field.Name)
+}
+
+func (ec *executionContext) childFields_IndicatorRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "periodStart":
+		return ec.fieldContext_IndicatorRow_periodStart(ctx, field)
+	case "periodEnd":
+		return ec.fieldContext_IndicatorRow_periodEnd(ctx, field)
+	case "street":
+		return ec.fieldContext_IndicatorRow_street(ctx, field)
+	case "community":
+		return ec.fieldContext_IndicatorRow_community(ctx, field)
+	case "department":
+		return ec.fieldContext_IndicatorRow_department(ctx, field)
+	case "kind":
+		return ec.fieldContext_IndicatorRow_kind(ctx, field)
+	case "majorCode":
+		return ec.fieldContext_IndicatorRow_majorCode(ctx, field)
+	case "figures":
+		return ec.fieldContext_IndicatorRow_figures(ctx, field)
+	case "figure":
+		return ec.fieldContext_IndicatorRow_figure(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IndicatorRow", field.Name)
 }
 
 func (ec *executionContext) childFields_Inspection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5088,6 +5553,50 @@ func (ec *executionContext) childFields_SharingWindows(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type SharingWindows", field.Name)
 }
 
+func (ec *executionContext) childFields_SnapshotColumn(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_SnapshotColumn_name(ctx, field)
+	case "type":
+		return ec.fieldContext_SnapshotColumn_type(ctx, field)
+	case "about":
+		return ec.fieldContext_SnapshotColumn_about(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SnapshotColumn", field.Name)
+}
+
+func (ec *executionContext) childFields_SnapshotManifest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_SnapshotManifest_id(ctx, field)
+	case "dataset":
+		return ec.fieldContext_SnapshotManifest_dataset(ctx, field)
+	case "columns":
+		return ec.fieldContext_SnapshotManifest_columns(ctx, field)
+	case "rows":
+		return ec.fieldContext_SnapshotManifest_rows(ctx, field)
+	case "ndjsonSha256":
+		return ec.fieldContext_SnapshotManifest_ndjsonSha256(ctx, field)
+	case "ndjsonBytes":
+		return ec.fieldContext_SnapshotManifest_ndjsonBytes(ctx, field)
+	case "csvSha256":
+		return ec.fieldContext_SnapshotManifest_csvSha256(ctx, field)
+	case "csvBytes":
+		return ec.fieldContext_SnapshotManifest_csvBytes(ctx, field)
+	case "policyVersion":
+		return ec.fieldContext_SnapshotManifest_policyVersion(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_SnapshotManifest_createdBy(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_SnapshotManifest_createdAt(ctx, field)
+	case "ndjsonPath":
+		return ec.fieldContext_SnapshotManifest_ndjsonPath(ctx, field)
+	case "csvPath":
+		return ec.fieldContext_SnapshotManifest_csvPath(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SnapshotManifest", field.Name)
+}
+
 func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "subject":
@@ -5456,6 +5965,20 @@ func (ec *executionContext) field_Entity_findManyViolationByIDs_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_IndicatorRow_figure_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Jurisdiction_cases_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5553,6 +6076,36 @@ func (ec *executionContext) field_Mutation_backlogCase_args(ctx context.Context,
 		return nil, err
 	}
 	args["note"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createSnapshot_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "dataset",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["dataset"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.SnapshotFilterInput, error) {
+			return ec.unmarshalOSnapshotFilterInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐSnapshotFilterInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "profile",
+		func(ctx context.Context, v any) (*model.SnapshotProfileInput, error) {
+			return ec.unmarshalOSnapshotProfileInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐSnapshotProfileInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["profile"] = arg2
 	return args, nil
 }
 
@@ -6358,6 +6911,52 @@ func (ec *executionContext) field_Query_department_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_indicators_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (evaluation.Period, error) {
+			return ec.unmarshalNIndicatorPeriod2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPeriod(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "groupBy",
+		func(ctx context.Context, v any) ([]evaluation.Dim, error) {
+			return ec.unmarshalOIndicatorDimension2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐDimᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupBy"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.IndicatorFilter, error) {
+			return ec.unmarshalOIndicatorFilter2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐIndicatorFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_inspectionRound_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6605,6 +7204,34 @@ func (ec *executionContext) field_Query_replayInspectionDraw_args(ctx context.Co
 		return nil, err
 	}
 	args["round"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_snapshot_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_snapshots_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
 	return args, nil
 }
 
@@ -9525,6 +10152,144 @@ func (ec *executionContext) fieldContext_Entity_findManyViolationByIDs(ctx conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Figure_name(ctx context.Context, field graphql.CollectedField, obj *evaluation.Figure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Figure_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Figure_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Figure", field, false, false, "String")
+}
+
+func (ec *executionContext) _Figure_value(ctx context.Context, field graphql.CollectedField, obj *evaluation.Figure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Figure_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Figure_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Figure", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Figure_numerator(ctx context.Context, field graphql.CollectedField, obj *evaluation.Figure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Figure_numerator(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Figure().Numerator(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Figure_numerator(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Figure", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Figure_denominator(ctx context.Context, field graphql.CollectedField, obj *evaluation.Figure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Figure_denominator(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Figure().Denominator(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Figure_denominator(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Figure", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Figure_formula(ctx context.Context, field graphql.CollectedField, obj *evaluation.Figure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Figure_formula(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Formula, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Figure_formula(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Figure", field, false, false, "String")
+}
+
+func (ec *executionContext) _Figure_suppressed(ctx context.Context, field graphql.CollectedField, obj *evaluation.Figure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Figure_suppressed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Suppressed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Figure_suppressed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Figure", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _FreeSpaces_free(ctx context.Context, field graphql.CollectedField, obj *parking.Availability) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9615,6 +10380,243 @@ func (ec *executionContext) _GeoPoint_lng(ctx context.Context, field graphql.Col
 }
 func (ec *executionContext) fieldContext_GeoPoint_lng(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("GeoPoint", field, false, false, "Float")
+}
+
+func (ec *executionContext) _IndicatorRow_periodStart(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorRow_periodStart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeriodStart, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorRow_periodStart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorRow", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _IndicatorRow_periodEnd(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorRow_periodEnd(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeriodEnd, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorRow_periodEnd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorRow", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _IndicatorRow_street(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorRow_street(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IndicatorRow().Street(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorRow_street(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorRow", field, true, true, "String")
+}
+
+func (ec *executionContext) _IndicatorRow_community(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorRow_community(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IndicatorRow().Community(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorRow_community(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorRow", field, true, true, "String")
+}
+
+func (ec *executionContext) _IndicatorRow_department(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorRow_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IndicatorRow().Department(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorRow_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorRow", field, true, true, "String")
+}
+
+func (ec *executionContext) _IndicatorRow_kind(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorRow_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IndicatorRow().Kind(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *cases.Kind) graphql.Marshaler {
+			return ec.marshalOCaseKind2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐKind(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorRow_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorRow", field, true, true, "CaseKind")
+}
+
+func (ec *executionContext) _IndicatorRow_majorCode(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorRow_majorCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IndicatorRow().MajorCode(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorRow_majorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorRow", field, true, true, "String")
+}
+
+func (ec *executionContext) _IndicatorRow_figures(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorRow_figures(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IndicatorRow().Figures(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*evaluation.Figure) graphql.Marshaler {
+			return ec.marshalNFigure2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐFigureᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorRow_figures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IndicatorRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Figure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IndicatorRow_figure(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorRow_figure(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.IndicatorRow().Figure(ctx, obj, fc.Args["name"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *evaluation.Figure) graphql.Marshaler {
+			return ec.marshalOFigure2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐFigure(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorRow_figure(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IndicatorRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Figure(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_IndicatorRow_figure_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Inspection_id(ctx context.Context, field graphql.CollectedField, obj *property.Inspection) (ret graphql.Marshaler) {
@@ -11167,6 +12169,50 @@ func (ec *executionContext) fieldContext_Mutation_reportIssue(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_reportIssue_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createSnapshot(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createSnapshot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateSnapshot(ctx, fc.Args["dataset"].(string), fc.Args["filter"].(*model.SnapshotFilterInput), fc.Args["profile"].(*model.SnapshotProfileInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *evaluation.Manifest) graphql.Marshaler {
+			return ec.marshalNSnapshotManifest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐManifest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createSnapshot(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SnapshotManifest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createSnapshot_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -14366,6 +15412,138 @@ func (ec *executionContext) fieldContext_Query_departments(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_indicators(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_indicators(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Indicators(ctx, fc.Args["period"].(evaluation.Period), fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["groupBy"].([]evaluation.Dim), fc.Args["filter"].(*model.IndicatorFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*evaluation.Row) graphql.Marshaler {
+			return ec.marshalNIndicatorRow2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_indicators(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorRow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_indicators_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_snapshots(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_snapshots(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Snapshots(ctx, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*evaluation.Manifest) graphql.Marshaler {
+			return ec.marshalNSnapshotManifest2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐManifestᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_snapshots(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SnapshotManifest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_snapshots_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_snapshot(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_snapshot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Snapshot(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *evaluation.Manifest) graphql.Marshaler {
+			return ec.marshalOSnapshotManifest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐManifest(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_snapshot(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SnapshotManifest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_snapshot_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_parkingLot(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15419,6 +16597,383 @@ func (ec *executionContext) _SharingWindows_noMovement(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_SharingWindows_noMovement(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SharingWindows", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotColumn_name(ctx context.Context, field graphql.CollectedField, obj *evaluation.Column) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotColumn_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotColumn_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotColumn", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotColumn_type(ctx context.Context, field graphql.CollectedField, obj *evaluation.Column) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotColumn_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotColumn_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotColumn", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotColumn_about(ctx context.Context, field graphql.CollectedField, obj *evaluation.Column) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotColumn_about(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.About, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotColumn_about(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotColumn", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotManifest_id(ctx context.Context, field graphql.CollectedField, obj *evaluation.Manifest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotManifest_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotManifest_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotManifest", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SnapshotManifest_dataset(ctx context.Context, field graphql.CollectedField, obj *evaluation.Manifest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotManifest_dataset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dataset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotManifest_dataset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotManifest", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotManifest_columns(ctx context.Context, field graphql.CollectedField, obj *evaluation.Manifest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotManifest_columns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Columns, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []evaluation.Column) graphql.Marshaler {
+			return ec.marshalNSnapshotColumn2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐColumnᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotManifest_columns(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SnapshotManifest",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SnapshotColumn(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SnapshotManifest_rows(ctx context.Context, field graphql.CollectedField, obj *evaluation.Manifest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotManifest_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SnapshotManifest().Rows(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotManifest_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotManifest", field, true, true, "Int")
+}
+
+func (ec *executionContext) _SnapshotManifest_ndjsonSha256(ctx context.Context, field graphql.CollectedField, obj *evaluation.Manifest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotManifest_ndjsonSha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SnapshotManifest().NdjsonSha256(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotManifest_ndjsonSha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotManifest", field, true, true, "String")
+}
+
+func (ec *executionContext) _SnapshotManifest_ndjsonBytes(ctx context.Context, field graphql.CollectedField, obj *evaluation.Manifest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotManifest_ndjsonBytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SnapshotManifest().NdjsonBytes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotManifest_ndjsonBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotManifest", field, true, true, "Int")
+}
+
+func (ec *executionContext) _SnapshotManifest_csvSha256(ctx context.Context, field graphql.CollectedField, obj *evaluation.Manifest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotManifest_csvSha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SnapshotManifest().CSVSha256(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotManifest_csvSha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotManifest", field, true, true, "String")
+}
+
+func (ec *executionContext) _SnapshotManifest_csvBytes(ctx context.Context, field graphql.CollectedField, obj *evaluation.Manifest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotManifest_csvBytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SnapshotManifest().CSVBytes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotManifest_csvBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotManifest", field, true, true, "Int")
+}
+
+func (ec *executionContext) _SnapshotManifest_policyVersion(ctx context.Context, field graphql.CollectedField, obj *evaluation.Manifest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotManifest_policyVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PolicyVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotManifest_policyVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotManifest", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotManifest_createdBy(ctx context.Context, field graphql.CollectedField, obj *evaluation.Manifest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotManifest_createdBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotManifest_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotManifest", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotManifest_createdAt(ctx context.Context, field graphql.CollectedField, obj *evaluation.Manifest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotManifest_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotManifest_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotManifest", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _SnapshotManifest_ndjsonPath(ctx context.Context, field graphql.CollectedField, obj *evaluation.Manifest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotManifest_ndjsonPath(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SnapshotManifest().NdjsonPath(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotManifest_ndjsonPath(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotManifest", field, true, true, "String")
+}
+
+func (ec *executionContext) _SnapshotManifest_csvPath(ctx context.Context, field graphql.CollectedField, obj *evaluation.Manifest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotManifest_csvPath(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SnapshotManifest().CSVPath(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotManifest_csvPath(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotManifest", field, true, true, "String")
 }
 
 func (ec *executionContext) _Subscription_caseUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -18455,6 +20010,76 @@ func UnmarshalDepartmentByCodesInput(ctx context.Context, raw any) (model.Depart
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputIndicatorFilter(ctx context.Context, obj any) (model.IndicatorFilter, error) {
+	var it model.IndicatorFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"jurisdiction", "kind", "majorCode", "source", "handlingDept"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "jurisdiction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jurisdiction"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Jurisdiction = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOCaseKind2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "majorCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("majorCode"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MajorCode = data
+		case "source":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("source"))
+			data, err := ec.unmarshalOCaseSource2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐSourceᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Source = data
+		case "handlingDept":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handlingDept"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HandlingDept = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalIndicatorFilter unmarshals raw into the IndicatorFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalIndicatorFilter(ctx context.Context, raw any) (model.IndicatorFilter, error) {
+	var out model.IndicatorFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "IndicatorFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputJurisdictionByCodesInput(ctx context.Context, obj any) (model.JurisdictionByCodesInput, error) {
 	var it model.JurisdictionByCodesInput
 	if obj == nil {
@@ -19453,6 +21078,125 @@ func (ec *executionContext) unmarshalInputSharingWindowsInput(ctx context.Contex
 func UnmarshalSharingWindowsInput(ctx context.Context, raw any) (model.SharingWindowsInput, error) {
 	var out model.SharingWindowsInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SharingWindowsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSnapshotFilterInput(ctx context.Context, obj any) (model.SnapshotFilterInput, error) {
+	var it model.SnapshotFilterInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"jurisdiction", "reportedFrom", "reportedTo", "kind", "source"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "jurisdiction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jurisdiction"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Jurisdiction = data
+		case "reportedFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reportedFrom"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReportedFrom = data
+		case "reportedTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reportedTo"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReportedTo = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOCaseKind2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "source":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("source"))
+			data, err := ec.unmarshalOCaseSource2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐSourceᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Source = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSnapshotFilterInput unmarshals raw into the SnapshotFilterInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSnapshotFilterInput(ctx context.Context, raw any) (model.SnapshotFilterInput, error) {
+	var out model.SnapshotFilterInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SnapshotFilterInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSnapshotProfileInput(ctx context.Context, obj any) (model.SnapshotProfileInput, error) {
+	var it model.SnapshotProfileInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"keepText", "coordinates"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "keepText":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepText"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepText = data
+		case "coordinates":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("coordinates"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Coordinates = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSnapshotProfileInput unmarshals raw into the SnapshotProfileInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSnapshotProfileInput(ctx context.Context, raw any) (model.SnapshotProfileInput, error) {
+	var out model.SnapshotProfileInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SnapshotProfileInput", raw, &out)
 	return out, err
 }
 
@@ -20822,6 +22566,66 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 	return out
 }
 
+var figureImplementors = []string{"Figure"}
+
+func (ec *executionContext) _Figure(ctx context.Context, sel ast.SelectionSet, obj *evaluation.Figure) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, figureImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Figure")
+		case "name":
+			out.Values[i] = ec._Figure_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "value":
+			out.Values[i] = ec._Figure_value(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "numerator":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Figure_numerator(ctx, field, obj)
+				})
+		case "denominator":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Figure_denominator(ctx, field, obj)
+				})
+		case "formula":
+			out.Values[i] = ec._Figure_formula(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "suppressed":
+			out.Values[i] = ec._Figure_suppressed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var freeSpacesImplementors = []string{"FreeSpaces"}
 
 func (ec *executionContext) _FreeSpaces(ctx context.Context, sel ast.SelectionSet, obj *parking.Availability) graphql.Marshaler {
@@ -20881,6 +22685,86 @@ func (ec *executionContext) _GeoPoint(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var indicatorRowImplementors = []string{"IndicatorRow"}
+
+func (ec *executionContext) _IndicatorRow(ctx context.Context, sel ast.SelectionSet, obj *evaluation.Row) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, indicatorRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IndicatorRow")
+		case "periodStart":
+			out.Values[i] = ec._IndicatorRow_periodStart(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "periodEnd":
+			out.Values[i] = ec._IndicatorRow_periodEnd(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "street":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IndicatorRow_street(ctx, field, obj)
+				})
+		case "community":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IndicatorRow_community(ctx, field, obj)
+				})
+		case "department":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IndicatorRow_department(ctx, field, obj)
+				})
+		case "kind":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IndicatorRow_kind(ctx, field, obj)
+				})
+		case "majorCode":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IndicatorRow_majorCode(ctx, field, obj)
+				})
+		case "figures":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IndicatorRow_figures(ctx, field, obj)
+				})
+		case "figure":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IndicatorRow_figure(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -21322,6 +23206,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "reportIssue":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_reportIssue(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createSnapshot":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createSnapshot(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -22283,6 +24174,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_departments(ctx, field)
 				})
+		case "indicators":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_indicators(ctx, field)
+				})
+		case "snapshots":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_snapshots(ctx, field)
+				})
+		case "snapshot":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_snapshot(ctx, field)
+				})
 		case "parkingLot":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -22528,6 +24437,149 @@ func (ec *executionContext) _SharingWindows(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var snapshotColumnImplementors = []string{"SnapshotColumn"}
+
+func (ec *executionContext) _SnapshotColumn(ctx context.Context, sel ast.SelectionSet, obj *evaluation.Column) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, snapshotColumnImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SnapshotColumn")
+		case "name":
+			out.Values[i] = ec._SnapshotColumn_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._SnapshotColumn_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "about":
+			out.Values[i] = ec._SnapshotColumn_about(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var snapshotManifestImplementors = []string{"SnapshotManifest"}
+
+func (ec *executionContext) _SnapshotManifest(ctx context.Context, sel ast.SelectionSet, obj *evaluation.Manifest) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, snapshotManifestImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SnapshotManifest")
+		case "id":
+			out.Values[i] = ec._SnapshotManifest_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dataset":
+			out.Values[i] = ec._SnapshotManifest_dataset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "columns":
+			out.Values[i] = ec._SnapshotManifest_columns(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rows":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SnapshotManifest_rows(ctx, field, obj)
+				})
+		case "ndjsonSha256":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SnapshotManifest_ndjsonSha256(ctx, field, obj)
+				})
+		case "ndjsonBytes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SnapshotManifest_ndjsonBytes(ctx, field, obj)
+				})
+		case "csvSha256":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SnapshotManifest_csvSha256(ctx, field, obj)
+				})
+		case "csvBytes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SnapshotManifest_csvBytes(ctx, field, obj)
+				})
+		case "policyVersion":
+			out.Values[i] = ec._SnapshotManifest_policyVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdBy":
+			out.Values[i] = ec._SnapshotManifest_createdBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._SnapshotManifest_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ndjsonPath":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SnapshotManifest_ndjsonPath(ctx, field, obj)
+				})
+		case "csvPath":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SnapshotManifest_csvPath(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23747,6 +25799,30 @@ func (ec *executionContext) marshalNFieldSet2string(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalNFigure2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐFigureᚄ(ctx context.Context, sel ast.SelectionSet, v []*evaluation.Figure) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFigure2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐFigure(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFigure2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐFigure(ctx context.Context, sel ast.SelectionSet, v *evaluation.Figure) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Figure!")
+		return graphql.Null
+	}
+	return ec._Figure(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
 	res, err := graphql.UnmarshalFloatContext(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23803,6 +25879,60 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNIndicatorDimension2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐDim(ctx context.Context, v any) (evaluation.Dim, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := evaluation.Dim(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNIndicatorDimension2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐDim(ctx context.Context, sel ast.SelectionSet, v evaluation.Dim) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "IndicatorDimension!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNIndicatorPeriod2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPeriod(ctx context.Context, v any) (evaluation.Period, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := evaluation.Period(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNIndicatorPeriod2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPeriod(ctx context.Context, sel ast.SelectionSet, v evaluation.Period) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "IndicatorPeriod!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNIndicatorRow2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*evaluation.Row) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIndicatorRow2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNIndicatorRow2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐRow(ctx context.Context, sel ast.SelectionSet, v *evaluation.Row) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IndicatorRow!")
+		return graphql.Null
+	}
+	return ec._IndicatorRow(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNInspection2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐInspectionᚄ(ctx context.Context, sel ast.SelectionSet, v []*property.Inspection) graphql.Marshaler {
@@ -24169,6 +26299,50 @@ func (ec *executionContext) marshalNSharingWindows2ᚖgithubᚗcomᚋfengcheng�
 		return graphql.Null
 	}
 	return ec._SharingWindows(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSnapshotColumn2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐColumn(ctx context.Context, sel ast.SelectionSet, v evaluation.Column) graphql.Marshaler {
+	return ec._SnapshotColumn(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSnapshotColumn2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐColumnᚄ(ctx context.Context, sel ast.SelectionSet, v []evaluation.Column) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSnapshotColumn2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐColumn(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSnapshotManifest2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐManifestᚄ(ctx context.Context, sel ast.SelectionSet, v []*evaluation.Manifest) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSnapshotManifest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐManifest(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSnapshotManifest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐManifest(ctx context.Context, sel ast.SelectionSet, v *evaluation.Manifest) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SnapshotManifest!")
+		return graphql.Null
+	}
+	return ec._SnapshotManifest(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -25044,6 +27218,13 @@ func (ec *executionContext) unmarshalODepartmentByCodesInput2ᚖgithubᚗcomᚋf
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOFigure2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐFigure(ctx context.Context, sel ast.SelectionSet, v *evaluation.Figure) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Figure(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
 	if v == nil {
 		return nil, nil
@@ -25126,6 +27307,50 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	_ = ctx
 	res := graphql.MarshalID(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOIndicatorDimension2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐDimᚄ(ctx context.Context, v any) ([]evaluation.Dim, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]evaluation.Dim, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNIndicatorDimension2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐDim(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOIndicatorDimension2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐDimᚄ(ctx context.Context, sel ast.SelectionSet, v []evaluation.Dim) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIndicatorDimension2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐDim(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOIndicatorFilter2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐIndicatorFilter(ctx context.Context, v any) (*model.IndicatorFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputIndicatorFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOInspection2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐInspectionᚄ(ctx context.Context, sel ast.SelectionSet, v []*property.Inspection) graphql.Marshaler {
@@ -25503,6 +27728,29 @@ func (ec *executionContext) unmarshalOSharingWindowsInput2ᚖgithubᚗcomᚋfeng
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputSharingWindowsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOSnapshotFilterInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐSnapshotFilterInput(ctx context.Context, v any) (*model.SnapshotFilterInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSnapshotFilterInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOSnapshotManifest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐManifest(ctx context.Context, sel ast.SelectionSet, v *evaluation.Manifest) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SnapshotManifest(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOSnapshotProfileInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐSnapshotProfileInput(ctx context.Context, v any) (*model.SnapshotProfileInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSnapshotProfileInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 

@@ -103,6 +103,14 @@ type GeoPoint struct {
 	Lng float64 `json:"lng"`
 }
 
+type IndicatorFilter struct {
+	Jurisdiction *string        `json:"jurisdiction,omitempty"`
+	Kind         *cases.Kind    `json:"kind,omitempty"`
+	MajorCode    *string        `json:"majorCode,omitempty"`
+	Source       []cases.Source `json:"source,omitempty"`
+	HandlingDept *string        `json:"handlingDept,omitempty"`
+}
+
 type JurisdictionByCodesInput struct {
 	Code string `json:"Code"`
 }
@@ -262,6 +270,21 @@ type SharingWindowsInput struct {
 	RestDay       []string `json:"restDay,omitempty"`
 	// e.g. "22:00-06:00"
 	NoMovement *string `json:"noMovement,omitempty"`
+}
+
+type SnapshotFilterInput struct {
+	Jurisdiction *string        `json:"jurisdiction,omitempty"`
+	ReportedFrom *time.Time     `json:"reportedFrom,omitempty"`
+	ReportedTo   *time.Time     `json:"reportedTo,omitempty"`
+	Kind         *cases.Kind    `json:"kind,omitempty"`
+	Source       []cases.Source `json:"source,omitempty"`
+}
+
+type SnapshotProfileInput struct {
+	// Keep the description text (scrubbed of numbers and names).
+	KeepText *bool `json:"keepText,omitempty"`
+	// Add coordinates rounded to about 100 m (default: community only).
+	Coordinates *bool `json:"coordinates,omitempty"`
 }
 
 // Change notifications over WebSocket (graphql-transport-ws). Authenticate in

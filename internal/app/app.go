@@ -27,6 +27,7 @@ import (
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/config"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/evaluation"
 	"github.com/fengcheng/datahub/internal/events"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/postgres"
@@ -172,6 +173,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	a.availability = counter
 	a.relay = events.NewRelay(pool, a.Redis, events.RelayConfig{Prefix: cfg.RedisPrefix, Logger: log})
 	a.broker = events.NewBroker(a.Redis, events.BrokerConfig{Prefix: cfg.RedisPrefix, Logger: log})
+	evalSvc, err := newEvaluation(pool, pfs, eng.Catalog(), decider, auditor, cal, opts.Now, log)
+	if err != nil {
+		return nil, err
+	}
 	a.Resolver = &graph.Resolver{
 		Access:           decider,
 		CaseService:      a.Cases,
@@ -182,9 +187,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 			Calendar: cal, Auditor: auditor, Permits: permitRegister{propertyStore}, Now: opts.Now}),
 		ParkingService: parking.NewService(parking.Config{Store: parkingStore, Authorizer: decider, Auditor: auditor,
 			Availability: counter, Calendar: cal, Now: opts.Now}),
-		Feed:    brokerFeed{a.broker},
-		Sharing: sharing.NewService(postgres.NewSharingStore(pool), eng, opts.Now),
-		Audit:   audit.NewTrail(pool, decider),
+		Feed:              brokerFeed{a.broker},
+		EvaluationService: evalSvc,
+		Sharing:           sharing.NewService(postgres.NewSharingStore(pool), eng, opts.Now),
+		Audit:             audit.NewTrail(pool, decider),
 	}
 	limits, err := rateLimits(cfg)
 	if err != nil {
@@ -198,7 +204,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		RequestScope: a.requestScope,
 		Metrics:      a.Metrics,
 		Limiter:      ratelimit.New(a.Redis, cfg.RedisPrefix, opts.Now),
-		Limits:       limits,
+		// Exports stream for as long as they take; no request timeout.
+		Streams: map[string]http.Handler{"/datasets/": evaluation.ExportHandler(evalSvc)},
+		Limits:  limits,
 	})
 	ok = true
 	return a, nil
@@ -246,6 +254,7 @@ func (a *App) Start() {
 	run("event broker", a.broker.Run)
 	run("availability sampler", func(ctx context.Context) error { return a.availability.RunSampler(ctx, 0) })
 	run("grant upkeep", func(ctx context.Context) error { a.maintain(ctx); return nil })
+	run("indicator refresh", a.refreshIndicators)
 }
 
 // Close releases everything New opened, in reverse order.

@@ -49,6 +49,9 @@ func newHub(t testing.TB) *hub {
 	seedOnce.Do(func() {
 		pool := env.Pool(t)
 		_, seedErr = seed.All(ctx, pool, seed.Options{Seed: 7, Cases: 20_000, Now: seedNow, Calendar: calendar.Default()}, nil)
+		if seedErr == nil {
+			_, seedErr = app.RebuildIndicators(ctx, pool, func() time.Time { return seedNow }, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+		}
 	})
 	if seedErr != nil {
 		t.Fatalf("seed: %v", seedErr)

@@ -38,8 +38,12 @@ type Deps struct {
 	// RequestScope prepares a request's context: decision cache, loaders.
 	RequestScope func(ctx context.Context) context.Context
 	Metrics      *Metrics
-	// Extra routes mounted beside GraphQL (ingest, exports).
+	// Extra routes mounted beside GraphQL, authenticated, with the request
+	// timeout.
 	Routes map[string]http.Handler
+	// Streams are authenticated routes without the request timeout: bulk
+	// uploads and dataset exports that run as long as the data takes.
+	Streams map[string]http.Handler
 	// Limiter and Limits rate-limit API keys, citizens and anonymous callers.
 	Limiter Allower
 	Limits  RateLimits
@@ -99,6 +103,9 @@ func Handler(d Deps) http.Handler {
 	mux.Handle("GET /metrics", d.Metrics.Handler())
 	for pattern, h := range d.Routes {
 		route(pattern, pattern, withTimeout(d.Config.RequestTimeout, authenticated(log, d.Auth, h)))
+	}
+	for pattern, h := range d.Streams {
+		route(pattern, pattern, authenticated(log, d.Auth, h))
 	}
 	return mux
 }

@@ -1,0 +1,67 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/calendar"
+	"github.com/fengcheng/datahub/internal/evaluation"
+	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/policies"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// newEvaluation builds the evaluation service: weights and the policy
+// version come from the policy files, so a figure always says which
+// weights and rules produced it.
+func newEvaluation(pool *pgxpool.Pool, pfs fs.FS, catalog *access.Catalog, decider Decider, auditor evaluation.Auditor,
+	cal *calendar.Calendar, now func() time.Time, log *slog.Logger) (*evaluation.Service, error) {
+	weights, err := evaluation.LoadWeights(pfs)
+	if err != nil {
+		return nil, fmt.Errorf("evaluation weights: %w", err)
+	}
+	version, err := evaluation.PolicyVersion(pfs)
+	if err != nil {
+		return nil, fmt.Errorf("policy version: %w", err)
+	}
+	return evaluation.NewService(evaluation.Config{Store: postgres.NewEvaluationStore(pool), Authorizer: decider,
+		Calendar: cal, Weights: weights, Catalog: catalog, Auditor: auditor, PolicyVersion: version, Now: now, Logger: log})
+}
+
+// RebuildIndicators recomputes the evaluation rollups from the cases, as
+// needed after a bulk load such as `datahub seed`. now is the clock the hub
+// will run with (nil: time.Now).
+func RebuildIndicators(ctx context.Context, pool *pgxpool.Pool, now func() time.Time, log *slog.Logger) (evaluation.RefreshStats, error) {
+	eng, err := access.NewEngine(access.EngineConfig{FS: policies.FS, Logger: log})
+	if err != nil {
+		return evaluation.RefreshStats{}, err
+	}
+	svc, err := newEvaluation(pool, policies.FS, eng.Catalog(), eng, nil, calendar.Default(), now, log)
+	if err != nil {
+		return evaluation.RefreshStats{}, err
+	}
+	return svc.Rebuild(ctx)
+}
+
+// refreshInterval is how often an instance folds changed cases into the
+// indicator rollups (Indicators also folds pending changes before reading).
+const refreshInterval = 30 * time.Second
+
+func (a *App) refreshIndicators(ctx context.Context) error {
+	t := time.NewTicker(refreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if _, err := a.Resolver.EvaluationService.Refresh(ctx); err != nil {
+				a.Logger.Warn("refresh indicators", "err", err)
+			}
+		}
+	}
+}
