@@ -7,6 +7,7 @@
 //	datahub token --sub S --dept D --roles r1,r2 [--jurisdiction C] [--ttl 1h]
 //	datahub schema print          print the federation SDL
 //	datahub apikey create|list|revoke
+//	datahub export --snapshot ID      download an assessment snapshot
 //	datahub policy matrix         who sees what, as Markdown
 //	datahub audit verify          check the audit hash chain
 //
@@ -56,6 +57,7 @@ commands:
   token          mint a development JWT
   schema print   print the federation SDL served at { _service { sdl } }
   apikey         create, list or revoke API keys
+  export         download an assessment snapshot (--snapshot ID --format ndjson|csv, resumable)
   policy matrix  print who sees what, from the policy files
   audit verify   verify the audit log's hash chain
 `
@@ -84,6 +86,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.schemaPrint()
 	case "apikey":
 		return m.apikey(ctx, rest)
+	case "export":
+		return m.export(ctx, rest)
 	case "policy":
 		if len(rest) == 0 || rest[0] != "matrix" {
 			fmt.Fprintln(m.Stderr, "usage: datahub policy matrix")

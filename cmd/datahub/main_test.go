@@ -1,9 +1,18 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"path/filepath"
+
 	"bytes"
 	"context"
 	"flag"
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/app"
+	"github.com/fengcheng/datahub/internal/auth"
+	"github.com/fengcheng/datahub/internal/evaluation"
 	"io"
 	"net"
 	"net/http"
@@ -251,5 +260,60 @@ func TestReadmeMatrixIsCurrent(t *testing.T) {
 	}
 	if got := s[i+len(start) : j]; got != strings.Join(want, "\n") {
 		t.Fatal("README.md's policy matrix is stale: replace the text between the markers with `datahub policy matrix` (headings demoted one level)")
+	}
+}
+
+// TestExportResumes: `datahub export` writes a snapshot that matches its
+// manifest, and continues a partial file where it stopped.
+func TestExportResumes(t *testing.T) {
+	ctx := context.Background()
+	seedM, _ := newMain(nil)
+	if err := seedM.Run(ctx, []string{"seed", "--cases", "2000", "--if-empty"}); err != nil {
+		t.Fatal(err)
+	}
+	keyM, keyOut := newMain(nil)
+	if err := keyM.Run(ctx, []string{"apikey", "create", "--name", "eval team", "--dept", "urban-management", "--roles", "evaluator"}); err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(keyOut.String())
+	cfgM, _ := newMain(nil)
+	cfg, err := cfgM.loadConfig(newFlagSet(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), app.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	p, err := auth.NewAPIKeys(a.Pool).Authenticate(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	man, err := a.Resolver.EvaluationService.CreateSnapshot(access.WithPrincipal(ctx, p), "cases", evaluation.SnapshotFilter{}, evaluation.Profile{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "snap.ndjson")
+	run := func() {
+		m, _ := newMain(map[string]string{"DATAHUB_API_KEY": key})
+		if err := m.Run(ctx, []string{"export", "--snapshot", man.ID.String(), "--out", out}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run()
+	full, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(full); hex.EncodeToString(sum[:]) != man.NDJSON.SHA256 {
+		t.Fatal("export does not match the manifest checksum")
+	}
+	if err := os.Truncate(out, int64(len(full)/2)); err != nil { // an interrupted download
+		t.Fatal(err)
+	}
+	run()
+	if again, _ := os.ReadFile(out); string(again) != string(full) {
+		t.Fatal("the resumed export differs")
 	}
 }

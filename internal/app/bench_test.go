@@ -101,21 +101,7 @@ func BenchmarkCaseListGraphQL(b *testing.B) {
 }
 
 func runList(b *testing.B, a *app.App, dept string, roles []string) {
-	tok, _ := auth.MintDev(a.Config.DevSecret(), auth.DevClaims{Subject: "bench", Dept: dept, Roles: roles}, time.Hour)
-	h := a.Handler()
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req := httptest.NewRequest("POST", "/query", bytes.NewBufferString(benchQuery))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer "+tok)
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			if rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), []byte(`"errors"`)) {
-				b.Fatalf("%d %s", rec.Code, rec.Body.String()[:min(300, rec.Body.Len())])
-			}
-		}
-	})
+	runQuery(b, a, dept, roles, benchQuery)
 }
 
 // allowAll is the bypass: one fixed decision for every dataset, under a
@@ -126,4 +112,37 @@ func (allowAll) Decide(context.Context, string) (*access.Decision, error) {
 	return &access.Decision{Dataset: "bypass", Rows: access.RowScope{All: true},
 		Fields:  map[string]access.FieldAccess{"core": access.FieldVisible, "workflow": access.FieldVisible, "reporter": access.FieldVisible},
 		Actions: []string{"report", "command", "handle"}}, nil
+}
+
+// BenchmarkNestedPage is the issue's nested page: 50 compounds, each with
+// its first 5 violations and first 5 cases (with counts), through HTTP.
+func BenchmarkNestedPage(b *testing.B) {
+	a := benchApp(b)
+	runQuery(b, a, "urban-management", []string{"officer", "dispatcher"},
+		`{"query":"{ properties(first: 50) { edges { node { name management { company } violations(first: 5) { totalCount edges { node { recordNo status } } } cases(first: 5) { totalCount edges { node { caseNo status deadline } } } } } } }"}`)
+}
+
+// BenchmarkParkingNear is the citizen app's "open shared parking near me".
+func BenchmarkParkingNear(b *testing.B) {
+	a := benchApp(b)
+	runQuery(b, a, "traffic-police", []string{"viewer"},
+		`{"query":"{ parkingLotsNear(lat: 32.4901, lng: 119.9102, radiusMeters: 3000, openAt: \"2025-11-22T20:00:00+08:00\", first: 10) { distanceMeters openToPublic lot { name kind sharedSpaces freeSpaces { free } } } }"}`)
+}
+
+func runQuery(b *testing.B, a *app.App, dept string, roles []string, body string) {
+	tok, _ := auth.MintDev(a.Config.DevSecret(), auth.DevClaims{Subject: "bench", Dept: dept, Roles: roles}, time.Hour)
+	h := a.Handler()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("POST", "/query", bytes.NewBufferString(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+tok)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), []byte(`"errors"`)) {
+				b.Fatalf("%d %s", rec.Code, rec.Body.String()[:min(300, rec.Body.Len())])
+			}
+		}
+	})
 }
