@@ -7,11 +7,11 @@ package graph
 
 import (
 	"context"
-	"github.com/fengcheng/datahub/internal/apperr"
 	"time"
 
 	"github.com/fengcheng/datahub/graph/generated"
 	"github.com/fengcheng/datahub/graph/model"
+	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/evaluation"
 )

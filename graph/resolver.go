@@ -6,6 +6,7 @@ import (
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/evaluation"
 	"github.com/fengcheng/datahub/internal/feed"
+	"github.com/fengcheng/datahub/internal/ingest"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/sharing"
@@ -23,6 +24,7 @@ type Resolver struct {
 	ViolationService  *violation.Service
 	ParkingService    *parking.Service
 	EvaluationService *evaluation.Service
+	IngestService     *ingest.Service
 	// Feed delivers change events to subscriptions.
 	Feed interface {
 		feed.Changes

@@ -7,9 +7,22 @@ package graph
 
 import (
 	"context"
+	"github.com/fengcheng/datahub/internal/ingest"
 
 	"github.com/fengcheng/datahub/graph/model"
 )
+
+func (r *mutationResolver) UpsertCase(ctx context.Context, input model.CaseUpsertInput) (*model.CaseUpsert, error) {
+	res, err := r.IngestService.UpsertCase(ctx, ingest.UpsertCaseInput{ExternalID: input.ExternalID, Version: input.Version,
+		Kind: input.Kind, MinorCode: input.MinorCode, Source: input.Source, Description: input.Description,
+		Address: deref(input.Address), Lat: input.Lat, Lng: input.Lng, Jurisdiction: deref(input.Jurisdiction),
+		ReporterName: deref(input.ReporterName), ReporterPhone: deref(input.ReporterPhone), ReportedAt: input.ReportedAt,
+		PhotoURLs: input.PhotoUrls})
+	if err != nil {
+		return nil, err
+	}
+	return &model.CaseUpsert{Outcome: model.UpsertOutcome(res.Outcome), Case: res.Case}, nil
+}
 
 func (r *mutationResolver) UpsertProperty(ctx context.Context, input model.PropertyInput) (*model.PropertyUpsert, error) {
 	res, err := r.PropertyService.Upsert(ctx, propertyInput(input))

@@ -8,6 +8,7 @@
 //	datahub schema print          print the federation SDL
 //	datahub apikey create|list|revoke
 //	datahub export --snapshot ID      download an assessment snapshot
+//	datahub import --dataset D FILE   load a department system's bulk file
 //	datahub policy matrix         who sees what, as Markdown
 //	datahub audit verify          check the audit hash chain
 //
@@ -57,6 +58,7 @@ commands:
   token          mint a development JWT
   schema print   print the federation SDL served at { _service { sdl } }
   apikey         create, list or revoke API keys
+  import         load a bulk file (--dataset cases FILE.ndjson|.csv[.gz], --mode, --dry-run)
   export         download an assessment snapshot (--snapshot ID --format ndjson|csv, resumable)
   policy matrix  print who sees what, from the policy files
   audit verify   verify the audit log's hash chain
@@ -88,6 +90,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.apikey(ctx, rest)
 	case "export":
 		return m.export(ctx, rest)
+	case "import":
+		return m.importFile(ctx, rest)
 	case "policy":
 		if len(rest) == 0 || rest[0] != "matrix" {
 			fmt.Fprintln(m.Stderr, "usage: datahub policy matrix")

@@ -197,6 +197,11 @@ type ComplexityRoot struct {
 		Stars   func(childComplexity int) int
 	}
 
+	CaseUpsert struct {
+		Case    func(childComplexity int) int
+		Outcome func(childComplexity int) int
+	}
+
 	Department struct {
 		Code         func(childComplexity int) int
 		Jurisdiction func(childComplexity int) int
@@ -327,6 +332,7 @@ type ComplexityRoot struct {
 		RevokeGrant               func(childComplexity int, id string, reason *string) int
 		SubmitCaseHandling        func(childComplexity int, id string, version *int, note *string) int
 		TransitionViolation       func(childComplexity int, id string, action violation.Action, input *model.ViolationTransitionInput) int
+		UpsertCase                func(childComplexity int, input model.CaseUpsertInput) int
 		UpsertParkingLot          func(childComplexity int, input model.ParkingLotInput) int
 		UpsertProperty            func(childComplexity int, input model.PropertyInput) int
 		UpsertViolation           func(childComplexity int, input model.ViolationInput, version *int) int
@@ -711,6 +717,7 @@ type MutationResolver interface {
 	ApproveAccessRequest(ctx context.Context, id string) (*sharing.Request, error)
 	RejectAccessRequest(ctx context.Context, id string, reason string) (*sharing.Request, error)
 	RevokeGrant(ctx context.Context, id string, reason *string) (*sharing.Request, error)
+	UpsertCase(ctx context.Context, input model.CaseUpsertInput) (*model.CaseUpsert, error)
 	UpsertProperty(ctx context.Context, input model.PropertyInput) (*model.PropertyUpsert, error)
 	UpsertParkingLot(ctx context.Context, input model.ParkingLotInput) (*model.ParkingLotUpsert, error)
 	UpsertViolation(ctx context.Context, input model.ViolationInput, version *int) (*model.ViolationUpsert, error)
@@ -1397,6 +1404,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CaseRating.Stars(childComplexity), true
+
+	case "CaseUpsert.case":
+		if e.ComplexityRoot.CaseUpsert.Case == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseUpsert.Case(childComplexity), true
+	case "CaseUpsert.outcome":
+		if e.ComplexityRoot.CaseUpsert.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseUpsert.Outcome(childComplexity), true
 
 	case "Department.code":
 		if e.ComplexityRoot.Department.Code == nil {
@@ -2145,6 +2165,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.TransitionViolation(childComplexity, args["id"].(string), args["action"].(violation.Action), args["input"].(*model.ViolationTransitionInput)), true
+	case "Mutation.upsertCase":
+		if e.ComplexityRoot.Mutation.UpsertCase == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_upsertCase_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpsertCase(childComplexity, args["input"].(model.CaseUpsertInput)), true
 	case "Mutation.upsertParkingLot":
 		if e.ComplexityRoot.Mutation.UpsertParkingLot == nil {
 			break
@@ -3450,6 +3481,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AvailabilityWatch", ec.unmarshalInputAvailabilityWatch),
 			graphql.NewInputUnmarshaler("CaseByIDsInput", ec.unmarshalInputCaseByIDsInput),
 			graphql.NewInputUnmarshaler("CaseFilter", ec.unmarshalInputCaseFilter),
+			graphql.NewInputUnmarshaler("CaseUpsertInput", ec.unmarshalInputCaseUpsertInput),
 			graphql.NewInputUnmarshaler("CitizenReportInput", ec.unmarshalInputCitizenReportInput),
 			graphql.NewInputUnmarshaler("DepartmentByCodesInput", ec.unmarshalInputDepartmentByCodesInput),
 			graphql.NewInputUnmarshaler("IndicatorFilter", ec.unmarshalInputIndicatorFilter),
@@ -4526,12 +4558,38 @@ type ParkingLotUpsert {
   lot: ParkingLot!
 }
 
+type CaseUpsert {
+  outcome: UpsertOutcome!
+  case: Case!
+}
+
+"A case as a department system sends it; keyed by (your department, externalId)."
+input CaseUpsertInput {
+  externalId: String!
+  kind: CaseKind!
+  minorCode: String!
+  source: CaseSource!
+  description: String!
+  address: String
+  lat: Float!
+  lng: Float!
+  jurisdiction: String
+  reporterName: String
+  reporterPhone: String
+  reportedAt: DateTime
+  photoUrls: [String!]
+  "Expected current version; 0 = must not exist yet."
+  version: Int
+}
+
 type ViolationUpsert {
   outcome: UpsertOutcome!
   violation: Violation!
 }
 
 extend type Mutation {
+  "Create or update a case by its external id (urban management's systems)."
+  upsertCase(input: CaseUpsertInput!): CaseUpsert!
   "Create or update a compound (housing's systems)."
   upsertProperty(input: PropertyInput!): PropertyUpsert!
   "Create or update a parking lot (traffic police, or the lot's owner)."
@@ -5091,6 +5149,16 @@ func (ec *executionContext) childFields_CaseRating(ctx context.Context, field gr
 		return ec.fieldContext_CaseRating_at(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CaseRating", field.Name)
+}
+
+func (ec *executionContext) childFields_CaseUpsert(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "outcome":
+		return ec.fieldContext_CaseUpsert_outcome(ctx, field)
+	case "case":
+		return ec.fieldContext_CaseUpsert_case(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CaseUpsert", field.Name)
 }
 
 func (ec *executionContext) childFields_Department(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6590,6 +6658,20 @@ func (ec *executionContext) field_Mutation_transitionViolation_args(ctx context.
 		return nil, err
 	}
 	args["input"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_upsertCase_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CaseUpsertInput, error) {
+			return ec.unmarshalNCaseUpsertInput2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCaseUpsertInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -9663,6 +9745,61 @@ func (ec *executionContext) fieldContext_CaseRating_at(_ context.Context, field 
 	return graphql.NewScalarFieldContext("CaseRating", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _CaseUpsert_outcome(ctx context.Context, field graphql.CollectedField, obj *model.CaseUpsert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseUpsert_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.UpsertOutcome) graphql.Marshaler {
+			return ec.marshalNUpsertOutcome2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐUpsertOutcome(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseUpsert_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseUpsert", field, false, false, "UpsertOutcome")
+}
+
+func (ec *executionContext) _CaseUpsert_case(ctx context.Context, field graphql.CollectedField, obj *model.CaseUpsert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseUpsert_case(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Case, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *cases.Case) graphql.Marshaler {
+			return ec.marshalNCase2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐCase(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseUpsert_case(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CaseUpsert",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Case(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Department_code(ctx context.Context, field graphql.CollectedField, obj *directory.Department) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12565,6 +12702,50 @@ func (ec *executionContext) fieldContext_Mutation_revokeGrant(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_revokeGrant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_upsertCase(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_upsertCase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpsertCase(ctx, fc.Args["input"].(model.CaseUpsertInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CaseUpsert) graphql.Marshaler {
+			return ec.marshalNCaseUpsert2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCaseUpsert(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_upsertCase(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseUpsert(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_upsertCase_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -19870,6 +20051,139 @@ func UnmarshalCaseFilter(ctx context.Context, raw any) (model.CaseFilter, error)
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCaseUpsertInput(ctx context.Context, obj any) (model.CaseUpsertInput, error) {
+	var it model.CaseUpsertInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"externalId", "kind", "minorCode", "source", "description", "address", "lat", "lng", "jurisdiction", "reporterName", "reporterPhone", "reportedAt", "photoUrls", "version"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "externalId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExternalID = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNCaseKind2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "minorCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minorCode"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinorCode = data
+		case "source":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("source"))
+			data, err := ec.unmarshalNCaseSource2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐSource(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Source = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "address":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Address = data
+		case "lat":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lat"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lat = data
+		case "lng":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lng"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lng = data
+		case "jurisdiction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jurisdiction"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Jurisdiction = data
+		case "reporterName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reporterName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReporterName = data
+		case "reporterPhone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reporterPhone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReporterPhone = data
+		case "reportedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reportedAt"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReportedAt = data
+		case "photoUrls":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("photoUrls"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhotoUrls = data
+		case "version":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("version"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Version = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCaseUpsertInput unmarshals raw into the CaseUpsertInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCaseUpsertInput(ctx context.Context, raw any) (model.CaseUpsertInput, error) {
+	var out model.CaseUpsertInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CaseUpsertInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCitizenReportInput(ctx context.Context, obj any) (model.CitizenReportInput, error) {
 	var it model.CitizenReportInput
 	if obj == nil {
@@ -22391,6 +22705,44 @@ func (ec *executionContext) _CaseRating(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var caseUpsertImplementors = []string{"CaseUpsert"}
+
+func (ec *executionContext) _CaseUpsert(ctx context.Context, sel ast.SelectionSet, obj *model.CaseUpsert) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, caseUpsertImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CaseUpsert")
+		case "outcome":
+			out.Values[i] = ec._CaseUpsert_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "case":
+			out.Values[i] = ec._CaseUpsert_case(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var departmentImplementors = []string{"Department", "_Entity"}
 
 func (ec *executionContext) _Department(ctx context.Context, sel ast.SelectionSet, obj *directory.Department) graphql.Marshaler {
@@ -23269,6 +23621,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "revokeGrant":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_revokeGrant(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "upsertCase":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_upsertCase(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -25703,6 +26062,19 @@ func (ec *executionContext) marshalNCaseStatus2githubᚗcomᚋfengchengᚋdatahu
 		graphql.AddInvalidNullFromMarshaler(ctx, "CaseStatus!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNCaseUpsert2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCaseUpsert(ctx context.Context, sel ast.SelectionSet, v *model.CaseUpsert) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CaseUpsert!")
+		return graphql.Null
+	}
+	return ec._CaseUpsert(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCaseUpsertInput2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCaseUpsertInput(ctx context.Context, v any) (model.CaseUpsertInput, error) {
+	res, err := ec.unmarshalInputCaseUpsertInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNCitizenReportInput2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCitizenReportInput(ctx context.Context, v any) (model.CitizenReportInput, error) {

@@ -78,6 +78,30 @@ type CaseFilter struct {
 	Text *string `json:"text,omitempty"`
 }
 
+type CaseUpsert struct {
+	Outcome UpsertOutcome `json:"outcome"`
+	Case    *cases.Case   `json:"case"`
+}
+
+// A case as a department system sends it; keyed by (your department, externalId).
+type CaseUpsertInput struct {
+	ExternalID    string       `json:"externalId"`
+	Kind          cases.Kind   `json:"kind"`
+	MinorCode     string       `json:"minorCode"`
+	Source        cases.Source `json:"source"`
+	Description   string       `json:"description"`
+	Address       *string      `json:"address,omitempty"`
+	Lat           float64      `json:"lat"`
+	Lng           float64      `json:"lng"`
+	Jurisdiction  *string      `json:"jurisdiction,omitempty"`
+	ReporterName  *string      `json:"reporterName,omitempty"`
+	ReporterPhone *string      `json:"reporterPhone,omitempty"`
+	ReportedAt    *time.Time   `json:"reportedAt,omitempty"`
+	PhotoUrls     []string     `json:"photoUrls,omitempty"`
+	// Expected current version; 0 = must not exist yet.
+	Version *int `json:"version,omitempty"`
+}
+
 // An issue a citizen reports through the app (创建市民上报).
 type CitizenReportInput struct {
 	Kind cases.Kind `json:"kind"`

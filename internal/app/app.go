@@ -29,6 +29,7 @@ import (
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/evaluation"
 	"github.com/fengcheng/datahub/internal/events"
+	"github.com/fengcheng/datahub/internal/ingest"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/property"
@@ -49,6 +50,7 @@ type App struct {
 	Redis    *redis.Client
 	Access   *access.Engine
 	Audit    *audit.Writer
+	Ingest   *ingest.Service
 	Cases    *cases.Service
 	Resolver *graph.Resolver
 	Metrics  *server.Metrics
@@ -173,6 +175,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	a.availability = counter
 	a.relay = events.NewRelay(pool, a.Redis, events.RelayConfig{Prefix: cfg.RedisPrefix, Logger: log})
 	a.broker = events.NewBroker(a.Redis, events.BrokerConfig{Prefix: cfg.RedisPrefix, Logger: log})
+	a.Ingest = ingest.NewService(postgres.NewIngestStore(pool, postgres.IngestConfig{}),
+		ingest.Config{Catalog: eng.Catalog(), Now: opts.Now, Logger: log})
 	evalSvc, err := newEvaluation(pool, pfs, eng.Catalog(), decider, auditor, cal, opts.Now, log)
 	if err != nil {
 		return nil, err
@@ -189,6 +193,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 			Availability: counter, Calendar: cal, Now: opts.Now}),
 		Feed:              brokerFeed{a.broker},
 		EvaluationService: evalSvc,
+		IngestService:     a.Ingest,
 		Sharing:           sharing.NewService(postgres.NewSharingStore(pool), eng, opts.Now),
 		Audit:             audit.NewTrail(pool, decider),
 	}
@@ -205,8 +210,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		Metrics:      a.Metrics,
 		Limiter:      ratelimit.New(a.Redis, cfg.RedisPrefix, opts.Now),
 		// Exports stream for as long as they take; no request timeout.
-		Streams: map[string]http.Handler{"/datasets/": evaluation.ExportHandler(evalSvc)},
-		Limits:  limits,
+		Streams: map[string]http.Handler{
+			"/datasets/":             evaluation.ExportHandler(evalSvc),
+			"POST /ingest/{dataset}": ingest.Handler(a.Ingest, cfg.IngestMaxBytes),
+		},
+		Limits: limits,
 	})
 	ok = true
 	return a, nil

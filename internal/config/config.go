@@ -46,6 +46,7 @@ type Config struct {
 	RateCitizen    string        // RATE_LIMIT_CITIZEN: per citizen, e.g. 30/1m
 	RateAPIKey     string        // RATE_LIMIT_APIKEY: per API key
 	RateAnonymous  string        // RATE_LIMIT_ANONYMOUS: per client address without credentials
+	IngestMaxBytes int64         // INGEST_MAX_BYTES: bulk file size limit, before and after decompression
 }
 
 // Defaults.
@@ -55,6 +56,7 @@ const (
 	RedisURLDefault       = "redis://127.0.0.1:6379/0"
 	RedisPrefixDefault    = "datahub:"
 	MaxBodyBytesDefault   = 1 << 20
+	IngestMaxBytesDefault = 2 << 30
 	RequestTimeoutDefault = 30 * time.Second
 	ShutdownGraceDefault  = 20 * time.Second
 )
@@ -91,6 +93,9 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	var err error
+	if c.IngestMaxBytes, err = parseInt(get("INGEST_MAX_BYTES", ""), IngestMaxBytesDefault); err != nil {
+		return c, fmt.Errorf("INGEST_MAX_BYTES: %w", err)
+	}
 	if c.MaxBodyBytes, err = parseInt(get("MAX_BODY_BYTES", ""), MaxBodyBytesDefault); err != nil {
 		return c, fmt.Errorf("MAX_BODY_BYTES: %w", err)
 	}
