@@ -80,23 +80,7 @@ func (s *CaseStore) GetMany(ctx context.Context, scope access.RowScope, ids []uu
 }
 
 func (s *CaseStore) query(ctx context.Context, sql string, args pgx.NamedArgs) ([]*cases.Case, error) {
-	rows, err := s.pool.Query(ctx, sql, args)
-	if err != nil {
-		return nil, translate(fmt.Errorf("query cases: %w", err))
-	}
-	defer rows.Close()
-	var out []*cases.Case
-	for rows.Next() {
-		c, err := scanCase(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan case: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(fmt.Errorf("read cases: %w", err))
-	}
-	return out, nil
+	return queryAll(ctx, s.pool, "cases", sql, args, scanCase)
 }
 
 func caseFilter(w *where, f cases.Filter, now time.Time) {

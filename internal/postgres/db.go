@@ -108,3 +108,26 @@ func translate(err error) error {
 	}
 	return err
 }
+
+// queryAll runs sql and scans every row with scan. what names the rows in
+// error messages.
+func queryAll[T any](ctx context.Context, pool *pgxpool.Pool, what, sql string, args pgx.NamedArgs,
+	scan func(pgx.Row) (T, error)) ([]T, error) {
+	rows, err := pool.Query(ctx, sql, args)
+	if err != nil {
+		return nil, translate(fmt.Errorf("query %s: %w", what, err))
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(fmt.Errorf("read %s: %w", what, err))
+	}
+	return out, nil
+}

@@ -150,23 +150,7 @@ func (s *ParkingStore) GetMany(ctx context.Context, scope access.RowScope, ids [
 }
 
 func (s *ParkingStore) query(ctx context.Context, sql string, args pgx.NamedArgs) ([]*parking.Lot, error) {
-	rows, err := s.pool.Query(ctx, sql, args)
-	if err != nil {
-		return nil, translate(fmt.Errorf("query lots: %w", err))
-	}
-	defer rows.Close()
-	var out []*parking.Lot
-	for rows.Next() {
-		l, err := scanLot(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan lot: %w", err)
-		}
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(fmt.Errorf("read lots: %w", err))
-	}
-	return out, nil
+	return queryAll(ctx, s.pool, "parking lots", sql, args, func(r pgx.Row) (*parking.Lot, error) { return scanLot(r) })
 }
 
 func lotFilter(w *where, f parking.Filter) {

@@ -89,23 +89,7 @@ func (s *PropertyStore) GetMany(ctx context.Context, scope access.RowScope, ids 
 }
 
 func (s *PropertyStore) query(ctx context.Context, sql string, args pgx.NamedArgs) ([]*property.Property, error) {
-	rows, err := s.pool.Query(ctx, sql, args)
-	if err != nil {
-		return nil, translate(fmt.Errorf("query properties: %w", err))
-	}
-	defer rows.Close()
-	var out []*property.Property
-	for rows.Next() {
-		p, err := scanProperty(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan property: %w", err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(fmt.Errorf("read properties: %w", err))
-	}
-	return out, nil
+	return queryAll(ctx, s.pool, "properties", sql, args, scanProperty)
 }
 
 func propertyFilter(w *where, f property.Filter) {

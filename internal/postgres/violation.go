@@ -98,23 +98,7 @@ func (s *ViolationStore) BySource(ctx context.Context, sourceDept, externalID st
 }
 
 func (s *ViolationStore) query(ctx context.Context, sql string, args pgx.NamedArgs) ([]*violation.Violation, error) {
-	rows, err := s.pool.Query(ctx, sql, args)
-	if err != nil {
-		return nil, translate(fmt.Errorf("query violations: %w", err))
-	}
-	defer rows.Close()
-	var out []*violation.Violation
-	for rows.Next() {
-		v, err := scanViolation(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan violation: %w", err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(fmt.Errorf("read violations: %w", err))
-	}
-	return out, nil
+	return queryAll(ctx, s.pool, "violations", sql, args, scanViolation)
 }
 
 func violationFilter(w *where, f violation.Filter, now time.Time) {
