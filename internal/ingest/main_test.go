@@ -104,7 +104,7 @@ func genCase(w io.Writer, prefix string, i int, rng *rand.Rand) {
 	if i%3 != 0 {
 		jur = `,"jurisdiction":"hailing.chengdong.fenghuang"`
 	}
-	at := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute).Format(time.RFC3339)
+	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * 30 * time.Second).Format(time.RFC3339)
 	fmt.Fprintf(w, `{"externalId":"%s-%d","kind":"%s","minorCode":"%s","source":"DRONE_PATROL","description":"无人机巡查发现 %d 号问题，请处理","address":"海陵区青年路 %d 号","lat":%.6f,"lng":%.6f%s,"reporterName":"张三","reporterPhone":"13812345678","reportedAt":"%s","photoUrls":["https://img.example.cn/%s/%d.jpg"]}`+"\n",
 		prefix, i, cl[0], cl[1], i, i%500, lat, lng, jur, at, prefix, i)
 }

@@ -177,3 +177,27 @@ func TestMatchersMatchPatterns(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatFromNameAndParseMode(t *testing.T) {
+	for name, want := range map[string]struct {
+		f  Format
+		gz bool
+		ok bool
+	}{
+		"cases.ndjson": {NDJSON, false, true}, "Cases.JSONL.gz": {NDJSON, true, true}, "x.csv": {CSV, false, true},
+		"x.csv.gz": {CSV, true, true}, "x.json": {"", false, false}, "x.gz": {"", true, false},
+	} {
+		f, gz, ok := FormatFromName(name)
+		if f != want.f || gz != want.gz || ok != want.ok {
+			t.Errorf("%s: %s %v %v", name, f, gz, ok)
+		}
+	}
+	for in, want := range map[string]Mode{"": AllOrNothing, "all-or-nothing": AllOrNothing, "skip-invalid": SkipInvalid} {
+		if m, err := ParseMode(in); err != nil || m != want {
+			t.Errorf("ParseMode(%q) = %s, %v", in, m, err)
+		}
+	}
+	if _, err := ParseMode("some"); !apperr.Is(err, apperr.BadUserInput) {
+		t.Errorf("ParseMode(some): %v", err)
+	}
+}
