@@ -109,3 +109,18 @@ func TestNestedFirstOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// TestSeededCasesNameRealCompounds: the seeder links cases to compounds
+// while generating them; every link must name a compound that exists.
+func TestSeededCasesNameRealCompounds(t *testing.T) {
+	h := newHub(t)
+	var linked, dangling int
+	if err := h.app.Pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE p.id IS NOT NULL),
+		count(*) FILTER (WHERE p.id IS NULL) FROM cases c LEFT JOIN properties p ON p.id = c.property_id
+		WHERE c.property_id IS NOT NULL`).Scan(&linked, &dangling); err != nil {
+		t.Fatal(err)
+	}
+	if linked == 0 || dangling != 0 {
+		t.Fatalf("%d cases linked to compounds, %d to compounds that do not exist", linked, dangling)
+	}
+}

@@ -3,10 +3,13 @@ package seed
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/violation"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -29,6 +32,11 @@ type AllStats struct {
 // and Now give the same data.
 func All(ctx context.Context, pool *pgxpool.Pool, opts Options, progress func(stage string, done, total int)) (AllStats, error) {
 	var out AllStats
+	near, err := compoundLocator(opts.Seed)
+	if err != nil {
+		return out, err
+	}
+	opts.Compound = near
 	st, err := Run(ctx, pool, opts, progress)
 	if err != nil {
 		return out, err
@@ -58,8 +66,8 @@ func All(ctx context.Context, pool *pgxpool.Pool, opts Options, progress func(st
 	if out.Violations, err = postgres.SeedViolationsDemo(ctx, pool, opts.Seed, now, cal); err != nil {
 		return out, fmt.Errorf("seed violations: %w", err)
 	}
-	if out.LinkedCases, err = linkCasesToProperties(ctx, pool); err != nil {
-		return out, err
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM cases WHERE property_id IS NOT NULL").Scan(&out.LinkedCases); err != nil {
+		return out, fmt.Errorf("count linked cases: %w", err)
 	}
 	out.OtherDatasets = time.Since(began)
 	if progress != nil {
@@ -68,24 +76,45 @@ func All(ctx context.Context, pool *pgxpool.Pool, opts Options, progress func(st
 	return out, nil
 }
 
-// linkCasesToProperties names the compound of the cases that are about
-// one: refuse, construction and laundry cases within about 250 m of a
-// compound of their community.
-func linkCasesToProperties(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
-	tag, err := pool.Exec(ctx, `WITH pick AS (
-			SELECT c.id AS case_id, p.id AS property_id
-			FROM cases c
-			CROSS JOIN LATERAL (
-				SELECT p.id, p.lat, p.lng FROM properties p WHERE p.community_code = c.community_code
-				ORDER BY (p.lat - c.lat) ^ 2 + ((p.lng - c.lng) * 0.84) ^ 2 LIMIT 1) p
-			WHERE c.kind = 'EVENT' AND c.minor_code IN ('0101', '0103', '0104', '0302', '0504')
-			  AND (p.lat - c.lat) ^ 2 + ((p.lng - c.lng) * 0.84) ^ 2 < 0.0000051)
-		UPDATE cases SET property_id = pick.property_id FROM pick WHERE cases.id = pick.case_id`)
+// compoundLocator returns the function that names the compound a case is
+// about: the nearest demo compound of the case's community within about
+// 250 m. The compounds are the ones postgres.SeedDemo loads for the same
+// seed: both generate them from the same grids with property.GenerateDemo.
+func compoundLocator(seed int64) (func(community string, lat, lng float64) *uuid.UUID, error) {
+	tree := Jurisdictions()
+	names := make(map[string]string, len(tree))
+	for _, j := range tree {
+		names[j.Code] = j.NameZh
+	}
+	var grids []property.DemoGrid
+	for _, j := range tree {
+		if j.Level == LevelGrid {
+			grids = append(grids, property.DemoGrid{Code: j.Code, CommunityName: names[j.ParentCode], Lat: j.Lat, Lng: j.Lng})
+		}
+	}
+	demo, err := property.GenerateDemo(seed, grids)
 	if err != nil {
-		return 0, fmt.Errorf("link cases to compounds: %w", err)
+		return nil, fmt.Errorf("demo compounds: %w", err)
 	}
-	if _, err := pool.Exec(ctx, "ANALYZE cases"); err != nil {
-		return 0, fmt.Errorf("analyze cases: %w", err)
+	type spot struct {
+		id       uuid.UUID
+		lat, lng float64
 	}
-	return tag.RowsAffected(), nil
+	byCommunity := map[string][]spot{}
+	for _, p := range demo.Properties {
+		community := p.JurisdictionCode[:strings.LastIndex(p.JurisdictionCode, ".")]
+		byCommunity[community] = append(byCommunity[community], spot{p.ID, p.Lat, p.Lng})
+	}
+	const maxDist2 = 0.0000051 // (degrees of latitude)², about 250 m
+	return func(community string, lat, lng float64) *uuid.UUID {
+		var best *uuid.UUID
+		bestD := maxDist2
+		for i, s := range byCommunity[community] {
+			d := (s.lat-lat)*(s.lat-lat) + ((s.lng-lng)*0.84)*((s.lng-lng)*0.84)
+			if d < bestD {
+				bestD, best = d, &byCommunity[community][i].id
+			}
+		}
+		return best
+	}, nil
 }

@@ -82,8 +82,14 @@ type event struct {
 }
 
 // caseRow is one generated case with its timeline, cut at Now.
+// compoundClasses are the event classes a case about a residential
+// compound falls under: exposed refuse, piled spoil, dumped construction
+// waste, illegal construction, laundry hung out.
+var compoundClasses = map[string]bool{"0101": true, "0103": true, "0104": true, "0302": true, "0504": true}
+
 type caseRow struct {
 	id            uuid.UUID
+	propertyID    *uuid.UUID
 	no            string
 	class         *classInfo
 	source        cases.Source
@@ -121,11 +127,13 @@ type caseRow struct {
 // generator with the same configuration replays the same cases (that is how
 // case_events are produced after cases, see Run).
 type generator struct {
-	seed  uint64
-	now   time.Time
-	from  time.Time
-	total int
-	cal   cases.Calendar
+	// compound names the compound a case is about (Options.Compound).
+	compound func(community string, lat, lng float64) *uuid.UUID
+	seed     uint64
+	now      time.Time
+	from     time.Time
+	total    int
+	cal      cases.Calendar
 
 	// Randomness comes in three streams so that the events pass (which
 	// replays the cases) can skip the text: main draws the report times and
@@ -432,6 +440,9 @@ func (g *generator) addText() {
 	}
 	c.lat = clampLat(c.grid.Lat + g.txt.NormFloat64()*sigma)
 	c.lng = clampLng(c.grid.Lng + g.txt.NormFloat64()*sigma)
+	if g.compound != nil && c.class.Kind == cases.KindEvent && compoundClasses[c.class.MinorCode] && c.grid.community != nil {
+		c.propertyID = g.compound(c.grid.community.Code, c.lat, c.lng)
+	}
 	g.describe()
 	switch c.source {
 	case cases.SourceHotline12345:

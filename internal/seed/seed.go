@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/cases"
@@ -56,6 +57,10 @@ type Options struct {
 	// Calendar counts the working time of deadlines (required). When it also
 	// has IsWorkingDay(time.Time) bool, rest days get fewer reports.
 	Calendar cases.Calendar
+	// Compound, when set, names the residential compound a case is about
+	// (refuse, construction and laundry cases near one), so Property.cases
+	// has data without rewriting a million rows afterwards.
+	Compound func(community string, lat, lng float64) *uuid.UUID
 	// Reset truncates the seeded tables (jurisdictions, departments, cases,
 	// case_events) first. TRUNCATE … CASCADE also empties every table that
 	// references them, e.g. other datasets' demo rows. Without Reset, Run
@@ -250,6 +255,7 @@ func run(ctx context.Context, pool *pgxpool.Pool, opts Options, progress func(st
 
 	err = stage(StageCases, func() (int, error) {
 		g := newGenerator(opts.Seed, opts.Cases, from, now, opts.Calendar, true)
+		g.compound = opts.Compound
 		progress(StageCases, 0, opts.Cases)
 		n, err := copyRows(ctx, tx, "cases", caseColumns, func(w *binWriter) bool {
 			if !g.next() {
@@ -347,7 +353,7 @@ var caseColumns = []column{
 	{"closed_at", "timestamp with time zone"}, {"rework_count", "integer"}, {"defer_count", "integer"},
 	{"rating", "smallint"}, {"rating_comment", "text"}, {"rated_at", "timestamp with time zone"},
 	{"source_dept", "text"}, {"external_id", "text"}, {"created_at", "timestamp with time zone"},
-	{"updated_at", "timestamp with time zone"}, {"version", "integer"},
+	{"updated_at", "timestamp with time zone"}, {"version", "integer"}, {"property_id", "uuid"},
 }
 
 // writeCase encodes the generator's current case as a cases tuple.
@@ -395,6 +401,11 @@ func writeCase(w *binWriter, c *caseRow) {
 	w.timestamptz(c.reported) // created_at
 	w.timestamptz(c.updated)
 	w.int4(int32(c.version))
+	if c.propertyID != nil {
+		w.uuid(*c.propertyID)
+	} else {
+		w.null()
+	}
 }
 
 var eventColumns = []column{
