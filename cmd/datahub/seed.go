@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fengcheng/datahub/internal/app"
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/seed"
 )
@@ -54,11 +53,6 @@ func (m *Main) seed(ctx context.Context, args []string) error {
 	fmt.Fprintln(m.Stderr)
 	if err != nil {
 		return err
-	}
-	// The evaluation rollups are maintained as cases change; a bulk load
-	// rebuilds them once.
-	if _, err := app.RebuildIndicators(ctx, pool, nil, m.logger("warn")); err != nil {
-		return fmt.Errorf("rebuild indicators: %w", err)
 	}
 	fmt.Fprintf(m.Stdout, "seeded %d jurisdictions, %d departments, %d cases (%d timeline events), %d compounds, %d parking lots, %d violations; %d cases linked to compounds; in %s\n",
 		st.Jurisdictions, st.Departments, st.Cases, st.Events, st.Properties, st.ParkingLots, st.Violations.Violations, st.LinkedCases, (st.Duration + st.OtherDatasets).Round(time.Millisecond))

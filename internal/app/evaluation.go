@@ -54,6 +54,12 @@ const refreshInterval = 30 * time.Second
 func (a *App) refreshIndicators(ctx context.Context) error {
 	t := time.NewTicker(refreshInterval)
 	defer t.Stop()
+	// At start, at once: after a bulk load the rollups are due a rebuild.
+	if st, err := a.Resolver.EvaluationService.Refresh(ctx); err != nil {
+		a.Logger.Warn("refresh indicators", "err", err)
+	} else if st.Rebuilt {
+		a.Logger.Info("indicator rollups rebuilt", "took", st.Duration.String())
+	}
 	for {
 		select {
 		case <-ctx.Done():

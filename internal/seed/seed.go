@@ -173,6 +173,9 @@ func run(ctx context.Context, pool *pgxpool.Pool, opts Options, progress func(st
 		`SET LOCAL lock_timeout = '30s'`,
 		// Index builds after the load sort in memory rather than on disk.
 		`SET LOCAL maintenance_work_mem = '1GB'`,
+		// Skip queueing a million case ids for the evaluation rollups: they
+		// are marked for a rebuild instead, which the hub performs on start.
+		`SET LOCAL datahub.evaluation_defer = 'on'`,
 		// Self-conflicting, so concurrent runs queue here; readers are not
 		// blocked.
 		`LOCK TABLE jurisdictions, departments, cases, case_events IN SHARE ROW EXCLUSIVE MODE`,
