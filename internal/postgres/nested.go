@@ -102,18 +102,24 @@ func listNested[T any](ctx context.Context, pool *pgxpool.Pool, t nestedTable, p
 	if err != nil {
 		return nil, nil, err
 	}
-	total := ""
-	if withCount {
-		total = ", count(*) OVER () AS total"
-	}
+
 	for _, g := range groups {
 		w := newWhere()
 		w.add(g.cond)
 		w.addScope(scope, t.scope)
 		w.args["parents"], w.args["first"] = g.keys, first
 		sql := `SELECT par.key::text, x.* FROM unnest(@parents::` + g.cast + `) AS par(key)
-			CROSS JOIN LATERAL (SELECT ` + t.columns + total + ` FROM ` + t.from + ` WHERE ` + w.sql() + `
+			CROSS JOIN LATERAL (SELECT ` + t.columns + ` FROM ` + t.from + ` WHERE ` + w.sql() + `
 			ORDER BY ` + t.order + ` LIMIT @first) x`
+		if withCount {
+			// The count is its own scalar subquery per parent: it can use an
+			// index-only scan, where a window over the page query would
+			// read every row's columns.
+			sql = `SELECT par.key::text, x.*, cnt.total FROM unnest(@parents::` + g.cast + `) AS par(key)
+			CROSS JOIN LATERAL (SELECT count(*) AS total FROM ` + t.from + ` WHERE ` + w.sql() + `) cnt
+			CROSS JOIN LATERAL (SELECT ` + t.columns + ` FROM ` + t.from + ` WHERE ` + w.sql() + `
+			ORDER BY ` + t.order + ` LIMIT @first) x`
+		}
 		rows, err := pool.Query(ctx, sql, w.args)
 		if err != nil {
 			return nil, nil, translate(fmt.Errorf("nested list of %s: %w", t.from, err))
