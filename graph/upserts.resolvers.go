@@ -7,9 +7,9 @@ package graph
 
 import (
 	"context"
-	"github.com/fengcheng/datahub/internal/ingest"
 
 	"github.com/fengcheng/datahub/graph/model"
+	"github.com/fengcheng/datahub/internal/ingest"
 )
 
 func (r *mutationResolver) UpsertCase(ctx context.Context, input model.CaseUpsertInput) (*model.CaseUpsert, error) {
