@@ -201,46 +201,39 @@ func (r *Resolver) nestedLots(ctx context.Context, parent links.Parent, key stri
 	return lotConnection(&parking.Page{Lots: list, HasNext: more, Order: parking.OrderName}, count), nil
 }
 
-func caseConnection(p *cases.Page, count model.Counter) *model.CaseConnection {
-	conn := &model.CaseConnection{Edges: make([]*model.CaseEdge, len(p.Cases)), Count: count}
-	cursors := make([]string, len(p.Cases))
-	for i, c := range p.Cases {
-		cursors[i] = p.Cursor(i)
-		conn.Edges[i] = &model.CaseEdge{Cursor: cursors[i], Node: c}
+// edges builds a page's edges with their cursors and its page info.
+func edges[T any, E any](nodes []T, cursor func(int) string, hasNext bool, edge func(cursor string, node T) E) ([]E, *model.PageInfo) {
+	out := make([]E, len(nodes))
+	cursors := make([]string, len(nodes))
+	for i, n := range nodes {
+		cursors[i] = cursor(i)
+		out[i] = edge(cursors[i], n)
 	}
-	conn.PageInfo = pageInfo(cursors, p.HasNext)
-	return conn
+	return out, pageInfo(cursors, hasNext)
+}
+
+func caseConnection(p *cases.Page, count model.Counter) *model.CaseConnection {
+	e, pi := edges(p.Cases, p.Cursor, p.HasNext, func(c string, n *cases.Case) *model.CaseEdge { return &model.CaseEdge{Cursor: c, Node: n} })
+	return &model.CaseConnection{Edges: e, PageInfo: pi, Count: count}
 }
 
 func violationConnection(p *violation.Page, count model.Counter) *model.ViolationConnection {
-	conn := &model.ViolationConnection{Edges: make([]*model.ViolationEdge, len(p.Violations)), Count: count}
-	cursors := make([]string, len(p.Violations))
-	for i, v := range p.Violations {
-		cursors[i] = p.Cursor(i)
-		conn.Edges[i] = &model.ViolationEdge{Cursor: cursors[i], Node: v}
-	}
-	conn.PageInfo = pageInfo(cursors, p.HasNext)
-	return conn
+	e, pi := edges(p.Violations, p.Cursor, p.HasNext, func(c string, n *violation.Violation) *model.ViolationEdge {
+		return &model.ViolationEdge{Cursor: c, Node: n}
+	})
+	return &model.ViolationConnection{Edges: e, PageInfo: pi, Count: count}
 }
 
 func propertyConnection(p *property.Page, count model.Counter) *model.PropertyConnection {
-	conn := &model.PropertyConnection{Edges: make([]*model.PropertyEdge, len(p.Properties)), Count: count}
-	cursors := make([]string, len(p.Properties))
-	for i, n := range p.Properties {
-		cursors[i] = p.Cursor(i)
-		conn.Edges[i] = &model.PropertyEdge{Cursor: cursors[i], Node: n}
-	}
-	conn.PageInfo = pageInfo(cursors, p.HasNext)
-	return conn
+	e, pi := edges(p.Properties, p.Cursor, p.HasNext, func(c string, n *property.Property) *model.PropertyEdge {
+		return &model.PropertyEdge{Cursor: c, Node: n}
+	})
+	return &model.PropertyConnection{Edges: e, PageInfo: pi, Count: count}
 }
 
 func lotConnection(p *parking.Page, count model.Counter) *model.ParkingLotConnection {
-	conn := &model.ParkingLotConnection{Edges: make([]*model.ParkingLotEdge, len(p.Lots)), Count: count}
-	cursors := make([]string, len(p.Lots))
-	for i, n := range p.Lots {
-		cursors[i] = p.Cursor(i)
-		conn.Edges[i] = &model.ParkingLotEdge{Cursor: cursors[i], Node: n}
-	}
-	conn.PageInfo = pageInfo(cursors, p.HasNext)
-	return conn
+	e, pi := edges(p.Lots, p.Cursor, p.HasNext, func(c string, n *parking.Lot) *model.ParkingLotEdge {
+		return &model.ParkingLotEdge{Cursor: c, Node: n}
+	})
+	return &model.ParkingLotConnection{Edges: e, PageInfo: pi, Count: count}
 }

@@ -24,25 +24,8 @@ func (s *Service) Watch(ctx context.Context, changes feed.Changes, f Filter) (<-
 		return nil, err
 	}
 	in, stop := changes.Changes(ctx, Dataset, d.Rows)
-	out := make(chan *Case, 16)
-	go func() {
-		defer close(out)
-		defer stop()
-		for ch := range in {
-			id, err := uuid.Parse(ch.RecordID)
-			if err != nil {
-				continue
-			}
-			c, err := s.store.Get(ctx, d.Rows, id)
-			if err != nil || !f.Matches(c, s.Now()) || s.audited(ctx, d, 1) != nil {
-				continue
-			}
-			select {
-			case out <- c:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	out := feed.Follow(ctx, in, func(id uuid.UUID) (*Case, error) { return s.store.Get(ctx, d.Rows, id) },
+		func(c *Case) bool { return f.Matches(c, s.Now()) && s.audited(ctx, d, 1) == nil })
+	go func() { <-ctx.Done(); stop() }()
 	return out, nil
 }

@@ -40,25 +40,8 @@ func (s *Service) Watch(ctx context.Context, changes feed.Changes, f Filter) (<-
 		return nil, apperr.New(apperr.Forbidden, "you may not read violations")
 	}
 	in, stop := changes.Changes(ctx, Dataset, d.Rows)
-	out := make(chan *Violation, 16)
-	go func() {
-		defer close(out)
-		defer stop()
-		for ch := range in {
-			id, err := uuid.Parse(ch.RecordID)
-			if err != nil {
-				continue
-			}
-			v, err := s.store.Get(ctx, d.Rows, id)
-			if err != nil || !f.Matches(v, s.Now()) || s.audited(ctx, d, 1) != nil {
-				continue
-			}
-			select {
-			case out <- v:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	out := feed.Follow(ctx, in, func(id uuid.UUID) (*Violation, error) { return s.store.Get(ctx, d.Rows, id) },
+		func(v *Violation) bool { return f.Matches(v, s.Now()) && s.audited(ctx, d, 1) == nil })
+	go func() { <-ctx.Done(); stop() }()
 	return out, nil
 }
