@@ -158,3 +158,60 @@ func TestAvailabilitySubscription(t *testing.T) {
 		t.Fatalf("event: %s", got)
 	}
 }
+
+// TestSubscriptionFollowsRevocation: a subscription opened under a grant
+// stops receiving the granted fields as soon as the grant is revoked.
+func TestSubscriptionFollowsRevocation(t *testing.T) {
+	clk := &testClock{now: seedNow}
+	a := instance(t, clk)
+	a.app.Start()
+	tok, err := auth.MintDev(a.cfg.DevSecret(), auth.DevClaims{Subject: "env-sub", Dept: "environment", Roles: []string{"viewer"}}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := a.do(a.token("environment", "admin"), `mutation($in: AccessRequestInput!) { requestAccess(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"dataset": "cases", "fieldGroups": []string{"reporter"}, "purpose": "扬尘投诉回访核实",
+			"until": seedNow.Add(time.Hour).Format(time.RFC3339)}})
+	id := decode[accessRequest](t, r.Data["requestAccess"]).ID
+	if r = a.do(a.token("urban-management", "admin"), `mutation($id: ID!) { approveAccessRequest(id: $id) { status } }`, map[string]any{"id": id}); len(r.Errors) > 0 {
+		t.Fatalf("approve: %+v", r.Errors)
+	}
+	revoked := false
+	t.Cleanup(func() {
+		if !revoked {
+			a.do(a.token("urban-management", "admin"), `mutation($id: ID!) { revokeGrant(id: $id) { status } }`, map[string]any{"id": id})
+		}
+	})
+	sub := a.subscribe(t, map[string]any{"Authorization": "Bearer " + tok}, `subscription { caseUpdated { id reporter { phone } } }`, nil)
+	time.Sleep(200 * time.Millisecond)
+	report := func(phone string) string {
+		r := a.do(a.token("urban-management", "officer", "dispatcher"), `mutation($in: ReportCaseInput!) { reportCase(input: $in) { id } }`,
+			map[string]any{"in": map[string]any{"kind": "EVENT", "minorCode": "0303", "source": "HOTLINE_12345",
+				"description": "工地扬尘", "lat": 32.48, "lng": 119.91, "reporterName": "钱七", "reporterPhone": phone}})
+		if len(r.Errors) > 0 {
+			t.Fatalf("report: %+v", r.Errors)
+		}
+		return decode[struct{ ID string }](t, r.Data["reportCase"]).ID
+	}
+	await := func(caseID string) string {
+		for {
+			m, ok := sub.next(5 * time.Second)
+			if !ok {
+				t.Fatalf("no event for %s", caseID)
+			}
+			if b, _ := json.Marshal(m["payload"]); strings.Contains(string(b), caseID) {
+				return string(b)
+			}
+		}
+	}
+	if got := await(report("13611112222")); !strings.Contains(got, "13611112222") {
+		t.Fatalf("under the grant the phone should be visible: %s", got)
+	}
+	if r = a.do(a.token("urban-management", "admin"), `mutation($id: ID!) { revokeGrant(id: $id) { status } }`, map[string]any{"id": id}); len(r.Errors) > 0 {
+		t.Fatalf("revoke: %+v", r.Errors)
+	}
+	revoked = true
+	if got := await(report("13633334444")); strings.Contains(got, "13633334444") || !strings.Contains(got, "136****4444") {
+		t.Fatalf("after the revocation the phone must be masked: %s", got)
+	}
+}

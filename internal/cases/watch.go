@@ -24,8 +24,19 @@ func (s *Service) Watch(ctx context.Context, changes feed.Changes, f Filter) (<-
 		return nil, err
 	}
 	in, stop := changes.Changes(ctx, Dataset, d.Rows)
-	out := feed.Follow(ctx, in, func(id uuid.UUID) (*Case, error) { return s.store.Get(ctx, d.Rows, id) },
-		func(c *Case) bool { return f.Matches(c, s.Now()) && s.audited(ctx, d, 1) == nil })
+	// Each event is judged by the policy in force when it is sent: the scope
+	// is decided again, so a revoked or expired grant stops the data at once.
+	out := feed.Follow(ctx, in, func(id uuid.UUID) (*Case, error) {
+		now, err := s.Decide(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c, err := s.store.Get(ctx, now.Rows, id)
+		if err != nil || !f.Matches(c, s.Now()) {
+			return nil, apperr.New(apperr.NotFound, "not for this subscriber")
+		}
+		return c, s.audited(ctx, now, 1)
+	})
 	go func() { <-ctx.Done(); stop() }()
 	return out, nil
 }

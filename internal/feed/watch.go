@@ -7,10 +7,10 @@ import (
 )
 
 // Follow turns a stream of changes into a stream of records: each changed
-// record is read again with load (which applies the subscriber's scope, so
-// a record outside it is never sent) and sent when keep accepts it. The
-// returned channel closes when in does or ctx ends.
-func Follow[T any](ctx context.Context, in <-chan Change, load func(uuid.UUID) (T, error), keep func(T) bool) <-chan T {
+// record is read again with load, which applies the subscriber's scope and
+// filter and returns an error for a record not to send. The returned
+// channel closes when in does or ctx ends.
+func Follow[T any](ctx context.Context, in <-chan Change, load func(uuid.UUID) (T, error)) <-chan T {
 	out := make(chan T, 16)
 	go func() {
 		defer close(out)
@@ -20,7 +20,7 @@ func Follow[T any](ctx context.Context, in <-chan Change, load func(uuid.UUID) (
 				continue
 			}
 			v, err := load(id)
-			if err != nil || !keep(v) {
+			if err != nil {
 				continue
 			}
 			select {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -68,7 +69,11 @@ func Handler(d Deps) http.Handler {
 			if err != nil {
 				return ctx, nil, err
 			}
-			return d.RequestScope(access.WithPrincipal(ctx, p)), nil, nil
+			// No request-scoped decision cache or loaders here: a
+			// subscription lives for hours, and every event must be judged
+			// by the policy in force when it is sent (a revoked or expired
+			// grant stops the data at once).
+			return access.WithPrincipal(ctx, p), nil, nil
 		},
 	})
 	gql.AddTransport(transport.Options{})
@@ -81,6 +86,12 @@ func Handler(d Deps) http.Handler {
 	gql.SetRecoverFunc(recoverFunc(log))
 
 	scoped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			// A WebSocket lives for hours: no per-request caches (see
+			// InitFunc).
+			gql.ServeHTTP(w, r)
+			return
+		}
 		gql.ServeHTTP(w, r.WithContext(d.RequestScope(r.Context())))
 	})
 

@@ -40,8 +40,19 @@ func (s *Service) Watch(ctx context.Context, changes feed.Changes, f Filter) (<-
 		return nil, apperr.New(apperr.Forbidden, "you may not read violations")
 	}
 	in, stop := changes.Changes(ctx, Dataset, d.Rows)
-	out := feed.Follow(ctx, in, func(id uuid.UUID) (*Violation, error) { return s.store.Get(ctx, d.Rows, id) },
-		func(v *Violation) bool { return f.Matches(v, s.Now()) && s.audited(ctx, d, 1) == nil })
+	// Each event is judged by the policy in force when it is sent: the scope
+	// is decided again, so a revoked or expired grant stops the data at once.
+	out := feed.Follow(ctx, in, func(id uuid.UUID) (*Violation, error) {
+		now, err := s.Decide(ctx)
+		if err != nil {
+			return nil, err
+		}
+		v, err := s.store.Get(ctx, now.Rows, id)
+		if err != nil || !f.Matches(v, s.Now()) {
+			return nil, apperr.New(apperr.NotFound, "not for this subscriber")
+		}
+		return v, s.audited(ctx, now, 1)
+	})
 	go func() { <-ctx.Done(); stop() }()
 	return out, nil
 }
