@@ -76,12 +76,8 @@ type Calendar interface {
 	AddWorkingDays(start time.Time, n int) time.Time
 }
 
-// Auditor records reads that must leave a trace: another department's data
-// or personal data. An error means the trace could not be kept, and the read
-// is refused rather than left unrecorded.
-type Auditor interface {
-	Read(ctx context.Context, d *access.Decision, rows int) error
-}
+// Auditor records the reads that must leave a trace (access.Auditor).
+type Auditor = access.Auditor
 
 // PermitChecker asks the planning register whether a property has a
 // planning permit covering a structure of the given subtype and area. The
@@ -145,47 +141,19 @@ func (s *Service) Decide(ctx context.Context) (*access.Decision, error) {
 
 // audited records a read of n rows when the auditor wants it.
 func (s *Service) audited(ctx context.Context, d *access.Decision, n int) error {
-	if s.audit == nil || n == 0 {
-		return nil
-	}
-	if err := s.audit.Read(ctx, d, n); err != nil {
-		return fmt.Errorf("audit read: %w", err)
-	}
-	return nil
+	return access.AuditRead(ctx, s.audit, d, n)
 }
 
 // Get returns a violation visible to the caller. NOT_FOUND when it does not
 // exist or lies outside the caller's scope.
 func (s *Service) Get(ctx context.Context, id uuid.UUID) (*Violation, error) {
-	d, err := s.Decide(ctx)
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.store.Get(ctx, d.Rows, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.audited(ctx, d, 1); err != nil {
-		return nil, err
-	}
-	return v, nil
+	return access.ReadOne(ctx, s.Decide, s.audit, func(rows access.RowScope) (*Violation, error) { return s.store.Get(ctx, rows, id) })
 }
 
 // GetMany returns the visible violations among ids (entity resolution,
 // loaders), in any order.
 func (s *Service) GetMany(ctx context.Context, ids []uuid.UUID) ([]*Violation, error) {
-	d, err := s.Decide(ctx)
-	if err != nil {
-		return nil, err
-	}
-	list, err := s.store.GetMany(ctx, d.Rows, ids)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.audited(ctx, d, len(list)); err != nil {
-		return nil, err
-	}
-	return list, nil
+	return access.ReadMany(ctx, s.Decide, s.audit, func(rows access.RowScope) ([]*Violation, error) { return s.store.GetMany(ctx, rows, ids) })
 }
 
 // Page is one page of a violation list.
