@@ -61,3 +61,26 @@ func ReadMany[T any](ctx context.Context, decide func(context.Context) (*Decisio
 	}
 	return list, nil
 }
+
+// ReadGrouped is ReadMany for lists grouped by parent (nested lists): the
+// records of every group are read within the caller's rows in one call,
+// and their total is audited. counts, when asked for, pass through.
+func ReadGrouped[T any](ctx context.Context, decide func(context.Context) (*Decision, error), a Auditor,
+	read func(RowScope) (map[string][]T, map[string]int, error)) (map[string][]T, map[string]int, error) {
+	d, err := decide(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	groups, counts, err := read(d.Rows)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := 0
+	for _, g := range groups {
+		n += len(g)
+	}
+	if err := AuditRead(ctx, a, d, n); err != nil {
+		return nil, nil, err
+	}
+	return groups, counts, nil
+}

@@ -584,25 +584,12 @@ func (s *Service) MyCases(ctx context.Context, first *int, after *string) (*Page
 // caller may see, in one statement per jurisdiction level (nested lists).
 // With withCount it also returns each parent's total.
 func (s *Service) ByParent(ctx context.Context, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*Case, map[string]int, error) {
-	d, err := s.Decide(ctx)
-	if err != nil {
+	if err := links.CheckFirst(first); err != nil {
 		return nil, nil, err
 	}
-	if first < 0 || first > links.FirstMax+1 {
-		return nil, nil, apperr.Invalid("first", "nested lists show 0 to %d records; page through the root list for more", links.FirstMax)
-	}
-	m, counts, err := s.store.ByParent(ctx, d.Rows, parent, keys, first, withCount)
-	if err != nil {
-		return nil, nil, err
-	}
-	n := 0
-	for _, l := range m {
-		n += len(l)
-	}
-	if err := s.audited(ctx, d, n); err != nil {
-		return nil, nil, err
-	}
-	return m, counts, nil
+	return access.ReadGrouped(ctx, s.Decide, s.audit, func(rows access.RowScope) (map[string][]*Case, map[string]int, error) {
+		return s.store.ByParent(ctx, rows, parent, keys, first, withCount)
+	})
 }
 
 // CountByParent returns, per parent key, how many cases under it the

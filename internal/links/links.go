@@ -3,7 +3,11 @@
 // dataset's service and store speak of them the same way.
 package links
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/fengcheng/datahub/internal/apperr"
+)
 
 // Parent is what a nested list hangs from.
 type Parent string
@@ -24,3 +28,12 @@ func Level(code string) int { return strings.Count(code, ".") + 1 }
 // FirstMax caps a nested list's page: nested lists show the first few
 // records; the root lists paginate.
 const FirstMax = 50
+
+// CheckFirst validates a nested page size as the store receives it (one
+// more than the page, to know whether more follow).
+func CheckFirst(first int) error {
+	if first < 0 || first > FirstMax+1 {
+		return apperr.Invalid("first", "nested lists show 0 to %d records; page through the root list for more", FirstMax)
+	}
+	return nil
+}
