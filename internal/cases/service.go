@@ -3,6 +3,7 @@ package cases
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"strings"
@@ -253,7 +254,7 @@ func (s *Service) validateReport(in *ReportInput) (Class, error) {
 		return Class{}, apperr.Invalid("description", "the description is limited to 2000 characters")
 	case utf8.RuneCountInString(in.Address) > 200:
 		return Class{}, apperr.Invalid("address", "the address is limited to 200 characters")
-	case in.Lat < minLat || in.Lat > maxLat || in.Lng < minLng || in.Lng > maxLng:
+	case math.IsNaN(in.Lat) || math.IsNaN(in.Lng) || in.Lat < minLat || in.Lat > maxLat || in.Lng < minLng || in.Lng > maxLng:
 		return Class{}, apperr.Invalid("location", "(%.5f, %.5f) is not inside Hailing District (latitude %.2f–%.2f, longitude %.2f–%.2f)",
 			in.Lat, in.Lng, minLat, maxLat, minLng, maxLng)
 	case in.ReporterPhone != "" && !phonePattern.MatchString(in.ReporterPhone):

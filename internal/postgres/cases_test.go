@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -214,6 +215,7 @@ func TestReportValidation(t *testing.T) {
 		field string
 	}{
 		{"latitude out of range", func(in *cases.ReportInput) { in.Lat = 95 }, "location"},
+		{"latitude not a number", func(in *cases.ReportInput) { in.Lat = math.NaN() }, "location"},
 		{"outside the district", func(in *cases.ReportInput) { in.Lat, in.Lng = 31.23, 121.47 }, "location"},
 		{"unknown class", func(in *cases.ReportInput) { in.MinorCode = "9999" }, "class"},
 		{"empty description", func(in *cases.ReportInput) { in.Description = "   " }, "description"},
