@@ -62,4 +62,4 @@ func (o Order) SortKey(c *Case) time.Time {
 
 // Infinity stands for "no deadline" in deadline order: such cases sort last.
 // It matches PostgreSQL's 'infinity'::timestamptz as pgx reads it back.
-var Infinity = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+var Infinity = page.Infinity

@@ -21,6 +21,10 @@ const (
 	FirstMax     = 200
 )
 
+// Infinity stands for "no deadline" in deadline orders: such rows sort last.
+// The stores map it to PostgreSQL's 'infinity'::timestamptz.
+var Infinity = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
 // Cursor is a position in an ordered list.
 type Cursor struct {
 	Order string

@@ -12,7 +12,6 @@ import (
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -155,37 +154,19 @@ func (s *CaseStore) List(ctx context.Context, scope access.RowScope, q cases.Lis
 	w := newWhere()
 	caseFilter(w, q.Filter, q.Now)
 	w.addScope(scope, caseScope)
-	key, dir := "reported_at", "DESC"
+	ks := keysetQuery{from: "cases", columns: caseColumns, key: "reported_at", id: "id", desc: true, first: q.First}
 	switch q.Order {
 	case cases.OrderReportedAsc:
-		dir = "ASC"
+		ks.desc = false
 	case cases.OrderDeadlineAsc:
-		key, dir = "deadline_key", "ASC"
+		ks.key, ks.desc = "deadline_key", false
 	case cases.OrderDeadlineDesc:
-		key, dir = "deadline_key", "DESC"
+		ks.key = "deadline_key"
 	}
 	if q.After != nil {
-		op := "<"
-		if dir == "ASC" {
-			op = ">"
-		}
-		var k any = q.After.Key
-		if q.After.Key.Equal(cases.Infinity) {
-			k = pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}
-		}
-		w.add(fmt.Sprintf("(%s, id) %s (@after_key, @after_id)", key, op), "after_key", k, "after_id", q.After.ID)
+		ks.afterKey, ks.afterID = timeKey(q.After.Key), &q.After.ID
 	}
-	sql := fmt.Sprintf("SELECT %s FROM cases WHERE %s ORDER BY %s %s, id %s LIMIT %d",
-		caseColumns, w.sql(), key, dir, dir, q.First+1)
-	list, err := s.query(ctx, sql, w.args)
-	if err != nil {
-		return nil, false, err
-	}
-	more := len(list) > q.First
-	if more {
-		list = list[:q.First]
-	}
-	return list, more, nil
+	return keysetPage(ctx, s.pool, "cases", w, ks, scanCase)
 }
 
 // Count implements cases.Store.
@@ -193,11 +174,7 @@ func (s *CaseStore) Count(ctx context.Context, scope access.RowScope, f cases.Fi
 	w := newWhere()
 	caseFilter(w, f, now)
 	w.addScope(scope, caseScope)
-	var n int
-	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM cases WHERE "+w.sql(), w.args).Scan(&n); err != nil {
-		return 0, translate(fmt.Errorf("count cases: %w", err))
-	}
-	return n, nil
+	return countRows(ctx, s.pool, "cases", "cases", w)
 }
 
 func jurisdictionLevels(code string) (street, community *string) {

@@ -242,9 +242,5 @@ func (s *ParkingStore) Count(ctx context.Context, scope access.RowScope, f parki
 	w := newWhere()
 	lotFilter(w, f)
 	w.addScope(scope, lotScope)
-	var n int
-	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM parking_lots WHERE "+w.sql(), w.args).Scan(&n); err != nil {
-		return 0, translate(fmt.Errorf("count parking lots: %w", err))
-	}
-	return n, nil
+	return countRows(ctx, s.pool, "parking lots", "parking_lots", w)
 }

@@ -126,11 +126,7 @@ func (s *PropertyStore) Count(ctx context.Context, scope access.RowScope, f prop
 	w := newWhere()
 	propertyFilter(w, f)
 	w.addScope(scope, propertyScope)
-	var n int
-	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM properties p WHERE "+w.sql(), w.args).Scan(&n); err != nil {
-		return 0, translate(fmt.Errorf("count properties: %w", err))
-	}
-	return n, nil
+	return countRows(ctx, s.pool, "properties", "properties p", w)
 }
 
 // List implements property.Store with keyset pagination over (key, id).
@@ -138,35 +134,17 @@ func (s *PropertyStore) List(ctx context.Context, scope access.RowScope, q prope
 	w := newWhere()
 	propertyFilter(w, q.Filter)
 	w.addScope(scope, propertyScope)
-	key, dir := "p.build_year", "ASC"
+	ks := keysetQuery{from: "properties p", columns: propertyColumns, key: "p.build_year", id: "p.id", desc: q.Order.Desc(), first: q.First}
 	if q.Order.ByName() {
-		key = "p.name"
-	}
-	if q.Order.Desc() {
-		dir = "DESC"
+		ks.key = "p.name"
 	}
 	if q.After != nil {
-		op := ">"
-		if dir == "DESC" {
-			op = "<"
-		}
-		var k any = q.After.Year
+		ks.afterKey, ks.afterID = any(q.After.Year), &q.After.ID
 		if q.Order.ByName() {
-			k = q.After.Name
+			ks.afterKey = q.After.Name
 		}
-		w.add(fmt.Sprintf("(%s, p.id) %s (@after_key, @after_id)", key, op), "after_key", k, "after_id", q.After.ID)
 	}
-	sql := fmt.Sprintf("SELECT %s FROM properties p WHERE %s ORDER BY %s %s, p.id %s LIMIT %d",
-		propertyColumns, w.sql(), key, dir, dir, q.First+1)
-	list, err := s.query(ctx, sql, w.args)
-	if err != nil {
-		return nil, false, err
-	}
-	more := len(list) > q.First
-	if more {
-		list = list[:q.First]
-	}
-	return list, more, nil
+	return keysetPage(ctx, s.pool, "properties", w, ks, scanProperty)
 }
 
 // propertyValues returns the content columns of p in the order of

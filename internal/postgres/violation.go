@@ -15,7 +15,6 @@ import (
 	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -149,35 +148,17 @@ func (s *ViolationStore) List(ctx context.Context, scope access.RowScope, q viol
 	w := newWhere()
 	violationFilter(w, q.Filter, q.Now)
 	w.addScope(scope, violationScope)
-	key, dir := "discovered_at", "DESC"
+	ks := keysetQuery{from: "violations", columns: violationColumns, key: "discovered_at", id: "id", desc: true, first: q.First}
 	switch q.Order {
 	case violation.OrderDiscoveredAsc:
-		dir = "ASC"
+		ks.desc = false
 	case violation.OrderDeadlineAsc:
-		key, dir = "deadline_key", "ASC"
+		ks.key, ks.desc = "deadline_key", false
 	}
 	if q.After != nil {
-		op := "<"
-		if dir == "ASC" {
-			op = ">"
-		}
-		var k any = q.After.Key
-		if q.After.Key.Equal(violation.Infinity) {
-			k = pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}
-		}
-		w.add(fmt.Sprintf("(%s, id) %s (@after_key, @after_id)", key, op), "after_key", k, "after_id", q.After.ID)
+		ks.afterKey, ks.afterID = timeKey(q.After.Key), &q.After.ID
 	}
-	sql := fmt.Sprintf("SELECT %s FROM violations WHERE %s ORDER BY %s %s, id %s LIMIT %d",
-		violationColumns, w.sql(), key, dir, dir, q.First+1)
-	list, err := s.query(ctx, sql, w.args)
-	if err != nil {
-		return nil, false, err
-	}
-	more := len(list) > q.First
-	if more {
-		list = list[:q.First]
-	}
-	return list, more, nil
+	return keysetPage(ctx, s.pool, "violations", w, ks, scanViolation)
 }
 
 // Count implements violation.Store.
@@ -185,11 +166,7 @@ func (s *ViolationStore) Count(ctx context.Context, scope access.RowScope, f vio
 	w := newWhere()
 	violationFilter(w, f, now)
 	w.addScope(scope, violationScope)
-	var n int
-	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM violations WHERE "+w.sql(), w.args).Scan(&n); err != nil {
-		return 0, translate(fmt.Errorf("count violations: %w", err))
-	}
-	return n, nil
+	return countRows(ctx, s.pool, "violations", "violations", w)
 }
 
 // ByProperty implements violation.Store: one statement for every property,

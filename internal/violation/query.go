@@ -61,4 +61,4 @@ func (o Order) SortKey(v *Violation) time.Time {
 
 // Infinity stands for "no deadline" in deadline order: such violations sort
 // last. It matches PostgreSQL's 'infinity'::timestamptz in the store.
-var Infinity = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+var Infinity = page.Infinity

@@ -1,0 +1,69 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/page"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// keysetQuery is one page of a list ordered by (key, id): the rows after the
+// cursor, one more than the page to know whether more follow. Every list of
+// the hub pages this way; none uses OFFSET.
+type keysetQuery struct {
+	from    string // table with its alias
+	columns string // select list the scanner expects
+	key     string // sort key column
+	id      string // id column ("id", or "p.id" with an alias)
+	desc    bool
+	first   int
+	// after is the cursor's key and id; nil for the first page.
+	afterKey any
+	afterID  *uuid.UUID
+}
+
+// keysetPage runs q with the conditions in w and scans the rows.
+func keysetPage[T any](ctx context.Context, pool *pgxpool.Pool, what string, w *where, q keysetQuery,
+	scan func(pgx.Row) (T, error)) ([]T, bool, error) {
+	dir, op := "ASC", ">"
+	if q.desc {
+		dir, op = "DESC", "<"
+	}
+	if q.afterID != nil {
+		w.add(fmt.Sprintf("(%s, %s) %s (@after_key, @after_id)", q.key, q.id, op), "after_key", q.afterKey, "after_id", *q.afterID)
+	}
+	sql := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s %s, %s %s LIMIT %d",
+		q.columns, q.from, w.sql(), q.key, dir, q.id, dir, q.first+1)
+	list, err := queryAll(ctx, pool, what, sql, w.args, scan)
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(list) > q.first
+	if more {
+		list = list[:q.first]
+	}
+	return list, more, nil
+}
+
+// timeKey is a cursor's time key as a parameter: the "no deadline" sentinel
+// stands for PostgreSQL's infinity, which the generated deadline_key holds.
+func timeKey(t time.Time) any {
+	if t.Equal(page.Infinity) {
+		return pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}
+	}
+	return t
+}
+
+// countRows counts the rows of from that match w.
+func countRows(ctx context.Context, pool *pgxpool.Pool, what, from string, w *where) (int, error) {
+	var n int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+from+" WHERE "+w.sql(), w.args).Scan(&n); err != nil {
+		return 0, translate(fmt.Errorf("count %s: %w", what, err))
+	}
+	return n, nil
+}
