@@ -82,33 +82,6 @@ const createCaseStaging = `CREATE TEMP TABLE ingest_cases (
 var caseStagingColumns = []string{"line", "id", "external_id", "kind", "major_code", "minor_code", "source", "description",
 	"address", "lat", "lng", "jurisdiction_code", "reporter_name", "reporter_phone", "reported_at", "photo_urls"}
 
-// Grid centroids for locating points, with a GiST index for nearest-
-// neighbour search. Locate (cases.go) ranks grids by
-//
-//	Δlat² + (Δlng·cos(lat))²
-//
-// with the cosine of the point's own latitude, which no fixed index can
-// order by. The index orders by the same distance with the cosine of the
-// district's middle latitude (32.5°) instead; inside the district (32.30°
-// to 32.70°, which validation enforces) the two differ by less than 0.25 %,
-// so the grid Locate would pick is among the index's first few unless
-// several grids lie within 0.5 % of the same distance. The statement ranks
-// the index's first 8 by Locate's exact distance, which gives Locate's
-// answer without comparing every point with all ~850 grids.
-const createGrids = `CREATE TEMP TABLE ingest_grids ON COMMIT DROP AS
-	SELECT code, lat, lng, point(lng * cos(radians(32.5)), lat) AS p
-	FROM jurisdictions WHERE level = 'GRID' AND lat IS NOT NULL AND lng IS NOT NULL;
-CREATE INDEX ON ingest_grids USING gist (p);
-ANALYZE ingest_grids`
-
-// locateStaged finds the grid of a staged row s without a jurisdiction
-// (one LATERAL row; none for rows that have one).
-const locateStaged = `SELECT g.code FROM (
-		SELECT code, lat, lng FROM ingest_grids ORDER BY p <-> point(s.lng * cos(radians(32.5)), s.lat) LIMIT 8) g
-	WHERE s.jurisdiction_code IS NULL
-	ORDER BY (g.lat - s.lat) * (g.lat - s.lat) + ((g.lng - s.lng) * cos(radians(s.lat))) * ((g.lng - s.lng) * cos(radians(s.lat)))
-	LIMIT 1`
-
 // Set-based checks of the staged rows, in order; each skips rows already
 // rejected. Every later occurrence of an externalId is rejected, pointing at
 // the first (the merge could not apply both, and which one the sender meant
@@ -123,8 +96,10 @@ var caseChecks = []string{
 	`UPDATE ingest_cases s SET reject_field = 'jurisdiction', reject_reason = 'unknown jurisdiction ' || s.jurisdiction_code
 	WHERE s.reject_reason IS NULL AND s.jurisdiction_code IS NOT NULL
 		AND NOT EXISTS (SELECT 1 FROM jurisdictions j WHERE j.code = s.jurisdiction_code)`,
+	// Rows sent without a jurisdiction were located while they were copied
+	// (gridLocator); only a directory without grids leaves them unplaced.
 	`UPDATE ingest_cases s SET reject_field = 'location', reject_reason = 'no grid is known near this point'
-	WHERE s.reject_reason IS NULL AND s.jurisdiction_code IS NULL AND NOT EXISTS (SELECT 1 FROM ingest_grids)`,
+	WHERE s.reject_reason IS NULL AND s.jurisdiction_code IS NULL`,
 }
 
 // caseContent lists the columns an upsert may change. A row whose content
@@ -169,15 +144,14 @@ func contentTuple(alias string, replace map[string]string) string {
 // stored one.
 var mergeCases = `WITH src AS (
 	SELECT s.id, s.external_id, s.kind, s.major_code, s.minor_code, s.source, s.description, s.address, s.lat, s.lng,
-		coalesce(s.jurisdiction_code, loc.code) AS jcode,
+		s.jurisdiction_code AS jcode,
 		s.reporter_name, s.reporter_phone, s.photo_urls, coalesce(s.reported_at, e.reported_at, $3) AS reported_at,
 		e.case_no AS known_no
 	FROM ingest_cases s
 	LEFT JOIN cases e ON e.source_dept = $1 AND e.external_id = s.external_id
-	LEFT JOIN LATERAL (` + locateStaged + `) loc ON true
 	WHERE s.reject_reason IS NULL
 		AND (e.id IS NULL OR ` + contentTuple("e", nil) + ` IS DISTINCT FROM ` +
-	contentTuple("s", map[string]string{"jurisdiction_code": "coalesce(s.jurisdiction_code, loc.code)", "reported_at": "coalesce(s.reported_at, e.reported_at)"}) + `)
+	contentTuple("s", map[string]string{"reported_at": "coalesce(s.reported_at, e.reported_at)"}) + `)
 ), merged AS (
 	INSERT INTO cases AS c (id, case_no, owner_dept, kind, major_code, minor_code, source, status, description, address,
 		lat, lng, jurisdiction_code, street_code, community_code, reporter_name, reporter_phone, photo_urls, reported_at,
@@ -219,16 +193,18 @@ func (s *IngestStore) ImportCases(ctx context.Context, job *ingest.CaseImport) (
 		return nil, translate(fmt.Errorf("begin: %w", err))
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // rollback after commit is a no-op
-	// Memoize would cache the locate step per point, and points do not
-	// repeat: it only costs memory.
-	if _, err := tx.Exec(ctx, `SELECT set_config('statement_timeout', $1, true), set_config('work_mem', $2, true),
-		set_config('enable_memoize', 'off', true)`, fmt.Sprint(s.cfg.Timeout.Milliseconds()), s.cfg.WorkMem); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT set_config('statement_timeout', $1, true), set_config('work_mem', $2, true)`,
+		fmt.Sprint(s.cfg.Timeout.Milliseconds()), s.cfg.WorkMem); err != nil {
 		return nil, translate(fmt.Errorf("configure import: %w", err))
 	}
-	if _, err := tx.Exec(ctx, createCaseStaging+"; "+createGrids); err != nil {
+	if _, err := tx.Exec(ctx, createCaseStaging); err != nil {
 		return nil, translate(fmt.Errorf("create staging: %w", err))
 	}
-	src := &caseCopySource{rows: job.Rows, vals: make([]any, len(caseStagingColumns))}
+	grids, err := loadGrids(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	src := &caseCopySource{rows: job.Rows, grids: grids, vals: make([]any, len(caseStagingColumns))}
 	if res.Staged, err = tx.CopyFrom(ctx, pgx.Identifier{"ingest_cases"}, caseStagingColumns, src); err != nil {
 		if rerr := job.Rows.Err(); rerr != nil {
 			return nil, rerr
@@ -307,10 +283,12 @@ func stagedRejections(ctx context.Context, tx pgx.Tx, max int) ([]ingest.RowErro
 	return list, total, translate(err)
 }
 
-// caseCopySource feeds validated rows to COPY as they are read.
+// caseCopySource feeds validated rows to COPY as they are read, locating
+// those sent without a jurisdiction.
 type caseCopySource struct {
-	rows ingest.CaseRows
-	vals []any
+	rows  ingest.CaseRows
+	grids *gridLocator
+	vals  []any
 }
 
 func (s *caseCopySource) Next() bool { return s.rows.Next() }
@@ -321,9 +299,13 @@ func (s *caseCopySource) Values() ([]any, error) {
 	if !r.ReportedAt.IsZero() {
 		at = r.ReportedAt
 	}
+	jcode := r.Jurisdiction
+	if jcode == "" {
+		jcode = s.grids.nearest(r.Lat, r.Lng)
+	}
 	v := s.vals[:0]
 	v = append(v, r.Line, [16]byte(r.ID), r.ExternalID, string(r.Kind), r.MajorCode, r.MinorCode, string(r.Source), r.Description,
-		r.Address, r.Lat, r.Lng, textOrNull(r.Jurisdiction), textOrNull(r.ReporterName), textOrNull(r.ReporterPhone), at,
+		r.Address, r.Lat, r.Lng, textOrNull(jcode), textOrNull(r.ReporterName), textOrNull(r.ReporterPhone), at,
 		r.PhotoURLs)
 	return v, nil
 }

@@ -151,13 +151,13 @@ func TestIngestStoreLocate(t *testing.T) {
 	p := "locate-" + uuid.NewString()[:8] + "-"
 	rng := rand.New(rand.NewPCG(3, 4))
 	var rows []ingest.CaseRow
-	for i := range 500 {
+	for i := range 2000 {
 		// The whole district box, corners included.
 		rows = append(rows, ingestRow(int64(i+1), p+uuid.NewString()[:8], 32.30+rng.Float64()*0.40, 119.70+rng.Float64()*0.45, ""))
 	}
 	res, err := store.ImportCases(context.Background(), &ingest.CaseImport{Writer: writer(), Rows: &sliceRows{rows: rows}, MaxErrors: 10,
 		Decide: func(int64) (bool, bool) { return true, true }})
-	if err != nil || res.Inserted != 500 {
+	if err != nil || res.Inserted != 2000 {
 		t.Fatalf("%+v %v", res, err)
 	}
 	locator := postgres.NewCaseStore(pool)
