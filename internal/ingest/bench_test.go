@@ -29,13 +29,7 @@ import (
 // DATAHUB_BENCH_IMPORT_ROWS sets the file's size (100,000 rows by default).
 // A third of the rows leave their jurisdiction to be located.
 func BenchmarkImportCases(b *testing.B) {
-	n := 100_000
-	if v := os.Getenv("DATAHUB_BENCH_IMPORT_ROWS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
-			b.Fatalf("DATAHUB_BENCH_IMPORT_ROWS=%q: want a positive number", v)
-		}
-	}
+	n := benchRows(b)
 	pool := setup(b)
 	svc := newService(b, pool, ingest.Config{})
 	ctx := umSystem()
@@ -113,6 +107,20 @@ func BenchmarkImportCases(b *testing.B) {
 	// import's own (reading, validating, encoding) and the database's.
 	b.ReportMetric(float64(goCPU.Microseconds())/float64(rows), "go-cpu-µs/row")
 	b.ReportMetric(float64(dbCPU.Microseconds())/float64(rows), "db-cpu-µs/row")
+}
+
+// benchRows returns DATAHUB_BENCH_IMPORT_ROWS, the rows of one benchmark
+// run (100,000 when unset).
+func benchRows(b *testing.B) int {
+	v := os.Getenv("DATAHUB_BENCH_IMPORT_ROWS")
+	if v == "" {
+		return 100_000
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("DATAHUB_BENCH_IMPORT_ROWS=%q: want a positive number", v)
+	}
+	return n
 }
 
 // watchHeap samples the heap until the returned function is called, which

@@ -2,8 +2,6 @@ package ingest_test
 
 import (
 	"context"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -25,13 +23,7 @@ import (
 //
 // DATAHUB_BENCH_IMPORT_ROWS sets the rows per run (100,000 by default).
 func BenchmarkCaseTableCeiling(b *testing.B) {
-	n := 100_000
-	if v := os.Getenv("DATAHUB_BENCH_IMPORT_ROWS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
-			b.Fatalf("DATAHUB_BENCH_IMPORT_ROWS=%q: want a positive number", v)
-		}
-	}
+	n := benchRows(b)
 	pool := setup(b)
 	const dropFKs = `ALTER TABLE cases DROP CONSTRAINT cases_owner_dept_fkey, DROP CONSTRAINT cases_source_dept_fkey,
 		DROP CONSTRAINT cases_handling_dept_fkey, DROP CONSTRAINT cases_jurisdiction_code_fkey`
