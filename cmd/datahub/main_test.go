@@ -1,27 +1,29 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"log/slog"
-	"path/filepath"
-
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"flag"
-	"github.com/fengcheng/datahub/internal/access"
-	"github.com/fengcheng/datahub/internal/app"
-	"github.com/fengcheng/datahub/internal/auth"
-	"github.com/fengcheng/datahub/internal/evaluation"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/app"
+	"github.com/fengcheng/datahub/internal/auth"
+	"github.com/fengcheng/datahub/internal/evaluation"
+	"github.com/fengcheng/datahub/internal/ingest"
 	"github.com/fengcheng/datahub/internal/testenv"
 )
 
@@ -315,5 +317,62 @@ func TestExportResumes(t *testing.T) {
 	run()
 	if again, _ := os.ReadFile(out); string(again) != string(full) {
 		t.Fatal("the resumed export differs")
+	}
+}
+
+// TestImportCommand: `datahub import` loads a file with a department
+// system's API key and prints the report; the same file again changes
+// nothing; a file with a bad row in the default mode writes nothing and
+// fails.
+func TestImportCommand(t *testing.T) {
+	ctx := context.Background()
+	seedM, _ := newMain(nil)
+	if err := seedM.Run(ctx, []string{"seed", "--cases", "2000", "--if-empty"}); err != nil {
+		t.Fatal(err)
+	}
+	keyM, keyOut := newMain(nil)
+	if err := keyM.Run(ctx, []string{"apikey", "create", "--name", "drone platform", "--dept", "urban-management", "--roles", "system"}); err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(keyOut.String())
+	dir := t.TempDir()
+	line := func(id, extra string) string {
+		return fmt.Sprintf(`{"externalId":"cli-%s","kind":"EVENT","minorCode":"0501","source":"DRONE_PATROL","description":"无人机巡查发现占道经营","lat":32.47,"lng":119.93%s}`+"\n", id, extra)
+	}
+	good := filepath.Join(dir, "good.ndjson")
+	body := line("1", `,"jurisdiction":"hailing.chengdong"`) + line("2", "") + line("3", "")
+	if err := os.WriteFile(good, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (*ingest.Report, error) {
+		m, out := newMain(map[string]string{"DATAHUB_API_KEY": key})
+		err := m.Run(ctx, append([]string{"import"}, args...))
+		var rep ingest.Report
+		if out.String() != "" {
+			if jerr := json.Unmarshal([]byte(out.String()), &rep); jerr != nil {
+				t.Fatalf("report: %v\n%s", jerr, out.String())
+			}
+		}
+		return &rep, err
+	}
+	rep, err := run("--dataset", "cases", good)
+	if err != nil || rep.Inserted != 3 || !rep.Committed {
+		t.Fatalf("first import: %+v %v", rep, err)
+	}
+	rep, err = run(good)
+	if err != nil || rep.Unchanged != 3 || rep.Inserted+rep.Updated != 0 {
+		t.Fatalf("the same file again: %+v %v", rep, err)
+	}
+	bad := filepath.Join(dir, "bad.ndjson")
+	if err := os.WriteFile(bad, []byte(line("4", "")+line("5", `,"jurisdiction":"nowhere"`)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = run(bad)
+	if err == nil || rep.Committed || rep.Rejected != 1 || len(rep.Errors) != 1 || rep.Errors[0].Line != 2 {
+		t.Fatalf("a bad row in all-or-nothing mode: %+v %v", rep, err)
+	}
+	rep, err = run("--mode", "skip-invalid", bad)
+	if err != nil || rep.Inserted != 1 || rep.Rejected != 1 {
+		t.Fatalf("skip-invalid: %+v %v", rep, err)
 	}
 }

@@ -18,19 +18,28 @@ import (
 	"github.com/fengcheng/datahub/internal/postgres"
 )
 
-// loadConfig reads the environment and applies flag overrides.
+// loadConfig reads the environment and applies flag overrides. A command
+// that defines a flag of its own under one of these names (import's --mode
+// is the import mode) keeps it; the setting is then read from the
+// environment only.
 func (m *Main) loadConfig(fs *flag.FlagSet, args []string) (config.Config, error) {
-	listen := fs.String("listen", "", "listen address (LISTEN_ADDR)")
-	dbURL := fs.String("database-url", "", "PostgreSQL URL (DATABASE_URL)")
-	redisURL := fs.String("redis-url", "", "Redis URL (REDIS_URL)")
-	mode := fs.String("mode", "", "development or production (DATAHUB_MODE)")
+	override := map[string]*string{}
+	for _, f := range []struct{ name, env, usage string }{
+		{"listen", "LISTEN_ADDR", "listen address (LISTEN_ADDR)"},
+		{"database-url", "DATABASE_URL", "PostgreSQL URL (DATABASE_URL)"},
+		{"redis-url", "REDIS_URL", "Redis URL (REDIS_URL)"},
+		{"mode", "DATAHUB_MODE", "development or production (DATAHUB_MODE)"},
+	} {
+		if fs.Lookup(f.name) == nil {
+			override[f.env] = fs.String(f.name, "", f.usage)
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		return config.Config{}, errUsage
 	}
-	override := map[string]string{"LISTEN_ADDR": *listen, "DATABASE_URL": *dbURL, "REDIS_URL": *redisURL, "DATAHUB_MODE": *mode}
 	return config.Load(func(k string) string {
-		if v := override[k]; v != "" {
-			return v
+		if v := override[k]; v != nil && *v != "" {
+			return *v
 		}
 		return m.Getenv(k)
 	})
