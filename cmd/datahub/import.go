@@ -67,7 +67,14 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 	bar := progressbar.NewOptions64(st.Size(), progressbar.OptionSetWriter(m.Stderr), progressbar.OptionShowBytes(true),
 		progressbar.OptionSetDescription("import "+path), progressbar.OptionThrottle(200*time.Millisecond))
 	rep, err := a.Ingest.Import(ctx, *dataset, format, f, ingest.Options{Mode: md, Gzip: gz, DryRun: *dryRun,
-		MaxBytes: cfg.IngestMaxBytes, Progress: func(n int64) { _ = bar.Set64(n) }})
+		MaxBytes: cfg.IngestMaxBytes, Progress: func(n int64) {
+			_ = bar.Set64(n)
+			if n >= st.Size() {
+				// The file is read; the checks and the merge, which write
+				// nothing to show, take most of a big import's time.
+				bar.Describe("checking and merging " + path)
+			}
+		}})
 	fmt.Fprintln(m.Stderr)
 	if err != nil {
 		return err
