@@ -94,6 +94,10 @@ func (r *caseConnectionResolver) TotalCount(ctx context.Context, obj *model.Case
 	return obj.Count(ctx)
 }
 
+func (r *caseEventResolver) FromStatus(ctx context.Context, obj *cases.Event) (*cases.Status, error) {
+	return nonEmpty(obj.FromStatus), nil
+}
+
 func (r *mutationResolver) ReportCase(ctx context.Context, input model.ReportCaseInput) (*cases.Case, error) {
 	return r.CaseService.Report(ctx, reportInput(input))
 }
@@ -178,8 +182,11 @@ func (r *Resolver) CaseConnection() generated.CaseConnectionResolver {
 	return &caseConnectionResolver{r}
 }
 
+func (r *Resolver) CaseEvent() generated.CaseEventResolver { return &caseEventResolver{r} }
+
 type (
 	caseResolver           struct{ *Resolver }
 	caseClassResolver      struct{ *Resolver }
 	caseConnectionResolver struct{ *Resolver }
+	caseEventResolver      struct{ *Resolver }
 )

@@ -31,7 +31,9 @@ func deref[T any](p *T) T {
 	return *p
 }
 
-func nonEmpty(s string) *string {
+// nonEmpty is nil for the empty string (GraphQL null), else s: a status
+// before the first event, an absent optional text.
+func nonEmpty[S ~string](s S) *S {
 	if s == "" {
 		return nil
 	}

@@ -140,10 +140,7 @@ func (r *violationConnectionResolver) TotalCount(ctx context.Context, obj *model
 }
 
 func (r *violationEventResolver) FromStatus(ctx context.Context, obj *violation.Event) (*violation.Status, error) {
-	if obj.FromStatus == "" {
-		return nil, nil
-	}
-	return &obj.FromStatus, nil
+	return nonEmpty(obj.FromStatus), nil
 }
 
 func (r *Resolver) PermitCheck() generated.PermitCheckResolver { return &permitCheckResolver{r} }

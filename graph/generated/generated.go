@@ -45,6 +45,7 @@ type ResolverRoot interface {
 	Case() CaseResolver
 	CaseClass() CaseClassResolver
 	CaseConnection() CaseConnectionResolver
+	CaseEvent() CaseEventResolver
 	Department() DepartmentResolver
 	DrawReplay() DrawReplayResolver
 	Entity() EntityResolver
@@ -644,6 +645,9 @@ type CaseClassResolver interface {
 }
 type CaseConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.CaseConnection) (int, error)
+}
+type CaseEventResolver interface {
+	FromStatus(ctx context.Context, obj *cases.Event) (*cases.Status, error)
 }
 type DepartmentResolver interface {
 	Jurisdiction(ctx context.Context, obj *directory.Department) (*directory.Jurisdiction, error)
@@ -9547,18 +9551,18 @@ func (ec *executionContext) _CaseEvent_fromStatus(ctx context.Context, field gra
 			return ec.fieldContext_CaseEvent_fromStatus(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.FromStatus, nil
+			return ec.Resolvers.CaseEvent().FromStatus(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v cases.Status) graphql.Marshaler {
-			return ec.marshalOCaseStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *cases.Status) graphql.Marshaler {
+			return ec.marshalOCaseStatus2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐStatus(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_CaseEvent_fromStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CaseEvent", field, false, false, "CaseStatus")
+	return graphql.NewScalarFieldContext("CaseEvent", field, true, true, "CaseStatus")
 }
 
 func (ec *executionContext) _CaseEvent_toStatus(ctx context.Context, field graphql.CollectedField, obj *cases.Event) (ret graphql.Marshaler) {
@@ -22613,37 +22617,38 @@ func (ec *executionContext) _CaseEvent(ctx context.Context, sel ast.SelectionSet
 		case "action":
 			out.Values[i] = ec._CaseEvent_action(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "fromStatus":
-			out.Values[i] = ec._CaseEvent_fromStatus(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CaseEvent_fromStatus(ctx, field, obj)
+				})
 		case "toStatus":
 			out.Values[i] = ec._CaseEvent_toStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "actor":
 			out.Values[i] = ec._CaseEvent_actor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "actorDept":
 			out.Values[i] = ec._CaseEvent_actorDept(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "note":
 			out.Values[i] = ec._CaseEvent_note(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "at":
 			out.Values[i] = ec._CaseEvent_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -26083,13 +26088,13 @@ func (ec *executionContext) unmarshalNCitizenReportInput2githubᚗcomᚋfengchen
 }
 
 func (ec *executionContext) unmarshalNDateTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
-	res, err := graphql.UnmarshalTime(v)
+	res, err := model.UnmarshalDateTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalTime(v)
+	res := model.MarshalDateTime(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
 	}
@@ -27495,19 +27500,6 @@ func (ec *executionContext) marshalOCaseSource2ᚕgithubᚗcomᚋfengchengᚋdat
 	return ret
 }
 
-func (ec *executionContext) unmarshalOCaseStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐStatus(ctx context.Context, v any) (cases.Status, error) {
-	tmp, err := graphql.UnmarshalString(v)
-	res := cases.Status(tmp)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalOCaseStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐStatus(ctx context.Context, sel ast.SelectionSet, v cases.Status) graphql.Marshaler {
-	_ = sel
-	_ = ctx
-	res := graphql.MarshalString(string(v))
-	return res
-}
-
 func (ec *executionContext) unmarshalOCaseStatus2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐStatusᚄ(ctx context.Context, v any) ([]cases.Status, error) {
 	if v == nil {
 		return nil, nil
@@ -27544,11 +27536,30 @@ func (ec *executionContext) marshalOCaseStatus2ᚕgithubᚗcomᚋfengchengᚋdat
 	return ret
 }
 
+func (ec *executionContext) unmarshalOCaseStatus2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐStatus(ctx context.Context, v any) (*cases.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := cases.Status(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCaseStatus2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐStatus(ctx context.Context, sel ast.SelectionSet, v *cases.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
 func (ec *executionContext) unmarshalODateTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalTime(v)
+	res, err := model.UnmarshalDateTime(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -27558,7 +27569,7 @@ func (ec *executionContext) marshalODateTime2ᚖtimeᚐTime(ctx context.Context,
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalTime(*v)
+	res := model.MarshalDateTime(*v)
 	return res
 }
 

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,8 +16,9 @@ type caseNode struct {
 	Version  int    `json:"version"`
 	Deadline *string
 	Timeline []struct {
-		Action string `json:"action"`
-		Actor  string `json:"actor"`
+		Action     string  `json:"action"`
+		Actor      string  `json:"actor"`
+		FromStatus *string `json:"fromStatus"`
 	} `json:"timeline"`
 }
 
@@ -62,7 +64,7 @@ func TestCaseWorkflowOverHTTP(t *testing.T) {
 		t.Fatalf("register: %+v", r.Errors)
 	}
 	r = h.do(tok, `mutation($id: ID!) { dispatchCase(id: $id, dept: "street-chengdong") { status deadline
-		timeline { action actor } } }`, map[string]any{"id": c.ID})
+		timeline { action actor fromStatus } } }`, map[string]any{"id": c.ID})
 	if len(r.Errors) > 0 {
 		t.Fatalf("dispatch: %+v", r.Errors)
 	}
@@ -74,6 +76,10 @@ func TestCaseWorkflowOverHTTP(t *testing.T) {
 	if n < 3 || got.Timeline[n-2].Action != "REGISTER" || got.Timeline[n-1].Action != "DISPATCH" ||
 		got.Timeline[n-1].Actor != "tester@urban-management" {
 		t.Fatalf("timeline: %+v", got.Timeline)
+	}
+	// The report comes from no status: null, not "" (which no CaseStatus is).
+	if first := got.Timeline[0]; first.Action != "REPORT" || first.FromStatus != nil || *got.Timeline[n-1].FromStatus != "REGISTERED" {
+		t.Fatalf("timeline statuses: %+v", got.Timeline)
 	}
 
 	// The old version is now stale: CONFLICT, naming the state.
@@ -166,6 +172,46 @@ func TestBadInputOverHTTP(t *testing.T) {
 				t.Fatalf("error without a useful code: %+v", r.Errors)
 			}
 		})
+	}
+	// Date-times that are not RFC 3339, in an input object, an argument and
+	// a variable: the caller's mistake, with the field named.
+	in := valid()
+	in["reportedAt"] = "yesterday"
+	for _, q := range []struct {
+		query string
+		vars  map[string]any
+		field string
+	}{
+		{m, map[string]any{"in": in}, "reportedAt"},
+		{`{ cases(filter: {reportedFrom: "not-a-date"}, first: 1) { totalCount } }`, nil, "reportedFrom"},
+		{`query($f: DateTime) { cases(filter: {reportedFrom: $f}, first: 1) { totalCount } }`, map[string]any{"f": "2026-13-45"}, "reportedFrom"},
+	} {
+		r := h.do(tok, q.query, q.vars)
+		if r.code(0) != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != q.field || !strings.Contains(r.Errors[0].Message, "RFC 3339") {
+			t.Fatalf("%s: %+v", q.query, r.Errors)
+		}
+	}
+	// A body that is not JSON: 400, BAD_USER_INPUT, and the body is not
+	// echoed back.
+	req, _ := http.NewRequest("POST", h.srv.URL+"/query", strings.NewReader(`{"query": "secret-ish`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(raw), `"BAD_USER_INPUT"`) ||
+		!strings.Contains(string(raw), "not valid JSON") || strings.Contains(string(raw), "secret-ish") {
+		t.Fatalf("broken JSON body: %d %s", resp.StatusCode, raw)
+	}
+	// Entity representations naming no entity type, or without their key.
+	for _, rep := range []map[string]any{{"__typename": "Nothing", "id": "x"}, {"__typename": "Case"}} {
+		r := h.do(tok, `query($r: [_Any!]!) { _entities(representations: $r) { __typename } }`, map[string]any{"r": []any{rep}})
+		if r.code(0) != "BAD_USER_INPUT" {
+			t.Fatalf("_entities %v: %+v", rep, r.Errors)
+		}
 	}
 	// An oversized body is refused before GraphQL sees it.
 	big := strings.Repeat("x", 70_000)

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/fengcheng/datahub/graph/generated"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -23,8 +26,14 @@ func errorPresenter(log *slog.Logger, m *Metrics) graphql.ErrorPresenterFunc {
 		case errors.As(err, &ae):
 			gqlErr.Message = ae.Message
 			ext := map[string]any{"code": string(ae.Code)}
-			if ae.Field != "" {
-				ext["field"] = ae.Field
+			field := ae.Field
+			if field == "" && ae.Code == apperr.BadUserInput {
+				// A scalar's own check (DateTime) knows no names; the
+				// argument or input field is the last name on the path.
+				field = lastName(gqlErr.Path)
+			}
+			if field != "" {
+				ext["field"] = field
 			}
 			for k, v := range ae.Extra {
 				ext[k] = v
@@ -37,6 +46,18 @@ func errorPresenter(log *slog.Logger, m *Metrics) graphql.ErrorPresenterFunc {
 			}
 		case isInputError(err):
 			gqlErr.Extensions = map[string]any{"code": string(apperr.BadUserInput)}
+		case isRequestError(err):
+			// gqlgen's transports answer a body that is not JSON with its
+			// text echoed: keep the reason, never the body.
+			if msg, _, cut := strings.Cut(gqlErr.Message, " body:"); cut && strings.HasPrefix(msg, "json request body could not be decoded") {
+				gqlErr.Message = "the request body is not valid JSON" + strings.TrimPrefix(msg, "json request body could not be decoded")
+			}
+			gqlErr.Extensions = map[string]any{"code": string(apperr.BadUserInput)}
+		case errors.Is(err, generated.ErrUnknownType), errors.Is(err, generated.ErrTypeNotFound):
+			// _entities representations naming no entity type, or without
+			// their key fields.
+			gqlErr.Message = err.Error()
+			gqlErr.Extensions = map[string]any{"code": string(apperr.BadUserInput), "field": "representations"}
 		default:
 			log.ErrorContext(ctx, "internal error", "err", err, "path", gqlErr.Path.String(), "request_id", RequestID(ctx))
 			gqlErr.Message = "internal error"
@@ -55,6 +76,24 @@ func isInputError(err error) bool {
 		return true
 	}
 	return false
+}
+
+// isRequestError recognises the errors gqlgen's transports raise about the
+// request as a whole (a body that cannot be read or is not JSON): they have
+// no path and wrap no other error.
+func isRequestError(err error) bool {
+	var ge *gqlerror.Error
+	return errors.As(err, &ge) && ge.Err == nil && len(ge.Path) == 0
+}
+
+// lastName returns the last field or argument name of path.
+func lastName(path ast.Path) string {
+	for i := len(path) - 1; i >= 0; i-- {
+		if name, ok := path[i].(ast.PathName); ok {
+			return string(name)
+		}
+	}
+	return ""
 }
 
 // recoverFunc turns a resolver panic into an internal error and logs it.

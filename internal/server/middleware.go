@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
@@ -68,6 +69,10 @@ func observed(log *slog.Logger, m *Metrics, route string, next http.Handler) htt
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
+		// Authentication runs inside this handler and tells the log who
+		// called through the note (the context only flows inwards).
+		note := &requestNote{}
+		r = r.WithContext(context.WithValue(r.Context(), requestNoteKey{}, note))
 		defer func() {
 			if p := recover(); p != nil {
 				log.ErrorContext(r.Context(), "panic", "panic", p, "request_id", RequestID(r.Context()))
@@ -80,7 +85,7 @@ func observed(log *slog.Logger, m *Metrics, route string, next http.Handler) htt
 			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("request_id", RequestID(r.Context())), slog.String("method", r.Method),
 				slog.String("path", r.URL.Path), slog.Int("status", rec.status),
-				slog.Float64("ms", float64(d.Microseconds())/1000), slog.String("principal", access.PrincipalFrom(r.Context()).Actor()))
+				slog.Float64("ms", float64(d.Microseconds())/1000), slog.String("principal", note.principal()))
 		}()
 		next.ServeHTTP(rec, r)
 	})
@@ -141,8 +146,37 @@ func authenticated(log *slog.Logger, a Authenticator, next http.Handler) http.Ha
 			writeError(w, http.StatusServiceUnavailable, apperr.New(apperr.ServiceUnavailable, "authentication is unavailable, try again"))
 			return
 		}
+		if n, ok := r.Context().Value(requestNoteKey{}).(*requestNote); ok {
+			n.setPrincipal(p.Actor())
+		}
 		next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), p)))
 	})
+}
+
+// requestNote collects what inner handlers learn about a request for the
+// access log line observed writes when it ends.
+type requestNote struct {
+	mu    sync.Mutex
+	actor string
+}
+
+type requestNoteKey struct{}
+
+func (n *requestNote) setPrincipal(actor string) {
+	n.mu.Lock()
+	n.actor = actor
+	n.mu.Unlock()
+}
+
+// principal is the authenticated caller, "anonymous" before (or without)
+// authentication.
+func (n *requestNote) principal() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.actor == "" {
+		return "anonymous"
+	}
+	return n.actor
 }
 
 // writeError answers with a GraphQL-shaped error body outside the executor.

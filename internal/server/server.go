@@ -19,6 +19,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/coder/websocket"
 	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/config"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -67,6 +68,22 @@ func Handler(d Deps) http.Handler {
 			}
 			p, err := d.WSAuth(ctx, payload)
 			if err != nil {
+				// graphql-transport-ws has no error message before the
+				// ack: the client learns why from the close, 4403 as the
+				// protocol says, with the reason (a close frame holds at
+				// most 123 bytes of it).
+				reason := "unauthenticated"
+				if e, ok := apperr.As(err); ok && e.Code == apperr.Unauthenticated {
+					reason = e.Message
+				} else {
+					log.ErrorContext(ctx, "websocket authentication", "err", err)
+					reason = "authentication is unavailable, try again"
+				}
+				if len(reason) > 123 {
+					reason = strings.ToValidUTF8(reason[:120], "") + "..."
+				}
+				log.InfoContext(ctx, "websocket refused", "reason", reason)
+				ctx = transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, reason), 4403)
 				return ctx, nil, err
 			}
 			// No request-scoped decision cache or loaders here: a
