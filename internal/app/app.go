@@ -206,6 +206,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		Config: cfg, Logger: log, Pool: pool, Redis: a.Redis, Auth: authn,
 		WSAuth:       authn.AuthenticateInit,
 		Schema:       a.Schema(),
+		InputErrors:  []error{generated.ErrUnknownType, generated.ErrTypeNotFound},
 		RequestScope: a.requestScope,
 		Metrics:      a.Metrics,
 		Limiter:      ratelimit.New(a.Redis, cfg.RedisPrefix, opts.Now),

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -213,5 +214,39 @@ func TestSubscriptionFollowsRevocation(t *testing.T) {
 	revoked = true
 	if got := await(report("13633334444")); strings.Contains(got, "13633334444") || !strings.Contains(got, "136****4444") {
 		t.Fatalf("after the revocation the phone must be masked: %s", got)
+	}
+}
+
+// TestSubscriptionRefusesBadToken: a connection_init with a token that does
+// not verify is closed with 4403 and the reason, as graphql-transport-ws
+// has it, not with a normal closure that tells the client nothing.
+func TestSubscriptionRefusesBadToken(t *testing.T) {
+	h := newHub(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(h.srv.URL, "http") + "/query"
+	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer conn.CloseNow()
+	if err := wsjson.Write(ctx, conn, map[string]any{"type": "connection_init",
+		"payload": map[string]any{"Authorization": "Bearer not-a-token"}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var m map[string]any
+		err := wsjson.Read(ctx, conn, &m)
+		if err == nil {
+			if m["type"] == "connection_ack" {
+				t.Fatal("a bad token was acknowledged")
+			}
+			continue
+		}
+		var ce websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != 4403 || ce.Reason == "" || ce.Reason == "terminated" {
+			t.Fatalf("want a 4403 close with a reason, got %v", err)
+		}
+		return
 	}
 }

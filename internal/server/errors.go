@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/fengcheng/datahub/graph/generated"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -18,7 +17,11 @@ import (
 // errorPresenter is the one place where coded errors become GraphQL errors
 // with extensions.code. Uncoded errors are internal: logged with their
 // context and shown as "internal error" so nothing internal reaches clients.
-func errorPresenter(log *slog.Logger, m *Metrics) graphql.ErrorPresenterFunc {
+//
+// inputErrs are sentinel errors of the schema's generated code that mean the
+// caller's input was wrong (federation representations naming no entity
+// type, or lacking their key fields).
+func errorPresenter(log *slog.Logger, m *Metrics, inputErrs []error) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		var ae *apperr.Error
@@ -53,11 +56,9 @@ func errorPresenter(log *slog.Logger, m *Metrics) graphql.ErrorPresenterFunc {
 				gqlErr.Message = "the request body is not valid JSON" + strings.TrimPrefix(msg, "json request body could not be decoded")
 			}
 			gqlErr.Extensions = map[string]any{"code": string(apperr.BadUserInput)}
-		case errors.Is(err, generated.ErrUnknownType), errors.Is(err, generated.ErrTypeNotFound):
-			// _entities representations naming no entity type, or without
-			// their key fields.
+		case isOneOf(err, inputErrs):
 			gqlErr.Message = err.Error()
-			gqlErr.Extensions = map[string]any{"code": string(apperr.BadUserInput), "field": "representations"}
+			gqlErr.Extensions = map[string]any{"code": string(apperr.BadUserInput)}
 		default:
 			log.ErrorContext(ctx, "internal error", "err", err, "path", gqlErr.Path.String(), "request_id", RequestID(ctx))
 			gqlErr.Message = "internal error"
@@ -84,6 +85,15 @@ func isInputError(err error) bool {
 func isRequestError(err error) bool {
 	var ge *gqlerror.Error
 	return errors.As(err, &ge) && ge.Err == nil && len(ge.Path) == 0
+}
+
+func isOneOf(err error, targets []error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // lastName returns the last field or argument name of path.

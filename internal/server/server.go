@@ -37,6 +37,9 @@ type Deps struct {
 	WSAuth func(ctx context.Context, payload map[string]any) (*access.Principal, error)
 	// Schema is the executable GraphQL schema.
 	Schema graphql.ExecutableSchema
+	// InputErrors are errors the schema's generated code returns for input
+	// the caller got wrong: BAD_USER_INPUT, not INTERNAL.
+	InputErrors []error
 	// RequestScope prepares a request's context: decision cache, loaders.
 	RequestScope func(ctx context.Context) context.Context
 	Metrics      *Metrics
@@ -99,7 +102,7 @@ func Handler(d Deps) http.Handler {
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	gql.Use(extension.Introspection{})
 	gql.Use(extension.FixedComplexityLimit(20000))
-	gql.SetErrorPresenter(errorPresenter(log, d.Metrics))
+	gql.SetErrorPresenter(errorPresenter(log, d.Metrics, d.InputErrors))
 	gql.SetRecoverFunc(recoverFunc(log))
 
 	scoped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
