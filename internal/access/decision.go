@@ -1,8 +1,8 @@
 package access
 
 import (
+	"maps"
 	"slices"
-	"strings"
 )
 
 // FieldAccess is what a principal gets of one field group.
@@ -60,6 +60,10 @@ type Decision struct {
 	// GrantIDs are the grants this decision relies on (for audit).
 	GrantIDs []string
 	Purpose  string
+	// Applied are the grant lines behind GrantIDs, one per grant and field
+	// group, so that a read can name only the grants that applied to the
+	// rows it returned (Returned).
+	Applied []AppliedGrant
 	// Partial lists field groups that a grant raises on part of Rows only:
 	// on rows under one of the grant's jurisdiction subtrees the group gets
 	// the raised access, elsewhere Fields[group]. Use FieldAt per row for
@@ -73,6 +77,15 @@ type PartialAccess struct {
 	Jurisdictions []string // subtree roots (dotted codes)
 }
 
+// AppliedGrant is one field group a grant opens to the decision's
+// principal, in the jurisdiction subtree rooted at Jurisdiction.
+type AppliedGrant struct {
+	ID           string
+	Group        string
+	Jurisdiction string
+	Purpose      string
+}
+
 // FieldAt returns the access to a field group on a row in jurisdiction
 // (the row's dotted jurisdiction code): Fields[group], raised where a grant
 // covering that jurisdiction applies (see Partial).
@@ -81,14 +94,45 @@ func (d *Decision) FieldAt(group, jurisdiction string) FieldAccess {
 	if d == nil {
 		return a
 	}
-	if pa, ok := d.Partial[group]; ok && pa.Access > a {
-		for _, root := range pa.Jurisdictions {
-			if jurisdiction == root || strings.HasPrefix(jurisdiction, root+".") {
-				return pa.Access
-			}
-		}
+	if pa, ok := d.Partial[group]; ok && pa.Access > a && underAny(jurisdiction, pa.Jurisdictions) {
+		return pa.Access
 	}
 	return a
+}
+
+// Returned narrows d to the rows a read returned, given as their
+// jurisdictions (one dotted code per row), for the audit trail, which must
+// say what was disclosed and under which grant, not what is permitted
+// somewhere. A group a grant raises on part of the rows (Partial) gets the
+// highest access FieldAt gave it on a returned row, the rule its fields
+// were masked by; GrantIDs, Purpose and Applied keep only the grants under
+// whose subtree a returned row lies, by the same test. The result has no
+// Partial; d itself is not changed (decisions are shared within a request).
+func (d *Decision) Returned(jurisdictions []string) *Decision {
+	if d == nil || (len(d.Partial) == 0 && len(d.Applied) == 0) {
+		return d
+	}
+	js := slices.Compact(slices.Sorted(slices.Values(jurisdictions)))
+	n := *d
+	n.Fields = maps.Clone(d.Fields)
+	n.Partial = nil
+	for group := range d.Partial {
+		for _, j := range js {
+			n.Fields[group] = max(n.Fields[group], d.FieldAt(group, j))
+		}
+	}
+	n.Applied, n.GrantIDs, n.Purpose = nil, nil, ""
+	var purposes []string
+	for _, g := range d.Applied {
+		if !slices.ContainsFunc(js, func(j string) bool { return under(j, g.Jurisdiction) }) {
+			continue
+		}
+		n.Applied = append(n.Applied, g)
+		n.GrantIDs = append(n.GrantIDs, g.ID)
+		purposes = append(purposes, g.Purpose)
+	}
+	n.GrantIDs, n.Purpose = grantIDsAndPurpose(n.GrantIDs, purposes)
+	return &n
 }
 
 // Field returns the access to a field group; unknown groups are denied.

@@ -492,6 +492,7 @@ func (e *Engine) applyGrants(s *snapshot, d *Decision, b *base, dept string) {
 		subtrees[g.group] = append(subtrees[g.group], g.jurisdiction)
 		ids = append(ids, g.id)
 		purposes = append(purposes, g.purpose)
+		d.Applied = append(d.Applied, AppliedGrant{ID: g.id, Group: g.group, Jurisdiction: g.jurisdiction, Purpose: g.purpose})
 	}
 	if len(ids) == 0 {
 		return
@@ -517,10 +518,15 @@ func (e *Engine) applyGrants(s *snapshot, d *Decision, b *base, dept string) {
 		}
 		d.Partial[group] = PartialAccess{Access: FieldVisible, Jurisdictions: compactSubtrees(js)}
 	}
+	d.GrantIDs, d.Purpose = grantIDsAndPurpose(ids, purposes)
+}
+
+// grantIDsAndPurpose sorts and dedupes grant ids, and joins their purposes
+// into the one Decision.Purpose the audit records.
+func grantIDsAndPurpose(ids, purposes []string) ([]string, string) {
 	slices.Sort(ids)
-	d.GrantIDs = slices.Compact(ids)
 	slices.Sort(purposes)
-	d.Purpose = strings.Join(slices.Compact(purposes), "; ")
+	return slices.Compact(ids), strings.Join(slices.Compact(purposes), "; ")
 }
 
 // under reports whether jurisdiction j lies in the subtree rooted at root.

@@ -12,13 +12,34 @@ type Auditor interface {
 	Read(ctx context.Context, d *Decision, rows int) error
 }
 
-// AuditRead records a read of n rows through a; a nil auditor or no rows
-// records nothing.
-func AuditRead(ctx context.Context, a Auditor, d *Decision, n int) error {
-	if a == nil || n == 0 {
+// Row is a record a read returns. Its jurisdiction (a dotted code) decides
+// what a grant limited to part of the district unlocks on it
+// (Decision.FieldAt), and so what the audit of the read records.
+type Row interface {
+	RowJurisdiction() string
+}
+
+// Jurisdictions returns the jurisdiction of each row, in order: what
+// AuditRead takes.
+func Jurisdictions[R Row](rows []R) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.RowJurisdiction()
+	}
+	return out
+}
+
+// AuditRead records a read through a of the rows in jurisdictions, one
+// entry per row returned (the row's jurisdiction). The auditor gets d
+// narrowed to those rows (Decision.Returned): a grant none of them lies
+// under is not named, and a group it would have unlocked is recorded at the
+// access the rows were actually given. A nil auditor or no rows records
+// nothing.
+func AuditRead(ctx context.Context, a Auditor, d *Decision, jurisdictions []string) error {
+	if a == nil || len(jurisdictions) == 0 {
 		return nil
 	}
-	if err := a.Read(ctx, d, n); err != nil {
+	if err := a.Read(ctx, d.Returned(jurisdictions), len(jurisdictions)); err != nil {
 		return fmt.Errorf("audit read: %w", err)
 	}
 	return nil
@@ -27,7 +48,7 @@ func AuditRead(ctx context.Context, a Auditor, d *Decision, n int) error {
 // ReadOne is the read every dataset service makes the same way: decide the
 // caller's rows, read one record within them (NOT_FOUND outside them, as
 // for a record that does not exist), and audit it.
-func ReadOne[T any](ctx context.Context, decide func(context.Context) (*Decision, error), a Auditor,
+func ReadOne[T Row](ctx context.Context, decide func(context.Context) (*Decision, error), a Auditor,
 	read func(RowScope) (T, error)) (T, error) {
 	var zero T
 	d, err := decide(ctx)
@@ -38,15 +59,15 @@ func ReadOne[T any](ctx context.Context, decide func(context.Context) (*Decision
 	if err != nil {
 		return zero, err
 	}
-	if err := AuditRead(ctx, a, d, 1); err != nil {
+	if err := AuditRead(ctx, a, d, []string{v.RowJurisdiction()}); err != nil {
 		return zero, err
 	}
 	return v, nil
 }
 
 // ReadMany is ReadOne for a list: only the records within the caller's rows
-// come back, and their number is audited.
-func ReadMany[T any](ctx context.Context, decide func(context.Context) (*Decision, error), a Auditor,
+// come back, and they are audited.
+func ReadMany[T Row](ctx context.Context, decide func(context.Context) (*Decision, error), a Auditor,
 	read func(RowScope) ([]T, error)) ([]T, error) {
 	d, err := decide(ctx)
 	if err != nil {
@@ -56,7 +77,7 @@ func ReadMany[T any](ctx context.Context, decide func(context.Context) (*Decisio
 	if err != nil {
 		return nil, err
 	}
-	if err := AuditRead(ctx, a, d, len(list)); err != nil {
+	if err := AuditRead(ctx, a, d, Jurisdictions(list)); err != nil {
 		return nil, err
 	}
 	return list, nil
@@ -64,8 +85,9 @@ func ReadMany[T any](ctx context.Context, decide func(context.Context) (*Decisio
 
 // ReadGrouped is ReadMany for lists grouped by parent (nested lists): the
 // records of every group are read within the caller's rows in one call,
-// and their total is audited. counts, when asked for, pass through.
-func ReadGrouped[T any](ctx context.Context, decide func(context.Context) (*Decision, error), a Auditor,
+// and all of them are audited together. counts, when asked for, pass
+// through.
+func ReadGrouped[T Row](ctx context.Context, decide func(context.Context) (*Decision, error), a Auditor,
 	read func(RowScope) (map[string][]T, map[string]int, error)) (map[string][]T, map[string]int, error) {
 	d, err := decide(ctx)
 	if err != nil {
@@ -75,11 +97,11 @@ func ReadGrouped[T any](ctx context.Context, decide func(context.Context) (*Deci
 	if err != nil {
 		return nil, nil, err
 	}
-	n := 0
+	var js []string
 	for _, g := range groups {
-		n += len(g)
+		js = append(js, Jurisdictions(g)...)
 	}
-	if err := AuditRead(ctx, a, d, n); err != nil {
+	if err := AuditRead(ctx, a, d, js); err != nil {
 		return nil, nil, err
 	}
 	return groups, counts, nil

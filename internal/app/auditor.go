@@ -20,7 +20,11 @@ type readAuditor struct {
 	catalog *access.Catalog
 }
 
-// Read implements cases.Auditor (and the other datasets' auditors).
+// Read implements cases.Auditor (and the other datasets' auditors). d is
+// the decision narrowed to the rows returned (access.AuditRead), so the
+// record names the groups shown as stored in them and the grants they were
+// read under, not what is permitted elsewhere. Masked groups are not listed:
+// they disclose no personal data.
 func (a readAuditor) Read(ctx context.Context, d *access.Decision, rows int) error {
 	p := access.PrincipalFrom(ctx)
 	ds, ok := a.catalog.Dataset(d.Dataset)
@@ -31,11 +35,11 @@ func (a readAuditor) Read(ctx context.Context, d *access.Decision, rows int) err
 	personal := false
 	var groups []string
 	for name, acc := range d.Fields {
-		if acc == access.FieldDenied {
+		if acc != access.FieldVisible {
 			continue
 		}
 		groups = append(groups, name)
-		if g, ok := ds.Group(name); ok && g.Class == access.ClassPersonal && acc == access.FieldVisible {
+		if g, ok := ds.Group(name); ok && g.Class == access.ClassPersonal {
 			personal = true
 		}
 	}

@@ -35,10 +35,13 @@ type Record struct {
 	Dept    string
 	Roles   []string
 	// Purpose and GrantID say why the principal was allowed to read: the
-	// declared purpose and, for conditional or personal data, the grant.
+	// declared purpose and, for conditional or personal data, the grants
+	// that covered at least one of the rows read (a grant limited to
+	// another jurisdiction is not named).
 	Purpose string
 	GrantID string
-	// Dataset and FieldGroups say what was read; RowCount how many rows.
+	// Dataset and FieldGroups say what was read: the groups shown unmasked
+	// in at least one of the rows read; RowCount how many rows.
 	Dataset     string
 	FieldGroups []string
 	RowCount    int

@@ -109,5 +109,9 @@ type Event struct {
 	At         time.Time
 }
 
+// RowJurisdiction is the jurisdiction the case's field groups are judged in
+// (partial grants, and the audit of what a read disclosed).
+func (c *Case) RowJurisdiction() string { return c.JurisdictionCode }
+
 // IsEntity marks Case as a federation entity for the GraphQL layer.
 func (Case) IsEntity() {}

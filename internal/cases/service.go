@@ -98,9 +98,10 @@ func NewService(cfg Config) *Service {
 		classes: DefaultCatalogue(), now: cfg.Now}
 }
 
-// audited records a read of n rows when the auditor wants it.
-func (s *Service) audited(ctx context.Context, d *access.Decision, n int) error {
-	return access.AuditRead(ctx, s.audit, d, n)
+// audited records a read of the rows in jurisdictions (one per row
+// returned) when the auditor wants it.
+func (s *Service) audited(ctx context.Context, d *access.Decision, jurisdictions []string) error {
+	return access.AuditRead(ctx, s.audit, d, jurisdictions)
 }
 
 // Classes returns the class catalogue.
@@ -174,7 +175,7 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 	if err != nil {
 		return nil, fmt.Errorf("list cases: %w", err)
 	}
-	if err := s.audited(ctx, d, len(list)); err != nil {
+	if err := s.audited(ctx, d, access.Jurisdictions(list)); err != nil {
 		return nil, err
 	}
 	return &Page{Cases: list, HasNext: more, Order: order}, nil

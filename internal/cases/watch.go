@@ -35,7 +35,7 @@ func (s *Service) Watch(ctx context.Context, changes feed.Changes, f Filter) (<-
 		if err != nil || !f.Matches(c, s.Now()) {
 			return nil, apperr.New(apperr.NotFound, "not for this subscriber")
 		}
-		return c, s.audited(ctx, now, 1)
+		return c, s.audited(ctx, now, []string{c.RowJurisdiction()})
 	})
 	go func() { <-ctx.Done(); stop() }()
 	return out, nil

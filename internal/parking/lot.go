@@ -91,6 +91,10 @@ type Lot struct {
 	Version      int
 }
 
+// RowJurisdiction is the jurisdiction the lot's field groups are judged in
+// (partial grants, and the audit of what a read disclosed).
+func (l *Lot) RowJurisdiction() string { return l.JurisdictionCode }
+
 // IsEntity marks Lot as a federation entity for the GraphQL layer.
 func (Lot) IsEntity() {}
 

@@ -138,8 +138,10 @@ func (s *Service) Decide(ctx context.Context) (*access.Decision, error) {
 	return s.auth.Decide(ctx, Dataset)
 }
 
-func (s *Service) audited(ctx context.Context, d *access.Decision, n int) error {
-	return access.AuditRead(ctx, s.audit, d, n)
+// audited records a read of the rows in jurisdictions (one per row
+// returned) when the auditor wants it.
+func (s *Service) audited(ctx context.Context, d *access.Decision, jurisdictions []string) error {
+	return access.AuditRead(ctx, s.audit, d, jurisdictions)
 }
 
 // OpenStatus reports whether lot is open to the public at instant at (see
@@ -215,7 +217,7 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 	if err != nil {
 		return nil, fmt.Errorf("list lots: %w", err)
 	}
-	if err := s.audited(ctx, d, len(list)); err != nil {
+	if err := s.audited(ctx, d, access.Jurisdictions(list)); err != nil {
 		return nil, err
 	}
 	return &Page{Lots: list, HasNext: more, Order: order}, nil
@@ -311,7 +313,11 @@ func (s *Service) Near(ctx context.Context, lat, lng float64, radiusMeters *floa
 		q.After = nextNear(q.After, batch)
 		q.Limit = min(2*q.Limit, nearBatchMax)
 	}
-	if err := s.audited(ctx, d, len(out)); err != nil {
+	js := make([]string, len(out))
+	for i, nb := range out {
+		js[i] = nb.Lot.RowJurisdiction()
+	}
+	if err := s.audited(ctx, d, js); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -127,8 +127,10 @@ func (s *Service) Decide(ctx context.Context) (*access.Decision, error) {
 	return s.auth.Decide(ctx, Dataset)
 }
 
-func (s *Service) audited(ctx context.Context, d *access.Decision, n int) error {
-	return access.AuditRead(ctx, s.audit, d, n)
+// audited records a read of the rows in jurisdictions (one per row
+// returned) when the auditor wants it.
+func (s *Service) audited(ctx context.Context, d *access.Decision, jurisdictions []string) error {
+	return access.AuditRead(ctx, s.audit, d, jurisdictions)
 }
 
 // Get returns a compound visible to the caller. NOT_FOUND when it does not
@@ -201,7 +203,7 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 	if err != nil {
 		return nil, fmt.Errorf("list properties: %w", err)
 	}
-	if err := s.audited(ctx, d, len(list)); err != nil {
+	if err := s.audited(ctx, d, access.Jurisdictions(list)); err != nil {
 		return nil, err
 	}
 	return &Page{Properties: list, HasNext: more, Order: order}, nil
@@ -421,8 +423,11 @@ func (s *Service) Permits(ctx context.Context, propertyIDs []uuid.UUID) (map[uui
 	if err != nil {
 		return nil, err
 	}
-	if d.Field(GroupPermits) == access.FieldDenied && len(out) > 0 {
-		// Only a partial grant: keep the compounds it covers.
+	// where holds the compounds' jurisdictions when they matter: to keep,
+	// under a partial grant, only the compounds it covers, and to audit the
+	// grants the permits returned were read under.
+	var where map[uuid.UUID]string
+	if len(out) > 0 && (partial || len(d.GrantIDs) > 0) {
 		ids := make([]uuid.UUID, 0, len(out))
 		for id := range out {
 			ids = append(ids, id)
@@ -431,21 +436,26 @@ func (s *Service) Permits(ctx context.Context, propertyIDs []uuid.UUID) (map[uui
 		if err != nil {
 			return nil, err
 		}
-		keep := make(map[uuid.UUID]bool, len(props))
+		where = make(map[uuid.UUID]string, len(props))
 		for _, p := range props {
-			keep[p.ID] = d.FieldAt(GroupPermits, p.JurisdictionCode) != access.FieldDenied
+			where[p.ID] = p.RowJurisdiction()
 		}
+	}
+	if d.Field(GroupPermits) == access.FieldDenied {
+		// Only a partial grant: keep the compounds it covers.
 		for id := range out {
-			if !keep[id] {
+			if j, ok := where[id]; !ok || d.FieldAt(GroupPermits, j) == access.FieldDenied {
 				delete(out, id)
 			}
 		}
 	}
-	n := 0
-	for _, l := range out {
-		n += len(l)
+	var js []string
+	for id, l := range out {
+		for range l {
+			js = append(js, where[id])
+		}
 	}
-	if err := s.audited(ctx, d, n); err != nil {
+	if err := s.audited(ctx, d, js); err != nil {
 		return nil, err
 	}
 	return out, nil

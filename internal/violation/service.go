@@ -139,9 +139,10 @@ func (s *Service) Decide(ctx context.Context) (*access.Decision, error) {
 	return s.auth.Decide(ctx, Dataset)
 }
 
-// audited records a read of n rows when the auditor wants it.
-func (s *Service) audited(ctx context.Context, d *access.Decision, n int) error {
-	return access.AuditRead(ctx, s.audit, d, n)
+// audited records a read of the rows in jurisdictions (one per row
+// returned) when the auditor wants it.
+func (s *Service) audited(ctx context.Context, d *access.Decision, jurisdictions []string) error {
+	return access.AuditRead(ctx, s.audit, d, jurisdictions)
 }
 
 // Get returns a violation visible to the caller. NOT_FOUND when it does not
@@ -205,7 +206,7 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 	if err != nil {
 		return nil, fmt.Errorf("list violations: %w", err)
 	}
-	if err := s.audited(ctx, d, len(list)); err != nil {
+	if err := s.audited(ctx, d, access.Jurisdictions(list)); err != nil {
 		return nil, err
 	}
 	return &Page{Violations: list, HasNext: more, Order: order}, nil
@@ -286,11 +287,11 @@ func (s *Service) byParent(ctx context.Context, ids []uuid.UUID, first int,
 	if err != nil {
 		return nil, err
 	}
-	n := 0
+	var js []string
 	for _, list := range out {
-		n += len(list)
+		js = append(js, access.Jurisdictions(list)...)
 	}
-	if err := s.audited(ctx, d, n); err != nil {
+	if err := s.audited(ctx, d, js); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -865,7 +866,7 @@ func (s *Service) permitCheck(ctx context.Context, d *access.Decision, v *Violat
 	if err != nil {
 		return nil, fmt.Errorf("check permit of violation %s: %w", v.ID, err)
 	}
-	if err := s.audited(ctx, d, 1); err != nil {
+	if err := s.audited(ctx, d, []string{v.RowJurisdiction()}); err != nil {
 		return nil, err
 	}
 	return &pc, nil

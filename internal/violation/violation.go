@@ -258,5 +258,9 @@ type PermitCheck struct {
 	Note      string
 }
 
+// RowJurisdiction is the jurisdiction the violation's field groups are
+// judged in (partial grants, and the audit of what a read disclosed).
+func (v *Violation) RowJurisdiction() string { return v.JurisdictionCode }
+
 // IsEntity marks Violation as a federation entity for the GraphQL layer.
 func (Violation) IsEntity() {}

@@ -51,7 +51,7 @@ func (s *Service) Watch(ctx context.Context, changes feed.Changes, f Filter) (<-
 		if err != nil || !f.Matches(v, s.Now()) {
 			return nil, apperr.New(apperr.NotFound, "not for this subscriber")
 		}
-		return v, s.audited(ctx, now, 1)
+		return v, s.audited(ctx, now, []string{v.RowJurisdiction()})
 	})
 	go func() { <-ctx.Done(); stop() }()
 	return out, nil
