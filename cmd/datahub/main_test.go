@@ -137,6 +137,86 @@ func TestTokenRefusedInProduction(t *testing.T) {
 	}
 }
 
+// TestTokenRefusesUnknownNames: `datahub token` mints nothing for a
+// department, role or jurisdiction that does not exist, and says which
+// departments and roles there are. It needs no database.
+func TestTokenRefusesUnknownNames(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		mentions []string
+	}{
+		{"unknown department", []string{"--dept", "nosuch", "--roles", "viewer"}, []string{`"nosuch"`, "urban-management", "town-suchen"}},
+		{"unknown role", []string{"--dept", "housing", "--roles", "viewer,superuser"}, []string{`"superuser"`, "officer", "street-officer", "evaluator"}},
+		{"abstract role", []string{"--dept", "housing", "--roles", "staff"}, []string{`"staff"`}},
+		{"unknown jurisdiction", []string{"--dept", "housing", "--roles", "viewer", "--jurisdiction", "hailing.nowhere"}, []string{`"hailing.nowhere"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, out := newMain(map[string]string{"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"})
+			err := m.Run(context.Background(), append([]string{"token", "--sub", "a"}, tt.args...))
+			if err == nil {
+				t.Fatalf("minted %q", out.String())
+			}
+			for _, want := range tt.mentions {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("%q does not mention %s", err, want)
+				}
+			}
+			if out.String() != "" {
+				t.Errorf("printed %q", out.String())
+			}
+		})
+	}
+	m, out := newMain(nil)
+	if err := m.Run(context.Background(), []string{"token", "--sub", "a", "--dept", "street-chengdong", "--roles", "grid-worker",
+		"--jurisdiction", "hailing.chengdong"}); err != nil || strings.Count(out.String(), ".") != 2 {
+		t.Fatalf("a known department, role and jurisdiction: %q %v", out.String(), err)
+	}
+}
+
+// TestAPIKeyCreateRefusesUnknownNames: `datahub apikey create` stores no
+// key for a department, role or jurisdiction that does not exist, and says
+// which departments and roles there are.
+func TestAPIKeyCreateRefusesUnknownNames(t *testing.T) {
+	ctx := context.Background()
+	seedM, _ := newMain(nil)
+	if err := seedM.Run(ctx, []string{"seed", "--cases", "2000", "--if-empty"}); err != nil {
+		t.Fatal(err)
+	}
+	const name = "unknown names test"
+	tests := []struct {
+		name     string
+		args     []string
+		mentions []string
+	}{
+		{"unknown department", []string{"--dept", "nosuch", "--roles", "viewer"}, []string{"BAD_USER_INPUT", `"nosuch"`, "urban-management", "town-suchen"}},
+		{"unknown role", []string{"--dept", "housing", "--roles", "superuser"}, []string{"BAD_USER_INPUT", `"superuser"`, "officer", "citizen-app"}},
+		{"unknown jurisdiction", []string{"--dept", "housing", "--roles", "viewer", "--jurisdiction", "hailing.nowhere"}, []string{"BAD_USER_INPUT", `"hailing.nowhere"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, out := newMain(nil)
+			err := m.Run(ctx, append([]string{"apikey", "create", "--name", name}, tt.args...))
+			if err == nil {
+				t.Fatalf("created %q", out.String())
+			}
+			for _, want := range tt.mentions {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("%q does not mention %s", err, want)
+				}
+			}
+		})
+	}
+	m, out := newMain(nil)
+	if err := m.Run(ctx, []string{"apikey", "list"}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), name) {
+		t.Fatalf("a refused key was stored:\n%s", out.String())
+	}
+}
+
 func TestMigrateIdempotent(t *testing.T) {
 	m, out := newMain(nil)
 	if err := m.Run(context.Background(), []string{"migrate"}); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/auth"
+	"github.com/fengcheng/datahub/internal/config"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/policies"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -25,7 +26,26 @@ func (m *Main) openPool(ctx context.Context, fs *flag.FlagSet, args []string) (*
 	if err != nil {
 		return nil, err
 	}
+	return openOpsPool(ctx, cfg)
+}
+
+func openOpsPool(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
 	return postgres.Open(ctx, postgres.PoolConfig{URL: cfg.DatabaseURL, MaxConns: 4, StatementTimeout: 30 * time.Minute})
+}
+
+// policyCatalog reads the catalog of the policy the hub runs with
+// (POLICY_DIR, or the policies embedded in the binary): it says which roles
+// a credential may hold.
+func policyCatalog(cfg config.Config) (*access.Catalog, error) {
+	var pfs iofs.FS = policies.FS
+	if cfg.PolicyDir != "" {
+		pfs = os.DirFS(cfg.PolicyDir)
+	}
+	data, err := iofs.ReadFile(pfs, access.CatalogFile)
+	if err != nil {
+		return nil, fmt.Errorf("read policy catalog: %w", err)
+	}
+	return access.ParseCatalog(data)
 }
 
 func (m *Main) apikey(ctx context.Context, args []string) error {
@@ -41,7 +61,11 @@ func (m *Main) apikey(ctx context.Context, args []string) error {
 	roles := fs.String("roles", "", "comma-separated roles")
 	jur := fs.String("jurisdiction", "", "jurisdiction subtree (default hailing)")
 	ttl := fs.Duration("ttl", 90*24*time.Hour, "lifetime (at most a year)")
-	pool, err := m.openPool(ctx, fs, rest)
+	cfg, err := m.loadConfig(fs, rest)
+	if err != nil {
+		return err
+	}
+	pool, err := openOpsPool(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -52,7 +76,13 @@ func (m *Main) apikey(ctx context.Context, args []string) error {
 		if *name == "" || *dept == "" || *roles == "" {
 			return fmt.Errorf("apikey create needs --name, --dept and --roles")
 		}
-		plain, k, err := keys.Create(ctx, auth.APIKeySpec{Name: *name, Dept: *dept, Roles: strings.Split(*roles, ","),
+		// The department and jurisdiction are checked against the
+		// directory in the database, the roles against the policy.
+		cat, err := policyCatalog(cfg)
+		if err != nil {
+			return err
+		}
+		plain, k, err := keys.WithRoles(auth.HoldableRoles(cat)).Create(ctx, auth.APIKeySpec{Name: *name, Dept: *dept, Roles: strings.Split(*roles, ","),
 			Jurisdiction: *jur, ExpiresAt: time.Now().Add(*ttl)})
 		if err != nil {
 			return err

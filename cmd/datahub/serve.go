@@ -16,6 +16,7 @@ import (
 	"github.com/fengcheng/datahub/internal/auth"
 	"github.com/fengcheng/datahub/internal/config"
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/seed"
 )
 
 // loadConfig reads the environment and applies flag overrides. A command
@@ -128,14 +129,49 @@ func (m *Main) token(args []string) error {
 	if cfg.Mode != config.ModeDevelopment {
 		return fmt.Errorf("development tokens are refused in %s mode; tokens come from the identity provider", cfg.Mode)
 	}
+	roleList := strings.Split(*roles, ",")
+	if err := checkTokenNames(cfg, *dept, roleList, *jur); err != nil {
+		return err
+	}
 	tok, err := auth.MintDev(cfg.DevSecret(), auth.DevClaims{
-		Subject: *sub, Dept: *dept, Roles: strings.Split(*roles, ","), Jurisdiction: *jur,
+		Subject: *sub, Dept: *dept, Roles: roleList, Jurisdiction: *jur,
 	}, *ttl)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(m.Stdout, tok)
 	return nil
+}
+
+// checkTokenNames refuses a development token for a department, role or
+// jurisdiction that does not exist: its holder would see a null department
+// and empty lists. Minting needs no database, so the department and the
+// jurisdiction are looked up in the directory the seeder loads (the only
+// directory a development hub has), the roles in the policy catalog.
+func checkTokenNames(cfg config.Config, dept string, roles []string, jurisdiction string) error {
+	var depts []string
+	for _, d := range seed.Departments() {
+		depts = append(depts, d.Code)
+	}
+	if msg := auth.CheckKnownDept(dept, depts); msg != "" {
+		return fmt.Errorf("token: %s", msg)
+	}
+	cat, err := policyCatalog(cfg)
+	if err != nil {
+		return err
+	}
+	if msg := auth.CheckKnownRoles(roles, auth.HoldableRoles(cat)); msg != "" {
+		return fmt.Errorf("token: %s", msg)
+	}
+	if jurisdiction == "" {
+		return nil
+	}
+	for _, j := range seed.Jurisdictions() {
+		if j.Code == jurisdiction {
+			return nil
+		}
+	}
+	return fmt.Errorf("token: %s", auth.UnknownJurisdiction(jurisdiction))
 }
 
 // schemaPrint prints the SDL exactly as { _service { sdl } } returns it,

@@ -82,24 +82,47 @@ func (k *APIKey) Active(now time.Time) bool {
 type APIKeys struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
+	// roles are the roles Create lets a key hold.
+	roles []string
 }
 
-// NewAPIKeys returns the key store on pool.
+// NewAPIKeys returns the key store on pool. Its Create accepts the roles
+// the hub's code knows (access.RoleAdmin … access.RolePublic) until
+// WithRoles names those of the policy in force.
 func NewAPIKeys(pool *pgxpool.Pool) *APIKeys {
-	return &APIKeys{pool: pool, now: time.Now}
+	return &APIKeys{pool: pool, now: time.Now, roles: builtinRoles}
+}
+
+// WithRoles returns a copy of s whose Create accepts exactly roles, usually
+// HoldableRoles of the policy catalog in force.
+func (s *APIKeys) WithRoles(roles []string) *APIKeys {
+	c := *s
+	c.roles = slices.Clone(roles)
+	return &c
+}
+
+// builtinRoles are the roles the hub's code refers to. internal/access
+// refuses a catalog that does not declare each of them as a role a principal
+// can hold, so every policy knows them; a catalog may add more.
+var builtinRoles = []string{
+	access.RoleAdmin, access.RoleOfficer, access.RoleViewer, access.RoleDispatcher, access.RoleStreetOfficer,
+	access.RoleGridWorker, access.RoleSystem, access.RoleAuditor, access.RoleEvaluator, access.RoleCitizenApp,
+	access.RolePublic,
 }
 
 // Create stores a new key and returns its plaintext, shown this once and
-// never again. Returns BAD_USER_INPUT for a missing name, a bad department,
-// role or jurisdiction code, a citizen-app key with other roles, or an
-// expiry that is missing, past or more than MaxAPIKeyLifetime ahead.
+// never again. Returns BAD_USER_INPUT for a missing name; a department the
+// departments table does not hold; a role the store does not know (see
+// WithRoles); a jurisdiction the jurisdictions table does not hold; a
+// citizen-app key with other roles; or an expiry that is missing, past or
+// more than MaxAPIKeyLifetime ahead. Nothing is stored then.
 func (s *APIKeys) Create(ctx context.Context, spec APIKeySpec) (string, APIKey, error) {
 	now := s.now().UTC()
 	spec.Name = strings.TrimSpace(spec.Name)
 	if spec.Jurisdiction == "" {
 		spec.Jurisdiction = JurisdictionDefault
 	}
-	if err := validateSpec(spec, now); err != nil {
+	if err := validateSpec(spec, s.roles, now); err != nil {
 		return "", APIKey{}, err
 	}
 	id, secret, err := newKeyMaterial()
@@ -116,17 +139,55 @@ func (s *APIKeys) Create(ctx context.Context, spec APIKeySpec) (string, APIKey, 
 		CreatedAt:    now.Truncate(time.Microsecond),
 		ExpiresAt:    spec.ExpiresAt.UTC().Truncate(time.Microsecond),
 	}
-	_, err = s.pool.Exec(ctx, `
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return "", APIKey{}, fmt.Errorf("create api key: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if err := checkDirectory(ctx, tx, key.Dept, key.Jurisdiction); err != nil {
+		return "", APIKey{}, err
+	}
+	_, err = tx.Exec(ctx, `
 		INSERT INTO api_keys (id, name, dept, roles, jurisdiction, hash, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		key.ID, key.Name, key.Dept, key.Roles, key.Jurisdiction, hash[:], key.CreatedAt, key.ExpiresAt)
 	if err != nil {
 		return "", APIKey{}, fmt.Errorf("create api key: insert: %w", err)
 	}
+	if err := tx.Commit(ctx); err != nil {
+		return "", APIKey{}, fmt.Errorf("create api key: commit: %w", err)
+	}
 	return APIKeyPrefix + id + "_" + secret, key, nil
 }
 
-func validateSpec(spec APIKeySpec, now time.Time) error {
+// checkDirectory refuses a department or jurisdiction the directory does
+// not hold. A key naming one would authenticate and then see its department
+// as null and every list empty, with nothing saying why.
+func checkDirectory(ctx context.Context, tx pgx.Tx, dept, jurisdiction string) error {
+	var deptOK, jurOK bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM departments WHERE code = $1),
+		EXISTS (SELECT 1 FROM jurisdictions WHERE code = $2)`, dept, jurisdiction).Scan(&deptOK, &jurOK)
+	if err != nil {
+		return fmt.Errorf("create api key: check dept[%s] jurisdiction[%s]: %w", dept, jurisdiction, err)
+	}
+	if !deptOK {
+		rows, err := tx.Query(ctx, `SELECT code FROM departments ORDER BY code`)
+		if err != nil {
+			return fmt.Errorf("create api key: list departments: %w", err)
+		}
+		codes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("create api key: list departments: %w", err)
+		}
+		return apperr.Invalid("dept", "%s", CheckKnownDept(dept, codes))
+	}
+	if !jurOK {
+		return apperr.Invalid("jurisdiction", "%s", UnknownJurisdiction(jurisdiction))
+	}
+	return nil
+}
+
+func validateSpec(spec APIKeySpec, known []string, now time.Time) error {
 	if spec.Name == "" || utf8.RuneCountInString(spec.Name) > maxAPIKeyNameLen {
 		return apperr.Invalid("name", "give the key a name of 1–%d characters saying who holds it", maxAPIKeyNameLen)
 	}
@@ -137,6 +198,9 @@ func validateSpec(spec APIKeySpec, now time.Time) error {
 		return apperr.Invalid("roles", "give the key at least one role")
 	}
 	if msg := checkRoles(spec.Roles); msg != "" {
+		return apperr.Invalid("roles", "%s", msg)
+	}
+	if msg := CheckKnownRoles(spec.Roles, known); msg != "" {
 		return apperr.Invalid("roles", "%s", msg)
 	}
 	if slices.Contains(spec.Roles, access.RoleCitizenApp) && len(spec.Roles) > 1 {

@@ -6,12 +6,17 @@ import (
 	"crypto/sha256"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/auth"
+	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/seed"
+	"github.com/fengcheng/datahub/policies"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -23,8 +28,42 @@ type keyBundle struct {
 	keys *auth.APIKeys
 }
 
+var directoryOnce = sync.OnceValue(func() error {
+	ctx := context.Background()
+	pool, err := postgres.Open(ctx, postgres.PoolConfig{URL: env.DatabaseURL, MaxConns: 1})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return postgres.InTx(ctx, pool, func(tx pgx.Tx) error {
+		for _, j := range seed.Jurisdictions() {
+			var parent *string
+			if j.ParentCode != "" {
+				parent = &j.ParentCode
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO jurisdictions (code, level, parent_code, name_zh, name_en) VALUES ($1, $2, $3, $4, $5)`,
+				j.Code, j.Level, parent, j.NameZh, j.NameEn); err != nil {
+				return err
+			}
+		}
+		for _, d := range seed.Departments() {
+			if _, err := tx.Exec(ctx, `INSERT INTO departments (code, name_zh, name_en, kind, jurisdiction_code) VALUES ($1, $2, $3, $4, $5)`,
+				d.Code, d.NameZh, d.NameEn, d.Kind, d.JurisdictionCode); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+})
+
+// setupKeys returns a key store on the package database, with the
+// jurisdiction tree and the departments loaded (once per package): keys
+// may name only departments and jurisdictions that exist.
 func setupKeys(t *testing.T) keyBundle {
 	t.Helper()
+	if err := directoryOnce(); err != nil {
+		t.Fatalf("insert directory: %v", err)
+	}
 	pool := env.Pool(t)
 	return keyBundle{pool: pool, keys: auth.NewAPIKeys(pool)}
 }
@@ -265,6 +304,10 @@ func TestAPIKeyCreateValidation(t *testing.T) {
 		{"bad dept", with(func(s *auth.APIKeySpec) { s.Dept = "Urban_Management" }), "dept"},
 		{"no roles", with(func(s *auth.APIKeySpec) { s.Roles = nil }), "roles"},
 		{"bad role", with(func(s *auth.APIKeySpec) { s.Roles = []string{"Officer"} }), "roles"},
+		{"unknown dept", with(func(s *auth.APIKeySpec) { s.Dept = "nosuch" }), "dept"},
+		{"unknown role", with(func(s *auth.APIKeySpec) { s.Roles = []string{"officer", "superuser"} }), "roles"},
+		{"abstract role", with(func(s *auth.APIKeySpec) { s.Roles = []string{"staff"} }), "roles"},
+		{"unknown jurisdiction", with(func(s *auth.APIKeySpec) { s.Jurisdiction = "hailing.nowhere" }), "jurisdiction"},
 		{"citizen-app with another role", with(func(s *auth.APIKeySpec) { s.Roles = []string{"citizen-app", "officer"} }), "roles"},
 		{"jurisdiction outside the district", with(func(s *auth.APIKeySpec) { s.Jurisdiction = "taizhou" }), "jurisdiction"},
 		{"jurisdiction not a code", with(func(s *auth.APIKeySpec) { s.Jurisdiction = "hailing..x" }), "jurisdiction"},
@@ -288,4 +331,65 @@ func TestAPIKeyCreateValidation(t *testing.T) {
 	if key.Jurisdiction != auth.JurisdictionDefault {
 		t.Fatalf("jurisdiction = %q, want %q", key.Jurisdiction, auth.JurisdictionDefault)
 	}
+}
+
+// TestAPIKeyCreateUnknownNames: a key naming a department, role or
+// jurisdiction that does not exist is refused, with a message listing the
+// valid departments or roles, and nothing is stored; the roles are those of
+// the policy in force when the store is told them.
+func TestAPIKeyCreateUnknownNames(t *testing.T) {
+	t.Parallel()
+	b := setupKeys(t)
+	ctx := context.Background()
+	name := "unknown names: " + t.Name()
+	spec := func(dept, jurisdiction string, roles ...string) auth.APIKeySpec {
+		return auth.APIKeySpec{Name: name, Dept: dept, Roles: roles, Jurisdiction: jurisdiction, ExpiresAt: time.Now().Add(time.Hour)}
+	}
+	wantInvalid := func(t *testing.T, keys *auth.APIKeys, s auth.APIKeySpec, field string, mentions ...string) {
+		t.Helper()
+		_, _, err := keys.Create(ctx, s)
+		e, ok := apperr.As(err)
+		if !ok || e.Code != apperr.BadUserInput || e.Field != field {
+			t.Fatalf("Create %+v: %v, want BAD_USER_INPUT on %s", s, err, field)
+		}
+		for _, m := range mentions {
+			if !strings.Contains(e.Message, m) {
+				t.Errorf("message %q does not mention %q", e.Message, m)
+			}
+		}
+	}
+	wantInvalid(t, b.keys, spec("nosuch", "", "viewer"), "dept", `"nosuch"`, "urban-management", "street-chengdong", "town-suchen")
+	wantInvalid(t, b.keys, spec("housing", "", "superuser"), "roles", `"superuser"`, "officer", "street-officer", "citizen-app")
+	wantInvalid(t, b.keys, spec("housing", "hailing.chengdong.nowhere", "viewer"), "jurisdiction", `"hailing.chengdong.nowhere"`)
+	var stored int
+	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM api_keys WHERE name = $1`, name).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 0 {
+		t.Fatalf("%d refused keys stored", stored)
+	}
+
+	// The policy in force decides the roles: the baseline catalog's roles
+	// principals can hold, and none of its abstract ones.
+	eng, err := access.NewEngine(access.EngineConfig{FS: policies.FS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := auth.HoldableRoles(eng.Catalog())
+	if !slices.Contains(roles, access.RoleStreetOfficer) || slices.Contains(roles, "staff") {
+		t.Fatalf("holdable roles %v", roles)
+	}
+	keys := b.keys.WithRoles(roles)
+	for _, r := range roles {
+		if _, _, err := keys.Create(ctx, spec("housing", "hailing.chengdong", r)); err != nil {
+			t.Errorf("role %s: %v", r, err)
+		}
+	}
+	wantInvalid(t, keys, spec("housing", "", "command-centre"), "roles", `"command-centre"`)
+	// A policy that adds a role lets keys hold it; one that lacks a role
+	// refuses it.
+	if _, _, err := b.keys.WithRoles([]string{"viewer", "inspector"}).Create(ctx, spec("housing", "", "inspector")); err != nil {
+		t.Errorf("a role the policy adds: %v", err)
+	}
+	wantInvalid(t, b.keys.WithRoles([]string{"viewer"}), spec("housing", "", "officer"), "roles", `"officer"`, "viewer")
 }

@@ -10,9 +10,12 @@
 package auth
 
 import (
+	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
+	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 )
 
@@ -85,6 +88,50 @@ func checkJurisdiction(code string) string {
 		return "jurisdiction must lie within the district \"" + JurisdictionDefault + "\""
 	}
 	return ""
+}
+
+// HoldableRoles returns the roles of cat a credential may hold: every role
+// that is not abstract (abstract roles exist only to be inherited in the
+// policy), in catalog order.
+func HoldableRoles(cat *access.Catalog) []string {
+	var out []string
+	for _, r := range cat.Roles {
+		if !r.Abstract {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}
+
+// CheckKnownRoles returns a plain description of the first of roles that is
+// not among known, listing the known ones, or "" when every role is known.
+// A role the policy does not know grants nothing: its holder would see empty
+// lists without being told why.
+func CheckKnownRoles(roles, known []string) string {
+	for _, r := range roles {
+		if !slices.Contains(known, r) {
+			return fmt.Sprintf("unknown role %q; the roles are: %s", r, strings.Join(known, ", "))
+		}
+	}
+	return ""
+}
+
+// CheckKnownDept returns a plain description of what is wrong when dept is
+// not among the known department codes, listing them, or "" when it is.
+func CheckKnownDept(dept string, known []string) string {
+	if slices.Contains(known, dept) {
+		return ""
+	}
+	if len(known) == 0 {
+		return fmt.Sprintf("unknown department %q: the directory holds no departments yet (datahub seed loads it)", dept)
+	}
+	return fmt.Sprintf("unknown department %q; the departments are: %s", dept, strings.Join(known, ", "))
+}
+
+// UnknownJurisdiction describes a jurisdiction code the tree does not hold.
+// The tree has hundreds of codes, too many to list.
+func UnknownJurisdiction(code string) string {
+	return fmt.Sprintf("unknown jurisdiction %q: give a code of the jurisdiction tree such as %s.chengdong", code, JurisdictionDefault)
 }
 
 // ValidCitizenID reports whether id is an acceptable citizen id: 1–64

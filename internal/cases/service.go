@@ -157,7 +157,7 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 	if err != nil {
 		return nil, err
 	}
-	if err := s.validateFilter(&f); err != nil {
+	if err := s.validateFilter(ctx, &f); err != nil {
 		return nil, err
 	}
 	q := ListQuery{Filter: f, Order: order, First: n, Now: s.Now()}
@@ -187,7 +187,7 @@ func (s *Service) Count(ctx context.Context, f Filter) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := s.validateFilter(&f); err != nil {
+	if err := s.validateFilter(ctx, &f); err != nil {
 		return 0, err
 	}
 	return s.store.Count(ctx, d.Rows, f, s.Now())
@@ -198,7 +198,10 @@ func (s *Service) Timelines(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID
 	return s.store.Timelines(ctx, ids)
 }
 
-func (s *Service) validateFilter(f *Filter) error {
+// validateFilter checks f and normalises its text. BAD_USER_INPUT for a
+// malformed or unknown jurisdiction, too long a text or a minor class
+// outside the major class.
+func (s *Service) validateFilter(ctx context.Context, f *Filter) error {
 	f.Text = strings.TrimSpace(f.Text)
 	if utf8.RuneCountInString(f.Text) > 100 {
 		return apperr.Invalid("filter.text", "search text is limited to 100 characters")
@@ -208,6 +211,19 @@ func (s *Service) validateFilter(f *Filter) error {
 	}
 	if f.MinorCode != "" && f.MajorCode != "" && !strings.HasPrefix(f.MinorCode, f.MajorCode) {
 		return apperr.Invalid("filter.minorCode", "minor class %s is not under major class %s", f.MinorCode, f.MajorCode)
+	}
+	if f.Jurisdiction != "" {
+		// A well-formed code that names no jurisdiction would match nothing
+		// and read like an empty result; reports refuse the same code.
+		// Jurisdictions that exist but lie outside the caller's scope are
+		// not refused here: they match no visible row, as before.
+		ok, err := s.store.JurisdictionExists(ctx, f.Jurisdiction)
+		if err != nil {
+			return fmt.Errorf("check filter jurisdiction[%s]: %w", f.Jurisdiction, err)
+		}
+		if !ok {
+			return apperr.Invalid("filter.jurisdiction", "unknown jurisdiction %q: use a code of the jurisdiction tree such as hailing.chengdong", f.Jurisdiction)
+		}
 	}
 	return nil
 }

@@ -173,10 +173,14 @@ func (p *Page) Cursor(i int) string {
 	return page.Cursor{Order: string(p.Order), Key: time.Unix(0, 0).UTC(), ID: p.Lots[i].ID}.Encode()
 }
 
-// Count returns how many lots visible to the caller match f.
+// Count returns how many lots visible to the caller match f. BAD_USER_INPUT
+// for an invalid filter.
 func (s *Service) Count(ctx context.Context, f Filter) (int, error) {
 	d, err := s.Decide(ctx)
 	if err != nil {
+		return 0, err
+	}
+	if err := s.validateFilter(ctx, &f); err != nil {
 		return 0, err
 	}
 	return s.store.Count(ctx, d.Rows, f)
@@ -199,7 +203,7 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 	if err != nil {
 		return nil, err
 	}
-	if err := validateFilter(&f); err != nil {
+	if err := s.validateFilter(ctx, &f); err != nil {
 		return nil, err
 	}
 	q := ListQuery{Filter: f, Order: order, First: n}
@@ -223,7 +227,9 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 	return &Page{Lots: list, HasNext: more, Order: order}, nil
 }
 
-func validateFilter(f *Filter) error {
+// validateFilter checks f and normalises its text. BAD_USER_INPUT names the
+// first bad field, including a jurisdiction that does not exist.
+func (s *Service) validateFilter(ctx context.Context, f *Filter) error {
 	f.Text = strings.TrimSpace(f.Text)
 	switch {
 	case utf8.RuneCountInString(f.Text) > 100:
@@ -234,6 +240,19 @@ func validateFilter(f *Filter) error {
 		return apperr.Invalid("filter.jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", f.Jurisdiction)
 	case f.OwnerDept != "" && !deptPattern.MatchString(f.OwnerDept):
 		return apperr.Invalid("filter.ownerDept", "%q is not a department code such as traffic-police", f.OwnerDept)
+	}
+	if f.Jurisdiction != "" {
+		// A well-formed code that names no jurisdiction would match nothing
+		// and read like an empty result; reports refuse the same code.
+		// Jurisdictions that exist but lie outside the caller's scope are
+		// not refused here: they match no visible row, as before.
+		ok, err := s.store.JurisdictionExists(ctx, f.Jurisdiction)
+		if err != nil {
+			return fmt.Errorf("check filter jurisdiction[%s]: %w", f.Jurisdiction, err)
+		}
+		if !ok {
+			return apperr.Invalid("filter.jurisdiction", "unknown jurisdiction %q: use a code of the jurisdiction tree such as hailing.chengdong", f.Jurisdiction)
+		}
 	}
 	return nil
 }

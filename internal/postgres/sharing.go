@@ -94,3 +94,8 @@ func (s *SharingStore) Expire(ctx context.Context, now time.Time) ([]*sharing.Re
 	return s.list(ctx, `UPDATE access_requests SET status = 'EXPIRED', updated_at = $1
 		WHERE status = 'APPROVED' AND until <= $1 RETURNING `+requestColumns, now)
 }
+
+// JurisdictionExists implements sharing.Store.
+func (s *SharingStore) JurisdictionExists(ctx context.Context, code string) (bool, error) {
+	return exists(ctx, s.pool, "SELECT EXISTS (SELECT 1 FROM jurisdictions WHERE code = $1)", code)
+}

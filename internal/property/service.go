@@ -164,7 +164,7 @@ func (s *Service) Count(ctx context.Context, f Filter) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := validateFilter(&f); err != nil {
+	if err := s.validateFilter(ctx, &f); err != nil {
 		return 0, err
 	}
 	return s.store.Count(ctx, d.Rows, f)
@@ -185,7 +185,7 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 	if err != nil {
 		return nil, err
 	}
-	if err := validateFilter(&f); err != nil {
+	if err := s.validateFilter(ctx, &f); err != nil {
 		return nil, err
 	}
 	q := ListQuery{Filter: f, Order: order, First: n}
@@ -209,7 +209,9 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 	return &Page{Properties: list, HasNext: more, Order: order}, nil
 }
 
-func validateFilter(f *Filter) error {
+// validateFilter checks f and normalises its text. BAD_USER_INPUT names the
+// first bad field, including a jurisdiction that does not exist.
+func (s *Service) validateFilter(ctx context.Context, f *Filter) error {
 	f.Text = strings.TrimSpace(f.Text)
 	switch {
 	case utf8.RuneCountInString(f.Text) > 100:
@@ -222,6 +224,19 @@ func validateFilter(f *Filter) error {
 	for _, st := range f.Renovation {
 		if !st.Valid() {
 			return apperr.Invalid("filter.renovation", "unknown renovation status %q", st)
+		}
+	}
+	if f.Jurisdiction != "" {
+		// A well-formed code that names no jurisdiction would match nothing
+		// and read like an empty result; reports refuse the same code.
+		// Jurisdictions that exist but lie outside the caller's scope are
+		// not refused here: they match no visible row, as before.
+		ok, err := s.store.JurisdictionExists(ctx, f.Jurisdiction)
+		if err != nil {
+			return fmt.Errorf("check filter jurisdiction[%s]: %w", f.Jurisdiction, err)
+		}
+		if !ok {
+			return apperr.Invalid("filter.jurisdiction", "unknown jurisdiction %q: use a code of the jurisdiction tree such as hailing.chengdong", f.Jurisdiction)
 		}
 	}
 	return nil

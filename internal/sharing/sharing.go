@@ -78,6 +78,8 @@ type Store interface {
 	// Expire marks approved requests past their until as EXPIRED and
 	// returns them.
 	Expire(ctx context.Context, now time.Time) ([]*Request, error)
+	// JurisdictionExists reports whether a jurisdiction code exists.
+	JurisdictionExists(ctx context.Context, code string) (bool, error)
 }
 
 // Grants is the policy side: the access engine.
@@ -120,7 +122,8 @@ func staff(p *access.Principal) bool {
 // RequestAccess files a request for the caller's department. The caller
 // must be an admin or officer of a department; the field groups must be
 // conditional or personal groups of one provider other than the caller's
-// department. BAD_USER_INPUT names the first problem.
+// department; the jurisdiction, when given, must exist in the jurisdiction
+// tree. BAD_USER_INPUT names the first problem; nothing is written then.
 func (s *Service) RequestAccess(ctx context.Context, in RequestInput) (*Request, error) {
 	p := access.PrincipalFrom(ctx)
 	if !staff(p) {
@@ -173,6 +176,13 @@ func (s *Service) RequestAccess(ctx context.Context, in RequestInput) (*Request,
 	}
 	if err := s.grants.ValidateGrant(r.Grant()); err != nil {
 		return nil, apperr.Invalid("request", "%s", strings.TrimPrefix(err.Error(), "access: "))
+	}
+	// A well-formed code need not name a real jurisdiction; a grant on one
+	// that does not exist would be approved and then match no row at all.
+	if ok, err := s.store.JurisdictionExists(ctx, r.Jurisdiction); err != nil {
+		return nil, fmt.Errorf("create access request: jurisdiction[%s]: %w", r.Jurisdiction, err)
+	} else if !ok {
+		return nil, apperr.Invalid("jurisdiction", "unknown jurisdiction %q: name one of the jurisdiction tree, such as hailing.chengdong, or leave it out for the whole district", r.Jurisdiction)
 	}
 	if err := s.store.Create(ctx, r); err != nil {
 		return nil, fmt.Errorf("create access request: %w", err)

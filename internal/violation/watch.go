@@ -39,6 +39,9 @@ func (s *Service) Watch(ctx context.Context, changes feed.Changes, f Filter) (<-
 	if d.Rows.Empty() {
 		return nil, apperr.New(apperr.Forbidden, "you may not read violations")
 	}
+	if err := s.validateFilter(ctx, &f); err != nil {
+		return nil, err
+	}
 	in, stop := changes.Changes(ctx, Dataset, d.Rows)
 	// Each event is judged by the policy in force when it is sent: the scope
 	// is decided again, so a revoked or expired grant stops the data at once.
