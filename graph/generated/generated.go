@@ -4308,7 +4308,11 @@ extend type Query {
 }
 
 extend type Mutation {
-  "Draw a round (housing admin or officer): ratio ≥ 0.05, at least two inspectors per target."
+  """
+  Draw a round (housing admin or officer): ratio ≥ 0.05, at least two inspectors per target.
+  seed is a signed 64-bit integer written in decimal, as a string so that JavaScript clients keep every digit;
+  without one the hub draws a random seed. The round stores it: replayInspectionDraw repeats the draw.
+  """
   drawInspections(round: String!, ratio: Float!, inspectorsPerTarget: Int! = 2, seed: String): InspectionRound!
   recordInspectionResult(id: ID!, result: InspectionResult!, findings: String, version: Int): Inspection!
   "Publish a round's results to the public (一公开)."
