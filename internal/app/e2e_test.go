@@ -130,6 +130,29 @@ func TestPagesOverHTTP(t *testing.T) {
 	}
 }
 
+// TestZeroFirstStillSaysWhetherThereIsMore: first: 0 asks for counts
+// only; hasNextPage still tells whether rows follow (Relay: more edges than
+// first exist).
+func TestZeroFirstStillSaysWhetherThereIsMore(t *testing.T) {
+	h := newHub(t)
+	tok := h.token("urban-management", "officer", "dispatcher")
+	for _, q := range []string{
+		`{ list: cases(first: 0) { totalCount edges { cursor } pageInfo { hasNextPage } } }`,
+		`{ list: violations(first: 0) { totalCount edges { cursor } pageInfo { hasNextPage } } }`,
+		`{ list: properties(first: 0) { totalCount edges { cursor } pageInfo { hasNextPage } } }`,
+		`{ list: parkingLots(first: 0) { totalCount edges { cursor } pageInfo { hasNextPage } } }`,
+	} {
+		r := h.do(tok, q, nil)
+		if len(r.Errors) > 0 {
+			t.Fatalf("%s: %+v", q, r.Errors)
+		}
+		got := decode[caseConn](t, r.Data["list"])
+		if got.TotalCount == 0 || len(got.Edges) != 0 || !got.PageInfo.HasNextPage {
+			t.Fatalf("%s: total %d, %d edges, hasNextPage %v", q, got.TotalCount, len(got.Edges), got.PageInfo.HasNextPage)
+		}
+	}
+}
+
 func TestBadInputOverHTTP(t *testing.T) {
 	h := newHub(t)
 	tok := h.token("urban-management", "officer", "dispatcher")

@@ -196,9 +196,6 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 		}
 		q.After = &cur
 	}
-	if n == 0 {
-		return &Page{Order: order}, nil
-	}
 	list, more, err := s.store.List(ctx, d.Rows, q)
 	if err != nil {
 		return nil, fmt.Errorf("list properties: %w", err)
