@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,8 +19,7 @@ import (
 // where it stopped. The caller authenticates with an evaluator's API key,
 // so the export is checked and audited like a download over HTTP.
 func (m *Main) export(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.flagSet("export")
 	id := fs.String("snapshot", "", "snapshot id")
 	format := fs.String("format", "ndjson", "ndjson or csv")
 	out := fs.String("out", "", "output file (default <snapshot>.<format>)")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -19,8 +18,7 @@ import (
 // POST /ingest/{dataset}: the caller authenticates with the department
 // system's API key, and the same checks, merge and report apply.
 func (m *Main) importFile(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.flagSet("import")
 	dataset := fs.String("dataset", "cases", "dataset to load")
 	mode := fs.String("mode", string(ingest.AllOrNothing), "all-or-nothing or skip-invalid")
 	dryRun := fs.Bool("dry-run", false, "validate and report, write nothing")

@@ -19,6 +19,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,6 +42,14 @@ func main() {
 }
 
 var errUsage = errors.New("usage")
+
+// flagSet returns a command's flag set, writing its usage and errors to the
+// command's standard error.
+func (m *Main) flagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	return fs
+}
 
 // Main runs one subcommand. Tests drive it with their own streams and
 // environment.
@@ -85,6 +94,11 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			fmt.Fprintln(m.Stderr, "usage: datahub schema print")
 			return errUsage
 		}
+		if len(rest) > 1 {
+			// No flags: --help (or anything else) gets the usage.
+			fmt.Fprintln(m.Stderr, "Usage of schema print: datahub schema print (no flags)")
+			return errUsage
+		}
 		return m.schemaPrint()
 	case "apikey":
 		return m.apikey(ctx, rest)
@@ -103,7 +117,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			fmt.Fprintln(m.Stderr, "usage: datahub audit verify")
 			return errUsage
 		}
-		return m.auditVerify(ctx)
+		return m.auditVerify(ctx, rest[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -454,5 +455,23 @@ func TestImportCommand(t *testing.T) {
 	rep, err = run("--mode", "skip-invalid", bad)
 	if err != nil || rep.Inserted != 1 || rep.Rejected != 1 {
 		t.Fatalf("skip-invalid: %+v %v", rep, err)
+	}
+}
+
+// TestEveryCommandHelps: --help on any command prints its flags and does
+// nothing else (no flag defined twice, nothing run).
+func TestEveryCommandHelps(t *testing.T) {
+	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"seed"}, {"token"}, {"schema", "print"}, {"apikey", "create"},
+		{"apikey", "list"}, {"apikey", "revoke"}, {"policy", "matrix"}, {"audit", "verify"}, {"export"}, {"import"}} {
+		t.Run(strings.Join(cmd, " "), func(t *testing.T) {
+			m, out := newMain(map[string]string{"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"})
+			err := m.Run(context.Background(), append(cmd, "--help"))
+			if !errors.Is(err, errUsage) {
+				t.Fatalf("err %v, want the usage error", err)
+			}
+			if stderr := m.Stderr.(*syncBuffer).String(); !strings.Contains(stderr, "Usage of") || out.String() != "" {
+				t.Fatalf("stderr %q, stdout %q", stderr, out.String())
+			}
+		})
 	}
 }

@@ -54,8 +54,7 @@ func (m *Main) apikey(ctx context.Context, args []string) error {
 		return errUsage
 	}
 	sub, rest := args[0], args[1:]
-	fs := flag.NewFlagSet("apikey "+sub, flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.flagSet("apikey " + sub)
 	name := fs.String("name", "", "who holds the key and why")
 	dept := fs.String("dept", "", "department the key acts for")
 	roles := fs.String("roles", "", "comma-separated roles")
@@ -123,8 +122,9 @@ func (m *Main) apikey(ctx context.Context, args []string) error {
 	}
 }
 
-func (m *Main) auditVerify(ctx context.Context) error {
-	pool, err := m.openPool(ctx, flag.NewFlagSet("audit verify", flag.ContinueOnError), nil)
+func (m *Main) auditVerify(ctx context.Context, args []string) error {
+	fs := m.flagSet("audit verify")
+	pool, err := m.openPool(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -146,8 +146,7 @@ func (m *Main) auditVerify(ctx context.Context) error {
 
 // policyMatrix prints who sees what, computed from the policy files alone.
 func (m *Main) policyMatrix(args []string) error {
-	fs := flag.NewFlagSet("policy matrix", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.flagSet("policy matrix")
 	dir := fs.String("dir", "", "policy directory (default: the policies embedded in the binary)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage

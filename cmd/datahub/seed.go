@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"time"
 
@@ -11,8 +10,7 @@ import (
 )
 
 func (m *Main) seed(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.flagSet("seed")
 	n := fs.Int("cases", seed.CasesDefault, "number of cases")
 	rs := fs.Int64("seed", 20230101, "random seed: the same seed and --now give the same data")
 	years := fs.Int("years", 0, "years of history (default 3)")

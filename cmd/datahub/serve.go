@@ -47,7 +47,7 @@ func (m *Main) loadConfig(fs *flag.FlagSet, args []string) (config.Config, error
 }
 
 func (m *Main) serve(ctx context.Context, args []string) error {
-	cfg, err := m.loadConfig(flag.NewFlagSet("serve", flag.ContinueOnError), args)
+	cfg, err := m.loadConfig(m.flagSet("serve"), args)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ Try it:
 }
 
 func (m *Main) migrate(ctx context.Context, args []string) error {
-	cfg, err := m.loadConfig(flag.NewFlagSet("migrate", flag.ContinueOnError), args)
+	cfg, err := m.loadConfig(m.flagSet("migrate"), args)
 	if err != nil {
 		return err
 	}
@@ -108,8 +108,7 @@ func (m *Main) migrate(ctx context.Context, args []string) error {
 }
 
 func (m *Main) token(args []string) error {
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.flagSet("token")
 	sub := fs.String("sub", "", "subject (user id)")
 	dept := fs.String("dept", "", "department code, e.g. urban-management")
 	roles := fs.String("roles", "", "comma-separated roles, e.g. officer,dispatcher")
