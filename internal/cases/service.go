@@ -12,6 +12,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
 	"github.com/google/uuid"
@@ -200,31 +201,14 @@ func (s *Service) validateFilter(ctx context.Context, f *Filter) error {
 	if utf8.RuneCountInString(f.Text) > 100 {
 		return apperr.Invalid("filter.text", "search text is limited to 100 characters")
 	}
-	if f.Jurisdiction != "" && !jurisdictionPattern.MatchString(f.Jurisdiction) {
-		return apperr.Invalid("filter.jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", f.Jurisdiction)
-	}
 	if f.MinorCode != "" && f.MajorCode != "" && !strings.HasPrefix(f.MinorCode, f.MajorCode) {
 		return apperr.Invalid("filter.minorCode", "minor class %s is not under major class %s", f.MinorCode, f.MajorCode)
 	}
-	if f.Jurisdiction != "" {
-		// A well-formed code that names no jurisdiction would match nothing
-		// and read like an empty result; reports refuse the same code.
-		// Jurisdictions that exist but lie outside the caller's scope are
-		// not refused here: they match no visible row, as before.
-		ok, err := s.store.JurisdictionExists(ctx, f.Jurisdiction)
-		if err != nil {
-			return fmt.Errorf("check filter jurisdiction[%s]: %w", f.Jurisdiction, err)
-		}
-		if !ok {
-			return apperr.Invalid("filter.jurisdiction", "unknown jurisdiction %q: use a code of the jurisdiction tree such as hailing.chengdong", f.Jurisdiction)
-		}
-	}
-	return nil
+	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.store.JurisdictionExists)
 }
 
 var (
-	jurisdictionPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
-	phonePattern        = regexp.MustCompile(`^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$`)
+	phonePattern = regexp.MustCompile(`^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$`)
 )
 
 // District bounds: a report must lie inside Hailing District (with margin).
@@ -274,7 +258,7 @@ func (s *Service) validateReport(in *ReportInput) (Class, error) {
 		return Class{}, apperr.Invalid("reporterName", "the name is limited to 50 characters")
 	case len(in.PhotoURLs) > 9:
 		return Class{}, apperr.Invalid("photoUrls", "at most 9 photos")
-	case in.Jurisdiction != "" && !jurisdictionPattern.MatchString(in.Jurisdiction):
+	case in.Jurisdiction != "" && !directory.IsCode(in.Jurisdiction):
 		return Class{}, apperr.Invalid("jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", in.Jurisdiction)
 	}
 	for i, u := range in.PhotoURLs {

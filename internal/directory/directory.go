@@ -5,6 +5,8 @@ package directory
 
 import (
 	"context"
+	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -201,3 +203,33 @@ func (Jurisdiction) IsEntity() {}
 
 // IsEntity marks Department as a federation entity for the GraphQL layer.
 func (Department) IsEntity() {}
+
+// codePattern is the form of a jurisdiction code: dotted segments of lower
+// case letters, digits and underscores (hailing.chengdong.fenghuang).
+var codePattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+
+// IsCode reports whether code has the form of a jurisdiction code.
+func IsCode(code string) bool { return codePattern.MatchString(code) }
+
+// CheckFilter validates the jurisdiction a list filter names (none is
+// fine): BAD_USER_INPUT on field when it is malformed or names no
+// jurisdiction (exists says), which would otherwise match nothing and read
+// like an empty result. A jurisdiction that exists but lies outside the
+// caller's scope passes: it matches no visible row, as any scope holding
+// nothing does.
+func CheckFilter(ctx context.Context, field, code string, exists func(context.Context, string) (bool, error)) error {
+	if code == "" {
+		return nil
+	}
+	if !IsCode(code) {
+		return apperr.Invalid(field, "%q is not a jurisdiction code such as hailing.chengdong", code)
+	}
+	ok, err := exists(ctx, code)
+	if err != nil {
+		return fmt.Errorf("check %s %s: %w", field, code, err)
+	}
+	if !ok {
+		return apperr.Invalid(field, "unknown jurisdiction %q: use a code of the jurisdiction tree such as hailing.chengdong", code)
+	}
+	return nil
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
 	"github.com/google/uuid"
@@ -233,25 +234,10 @@ func (s *Service) validateFilter(ctx context.Context, f *Filter) error {
 		return apperr.Invalid("filter.text", "search text is limited to 100 characters")
 	case f.Kind != "" && !f.Kind.Valid():
 		return apperr.Invalid("filter.kind", "unknown kind %q", f.Kind)
-	case f.Jurisdiction != "" && !jurisdictionPattern.MatchString(f.Jurisdiction):
-		return apperr.Invalid("filter.jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", f.Jurisdiction)
 	case f.OwnerDept != "" && !deptPattern.MatchString(f.OwnerDept):
 		return apperr.Invalid("filter.ownerDept", "%q is not a department code such as traffic-police", f.OwnerDept)
 	}
-	if f.Jurisdiction != "" {
-		// A well-formed code that names no jurisdiction would match nothing
-		// and read like an empty result; reports refuse the same code.
-		// Jurisdictions that exist but lie outside the caller's scope are
-		// not refused here: they match no visible row, as before.
-		ok, err := s.store.JurisdictionExists(ctx, f.Jurisdiction)
-		if err != nil {
-			return fmt.Errorf("check filter jurisdiction[%s]: %w", f.Jurisdiction, err)
-		}
-		if !ok {
-			return apperr.Invalid("filter.jurisdiction", "unknown jurisdiction %q: use a code of the jurisdiction tree such as hailing.chengdong", f.Jurisdiction)
-		}
-	}
-	return nil
+	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.store.JurisdictionExists)
 }
 
 // Near returns the lots nearest a point within radiusMeters (default 2 km,
@@ -433,9 +419,8 @@ func (s *Service) ReportAvailability(ctx context.Context, lotID uuid.UUID, free 
 }
 
 var (
-	jurisdictionPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
-	deptPattern         = regexp.MustCompile(`^[a-z0-9-]+$`)
-	phonePattern        = regexp.MustCompile(`^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$`)
+	deptPattern  = regexp.MustCompile(`^[a-z0-9-]+$`)
+	phonePattern = regexp.MustCompile(`^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$`)
 )
 
 // ByParent returns, per parent key, the first lots under it that the

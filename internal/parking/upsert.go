@@ -10,6 +10,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/google/uuid"
 )
 
@@ -191,7 +192,7 @@ func validateUpsert(in *UpsertInput) error {
 	case math.IsNaN(in.Lat) || math.IsNaN(in.Lng) || in.Lat < minLat || in.Lat > maxLat || in.Lng < minLng || in.Lng > maxLng:
 		return apperr.Invalid("location", "(%.5f, %.5f) is not inside Hailing District (latitude %.2f–%.2f, longitude %.2f–%.2f)",
 			in.Lat, in.Lng, minLat, maxLat, minLng, maxLng)
-	case in.Jurisdiction != "" && !jurisdictionPattern.MatchString(in.Jurisdiction):
+	case in.Jurisdiction != "" && !directory.IsCode(in.Jurisdiction):
 		return apperr.Invalid("jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", in.Jurisdiction)
 	case !deptPattern.MatchString(in.OwnerDept):
 		return apperr.Invalid("ownerDept", "%q is not a department code such as traffic-police", in.OwnerDept)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
 	"github.com/google/uuid"
@@ -213,8 +214,6 @@ func (s *Service) validateFilter(ctx context.Context, f *Filter) error {
 	switch {
 	case utf8.RuneCountInString(f.Text) > 100:
 		return apperr.Invalid("filter.text", "search text is limited to 100 characters")
-	case f.Jurisdiction != "" && !jurisdictionPattern.MatchString(f.Jurisdiction):
-		return apperr.Invalid("filter.jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", f.Jurisdiction)
 	case f.BuildYearFrom != nil && f.BuildYearTo != nil && *f.BuildYearFrom > *f.BuildYearTo:
 		return apperr.Invalid("filter.buildYearFrom", "the range %d–%d is empty", *f.BuildYearFrom, *f.BuildYearTo)
 	}
@@ -223,25 +222,11 @@ func (s *Service) validateFilter(ctx context.Context, f *Filter) error {
 			return apperr.Invalid("filter.renovation", "unknown renovation status %q", st)
 		}
 	}
-	if f.Jurisdiction != "" {
-		// A well-formed code that names no jurisdiction would match nothing
-		// and read like an empty result; reports refuse the same code.
-		// Jurisdictions that exist but lie outside the caller's scope are
-		// not refused here: they match no visible row, as before.
-		ok, err := s.store.JurisdictionExists(ctx, f.Jurisdiction)
-		if err != nil {
-			return fmt.Errorf("check filter jurisdiction[%s]: %w", f.Jurisdiction, err)
-		}
-		if !ok {
-			return apperr.Invalid("filter.jurisdiction", "unknown jurisdiction %q: use a code of the jurisdiction tree such as hailing.chengdong", f.Jurisdiction)
-		}
-	}
-	return nil
+	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.store.JurisdictionExists)
 }
 
 var (
-	jurisdictionPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
-	phonePattern        = regexp.MustCompile(`^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$`)
+	phonePattern = regexp.MustCompile(`^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$`)
 )
 
 // District bounds: a compound must lie inside Hailing District (with margin).
@@ -307,7 +292,7 @@ func (s *Service) validateUpsert(in *UpsertInput) error {
 	case in.Lat < minLat || in.Lat > maxLat || in.Lng < minLng || in.Lng > maxLng:
 		return apperr.Invalid("location", "(%.5f, %.5f) is not inside Hailing District (latitude %.2f–%.2f, longitude %.2f–%.2f)",
 			in.Lat, in.Lng, minLat, maxLat, minLng, maxLng)
-	case in.Jurisdiction != "" && !jurisdictionPattern.MatchString(in.Jurisdiction):
+	case in.Jurisdiction != "" && !directory.IsCode(in.Jurisdiction):
 		return apperr.Invalid("jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", in.Jurisdiction)
 	case in.BuildYear < 1900 || in.BuildYear > thisYear+3:
 		return apperr.Invalid("buildYear", "the build year must lie between 1900 and %d", thisYear+3)

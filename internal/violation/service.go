@@ -12,6 +12,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
 	"github.com/google/uuid"
@@ -241,26 +242,10 @@ func (s *Service) validateFilter(ctx context.Context, f *Filter) error {
 			return apperr.Invalid("filter.status", "unknown status %q", st)
 		}
 	}
-	if f.Jurisdiction != "" && !jurisdictionPattern.MatchString(f.Jurisdiction) {
-		return apperr.Invalid("filter.jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", f.Jurisdiction)
-	}
 	if f.DiscoveredFrom != nil && f.DiscoveredTo != nil && !f.DiscoveredFrom.Before(*f.DiscoveredTo) {
 		return apperr.Invalid("filter.discoveredTo", "the end of the period must be after its start")
 	}
-	if f.Jurisdiction != "" {
-		// A well-formed code that names no jurisdiction would match nothing
-		// and read like an empty result; reports refuse the same code.
-		// Jurisdictions that exist but lie outside the caller's scope are
-		// not refused here: they match no visible row, as before.
-		ok, err := s.store.JurisdictionExists(ctx, f.Jurisdiction)
-		if err != nil {
-			return fmt.Errorf("check filter jurisdiction[%s]: %w", f.Jurisdiction, err)
-		}
-		if !ok {
-			return apperr.Invalid("filter.jurisdiction", "unknown jurisdiction %q: use a code of the jurisdiction tree such as hailing.chengdong", f.Jurisdiction)
-		}
-	}
-	return nil
+	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.store.JurisdictionExists)
 }
 
 // ByProperty returns, for each property, its first violations visible to
@@ -383,7 +368,7 @@ func validateReport(in *ReportInput, now time.Time) error {
 	case !InDistrict(in.Lat, in.Lng):
 		return apperr.Invalid("location", "(%.5f, %.5f) is not inside Hailing District (latitude %.2f–%.2f, longitude %.2f–%.2f)",
 			in.Lat, in.Lng, MinLat, MaxLat, MinLng, MaxLng)
-	case in.Jurisdiction != "" && !jurisdictionPattern.MatchString(in.Jurisdiction):
+	case in.Jurisdiction != "" && !directory.IsCode(in.Jurisdiction):
 		return apperr.Invalid("jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", in.Jurisdiction)
 	case utf8.RuneCountInString(in.ExternalID) > 100:
 		return apperr.Invalid("externalId", "the external id is limited to 100 characters")
