@@ -35,25 +35,7 @@ var directoryOnce = sync.OnceValue(func() error {
 		return err
 	}
 	defer pool.Close()
-	return postgres.InTx(ctx, pool, func(tx pgx.Tx) error {
-		for _, j := range seed.Jurisdictions() {
-			var parent *string
-			if j.ParentCode != "" {
-				parent = &j.ParentCode
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO jurisdictions (code, level, parent_code, name_zh, name_en) VALUES ($1, $2, $3, $4, $5)`,
-				j.Code, j.Level, parent, j.NameZh, j.NameEn); err != nil {
-				return err
-			}
-		}
-		for _, d := range seed.Departments() {
-			if _, err := tx.Exec(ctx, `INSERT INTO departments (code, name_zh, name_en, kind, jurisdiction_code) VALUES ($1, $2, $3, $4, $5)`,
-				d.Code, d.NameZh, d.NameEn, d.Kind, d.JurisdictionCode); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return postgres.InTx(ctx, pool, func(tx pgx.Tx) error { return seed.Directory(ctx, tx) })
 })
 
 // setupKeys returns a key store on the package database, with the

@@ -43,25 +43,7 @@ func setup(tb testing.TB) *pgxpool.Pool {
 }
 
 func insertDirectory(ctx context.Context, pool *pgxpool.Pool) error {
-	return postgres.InTx(ctx, pool, func(tx pgx.Tx) error {
-		for _, j := range seed.Jurisdictions() {
-			var parent *string
-			if j.ParentCode != "" {
-				parent = &j.ParentCode
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO jurisdictions (code, level, parent_code, name_zh, name_en, admin_code, lat, lng)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, j.Code, j.Level, parent, j.NameZh, j.NameEn, j.AdminCode, j.Lat, j.Lng); err != nil {
-				return err
-			}
-		}
-		for _, d := range seed.Departments() {
-			if _, err := tx.Exec(ctx, `INSERT INTO departments (code, name_zh, name_en, kind, jurisdiction_code) VALUES ($1, $2, $3, $4, $5)`,
-				d.Code, d.NameZh, d.NameEn, d.Kind, d.JurisdictionCode); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return postgres.InTx(ctx, pool, func(tx pgx.Tx) error { return seed.Directory(ctx, tx) })
 }
 
 func catalog(tb testing.TB) *access.Catalog {

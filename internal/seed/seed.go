@@ -213,32 +213,22 @@ func run(ctx context.Context, pool *pgxpool.Pool, opts Options, progress func(st
 	}
 
 	err = stage(StageJurisdictions, func() (int, error) {
-		js := Jurisdictions()
-		progress(StageJurisdictions, 0, len(js))
-		n, err := tx.CopyFrom(ctx, pgx.Identifier{"jurisdictions"},
-			[]string{"code", "level", "parent_code", "name_zh", "name_en", "admin_code", "lat", "lng"},
-			pgx.CopyFromSlice(len(js), func(i int) ([]any, error) {
-				j := js[i]
-				return []any{j.Code, j.Level, nullIfEmpty(j.ParentCode), j.NameZh, j.NameEn, nullIfEmpty(j.AdminCode), j.Lat, j.Lng}, nil
-			}))
+		total := len(Jurisdictions())
+		progress(StageJurisdictions, 0, total)
+		n, err := copyJurisdictions(ctx, tx)
 		st.Jurisdictions = int(n)
-		progress(StageJurisdictions, int(n), len(js))
+		progress(StageJurisdictions, int(n), total)
 		return int(n), err
 	})
 	if err != nil {
 		return st, err
 	}
 	err = stage(StageDepartments, func() (int, error) {
-		ds := Departments()
-		progress(StageDepartments, 0, len(ds))
-		n, err := tx.CopyFrom(ctx, pgx.Identifier{"departments"},
-			[]string{"code", "name_zh", "name_en", "kind", "jurisdiction_code"},
-			pgx.CopyFromSlice(len(ds), func(i int) ([]any, error) {
-				d := ds[i]
-				return []any{d.Code, d.NameZh, d.NameEn, d.Kind, d.JurisdictionCode}, nil
-			}))
+		total := len(Departments())
+		progress(StageDepartments, 0, total)
+		n, err := copyDepartments(ctx, tx)
 		st.Departments = int(n)
-		progress(StageDepartments, int(n), len(ds))
+		progress(StageDepartments, int(n), total)
 		return int(n), err
 	})
 	if err != nil {
@@ -457,4 +447,37 @@ func writeEvents(w *binWriter, c *caseRow, compact bool) {
 		w.text(e.note)
 		w.timestamptz(e.at)
 	}
+}
+
+// Directory loads the reference data alone — the jurisdiction tree and the
+// departments — into empty tables: what tests and tools need before any
+// record can name a jurisdiction or a department.
+func Directory(ctx context.Context, tx pgx.Tx) error {
+	if _, err := copyJurisdictions(ctx, tx); err != nil {
+		return fmt.Errorf("seed jurisdictions: %w", err)
+	}
+	if _, err := copyDepartments(ctx, tx); err != nil {
+		return fmt.Errorf("seed departments: %w", err)
+	}
+	return nil
+}
+
+func copyJurisdictions(ctx context.Context, tx pgx.Tx) (int64, error) {
+	js := Jurisdictions()
+	return tx.CopyFrom(ctx, pgx.Identifier{"jurisdictions"},
+		[]string{"code", "level", "parent_code", "name_zh", "name_en", "admin_code", "lat", "lng"},
+		pgx.CopyFromSlice(len(js), func(i int) ([]any, error) {
+			j := js[i]
+			return []any{j.Code, j.Level, nullIfEmpty(j.ParentCode), j.NameZh, j.NameEn, nullIfEmpty(j.AdminCode), j.Lat, j.Lng}, nil
+		}))
+}
+
+func copyDepartments(ctx context.Context, tx pgx.Tx) (int64, error) {
+	ds := Departments()
+	return tx.CopyFrom(ctx, pgx.Identifier{"departments"},
+		[]string{"code", "name_zh", "name_en", "kind", "jurisdiction_code"},
+		pgx.CopyFromSlice(len(ds), func(i int) ([]any, error) {
+			d := ds[i]
+			return []any{d.Code, d.NameZh, d.NameEn, d.Kind, d.JurisdictionCode}, nil
+		}))
 }
