@@ -53,7 +53,12 @@ func (r *Resolver) accessDirective(ctx context.Context, obj any, next graphql.Re
 		// A masked field of a type the rule cannot mask is withheld.
 		return nil, nil
 	default:
-		return nil, apperr.New(apperr.Forbidden, "field group %q of %s needs a data-sharing grant", group, dataset)
+		if access.PrincipalFrom(ctx).Kind == access.KindAnonymous {
+			return nil, apperr.New(apperr.Forbidden, "sign in to see field group %q of %s", group, dataset)
+		}
+		return nil, apperr.New(apperr.Forbidden,
+			"field group %q of %s is not visible to you; if your work needs it, ask its provider department for a data-sharing grant (requestAccess)",
+			group, dataset)
 	}
 }
 
