@@ -321,6 +321,12 @@ type base struct {
 	rows     rowKinds
 	fields   map[string]FieldAccess
 	useGrant map[string]bool // the department's grants apply to the group
+	// ownGroup says the dataset's provider provides the group: only such a
+	// grant can open the provider's rows. A grant of a group another
+	// department provides (planning's permit status on violations) unlocks
+	// that group on rows the principal already sees, never more rows: its
+	// grantor does not own them.
+	ownGroup map[string]bool
 	actions  []string
 	staff    bool // acts for its department
 }
@@ -363,7 +369,7 @@ func roleKey(roles []string) string {
 
 // compute asks the enforcer; s.mu is held.
 func (s *snapshot) compute(dept, sub string, ds *Dataset) (*base, error) {
-	b := &base{fields: make(map[string]FieldAccess, len(ds.Groups)), useGrant: map[string]bool{}}
+	b := &base{fields: make(map[string]FieldAccess, len(ds.Groups)), useGrant: map[string]bool{}, ownGroup: map[string]bool{}}
 	if sub == "" {
 		for _, g := range ds.Groups {
 			b.fields[g.Name] = FieldDenied
@@ -400,6 +406,7 @@ func (s *snapshot) compute(dept, sub string, ds *Dataset) (*base, error) {
 		if (g.Class == ClassConditional || g.Class == ClassPersonal) && ask(obj, actUseGrant) {
 			b.useGrant[g.Name] = true
 		}
+		b.ownGroup[g.Name] = ds.ProviderOf(g) == ds.Provider
 	}
 	for _, a := range ds.Actions {
 		if ask(ds.Name, a) {
@@ -497,7 +504,10 @@ func (e *Engine) applyGrants(s *snapshot, d *Decision, b *base, dept string) {
 	if len(ids) == 0 {
 		return
 	}
-	for _, js := range subtrees {
+	for group, js := range subtrees {
+		if !b.ownGroup[group] {
+			continue
+		}
 		for _, j := range js {
 			if !d.Rows.All && !underAny(j, d.Rows.Jurisdictions) {
 				d.Rows.Jurisdictions = addSubtree(d.Rows.Jurisdictions, j)

@@ -477,6 +477,41 @@ func TestGrantOnPersonalGroupAndPartialSubtree(t *testing.T) {
 	}
 }
 
+// TestGrantOfAnotherProvidersGroupOpensNoRows: planning grants its permit
+// status on violations, but the violations are urban-management's: such a
+// grant unlocks the group on rows the grantee already sees and never adds
+// rows (it once widened a street officer's violations to the district).
+func TestGrantOfAnotherProvidersGroupOpensNoRows(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	for _, g := range []access.Grant{
+		{ID: "g-p1", Grantee: "urban-management", Dataset: "violations", Groups: []string{"permit"},
+			Jurisdiction: "hailing", Purpose: "enforcement checks permits", Until: t0.Add(time.Hour)},
+		{ID: "g-p2", Grantee: "water", Dataset: "violations", Groups: []string{"permit"},
+			Jurisdiction: "hailing.chengxi", Purpose: "river-bank structures", Until: t0.Add(time.Hour)},
+	} {
+		if err := b.eng.AddGrant(ctx, g); err != nil {
+			t.Fatalf("AddGrant %s: %v", g.ID, err)
+		}
+	}
+	officer := decide(t, b.eng, user("urban-management", "hailing.chengxi", "street-officer"), "violations")
+	if ok, diff := same(access.RowScope{Jurisdictions: []string{"hailing.chengxi"}}, officer.Rows); !ok {
+		t.Errorf("street officer's rows (-want +got):\n%s", diff)
+	}
+	if officer.Field("permit") != V || officer.Field("party") != V {
+		t.Errorf("street officer: permit %v, party %v; want visible, visible", officer.Field("permit"), officer.Field("party"))
+	}
+	water := decide(t, b.eng, user("water", "hailing", "viewer"), "violations")
+	if ok, diff := same(access.RowScope{Depts: []string{"water"}}, water.Rows); !ok {
+		t.Errorf("water's rows (-want +got):\n%s", diff)
+	}
+	if water.FieldAt("permit", "hailing.chengxi.jichuan") != V || water.FieldAt("permit", "hailing.chengdong") != D {
+		t.Errorf("water's permit: %v in Chengxi, %v in Chengdong; want visible, denied",
+			water.FieldAt("permit", "hailing.chengxi.jichuan"), water.FieldAt("permit", "hailing.chengdong"))
+	}
+}
+
 func TestGrantCoveringTheWholeScopeRaisesTheField(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -112,3 +112,44 @@ func TestAuditNamesOnlyTheGrantsTheRowsWereReadUnder(t *testing.T) {
 		t.Errorf("Chengdong read recorded %+v; want grant %s, reporter, %d rows", rec, grant, n)
 	}
 }
+
+// TestPermitGrantOpensNoViolationRows: planning's permit status on
+// violations is planning's to grant, the violations are urban-management's.
+// Water asks planning for the permit group in Chengxi; once approved, water
+// sees exactly the violations it saw before (its own), not Chengxi's.
+func TestPermitGrantOpensNoViolationRows(t *testing.T) {
+	h := newHub(t)
+	water := h.token("water", "viewer")
+	count := func() int {
+		t.Helper()
+		r := h.do(water, `{ violations { totalCount } }`, nil)
+		if len(r.Errors) > 0 {
+			t.Fatalf("violations: %+v", r.Errors)
+		}
+		return decode[struct{ TotalCount int }](t, r.Data["violations"]).TotalCount
+	}
+	before := count()
+	r := h.do(h.token("water", "admin"), `mutation($in: AccessRequestInput!) { requestAccess(input: $in) { id status } }`,
+		map[string]any{"in": map[string]any{"dataset": "violations", "fieldGroups": []string{"permit"},
+			"jurisdiction": "hailing.chengxi", "purpose": "河道沿线建筑许可核查",
+			"until": seedNow.Add(24 * time.Hour).Format(time.RFC3339)}})
+	if len(r.Errors) > 0 {
+		t.Fatalf("request: %+v", r.Errors)
+	}
+	id := decode[accessRequest](t, r.Data["requestAccess"]).ID
+	if r = h.do(h.token("planning", "admin"), `mutation($id: ID!) { approveAccessRequest(id: $id) { status } }`,
+		map[string]any{"id": id}); len(r.Errors) > 0 {
+		t.Fatalf("approve: %+v", r.Errors)
+	}
+	t.Cleanup(func() {
+		h.do(h.token("planning", "admin"), `mutation($id: ID!) { revokeGrant(id: $id) { status } }`, map[string]any{"id": id})
+	})
+	var chengxi int
+	if err := h.app.Pool.QueryRow(context.Background(),
+		"SELECT count(*) FROM violations WHERE jurisdiction_code LIKE 'hailing.chengxi.%'").Scan(&chengxi); err != nil || chengxi == 0 {
+		t.Fatalf("no Chengxi violations in the demo data (%v)", err)
+	}
+	if after := count(); after != before {
+		t.Fatalf("water saw %d violations before planning's permit grant and %d with it", before, after)
+	}
+}
