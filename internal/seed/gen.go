@@ -474,6 +474,10 @@ func (g *generator) addText() {
 	}
 }
 
+// citizenAppActor is the timeline actor of what citizens do through the
+// app: the app's key, not the citizen.
+const citizenAppActor = "citizen-app@urban-management"
+
 func citizenID(idx int) string {
 	s := strconv.Itoa(idx + 1)
 	return "cit-" + strings.Repeat("0", max(0, 6-len(s))) + s
@@ -718,7 +722,10 @@ func (g *generator) simulate() {
 	case cases.SourceEnforcementTerminal:
 		reporter = g.of(g.handlers[st.dept])
 	case cases.SourceCitizenReport:
-		reporter = c.citizenID
+		// As the hub records it: the citizen app acts, and the citizen's
+		// id stays in the case's citizen column (own-reports scope), never
+		// in a timeline every department reads.
+		reporter = citizenAppActor
 	case cases.SourceHotline12345:
 		reporter = "hotline-12345@urban-management"
 		note = "12345工单 " + c.externalID
@@ -858,7 +865,7 @@ func (g *generator) simulate() {
 	if (c.source == cases.SourceCitizenReport || c.source == cases.SourceHotline12345) && g.chance(pRating) {
 		t = t.Add(sec(time.Hour + g.expDur(30*time.Hour)))
 		stars, comment := g.rating()
-		rater, raterDept := c.citizenID, cases.OwnerDept
+		rater, raterDept := citizenAppActor, cases.OwnerDept
 		if c.source == cases.SourceHotline12345 {
 			rater = "hotline-12345@urban-management" // follow-up call (回访)
 		}
