@@ -374,7 +374,10 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 var (
-	landlinePattern = regexp.MustCompile(`0[0-9]{2,3}-[0-9]{7,8}`)
+	landlinePattern = regexp.MustCompile(`0[0-9]{2,3}[ -]?[0-9]{7,8}`)
+	// Mobile numbers as people write them: 13912345678, 139 1234 5678,
+	// 139-1234-5678, with or without +86.
+	mobilePattern = regexp.MustCompile(`(\+?86[ -]?)?1[3-9][0-9][ -]?[0-9]{4}[ -]?[0-9]{4}`)
 	idPattern       = regexp.MustCompile(`[0-9]{17}[0-9Xx]`)
 	platePattern    = regexp.MustCompile(`[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领][A-Z][·•]?[A-Z0-9]{5,6}`)
 	longDigits      = regexp.MustCompile(`[0-9]{7,}`)
@@ -383,15 +386,17 @@ var (
 // Removed replaces personal data in scrubbed text.
 const Removed = "[removed]"
 
-// Scrub removes personal data from free text: ID numbers, landline
-// numbers, plates, any run of 7 or more digits (mobile numbers among them),
-// and the given names. It is a safety net for profiles that keep text; the default
-// profile drops text altogether.
+// Scrub removes personal data from free text: ID numbers, mobile and
+// landline numbers (also written in groups), plates, any run of 7 or more
+// digits, and the given names. Other people's names cannot be told from
+// ordinary words, so it is a safety net for profiles that keep text; the
+// default profile drops text altogether.
 func Scrub(s string, names ...string) string {
 	if s == "" {
 		return s
 	}
 	s = idPattern.ReplaceAllString(s, Removed)
+	s = mobilePattern.ReplaceAllString(s, Removed)
 	s = landlinePattern.ReplaceAllString(s, Removed)
 	s = platePattern.ReplaceAllString(s, Removed)
 	s = longDigits.ReplaceAllString(s, Removed)
