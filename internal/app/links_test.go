@@ -124,3 +124,49 @@ func TestSeededCasesNameRealCompounds(t *testing.T) {
 		t.Fatalf("%d cases linked to compounds, %d to compounds that do not exist", linked, dangling)
 	}
 }
+
+// TestViolationLinksOnlyToVisibleCases: a street office linking a violation
+// to a case outside its scope hears "unknown case", as for a case that does
+// not exist, and nothing is written: the link neither confirms that the case
+// exists nor attaches to it.
+func TestViolationLinksOnlyToVisibleCases(t *testing.T) {
+	h := newHub(t)
+	ctx := context.Background()
+	var inChengdong, inChengxi string
+	for _, q := range []struct {
+		street string
+		id     *string
+	}{{"hailing.chengdong", &inChengdong}, {"hailing.chengxi", &inChengxi}} {
+		if err := h.app.Pool.QueryRow(ctx, `SELECT id::text FROM cases WHERE street_code = $1
+			AND coalesce(handling_dept, '') <> 'street-chengxi' ORDER BY id LIMIT 1`, q.street).Scan(q.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chengxi := h.token("street-chengxi", "officer")
+	report := func(caseID string) gqlResponse {
+		return h.do(chengxi, `mutation($in: ViolationInput!) { reportViolation(input: $in) { id case { id } } }`,
+			map[string]any{"in": map[string]any{"kind": "STREET_OCCUPATION", "subtype": "SHOPFRONT_OVERFLOW", "channel": "PATROL", "description": "西仓街店外经营",
+				"lat": 32.487, "lng": 119.905, "jurisdiction": "hailing.chengxi", "caseId": caseID}})
+	}
+	var before int
+	if err := h.app.Pool.QueryRow(ctx, "SELECT count(*) FROM violations").Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	hidden, missing := report(inChengdong), report("01890000-0000-7000-8000-000000000000")
+	for _, r := range []gqlResponse{hidden, missing} {
+		if r.code(0) != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != "caseId" {
+			t.Fatalf("link to a case outside the scope: %+v", r.Errors)
+		}
+	}
+	if a, b := strings.Replace(hidden.Errors[0].Message, inChengdong, "X", 1),
+		strings.Replace(missing.Errors[0].Message, "01890000-0000-7000-8000-000000000000", "X", 1); a != b {
+		t.Fatalf("a hidden case and a missing one answer differently: %q vs %q", a, b)
+	}
+	var after int
+	if err := h.app.Pool.QueryRow(ctx, "SELECT count(*) FROM violations").Scan(&after); err != nil || after != before {
+		t.Fatalf("refused links wrote %d violations (%v)", after-before, err)
+	}
+	if r := report(inChengxi); len(r.Errors) > 0 {
+		t.Fatalf("link to a case in the office's own street: %+v", r.Errors)
+	}
+}

@@ -329,6 +329,19 @@ func (s *CaseStore) DepartmentExists(ctx context.Context, code string) (bool, er
 	return exists(ctx, s.pool, "SELECT EXISTS (SELECT 1 FROM departments WHERE code = $1)", code)
 }
 
+// existsIn reports whether from holds a row with idCol = id inside scope
+// (cols name from's scope columns).
+func existsIn(ctx context.Context, pool *pgxpool.Pool, from string, scope access.RowScope, cols scopeColumns, idCol string, id uuid.UUID) (bool, error) {
+	w := newWhere()
+	w.add(idCol+" = @id", "id", id)
+	w.addScope(scope, cols)
+	var ok bool
+	if err := pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+from+" WHERE "+w.sql()+")", w.args).Scan(&ok); err != nil {
+		return false, translate(fmt.Errorf("exists in %s: %w", from, err))
+	}
+	return ok, nil
+}
+
 func exists(ctx context.Context, pool *pgxpool.Pool, sql string, arg any) (bool, error) {
 	var ok bool
 	if err := pool.QueryRow(ctx, sql, arg).Scan(&ok); err != nil {

@@ -362,9 +362,9 @@ func (s *ViolationStore) JurisdictionExists(ctx context.Context, code string) (b
 	return exists(ctx, s.pool, "SELECT EXISTS (SELECT 1 FROM jurisdictions WHERE code = $1)", code)
 }
 
-// CaseExists implements violation.Store.
-func (s *ViolationStore) CaseExists(ctx context.Context, id uuid.UUID) (bool, error) {
-	return exists(ctx, s.pool, "SELECT EXISTS (SELECT 1 FROM cases WHERE id = $1)", id)
+// CaseVisible implements violation.Store.
+func (s *ViolationStore) CaseVisible(ctx context.Context, scope access.RowScope, id uuid.UUID) (bool, error) {
+	return existsIn(ctx, s.pool, "cases", scope, caseScope, "id", id)
 }
 
 // Demo data figures (reference/hailing.md: "523 illegal structures

@@ -57,8 +57,9 @@ type Store interface {
 	Locate(ctx context.Context, lat, lng float64) (string, error)
 	// JurisdictionExists reports whether a jurisdiction code exists.
 	JurisdictionExists(ctx context.Context, code string) (bool, error)
-	// CaseExists reports whether a case exists (whoever may see it).
-	CaseExists(ctx context.Context, id uuid.UUID) (bool, error)
+	// CaseVisible reports whether a case exists within scope (the
+	// caller's row scope on cases).
+	CaseVisible(ctx context.Context, scope access.RowScope, id uuid.UUID) (bool, error)
 	// ByParent returns, per parent key, its first records within scope and,
 	// with withCount, each parent's total.
 	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*Violation, map[string]int, error)
@@ -456,16 +457,28 @@ func (s *Service) resolveJurisdiction(ctx context.Context, in *ReportInput) erro
 	return nil
 }
 
-func (s *Service) checkCase(ctx context.Context, id *uuid.UUID) error {
-	if id == nil {
+// linkedCases is the dataset a violation's case link points into.
+const linkedCases = "cases"
+
+// checkLinks refuses a case the caller cannot see in the same words as one
+// that does not exist: a link must not confirm that a record outside the
+// caller's scope exists, nor attach to it. The compound is not checked:
+// properties are housing's register, reloaded on its own schedule, and a
+// link to a compound is kept like the cases' (no foreign key).
+func (s *Service) checkLinks(ctx context.Context, in *ReportInput) error {
+	if in.CaseID == nil {
 		return nil
 	}
-	ok, err := s.store.CaseExists(ctx, *id)
+	d, err := s.auth.Decide(ctx, linkedCases)
 	if err != nil {
 		return err
 	}
+	ok, err := s.store.CaseVisible(ctx, d.Rows, *in.CaseID)
+	if err != nil {
+		return fmt.Errorf("check caseId %s: %w", *in.CaseID, err)
+	}
 	if !ok {
-		return apperr.Invalid("caseId", "unknown case %s", *id)
+		return apperr.Invalid("caseId", "unknown case %s", *in.CaseID)
 	}
 	return nil
 }
@@ -496,7 +509,7 @@ func (s *Service) Report(ctx context.Context, in ReportInput) (*Violation, error
 	if err := s.resolveJurisdiction(ctx, &in); err != nil {
 		return nil, err
 	}
-	if err := s.checkCase(ctx, in.CaseID); err != nil {
+	if err := s.checkLinks(ctx, &in); err != nil {
 		return nil, err
 	}
 	return s.create(ctx, in, access.PrincipalFrom(ctx), now)
@@ -569,7 +582,7 @@ func (s *Service) Upsert(ctx context.Context, in ReportInput, version *int) (*Vi
 	if in.ExternalID == "" {
 		return nil, "", apperr.Invalid("externalId", "an upsert is keyed by the sending system's external id; give one")
 	}
-	if err := s.checkCase(ctx, in.CaseID); err != nil {
+	if err := s.checkLinks(ctx, &in); err != nil {
 		return nil, "", err
 	}
 	p := access.PrincipalFrom(ctx)
