@@ -142,3 +142,107 @@ func TestSnapshotExport(t *testing.T) {
 		t.Fatalf("staff download: %d", resp.StatusCode)
 	}
 }
+
+// TestIndicatorsComplementSuppression replays the red team's differencing
+// attack over GraphQL on the seeded data: satisfaction by street (the seed
+// has too few ratings per community) for all cases and for EVENT cases
+// only. Wherever the anonymous public sees both,
+// the ratings the kind filter removed (the complement) must be none or at
+// least suppressBelow (5), so no few ratings can be had by subtraction; the
+// cells where a department sees an attackable difference must be
+// suppressed for the public; departments still see every figure; and only
+// a public query with a narrowing filter reads the rollups twice.
+func TestIndicatorsComplementSuppression(t *testing.T) {
+	h := newHub(t)
+	const q = `query($from: DateTime!, $to: DateTime!, $f: IndicatorFilter) {
+		indicators(period: MONTH, from: $from, to: $to, groupBy: [STREET], filter: $f) { periodStart street
+			s: figure(name: "satisfaction") { value numerator denominator suppressed }
+			c: figure(name: "rating_coverage") { value numerator denominator suppressed } } }`
+	type fig struct {
+		Value                  *float64
+		Numerator, Denominator int
+		Suppressed             bool
+	}
+	type row struct {
+		PeriodStart, Street string
+		S, C                fig
+	}
+	ask := func(token string, f map[string]any) map[string]row {
+		t.Helper()
+		r := h.do(token, q, map[string]any{"from": "2025-07-01T00:00:00+08:00", "to": "2025-11-01T00:00:00+08:00", "f": f})
+		if len(r.Errors) > 0 {
+			t.Fatalf("indicators %v: %+v", f, r.Errors)
+		}
+		out := map[string]row{}
+		for _, x := range decode[[]row](t, r.Data["indicators"]) {
+			out[x.PeriodStart+"|"+x.Street] = x
+		}
+		return out
+	}
+	all := map[string]any{"jurisdiction": "hailing"}
+	event := map[string]any{"jurisdiction": "hailing", "kind": "EVENT"}
+	staff := h.token("urban-management", "officer")
+	staffAll, staffEvent := ask(staff, all), ask(staff, event)
+	pubAll, pubEvent := ask("", all), ask("", event)
+
+	attackable := 0
+	for k, e := range staffEvent {
+		if e.S.Suppressed || e.C.Suppressed {
+			t.Fatalf("staff: %s suppressed", k)
+		}
+		removed := staffAll[k].S.Denominator - e.S.Denominator
+		if e.S.Denominator >= 5 && removed >= 1 && removed < 5 {
+			// Before: the public saw both, and the difference gave away the
+			// removed ratings.
+			attackable++
+			if !pubEvent[k].S.Suppressed {
+				t.Errorf("%s: EVENT satisfaction %d/%d shown to the public, all %d/%d: %d ratings derivable",
+					k, e.S.Numerator, e.S.Denominator, staffAll[k].S.Numerator, staffAll[k].S.Denominator, removed)
+			}
+		}
+	}
+	if attackable == 0 {
+		t.Fatal("the seeded data has no street-month where EVENT keeps ≥ 5 ratings and drops 1–4: the test proves nothing")
+	}
+	for k, e := range pubEvent {
+		u, ok := pubAll[k]
+		if !ok {
+			t.Fatalf("%s: no unfiltered row", k)
+		}
+		if !e.S.Suppressed && !u.S.Suppressed {
+			if d := u.S.Denominator - e.S.Denominator; d > 0 && d < 5 {
+				t.Errorf("%s: public sees satisfaction %d/%d and EVENT %d/%d: %d ratings derivable",
+					k, u.S.Numerator, u.S.Denominator, e.S.Numerator, e.S.Denominator, d)
+			}
+		}
+		// Rating coverage shows the rated count: never 1–4 to the public,
+		// and suppressed whenever satisfaction is.
+		for _, c := range []fig{e.C, u.C} {
+			if !c.Suppressed && c.Numerator > 0 && c.Numerator < 5 {
+				t.Errorf("%s: rating coverage %d/%d shows %d ratings", k, c.Numerator, c.Denominator, c.Numerator)
+			}
+		}
+		if e.S.Suppressed && !e.C.Suppressed {
+			t.Errorf("%s: EVENT satisfaction suppressed, rating coverage %d/%d shown", k, e.C.Numerator, e.C.Denominator)
+		}
+	}
+
+	// The wide read: one more rollup query for a public caller with a
+	// narrowing filter, none otherwise.
+	rollupReads := func(token string, f map[string]any) int {
+		t.Helper()
+		h.stmts.reset()
+		ask(token, f)
+		return len(h.stmts.find("FROM case_rollup_"))
+	}
+	for _, c := range []struct {
+		name  string
+		token string
+		f     map[string]any
+		want  int
+	}{{"staff, kind filter", staff, event, 1}, {"public, jurisdiction only", "", all, 1}, {"public, kind filter", "", event, 2}} {
+		if got := rollupReads(c.token, c.f); got != c.want {
+			t.Errorf("%s: %d rollup reads, want %d", c.name, got, c.want)
+		}
+	}
+}

@@ -85,15 +85,51 @@
 // Composite score = Σ weight × normalised value over the figures
 // policies/weights.yaml names, where rates count as they are, rates where
 // lower is better (rework, overdue-pending) as 1 − x, and satisfaction as
-// (mean − 1) / 4; empty when any input is empty.
+// (mean − 1) / 4; suppressed when any input is suppressed, else empty when
+// any input is empty.
 //
 // Small cells: for public callers (anonymous, the citizen app, evaluators:
-// whoever may not read case rows as a department) a figure resting on 1 to
-// suppressBelow−1 cases (catalog.yaml, evaluation/indicators; 5) is
-// suppressed: value, numerator and denominator are empty and Suppressed is
-// set. Counts are judged on themselves, rates on their denominator, means on
-// the cases averaged. Zero is shown. Parking and inspection figures are
-// public registers and never suppressed.
+// whoever may not read case rows as a department) a figure is suppressed —
+// value, numerator and denominator empty, Suppressed set — when a count it
+// is judged on is 1 to k−1, k = suppressBelow (catalog.yaml,
+// evaluation/indicators; 5). Zero is shown. The counts a figure is judged
+// on:
+//
+//   - Its base: a count itself; a rate its denominator; a mean or
+//     percentile the cases averaged (handled cases for the handling times,
+//     rated cases for satisfaction).
+//   - For rating coverage and participation, their numerators too (rated
+//     cases, cases raised by citizens): these count residents' acts, a few
+//     of which point at people; the rated count is what satisfaction is
+//     judged on, so coverage is suppressed whenever satisfaction is, and a
+//     sources filter makes registered the citizen-raised count. The
+//     numerators of the other rates count departments' acts and are not
+//     judged.
+//   - The complement of each of those counts, when the filter narrows the
+//     cases below period and jurisdiction (kind, major class, sources,
+//     handling department: every filter but the jurisdiction): the same
+//     count in the same cell (period and group, same jurisdiction) without
+//     the narrowing filters, less the count in the cell. Otherwise two
+//     shown figures would give the few cases the filter removed away by
+//     subtraction (satisfaction 23/6 for a community and 18/5 for its EVENT
+//     cases: its one COMPONENT rating was 5 stars). A zero complement (the
+//     filter removed nothing) is fine. The cells without the narrowing
+//     filters are read once per query, not per cell, in the same snapshot
+//     as the filtered ones (and so is the current period's live part), and
+//     only for public callers with a narrowing filter.
+//
+// Parking and inspection figures are public registers and never suppressed.
+// The violations figures are judged on their own counts (a narrowing filter
+// leaves them empty). Departments see every figure exact.
+//
+// The rule compares a cell with the same cell unfiltered, and nothing else.
+// It does not stop differences between other pairs of answers: two
+// narrowing filters (sources {A, B} against {A}, or the major classes of a
+// kind against the kind), a cell grouped by case class or department
+// against the same cell ungrouped, a street against its communities, a
+// quarter against its months. Closing those needs suppression checked
+// across every table a public caller can ask for (or perturbed figures),
+// not per query.
 //
 // # Performance
 //

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/calendar"
+	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/google/uuid"
 )
 
@@ -239,5 +241,67 @@ func TestContributeIsExactlyUndone(t *testing.T) {
 	}
 	if r.Sensitive(&f) {
 		t.Error("a case closed before the horizon month is not sensitive")
+	}
+}
+
+// TestFilterNarrowing: every filter field but the jurisdiction narrows the
+// cases below period and jurisdiction, so it must make the filter
+// case-specific (and trigger the complement check) and be dropped by Wide.
+// A field added to Filter without updating caseSpecific fails here.
+func TestFilterNarrowing(t *testing.T) {
+	full := Filter{Jurisdiction: "hailing.chengxi", Kind: cases.KindEvent, MajorCode: "05",
+		Sources: []cases.Source{cases.SourceHotline12345}, HandlingDept: "housing"}
+	rv := reflect.ValueOf(full)
+	for i := range rv.NumField() {
+		name := rv.Type().Field(i).Name
+		if rv.Field(i).IsZero() {
+			t.Fatalf("the test's filter leaves %s empty: set it", name)
+		}
+		var one Filter
+		reflect.ValueOf(&one).Elem().Field(i).Set(rv.Field(i))
+		if got := one.caseSpecific(); got != (name != "Jurisdiction") {
+			t.Errorf("a filter on %s alone: caseSpecific = %v", name, got)
+		}
+	}
+	if w := full.Wide(); !reflect.DeepEqual(w, Filter{Jurisdiction: full.Jurisdiction}) || w.caseSpecific() {
+		t.Errorf("Wide() = %+v, want the jurisdiction alone", w)
+	}
+}
+
+// TestSmallCellsRule: a figure is hidden when a base it is judged on, or
+// that base's complement, counts 1 to k−1 cases; zero is fine; a negative
+// complement cannot be judged and hides; k = 0 (staff) hides nothing.
+func TestSmallCellsRule(t *testing.T) {
+	comp := func(n int64) *bases { var b bases; b[bRated] = n; return &b }
+	for _, c := range []struct {
+		name   string
+		k      int
+		own    int64
+		comp   *bases
+		hidden bool
+	}{
+		{"no complement, large", 5, 6, nil, false},
+		{"no complement, small", 5, 4, nil, true},
+		{"no complement, zero", 5, 0, nil, false},
+		{"complement 1", 5, 5, comp(1), true},
+		{"complement 4", 5, 5, comp(4), true},
+		{"complement 0", 5, 6, comp(0), false},
+		{"complement 5", 5, 5, comp(5), false},
+		{"own 0, complement 3", 5, 0, comp(3), true},
+		{"negative complement", 5, 6, comp(-1), true},
+		{"staff", 0, 1, comp(1), false},
+	} {
+		sc := smallCells{k: c.k, comp: c.comp}
+		sc.own[bRated] = c.own
+		if got := sc.hides(bRated); got != c.hidden {
+			t.Errorf("%s: hides = %v, want %v", c.name, got, c.hidden)
+		}
+	}
+	// A figure judged on two bases (rating coverage: closed and rated) is
+	// hidden when either is small.
+	sc := smallCells{k: 5}
+	sc.own[bClosed], sc.own[bRated] = 8, 1
+	if !sc.hides(bClosed, bRated) {
+		t.Error("1 rated of 8 closed: rating coverage shown")
 	}
 }

@@ -40,10 +40,17 @@ type Filter struct {
 }
 
 // caseSpecific reports whether the filter names something only cases have,
-// so the other datasets' figures cannot follow it.
+// so the other datasets' figures cannot follow it. These are also the
+// filters that narrow a cell below its period and jurisdiction, which
+// small-cell suppression checks the complement of (see Wide). A new Filter
+// field must be listed here (TestFilterNarrowing fails otherwise).
 func (f Filter) caseSpecific() bool {
 	return f.Kind != "" || f.MajorCode != "" || len(f.Sources) > 0 || f.HandlingDept != ""
 }
+
+// Wide returns the filter without its narrowing parts (everything but the
+// jurisdiction): the filter of a query's wide read (CellQuery.Wide).
+func (f Filter) Wide() Filter { return Filter{Jurisdiction: f.Jurisdiction} }
 
 // Query asks for indicators: one row per period from the period containing
 // From to the last period starting before To (periods after the current one
@@ -75,9 +82,10 @@ type Figure struct {
 	Numerator   int64
 	Denominator int64
 	Formula     string
-	// Suppressed is set when the cell is too small to show the caller
-	// (public callers, fewer than the catalog's suppressBelow cases): Value,
-	// Numerator and Denominator are then empty.
+	// Suppressed is set when the figure rests on too few cases to show the
+	// caller (public callers: 1 to suppressBelow−1 cases, or as few removed
+	// by a narrowing filter; see doc.go, "Small cells"): Value, Numerator
+	// and Denominator are then empty.
 	Suppressed bool
 }
 
@@ -269,6 +277,10 @@ type CellQuery struct {
 	To      Month // end month, exclusive (a period start)
 	GroupBy []Dim
 	Filter  Filter
+	// Wide also asks for the same cells (period, grouping) under
+	// Filter.Wide(), read in the same snapshot as the filtered ones: the
+	// complements small-cell suppression checks.
+	Wide bool
 }
 
 // Cell is the rollup counters of one period and group: flows summed over
@@ -286,6 +298,8 @@ type LiveQuery struct {
 	Filter    Filter
 	Now       time.Time
 	PeriodEnd time.Time
+	// Wide: as CellQuery.Wide.
+	Wide bool
 }
 
 // LiveCell is the current period's correction for one group.
@@ -362,15 +376,25 @@ func groupOf(by []Dim, street, community, dept, kind, major string) Group {
 	return g
 }
 
+// wideRead is the read of a query's cells without its narrowing filters.
+type wideRead struct {
+	cells []Cell
+	live  []LiveCell
+}
+
 type rowKey struct {
 	period Month
 	group  Group
 }
 
 type rowAcc struct {
-	cell     Counters
-	hasCell  bool
-	live     *LiveCell
+	cell    Counters
+	hasCell bool
+	live    *LiveCell
+	// wide is the same period and group without the query's narrowing
+	// filters (public callers with such filters only): the complement of
+	// the row is wide − this row.
+	wide     *rowAcc
 	stockOK  bool
 	vFound   int64
 	vDemol   int64
@@ -382,8 +406,11 @@ type rowAcc struct {
 }
 
 // assemble computes the rows of a query from the store's answers.
+// wide, when not nil, holds the same cells without the query's narrowing
+// filters: it adds no rows, only the complements the small-cell rule
+// checks.
 func (s *Service) assemble(q *Query, from, to Month, horizon Month, cells []Cell, live []LiveCell, other *OtherFacts,
-	now time.Time, public bool) []Row {
+	wide *wideRead, now time.Time, public bool) []Row {
 	loc := s.loc
 	accs := map[rowKey]*rowAcc{}
 	get := func(k rowKey) *rowAcc {
@@ -411,6 +438,28 @@ func (s *Service) assemble(q *Query, from, to Month, horizon Month, cells []Cell
 	otherOK := other != nil
 	if otherOK {
 		s.addOther(q, from, to, other, get, now)
+	}
+	if wide != nil {
+		// Every row gets a wide part, empty if the wide read has none (the
+		// complements are then negative and the figures hidden).
+		for _, a := range accs {
+			a.wide = &rowAcc{}
+		}
+		for i := range wide.cells {
+			c := &wide.cells[i]
+			if a := accs[rowKey{c.Period, c.Group}]; a != nil {
+				a.wide.cell.Add(&c.Sum)
+				a.wide.hasCell = true
+			}
+		}
+		if cur >= from && cur < to {
+			for i := range wide.live {
+				l := &wide.live[i]
+				if a := accs[rowKey{cur, l.Group}]; a != nil {
+					a.wide.live = l
+				}
+			}
+		}
 	}
 	rows := make([]Row, 0, len(accs))
 	for k, a := range accs {
@@ -505,43 +554,126 @@ func (s *Service) addOther(q *Query, from, to Month, o *OtherFacts, get func(row
 	}
 }
 
+// base is a case count the small-cell rule judges figures on.
+type base int
+
+const (
+	bRegistered base = iota // registered in the period
+	bCitizen                // of those, raised by citizens
+	bDispatched             // dispatched in the period
+	bDueHandle              // due to handle in the period
+	bDueClose               // due to close in the period
+	bOpen                   // open at the end of the period
+	bHandled                // handled in the period
+	bClosed                 // closed in the period
+	bRated                  // of those, rated
+	numBases
+)
+
+// bases are a row's case counts by base.
+type bases [numBases]int64
+
+// caseBases computes the case counts of a row (or of its wide part).
+func caseBases(p Period, a *rowAcc, current bool) bases {
+	c := &a.cell
+	g := Counter(p.grain())
+	handleOpen := c[CHandleOpenM+g]
+	closeOpen := c[CCloseOpenM+g]
+	open := c[COpenEOM]
+	if current {
+		var live LiveCell
+		if a.live != nil {
+			live = *a.live
+		}
+		handleOpen -= live.NotYetDueHandle
+		closeOpen -= live.NotYetDueClose
+		open = live.Open
+	}
+	var b bases
+	b[bRegistered], b[bCitizen], b[bDispatched] = c[CRegistered], c[CCitizen], c[CDispatched]
+	b[bDueHandle] = c[CHandled] + handleOpen
+	b[bDueClose] = c[CClosed] + closeOpen
+	b[bOpen] = open
+	b[bHandled], b[bClosed], b[bRated] = c[CHandled], c[CClosed], c[CRated]
+	return b
+}
+
+// smallCells decides which of a row's figures a caller may not see (see
+// doc.go, "Small cells").
+type smallCells struct {
+	k   int   // suppressBelow; 0 for callers who see exact figures
+	own bases // the row's counts
+	// comp are the complements (wide − own) when the query had narrowing
+	// filters, nil otherwise.
+	comp *bases
+}
+
+// small reports whether n cases are too few to show: 1 to k−1.
+func (sc *smallCells) small(n int64) bool { return n > 0 && n < int64(sc.k) }
+
+// hides reports whether a figure judged on the given bases must be hidden:
+// one of them, or its complement, counts 1 to k−1 cases. A negative
+// complement means the two reads disagree (a refresh between the rollup
+// and ledger reads); it cannot be judged, so it hides the figure too.
+func (sc *smallCells) hides(bs ...base) bool {
+	if sc.k <= 0 {
+		return false
+	}
+	for _, b := range bs {
+		if sc.small(sc.own[b]) {
+			return true
+		}
+		if sc.comp != nil && (sc.comp[b] < 0 || sc.small(sc.comp[b])) {
+			return true
+		}
+	}
+	return false
+}
+
 // figures computes a row's figures.
 func (s *Service) figures(p Period, a *rowAcc, current, stockKnown, otherOK bool, o *OtherFacts, public bool) []Figure {
 	c := &a.cell
-	g := Counter(p.grain())
-	var live LiveCell
-	if current && a.live != nil {
-		live = *a.live
-	}
-	handleOpen := c[CHandleOpenM+g]
-	closeOpen := c[CCloseOpenM+g]
-	reworkOpen := c[CReworkOpenM+g]
+	b := caseBases(p, a, current)
+	reworkOpen := c[CReworkOpenM+Counter(p.grain())]
+	overdue := c[COverdueEOM]
 	if current {
-		handleOpen -= live.NotYetDueHandle
-		closeOpen -= live.NotYetDueClose
-		reworkOpen -= live.NotYetDueRework
-	}
-	dueHandle := c[CHandled] + handleOpen
-	dueClose := c[CClosed] + closeOpen
-	open, overdue := c[COpenEOM], c[COverdueEOM]
-	if current {
-		open, overdue = live.Open, live.Overdue
+		if a.live != nil {
+			reworkOpen -= a.live.NotYetDueRework
+			overdue = a.live.Overdue
+		} else {
+			overdue = 0
+		}
 	}
 
-	k := s.suppressBelow
-	if !public {
-		k = 0
+	sc := smallCells{own: b}
+	if public {
+		sc.k = s.suppressBelow
+		if a.wide != nil {
+			w := caseBases(p, a.wide, current)
+			for i := range w {
+				w[i] -= b[i]
+			}
+			sc.comp = &w
+		}
 	}
 	out := make([]Figure, 0, len(figureDefs)+1)
-	count := func(name string, n int64, defined bool) {
+	add := func(f Figure, hidden bool) {
+		if hidden {
+			// Value, numerator and denominator all go: either of the
+			// latter would give the value away.
+			f = Figure{Name: f.Name, Formula: f.Formula, Suppressed: true}
+		}
+		out = append(out, f)
+	}
+	count := func(name string, n int64, defined, hidden bool) {
 		f := Figure{Name: name, Formula: Formula(name)}
 		if defined {
 			f.Numerator = n
 			f.Value = ptr(float64(n))
 		}
-		out = append(out, suppress(f, n, k))
+		add(f, hidden)
 	}
-	ratio := func(name string, num, den int64, defined bool, k int) {
+	ratio := func(name string, num, den int64, defined, hidden bool) {
 		f := Figure{Name: name, Formula: Formula(name)}
 		if defined {
 			f.Numerator, f.Denominator = num, den
@@ -549,66 +681,63 @@ func (s *Service) figures(p Period, a *rowAcc, current, stockKnown, otherOK bool
 				f.Value = ptr(float64(num) / float64(den))
 			}
 		}
-		out = append(out, suppress(f, den, k))
+		add(f, hidden)
 	}
-	count(FigRegistered, c[CRegistered], true)
-	count(FigDispatched, c[CDispatched], true)
-	ratio(FigHandlingRate, c[CHandled], dueHandle, true, k)
-	ratio(FigOnTimeHandlingRate, c[CHandledOnTime], dueHandle, true, k)
-	ratio(FigClosureRate, c[CClosed], dueClose, true, k)
-	ratio(FigOnTimeClosureRate, c[CClosedOnTime], dueClose, true, k)
-	ratio(FigReworkRate, c[CReworkClosed]+reworkOpen, dueClose, true, k)
-	ratio(FigOverduePendingRate, overdue, open, stockKnown, k)
+	count(FigRegistered, b[bRegistered], true, sc.hides(bRegistered))
+	count(FigDispatched, b[bDispatched], true, sc.hides(bDispatched))
+	ratio(FigHandlingRate, c[CHandled], b[bDueHandle], true, sc.hides(bDueHandle))
+	ratio(FigOnTimeHandlingRate, c[CHandledOnTime], b[bDueHandle], true, sc.hides(bDueHandle))
+	ratio(FigClosureRate, c[CClosed], b[bDueClose], true, sc.hides(bDueClose))
+	ratio(FigOnTimeClosureRate, c[CClosedOnTime], b[bDueClose], true, sc.hides(bDueClose))
+	ratio(FigReworkRate, c[CReworkClosed]+reworkOpen, b[bDueClose], true, sc.hides(bDueClose))
+	ratio(FigOverduePendingRate, overdue, b[bOpen], stockKnown, sc.hides(bOpen))
 	{
 		f := Figure{Name: FigAvgHandlingHours, Formula: Formula(FigAvgHandlingHours), Numerator: c[CWorkSeconds], Denominator: c[CHandled]}
 		if c[CHandled] > 0 {
 			f.Value = ptr(round6(float64(c[CWorkSeconds]) / float64(c[CHandled]) / 3600))
 		}
-		out = append(out, suppress(f, c[CHandled], k))
+		add(f, sc.hides(bHandled))
 	}
 	{
 		f := Figure{Name: FigP90HandlingHours, Formula: Formula(FigP90HandlingHours), Denominator: c[CHandled]}
 		if v, rank, ok := p90Hours(c[CHist0 : CHist0+HistBuckets]); ok {
 			f.Value, f.Numerator = ptr(v), rank
 		}
-		out = append(out, suppress(f, c[CHandled], k))
+		add(f, sc.hides(bHandled))
 	}
 	{
 		f := Figure{Name: FigSatisfaction, Formula: Formula(FigSatisfaction), Numerator: c[CRatingSum], Denominator: c[CRated]}
 		if c[CRated] > 0 {
 			f.Value = ptr(float64(c[CRatingSum]) / float64(c[CRated]))
 		}
-		out = append(out, suppress(f, c[CRated], k))
+		add(f, sc.hides(bRated))
 	}
-	ratio(FigRatingCoverage, c[CRated], c[CClosed], true, k)
-	ratio(FigParticipation, c[CCitizen], c[CRegistered], true, k)
+	// Ratings and citizen reports are acts of residents: a few of them
+	// point at people, and the rated count is what satisfaction is judged
+	// on (a sources filter makes registered the citizen-raised count), so
+	// these rates are judged on their numerator as well.
+	ratio(FigRatingCoverage, b[bRated], b[bClosed], true, sc.hides(bClosed, bRated))
+	ratio(FigParticipation, b[bCitizen], b[bRegistered], true, sc.hides(bRegistered, bCitizen))
 
+	// The violations figures are not read under narrowing filters (they
+	// are empty then), so they have no complement to check.
 	vOK := otherOK && o.HasViolations
-	count(FigViolationsFound, a.vFound, vOK)
-	count(FigViolationsDemolish, a.vDemol, vOK)
+	count(FigViolationsFound, a.vFound, vOK, sc.small(a.vFound))
+	count(FigViolationsDemolish, a.vDemol, vOK, sc.small(a.vDemol))
 	{
 		f := Figure{Name: FigDemolishedArea, Formula: Formula(FigDemolishedArea)}
 		if vOK {
 			f.Value = ptr(math.Round(a.vArea*100) / 100)
 			f.Numerator, f.Denominator = int64(math.Round(a.vArea)), a.vDemol
 		}
-		out = append(out, suppress(f, a.vDemol, k))
+		add(f, sc.small(a.vDemol))
 	}
 	// Parking lots and inspection results are public registers (the
 	// double-random results are published by rule): no suppression.
-	ratio(FigSharedParkingRate, a.lotsOpen, a.lotsGov, otherOK && o.HasParking, 0)
-	ratio(FigInspectionPassRate, a.inspPass, a.insp, otherOK && o.HasInspections, 0)
+	ratio(FigSharedParkingRate, a.lotsOpen, a.lotsGov, otherOK && o.HasParking, false)
+	ratio(FigInspectionPassRate, a.inspPass, a.insp, otherOK && o.HasInspections, false)
 	out = append(out, s.composite(out))
 	return out
-}
-
-// suppress hides a figure computed from 1 to k−1 cases: value, numerator
-// and denominator go (a numerator or denominator would give the value away).
-func suppress(f Figure, n int64, k int) Figure {
-	if k <= 0 || n <= 0 || n >= int64(k) {
-		return f
-	}
-	return Figure{Name: f.Name, Formula: f.Formula, Suppressed: true}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -44,10 +44,13 @@ type Store interface {
 	// Rebuild recomputes the ledger and every rollup from the cases.
 	Rebuild(ctx context.Context, rules *Rules, now time.Time) (RefreshStats, error)
 	// Cells aggregates the rollups; it also returns their horizon (stock
-	// counters are known for the months before it).
-	Cells(ctx context.Context, q CellQuery) ([]Cell, Month, error)
-	// Live reads the current period's time-dependent part from the ledger.
-	Live(ctx context.Context, q LiveQuery) ([]LiveCell, error)
+	// counters are known for the months before it). With q.Wide it also
+	// returns the same cells under q.Filter's jurisdiction alone, read in
+	// the same snapshot (wide is nil otherwise).
+	Cells(ctx context.Context, q CellQuery) (cells, wide []Cell, horizon Month, err error)
+	// Live reads the current period's time-dependent part from the ledger;
+	// with q.Wide, also without the narrowing filters, as Cells does.
+	Live(ctx context.Context, q LiveQuery) (cells, wide []LiveCell, err error)
 	// Other reads the facts of the violations, parking and inspection
 	// figures, for the tables that exist.
 	Other(ctx context.Context, q OtherQuery) (*OtherFacts, error)
@@ -255,8 +258,11 @@ func (s *Service) snapshotAccess(ctx context.Context) (*access.Decision, error) 
 // every figure with its numerator, denominator and formula, and the
 // composite score. Every caller who may read the evaluation indicators
 // group may call it (FORBIDDEN otherwise); public callers (see
-// indicatorAccess) get cells counting fewer than the catalog's
-// suppressBelow cases suppressed. BAD_USER_INPUT for an invalid query,
+// indicatorAccess) get figures resting on fewer than the catalog's
+// suppressBelow cases suppressed, and, when the filter narrows the cases
+// below period and jurisdiction, those whose complement (the same cell
+// without the narrowing filters, less this one) is that small too (doc.go,
+// "Small cells"). BAD_USER_INPUT for an invalid query,
 // SERVICE_UNAVAILABLE while the rollups are being rebuilt.
 //
 // Before reading, it applies up to InlineRefreshLimit queued case changes
@@ -284,16 +290,30 @@ func (s *Service) Indicators(ctx context.Context, q Query) ([]Row, error) {
 			return nil, apperr.New(apperr.ServiceUnavailable, "the evaluation figures are being rebuilt; try again in a few minutes")
 		}
 	}
-	cells, horizon, err := s.store.Cells(ctx, CellQuery{Period: q.Period, From: from, To: to, GroupBy: q.GroupBy, Filter: q.Filter})
+	// A public caller's filters that narrow cells below period and
+	// jurisdiction need the complements checked (doc.go, "Small cells"):
+	// the same cells are read once more without them.
+	narrowed := public && q.Filter.caseSpecific()
+	cells, wideCells, horizon, err := s.store.Cells(ctx, CellQuery{Period: q.Period, From: from, To: to, GroupBy: q.GroupBy,
+		Filter: q.Filter, Wide: narrowed})
 	if err != nil {
 		return nil, fmt.Errorf("indicators: cells: %w", err)
+	}
+	var wide *wideRead
+	if narrowed {
+		wide = &wideRead{cells: wideCells}
 	}
 	var live []LiveCell
 	cur := q.Period.Start(MonthOf(now, s.loc))
 	if cur >= from && cur < to {
 		end := (cur + Month(q.Period.Months())).Start(s.loc)
-		if live, err = s.store.Live(ctx, LiveQuery{GroupBy: q.GroupBy, Filter: q.Filter, Now: now, PeriodEnd: end}); err != nil {
+		var wideLive []LiveCell
+		live, wideLive, err = s.store.Live(ctx, LiveQuery{GroupBy: q.GroupBy, Filter: q.Filter, Now: now, PeriodEnd: end, Wide: narrowed})
+		if err != nil {
 			return nil, fmt.Errorf("indicators: live: %w", err)
+		}
+		if wide != nil {
+			wide.live = wideLive
 		}
 	}
 	var other *OtherFacts
@@ -303,7 +323,7 @@ func (s *Service) Indicators(ctx context.Context, q Query) ([]Row, error) {
 			return nil, fmt.Errorf("indicators: other datasets: %w", err)
 		}
 	}
-	return s.assemble(&q, from, to, horizon, cells, live, other, now, public), nil
+	return s.assemble(&q, from, to, horizon, cells, live, other, wide, now, public), nil
 }
 
 // Refresh applies every queued case change to the rollups, rebuilding them

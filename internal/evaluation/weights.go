@@ -187,33 +187,33 @@ func normalise(kind figureKind, v float64) float64 {
 }
 
 // composite computes the composite figure of a row from its other figures:
-// Σ w·normalised value, nil when any weighted input is nil, suppressed when
-// any is suppressed.
+// Σ w·normalised value, suppressed when any weighted input is suppressed
+// (whatever the others are: the flag must not depend on the order of the
+// weights), else nil when any is nil.
 func (s *Service) composite(figs []Figure) Figure {
 	f := Figure{Name: FigComposite, Formula: s.weights.Formula()}
 	if s.weights == nil {
 		return f
 	}
-	var sum float64
-	for _, e := range s.weights.entries {
-		var in *Figure
+	ins := make([]*Figure, len(s.weights.entries))
+	for j, e := range s.weights.entries {
 		for i := range figs {
 			if figs[i].Name == e.name {
-				in = &figs[i]
+				ins[j] = &figs[i]
 				break
 			}
 		}
-		if in == nil {
-			return f
-		}
-		if in.Suppressed {
+		if ins[j] != nil && ins[j].Suppressed {
 			f.Suppressed = true
 			return f
 		}
-		if in.Value == nil {
+	}
+	var sum float64
+	for j, e := range s.weights.entries {
+		if ins[j] == nil || ins[j].Value == nil {
 			return f
 		}
-		sum += e.w * normalise(e.kind, *in.Value)
+		sum += e.w * normalise(e.kind, *ins[j].Value)
 	}
 	f.Value = ptr(round6(sum))
 	return f

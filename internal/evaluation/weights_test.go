@@ -83,6 +83,11 @@ func TestComposite(t *testing.T) {
 	if got := s.composite([]Figure{fig(FigClosureRate, ptr(0.9), false), fig(FigSatisfaction, nil, true), fig(FigReworkRate, ptr(0.1), false)}); got.Value != nil || !got.Suppressed {
 		t.Errorf("composite with a suppressed input = %v", got)
 	}
+	// Suppressed whatever comes before the suppressed input (here an
+	// undefined one), not only when it is the first to be looked at.
+	if got := s.composite([]Figure{fig(FigClosureRate, nil, false), fig(FigSatisfaction, ptr(4.0), false), fig(FigReworkRate, nil, true)}); got.Value != nil || !got.Suppressed {
+		t.Errorf("composite with an undefined and a suppressed input = %v", got)
+	}
 }
 
 func FuzzParseWeights(f *testing.F) {

@@ -679,13 +679,73 @@ func groupColumns(by []evaluation.Dim, need map[string]bool) []string {
 	return cols
 }
 
+// evalQuerier is the pool or a read transaction.
+type evalQuerier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// beginSnapshot begins the read-only repeatable-read transaction a query
+// and its wide counterpart are read in, so that their difference (the
+// complement small-cell suppression judges) is of one state of the data:
+// a refresh between two separate reads could make it anything.
+func (s *EvaluationStore) beginSnapshot(ctx context.Context) (pgx.Tx, error) {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	return tx, nil
+}
+
 // Cells implements evaluation.Store. It reads the smallest tier that keeps
-// every dimension the query groups or filters by.
-func (s *EvaluationStore) Cells(ctx context.Context, q evaluation.CellQuery) ([]evaluation.Cell, evaluation.Month, error) {
+// every dimension the query groups or filters by; the wide read (q.Wide)
+// drops the narrowing filters and so often reads a smaller tier.
+func (s *EvaluationStore) Cells(ctx context.Context, q evaluation.CellQuery) (cells, wide []evaluation.Cell, horizon evaluation.Month, err error) {
+	if !q.Wide {
+		if cells, err = readCells(ctx, s.pool, q, q.Filter); err != nil {
+			return nil, nil, 0, err
+		}
+		horizon, err = readHorizon(ctx, s.pool)
+		return cells, nil, horizon, err
+	}
+	tx, err := s.beginSnapshot(ctx)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("aggregate rollups: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if cells, err = readCells(ctx, tx, q, q.Filter); err != nil {
+		return nil, nil, 0, err
+	}
+	if wide, err = readCells(ctx, tx, q, q.Filter.Wide()); err != nil {
+		return nil, nil, 0, fmt.Errorf("wide: %w", err)
+	}
+	if horizon, err = readHorizon(ctx, tx); err != nil {
+		return nil, nil, 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, nil, 0, fmt.Errorf("aggregate rollups: commit: %w", err)
+	}
+	return cells, wide, horizon, nil
+}
+
+// readHorizon reads the rollups' horizon (0 before the first build).
+func readHorizon(ctx context.Context, db evalQuerier) (evaluation.Month, error) {
+	var h *time.Time
+	if err := db.QueryRow(ctx, `SELECT horizon FROM case_eval_state`).Scan(&h); err != nil {
+		return 0, fmt.Errorf("read horizon: %w", err)
+	}
+	if h == nil {
+		return 0, nil
+	}
+	return evaluation.MonthFromDate(*h), nil
+}
+
+// readCells aggregates the rollups for q under filter f.
+func readCells(ctx context.Context, db evalQuerier, q evaluation.CellQuery, f evaluation.Filter) ([]evaluation.Cell, error) {
 	need := map[string]bool{}
 	w := newWhere()
 	w.add("month >= @from AND month < @to", "from", q.From.Date(), "to", q.To.Date())
-	evalFilter(q.Filter, w, need)
+	evalFilter(f, w, need)
 	groups := groupColumns(q.GroupBy, need)
 	table := rollupFine
 	for _, t := range evalTiers {
@@ -726,10 +786,11 @@ func (s *EvaluationStore) Cells(ctx context.Context, q evaluation.CellQuery) ([]
 	}
 	q1 := `SELECT ` + period + ` AS p, ` + strings.Join(groups, ", ") + `, ` + strings.Join(sums, ", ") +
 		` FROM ` + table + ` WHERE ` + w.sql() + ` GROUP BY 1, 2, 3, 4, 5, 6`
-	rows, err := s.pool.Query(ctx, q1, w.args)
+	rows, err := db.Query(ctx, q1, w.args)
 	if err != nil {
-		return nil, 0, fmt.Errorf("aggregate rollups: %w", err)
+		return nil, fmt.Errorf("aggregate rollups: %w", err)
 	}
+	defer rows.Close()
 	var out []evaluation.Cell
 	dest := make([]any, 6+evaluation.NumCounters)
 	for rows.Next() {
@@ -740,33 +801,47 @@ func (s *EvaluationStore) Cells(ctx context.Context, q evaluation.CellQuery) ([]
 			dest[6+i] = &c.Sum[i]
 		}
 		if err := rows.Scan(dest...); err != nil {
-			rows.Close()
-			return nil, 0, fmt.Errorf("aggregate rollups: %w", err)
+			return nil, fmt.Errorf("aggregate rollups: %w", err)
 		}
 		c.Period = evaluation.MonthFromDate(p)
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("aggregate rollups: %w", err)
+		return nil, fmt.Errorf("aggregate rollups: %w", err)
 	}
-	var h *time.Time
-	if err := s.pool.QueryRow(ctx, `SELECT horizon FROM case_eval_state`).Scan(&h); err != nil {
-		return nil, 0, fmt.Errorf("read horizon: %w", err)
-	}
-	var horizon evaluation.Month
-	if h != nil {
-		horizon = evaluation.MonthFromDate(*h)
-	}
-	return out, horizon, nil
+	return out, nil
 }
 
 // Live implements evaluation.Store: the current period's time-dependent
 // part, from the ledger's sensitive cases (a few thousand, partial index).
-func (s *EvaluationStore) Live(ctx context.Context, q evaluation.LiveQuery) ([]evaluation.LiveCell, error) {
+func (s *EvaluationStore) Live(ctx context.Context, q evaluation.LiveQuery) (cells, wide []evaluation.LiveCell, err error) {
+	if !q.Wide {
+		cells, err = readLive(ctx, s.pool, q, q.Filter)
+		return cells, nil, err
+	}
+	tx, err := s.beginSnapshot(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("live figures: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if cells, err = readLive(ctx, tx, q, q.Filter); err != nil {
+		return nil, nil, err
+	}
+	if wide, err = readLive(ctx, tx, q, q.Filter.Wide()); err != nil {
+		return nil, nil, fmt.Errorf("wide: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, nil, fmt.Errorf("live figures: commit: %w", err)
+	}
+	return cells, wide, nil
+}
+
+// readLive reads the live part for q under filter f.
+func readLive(ctx context.Context, db evalQuerier, q evaluation.LiveQuery, f evaluation.Filter) ([]evaluation.LiveCell, error) {
 	need := map[string]bool{}
 	w := newWhere()
 	w.add("sensitive")
-	evalFilter(q.Filter, w, need)
+	evalFilter(f, w, need)
 	groups := groupColumns(q.GroupBy, need)
 	w.args["now"], w.args["end"] = q.Now, q.PeriodEnd
 	const nydHandle = `deadline >= @now AND deadline < @end AND (handled_at IS NULL OR handled_at >= @end)`
@@ -779,7 +854,7 @@ func (s *EvaluationStore) Live(ctx context.Context, q evaluation.LiveQuery) ([]e
 		count(*) FILTER (WHERE ` + open + `),
 		count(*) FILTER (WHERE ` + open + ` AND deadline < @now AND NOT coalesce(handled_at <= deadline, false))
 		FROM case_eval_facts WHERE ` + w.sql() + ` GROUP BY 1, 2, 3, 4, 5`
-	rows, err := s.pool.Query(ctx, sql, w.args)
+	rows, err := db.Query(ctx, sql, w.args)
 	if err != nil {
 		return nil, fmt.Errorf("live figures: %w", err)
 	}

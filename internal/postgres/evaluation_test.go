@@ -891,9 +891,10 @@ func TestEvaluationSuppression(t *testing.T) {
 				t.Fatalf("%d rows", len(rows))
 			}
 			r := rows[0]
-			// Shown: registered (6), dispatched (6), participation (3/6),
-			// zero counts, and the public registers.
-			shown := map[string]bool{"registered": true, "dispatched": true, "participation": true,
+			// Shown: registered (6), dispatched (6), zero counts, and the
+			// public registers. Participation (3/6) rests on 6 cases but
+			// counts 3 citizens' reports: hidden.
+			shown := map[string]bool{"registered": true, "dispatched": true,
 				"violations_demolished": true, "demolished_area_m2": true, "shared_parking_opening_rate": true,
 				"inspection_pass_rate": true}
 			if !other.violations {
@@ -910,9 +911,6 @@ func TestEvaluationSuppression(t *testing.T) {
 					t.Errorf("%s: want suppressed with no value, numerator or denominator (suppressed=%v)", fig, fig.Suppressed)
 				}
 			}
-			if p, _ := r.Figure("participation"); p.Value == nil || *p.Value != 0.5 {
-				t.Errorf("participation = %s, want 0.5", p)
-			}
 		})
 	}
 	rows := indicators(t, staffCtx(), svc, q)
@@ -921,6 +919,212 @@ func TestEvaluationSuppression(t *testing.T) {
 			t.Errorf("staff: %s suppressed", fig)
 		}
 	}
+	if p, _ := rows[0].Figure("participation"); p.Value == nil || *p.Value != 0.5 {
+		t.Errorf("staff: participation = %s, want 0.5", p)
+	}
+}
+
+// countingStore records which reads the service asks of the store.
+type countingStore struct {
+	*postgres.EvaluationStore
+	mu                               sync.Mutex
+	cells, wideCells, live, wideLive int
+}
+
+func (s *countingStore) Cells(ctx context.Context, q evaluation.CellQuery) ([]evaluation.Cell, []evaluation.Cell, evaluation.Month, error) {
+	s.mu.Lock()
+	s.cells++
+	if q.Wide {
+		s.wideCells++
+	}
+	s.mu.Unlock()
+	return s.EvaluationStore.Cells(ctx, q)
+}
+
+func (s *countingStore) Live(ctx context.Context, q evaluation.LiveQuery) ([]evaluation.LiveCell, []evaluation.LiveCell, error) {
+	s.mu.Lock()
+	s.live++
+	if q.Wide {
+		s.wideLive++
+	}
+	s.mu.Unlock()
+	return s.EvaluationStore.Live(ctx, q)
+}
+
+// reads returns and resets the counts: cells, wide cells, live, wide live.
+func (s *countingStore) reads() [4]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := [4]int{s.cells, s.wideCells, s.live, s.wideLive}
+	s.cells, s.wideCells, s.live, s.wideLive = 0, 0, 0, 0
+	return r
+}
+
+// insertComplementCases plants the red team's differencing attack in a
+// fresh community: in April, 6 rated closed cases (5 EVENT rated 4, 4, 4,
+// 3, 3 = 18 stars; 1 COMPONENT rated 5: 23 stars over 6 in all) and 7
+// unrated closed COMPONENT cases (so COMPONENT counts 1 rated of 8
+// closed); in June (the current month), 6 open overdue cases, 5 EVENT and
+// 1 COMPONENT. Every case is an inspector's, handled by deptA.
+func insertComplementCases(t *testing.T, pool *pgxpool.Pool) (community string) {
+	t.Helper()
+	street, community, _ := insertEvalJurisdictions(t, pool)
+	type c struct {
+		kind   string
+		day    int // of the month
+		month  string
+		rating int
+		closed bool
+	}
+	var cs []c
+	for i, r := range []int{4, 4, 4, 3, 3} {
+		cs = append(cs, c{"EVENT", 7 + i, "2025-04", r, true})
+	}
+	cs = append(cs, c{"COMPONENT", 14, "2025-04", 5, true})
+	for i := range 7 {
+		cs = append(cs, c{"COMPONENT", 15 + i, "2025-04", 0, true})
+	}
+	for i := range 5 {
+		cs = append(cs, c{"EVENT", 2 + i, "2025-06", 0, false})
+	}
+	cs = append(cs, c{"COMPONENT", 9, "2025-06", 0, false})
+	for _, k := range cs {
+		major, minor := "05", "0501"
+		if k.kind == "COMPONENT" {
+			major, minor = "02", "0202"
+		}
+		day := fmt.Sprintf("%s-%02d", k.month, k.day)
+		reg, deadline := lt(day+" 09:00"), lt(day+" 09:00").Add(48*time.Hour)
+		status := "DISPATCHED"
+		var handled, closed, ratedAt *time.Time
+		var rating *int
+		if k.closed {
+			status = "CLOSED"
+			h, cl := reg.Add(2*time.Hour), reg.Add(4*time.Hour)
+			handled, closed = &h, &cl
+			if k.rating > 0 {
+				r, at := k.rating, cl.Add(time.Hour)
+				rating, ratedAt = &r, &at
+			}
+		}
+		_, err := pool.Exec(context.Background(), `INSERT INTO cases (id, case_no, owner_dept, kind, major_code, minor_code,
+			source, status, description, lat, lng, jurisdiction_code, street_code, community_code, handling_dept, reported_at,
+			registered_at, dispatched_at, deadline, handled_at, closed_at, rating, rated_at, source_dept)
+			VALUES ($1, $2, 'urban-management', $3, $4, $5, 'INSPECTOR_PATROL', $6, '占道经营', 32.49, 119.92, $7, $8, $7, $9,
+			$10, $10, $10, $11, $12, $13, $14, $15, 'urban-management')`,
+			uuid.New(), randomCode("EVC-"), k.kind, major, minor, status, community, street, deptA, reg, deadline,
+			handled, closed, rating, ratedAt)
+		if err != nil {
+			t.Fatalf("insert case: %v", err)
+		}
+	}
+	return community
+}
+
+// TestEvaluationSuppressionComplements reproduces the red team's
+// differencing attack: satisfaction 23/6 for a community, 18/5 for its
+// EVENT cases, the single COMPONENT rating suppressed — and 23 − 18 = 5
+// stars gave that rating away. For public callers a figure is now hidden
+// when the cases a narrowing filter removed (the complement) are 1 to k−1
+// too; departments still see every figure; a filter that removes nothing
+// hides nothing; and the extra read happens only for public callers with
+// narrowing filters.
+func TestEvaluationSuppressionComplements(t *testing.T) {
+	pool := setup(t)
+	community := insertComplementCases(t, pool)
+	store := &countingStore{EvaluationStore: postgres.NewEvaluationStore(pool)}
+	svc := newEvalService(t, pool, &evalClock{now: evalNow}, func(c *evaluation.Config) { c.Store = store })
+	store.reads()
+
+	ask := func(ctx context.Context, month string, f evaluation.Filter) evaluation.Row {
+		t.Helper()
+		f.Jurisdiction = community
+		from := lt(month + "-01 00:00")
+		rows := indicators(t, ctx, svc, evaluation.Query{Period: evaluation.PeriodMonth, From: from, To: from.AddDate(0, 1, 0),
+			GroupBy: []evaluation.Dim{evaluation.DimCommunity}, Filter: f})
+		if len(rows) != 1 || rows[0].Group.Community != community {
+			t.Fatalf("%s %+v: %d rows, want one for %s", month, f, len(rows), community)
+		}
+		return rows[0]
+	}
+	event := evaluation.Filter{Kind: cases.KindEvent}
+	component := evaluation.Filter{Kind: cases.KindComponent}
+	nothing := evaluation.Filter{HandlingDept: deptA} // every case is deptA's
+	hidden := func(label string, r evaluation.Row, names ...string) {
+		t.Helper()
+		for _, n := range names {
+			f, _ := r.Figure(n)
+			if !f.Suppressed || f.Value != nil || f.Numerator != 0 || f.Denominator != 0 {
+				t.Errorf("%s: %s shown, want suppressed", label, f)
+			}
+		}
+	}
+	shown := func(label string, r evaluation.Row, wants map[string]want) {
+		t.Helper()
+		checkRow(t, label, r, wants) // fails on a suppressed figure too
+	}
+	stars := func(sum, n int64) want { return value(sum, n, float64(sum)/float64(n)) }
+
+	for _, p := range []struct {
+		name string
+		ctx  context.Context
+	}{{"anonymous", context.Background()}, {"evaluator", evaluatorCtx()}} {
+		t.Run(p.name, func(t *testing.T) {
+			ctx := p.ctx
+			shown("all", ask(ctx, "2025-04", evaluation.Filter{}), map[string]want{
+				"satisfaction": stars(23, 6), "rating_coverage": ratio(6, 13), "registered": count(13)})
+			// EVENT: 5 ratings, but the filter removed 1: 23/6 − 18/5.
+			r := ask(ctx, "2025-04", event)
+			hidden("EVENT", r, "satisfaction", "rating_coverage", "composite")
+			// What the filter removed is 8 cases: these stay.
+			shown("EVENT", r, map[string]want{"registered": count(5), "closure_rate": ratio(5, 5)})
+			// COMPONENT: 1 rating of 8 closed cases; rating coverage used to
+			// show the 1.
+			r = ask(ctx, "2025-04", component)
+			hidden("COMPONENT", r, "satisfaction", "rating_coverage", "composite")
+			shown("COMPONENT", r, map[string]want{"registered": count(8), "closure_rate": ratio(8, 8)})
+			// A filter that removes nothing (complement 0) hides nothing.
+			shown("deptA", ask(ctx, "2025-04", nothing), map[string]want{
+				"satisfaction": stars(23, 6), "rating_coverage": ratio(6, 13), "registered": count(13)})
+
+			// The current month: the open cases are read live, and so are
+			// their complements. EVENT keeps 5 of 6 open cases.
+			shown("June", ask(ctx, "2025-06", evaluation.Filter{}), map[string]want{"overdue_pending_rate": ratio(6, 6)})
+			hidden("June EVENT", ask(ctx, "2025-06", event), "overdue_pending_rate", "registered")
+			shown("June deptA", ask(ctx, "2025-06", nothing), map[string]want{"overdue_pending_rate": ratio(6, 6)})
+		})
+	}
+
+	t.Run("department", func(t *testing.T) {
+		ctx := staffCtx()
+		shown("EVENT", ask(ctx, "2025-04", event), map[string]want{"satisfaction": stars(18, 5), "rating_coverage": ratio(5, 5)})
+		shown("COMPONENT", ask(ctx, "2025-04", component), map[string]want{"satisfaction": stars(5, 1), "rating_coverage": ratio(1, 8)})
+		shown("June EVENT", ask(ctx, "2025-06", event), map[string]want{"overdue_pending_rate": ratio(5, 5), "registered": count(5)})
+	})
+
+	t.Run("reads", func(t *testing.T) {
+		store.reads()
+		anon := context.Background()
+		for _, c := range []struct {
+			name  string
+			ctx   context.Context
+			month string
+			f     evaluation.Filter
+			want  [4]int // cells, wide cells, live, wide live
+		}{
+			{"public, jurisdiction only", anon, "2025-04", evaluation.Filter{}, [4]int{1, 0, 0, 0}},
+			{"public, current month, jurisdiction only", anon, "2025-06", evaluation.Filter{}, [4]int{1, 0, 1, 0}},
+			{"department, narrowing filter", staffCtx(), "2025-04", event, [4]int{1, 0, 0, 0}},
+			{"department, current month, narrowing filter", staffCtx(), "2025-06", event, [4]int{1, 0, 1, 0}},
+			{"public, narrowing filter", anon, "2025-04", event, [4]int{1, 1, 0, 0}},
+			{"public, current month, narrowing filter", anon, "2025-06", event, [4]int{1, 1, 1, 1}},
+		} {
+			ask(c.ctx, c.month, c.f)
+			if got := store.reads(); got != c.want {
+				t.Errorf("%s: reads (cells, wide cells, live, wide live) = %v, want %v", c.name, got, c.want)
+			}
+		}
+	})
 }
 
 func TestEvaluationIndicatorsInput(t *testing.T) {
