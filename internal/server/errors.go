@@ -59,6 +59,12 @@ func errorPresenter(log *slog.Logger, m *Metrics, inputErrs []error) graphql.Err
 		case isOneOf(err, inputErrs):
 			gqlErr.Message = err.Error()
 			gqlErr.Extensions = map[string]any{"code": string(apperr.BadUserInput)}
+		case errors.Is(err, context.Canceled):
+			// The client hung up (or the server is shutting down): no one
+			// reads the answer and nothing is wrong with the hub.
+			log.InfoContext(ctx, "request cancelled", "path", gqlErr.Path.String(), "request_id", RequestID(ctx))
+			gqlErr.Message = "the request was cancelled"
+			gqlErr.Extensions = map[string]any{"code": string(apperr.ServiceUnavailable)}
 		default:
 			log.ErrorContext(ctx, "internal error", "err", err, "path", gqlErr.Path.String(), "request_id", RequestID(ctx))
 			gqlErr.Message = "internal error"

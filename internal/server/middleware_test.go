@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -84,5 +85,21 @@ func TestAccessLogNamesTheCaller(t *testing.T) {
 	want := []string{"tester@housing", access.Anonymous().Actor(), "anonymous"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("principals logged %v, want %v", got, want)
+	}
+}
+
+// TestCancelledRequestsAreNotInternalErrors: a client hanging up cancels
+// the resolvers' context; that is logged as information, not as an error.
+func TestCancelledRequestsAreNotInternalErrors(t *testing.T) {
+	sink := &lockedBuffer{}
+	present := errorPresenter(slog.New(slog.NewJSONHandler(sink, nil)), NewMetrics(nil), nil)
+	got := present(context.Background(), fmt.Errorf("list cases: query cases: %w", context.Canceled))
+	if got.Extensions["code"] != "SERVICE_UNAVAILABLE" || got.Message != "the request was cancelled" {
+		t.Fatalf("presented %+v", got)
+	}
+	for _, l := range sink.lines() {
+		if l["level"] == "ERROR" {
+			t.Fatalf("logged as an error: %v", l)
+		}
 	}
 }
