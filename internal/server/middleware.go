@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -119,12 +120,25 @@ func limitBody(limit int64, next http.Handler) http.Handler {
 }
 
 // withTimeout bounds a request's work; the database honours the deadline.
+//
+// A WebSocket upgrade gets none: the connection carries subscriptions for
+// hours, and its context is the connection's (each event is bounded by the
+// statement timeout of the reads it makes).
 func withTimeout(d time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebSocket(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), d)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// isWebSocket reports whether r asks to upgrade to a WebSocket.
+func isWebSocket(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
 // Authenticator turns a request's credentials into a principal.

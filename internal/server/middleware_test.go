@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
@@ -101,5 +102,26 @@ func TestCancelledRequestsAreNotInternalErrors(t *testing.T) {
 		if l["level"] == "ERROR" {
 			t.Fatalf("logged as an error: %v", l)
 		}
+	}
+}
+
+// TestWebSocketsOutliveTheRequestTimeout: the request timeout bounds
+// requests, not the WebSocket connections that carry subscriptions.
+func TestWebSocketsOutliveTheRequestTimeout(t *testing.T) {
+	var deadlines []bool
+	h := withTimeout(30*time.Second, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, ok := r.Context().Deadline()
+		deadlines = append(deadlines, ok)
+	}))
+	for _, upgrade := range []string{"", "websocket", "WebSocket"} {
+		r := httptest.NewRequest("GET", "/query", nil)
+		if upgrade != "" {
+			r.Header.Set("Upgrade", upgrade)
+			r.Header.Set("Connection", "Upgrade")
+		}
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if want := []bool{true, false, false}; fmt.Sprint(deadlines) != fmt.Sprint(want) {
+		t.Fatalf("deadlines %v, want %v (a plain request, then two upgrades)", deadlines, want)
 	}
 }

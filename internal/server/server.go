@@ -106,7 +106,7 @@ func Handler(d Deps) http.Handler {
 	gql.SetRecoverFunc(recoverFunc(log))
 
 	scoped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		if isWebSocket(r) {
 			// A WebSocket lives for hours: no per-request caches (see
 			// InitFunc).
 			gql.ServeHTTP(w, r)
