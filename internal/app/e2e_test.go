@@ -229,6 +229,18 @@ func TestBadInputOverHTTP(t *testing.T) {
 		!strings.Contains(string(raw), "not valid JSON") || strings.Contains(string(raw), "secret-ish") {
 		t.Fatalf("broken JSON body: %d %s", resp.StatusCode, raw)
 	}
+	// A NUL character PostgreSQL cannot store, in a filter and in a report.
+	for _, q := range []struct {
+		query string
+		vars  map[string]any
+	}{
+		{`query($t: String) { cases(filter: {text: $t}, first: 1) { totalCount } }`, map[string]any{"t": "x\u0000y"}},
+		{m, map[string]any{"in": func() map[string]any { in := valid(); in["description"] = "店外\u0000经营"; return in }()}},
+	} {
+		if r := h.do(tok, q.query, q.vars); r.code(0) != "BAD_USER_INPUT" {
+			t.Fatalf("NUL in %s: %+v", q.query, r.Errors)
+		}
+	}
 	// Entity representations naming no entity type, or without their key.
 	for _, rep := range []map[string]any{{"__typename": "Nothing", "id": "x"}, {"__typename": "Case"}} {
 		r := h.do(tok, `query($r: [_Any!]!) { _entities(representations: $r) { __typename } }`, map[string]any{"r": []any{rep}})

@@ -99,6 +99,10 @@ func translate(err error) error {
 			return fmt.Errorf("%w: %w", apperr.New(apperr.Conflict, "the record already exists"), err)
 		case "40001", "40P01":
 			return fmt.Errorf("%w: %w", apperr.New(apperr.Conflict, "concurrent update, please retry"), err)
+		case "22021", "22P05":
+			// Text PostgreSQL cannot store (a NUL byte, or bytes that are
+			// not UTF-8): the caller's input.
+			return fmt.Errorf("%w: %w", apperr.New(apperr.BadUserInput, "text must be UTF-8 without NUL characters"), err)
 		case "57014":
 			return fmt.Errorf("%w: %w", apperr.New(apperr.ServiceUnavailable, "the query took too long"), err)
 		}
