@@ -3,10 +3,12 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 type caseNode struct {
@@ -150,6 +152,42 @@ func TestZeroFirstStillSaysWhetherThereIsMore(t *testing.T) {
 		if got.TotalCount == 0 || len(got.Edges) != 0 || !got.PageInfo.HasNextPage {
 			t.Fatalf("%s: total %d, %d edges, hasNextPage %v", q, got.TotalCount, len(got.Edges), got.PageInfo.HasNextPage)
 		}
+	}
+}
+
+// TestOversizedOperationsAreRefused: an operation is weighed by the rows
+// it may return, not its field count, before anything runs; ordinary pages
+// pass.
+func TestOversizedOperationsAreRefused(t *testing.T) {
+	h := newHub(t)
+	tok := h.token("urban-management", "officer", "dispatcher")
+	var aliases strings.Builder
+	aliases.WriteString("{")
+	for i := range 1000 {
+		fmt.Fprintf(&aliases, " a%d: cases(first: 200) { edges { node { id description } } }", i)
+	}
+	aliases.WriteString(" }")
+	for _, q := range []struct {
+		query string
+		vars  map[string]any
+	}{
+		{aliases.String(), nil},
+		{`{ a: jurisdictions { code cases(first: 100) { edges { node { id timeline { action actor at } } } } } }`, nil},
+		{`query($n: Int) { cases(first: $n) { edges { node { id jurisdiction { cases(first: 50) { edges { node { id
+			timeline { action actor at } } } } } } } } }`, map[string]any{"n": 200}},
+	} {
+		start := time.Now()
+		r := h.do(tok, q.query, q.vars)
+		if r.code(0) != "BAD_USER_INPUT" || !strings.Contains(r.Errors[0].Message, "field values") || r.Data["cases"] != nil {
+			t.Fatalf("%.80s…: %+v", q.query, r.Errors)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("refusing took %v: the operation ran", d)
+		}
+	}
+	r := h.do(tok, `{ cases(first: 50) { totalCount edges { node { id caseNo status timeline { action actor at } } } } }`, nil)
+	if len(r.Errors) > 0 {
+		t.Fatalf("an ordinary page: %+v", r.Errors)
 	}
 }
 

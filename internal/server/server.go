@@ -54,6 +54,22 @@ type Deps struct {
 	Limits  RateLimits
 }
 
+// smallDocuments caches parsed documents of ordinary size only: a parsed
+// document takes about twenty times its text, and a cache of a thousand
+// near-megabyte documents (refused or not) would hold gigabytes.
+type smallDocuments struct {
+	graphql.Cache[*ast.QueryDocument]
+}
+
+// maxCachedQuery is the longest query text kept parsed.
+const maxCachedQuery = 16 << 10
+
+func (c smallDocuments) Add(ctx context.Context, query string, doc *ast.QueryDocument) {
+	if len(query) <= maxCachedQuery {
+		c.Cache.Add(ctx, query, doc)
+	}
+}
+
 // Handler returns the hub's HTTP handler.
 func Handler(d Deps) http.Handler {
 	log := d.Logger
@@ -99,9 +115,10 @@ func Handler(d Deps) http.Handler {
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{})
 	gql.AddTransport(transport.POST{})
-	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	gql.SetQueryCache(smallDocuments{lru.New[*ast.QueryDocument](1000)})
 	gql.Use(extension.Introspection{})
 	gql.Use(extension.FixedComplexityLimit(20000))
+	gql.Use(costLimit{max: MaxCostDefault})
 	gql.SetErrorPresenter(errorPresenter(log, d.Metrics, d.InputErrors))
 	gql.SetRecoverFunc(recoverFunc(log))
 
