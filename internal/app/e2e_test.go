@@ -326,6 +326,39 @@ func TestHealthReadyMetrics(t *testing.T) {
 	}
 }
 
+// TestGridCasesUseTheirIndex: the nested cases of a page of grids are read
+// by each grid's own code along cases_jurisdiction_reported, not by walking
+// every case in report order testing its path (seconds at a million cases).
+func TestGridCasesUseTheirIndex(t *testing.T) {
+	h := newHub(t)
+	tok := h.token("urban-management", "officer", "dispatcher")
+	h.stmts.reset()
+	r := h.do(tok, `{ jurisdictions(root: "hailing.chengdong", level: GRID) { code cases(first: 5) { totalCount edges { node { id } } } } }`, nil)
+	if len(r.Errors) > 0 {
+		t.Fatal(r.Errors)
+	}
+	stmts := h.stmts.find("FROM unnest(")
+	if len(stmts) != 1 {
+		t.Fatalf("%d nested statements", len(stmts))
+	}
+	rows, err := h.app.Pool.Query(context.Background(), "EXPLAIN (FORMAT JSON) "+stmts[0].SQL, stmts[0].Args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan []byte
+	for rows.Next() {
+		var p json.RawMessage
+		if err := rows.Scan(&p); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, p...)
+	}
+	rows.Close()
+	if strings.Contains(string(plan), "cases_reported") || !strings.Contains(string(plan), "cases_jurisdiction_reported") {
+		t.Fatalf("the grids' cases are not read by grid:\n%s", plan)
+	}
+}
+
 // TestHotListUsesIndex asserts the plan of the street list by deadline: an
 // index scan on cases, never a sequential scan.
 func TestHotListUsesIndex(t *testing.T) {

@@ -378,9 +378,9 @@ var (
 	// Mobile numbers as people write them: 13912345678, 139 1234 5678,
 	// 139-1234-5678, with or without +86.
 	mobilePattern = regexp.MustCompile(`(\+?86[ -]?)?1[3-9][0-9][ -]?[0-9]{4}[ -]?[0-9]{4}`)
-	idPattern       = regexp.MustCompile(`[0-9]{17}[0-9Xx]`)
-	platePattern    = regexp.MustCompile(`[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领][A-Z][·•]?[A-Z0-9]{5,6}`)
-	longDigits      = regexp.MustCompile(`[0-9]{7,}`)
+	idPattern     = regexp.MustCompile(`[0-9]{17}[0-9Xx]`)
+	platePattern  = regexp.MustCompile(`[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领][A-Z][·•]?[A-Z0-9]{5,6}`)
+	longDigits    = regexp.MustCompile(`[0-9]{7,}`)
 )
 
 // Removed replaces personal data in scrubbed text.

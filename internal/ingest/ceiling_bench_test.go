@@ -29,7 +29,8 @@ func BenchmarkCaseTableCeiling(b *testing.B) {
 		DROP CONSTRAINT cases_handling_dept_fkey, DROP CONSTRAINT cases_jurisdiction_code_fkey`
 	const dropSearch = `DROP INDEX cases_description_trgm, cases_jpath`
 	const dropSecondary = `DROP INDEX cases_reported, cases_deadline, cases_street_open_deadline, cases_street_reported,
-		cases_community_reported, cases_handling_open_deadline, cases_status_reported, cases_citizen, cases_property`
+		cases_community_reported, cases_handling_open_deadline, cases_status_reported, cases_citizen, cases_property,
+		cases_jurisdiction_reported`
 	variants := []struct {
 		name string
 		ddl  []string

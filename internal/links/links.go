@@ -25,6 +25,10 @@ const (
 // 3 community, 4 grid.
 func Level(code string) int { return strings.Count(code, ".") + 1 }
 
+// GridLevel is the Level of a grid, the jurisdiction tree's leaves
+// (district → street/town → community → grid).
+const GridLevel = 4
+
 // FirstMax caps a nested list's page: nested lists show the first few
 // records; the root lists paginate.
 const FirstMax = 50

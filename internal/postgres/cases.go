@@ -110,7 +110,7 @@ func caseFilter(w *where, f cases.Filter, now time.Time) {
 		w.add("source = ANY(@sources)", "sources", src)
 	}
 	if f.Jurisdiction != "" {
-		w.addSubtree(f.Jurisdiction, "street_code", "community_code", "jpath")
+		w.addSubtree(f.Jurisdiction, "street_code", "community_code", "jpath", "jurisdiction_code")
 	}
 	if f.HandlingDept != "" {
 		w.add("handling_dept = @hdept", "hdept", f.HandlingDept)

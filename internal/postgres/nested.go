@@ -27,7 +27,12 @@ type nestedTable struct {
 	street    string // denormalised street column
 	community string // denormalised community column, "" when none
 	path      string // ltree column
-	property  string // column naming the compound, "" when none
+	// leaf is the column holding the row's own jurisdiction code, with an
+	// index in the nested order, "" when none: a grid — the tree's leaf
+	// level — then matches by equality instead of an ltree test the
+	// planner can only check row by row along the order's index.
+	leaf     string
+	property string // column naming the compound, "" when none
 }
 
 // prefixRow scans a leading parent key (and a trailing total when asked),
@@ -78,6 +83,8 @@ func (t nestedTable) groups(parent links.Parent, keys []string) ([]parentGroup, 
 				cond = t.street + " = par.key"
 			case level == 3 && t.community != "":
 				cond = t.community + " = par.key"
+			case level == links.GridLevel && t.leaf != "":
+				cond = t.leaf + " = par.key"
 			default:
 				cond = t.path + " <@ par.key::ltree"
 			}
@@ -188,7 +195,7 @@ func countNested(ctx context.Context, pool *pgxpool.Pool, t nestedTable, parent 
 
 var (
 	casesNested = nestedTable{from: "cases", columns: caseColumns, scope: caseScope, order: "reported_at DESC, id DESC",
-		street: "street_code", community: "community_code", path: "jpath", property: "property_id"}
+		street: "street_code", community: "community_code", path: "jpath", leaf: "jurisdiction_code", property: "property_id"}
 	violationsNested = nestedTable{from: "violations", columns: violationColumns, scope: violationScope,
 		order: "discovered_at DESC, id DESC", street: "street_code", community: "community_code", path: "jpath", property: "property_id"}
 	propertiesNested = nestedTable{from: "properties p", columns: propertyColumns, scope: propertyScope, order: "p.name, p.id",

@@ -158,7 +158,7 @@ func lotFilter(w *where, f parking.Filter) {
 		w.add("kind = @kind", "kind", string(f.Kind))
 	}
 	if f.Jurisdiction != "" {
-		w.addSubtree(f.Jurisdiction, "street_code", "", "jpath")
+		w.addSubtree(f.Jurisdiction, "street_code", "", "jpath", "")
 	}
 	if f.OwnerDept != "" {
 		w.add("owner_dept = @owner", "owner", f.OwnerDept)

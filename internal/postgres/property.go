@@ -94,7 +94,7 @@ func (s *PropertyStore) query(ctx context.Context, sql string, args pgx.NamedArg
 
 func propertyFilter(w *where, f property.Filter) {
 	if f.Jurisdiction != "" {
-		w.addSubtree(f.Jurisdiction, "p.street_code", "p.community_code", "p.jpath")
+		w.addSubtree(f.Jurisdiction, "p.street_code", "p.community_code", "p.jpath", "")
 	}
 	if len(f.Renovation) > 0 {
 		st := make([]string, len(f.Renovation))

@@ -84,15 +84,23 @@ func (w *where) addScope(s access.RowScope, cols scopeColumns) {
 
 // addSubtree restricts rows to a jurisdiction subtree, using the
 // denormalised street and community columns where the code is at that level
-// (their btree indexes serve the hot lists) and the ltree path otherwise.
-// community may be "" when the table has no such column.
-func (w *where) addSubtree(code, street, community, path string) {
+// (their btree indexes serve the hot lists), the row's own code for a grid
+// (leaf, indexed with the order on cases) and the ltree path otherwise.
+// community and leaf may be "" when the table has no such column.
+func (w *where) addSubtree(code, street, community, path, leaf string) {
 	switch strings.Count(code, ".") {
 	case 1:
 		w.add(street+" = @subtree", "subtree", code)
 	case 2:
 		if community != "" {
 			w.add(community+" = @subtree", "subtree", code)
+			return
+		}
+		fallthrough
+	case 3:
+		// A grid is a leaf of the tree: its subtree is itself.
+		if leaf != "" && strings.Count(code, ".") == 3 {
+			w.add(leaf+" = @subtree", "subtree", code)
 			return
 		}
 		fallthrough

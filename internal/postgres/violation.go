@@ -115,7 +115,7 @@ func violationFilter(w *where, f violation.Filter, now time.Time) {
 		w.add("status = ANY(@statuses)", "statuses", st)
 	}
 	if f.Jurisdiction != "" {
-		w.addSubtree(f.Jurisdiction, "street_code", "community_code", "jpath")
+		w.addSubtree(f.Jurisdiction, "street_code", "community_code", "jpath", "")
 	}
 	if f.PropertyID != nil {
 		w.add("property_id = @property", "property", *f.PropertyID)
