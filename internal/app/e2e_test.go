@@ -337,26 +337,26 @@ func TestGridCasesUseTheirIndex(t *testing.T) {
 	if len(r.Errors) > 0 {
 		t.Fatal(r.Errors)
 	}
-	stmts := h.stmts.find("FROM unnest(")
-	if len(stmts) != 1 {
-		t.Fatalf("%d nested statements", len(stmts))
-	}
-	rows, err := h.app.Pool.Query(context.Background(), "EXPLAIN (FORMAT JSON) "+stmts[0].SQL, stmts[0].Args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plan []byte
-	for rows.Next() {
-		var p json.RawMessage
-		if err := rows.Scan(&p); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, p...)
-	}
-	rows.Close()
+	plan := h.planOf("FROM unnest(")
 	if strings.Contains(string(plan), "cases_reported") || !strings.Contains(string(plan), "cases_jurisdiction_reported") {
 		t.Fatalf("the grids' cases are not read by grid:\n%s", plan)
 	}
+}
+
+// planOf returns the JSON plan of the one recorded statement containing
+// substr, explained with its arguments.
+func (h *hub) planOf(substr string) string {
+	h.t.Helper()
+	stmts := h.stmts.find(substr)
+	if len(stmts) != 1 {
+		h.t.Fatalf("%d statements with %q", len(stmts), substr)
+	}
+	var plan []json.RawMessage
+	if err := h.app.Pool.QueryRow(context.Background(), "EXPLAIN (FORMAT JSON) "+stmts[0].SQL, stmts[0].Args...).Scan(&plan); err != nil {
+		h.t.Fatal(err)
+	}
+	out, _ := json.Marshal(plan)
+	return string(out)
 }
 
 // TestHotListUsesIndex asserts the plan of the street list by deadline: an
@@ -369,25 +369,8 @@ func TestHotListUsesIndex(t *testing.T) {
 	if len(r.Errors) > 0 {
 		t.Fatal(r.Errors)
 	}
-	stmts := h.stmts.find("FROM cases WHERE")
-	if len(stmts) != 1 {
-		t.Fatalf("%d case list statements", len(stmts))
-	}
-	ctx := context.Background()
 	// 20,000 rows are enough for the planner to prefer the index on its own.
-	rows, err := h.app.Pool.Query(ctx, "EXPLAIN (FORMAT JSON) "+stmts[0].SQL, stmts[0].Args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plan []byte
-	for rows.Next() {
-		var p json.RawMessage
-		if err := rows.Scan(&p); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, p...)
-	}
-	rows.Close()
+	plan := h.planOf("FROM cases WHERE")
 	if strings.Contains(string(plan), `"Seq Scan"`) || !strings.Contains(string(plan), "cases_street_open_deadline") {
 		t.Fatalf("plan does not use the street/open/deadline index:\n%s", plan)
 	}
