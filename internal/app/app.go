@@ -164,7 +164,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		}
 	})
 	auditor := readAuditor{w: a.Audit, catalog: eng.Catalog()}
-	a.Cases = cases.NewService(cases.Config{Store: postgres.NewCaseStore(pool), Authorizer: decider, Calendar: cal, Auditor: auditor, Now: opts.Now})
+	// One in-memory directory serves the GraphQL layer and the lists'
+	// jurisdiction filters alike.
+	dir := directory.NewService(postgres.NewDirectoryStore(pool))
+	a.Cases = cases.NewService(cases.Config{Store: postgres.NewCaseStore(pool), Authorizer: decider, KnownJurisdiction: dir.Exists,
+		Calendar: cal, Auditor: auditor, Now: opts.Now})
 	propertyStore := postgres.NewPropertyStore(pool)
 	parkingStore := postgres.NewParkingStore(pool)
 	counter, err := availability.New(availability.Config{Redis: a.Redis, Prefix: cfg.RedisPrefix, Lots: parkingStore,
@@ -184,12 +188,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	a.Resolver = &graph.Resolver{
 		Access:           decider,
 		CaseService:      a.Cases,
-		DirectoryService: directory.NewService(postgres.NewDirectoryStore(pool)),
-		PropertyService: property.NewService(property.Config{Store: propertyStore, Authorizer: decider,
+		DirectoryService: dir,
+		PropertyService: property.NewService(property.Config{Store: propertyStore, Authorizer: decider, KnownJurisdiction: dir.Exists,
 			Auditor: auditor, Now: opts.Now}),
-		ViolationService: violation.NewService(violation.Config{Store: postgres.NewViolationStore(pool), Authorizer: decider,
+		ViolationService: violation.NewService(violation.Config{Store: postgres.NewViolationStore(pool), Authorizer: decider, KnownJurisdiction: dir.Exists,
 			Calendar: cal, Auditor: auditor, Permits: permitRegister{propertyStore}, Now: opts.Now}),
-		ParkingService: parking.NewService(parking.Config{Store: parkingStore, Authorizer: decider, Auditor: auditor,
+		ParkingService: parking.NewService(parking.Config{Store: parkingStore, Authorizer: decider, KnownJurisdiction: dir.Exists, Auditor: auditor,
 			Availability: counter, Calendar: cal, Now: opts.Now}),
 		Feed:              brokerFeed{a.broker},
 		EvaluationService: evalSvc,

@@ -73,7 +73,11 @@ type Auditor = access.Auditor
 type Config struct {
 	Store      Store
 	Authorizer Authorizer
-	Calendar   Calendar
+	// KnownJurisdiction answers whether a list filter's jurisdiction
+	// exists (the directory's in-memory tree); Store.JurisdictionExists
+	// when nil.
+	KnownJurisdiction func(ctx context.Context, code string) (bool, error)
+	Calendar          Calendar
 	// Auditor may be nil (no audit trail: tests of the workflow alone).
 	Auditor Auditor
 	// Now is the clock (time.Now when nil).
@@ -82,12 +86,13 @@ type Config struct {
 
 // Service implements the case workflow. It is safe for concurrent use.
 type Service struct {
-	store   Store
-	auth    Authorizer
-	cal     Calendar
-	audit   Auditor
-	classes *Catalogue
-	now     func() time.Time
+	knownJurisdiction func(ctx context.Context, code string) (bool, error)
+	store             Store
+	auth              Authorizer
+	cal               Calendar
+	audit             Auditor
+	classes           *Catalogue
+	now               func() time.Time
 }
 
 // NewService returns a case service.
@@ -95,7 +100,10 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{store: cfg.Store, auth: cfg.Authorizer, cal: cfg.Calendar, audit: cfg.Auditor,
+	if cfg.KnownJurisdiction == nil {
+		cfg.KnownJurisdiction = cfg.Store.JurisdictionExists
+	}
+	return &Service{knownJurisdiction: cfg.KnownJurisdiction, store: cfg.Store, auth: cfg.Authorizer, cal: cfg.Calendar, audit: cfg.Auditor,
 		classes: DefaultCatalogue(), now: cfg.Now}
 }
 
@@ -204,7 +212,7 @@ func (s *Service) validateFilter(ctx context.Context, f *Filter) error {
 	if f.MinorCode != "" && f.MajorCode != "" && !strings.HasPrefix(f.MinorCode, f.MajorCode) {
 		return apperr.Invalid("filter.minorCode", "minor class %s is not under major class %s", f.MinorCode, f.MajorCode)
 	}
-	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.store.JurisdictionExists)
+	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.knownJurisdiction)
 }
 
 var (

@@ -110,6 +110,17 @@ func (s *Service) load(ctx context.Context) (*snapshot, error) {
 	return snap, nil
 }
 
+// Exists reports whether code names a jurisdiction of the in-memory tree:
+// a list filter's check, with no database round trip per request.
+func (s *Service) Exists(ctx context.Context, code string) (bool, error) {
+	snap, err := s.load(ctx)
+	if err != nil {
+		return false, err
+	}
+	_, ok := snap.jurisdictions[code]
+	return ok, nil
+}
+
 // Jurisdiction returns one jurisdiction or NOT_FOUND.
 func (s *Service) Jurisdiction(ctx context.Context, code string) (*Jurisdiction, error) {
 	list, err := s.Jurisdictions(ctx, []string{code})

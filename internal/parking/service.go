@@ -84,6 +84,10 @@ type Auditor = access.Auditor
 type Config struct {
 	Store      Store
 	Authorizer Authorizer
+	// KnownJurisdiction answers whether a list filter's jurisdiction
+	// exists (the directory's in-memory tree); Store.JurisdictionExists
+	// when nil.
+	KnownJurisdiction func(ctx context.Context, code string) (bool, error)
 	// Auditor may be nil (no audit trail).
 	Auditor Auditor
 	// Availability may be nil: live counts are then unavailable
@@ -114,12 +118,13 @@ const reportSkew = 5 * time.Minute
 // Service implements the parking registry and its queries. It is safe for
 // concurrent use.
 type Service struct {
-	store Store
-	auth  Authorizer
-	audit Auditor
-	avail Counters
-	cal   Calendar
-	now   func() time.Time
+	knownJurisdiction func(ctx context.Context, code string) (bool, error)
+	store             Store
+	auth              Authorizer
+	audit             Auditor
+	avail             Counters
+	cal               Calendar
+	now               func() time.Time
 }
 
 // NewService returns a parking service.
@@ -127,7 +132,10 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{store: cfg.Store, auth: cfg.Authorizer, audit: cfg.Auditor, avail: cfg.Availability,
+	if cfg.KnownJurisdiction == nil {
+		cfg.KnownJurisdiction = cfg.Store.JurisdictionExists
+	}
+	return &Service{knownJurisdiction: cfg.KnownJurisdiction, store: cfg.Store, auth: cfg.Authorizer, audit: cfg.Auditor, avail: cfg.Availability,
 		cal: cfg.Calendar, now: cfg.Now}
 }
 
@@ -237,7 +245,7 @@ func (s *Service) validateFilter(ctx context.Context, f *Filter) error {
 	case f.OwnerDept != "" && !deptPattern.MatchString(f.OwnerDept):
 		return apperr.Invalid("filter.ownerDept", "%q is not a department code such as traffic-police", f.OwnerDept)
 	}
-	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.store.JurisdictionExists)
+	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.knownJurisdiction)
 }
 
 // Near returns the lots nearest a point within radiusMeters (default 2 km,

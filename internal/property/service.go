@@ -97,6 +97,10 @@ type Auditor = access.Auditor
 type Config struct {
 	Store      Store
 	Authorizer Authorizer
+	// KnownJurisdiction answers whether a list filter's jurisdiction
+	// exists (the directory's in-memory tree); Store.JurisdictionExists
+	// when nil.
+	KnownJurisdiction func(ctx context.Context, code string) (bool, error)
 	// Auditor may be nil (no audit trail).
 	Auditor Auditor
 	// Now is the clock (time.Now when nil).
@@ -106,10 +110,11 @@ type Config struct {
 // Service implements the property registry and its double-random
 // inspections. It is safe for concurrent use.
 type Service struct {
-	store Store
-	auth  Authorizer
-	audit Auditor
-	now   func() time.Time
+	knownJurisdiction func(ctx context.Context, code string) (bool, error)
+	store             Store
+	auth              Authorizer
+	audit             Auditor
+	now               func() time.Time
 }
 
 // NewService returns a property service.
@@ -117,7 +122,10 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{store: cfg.Store, auth: cfg.Authorizer, audit: cfg.Auditor, now: cfg.Now}
+	if cfg.KnownJurisdiction == nil {
+		cfg.KnownJurisdiction = cfg.Store.JurisdictionExists
+	}
+	return &Service{knownJurisdiction: cfg.KnownJurisdiction, store: cfg.Store, auth: cfg.Authorizer, audit: cfg.Auditor, now: cfg.Now}
 }
 
 // Now returns the service clock's current time.
@@ -222,7 +230,7 @@ func (s *Service) validateFilter(ctx context.Context, f *Filter) error {
 			return apperr.Invalid("filter.renovation", "unknown renovation status %q", st)
 		}
 	}
-	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.store.JurisdictionExists)
+	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.knownJurisdiction)
 }
 
 var (

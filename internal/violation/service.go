@@ -92,7 +92,11 @@ type PermitChecker interface {
 type Config struct {
 	Store      Store
 	Authorizer Authorizer
-	Calendar   Calendar
+	// KnownJurisdiction answers whether a list filter's jurisdiction
+	// exists (the directory's in-memory tree); Store.JurisdictionExists
+	// when nil.
+	KnownJurisdiction func(ctx context.Context, code string) (bool, error)
+	Calendar          Calendar
 	// Auditor may be nil (no audit trail: tests of the workflow alone).
 	Auditor Auditor
 	// Permits may be nil: PermitCheck then answers SERVICE_UNAVAILABLE.
@@ -115,12 +119,13 @@ const (
 
 // Service implements the violation workflow. It is safe for concurrent use.
 type Service struct {
-	store   Store
-	auth    Authorizer
-	cal     Calendar
-	audit   Auditor
-	permits PermitChecker
-	now     func() time.Time
+	knownJurisdiction func(ctx context.Context, code string) (bool, error)
+	store             Store
+	auth              Authorizer
+	cal               Calendar
+	audit             Auditor
+	permits           PermitChecker
+	now               func() time.Time
 }
 
 // NewService returns a violation service.
@@ -128,7 +133,10 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{store: cfg.Store, auth: cfg.Authorizer, cal: cfg.Calendar, audit: cfg.Auditor,
+	if cfg.KnownJurisdiction == nil {
+		cfg.KnownJurisdiction = cfg.Store.JurisdictionExists
+	}
+	return &Service{knownJurisdiction: cfg.KnownJurisdiction, store: cfg.Store, auth: cfg.Authorizer, cal: cfg.Calendar, audit: cfg.Auditor,
 		permits: cfg.Permits, now: cfg.Now}
 }
 
@@ -246,7 +254,7 @@ func (s *Service) validateFilter(ctx context.Context, f *Filter) error {
 	if f.DiscoveredFrom != nil && f.DiscoveredTo != nil && !f.DiscoveredFrom.Before(*f.DiscoveredTo) {
 		return apperr.Invalid("filter.discoveredTo", "the end of the period must be after its start")
 	}
-	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.store.JurisdictionExists)
+	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.knownJurisdiction)
 }
 
 // ByProperty returns, for each property, its first violations visible to
