@@ -167,12 +167,8 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 		return nil, err
 	}
 	q := ListQuery{Filter: f, Order: order, First: n, Now: s.Now()}
-	if after != nil && *after != "" {
-		cur, err := page.Decode(*after, string(order))
-		if err != nil {
-			return nil, err
-		}
-		q.After = &cur
+	if q.After, err = page.After(after, string(order)); err != nil {
+		return nil, err
 	}
 	list, more, err := s.store.List(ctx, d.Rows, q)
 	if err != nil {

@@ -38,6 +38,19 @@ func (c Cursor) Encode() string {
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
+// After decodes a list's optional after argument: nil when it is absent or
+// empty, else the cursor, which must belong to order.
+func After(after *string, order string) (*Cursor, error) {
+	if after == nil || *after == "" {
+		return nil, nil
+	}
+	c, err := Decode(*after, order)
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
 // Decode parses an opaque cursor and checks it belongs to order.
 func Decode(s, order string) (Cursor, error) {
 	bad := apperr.Invalid("after", "the cursor is not valid for this list; start again without 'after'")
