@@ -213,7 +213,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		InputErrors:  []error{generated.ErrUnknownType, generated.ErrTypeNotFound},
 		RequestScope: a.requestScope,
 		Metrics:      a.Metrics,
-		Limiter:      ratelimit.New(a.Redis, cfg.RedisPrefix, opts.Now),
+		Limiter: ratelimit.WithFallback{Shared: ratelimit.New(a.Redis, cfg.RedisPrefix, opts.Now),
+			Fallback: ratelimit.NewLocal(opts.Now, 0), Logger: log},
 		// Exports stream for as long as they take; no request timeout.
 		Streams: map[string]http.Handler{
 			"/datasets/":             evaluation.ExportHandler(evalSvc),

@@ -6,6 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/apperr"
@@ -29,6 +33,7 @@ const (
 	MaxConnsDefault         = 20
 	MinConnsDefault         = 2
 	StatementTimeoutDefault = 10 * time.Second
+	ConnectTimeoutDefault   = 5 * time.Second
 )
 
 // Open connects a pool and checks that the server answers.
@@ -38,6 +43,11 @@ func Open(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
 	pc.MaxConns = orDefault(cfg.MaxConns, MaxConnsDefault)
+	if pc.ConnConfig.ConnectTimeout == 0 {
+		// An unreachable server must fail a request quickly, not hold it
+		// until the request timeout.
+		pc.ConnConfig.ConnectTimeout = ConnectTimeoutDefault
+	}
 	pc.MinConns = orDefault(cfg.MinConns, MinConnsDefault)
 	timeout := cfg.StatementTimeout
 	if timeout == 0 {
@@ -78,7 +88,7 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error 
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // rollback after commit is a no-op
 	if err := fn(tx); err != nil {
-		return err
+		return translate(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return translate(fmt.Errorf("commit: %w", err))
@@ -91,6 +101,12 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error 
 func translate(err error) error {
 	if err == nil {
 		return nil
+	}
+	if _, ok := apperr.As(err); ok {
+		return err
+	}
+	if Unavailable(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -111,6 +127,44 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %w", apperr.New(apperr.ServiceUnavailable, "the request took too long"), err)
 	}
 	return err
+}
+
+// ErrUnavailable is what a caller sees when the database cannot be reached
+// or is restarting: SERVICE_UNAVAILABLE, so that clients retry rather than
+// report a bug.
+var ErrUnavailable = &apperr.Error{Code: apperr.ServiceUnavailable, Message: "the database is unavailable, please retry"}
+
+// Unavailable reports whether err means the database could not be reached
+// or dropped the connection (it is down, restarting, or out of
+// connections), as opposed to refusing the statement. Nothing is
+// half-applied in that case: a transaction whose connection is lost is
+// rolled back by the server.
+func Unavailable(err error) bool {
+	// The caller's own deadline or cancellation is not the database's
+	// fault (and context.DeadlineExceeded is a net.Error).
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08: connection exceptions; 57P01-03: the server is shutting
+		// down or starting; 53300: too many connections.
+		return strings.HasPrefix(pgErr.Code, "08") ||
+			pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || pgErr.Code == "53300"
+	}
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	// A connection the server closed under a statement surfaces as EOF, or
+	// as pgconn's "conn closed" once pgx has noticed.
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) ||
+		pgconn.SafeToRetry(err)
 }
 
 // queryAll runs sql and scans every row with scan. what names the rows in

@@ -10,6 +10,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -59,6 +60,12 @@ func errorPresenter(log *slog.Logger, m *Metrics, inputErrs []error) graphql.Err
 		case isOneOf(err, inputErrs):
 			gqlErr.Message = err.Error()
 			gqlErr.Extensions = map[string]any{"code": string(apperr.BadUserInput)}
+		case postgres.Unavailable(err):
+			// A store that did not translate its driver error: the
+			// database is down or restarting, which the client should retry.
+			log.WarnContext(ctx, "database unavailable", "err", err, "path", gqlErr.Path.String(), "request_id", RequestID(ctx))
+			gqlErr.Message = postgres.ErrUnavailable.Message
+			gqlErr.Extensions = map[string]any{"code": string(apperr.ServiceUnavailable)}
 		case errors.Is(err, context.Canceled):
 			// The client hung up (or the server is shutting down): no one
 			// reads the answer and nothing is wrong with the hub.

@@ -28,9 +28,11 @@ type Allower interface {
 
 // rateLimited refuses callers over their limit with HTTP 429, a
 // Retry-After header and RATE_LIMITED with extensions.retryAfter (seconds).
-// Staff with personal tokens are not limited here. If Redis cannot answer,
-// requests pass: an outage of the limiter must not become an outage of the
-// hub (it is logged).
+// Staff with personal tokens are not limited here. The hub's Allower falls
+// back to per-instance limits while Redis cannot answer
+// (ratelimit.WithFallback); should an Allower still fail, the request
+// passes: an outage of the limiter must not become an outage of the hub
+// (it is logged).
 func rateLimited(log *slog.Logger, l Allower, limits RateLimits, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := access.PrincipalFrom(r.Context())

@@ -7,7 +7,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -158,37 +157,28 @@ func Handler(d Deps) http.Handler {
 	return mux
 }
 
-// readiness answers 200 when PostgreSQL and Redis both answer within two
-// seconds, else 503 naming what is down.
+// readiness answers 200 while PostgreSQL answers within two seconds, else
+// 503. PostgreSQL is the hard dependency: without it nothing can be served,
+// so the instance leaves the load balancer's rotation. Redis is soft: reads
+// and writes go on without it (rate limits fall back to per-instance
+// counters, events wait in the outbox, subscriptions are refused), and every
+// instance shares the one Redis, so taking instances out of rotation for it
+// would turn a degraded service into an outage. A Redis outage is reported
+// as {"status":"degraded","degraded":["redis"]} with 200.
 func readiness(pool *pgxpool.Pool, rdb *redis.Client) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		var down []string
+		w.Header().Set("Content-Type", "application/json")
 		if err := pool.Ping(ctx); err != nil {
-			down = append(down, "postgres")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status":"unavailable","down":["postgres"]}`))
+			return
 		}
 		if err := rdb.Ping(ctx).Err(); err != nil {
-			down = append(down, "redis")
-		}
-		w.Header().Set("Content-Type", "application/json")
-		if len(down) > 0 {
-			slices.Sort(down)
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(`{"status":"unavailable","down":["` + join(down) + `"]}`))
+			_, _ = w.Write([]byte(`{"status":"degraded","degraded":["redis"]}`))
 			return
 		}
 		_, _ = w.Write([]byte(`{"status":"ready"}`))
 	})
-}
-
-func join(s []string) string {
-	out := ""
-	for i, v := range s {
-		if i > 0 {
-			out += `","`
-		}
-		out += v
-	}
-	return out
 }

@@ -1,0 +1,112 @@
+package ratelimit
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// LocalMaxKeysDefault bounds how many callers a Local limiter tracks.
+const LocalMaxKeysDefault = 100_000
+
+// Local is a sliding-window limiter in this process's memory. It stands in
+// for the shared Limiter while Redis is unreachable: each instance then
+// enforces the full limit on its own, so a caller spread over n instances
+// gets at most n times its limit rather than no limit at all.
+type Local struct {
+	mu      sync.Mutex
+	now     func() time.Time
+	maxKeys int
+	hits    map[string][]time.Time // admitted requests, oldest first
+	swept   time.Time
+}
+
+// NewLocal returns an empty Local limiter; maxKeys <= 0 takes
+// LocalMaxKeysDefault.
+func NewLocal(now func() time.Time, maxKeys int) *Local {
+	if now == nil {
+		now = time.Now
+	}
+	if maxKeys <= 0 {
+		maxKeys = LocalMaxKeysDefault
+	}
+	return &Local{now: now, maxKeys: maxKeys, hits: map[string][]time.Time{}}
+}
+
+// Allow admits one request for key under rule, or says how long to wait.
+// When maxKeys callers are already tracked, a caller not among them is
+// refused for a window: many distinct callers during an outage (addresses
+// of an attack) must not grow the map without bound. It never fails.
+func (l *Local) Allow(_ context.Context, key string, rule Rule) (bool, time.Duration, error) {
+	if !rule.Enabled() {
+		return true, 0, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if now.Sub(l.swept) >= time.Minute {
+		l.sweep(now)
+	}
+	hits := l.hits[key]
+	start := now.Add(-rule.Window)
+	i := 0
+	for i < len(hits) && !hits[i].After(start) {
+		i++
+	}
+	hits = hits[i:]
+	if len(hits) >= rule.Limit {
+		l.hits[key] = hits
+		return false, max(hits[0].Add(rule.Window).Sub(now), time.Millisecond), nil
+	}
+	if len(hits) == 0 {
+		if _, tracked := l.hits[key]; !tracked && len(l.hits) >= l.maxKeys {
+			return false, rule.Window, nil
+		}
+	}
+	l.hits[key] = append(hits, now)
+	return true, 0, nil
+}
+
+// sweep forgets callers with no request in the last hour (longer than any
+// sensible window).
+func (l *Local) sweep(now time.Time) {
+	l.swept = now
+	for k, hits := range l.hits {
+		if len(hits) == 0 || now.Sub(hits[len(hits)-1]) > time.Hour {
+			delete(l.hits, k)
+		}
+	}
+}
+
+// sharedTimeout bounds one question to the shared limiter.
+const sharedTimeout = time.Second
+
+// WithFallback is the hub's limiter: the shared Redis limiter, and while
+// Redis cannot answer, the per-instance Local one with the same rules. So
+// an outage of Redis neither stops the hub (fail closed) nor lifts the
+// limits (fail open) for any caller class.
+type WithFallback struct {
+	Shared   *Limiter
+	Fallback *Local
+	Logger   *slog.Logger
+}
+
+// Allow asks the shared limiter, and the fallback if that fails.
+func (f WithFallback) Allow(ctx context.Context, key string, rule Rule) (bool, time.Duration, error) {
+	// A Redis that does not answer must not hold every request for the
+	// client's full dial and read timeouts.
+	sctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+	ok, wait, err := f.Shared.Allow(sctx, key, rule)
+	cancel()
+	if err == nil {
+		return ok, wait, nil
+	}
+	if ctx.Err() != nil {
+		return false, 0, err
+	}
+	if f.Logger != nil {
+		f.Logger.WarnContext(ctx, "shared rate limiter unavailable; limiting per instance", "err", err)
+	}
+	return f.Fallback.Allow(ctx, key, rule)
+}
