@@ -2,6 +2,8 @@ module github.com/fengcheng/datahub
 
 go 1.26.8
 
+toolchain go1.26.11
+
 tool github.com/99designs/gqlgen
 
 require (
