@@ -15,6 +15,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/csvcell"
 	"github.com/google/uuid"
 )
 
@@ -302,7 +303,8 @@ func renderCSV(b []byte, vals []value) []byte {
 		}
 		switch v.kind {
 		case 's':
-			b = appendCSVField(b, v.s)
+			// Text only: numbers such as -3.5 must stay numbers.
+			b = appendCSVField(b, csvcell.Text(v.s))
 		case 'i':
 			b = strconv.AppendInt(b, v.i, 10)
 		case 'n':
@@ -373,39 +375,73 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// sep is what people put between the digit groups of a number: a space, a
+// dot or a hyphen (full-width forms are folded to these first).
+const sep = `[ .\-]?`
+
 var (
-	landlinePattern = regexp.MustCompile(`0[0-9]{2,3}[ -]?[0-9]{7,8}`)
-	// Mobile numbers as people write them: 13912345678, 139 1234 5678,
-	// 139-1234-5678, with or without +86.
-	mobilePattern = regexp.MustCompile(`(\+?86[ -]?)?1[3-9][0-9][ -]?[0-9]{4}[ -]?[0-9]{4}`)
-	idPattern     = regexp.MustCompile(`[0-9]{17}[0-9Xx]`)
-	platePattern  = regexp.MustCompile(`[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领][A-Z][·•]?[A-Z0-9]{5,6}`)
-	longDigits    = regexp.MustCompile(`[0-9]{7,}`)
+	// An ID number, grouped or not (32120219900101123X, 3212 0219 9001 0112 3X).
+	idPattern = regexp.MustCompile(`[0-9](?:` + sep + `[0-9]){16}` + sep + `[0-9Xx]`)
+	// Mobile numbers with their country code: +86 139 1234 5678.
+	mobilePattern = regexp.MustCompile(`\+?86` + sep + `1[3-9][0-9](?:` + sep + `[0-9]){8}`)
+	// Plates, with or without a space or dot after the province and the
+	// letter: 苏M12345, 苏 M·12345, 苏A·B2C3D.
+	platePattern = regexp.MustCompile(`[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领][ ·•.\-]?[A-Za-z][ ·•.\-]?[A-Za-z0-9]{5,6}`)
+	// Any other run of 7 or more digits, grouped however: phone and
+	// landline numbers (139 1234 5678, 139.1234.5678, 0523-86881234),
+	// account and card numbers.
+	digitRun = regexp.MustCompile(`[0-9](?:` + sep + `[0-9]){6,}`)
+	// A calendar date is not personal: kept although it has 8 digits.
+	datePattern = regexp.MustCompile(`^(?:19|20)[0-9]{2}([.\-])(?:0[1-9]|1[0-2])([.\-])(?:0[1-9]|[12][0-9]|3[01])$`)
 )
 
 // Removed replaces personal data in scrubbed text.
 const Removed = "[removed]"
 
 // Scrub removes personal data from free text: ID numbers, mobile and
-// landline numbers (also written in groups), plates, any run of 7 or more
-// digits, and the given names. Other people's names cannot be told from
-// ordinary words, so it is a safety net for profiles that keep text; the
-// default profile drops text altogether.
+// landline numbers, plates, any run of 7 or more digits, and the given
+// names. Numbers are recognised however they are written: in full-width
+// characters (１３８…), and grouped with spaces, dots or hyphens. Other
+// people's names cannot be told from ordinary words, so it is a safety net
+// for profiles that keep text; the default profile drops text altogether.
 func Scrub(s string, names ...string) string {
 	if s == "" {
 		return s
 	}
+	s = foldWidth(s)
 	s = idPattern.ReplaceAllString(s, Removed)
 	s = mobilePattern.ReplaceAllString(s, Removed)
-	s = landlinePattern.ReplaceAllString(s, Removed)
 	s = platePattern.ReplaceAllString(s, Removed)
-	s = longDigits.ReplaceAllString(s, Removed)
+	s = digitRun.ReplaceAllStringFunc(s, func(m string) string {
+		if d := datePattern.FindStringSubmatch(m); d != nil && d[1] == d[2] {
+			return m
+		}
+		return Removed
+	})
 	for _, n := range names {
-		if n = strings.TrimSpace(n); n != "" {
+		if n = strings.TrimSpace(foldWidth(n)); n != "" {
 			s = strings.ReplaceAll(s, n, Removed)
 		}
 	}
 	return s
+}
+
+// foldWidth turns full-width ASCII forms (１３８, Ｍ, －, ．) into ASCII and
+// the ideographic space into a space, so that one set of patterns covers
+// both ways of typing.
+func foldWidth(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r == '\u3000' || r >= '\uFF01' && r <= '\uFF5E' }) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\u3000':
+			return ' '
+		case r >= '\uFF01' && r <= '\uFF5E':
+			return r - 0xFEE0
+		}
+		return r
+	}, s)
 }
 
 // PolicyVersion returns "sha256:" and the hex SHA-256 of the policy files
