@@ -15,6 +15,7 @@ import (
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
+	"github.com/fengcheng/datahub/internal/recordtime"
 	"github.com/google/uuid"
 )
 
@@ -403,8 +404,8 @@ func validateReport(in *ReportInput, now time.Time) error {
 		return apperr.Invalid("plate", "a plate is recorded for illegal parking only")
 	}
 	if in.DiscoveredAt != nil {
-		if in.DiscoveredAt.After(now.Add(5 * time.Minute)) {
-			return apperr.Invalid("discoveredAt", "the discovery time lies in the future")
+		if err := recordtime.Check("discoveredAt", *in.DiscoveredAt, now); err != nil {
+			return err
 		}
 		t := in.DiscoveredAt.UTC().Truncate(time.Microsecond)
 		in.DiscoveredAt = &t
