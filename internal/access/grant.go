@@ -47,8 +47,11 @@ func (g Grant) Rules() [][]string {
 // Active reports whether the grant applies at now.
 func (g Grant) Active(now time.Time) bool { return now.Before(g.Until) }
 
-// grantIDField is the index of the grant id among a p2 rule's fields.
-const grantIDField = 4
+// GrantIDField is the index of the grant id among a p2 rule's fields: a
+// workflow that stores grant lines itself removes them by it.
+const GrantIDField = 4
+
+const grantIDField = GrantIDField
 
 // ValidateGrant checks a grant against the catalog: a declared grantee
 // department that is not the groups' provider, a dataset and conditional or
@@ -146,6 +149,14 @@ func (e *Engine) removeGrantLines(ctx context.Context, id string) error {
 		return a.RemoveFilteredPolicyCtx(ctx, "p", ptypeGrant, grantIDField, id)
 	}
 	return e.adapter.RemoveFilteredPolicy("p", ptypeGrant, grantIDField, id)
+}
+
+// PolicyChanged reloads after the run-time policy store was changed outside
+// the engine (a workflow that writes grant lines in its own transaction, so
+// that a decision and its policy commit together) and tells the other
+// instances. Call it after the commit.
+func (e *Engine) PolicyChanged(ctx context.Context, what string) error {
+	return e.changed(ctx, what)
 }
 
 // changed reloads after a change made here and notifies the watcher.

@@ -198,8 +198,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		Feed:              brokerFeed{a.broker},
 		EvaluationService: evalSvc,
 		IngestService:     a.Ingest,
-		Sharing:           sharing.NewService(postgres.NewSharingStore(pool), eng, opts.Now),
+		Sharing:           sharing.NewService(postgres.NewSharingStore(pool, adapter), eng, opts.Now, log),
 		Audit:             audit.NewTrail(pool, decider),
+	}
+	// A grant line whose request is not approved is a grant nobody can see
+	// or revoke: remove any before serving.
+	if _, err := a.Resolver.Sharing.Reconcile(ctx); err != nil {
+		return nil, err
 	}
 	limits, err := rateLimits(cfg)
 	if err != nil {
@@ -333,6 +338,11 @@ func (a *App) maintain(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			// A reload each round brings this instance up to date even if
+			// it missed a notification while Redis was unreachable.
+			if err := a.Access.Reload(ctx); err != nil {
+				a.Logger.Warn("reload policy", "err", err)
+			}
 			if n, err := a.Resolver.Sharing.ExpireDue(ctx); err != nil {
 				a.Logger.Warn("expire grants", "err", err)
 			} else if n > 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
+	"github.com/fengcheng/datahub/internal/recordtime"
 	"github.com/google/uuid"
 )
 
@@ -317,8 +318,8 @@ func (s *Service) Report(ctx context.Context, in ReportInput) (*Case, error) {
 	now := s.Now()
 	reported := now
 	if in.ReportedAt != nil {
-		if in.ReportedAt.After(now.Add(5 * time.Minute)) {
-			return nil, apperr.Invalid("reportedAt", "the report time lies in the future")
+		if err := recordtime.Check("reportedAt", *in.ReportedAt, now); err != nil {
+			return nil, err
 		}
 		reported = in.ReportedAt.UTC()
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/recordtime"
 )
 
 // csvReader reads RFC 4180 CSV (UTF-8, comma-separated, quoted fields may
@@ -317,6 +318,10 @@ func (r *csvReader) next(rec *CaseRecord) (int64, error) {
 				t, ok := parseTime(v)
 				if !ok {
 					return line, fail("reportedAt", fmt.Sprintf("%q is not an RFC 3339 time such as 2024-05-01T08:30:00+08:00", clip(v)))
+				}
+				if t.IsZero() {
+					// The zero time stands for "not given" in a record.
+					return line, fail("reportedAt", recordtime.Problem(t, t))
 				}
 				rec.ReportedAt = t
 			}

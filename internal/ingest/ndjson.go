@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/recordtime"
 )
 
 // readBufferSize is the read buffer of both readers; longer lines are
@@ -128,6 +129,10 @@ func (r *ndjsonReader) decode(b []byte, rec *CaseRecord) error {
 		if at, ok = parseTime(w.ReportedAt); !ok {
 			return &RowError{Line: r.line, ExternalID: printableID(w.ExternalID), Field: "reportedAt",
 				Reason: fmt.Sprintf("%q is not an RFC 3339 time such as 2024-05-01T08:30:00+08:00", clip(w.ReportedAt))}
+		}
+		if at.IsZero() {
+			// The zero time stands for "not given" in a record: refuse it here.
+			return &RowError{Line: r.line, ExternalID: printableID(w.ExternalID), Field: "reportedAt", Reason: recordtime.Problem(at, at)}
 		}
 	}
 	*rec = CaseRecord{

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/recordtime"
 	"github.com/google/uuid"
 )
 
@@ -70,11 +71,6 @@ const (
 // Limits beyond the case service's own rules.
 const (
 	maxExternalID = 100
-	// earliestReport rejects report times that can only be mistakes (a
-	// zero date, a Unix epoch): the platform started long after.
-	earliestReportYear = 2000
-	// futureSlack tolerates senders' clocks running a little fast.
-	futureSlack = 5 * time.Minute
 )
 
 // The case service's patterns. Validation runs once per row of files of
@@ -254,11 +250,8 @@ func (v *Validator) check(rec *CaseRecord, now time.Time) (field, reason string)
 		return "class", fmt.Sprintf("unknown %s class code %q; see the caseClasses query for the catalogue", strings.ToLower(string(rec.Kind)), rec.MinorCode)
 	}
 	if !rec.ReportedAt.IsZero() {
-		switch {
-		case rec.ReportedAt.After(now.Add(futureSlack)):
-			return "reportedAt", "the report time lies in the future"
-		case rec.ReportedAt.Year() < earliestReportYear:
-			return "reportedAt", fmt.Sprintf("the report time %s is before %d", rec.ReportedAt.Format(time.RFC3339), earliestReportYear)
+		if p := recordtime.Problem(rec.ReportedAt, now); p != "" {
+			return "reportedAt", p
 		}
 	}
 	return "", ""

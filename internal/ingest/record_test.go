@@ -56,6 +56,8 @@ func TestValidate(t *testing.T) {
 		{"future report", func(r *CaseRecord) { r.ReportedAt = now.Add(time.Hour) }, "reportedAt"},
 		{"slightly fast clock", func(r *CaseRecord) { r.ReportedAt = now.Add(time.Minute) }, ""},
 		{"zero-ish date", func(r *CaseRecord) { r.ReportedAt = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC) }, "reportedAt"},
+		{"before the district", func(r *CaseRecord) { r.ReportedAt = time.Date(1996, 12, 31, 15, 59, 59, 0, time.UTC) }, "reportedAt"},
+		{"the district's first day", func(r *CaseRecord) { r.ReportedAt = time.Date(1996, 12, 31, 16, 0, 0, 0, time.UTC) }, ""},
 	}
 	v := NewValidator(cases.DefaultCatalogue())
 	for _, tt := range tests {

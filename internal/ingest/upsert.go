@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/recordtime"
 	"github.com/google/uuid"
 )
 
@@ -63,6 +64,10 @@ func (s *Service) UpsertCase(ctx context.Context, in UpsertCaseInput) (*UpsertCa
 		ReporterName: in.ReporterName, ReporterPhone: in.ReporterPhone, PhotoURLs: in.PhotoURLs,
 	}
 	if in.ReportedAt != nil {
+		// Checked here too: the zero time would pass as "not given".
+		if err := recordtime.Check("reportedAt", *in.ReportedAt, w.Now); err != nil {
+			return nil, err
+		}
 		rec.ReportedAt = *in.ReportedAt
 	}
 	if math.IsNaN(in.Lat) || math.IsNaN(in.Lng) {

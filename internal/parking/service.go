@@ -14,6 +14,7 @@ import (
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
+	"github.com/fengcheng/datahub/internal/recordtime"
 	"github.com/google/uuid"
 )
 
@@ -109,11 +110,6 @@ const (
 	nearBatchMin = 16
 	nearBatchMax = 512
 )
-
-// reportSkew is how far in the future a report may claim to be: clocks of
-// lot systems drift, but a report from tomorrow would freeze the counter
-// (older reports are ignored).
-const reportSkew = 5 * time.Minute
 
 // Service implements the parking registry and its queries. It is safe for
 // concurrent use.
@@ -410,8 +406,8 @@ func (s *Service) ReportAvailability(ctx context.Context, lotID uuid.UUID, free 
 	now := s.Now()
 	when := now
 	if at != nil {
-		if at.After(now.Add(reportSkew)) {
-			return Availability{}, apperr.Invalid("at", "the report time lies in the future")
+		if err := recordtime.Check("at", *at, now); err != nil {
+			return Availability{}, err
 		}
 		when = at.UTC()
 	}

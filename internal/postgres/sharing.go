@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/access/casbinpg"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/sharing"
 	"github.com/google/uuid"
@@ -13,11 +15,19 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// SharingStore keeps data-sharing requests. It implements sharing.Store.
-type SharingStore struct{ pool *pgxpool.Pool }
+// SharingStore keeps data-sharing requests and, in the same transactions,
+// the Casbin lines of the grants they stand for. It implements
+// sharing.Store.
+type SharingStore struct {
+	pool   *pgxpool.Pool
+	policy *casbinpg.Adapter
+}
 
-// NewSharingStore returns a request store on pool.
-func NewSharingStore(pool *pgxpool.Pool) *SharingStore { return &SharingStore{pool: pool} }
+// NewSharingStore returns a request store on pool writing grant lines
+// through policy (on the same database).
+func NewSharingStore(pool *pgxpool.Pool, policy *casbinpg.Adapter) *SharingStore {
+	return &SharingStore{pool: pool, policy: policy}
+}
 
 var _ sharing.Store = (*SharingStore)(nil)
 
@@ -75,24 +85,89 @@ func (s *SharingStore) List(ctx context.Context, dept string, dir sharing.Direct
 		AND (cardinality($2::text[]) = 0 OR status = ANY($2)) ORDER BY created_at DESC, id DESC LIMIT 500`, dept, st)
 }
 
-// Decide implements sharing.Store.
-func (s *SharingStore) Decide(ctx context.Context, r *sharing.Request, from sharing.Status) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE access_requests SET status = $2, decided_by = nullif($3, ''), decided_at = $4,
-		reason = nullif($5, ''), updated_at = $6 WHERE id = $1 AND status = $7`,
-		r.ID, r.Status, r.DecidedBy, r.DecidedAt, r.Reason, r.UpdatedAt, from)
+// Decide implements sharing.Store. The request's row is locked (SELECT …
+// FOR UPDATE) from the read decide sees to the commit, so two decisions on
+// one request run one after the other and the second sees the first's
+// outcome; the grant's lines are written in the same transaction, so a
+// request's status and its policy never disagree, whatever interleaves.
+func (s *SharingStore) Decide(ctx context.Context, id uuid.UUID, decide func(r *sharing.Request) error) (*sharing.Request, error) {
+	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return translate(fmt.Errorf("decide access request: %w", err))
+		return nil, translate(fmt.Errorf("decide access request: begin: %w", err))
 	}
-	if tag.RowsAffected() == 0 {
-		return apperr.New(apperr.Conflict, "the request was decided by someone else meanwhile; reload it")
+	defer tx.Rollback(ctx) //nolint:errcheck // rollback after commit is a no-op
+	r, err := scanRequest(tx.QueryRow(ctx, "SELECT "+requestColumns+" FROM access_requests WHERE id = $1 FOR UPDATE", id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.New(apperr.NotFound, "access request %s not found", id)
 	}
-	return nil
+	if err != nil {
+		return nil, translate(fmt.Errorf("decide access request: lock: %w", err))
+	}
+	from := r.Status
+	if err := decide(r); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE access_requests SET status = $2, decided_by = nullif($3, ''), decided_at = $4,
+		reason = nullif($5, ''), updated_at = $6 WHERE id = $1`,
+		r.ID, r.Status, r.DecidedBy, r.DecidedAt, r.Reason, r.UpdatedAt); err != nil {
+		return nil, translate(fmt.Errorf("decide access request: update: %w", err))
+	}
+	// The policy follows the status: lines while APPROVED, none otherwise.
+	switch {
+	case r.Status == sharing.StatusApproved && from != sharing.StatusApproved:
+		err = s.policy.AddPoliciesTx(ctx, tx, access.GrantPType, r.Grant().Rules())
+	case r.Status != sharing.StatusApproved:
+		_, err = s.policy.RemoveFilteredPolicyTx(ctx, tx, access.GrantPType, access.GrantIDField, r.ID.String())
+	}
+	if err != nil {
+		return nil, translate(fmt.Errorf("decide access request: policy: %w", err))
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, translate(fmt.Errorf("decide access request: commit: %w", err))
+	}
+	return r, nil
 }
 
-// Expire implements sharing.Store.
+// Expire implements sharing.Store: the records and their lines change in
+// one transaction.
 func (s *SharingStore) Expire(ctx context.Context, now time.Time) ([]*sharing.Request, error) {
-	return s.list(ctx, `UPDATE access_requests SET status = 'EXPIRED', updated_at = $1
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, translate(fmt.Errorf("expire access requests: begin: %w", err))
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // rollback after commit is a no-op
+	rows, err := tx.Query(ctx, `UPDATE access_requests SET status = 'EXPIRED', updated_at = $1
 		WHERE status = 'APPROVED' AND until <= $1 RETURNING `+requestColumns, now)
+	if err != nil {
+		return nil, translate(fmt.Errorf("expire access requests: %w", err))
+	}
+	expired, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*sharing.Request, error) { return scanRequest(r) })
+	if err != nil {
+		return nil, translate(fmt.Errorf("expire access requests: %w", err))
+	}
+	for _, r := range expired {
+		if _, err := s.policy.RemoveFilteredPolicyTx(ctx, tx, access.GrantPType, access.GrantIDField, r.ID.String()); err != nil {
+			return nil, translate(fmt.Errorf("expire access request %s: policy: %w", r.ID, err))
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, translate(fmt.Errorf("expire access requests: commit: %w", err))
+	}
+	return expired, nil
+}
+
+// Reconcile implements sharing.Store. A line names its request by the
+// grant id field; lines of a request that is not APPROVED (or of none at
+// all) are removed. Each request is read under a share lock, so a decision
+// in flight finishes first and its outcome counts.
+func (s *SharingStore) Reconcile(ctx context.Context) (int, error) {
+	col := fmt.Sprintf("v%d", access.GrantIDField)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM `+s.policy.Table()+` c WHERE c.ptype = $1 AND NOT EXISTS (
+		SELECT 1 FROM access_requests r WHERE r.id::text = c.`+col+` AND r.status = 'APPROVED' FOR SHARE)`, access.GrantPType)
+	if err != nil {
+		return 0, translate(fmt.Errorf("reconcile grant lines: %w", err))
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // JurisdictionExists implements sharing.Store.

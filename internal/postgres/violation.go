@@ -84,9 +84,11 @@ func (s *ViolationStore) GetMany(ctx context.Context, scope access.RowScope, ids
 }
 
 // BySource implements violation.Store.
-func (s *ViolationStore) BySource(ctx context.Context, sourceDept, externalID string) (*violation.Violation, error) {
-	v, err := scanViolation(s.pool.QueryRow(ctx, "SELECT "+violationColumns+
-		" FROM violations WHERE source_dept = $1 AND external_id = $2", sourceDept, externalID))
+func (s *ViolationStore) BySource(ctx context.Context, scope access.RowScope, sourceDept, externalID string) (*violation.Violation, error) {
+	w := newWhere()
+	w.add("source_dept = @source AND external_id = @external", "source", sourceDept, "external", externalID)
+	w.addScope(scope, violationScope)
+	v, err := scanViolation(s.pool.QueryRow(ctx, "SELECT "+violationColumns+" FROM violations WHERE "+w.sql(), w.args))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no violation from %s with external id %q", sourceDept, externalID)
 	}

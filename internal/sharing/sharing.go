@@ -8,6 +8,7 @@ package sharing
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -73,22 +74,32 @@ type Store interface {
 	Get(ctx context.Context, id uuid.UUID) (*Request, error)
 	// List returns the department's requests in one direction, newest first.
 	List(ctx context.Context, dept string, dir Direction, statuses []Status) ([]*Request, error)
-	// Decide moves a request from status from to r.Status, or CONFLICT.
-	Decide(ctx context.Context, r *Request, from Status) error
-	// Expire marks approved requests past their until as EXPIRED and
-	// returns them.
+	// Decide serializes the decisions on one request: it locks request id
+	// until commit, hands its current record to decide, and when decide
+	// returns nil writes the record as decide left it together with the
+	// grant's policy lines, which follow the status (stored when it becomes
+	// APPROVED, removed when it is anything else), in one transaction.
+	// NOT_FOUND for an unknown id; decide's error is returned as it is and
+	// nothing is written.
+	Decide(ctx context.Context, id uuid.UUID, decide func(r *Request) error) (*Request, error)
+	// Expire marks approved requests past their until as EXPIRED, removes
+	// their policy lines in the same transaction, and returns them.
 	Expire(ctx context.Context, now time.Time) ([]*Request, error)
+	// Reconcile removes every grant line whose request is not APPROVED and
+	// returns how many it removed.
+	Reconcile(ctx context.Context) (int, error)
 	// JurisdictionExists reports whether a jurisdiction code exists.
 	JurisdictionExists(ctx context.Context, code string) (bool, error)
 }
 
-// Grants is the policy side: the access engine.
+// Grants is the policy side: the access engine. The grant lines themselves
+// are written by the Store, in the decision's transaction.
 type Grants interface {
 	Catalog() *access.Catalog
 	ValidateGrant(g access.Grant) error
-	AddGrant(ctx context.Context, g access.Grant) error
-	RevokeGrant(ctx context.Context, id string) error
-	PruneExpiredGrants(ctx context.Context) (int, error)
+	// PolicyChanged reloads this instance's policy and tells the others,
+	// after the Store committed a change to grant lines.
+	PolicyChanged(ctx context.Context, what string) error
 }
 
 // Service runs the workflow.
@@ -96,14 +107,18 @@ type Service struct {
 	store  Store
 	grants Grants
 	now    func() time.Time
+	log    *slog.Logger
 }
 
-// NewService returns a sharing service; now may be nil.
-func NewService(store Store, grants Grants, now func() time.Time) *Service {
+// NewService returns a sharing service; now and log may be nil.
+func NewService(store Store, grants Grants, now func() time.Time, log *slog.Logger) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, grants: grants, now: now}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: store, grants: grants, now: now, log: log}
 }
 
 // RequestInput is what a department asks for.
@@ -190,18 +205,33 @@ func (s *Service) RequestAccess(ctx context.Context, in RequestInput) (*Request,
 	return r, nil
 }
 
-// get returns a request the caller's department is party to; others get
-// NOT_FOUND, as if it did not exist.
-func (s *Service) get(ctx context.Context, id uuid.UUID) (*Request, *access.Principal, error) {
+// decide runs one decision on request id under the store's row lock: fn
+// sees the record as committed by any earlier decision, and its change and
+// the grant's policy lines are written together. A department not party to
+// the request gets NOT_FOUND, as if it did not exist. The instances reload
+// after the commit.
+func (s *Service) decide(ctx context.Context, id uuid.UUID, what string, fn func(r *Request, p *access.Principal, now time.Time) error) (*Request, error) {
 	p := access.PrincipalFrom(ctx)
-	r, err := s.store.Get(ctx, id)
+	r, err := s.store.Decide(ctx, id, func(r *Request) error {
+		if p.Dept == "" || (r.ProviderDept != p.Dept && r.RequesterDept != p.Dept) {
+			return apperr.New(apperr.NotFound, "access request %s not found", id)
+		}
+		return fn(r, p, s.now().UTC())
+	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if p.Dept == "" || (r.ProviderDept != p.Dept && r.RequesterDept != p.Dept) {
-		return nil, nil, apperr.New(apperr.NotFound, "access request %s not found", id)
+	s.published(ctx, what+" "+id.String())
+	return r, nil
+}
+
+// published reloads and notifies after a committed policy change. The
+// decision stands whatever happens here: this instance reloads on its next
+// maintenance round, the others on theirs or on the next notification.
+func (s *Service) published(ctx context.Context, what string) {
+	if err := s.grants.PolicyChanged(ctx, what); err != nil {
+		s.log.Warn("grant policy changed but not yet applied everywhere", "change", what, "err", err)
 	}
-	return r, p, nil
 }
 
 func providerAdmin(p *access.Principal, r *Request) error {
@@ -219,36 +249,26 @@ func pendingOnly(r *Request) error {
 }
 
 // Approve turns a pending request into an active grant. Only the provider
-// department's admin may approve.
+// department's admin may approve. The record and the grant's policy lines
+// are written in one transaction, serialized with every other decision on
+// the request.
 func (s *Service) Approve(ctx context.Context, id uuid.UUID) (*Request, error) {
-	r, p, err := s.get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := providerAdmin(p, r); err != nil {
-		return nil, err
-	}
-	if err := pendingOnly(r); err != nil {
-		return nil, err
-	}
-	now := s.now().UTC()
-	if !r.Until.After(now) {
-		return nil, apperr.New(apperr.BadUserInput, "the requested period ended at %s; ask for a new request", r.Until.Format(time.RFC3339))
-	}
-	r.Status, r.DecidedBy, r.DecidedAt, r.UpdatedAt = StatusApproved, p.Actor(), &now, now
-	// Record the decision first: a grant without an approved record must
-	// never exist. If the policy store then fails, undo the record.
-	if err := s.store.Decide(ctx, r, StatusPending); err != nil {
-		return nil, err
-	}
-	if err := s.grants.AddGrant(ctx, r.Grant()); err != nil {
-		r.Status, r.DecidedBy, r.DecidedAt = StatusPending, "", nil
-		if uerr := s.store.Decide(ctx, r, StatusApproved); uerr != nil {
-			return nil, fmt.Errorf("add grant: %w (and undo approval: %v)", err, uerr)
+	return s.decide(ctx, id, "approve", func(r *Request, p *access.Principal, now time.Time) error {
+		if err := providerAdmin(p, r); err != nil {
+			return err
 		}
-		return nil, fmt.Errorf("add grant: %w", err)
-	}
-	return r, nil
+		if err := pendingOnly(r); err != nil {
+			return err
+		}
+		if !r.Until.After(now) {
+			return apperr.New(apperr.BadUserInput, "the requested period ended at %s; ask for a new request", r.Until.Format(time.RFC3339))
+		}
+		if err := s.grants.ValidateGrant(r.Grant()); err != nil {
+			return apperr.Invalid("request", "%s", strings.TrimPrefix(err.Error(), "access: "))
+		}
+		r.Status, r.DecidedBy, r.DecidedAt, r.UpdatedAt = StatusApproved, p.Actor(), &now, now
+		return nil
+	})
 }
 
 // Reject refuses a pending request with a reason. Provider admin only.
@@ -257,49 +277,33 @@ func (s *Service) Reject(ctx context.Context, id uuid.UUID, reason string) (*Req
 	if reason == "" {
 		return nil, apperr.Invalid("reason", "give the requester a reason")
 	}
-	r, p, err := s.get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := providerAdmin(p, r); err != nil {
-		return nil, err
-	}
-	if err := pendingOnly(r); err != nil {
-		return nil, err
-	}
-	now := s.now().UTC()
-	r.Status, r.DecidedBy, r.DecidedAt, r.Reason, r.UpdatedAt = StatusRejected, p.Actor(), &now, reason, now
-	if err := s.store.Decide(ctx, r, StatusPending); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return s.decide(ctx, id, "reject", func(r *Request, p *access.Principal, now time.Time) error {
+		if err := providerAdmin(p, r); err != nil {
+			return err
+		}
+		if err := pendingOnly(r); err != nil {
+			return err
+		}
+		r.Status, r.DecidedBy, r.DecidedAt, r.Reason, r.UpdatedAt = StatusRejected, p.Actor(), &now, reason, now
+		return nil
+	})
 }
 
 // Revoke ends an active grant at once. The provider's admin may revoke; so
-// may the requesting department's admin (giving data back).
+// may the requesting department's admin (giving data back). The record and
+// the removal of the grant's lines commit together.
 func (s *Service) Revoke(ctx context.Context, id uuid.UUID, reason string) (*Request, error) {
-	r, p, err := s.get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if p.Kind != access.KindUser || !p.HasRole(access.RoleAdmin) {
-		return nil, apperr.New(apperr.Forbidden, "only an admin of the provider or of the requesting department may revoke a grant")
-	}
-	if r.Status != StatusApproved {
-		return nil, apperr.New(apperr.Conflict, "only an active grant can be revoked; this request is %s", r.Status)
-	}
-	now := s.now().UTC()
-	r.Status, r.Reason, r.UpdatedAt = StatusRevoked, strings.TrimSpace(reason), now
-	r.DecidedBy, r.DecidedAt = p.Actor(), &now
-	// Remove the policy first: a revoked record with a live grant would
-	// leave data flowing.
-	if err := s.grants.RevokeGrant(ctx, r.ID.String()); err != nil {
-		return nil, fmt.Errorf("revoke grant: %w", err)
-	}
-	if err := s.store.Decide(ctx, r, StatusApproved); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return s.decide(ctx, id, "revoke", func(r *Request, p *access.Principal, now time.Time) error {
+		if p.Kind != access.KindUser || !p.HasRole(access.RoleAdmin) {
+			return apperr.New(apperr.Forbidden, "only an admin of the provider or of the requesting department may revoke a grant")
+		}
+		if r.Status != StatusApproved {
+			return apperr.New(apperr.Conflict, "only an active grant can be revoked; this request is %s", r.Status)
+		}
+		r.Status, r.Reason, r.UpdatedAt = StatusRevoked, strings.TrimSpace(reason), now
+		r.DecidedBy, r.DecidedAt = p.Actor(), &now
+		return nil
+	})
 }
 
 // List returns the caller's department's requests in one direction.
@@ -329,15 +333,35 @@ func (s *Service) ActiveGrants(ctx context.Context, dir Direction) ([]*Request, 
 }
 
 // ExpireDue marks grants past their end as EXPIRED and removes their policy
-// lines. The engine already ignores them from their until on; this keeps
-// the records and the policy store tidy. Safe to run on every instance.
+// lines in the same transaction. The engine already ignores them from their
+// until on; this keeps the records and the policy store tidy. It then
+// reconciles (see Reconcile). Safe to run on every instance.
 func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	expired, err := s.store.Expire(ctx, s.now().UTC())
 	if err != nil {
 		return 0, err
 	}
-	if _, err := s.grants.PruneExpiredGrants(ctx); err != nil {
-		return len(expired), fmt.Errorf("prune expired grants: %w", err)
+	if len(expired) > 0 {
+		s.published(ctx, "expire grants")
+	}
+	if _, err := s.Reconcile(ctx); err != nil {
+		return len(expired), err
 	}
 	return len(expired), nil
+}
+
+// Reconcile removes every grant line whose request is not APPROVED (left by
+// an older version's unserialized decisions, or written by hand) and, when
+// it removed any, makes every instance reload. Run at start and with the
+// periodic maintenance; safe on every instance at once.
+func (s *Service) Reconcile(ctx context.Context) (int, error) {
+	n, err := s.store.Reconcile(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reconcile grants: %w", err)
+	}
+	if n > 0 {
+		s.log.Warn("removed grant lines without an approved request", "lines", n)
+		s.published(ctx, "reconcile grants")
+	}
+	return n, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
+	"github.com/fengcheng/datahub/internal/recordtime"
 	"github.com/google/uuid"
 )
 
@@ -37,10 +38,10 @@ type Store interface {
 	// ByCase returns, per case, its first violations within scope, newest
 	// discovered first, in one statement for all cases.
 	ByCase(ctx context.Context, scope access.RowScope, caseIDs []uuid.UUID, first int) (map[uuid.UUID][]*Violation, error)
-	// BySource returns the violation a department system sent under an
-	// external id, or NOT_FOUND. It takes no scope: the key names the
-	// caller's own department.
-	BySource(ctx context.Context, sourceDept, externalID string) (*Violation, error)
+	// BySource returns the violation a department sent under an external
+	// id, within scope, or NOT_FOUND. A lookup by key is a read: a record
+	// outside the caller's scope is missing to it, like any other.
+	BySource(ctx context.Context, scope access.RowScope, sourceDept, externalID string) (*Violation, error)
 	// Create inserts a new violation with its first timeline event and fills
 	// in its record number. CONFLICT when (SourceDept, ExternalID) exists.
 	Create(ctx context.Context, v *Violation, ev Event) error
@@ -403,8 +404,8 @@ func validateReport(in *ReportInput, now time.Time) error {
 		return apperr.Invalid("plate", "a plate is recorded for illegal parking only")
 	}
 	if in.DiscoveredAt != nil {
-		if in.DiscoveredAt.After(now.Add(5 * time.Minute)) {
-			return apperr.Invalid("discoveredAt", "the discovery time lies in the future")
+		if err := recordtime.Check("discoveredAt", *in.DiscoveredAt, now); err != nil {
+			return err
 		}
 		t := in.DiscoveredAt.UTC().Truncate(time.Microsecond)
 		in.DiscoveredAt = &t
@@ -534,12 +535,21 @@ func (s *Service) create(ctx context.Context, in ReportInput, p *access.Principa
 	ev := Event{ViolationID: v.ID, Action: ActionReport, ToStatus: StatusDiscovered, Actor: p.Actor(), ActorDept: sourceDept(p), At: now}
 	if err := s.store.Create(ctx, v, ev); err != nil {
 		if apperr.Is(err, apperr.Conflict) && v.ExternalID != "" {
-			return nil, fmt.Errorf("%w: %w", apperr.New(apperr.Conflict,
-				"%s already sent a violation with external id %q; resend it with upsert", v.SourceDept, v.ExternalID), err)
+			return nil, fmt.Errorf("%w: %w", errKeyTaken(v.ExternalID), err)
 		}
 		return nil, fmt.Errorf("create violation: %w", err)
 	}
 	return v, nil
+}
+
+// errKeyTaken refuses to create a record under an external id the caller's
+// department has used already. It is the one answer whether the record is
+// within the caller's scope or not: a key is shared by everyone in the
+// department, and a creation it blocks must not tell a field worker more
+// than that the key is not free (not where the record lies, its status or
+// version), nor differ from the answer about its own records.
+func errKeyTaken(key string) error {
+	return apperr.New(apperr.Conflict, "the external id %q is already in use in your department: send a new record under another external id, or resend one of your records with upsert", key)
 }
 
 // apply copies the descriptive fields of in onto v.
@@ -599,7 +609,10 @@ func (s *Service) Upsert(ctx context.Context, in ReportInput, version *int) (*Vi
 	// Two attempts: a concurrent upsert of the same new record makes the
 	// first create fail with CONFLICT, and the second sees the record.
 	for attempt := 0; ; attempt++ {
-		cur, err := s.store.BySource(ctx, sourceDept(p), in.ExternalID)
+		// The caller's scope applies: a record it cannot see can be neither
+		// read nor overwritten through its key; creating under the key then
+		// meets the key's uniqueness and gets errKeyTaken.
+		cur, err := s.store.BySource(ctx, d.Rows, sourceDept(p), in.ExternalID)
 		if apperr.Is(err, apperr.NotFound) {
 			if in.Jurisdiction == "" {
 				if err := s.resolveJurisdiction(ctx, &in); err != nil {

@@ -30,6 +30,7 @@ import (
 	"github.com/casbin/casbin/v2/model"
 	"github.com/casbin/casbin/v2/persist"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -658,4 +659,40 @@ func (a *Adapter) inTx(ctx context.Context, fn func(context.Context, pgx.Tx) err
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// Tx is what the ...Tx methods need of a transaction (pgx.Tx satisfies it).
+type Tx interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// Table returns the rules table's name, quoted for SQL text.
+func (a *Adapter) Table() string { return a.table }
+
+// AddPoliciesTx stores rules as AddPoliciesCtx does, inside the caller's
+// transaction: a workflow that records a decision and the policy it causes
+// commits both or neither. The caller reloads and notifies after commit.
+func (a *Adapter) AddPoliciesTx(ctx context.Context, tx Tx, ptype string, rules [][]string) error {
+	rows, err := toRows(ptype, rules)
+	if err == nil && len(rows) > 0 {
+		_, err = tx.Exec(ctx, a.insertRowsSQL(), columnArgs(rows)...)
+	}
+	if err != nil {
+		return fmt.Errorf("casbinpg: add policies: %w", err)
+	}
+	return nil
+}
+
+// RemoveFilteredPolicyTx deletes rules as RemoveFilteredPolicyCtx does,
+// inside the caller's transaction, and returns how many it deleted.
+func (a *Adapter) RemoveFilteredPolicyTx(ctx context.Context, tx Tx, ptype string, fieldIndex int, fieldValues ...string) (int64, error) {
+	where, args, err := filterSQL(ptype, fieldIndex, fieldValues)
+	if err != nil {
+		return 0, fmt.Errorf("casbinpg: remove filtered policy: %w", err)
+	}
+	tag, err := tx.Exec(ctx, "DELETE FROM "+a.table+" WHERE "+where, args...)
+	if err != nil {
+		return 0, fmt.Errorf("casbinpg: remove filtered policy: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
