@@ -36,11 +36,11 @@ const (
 // Documents already in the query cache were checked when they were added.
 type documentLimit struct {
 	maxTokens, maxSelections, maxPairs int
-	cache                                graphql.Cache[*ast.QueryDocument]
+	cache                              graphql.Cache[*ast.QueryDocument]
 }
 
 var (
-	_ graphql.HandlerExtension           = documentLimit{}
+	_ graphql.HandlerExtension          = documentLimit{}
 	_ graphql.OperationParameterMutator = documentLimit{}
 )
 

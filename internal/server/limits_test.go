@@ -288,7 +288,6 @@ func BenchmarkSameKeyDocument(b *testing.B) {
 	}
 }
 
-
 // TestSchemaExposure: introspection and the federation SDL follow their
 // settings, open in development and closed in production by default,
 // wherever in the document they are asked for; __typename stays open.
