@@ -12,7 +12,7 @@ import (
 // checks nothing.
 func TestCheckFilter(t *testing.T) {
 	d := &Decision{Dataset: "violations", Rows: RowScope{All: true},
-		Fields: map[string]FieldAccess{"core": FieldVisible, "party": FieldMasked, "permit": FieldDenied},
+		Fields:  map[string]FieldAccess{"core": FieldVisible, "party": FieldMasked, "permit": FieldDenied},
 		Partial: map[string]PartialAccess{"party": {Access: FieldVisible, Jurisdictions: []string{"hailing.chengdong"}}}}
 	core := FilterTerm{Field: "filter.kind", Group: "core"}
 	party := FilterTerm{Field: "filter.partyName", Group: "party"}
