@@ -1,8 +1,11 @@
 package access
 
 import (
+	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/fengcheng/datahub/internal/apperr"
 )
 
 // FieldAccess is what a principal gets of one field group.
@@ -146,4 +149,48 @@ func (d *Decision) Field(group string) FieldAccess {
 // Can reports whether the decision allows an action.
 func (d *Decision) Can(action string) bool {
 	return d != nil && slices.Contains(d.Actions, action)
+}
+
+// FilterTerm is one part of a list request that compares stored values: a
+// filter field, a search text or the sort order, and the field group whose
+// values it compares.
+type FilterTerm struct {
+	Field string // as the caller wrote it: "filter.hasManagement", "orderBy"
+	Group string
+}
+
+// CheckFilter refuses a list request that filters or sorts on a field
+// group the caller may not read unmasked: which records match, how many,
+// and in what order would tell whether a record holds a value the caller
+// cannot see (an existence oracle). FORBIDDEN names the first such term.
+// A group a grant opens under some subtrees only (Partial) may be used
+// when jurisdiction, the filter's subtree root, lies inside one of them. A
+// decision without rows is not checked: its lists are empty whatever the
+// filter.
+func (d *Decision) CheckFilter(jurisdiction string, terms []FilterTerm) error {
+	if d == nil || d.Rows.Empty() {
+		return nil
+	}
+	for _, t := range terms {
+		if d.Field(t.Group) == FieldVisible {
+			continue
+		}
+		if pa, ok := d.Partial[t.Group]; ok && pa.Access == FieldVisible && jurisdiction != "" && underAny(jurisdiction, pa.Jurisdictions) {
+			continue
+		}
+		return &apperr.Error{Code: apperr.Forbidden, Field: t.Field,
+			Message: fmt.Sprintf("%s compares %s data you may not read unmasked (its %s fields): leave it out", t.Field, d.Dataset, t.Group)}
+	}
+	return nil
+}
+
+// Terms collects the FilterTerms of a list request: add one for each part
+// the caller set, naming the group whose values it compares.
+type Terms []FilterTerm
+
+// Add appends a term for field when set.
+func (t *Terms) Add(set bool, field, group string) {
+	if set {
+		*t = append(*t, FilterTerm{Field: field, Group: group})
+	}
 }

@@ -1,6 +1,7 @@
 package cases
 
 import (
+	"github.com/fengcheng/datahub/internal/access"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/page"
@@ -63,3 +64,26 @@ func (o Order) SortKey(c *Case) time.Time {
 // Infinity stands for "no deadline" in deadline order: such cases sort last.
 // It matches PostgreSQL's 'infinity'::timestamptz as pgx reads it back.
 var Infinity = page.Infinity
+
+// Terms names the field group each part of a list request compares (the
+// filter's set fields, the order o when given), for
+// access.Decision.CheckFilter. A new filter field or order must be added
+// here with its group. CitizenID is the citizen app's own scope, not a
+// caller's filter.
+func (f Filter) Terms(o Order) []access.FilterTerm {
+	var t access.Terms
+	t.Add(len(f.Statuses) > 0, "filter.status", "core")
+	t.Add(f.Open != nil, "filter.open", "core")
+	t.Add(f.Kind != "", "filter.kind", "core")
+	t.Add(f.MajorCode != "", "filter.majorCode", "core")
+	t.Add(f.MinorCode != "", "filter.minorCode", "core")
+	t.Add(len(f.Sources) > 0, "filter.source", "core")
+	t.Add(f.Jurisdiction != "", "filter.jurisdiction", "core")
+	t.Add(f.HandlingDept != "", "filter.handlingDept", "core")
+	t.Add(f.Overdue != nil, "filter.overdue", "core")
+	t.Add(f.ReportedFrom != nil || f.ReportedTo != nil, "filter.reportedFrom", "core")
+	t.Add(f.ClosedFrom != nil || f.ClosedTo != nil, "filter.closedFrom", "core")
+	t.Add(f.Text != "", "filter.text", "core") // the description
+	t.Add(o != "", "orderBy", "core")          // reported time, deadline
+	return t
+}

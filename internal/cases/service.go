@@ -164,7 +164,7 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 	if err != nil {
 		return nil, err
 	}
-	if err := s.validateFilter(ctx, &f); err != nil {
+	if err := s.validateFilter(ctx, d, &f, order); err != nil {
 		return nil, err
 	}
 	q := ListQuery{Filter: f, Order: order, First: n, Now: s.Now()}
@@ -187,7 +187,7 @@ func (s *Service) Count(ctx context.Context, f Filter) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := s.validateFilter(ctx, &f); err != nil {
+	if err := s.validateFilter(ctx, d, &f, ""); err != nil {
 		return 0, err
 	}
 	return s.store.Count(ctx, d.Rows, f, s.Now())
@@ -201,7 +201,10 @@ func (s *Service) Timelines(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID
 // validateFilter checks f and normalises its text. BAD_USER_INPUT for a
 // malformed or unknown jurisdiction, too long a text or a minor class
 // outside the major class.
-func (s *Service) validateFilter(ctx context.Context, f *Filter) error {
+func (s *Service) validateFilter(ctx context.Context, d *access.Decision, f *Filter, o Order) error {
+	if err := d.CheckFilter(strings.TrimSpace(f.Jurisdiction), f.Terms(o)); err != nil {
+		return err
+	}
 	f.Text = strings.TrimSpace(f.Text)
 	if utf8.RuneCountInString(f.Text) > 100 {
 		return apperr.Invalid("filter.text", "search text is limited to 100 characters")

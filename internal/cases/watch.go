@@ -20,7 +20,7 @@ func (s *Service) Watch(ctx context.Context, changes feed.Changes, f Filter) (<-
 	if d.Rows.Empty() {
 		return nil, apperr.New(apperr.Forbidden, "you may not read cases")
 	}
-	if err := s.validateFilter(ctx, &f); err != nil {
+	if err := s.validateFilter(ctx, d, &f, ""); err != nil {
 		return nil, err
 	}
 	in, stop := changes.Changes(ctx, Dataset, d.Rows)

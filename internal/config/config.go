@@ -47,6 +47,13 @@ type Config struct {
 	RateAPIKey     string        // RATE_LIMIT_APIKEY: per API key
 	RateAnonymous  string        // RATE_LIMIT_ANONYMOUS: per client address without credentials
 	IngestMaxBytes int64         // INGEST_MAX_BYTES: bulk file size limit, before and after decompression
+	// Who may read the schema itself (see Exposure). Empty takes the mode's
+	// default: open in development, closed in production.
+	Introspection Exposure // GRAPHQL_INTROSPECTION: __schema and __type
+	FederationSDL Exposure // FEDERATION_SDL: { _service { sdl } }
+	// MetricsToken, when set, is the bearer token /metrics requires; in
+	// production /metrics is off without one.
+	MetricsToken string // METRICS_TOKEN
 }
 
 // Defaults.
@@ -86,6 +93,9 @@ func Load(getenv func(string) string) (Config, error) {
 		RateCitizen:   get("RATE_LIMIT_CITIZEN", "30/1m"),
 		RateAPIKey:    get("RATE_LIMIT_APIKEY", "1200/1m"),
 		RateAnonymous: get("RATE_LIMIT_ANONYMOUS", "120/1m"),
+		Introspection: Exposure(get("GRAPHQL_INTROSPECTION", "")),
+		FederationSDL: Exposure(get("FEDERATION_SDL", "")),
+		MetricsToken:  get("METRICS_TOKEN", ""),
 	}
 	if o := get("ALLOWED_ORIGINS", ""); o != "" {
 		for _, s := range strings.Split(o, ",") {
@@ -133,7 +143,7 @@ func (c Config) Validate() error {
 	if c.MaxBodyBytes < 1024 {
 		return fmt.Errorf("MAX_BODY_BYTES must be at least 1024")
 	}
-	return nil
+	return c.validateExposure()
 }
 
 // DevSecret returns the HS256 development secret, or nil in production.

@@ -1,6 +1,7 @@
 package parking
 
 import (
+	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/page"
 	"github.com/google/uuid"
 )
@@ -52,4 +53,19 @@ type NearQuery struct {
 type NearCursor struct {
 	Distance float64
 	Seen     []uuid.UUID
+}
+
+// Terms names the field group each part of a list request compares (the
+// filter's set fields, the order o when given), for
+// access.Decision.CheckFilter. A new filter field or order must be added
+// here with its group: a filter on the contact would compare its group.
+func (f Filter) Terms(o Order) []access.FilterTerm {
+	var t access.Terms
+	t.Add(f.Kind != "", "filter.kind", "core")
+	t.Add(f.Jurisdiction != "", "filter.jurisdiction", "core")
+	t.Add(f.OwnerDept != "", "filter.ownerDept", "core")
+	t.Add(f.Government != nil, "filter.government", "core")
+	t.Add(f.Text != "", "filter.text", "core") // the name
+	t.Add(o != "", "orderBy", "core")          // name, id
+	return t
 }

@@ -185,7 +185,7 @@ func (s *Service) Count(ctx context.Context, f Filter) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := s.validateFilter(ctx, &f); err != nil {
+	if err := s.validateFilter(ctx, d, &f, ""); err != nil {
 		return 0, err
 	}
 	return s.store.Count(ctx, d.Rows, f)
@@ -208,7 +208,7 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 	if err != nil {
 		return nil, err
 	}
-	if err := s.validateFilter(ctx, &f); err != nil {
+	if err := s.validateFilter(ctx, d, &f, order); err != nil {
 		return nil, err
 	}
 	q := ListQuery{Filter: f, Order: order, First: n}
@@ -227,7 +227,10 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 
 // validateFilter checks f and normalises its text. BAD_USER_INPUT names the
 // first bad field, including a jurisdiction that does not exist.
-func (s *Service) validateFilter(ctx context.Context, f *Filter) error {
+func (s *Service) validateFilter(ctx context.Context, d *access.Decision, f *Filter, o Order) error {
+	if err := d.CheckFilter(strings.TrimSpace(f.Jurisdiction), f.Terms(o)); err != nil {
+		return err
+	}
 	f.Text = strings.TrimSpace(f.Text)
 	switch {
 	case utf8.RuneCountInString(f.Text) > 100:

@@ -2,6 +2,7 @@ package property
 
 import (
 	"encoding/base64"
+	"github.com/fengcheng/datahub/internal/access"
 	"strconv"
 	"strings"
 
@@ -108,4 +109,19 @@ func DecodeCursor(s string, order Order) (Cursor, error) {
 		return Cursor{}, bad
 	}
 	return c, nil
+}
+
+// Terms names the field group each part of a list request compares (the
+// filter's set fields, the order o when given), for
+// access.Decision.CheckFilter. A new filter field or order must be added
+// here with its group.
+func (f Filter) Terms(o Order) []access.FilterTerm {
+	var t access.Terms
+	t.Add(f.Jurisdiction != "", "filter.jurisdiction", "public")
+	t.Add(len(f.Renovation) > 0, "filter.renovation", "public")
+	t.Add(f.BuildYearFrom != nil || f.BuildYearTo != nil, "filter.buildYearFrom", "public")
+	t.Add(f.HasManagement != nil, "filter.hasManagement", "core") // the management company
+	t.Add(f.Text != "", "filter.text", "public")                  // name and address
+	t.Add(o != "", "orderBy", "public")                           // name, build year
+	return t
 }

@@ -2,10 +2,19 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/audit"
+	"github.com/fengcheng/datahub/internal/evaluation"
+	"github.com/fengcheng/datahub/internal/links"
+	"github.com/fengcheng/datahub/internal/page"
+	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -25,15 +34,29 @@ const (
 	listGuess = 10
 	// firstGuess is a `first` left out: the pages' default size.
 	firstGuess = 20
+	// snapshotsFirstMax is the most manifests Query.snapshots lists.
+	snapshotsFirstMax = 1000
 )
+
+// indicatorGroups is about how many groups each indicator dimension splits
+// a period into: streets and towns, communities, departments, case classes.
+var indicatorGroups = map[string]int{"STREET": 10, "COMMUNITY": 120, "DEPARTMENT": 20, "CASE_CLASS": 30}
 
 // costLimit refuses operations whose estimated size exceeds max before
 // anything runs. gqlgen's complexity limit counts fields only, so a page of
 // 200 rows costs as much as one row and a thousand aliases of a list add up
 // to a response of hundreds of megabytes. The estimate multiplies each
 // field by the sizes of the lists around it: `first` where a field takes
-// one, listGuess for other lists.
-type costLimit struct{ max int }
+// one, the representations of `_entities`, periods × groups of
+// `indicators`, a guess for other lists.
+//
+// Every number in the estimate comes from the caller, so page sizes are
+// checked against what each list serves before anything is multiplied, and
+// the arithmetic saturates: a wrapped product would let any operation pass.
+type costLimit struct {
+	max int
+	now func() time.Time
+}
 
 var (
 	_ graphql.HandlerExtension        = costLimit{}
@@ -48,7 +71,15 @@ func (c costLimit) MutateOperationContext(_ context.Context, rc *graphql.Operati
 	if rc.Operation == nil {
 		return nil
 	}
-	cost := selectionCost(rc.Operation.SelectionSet, 1, rc.Variables, c.max, true)
+	if err := checkPageSizes(rc.Operation.SelectionSet, rc.Variables, true, map[string]bool{}); err != nil {
+		return err
+	}
+	now := time.Now
+	if c.now != nil {
+		now = c.now
+	}
+	e := estimator{vars: rc.Variables, now: now()}
+	cost := e.selectionCost(rc.Operation.SelectionSet, 1, c.max, true)
 	if cost <= c.max {
 		return nil
 	}
@@ -57,10 +88,85 @@ func (c costLimit) MutateOperationContext(_ context.Context, rc *graphql.Operati
 	return err
 }
 
+// pageArgs are the arguments that size a list.
+var pageArgs = []string{"first", "last"}
+
+// firstMax is the largest page field f serves: nested lists show a few
+// records, a handful of root lists page further or less far than the
+// others.
+func firstMax(f *ast.Field, root bool) int {
+	if !root {
+		return links.FirstMax
+	}
+	switch f.Name {
+	case "auditTrail":
+		return audit.FirstMax
+	case "snapshots":
+		return snapshotsFirstMax
+	case "parkingLotsNear":
+		return parking.NearFirstMax
+	}
+	return page.FirstMax
+}
+
+// checkPageSizes refuses, with BAD_USER_INPUT naming the argument, a page
+// size outside what its list serves anywhere in set, whether written in
+// the document or passed as a variable. Each fragment is checked once.
+func checkPageSizes(set ast.SelectionSet, vars map[string]any, root bool, seen map[string]bool) *gqlerror.Error {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Definition != nil {
+				for _, name := range pageArgs {
+					if s.Definition.Arguments.ForName(name) == nil {
+						continue
+					}
+					v, given := s.ArgumentMap(vars)[name]
+					if !given || v == nil {
+						continue
+					}
+					limit := firstMax(s, root)
+					if n, ok := asInt(v); !ok || n < 0 || n > int64(limit) {
+						err := gqlerror.ErrorPosf(s.Position, "%s of %s must be between 0 and %d", name, s.Name, limit)
+						err.Extensions = map[string]any{"code": string(apperr.BadUserInput), "field": name}
+						return err
+					}
+				}
+			}
+			if err := checkPageSizes(s.SelectionSet, vars, false, seen); err != nil {
+				return err
+			}
+		case *ast.InlineFragment:
+			if err := checkPageSizes(s.SelectionSet, vars, root, seen); err != nil {
+				return err
+			}
+		case *ast.FragmentSpread:
+			key := s.Name
+			if root {
+				key = "root:" + key
+			}
+			if s.Definition != nil && !seen[key] {
+				seen[key] = true
+				if err := checkPageSizes(s.Definition.SelectionSet, vars, root, seen); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// estimator weighs one operation.
+type estimator struct {
+	vars map[string]any
+	now  time.Time
+}
+
 // selectionCost adds up the fields of set, each counted mult times, and
 // stops counting once the total passes limit. root says set is the
-// operation's own.
-func selectionCost(set ast.SelectionSet, mult int, vars map[string]any, limit int, root bool) int {
+// operation's own. Every field adds at least 1, so the walk ends after
+// about limit fields however fragments spread one another.
+func (e estimator) selectionCost(set ast.SelectionSet, mult, limit int, root bool) int {
 	total := 0
 	for _, sel := range set {
 		if total > limit {
@@ -68,15 +174,15 @@ func selectionCost(set ast.SelectionSet, mult int, vars map[string]any, limit in
 		}
 		switch s := sel.(type) {
 		case *ast.Field:
-			total += mult
+			total = satAdd(total, mult)
 			if len(s.SelectionSet) > 0 {
-				total += selectionCost(s.SelectionSet, mult*listSize(s, vars, root), vars, limit-total, false)
+				total = satAdd(total, e.selectionCost(s.SelectionSet, satMul(mult, e.listSize(s, root)), limit-total, false))
 			}
 		case *ast.InlineFragment:
-			total += selectionCost(s.SelectionSet, mult, vars, limit-total, root)
+			total = satAdd(total, e.selectionCost(s.SelectionSet, mult, limit-total, root))
 		case *ast.FragmentSpread:
 			if s.Definition != nil {
-				total += selectionCost(s.Definition.SelectionSet, mult, vars, limit-total, root)
+				total = satAdd(total, e.selectionCost(s.Definition.SelectionSet, mult, limit-total, root))
 			}
 		}
 	}
@@ -85,14 +191,26 @@ func selectionCost(set ast.SelectionSet, mult int, vars map[string]any, limit in
 
 // listSize is how many items field f stands for: its `first` argument when
 // it takes one (a connection's edges then count once), a guess for other
-// lists, 1 for a single object.
-func listSize(f *ast.Field, vars map[string]any, root bool) int {
+// lists, 1 for a single object. checkPageSizes has bounded `first`.
+func (e estimator) listSize(f *ast.Field, root bool) int {
 	if f.Definition == nil {
 		return 1
 	}
-	if f.Definition.Arguments.ForName("first") != nil {
-		if n, ok := asInt(f.ArgumentMap(vars)["first"]); ok && n >= 0 {
-			return max(n, 1)
+	switch {
+	case root && f.Name == "_entities":
+		if reps, ok := f.ArgumentMap(e.vars)["representations"].([]any); ok {
+			return max(len(reps), 1)
+		}
+		return rootListGuess
+	case root && f.Name == "indicators":
+		return e.indicatorRows(f)
+	}
+	for _, name := range pageArgs {
+		if f.Definition.Arguments.ForName(name) == nil {
+			continue
+		}
+		if n, ok := asInt(f.ArgumentMap(e.vars)[name]); ok && n >= 0 {
+			return max(int(min(n, math.MaxInt32)), 1)
 		}
 		return firstGuess
 	}
@@ -105,19 +223,98 @@ func listSize(f *ast.Field, vars map[string]any, root bool) int {
 	return listGuess
 }
 
-func asInt(v any) (int, bool) {
+// indicatorRows is how many rows indicators(period, from, to, groupBy)
+// answers at most: periods (as the service clips them: not after the
+// current one, at most evaluation.MaxPeriods) × the groups of each
+// dimension.
+func (e estimator) indicatorRows(f *ast.Field) int {
+	args := f.ArgumentMap(e.vars)
+	periods := evaluation.MaxPeriods
+	from, okFrom := asTime(args["from"])
+	to, okTo := asTime(args["to"])
+	if okFrom && okTo {
+		to = minTime(to, e.now)
+		months := (to.Year()-from.Year())*12 + int(to.Month()) - int(from.Month()) + 1
+		per := 1
+		switch args["period"] {
+		case "QUARTER":
+			per = 3
+		case "YEAR":
+			per = 12
+		}
+		periods = min(max((months+per-1)/per, 1), evaluation.MaxPeriods)
+	}
+	rows := periods
+	if dims, ok := args["groupBy"].([]any); ok {
+		for _, d := range dims {
+			g, known := indicatorGroups[fmt.Sprint(d)]
+			if !known {
+				g = rootListGuess
+			}
+			rows = satMul(rows, g)
+		}
+	}
+	return rows
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func asTime(v any) (time.Time, bool) {
+	switch t := v.(type) {
+	case time.Time:
+		return t, true
+	case string:
+		p, err := time.Parse(time.RFC3339Nano, t)
+		return p, err == nil
+	}
+	return time.Time{}, false
+}
+
+// asInt reads an integer argument as the document or the variables give
+// it; ok is false for anything that is not an integer within int64.
+func asInt(v any) (int64, bool) {
 	switch n := v.(type) {
 	case int:
-		return n, true
+		return int64(n), true
+	case int32:
+		return int64(n), true
 	case int64:
-		return int(n), true
+		return n, true
 	case float64:
-		return int(n), true
-	case nil:
-		return 0, false
+		if n != math.Trunc(n) || n < math.MinInt64 || n >= math.MaxInt64 {
+			return 0, false
+		}
+		return int64(n), true
+	case json.Number:
+		i, err := strconv.ParseInt(string(n), 10, 64)
+		return i, err == nil
+	case string:
+		i, err := strconv.ParseInt(n, 10, 64)
+		return i, err == nil
 	}
-	// json.Number, from variables.
-	var i int
-	_, err := fmt.Sscan(fmt.Sprint(v), &i)
-	return i, err == nil
+	return 0, false
+}
+
+// satAdd and satMul are + and × on non-negative ints that stick at
+// math.MaxInt instead of wrapping.
+func satAdd(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
+}
+
+func satMul(a, b int) int {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > math.MaxInt/b {
+		return math.MaxInt
+	}
+	return a * b
 }

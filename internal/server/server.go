@@ -114,8 +114,13 @@ func Handler(d Deps) http.Handler {
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{})
 	gql.AddTransport(transport.POST{})
-	gql.SetQueryCache(smallDocuments{lru.New[*ast.QueryDocument](1000)})
-	gql.Use(extension.Introspection{})
+	docs := smallDocuments{lru.New[*ast.QueryDocument](1000)}
+	gql.SetQueryCache(docs)
+	// Size before validation (validation is quadratic and deaf to the
+	// deadline), then who may read the schema, then cost.
+	gql.SetParserTokenLimit(MaxTokensDefault)
+	gql.Use(documentLimit{maxTokens: MaxTokensDefault, maxSelections: MaxSelectionsDefault, maxPairs: MaxFieldPairsDefault, cache: docs})
+	gql.Use(schemaExposure{introspection: d.Config.IntrospectionExposure(), sdl: d.Config.FederationSDLExposure()})
 	gql.Use(extension.FixedComplexityLimit(20000))
 	gql.Use(costLimit{max: MaxCostDefault})
 	gql.SetErrorPresenter(errorPresenter(log, d.Metrics, d.InputErrors))
@@ -147,7 +152,7 @@ func Handler(d Deps) http.Handler {
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	}))
 	mux.Handle("GET /readyz", readiness(d.Pool, d.Redis))
-	mux.Handle("GET /metrics", d.Metrics.Handler())
+	mux.Handle("GET /metrics", metricsGuard(d.Config, d.Metrics.Handler()))
 	for pattern, h := range d.Routes {
 		route(pattern, pattern, withTimeout(d.Config.RequestTimeout, authenticated(log, d.Auth, h)))
 	}

@@ -1,6 +1,7 @@
 package violation
 
 import (
+	"github.com/fengcheng/datahub/internal/access"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/page"
@@ -62,3 +63,23 @@ func (o Order) SortKey(v *Violation) time.Time {
 // Infinity stands for "no deadline" in deadline order: such violations sort
 // last. It matches PostgreSQL's 'infinity'::timestamptz in the store.
 var Infinity = page.Infinity
+
+// Terms names the field group each part of a list request compares (the
+// filter's set fields, the order o when given), for
+// access.Decision.CheckFilter. A new filter field or order must be added
+// here with its group: a filter on the party or the plate would compare
+// personal data.
+func (f Filter) Terms(o Order) []access.FilterTerm {
+	var t access.Terms
+	t.Add(f.Kind != "", "filter.kind", "core")
+	t.Add(f.Subtype != "", "filter.subtype", "core")
+	t.Add(len(f.Statuses) > 0, "filter.status", "core")
+	t.Add(f.Jurisdiction != "", "filter.jurisdiction", "core")
+	t.Add(f.PropertyID != nil, "filter.propertyId", "core")
+	t.Add(f.CaseID != nil, "filter.caseId", "core")
+	t.Add(f.DiscoveredFrom != nil || f.DiscoveredTo != nil, "filter.discoveredFrom", "core")
+	t.Add(f.Open != nil, "filter.open", "core")
+	t.Add(f.Overdue != nil, "filter.overdue", "core")
+	t.Add(o != "", "orderBy", "core") // discovery time, deadline
+	return t
+}
