@@ -94,7 +94,9 @@ func closeReason(s string) string {
 
 // sessionConns records each accepted connection in its session, so the
 // session can close it with a code of its choosing.
-type sessionConns struct{ inner transport.WebsocketImplementation }
+type sessionConns struct {
+	inner transport.WebsocketImplementation
+}
 
 func (s sessionConns) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	c, err := s.inner.Accept(w, r, opts)
