@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 
 	"github.com/fengcheng/datahub/internal/apperr"
 )
@@ -34,6 +35,32 @@ func newInput(r io.Reader, opts Options) (*input, error) {
 		in.r = &limitReader{r: in.r, left: opts.MaxBytes, limit: opts.MaxBytes}
 	}
 	return in, nil
+}
+
+// spool copies r to a new temporary file in dir and returns it rewound.
+// The caller bounds r (http.MaxBytesReader); failures of r are the
+// caller's stream errors, failures of the file internal ones.
+func spool(r io.Reader, dir string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, "datahub-ingest-*")
+	if err != nil {
+		return nil, fmt.Errorf("spool upload: %w", err)
+	}
+	fail := func(err error) (*os.File, error) {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		return nil, err
+	}
+	if _, err := io.Copy(f, &countingReader{r: r}); err != nil {
+		var re *readError
+		if errors.As(err, &re) {
+			return fail(streamError(err))
+		}
+		return fail(fmt.Errorf("spool upload: %w", err))
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fail(fmt.Errorf("spool upload: rewind: %w", err))
+	}
+	return f, nil
 }
 
 // finish reports the final progress.

@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/config"
+	"github.com/fengcheng/datahub/internal/ratelimit"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -105,12 +106,15 @@ func Handler(d Deps) http.Handler {
 	route := func(pattern, name string, h http.Handler) {
 		mux.Handle(pattern, withRequestID(observed(log, d.Metrics, name, h)))
 	}
-	var limited http.Handler = scoped
+	// Who calls, and whether they may call now, is settled before the
+	// body is read: a caller over its limit costs no body, and the body
+	// that is read must arrive within BODY_READ_TIMEOUT.
+	var limited = bodyDeadline(d.Config.BodyReadTimeout, limitBody(d.Config.MaxBodyBytes, scoped))
 	if d.Limiter != nil {
-		limited = rateLimited(log, d.Limiter, d.Limits, scoped)
+		limited = rateLimited(log, d.Limiter, d.Limits, limited)
 	}
 	query := authenticated(log, d.Auth, limited)
-	route("/query", "query", withTimeout(d.Config.RequestTimeout, limitBody(d.Config.MaxBodyBytes, query)))
+	route("/query", "query", withTimeout(d.Config.RequestTimeout, query))
 	route("GET /{$}", "graphiql", playground.Handler("Fengcheng Data Hub", "/query"))
 	mux.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -119,10 +123,18 @@ func Handler(d Deps) http.Handler {
 	mux.Handle("GET /readyz", readiness(d.Pool, d.Redis))
 	mux.Handle("GET /metrics", d.Metrics.Handler())
 	for pattern, h := range d.Routes {
-		route(pattern, pattern, withTimeout(d.Config.RequestTimeout, authenticated(log, d.Auth, h)))
+		route(pattern, pattern, withTimeout(d.Config.RequestTimeout, authenticated(log, d.Auth, bodyDeadline(d.Config.BodyReadTimeout, h))))
 	}
+	streamRule, err := ratelimit.ParseRule(d.Config.RateStream)
+	if err != nil {
+		// Config.Validate has checked it; a hand-built Config without it
+		// gets the default.
+		streamRule, _ = ratelimit.ParseRule(config.RateStreamDefault)
+	}
+	slots := &streamSlots{running: map[string]int{}, max: max(d.Config.StreamConcurrency, 1)}
 	for pattern, h := range d.Streams {
-		route(pattern, pattern, authenticated(log, d.Auth, h))
+		h = minRateBody(d.Config.BodyReadTimeout, d.Config.UploadMinRate, h)
+		route(pattern, pattern, authenticated(log, d.Auth, streamLimited(log, d.Limiter, streamRule, slots, h)))
 	}
 	return mux
 }
