@@ -294,10 +294,14 @@ func (a *App) Close() {
 func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	srv := &http.Server{
 		Addr: a.Config.ListenAddr, Handler: a.handler,
-		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
+		// Every request, headers and body, must arrive within these; the
+		// upload routes extend the body's deadline as long as the client
+		// keeps UPLOAD_MIN_RATE, and a WebSocket drops them on upgrade.
+		ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readHeaderTimeout + a.Config.BodyReadTimeout,
+		IdleTimeout: time.Minute,
+		ErrorLog:    slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}
-	ln, err := listen(a.Config.ListenAddr)
+	ln, err := listen(a.Config.ListenAddr, a.Config.MaxConnections)
 	if err != nil {
 		return err
 	}
@@ -323,6 +327,9 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	}
 	return nil
 }
+
+// readHeaderTimeout is how long a client has to send a request's headers.
+const readHeaderTimeout = 10 * time.Second
 
 // maintenanceInterval is how often an instance tidies expired grants. The
 // engine ignores an expired grant at once; this only updates the records.
@@ -363,6 +370,9 @@ func rateLimits(cfg config.Config) (server.RateLimits, error) {
 	}
 	if l.Anonymous, err = ratelimit.ParseRule(cfg.RateAnonymous); err != nil {
 		return l, fmt.Errorf("RATE_LIMIT_ANONYMOUS: %w", err)
+	}
+	if _, err = ratelimit.ParseRule(cfg.RateStream); err != nil {
+		return l, fmt.Errorf("RATE_LIMIT_STREAM: %w", err)
 	}
 	return l, nil
 }

@@ -3,12 +3,45 @@ package app
 import (
 	"fmt"
 	"net"
+	"sync"
 )
 
-func listen(addr string) (net.Listener, error) {
+// listen opens the hub's listener, accepting at most maxConns connections
+// at once: beyond that, new connections wait in the kernel's backlog until
+// one closes, so a flood of idle or slow clients cannot take every file
+// descriptor and goroutine of the instance.
+func listen(addr string, maxConns int) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	return ln, nil
+	return &limitListener{Listener: ln, sem: make(chan struct{}, maxConns)}, nil
+}
+
+// limitListener is golang.org/x/net/netutil.LimitListener in a few lines.
+type limitListener struct {
+	net.Listener
+	sem chan struct{}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	l.sem <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }

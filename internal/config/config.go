@@ -54,6 +54,15 @@ type Config struct {
 	// MetricsToken, when set, is the bearer token /metrics requires; in
 	// production /metrics is off without one.
 	MetricsToken string // METRICS_TOKEN
+
+	BodyReadTimeout    time.Duration // BODY_READ_TIMEOUT: a request body (and the first part of an upload) must arrive within this
+	UploadMinRate      int64         // UPLOAD_MIN_RATE: bytes per second an upload must average after BODY_READ_TIMEOUT
+	MaxConnections     int           // MAX_CONNECTIONS: open client connections per instance; more wait to be accepted
+	StreamConcurrency  int           // STREAM_CONCURRENCY: uploads and exports one caller may run at once per instance
+	RateStream         string        // RATE_LIMIT_STREAM: uploads and exports per caller
+	WSInitTimeout      time.Duration // WS_INIT_TIMEOUT: a WebSocket must send connection_init within this
+	WSRecheckInterval  time.Duration // WS_RECHECK_INTERVAL: how often an open WebSocket's credential is checked again
+	WSMaxSubscriptions int           // WS_MAX_SUBSCRIPTIONS: subscriptions one WebSocket may carry at once
 }
 
 // Defaults.
@@ -66,6 +75,15 @@ const (
 	IngestMaxBytesDefault = 2 << 30
 	RequestTimeoutDefault = 30 * time.Second
 	ShutdownGraceDefault  = 20 * time.Second
+
+	BodyReadTimeoutDefault    = 30 * time.Second
+	UploadMinRateDefault      = 16 << 10 // 16 KiB/s: a 2 GiB file may take a day and a half
+	MaxConnectionsDefault     = 4096
+	StreamConcurrencyDefault  = 2
+	RateStreamDefault         = "60/1h"
+	WSInitTimeoutDefault      = 10 * time.Second
+	WSRecheckIntervalDefault  = 5 * time.Second
+	WSMaxSubscriptionsDefault = 100
 )
 
 // Load reads the configuration through getenv (os.Getenv in production,
@@ -96,6 +114,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Introspection: Exposure(get("GRAPHQL_INTROSPECTION", "")),
 		FederationSDL: Exposure(get("FEDERATION_SDL", "")),
 		MetricsToken:  get("METRICS_TOKEN", ""),
+		RateStream:    get("RATE_LIMIT_STREAM", RateStreamDefault),
 	}
 	if o := get("ALLOWED_ORIGINS", ""); o != "" {
 		for _, s := range strings.Split(o, ",") {
@@ -123,7 +142,67 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.ShutdownGrace, err = parseDuration(get("SHUTDOWN_GRACE", ""), ShutdownGraceDefault); err != nil {
 		return c, fmt.Errorf("SHUTDOWN_GRACE: %w", err)
 	}
+	if err := c.loadConnLimits(get); err != nil {
+		return c, err
+	}
 	return c, c.Validate()
+}
+
+// loadConnLimits reads the settings that bound connections, bodies and
+// WebSockets.
+func (c *Config) loadConnLimits(get func(k, def string) string) error {
+	var err error
+	if c.BodyReadTimeout, err = parseDuration(get("BODY_READ_TIMEOUT", ""), BodyReadTimeoutDefault); err != nil {
+		return fmt.Errorf("BODY_READ_TIMEOUT: %w", err)
+	}
+	if c.UploadMinRate, err = parseInt(get("UPLOAD_MIN_RATE", ""), UploadMinRateDefault); err != nil {
+		return fmt.Errorf("UPLOAD_MIN_RATE: %w", err)
+	}
+	ints := []struct {
+		name string
+		into *int
+		def  int64
+	}{
+		{"MAX_CONNECTIONS", &c.MaxConnections, MaxConnectionsDefault},
+		{"STREAM_CONCURRENCY", &c.StreamConcurrency, StreamConcurrencyDefault},
+		{"WS_MAX_SUBSCRIPTIONS", &c.WSMaxSubscriptions, WSMaxSubscriptionsDefault},
+	}
+	for _, v := range ints {
+		n, err := parseInt(get(v.name, ""), v.def)
+		if err != nil || n > 1<<30 {
+			return fmt.Errorf("%s: want a whole number up to %d", v.name, 1<<30)
+		}
+		*v.into = int(n)
+	}
+	if c.WSInitTimeout, err = parseDuration(get("WS_INIT_TIMEOUT", ""), WSInitTimeoutDefault); err != nil {
+		return fmt.Errorf("WS_INIT_TIMEOUT: %w", err)
+	}
+	if c.WSRecheckInterval, err = parseDuration(get("WS_RECHECK_INTERVAL", ""), WSRecheckIntervalDefault); err != nil {
+		return fmt.Errorf("WS_RECHECK_INTERVAL: %w", err)
+	}
+	return nil
+}
+
+// validateConnLimits refuses limits that would switch a protection off or
+// make the hub unusable.
+func (c Config) validateConnLimits() error {
+	switch {
+	case c.BodyReadTimeout < 100*time.Millisecond || c.BodyReadTimeout > 10*time.Minute:
+		return fmt.Errorf("BODY_READ_TIMEOUT must be between 100ms and 10m")
+	case c.UploadMinRate < 1:
+		return fmt.Errorf("UPLOAD_MIN_RATE must be at least 1 byte per second")
+	case c.MaxConnections < 1:
+		return fmt.Errorf("MAX_CONNECTIONS must be at least 1")
+	case c.StreamConcurrency < 1:
+		return fmt.Errorf("STREAM_CONCURRENCY must be at least 1")
+	case c.WSMaxSubscriptions < 1:
+		return fmt.Errorf("WS_MAX_SUBSCRIPTIONS must be at least 1")
+	case c.WSInitTimeout < 100*time.Millisecond || c.WSInitTimeout > 5*time.Minute:
+		return fmt.Errorf("WS_INIT_TIMEOUT must be between 100ms and 5m")
+	case c.WSRecheckInterval < 100*time.Millisecond || c.WSRecheckInterval > 5*time.Minute:
+		return fmt.Errorf("WS_RECHECK_INTERVAL must be between 100ms and 5m")
+	}
+	return nil
 }
 
 // Validate checks the configuration for contradictions.
@@ -143,7 +222,10 @@ func (c Config) Validate() error {
 	if c.MaxBodyBytes < 1024 {
 		return fmt.Errorf("MAX_BODY_BYTES must be at least 1024")
 	}
-	return c.validateExposure()
+	if err := c.validateExposure(); err != nil {
+		return err
+	}
+	return c.validateConnLimits()
 }
 
 // DevSecret returns the HS256 development secret, or nil in production.

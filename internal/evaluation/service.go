@@ -66,7 +66,9 @@ type Store interface {
 	Checkpoint(ctx context.Context, id uuid.UUID, f Format, offset int64) (seq, at int64, err error)
 	// Lines calls fn with each row's line of a rendering (no newline), from
 	// row fromSeq on, in order, reading limit rows per query; fn's slice is
-	// valid only during the call. An error from fn stops the scan.
+	// valid only during the call. An error from fn stops the scan. fn is
+	// never called while a database connection is held: it writes to a
+	// client, which may read as slowly as it likes.
 	Lines(ctx context.Context, id uuid.UUID, f Format, fromSeq int64, limit int, fn func(line []byte) error) error
 }
 

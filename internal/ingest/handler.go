@@ -68,7 +68,9 @@ func Handler(svc *Service, maxBytes int64) http.Handler {
 		if maxBytes > 0 {
 			body = http.MaxBytesReader(w, r.Body, maxBytes)
 		}
-		rep, err := svc.Import(r.Context(), dataset, format, body, Options{Mode: mode, Gzip: gz, MaxBytes: maxBytes, DryRun: dry})
+		rep, err := svc.Import(r.Context(), dataset, format, body, Options{Mode: mode, Gzip: gz, MaxBytes: maxBytes, DryRun: dry,
+			// The client may be slow: no database connection waits for it.
+			Spool: true})
 		if err != nil {
 			svc.writeFailure(w, r, err)
 			return

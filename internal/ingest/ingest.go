@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -285,6 +286,12 @@ type Options struct {
 	// DryRun validates and merges, reports what would change, and rolls
 	// everything back.
 	DryRun bool
+	// Spool copies the whole stream to a temporary file (in SpoolDir, the
+	// system's when empty) before the import touches the database, so that
+	// a slow client never holds a database connection: set it whenever r
+	// is a network stream. The file is removed when Import returns.
+	Spool    bool
+	SpoolDir string
 	// Progress, when set, is called with the number of bytes read from r
 	// so far (compressed bytes when Gzip), about every ProgressEveryDefault
 	// bytes and once at the end. It is called from one goroutine at a time,
@@ -363,6 +370,14 @@ func (s *Service) Import(ctx context.Context, dataset string, format Format, r i
 	}
 	if format != NDJSON && format != CSV {
 		return nil, apperr.Invalid("format", "unknown format %q: use %s or %s", format, NDJSON, CSV)
+	}
+	if opts.Spool {
+		f, err := spool(r, opts.SpoolDir)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = f.Close(); _ = os.Remove(f.Name()) }()
+		r = f
 	}
 	in, err := newInput(r, opts)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 
 	"github.com/fengcheng/datahub/internal/apperr"
 )
@@ -28,12 +29,38 @@ func newInput(r io.Reader, opts Options) (*input, error) {
 			}
 			return nil, streamError(&decodeError{err})
 		}
-		in.r = &gunzipReader{gz}
+		in.r = &ratioReader{r: &gunzipReader{gz}, compressed: in.counted}
 	}
 	if opts.MaxBytes > 0 {
 		in.r = &limitReader{r: in.r, left: opts.MaxBytes, limit: opts.MaxBytes}
 	}
 	return in, nil
+}
+
+// spool copies r to a new temporary file in dir and returns it rewound.
+// The caller bounds r (http.MaxBytesReader); failures of r are the
+// caller's stream errors, failures of the file internal ones.
+func spool(r io.Reader, dir string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, "datahub-ingest-*")
+	if err != nil {
+		return nil, fmt.Errorf("spool upload: %w", err)
+	}
+	fail := func(err error) (*os.File, error) {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		return nil, err
+	}
+	if _, err := io.Copy(f, &countingReader{r: r}); err != nil {
+		var re *readError
+		if errors.As(err, &re) {
+			return fail(streamError(err))
+		}
+		return fail(fmt.Errorf("spool upload: %w", err))
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fail(fmt.Errorf("spool upload: rewind: %w", err))
+	}
+	return f, nil
 }
 
 // finish reports the final progress.
@@ -102,6 +129,50 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Gzip expansion bounds. Real NDJSON and CSV compress 5–20-fold; a gzip
+// bomb expands a thousand-fold, and without a bound it costs CPU for every
+// byte up to the size limit before it is refused.
+const (
+	// MaxGzipRatio is how many times its compressed size a gzip stream
+	// may expand to.
+	MaxGzipRatio = 100
+	// gzipRatioSlack lets small, very repetitive files through.
+	gzipRatioSlack = 1 << 20
+)
+
+// ratioReader fails with a ratioError once the decompressed bytes exceed
+// MaxGzipRatio times the compressed bytes read so far, plus the slack.
+type ratioReader struct {
+	r          io.Reader
+	compressed *countingReader
+	n          int64
+}
+
+func (g *ratioReader) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	g.n += int64(n)
+	// Saturating: MaxGzipRatio × a count bounded by the size limit cannot
+	// overflow an int64, but the bound must hold for any reader.
+	allowed := g.compressed.n
+	if allowed < (1<<62)/MaxGzipRatio {
+		allowed = allowed*MaxGzipRatio + gzipRatioSlack
+	} else {
+		allowed = 1 << 62
+	}
+	if g.n > allowed {
+		return 0, &ratioError{}
+	}
+	return n, err
+}
+
+// ratioError is a gzip stream that expands more than MaxGzipRatio-fold.
+type ratioError struct{}
+
+func (e *ratioError) Error() string {
+	return fmt.Sprintf("the gzip data expands more than %d-fold", MaxGzipRatio)
+}
+func (e *ratioError) Is(target error) bool { return target == ErrTooLarge }
+
 // readError is a failure to read the caller's stream.
 type readError struct{ err error }
 
@@ -123,6 +194,7 @@ func (e *limitError) Is(target error) bool { return target == ErrTooLarge }
 // streamError turns a failure of the stream into the error Import returns.
 func streamError(err error) error {
 	var le *limitError
+	var rte *ratioError
 	var mbe *http.MaxBytesError
 	var de *decodeError
 	var re *readError
@@ -130,6 +202,10 @@ func streamError(err error) error {
 	switch {
 	case errors.As(err, &le):
 		return tooLarge(le.limit)
+	case errors.As(err, &rte):
+		e := apperr.Invalid("body", "the gzip data expands more than %d-fold, which real files never do; nothing was imported", MaxGzipRatio)
+		e.Extra = map[string]any{"maxRatio": MaxGzipRatio}
+		return fmt.Errorf("%w: %w", e, ErrTooLarge)
 	case errors.As(err, &mbe):
 		return tooLarge(mbe.Limit)
 	case errors.As(err, &de):

@@ -1173,16 +1173,22 @@ func (s *EvaluationStore) Checkpoint(ctx context.Context, id uuid.UUID, f evalua
 }
 
 // Lines implements evaluation.Store: keyset batches over (snapshot_id,
-// seq), each line handed over as the raw bytes pgx read (no copy, no
-// allocation per row).
+// seq). Each batch is read into one buffer and its connection returned to
+// the pool before fn sees a line: fn writes to a client, and a client that
+// reads slowly must not hold a connection (a few slow downloads would
+// exhaust the pool). The buffer is reused from batch to batch.
 func (s *EvaluationStore) Lines(ctx context.Context, id uuid.UUID, f evaluation.Format, fromSeq int64, limit int, fn func([]byte) error) error {
 	q := `SELECT seq, ` + renderingColumn(f) + ` FROM eval_snapshot_rows WHERE snapshot_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3`
+	var (
+		buf  []byte
+		ends []int
+	)
 	for {
+		buf, ends = buf[:0], ends[:0]
 		rows, err := s.pool.Query(ctx, q, id, fromSeq, limit)
 		if err != nil {
 			return fmt.Errorf("read snapshot rows: %w", err)
 		}
-		n := 0
 		var last int64
 		for rows.Next() {
 			raw := rows.RawValues()
@@ -1190,17 +1196,21 @@ func (s *EvaluationStore) Lines(ctx context.Context, id uuid.UUID, f evaluation.
 				rows.Close()
 				return fmt.Errorf("read snapshot rows: %w", err)
 			}
-			n++
-			if err := fn(raw[1]); err != nil {
-				rows.Close()
-				return err
-			}
+			buf = append(buf, raw[1]...)
+			ends = append(ends, len(buf))
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("read snapshot rows: %w", err)
 		}
-		if n < limit {
+		start := 0
+		for _, end := range ends {
+			if err := fn(buf[start:end:end]); err != nil {
+				return err
+			}
+			start = end
+		}
+		if len(ends) < limit {
 			return nil
 		}
 		fromSeq = last + 1

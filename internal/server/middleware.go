@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -106,6 +107,10 @@ func limitBody(limit int64, next http.Handler) http.Handler {
 			return
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			writeError(w, http.StatusRequestTimeout, apperr.New(apperr.BadUserInput, "the request body arrived too slowly; send it again"))
+			return
+		}
 		if err != nil {
 			writeError(w, http.StatusBadRequest, apperr.New(apperr.BadUserInput, "could not read the request body"))
 			return

@@ -35,39 +35,58 @@ type Allower interface {
 // (it is logged).
 func rateLimited(log *slog.Logger, l Allower, limits RateLimits, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := access.PrincipalFrom(r.Context())
-		type check struct {
-			key  string
-			rule ratelimit.Rule
-		}
-		var checks []check
-		switch p.Kind {
-		case access.KindService:
-			checks = append(checks, check{"key:" + p.Subject, limits.APIKey})
-			if p.CitizenID != "" {
-				checks = append(checks, check{"citizen:" + p.Subject + ":" + p.CitizenID, limits.Citizen})
-			}
-		case access.KindAnonymous:
-			host, _, err := net.SplitHostPort(r.RemoteAddr)
-			if err != nil {
-				host = r.RemoteAddr
-			}
-			checks = append(checks, check{"anon:" + host, limits.Anonymous})
-		}
-		for _, c := range checks {
-			ok, wait, err := l.Allow(r.Context(), c.key, c.rule)
-			if err != nil {
-				log.WarnContext(r.Context(), "rate limiter unavailable", "err", err)
-				break
-			}
-			if !ok {
-				secs := int(math.Ceil(wait.Seconds()))
-				w.Header().Set("Retry-After", strconv.Itoa(secs))
-				writeError(w, http.StatusTooManyRequests, &apperr.Error{Code: apperr.RateLimited,
-					Message: "too many requests; retry in " + strconv.Itoa(secs) + " s", Extra: map[string]any{"retryAfter": secs}})
-				return
-			}
+		if e := rateCheck(r.Context(), log, l, limits, access.PrincipalFrom(r.Context()), r.RemoteAddr); e != nil {
+			w.Header().Set("Retry-After", strconv.Itoa(e.Extra["retryAfter"].(int)))
+			writeError(w, http.StatusTooManyRequests, e)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// rateCheck counts one request of p (from remoteAddr) against its limits
+// and returns RATE_LIMITED with extensions.retryAfter (seconds) when one is
+// exhausted. HTTP requests and WebSocket operations share the buckets.
+func rateCheck(ctx context.Context, log *slog.Logger, l Allower, limits RateLimits, p *access.Principal, remoteAddr string) *apperr.Error {
+	type check struct {
+		key  string
+		rule ratelimit.Rule
+	}
+	var checks []check
+	switch p.Kind {
+	case access.KindService:
+		checks = append(checks, check{"key:" + p.Subject, limits.APIKey})
+		if p.CitizenID != "" {
+			checks = append(checks, check{"citizen:" + p.Subject + ":" + p.CitizenID, limits.Citizen})
+		}
+	case access.KindAnonymous:
+		checks = append(checks, check{"anon:" + remoteHost(remoteAddr), limits.Anonymous})
+	}
+	for _, c := range checks {
+		ok, wait, err := l.Allow(ctx, c.key, c.rule)
+		if err != nil {
+			log.WarnContext(ctx, "rate limiter unavailable", "err", err)
+			return nil
+		}
+		if !ok {
+			return retryLater(wait, "too many requests")
+		}
+	}
+	return nil
+}
+
+// retryLater is RATE_LIMITED with the wait in whole seconds.
+func retryLater(wait time.Duration, what string) *apperr.Error {
+	secs := max(int(math.Ceil(wait.Seconds())), 1)
+	return &apperr.Error{Code: apperr.RateLimited,
+		Message: what + "; retry in " + strconv.Itoa(secs) + " s", Extra: map[string]any{"retryAfter": secs}}
+}
+
+// remoteHost is the address part of a RemoteAddr.
+func remoteHost(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return host
 }

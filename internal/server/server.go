@@ -7,7 +7,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -18,8 +17,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/coder/websocket"
 	"github.com/fengcheng/datahub/internal/access"
-	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/config"
+	"github.com/fengcheng/datahub/internal/ratelimit"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -73,44 +72,15 @@ func (c smallDocuments) Add(ctx context.Context, query string, doc *ast.QueryDoc
 func Handler(d Deps) http.Handler {
 	log := d.Logger
 	gql := handler.New(d.Schema)
-	gql.AddTransport(transport.Websocket{
-		KeepAlivePingInterval: 15 * time.Second,
-		// Browsers may only open subscriptions from the configured origins
-		// (same origin when none are configured).
-		Implementation: transport.CoderWebsocketImplementation{
-			AcceptOptions: websocket.AcceptOptions{OriginPatterns: d.Config.AllowedOrigins},
-		},
-		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			if d.WSAuth == nil {
-				return ctx, nil, nil
-			}
-			p, err := d.WSAuth(ctx, payload)
-			if err != nil {
-				// graphql-transport-ws has no error message before the
-				// ack: the client learns why from the close, 4403 as the
-				// protocol says, with the reason (a close frame holds at
-				// most 123 bytes of it).
-				reason := "unauthenticated"
-				if e, ok := apperr.As(err); ok && e.Code == apperr.Unauthenticated {
-					reason = e.Message
-				} else {
-					log.ErrorContext(ctx, "websocket authentication", "err", err)
-					reason = "authentication is unavailable, try again"
-				}
-				if len(reason) > 123 {
-					reason = strings.ToValidUTF8(reason[:120], "") + "..."
-				}
-				log.InfoContext(ctx, "websocket refused", "reason", reason)
-				ctx = transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, reason), 4403)
-				return ctx, nil, err
-			}
-			// No request-scoped decision cache or loaders here: a
-			// subscription lives for hours, and every event must be judged
-			// by the policy in force when it is sent (a revoked or expired
-			// grant stops the data at once).
-			return access.WithPrincipal(ctx, p), nil, nil
-		},
-	})
+	guard := &wsGuard{log: log, auth: d.WSAuth, limiter: d.Limiter, limits: d.Limits, timeout: d.Config.RequestTimeout,
+		recheck: d.Config.WSRecheckInterval, maxSubs: int64(d.Config.WSMaxSubscriptions), scope: d.RequestScope,
+		initTime: d.Config.WSInitTimeout}
+	// Browsers may only open subscriptions from the configured origins
+	// (same origin when none are configured).
+	gql.AddTransport(guard.transport(transport.CoderWebsocketImplementation{
+		AcceptOptions: websocket.AcceptOptions{OriginPatterns: d.Config.AllowedOrigins},
+	}))
+	gql.AroundOperations(guard.aroundOperation)
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{})
 	gql.AddTransport(transport.POST{})
@@ -128,9 +98,9 @@ func Handler(d Deps) http.Handler {
 
 	scoped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isWebSocket(r) {
-			// A WebSocket lives for hours: no per-request caches (see
-			// InitFunc).
-			gql.ServeHTTP(w, r)
+			// A WebSocket lives for hours: no per-connection caches; each
+			// query or mutation on it gets its own (see wsGuard).
+			guard.handle(gql, w, r)
 			return
 		}
 		gql.ServeHTTP(w, r.WithContext(d.RequestScope(r.Context())))
@@ -140,12 +110,15 @@ func Handler(d Deps) http.Handler {
 	route := func(pattern, name string, h http.Handler) {
 		mux.Handle(pattern, withRequestID(observed(log, d.Metrics, name, h)))
 	}
-	var limited http.Handler = scoped
+	// Who calls, and whether they may call now, is settled before the
+	// body is read: a caller over its limit costs no body, and the body
+	// that is read must arrive within BODY_READ_TIMEOUT.
+	var limited = bodyDeadline(d.Config.BodyReadTimeout, limitBody(d.Config.MaxBodyBytes, scoped))
 	if d.Limiter != nil {
-		limited = rateLimited(log, d.Limiter, d.Limits, scoped)
+		limited = rateLimited(log, d.Limiter, d.Limits, limited)
 	}
 	query := authenticated(log, d.Auth, limited)
-	route("/query", "query", withTimeout(d.Config.RequestTimeout, limitBody(d.Config.MaxBodyBytes, query)))
+	route("/query", "query", withTimeout(d.Config.RequestTimeout, query))
 	route("GET /{$}", "graphiql", playground.Handler("Fengcheng Data Hub", "/query"))
 	mux.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -154,10 +127,18 @@ func Handler(d Deps) http.Handler {
 	mux.Handle("GET /readyz", readiness(d.Pool, d.Redis))
 	mux.Handle("GET /metrics", metricsGuard(d.Config, d.Metrics.Handler()))
 	for pattern, h := range d.Routes {
-		route(pattern, pattern, withTimeout(d.Config.RequestTimeout, authenticated(log, d.Auth, h)))
+		route(pattern, pattern, withTimeout(d.Config.RequestTimeout, authenticated(log, d.Auth, bodyDeadline(d.Config.BodyReadTimeout, h))))
 	}
+	streamRule, err := ratelimit.ParseRule(d.Config.RateStream)
+	if err != nil {
+		// Config.Validate has checked it; a hand-built Config without it
+		// gets the default.
+		streamRule, _ = ratelimit.ParseRule(config.RateStreamDefault)
+	}
+	slots := &streamSlots{running: map[string]int{}, max: max(d.Config.StreamConcurrency, 1)}
 	for pattern, h := range d.Streams {
-		route(pattern, pattern, authenticated(log, d.Auth, h))
+		h = minRateBody(d.Config.BodyReadTimeout, d.Config.UploadMinRate, h)
+		route(pattern, pattern, authenticated(log, d.Auth, streamLimited(log, d.Limiter, streamRule, slots, h)))
 	}
 	return mux
 }
