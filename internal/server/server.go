@@ -119,6 +119,7 @@ func Handler(d Deps) http.Handler {
 	gql.Use(extension.Introspection{})
 	gql.Use(extension.FixedComplexityLimit(20000))
 	gql.Use(costLimit{max: MaxCostDefault})
+	gql.Use(storableText{})
 	gql.SetErrorPresenter(errorPresenter(log, d.Metrics, d.InputErrors))
 	gql.SetRecoverFunc(recoverFunc(log))
 
