@@ -52,6 +52,11 @@ type Options struct {
 	AttemptTimeout time.Duration
 	// Logger receives write failures; nil discards them.
 	Logger *slog.Logger
+	// Key, at least MinKeyBytes long, makes every hash an HMAC (ComputeMAC)
+	// that nobody without it can recompute. Without a key the writer
+	// chains with plain SHA-256 (ComputeHash), which anyone who can write
+	// the table can recompute; the hub always passes one.
+	Key []byte
 }
 
 // Errors returned by Log. Both are SERVICE_UNAVAILABLE: a caller that cannot
@@ -556,7 +561,11 @@ func (w *Writer) insert(ctx context.Context, b *batch) error {
 		r.Seq = lastSeq + int64(i) + 1
 		r.BatchID = b.id
 		r.PrevHash = prev
-		r.Hash = ComputeHash(prev, *r)
+		if len(w.opts.Key) > 0 {
+			r.Hash = ComputeMAC(w.opts.Key, prev, *r)
+		} else {
+			r.Hash = ComputeHash(prev, *r)
+		}
 		prev = r.Hash
 		rows[i] = r.values()
 	}

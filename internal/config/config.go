@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -47,7 +48,29 @@ type Config struct {
 	RateAPIKey     string        // RATE_LIMIT_APIKEY: per API key
 	RateAnonymous  string        // RATE_LIMIT_ANONYMOUS: per client address without credentials
 	IngestMaxBytes int64         // INGEST_MAX_BYTES: bulk file size limit, before and after decompression
+	// AUDIT_HMAC_KEY or AUDIT_HMAC_KEY_FILE: the key of the audit chain's
+	// HMAC (at least 32 bytes). Development mode falls back to
+	// DevAuditHMACKey; production requires one.
+	AuditHMACKey     string
+	AuditHMACKeyFile string
+	// AUDIT_CHECKPOINT_FILE: where signed checkpoints of the chain head are
+	// appended (empty: Redis only); AUDIT_CHECKPOINT_INTERVAL: how often.
+	AuditCheckpointFile     string
+	AuditCheckpointInterval time.Duration
 }
+
+// DevAuditHMACKey keys the audit chain in development mode when no key is
+// configured. Production mode refuses it: with a published key anyone who
+// can write the table could recompute the chain.
+const DevAuditHMACKey = "fengcheng-datahub-development-only-audit-key"
+
+// AuditCheckpointIntervalDefault is how often the audit head is signed and
+// exported.
+const AuditCheckpointIntervalDefault = time.Minute
+
+// minAuditKeyBytes matches audit.MinKeyBytes (config imports no domain
+// package).
+const minAuditKeyBytes = 32
 
 // Defaults.
 const (
@@ -86,6 +109,10 @@ func Load(getenv func(string) string) (Config, error) {
 		RateCitizen:   get("RATE_LIMIT_CITIZEN", "30/1m"),
 		RateAPIKey:    get("RATE_LIMIT_APIKEY", "1200/1m"),
 		RateAnonymous: get("RATE_LIMIT_ANONYMOUS", "120/1m"),
+
+		AuditHMACKey:        get("AUDIT_HMAC_KEY", ""),
+		AuditHMACKeyFile:    get("AUDIT_HMAC_KEY_FILE", ""),
+		AuditCheckpointFile: get("AUDIT_CHECKPOINT_FILE", ""),
 	}
 	if o := get("ALLOWED_ORIGINS", ""); o != "" {
 		for _, s := range strings.Split(o, ",") {
@@ -113,7 +140,35 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.ShutdownGrace, err = parseDuration(get("SHUTDOWN_GRACE", ""), ShutdownGraceDefault); err != nil {
 		return c, fmt.Errorf("SHUTDOWN_GRACE: %w", err)
 	}
+	if c.AuditCheckpointInterval, err = parseDuration(get("AUDIT_CHECKPOINT_INTERVAL", ""), AuditCheckpointIntervalDefault); err != nil {
+		return c, fmt.Errorf("AUDIT_CHECKPOINT_INTERVAL: %w", err)
+	}
 	return c, c.Validate()
+}
+
+// AuditKey returns the audit chain's key: AUDIT_HMAC_KEY_FILE's contents
+// (surrounding white space trimmed), AUDIT_HMAC_KEY, or in development mode
+// DevAuditHMACKey.
+func (c Config) AuditKey() ([]byte, error) {
+	key := c.AuditHMACKey
+	if c.AuditHMACKeyFile != "" {
+		b, err := os.ReadFile(c.AuditHMACKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("AUDIT_HMAC_KEY_FILE: %w", err)
+		}
+		key = strings.TrimSpace(string(b))
+	}
+	switch {
+	case key == "" && c.Mode == ModeDevelopment:
+		return []byte(DevAuditHMACKey), nil
+	case key == "":
+		return nil, fmt.Errorf("DATAHUB_MODE=production needs AUDIT_HMAC_KEY or AUDIT_HMAC_KEY_FILE (the audit chain's key)")
+	case c.Mode == ModeProduction && key == DevAuditHMACKey:
+		return nil, fmt.Errorf("DATAHUB_MODE=production refuses the development audit key")
+	case len(key) < minAuditKeyBytes:
+		return nil, fmt.Errorf("the audit key must be at least %d bytes", minAuditKeyBytes)
+	}
+	return []byte(key), nil
 }
 
 // Validate checks the configuration for contradictions.
@@ -129,6 +184,18 @@ func (c Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("DATAHUB_MODE must be development or production, not %q", c.Mode)
+	}
+	if c.AuditHMACKey != "" && c.AuditHMACKeyFile != "" {
+		return fmt.Errorf("set AUDIT_HMAC_KEY or AUDIT_HMAC_KEY_FILE, not both")
+	}
+	if c.AuditHMACKeyFile == "" {
+		// A key file is read (and checked) when the hub starts.
+		if _, err := c.AuditKey(); err != nil {
+			return err
+		}
+	}
+	if c.AuditCheckpointInterval < time.Second {
+		return fmt.Errorf("AUDIT_CHECKPOINT_INTERVAL must be at least 1s")
 	}
 	if c.MaxBodyBytes < 1024 {
 		return fmt.Errorf("MAX_BODY_BYTES must be at least 1024")
