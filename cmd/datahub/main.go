@@ -114,7 +114,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.policyMatrix(rest[1:])
 	case "audit":
 		if len(rest) == 0 || rest[0] != "verify" {
-			fmt.Fprintln(m.Stderr, "usage: datahub audit verify")
+			fmt.Fprintln(m.Stderr, "usage: datahub audit verify [--checkpoints FILE] [--head SEQ:HEXHASH] [--no-redis]")
 			return errUsage
 		}
 		return m.auditVerify(ctx, rest[1:])

@@ -5,17 +5,20 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/app"
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/auth"
 	"github.com/fengcheng/datahub/internal/config"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/policies"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 	iofs "io/fs"
 	"os"
 )
@@ -124,17 +127,63 @@ func (m *Main) apikey(ctx context.Context, args []string) error {
 
 func (m *Main) auditVerify(ctx context.Context, args []string) error {
 	fs := m.flagSet("audit verify")
-	pool, err := m.openPool(ctx, fs, args)
+	cpFile := fs.String("checkpoints", "", "file of signed checkpoints (AUDIT_CHECKPOINT_FILE) to check the chain against")
+	head := fs.String("head", "", "a head recorded earlier, as SEQ:HEXHASH (from a previous run's output)")
+	noRedis := fs.Bool("no-redis", false, "do not read the checkpoints kept in Redis")
+	cfg, err := m.loadConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	key, err := cfg.AuditKey()
+	if err != nil {
+		return err
+	}
+	opts := audit.VerifyOptions{Key: key}
+	if *head != "" {
+		h, err := parseHead(*head)
+		if err != nil {
+			return err
+		}
+		opts.Heads = append(opts.Heads, h)
+	}
+	if *cpFile != "" {
+		f, err := os.Open(*cpFile)
+		if err != nil {
+			return fmt.Errorf("--checkpoints: %w", err)
+		}
+		cps, err := audit.ReadCheckpoints(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("--checkpoints %s: %w", *cpFile, err)
+		}
+		opts.Checkpoints = append(opts.Checkpoints, cps...)
+		fmt.Fprintf(m.Stdout, "%d checkpoint(s) from %s\n", len(cps), *cpFile)
+	}
+	if !*noRedis {
+		cps, err := redisCheckpoints(ctx, cfg)
+		if err != nil {
+			// Checkpoints elsewhere may still be given; say what was not checked.
+			fmt.Fprintf(m.Stderr, "warning: %v: the chain is not checked against Redis's checkpoints\n", err)
+		} else {
+			opts.Checkpoints = append(opts.Checkpoints, cps...)
+			fmt.Fprintf(m.Stdout, "%d checkpoint(s) from redis\n", len(cps))
+		}
+	}
+	pool, err := openOpsPool(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	rep, err := audit.Verify(ctx, pool)
+	rep, err := audit.Verify(ctx, pool, opts)
 	if err != nil {
 		return err
 	}
 	if rep.OK {
-		fmt.Fprintf(m.Stdout, "audit chain intact: %d records, head seq %d hash %s\n", rep.Checked, rep.LastSeq, hex.EncodeToString(rep.LastHash))
+		fmt.Fprintf(m.Stdout, "audit chain intact: %d records (%d unkeyed legacy), %d checkpoint(s) matched, head %d:%s\n",
+			rep.Checked, rep.Legacy, rep.CheckpointsMatched, rep.LastSeq, hex.EncodeToString(rep.LastHash))
+		if len(opts.Checkpoints)+len(opts.Heads) == 0 {
+			fmt.Fprintln(m.Stdout, "no checkpoint or recorded head given: removal of the newest records cannot be ruled out; keep the head above and pass it with --head next time")
+		}
 		return nil
 	}
 	fmt.Fprintf(m.Stdout, "AUDIT CHAIN BROKEN: %d problem(s) in %d records\n", rep.ProblemCount, rep.Checked)
@@ -142,6 +191,30 @@ func (m *Main) auditVerify(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "  seq %d: %s: %s\n", p.Seq, p.Kind, p.Detail)
 	}
 	return fmt.Errorf("audit chain broken")
+}
+
+// parseHead parses SEQ:HEXHASH.
+func parseHead(s string) (audit.Checkpoint, error) {
+	seqText, hashText, ok := strings.Cut(s, ":")
+	seq, err := strconv.ParseInt(seqText, 10, 64)
+	hash, herr := hex.DecodeString(hashText)
+	if !ok || err != nil || herr != nil || seq < 0 || len(hash) != audit.HashSize {
+		return audit.Checkpoint{}, fmt.Errorf("--head must be SEQ:HEXHASH (64 hex digits), as printed by audit verify")
+	}
+	return audit.Checkpoint{Seq: seq, Hash: hash, At: time.Now()}, nil
+}
+
+// redisCheckpoints reads the checkpoints the hub keeps in Redis.
+func redisCheckpoints(ctx context.Context, cfg config.Config) ([]audit.Checkpoint, error) {
+	opt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return app.RedisCheckpoints(ctx, rdb, cfg.RedisPrefix+app.AuditCheckpointsKey)
 }
 
 // policyMatrix prints who sees what, computed from the policy files alone.

@@ -45,6 +45,14 @@ func AuditRead(ctx context.Context, a Auditor, d *Decision, jurisdictions []stri
 	return nil
 }
 
+// AuditReturned records the disclosure of row by a write: a mutation that
+// answers with the record it created or changed shows its fields exactly as
+// a read would, so it is audited exactly as a read of that row (d is the
+// decision the write was made under).
+func AuditReturned[R Row](ctx context.Context, a Auditor, d *Decision, row R) error {
+	return AuditRead(ctx, a, d, []string{row.RowJurisdiction()})
+}
+
 // ReadOne is the read every dataset service makes the same way: decide the
 // caller's rows, read one record within them (NOT_FOUND outside them, as
 // for a record that does not exist), and audit it.

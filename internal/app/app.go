@@ -58,6 +58,7 @@ type App struct {
 	// availability keeps live parking counters; its sampler runs with Serve.
 	availability *availability.Counter
 	relay        *events.Relay
+	checkpoints  *audit.Checkpointer
 	broker       *events.Broker
 	stopBG       context.CancelFunc
 	bgDone       sync.WaitGroup
@@ -154,13 +155,26 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	}
 	authn := auth.NewAuthenticator(verifier, auth.NewAPIKeys(pool))
 
-	a.Audit = audit.NewWriter(pool, audit.Options{Logger: log})
+	auditKey, err := cfg.AuditKey()
+	if err != nil {
+		return nil, err
+	}
+	a.Audit = audit.NewWriter(pool, audit.Options{Logger: log, Key: auditKey})
+	a.checkpoints = &audit.Checkpointer{Pool: pool, Key: auditKey, Log: log, Now: opts.Now,
+		Sinks: []audit.CheckpointSink{redisCheckpoints{a.Redis, cfg.RedisPrefix + AuditCheckpointsKey}}}
+	if cfg.AuditCheckpointFile != "" {
+		a.checkpoints.Sinks = append(a.checkpoints.Sinks, audit.FileSink{Path: cfg.AuditCheckpointFile})
+	}
 	a.closers = append(a.closers, func() {
-		// Flush every pending audit record before the pool closes.
+		// Flush every pending audit record before the pool closes, then
+		// sign the final head.
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 		defer cancel()
 		if err := a.Audit.Close(ctx); err != nil {
 			log.Error("audit flush at shutdown", "err", err)
+		}
+		if err := a.checkpoints.Once(ctx); err != nil {
+			log.Error("audit checkpoint at shutdown", "err", err)
 		}
 	})
 	auditor := readAuditor{w: a.Audit, catalog: eng.Catalog()}
@@ -274,6 +288,10 @@ func (a *App) Start() {
 	run("availability sampler", func(ctx context.Context) error { return a.availability.RunSampler(ctx, 0) })
 	run("grant upkeep", func(ctx context.Context) error { a.maintain(ctx); return nil })
 	run("indicator refresh", a.refreshIndicators)
+	run("audit checkpoints", func(ctx context.Context) error {
+		a.checkpoints.Run(ctx, a.Config.AuditCheckpointInterval)
+		return nil
+	})
 }
 
 // Close releases everything New opened, in reverse order.

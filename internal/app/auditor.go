@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -9,8 +11,55 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/server"
+	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/ast"
 )
+
+// AuditCheckpointsKey is the Redis list (after REDIS_PREFIX) holding the
+// audit chain's signed checkpoints, oldest first.
+const AuditCheckpointsKey = "audit:checkpoints"
+
+// maxRedisCheckpoints bounds the list: a week of one a minute, and more.
+const maxRedisCheckpoints = 20_000
+
+// redisCheckpoints keeps the audit chain's checkpoints in Redis, outside
+// the database whose administrators the checkpoints guard against.
+type redisCheckpoints struct {
+	rdb *redis.Client
+	key string
+}
+
+// SaveCheckpoint implements audit.CheckpointSink.
+func (r redisCheckpoints) SaveCheckpoint(ctx context.Context, c audit.Checkpoint) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	pipe := r.rdb.TxPipeline()
+	pipe.RPush(ctx, r.key, b)
+	pipe.LTrim(ctx, r.key, -maxRedisCheckpoints, -1)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("save checkpoint in redis: %w", err)
+	}
+	return nil
+}
+
+// RedisCheckpoints reads the checkpoints redisCheckpoints saved under key.
+func RedisCheckpoints(ctx context.Context, rdb *redis.Client, key string) ([]audit.Checkpoint, error) {
+	vals, err := rdb.LRange(ctx, key, 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoints from redis: %w", err)
+	}
+	out := make([]audit.Checkpoint, 0, len(vals))
+	for i, v := range vals {
+		var c audit.Checkpoint
+		if err := json.Unmarshal([]byte(v), &c); err != nil {
+			return nil, fmt.Errorf("redis checkpoint %d: %w", i, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
 
 // readAuditor writes an audit record for every read of another
 // department's data and every read of unmasked personal data (DESIGN §4.5).

@@ -1,19 +1,44 @@
-// Package audit records who read what (DESIGN §4.5): every read of another
-// department's data or of personal data becomes one append-only,
-// hash-chained row in audit_log.
+// Package audit records who read what: every read of another department's
+// data or of personal data becomes one append-only, hash-chained row in
+// audit_log.
 //
 // Writer takes records off the request path and writes them in batches;
 // Verify recomputes the chain and says where it was broken; Query lets
-// auditors page through the trail.
+// auditors page through the trail; Checkpointer signs the chain head and
+// exports it outside the database.
 //
 // The chain: rows are numbered 1, 2, 3, … without gaps, and
 //
-//	hash(n) = SHA-256(hash(n-1) || Encode(row n))   with hash(0) = 32 zero bytes
+//	hash(n) = HMAC-SHA256(key, hash(n-1) || Encode(row n))   with hash(0) = 32 zero bytes
 //
-// where Encode is the canonical encoding documented on ComputeHash. Several
-// hub instances may write at once: each batch is numbered and chained inside
-// one transaction holding a transaction-level advisory lock, so the chain is
-// a single total order across instances.
+// where Encode is the canonical encoding documented on ComputeHash (tagged
+// "datahub.audit.v2", see ComputeMAC) and key is the hub's audit key
+// (AUDIT_HMAC_KEY). Records written before the chain was keyed carry
+// SHA-256(hash(n-1) || Encode(row n)) tagged "datahub.audit.v1" and verify
+// only as the chain's first records. Several hub instances may write at
+// once: each batch is numbered and chained inside one transaction holding a
+// transaction-level advisory lock, so the chain is a single total order
+// across instances.
+//
+// What the chain proves, to whoever holds the key: every record up to the
+// head is as written, in order, none removed or inserted between others —
+// also against someone who can write the table (a trigger refuses UPDATE
+// and DELETE, but a superuser can disable it), since without the key no
+// altered record verifies again. With the signed checkpoints (exported
+// every AUDIT_CHECKPOINT_INTERVAL to Redis and AUDIT_CHECKPOINT_FILE) or a
+// head recorded by an operator, it also proves that the newest records were
+// not removed and that the chain was not rebuilt, up to the latest
+// checkpoint.
+//
+// What it does not prove: that a read which was never logged happened (the
+// chain covers what reached the writer); that records written after the
+// latest checkpoint were not removed (keep checkpoints frequent and off the
+// database host); anything against someone who holds the key (the hub's
+// host, whoever reads its configuration), who can rebuild the chain and
+// sign new checkpoints, though not alter checkpoints already kept
+// elsewhere; and legacy unkeyed records are only as good as the first
+// checkpoint that covers them. Key rotation is not supported: changing the
+// key makes the records written under the old one unverifiable.
 package audit
 
 import (
@@ -96,8 +121,10 @@ func ComputeHash(prev []byte, r Record) []byte {
 	return h.Sum(nil)
 }
 
-func encode(b []byte, r *Record) []byte {
-	b = appendString(b, encodingTag)
+func encode(b []byte, r *Record) []byte { return encodeTagged(b, encodingTag, r) }
+
+func encodeTagged(b []byte, tag string, r *Record) []byte {
+	b = appendString(b, tag)
 	b = binary.BigEndian.AppendUint64(b, uint64(r.Seq))
 	b = appendString(b, r.At.UTC().Truncate(time.Microsecond).Format(timeLayout))
 	b = appendString(b, r.Subject)

@@ -131,7 +131,7 @@ func countRows(tb testing.TB, pool *pgxpool.Pool) int {
 
 func verifyOK(tb testing.TB, pool *pgxpool.Pool, want int64) {
 	tb.Helper()
-	rep, err := Verify(ctxT(tb), pool)
+	rep, err := Verify(ctxT(tb), pool, VerifyOptions{})
 	if err != nil {
 		tb.Fatalf("verify: %v", err)
 	}

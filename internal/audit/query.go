@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -65,6 +66,11 @@ func Query(ctx context.Context, pool *pgxpool.Pool, f Filter, first int, after s
 	for _, c := range []struct{ col, val string }{
 		{"dept", f.Dept}, {"subject", f.Subject}, {"dataset", f.Dataset}, {"operation", f.Operation},
 	} {
+		// A value the log cannot hold matches nothing, but PostgreSQL
+		// refuses NUL and non-UTF-8 text outright: say so to the caller.
+		if !utf8.ValidString(c.val) || strings.IndexByte(c.val, 0) >= 0 {
+			return nil, "", apperr.Invalid("filter."+c.col, "must be UTF-8 text without NUL characters")
+		}
 		if c.val != "" {
 			where = append(where, c.col+" = "+arg(c.val))
 		}

@@ -113,6 +113,8 @@ func TestQueryBadInput(t *testing.T) {
 		{"garbage cursor", Filter{}, 10, "not-a-cursor", "after"},
 		{"foreign cursor", Filter{}, 10, "eyJpZCI6MX0", "after"},
 		{"empty range", Filter{From: now, To: now}, 10, "", "to"},
+		{"NUL in subject", Filter{Subject: "a\x00b"}, 10, "", "filter.subject"},
+		{"invalid UTF-8 in operation", Filter{Operation: "\xff"}, 10, "", "filter.operation"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

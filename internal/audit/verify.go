@@ -3,7 +3,10 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,7 +29,30 @@ const (
 	Inserted ProblemKind = "inserted"
 	// Broken: the chain is inconsistent in a way none of the above explains.
 	Broken ProblemKind = "broken"
+	// Truncated: a checkpoint or recorded head names a record beyond the
+	// chain's end: the newest records were removed.
+	Truncated ProblemKind = "truncated"
+	// Rewritten: the record a checkpoint or recorded head names carries
+	// another hash now: the chain was rebuilt up to there (the rebuilt
+	// records may verify among themselves).
+	Rewritten ProblemKind = "rewritten"
+	// BadCheckpoint: a checkpoint's signature does not verify under the
+	// key; it was forged or altered, and is not used.
+	BadCheckpoint ProblemKind = "bad-checkpoint"
 )
+
+// VerifyOptions say what to verify the chain against.
+type VerifyOptions struct {
+	// Key is the hub's audit key (AUDIT_HMAC_KEY). Records written with it
+	// verify only with it. Without it only unkeyed (legacy) records verify.
+	Key []byte
+	// Checkpoints are signed heads exported by the hub (Checkpointer);
+	// each must be signed with Key.
+	Checkpoints []Checkpoint
+	// Heads are heads an operator recorded earlier (a previous report):
+	// trusted as given, unsigned.
+	Heads []Checkpoint
+}
 
 // Problem is one place where the chain does not hold. Seq is the record's
 // seq as stored now.
@@ -48,6 +74,13 @@ type Report struct {
 	// system) and compare it with a later run to cover that.
 	LastSeq  int64
 	LastHash []byte
+	// Legacy counts records hashed without a key (written before the chain
+	// was keyed). They verify only as the chain's first records: after the
+	// first keyed record, an unkeyed one is reported as Changed. Only a
+	// checkpoint covering them proves they were not rebuilt.
+	Legacy int64
+	// CheckpointsMatched counts checkpoints and heads the chain agrees with.
+	CheckpointsMatched int
 	// Problems lists the first MaxProblems problems in seq order;
 	// ProblemCount counts them all.
 	Problems     []Problem
@@ -62,7 +95,11 @@ const MaxProblems = 100
 // an error only if the trail could not be read; tampering is reported in
 // Report. Several writers may keep appending meanwhile: the snapshot sees a
 // consistent prefix of the chain.
-func Verify(ctx context.Context, pool *pgxpool.Pool) (Report, error) {
+//
+// Against opts' checkpoints and heads it also reports Truncated (the chain
+// ends before a checkpointed record) and Rewritten (a checkpointed record
+// carries another hash now).
+func Verify(ctx context.Context, pool *pgxpool.Pool, opts VerifyOptions) (Report, error) {
 	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return Report{}, fmt.Errorf("audit verify: begin: %w", err)
@@ -79,6 +116,7 @@ func Verify(ctx context.Context, pool *pgxpool.Pool) (Report, error) {
 	}
 	defer rows.Close()
 	v := newVerifier()
+	v.setOptions(opts)
 	for rows.Next() {
 		var r Record
 		if err := scanRecord(rows, &r); err != nil {
@@ -109,7 +147,14 @@ type link struct {
 }
 
 type verifier struct {
-	rep    Report
+	rep Report
+	key []byte
+	// keyed is set once a record verified with the key: no unkeyed record
+	// may follow.
+	keyed     bool
+	lastKeyed bool // whether the last successful hashesAs was keyed
+	// marks are checkpoints and heads by seq, removed when checked.
+	marks  map[int64][]Checkpoint
 	window []link // most recent last; starts with the genesis
 	// pending blames the previous record for a rewrite; it is confirmed
 	// unless the next record shows that the current one was inserted.
@@ -129,11 +174,57 @@ func (v *verifier) add(p Problem) int {
 	return len(v.rep.Problems) - 1
 }
 
-// hashesAs reports whether r's stored hash is right for r numbered seq.
-func hashesAs(r *Record, seq int64) bool {
+func (v *verifier) setOptions(o VerifyOptions) {
+	v.key = o.Key
+	v.marks = map[int64][]Checkpoint{}
+	for _, c := range o.Checkpoints {
+		if !c.Valid(o.Key) {
+			v.add(Problem{c.Seq, BadCheckpoint, fmt.Sprintf(
+				"the checkpoint of seq %d taken %s is not signed with this key: ignored", c.Seq, c.At.Format(time.RFC3339))})
+			continue
+		}
+		v.marks[c.Seq] = append(v.marks[c.Seq], c)
+	}
+	for _, c := range o.Heads {
+		c.MAC = nil
+		v.marks[c.Seq] = append(v.marks[c.Seq], c)
+	}
+}
+
+// hashesAs reports whether r's stored hash is right for r numbered seq:
+// keyed, or unkeyed while no keyed record has been seen.
+func (v *verifier) hashesAs(r *Record, seq int64) bool {
 	c := *r
 	c.Seq = seq
-	return bytes.Equal(ComputeHash(r.PrevHash, c), r.Hash)
+	if len(v.key) > 0 && hmac.Equal(ComputeMAC(v.key, r.PrevHash, c), r.Hash) {
+		v.lastKeyed = true
+		return true
+	}
+	if !v.keyed && bytes.Equal(ComputeHash(r.PrevHash, c), r.Hash) {
+		v.lastKeyed = false
+		return true
+	}
+	return false
+}
+
+// checkMarks compares r with the checkpoints and heads of its seq.
+func (v *verifier) checkMarks(r *Record) {
+	for _, c := range v.marks[r.Seq] {
+		if bytes.Equal(c.Hash, r.Hash) {
+			v.rep.CheckpointsMatched++
+			continue
+		}
+		v.add(Problem{r.Seq, Rewritten, fmt.Sprintf("%s of %s recorded hash %x for seq %d; it is %x now",
+			markName(c), c.At.Format(time.RFC3339), c.Hash, r.Seq, r.Hash)})
+	}
+	delete(v.marks, r.Seq)
+}
+
+func markName(c Checkpoint) string {
+	if len(c.MAC) == 0 {
+		return "the recorded head"
+	}
+	return "the signed checkpoint"
 }
 
 func (v *verifier) check(r *Record) {
@@ -167,7 +258,7 @@ func (v *verifier) check(r *Record) {
 			}
 		}
 		tried = append(tried, c)
-		if c > 0 && hashesAs(r, c) {
+		if c > 0 && v.hashesAs(r, c) {
 			orig, intact = c, true
 		}
 		return intact
@@ -198,7 +289,11 @@ func (v *verifier) check(r *Record) {
 			orig = r.Seq - lastShift
 		}
 		changed = v.add(Problem{r.Seq, Changed,
-			"the stored hash does not match the record: its content, seq, prev_hash or hash was altered"})
+			"the stored hash does not match the record: its content, seq, prev_hash or hash was altered, or it was hashed without the hub's key"})
+	} else if v.lastKeyed {
+		v.keyed = true
+	} else {
+		v.rep.Legacy++
 	}
 
 	switch {
@@ -253,12 +348,42 @@ func (v *verifier) check(r *Record) {
 	}
 	v.window = append(v.window, link{seq: r.Seq, orig: orig, hash: r.Hash, changed: changed})
 	v.rep.LastSeq, v.rep.LastHash = r.Seq, r.Hash
+	if len(v.marks) > 0 {
+		v.checkMarks(r)
+	}
 }
 
 func (v *verifier) finish() Report {
 	if v.pending != nil {
 		v.add(*v.pending)
 		v.pending = nil
+	}
+	// Checkpoints left are of records not found: beyond the end (the
+	// newest records were removed), or inside a gap already reported.
+	var beyond *Checkpoint
+	var inside []int64
+	for seq, cs := range v.marks {
+		for i := range cs {
+			if seq > v.rep.LastSeq {
+				if beyond == nil || seq > beyond.Seq {
+					beyond = &cs[i]
+				}
+			} else if seq > 0 {
+				inside = append(inside, seq)
+			}
+		}
+	}
+	slices.Sort(inside)
+	for _, seq := range slices.Compact(inside) {
+		v.add(Problem{seq, Missing, fmt.Sprintf("seq %d, which a checkpoint recorded, is not in the chain", seq)})
+	}
+	if beyond != nil {
+		v.add(Problem{v.rep.LastSeq + 1, Truncated, fmt.Sprintf(
+			"the chain ends at seq %d, but %s of %s saw seq %d: records %d..%d were removed",
+			v.rep.LastSeq, markName(*beyond), beyond.At.Format(time.RFC3339), beyond.Seq, v.rep.LastSeq+1, beyond.Seq)})
+	}
+	if v.rep.LastHash == nil {
+		v.rep.LastHash = genesisHash()
 	}
 	v.rep.OK = v.rep.ProblemCount == 0
 	return v.rep

@@ -111,7 +111,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			}
 			mustExec(t, pool, "ALTER TABLE audit_log ENABLE TRIGGER ALL")
 
-			rep, err := Verify(ctx, pool)
+			rep, err := Verify(ctx, pool, VerifyOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,7 +143,7 @@ func TestVerifyCapsProblems(t *testing.T) {
 	mustExec(t, pool, "ALTER TABLE audit_log DISABLE TRIGGER ALL")
 	mustExec(t, pool, "UPDATE audit_log SET dept = 'forged'")
 	mustExec(t, pool, "ALTER TABLE audit_log ENABLE TRIGGER ALL")
-	rep, err := Verify(ctxT(t), pool)
+	rep, err := Verify(ctxT(t), pool, VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

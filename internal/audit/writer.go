@@ -15,6 +15,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -51,6 +52,11 @@ type Options struct {
 	AttemptTimeout time.Duration
 	// Logger receives write failures; nil discards them.
 	Logger *slog.Logger
+	// Key, at least MinKeyBytes long, makes every hash an HMAC (ComputeMAC)
+	// that nobody without it can recompute. Without a key the writer
+	// chains with plain SHA-256 (ComputeHash), which anyone who can write
+	// the table can recompute; the hub always passes one.
+	Key []byte
 }
 
 // Errors returned by Log. Both are SERVICE_UNAVAILABLE: a caller that cannot
@@ -69,6 +75,7 @@ type Stats struct {
 	Blocked     uint64 // Log calls that had to wait because the buffer was full
 	Rejected    uint64 // Log calls refused (ErrBusy or context done) after waiting; the caller got the error
 	FlushErrors uint64 // failed write attempts (each retried)
+	Refused     uint64 // records the database refused for their content, stored stripped with a marker (logged in full at ERROR)
 	Lost        uint64 // records still unwritten when Close's context expired (logged in full at ERROR)
 }
 
@@ -96,7 +103,7 @@ type Writer struct {
 	abortCtx context.Context
 	abort    context.CancelFunc
 
-	logged, written, blocked, rejected, flushErrors, lost atomic.Uint64
+	logged, written, blocked, rejected, flushErrors, refused, lost atomic.Uint64
 }
 
 // NewWriter starts a Writer on pool. Call Close before the process exits,
@@ -150,8 +157,12 @@ func (o Options) withDefaults() Options {
 
 // Log enqueues r and returns without waiting for I/O. Seq, BatchID,
 // PrevHash and Hash are ignored; a zero At means now. Strings are made valid
-// UTF-8 without NUL bytes (PostgreSQL text accepts nothing else, and a record
-// the database refuses would block the queue forever).
+// UTF-8 without NUL bytes (PostgreSQL text accepts nothing else) and bounded
+// (see MaxTextBytes): much of a record is chosen by the client — the
+// operation name, the request id, the subject, a grant's purpose — and
+// nothing it sends may make the record unstorable. A record the database
+// refuses all the same is stored stripped (see Stats.Refused) rather than
+// holding up the records behind it.
 //
 // If the buffer is full (the database is slow or down), Log blocks until
 // there is room, for at most MaxBlock, rather than drop the record; it then
@@ -200,31 +211,60 @@ func normalize(r Record) (Record, error) {
 		return r, apperr.Invalid("at", "audit time %s is out of range", r.At)
 	}
 	r.Seq, r.BatchID, r.PrevHash, r.Hash = 0, [16]byte{}, nil, nil
-	r.Subject = cleanText(r.Subject)
-	r.Dept = cleanText(r.Dept)
+	r.Subject = cleanText(r.Subject, MaxTextBytes)
+	r.Dept = cleanText(r.Dept, MaxTextBytes)
 	r.Roles = cleanList(r.Roles)
-	r.Purpose = cleanText(r.Purpose)
-	r.GrantID = cleanText(r.GrantID)
-	r.Dataset = cleanText(r.Dataset)
+	r.Purpose = cleanText(r.Purpose, MaxLongTextBytes)
+	r.GrantID = cleanText(r.GrantID, MaxLongTextBytes)
+	r.Dataset = cleanText(r.Dataset, MaxTextBytes)
 	r.FieldGroups = cleanList(r.FieldGroups)
-	r.Operation = cleanText(r.Operation)
-	r.RequestID = cleanText(r.RequestID)
+	r.Operation = cleanText(r.Operation, MaxTextBytes)
+	r.RequestID = cleanText(r.RequestID, MaxTextBytes)
 	return r, nil
 }
 
-func cleanText(s string) string {
-	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+// Bounds on a record's text, in bytes of UTF-8. The short fields are indexed
+// for the auditors' filters, and a btree entry cannot exceed about 2,700
+// bytes; the long ones (a grant's purpose, the grants a read was made
+// under) are not indexed but are bounded all the same, so one record stays
+// small whatever a client sends. Lists keep at most MaxListItems elements
+// of at most MaxTextBytes each.
+const (
+	MaxTextBytes     = 256
+	MaxLongTextBytes = 2048
+	MaxListItems     = 64
+)
+
+// truncatedMark ends a value that was cut to its bound, so an auditor can
+// tell a truncated value from a complete one.
+const truncatedMark = "…[truncated]"
+
+// cleanText makes s storable: valid UTF-8 without NUL, at most limit bytes
+// (cut on a character boundary and marked).
+func cleanText(s string, limit int) string {
+	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	}
+	if len(s) <= limit {
 		return s
 	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	cut := limit - len(truncatedMark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + truncatedMark
 }
 
-// cleanList copies ss (the caller may reuse its slice) and never returns
-// nil: a nil slice would be stored as NULL.
+// cleanList copies ss (the caller may reuse its slice), bounded like
+// cleanText, and never returns nil: a nil slice would be stored as NULL.
 func cleanList(ss []string) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = cleanText(s)
+	n := min(len(ss), MaxListItems)
+	out := make([]string, n)
+	for i, s := range ss[:n] {
+		out[i] = cleanText(s, MaxTextBytes)
+	}
+	if len(ss) > n {
+		out[n-1] = fmt.Sprintf("…[%d more]", len(ss)-n+1)
 	}
 	return out
 }
@@ -282,6 +322,7 @@ func (w *Writer) Stats() Stats {
 		Blocked:     w.blocked.Load(),
 		Rejected:    w.rejected.Load(),
 		FlushErrors: w.flushErrors.Load(),
+		Refused:     w.refused.Load(),
 		Lost:        w.lost.Load(),
 	}
 	if done := s.Written + s.Lost; s.Logged > done {
@@ -320,9 +361,12 @@ func (w *Writer) run() {
 		if len(buf) == 0 {
 			return true
 		}
-		ok := w.write(w.newBatch(buf))
+		b := w.newBatch(buf)
+		ok := w.write(b)
 		if ok {
 			buf = make([]Record, 0, w.opts.BatchSize)
+		} else {
+			buf = b.records // what is still unwritten
 		}
 		return ok
 	}
@@ -376,7 +420,13 @@ func (w *Writer) run() {
 }
 
 // write writes b, retrying with exponential backoff until it succeeds. It
-// returns false only if Close's context expired first.
+// returns false only if Close's context expired first; b.records then
+// holds the records still unwritten.
+//
+// A batch the database refuses for its content (refusedForContent) is not
+// retried as it is: that would fail forever and block every record behind
+// it. It is split and written record by record, and a record refused on its
+// own is stored stripped (see strip).
 func (w *Writer) write(b *batch) bool {
 	backoff := w.opts.RetryMin
 	for {
@@ -391,6 +441,18 @@ func (w *Writer) write(b *batch) bool {
 		if w.abortCtx.Err() != nil {
 			return false
 		}
+		if code, ok := refusedForContent(err); ok {
+			// The server refused a statement, so the transaction did not
+			// commit: writing its records again cannot duplicate them.
+			if len(b.records) > 1 {
+				return w.writeEach(b)
+			}
+			if stripped, ok := w.strip(b.records[0], code, err); ok {
+				b.records[0] = stripped
+				backoff = w.opts.RetryMin
+				continue
+			}
+		}
 		w.log.Error("audit write failed, retrying", "records", len(b.records), "attempt", b.attempts, "retry_in", backoff, "err", err)
 		// Full jitter keeps several instances from retrying in lockstep.
 		wait := backoff/2 + rand.N(backoff/2+1)
@@ -401,6 +463,62 @@ func (w *Writer) write(b *batch) bool {
 		}
 		backoff = min(2*backoff, w.opts.RetryMax)
 	}
+}
+
+// writeEach writes b's records one batch each (see write).
+func (w *Writer) writeEach(b *batch) bool {
+	for i := range b.records {
+		one := w.newBatch(b.records[i : i+1 : i+1])
+		if !w.write(one) {
+			b.records = append(one.records, b.records[i+1:]...)
+			return false
+		}
+	}
+	return true
+}
+
+// refusedOperation starts the operation of a record stored stripped.
+const refusedOperation = "audit: record refused by the database"
+
+// strip returns what can be kept of r, which the database refused on its
+// own with SQLSTATE code: who read what and how much, without the texts a
+// client chose; then, if that was refused too, only the marker and the
+// time. It logs r in full (bounded by normalize) and counts it. ok is false
+// when r is already bare: the refusal then cannot be the record's fault.
+func (w *Writer) strip(r Record, code string, err error) (Record, bool) {
+	marker := refusedOperation + " (SQLSTATE " + code + ")"
+	if r.Operation == marker && r.Subject == "" && r.Dataset == "" {
+		return r, false
+	}
+	out := Record{At: r.At, RowCount: r.RowCount, Operation: marker, Roles: []string{}, FieldGroups: []string{}}
+	if r.Operation != marker {
+		w.refused.Add(1)
+		w.log.Error("audit record refused by the database; storing it stripped",
+			"sqlstate", code, "err", err,
+			"at", r.At, "subject", r.Subject, "dept", r.Dept, "roles", r.Roles,
+			"purpose", r.Purpose, "grant_id", r.GrantID, "dataset", r.Dataset,
+			"field_groups", r.FieldGroups, "row_count", r.RowCount,
+			"operation", r.Operation, "request_id", r.RequestID)
+		out.Subject, out.Dept, out.Roles = r.Subject, r.Dept, r.Roles
+		out.Dataset, out.FieldGroups, out.GrantID = r.Dataset, r.FieldGroups, r.GrantID
+	}
+	return out, true
+}
+
+// refusedForContent reports whether err is PostgreSQL refusing the data
+// itself — a data exception (class 22), a violated constraint (23) or a
+// program limit such as an index row too large (54) — rather than the
+// database being unreachable or busy, and returns the SQLSTATE.
+func refusedForContent(err error) (string, bool) {
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) || len(pg.Code) != 5 {
+		return "", false
+	}
+	switch pg.Code[:2] {
+	case "22", "23", "54":
+		return pg.Code, true
+	}
+	return "", false
 }
 
 // insert appends b to the chain in one transaction.
@@ -443,7 +561,11 @@ func (w *Writer) insert(ctx context.Context, b *batch) error {
 		r.Seq = lastSeq + int64(i) + 1
 		r.BatchID = b.id
 		r.PrevHash = prev
-		r.Hash = ComputeHash(prev, *r)
+		if len(w.opts.Key) > 0 {
+			r.Hash = ComputeMAC(w.opts.Key, prev, *r)
+		} else {
+			r.Hash = ComputeHash(prev, *r)
+		}
 		prev = r.Hash
 		rows[i] = r.values()
 	}

@@ -462,6 +462,9 @@ func (s *Service) Transition(ctx context.Context, id uuid.UUID, a Action, in Tra
 	if err := s.store.Update(ctx, c, prevVersion, ev); err != nil {
 		return nil, err
 	}
+	if err := access.AuditReturned(ctx, s.audit, d, c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -510,6 +513,9 @@ func (s *Service) Rate(ctx context.Context, id uuid.UUID, stars int, comment str
 	ev := Event{CaseID: c.ID, Action: ActionRate, FromStatus: c.Status, ToStatus: c.Status, Actor: p.Actor(), ActorDept: p.Dept,
 		Note: fmt.Sprintf("%d★ %s", stars, comment), At: now}
 	if err := s.store.Update(ctx, c, prevVersion, ev); err != nil {
+		return nil, err
+	}
+	if err := access.AuditReturned(ctx, s.audit, d, c); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -63,7 +64,29 @@ type Config struct {
 	WSInitTimeout      time.Duration // WS_INIT_TIMEOUT: a WebSocket must send connection_init within this
 	WSRecheckInterval  time.Duration // WS_RECHECK_INTERVAL: how often an open WebSocket's credential is checked again
 	WSMaxSubscriptions int           // WS_MAX_SUBSCRIPTIONS: subscriptions one WebSocket may carry at once
+	// AUDIT_HMAC_KEY or AUDIT_HMAC_KEY_FILE: the key of the audit chain's
+	// HMAC (at least 32 bytes). Development mode falls back to
+	// DevAuditHMACKey; production requires one.
+	AuditHMACKey     string
+	AuditHMACKeyFile string
+	// AUDIT_CHECKPOINT_FILE: where signed checkpoints of the chain head are
+	// appended (empty: Redis only); AUDIT_CHECKPOINT_INTERVAL: how often.
+	AuditCheckpointFile     string
+	AuditCheckpointInterval time.Duration
 }
+
+// DevAuditHMACKey keys the audit chain in development mode when no key is
+// configured. Production mode refuses it: with a published key anyone who
+// can write the table could recompute the chain.
+const DevAuditHMACKey = "fengcheng-datahub-development-only-audit-key"
+
+// AuditCheckpointIntervalDefault is how often the audit head is signed and
+// exported.
+const AuditCheckpointIntervalDefault = time.Minute
+
+// minAuditKeyBytes matches audit.MinKeyBytes (config imports no domain
+// package).
+const minAuditKeyBytes = 32
 
 // Defaults.
 const (
@@ -115,6 +138,10 @@ func Load(getenv func(string) string) (Config, error) {
 		FederationSDL: Exposure(get("FEDERATION_SDL", "")),
 		MetricsToken:  get("METRICS_TOKEN", ""),
 		RateStream:    get("RATE_LIMIT_STREAM", RateStreamDefault),
+
+		AuditHMACKey:        get("AUDIT_HMAC_KEY", ""),
+		AuditHMACKeyFile:    get("AUDIT_HMAC_KEY_FILE", ""),
+		AuditCheckpointFile: get("AUDIT_CHECKPOINT_FILE", ""),
 	}
 	if o := get("ALLOWED_ORIGINS", ""); o != "" {
 		for _, s := range strings.Split(o, ",") {
@@ -144,6 +171,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if err := c.loadConnLimits(get); err != nil {
 		return c, err
+	}
+	if c.AuditCheckpointInterval, err = parseDuration(get("AUDIT_CHECKPOINT_INTERVAL", ""), AuditCheckpointIntervalDefault); err != nil {
+		return c, fmt.Errorf("AUDIT_CHECKPOINT_INTERVAL: %w", err)
 	}
 	return c, c.Validate()
 }
@@ -183,6 +213,37 @@ func (c *Config) loadConnLimits(get func(k, def string) string) error {
 	return nil
 }
 
+// WithConnDefaults returns c with every unset connection limit at its
+// default. A Config built by hand (tests, embedding) must not get a zero
+// limit, which would cut every body off or refuse every subscription.
+func (c Config) WithConnDefaults() Config {
+	if c.BodyReadTimeout <= 0 {
+		c.BodyReadTimeout = BodyReadTimeoutDefault
+	}
+	if c.UploadMinRate <= 0 {
+		c.UploadMinRate = UploadMinRateDefault
+	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = MaxConnectionsDefault
+	}
+	if c.StreamConcurrency <= 0 {
+		c.StreamConcurrency = StreamConcurrencyDefault
+	}
+	if c.RateStream == "" {
+		c.RateStream = RateStreamDefault
+	}
+	if c.WSInitTimeout <= 0 {
+		c.WSInitTimeout = WSInitTimeoutDefault
+	}
+	if c.WSRecheckInterval <= 0 {
+		c.WSRecheckInterval = WSRecheckIntervalDefault
+	}
+	if c.WSMaxSubscriptions <= 0 {
+		c.WSMaxSubscriptions = WSMaxSubscriptionsDefault
+	}
+	return c
+}
+
 // validateConnLimits refuses limits that would switch a protection off or
 // make the hub unusable.
 func (c Config) validateConnLimits() error {
@@ -205,6 +266,31 @@ func (c Config) validateConnLimits() error {
 	return nil
 }
 
+// AuditKey returns the audit chain's key: AUDIT_HMAC_KEY_FILE's contents
+// (surrounding white space trimmed), AUDIT_HMAC_KEY, or in development mode
+// DevAuditHMACKey.
+func (c Config) AuditKey() ([]byte, error) {
+	key := c.AuditHMACKey
+	if c.AuditHMACKeyFile != "" {
+		b, err := os.ReadFile(c.AuditHMACKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("AUDIT_HMAC_KEY_FILE: %w", err)
+		}
+		key = strings.TrimSpace(string(b))
+	}
+	switch {
+	case key == "" && c.Mode == ModeDevelopment:
+		return []byte(DevAuditHMACKey), nil
+	case key == "":
+		return nil, fmt.Errorf("DATAHUB_MODE=production needs AUDIT_HMAC_KEY or AUDIT_HMAC_KEY_FILE (the audit chain's key)")
+	case c.Mode == ModeProduction && key == DevAuditHMACKey:
+		return nil, fmt.Errorf("DATAHUB_MODE=production refuses the development audit key")
+	case len(key) < minAuditKeyBytes:
+		return nil, fmt.Errorf("the audit key must be at least %d bytes", minAuditKeyBytes)
+	}
+	return []byte(key), nil
+}
+
 // Validate checks the configuration for contradictions.
 func (c Config) Validate() error {
 	switch c.Mode {
@@ -218,6 +304,18 @@ func (c Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("DATAHUB_MODE must be development or production, not %q", c.Mode)
+	}
+	if c.AuditHMACKey != "" && c.AuditHMACKeyFile != "" {
+		return fmt.Errorf("set AUDIT_HMAC_KEY or AUDIT_HMAC_KEY_FILE, not both")
+	}
+	if c.AuditHMACKeyFile == "" {
+		// A key file is read (and checked) when the hub starts.
+		if _, err := c.AuditKey(); err != nil {
+			return err
+		}
+	}
+	if c.AuditCheckpointInterval < time.Second {
+		return fmt.Errorf("AUDIT_CHECKPOINT_INTERVAL must be at least 1s")
 	}
 	if c.MaxBodyBytes < 1024 {
 		return fmt.Errorf("MAX_BODY_BYTES must be at least 1024")

@@ -22,7 +22,7 @@ func TestExposureDefaultsAndValidation(t *testing.T) {
 	if dev.IntrospectionExposure() != ExposureOff || dev.FederationSDLExposure() != ExposureService || dev.MetricsOpen() {
 		t.Errorf("production: %s %s metrics open %v", dev.IntrospectionExposure(), dev.FederationSDLExposure(), dev.MetricsOpen())
 	}
-	set, err := Load(env(map[string]string{"DATAHUB_MODE": "production", "JWT_PUBLIC_KEYS": "k=/dev/null",
+	set, err := Load(env(map[string]string{"DATAHUB_MODE": "production", "JWT_PUBLIC_KEYS": "k=/dev/null", "AUDIT_HMAC_KEY": strings.Repeat("k", 32),
 		"GRAPHQL_INTROSPECTION": "authenticated", "FEDERATION_SDL": "off", "METRICS_TOKEN": "0123456789abcdef"}))
 	if err != nil {
 		t.Fatal(err)

@@ -70,6 +70,7 @@ func (c smallDocuments) Add(ctx context.Context, query string, doc *ast.QueryDoc
 
 // Handler returns the hub's HTTP handler.
 func Handler(d Deps) http.Handler {
+	d.Config = d.Config.WithConnDefaults()
 	log := d.Logger
 	gql := handler.New(d.Schema)
 	guard := &wsGuard{log: log, auth: d.WSAuth, limiter: d.Limiter, limits: d.Limits, timeout: d.Config.RequestTimeout,
@@ -93,6 +94,7 @@ func Handler(d Deps) http.Handler {
 	gql.Use(schemaExposure{introspection: d.Config.IntrospectionExposure(), sdl: d.Config.FederationSDLExposure()})
 	gql.Use(extension.FixedComplexityLimit(20000))
 	gql.Use(costLimit{max: MaxCostDefault})
+	gql.Use(storableText{})
 	gql.SetErrorPresenter(errorPresenter(log, d.Metrics, d.InputErrors))
 	gql.SetRecoverFunc(recoverFunc(log))
 

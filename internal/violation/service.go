@@ -520,7 +520,14 @@ func (s *Service) Report(ctx context.Context, in ReportInput) (*Violation, error
 	if err := s.checkLinks(ctx, &in); err != nil {
 		return nil, err
 	}
-	return s.create(ctx, in, access.PrincipalFrom(ctx), now)
+	v, err := s.create(ctx, in, access.PrincipalFrom(ctx), now)
+	if err != nil {
+		return nil, err
+	}
+	if err := access.AuditReturned(ctx, s.audit, d, v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 func (s *Service) create(ctx context.Context, in ReportInput, p *access.Principal, now time.Time) (*Violation, error) {
@@ -821,6 +828,9 @@ func (s *Service) Transition(ctx context.Context, id uuid.UUID, a Action, in Tra
 	v.Version++
 	ev := Event{ViolationID: v.ID, Action: a, FromStatus: prev, ToStatus: next, Actor: p.Actor(), ActorDept: p.Dept, Note: note, At: now}
 	if err := s.store.Update(ctx, v, prevVersion, ev); err != nil {
+		return nil, err
+	}
+	if err := access.AuditReturned(ctx, s.audit, d, v); err != nil {
 		return nil, err
 	}
 	return v, nil
