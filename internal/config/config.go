@@ -47,6 +47,12 @@ type Config struct {
 	RateAPIKey     string        // RATE_LIMIT_APIKEY: per API key
 	RateAnonymous  string        // RATE_LIMIT_ANONYMOUS: per client address without credentials
 	IngestMaxBytes int64         // INGEST_MAX_BYTES: bulk file size limit, before and after decompression
+	// AuditSync (AUDIT_SYNC, default true) holds the answer to an audited
+	// read until its audit record is committed, so a crash cannot lose the
+	// record of a read the caller received. false answers first and commits
+	// within the writer's flush interval (faster; a crash loses up to that
+	// much of the trail).
+	AuditSync bool
 }
 
 // Defaults.
@@ -93,6 +99,9 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	var err error
+	if c.AuditSync, err = parseBool(get("AUDIT_SYNC", ""), true); err != nil {
+		return c, fmt.Errorf("AUDIT_SYNC: %w", err)
+	}
 	if c.IngestMaxBytes, err = parseInt(get("INGEST_MAX_BYTES", ""), IngestMaxBytesDefault); err != nil {
 		return c, fmt.Errorf("INGEST_MAX_BYTES: %w", err)
 	}
@@ -152,6 +161,13 @@ func parseInt(s string, def int64) (int64, error) {
 		return def, nil
 	}
 	return strconv.ParseInt(s, 10, 64)
+}
+
+func parseBool(s string, def bool) (bool, error) {
+	if s == "" {
+		return def, nil
+	}
+	return strconv.ParseBool(s)
 }
 
 func parseDuration(s string, def time.Duration) (time.Duration, error) {
