@@ -248,7 +248,7 @@ func TestPostgresRestartUnderWriteLoad(t *testing.T) {
 	)
 	const (
 		writers    = 4
-		opsCap     = 400 // per writer: bounds the load whatever the timing
+		opsCap     = 200 // acknowledged rounds per writer
 		afterCount = 40  // acknowledged writes after the database is back
 	)
 	// step runs one mutation and records its outcome; it reports whether
@@ -281,21 +281,28 @@ func TestPostgresRestartUnderWriteLoad(t *testing.T) {
 		}
 		return c, false
 	}
-	stopped := func(ops int) bool { return ops >= opsCap || after.Load() >= afterCount }
+	// Bounded by acknowledged rounds, by writes after the restart and by
+	// time, whichever comes first.
+	deadline := time.Now().Add(90 * time.Second)
+	stopped := func(ops int) bool {
+		return ops >= opsCap || after.Load() >= afterCount || time.Now().After(deadline)
+	}
 	for range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			// A case whose step failed is left as it is: the failure may
 			// have come after the commit, and the checks below cover it.
-			for ops := 0; !stopped(ops); ops++ {
+			for ops := 0; !stopped(ops); {
 				c, done := step(reportForLoad, "reportCase", map[string]any{"in": map[string]any{
 					"kind": "EVENT", "minorCode": "0502", "source": "INSPECTOR_PATROL",
 					"description": fmt.Sprintf("%s %d", marker, seq.Add(1)), "lat": 32.49, "lng": 119.93,
 					"jurisdiction": grid, "reporterName": "赵六", "reporterPhone": "13700001234"}})
 				if !done {
+					time.Sleep(10 * time.Millisecond) // a client's pause before it retries
 					continue
 				}
+				ops++
 				if c, done = step(registerCase, "registerCase", map[string]any{"id": c.ID, "v": c.Version}); !done {
 					continue
 				}
