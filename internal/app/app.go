@@ -177,7 +177,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 			log.Error("audit checkpoint at shutdown", "err", err)
 		}
 	})
-	auditor := readAuditor{w: a.Audit, catalog: eng.Catalog()}
+	auditor := readAuditor{w: a.Audit, catalog: eng.Catalog(), sync: cfg.AuditSync}
 	// One in-memory directory serves the GraphQL layer and the lists'
 	// jurisdiction filters alike.
 	dir := directory.NewService(postgres.NewDirectoryStore(pool))

@@ -26,7 +26,13 @@ import (
 
 var env testenv.Env
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childHubEnv) != "" {
+		// Re-executed by startChildHub: this process is a hub, not a test run.
+		os.Exit(runChildHub())
+	}
+	os.Exit(testenv.Main(m, &env))
+}
 
 // seedNow fixes the demo data's "now" so tests are deterministic.
 var seedNow = time.Date(2025, 11, 20, 8, 0, 0, 0, time.UTC)

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/server"
 	"github.com/redis/go-redis/v9"
@@ -62,12 +64,27 @@ func RedisCheckpoints(ctx context.Context, rdb *redis.Client, key string) ([]aud
 }
 
 // readAuditor writes an audit record for every read of another
-// department's data and every read of unmasked personal data (DESIGN §4.5).
-// Records are queued to the batched writer, off the request path.
+// department's data and every read of unmasked personal data. Records go
+// to the batched writer; with sync set (AUDIT_SYNC, the default) the read
+// waits until its record is committed, so an instance killed at any moment
+// has a committed record of every such read it answered. Concurrent reads
+// share one commit: Flush writes everything queued when it is called.
 type readAuditor struct {
 	w       *audit.Writer
 	catalog *access.Catalog
+	sync    bool
 }
+
+// auditFlushTimeout bounds how long a read waits for its audit record to be
+// committed. A database that stops answering between the read and the
+// commit must fail the read quickly (the writer keeps retrying the record in
+// the background), not hold it until the request timeout.
+const auditFlushTimeout = 5 * time.Second
+
+// errAuditUnavailable refuses a read whose audit record could not be
+// committed in time: its data must not be served unrecorded.
+var errAuditUnavailable = &apperr.Error{Code: apperr.ServiceUnavailable,
+	Message: "the audit trail cannot record this read at the moment, please retry"}
 
 // Read implements cases.Auditor (and the other datasets' auditors). d is
 // the decision narrowed to the rows returned (access.AuditRead), so the
@@ -96,12 +113,27 @@ func (a readAuditor) Read(ctx context.Context, d *access.Decision, rows int) err
 		return nil
 	}
 	slices.Sort(groups)
-	return a.w.Log(ctx, audit.Record{
+	err := a.w.Log(ctx, audit.Record{
 		Subject: p.Subject, Dept: p.Dept, Roles: p.Roles,
 		Purpose: d.Purpose, GrantID: strings.Join(d.GrantIDs, ","),
 		Dataset: d.Dataset, FieldGroups: groups, RowCount: rows,
 		Operation: operationName(ctx), RequestID: server.RequestID(ctx),
 	})
+	if err != nil || !a.sync {
+		return err
+	}
+	fctx, cancel := context.WithTimeout(ctx, auditFlushTimeout)
+	defer cancel()
+	if err := a.w.Flush(fctx); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("audit read: %w", ctx.Err())
+		}
+		if _, ok := apperr.As(err); ok {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errAuditUnavailable, err)
+	}
+	return nil
 }
 
 // operationName names the GraphQL operation a read belongs to: its name, or

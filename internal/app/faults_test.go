@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -105,11 +107,10 @@ func TestRedisOutage(t *testing.T) {
 	}
 }
 
-// TestPostgresRestartUnderLoad: while the database restarts, requests fail
-// at once with SERVICE_UNAVAILABLE (never INTERNAL, never held until the
-// request timeout), readiness says so, and the same hub serves again once
-// the database is back, without a restart of its own.
-func TestPostgresRestartUnderLoad(t *testing.T) {
+// ownDatabase starts a PostgreSQL of the test's own with a small seeded
+// hub database, and returns the server and the database's URL.
+func ownDatabase(t *testing.T) (*procs.Postgres, string) {
+	t.Helper()
 	ctx := context.Background()
 	pg := procs.StartPostgres(t)
 	dbURL, err := pg.CreateDatabase(ctx, "datahub")
@@ -120,13 +121,22 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer pool.Close()
 	if _, err := postgres.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := seed.All(ctx, pool, seed.Options{Seed: 7, Cases: 300, Now: seedNow, Calendar: calendar.Default()}, nil); err != nil {
 		t.Fatal(err)
 	}
-	pool.Close()
+	return pg, dbURL
+}
+
+// TestPostgresRestartUnderLoad: while the database restarts, requests fail
+// at once with SERVICE_UNAVAILABLE (never INTERNAL, never held until the
+// request timeout), readiness says so, and the same hub serves again once
+// the database is back, without a restart of its own.
+func TestPostgresRestartUnderLoad(t *testing.T) {
+	pg, dbURL := ownDatabase(t)
 	h := faultHub(t, dbURL, env.RedisURL, map[string]string{"REQUEST_TIMEOUT": "30s"})
 	staff := h.token("urban-management", "officer")
 	if r := h.do(staff, casesCount, nil); len(r.Errors) > 0 {
@@ -204,4 +214,149 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 		t.Errorf("readyz after the restart: %d", code)
 	}
 	t.Logf("ok %d, unavailable %d, slowest %s", ok.Load(), unavailable.Load(), slowest)
+}
+
+// TestPostgresRestartUnderWriteLoad: case transitions write the case, a
+// timeline event and an outbox row in one transaction. While PostgreSQL
+// restarts under a stream of them, every failure is SERVICE_UNAVAILABLE,
+// every acknowledged write stays, and nothing is half-applied: each case's
+// status is its last timeline event's, and its version, timeline and outbox
+// rows agree one to one.
+func TestPostgresRestartUnderWriteLoad(t *testing.T) {
+	ctx := context.Background()
+	pg, dbURL := ownDatabase(t)
+	h := faultHub(t, dbURL, env.RedisURL, map[string]string{"REQUEST_TIMEOUT": "30s"})
+	var grid string
+	if err := h.app.Pool.QueryRow(ctx, `SELECT code FROM jurisdictions WHERE level = 'GRID'
+		AND code LIKE 'hailing.chengdong.%' ORDER BY code LIMIT 1`).Scan(&grid); err != nil {
+		t.Fatal(err)
+	}
+	tok := h.token("urban-management", "officer", "dispatcher")
+	marker := fmt.Sprintf("pg-restart-load-%d", time.Now().UnixNano())
+	const dispatch = `mutation($id: ID!, $v: Int) { dispatchCase(id: $id, dept: "street-chengdong", version: $v) { id version } }`
+
+	var (
+		mu       sync.Mutex
+		writes   []acked
+		others   []string
+		ok       atomic.Int64
+		failed   atomic.Int64
+		seq      atomic.Int64
+		restored = make(chan struct{})
+		after    atomic.Int64
+		wg       sync.WaitGroup
+	)
+	const (
+		writers    = 4
+		opsCap     = 200 // acknowledged rounds per writer
+		afterCount = 40  // acknowledged writes after the database is back
+	)
+	// step runs one mutation and records its outcome; it reports whether
+	// the write was acknowledged.
+	step := func(query, field string, vars map[string]any) (caseRef, bool) {
+		r, err := post(ctx, h.srv.URL, tok, "", query, vars)
+		var c caseRef
+		switch {
+		case err != nil:
+			mu.Lock()
+			others = append(others, "transport: "+err.Error())
+			mu.Unlock()
+		case len(r.Errors) == 0 && json.Unmarshal(r.Data[field], &c) == nil && c.ID != "":
+			ok.Add(1)
+			mu.Lock()
+			writes = append(writes, acked{c.ID, c.Version})
+			mu.Unlock()
+			select {
+			case <-restored:
+				after.Add(1)
+			default:
+			}
+			return c, true
+		case r.code(0) == "SERVICE_UNAVAILABLE":
+			failed.Add(1)
+		default:
+			mu.Lock()
+			others = append(others, fmt.Sprintf("%s: %d %+v", field, r.Status, r.Errors))
+			mu.Unlock()
+		}
+		return c, false
+	}
+	// Bounded by acknowledged rounds, by writes after the restart and by
+	// time, whichever comes first.
+	deadline := time.Now().Add(90 * time.Second)
+	stopped := func(ops int) bool {
+		return ops >= opsCap || after.Load() >= afterCount || time.Now().After(deadline)
+	}
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A case whose step failed is left as it is: the failure may
+			// have come after the commit, and the checks below cover it.
+			for ops := 0; !stopped(ops); {
+				c, done := step(reportForLoad, "reportCase", map[string]any{"in": map[string]any{
+					"kind": "EVENT", "minorCode": "0502", "source": "INSPECTOR_PATROL",
+					"description": fmt.Sprintf("%s %d", marker, seq.Add(1)), "lat": 32.49, "lng": 119.93,
+					"jurisdiction": grid, "reporterName": "赵六", "reporterPhone": "13700001234"}})
+				if !done {
+					time.Sleep(10 * time.Millisecond) // a client's pause before it retries
+					continue
+				}
+				ops++
+				if c, done = step(registerCase, "registerCase", map[string]any{"id": c.ID, "v": c.Version}); !done {
+					continue
+				}
+				step(dispatch, "dispatchCase", map[string]any{"id": c.ID, "v": c.Version})
+			}
+		}()
+	}
+	// Restart once some writes are through, and wait for acknowledged
+	// writes again afterwards (the writers stop after afterCount of them).
+	if !waitUntil(30*time.Second, func() bool { return ok.Load() >= 20 }) {
+		t.Fatalf("only %d writes acknowledged in 30 s before the restart", ok.Load())
+	}
+	pg.Stop()
+	if !waitUntil(10*time.Second, func() bool { return failed.Load() > 0 }) {
+		t.Error("no write saw SERVICE_UNAVAILABLE while the database was down")
+	}
+	pg.Start()
+	close(restored)
+	wg.Wait()
+	if after.Load() < afterCount {
+		t.Errorf("only %d writes acknowledged after the database came back", after.Load())
+	}
+	if len(others) > 0 {
+		t.Errorf("%d writes failed otherwise than with SERVICE_UNAVAILABLE, e.g. %s", len(others), others[0])
+	}
+
+	pool := h.app.Pool
+	for _, w := range writes {
+		var version int
+		if err := pool.QueryRow(ctx, `SELECT version FROM cases WHERE id = $1`, w.id).Scan(&version); err != nil || version < w.version {
+			t.Errorf("acknowledged write of case %s v%d: now v%d, %v", w.id, w.version, version, err)
+		}
+	}
+	// Whole transactions or nothing, for every case of the load, including
+	// those whose outcome the client never learned.
+	var cases, broken int
+	var example string
+	if err := pool.QueryRow(ctx, `WITH c AS (
+			SELECT c.id, c.status, c.version,
+				(SELECT e.to_status FROM case_events e WHERE e.case_id = c.id ORDER BY e.at DESC, e.id DESC LIMIT 1) AS last_status,
+				(SELECT count(*) FROM case_events e WHERE e.case_id = c.id) AS events,
+				(SELECT count(DISTINCT o.version) FILTER (WHERE o.version BETWEEN 1 AND c.version)
+					FROM outbox o WHERE o.dataset = 'cases' AND o.record_id = c.id::text) AS changes,
+				(SELECT count(*) FROM outbox o WHERE o.dataset = 'cases' AND o.record_id = c.id::text) AS outbox
+			FROM cases c WHERE c.description LIKE $1)
+		SELECT count(*), count(*) FILTER (WHERE broken),
+			coalesce(min(CASE WHEN broken THEN format('%s: status %s, last event %s, version %s, %s events, %s outbox rows',
+				id, status, last_status, version, events, outbox) END), '')
+		FROM (SELECT *, last_status IS DISTINCT FROM status OR events <> version OR changes <> version OR outbox <> version AS broken FROM c) x`,
+		marker+" %").Scan(&cases, &broken, &example); err != nil {
+		t.Fatal(err)
+	}
+	if broken > 0 {
+		t.Errorf("%d of %d cases half-applied, e.g. %s", broken, cases, example)
+	}
+	t.Logf("%d writes acknowledged (%d cases), %d SERVICE_UNAVAILABLE", len(writes), cases, failed.Load())
 }

@@ -21,9 +21,15 @@ type wsClient struct {
 
 func (h *hub) subscribe(t *testing.T, init map[string]any, query string, vars map[string]any) *wsClient {
 	t.Helper()
+	return subscribeAt(t, h.srv.URL, init, query, vars)
+}
+
+// subscribeAt opens one subscription on the hub at base (http://host:port).
+func subscribeAt(t *testing.T, base string, init map[string]any, query string, vars map[string]any) *wsClient {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	url := "ws" + strings.TrimPrefix(h.srv.URL, "http") + "/query"
+	url := "ws" + strings.TrimPrefix(base, "http") + "/query"
 	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
 	if err != nil {
 		t.Fatalf("dial: %v", err)

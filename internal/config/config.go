@@ -73,6 +73,12 @@ type Config struct {
 	// appended (empty: Redis only); AUDIT_CHECKPOINT_INTERVAL: how often.
 	AuditCheckpointFile     string
 	AuditCheckpointInterval time.Duration
+	// AuditSync (AUDIT_SYNC, default true) holds the answer to an audited
+	// read until its audit record is committed, so a crash cannot lose the
+	// record of a read the caller received. false answers first and commits
+	// within the writer's flush interval (faster; a crash loses up to that
+	// much of the trail).
+	AuditSync bool
 }
 
 // DevAuditHMACKey keys the audit chain in development mode when no key is
@@ -149,6 +155,9 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	var err error
+	if c.AuditSync, err = parseBool(get("AUDIT_SYNC", ""), true); err != nil {
+		return c, fmt.Errorf("AUDIT_SYNC: %w", err)
+	}
 	if c.IngestMaxBytes, err = parseInt(get("INGEST_MAX_BYTES", ""), IngestMaxBytesDefault); err != nil {
 		return c, fmt.Errorf("INGEST_MAX_BYTES: %w", err)
 	}
@@ -342,6 +351,13 @@ func parseInt(s string, def int64) (int64, error) {
 		return def, nil
 	}
 	return strconv.ParseInt(s, 10, 64)
+}
+
+func parseBool(s string, def bool) (bool, error) {
+	if s == "" {
+		return def, nil
+	}
+	return strconv.ParseBool(s)
 }
 
 func parseDuration(s string, def time.Duration) (time.Duration, error) {
