@@ -174,7 +174,9 @@ func TestWritesAnswerOutOfScopeLikeMissing(t *testing.T) {
 	}
 	const upsertProperty = `mutation($in: PropertyInput!) { upsertProperty(input: $in) { outcome property { id version } } }`
 	const upsertLot = `mutation($in: ParkingLotInput!) { upsertParkingLot(input: $in) { outcome lot { id version } } }`
-	keyTaken := func(key string) string { return "CONFLICT: " + strings.ReplaceAll(apperr.KeyTaken(key).Message, key, "KEY") }
+	keyTaken := func(key string) string {
+		return "CONFLICT: " + strings.ReplaceAll(apperr.KeyTaken(key).Message, key, "KEY")
+	}
 
 	type write struct {
 		name string
