@@ -50,6 +50,12 @@ type hub struct {
 
 func newHub(t testing.TB) *hub {
 	t.Helper()
+	return newHubEnv(t, nil)
+}
+
+// newHubEnv is newHub with extra environment settings.
+func newHubEnv(t testing.TB, extra map[string]string) *hub {
+	t.Helper()
 	ctx := context.Background()
 	var seedErr error
 	seedOnce.Do(func() {
@@ -73,7 +79,7 @@ func newHub(t testing.TB) *hub {
 		case "MAX_BODY_BYTES":
 			return "65536"
 		}
-		return ""
+		return extra[k]
 	})
 	if err != nil {
 		t.Fatal(err)

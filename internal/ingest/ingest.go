@@ -63,6 +63,11 @@ type Writer struct {
 	Actor     string
 	ActorDept string
 	Now       time.Time
+	// Scope is the caller's row scope on the dataset. Every lookup of a
+	// stored record by its key takes it: a record outside it can be neither
+	// read nor overwritten, and its key is refused as taken
+	// (apperr.KeyTaken). The zero scope matches no record.
+	Scope access.RowScope
 }
 
 // CaseImport is one bulk load of cases.
@@ -180,8 +185,17 @@ const (
 	ProgressEveryDefault = 1 << 20
 )
 
+// Authorizer decides what the calling principal may do with a dataset
+// (access.Engine). Ingestion takes the row scope from it.
+type Authorizer interface {
+	Decide(ctx context.Context, dataset string) (*access.Decision, error)
+}
+
 // Config configures a Service.
 type Config struct {
+	// Authorizer gives the caller's row scope. When nil no stored record is
+	// in scope: records can be created, never updated.
+	Authorizer Authorizer
 	// Catalog names each dataset's provider department, the only one that
 	// may write it. When nil, cases are provided by cases.OwnerDept.
 	Catalog *access.Catalog
@@ -201,6 +215,7 @@ type Config struct {
 // Service imports records. It is safe for concurrent use.
 type Service struct {
 	store     Store
+	auth      Authorizer
 	catalog   *access.Catalog
 	now       func() time.Time
 	maxErrors int
@@ -223,7 +238,7 @@ func NewService(store Store, cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{store: store, catalog: cfg.Catalog, now: cfg.Now, maxErrors: cfg.MaxErrors,
+	return &Service{store: store, auth: cfg.Authorizer, catalog: cfg.Catalog, now: cfg.Now, maxErrors: cfg.MaxErrors,
 		maxRecord: cfg.MaxRecordBytes, log: cfg.Logger, validator: NewValidator(cases.DefaultCatalogue())}
 }
 
@@ -247,8 +262,9 @@ func (s *Service) provider(dataset string) (string, error) {
 // writerRoles may write their own department's datasets.
 var writerRoles = []string{access.RoleAdmin, access.RoleOfficer, access.RoleSystem}
 
-// authorize returns who writes dataset: only the provider department's
-// admins, officers and systems may. UNAUTHENTICATED without credentials,
+// authorize returns who writes dataset, with the rows of it the caller may
+// see: only the provider department's admins, officers and systems may
+// write. UNAUTHENTICATED without credentials,
 // FORBIDDEN for anyone else, NOT_FOUND for a dataset that cannot be
 // imported.
 func (s *Service) authorize(ctx context.Context, dataset string) (Writer, error) {
@@ -270,7 +286,15 @@ func (s *Service) authorize(ctx context.Context, dataset string) (Writer, error)
 	if !may {
 		return Writer{}, apperr.New(apperr.Forbidden, "only %s (its admins, officers and systems) may write %s", provider, dataset)
 	}
-	return Writer{SourceDept: p.Dept, OwnerDept: provider, Actor: p.Actor(), ActorDept: p.Dept, Now: s.now().UTC()}, nil
+	w := Writer{SourceDept: p.Dept, OwnerDept: provider, Actor: p.Actor(), ActorDept: p.Dept, Now: s.now().UTC()}
+	if s.auth != nil {
+		d, err := s.auth.Decide(ctx, dataset)
+		if err != nil {
+			return Writer{}, fmt.Errorf("decide %s: %w", dataset, err)
+		}
+		w.Scope = d.Rows
+	}
+	return w, nil
 }
 
 // Options adjust one bulk import.

@@ -64,7 +64,19 @@ func newService(tb testing.TB, pool *pgxpool.Pool, cfg ingest.Config) *ingest.Se
 	if cfg.Catalog == nil {
 		cfg.Catalog = catalog(tb)
 	}
+	if cfg.Authorizer == nil {
+		cfg.Authorizer = ownRows{}
+	}
 	return ingest.NewService(postgres.NewIngestStore(pool, postgres.IngestConfig{}), cfg)
+}
+
+// ownRows scopes every caller to its own department's rows, the scope of
+// a department system (the access rules are tested with the real engine in
+// internal/app).
+type ownRows struct{}
+
+func (ownRows) Decide(ctx context.Context, dataset string) (*access.Decision, error) {
+	return &access.Decision{Dataset: dataset, Rows: access.RowScope{Depts: []string{access.PrincipalFrom(ctx).Dept}}}, nil
 }
 
 func as(ctx context.Context, dept string, roles ...string) context.Context {

@@ -36,9 +36,10 @@ type Store interface {
 	// open off-peak.
 	OpeningRate(ctx context.Context, scope access.RowScope) (Rate, error)
 	// GetByExternalID returns the lot a source department filed under
-	// externalID, or nil (no error) when there is none. It ignores scopes:
-	// it serves the writer's own upserts.
-	GetByExternalID(ctx context.Context, sourceDept, externalID string) (*Lot, error)
+	// externalID within scope, or nil (no error) when there is none there.
+	// A lookup by key is a read: a lot outside the caller's scope is
+	// missing to it, like any other.
+	GetByExternalID(ctx context.Context, scope access.RowScope, sourceDept, externalID string) (*Lot, error)
 	// Create inserts a new lot; CONFLICT if (SourceDept, ExternalID) exists.
 	Create(ctx context.Context, lot *Lot) error
 	// Update writes lot if its stored version is still prevVersion, else

@@ -113,9 +113,9 @@ func (s *Service) Upsert(ctx context.Context, in UpsertInput) (*UpsertResult, er
 	}
 	// Two systems creating the same lot at once: the loser's insert hits the
 	// unique key and goes round once more, as an update or a no-op.
-	res, raced, err := s.upsertOnce(ctx, p, &in)
+	res, raced, err := s.upsertOnce(ctx, d.Rows, p, &in)
 	if raced {
-		res, _, err = s.upsertOnce(ctx, p, &in)
+		res, _, err = s.upsertOnce(ctx, d.Rows, p, &in)
 	}
 	if err != nil {
 		return nil, err
@@ -125,8 +125,13 @@ func (s *Service) Upsert(ctx context.Context, in UpsertInput) (*UpsertResult, er
 
 // upsertOnce does one read-compare-write round; raced reports a create that
 // lost to a concurrent one.
-func (s *Service) upsertOnce(ctx context.Context, p *access.Principal, in *UpsertInput) (res *UpsertResult, raced bool, err error) {
-	cur, err := s.store.GetByExternalID(ctx, p.Dept, in.ExternalID)
+//
+// The caller's scope applies: a lot it cannot see can be neither read nor
+// overwritten through its key; creating under the key then meets the key's
+// uniqueness, and a second round that still finds nothing refuses with
+// apperr.KeyTaken.
+func (s *Service) upsertOnce(ctx context.Context, scope access.RowScope, p *access.Principal, in *UpsertInput) (res *UpsertResult, raced bool, err error) {
+	cur, err := s.store.GetByExternalID(ctx, scope, p.Dept, in.ExternalID)
 	if err != nil {
 		return nil, false, fmt.Errorf("find lot %s/%s: %w", p.Dept, in.ExternalID, err)
 	}
@@ -147,7 +152,10 @@ func (s *Service) upsertOnce(ctx context.Context, p *access.Principal, in *Upser
 		next.CreatedAt = now
 		next.Version = 1
 		if err := s.store.Create(ctx, next); err != nil {
-			return nil, apperr.Is(err, apperr.Conflict), err
+			if apperr.Is(err, apperr.Conflict) {
+				return nil, true, fmt.Errorf("%w: %w", apperr.KeyTaken(in.ExternalID), err)
+			}
+			return nil, false, err
 		}
 		return &UpsertResult{Lot: next, Action: UpsertCreated}, false, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/ingest"
@@ -131,8 +132,10 @@ func contentTuple(alias string, replace map[string]string) string {
 // new externalIds are inserted (with a case number, a REPORT event and a
 // CREATED outbox row), known ones are updated only when their content
 // differs (version + 1, an UPDATED outbox row), the rest are not touched.
-// $1 source department, $2 owner department, $3 now, $4 actor, $5 actor's
-// department.
+// Named arguments: source (department), owner (department), now, actor,
+// actor_dept; {{scope}} is the writer's row scope over the stored case c, so a
+// case moved out of it after checkCaseScope looked (a concurrent dispatch)
+// is left alone rather than overwritten.
 //
 // Rows whose content equals the stored case's are left out before the
 // INSERT: ON CONFLICT DO UPDATE locks (and so writes) every row it meets
@@ -145,10 +148,10 @@ func contentTuple(alias string, replace map[string]string) string {
 var mergeCases = `WITH src AS (
 	SELECT s.id, s.external_id, s.kind, s.major_code, s.minor_code, s.source, s.description, s.address, s.lat, s.lng,
 		s.jurisdiction_code AS jcode,
-		s.reporter_name, s.reporter_phone, s.photo_urls, coalesce(s.reported_at, e.reported_at, $3) AS reported_at,
+		s.reporter_name, s.reporter_phone, s.photo_urls, coalesce(s.reported_at, e.reported_at, @now) AS reported_at,
 		e.case_no AS known_no
 	FROM ingest_cases s
-	LEFT JOIN cases e ON e.source_dept = $1 AND e.external_id = s.external_id
+	LEFT JOIN cases e ON e.source_dept = @source AND e.external_id = s.external_id
 	WHERE s.reject_reason IS NULL
 		AND (e.id IS NULL OR ` + contentTuple("e", nil) + ` IS DISTINCT FROM ` +
 	contentTuple("s", map[string]string{"reported_at": "coalesce(s.reported_at, e.reported_at)"}) + `)
@@ -158,9 +161,9 @@ var mergeCases = `WITH src AS (
 		source_dept, external_id, created_at, updated_at, version)
 	SELECT id, coalesce(known_no,
 			'HL' || to_char(reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYY') || '-' || lpad(nextval('case_no_seq')::text, 7, '0')),
-		$2, kind, major_code, minor_code, source, 'REPORTED', description, address, lat, lng, jcode,
+		@owner, kind, major_code, minor_code, source, 'REPORTED', description, address, lat, lng, jcode,
 		subpath(jcode::ltree, 0, 2)::text, CASE WHEN nlevel(jcode::ltree) >= 3 THEN subpath(jcode::ltree, 0, 3)::text END,
-		reporter_name, reporter_phone, photo_urls, reported_at, $1, external_id, $3, $3, 1
+		reporter_name, reporter_phone, photo_urls, reported_at, @source, external_id, @now, @now, 1
 	FROM src
 	ON CONFLICT (source_dept, external_id) WHERE external_id IS NOT NULL DO UPDATE SET
 		kind = excluded.kind, major_code = excluded.major_code, minor_code = excluded.minor_code, source = excluded.source,
@@ -170,11 +173,12 @@ var mergeCases = `WITH src AS (
 		reporter_phone = excluded.reporter_phone, photo_urls = excluded.photo_urls, reported_at = excluded.reported_at,
 		updated_at = excluded.updated_at, version = c.version + 1
 	WHERE ` + contentTuple("c", nil) + ` IS DISTINCT FROM ` + contentTuple("excluded", nil) + `
+		AND ({{scope}}) IS TRUE
 	RETURNING c.id, c.status, c.version, c.jurisdiction_code, c.owner_dept, coalesce(c.handling_dept, '') AS handling_dept,
 		coalesce(c.citizen_id, '') AS citizen_id, (c.xmax = 0) AS inserted
 ), events AS (
 	INSERT INTO case_events (case_id, action, from_status, to_status, actor, actor_dept, note, at)
-	SELECT id, 'REPORT', NULL, 'REPORTED', $4, $5, '', $3 FROM merged WHERE inserted
+	SELECT id, 'REPORT', NULL, 'REPORTED', @actor, @actor_dept, '', @now FROM merged WHERE inserted
 ), changes AS (
 	INSERT INTO outbox (event_id, dataset, record_id, op, jurisdiction, owner_dept, handling_dept, citizen_id, version, payload)
 	SELECT gen_random_uuid(), 'cases', id::text, CASE WHEN inserted THEN 'CREATED' ELSE 'UPDATED' END,
@@ -224,6 +228,9 @@ func (s *IngestStore) ImportCases(ctx context.Context, job *ingest.CaseImport) (
 			return nil, translate(fmt.Errorf("check staged cases: %w", err))
 		}
 	}
+	if err := checkCaseScope(ctx, tx, job.Writer); err != nil {
+		return nil, err
+	}
 	if res.Rejected, res.RejectedTotal, err = stagedRejections(ctx, tx, job.MaxErrors); err != nil {
 		return nil, err
 	}
@@ -238,7 +245,11 @@ func (s *IngestStore) ImportCases(ctx context.Context, job *ingest.CaseImport) (
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('ingest:cases:' || $1, 0))", job.SourceDept); err != nil {
 		return nil, translate(fmt.Errorf("lock import: %w", err))
 	}
-	if err := tx.QueryRow(ctx, mergeCases, job.SourceDept, job.OwnerDept, job.Now, job.Actor, job.ActorDept).
+	scope := newWhere()
+	scope.addScope(job.Scope, caseScope.as("c"))
+	scope.args["source"], scope.args["owner"], scope.args["now"] = job.SourceDept, job.OwnerDept, job.Now
+	scope.args["actor"], scope.args["actor_dept"] = job.Actor, job.ActorDept
+	if err := tx.QueryRow(ctx, strings.Replace(mergeCases, "{{scope}}", scope.sql(), 1), scope.args).
 		Scan(&res.Inserted, &res.Updated); err != nil {
 		return nil, translate(fmt.Errorf("merge cases: %w", err))
 	}
@@ -254,6 +265,28 @@ func (s *IngestStore) ImportCases(ctx context.Context, job *ingest.CaseImport) (
 	res.Phases.Commit = time.Since(start)
 	res.Committed = true
 	return res, nil
+}
+
+// checkCaseScope rejects the staged rows whose externalId w.SourceDept
+// has used for a case outside w.Scope: such a case is missing to the writer,
+// so the row could only create it, and its key is taken (the refusal names
+// the key and nothing of the case). A row is never merged into a case its
+// writer cannot see. The check runs last, on rows no other check rejected,
+// so a row outside the scope is reported exactly as one inside it would be.
+func checkCaseScope(ctx context.Context, tx pgx.Tx, w ingest.Writer) error {
+	if w.Scope.All {
+		return nil
+	}
+	scope := newWhere()
+	scope.addScope(w.Scope, caseScope.as("e"))
+	scope.args["source"], scope.args["taken"] = w.SourceDept, apperr.KeyTakenFormat
+	// IS NOT TRUE: a NULL handling department makes the predicate NULL.
+	if _, err := tx.Exec(ctx, `UPDATE ingest_cases s SET reject_field = 'externalId', reject_reason = format(@taken, s.external_id)
+		WHERE s.reject_reason IS NULL AND EXISTS (SELECT 1 FROM cases e
+			WHERE e.source_dept = @source AND e.external_id = s.external_id AND (`+scope.sql()+`) IS NOT TRUE)`, scope.args); err != nil {
+		return translate(fmt.Errorf("check staged cases against the row scope: %w", err))
+	}
+	return nil
 }
 
 // stagedRejections lists the first max rows the checks rejected, by line,
@@ -348,7 +381,9 @@ func (s *IngestStore) UpsertCase(ctx context.Context, row *ingest.CaseRow, w ing
 	var out *cases.Case
 	var outcome ingest.Outcome
 	err := InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		cur, err := lockCaseByExternal(ctx, tx, w.SourceDept, row.ExternalID)
+		// The writer's scope applies: a case it cannot see is missing to it,
+		// and creating one under its key meets the key's uniqueness.
+		cur, err := lockCaseByExternal(ctx, tx, w.Scope, w.SourceDept, row.ExternalID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			if version != nil && *version != 0 {
 				return apperr.New(apperr.Conflict, "no case with externalId %q exists (you gave version %d); send no version to create it", row.ExternalID, *version)
@@ -379,8 +414,12 @@ func (s *IngestStore) UpsertCase(ctx context.Context, row *ingest.CaseRow, w ing
 			case !errors.Is(err, pgx.ErrNoRows):
 				return translate(fmt.Errorf("insert case: %w", err))
 			}
-			// Created concurrently by another request: go on as an update.
-			if cur, err = lockCaseByExternal(ctx, tx, w.SourceDept, row.ExternalID); err != nil {
+			// Created concurrently by another request (go on as an update),
+			// or the key is taken by a case outside the writer's scope.
+			cur, err = lockCaseByExternal(ctx, tx, w.Scope, w.SourceDept, row.ExternalID)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return apperr.KeyTaken(row.ExternalID)
+			} else if err != nil {
 				return translate(fmt.Errorf("reload case: %w", err))
 			}
 		} else if err != nil {
@@ -416,9 +455,13 @@ func (s *IngestStore) UpsertCase(ctx context.Context, row *ingest.CaseRow, w ing
 	return out, outcome, nil
 }
 
-func lockCaseByExternal(ctx context.Context, tx pgx.Tx, sourceDept, externalID string) (*cases.Case, error) {
-	return scanCase(tx.QueryRow(ctx, "SELECT "+caseColumns+" FROM cases WHERE source_dept = $1 AND external_id = $2 FOR UPDATE",
-		sourceDept, externalID))
+// lockCaseByExternal locks the case sourceDept sent under externalID,
+// within scope; pgx.ErrNoRows when there is none there.
+func lockCaseByExternal(ctx context.Context, tx pgx.Tx, scope access.RowScope, sourceDept, externalID string) (*cases.Case, error) {
+	w := newWhere()
+	w.add("source_dept = @source AND external_id = @external", "source", sourceDept, "external", externalID)
+	w.addScope(scope, caseScope)
+	return scanCase(tx.QueryRow(ctx, "SELECT "+caseColumns+" FROM cases WHERE "+w.sql()+" FOR UPDATE", w.args))
 }
 
 // sameCaseContent reports whether writing row (located in jcode) would

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/ingest"
@@ -50,7 +51,10 @@ func ingestRow(line int64, externalID string, lat, lng float64, jurisdiction str
 
 func writer() ingest.Writer {
 	return ingest.Writer{SourceDept: cases.OwnerDept, OwnerDept: cases.OwnerDept, Actor: "drone@urban-management",
-		ActorDept: cases.OwnerDept, Now: time.Date(2025, 6, 10, 1, 0, 0, 0, time.UTC)}
+		ActorDept: cases.OwnerDept, Now: time.Date(2025, 6, 10, 1, 0, 0, 0, time.UTC),
+		// A department system's scope (its own department's rows): the
+		// scoped paths of the merge run.
+		Scope: access.RowScope{Depts: []string{cases.OwnerDept}}}
 }
 
 // written counts what exists for external ids with the prefix: cases,

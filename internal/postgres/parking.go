@@ -320,9 +320,11 @@ func (s *ParkingStore) OpeningRate(ctx context.Context, scope access.RowScope) (
 }
 
 // GetByExternalID implements parking.Store.
-func (s *ParkingStore) GetByExternalID(ctx context.Context, sourceDept, externalID string) (*parking.Lot, error) {
-	l, err := scanLot(s.pool.QueryRow(ctx, "SELECT "+lotColumns+" FROM parking_lots WHERE source_dept = $1 AND external_id = $2",
-		sourceDept, externalID))
+func (s *ParkingStore) GetByExternalID(ctx context.Context, scope access.RowScope, sourceDept, externalID string) (*parking.Lot, error) {
+	w := newWhere()
+	w.add("source_dept = @source AND external_id = @external", "source", sourceDept, "external", externalID)
+	w.addScope(scope, lotScope)
+	l, err := scanLot(s.pool.QueryRow(ctx, "SELECT "+lotColumns+" FROM parking_lots WHERE "+w.sql(), w.args))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

@@ -161,14 +161,14 @@ func propertyValues(p *property.Property) []any {
 }
 
 // Upsert implements property.Store.
-func (s *PropertyStore) Upsert(ctx context.Context, p *property.Property, expected *int) (*property.Property, property.Outcome, error) {
+func (s *PropertyStore) Upsert(ctx context.Context, scope access.RowScope, p *property.Property, expected *int) (*property.Property, property.Outcome, error) {
 	if street, _ := jurisdictionLevels(p.JurisdictionCode); street == nil {
 		return nil, "", apperr.Invalid("jurisdiction", "a compound lies in a street or town, not the whole district")
 	}
 	var out *property.Property
 	var outcome property.Outcome
 	err := InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		cur, err := lockPropertyByExternal(ctx, tx, p.SourceDept, p.ExternalID)
+		cur, err := lockPropertyByExternal(ctx, tx, scope, p.SourceDept, p.ExternalID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			if expected != nil && *expected != 0 {
 				return apperr.New(apperr.Conflict, "no compound with external id %q exists (you gave version %d); it may have been removed", p.ExternalID, *expected)
@@ -190,8 +190,12 @@ func (s *PropertyStore) Upsert(ctx context.Context, p *property.Property, expect
 				out, outcome = &created, property.OutcomeCreated
 				return writeChange(ctx, tx, propertyChange(&created, "CREATED"))
 			}
-			// Created concurrently by another request: treat as an update.
-			if cur, err = lockPropertyByExternal(ctx, tx, p.SourceDept, p.ExternalID); err != nil {
+			// Created concurrently by another request (treat as an update),
+			// or the key is taken by a compound outside the caller's scope.
+			cur, err = lockPropertyByExternal(ctx, tx, scope, p.SourceDept, p.ExternalID)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return apperr.KeyTaken(p.ExternalID)
+			} else if err != nil {
 				return translate(fmt.Errorf("reload property: %w", err))
 			}
 		} else if err != nil {
@@ -239,9 +243,13 @@ func propertyChange(p *property.Property, op string) Change {
 		OwnerDept: p.OwnerDept, Version: p.Version, Payload: map[string]any{"action": action}}
 }
 
-func lockPropertyByExternal(ctx context.Context, tx pgx.Tx, sourceDept, externalID string) (*property.Property, error) {
-	return scanProperty(tx.QueryRow(ctx, "SELECT "+propertyColumns+` FROM properties p
-		WHERE p.source_dept = $1 AND p.external_id = $2 FOR UPDATE`, sourceDept, externalID))
+// lockPropertyByExternal locks the compound sourceDept filed under
+// externalID, within scope; pgx.ErrNoRows when there is none there.
+func lockPropertyByExternal(ctx context.Context, tx pgx.Tx, scope access.RowScope, sourceDept, externalID string) (*property.Property, error) {
+	w := newWhere()
+	w.add("p.source_dept = @source AND p.external_id = @external", "source", sourceDept, "external", externalID)
+	w.addScope(scope, propertyScope)
+	return scanProperty(tx.QueryRow(ctx, "SELECT "+propertyColumns+" FROM properties p WHERE "+w.sql()+" FOR UPDATE OF p", w.args))
 }
 
 // Locate implements property.Store (the same nearest-grid rule as cases).
@@ -515,9 +523,12 @@ func (s *PropertyStore) RoundInspections(ctx context.Context, round string) ([]p
 }
 
 // Inspection implements property.Store.
-func (s *PropertyStore) Inspection(ctx context.Context, id uuid.UUID) (*property.Inspection, error) {
+func (s *PropertyStore) Inspection(ctx context.Context, scope access.RowScope, id uuid.UUID) (*property.Inspection, error) {
+	w := newWhere()
+	w.add("i.id = @id", "id", id)
+	w.addScope(scope, propertyScope)
 	in, err := scanInspection(s.pool.QueryRow(ctx, "SELECT "+inspectionColumns+` FROM inspections i
-		JOIN inspection_rounds r ON r.round = i.round WHERE i.id = $1`, id))
+		JOIN inspection_rounds r ON r.round = i.round JOIN properties p ON p.id = i.property_id WHERE `+w.sql(), w.args))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "inspection %s not found", id)
 	}

@@ -37,6 +37,22 @@ type scopeColumns struct {
 	citizenID string // "" when the table has no citizen column
 }
 
+// as returns the columns qualified by a table alias, for a statement that
+// judges the scope of a table it joins.
+func (c scopeColumns) as(alias string) scopeColumns {
+	q := func(col string) string {
+		if col == "" {
+			return ""
+		}
+		return alias + "." + col
+	}
+	out := scopeColumns{path: q(c.path), street: q(c.street), citizenID: q(c.citizenID)}
+	for _, d := range c.depts {
+		out.depts = append(out.depts, q(d))
+	}
+	return out
+}
+
 // addScope compiles a row scope into one predicate. Street-level subtree
 // roots use the plain street column so the planner can use the hot btree
 // indexes; deeper roots use the ltree path.

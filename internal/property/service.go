@@ -37,7 +37,11 @@ type Store interface {
 	// content is the same as p's (OutcomeUnchanged: no write, no version
 	// bump), and else writes p's content with version + 1 (OutcomeUpdated).
 	// The stored id, creation time and version win over p's.
-	Upsert(ctx context.Context, p *Property, expectedVersion *int) (*Property, Outcome, error)
+	//
+	// The lookup by key takes scope: a compound outside it is missing to
+	// the caller, and creating one under its key is refused with
+	// apperr.KeyTaken (nothing is written, nothing of it is told).
+	Upsert(ctx context.Context, scope access.RowScope, p *Property, expectedVersion *int) (*Property, Outcome, error)
 	// Locate returns the grid containing or nearest a point.
 	Locate(ctx context.Context, lat, lng float64) (string, error)
 	// JurisdictionExists reports whether a jurisdiction code exists.
@@ -67,8 +71,9 @@ type Store interface {
 	Rounds(ctx context.Context, publishedOnly bool) ([]*Round, error)
 	// RoundInspections returns a round's inspections in draw order.
 	RoundInspections(ctx context.Context, round string) ([]Inspection, error)
-	// Inspection returns one inspection, or NOT_FOUND.
-	Inspection(ctx context.Context, id uuid.UUID) (*Inspection, error)
+	// Inspection returns one inspection of a compound within scope, or
+	// NOT_FOUND (an inspection of a compound outside it is missing too).
+	Inspection(ctx context.Context, scope access.RowScope, id uuid.UUID) (*Inspection, error)
 	// RecordResult writes in's result if its stored version is still
 	// prevVersion and its round is not published, else CONFLICT.
 	RecordResult(ctx context.Context, in *Inspection, prevVersion int) error
@@ -398,7 +403,7 @@ func (s *Service) Upsert(ctx context.Context, in UpsertInput) (*UpsertResult, er
 		SourceDept: sourceDept(p), ExternalID: in.ExternalID,
 		CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
-	stored, outcome, err := s.store.Upsert(ctx, prop, in.Version)
+	stored, outcome, err := s.store.Upsert(ctx, d.Rows, prop, in.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -780,7 +785,9 @@ func (s *Service) RecordResult(ctx context.Context, id uuid.UUID, in ResultInput
 	case utf8.RuneCountInString(in.Findings) > 2000:
 		return nil, apperr.Invalid("findings", "the findings are limited to 2000 characters")
 	}
-	ins, err := s.store.Inspection(ctx, id)
+	// Looked up within the caller's scope on compounds: an inspection of a
+	// compound it cannot see is missing to it.
+	ins, err := s.store.Inspection(ctx, d.Rows, id)
 	if err != nil {
 		return nil, err
 	}

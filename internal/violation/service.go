@@ -553,14 +553,9 @@ func (s *Service) create(ctx context.Context, in ReportInput, p *access.Principa
 }
 
 // errKeyTaken refuses to create a record under an external id the caller's
-// department has used already. It is the one answer whether the record is
-// within the caller's scope or not: a key is shared by everyone in the
-// department, and a creation it blocks must not tell a field worker more
-// than that the key is not free (not where the record lies, its status or
-// version), nor differ from the answer about its own records.
-func errKeyTaken(key string) error {
-	return apperr.New(apperr.Conflict, "the external id %q is already in use in your department: send a new record under another external id, or resend one of your records with upsert", key)
-}
+// department has used already, in the words every dataset uses: one answer
+// whether the record is within the caller's scope or not.
+func errKeyTaken(key string) error { return apperr.KeyTaken(key) }
 
 // apply copies the descriptive fields of in onto v.
 func apply(v *Violation, in ReportInput) {
