@@ -261,8 +261,10 @@ func (s *Service) snapshotAccess(ctx context.Context) (*access.Decision, error) 
 // indicatorAccess) get figures resting on fewer than the catalog's
 // suppressBelow cases suppressed, and, when the filter narrows the cases
 // below period and jurisdiction, those whose complement (the same cell
-// without the narrowing filters, less this one) is that small too (doc.go,
-// "Small cells"). BAD_USER_INPUT for an invalid query,
+// without the narrowing filters, less this one) is that small too, and
+// those the period rule hides so that no hidden figure is a quarter or a
+// year less its other months or quarters (doc.go, "Small cells").
+// BAD_USER_INPUT for an invalid query,
 // SERVICE_UNAVAILABLE while the rollups are being rebuilt.
 //
 // Before reading, it applies up to InlineRefreshLimit queued case changes
