@@ -166,9 +166,14 @@ func (e *Engine) changed(ctx context.Context, what string) error {
 	}
 	if e.watcher != nil {
 		if err := e.watcher.Update(); err != nil {
-			// This instance is up to date; the others catch up at their
-			// next reload. Report it: the caller may retry the broadcast.
-			return fmt.Errorf("access: %s: notify other instances: %w", what, err)
+			// The change is in the database and this instance enforces it.
+			// Failing here would roll back a revocation because Redis is
+			// down; instead the others catch up when Redis answers again:
+			// the watcher announces the change once it can, and every
+			// watcher whose subscription broke reloads the whole policy on
+			// re-subscribing.
+			e.log.Warn("policy changed; telling the other instances failed, they reload when Redis is back",
+				"change", what, "err", err)
 		}
 	}
 	return nil

@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"errors"
 
 	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/events"
 	"github.com/fengcheng/datahub/internal/feed"
 )
@@ -13,8 +15,13 @@ import (
 type brokerFeed struct{ b *events.Broker }
 
 // Changes implements feed.Changes: the broker drops events outside the
-// scope before they reach the subscriber.
-func (f brokerFeed) Changes(ctx context.Context, dataset string, scope access.RowScope) (<-chan feed.Change, func()) {
+// scope before they reach the subscriber. While the broker cannot reach
+// Redis it refuses with events.ErrUnavailable (SERVICE_UNAVAILABLE), and
+// an open subscription completes when the broker loses Redis.
+func (f brokerFeed) Changes(ctx context.Context, dataset string, scope access.RowScope) (<-chan feed.Change, func(), error) {
+	if err := f.b.Available(); err != nil {
+		return nil, nil, unavailable(err)
+	}
 	in, stop := f.b.Subscribe(ctx, events.Filter{Scopes: map[string]access.RowScope{dataset: scope}})
 	out := make(chan feed.Change, 16)
 	go func() {
@@ -30,11 +37,14 @@ func (f brokerFeed) Changes(ctx context.Context, dataset string, scope access.Ro
 			}
 		}
 	}()
-	return out, stop
+	return out, stop, nil
 }
 
 // Readings implements feed.Readings.
-func (f brokerFeed) Readings(ctx context.Context, lotIDs []string) (<-chan feed.Reading, func()) {
+func (f brokerFeed) Readings(ctx context.Context, lotIDs []string) (<-chan feed.Reading, func(), error) {
+	if err := f.b.Available(); err != nil {
+		return nil, nil, unavailable(err)
+	}
 	in, stop := f.b.SubscribeAvailability(ctx, lotIDs)
 	out := make(chan feed.Reading, 16)
 	go func() {
@@ -47,5 +57,14 @@ func (f brokerFeed) Readings(ctx context.Context, lotIDs []string) (<-chan feed.
 			}
 		}
 	}()
-	return out, stop
+	return out, stop, nil
+}
+
+// unavailable gives a stopped broker the same coded error as one that lost
+// Redis: either way the caller can only try again later.
+func unavailable(err error) error {
+	if errors.Is(err, events.ErrUnavailable) {
+		return err
+	}
+	return apperr.New(apperr.ServiceUnavailable, "live updates are unavailable right now; subscribe again shortly")
 }

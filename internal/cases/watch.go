@@ -23,7 +23,10 @@ func (s *Service) Watch(ctx context.Context, changes feed.Changes, f Filter) (<-
 	if err := s.validateFilter(ctx, d, &f, ""); err != nil {
 		return nil, err
 	}
-	in, stop := changes.Changes(ctx, Dataset, d.Rows)
+	in, stop, err := changes.Changes(ctx, Dataset, d.Rows)
+	if err != nil {
+		return nil, err
+	}
 	// Each event is judged by the policy in force when it is sent: the scope
 	// is decided again, so a revoked or expired grant stops the data at once.
 	out := feed.Follow(ctx, in, func(id uuid.UUID) (*Case, error) {

@@ -118,16 +118,40 @@
 //     as the filtered ones (and so is the current period's live part), and
 //     only for public callers with a narrowing filter.
 //
+// Small cells across periods: a quarter is the sum of its months and a
+// year of its quarters (for the flows exactly; the "due" counts nearly), so
+// a public caller could ask for a quarter and two of its months and
+// subtract. For public callers every month, quarter and year of the
+// calendar years a query touches is judged, whatever the query asked for,
+// per group and per count above (bar "open at the end of the period",
+// which is not a sum: a quarter's is its last month's, judged alike). In
+// each sum (a year and its quarters, a quarter and its months reported so
+// far) a count hidden in exactly one cell would be the difference of the
+// others, so one more cell is hidden until none is alone: the sibling with
+// the smallest non-zero count (then a zero one, then the earliest), or the
+// parent when no sibling is left. Months after the current one and cells
+// with no row are known zeros and never serve. A figure is hidden wherever
+// one of its counts is. The months are read once for those years and
+// folded into quarters and years (the live part of the current month,
+// quarter and year is read for each). Years are not summed into anything,
+// so a cell's fate depends only on its own calendar year's data: the same
+// whichever period, range or year span a query asks for.
+//
 // Parking and inspection figures are public registers and never suppressed.
 // The violations figures are judged on their own counts (a narrowing filter
-// leaves them empty). Departments see every figure exact.
+// leaves them empty), across periods too. Departments see every figure
+// exact.
 //
-// The rule compares a cell with the same cell unfiltered, and nothing else.
-// It does not stop differences between other pairs of answers: two
-// narrowing filters (sources {A, B} against {A}, or the major classes of a
-// kind against the kind), a cell grouped by case class or department
-// against the same cell ungrouped, a street against its communities, a
-// quarter against its months. Closing those needs suppression checked
+// The rules compare a cell with the same cell unfiltered and with the
+// other periods of its year, and nothing else. They do not stop
+// differences between other pairs of answers: two narrowing filters
+// (sources {A, B} against {A}, or the major classes of a kind against the
+// kind), a cell grouped by case class or department against the same cell
+// ungrouped, a street against its communities (nor the combination of
+// those with periods); the sum of the cells hidden in one equation is
+// known, so each lies in a known interval; and a figure of the current
+// period, or one rewritten by a late change, can be compared with the same
+// figure read at another time. Closing those needs suppression checked
 // across every table a public caller can ask for (or perturbed figures),
 // not per query.
 //

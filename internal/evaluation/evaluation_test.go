@@ -305,3 +305,63 @@ func TestSmallCellsRule(t *testing.T) {
 		t.Error("1 rated of 8 closed: rating coverage shown")
 	}
 }
+
+// TestComplementPeriods: the period rule on a hand-made year of one group
+// (registered counts): a lone hidden month takes its smallest non-zero
+// sibling with it; a lone hidden quarter takes another quarter, which then
+// takes one of its months; a current quarter with one month reported so far
+// hides the quarter with the month. No equation keeps exactly one hidden
+// cell.
+func TestComplementPeriods(t *testing.T) {
+	y := Month(2025 * 12)
+	var tables [3]periodTable
+	for i := range tables {
+		tables[i].accs = map[rowKey]*rowAcc{}
+		tables[i].bases = map[rowKey]*bases{}
+		tables[i].hidden = map[rowKey]*hiddenBases{}
+	}
+	set := func(grain int, m Month, n int64, hidden bool) {
+		k := rowKey{m, Group{}}
+		var b bases
+		var h hiddenBases
+		b[bRegistered], h[bRegistered] = n, hidden
+		tables[grain].accs[k], tables[grain].bases[k], tables[grain].hidden[k] = &rowAcc{}, &b, &h
+	}
+	// Months Jan..Oct reported (October is current). Q1: 3, 9, 0 (January
+	// small). Q2: 20, 30, 40. Q3: 1, 0, 3 (the quarter, 4, small too).
+	months := []int64{3, 9, 0, 20, 30, 40, 1, 0, 3, 7}
+	for i, n := range months {
+		set(0, y+Month(i), n, n > 0 && n < 5)
+	}
+	quarters := []int64{12, 90, 4, 7}
+	for i, n := range quarters {
+		set(1, y+Month(3*i), n, n > 0 && n < 5)
+	}
+	set(2, y, 113, false)
+	complementPeriods(&tables, y, y+10)
+	hid := func(grain int, m Month) bool { return tables[grain].hidden[rowKey{m, Group{}}][bRegistered] }
+	// Q1: January hidden → February (9; March is 0) too.
+	if !hid(0, y+1) || hid(0, y+2) || hid(1, y) {
+		t.Errorf("Q1: Feb %v Mar %v Q1 %v; want Feb hidden only", hid(0, y+1), hid(0, y+2), hid(1, y))
+	}
+	// Q3 (4) hidden → among Q1, Q2 and Q4 (current: October only) the
+	// smallest non-zero is Q4 (7), whose only month goes with it.
+	if !hid(1, y+9) || !hid(0, y+9) || hid(1, y+3) || hid(2, y) {
+		t.Errorf("year: Q4 %v Oct %v Q2 %v year %v; want Q4 and October hidden", hid(1, y+9), hid(0, y+9), hid(1, y+3), hid(2, y))
+	}
+	// No equation keeps a lone hidden cell.
+	for q := y; q < y+12; q += 3 {
+		n := 0
+		for _, c := range []struct {
+			g int
+			m Month
+		}{{1, q}, {0, q}, {0, q + 1}, {0, q + 2}} {
+			if tables[c.g].hidden[rowKey{c.m, Group{}}] != nil && hid(c.g, c.m) {
+				n++
+			}
+		}
+		if n == 1 {
+			t.Errorf("quarter %s: one hidden cell", q)
+		}
+	}
+}

@@ -405,13 +405,13 @@ type rowAcc struct {
 	inspPass int64
 }
 
-// assemble computes the rows of a query from the store's answers.
-// wide, when not nil, holds the same cells without the query's narrowing
-// filters: it adds no rows, only the complements the small-cell rule
-// checks.
-func (s *Service) assemble(q *Query, from, to Month, horizon Month, cells []Cell, live []LiveCell, other *OtherFacts,
-	wide *wideRead, now time.Time, public bool) []Row {
-	loc := s.loc
+// accumulate gathers the store's answers by period and group: the cells of
+// p's periods in [from, to) (cells already aggregated to p), the current
+// period's live part, the other datasets' facts. wide, when not nil, holds
+// the same cells without the query's narrowing filters: it adds no rows,
+// only the complements the small-cell rule checks.
+func (s *Service) accumulate(q *Query, from, to Month, cells []Cell, live []LiveCell, other *OtherFacts,
+	wide *wideRead, now time.Time) map[rowKey]*rowAcc {
 	accs := map[rowKey]*rowAcc{}
 	get := func(k rowKey) *rowAcc {
 		a := accs[k]
@@ -421,9 +421,12 @@ func (s *Service) assemble(q *Query, from, to Month, horizon Month, cells []Cell
 		}
 		return a
 	}
-	cur := q.Period.Start(MonthOf(now, loc))
+	cur := q.Period.Start(MonthOf(now, s.loc))
 	for i := range cells {
 		c := &cells[i]
+		if c.Period < from || c.Period >= to {
+			continue
+		}
 		a := get(rowKey{c.Period, c.Group})
 		a.cell.Add(&c.Sum)
 		a.hasCell = true
@@ -435,8 +438,7 @@ func (s *Service) assemble(q *Query, from, to Month, horizon Month, cells []Cell
 			a.live = l
 		}
 	}
-	otherOK := other != nil
-	if otherOK {
+	if other != nil {
 		s.addOther(q, from, to, other, get, now)
 	}
 	if wide != nil {
@@ -461,15 +463,29 @@ func (s *Service) assemble(q *Query, from, to Month, horizon Month, cells []Cell
 			}
 		}
 	}
+	return accs
+}
+
+// rows computes the figures of accumulated rows, sorted by period and
+// group. hidden holds the bases each row's figures must be hidden on (nil
+// for callers who see exact figures).
+func (s *Service) rows(p Period, accs map[rowKey]*rowAcc, hidden map[rowKey]*hiddenBases, horizon Month,
+	other *OtherFacts, now time.Time) []Row {
+	loc := s.loc
+	cur := p.Start(MonthOf(now, loc))
 	rows := make([]Row, 0, len(accs))
 	for k, a := range accs {
-		r := Row{PeriodStart: k.period.Start(loc), PeriodEnd: (k.period + Month(q.Period.Months())).Start(loc), Group: k.group}
+		r := Row{PeriodStart: k.period.Start(loc), PeriodEnd: (k.period + Month(p.Months())).Start(loc), Group: k.group}
 		isCurrent := k.period == cur
 		// Stock counters are known for a completed period whose last month
 		// ended before the rollups' horizon; for the current period they are
 		// read live.
-		stockKnown := isCurrent || q.Period.Last(k.period) < horizon
-		r.Figures = s.figures(q.Period, a, isCurrent, stockKnown, otherOK, other, public)
+		stockKnown := isCurrent || p.Last(k.period) < horizon
+		var h hiddenBases
+		if hidden != nil && hidden[k] != nil {
+			h = *hidden[k]
+		}
+		r.Figures = s.figures(p, a, isCurrent, stockKnown, other, &h)
 		rows = append(rows, r)
 	}
 	sort.Slice(rows, func(i, j int) bool {
@@ -567,11 +583,28 @@ const (
 	bHandled                // handled in the period
 	bClosed                 // closed in the period
 	bRated                  // of those, rated
+	bViolFound              // violations discovered in the period
+	bViolDemol              // violations demolished in the period
 	numBases
 )
 
+// numCaseBases: the bases before it count cases and have complements
+// under narrowing filters; the violation bases after it do not (their
+// figures are empty under such filters).
+const numCaseBases = bViolFound
+
+// hiddenBases flags the bases a row's figures must be hidden on.
+type hiddenBases [numBases]bool
+
 // bases are a row's case counts by base.
 type bases [numBases]int64
+
+// rowBases computes the counts a row's figures are judged on.
+func rowBases(p Period, a *rowAcc, current bool) bases {
+	b := caseBases(p, a, current)
+	b[bViolFound], b[bViolDemol] = a.vFound, a.vDemol
+	return b
+}
 
 // caseBases computes the case counts of a row (or of its wide part).
 func caseBases(p Period, a *rowAcc, current bool) bases {
@@ -630,10 +663,38 @@ func (sc *smallCells) hides(bs ...base) bool {
 	return false
 }
 
-// figures computes a row's figures.
-func (s *Service) figures(p Period, a *rowAcc, current, stockKnown, otherOK bool, o *OtherFacts, public bool) []Figure {
+// judge flags the bases on which a row's figures rest on too few cases
+// for a public caller (see doc.go, "Small cells"): own counts and, when
+// the row has a wide part, complements. Callers who see exact figures get
+// no flags. The period rule (complementPeriods) may flag more.
+func (s *Service) judge(p Period, a *rowAcc, current, public bool) hiddenBases {
+	var h hiddenBases
+	if !public {
+		return h
+	}
+	sc := smallCells{k: s.suppressBelow, own: rowBases(p, a, current)}
+	if a.wide != nil {
+		w := caseBases(p, a.wide, current)
+		for i := range w {
+			if base(i) < numCaseBases {
+				w[i] -= sc.own[i]
+			} else {
+				w[i] = 0
+			}
+		}
+		sc.comp = &w
+	}
+	for b := range h {
+		h[b] = sc.hides(base(b))
+	}
+	return h
+}
+
+// figures computes a row's figures, hiding those judged on a base h flags.
+func (s *Service) figures(p Period, a *rowAcc, current, stockKnown bool, o *OtherFacts, h *hiddenBases) []Figure {
 	c := &a.cell
-	b := caseBases(p, a, current)
+	b := rowBases(p, a, current)
+	otherOK := o != nil
 	reworkOpen := c[CReworkOpenM+Counter(p.grain())]
 	overdue := c[COverdueEOM]
 	if current {
@@ -644,17 +705,13 @@ func (s *Service) figures(p Period, a *rowAcc, current, stockKnown, otherOK bool
 			overdue = 0
 		}
 	}
-
-	sc := smallCells{own: b}
-	if public {
-		sc.k = s.suppressBelow
-		if a.wide != nil {
-			w := caseBases(p, a.wide, current)
-			for i := range w {
-				w[i] -= b[i]
+	hides := func(bs ...base) bool {
+		for _, x := range bs {
+			if h[x] {
+				return true
 			}
-			sc.comp = &w
 		}
+		return false
 	}
 	out := make([]Figure, 0, len(figureDefs)+1)
 	add := func(f Figure, hidden bool) {
@@ -683,54 +740,54 @@ func (s *Service) figures(p Period, a *rowAcc, current, stockKnown, otherOK bool
 		}
 		add(f, hidden)
 	}
-	count(FigRegistered, b[bRegistered], true, sc.hides(bRegistered))
-	count(FigDispatched, b[bDispatched], true, sc.hides(bDispatched))
-	ratio(FigHandlingRate, c[CHandled], b[bDueHandle], true, sc.hides(bDueHandle))
-	ratio(FigOnTimeHandlingRate, c[CHandledOnTime], b[bDueHandle], true, sc.hides(bDueHandle))
-	ratio(FigClosureRate, c[CClosed], b[bDueClose], true, sc.hides(bDueClose))
-	ratio(FigOnTimeClosureRate, c[CClosedOnTime], b[bDueClose], true, sc.hides(bDueClose))
-	ratio(FigReworkRate, c[CReworkClosed]+reworkOpen, b[bDueClose], true, sc.hides(bDueClose))
-	ratio(FigOverduePendingRate, overdue, b[bOpen], stockKnown, sc.hides(bOpen))
+	count(FigRegistered, b[bRegistered], true, hides(bRegistered))
+	count(FigDispatched, b[bDispatched], true, hides(bDispatched))
+	ratio(FigHandlingRate, c[CHandled], b[bDueHandle], true, hides(bDueHandle))
+	ratio(FigOnTimeHandlingRate, c[CHandledOnTime], b[bDueHandle], true, hides(bDueHandle))
+	ratio(FigClosureRate, c[CClosed], b[bDueClose], true, hides(bDueClose))
+	ratio(FigOnTimeClosureRate, c[CClosedOnTime], b[bDueClose], true, hides(bDueClose))
+	ratio(FigReworkRate, c[CReworkClosed]+reworkOpen, b[bDueClose], true, hides(bDueClose))
+	ratio(FigOverduePendingRate, overdue, b[bOpen], stockKnown, hides(bOpen))
 	{
 		f := Figure{Name: FigAvgHandlingHours, Formula: Formula(FigAvgHandlingHours), Numerator: c[CWorkSeconds], Denominator: c[CHandled]}
 		if c[CHandled] > 0 {
 			f.Value = ptr(round6(float64(c[CWorkSeconds]) / float64(c[CHandled]) / 3600))
 		}
-		add(f, sc.hides(bHandled))
+		add(f, hides(bHandled))
 	}
 	{
 		f := Figure{Name: FigP90HandlingHours, Formula: Formula(FigP90HandlingHours), Denominator: c[CHandled]}
 		if v, rank, ok := p90Hours(c[CHist0 : CHist0+HistBuckets]); ok {
 			f.Value, f.Numerator = ptr(v), rank
 		}
-		add(f, sc.hides(bHandled))
+		add(f, hides(bHandled))
 	}
 	{
 		f := Figure{Name: FigSatisfaction, Formula: Formula(FigSatisfaction), Numerator: c[CRatingSum], Denominator: c[CRated]}
 		if c[CRated] > 0 {
 			f.Value = ptr(float64(c[CRatingSum]) / float64(c[CRated]))
 		}
-		add(f, sc.hides(bRated))
+		add(f, hides(bRated))
 	}
 	// Ratings and citizen reports are acts of residents: a few of them
 	// point at people, and the rated count is what satisfaction is judged
 	// on (a sources filter makes registered the citizen-raised count), so
 	// these rates are judged on their numerator as well.
-	ratio(FigRatingCoverage, b[bRated], b[bClosed], true, sc.hides(bClosed, bRated))
-	ratio(FigParticipation, b[bCitizen], b[bRegistered], true, sc.hides(bRegistered, bCitizen))
+	ratio(FigRatingCoverage, b[bRated], b[bClosed], true, hides(bClosed, bRated))
+	ratio(FigParticipation, b[bCitizen], b[bRegistered], true, hides(bRegistered, bCitizen))
 
 	// The violations figures are not read under narrowing filters (they
 	// are empty then), so they have no complement to check.
 	vOK := otherOK && o.HasViolations
-	count(FigViolationsFound, a.vFound, vOK, sc.small(a.vFound))
-	count(FigViolationsDemolish, a.vDemol, vOK, sc.small(a.vDemol))
+	count(FigViolationsFound, a.vFound, vOK, hides(bViolFound))
+	count(FigViolationsDemolish, a.vDemol, vOK, hides(bViolDemol))
 	{
 		f := Figure{Name: FigDemolishedArea, Formula: Formula(FigDemolishedArea)}
 		if vOK {
 			f.Value = ptr(math.Round(a.vArea*100) / 100)
 			f.Numerator, f.Denominator = int64(math.Round(a.vArea)), a.vDemol
 		}
-		add(f, sc.small(a.vDemol))
+		add(f, hides(bViolDemol))
 	}
 	// Parking lots and inspection results are public registers (the
 	// double-random results are published by rule): no suppression.

@@ -263,8 +263,10 @@ func (s *Service) snapshotAccess(ctx context.Context) (*access.Decision, error) 
 // indicatorAccess) get figures resting on fewer than the catalog's
 // suppressBelow cases suppressed, and, when the filter narrows the cases
 // below period and jurisdiction, those whose complement (the same cell
-// without the narrowing filters, less this one) is that small too (doc.go,
-// "Small cells"). BAD_USER_INPUT for an invalid query,
+// without the narrowing filters, less this one) is that small too, and
+// those the period rule hides so that no hidden figure is a quarter or a
+// year less its other months or quarters (doc.go, "Small cells").
+// BAD_USER_INPUT for an invalid query,
 // SERVICE_UNAVAILABLE while the rollups are being rebuilt.
 //
 // Before reading, it applies up to InlineRefreshLimit queued case changes
@@ -292,30 +294,20 @@ func (s *Service) Indicators(ctx context.Context, q Query) ([]Row, error) {
 			return nil, apperr.New(apperr.ServiceUnavailable, "the evaluation figures are being rebuilt; try again in a few minutes")
 		}
 	}
-	// A public caller's filters that narrow cells below period and
-	// jurisdiction need the complements checked (doc.go, "Small cells"):
-	// the same cells are read once more without them.
-	narrowed := public && q.Filter.caseSpecific()
-	cells, wideCells, horizon, err := s.store.Cells(ctx, CellQuery{Period: q.Period, From: from, To: to, GroupBy: q.GroupBy,
-		Filter: q.Filter, Wide: narrowed})
+	if public {
+		return s.publicIndicators(ctx, &q, from, to, now)
+	}
+	cells, _, horizon, err := s.store.Cells(ctx, CellQuery{Period: q.Period, From: from, To: to, GroupBy: q.GroupBy, Filter: q.Filter})
 	if err != nil {
 		return nil, fmt.Errorf("indicators: cells: %w", err)
-	}
-	var wide *wideRead
-	if narrowed {
-		wide = &wideRead{cells: wideCells}
 	}
 	var live []LiveCell
 	cur := q.Period.Start(MonthOf(now, s.loc))
 	if cur >= from && cur < to {
 		end := (cur + Month(q.Period.Months())).Start(s.loc)
-		var wideLive []LiveCell
-		live, wideLive, err = s.store.Live(ctx, LiveQuery{GroupBy: q.GroupBy, Filter: q.Filter, Now: now, PeriodEnd: end, Wide: narrowed})
+		live, _, err = s.store.Live(ctx, LiveQuery{GroupBy: q.GroupBy, Filter: q.Filter, Now: now, PeriodEnd: end})
 		if err != nil {
 			return nil, fmt.Errorf("indicators: live: %w", err)
-		}
-		if wide != nil {
-			wide.live = wideLive
 		}
 	}
 	var other *OtherFacts
@@ -325,7 +317,7 @@ func (s *Service) Indicators(ctx context.Context, q Query) ([]Row, error) {
 			return nil, fmt.Errorf("indicators: other datasets: %w", err)
 		}
 	}
-	return s.assemble(&q, from, to, horizon, cells, live, other, wide, now, public), nil
+	return s.rows(q.Period, s.accumulate(&q, from, to, cells, live, other, nil, now), nil, horizon, other, now), nil
 }
 
 // Refresh applies every queued case change to the rollups, rebuilding them

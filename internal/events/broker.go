@@ -83,6 +83,10 @@ type Broker struct {
 	subs   map[*subscriber]struct{}
 	avail  map[*availSubscriber]struct{}
 	closed bool
+	// down is set while the event loop cannot reach Redis (from its first
+	// failure to its next successful read): subscriptions are refused and
+	// the open ones were ended with ErrUnavailable.
+	down bool
 
 	// Owned by Run's event goroutine.
 	lastID      string // last entry read; "0-0" reads from the start
@@ -168,7 +172,8 @@ func (b *Broker) markReady() {
 
 // Run reads the stream and the availability channel and fans out until ctx
 // ends; then it ends every subscription with ErrClosed and returns nil.
-// Redis failures are logged and retried; they never end Run. Call Run once.
+// Redis failures are logged and retried; they never end Run, but they end
+// the subscriptions open at the time (ErrUnavailable). Call Run once.
 func (b *Broker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -186,7 +191,9 @@ func (b *Broker) Run(ctx context.Context) error {
 // that ends it (closing the channel); ending ctx ends it too. Events arrive
 // in stream order. A subscriber that lets Buffer events pile up is dropped:
 // its last event carries ErrSlowSubscriber. When the broker stops, the last
-// event carries ErrClosed.
+// event carries ErrClosed. While the broker cannot reach Redis, the open
+// subscriptions end and new ones are refused with ErrUnavailable (see
+// Available); subscribing works again once the broker reads Redis again.
 func (b *Broker) Subscribe(ctx context.Context, f Filter) (<-chan Event, func()) {
 	s := &subscriber{
 		// One slot more than Buffer, kept free for the final error event,
@@ -202,9 +209,13 @@ func (b *Broker) Subscribe(ctx context.Context, f Filter) (<-chan Event, func())
 		}
 	}
 	b.mu.Lock()
-	if b.closed {
+	if b.closed || b.down {
+		err := ErrClosed
+		if !b.closed {
+			err = ErrUnavailable
+		}
 		b.mu.Unlock()
-		s.ch <- Event{Err: ErrClosed}
+		s.ch <- Event{Err: err}
 		close(s.ch)
 		return s.ch, func() {}
 	}
@@ -219,6 +230,49 @@ func (b *Broker) Subscribe(ctx context.Context, f Filter) (<-chan Event, func())
 	s.stopAfter = context.AfterFunc(ctx, cancel)
 	b.mu.Unlock()
 	return s.ch, cancel
+}
+
+// Available returns ErrUnavailable while the broker cannot reach Redis (a
+// subscription made now would end at once with it), ErrClosed once it has
+// stopped, nil otherwise.
+func (b *Broker) Available() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed:
+		return ErrClosed
+	case b.down:
+		return ErrUnavailable
+	}
+	return nil
+}
+
+// setDown records that Redis is unreachable and ends every subscription
+// with ErrUnavailable: events published meanwhile may never reach this
+// instance (the stream is capped, or lost with a Redis that restarts empty)
+// and availability readings are not replayed, so a subscriber must not
+// believe it is still being told everything. It subscribes again, and
+// reads the current state, once Redis is back.
+func (b *Broker) setDown() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.down || b.closed {
+		return
+	}
+	b.down = true
+	for s := range b.subs {
+		b.dropLocked(s, ErrUnavailable)
+	}
+	for s := range b.avail {
+		b.dropAvailLocked(s)
+	}
+}
+
+// setUp records that the event loop reads Redis again.
+func (b *Broker) setUp() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.down = false
 }
 
 // dropLocked ends subscription s, first sending err if not nil.
@@ -286,6 +340,7 @@ func (b *Broker) runEvents(ctx context.Context) {
 	var retry time.Duration
 	fail := func(err error) bool {
 		b.needCheck = true
+		b.setDown()
 		if retry == 0 {
 			b.log.Warn("reading events failed; retrying", "err", err)
 		} else {
@@ -340,6 +395,7 @@ func (b *Broker) runEvents(ctx context.Context) {
 		if retry != 0 {
 			b.log.Info("reading events again")
 			retry = 0
+			b.setUp()
 		}
 		for _, s := range res {
 			for _, m := range s.Messages {
@@ -452,9 +508,10 @@ func (d *dedup) add(id uuid.UUID) bool {
 // availability for the given lots (every lot when lotIDs is empty) and
 // returns its channel and a function that ends it; ending ctx ends it too.
 // Readings published while this instance was disconnected from Redis are
-// not replayed (pub/sub): the next reading of each lot brings it up to
-// date. A subscriber that lets Buffer readings pile up is dropped: its
-// channel is closed while ctx is still live. When the broker stops, the
+// not replayed (pub/sub), so while the broker cannot reach Redis the
+// channel is closed (and a subscription made then is closed at once; see
+// Available). A subscriber that lets Buffer readings pile up is dropped:
+// its channel is closed while ctx is still live. When the broker stops, the
 // channel is closed.
 func (b *Broker) SubscribeAvailability(ctx context.Context, lotIDs []string) (<-chan Availability, func()) {
 	s := &availSubscriber{ch: make(chan Availability, b.cfg.Buffer)}
@@ -465,7 +522,7 @@ func (b *Broker) SubscribeAvailability(ctx context.Context, lotIDs []string) (<-
 		}
 	}
 	b.mu.Lock()
-	if b.closed {
+	if b.closed || b.down {
 		b.mu.Unlock()
 		close(s.ch)
 		return s.ch, func() {}

@@ -68,6 +68,7 @@ import (
 	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/google/uuid"
 )
 
@@ -92,6 +93,11 @@ var (
 	// ErrClosed ends every subscription when the broker stops, and is all a
 	// subscription made after that receives.
 	ErrClosed = errors.New("events: broker stopped")
+	// ErrUnavailable ends every subscription when the broker loses Redis,
+	// and is all a subscription made while it cannot reach Redis receives:
+	// it would otherwise wait for events that cannot come. It carries the
+	// SERVICE_UNAVAILABLE code; subscribe again once Redis is back.
+	ErrUnavailable = &apperr.Error{Code: apperr.ServiceUnavailable, Message: "live updates are unavailable right now; subscribe again shortly"}
 )
 
 // Event is one change to a shared record, as written to the outbox.
@@ -119,7 +125,8 @@ type Event struct {
 	// StreamID is the Redis stream entry the event was read from.
 	StreamID string `json:"-"`
 	// Err is set only on the last event of a subscription, which carries
-	// nothing else: ErrSlowSubscriber or ErrClosed. The channel is closed
+	// nothing else: ErrSlowSubscriber, ErrClosed or ErrUnavailable. The
+	// channel is closed
 	// right after it.
 	Err error `json:"-"`
 }

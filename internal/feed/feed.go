@@ -26,13 +26,15 @@ type Reading struct {
 
 // Changes streams the changes of one dataset within a row scope until ctx
 // ends or stop is called. A closed channel means the stream ended (the
-// subscriber fell behind or the hub is stopping): subscribe again.
+// subscriber fell behind, the hub lost its event source, or the hub is
+// stopping): subscribe again. The error is SERVICE_UNAVAILABLE when
+// changes cannot be delivered now (the event source is unreachable).
 type Changes interface {
-	Changes(ctx context.Context, dataset string, scope access.RowScope) (ch <-chan Change, stop func())
+	Changes(ctx context.Context, dataset string, scope access.RowScope) (ch <-chan Change, stop func(), err error)
 }
 
 // Readings streams availability readings of the listed lots (all lots when
-// empty).
+// empty), and ends and fails as Changes does.
 type Readings interface {
-	Readings(ctx context.Context, lotIDs []string) (ch <-chan Reading, stop func())
+	Readings(ctx context.Context, lotIDs []string) (ch <-chan Reading, stop func(), err error)
 }

@@ -47,7 +47,10 @@ func (s *Service) WatchAvailability(ctx context.Context, readings feed.Readings,
 	if len(ids) == 0 {
 		return nil, apperr.New(apperr.NotFound, "none of these lots exists")
 	}
-	in, stop := readings.Readings(ctx, ids)
+	in, stop, err := readings.Readings(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	out := make(chan feed.Reading, 16)
 	go func() {
 		defer close(out)

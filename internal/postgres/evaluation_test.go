@@ -1076,13 +1076,25 @@ func TestEvaluationSuppressionComplements(t *testing.T) {
 			// EVENT: 5 ratings, but the filter removed 1: 23/6 − 18/5.
 			r := ask(ctx, "2025-04", event)
 			hidden("EVENT", r, "satisfaction", "rating_coverage", "composite")
-			// What the filter removed is 8 cases: these stay.
-			shown("EVENT", r, map[string]want{"registered": count(5), "closure_rate": ratio(5, 5)})
+			// What the filter removed is 8 cases, but June's EVENT cells
+			// are hidden (their complement is 1 case, below) and Q2 =
+			// April + June: Q2 − April would give June's away, so April's
+			// go too and the quarter stays (doc.go, "Small cells across
+			// periods").
+			hidden("EVENT", r, "registered", "closure_rate")
+			q2 := lt("2025-04-01 00:00")
+			qr := indicators(t, ctx, svc, evaluation.Query{Period: evaluation.PeriodQuarter, From: q2, To: q2.AddDate(0, 3, 0),
+				GroupBy: []evaluation.Dim{evaluation.DimCommunity}, Filter: evaluation.Filter{Jurisdiction: community, Kind: cases.KindEvent}})
+			if len(qr) != 1 {
+				t.Fatalf("Q2 EVENT: %d rows", len(qr))
+			}
+			shown("Q2 EVENT", qr[0], map[string]want{"registered": count(10)})
 			// COMPONENT: 1 rating of 8 closed cases; rating coverage used to
 			// show the 1.
 			r = ask(ctx, "2025-04", component)
 			hidden("COMPONENT", r, "satisfaction", "rating_coverage", "composite")
-			shown("COMPONENT", r, map[string]want{"registered": count(8), "closure_rate": ratio(8, 8)})
+			// June's one COMPONENT case is hidden: April's 8 go with it.
+			hidden("COMPONENT", r, "registered", "closure_rate")
 			// A filter that removes nothing (complement 0) hides nothing.
 			shown("deptA", ask(ctx, "2025-04", nothing), map[string]want{
 				"satisfaction": stars(23, 6), "rating_coverage": ratio(6, 13), "registered": count(13)})
@@ -1112,17 +1124,27 @@ func TestEvaluationSuppressionComplements(t *testing.T) {
 			f     evaluation.Filter
 			want  [4]int // cells, wide cells, live, wide live
 		}{
-			{"public, jurisdiction only", anon, "2025-04", evaluation.Filter{}, [4]int{1, 0, 0, 0}},
-			{"public, current month, jurisdiction only", anon, "2025-06", evaluation.Filter{}, [4]int{1, 0, 1, 0}},
+			// A public caller's cells are judged across the months,
+			// quarters and years of the years the query touches: one read
+			// of their months, and, when that includes the current month,
+			// the live part of the current month, quarter and year.
+			{"public, jurisdiction only", anon, "2025-04", evaluation.Filter{}, [4]int{1, 0, 3, 0}},
+			{"public, current month, jurisdiction only", anon, "2025-06", evaluation.Filter{}, [4]int{1, 0, 3, 0}},
 			{"department, narrowing filter", staffCtx(), "2025-04", event, [4]int{1, 0, 0, 0}},
 			{"department, current month, narrowing filter", staffCtx(), "2025-06", event, [4]int{1, 0, 1, 0}},
-			{"public, narrowing filter", anon, "2025-04", event, [4]int{1, 1, 0, 0}},
-			{"public, current month, narrowing filter", anon, "2025-06", event, [4]int{1, 1, 1, 1}},
+			{"public, narrowing filter", anon, "2025-04", event, [4]int{1, 1, 3, 3}},
+			{"public, current month, narrowing filter", anon, "2025-06", event, [4]int{1, 1, 3, 3}},
 		} {
 			ask(c.ctx, c.month, c.f)
 			if got := store.reads(); got != c.want {
 				t.Errorf("%s: reads (cells, wide cells, live, wide live) = %v, want %v", c.name, got, c.want)
 			}
+		}
+		// A past year has no live part.
+		from := lt("2024-04-01 00:00")
+		indicators(t, anon, svc, evaluation.Query{Period: evaluation.PeriodMonth, From: from, To: from.AddDate(0, 1, 0)})
+		if got := store.reads(); got != [4]int{1, 0, 0, 0} {
+			t.Errorf("public, last year: reads = %v, want [1 0 0 0]", got)
 		}
 	})
 }
@@ -1858,4 +1880,42 @@ func buildSyntheticSnapshot(b *testing.B, pool *pgxpool.Pool, n int) uuid.UUID {
 func evaluationHeader(an *evaluation.Anonymizer) string {
 	m := evaluation.Manifest{Columns: an.Columns()}
 	return m.CSVHeader() + "\n"
+}
+
+// TestEvaluationFoldCellsMatchesStore: public callers' quarters and years
+// are folded from month cells in Go (evaluation.FoldCells) so small cells
+// can be judged across periods; the fold must give exactly what the store
+// aggregates for staff, stock counters included.
+func TestEvaluationFoldCellsMatchesStore(t *testing.T) {
+	pool := setup(t)
+	insertComplementCases(t, pool)
+	newEvalService(t, pool, &evalClock{now: evalNow})
+	store := postgres.NewEvaluationStore(pool)
+	ctx := context.Background()
+	from := evaluation.MonthOf(lt("2024-01-01 00:00"), evalNow.Location())
+	to := evaluation.MonthOf(lt("2026-01-01 00:00"), evalNow.Location())
+	by := []evaluation.Dim{evaluation.DimCommunity, evaluation.DimCaseClass}
+	months, _, _, err := store.Cells(ctx, evaluation.CellQuery{Period: evaluation.PeriodMonth, From: from, To: to, GroupBy: by})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(c evaluation.Cell) string { return fmt.Sprintf("%s|%+v", c.Period, c.Group) }
+	for _, p := range []evaluation.Period{evaluation.PeriodQuarter, evaluation.PeriodYear} {
+		want, _, _, err := store.Cells(ctx, evaluation.CellQuery{Period: p, From: from, To: to, GroupBy: by})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]evaluation.Counters{}
+		for _, c := range evaluation.FoldCells(months, p) {
+			got[key(c)] = c.Sum
+		}
+		if len(want) == 0 || len(got) != len(want) {
+			t.Fatalf("%s: folded %d cells, store %d", p, len(got), len(want))
+		}
+		for _, c := range want {
+			if got[key(c)] != c.Sum {
+				t.Errorf("%s %s: folded %v, store %v", p, key(c), got[key(c)], c.Sum)
+			}
+		}
+	}
 }

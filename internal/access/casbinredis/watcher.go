@@ -134,6 +134,11 @@ type Watcher struct {
 	callback func(string)
 	ps       *redis.PubSub
 	closed   bool
+	// unsent is set when a change could not be announced (Redis
+	// unreachable): the receive loop announces it again as soon as Redis
+	// answers, so an instance whose own subscription never broke (a
+	// partition between this instance and Redis only) still reloads.
+	unsent bool
 }
 
 // New subscribes to the channel, waits until Redis confirms the
@@ -298,9 +303,28 @@ func (w *Watcher) publish(op string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
 	defer cancel()
 	if err := w.client.Publish(ctx, w.channel, w.message(op)).Err(); err != nil {
+		w.mu.Lock()
+		w.unsent = true
+		w.mu.Unlock()
 		return fmt.Errorf("casbinredis: publish %s: %w", op, err)
 	}
 	return nil
+}
+
+// republish announces a change publish could not, once Redis answers again.
+func (w *Watcher) republish() {
+	w.mu.Lock()
+	unsent := w.unsent
+	w.unsent = false
+	w.mu.Unlock()
+	if !unsent {
+		return
+	}
+	if err := w.publish(OpUpdate); err != nil {
+		w.log.Warn("announcing an earlier policy change failed again", "err", err)
+		return
+	}
+	w.log.Info("announced a policy change made while Redis was unreachable")
 }
 
 // receive reads the subscription until ctx ends. go-redis reconnects and
@@ -351,6 +375,7 @@ func (w *Watcher) receive(ctx context.Context, ps *redis.PubSub) {
 			retry = 0
 		}
 		pingPending = false
+		w.republish()
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" && m.Channel == w.channel {
