@@ -196,6 +196,10 @@ type Config struct {
 	// Logger logs internal errors of the HTTP handler (slog.Default when
 	// nil).
 	Logger *slog.Logger
+	// Authorizer and Auditor, when both set, audit the case an upsert
+	// answers with as a read of it (unmasked reporter data).
+	Authorizer cases.Authorizer
+	Auditor    access.Auditor
 }
 
 // Service imports records. It is safe for concurrent use.
@@ -207,6 +211,8 @@ type Service struct {
 	maxRecord int
 	log       *slog.Logger
 	validator *Validator
+	auth      cases.Authorizer
+	audit     access.Auditor
 }
 
 // NewService returns an ingestion service on store (postgres.NewIngestStore).
@@ -224,7 +230,8 @@ func NewService(store Store, cfg Config) *Service {
 		cfg.Logger = slog.Default()
 	}
 	return &Service{store: store, catalog: cfg.Catalog, now: cfg.Now, maxErrors: cfg.MaxErrors,
-		maxRecord: cfg.MaxRecordBytes, log: cfg.Logger, validator: NewValidator(cases.DefaultCatalogue())}
+		maxRecord: cfg.MaxRecordBytes, log: cfg.Logger, validator: NewValidator(cases.DefaultCatalogue()),
+		auth: cfg.Authorizer, audit: cfg.Auditor}
 }
 
 // Datasets lists the datasets that can be imported.
