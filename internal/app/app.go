@@ -194,7 +194,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	a.relay = events.NewRelay(pool, a.Redis, events.RelayConfig{Prefix: cfg.RedisPrefix, Logger: log})
 	a.broker = events.NewBroker(a.Redis, events.BrokerConfig{Prefix: cfg.RedisPrefix, Logger: log})
 	a.Ingest = ingest.NewService(postgres.NewIngestStore(pool, postgres.IngestConfig{}),
-		ingest.Config{Authorizer: decider, Catalog: eng.Catalog(), Now: opts.Now, Logger: log})
+		ingest.Config{Catalog: eng.Catalog(), Now: opts.Now, Logger: log, Authorizer: decider, Auditor: auditor})
 	evalSvc, err := newEvaluation(pool, pfs, eng.Catalog(), decider, auditor, cal, opts.Now, log)
 	if err != nil {
 		return nil, err

@@ -344,6 +344,10 @@ func (s *Service) Report(ctx context.Context, in ReportInput) (*Case, error) {
 	if err := s.store.Create(ctx, c, ev); err != nil {
 		return nil, fmt.Errorf("create case: %w", err)
 	}
+	// The new case comes back with its reporter: audited as a read of it.
+	if err := access.AuditReturned(ctx, s.audit, d, c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -577,6 +581,14 @@ func (s *Service) ownReport(ctx context.Context, p *access.Principal, external s
 	}
 	if c.CitizenID != p.CitizenID {
 		return nil, apperr.New(apperr.NotFound, "case not found")
+	}
+	// A retry answers with the case as myCase would: audited the same way.
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := access.AuditReturned(ctx, s.audit, d, c); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -210,6 +210,9 @@ type Config struct {
 	// Logger logs internal errors of the HTTP handler (slog.Default when
 	// nil).
 	Logger *slog.Logger
+	// Auditor, with Authorizer, audits the case an upsert answers with as
+	// a read of it (unmasked reporter data).
+	Auditor access.Auditor
 }
 
 // Service imports records. It is safe for concurrent use.
@@ -222,6 +225,7 @@ type Service struct {
 	maxRecord int
 	log       *slog.Logger
 	validator *Validator
+	audit     access.Auditor
 }
 
 // NewService returns an ingestion service on store (postgres.NewIngestStore).
@@ -238,8 +242,9 @@ func NewService(store Store, cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{store: store, auth: cfg.Authorizer, catalog: cfg.Catalog, now: cfg.Now, maxErrors: cfg.MaxErrors,
-		maxRecord: cfg.MaxRecordBytes, log: cfg.Logger, validator: NewValidator(cases.DefaultCatalogue())}
+	return &Service{store: store, catalog: cfg.Catalog, now: cfg.Now, maxErrors: cfg.MaxErrors,
+		maxRecord: cfg.MaxRecordBytes, log: cfg.Logger, validator: NewValidator(cases.DefaultCatalogue()),
+		auth: cfg.Authorizer, audit: cfg.Auditor}
 }
 
 // Datasets lists the datasets that can be imported.

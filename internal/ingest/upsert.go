@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/recordtime"
 	"github.com/google/uuid"
@@ -89,6 +90,16 @@ func (s *Service) UpsertCase(ctx context.Context, in UpsertCaseInput) (*UpsertCa
 	c, outcome, err := s.store.UpsertCase(ctx, row, w, in.Version)
 	if err != nil {
 		return nil, err
+	}
+	// The case comes back as a read shows it: audited as one.
+	if s.auth != nil && s.audit != nil {
+		d, err := s.auth.Decide(ctx, cases.Dataset)
+		if err != nil {
+			return nil, err
+		}
+		if err := access.AuditReturned(ctx, s.audit, d, c); err != nil {
+			return nil, err
+		}
 	}
 	return &UpsertCaseResult{Case: c, Outcome: outcome}, nil
 }

@@ -120,6 +120,10 @@ func (s *Service) Upsert(ctx context.Context, in UpsertInput) (*UpsertResult, er
 	if err != nil {
 		return nil, err
 	}
+	// The lot comes back as a read shows it: audited as one.
+	if err := access.AuditReturned(ctx, s.audit, d, res.Lot); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 

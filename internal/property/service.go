@@ -407,6 +407,10 @@ func (s *Service) Upsert(ctx context.Context, in UpsertInput) (*UpsertResult, er
 	if err != nil {
 		return nil, err
 	}
+	// The compound comes back as a read shows it: audited as one.
+	if err := access.AuditReturned(ctx, s.audit, d, stored); err != nil {
+		return nil, err
+	}
 	return &UpsertResult{Property: stored, Outcome: outcome}, nil
 }
 
@@ -585,8 +589,28 @@ func (s *Service) RoundInspections(ctx context.Context, round string) ([]Inspect
 		for i := range list {
 			publicInspection(&list[i])
 		}
+		return list, nil
+	}
+	if err := s.auditInspections(ctx, d, len(list)); err != nil {
+		return nil, err
 	}
 	return list, nil
+}
+
+// auditInspections records the disclosure of n inspections in full (their
+// inspectors, results and findings: the inspections group of housing's
+// dataset) to staff. Inspections carry no jurisdiction, so the record names
+// only that group; the compounds they lead to are audited when read.
+func (s *Service) auditInspections(ctx context.Context, d *access.Decision, n int) error {
+	if s.audit == nil || n == 0 {
+		return nil
+	}
+	only := &access.Decision{Dataset: d.Dataset, Rows: d.Rows, OwnDept: d.OwnDept,
+		Fields: map[string]access.FieldAccess{GroupInspections: access.FieldVisible}, Purpose: d.Purpose}
+	if err := s.audit.Read(ctx, only, n); err != nil {
+		return fmt.Errorf("audit inspections: %w", err)
+	}
+	return nil
 }
 
 // Inspectors returns the inspectors among ids (names for the staff who see

@@ -587,6 +587,23 @@ const (
 // the "report" action. BAD_USER_INPUT on invalid input, on a change of kind,
 // or on changes to a closed file.
 func (s *Service) Upsert(ctx context.Context, in ReportInput, version *int) (*Violation, UpsertOutcome, error) {
+	v, outcome, err := s.upsert(ctx, in, version)
+	if err != nil {
+		return nil, "", err
+	}
+	// The record comes back as a read shows it: audited as one (the
+	// decision is the request's, cached).
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := access.AuditReturned(ctx, s.audit, d, v); err != nil {
+		return nil, "", err
+	}
+	return v, outcome, nil
+}
+
+func (s *Service) upsert(ctx context.Context, in ReportInput, version *int) (*Violation, UpsertOutcome, error) {
 	d, err := s.Decide(ctx)
 	if err != nil {
 		return nil, "", err
