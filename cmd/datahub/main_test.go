@@ -84,6 +84,9 @@ func TestServeGracefulShutdown(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	if !strings.Contains(out.String(), "DEVELOPMENT mode") || !strings.Contains(out.String(), "anyone can mint") {
+		t.Errorf("the welcome text does not say development keys are accepted:\n%s", out.String())
+	}
 	// A slow in-flight request: pg_sleep through a GraphQL query is not
 	// available, so hold the body open instead: the server is reading it
 	// when shutdown begins.
@@ -120,6 +123,24 @@ func TestServeGracefulShutdown(t *testing.T) {
 	// New connections are refused after shutdown.
 	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		t.Fatal("still serving after shutdown")
+	}
+}
+
+// TestServeDevelopmentRefusesNetworkAddress: `serve` without DATAHUB_MODE
+// runs in development mode, whose tokens anyone can mint, so it refuses to
+// listen where other machines reach it, before it opens anything.
+func TestServeDevelopmentRefusesNetworkAddress(t *testing.T) {
+	for _, args := range [][]string{{"serve", "--listen", "0.0.0.0:0"}, {"serve", "--listen", ":0"}, {"serve", "--listen", "192.168.1.20:8080"}} {
+		m, out := newMain(nil)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := m.Run(ctx, args)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "loopback") || !strings.Contains(err.Error(), "DATAHUB_MODE=production") {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if out.String() != "" {
+			t.Fatalf("%v printed %q", args, out.String())
+		}
 	}
 }
 

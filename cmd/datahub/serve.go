@@ -58,10 +58,14 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	defer a.Close()
 	return a.Serve(ctx, func(addr string) {
-		log.Info("serving", "addr", addr, "mode", string(cfg.Mode))
+		log.Info("serving", "addr", addr, "mode", string(cfg.Mode), "development_keys_accepted", cfg.DevSecret() != nil)
 		if cfg.Mode == config.ModeDevelopment {
+			log.Warn("DEVELOPMENT MODE: tokens signed with the development key are accepted; anyone who has the source can mint them. Serving loopback only; set DATAHUB_MODE=production for real use",
+				"addr", addr)
 			m.printWelcome(addr, cfg)
+			return
 		}
+		fmt.Fprintf(m.Stdout, "\nFengcheng Data Hub is running in %s mode on http://%s/ (tokens from the identity provider only).\n\n", cfg.Mode, addr)
 	})
 }
 
@@ -74,7 +78,11 @@ func (m *Main) printWelcome(addr string, cfg config.Config) {
 		return
 	}
 	fmt.Fprintf(m.Stdout, `
-Fengcheng Data Hub is running.
+Fengcheng Data Hub is running in DEVELOPMENT mode.
+  Tokens signed with the development key (published in the source) are
+  accepted, so anyone can mint one: the hub serves this machine only.
+  For real use set DATAHUB_MODE=production and JWT_PUBLIC_KEYS.
+
   GraphiQL:  http://%[1]s/
   GraphQL:   http://%[1]s/query
 

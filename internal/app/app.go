@@ -291,7 +291,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}
-	ln, err := listen(a.Config.ListenAddr)
+	ln, err := listen(a.Config.ListenAddr, a.Config.Mode != config.ModeProduction)
 	if err != nil {
 		return err
 	}
