@@ -44,11 +44,14 @@ import (
 
 // App is a running hub's parts.
 type App struct {
-	Config   config.Config
-	Logger   *slog.Logger
-	Pool     *pgxpool.Pool
-	Redis    *redis.Client
-	Access   *access.Engine
+	Config config.Config
+	Logger *slog.Logger
+	Pool   *pgxpool.Pool
+	Redis  *redis.Client
+	Access *access.Engine
+	// Auth turns credentials into principals, for HTTP, WebSockets and
+	// the commands that act with an API key alike.
+	Auth     *auth.Authenticator
 	Audit    *audit.Writer
 	Ingest   *ingest.Service
 	Cases    *cases.Service
@@ -152,7 +155,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	if err != nil {
 		return nil, fmt.Errorf("jwt verifier: %w", err)
 	}
-	authn := auth.NewAuthenticator(verifier, auth.NewAPIKeys(pool))
+	// One in-memory directory serves authentication (every principal's
+	// department and jurisdiction are checked against it), the GraphQL
+	// layer and the lists' jurisdiction filters alike.
+	dir := directory.NewService(postgres.NewDirectoryStore(pool))
+	holdable := auth.HoldableRoles(eng.Catalog())
+	a.Auth = auth.NewAuthenticator(verifier, auth.NewAPIKeys(pool).WithRoles(holdable), auth.NewIdentities(dir, holdable))
 
 	a.Audit = audit.NewWriter(pool, audit.Options{Logger: log})
 	a.closers = append(a.closers, func() {
@@ -164,9 +172,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		}
 	})
 	auditor := readAuditor{w: a.Audit, catalog: eng.Catalog()}
-	// One in-memory directory serves the GraphQL layer and the lists'
-	// jurisdiction filters alike.
-	dir := directory.NewService(postgres.NewDirectoryStore(pool))
 	a.Cases = cases.NewService(cases.Config{Store: postgres.NewCaseStore(pool), Authorizer: decider, KnownJurisdiction: dir.Exists,
 		Calendar: cal, Auditor: auditor, Now: opts.Now})
 	propertyStore := postgres.NewPropertyStore(pool)
@@ -207,8 +212,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	}
 	a.Metrics = server.NewMetrics(pool)
 	a.handler = server.Handler(server.Deps{
-		Config: cfg, Logger: log, Pool: pool, Redis: a.Redis, Auth: authn,
-		WSAuth:       authn.AuthenticateInit,
+		Config: cfg, Logger: log, Pool: pool, Redis: a.Redis, Auth: a.Auth,
+		WSAuth:       a.Auth.AuthenticateInit,
 		Schema:       a.Schema(),
 		InputErrors:  []error{generated.ErrUnknownType, generated.ErrTypeNotFound},
 		RequestScope: a.requestScope,
