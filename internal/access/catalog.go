@@ -226,6 +226,8 @@ func (c *Catalog) validate() []string {
 			ps.add("departments[%d]: code %q must be lower-case words joined by '-', e.g. urban-management", i, d.Code)
 		case slices.Contains(reservedNames, d.Code):
 			ps.add("departments[%d]: %q is a reserved word in policies and cannot be a department code", i, d.Code)
+		case d.Code == c.District:
+			ps.add("departments[%d]: %q is the district's jurisdiction code and cannot be a department code", i, d.Code)
 		}
 		if !slices.Contains([]string{DeptBureau, DeptStreet, DeptTown, DeptUnit}, d.Kind) {
 			ps.add("department %q: kind %q must be one of bureau, street, town, unit", d.Code, d.Kind)
@@ -347,6 +349,26 @@ func (c *Catalog) checkProvider(ps *problems, where, provider string, required b
 			ps.add("%s: provider %q is not a department declared under departments", where, provider)
 		}
 	}
+}
+
+// CheckPrincipalDept describes why dept cannot be a principal's department,
+// or returns "" when it can: no department (the public) or a department
+// code that no policy placeholder can stand for. A word the policy gives a
+// meaning of its own ("provider", "other", "district" — the provider of the
+// audit trail —, the district's code) or a name with pattern characters
+// ("*", "street-*") would make the policy's placeholders match the
+// principal itself. Credentials are checked against the directory before
+// they get here; this is the engine's own guarantee.
+func (c *Catalog) CheckPrincipalDept(dept string) string {
+	switch {
+	case dept == "":
+		return ""
+	case !namePattern.MatchString(dept):
+		return fmt.Sprintf("your credential's department %q is not a department code; access is refused", dept)
+	case slices.Contains(reservedNames, dept) || dept == c.District:
+		return fmt.Sprintf("your credential's department %q is a word the access policy reserves, not a department; access is refused", dept)
+	}
+	return ""
 }
 
 // datasetNames lists the declared datasets, for messages.
