@@ -72,6 +72,9 @@ type Role struct {
 	Name     string `yaml:"name"`
 	About    string `yaml:"about"`
 	Abstract bool   `yaml:"abstract"`
+	// Operations, when set, are the only GraphQL mutations a principal
+	// holding the role may call (Engine.CheckOperation).
+	Operations []string `yaml:"operations"`
 }
 
 // Dataset is one shared dataset.
@@ -162,6 +165,7 @@ var (
 	namePattern         = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 	fieldPattern        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	jurisdictionPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+	operationPattern    = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
 )
 
 // Words the policy gives a meaning of its own; no department, role or
@@ -246,6 +250,14 @@ func (c *Catalog) validate() []string {
 			ps.add("roles[%d]: %q is a reserved word in policies and cannot be a role", i, r.Name)
 		}
 		claim(r.Name, "role")
+		if r.Abstract && len(r.Operations) > 0 {
+			ps.add("role %q: an abstract role is never held, so it cannot be limited to operations", r.Name)
+		}
+		for _, op := range r.Operations {
+			if !operationPattern.MatchString(op) {
+				ps.add("role %q: operation %q is not a GraphQL field name such as reportIssue", r.Name, op)
+			}
+		}
 	}
 	for _, name := range append(slices.Clone(wellKnownRoles), roleStaff) {
 		if r, ok := c.Role(name); !ok {

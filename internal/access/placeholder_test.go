@@ -71,3 +71,26 @@ datasets: []
 		t.Fatalf("ParseCatalog: %v", err)
 	}
 }
+
+// TestCitizenAppCallsOnlyItsOperations: the catalog limits the citizen app
+// to its citizen's operations; everyone else is not limited here.
+func TestCitizenAppCallsOnlyItsOperations(t *testing.T) {
+	b := setup(t)
+	app := &access.Principal{Kind: access.KindService, Subject: "k", Dept: "urban-management", Roles: []string{"citizen-app"}, Jurisdiction: "hailing", CitizenID: "c-1"}
+	ctx := access.WithPrincipal(context.Background(), app)
+	for _, op := range []string{"reportIssue", "rateCase"} {
+		if err := b.eng.CheckOperation(ctx, op); err != nil {
+			t.Errorf("%s: %v", op, err)
+		}
+	}
+	for _, op := range []string{"reportCase", "upsertCase", "requestAccess", "ping", "someFutureMutation"} {
+		err := b.eng.CheckOperation(ctx, op)
+		if e, ok := apperr.As(err); !ok || e.Code != apperr.Forbidden {
+			t.Errorf("%s: %v, want FORBIDDEN", op, err)
+		}
+	}
+	staff := access.WithPrincipal(context.Background(), user("urban-management", "hailing", "dispatcher"))
+	if err := b.eng.CheckOperation(staff, "reportCase"); err != nil {
+		t.Fatal(err)
+	}
+}

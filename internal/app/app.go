@@ -230,9 +230,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	return a, nil
 }
 
-// Schema returns the executable GraphQL schema.
+// Schema returns the executable GraphQL schema the hub serves: every
+// mutation first passes the access engine's operation check.
 func (a *App) Schema() graphql.ExecutableSchema {
-	return NewSchema(a.Resolver)
+	return operationGate{ExecutableSchema: NewSchema(a.Resolver), check: a.Access.CheckOperation}
 }
 
 // NewSchema builds the executable schema around a resolver.
