@@ -242,7 +242,7 @@ type ReportInput struct {
 	ExternalID    string
 	// citizenKey is set by ReportIssue only: the app's idempotency key.
 	citizenKey string
-	ReportedAt    *time.Time
+	ReportedAt *time.Time
 	// PropertyID names the residential compound the case is about.
 	PropertyID *uuid.UUID
 }
