@@ -9,7 +9,6 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/app"
-	"github.com/fengcheng/datahub/internal/auth"
 	"github.com/fengcheng/datahub/internal/evaluation"
 	"github.com/google/uuid"
 	"github.com/schollz/progressbar/v3"
@@ -48,7 +47,7 @@ func (m *Main) export(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
-	p, err := auth.NewAPIKeys(a.Pool).Authenticate(ctx, *key)
+	p, err := keyPrincipal(ctx, a, *key)
 	if err != nil {
 		return err
 	}

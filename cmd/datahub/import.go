@@ -9,7 +9,6 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/app"
-	"github.com/fengcheng/datahub/internal/auth"
 	"github.com/fengcheng/datahub/internal/ingest"
 	"github.com/schollz/progressbar/v3"
 )
@@ -57,7 +56,7 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
-	p, err := auth.NewAPIKeys(a.Pool).Authenticate(ctx, *key)
+	p, err := keyPrincipal(ctx, a, *key)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -84,6 +85,9 @@ func TestServeGracefulShutdown(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	if !strings.Contains(out.String(), "DEVELOPMENT mode") || !strings.Contains(out.String(), "anyone can mint") {
+		t.Errorf("the welcome text does not say development keys are accepted:\n%s", out.String())
+	}
 	// A slow in-flight request: pg_sleep through a GraphQL query is not
 	// available, so hold the body open instead: the server is reading it
 	// when shutdown begins.
@@ -120,6 +124,24 @@ func TestServeGracefulShutdown(t *testing.T) {
 	// New connections are refused after shutdown.
 	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		t.Fatal("still serving after shutdown")
+	}
+}
+
+// TestServeDevelopmentRefusesNetworkAddress: `serve` without DATAHUB_MODE
+// runs in development mode, whose tokens anyone can mint, so it refuses to
+// listen where other machines reach it, before it opens anything.
+func TestServeDevelopmentRefusesNetworkAddress(t *testing.T) {
+	for _, args := range [][]string{{"serve", "--listen", "0.0.0.0:0"}, {"serve", "--listen", ":0"}, {"serve", "--listen", "192.168.1.20:8080"}} {
+		m, out := newMain(nil)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := m.Run(ctx, args)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "loopback") || !strings.Contains(err.Error(), "DATAHUB_MODE=production") {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if out.String() != "" {
+			t.Fatalf("%v printed %q", args, out.String())
+		}
 	}
 }
 
@@ -173,6 +195,61 @@ func TestTokenRefusesUnknownNames(t *testing.T) {
 	if err := m.Run(context.Background(), []string{"token", "--sub", "a", "--dept", "street-chengdong", "--roles", "grid-worker",
 		"--jurisdiction", "hailing.chengdong"}); err != nil || strings.Count(out.String(), ".") != 2 {
 		t.Fatalf("a known department, role and jurisdiction: %q %v", out.String(), err)
+	}
+}
+
+// TestTokenJurisdictionStaysInTheDepartmentsArea: `datahub token` never
+// gives a field role the whole district by default, defaults a desk role
+// to its department's own area, and refuses a jurisdiction outside it.
+func TestTokenJurisdictionStaysInTheDepartmentsArea(t *testing.T) {
+	mint := func(args ...string) (string, error) {
+		m, out := newMain(map[string]string{"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"})
+		err := m.Run(context.Background(), append([]string{"token", "--sub", "a"}, args...))
+		return strings.TrimSpace(out.String()), err
+	}
+	jurOf := func(tok string) string {
+		parts := strings.Split(tok, ".")
+		if len(parts) != 3 {
+			t.Fatalf("not a JWT: %q", tok)
+		}
+		raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c struct{ Jur string }
+		if err := json.Unmarshal(raw, &c); err != nil {
+			t.Fatal(err)
+		}
+		return c.Jur
+	}
+	for _, tc := range []struct {
+		args []string
+		jur  string
+	}{
+		{[]string{"--dept", "street-chengdong", "--roles", "viewer"}, "hailing.chengdong"},
+		{[]string{"--dept", "town-jiulong", "--roles", "admin,officer"}, "hailing.jiulong"},
+		{[]string{"--dept", "housing", "--roles", "viewer"}, "hailing"},
+		{[]string{"--dept", "housing", "--roles", "officer", "--jurisdiction", "hailing.chengxi"}, "hailing.chengxi"},
+		{[]string{"--dept", "street-chengdong", "--roles", "grid-worker", "--jurisdiction", "hailing.chengdong.fenghuang"}, "hailing.chengdong.fenghuang"},
+	} {
+		tok, err := mint(tc.args...)
+		if err != nil || jurOf(tok) != tc.jur {
+			t.Errorf("%v: jur %q, %v; want %q", tc.args, tok, err, tc.jur)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--dept", "street-chengdong", "--roles", "grid-worker"}, "give --jurisdiction"},
+		{[]string{"--dept", "urban-management", "--roles", "street-officer"}, "give --jurisdiction"},
+		{[]string{"--dept", "street-chengdong", "--roles", "officer", "--jurisdiction", "hailing"}, "outside street-chengdong's area"},
+		{[]string{"--dept", "street-chengdong", "--roles", "grid-worker", "--jurisdiction", "hailing.chengxi.jichuan"}, "outside street-chengdong's area"},
+	} {
+		tok, err := mint(tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %q, %v; want an error saying %q", tc.args, tok, err, tc.want)
+		}
 	}
 }
 

@@ -51,6 +51,16 @@ func policyCatalog(cfg config.Config) (*access.Catalog, error) {
 	return access.ParseCatalog(data)
 }
 
+// keyPrincipal authenticates a command's API key exactly as the hub does a
+// request's, with the same identity checks; a command without a key is
+// refused rather than run as the anonymous public.
+func keyPrincipal(ctx context.Context, a *app.App, key string) (*access.Principal, error) {
+	if strings.TrimSpace(key) == "" {
+		return nil, fmt.Errorf("give an API key with --api-key or DATAHUB_API_KEY")
+	}
+	return a.Auth.AuthenticateCredentials(ctx, auth.Credentials{APIKey: key})
+}
+
 func (m *Main) apikey(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprintln(m.Stderr, "usage: datahub apikey create --name N --dept D --roles r1,r2 [--jurisdiction C] [--ttl 2160h] | list | revoke ID")
@@ -61,7 +71,7 @@ func (m *Main) apikey(ctx context.Context, args []string) error {
 	name := fs.String("name", "", "who holds the key and why")
 	dept := fs.String("dept", "", "department the key acts for")
 	roles := fs.String("roles", "", "comma-separated roles")
-	jur := fs.String("jurisdiction", "", "jurisdiction subtree (default hailing)")
+	jur := fs.String("jurisdiction", "", "jurisdiction subtree inside the department's area (default: the whole area)")
 	ttl := fs.Duration("ttl", 90*24*time.Hour, "lifetime (at most a year)")
 	cfg, err := m.loadConfig(fs, rest)
 	if err != nil {

@@ -58,10 +58,14 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	defer a.Close()
 	return a.Serve(ctx, func(addr string) {
-		log.Info("serving", "addr", addr, "mode", string(cfg.Mode))
+		log.Info("serving", "addr", addr, "mode", string(cfg.Mode), "development_keys_accepted", cfg.DevSecret() != nil)
 		if cfg.Mode == config.ModeDevelopment {
+			log.Warn("DEVELOPMENT MODE: tokens signed with the development key are accepted; anyone who has the source can mint them. Serving loopback only; set DATAHUB_MODE=production for real use",
+				"addr", addr)
 			m.printWelcome(addr, cfg)
+			return
 		}
+		fmt.Fprintf(m.Stdout, "\nFengcheng Data Hub is running in %s mode on http://%s/ (tokens from the identity provider only).\n\n", cfg.Mode, addr)
 	})
 }
 
@@ -74,7 +78,11 @@ func (m *Main) printWelcome(addr string, cfg config.Config) {
 		return
 	}
 	fmt.Fprintf(m.Stdout, `
-Fengcheng Data Hub is running.
+Fengcheng Data Hub is running in DEVELOPMENT mode.
+  Tokens signed with the development key (published in the source) are
+  accepted, so anyone can mint one: the hub serves this machine only.
+  For real use set DATAHUB_MODE=production and JWT_PUBLIC_KEYS.
+
   GraphiQL:  http://%[1]s/
   GraphQL:   http://%[1]s/query
 
@@ -112,7 +120,7 @@ func (m *Main) token(args []string) error {
 	sub := fs.String("sub", "", "subject (user id)")
 	dept := fs.String("dept", "", "department code, e.g. urban-management")
 	roles := fs.String("roles", "", "comma-separated roles, e.g. officer,dispatcher")
-	jur := fs.String("jurisdiction", "hailing", "jurisdiction code, e.g. hailing.chengdong")
+	jur := fs.String("jurisdiction", "", "jurisdiction code inside the department's area, e.g. hailing.chengdong (default: the department's area; required for street-officer and grid-worker)")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -129,11 +137,12 @@ func (m *Main) token(args []string) error {
 		return fmt.Errorf("development tokens are refused in %s mode; tokens come from the identity provider", cfg.Mode)
 	}
 	roleList := strings.Split(*roles, ",")
-	if err := checkTokenNames(cfg, *dept, roleList, *jur); err != nil {
+	jurisdiction, err := checkTokenNames(cfg, *dept, roleList, *jur)
+	if err != nil {
 		return err
 	}
 	tok, err := auth.MintDev(cfg.DevSecret(), auth.DevClaims{
-		Subject: *sub, Dept: *dept, Roles: roleList, Jurisdiction: *jur,
+		Subject: *sub, Dept: *dept, Roles: roleList, Jurisdiction: jurisdiction,
 	}, *ttl)
 	if err != nil {
 		return err
@@ -143,34 +152,53 @@ func (m *Main) token(args []string) error {
 }
 
 // checkTokenNames refuses a development token for a department, role or
-// jurisdiction that does not exist: its holder would see a null department
-// and empty lists. Minting needs no database, so the department and the
-// jurisdiction are looked up in the directory the seeder loads (the only
-// directory a development hub has), the roles in the policy catalog.
-func checkTokenNames(cfg config.Config, dept string, roles []string, jurisdiction string) error {
-	var depts []string
+// jurisdiction that does not exist, or for a jurisdiction outside the
+// department's area: the hub would refuse it. It returns the jurisdiction
+// to mint: the one given, or the department's area when none is (field
+// roles must give theirs). Minting needs no database, so the department and
+// the jurisdiction are looked up in the directory the seeder loads (the
+// only directory a development hub has), the roles in the policy catalog.
+func checkTokenNames(cfg config.Config, dept string, roles []string, jurisdiction string) (string, error) {
+	var (
+		depts []string
+		area  string
+	)
 	for _, d := range seed.Departments() {
 		depts = append(depts, d.Code)
+		if d.Code == dept {
+			area = d.JurisdictionCode
+		}
 	}
 	if msg := auth.CheckKnownDept(dept, depts); msg != "" {
-		return fmt.Errorf("token: %s", msg)
+		return "", fmt.Errorf("token: %s", msg)
 	}
 	cat, err := policyCatalog(cfg)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if msg := auth.CheckKnownRoles(roles, auth.HoldableRoles(cat)); msg != "" {
-		return fmt.Errorf("token: %s", msg)
+		return "", fmt.Errorf("token: %s", msg)
 	}
 	if jurisdiction == "" {
-		return nil
+		if r, field := auth.FieldRole(roles); field {
+			return "", fmt.Errorf("token: a %s works in a street, community or grid: give --jurisdiction (%s or a jurisdiction under it)", r, area)
+		}
+		return area, nil
 	}
+	known := false
 	for _, j := range seed.Jurisdictions() {
 		if j.Code == jurisdiction {
-			return nil
+			known = true
+			break
 		}
 	}
-	return fmt.Errorf("token: %s", auth.UnknownJurisdiction(jurisdiction))
+	if !known {
+		return "", fmt.Errorf("token: %s", auth.UnknownJurisdiction(jurisdiction))
+	}
+	if msg := auth.OutsideArea(dept, area, jurisdiction); msg != "" {
+		return "", fmt.Errorf("token: %s", msg)
+	}
+	return jurisdiction, nil
 }
 
 // schemaPrint prints the SDL exactly as { _service { sdl } } returns it,

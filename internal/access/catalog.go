@@ -72,6 +72,9 @@ type Role struct {
 	Name     string `yaml:"name"`
 	About    string `yaml:"about"`
 	Abstract bool   `yaml:"abstract"`
+	// Operations, when set, are the only GraphQL mutations a principal
+	// holding the role may call (Engine.CheckOperation).
+	Operations []string `yaml:"operations"`
 }
 
 // Dataset is one shared dataset.
@@ -162,6 +165,7 @@ var (
 	namePattern         = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 	fieldPattern        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	jurisdictionPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+	operationPattern    = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
 )
 
 // Words the policy gives a meaning of its own; no department, role or
@@ -226,6 +230,8 @@ func (c *Catalog) validate() []string {
 			ps.add("departments[%d]: code %q must be lower-case words joined by '-', e.g. urban-management", i, d.Code)
 		case slices.Contains(reservedNames, d.Code):
 			ps.add("departments[%d]: %q is a reserved word in policies and cannot be a department code", i, d.Code)
+		case d.Code == c.District:
+			ps.add("departments[%d]: %q is the district's jurisdiction code and cannot be a department code", i, d.Code)
 		}
 		if !slices.Contains([]string{DeptBureau, DeptStreet, DeptTown, DeptUnit}, d.Kind) {
 			ps.add("department %q: kind %q must be one of bureau, street, town, unit", d.Code, d.Kind)
@@ -244,6 +250,14 @@ func (c *Catalog) validate() []string {
 			ps.add("roles[%d]: %q is a reserved word in policies and cannot be a role", i, r.Name)
 		}
 		claim(r.Name, "role")
+		if r.Abstract && len(r.Operations) > 0 {
+			ps.add("role %q: an abstract role is never held, so it cannot be limited to operations", r.Name)
+		}
+		for _, op := range r.Operations {
+			if !operationPattern.MatchString(op) {
+				ps.add("role %q: operation %q is not a GraphQL field name such as reportIssue", r.Name, op)
+			}
+		}
 	}
 	for _, name := range append(slices.Clone(wellKnownRoles), roleStaff) {
 		if r, ok := c.Role(name); !ok {
@@ -347,6 +361,26 @@ func (c *Catalog) checkProvider(ps *problems, where, provider string, required b
 			ps.add("%s: provider %q is not a department declared under departments", where, provider)
 		}
 	}
+}
+
+// CheckPrincipalDept describes why dept cannot be a principal's department,
+// or returns "" when it can: no department (the public) or a department
+// code that no policy placeholder can stand for. A word the policy gives a
+// meaning of its own ("provider", "other", "district" — the provider of the
+// audit trail —, the district's code) or a name with pattern characters
+// ("*", "street-*") would make the policy's placeholders match the
+// principal itself. Credentials are checked against the directory before
+// they get here; this is the engine's own guarantee.
+func (c *Catalog) CheckPrincipalDept(dept string) string {
+	switch {
+	case dept == "":
+		return ""
+	case !namePattern.MatchString(dept):
+		return fmt.Sprintf("your credential's department %q is not a department code; access is refused", dept)
+	case slices.Contains(reservedNames, dept) || dept == c.District:
+		return fmt.Sprintf("your credential's department %q is a word the access policy reserves, not a department; access is refused", dept)
+	}
+	return ""
 }
 
 // datasetNames lists the declared datasets, for messages.

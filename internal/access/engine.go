@@ -19,6 +19,7 @@ import (
 	"github.com/casbin/casbin/v2/model"
 	"github.com/casbin/casbin/v2/persist"
 	"github.com/casbin/casbin/v2/util"
+	"github.com/fengcheng/datahub/internal/apperr"
 )
 
 // Defaults for EngineConfig.
@@ -335,7 +336,7 @@ type baseKey struct{ dept, roles, dataset string }
 
 // base returns the memoised base decision.
 func (s *snapshot) base(dept string, roles []string, ds *Dataset) (*base, error) {
-	key := baseKey{dept: dept, roles: roleKey(roles), dataset: ds.Name}
+	key := baseKey{dept: dept, roles: roleKey(s.cat, roles), dataset: ds.Name}
 	if b, ok := s.bases.Load(key); ok {
 		return b.(*base), nil
 	}
@@ -354,12 +355,15 @@ func (s *snapshot) base(dept string, roles []string, ds *Dataset) (*base, error)
 	return b, nil
 }
 
-// roleKey joins the principal's roles, sorted and without duplicates or
-// names that cannot be roles, into the request subject.
-func roleKey(roles []string) string {
+// roleKey joins the principal's roles, sorted and without duplicates, into
+// the request subject. Only roles a principal can hold count: an abstract
+// role ("staff", "command-centre", "anyone") named by a credential would
+// otherwise meet every rule written for it, and an undeclared or
+// malformed name means nothing to the policy.
+func roleKey(cat *Catalog, roles []string) string {
 	rs := make([]string, 0, len(roles))
 	for _, r := range roles {
-		if r != "" && namePattern.MatchString(r) {
+		if role, ok := cat.Role(r); ok && !role.Abstract {
 			rs = append(rs, r)
 		}
 	}
@@ -444,6 +448,9 @@ func (e *Engine) decide(p *Principal, dataset string) (*Decision, error) {
 	ds, ok := s.cat.Dataset(dataset)
 	if !ok {
 		return nil, fmt.Errorf("access: decide: unknown dataset %q (the catalog declares %s)", dataset, s.cat.datasetNames())
+	}
+	if msg := s.cat.CheckPrincipalDept(p.Dept); msg != "" {
+		return nil, apperr.New(apperr.Forbidden, "%s", msg)
 	}
 	b, err := s.base(p.Dept, p.Roles, ds)
 	if err != nil {

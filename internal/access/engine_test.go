@@ -213,7 +213,7 @@ func TestDecide(t *testing.T) {
 			p:    citizen, dataset: "cases",
 			want: access.Decision{Rows: access.RowScope{CitizenID: "c-42"},
 				Fields:  map[string]access.FieldAccess{"core": V, "workflow": V, "reporter": V},
-				Actions: []string{"report"}},
+				Actions: []string{"citizen-report"}},
 		},
 		{
 			name: "citizen app: violations are not for citizens",

@@ -33,7 +33,7 @@ func TestWriteMatrix(t *testing.T) {
 		"| officer | urban-management | all | visible | visible | visible | report, command, handle |",
 		"| viewer | every bureau but urban-management | all | visible | visible | masked, grant | — |",
 		"| street-officer | every bureau but urban-management; every street; every town | jurisdiction + own dept | visible | visible | masked, grant | report, handle |",
-		"| citizen-app | any | own reports | visible | visible | visible | report |",
+		"| citizen-app | any | own reports | visible | visible | visible | citizen-report |",
 		"| dispatcher | any | all | visible | visible | visible | report, command |",
 		"permit (conditional, from planning)",
 		"| admin | housing | all | visible | visible | visible | grant | visible | write |",

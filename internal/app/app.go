@@ -44,11 +44,14 @@ import (
 
 // App is a running hub's parts.
 type App struct {
-	Config   config.Config
-	Logger   *slog.Logger
-	Pool     *pgxpool.Pool
-	Redis    *redis.Client
-	Access   *access.Engine
+	Config config.Config
+	Logger *slog.Logger
+	Pool   *pgxpool.Pool
+	Redis  *redis.Client
+	Access *access.Engine
+	// Auth turns credentials into principals, for HTTP, WebSockets and
+	// the commands that act with an API key alike.
+	Auth     *auth.Authenticator
 	Audit    *audit.Writer
 	Ingest   *ingest.Service
 	Cases    *cases.Service
@@ -153,7 +156,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	if err != nil {
 		return nil, fmt.Errorf("jwt verifier: %w", err)
 	}
-	authn := auth.NewAuthenticator(verifier, auth.NewAPIKeys(pool))
+	// One in-memory directory serves authentication (every principal's
+	// department and jurisdiction are checked against it), the GraphQL
+	// layer and the lists' jurisdiction filters alike.
+	dir := directory.NewService(postgres.NewDirectoryStore(pool))
+	holdable := auth.HoldableRoles(eng.Catalog())
+	a.Auth = auth.NewAuthenticator(verifier, auth.NewAPIKeys(pool).WithRoles(holdable), auth.NewIdentities(dir, holdable))
 
 	auditKey, err := cfg.AuditKey()
 	if err != nil {
@@ -178,9 +186,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		}
 	})
 	auditor := readAuditor{w: a.Audit, catalog: eng.Catalog(), sync: cfg.AuditSync}
-	// One in-memory directory serves the GraphQL layer and the lists'
-	// jurisdiction filters alike.
-	dir := directory.NewService(postgres.NewDirectoryStore(pool))
 	a.Cases = cases.NewService(cases.Config{Store: postgres.NewCaseStore(pool), Authorizer: decider, KnownJurisdiction: dir.Exists,
 		Calendar: cal, Auditor: auditor, Now: opts.Now})
 	propertyStore := postgres.NewPropertyStore(pool)
@@ -226,8 +231,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	}
 	a.Metrics = server.NewMetrics(pool)
 	a.handler = server.Handler(server.Deps{
-		Config: cfg, Logger: log, Pool: pool, Redis: a.Redis, Auth: authn,
-		WSAuth:       authn.AuthenticateInit,
+		Config: cfg, Logger: log, Pool: pool, Redis: a.Redis, Auth: a.Auth,
+		WSAuth:       a.Auth.AuthenticateInit,
 		Schema:       a.Schema(),
 		InputErrors:  []error{generated.ErrUnknownType, generated.ErrTypeNotFound},
 		RequestScope: a.requestScope,
@@ -245,9 +250,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	return a, nil
 }
 
-// Schema returns the executable GraphQL schema.
+// Schema returns the executable GraphQL schema the hub serves: every
+// mutation first passes the access engine's operation check.
 func (a *App) Schema() graphql.ExecutableSchema {
-	return NewSchema(a.Resolver)
+	return operationGate{ExecutableSchema: NewSchema(a.Resolver), check: a.Access.CheckOperation}
 }
 
 // NewSchema builds the executable schema around a resolver.
@@ -319,7 +325,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 		IdleTimeout: time.Minute,
 		ErrorLog:    slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}
-	ln, err := listen(a.Config.ListenAddr, a.Config.MaxConnections)
+	ln, err := listen(a.Config.ListenAddr, a.Config.MaxConnections, a.Config.Mode != config.ModeProduction)
 	if err != nil {
 		return err
 	}

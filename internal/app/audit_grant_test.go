@@ -73,7 +73,7 @@ func TestAuditNamesOnlyTheGrantsTheRowsWereReadUnder(t *testing.T) {
 		if err := h.app.Audit.Flush(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		r := h.do(h.token("district", "auditor"), `query($op: String!) { auditTrail(filter: {dept: "water", operation: $op}, first: 5) {
+		r := h.do(h.token("urban-management", "auditor"), `query($op: String!) { auditTrail(filter: {dept: "water", operation: $op}, first: 5) {
 			records { grantId purpose fieldGroups rowCount } } }`, map[string]any{"op": op})
 		if len(r.Errors) > 0 {
 			t.Fatalf("audit trail: %+v", r.Errors)

@@ -211,7 +211,7 @@ func TestAuditTrail(t *testing.T) {
 	if err := h.app.Audit.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	r = h.do(h.token("district", "auditor"), `{ auditTrail(filter: {dept: "planning", operation: "PlanningLooksAtCases"}, first: 5) {
+	r = h.do(h.token("urban-management", "auditor"), `{ auditTrail(filter: {dept: "planning", operation: "PlanningLooksAtCases"}, first: 5) {
 		records { subject dept dataset rowCount operation fieldGroups hash } } }`, nil)
 	if len(r.Errors) > 0 {
 		t.Fatalf("auditor: %+v", r.Errors)

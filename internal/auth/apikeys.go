@@ -49,8 +49,8 @@ type APIKeySpec struct {
 	// holds citizen-app alone: the citizen it vouches for must not borrow
 	// any other role.
 	Roles []string
-	// Jurisdiction is the subtree the key works in; JurisdictionDefault
-	// when empty.
+	// Jurisdiction is the subtree the key works in, inside the
+	// department's area; the department's whole area when empty.
 	Jurisdiction string
 	// ExpiresAt is required: no key lives forever, none longer than
 	// MaxAPIKeyLifetime.
@@ -113,15 +113,12 @@ var builtinRoles = []string{
 // Create stores a new key and returns its plaintext, shown this once and
 // never again. Returns BAD_USER_INPUT for a missing name; a department the
 // departments table does not hold; a role the store does not know (see
-// WithRoles); a jurisdiction the jurisdictions table does not hold; a
-// citizen-app key with other roles; or an expiry that is missing, past or
+// WithRoles); a jurisdiction the jurisdictions table does not hold or that
+// lies outside the department's area; a citizen-app key with other roles; or an expiry that is missing, past or
 // more than MaxAPIKeyLifetime ahead. Nothing is stored then.
 func (s *APIKeys) Create(ctx context.Context, spec APIKeySpec) (string, APIKey, error) {
 	now := s.now().UTC()
 	spec.Name = strings.TrimSpace(spec.Name)
-	if spec.Jurisdiction == "" {
-		spec.Jurisdiction = JurisdictionDefault
-	}
 	if err := validateSpec(spec, s.roles, now); err != nil {
 		return "", APIKey{}, err
 	}
@@ -144,8 +141,15 @@ func (s *APIKeys) Create(ctx context.Context, spec APIKeySpec) (string, APIKey, 
 		return "", APIKey{}, fmt.Errorf("create api key: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-	if err := checkDirectory(ctx, tx, key.Dept, key.Jurisdiction); err != nil {
+	area, err := checkDirectory(ctx, tx, key.Dept, key.Jurisdiction)
+	if err != nil {
 		return "", APIKey{}, err
+	}
+	if key.Jurisdiction == "" {
+		key.Jurisdiction = area
+	}
+	if msg := OutsideArea(key.Dept, area, key.Jurisdiction); msg != "" {
+		return "", APIKey{}, apperr.Invalid("jurisdiction", "%s", msg)
 	}
 	_, err = tx.Exec(ctx, `
 		INSERT INTO api_keys (id, name, dept, roles, jurisdiction, hash, created_at, expires_at)
@@ -160,31 +164,35 @@ func (s *APIKeys) Create(ctx context.Context, spec APIKeySpec) (string, APIKey, 
 	return APIKeyPrefix + id + "_" + secret, key, nil
 }
 
-// checkDirectory refuses a department or jurisdiction the directory does
-// not hold. A key naming one would authenticate and then see its department
-// as null and every list empty, with nothing saying why.
-func checkDirectory(ctx context.Context, tx pgx.Tx, dept, jurisdiction string) error {
-	var deptOK, jurOK bool
-	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM departments WHERE code = $1),
-		EXISTS (SELECT 1 FROM jurisdictions WHERE code = $2)`, dept, jurisdiction).Scan(&deptOK, &jurOK)
+// checkDirectory refuses a department or jurisdiction (when given) the
+// directory does not hold, and returns the department's area. A key naming
+// either would be refused at every request.
+func checkDirectory(ctx context.Context, tx pgx.Tx, dept, jurisdiction string) (string, error) {
+	var (
+		area  *string
+		jurOK bool
+	)
+	err := tx.QueryRow(ctx, `SELECT (SELECT jurisdiction_code FROM departments WHERE code = $1),
+		$2 = '' OR EXISTS (SELECT 1 FROM jurisdictions WHERE code = $2)`, dept, jurisdiction).Scan(&area, &jurOK)
 	if err != nil {
-		return fmt.Errorf("create api key: check dept[%s] jurisdiction[%s]: %w", dept, jurisdiction, err)
+		return "", fmt.Errorf("create api key: check dept[%s] jurisdiction[%s]: %w", dept, jurisdiction, err)
 	}
+	deptOK := area != nil
 	if !deptOK {
 		rows, err := tx.Query(ctx, `SELECT code FROM departments ORDER BY code`)
 		if err != nil {
-			return fmt.Errorf("create api key: list departments: %w", err)
+			return "", fmt.Errorf("create api key: list departments: %w", err)
 		}
 		codes, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
-			return fmt.Errorf("create api key: list departments: %w", err)
+			return "", fmt.Errorf("create api key: list departments: %w", err)
 		}
-		return apperr.Invalid("dept", "%s", CheckKnownDept(dept, codes))
+		return "", apperr.Invalid("dept", "%s", CheckKnownDept(dept, codes))
 	}
 	if !jurOK {
-		return apperr.Invalid("jurisdiction", "%s", UnknownJurisdiction(jurisdiction))
+		return "", apperr.Invalid("jurisdiction", "%s", UnknownJurisdiction(jurisdiction))
 	}
-	return nil
+	return *area, nil
 }
 
 func validateSpec(spec APIKeySpec, known []string, now time.Time) error {
@@ -206,8 +214,10 @@ func validateSpec(spec APIKeySpec, known []string, now time.Time) error {
 	if slices.Contains(spec.Roles, access.RoleCitizenApp) && len(spec.Roles) > 1 {
 		return apperr.Invalid("roles", "a %s key holds that role alone: it acts for citizens, who must not borrow other roles", access.RoleCitizenApp)
 	}
-	if msg := checkJurisdiction(spec.Jurisdiction); msg != "" {
-		return apperr.Invalid("jurisdiction", "%s", msg)
+	if spec.Jurisdiction != "" {
+		if msg := checkJurisdiction(spec.Jurisdiction); msg != "" {
+			return apperr.Invalid("jurisdiction", "%s", msg)
+		}
 	}
 	switch {
 	case spec.ExpiresAt.IsZero():

@@ -293,6 +293,9 @@ func TestAPIKeyCreateValidation(t *testing.T) {
 		{"citizen-app with another role", with(func(s *auth.APIKeySpec) { s.Roles = []string{"citizen-app", "officer"} }), "roles"},
 		{"jurisdiction outside the district", with(func(s *auth.APIKeySpec) { s.Jurisdiction = "taizhou" }), "jurisdiction"},
 		{"jurisdiction not a code", with(func(s *auth.APIKeySpec) { s.Jurisdiction = "hailing..x" }), "jurisdiction"},
+		{"street office claims the district", with(func(s *auth.APIKeySpec) { s.Dept, s.Jurisdiction = "street-chengdong", "hailing" }), "jurisdiction"},
+		{"street office claims another street", with(func(s *auth.APIKeySpec) { s.Dept, s.Jurisdiction = "street-chengdong", "hailing.chengxi.jichuan" }), "jurisdiction"},
+		{"town claims a street", with(func(s *auth.APIKeySpec) { s.Dept, s.Jurisdiction = "town-jiulong", "hailing.chengdong" }), "jurisdiction"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -312,6 +315,14 @@ func TestAPIKeyCreateValidation(t *testing.T) {
 	}
 	if key.Jurisdiction != auth.JurisdictionDefault {
 		t.Fatalf("jurisdiction = %q, want %q", key.Jurisdiction, auth.JurisdictionDefault)
+	}
+	// A street office's key without a jurisdiction serves its own street,
+	// not the district; inside its street it may be narrower.
+	for give, want := range map[string]string{"": "hailing.chengdong", "hailing.chengdong.fenghuang": "hailing.chengdong.fenghuang"} {
+		_, key, err = b.keys.Create(context.Background(), with(func(s *auth.APIKeySpec) { s.Dept, s.Jurisdiction = "street-chengdong", give }))
+		if err != nil || key.Jurisdiction != want {
+			t.Fatalf("street office key with jurisdiction %q: %q, %v; want %q", give, key.Jurisdiction, err, want)
+		}
 	}
 }
 

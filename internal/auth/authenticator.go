@@ -45,17 +45,32 @@ type Credentials struct {
 //     serves the app's citizen-independent screens (open parking nearby,
 //     public figures) without lending it any department's or citizen's
 //     rights.
+//   - Every token's and key's department, roles and jurisdiction are
+//     checked against the directory and the policy (Identities) on every
+//     request: a key whose department has since left the directory stops
+//     working.
 //
 // Every refusal is UNAUTHENTICATED; database failures are internal errors.
 type Authenticator struct {
 	verifier *Verifier
 	keys     *APIKeys
+	ids      *Identities
 }
 
-// NewAuthenticator combines a token verifier and a key store. Either may be
-// nil, in which case that kind of credential is refused.
-func NewAuthenticator(verifier *Verifier, keys *APIKeys) *Authenticator {
-	return &Authenticator{verifier: verifier, keys: keys}
+// NewAuthenticator combines a token verifier, a key store and the identity
+// check every principal passes. verifier or keys may be nil, in which case
+// that kind of credential is refused; without ids every token and key is
+// refused (the check fails closed).
+func NewAuthenticator(verifier *Verifier, keys *APIKeys, ids *Identities) *Authenticator {
+	return &Authenticator{verifier: verifier, keys: keys, ids: ids}
+}
+
+// checkIdentity applies the identity check; what names the credential.
+func (a *Authenticator) checkIdentity(ctx context.Context, what string, p *access.Principal) error {
+	if a.ids == nil {
+		return unauthenticated("this server cannot check identities; no credential is accepted")
+	}
+	return a.ids.Check(ctx, what, p)
 }
 
 // Authenticate returns the principal of an HTTP request (see Authenticator
@@ -239,6 +254,9 @@ func (a *Authenticator) AuthenticateCredentials(ctx context.Context, c Credentia
 		if err != nil {
 			return nil, err
 		}
+		if err := a.checkIdentity(ctx, "the bearer token", p); err != nil {
+			return nil, err
+		}
 		if citizenSent {
 			return nil, unauthenticated("%s is accepted only with a citizen-app API key, not with a staff token", HeaderCitizenID)
 		}
@@ -250,6 +268,9 @@ func (a *Authenticator) AuthenticateCredentials(ctx context.Context, c Credentia
 		}
 		p, err := a.keys.Authenticate(ctx, c.APIKey)
 		if err != nil {
+			return nil, err
+		}
+		if err := a.checkIdentity(ctx, "the API key "+p.Subject, p); err != nil {
 			return nil, err
 		}
 		if !p.HasRole(access.RoleCitizenApp) {

@@ -29,7 +29,7 @@ func setupAuthenticator(t *testing.T) authBundle {
 	officer, officerKey := kb.create(t, auth.APIKeySpec{Dept: "urban-management", Roles: []string{"officer"}})
 	citizen, citizenKey := kb.create(t, auth.APIKeySpec{Dept: "urban-management", Roles: []string{"citizen-app"}, Jurisdiction: "hailing"})
 	return authBundle{
-		auth:       auth.NewAuthenticator(v.prod, kb.keys),
+		auth:       auth.NewAuthenticator(v.prod, kb.keys, identities(t, kb)),
 		jwt:        sign(t, jwt.SigningMethodRS256, v.keys.rsa, "rsa-1", claims()),
 		officerKey: officer,
 		officerID:  officerKey.ID,
@@ -205,7 +205,7 @@ func TestAuthenticateToken(t *testing.T) {
 
 func TestAuthenticatorWithoutVerifierOrKeys(t *testing.T) {
 	t.Parallel()
-	a := auth.NewAuthenticator(nil, nil)
+	a := auth.NewAuthenticator(nil, nil, nil)
 	ctx := context.Background()
 	tok, err := auth.MintDev(devSecret, auth.DevClaims{Subject: "s", Dept: "water"}, time.Hour)
 	if err != nil {

@@ -408,10 +408,8 @@ func principalFromClaims(c *tokenClaims) (*access.Principal, error) {
 	if jur == "" {
 		// Field roles are limited to their area: a token that names none
 		// must not fall back to the whole district.
-		for _, r := range c.Roles {
-			if r == access.RoleStreetOfficer || r == access.RoleGridWorker {
-				return nil, unauthenticated("a %s token must name its jurisdiction in the jur claim", r)
-			}
+		if r, ok := FieldRole(c.Roles); ok {
+			return nil, unauthenticated("a %s token must name its jurisdiction in the jur claim", r)
 		}
 		jur = defaultJurisdiction(c.Dept)
 	}
@@ -429,6 +427,19 @@ func principalFromClaims(c *tokenClaims) (*access.Principal, error) {
 		Roles:        roles,
 		Jurisdiction: jur,
 	}, nil
+}
+
+// FieldRole returns the first of roles that works in the field (a street
+// officer, a grid worker) and true. Such a credential must name its
+// jurisdiction: falling back to its department's whole area, let alone the
+// district, would widen what its holder sees.
+func FieldRole(roles []string) (string, bool) {
+	for _, r := range roles {
+		if r == access.RoleStreetOfficer || r == access.RoleGridWorker {
+			return r, true
+		}
+	}
+	return "", false
 }
 
 func truncate(s string, n int) string {

@@ -69,9 +69,13 @@ type Case struct {
 	Rating           *Rating
 	SourceDept       string
 	ExternalID       string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	Version          int
+	// CitizenKey is the citizen app's idempotency key of a citizen's own
+	// report (unique per citizen, apart from every external id); empty
+	// otherwise. It is written, never read back.
+	CitizenKey string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Version    int
 }
 
 // Rating is the reporter's satisfaction with a closed case.

@@ -48,6 +48,10 @@ type Store interface {
 	// GetByExternal returns the case a source system sent under externalID,
 	// or NOT_FOUND. It applies no scope: callers check ownership.
 	GetByExternal(ctx context.Context, sourceDept, externalID string) (*Case, error)
+	// GetByCitizenKey returns the report the citizen filed through the app
+	// under idempotency key key, or NOT_FOUND. Creating a second case with
+	// the same citizen and key is CONFLICT.
+	GetByCitizenKey(ctx context.Context, citizenID, key string) (*Case, error)
 	// ByParent returns, per parent key, its first records within scope and,
 	// with withCount, each parent's total.
 	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*Case, map[string]int, error)
@@ -240,7 +244,9 @@ type ReportInput struct {
 	PhotoURLs     []string
 	CitizenID     string
 	ExternalID    string
-	ReportedAt    *time.Time
+	// citizenKey is set by ReportIssue only: the app's idempotency key.
+	citizenKey string
+	ReportedAt *time.Time
 	// PropertyID names the residential compound the case is about.
 	PropertyID *uuid.UUID
 }
@@ -297,11 +303,25 @@ func validSource(src Source) bool {
 // Report files a new case in status REPORTED. The caller needs the "report"
 // action on cases; BAD_USER_INPUT on invalid input (nothing is written).
 func (s *Service) Report(ctx context.Context, in ReportInput) (*Case, error) {
+	return s.file(ctx, in, actionReport)
+}
+
+// Dataset actions of cases that file a case: a staff report chooses every
+// field; a citizen's report through the app (ReportIssue) is filled in by
+// the hub and needs only its own action, so the citizen app never holds
+// the staff one.
+const (
+	actionReport        = "report"
+	actionCitizenReport = "citizen-report"
+)
+
+// file stores a new case for a caller holding action.
+func (s *Service) file(ctx context.Context, in ReportInput, action string) (*Case, error) {
 	d, err := s.Decide(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !d.Can("report") {
+	if !d.Can(action) {
 		return nil, apperr.New(apperr.Forbidden, "you may not file cases")
 	}
 	p := access.PrincipalFrom(ctx)
@@ -334,7 +354,7 @@ func (s *Service) Report(ctx context.Context, in ReportInput) (*Case, error) {
 		JurisdictionCode: in.Jurisdiction,
 		ReporterName:     in.ReporterName, ReporterPhone: in.ReporterPhone, CitizenID: in.CitizenID,
 		PhotoURLs: in.PhotoURLs, ReportedAt: reported,
-		SourceDept: sourceDept(p), ExternalID: in.ExternalID, PropertyID: in.PropertyID,
+		SourceDept: sourceDept(p), ExternalID: in.ExternalID, CitizenKey: in.citizenKey, PropertyID: in.PropertyID,
 		CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	if c.PhotoURLs == nil {
@@ -558,31 +578,30 @@ func (s *Service) ReportIssue(ctx context.Context, in CitizenReport, idempotency
 	if !idempotencyKeyPattern.MatchString(idempotencyKey) {
 		return nil, apperr.Invalid("idempotencyKey", "use 8 to 64 letters, digits, '-' or '_' (a UUID is ideal)")
 	}
-	external := "citizen:" + p.CitizenID + ":" + idempotencyKey
-	if c, err := s.ownReport(ctx, p, external); err == nil || !apperr.Is(err, apperr.NotFound) {
+	// The key lives in the citizen's own namespace, never among the
+	// external ids a department's systems choose.
+	if c, err := s.ownReport(ctx, p, idempotencyKey); err == nil || !apperr.Is(err, apperr.NotFound) {
 		return c, err
 	}
-	c, err := s.Report(ctx, ReportInput{
+	c, err := s.file(ctx, ReportInput{
 		Kind: in.Kind, MinorCode: in.MinorCode, Source: SourceCitizenReport, Description: in.Description,
 		Address: in.Address, Lat: in.Lat, Lng: in.Lng, PhotoURLs: in.PhotoURLs,
-		ReporterName: in.ContactName, ReporterPhone: in.ContactPhone, CitizenID: p.CitizenID, ExternalID: external,
-	})
+		ReporterName: in.ContactName, ReporterPhone: in.ContactPhone, CitizenID: p.CitizenID, citizenKey: idempotencyKey,
+	}, actionCitizenReport)
 	if apperr.Is(err, apperr.Conflict) {
 		// A concurrent retry won the race: answer with its case.
-		return s.ownReport(ctx, p, external)
+		return s.ownReport(ctx, p, idempotencyKey)
 	}
 	return c, err
 }
 
-func (s *Service) ownReport(ctx context.Context, p *access.Principal, external string) (*Case, error) {
-	c, err := s.store.GetByExternal(ctx, sourceDept(p), external)
+// ownReport answers a citizen's retry with the case its key filed, audited
+// as myCase would audit it.
+func (s *Service) ownReport(ctx context.Context, p *access.Principal, key string) (*Case, error) {
+	c, err := s.store.GetByCitizenKey(ctx, p.CitizenID, key)
 	if err != nil {
 		return nil, err
 	}
-	if c.CitizenID != p.CitizenID {
-		return nil, apperr.New(apperr.NotFound, "case not found")
-	}
-	// A retry answers with the case as myCase would: audited the same way.
 	d, err := s.Decide(ctx)
 	if err != nil {
 		return nil, err

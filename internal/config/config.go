@@ -1,10 +1,13 @@
 // Package config reads the hub's configuration from environment variables.
 // Flags on the command line override single values; defaults are safe for a
-// local development machine, and production mode refuses development keys.
+// local development machine: development mode (the default) accepts tokens
+// signed with a key published in the source, so it listens on loopback only,
+// and production mode refuses development keys.
 package config
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -304,6 +307,13 @@ func (c Config) AuditKey() ([]byte, error) {
 func (c Config) Validate() error {
 	switch c.Mode {
 	case ModeDevelopment:
+		// Anyone can mint a development token (the key is in the source),
+		// so a development hub must be unreachable from other machines:
+		// a forgotten DATAHUB_MODE on a server must not open it.
+		if !LoopbackAddr(c.ListenAddr) {
+			return fmt.Errorf("LISTEN_ADDR %q is reachable from other machines, but DATAHUB_MODE=development (the default) accepts tokens signed with the development key published in the source: "+
+				"listen on loopback (127.0.0.1:8080, [::1]:8080, localhost:8080), or set DATAHUB_MODE=production with JWT_PUBLIC_KEYS", c.ListenAddr)
+		}
 	case ModeProduction:
 		if c.DevJWTSecret != "" {
 			return fmt.Errorf("DEV_JWT_SECRET is set but DATAHUB_MODE=production refuses development keys")
@@ -333,6 +343,21 @@ func (c Config) Validate() error {
 		return err
 	}
 	return c.validateConnLimits()
+}
+
+// LoopbackAddr reports whether a listen address (host:port) accepts
+// connections from this machine only: a host in 127.0.0.0/8, ::1 or
+// "localhost". An empty host (":8080") listens on every interface.
+func LoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // DevSecret returns the HS256 development secret, or nil in production.

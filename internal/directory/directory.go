@@ -200,6 +200,22 @@ func (s *Service) Departments(ctx context.Context, codes []string) ([]*Departmen
 	return out, nil
 }
 
+// DepartmentArea returns the root of the jurisdiction subtree department
+// code serves (the district for a bureau, its own street or town for a
+// street office or town government) and true, or false when the directory
+// holds no such department.
+func (s *Service) DepartmentArea(ctx context.Context, code string) (string, bool, error) {
+	snap, err := s.load(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	d, ok := snap.departments[code]
+	if !ok {
+		return "", false, nil
+	}
+	return d.JurisdictionCode, true, nil
+}
+
 // AllDepartments lists every department.
 func (s *Service) AllDepartments(ctx context.Context) ([]*Department, error) {
 	snap, err := s.load(ctx)

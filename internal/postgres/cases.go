@@ -206,14 +206,14 @@ func (s *CaseStore) Create(ctx context.Context, c *cases.Case, ev cases.Event) e
 	return InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `INSERT INTO cases (id, case_no, owner_dept, kind, major_code, minor_code, source, status,
 			description, address, lat, lng, jurisdiction_code, street_code, community_code, reporter_name, reporter_phone,
-			citizen_id, photo_urls, reported_at, source_dept, external_id, created_at, updated_at, version, property_id)
+			citizen_id, photo_urls, reported_at, source_dept, external_id, created_at, updated_at, version, property_id, citizen_key)
 			VALUES ($1, 'HL' || to_char($19 AT TIME ZONE 'Asia/Shanghai', 'YYYY') || '-' || lpad(nextval('case_no_seq')::text, 7, '0'),
-			$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22, 1, $23)
+			$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22, 1, $23, $24)
 			RETURNING case_no`,
 			c.ID, c.OwnerDept, c.Kind, c.MajorCode, c.MinorCode, c.Source, c.Status, c.Description, c.Address,
 			c.Lat, c.Lng, c.JurisdictionCode, *street, community, nullIfEmpty(c.ReporterName), nullIfEmpty(c.ReporterPhone),
 			nullIfEmpty(c.CitizenID), c.PhotoURLs, c.ReportedAt, c.SourceDept, nullIfEmpty(c.ExternalID), c.CreatedAt,
-			c.PropertyID,
+			c.PropertyID, nullIfEmpty(c.CitizenKey),
 		).Scan(&c.CaseNo)
 		if err != nil {
 			return translate(fmt.Errorf("insert case: %w", err))
@@ -348,6 +348,19 @@ func exists(ctx context.Context, pool *pgxpool.Pool, sql string, arg any) (bool,
 		return false, translate(fmt.Errorf("exists: %w", err))
 	}
 	return ok, nil
+}
+
+// GetByCitizenKey implements cases.Store.
+func (s *CaseStore) GetByCitizenKey(ctx context.Context, citizenID, key string) (*cases.Case, error) {
+	c, err := scanCase(s.pool.QueryRow(ctx, "SELECT "+caseColumns+" FROM cases WHERE citizen_id = $1 AND citizen_key = $2",
+		citizenID, key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.New(apperr.NotFound, "case not found")
+	}
+	if err != nil {
+		return nil, translate(fmt.Errorf("get case by citizen key: %w", err))
+	}
+	return c, nil
 }
 
 // GetByExternal implements cases.Store.
