@@ -13,6 +13,7 @@ import (
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/seed"
 	"github.com/fengcheng/datahub/internal/testenv"
+	"github.com/fengcheng/datahub/policies"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -41,10 +42,40 @@ func insertDirectory(ctx context.Context, pool *pgxpool.Pool) error {
 }
 
 // fixedAuth grants one decision to every caller: these tests exercise the
-// store and the workflow; the policy engine has its own tests.
+// store and the workflow; the policy engine has its own tests. A decision
+// given without field groups reads its dataset's public and unconditional
+// groups, as every real decision with rows does (lists refuse filters on
+// groups a caller cannot read).
 type fixedAuth struct{ d *access.Decision }
 
-func (f fixedAuth) Decide(context.Context, string) (*access.Decision, error) { return f.d, nil }
+func (f fixedAuth) Decide(_ context.Context, dataset string) (*access.Decision, error) {
+	if f.d == nil || f.d.Fields != nil || f.d.Rows.Empty() {
+		return f.d, nil
+	}
+	d := *f.d
+	d.Fields = map[string]access.FieldAccess{}
+	if ds, ok := testCatalog.Dataset(dataset); ok {
+		for _, g := range ds.Groups {
+			if g.Class == access.ClassPublic || g.Class == access.ClassUnconditional {
+				d.Fields[g.Name] = access.FieldVisible
+			}
+		}
+	}
+	return &d, nil
+}
+
+// testCatalog is the shipped catalog, for fixedAuth's default field groups.
+var testCatalog = func() *access.Catalog {
+	data, err := policies.FS.ReadFile("catalog.yaml")
+	if err != nil {
+		panic(err)
+	}
+	c, err := access.ParseCatalog(data)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}()
 
 func commandCentre() *access.Decision {
 	return &access.Decision{Dataset: cases.Dataset, Rows: access.RowScope{All: true},
