@@ -346,7 +346,7 @@ func TestEveryDisclosingPathIsAudited(t *testing.T) {
 	}
 	h := newHub(t)
 	f := loadFixtures(t, h)
-	auditor := h.token("district", "auditor")
+	auditor := h.token("urban-management", "auditor")
 	for _, name := range names {
 		d := disclosures[name]
 		if d.exempt != "" {

@@ -32,7 +32,7 @@ func TestMutationsAuditWhatTheyReturn(t *testing.T) {
 	if err := h.app.Audit.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	r = h.do(h.token("district", "auditor"), `{ auditTrail(filter: {dept: "water", operation: "WaterHandlesCase"}) {
+	r = h.do(h.token("urban-management", "auditor"), `{ auditTrail(filter: {dept: "water", operation: "WaterHandlesCase"}) {
 		records { dataset rowCount } } }`, nil)
 	recs := decode[struct {
 		Records []struct {

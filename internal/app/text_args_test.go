@@ -10,7 +10,7 @@ import (
 // BAD_USER_INPUT naming the argument, never an uncoded internal error.
 func TestUnstorableTextIsBadUserInput(t *testing.T) {
 	h := newHub(t)
-	auditor := h.token("district", "auditor")
+	auditor := h.token("urban-management", "auditor")
 	um := h.token("urban-management", "officer", "dispatcher", "admin")
 	water := h.token("water", "admin")
 	const nul = "x\u0000y"
