@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -33,23 +32,6 @@ var env testenv.Env
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -60,13 +42,13 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func newMain(extra map[string]string) (*Main, *syncBuffer) {
-	out := &syncBuffer{}
+func newMain(extra map[string]string) (*Main, *testenv.SyncBuffer) {
+	out := &testenv.SyncBuffer{}
 	vars := map[string]string{"DATABASE_URL": env.DatabaseURL, "REDIS_URL": env.RedisURL, "REDIS_PREFIX": env.RedisPrefix}
 	for k, v := range extra {
 		vars[k] = v
 	}
-	return &Main{Stdout: out, Stderr: &syncBuffer{}, Getenv: func(k string) string { return vars[k] }}, out
+	return &Main{Stdout: out, Stderr: &testenv.SyncBuffer{}, Getenv: func(k string) string { return vars[k] }}, out
 }
 
 // TestServeGracefulShutdown starts `datahub serve`, keeps a request in
@@ -546,7 +528,7 @@ func TestEveryCommandHelps(t *testing.T) {
 			if !errors.Is(err, errUsage) {
 				t.Fatalf("err %v, want the usage error", err)
 			}
-			if stderr := m.Stderr.(*syncBuffer).String(); !strings.Contains(stderr, "Usage of") || out.String() != "" {
+			if stderr := m.Stderr.(*testenv.SyncBuffer).String(); !strings.Contains(stderr, "Usage of") || out.String() != "" {
 				t.Fatalf("stderr %q, stdout %q", stderr, out.String())
 			}
 		})

@@ -23,6 +23,7 @@ import (
 	"github.com/fengcheng/datahub/internal/app"
 	"github.com/fengcheng/datahub/internal/config"
 	"github.com/fengcheng/datahub/internal/events"
+	"github.com/fengcheng/datahub/internal/testenv"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -59,26 +60,8 @@ func runChildHub() int {
 type childHub struct {
 	URL    string
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testenv.SyncBuffer
 	exited chan struct{}
-}
-
-// syncBuffer collects a child's log output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startChildHub re-executes the test binary as a hub with vars added to the
@@ -91,7 +74,7 @@ func startChildHub(t *testing.T, name string, vars map[string]string) *childHub 
 	for k, v := range vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	c := &childHub{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	c := &childHub{cmd: cmd, stderr: &testenv.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = c.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/fengcheng/datahub/internal/testenv"
 )
 
 // A record made of attacker-sized text (the GraphQL operation name, a
@@ -85,7 +87,7 @@ func TestRefusedRecordIsIsolated(t *testing.T) {
 	if _, err := pool.Exec(ctx, `ALTER TABLE audit_log ADD CONSTRAINT no_poison CHECK (request_id <> 'poison')`); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	w := NewWriter(pool, Options{BatchSize: 100, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	t.Cleanup(func() { closeSoon(w) })

@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/testenv"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -132,7 +132,7 @@ func TestRetryKeepsRecords(t *testing.T) {
 	t.Parallel()
 	pool, _ := newSchema(t, false) // no audit_log yet: every write fails
 	ctx := ctxT(t)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	w := NewWriter(pool, Options{
 		BatchSize: 10, FlushInterval: time.Millisecond,
 		RetryMin: time.Millisecond, RetryMax: 20 * time.Millisecond,
@@ -203,7 +203,7 @@ func TestBackpressure(t *testing.T) {
 func TestCloseDeadline(t *testing.T) {
 	t.Parallel()
 	pool, _ := newSchema(t, false)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	w := NewWriter(pool, Options{
 		BatchSize: 2, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
@@ -318,22 +318,4 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the writer goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
