@@ -1,0 +1,197 @@
+package postgres_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/evaluation"
+)
+
+// getTable downloads a frozen table over HTTP as an evaluator.
+func getTable(t *testing.T, ctx context.Context, svc *evaluation.Service, path string) []byte {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	evaluation.ExportHandler(svc).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil).WithContext(ctx))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+	}
+	return rec.Body.Bytes()
+}
+
+// readXLSX reads a workbook back with openpyxl (scripts/test-readers.sh
+// installs it).
+func readXLSX(t *testing.T, data []byte) map[string][][]any {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "s.xlsx")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("/usr/bin/python3", "testdata/xlsx_dump.py", p).Output()
+	if err != nil {
+		t.Fatalf("openpyxl (run scripts/test-readers.sh): %v", err)
+	}
+	var sheets map[string][][]any
+	d := json.NewDecoder(bytes.NewReader(out))
+	d.UseNumber()
+	if err := d.Decode(&sheets); err != nil {
+		t.Fatal(err)
+	}
+	return sheets
+}
+
+// cellEquals compares an openpyxl cell with an NDJSON value of a column.
+func cellEquals(t *testing.T, typ string, cell, nd any) bool {
+	t.Helper()
+	if nd == nil {
+		return cell == nil
+	}
+	switch typ {
+	case "timestamp":
+		s, _ := cell.(string)
+		local, err := time.ParseInLocation("2006-01-02T15:04:05", s, shanghai)
+		return err == nil && local.UTC().Format(time.RFC3339) == nd
+	case "integer", "number":
+		n, ok := cell.(json.Number)
+		return ok && n.String() == nd.(json.Number).String()
+	}
+	return cell == nd
+}
+
+func TestEvaluationSnapshotFormats(t *testing.T) {
+	pool := setup(t)
+	f := newEvalFixture(t, pool)
+	svc := newEvalService(t, pool, &evalClock{now: evalNow})
+	ctx := evaluatorCtx()
+	m, err := svc.CreateSnapshot(ctx, "cases", evaluation.SnapshotFilter{Jurisdiction: f.street}, evaluation.Profile{})
+	if err != nil {
+		t.Fatalf("create snapshot: %v", err)
+	}
+	nd := exportBytes(t, ctx, svc, m.ID, evaluation.FormatNDJSON, 0)
+	csvData := exportBytes(t, ctx, svc, m.ID, evaluation.FormatCSV, 0)
+
+	// CSV with BOM: the same bytes after the mark, its own checksum, and a
+	// range inside it resumes correctly.
+	bom := exportBytes(t, ctx, svc, m.ID, evaluation.FormatCSVBOM, 0)
+	if !bytes.Equal(bom, append([]byte(evaluation.BOM), csvData...)) || sha(bom) != m.CSVBOM.SHA256 || int64(len(bom)) != m.CSVBOM.Bytes {
+		t.Fatalf("csv+bom: %d bytes %s, manifest %+v", len(bom), sha(bom), m.CSVBOM)
+	}
+	for _, off := range []int64{1, 3, 10, int64(len(bom)) - 5} {
+		if got := exportBytes(t, ctx, svc, m.ID, evaluation.FormatCSVBOM, off); !bytes.Equal(got, bom[off:]) {
+			t.Errorf("csv+bom from %d differs", off)
+		}
+	}
+
+	// Dimension tables and the dictionary are in the manifest with their
+	// checksums, and served exactly.
+	want := []string{"jurisdictions", "departments", "case_classes", "kinds", "sources", "statuses", "dictionary"}
+	if len(m.Tables) != len(want) {
+		t.Fatalf("tables %+v", m.Tables)
+	}
+	for i, tm := range m.Tables {
+		if tm.Name != want[i] || tm.Rows == 0 || len(tm.Columns) == 0 {
+			t.Errorf("table %d: %+v", i, tm)
+		}
+		for _, ext := range []string{"ndjson", "csv", "csv?bom=1"} {
+			b := getTable(t, ctx, svc, "/datasets/"+m.ID.String()+"/"+tm.Name+"."+ext)
+			if r := tm.Files[tm.Name+"."+ext]; sha(b) != r.SHA256 || int64(len(b)) != r.Bytes {
+				t.Errorf("%s.%s: %s, manifest %+v", tm.Name, ext, sha(b), r)
+			}
+		}
+	}
+	again, err := svc.Snapshot(ctx, m.ID)
+	if err != nil || len(again.Tables) != len(m.Tables) || again.XLSX == nil || *again.XLSX != *m.XLSX || again.CSVBOM != m.CSVBOM {
+		t.Fatalf("stored manifest %+v: %v", again, err)
+	}
+	// The dictionary describes every column of the rows in both languages.
+	dict := string(getTable(t, ctx, svc, "/datasets/"+m.ID.String()+"/dictionary.ndjson"))
+	for _, c := range m.Columns {
+		if c.AboutZH == "" || c.Anonymization == "" || !strings.Contains(dict, `"table":"cases","column":"`+c.Name+`"`) {
+			t.Errorf("column %s is not fully in the dictionary", c.Name)
+		}
+	}
+
+	// Frozen: renaming a jurisdiction afterwards changes nothing served.
+	jur := getTable(t, ctx, svc, "/datasets/"+m.ID.String()+"/jurisdictions.csv")
+	if _, err := pool.Exec(context.Background(), `UPDATE jurisdictions SET name_zh = '改名' WHERE code = $1`, f.c1); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(jur, getTable(t, ctx, svc, "/datasets/"+m.ID.String()+"/jurisdictions.csv")) {
+		t.Error("a later catalogue change altered a frozen table")
+	}
+	var c1Name string
+	if err := pool.QueryRow(context.Background(), `SELECT name_zh FROM jurisdictions WHERE code = $1`, f.street).Scan(&c1Name); err != nil {
+		t.Fatal(err)
+	}
+
+	// XLSX, read back by openpyxl: every row equals the NDJSON rendering,
+	// codes keep their leading zeros, Chinese round-trips.
+	xl := exportBytes(t, ctx, svc, m.ID, evaluation.FormatXLSX, 0)
+	if sha(xl) != m.XLSX.SHA256 || int64(len(xl)) != m.XLSX.Bytes {
+		t.Fatalf("xlsx %s, manifest %+v", sha(xl), m.XLSX)
+	}
+	if got := exportBytes(t, ctx, svc, m.ID, evaluation.FormatXLSX, 100); !bytes.Equal(got, xl[100:]) {
+		t.Error("xlsx range differs")
+	}
+	sheets := readXLSX(t, xl)
+	rows := sheets["cases"]
+	lines := strings.Split(strings.TrimSuffix(string(nd), "\n"), "\n")
+	if len(rows) != len(lines)+1 {
+		t.Fatalf("cases sheet has %d rows, ndjson %d lines", len(rows), len(lines))
+	}
+	for i, c := range m.Columns {
+		h := c.Name
+		if c.Type == "timestamp" {
+			h += " (Asia/Shanghai)"
+		}
+		if rows[0][i] != h {
+			t.Errorf("header %d = %v, want %s", i, rows[0][i], h)
+		}
+	}
+	for r, l := range lines {
+		var obj map[string]any
+		d := json.NewDecoder(strings.NewReader(l))
+		d.UseNumber()
+		if err := d.Decode(&obj); err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range m.Columns {
+			var cell any // openpyxl leaves trailing empty cells out
+			if i < len(rows[r+1]) {
+				cell = rows[r+1][i]
+			}
+			if !cellEquals(t, c.Type, cell, obj[c.Name]) {
+				t.Errorf("row %d %s: xlsx %#v, ndjson %#v", r+1, c.Name, cell, obj[c.Name])
+			}
+		}
+	}
+	classes := sheets["case_classes"]
+	all := cases.DefaultCatalogue().All()
+	if len(classes) != len(all)+1 {
+		t.Fatalf("case_classes sheet: %d rows", len(classes))
+	}
+	for i, cl := range all {
+		r := classes[i+1]
+		if r[1] != cl.MajorCode || r[3] != cl.MinorCode || r[4] != cl.MinorName {
+			t.Errorf("class %s: %v", cl.MinorCode, r)
+		}
+	}
+	found := false
+	for _, r := range sheets["jurisdictions"] {
+		if r[0] == f.street && r[3] == c1Name {
+			found = true
+		}
+	}
+	if !found || len(sheets["dictionary"]) < len(m.Columns) || sheets["about"] == nil {
+		t.Errorf("jurisdiction %s %s not in the workbook, or dictionary/about missing", f.street, c1Name)
+	}
+}

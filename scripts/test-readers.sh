@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install the independent readers the export tests read snapshots back with:
+# Debian's python3-openpyxl (XLSX). No-op when it is already there.
+set -euo pipefail
+
+SCRIPT_NAME=test-readers
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+
+if ! /usr/bin/python3 -c 'import openpyxl' >/dev/null 2>&1; then
+	apt_install python3-openpyxl
+fi
