@@ -106,7 +106,7 @@ services: ## make sure PostgreSQL+PostGIS and Redis answer on 127.0.0.1
 createdb: services ## create the database named by DATABASE_URL if missing
 	scripts/createdb.sh
 
-test-readers: ## python3-openpyxl, which the export tests read workbooks back with
+test-readers: ## python3-openpyxl and hyparquet, which the export tests read files back with
 	scripts/test-readers.sh
 
 npm-deps: ## npm packages for test/federation (no-op without its package.json)

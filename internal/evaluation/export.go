@@ -63,8 +63,8 @@ func (s *Service) Export(ctx context.Context, id uuid.UUID, f Format, w io.Write
 	if err != nil {
 		return 0, err
 	}
-	if f == FormatXLSX && m.XLSX == nil {
-		return 0, apperr.New(apperr.NotFound, "snapshot %s has no workbook (too many rows for Excel, or made before workbooks): use csv", id)
+	if err := m.offers(f); err != nil {
+		return 0, err
 	}
 	total := m.Rendering(f).Bytes
 	if offset < 0 || offset > total {
@@ -149,6 +149,8 @@ func (s *Service) stream(ctx context.Context, m *Manifest, f Format, w io.Writer
 	switch f {
 	case FormatXLSX:
 		return s.streamFile(ctx, m.ID, XLSXFile, f, emit, start, h, &written, &pos, m.Rendering(f).SHA256, o, end)
+	case FormatParquet:
+		return s.streamFile(ctx, m.ID, ParquetFile, f, emit, start, h, &written, &pos, m.Rendering(f).SHA256, o, end)
 	case FormatCSVBOM:
 		if err := emit([]byte(BOM)); err != nil {
 			return written, ignoreDone(err)
@@ -310,7 +312,7 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f, err := ParseFormat(ext)
 	if err != nil {
-		s.writeError(w, r, apperr.New(apperr.NotFound, "no dataset %q: use the .ndjson, .csv or .xlsx extension", file))
+		s.writeError(w, r, apperr.New(apperr.NotFound, "no dataset %q: use the .ndjson, .csv, .xlsx or .parquet extension", file))
 		return
 	}
 	if f == FormatCSV && r.URL.Query().Get("bom") == "1" {
@@ -326,8 +328,8 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if f == FormatXLSX && m.XLSX == nil {
-		s.writeError(w, r, apperr.New(apperr.NotFound, "snapshot %s has no workbook (too many rows for Excel, or made before workbooks): use csv", id))
+	if err := m.offers(f); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	rend := m.Rendering(f)
@@ -393,8 +395,21 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// offers returns NOT_FOUND for a binary rendering the snapshot lacks.
+func (m *Manifest) offers(f Format) error {
+	switch {
+	case f == FormatXLSX && m.XLSX == nil:
+		return apperr.New(apperr.NotFound, "snapshot %s has no workbook (too many rows for Excel, or made before workbooks): use csv", m.ID)
+	case f == FormatParquet && m.Parquet == nil:
+		return apperr.New(apperr.NotFound, "snapshot %s was made before Parquet files: use csv", m.ID)
+	}
+	return nil
+}
+
 func contentType(ext string) string {
 	switch ext {
+	case "parquet":
+		return "application/vnd.apache.parquet"
 	case "csv":
 		return "text/csv; charset=utf-8; header=present"
 	case "xlsx":
@@ -413,8 +428,8 @@ func (s *Service) serveTable(w http.ResponseWriter, r *http.Request) {
 	id, err := uuid.Parse(r.PathValue("id"))
 	file := r.PathValue("file")
 	table, ext, _ := strings.Cut(file, ".")
-	if err != nil || (ext != "csv" && ext != "ndjson") {
-		s.writeError(w, r, apperr.New(apperr.NotFound, "no table %q: paths are /datasets/{id}/{table}.ndjson or .csv", file))
+	if err != nil || (ext != "csv" && ext != "ndjson" && ext != "parquet") {
+		s.writeError(w, r, apperr.New(apperr.NotFound, "no table %q: paths are /datasets/{id}/{table}.ndjson, .csv or .parquet", file))
 		return
 	}
 	d, err := s.snapshotAccess(ctx)

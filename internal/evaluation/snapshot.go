@@ -32,6 +32,8 @@ const (
 	// FormatXLSX is a workbook: the rows, every dimension table and the
 	// dictionary, one sheet each.
 	FormatXLSX Format = "xlsx"
+	// FormatParquet is the rows as Parquet, with typed columns.
+	FormatParquet Format = "parquet"
 )
 
 // ParseFormat validates a format name (the file extension).
@@ -43,8 +45,10 @@ func ParseFormat(s string) (Format, error) {
 		return FormatCSV, nil
 	case FormatXLSX:
 		return FormatXLSX, nil
+	case FormatParquet:
+		return FormatParquet, nil
 	}
-	return "", apperr.Invalid("format", "unknown format %q: use ndjson, csv or xlsx", s)
+	return "", apperr.Invalid("format", "unknown format %q: use ndjson, csv, xlsx or parquet", s)
 }
 
 // SnapshotDatasets are the datasets a snapshot can freeze.
@@ -119,6 +123,8 @@ type Manifest struct {
 	// XLSX is the workbook; nil when the rows exceed Excel's sheet limit
 	// or the snapshot predates workbooks.
 	XLSX *Rendering `json:"xlsx,omitempty"`
+	// Parquet is the rows as Parquet; nil when the snapshot predates it.
+	Parquet *Rendering `json:"parquet,omitempty"`
 	// Tables are the dimension tables and the data dictionary frozen with
 	// the snapshot, with their columns described and their files' checksums.
 	Tables        []TableManifest `json:"tables,omitempty"`
@@ -138,6 +144,11 @@ func (m *Manifest) Rendering(f Format) Rendering {
 	case FormatXLSX:
 		if m.XLSX != nil {
 			return *m.XLSX
+		}
+		return Rendering{}
+	case FormatParquet:
+		if m.Parquet != nil {
+			return *m.Parquet
 		}
 		return Rendering{}
 	}

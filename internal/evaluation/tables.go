@@ -1,6 +1,7 @@
 package evaluation
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
@@ -51,8 +52,8 @@ func (t *Table) TableRows() int64 { return int64(len(t.rows)) }
 const BOM = "\uFEFF"
 
 // Files renders the table as NDJSON and CSV (with and without BOM) and
-// returns the file contents by name with the manifest entry.
-func (t *Table) Files() (map[string][]byte, TableManifest) {
+// Parquet and returns the file contents by name with the manifest entry.
+func (t *Table) Files() (map[string][]byte, TableManifest, error) {
 	var nd, cs []byte
 	cs = append(cs, csvHeader(t.Columns)...)
 	cs = append(cs, '\n')
@@ -60,14 +61,24 @@ func (t *Table) Files() (map[string][]byte, TableManifest) {
 		nd = append(renderNDJSON(nd, t.Columns, r), '\n')
 		cs = append(renderCSV(cs, r), '\n')
 	}
-	files := map[string][]byte{t.Name + ".ndjson": nd, t.Name + ".csv": cs}
+	var pq bytes.Buffer
+	pw := NewParquetWriter(&pq, t.Name, t.Columns)
+	for _, r := range t.rows {
+		if err := pw.add(r); err != nil {
+			return nil, TableManifest{}, err
+		}
+	}
+	if err := pw.Close(); err != nil {
+		return nil, TableManifest{}, err
+	}
+	files := map[string][]byte{t.Name + ".ndjson": nd, t.Name + ".csv": cs, t.Name + ".parquet": pq.Bytes()}
 	tm := TableManifest{Name: t.Name, About: t.About, AboutZH: t.AboutZH, Columns: t.Columns, Rows: t.TableRows(),
 		Files: map[string]Rendering{}}
 	for name, b := range files {
 		tm.Files[name] = renderingOf(b)
 	}
 	tm.Files[t.Name+".csv?bom=1"] = renderingOf(append([]byte(BOM), cs...))
-	return files, tm
+	return files, tm, nil
 }
 
 func renderingOf(b []byte) Rendering {

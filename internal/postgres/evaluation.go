@@ -1025,6 +1025,14 @@ func (s *EvaluationStore) CreateSnapshot(ctx context.Context, spec *evaluation.S
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	defer src.book.Close() //nolint:errcheck // temporary files only
+	pqFile, err := os.CreateTemp("", "snapshot-*.parquet")
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: parquet: %w", err)
+	}
+	defer os.Remove(pqFile.Name()) //nolint:errcheck // best effort
+	defer pqFile.Close()           //nolint:errcheck // read back below
+	pqBuf := bufio.NewWriterSize(pqFile, 64<<10)
+	src.pq = evaluation.NewParquetWriter(pqBuf, "cases", spec.Anonymizer.Columns())
 
 	var m *evaluation.Manifest
 	err = InTx(ctx, s.pool, func(tx pgx.Tx) error {
@@ -1056,7 +1064,10 @@ func (s *EvaluationStore) CreateSnapshot(ctx context.Context, spec *evaluation.S
 			return err
 		}
 		for _, t := range tables {
-			files, tm := t.Files()
+			files, tm, err := t.Files()
+			if err != nil {
+				return fmt.Errorf("snapshot: %s: %w", t.Name, err)
+			}
 			for name, b := range files {
 				if _, err := writeFile(ctx, tx, spec.ID, name, bytes.NewReader(b)); err != nil {
 					return err
@@ -1076,10 +1087,24 @@ func (s *EvaluationStore) CreateSnapshot(ctx context.Context, spec *evaluation.S
 			}
 			m.XLSX = &rend
 		}
+		if err := src.pq.Close(); err != nil {
+			return fmt.Errorf("snapshot: %w", err)
+		}
+		if err := pqBuf.Flush(); err != nil {
+			return fmt.Errorf("snapshot: parquet: %w", err)
+		}
+		if _, err := pqFile.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("snapshot: parquet: %w", err)
+		}
+		rend, err := writeFile(ctx, tx, spec.ID, evaluation.ParquetFile, bufio.NewReaderSize(pqFile, 64<<10))
+		if err != nil {
+			return err
+		}
+		m.Parquet = &rend
 		filter, _ := json.Marshal(m.Filter)
 		profile, _ := json.Marshal(m.Profile)
 		columns, _ := json.Marshal(m.Columns)
-		files, _ := json.Marshal(manifestFiles{CSVBOM: m.CSVBOM, XLSX: m.XLSX, Tables: m.Tables})
+		files, _ := json.Marshal(manifestFiles{CSVBOM: m.CSVBOM, XLSX: m.XLSX, Parquet: m.Parquet, Tables: m.Tables})
 		_, err = tx.Exec(ctx, `INSERT INTO eval_snapshots (id, dataset, filter, profile, columns, row_count, ndjson_sha256,
 			ndjson_bytes, csv_sha256, csv_bytes, policy_version, rules_version, pseudonym_key, created_by, created_at, files)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
@@ -1099,9 +1124,10 @@ func (s *EvaluationStore) CreateSnapshot(ctx context.Context, spec *evaluation.S
 // manifestFiles is the manifest's "files" column: what later versions
 // added to a snapshot, so older snapshots keep reading as they were.
 type manifestFiles struct {
-	CSVBOM evaluation.Rendering       `json:"csvBom"`
-	XLSX   *evaluation.Rendering      `json:"xlsx,omitempty"`
-	Tables []evaluation.TableManifest `json:"tables,omitempty"`
+	CSVBOM  evaluation.Rendering       `json:"csvBom"`
+	XLSX    *evaluation.Rendering      `json:"xlsx,omitempty"`
+	Parquet *evaluation.Rendering      `json:"parquet,omitempty"`
+	Tables  []evaluation.TableManifest `json:"tables,omitempty"`
 }
 
 // readDimensions reads the jurisdictions and departments and builds the
@@ -1229,6 +1255,7 @@ type snapshotSource struct {
 	ndHash, csvHash hash.Hash
 	bomHash         hash.Hash
 	book            *evaluation.Workbook
+	pq              *evaluation.ParquetWriter
 	nd, csv         []byte
 	row             [4]any
 	checkpoints     [][]any
@@ -1268,6 +1295,10 @@ func (s *snapshotSource) Next() bool {
 		s.err = err
 		return false
 	}
+	if err := s.pq.Add(s.spec.Anonymizer); err != nil {
+		s.err = err
+		return false
+	}
 	s.ndPos += int64(len(s.nd)) + 1
 	s.csvPos += int64(len(s.csv)) + 1
 	s.row = [4]any{s.spec.ID, s.seq, string(s.nd), string(s.csv)}
@@ -1296,7 +1327,7 @@ func scanManifest(row pgx.Row) (*evaluation.Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.CSVBOM, m.XLSX, m.Tables = files.CSVBOM, files.XLSX, files.Tables
+	m.CSVBOM, m.XLSX, m.Parquet, m.Tables = files.CSVBOM, files.XLSX, files.Parquet, files.Tables
 	m.CreatedAt = m.CreatedAt.UTC()
 	return &m, nil
 }

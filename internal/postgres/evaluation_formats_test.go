@@ -195,3 +195,115 @@ func TestEvaluationSnapshotFormats(t *testing.T) {
 		t.Errorf("jurisdiction %s %s not in the workbook, or dictionary/about missing", f.street, c1Name)
 	}
 }
+
+type parquetDump struct {
+	Schema []struct {
+		Name    string `json:"name"`
+		Type    string `json:"type"`
+		Logical any    `json:"logical"`
+	} `json:"schema"`
+	Rows      [][]any             `json:"rows"`
+	Encodings map[string][]string `json:"encodings"`
+}
+
+// readParquet reads a Parquet file back with hyparquet (a JavaScript
+// reader; scripts/test-readers.sh installs it).
+func readParquet(t *testing.T, data []byte) parquetDump {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "s.parquet")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("node", "../../test/readers/parquet_dump.mjs", p).Output()
+	if err != nil {
+		t.Fatalf("hyparquet (run scripts/test-readers.sh): %v", err)
+	}
+	var d parquetDump
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.UseNumber()
+	if err := dec.Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestEvaluationSnapshotParquet(t *testing.T) {
+	pool := setup(t)
+	f := newEvalFixture(t, pool)
+	svc := newEvalService(t, pool, &evalClock{now: evalNow})
+	ctx := evaluatorCtx()
+	m, err := svc.CreateSnapshot(ctx, "cases", evaluation.SnapshotFilter{Jurisdiction: f.street}, evaluation.Profile{KeepText: true, Coordinates: true})
+	if err != nil {
+		t.Fatalf("create snapshot: %v", err)
+	}
+	nd := exportBytes(t, ctx, svc, m.ID, evaluation.FormatNDJSON, 0)
+	pq := exportBytes(t, ctx, svc, m.ID, evaluation.FormatParquet, 0)
+	if m.Parquet == nil || sha(pq) != m.Parquet.SHA256 || int64(len(pq)) != m.Parquet.Bytes {
+		t.Fatalf("parquet %s, manifest %+v", sha(pq), m.Parquet)
+	}
+	if got := exportBytes(t, ctx, svc, m.ID, evaluation.FormatParquet, 7); !bytes.Equal(got, pq[7:]) {
+		t.Error("parquet range differs")
+	}
+	d := readParquet(t, pq)
+	at := map[string]int{}
+	for i, s := range d.Schema {
+		at[s.Name] = i
+	}
+	for _, c := range m.Columns {
+		i, ok := at[c.Name]
+		if !ok {
+			t.Fatalf("column %s missing from %+v", c.Name, d.Schema)
+		}
+		s := d.Schema[i]
+		wantType := map[string]string{"string": "BYTE_ARRAY", "integer": "INT64", "number": "DOUBLE", "boolean": "BOOLEAN", "timestamp": "INT64"}[c.Type]
+		if s.Type != wantType || (c.Type == "timestamp") != (s.Logical == "TIMESTAMP") {
+			t.Errorf("column %s: %+v", c.Name, s)
+		}
+	}
+	if enc := strings.Join(d.Encodings["minor_code"], ","); !strings.Contains(enc, "DICTIONARY") {
+		t.Errorf("minor_code encodings %s: codes are not dictionary-encoded", enc)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(nd), "\n"), "\n")
+	if len(d.Rows) != len(lines) {
+		t.Fatalf("parquet %d rows, ndjson %d", len(d.Rows), len(lines))
+	}
+	for r, l := range lines {
+		var obj map[string]any
+		dec := json.NewDecoder(strings.NewReader(l))
+		dec.UseNumber()
+		if err := dec.Decode(&obj); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range m.Columns {
+			cell, want := d.Rows[r][at[c.Name]], obj[c.Name]
+			ok := cell == want
+			switch {
+			case want == nil || cell == nil:
+			case c.Type == "timestamp":
+				tm, err := time.Parse(time.RFC3339, cell.(string))
+				ok = err == nil && tm.UTC().Format(time.RFC3339) == want
+			case c.Type == "integer" || c.Type == "number":
+				ok = cell.(json.Number).String() == want.(json.Number).String()
+			}
+			if !ok {
+				t.Errorf("row %d %s: parquet %#v, ndjson %#v", r+1, c.Name, cell, want)
+			}
+		}
+	}
+	// The dimension tables come as Parquet too; codes and Chinese survive.
+	cl := readParquet(t, getTable(t, ctx, svc, "/datasets/"+m.ID.String()+"/case_classes.parquet"))
+	if r := cl.Rows[0]; len(cl.Rows) != len(cases.DefaultCatalogue().All()) {
+		t.Errorf("case_classes.parquet: %d rows, first %v", len(cl.Rows), r)
+	}
+	var names []string
+	for _, r := range cl.Rows {
+		for _, v := range r {
+			if s, ok := v.(string); ok {
+				names = append(names, s)
+			}
+		}
+	}
+	if all := strings.Join(names, " "); !strings.Contains(all, "0601") || !strings.Contains(all, "其他设施损坏") || !strings.Contains(all, " 01 ") {
+		t.Errorf("case_classes.parquet lost codes or names: %s", all)
+	}
+}
