@@ -36,7 +36,7 @@ func readXLSX(t *testing.T, data []byte) map[string][][]any {
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("/usr/bin/python3", "testdata/xlsx_dump.py", p).Output()
+	out, err := exec.Command("/usr/bin/python3", "../../test/readers/xlsx_dump.py", p).Output()
 	if err != nil {
 		t.Fatalf("openpyxl (run scripts/test-readers.sh): %v", err)
 	}
