@@ -1,6 +1,7 @@
 package evaluation
 
 import (
+	"archive/zip"
 	"fmt"
 	"io"
 	"strconv"
@@ -162,7 +163,12 @@ func (w *Workbook) Finish(tables []*Table, about [][2]string, out io.Writer) err
 			}
 		}
 	}
-	if _, err := w.f.WriteTo(out); err != nil {
+	// excelize's WriteTo builds the whole zip in a bytes.Buffer before
+	// writing it; a zip writer on out streams it instead, so memory does not
+	// grow with the workbook. (The buffer excelize then writes is empty; its
+	// zip64 header patch concerns entries over 4 GiB, far beyond a sheet.)
+	w.f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return zip.NewWriter(out) })
+	if _, err := w.f.WriteTo(io.Discard); err != nil {
 		return fmt.Errorf("xlsx: write: %w", err)
 	}
 	return nil
