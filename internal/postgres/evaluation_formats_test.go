@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -305,5 +306,70 @@ func TestEvaluationSnapshotParquet(t *testing.T) {
 	}
 	if all := strings.Join(names, " "); !strings.Contains(all, "0601") || !strings.Contains(all, "其他设施损坏") || !strings.Contains(all, " 01 ") {
 		t.Errorf("case_classes.parquet lost codes or names: %s", all)
+	}
+}
+
+// TestEvaluationSnapshotFormatsHTTP: every rendering and every frozen
+// table is served over HTTP with its manifest checksum, resumes with Range,
+// and is audited before any byte leaves (refused when the audit trail
+// fails).
+func TestEvaluationSnapshotFormatsHTTP(t *testing.T) {
+	pool := setup(t)
+	f := newEvalFixture(t, pool)
+	rec := &recordingAuditor{}
+	svc := newEvalService(t, pool, &evalClock{now: evalNow}, func(c *evaluation.Config) { c.Auditor = rec })
+	ctx := evaluatorCtx()
+	m, err := svc.CreateSnapshot(ctx, "cases", evaluation.SnapshotFilter{Jurisdiction: f.street}, evaluation.Profile{})
+	if err != nil {
+		t.Fatalf("create snapshot: %v", err)
+	}
+	h := evaluation.ExportHandler(svc)
+	get := func(path, rng string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, path, nil).WithContext(ctx)
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w
+	}
+	base := "/datasets/" + m.ID.String()
+	type file struct {
+		path string
+		want evaluation.Rendering
+	}
+	files := []file{{base + ".csv?bom=1", m.CSVBOM}, {base + ".xlsx", *m.XLSX}, {base + ".parquet", *m.Parquet}}
+	for _, tm := range m.Tables {
+		for _, ext := range []string{"ndjson", "csv", "csv?bom=1", "parquet"} {
+			files = append(files, file{base + "/" + tm.Name + "." + ext, tm.Files[tm.Name+"."+ext]})
+		}
+	}
+	for _, fl := range files {
+		before := rec.rows.Load()
+		full := get(fl.path, "")
+		if full.Code != http.StatusOK || sha(full.Body.Bytes()) != fl.want.SHA256 || int64(full.Body.Len()) != fl.want.Bytes {
+			t.Errorf("GET %s: %d, %d bytes %s, manifest %+v", fl.path, full.Code, full.Body.Len(), sha(full.Body.Bytes()), fl.want)
+			continue
+		}
+		if rec.rows.Load() == before {
+			t.Errorf("GET %s was not audited", fl.path)
+		}
+		cut := fl.want.Bytes / 2
+		part := get(fl.path, "bytes="+strconv.FormatInt(cut, 10)+"-")
+		if part.Code != http.StatusPartialContent || !bytes.Equal(part.Body.Bytes(), full.Body.Bytes()[cut:]) {
+			t.Errorf("GET %s from %d: %d, %d bytes", fl.path, cut, part.Code, part.Body.Len())
+		}
+	}
+	if b := get(base+"/jurisdictions.csv?bom=1", "").Body.String(); !strings.HasPrefix(b, evaluation.BOM+"code,level,parent_code,name_zh") {
+		t.Errorf("jurisdictions.csv with BOM starts %q", b[:min(len(b), 40)])
+	}
+	rec.fail.Store(true)
+	for _, fl := range files[:4] {
+		if w := get(fl.path, ""); w.Code != http.StatusInternalServerError || bytes.Contains(w.Body.Bytes(), []byte("PK")) {
+			t.Errorf("GET %s with a failing audit trail: %d", fl.path, w.Code)
+		}
+	}
+	if w := get(base+"/nosuch.csv", ""); w.Code != http.StatusNotFound {
+		t.Errorf("unknown table: %d", w.Code)
 	}
 }
