@@ -1,6 +1,9 @@
 package app_test
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fengcheng/datahub/internal/auth"
 )
 
 // readWorkbook reads an XLSX workbook back with openpyxl
@@ -116,5 +121,72 @@ func TestIndicatorsWorkbook(t *testing.T) {
 	}
 	if res, err := http.Get(h.srv.URL + "/indicators.xlsx?period=WEEK&from=2025-07-01&to=2025-10-01"); err != nil || res.StatusCode != http.StatusBadRequest {
 		t.Errorf("bad period: %v %v", res.StatusCode, err)
+	}
+}
+
+// TestSnapshotFilesOverHTTP: an evaluation team with a key creates a
+// snapshot, finds every file in the manifest with its checksum, and
+// downloads the workbook and a dimension table through the hub's
+// authentication; the dictionary is in the manifest.
+func TestSnapshotFilesOverHTTP(t *testing.T) {
+	h := newHub(t)
+	key, _, err := auth.NewAPIKeys(h.app.Pool).Create(context.Background(), auth.APIKeySpec{Name: "evaluation team", Dept: "urban-management",
+		Roles: []string{"evaluator"}, ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := h.asCitizen(key, "", `mutation { createSnapshot(filter: {jurisdiction: "hailing.chengzhong"}) {
+		columns { name unit aboutZh anonymization } files { name table format path sha256 bytes } } }`, nil)
+	if len(r.Errors) > 0 {
+		t.Fatalf("create: %+v", r.Errors)
+	}
+	m := decode[struct {
+		Columns []struct{ Name, Unit, AboutZh, Anonymization string }
+		Files   []struct {
+			Name, Table, Format, Path, Sha256 string
+			Bytes                             int
+		}
+	}](t, r.Data["createSnapshot"])
+	for _, c := range m.Columns {
+		if c.AboutZh == "" || c.Anonymization == "" {
+			t.Errorf("column %+v undocumented", c)
+		}
+	}
+	formats := map[string]bool{}
+	checked := 0
+	for _, f := range m.Files {
+		formats[f.Format] = true
+		if f.Format != "xlsx" && f.Path != "" && !strings.HasSuffix(f.Path, "/case_classes.csv?bom=1") {
+			continue
+		}
+		req, _ := http.NewRequest("GET", h.srv.URL+f.Path, nil)
+		req.Header.Set("X-API-Key", key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		sum := sha256.Sum256(b)
+		if res.StatusCode != http.StatusOK || hex.EncodeToString(sum[:]) != f.Sha256 || len(b) != f.Bytes {
+			t.Errorf("GET %s: %d, %d bytes, manifest %+v", f.Path, res.StatusCode, len(b), f)
+		}
+		checked++
+		if f.Format == "xlsx" {
+			sheets := readWorkbook(t, b)
+			if len(sheets["cases"]) < 2 || len(sheets["dictionary"]) < 2 || len(sheets["jurisdictions"]) < 2 {
+				t.Errorf("workbook sheets: cases %d, dictionary %d, jurisdictions %d rows", len(sheets["cases"]), len(sheets["dictionary"]), len(sheets["jurisdictions"]))
+			}
+		} else if !strings.Contains(string(b), "0601") || !strings.Contains(string(b), "其他设施损坏") || !strings.HasPrefix(string(b), "\uFEFF") {
+			t.Errorf("case_classes.csv?bom=1: %.80q", b)
+		}
+	}
+	for _, f := range []string{"ndjson", "csv", "csv+bom", "xlsx", "parquet"} {
+		if !formats[f] {
+			t.Errorf("no %s file in the manifest", f)
+		}
+	}
+	if checked != 2 {
+		t.Errorf("checked %d files", checked)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
+	"strings"
 
 	"github.com/fengcheng/datahub/internal/cases"
 )
@@ -233,6 +234,45 @@ func statusLabels() [][3]string {
 			l = [2]string{string(s), string(s)}
 		}
 		out = append(out, [3]string{string(s), l[0], l[1]})
+	}
+	return out
+}
+
+// File is one downloadable file of a snapshot, as the manifest lists it.
+type File struct {
+	Name   string // file name, e.g. snapshot.xlsx, jurisdictions.csv
+	Table  string // the table it holds (cases for the rows; all for the workbook)
+	Format string // ndjson, csv, csv+bom, xlsx or parquet
+	Path   string // relative download path, resumable with HTTP Range
+	SHA256 string
+	Bytes  int // int: GraphQL's Int binds to it (64 bits on the servers we build for)
+}
+
+// Files lists every downloadable file of the snapshot with its checksum:
+// the rows in each format, the workbook, and each frozen table in each
+// format.
+func (m *Manifest) Files() []File {
+	base := "/datasets/" + m.ID.String()
+	out := []File{
+		{"cases.ndjson", m.Dataset, string(FormatNDJSON), base + ".ndjson", m.NDJSON.SHA256, int(m.NDJSON.Bytes)},
+		{"cases.csv", m.Dataset, string(FormatCSV), base + ".csv", m.CSV.SHA256, int(m.CSV.Bytes)},
+	}
+	if m.CSVBOM.SHA256 != "" {
+		out = append(out, File{"cases.csv", m.Dataset, string(FormatCSVBOM), base + ".csv?bom=1", m.CSVBOM.SHA256, int(m.CSVBOM.Bytes)})
+	}
+	if m.XLSX != nil {
+		out = append(out, File{XLSXFile, "all", string(FormatXLSX), base + ".xlsx", m.XLSX.SHA256, int(m.XLSX.Bytes)})
+	}
+	if m.Parquet != nil {
+		out = append(out, File{ParquetFile, m.Dataset, string(FormatParquet), base + ".parquet", m.Parquet.SHA256, int(m.Parquet.Bytes)})
+	}
+	for _, t := range m.Tables {
+		for _, f := range []struct{ key, format string }{{".ndjson", "ndjson"}, {".csv", "csv"}, {".csv?bom=1", "csv+bom"}, {".parquet", "parquet"}} {
+			if r, ok := t.Files[t.Name+f.key]; ok {
+				name, _, _ := strings.Cut(t.Name+f.key, "?")
+				out = append(out, File{name, t.Name, f.format, base + "/" + t.Name + f.key, r.SHA256, int(r.Bytes)})
+			}
+		}
 	}
 	return out
 }
