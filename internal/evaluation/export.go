@@ -400,6 +400,8 @@ func (m *Manifest) offers(f Format) error {
 	switch {
 	case f == FormatXLSX && m.XLSX == nil:
 		return apperr.New(apperr.NotFound, "snapshot %s has no workbook (too many rows for Excel, or made before workbooks): use csv", m.ID)
+	case f == FormatCSVBOM && m.CSVBOM.SHA256 == "":
+		return apperr.New(apperr.NotFound, "snapshot %s was made before CSV with BOM: use csv", m.ID)
 	case f == FormatParquet && m.Parquet == nil:
 		return apperr.New(apperr.NotFound, "snapshot %s was made before Parquet files: use csv", m.ID)
 	}
