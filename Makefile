@@ -36,7 +36,7 @@ TEST_FLAGS   ?= -race -count=1 -timeout 60m
 BENCH_FLAGS  ?= -run '^$$' -bench . -benchmem
 
 .PHONY: help run test vulncheck build generate check fmt-check vet bench bench-db bench-cases \
-	services createdb npm-deps toolchain clean
+	services createdb npm-deps test-readers toolchain clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -49,7 +49,7 @@ run: services createdb build ## services, database, migrate, seed, then serve on
 	$(BIN) seed --if-empty
 	$(BIN) serve $(SERVE_FLAGS)
 
-test: services npm-deps toolchain vulncheck ## every Go test against the real services, then govulncheck
+test: services npm-deps test-readers toolchain vulncheck ## every Go test against the real services, then govulncheck
 	$(GO) test $(TEST_FLAGS) ./...
 
 # govulncheck reads the Go vulnerability database from the golang.org/x/vulndb
@@ -105,6 +105,9 @@ services: ## make sure PostgreSQL+PostGIS and Redis answer on 127.0.0.1
 
 createdb: services ## create the database named by DATABASE_URL if missing
 	scripts/createdb.sh
+
+test-readers: ## python3-openpyxl and hyparquet, which the export tests read files back with
+	scripts/test-readers.sh
 
 npm-deps: ## npm packages for test/federation (no-op without its package.json)
 	scripts/npm-deps.sh

@@ -20,7 +20,8 @@ import (
 func (m *Main) export(ctx context.Context, args []string) error {
 	fs := m.flagSet("export")
 	id := fs.String("snapshot", "", "snapshot id")
-	format := fs.String("format", "ndjson", "ndjson or csv")
+	format := fs.String("format", "ndjson", "ndjson, csv, xlsx or parquet")
+	bom := fs.Bool("bom", false, "csv: start with a UTF-8 byte order mark, so Excel reads Chinese correctly")
 	out := fs.String("out", "", "output file (default <snapshot>.<format>)")
 	resume := fs.Bool("resume", true, "continue a partial output file instead of starting over")
 	key := fs.String("api-key", "", "an evaluator's API key (default $DATAHUB_API_KEY)")
@@ -35,6 +36,9 @@ func (m *Main) export(ctx context.Context, args []string) error {
 	f, err := evaluation.ParseFormat(*format)
 	if err != nil {
 		return err
+	}
+	if *bom && f == evaluation.FormatCSV {
+		f = evaluation.FormatCSVBOM
 	}
 	if *key == "" {
 		*key = m.Getenv("DATAHUB_API_KEY")
@@ -56,10 +60,7 @@ func (m *Main) export(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	total := manifest.NDJSON.Bytes
-	if f == evaluation.FormatCSV {
-		total = manifest.CSV.Bytes
-	}
+	total := manifest.Rendering(f).Bytes
 	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
 	var offset int64
 	if *resume {
@@ -80,13 +81,6 @@ func (m *Main) export(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("export after %d bytes (run again to resume): %w", offset+n, err)
 	}
-	fmt.Fprintf(m.Stdout, "\nwrote %s: %d bytes, %d rows; check: sha256 %s\n", *out, offset+n, manifest.Rows, checksum(manifest, f))
+	fmt.Fprintf(m.Stdout, "\nwrote %s: %d bytes, %d rows; check: sha256 %s\n", *out, offset+n, manifest.Rows, manifest.Rendering(f).SHA256)
 	return nil
-}
-
-func checksum(m *evaluation.Manifest, f evaluation.Format) string {
-	if f == evaluation.FormatCSV {
-		return m.CSV.SHA256
-	}
-	return m.NDJSON.SHA256
 }

@@ -505,9 +505,21 @@ type ComplexityRoot struct {
 	}
 
 	SnapshotColumn struct {
-		About func(childComplexity int) int
-		Name  func(childComplexity int) int
-		Type  func(childComplexity int) int
+		About         func(childComplexity int) int
+		AboutZH       func(childComplexity int) int
+		Anonymization func(childComplexity int) int
+		Name          func(childComplexity int) int
+		Type          func(childComplexity int) int
+		Unit          func(childComplexity int) int
+	}
+
+	SnapshotFile struct {
+		Bytes  func(childComplexity int) int
+		Format func(childComplexity int) int
+		Name   func(childComplexity int) int
+		Path   func(childComplexity int) int
+		SHA256 func(childComplexity int) int
+		Table  func(childComplexity int) int
 	}
 
 	SnapshotManifest struct {
@@ -518,6 +530,7 @@ type ComplexityRoot struct {
 		CreatedAt     func(childComplexity int) int
 		CreatedBy     func(childComplexity int) int
 		Dataset       func(childComplexity int) int
+		Files         func(childComplexity int) int
 		ID            func(childComplexity int) int
 		NdjsonBytes   func(childComplexity int) int
 		NdjsonPath    func(childComplexity int) int
@@ -3050,6 +3063,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SnapshotColumn.About(childComplexity), true
+	case "SnapshotColumn.aboutZh":
+		if e.ComplexityRoot.SnapshotColumn.AboutZH == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotColumn.AboutZH(childComplexity), true
+	case "SnapshotColumn.anonymization":
+		if e.ComplexityRoot.SnapshotColumn.Anonymization == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotColumn.Anonymization(childComplexity), true
 	case "SnapshotColumn.name":
 		if e.ComplexityRoot.SnapshotColumn.Name == nil {
 			break
@@ -3062,6 +3087,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SnapshotColumn.Type(childComplexity), true
+	case "SnapshotColumn.unit":
+		if e.ComplexityRoot.SnapshotColumn.Unit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotColumn.Unit(childComplexity), true
+
+	case "SnapshotFile.bytes":
+		if e.ComplexityRoot.SnapshotFile.Bytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotFile.Bytes(childComplexity), true
+	case "SnapshotFile.format":
+		if e.ComplexityRoot.SnapshotFile.Format == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotFile.Format(childComplexity), true
+	case "SnapshotFile.name":
+		if e.ComplexityRoot.SnapshotFile.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotFile.Name(childComplexity), true
+	case "SnapshotFile.path":
+		if e.ComplexityRoot.SnapshotFile.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotFile.Path(childComplexity), true
+	case "SnapshotFile.sha256":
+		if e.ComplexityRoot.SnapshotFile.SHA256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotFile.SHA256(childComplexity), true
+	case "SnapshotFile.table":
+		if e.ComplexityRoot.SnapshotFile.Table == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotFile.Table(childComplexity), true
 
 	case "SnapshotManifest.csvBytes":
 		if e.ComplexityRoot.SnapshotManifest.CSVBytes == nil {
@@ -3105,6 +3173,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SnapshotManifest.Dataset(childComplexity), true
+	case "SnapshotManifest.files":
+		if e.ComplexityRoot.SnapshotManifest.Files == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotManifest.Files(childComplexity), true
 	case "SnapshotManifest.id":
 		if e.ComplexityRoot.SnapshotManifest.ID == nil {
 			break
@@ -3991,8 +4065,30 @@ input IndicatorFilter {
 
 type SnapshotColumn {
   name: String!
+  "string, integer, number, boolean or timestamp."
   type: String!
+  "Unit of a number (working hours, m², degrees); empty otherwise."
+  unit: String!
+  "Meaning in English."
   about: String!
+  "Meaning in Chinese."
+  aboutZh: String!
+  "How the value was anonymized or generalized."
+  anonymization: String!
+}
+
+"A downloadable file of a snapshot, with its checksum."
+type SnapshotFile {
+  "File name (cases.csv, snapshot.xlsx, jurisdictions.parquet…)."
+  name: String!
+  "The table it holds: cases (the rows), a dimension table, dictionary, or all (the workbook)."
+  table: String!
+  "ndjson, csv, csv+bom (CSV with a UTF-8 byte order mark, for Excel), xlsx or parquet."
+  format: String!
+  "Relative download path (resumable with HTTP Range; audited)."
+  path: String!
+  sha256: String!
+  bytes: Int!
 }
 
 "A frozen, anonymized, versioned assessment dataset."
@@ -4012,6 +4108,8 @@ type SnapshotManifest {
   "Relative download paths (resumable with HTTP Range)."
   ndjsonPath: String!
   csvPath: String!
+  "Every file: the rows in each format, the workbook, and the dimension tables and data dictionary frozen with the snapshot."
+  files: [SnapshotFile!]!
 }
 
 input SnapshotFilterInput {
@@ -5635,10 +5733,34 @@ func (ec *executionContext) childFields_SnapshotColumn(ctx context.Context, fiel
 		return ec.fieldContext_SnapshotColumn_name(ctx, field)
 	case "type":
 		return ec.fieldContext_SnapshotColumn_type(ctx, field)
+	case "unit":
+		return ec.fieldContext_SnapshotColumn_unit(ctx, field)
 	case "about":
 		return ec.fieldContext_SnapshotColumn_about(ctx, field)
+	case "aboutZh":
+		return ec.fieldContext_SnapshotColumn_aboutZh(ctx, field)
+	case "anonymization":
+		return ec.fieldContext_SnapshotColumn_anonymization(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SnapshotColumn", field.Name)
+}
+
+func (ec *executionContext) childFields_SnapshotFile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_SnapshotFile_name(ctx, field)
+	case "table":
+		return ec.fieldContext_SnapshotFile_table(ctx, field)
+	case "format":
+		return ec.fieldContext_SnapshotFile_format(ctx, field)
+	case "path":
+		return ec.fieldContext_SnapshotFile_path(ctx, field)
+	case "sha256":
+		return ec.fieldContext_SnapshotFile_sha256(ctx, field)
+	case "bytes":
+		return ec.fieldContext_SnapshotFile_bytes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SnapshotFile", field.Name)
 }
 
 func (ec *executionContext) childFields_SnapshotManifest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5669,6 +5791,8 @@ func (ec *executionContext) childFields_SnapshotManifest(ctx context.Context, fi
 		return ec.fieldContext_SnapshotManifest_ndjsonPath(ctx, field)
 	case "csvPath":
 		return ec.fieldContext_SnapshotManifest_csvPath(ctx, field)
+	case "files":
+		return ec.fieldContext_SnapshotManifest_files(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SnapshotManifest", field.Name)
 }
@@ -16834,6 +16958,29 @@ func (ec *executionContext) fieldContext_SnapshotColumn_type(_ context.Context, 
 	return graphql.NewScalarFieldContext("SnapshotColumn", field, false, false, "String")
 }
 
+func (ec *executionContext) _SnapshotColumn_unit(ctx context.Context, field graphql.CollectedField, obj *evaluation.Column) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotColumn_unit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotColumn_unit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotColumn", field, false, false, "String")
+}
+
 func (ec *executionContext) _SnapshotColumn_about(ctx context.Context, field graphql.CollectedField, obj *evaluation.Column) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16855,6 +17002,190 @@ func (ec *executionContext) _SnapshotColumn_about(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_SnapshotColumn_about(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SnapshotColumn", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotColumn_aboutZh(ctx context.Context, field graphql.CollectedField, obj *evaluation.Column) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotColumn_aboutZh(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AboutZH, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotColumn_aboutZh(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotColumn", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotColumn_anonymization(ctx context.Context, field graphql.CollectedField, obj *evaluation.Column) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotColumn_anonymization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Anonymization, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotColumn_anonymization(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotColumn", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotFile_name(ctx context.Context, field graphql.CollectedField, obj *evaluation.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotFile_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotFile_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotFile_table(ctx context.Context, field graphql.CollectedField, obj *evaluation.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotFile_table(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Table, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotFile_table(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotFile_format(ctx context.Context, field graphql.CollectedField, obj *evaluation.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotFile_format(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Format, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotFile_format(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotFile_path(ctx context.Context, field graphql.CollectedField, obj *evaluation.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotFile_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotFile_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotFile_sha256(ctx context.Context, field graphql.CollectedField, obj *evaluation.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotFile_sha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SHA256, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotFile_sha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotFile_bytes(ctx context.Context, field graphql.CollectedField, obj *evaluation.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotFile_bytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Bytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotFile_bytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotFile", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SnapshotManifest_id(ctx context.Context, field graphql.CollectedField, obj *evaluation.Manifest) (ret graphql.Marshaler) {
@@ -17163,6 +17494,38 @@ func (ec *executionContext) _SnapshotManifest_csvPath(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_SnapshotManifest_csvPath(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SnapshotManifest", field, true, true, "String")
+}
+
+func (ec *executionContext) _SnapshotManifest_files(ctx context.Context, field graphql.CollectedField, obj *evaluation.Manifest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotManifest_files(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Files(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []evaluation.File) graphql.Marshaler {
+			return ec.marshalNSnapshotFile2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐFileᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotManifest_files(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SnapshotManifest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SnapshotFile(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Subscription_caseUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -24843,8 +25206,81 @@ func (ec *executionContext) _SnapshotColumn(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "unit":
+			out.Values[i] = ec._SnapshotColumn_unit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "about":
 			out.Values[i] = ec._SnapshotColumn_about(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "aboutZh":
+			out.Values[i] = ec._SnapshotColumn_aboutZh(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "anonymization":
+			out.Values[i] = ec._SnapshotColumn_anonymization(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var snapshotFileImplementors = []string{"SnapshotFile"}
+
+func (ec *executionContext) _SnapshotFile(ctx context.Context, sel ast.SelectionSet, obj *evaluation.File) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, snapshotFileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SnapshotFile")
+		case "name":
+			out.Values[i] = ec._SnapshotFile_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "table":
+			out.Values[i] = ec._SnapshotFile_table(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "format":
+			out.Values[i] = ec._SnapshotFile_format(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "path":
+			out.Values[i] = ec._SnapshotFile_path(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sha256":
+			out.Values[i] = ec._SnapshotFile_sha256(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bytes":
+			out.Values[i] = ec._SnapshotFile_bytes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -24948,6 +25384,11 @@ func (ec *executionContext) _SnapshotManifest(ctx context.Context, sel ast.Selec
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._SnapshotManifest_csvPath(ctx, field, obj)
 				})
+		case "files":
+			out.Values[i] = ec._SnapshotManifest_files(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -26691,6 +27132,26 @@ func (ec *executionContext) marshalNSnapshotColumn2ᚕgithubᚗcomᚋfengcheng�
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSnapshotColumn2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐColumn(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSnapshotFile2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐFile(ctx context.Context, sel ast.SelectionSet, v evaluation.File) graphql.Marshaler {
+	return ec._SnapshotFile(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSnapshotFile2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐFileᚄ(ctx context.Context, sel ast.SelectionSet, v []evaluation.File) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSnapshotFile2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐFile(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {

@@ -239,6 +239,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		Metrics:      a.Metrics,
 		Limiter: ratelimit.WithFallback{Shared: ratelimit.New(a.Redis, cfg.RedisPrefix, opts.Now),
 			Fallback: ratelimit.NewLocal(opts.Now, 0), Logger: log},
+		Routes: map[string]http.Handler{
+			"GET /indicators.xlsx": evaluation.IndicatorsHandler(evalSvc),
+		},
 		// Exports stream for as long as they take; no request timeout.
 		Streams: map[string]http.Handler{
 			"/datasets/":             evaluation.ExportHandler(evalSvc),

@@ -2,6 +2,7 @@ package evaluation
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -60,6 +61,9 @@ func (s *Service) Export(ctx context.Context, id uuid.UUID, f Format, w io.Write
 	}
 	m, err := s.store.Snapshot(ctx, id)
 	if err != nil {
+		return 0, err
+	}
+	if err := m.offers(f); err != nil {
 		return 0, err
 	}
 	total := m.Rendering(f).Bytes
@@ -142,23 +146,42 @@ func (s *Service) stream(ctx context.Context, m *Manifest, f Format, w io.Writer
 	if end <= start {
 		return 0, nil
 	}
+	switch f {
+	case FormatXLSX:
+		return s.streamFile(ctx, m.ID, XLSXFile, f, emit, start, h, &written, &pos, m.Rendering(f).SHA256, o, end)
+	case FormatParquet:
+		return s.streamFile(ctx, m.ID, ParquetFile, f, emit, start, h, &written, &pos, m.Rendering(f).SHA256, o, end)
+	case FormatCSVBOM:
+		if err := emit([]byte(BOM)); err != nil {
+			return written, ignoreDone(err)
+		}
+	}
+	lines := f
+	if f == FormatCSVBOM {
+		lines = FormatCSV
+	}
 	from := int64(1)
-	if f == FormatCSV {
+	if lines == FormatCSV {
 		if err := emit([]byte(m.CSVHeader() + "\n")); err != nil {
 			return written, ignoreDone(err)
 		}
 	}
 	if h == nil && start > pos {
-		seq, at, err := s.store.Checkpoint(ctx, m.ID, f, start)
+		// Checkpoints hold offsets in the rendering without the BOM.
+		shift := pos - int64(len(m.CSVHeader())+1)
+		if lines != FormatCSV {
+			shift = 0
+		}
+		seq, at, err := s.store.Checkpoint(ctx, m.ID, lines, start-shift)
 		if err != nil {
 			return written, fmt.Errorf("export: checkpoint: %w", err)
 		}
-		if at > pos {
-			from, pos = seq, at
+		if at+shift > pos {
+			from, pos = seq, at+shift
 		}
 	}
 	nl := []byte{'\n'}
-	err := s.store.Lines(ctx, m.ID, f, from, s.batch, func(line []byte) error {
+	err := s.store.Lines(ctx, m.ID, lines, from, s.batch, func(line []byte) error {
 		if err := emit(line); err != nil {
 			return err
 		}
@@ -179,6 +202,37 @@ func (s *Service) stream(ctx context.Context, m *Manifest, f Format, w io.Writer
 		o.progress(written, end-start)
 	}
 	return written, nil
+}
+
+// XLSXFile is the stored name of a snapshot's workbook.
+const XLSXFile = "snapshot.xlsx"
+
+// FileChunk is the size of the chunks stored files are kept in: a range
+// starts reading at the chunk that holds its first byte.
+const FileChunk = 1 << 20
+
+// streamFile writes a stored file through emit, starting at the chunk that
+// holds byte start, and checks a whole file against its checksum.
+func (s *Service) streamFile(ctx context.Context, id uuid.UUID, name string, f Format, emit func([]byte) error, start int64,
+	h hash.Hash, written, pos *int64, want string, o exportOptions, end int64) (int64, error) {
+	first := start / FileChunk
+	*pos = first * FileChunk
+	err := s.store.File(ctx, id, name, first, emit)
+	if err != nil && !errors.Is(err, errRangeDone) {
+		return *written, err
+	}
+	if *pos < end {
+		return *written, fmt.Errorf("export: snapshot %s %s ends at byte %d, its manifest says %d", id, f, *pos, end)
+	}
+	if h != nil {
+		if sum := hex.EncodeToString(h.Sum(nil)); sum != want {
+			return *written, fmt.Errorf("export: snapshot %s %s content has SHA-256 %s, its manifest says %s", id, f, sum, want)
+		}
+	}
+	if o.progress != nil {
+		o.progress(*written, end-start)
+	}
+	return *written, nil
 }
 
 func ignoreDone(err error) error {
@@ -206,6 +260,7 @@ func ignoreDone(err error) error {
 func ExportHandler(svc *Service) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /datasets/{file}", func(w http.ResponseWriter, r *http.Request) { svc.serveHTTP(w, r) })
+	mux.HandleFunc("GET /datasets/{id}/{file}", func(w http.ResponseWriter, r *http.Request) { svc.serveTable(w, r) })
 	return mux
 }
 
@@ -257,8 +312,11 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f, err := ParseFormat(ext)
 	if err != nil {
-		s.writeError(w, r, apperr.New(apperr.NotFound, "no dataset %q: use the .ndjson or .csv extension", file))
+		s.writeError(w, r, apperr.New(apperr.NotFound, "no dataset %q: use the .ndjson, .csv, .xlsx or .parquet extension", file))
 		return
+	}
+	if f == FormatCSV && r.URL.Query().Get("bom") == "1" {
+		f = FormatCSVBOM
 	}
 	d, err := s.snapshotAccess(ctx)
 	if err != nil {
@@ -267,6 +325,10 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	m, err := s.store.Snapshot(ctx, id)
 	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := m.offers(f); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -282,12 +344,8 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Accept-Ranges", "bytes")
 	hd.Set("Last-Modified", m.CreatedAt.UTC().Format(http.TimeFormat))
 	hd.Set("Cache-Control", "private, max-age=31536000, immutable")
-	hd.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="snapshot-%s.%s"`, m.ID, f))
-	if f == FormatCSV {
-		hd.Set("Content-Type", "text/csv; charset=utf-8; header=present")
-	} else {
-		hd.Set("Content-Type", "application/x-ndjson; charset=utf-8")
-	}
+	hd.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="snapshot-%s.%s"`, m.ID, ext))
+	hd.Set("Content-Type", contentType(ext))
 	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -335,6 +393,91 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.abort(r, m.ID, err)
 	}
+}
+
+// offers returns NOT_FOUND for a binary rendering the snapshot lacks.
+func (m *Manifest) offers(f Format) error {
+	switch {
+	case f == FormatXLSX && m.XLSX == nil:
+		return apperr.New(apperr.NotFound, "snapshot %s has no workbook (too many rows for Excel, or made before workbooks): use csv", m.ID)
+	case f == FormatCSVBOM && m.CSVBOM.SHA256 == "":
+		return apperr.New(apperr.NotFound, "snapshot %s was made before CSV with BOM: use csv", m.ID)
+	case f == FormatParquet && m.Parquet == nil:
+		return apperr.New(apperr.NotFound, "snapshot %s was made before Parquet files: use csv", m.ID)
+	}
+	return nil
+}
+
+func contentType(ext string) string {
+	switch ext {
+	case "parquet":
+		return "application/vnd.apache.parquet"
+	case "csv":
+		return "text/csv; charset=utf-8; header=present"
+	case "xlsx":
+		return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	}
+	return "application/x-ndjson; charset=utf-8"
+}
+
+// serveTable serves a table frozen with a snapshot (a dimension table or
+// the dictionary) at /datasets/{id}/{table}.ndjson|.csv (?bom=1 for
+// Excel). Tables are small: each is read whole and served with
+// http.ServeContent, which answers Range and If-Range. Each download is
+// audited like a snapshot's.
+func (s *Service) serveTable(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id, err := uuid.Parse(r.PathValue("id"))
+	file := r.PathValue("file")
+	table, ext, _ := strings.Cut(file, ".")
+	if err != nil || (ext != "csv" && ext != "ndjson" && ext != "parquet") {
+		s.writeError(w, r, apperr.New(apperr.NotFound, "no table %q: paths are /datasets/{id}/{table}.ndjson, .csv or .parquet", file))
+		return
+	}
+	d, err := s.snapshotAccess(ctx)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	m, err := s.store.Snapshot(ctx, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	t, ok := m.Table(table)
+	if !ok {
+		s.writeError(w, r, apperr.New(apperr.NotFound, "snapshot %s has no table %q", id, table))
+		return
+	}
+	key := table + "." + ext
+	var body []byte
+	if ext == "csv" && r.URL.Query().Get("bom") == "1" {
+		key += "?bom=1"
+		body = []byte(BOM)
+	}
+	rend := t.Files[key]
+	err = s.store.File(ctx, id, table+"."+ext, 0, func(b []byte) error { body = append(body, b...); return nil })
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if got := renderingOf(body); got != rend {
+		s.writeError(w, r, fmt.Errorf("snapshot %s table %s: content %+v, manifest %+v", id, key, got, rend))
+		return
+	}
+	if r.Method != http.MethodHead {
+		if err := s.audited(ctx, d, m); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	hd := w.Header()
+	hd.Set("ETag", `"sha256-`+rend.SHA256+`"`)
+	hd.Set("X-Content-SHA256", rend.SHA256)
+	hd.Set("Cache-Control", "private, max-age=31536000, immutable")
+	hd.Set("Content-Type", contentType(ext))
+	hd.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="snapshot-%s-%s"`, m.ID, file))
+	http.ServeContent(w, r, "", m.CreatedAt, bytes.NewReader(body))
 }
 
 // abort ends a response whose headers are out: the status and length are

@@ -70,6 +70,10 @@ type Store interface {
 	// never called while a database connection is held: it writes to a
 	// client, which may read as slowly as it likes.
 	Lines(ctx context.Context, id uuid.UUID, f Format, fromSeq int64, limit int, fn func(line []byte) error) error
+	// File calls fn with the chunks of a stored file of the snapshot (each
+	// FileChunk bytes but the last), from chunk number fromChunk on; none
+	// for an unknown file.
+	File(ctx context.Context, id uuid.UUID, name string, fromChunk int64, fn func(chunk []byte) error) error
 }
 
 // RefreshOptions tune one Refresh.
@@ -104,6 +108,10 @@ type SnapshotSpec struct {
 	PolicyVersion string
 	CreatedBy     string
 	CreatedAt     time.Time
+	// Classes is the case class catalogue frozen with the snapshot.
+	Classes []cases.Class
+	// Location is the zone the workbook shows times in.
+	Location *time.Location
 }
 
 // Authorizer decides what the calling principal may do with a dataset
@@ -369,6 +377,7 @@ func (s *Service) CreateSnapshot(ctx context.Context, dataset string, filter Sna
 		ID: uuid.Must(uuid.NewV7()), Dataset: dataset, Filter: filter, Profile: profile,
 		Anonymizer: NewAnonymizer(key, profile, s.cal), Key: key,
 		PolicyVersion: s.policyVersion, CreatedBy: p.Actor(), CreatedAt: s.now().UTC().Truncate(time.Microsecond),
+		Classes: cases.DefaultCatalogue().All(), Location: s.loc,
 	}
 	m, err := s.store.CreateSnapshot(ctx, spec)
 	if err != nil {

@@ -26,6 +26,14 @@ type Format string
 const (
 	FormatNDJSON Format = "ndjson" // one JSON object per line, keys in schema order
 	FormatCSV    Format = "csv"    // RFC 4180, header line first, "\n" line ends
+	// FormatCSVBOM is the CSV rendering after a UTF-8 byte order mark, for
+	// Excel (?bom=1).
+	FormatCSVBOM Format = "csv+bom"
+	// FormatXLSX is a workbook: the rows, every dimension table and the
+	// dictionary, one sheet each.
+	FormatXLSX Format = "xlsx"
+	// FormatParquet is the rows as Parquet, with typed columns.
+	FormatParquet Format = "parquet"
 )
 
 // ParseFormat validates a format name (the file extension).
@@ -35,8 +43,12 @@ func ParseFormat(s string) (Format, error) {
 		return FormatNDJSON, nil
 	case FormatCSV:
 		return FormatCSV, nil
+	case FormatXLSX:
+		return FormatXLSX, nil
+	case FormatParquet:
+		return FormatParquet, nil
 	}
-	return "", apperr.Invalid("format", "unknown format %q: use ndjson or csv", s)
+	return "", apperr.Invalid("format", "unknown format %q: use ndjson, csv, xlsx or parquet", s)
 }
 
 // SnapshotDatasets are the datasets a snapshot can freeze.
@@ -68,14 +80,26 @@ type Profile struct {
 	Coordinates bool `json:"coordinates"`
 }
 
-// Column is one column of a snapshot's schema.
+// Column is one column of a snapshot's schema: its entry in the data
+// dictionary.
 type Column struct {
 	Name string `json:"name"`
 	// Type is string, integer, number, boolean or timestamp (RFC 3339 UTC,
 	// truncated to the hour).
 	Type string `json:"type"`
-	// About says what the column holds and how it was derived.
+	// Unit of a number ("working hours", "m²", "degrees"); empty otherwise.
+	Unit string `json:"unit,omitempty"`
+	// About says what the column holds and how it was derived (English).
 	About string `json:"about"`
+	// AboutZH is About in Chinese.
+	AboutZH string `json:"aboutZh,omitempty"`
+	// Anonymization says how the value was anonymized or generalized
+	// ("none" when it is published as recorded).
+	Anonymization string `json:"anonymization,omitempty"`
+}
+
+func col(name, typ, unit, about, aboutZH, anon string) Column {
+	return Column{Name: name, Type: typ, Unit: unit, About: about, AboutZH: aboutZH, Anonymization: anon}
 }
 
 // Rendering is one format's content in a manifest.
@@ -86,26 +110,59 @@ type Rendering struct {
 
 // Manifest describes a frozen snapshot. It never changes.
 type Manifest struct {
-	ID            uuid.UUID      `json:"id"`
-	Dataset       string         `json:"dataset"`
-	Filter        SnapshotFilter `json:"filter"`
-	Profile       Profile        `json:"profile"`
-	Columns       []Column       `json:"columns"`
-	Rows          int64          `json:"rows"`
-	NDJSON        Rendering      `json:"ndjson"`
-	CSV           Rendering      `json:"csv"`
-	PolicyVersion string         `json:"policyVersion"`
-	RulesVersion  int            `json:"rulesVersion"`
-	CreatedBy     string         `json:"createdBy"`
-	CreatedAt     time.Time      `json:"createdAt"`
+	ID      uuid.UUID      `json:"id"`
+	Dataset string         `json:"dataset"`
+	Filter  SnapshotFilter `json:"filter"`
+	Profile Profile        `json:"profile"`
+	Columns []Column       `json:"columns"`
+	Rows    int64          `json:"rows"`
+	NDJSON  Rendering      `json:"ndjson"`
+	CSV     Rendering      `json:"csv"`
+	// CSVBOM is the CSV rendering preceded by a UTF-8 byte order mark.
+	CSVBOM Rendering `json:"csvBom"`
+	// XLSX is the workbook; nil when the rows exceed Excel's sheet limit
+	// or the snapshot predates workbooks.
+	XLSX *Rendering `json:"xlsx,omitempty"`
+	// Parquet is the rows as Parquet; nil when the snapshot predates it.
+	Parquet *Rendering `json:"parquet,omitempty"`
+	// Tables are the dimension tables and the data dictionary frozen with
+	// the snapshot, with their columns described and their files' checksums.
+	Tables        []TableManifest `json:"tables,omitempty"`
+	PolicyVersion string          `json:"policyVersion"`
+	RulesVersion  int             `json:"rulesVersion"`
+	CreatedBy     string          `json:"createdBy"`
+	CreatedAt     time.Time       `json:"createdAt"`
 }
 
 // Rendering returns the manifest's entry for a format.
 func (m *Manifest) Rendering(f Format) Rendering {
-	if f == FormatCSV {
+	switch f {
+	case FormatCSV:
 		return m.CSV
+	case FormatCSVBOM:
+		return m.CSVBOM
+	case FormatXLSX:
+		if m.XLSX != nil {
+			return *m.XLSX
+		}
+		return Rendering{}
+	case FormatParquet:
+		if m.Parquet != nil {
+			return *m.Parquet
+		}
+		return Rendering{}
 	}
 	return m.NDJSON
+}
+
+// Table returns the manifest entry of a frozen table.
+func (m *Manifest) Table(name string) (TableManifest, bool) {
+	for _, t := range m.Tables {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return TableManifest{}, false
 }
 
 // CSVHeader returns the CSV header line (without its newline).
@@ -149,7 +206,7 @@ type Anonymizer struct {
 	profile Profile
 	cal     WorkingTime
 	cols    []Column
-	csvBuf  []string
+	last    []value // the row Render rendered last, for the binary formats
 }
 
 // NewAnonymizer returns an anonymizer for a snapshot with a 32-byte key.
@@ -162,42 +219,51 @@ func NewAnonymizer(key []byte, p Profile, cal WorkingTime) *Anonymizer {
 // Columns returns the schema.
 func (a *Anonymizer) Columns() []Column { return a.cols }
 
+const (
+	anonNone  = "none: published as recorded"
+	anonHour  = "generalized: truncated to the hour (UTC)"
+	anonExact = "derived from the exact times before they were truncated"
+)
+
 func caseColumns(p Profile) []Column {
 	cols := []Column{
-		{"case_ref", "string", "pseudonym: first 16 bytes of HMAC-SHA256 of the case id under a key unique to this snapshot (hex)"},
-		{"kind", "string", "COMPONENT or EVENT"},
-		{"major_code", "string", "major class code"},
-		{"minor_code", "string", "minor class code"},
-		{"source", "string", "how the case reached the platform"},
-		{"citizen_raised", "boolean", "source is CITIZEN_REPORT or HOTLINE_12345"},
-		{"status", "string", "lifecycle status when the snapshot was taken"},
-		{"street_code", "string", "street or town"},
-		{"community_code", "string", "community or village (the location, generalised)"},
+		col("case_ref", "string", "", "pseudonym of the case: first 16 bytes of HMAC-SHA256 of the case id under a key unique to this snapshot (hex)",
+			"案件假名标识：以本快照专用密钥对案件编号做 HMAC-SHA256 后取前 16 字节（十六进制）", "pseudonymized: keyed HMAC, key never leaves the server"),
+		col("kind", "string", "", "COMPONENT or EVENT (table kinds)", "案件类型：部件或事件（见 kinds 表）", anonNone),
+		col("major_code", "string", "", "major class code (table case_classes)", "大类代码（见 case_classes 表）", anonNone),
+		col("minor_code", "string", "", "minor class code (table case_classes, with kind)", "小类代码（与 kind 一起对应 case_classes 表）", anonNone),
+		col("source", "string", "", "how the case reached the platform (table sources)", "案件来源（见 sources 表）", anonNone),
+		col("citizen_raised", "boolean", "", "source is CITIZEN_REPORT or HOTLINE_12345", "是否由市民上报（市民上报或 12345 热线）", anonNone),
+		col("status", "string", "", "lifecycle status when the snapshot was taken (table statuses)", "快照生成时的案件状态（见 statuses 表）", anonNone),
+		col("street_code", "string", "", "street or town (table jurisdictions)", "街道或镇（见 jurisdictions 表）", anonNone),
+		col("community_code", "string", "", "community or village: the location generalized (table jurisdictions)", "社区或村：位置泛化到社区（见 jurisdictions 表）",
+			"generalized: exact location, address and grid replaced by the community"),
 	}
 	if p.Coordinates {
 		cols = append(cols,
-			Column{"lat", "number", "latitude rounded to 0.001° (about 100 m)"},
-			Column{"lng", "number", "longitude rounded to 0.001°"})
+			col("lat", "number", "degrees (WGS-84)", "latitude rounded to 0.001° (about 100 m)", "纬度，保留到 0.001°（约 100 米）", "generalized: rounded to 0.001°"),
+			col("lng", "number", "degrees (WGS-84)", "longitude rounded to 0.001°", "经度，保留到 0.001°", "generalized: rounded to 0.001°"))
 	}
 	cols = append(cols,
-		Column{"handling_dept", "string", "department the case was dispatched to"},
-		Column{"reported_at", "timestamp", "truncated to the hour"},
-		Column{"registered_at", "timestamp", "truncated to the hour"},
-		Column{"dispatched_at", "timestamp", "truncated to the hour"},
-		Column{"deadline", "timestamp", "final deadline (extended by deferrals, reset by rework), truncated to the hour"},
-		Column{"handled_at", "timestamp", "last handling, truncated to the hour"},
-		Column{"closed_at", "timestamp", "truncated to the hour"},
-		Column{"handled_on_time", "boolean", "handled_at ≤ deadline, judged on exact times (null unless handled with a deadline)"},
-		Column{"closed_on_time", "boolean", "closed_at ≤ deadline, judged on exact times (null unless closed with a deadline)"},
-		Column{"handling_work_hours", "number", "working hours from dispatch to handling, on exact times (2 decimals)"},
-		Column{"rework_count", "integer", "times verification failed"},
-		Column{"defer_count", "integer", "times the deadline was extended"},
-		Column{"rating", "integer", "reporter's satisfaction, 1–5"},
+		col("handling_dept", "string", "", "department the case was dispatched to (table departments)", "处置部门（见 departments 表）", anonNone),
+		col("reported_at", "timestamp", "", "when the case was reported", "上报时间", anonHour),
+		col("registered_at", "timestamp", "", "when the case was registered (立案)", "立案时间", anonHour),
+		col("dispatched_at", "timestamp", "", "when the case was dispatched (派遣)", "派遣时间", anonHour),
+		col("deadline", "timestamp", "", "final deadline (extended by deferrals, reset by rework)", "最终处置时限（缓办延长、返工重置）", anonHour),
+		col("handled_at", "timestamp", "", "last handling", "最后一次处置时间", anonHour),
+		col("closed_at", "timestamp", "", "when the case was closed (结案)", "结案时间", anonHour),
+		col("handled_on_time", "boolean", "", "handled_at ≤ deadline (null unless handled with a deadline)", "是否按期处置（无时限或未处置时为空）", anonExact),
+		col("closed_on_time", "boolean", "", "closed_at ≤ deadline (null unless closed with a deadline)", "是否按期结案（无时限或未结案时为空）", anonExact),
+		col("handling_work_hours", "number", "working hours", "working hours from dispatch to handling (2 decimals)", "派遣至处置的工作时长（小时，两位小数）", anonExact),
+		col("rework_count", "integer", "times", "times verification failed", "核查不通过（返工）次数", anonNone),
+		col("defer_count", "integer", "times", "times the deadline was extended", "延期次数", anonNone),
+		col("rating", "integer", "stars (1–5)", "reporter's satisfaction, 1–5", "上报人满意度评价，1–5 星", "reporter identity removed"),
 	)
 	if p.KeepText {
 		cols = append(cols,
-			Column{"description", "string", "free text with phone numbers, ID numbers, plates and the reporter's name removed"},
-			Column{"rating_comment", "string", "free text, scrubbed like description"})
+			col("description", "string", "", "free text with phone numbers, ID numbers, plates and the reporter's name removed", "案件描述，已删除电话、身份证号、车牌和上报人姓名",
+				"scrubbed: personal data patterns replaced by [removed]"),
+			col("rating_comment", "string", "", "free text, scrubbed like description", "评价留言，处理方式同描述", "scrubbed: personal data patterns replaced by [removed]"))
 	}
 	return cols
 }
@@ -265,6 +331,7 @@ func (a *Anonymizer) Render(c *SourceCase, nd, csv []byte) ([]byte, []byte) {
 	if a.profile.KeepText {
 		vals = append(vals, optStr(Scrub(c.Description, c.ReporterName)), optStr(Scrub(c.RatingComment, c.ReporterName)))
 	}
+	a.last = vals
 	return renderNDJSON(nd, a.cols, vals), renderCSV(csv, vals)
 }
 

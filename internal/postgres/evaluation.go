@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -9,11 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/evaluation"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -1006,10 +1011,28 @@ func (s *EvaluationStore) CreateSnapshot(ctx context.Context, spec *evaluation.S
 	}
 	defer rows.Close()
 
-	src := &snapshotSource{rows: rows, spec: spec, ndHash: sha256.New(), csvHash: sha256.New()}
+	src := &snapshotSource{rows: rows, spec: spec, ndHash: sha256.New(), csvHash: sha256.New(), bomHash: sha256.New()}
 	header := []byte(evaluationCSVHeader(spec.Anonymizer.Columns()) + "\n")
 	src.csvHash.Write(header)
+	src.bomHash.Write([]byte(evaluation.BOM))
+	src.bomHash.Write(header)
 	src.csvPos = int64(len(header))
+	loc := spec.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	if src.book, err = evaluation.NewWorkbook(spec.Anonymizer.Columns(), loc); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	defer src.book.Close() //nolint:errcheck // temporary files only
+	pqFile, err := os.CreateTemp("", "snapshot-*.parquet")
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: parquet: %w", err)
+	}
+	defer os.Remove(pqFile.Name()) //nolint:errcheck // best effort
+	defer pqFile.Close()           //nolint:errcheck // read back below
+	pqBuf := bufio.NewWriterSize(pqFile, 64<<10)
+	src.pq = evaluation.NewParquetWriter(pqBuf, "cases", spec.Anonymizer.Columns())
 
 	var m *evaluation.Manifest
 	err = InTx(ctx, s.pool, func(tx pgx.Tx) error {
@@ -1030,17 +1053,63 @@ func (s *EvaluationStore) CreateSnapshot(ctx context.Context, spec *evaluation.S
 			Columns: spec.Anonymizer.Columns(), Rows: src.seq,
 			NDJSON:        evaluation.Rendering{SHA256: hex.EncodeToString(src.ndHash.Sum(nil)), Bytes: src.ndPos},
 			CSV:           evaluation.Rendering{SHA256: hex.EncodeToString(src.csvHash.Sum(nil)), Bytes: src.csvPos},
+			CSVBOM:        evaluation.Rendering{SHA256: hex.EncodeToString(src.bomHash.Sum(nil)), Bytes: src.csvPos + int64(len(evaluation.BOM))},
 			PolicyVersion: spec.PolicyVersion, RulesVersion: evaluation.RulesVersion,
 			CreatedBy: spec.CreatedBy, CreatedAt: spec.CreatedAt,
 		}
+		// The dimension tables are read in the reader's transaction: the
+		// same picture of the catalogues as the rows.
+		tables, err := readDimensions(ctx, rtx, m.Columns, spec.Classes)
+		if err != nil {
+			return err
+		}
+		for _, t := range tables {
+			files, tm, err := t.Files()
+			if err != nil {
+				return fmt.Errorf("snapshot: %s: %w", t.Name, err)
+			}
+			for name, b := range files {
+				if _, err := writeFile(ctx, tx, spec.ID, name, bytes.NewReader(b)); err != nil {
+					return err
+				}
+			}
+			m.Tables = append(m.Tables, tm)
+		}
+		if !src.book.TooBig() {
+			about := [][2]string{{"snapshot", m.ID.String()}, {"dataset", m.Dataset}, {"rows", strconv.FormatInt(m.Rows, 10)},
+				{"policy version", m.PolicyVersion}, {"rules version", strconv.Itoa(m.RulesVersion)},
+				{"created by", m.CreatedBy}, {"created at (UTC)", m.CreatedAt.Format(time.RFC3339)},
+				{"times", "timestamps are local time in " + loc.String() + ", truncated to the hour"},
+				{"dictionary", "the sheet dictionary describes every column of every sheet"}}
+			rend, err := writeWorkbook(ctx, tx, spec.ID, src.book, tables, about)
+			if err != nil {
+				return err
+			}
+			m.XLSX = &rend
+		}
+		if err := src.pq.Close(); err != nil {
+			return fmt.Errorf("snapshot: %w", err)
+		}
+		if err := pqBuf.Flush(); err != nil {
+			return fmt.Errorf("snapshot: parquet: %w", err)
+		}
+		if _, err := pqFile.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("snapshot: parquet: %w", err)
+		}
+		rend, err := writeFile(ctx, tx, spec.ID, evaluation.ParquetFile, bufio.NewReaderSize(pqFile, 64<<10))
+		if err != nil {
+			return err
+		}
+		m.Parquet = &rend
 		filter, _ := json.Marshal(m.Filter)
 		profile, _ := json.Marshal(m.Profile)
 		columns, _ := json.Marshal(m.Columns)
-		_, err := tx.Exec(ctx, `INSERT INTO eval_snapshots (id, dataset, filter, profile, columns, row_count, ndjson_sha256,
-			ndjson_bytes, csv_sha256, csv_bytes, policy_version, rules_version, pseudonym_key, created_by, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		files, _ := json.Marshal(manifestFiles{CSVBOM: m.CSVBOM, XLSX: m.XLSX, Parquet: m.Parquet, Tables: m.Tables})
+		_, err = tx.Exec(ctx, `INSERT INTO eval_snapshots (id, dataset, filter, profile, columns, row_count, ndjson_sha256,
+			ndjson_bytes, csv_sha256, csv_bytes, policy_version, rules_version, pseudonym_key, created_by, created_at, files)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			m.ID, m.Dataset, filter, profile, columns, m.Rows, m.NDJSON.SHA256, m.NDJSON.Bytes, m.CSV.SHA256, m.CSV.Bytes,
-			m.PolicyVersion, m.RulesVersion, spec.Key, m.CreatedBy, m.CreatedAt)
+			m.PolicyVersion, m.RulesVersion, spec.Key, m.CreatedBy, m.CreatedAt, files)
 		if err != nil {
 			return fmt.Errorf("snapshot: write manifest: %w", err)
 		}
@@ -1050,6 +1119,125 @@ func (s *EvaluationStore) CreateSnapshot(ctx context.Context, spec *evaluation.S
 		return nil, err
 	}
 	return m, nil
+}
+
+// manifestFiles is the manifest's "files" column: what later versions
+// added to a snapshot, so older snapshots keep reading as they were.
+type manifestFiles struct {
+	CSVBOM  evaluation.Rendering       `json:"csvBom"`
+	XLSX    *evaluation.Rendering      `json:"xlsx,omitempty"`
+	Parquet *evaluation.Rendering      `json:"parquet,omitempty"`
+	Tables  []evaluation.TableManifest `json:"tables,omitempty"`
+}
+
+// readDimensions reads the jurisdictions and departments and builds the
+// tables frozen with a snapshot.
+func readDimensions(ctx context.Context, db evalQuerier, cols []evaluation.Column, classes []cases.Class) ([]*evaluation.Table, error) {
+	rows, err := db.Query(ctx, `SELECT code, level, coalesce(parent_code, ''), name_zh, name_en, coalesce(admin_code, ''), lat, lng
+		FROM jurisdictions ORDER BY code`)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: read jurisdictions: %w", err)
+	}
+	js, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (evaluation.JurisdictionInfo, error) {
+		var j evaluation.JurisdictionInfo
+		err := r.Scan(&j.Code, &j.Level, &j.Parent, &j.NameZH, &j.NameEN, &j.AdminCode, &j.Lat, &j.Lng)
+		return j, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: read jurisdictions: %w", err)
+	}
+	rows, err = db.Query(ctx, `SELECT code, name_zh, name_en, kind, jurisdiction_code FROM departments ORDER BY code`)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: read departments: %w", err)
+	}
+	ds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (evaluation.DepartmentInfo, error) {
+		var d evaluation.DepartmentInfo
+		err := r.Scan(&d.Code, &d.NameZH, &d.NameEN, &d.Kind, &d.Jurisdiction)
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: read departments: %w", err)
+	}
+	return evaluation.DimensionTables(cols, js, ds, classes), nil
+}
+
+// writeFile stores a file of a snapshot in FileChunk-sized chunks with one
+// COPY, and returns its checksum and length.
+func writeFile(ctx context.Context, tx pgx.Tx, id uuid.UUID, name string, r io.Reader) (evaluation.Rendering, error) {
+	h := sha256.New()
+	var (
+		n     int64
+		chunk int64
+		buf   = make([]byte, evaluation.FileChunk)
+		done  bool
+		rerr  error
+	)
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"eval_snapshot_files"}, []string{"snapshot_id", "name", "chunk", "data"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if done {
+				return nil, nil
+			}
+			k, err := io.ReadFull(r, buf)
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				done = true
+			} else if err != nil {
+				rerr = err
+				return nil, err
+			}
+			if k == 0 && chunk > 0 {
+				return nil, nil
+			}
+			h.Write(buf[:k])
+			n += int64(k)
+			row := []any{id, name, chunk, buf[:k]}
+			chunk++
+			return row, nil
+		}))
+	if err != nil || rerr != nil {
+		return evaluation.Rendering{}, fmt.Errorf("snapshot: write %s: %w", name, errors.Join(err, rerr))
+	}
+	return evaluation.Rendering{SHA256: hex.EncodeToString(h.Sum(nil)), Bytes: n}, nil
+}
+
+// writeWorkbook finishes the workbook into a temporary file (its rows are
+// already spilled to disk by the stream writer) and stores it.
+func writeWorkbook(ctx context.Context, tx pgx.Tx, id uuid.UUID, book *evaluation.Workbook, tables []*evaluation.Table, about [][2]string) (evaluation.Rendering, error) {
+	f, err := os.CreateTemp("", "snapshot-*.xlsx")
+	if err != nil {
+		return evaluation.Rendering{}, fmt.Errorf("snapshot: workbook: %w", err)
+	}
+	defer os.Remove(f.Name()) //nolint:errcheck // best effort
+	defer f.Close()           //nolint:errcheck // read only after the write
+	bw := bufio.NewWriterSize(f, 64<<10)
+	if err := book.Finish(tables, about, bw); err != nil {
+		return evaluation.Rendering{}, fmt.Errorf("snapshot: workbook: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return evaluation.Rendering{}, fmt.Errorf("snapshot: workbook: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return evaluation.Rendering{}, fmt.Errorf("snapshot: workbook: %w", err)
+	}
+	return writeFile(ctx, tx, id, evaluation.XLSXFile, bufio.NewReaderSize(f, 64<<10))
+}
+
+// File implements evaluation.Store: one chunk per query, so a slow client
+// holds no connection and memory stays at one chunk.
+func (s *EvaluationStore) File(ctx context.Context, id uuid.UUID, name string, fromChunk int64, fn func([]byte) error) error {
+	var buf []byte
+	for c := fromChunk; ; c++ {
+		err := s.pool.QueryRow(ctx, `SELECT data FROM eval_snapshot_files WHERE snapshot_id = $1 AND name = $2 AND chunk = $3`,
+			id, name, c).Scan(&buf)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read snapshot file %s: %w", name, err)
+		}
+		if err := fn(buf); err != nil {
+			return err
+		}
+	}
 }
 
 func evaluationCSVHeader(cols []evaluation.Column) string {
@@ -1065,6 +1253,9 @@ type snapshotSource struct {
 	seq             int64
 	ndPos, csvPos   int64
 	ndHash, csvHash hash.Hash
+	bomHash         hash.Hash
+	book            *evaluation.Workbook
+	pq              *evaluation.ParquetWriter
 	nd, csv         []byte
 	row             [4]any
 	checkpoints     [][]any
@@ -1098,6 +1289,16 @@ func (s *snapshotSource) Next() bool {
 	s.ndHash.Write([]byte{'\n'})
 	s.csvHash.Write(s.csv)
 	s.csvHash.Write([]byte{'\n'})
+	s.bomHash.Write(s.csv)
+	s.bomHash.Write([]byte{'\n'})
+	if err := s.book.Add(s.spec.Anonymizer); err != nil {
+		s.err = err
+		return false
+	}
+	if err := s.pq.Add(s.spec.Anonymizer); err != nil {
+		s.err = err
+		return false
+	}
 	s.ndPos += int64(len(s.nd)) + 1
 	s.csvPos += int64(len(s.csv)) + 1
 	s.row = [4]any{s.spec.ID, s.seq, string(s.nd), string(s.csv)}
@@ -1114,15 +1315,19 @@ func (s *snapshotSource) Err() error {
 }
 
 const manifestColumns = `id, dataset, filter, profile, columns, row_count, ndjson_sha256, ndjson_bytes, csv_sha256, csv_bytes,
-	policy_version, rules_version, created_by, created_at`
+	policy_version, rules_version, created_by, created_at, files`
 
 func scanManifest(row pgx.Row) (*evaluation.Manifest, error) {
-	var m evaluation.Manifest
+	var (
+		m     evaluation.Manifest
+		files manifestFiles
+	)
 	err := row.Scan(&m.ID, &m.Dataset, &m.Filter, &m.Profile, &m.Columns, &m.Rows, &m.NDJSON.SHA256, &m.NDJSON.Bytes,
-		&m.CSV.SHA256, &m.CSV.Bytes, &m.PolicyVersion, &m.RulesVersion, &m.CreatedBy, &m.CreatedAt)
+		&m.CSV.SHA256, &m.CSV.Bytes, &m.PolicyVersion, &m.RulesVersion, &m.CreatedBy, &m.CreatedAt, &files)
 	if err != nil {
 		return nil, err
 	}
+	m.CSVBOM, m.XLSX, m.Parquet, m.Tables = files.CSVBOM, files.XLSX, files.Parquet, files.Tables
 	m.CreatedAt = m.CreatedAt.UTC()
 	return &m, nil
 }

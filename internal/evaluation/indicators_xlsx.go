@@ -1,0 +1,221 @@
+package evaluation
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/xuri/excelize/v2"
+)
+
+// Suppressed is what a workbook shows in a suppressed cell's value,
+// numerator and denominator: text, never 0, so nobody sums it as zero.
+const Suppressed = "suppressed"
+
+// figureGroups are the workbook's sheets: one per group of figures.
+var figureGroups = []struct{ sheet, about string }{
+	{"handling", "case handling: registered, dispatched, handling, closure, rework and overdue rates"},
+	{"handling_time", "working hours from dispatch to handling"},
+	{"citizens", "citizen satisfaction, rating coverage and participation"},
+	{"other_datasets", "violations, shared parking, inspections"},
+	{"composite", "the composite score"},
+}
+
+func figureGroup(name string) string {
+	switch name {
+	case FigAvgHandlingHours, FigP90HandlingHours:
+		return "handling_time"
+	case FigSatisfaction, FigRatingCoverage, FigParticipation:
+		return "citizens"
+	case FigViolationsFound, FigViolationsDemolish, FigDemolishedArea, FigSharedParkingRate, FigInspectionPassRate:
+		return "other_datasets"
+	case FigComposite:
+		return "composite"
+	}
+	return "handling"
+}
+
+// IndicatorsWorkbook writes the indicators of q as an XLSX workbook: an
+// "about" sheet (query, policy and weights versions, suppression rule), one
+// sheet per figure group with each figure's value, numerator and
+// denominator side by side, suppressed cells marked "suppressed" (never 0),
+// and a "definitions" sheet with every formula. The versions are also in
+// every sheet's printed header. Permissions and errors are those of
+// Indicators.
+func (s *Service) IndicatorsWorkbook(ctx context.Context, q Query, w io.Writer) error {
+	rows, err := s.Indicators(ctx, q)
+	if err != nil {
+		return err
+	}
+	weights := "none"
+	if s.weights != nil {
+		weights = s.weights.Version
+	}
+	f := excelize.NewFile()
+	defer f.Close() //nolint:errcheck // in-memory workbook
+	header := fmt.Sprintf("&Lpolicy %s&Rweights %s", s.policyVersion, weights)
+	if err := f.SetSheetName("Sheet1", "about"); err != nil {
+		return fmt.Errorf("indicators workbook: %w", err)
+	}
+	groupBy := make([]string, len(q.GroupBy))
+	for i, d := range q.GroupBy {
+		groupBy[i] = string(d)
+	}
+	about := [][2]any{
+		{"period", string(q.Period)}, {"from (" + s.loc.String() + ")", q.From.In(s.loc).Format(time.DateTime)},
+		{"to (" + s.loc.String() + ")", q.To.In(s.loc).Format(time.DateTime)}, {"group by", strings.Join(groupBy, ",")},
+		{"filter: jurisdiction", q.Filter.Jurisdiction}, {"filter: kind", string(q.Filter.Kind)}, {"filter: major code", q.Filter.MajorCode},
+		{"filter: handling department", q.Filter.HandlingDept},
+		{"policy version", s.policyVersion}, {"weights version", weights}, {"rules version", strconv.Itoa(RulesVersion)},
+		{"generated at (UTC)", s.now().UTC().Format(time.RFC3339)},
+		{"suppressed", fmt.Sprintf("a cell marked %q rests on 1–%d cases and is withheld (value, numerator and denominator); an empty value is undefined (zero denominator)", Suppressed, s.suppressBelow-1)},
+		{"period_start, period_end", "first instant of the period and first instant after it, local time in " + s.loc.String()},
+	}
+	for i, kv := range about {
+		if err := f.SetSheetRow("about", "A"+strconv.Itoa(i+1), &[]any{kv[0], kv[1]}); err != nil {
+			return fmt.Errorf("indicators workbook: %w", err)
+		}
+	}
+	date, err := f.NewStyle(&excelize.Style{CustomNumFmt: ptr("yyyy-mm-dd hh:mm")})
+	if err != nil {
+		return fmt.Errorf("indicators workbook: %w", err)
+	}
+	excelTime := func(t time.Time) excelize.Cell {
+		l := t.In(s.loc)
+		wall := time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), 0, time.UTC)
+		return excelize.Cell{StyleID: date, Value: wall.Sub(excelEpoch).Hours() / 24}
+	}
+	names := FigureNames()
+	for _, g := range figureGroups {
+		if _, err := f.NewSheet(g.sheet); err != nil {
+			return fmt.Errorf("indicators workbook: %w", err)
+		}
+		if err := f.SetHeaderFooter(g.sheet, &excelize.HeaderFooterOptions{OddHeader: header}); err != nil {
+			return fmt.Errorf("indicators workbook: %w", err)
+		}
+		sw, err := f.NewStreamWriter(g.sheet)
+		if err != nil {
+			return fmt.Errorf("indicators workbook: %w", err)
+		}
+		hd := []any{"period_start (" + s.loc.String() + ")", "period_end (" + s.loc.String() + ")", "street_code", "community_code", "handling_dept", "kind", "major_code"}
+		var figs []string
+		for _, n := range names {
+			if figureGroup(n) == g.sheet {
+				figs = append(figs, n)
+				hd = append(hd, n, n+"_numerator", n+"_denominator")
+			}
+		}
+		if err := sw.SetRow("A1", hd); err != nil {
+			return fmt.Errorf("indicators workbook: %w", err)
+		}
+		for i, r := range rows {
+			cells := []any{excelTime(r.PeriodStart), excelTime(r.PeriodEnd), r.Group.Street, r.Group.Community, r.Group.Department, r.Group.Kind, r.Group.MajorCode}
+			for _, n := range figs {
+				fig, _ := r.Figure(n)
+				switch {
+				case fig.Suppressed:
+					cells = append(cells, Suppressed, Suppressed, Suppressed)
+				case fig.Value == nil:
+					cells = append(cells, nil, fig.Numerator, fig.Denominator)
+				default:
+					cells = append(cells, *fig.Value, fig.Numerator, fig.Denominator)
+				}
+			}
+			if err := sw.SetRow("A"+strconv.Itoa(i+2), cells); err != nil {
+				return fmt.Errorf("indicators workbook: %w", err)
+			}
+		}
+		if err := sw.Flush(); err != nil {
+			return fmt.Errorf("indicators workbook: %w", err)
+		}
+	}
+	if _, err := f.NewSheet("definitions"); err != nil {
+		return fmt.Errorf("indicators workbook: %w", err)
+	}
+	if err := f.SetSheetRow("definitions", "A1", &[]any{"figure", "sheet", "formula"}); err != nil {
+		return fmt.Errorf("indicators workbook: %w", err)
+	}
+	for i, n := range names {
+		formula := Formula(n)
+		if n == FigComposite && s.weights != nil {
+			formula = s.weights.Formula()
+		}
+		if err := f.SetSheetRow("definitions", "A"+strconv.Itoa(i+2), &[]any{n, figureGroup(n), formula}); err != nil {
+			return fmt.Errorf("indicators workbook: %w", err)
+		}
+	}
+	if err := f.SetDocProps(&excelize.DocProperties{Title: "Fengcheng evaluation indicators",
+		Description: "policy " + s.policyVersion + "; weights " + weights}); err != nil {
+		return fmt.Errorf("indicators workbook: %w", err)
+	}
+	if _, err := f.WriteTo(w); err != nil {
+		return fmt.Errorf("indicators workbook: write: %w", err)
+	}
+	return nil
+}
+
+// IndicatorsHandler serves GET /indicators.xlsx?period=MONTH&from=…&to=…
+// &groupBy=STREET,CASE_CLASS (from and to as RFC 3339 or YYYY-MM-DD,
+// dates in Asia/Shanghai; optional jurisdiction, kind, majorCode, source
+// (repeatable) and handlingDept filters) to the principal in the request
+// context, under the same rules as the indicators query.
+func IndicatorsHandler(svc *Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, err := svc.parseIndicatorQuery(r)
+		if err == nil {
+			var buf strings.Builder
+			if err = svc.IndicatorsWorkbook(r.Context(), q, &buf); err == nil {
+				w.Header().Set("Content-Type", contentType("xlsx"))
+				w.Header().Set("Content-Disposition", `attachment; filename="indicators.xlsx"`)
+				w.Header().Set("Cache-Control", "no-store")
+				w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+				_, _ = io.WriteString(w, buf.String())
+				return
+			}
+		}
+		svc.writeError(w, r, err)
+	})
+}
+
+func (s *Service) parseIndicatorQuery(r *http.Request) (Query, error) {
+	v := r.URL.Query()
+	var q Query
+	p, err := ParsePeriod(strings.ToUpper(v.Get("period")))
+	if err != nil {
+		return q, err
+	}
+	q.Period = p
+	parseTime := func(field string) (time.Time, error) {
+		raw := v.Get(field)
+		if t, err := time.Parse(time.RFC3339, raw); err == nil {
+			return t, nil
+		}
+		if t, err := time.ParseInLocation(time.DateOnly, raw, s.loc); err == nil {
+			return t, nil
+		}
+		return time.Time{}, apperr.Invalid(field, "%s %q is not a date (2025-01-01) or an RFC 3339 time", field, raw)
+	}
+	if q.From, err = parseTime("from"); err != nil {
+		return q, err
+	}
+	if q.To, err = parseTime("to"); err != nil {
+		return q, err
+	}
+	for _, g := range strings.Split(v.Get("groupBy"), ",") {
+		if g = strings.ToUpper(strings.TrimSpace(g)); g != "" {
+			q.GroupBy = append(q.GroupBy, Dim(g))
+		}
+	}
+	q.Filter = Filter{Jurisdiction: v.Get("jurisdiction"), Kind: cases.Kind(v.Get("kind")), MajorCode: v.Get("majorCode"),
+		HandlingDept: v.Get("handlingDept")}
+	for _, src := range v["source"] {
+		q.Filter.Sources = append(q.Filter.Sources, cases.Source(src))
+	}
+	return q, nil
+}
