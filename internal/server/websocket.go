@@ -220,8 +220,9 @@ func (g *wsGuard) aroundOperation(ctx context.Context, next graphql.OperationHan
 	p, err := g.auth(ctx, sess.credentials())
 	if err != nil {
 		if e, ok := apperr.As(err); ok && e.Code == apperr.Unauthenticated {
-			sess.end(CloseUnauthenticated, e)
-			return refuse(e)
+			// The refusal is written before the close frame, so the client
+			// reads why its operation failed and then why the socket closed.
+			return thenEnd(refuse(e), func() { sess.end(CloseUnauthenticated, e) })
 		}
 		g.log.ErrorContext(ctx, "websocket authentication", "err", err)
 		return refuse(apperr.New(apperr.ServiceUnavailable, "authentication is unavailable, try again"))
@@ -256,6 +257,18 @@ func (g *wsGuard) aroundOperation(ctx context.Context, next graphql.OperationHan
 			cancel()
 		}
 		return r
+	}
+}
+
+// thenEnd runs end once h has answered: gqlgen writes each response before
+// it asks for the next, so end runs after the answer is on the wire.
+func thenEnd(h graphql.ResponseHandler, end func()) graphql.ResponseHandler {
+	return func(ctx context.Context) *graphql.Response {
+		if r := h(ctx); r != nil {
+			return r
+		}
+		end()
+		return nil
 	}
 }
 
