@@ -8,6 +8,9 @@ import (
 	"strings"
 
 	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/parking"
+	"github.com/fengcheng/datahub/internal/property"
+	"github.com/fengcheng/datahub/internal/violation"
 )
 
 // Table is one table of a snapshot besides its rows: a dimension table that
@@ -171,6 +174,37 @@ func DimensionTables(snapshotCols []Column, js []JurisdictionInfo, ds []Departme
 			{string(cases.KindComponent), "部件", "component (public facility)"}, {string(cases.KindEvent), "事件", "event"}}),
 		enum("sources", "how a case reached the platform", "案件来源", sourceLabels()),
 		enum("statuses", "case lifecycle statuses", "案件状态", statusLabels()),
+		// The other datasets' codes, for assessments that join cases to
+		// violations, parking lots or compounds by their published lists.
+		enum("violation_kinds", "kinds of violation", "违法违规类型", labelled(violation.Kinds(), map[violation.Kind][2]string{
+			violation.KindIllegalConstruction: {"违法建设", "illegal construction"},
+			violation.KindStreetOccupation:    {"占道经营", "street occupation"},
+			violation.KindIllegalParking:      {"乱停乱放", "illegal parking"},
+			violation.KindIllegalAdvertising:  {"违规广告", "illegal advertising"},
+			violation.KindDumping:             {"乱倒垃圾", "dumping and construction waste"},
+		})),
+		enum("violation_statuses", "violation lifecycle statuses", "违法违规处置状态", labelled(violation.Statuses(), map[violation.Status][2]string{
+			violation.StatusDiscovered:       {"已发现", "discovered"},
+			violation.StatusNoticeIssued:     {"已下达限期改正通知", "notice to rectify issued"},
+			violation.StatusRectificationDue: {"逾期未改正", "rectification overdue"},
+			violation.StatusDemolished:       {"已拆除", "demolished"},
+			violation.StatusLegalized:        {"已补办手续", "legalized"},
+			violation.StatusPenalized:        {"已处罚", "penalized"},
+			violation.StatusClosed:           {"已结案", "closed"},
+		})),
+		enum("parking_lot_kinds", "kinds of parking lot", "停车场类型", labelled(parking.Kinds(), map[parking.Kind][2]string{
+			parking.KindPublic:           {"公共停车场", "public car park"},
+			parking.KindOnStreet:         {"路内泊位", "on-street bays"},
+			parking.KindGovernmentShared: {"机关单位错时共享", "government lot shared off-peak"},
+			parking.KindResidential:      {"小区停车场", "residential compound"},
+			parking.KindCommercial:       {"商业停车场", "commercial"},
+		})),
+		enum("renovation_statuses", "old-community renovation statuses", "老旧小区改造状态", labelled(property.RenovationStatuses(), map[property.RenovationStatus][2]string{
+			property.RenovationNone:       {"未列入改造", "not scheduled"},
+			property.RenovationPlanned:    {"已列入计划", "planned"},
+			property.RenovationInProgress: {"改造中", "in progress"},
+			property.RenovationDone:       {"已完成", "done"},
+		})),
 	}
 	dict := &Table{Name: "dictionary", About: "data dictionary: every column of every table", AboutZH: "数据字典：每张表的每一列",
 		Columns: []Column{
@@ -195,6 +229,21 @@ func DimensionTables(snapshotCols []Column, js []JurisdictionInfo, ds []Departme
 	return append(tables, dict)
 }
 
+// labelled pairs each code of an enumeration with its Chinese and English
+// names; a code added later without names is listed under its own code, so
+// no code the rows may hold is missing from its table.
+func labelled[T ~string](codes []T, names map[T][2]string) [][3]string {
+	out := make([][3]string, 0, len(codes))
+	for _, c := range codes {
+		l, ok := names[c]
+		if !ok {
+			l = [2]string{string(c), string(c)}
+		}
+		out = append(out, [3]string{string(c), l[0], l[1]})
+	}
+	return out
+}
+
 func sourceLabels() [][3]string {
 	zh := map[cases.Source][2]string{
 		cases.SourceInspectorPatrol:     {"监督员巡查", "inspector patrol"},
@@ -206,12 +255,7 @@ func sourceLabels() [][3]string {
 		cases.SourceAssignedBySuperior:  {"上级交办", "assigned by a superior"},
 		cases.SourceMedia:               {"媒体曝光", "media"},
 	}
-	var out [][3]string
-	for _, s := range cases.Sources() {
-		l := zh[s]
-		out = append(out, [3]string{string(s), l[0], l[1]})
-	}
-	return out
+	return labelled(cases.Sources(), zh)
 }
 
 func statusLabels() [][3]string {
@@ -227,15 +271,7 @@ func statusLabels() [][3]string {
 		cases.StatusBacklog:       {"挂账", "backlog"},
 		cases.StatusClosed:        {"已结案", "closed"},
 	}
-	var out [][3]string
-	for _, s := range cases.Statuses() {
-		l, ok := zh[s]
-		if !ok {
-			l = [2]string{string(s), string(s)}
-		}
-		out = append(out, [3]string{string(s), l[0], l[1]})
-	}
-	return out
+	return labelled(cases.Statuses(), zh)
 }
 
 // File is one downloadable file of a snapshot, as the manifest lists it.

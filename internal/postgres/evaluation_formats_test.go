@@ -94,7 +94,8 @@ func TestEvaluationSnapshotFormats(t *testing.T) {
 
 	// Dimension tables and the dictionary are in the manifest with their
 	// checksums, and served exactly.
-	want := []string{"jurisdictions", "departments", "case_classes", "kinds", "sources", "statuses", "dictionary"}
+	want := []string{"jurisdictions", "departments", "case_classes", "kinds", "sources", "statuses",
+		"violation_kinds", "violation_statuses", "parking_lot_kinds", "renovation_statuses", "dictionary"}
 	if len(m.Tables) != len(want) {
 		t.Fatalf("tables %+v", m.Tables)
 	}
