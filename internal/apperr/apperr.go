@@ -10,7 +10,7 @@ import (
 )
 
 // Code classifies an error for the caller. The values are the GraphQL
-// extensions.code strings of DESIGN §8.
+// extensions.code strings listed in docs/design.md, Errors.
 type Code string
 
 // Error codes.

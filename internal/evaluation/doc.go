@@ -1,14 +1,14 @@
 // Package evaluation is the third-party evaluation of Hailing District's
-// urban management (DESIGN §7): indicators per period × street, community,
+// urban management (docs/design.md, Evaluation): indicators per period × street, community,
 // department and case class, a composite score whose weights live in
 // policies/weights.yaml, and frozen, anonymised, checksummed assessment
 // datasets (snapshots) streamed as NDJSON or CSV.
 //
-// The source report faults today's evaluation for counting data and ignoring
-// citizen satisfaction and participation, and asks for third-party
-// assessment; hence the satisfaction, rating coverage and participation
-// figures, their 35 % share of the composite, and snapshots an outside team
-// can recompute every figure from.
+// The district's evaluation counted cases and ignored citizen satisfaction
+// and participation, with no third-party assessment (docs/design.md, The
+// problem the hub answers); hence the satisfaction, rating coverage and
+// participation figures, their 35 % share of the composite, and snapshots an
+// outside team can recompute every figure from.
 //
 // # Indicator definitions
 //

@@ -1,5 +1,5 @@
 // Package events carries changes to shared records from the transactional
-// outbox to subscribers on every hub instance (DESIGN §6):
+// outbox to subscribers on every hub instance (docs/design.md, Events):
 //
 //	store tx ──INSERT outbox──▶ PostgreSQL ──Relay──XADD──▶ Redis stream <prefix>events
 //	                                                          │ XREAD (every instance)

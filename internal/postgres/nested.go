@@ -17,7 +17,7 @@ import (
 
 // nestedTable describes how to list a dataset's rows under parents: one
 // statement per request level, unnest(parents) CROSS JOIN LATERAL (…
-// LIMIT n) (DESIGN §9), so the number of statements does not grow with the
+// LIMIT n) (docs/design.md, Performance facts), so the number of statements does not grow with the
 // page size.
 type nestedTable struct {
 	from      string // table with its alias, e.g. "properties p"

@@ -1,6 +1,6 @@
 // Package casbinredis tells every hub instance when the Casbin policy
 // changes, over Redis pub/sub, so a grant approved on one instance is
-// enforced by all of them within a second (DESIGN §4).
+// enforced by all of them within a second (docs/design.md, Access control).
 //
 // The Watcher implements persist.Watcher, persist.WatcherEx and
 // persist.UpdatableWatcher. Messages carry no policy, only the fact of a

@@ -32,7 +32,7 @@ CREATE SEQUENCE case_no_seq;
 
 -- Cases: digital urban-management cases. Street and community are
 -- denormalised out of the path because the hot lists filter on them and need
--- a btree that ends in their sort keys (DESIGN §9).
+-- a btree that ends in their sort keys (docs/design.md, Performance facts).
 CREATE TABLE cases (
     id                uuid PRIMARY KEY,
     case_no           text NOT NULL UNIQUE,

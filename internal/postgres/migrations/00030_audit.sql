@@ -1,5 +1,5 @@
 -- +goose Up
--- The audit trail (DESIGN §4.5): one row per read of another department's
+-- The audit trail (docs/design.md, Access control): one row per read of another department's
 -- data or of personal data. Rows are written only by internal/audit.Writer,
 -- which assigns seq under a transaction-level advisory lock and chains each
 -- row to the previous one: hash = SHA-256(prev_hash || canonical encoding of

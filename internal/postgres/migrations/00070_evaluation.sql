@@ -1,5 +1,5 @@
 -- +goose Up
--- Evaluation (DESIGN §7): case indicators kept as monthly rollups, and
+-- Evaluation (docs/design.md, Evaluation): case indicators kept as monthly rollups, and
 -- frozen, anonymised assessment datasets (snapshots) with their manifests.
 --
 -- How the rollups stay correct as cases change

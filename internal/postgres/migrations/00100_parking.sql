@@ -6,7 +6,7 @@ CREATE EXTENSION IF NOT EXISTS postgis;
 -- index, which answers "nearest lots within r meters" as a bounded
 -- nearest-first index scan (ST_DWithin + ORDER BY geog <-> point). Street is
 -- denormalised out of the jurisdiction, as for cases, so a street's list by
--- name is one btree range (DESIGN §9). The sharing windows are "HH:MM-HH:MM"
+-- name is one btree range (docs/design.md, Performance facts). The sharing windows are "HH:MM-HH:MM"
 -- strings in Asia/Shanghai local time; the rule that reads them (with the
 -- holiday calendar) lives in Go, internal/parking.
 CREATE TABLE parking_lots (

@@ -7,7 +7,7 @@ CREATE SEQUENCE violation_no_seq;
 -- illegal advertising and dumping (owned by urban-management enforcement;
 -- illegal parking by the traffic police). As with cases, street and
 -- community are denormalised out of the path so the hot lists have btrees
--- ending in their sort keys (DESIGN §9).
+-- ending in their sort keys (docs/design.md, Performance facts).
 --
 -- property_id has no foreign key on purpose: properties are another
 -- dataset (housing's registry, its own migration and loader) that may be
