@@ -2,7 +2,6 @@ package access
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -592,7 +591,3 @@ func covers(subtrees []string, scope RowScope, district string) bool {
 	}
 	return true
 }
-
-// errNoStore is returned by grant changes on an engine without a run-time
-// policy store.
-var errNoStore = errors.New("access: no run-time policy store is configured (EngineConfig.Adapter)")

@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/casbin/casbin/v2/persist"
 )
 
 // Grant is an approved request of one department for another's conditional
@@ -47,11 +45,10 @@ func (g Grant) Rules() [][]string {
 // Active reports whether the grant applies at now.
 func (g Grant) Active(now time.Time) bool { return now.Before(g.Until) }
 
-// GrantIDField is the index of the grant id among a p2 rule's fields: a
-// workflow that stores grant lines itself removes them by it.
+// GrantIDField is the index of the grant id among a p2 rule's fields: the
+// grants workflow, which stores grant lines in its own transactions,
+// removes them by it.
 const GrantIDField = 4
-
-const grantIDField = GrantIDField
 
 // ValidateGrant checks a grant against the catalog: a declared grantee
 // department that is not the groups' provider, a dataset and conditional or
@@ -68,87 +65,6 @@ func (e *Engine) ValidateGrant(g Grant) error {
 		}
 	}
 	return nil
-}
-
-// AddGrant stores an approved grant in the run-time policy store, reloads,
-// and tells the other instances (Watcher). A grant whose Until has passed is
-// refused. The grants workflow calls it on approval.
-func (e *Engine) AddGrant(ctx context.Context, g Grant) error {
-	if e.adapter == nil {
-		return errNoStore
-	}
-	if err := e.ValidateGrant(g); err != nil {
-		return fmt.Errorf("access: add grant %s: %w", g.ID, err)
-	}
-	if !g.Active(e.now()) {
-		return fmt.Errorf("access: add grant %s: it expired at %s", g.ID, g.Until.UTC().Format(time.RFC3339))
-	}
-	rules := g.Rules()
-	var err error
-	switch a := e.adapter.(type) {
-	case persist.ContextBatchAdapter:
-		err = a.AddPoliciesCtx(ctx, "p", ptypeGrant, rules)
-	case persist.BatchAdapter:
-		err = a.AddPolicies("p", ptypeGrant, rules)
-	default:
-		for _, r := range rules {
-			if err = e.adapter.AddPolicy("p", ptypeGrant, r); err != nil {
-				break
-			}
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("access: add grant %s: store: %w", g.ID, err)
-	}
-	return e.changed(ctx, "add grant "+g.ID)
-}
-
-// RevokeGrant removes every line of grant id from the run-time policy
-// store, reloads, and tells the other instances. Revoking an unknown grant
-// is not an error.
-func (e *Engine) RevokeGrant(ctx context.Context, id string) error {
-	if e.adapter == nil {
-		return errNoStore
-	}
-	if !validGrantID(id) {
-		return fmt.Errorf("access: revoke grant: %q is not a grant id", id)
-	}
-	if err := e.removeGrantLines(ctx, id); err != nil {
-		return fmt.Errorf("access: revoke grant %s: %w", id, err)
-	}
-	return e.changed(ctx, "revoke grant "+id)
-}
-
-// PruneExpiredGrants removes the lines of grants expired at the engine's
-// clock and returns how many grants it removed. Expired grants already do
-// not apply; pruning only keeps the store small.
-func (e *Engine) PruneExpiredGrants(ctx context.Context) (int, error) {
-	if e.adapter == nil {
-		return 0, errNoStore
-	}
-	now := e.now()
-	var expired []string
-	for _, g := range e.Grants() {
-		if !g.Active(now) {
-			expired = append(expired, g.ID)
-		}
-	}
-	for _, id := range expired {
-		if err := e.removeGrantLines(ctx, id); err != nil {
-			return 0, fmt.Errorf("access: prune expired grant %s: %w", id, err)
-		}
-	}
-	if len(expired) == 0 {
-		return 0, nil
-	}
-	return len(expired), e.changed(ctx, "prune expired grants")
-}
-
-func (e *Engine) removeGrantLines(ctx context.Context, id string) error {
-	if a, ok := e.adapter.(persist.ContextAdapter); ok {
-		return a.RemoveFilteredPolicyCtx(ctx, "p", ptypeGrant, grantIDField, id)
-	}
-	return e.adapter.RemoveFilteredPolicy("p", ptypeGrant, grantIDField, id)
 }
 
 // PolicyChanged reloads after the run-time policy store was changed outside
