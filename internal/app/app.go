@@ -398,7 +398,7 @@ func rateLimits(cfg config.Config) (server.RateLimits, error) {
 	if l.Anonymous, err = ratelimit.ParseRule(cfg.RateAnonymous); err != nil {
 		return l, fmt.Errorf("RATE_LIMIT_ANONYMOUS: %w", err)
 	}
-	if _, err = ratelimit.ParseRule(cfg.RateStream); err != nil {
+	if l.Stream, err = ratelimit.ParseRule(cfg.RateStream); err != nil {
 		return l, fmt.Errorf("RATE_LIMIT_STREAM: %w", err)
 	}
 	return l, nil

@@ -241,9 +241,6 @@ func (c Config) WithConnDefaults() Config {
 	if c.StreamConcurrency <= 0 {
 		c.StreamConcurrency = StreamConcurrencyDefault
 	}
-	if c.RateStream == "" {
-		c.RateStream = RateStreamDefault
-	}
 	if c.WSInitTimeout <= 0 {
 		c.WSInitTimeout = WSInitTimeoutDefault
 	}

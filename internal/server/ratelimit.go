@@ -19,6 +19,7 @@ type RateLimits struct {
 	Citizen   ratelimit.Rule // each citizen the app acts for
 	APIKey    ratelimit.Rule // each API key (department systems, the citizen app as a whole, evaluators)
 	Anonymous ratelimit.Rule // each client address without credentials
+	Stream    ratelimit.Rule // uploads and exports of each caller
 }
 
 // Allower admits or refuses one request for a key.

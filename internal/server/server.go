@@ -18,7 +18,6 @@ import (
 	"github.com/coder/websocket"
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/config"
-	"github.com/fengcheng/datahub/internal/ratelimit"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -131,16 +130,10 @@ func Handler(d Deps) http.Handler {
 	for pattern, h := range d.Routes {
 		route(pattern, pattern, withTimeout(d.Config.RequestTimeout, authenticated(log, d.Auth, bodyDeadline(d.Config.BodyReadTimeout, h))))
 	}
-	streamRule, err := ratelimit.ParseRule(d.Config.RateStream)
-	if err != nil {
-		// Config.Validate has checked it; a hand-built Config without it
-		// gets the default.
-		streamRule, _ = ratelimit.ParseRule(config.RateStreamDefault)
-	}
 	slots := &streamSlots{running: map[string]int{}, max: max(d.Config.StreamConcurrency, 1)}
 	for pattern, h := range d.Streams {
 		h = minRateBody(d.Config.BodyReadTimeout, d.Config.UploadMinRate, h)
-		route(pattern, pattern, authenticated(log, d.Auth, streamLimited(log, d.Limiter, streamRule, slots, h)))
+		route(pattern, pattern, authenticated(log, d.Auth, streamLimited(log, d.Limiter, d.Limits.Stream, slots, h)))
 	}
 	return mux
 }
