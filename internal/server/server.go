@@ -72,7 +72,8 @@ func Handler(d Deps) http.Handler {
 	d.Config = d.Config.WithConnDefaults()
 	log := d.Logger
 	gql := handler.New(d.Schema)
-	guard := &wsGuard{log: log, auth: d.WSAuth, limiter: d.Limiter, limits: d.Limits, timeout: d.Config.RequestTimeout,
+	present := errorPresenter(log, d.Metrics, d.InputErrors)
+	guard := &wsGuard{log: log, present: present, auth: d.WSAuth, limiter: d.Limiter, limits: d.Limits, timeout: d.Config.RequestTimeout,
 		recheck: d.Config.WSRecheckInterval, maxSubs: int64(d.Config.WSMaxSubscriptions), scope: d.RequestScope,
 		initTime: d.Config.WSInitTimeout}
 	// Browsers may only open subscriptions from the configured origins
@@ -94,7 +95,7 @@ func Handler(d Deps) http.Handler {
 	gql.Use(extension.FixedComplexityLimit(20000))
 	gql.Use(costLimit{max: MaxCostDefault})
 	gql.Use(storableText{})
-	gql.SetErrorPresenter(errorPresenter(log, d.Metrics, d.InputErrors))
+	gql.SetErrorPresenter(present)
 	gql.SetRecoverFunc(recoverFunc(log))
 
 	scoped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -112,7 +112,10 @@ func (s sessionConns) Accept(w http.ResponseWriter, r *http.Request, opts transp
 
 // wsGuard applies the per-operation rules to WebSocket connections.
 type wsGuard struct {
-	log      *slog.Logger
+	log *slog.Logger
+	// present is the hub's error presenter: refusals made before gqlgen
+	// has a response context still become errors the one usual way.
+	present  graphql.ErrorPresenterFunc
 	auth     func(ctx context.Context, payload map[string]any) (*access.Principal, error)
 	limiter  Allower
 	limits   RateLimits
@@ -215,28 +218,28 @@ func (g *wsGuard) aroundOperation(ctx context.Context, next graphql.OperationHan
 		return next(ctx)
 	}
 	if e := sess.endedBy(); e != nil {
-		return refuse(e)
+		return g.refuse(ctx, e)
 	}
 	p, err := g.auth(ctx, sess.credentials())
 	if err != nil {
 		if e, ok := apperr.As(err); ok && e.Code == apperr.Unauthenticated {
 			// The refusal is written before the close frame, so the client
 			// reads why its operation failed and then why the socket closed.
-			return thenEnd(refuse(e), func() { sess.end(CloseUnauthenticated, e) })
+			return thenEnd(g.refuse(ctx, e), func() { sess.end(CloseUnauthenticated, e) })
 		}
 		g.log.ErrorContext(ctx, "websocket authentication", "err", err)
-		return refuse(apperr.New(apperr.ServiceUnavailable, "authentication is unavailable, try again"))
+		return g.refuse(ctx, apperr.New(apperr.ServiceUnavailable, "authentication is unavailable, try again"))
 	}
 	ctx = access.WithPrincipal(ctx, p)
 	if g.limiter != nil {
 		if e := rateCheck(ctx, g.log, g.limiter, g.limits, p, sess.remoteAddr); e != nil {
-			return refuse(e)
+			return g.refuse(ctx, e)
 		}
 	}
 	if op := graphql.GetOperationContext(ctx); op.Operation != nil && op.Operation.Operation == ast.Subscription {
 		if n := sess.subs.Add(1); n > g.maxSubs {
 			sess.subs.Add(-1)
-			return refuse(&apperr.Error{Code: apperr.RateLimited,
+			return g.refuse(ctx, &apperr.Error{Code: apperr.RateLimited,
 				Message: "this connection already carries " + strconv.FormatInt(g.maxSubs, 10) +
 					" subscriptions: complete one, or open another connection",
 				Extra: map[string]any{"maxSubscriptions": g.maxSubs}})
@@ -272,15 +275,8 @@ func thenEnd(h graphql.ResponseHandler, end func()) graphql.ResponseHandler {
 	}
 }
 
-// refuse answers an operation with one coded error, as the error presenter
-// would show it.
-func refuse(e *apperr.Error) graphql.ResponseHandler {
-	ext := map[string]any{"code": string(e.Code)}
-	if e.Field != "" {
-		ext["field"] = e.Field
-	}
-	for k, v := range e.Extra {
-		ext[k] = v
-	}
-	return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{Message: e.Message, Extensions: ext}}})
+// refuse answers an operation with one coded error, through the error
+// presenter like every other error.
+func (g *wsGuard) refuse(ctx context.Context, e *apperr.Error) graphql.ResponseHandler {
+	return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{g.present(ctx, e)}})
 }
