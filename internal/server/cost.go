@@ -71,7 +71,7 @@ func (c costLimit) MutateOperationContext(_ context.Context, rc *graphql.Operati
 	if rc.Operation == nil {
 		return nil
 	}
-	if err := checkPageSizes(rc.Operation.SelectionSet, rc.Variables, true, map[string]bool{}); err != nil {
+	if err := checkPageSizes(rc.Operation.SelectionSet, rc.Variables); err != nil {
 		return err
 	}
 	now := time.Now
@@ -110,50 +110,32 @@ func firstMax(f *ast.Field, root bool) int {
 }
 
 // checkPageSizes refuses, with BAD_USER_INPUT naming the argument, a page
-// size outside what its list serves anywhere in set, whether written in
-// the document or passed as a variable. Each fragment is checked once.
-func checkPageSizes(set ast.SelectionSet, vars map[string]any, root bool, seen map[string]bool) *gqlerror.Error {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			if s.Definition != nil {
-				for _, name := range pageArgs {
-					if s.Definition.Arguments.ForName(name) == nil {
-						continue
-					}
-					v, given := s.ArgumentMap(vars)[name]
-					if !given || v == nil {
-						continue
-					}
-					limit := firstMax(s, root)
-					if n, ok := asInt(v); !ok || n < 0 || n > int64(limit) {
-						err := gqlerror.ErrorPosf(s.Position, "%s of %s must be between 0 and %d", name, s.Name, limit)
-						err.Extensions = map[string]any{"code": string(apperr.BadUserInput), "field": name}
-						return err
-					}
-				}
+// size outside what its list serves anywhere in the operation, whether
+// written in the document or passed as a variable.
+func checkPageSizes(set ast.SelectionSet, vars map[string]any) *gqlerror.Error {
+	var refused *gqlerror.Error
+	walkFields(set, func(f *ast.Field, root bool) bool {
+		if f.Definition == nil {
+			return false
+		}
+		for _, name := range pageArgs {
+			if f.Definition.Arguments.ForName(name) == nil {
+				continue
 			}
-			if err := checkPageSizes(s.SelectionSet, vars, false, seen); err != nil {
-				return err
+			v, given := f.ArgumentMap(vars)[name]
+			if !given || v == nil {
+				continue
 			}
-		case *ast.InlineFragment:
-			if err := checkPageSizes(s.SelectionSet, vars, root, seen); err != nil {
-				return err
-			}
-		case *ast.FragmentSpread:
-			key := s.Name
-			if root {
-				key = "root:" + key
-			}
-			if s.Definition != nil && !seen[key] {
-				seen[key] = true
-				if err := checkPageSizes(s.Definition.SelectionSet, vars, root, seen); err != nil {
-					return err
-				}
+			limit := firstMax(f, root)
+			if n, ok := asInt(v); !ok || n < 0 || n > int64(limit) {
+				refused = gqlerror.ErrorPosf(f.Position, "%s of %s must be between 0 and %d", name, f.Name, limit)
+				refused.Extensions = map[string]any{"code": string(apperr.BadUserInput), "field": name}
+				return true
 			}
 		}
-	}
-	return nil
+		return false
+	})
+	return refused
 }
 
 // estimator weighs one operation.

@@ -39,7 +39,7 @@ func (s schemaExposure) MutateOperationContext(ctx context.Context, rc *graphql.
 	if rc.Operation == nil {
 		return nil
 	}
-	intro, sdl := asksForSchema(rc.Operation.SelectionSet, map[string]bool{})
+	intro, sdl := asksForSchema(rc.Operation.SelectionSet)
 	if !intro && !sdl {
 		return nil
 	}
@@ -77,31 +77,18 @@ func callerKind(e config.Exposure) string {
 	return "anyone"
 }
 
-// asksForSchema reports whether set (with its fragments, each followed
-// once) selects introspection fields or _service anywhere.
-func asksForSchema(set ast.SelectionSet, seen map[string]bool) (intro, sdl bool) {
-	for _, sel := range set {
-		var i, s bool
-		switch f := sel.(type) {
-		case *ast.Field:
-			switch f.Name {
-			case "__schema", "__type":
-				i = true
-			case "_service":
-				s = true
-			}
-			ci, cs := asksForSchema(f.SelectionSet, seen)
-			i, s = i || ci, s || cs
-		case *ast.InlineFragment:
-			i, s = asksForSchema(f.SelectionSet, seen)
-		case *ast.FragmentSpread:
-			if f.Definition != nil && !seen[f.Name] {
-				seen[f.Name] = true
-				i, s = asksForSchema(f.Definition.SelectionSet, seen)
-			}
+// asksForSchema reports whether set (with its fragments) selects
+// introspection fields or _service anywhere.
+func asksForSchema(set ast.SelectionSet) (intro, sdl bool) {
+	walkFields(set, func(f *ast.Field, _ bool) bool {
+		switch f.Name {
+		case "__schema", "__type":
+			intro = true
+		case "_service":
+			sdl = true
 		}
-		intro, sdl = intro || i, sdl || s
-	}
+		return intro && sdl
+	})
 	return intro, sdl
 }
 

@@ -37,7 +37,7 @@ func (storableText) MutateOperationContext(_ context.Context, rc *graphql.Operat
 	}
 	// Variables are checked where they are used, so the error names the
 	// argument; a variable no field uses reaches no store.
-	field := badTextIn(rc.Operation.SelectionSet, rc.Variables, map[*ast.FragmentDefinition]bool{})
+	field := badTextIn(rc.Operation.SelectionSet, rc.Variables)
 	if field == "" {
 		return nil
 	}
@@ -48,36 +48,21 @@ func (storableText) MutateOperationContext(_ context.Context, rc *graphql.Operat
 
 // badTextIn returns the path of the first unstorable text argument in set
 // ("" if none).
-func badTextIn(set ast.SelectionSet, vars map[string]any, seen map[*ast.FragmentDefinition]bool) string {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			for _, a := range s.Arguments {
-				v, err := a.Value.Value(vars)
-				if err != nil {
-					continue // validation reports a bad value
-				}
-				if p := badText(a.Name, v); p != "" {
-					return p
-				}
+func badTextIn(set ast.SelectionSet, vars map[string]any) string {
+	var found string
+	walkFields(set, func(f *ast.Field, _ bool) bool {
+		for _, a := range f.Arguments {
+			v, err := a.Value.Value(vars)
+			if err != nil {
+				continue // validation reports a bad value
 			}
-			if p := badTextIn(s.SelectionSet, vars, seen); p != "" {
-				return p
-			}
-		case *ast.InlineFragment:
-			if p := badTextIn(s.SelectionSet, vars, seen); p != "" {
-				return p
-			}
-		case *ast.FragmentSpread:
-			if s.Definition != nil && !seen[s.Definition] {
-				seen[s.Definition] = true
-				if p := badTextIn(s.Definition.SelectionSet, vars, seen); p != "" {
-					return p
-				}
+			if found = badText(a.Name, v); found != "" {
+				return true
 			}
 		}
-	}
-	return ""
+		return false
+	})
+	return found
 }
 
 // badText returns path if v (a decoded argument value) holds unstorable
