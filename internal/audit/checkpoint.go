@@ -102,7 +102,7 @@ type Checkpointer struct {
 	Log   *slog.Logger
 	Now   func() time.Time
 
-	last int64 // seq of the last checkpoint taken; -1 before the first
+	last int64 // seq of the last checkpoint taken; 0 before the first
 }
 
 // Once signs the current head and saves it in every sink, unless the head
