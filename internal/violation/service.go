@@ -545,17 +545,12 @@ func (s *Service) create(ctx context.Context, in ReportInput, p *access.Principa
 	ev := Event{ViolationID: v.ID, Action: ActionReport, ToStatus: StatusDiscovered, Actor: p.Actor(), ActorDept: sourceDept(p), At: now}
 	if err := s.store.Create(ctx, v, ev); err != nil {
 		if apperr.Is(err, apperr.Conflict) && v.ExternalID != "" {
-			return nil, fmt.Errorf("%w: %w", errKeyTaken(v.ExternalID), err)
+			return nil, fmt.Errorf("%w: %w", apperr.KeyTaken(v.ExternalID), err)
 		}
 		return nil, fmt.Errorf("create violation: %w", err)
 	}
 	return v, nil
 }
-
-// errKeyTaken refuses to create a record under an external id the caller's
-// department has used already, in the words every dataset uses: one answer
-// whether the record is within the caller's scope or not.
-func errKeyTaken(key string) error { return apperr.KeyTaken(key) }
 
 // apply copies the descriptive fields of in onto v.
 func apply(v *Violation, in ReportInput) {
@@ -633,7 +628,7 @@ func (s *Service) upsert(ctx context.Context, in ReportInput, version *int) (*Vi
 	for attempt := 0; ; attempt++ {
 		// The caller's scope applies: a record it cannot see can be neither
 		// read nor overwritten through its key; creating under the key then
-		// meets the key's uniqueness and gets errKeyTaken.
+		// meets the key's uniqueness and gets apperr.KeyTaken.
 		cur, err := s.store.BySource(ctx, d.Rows, sourceDept(p), in.ExternalID)
 		if apperr.Is(err, apperr.NotFound) {
 			if in.Jurisdiction == "" {
