@@ -321,7 +321,7 @@ func (r *csvReader) next(rec *CaseRecord) (int64, error) {
 				}
 				if t.IsZero() {
 					// The zero time stands for "not given" in a record.
-					return line, fail("reportedAt", recordtime.Problem(t, t))
+					return line, fail("reportedAt", recordtime.BeforeDistrict(t))
 				}
 				rec.ReportedAt = t
 			}

@@ -132,7 +132,7 @@ func (r *ndjsonReader) decode(b []byte, rec *CaseRecord) error {
 		}
 		if at.IsZero() {
 			// The zero time stands for "not given" in a record: refuse it here.
-			return &RowError{Line: r.line, ExternalID: printableID(w.ExternalID), Field: "reportedAt", Reason: recordtime.Problem(at, at)}
+			return &RowError{Line: r.line, ExternalID: printableID(w.ExternalID), Field: "reportedAt", Reason: recordtime.BeforeDistrict(at)}
 		}
 	}
 	*rec = CaseRecord{

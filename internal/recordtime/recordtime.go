@@ -24,11 +24,21 @@ func Earliest() time.Time {
 
 // Problem returns why t is not an acceptable event time at now, or "".
 func Problem(t, now time.Time) string {
-	switch {
-	case t.Before(Earliest()):
-		return fmt.Sprintf("the time %s lies before the district existed (1997)", t.UTC().Format(time.RFC3339))
-	case t.After(now.Add(MaxSkew)):
+	if p := BeforeDistrict(t); p != "" {
+		return p
+	}
+	if t.After(now.Add(MaxSkew)) {
 		return fmt.Sprintf("the time %s lies in the future", t.UTC().Format(time.RFC3339))
+	}
+	return ""
+}
+
+// BeforeDistrict returns why t is too early to be an event time, or "":
+// for a parser that has no clock yet, and must refuse the zero time a
+// record would otherwise read as "not given".
+func BeforeDistrict(t time.Time) string {
+	if t.Before(Earliest()) {
+		return fmt.Sprintf("the time %s lies before the district existed (1997)", t.UTC().Format(time.RFC3339))
 	}
 	return ""
 }
