@@ -9,9 +9,10 @@ import (
 )
 
 // TestEnforcementStory is the cross-department join the district lacked
-// (docs/design.md, The problem the hub answers): an enforcement officer opens a violation and sees, in one
-// query, the compound, its management company, the linked case and — only
-// once planning grants it — whether the structure has a planning permit.
+// (docs/design.md, The problem the hub answers): an enforcement officer opens
+// a violation and sees, in one query, the compound, its management company,
+// the linked case and — only once planning grants it — whether the structure
+// has a planning permit.
 func TestEnforcementStory(t *testing.T) {
 	h := newHub(t)
 	ctx := context.Background()

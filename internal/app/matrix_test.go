@@ -79,10 +79,10 @@ type principalSpec struct {
 	reporter fieldWant
 }
 
-// matrixSpecs is the hand-written matrix for the cases dataset (docs/design.md,
-// policies/policy.csv): V visible, M masked, D denied. A principal who sees
-// no rows sees no fields either: its groups are denied, which no response
-// can show except through a leak.
+// matrixSpecs is the hand-written matrix for the cases dataset
+// (docs/design.md, policies/policy.csv): V visible, M masked, D denied. A
+// principal who sees no rows sees no fields either: its groups are denied,
+// which no response can show except through a leak.
 func matrixSpecs() []principalSpec {
 	const (
 		all  = "TRUE"
@@ -845,8 +845,8 @@ func (w *accessWorld) firstWhere(t testing.TB, pred string) string {
 	return id
 }
 
-// The masking rules as docs/design.md (Access control) states them: a mobile number
-// keeps its first 3 and last 4 digits, a name its surname.
+// The masking rules as docs/design.md (Access control) states them: a mobile
+// number keeps its first 3 and last 4 digits, a name its surname.
 var maskedMobile = regexp.MustCompile(`^1\d{2}\*{4}\d{4}$`)
 
 func wantMaskedPhone(raw, got string) string {

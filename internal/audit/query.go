@@ -37,7 +37,8 @@ const cursorPrefix = "audit:"
 // pages stay stable while records are appended. first 0 means FirstDefault.
 //
 // Query does no authorization: the caller must allow only auditors
-// (docs/design.md, Access control). Returns BAD_USER_INPUT for a bad first, cursor or time range.
+// (docs/design.md, Access control). Returns BAD_USER_INPUT for a bad first,
+// cursor or time range.
 func Query(ctx context.Context, pool *pgxpool.Pool, f Filter, first int, after string) ([]Record, string, error) {
 	if first == 0 {
 		first = FirstDefault

@@ -1,8 +1,9 @@
 // Package evaluation is the third-party evaluation of Hailing District's
-// urban management (docs/design.md, Evaluation): indicators per period × street, community,
-// department and case class, a composite score whose weights live in
-// policies/weights.yaml, and frozen, anonymised, checksummed assessment
-// datasets (snapshots) streamed as NDJSON or CSV.
+// urban management (docs/design.md, Evaluation): indicators per period ×
+// street, community, department and case class, a composite score whose
+// weights live in policies/weights.yaml, and frozen, anonymised, checksummed
+// assessment datasets (snapshots) with their dimension tables and data
+// dictionary, streamed as NDJSON, CSV, XLSX or Parquet.
 //
 // The district's evaluation counted cases and ignored citizen satisfaction
 // and participation, with no third-party assessment (docs/design.md, The

@@ -16,9 +16,9 @@ import (
 )
 
 // nestedTable describes how to list a dataset's rows under parents: one
-// statement per request level, unnest(parents) CROSS JOIN LATERAL (…
-// LIMIT n) (docs/design.md, Performance facts), so the number of statements does not grow with the
-// page size.
+// statement per request level, unnest(parents) CROSS JOIN LATERAL (… LIMIT n)
+// (docs/design.md, Performance facts), so the number of statements does not
+// grow with the page size.
 type nestedTable struct {
 	from      string // table with its alias, e.g. "properties p"
 	columns   string // select list the scanner expects

@@ -172,7 +172,8 @@ func (s *ViolationStore) Count(ctx context.Context, scope access.RowScope, f vio
 }
 
 // ByProperty implements violation.Store: one statement for every property,
-// each walking violations_property for its first rows (docs/design.md, Performance facts).
+// each walking violations_property for its first rows (docs/design.md,
+// Performance facts).
 func (s *ViolationStore) ByProperty(ctx context.Context, scope access.RowScope, propertyIDs []uuid.UUID, first int) (map[uuid.UUID][]*violation.Violation, error) {
 	return s.byParent(ctx, scope, "property_id", propertyIDs, first)
 }

@@ -57,8 +57,8 @@ e = some(where (p.eft == allow))
 m = g(r.sub, p.sub, r.dom) && r.dom == p.dom && r.obj == p.obj && r.act == p.act
 `
 
-// propagation is how quickly a change must reach another instance (docs/design.md,
-// Access control: "within a second").
+// propagation is how quickly a change must reach another instance
+// (docs/design.md, Access control: "within a second").
 const propagation = time.Second
 
 // policyTable gives the test its own copy of the migrated rules table.

@@ -1,14 +1,14 @@
 -- +goose Up
 CREATE EXTENSION IF NOT EXISTS postgis;
 
--- Parking lots. The location is kept as plain lat/lng (what the API and
--- the demo generator speak) and as a generated geography point with a GiST
--- index, which answers "nearest lots within r meters" as a bounded
--- nearest-first index scan (ST_DWithin + ORDER BY geog <-> point). Street is
--- denormalised out of the jurisdiction, as for cases, so a street's list by
--- name is one btree range (docs/design.md, Performance facts). The sharing windows are "HH:MM-HH:MM"
--- strings in Asia/Shanghai local time; the rule that reads them (with the
--- holiday calendar) lives in Go, internal/parking.
+-- Parking lots. The location is kept as plain lat/lng (what the API and the
+-- demo generator speak) and as a generated geography point with a GiST index,
+-- which answers "nearest lots within r meters" as a bounded nearest-first
+-- index scan (ST_DWithin + ORDER BY geog <-> point). Street is denormalised
+-- out of the jurisdiction, as for cases, so a street's list by name is one
+-- btree range (docs/design.md, Performance facts). The sharing windows are
+-- "HH:MM-HH:MM" strings in Asia/Shanghai local time; the rule that reads them
+-- (with the holiday calendar) lives in Go, internal/parking.
 CREATE TABLE parking_lots (
     id                uuid PRIMARY KEY,
     name              text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),

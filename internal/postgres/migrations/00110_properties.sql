@@ -10,7 +10,8 @@
 -- empties them too.
 
 -- Street and community are denormalised out of the path, as for cases: the
--- lists filter on them and need a btree ending in their sort keys (docs/design.md, Performance facts).
+-- lists filter on them and need a btree ending in their sort keys
+-- (docs/design.md, Performance facts).
 CREATE TABLE properties (
     id                   uuid PRIMARY KEY,
     owner_dept           text NOT NULL REFERENCES departments (code),
