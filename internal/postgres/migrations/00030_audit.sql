@@ -1,9 +1,9 @@
--- +goose Up The audit trail (docs/design.md, Access control): one row per
--- read of another department's data or of personal data. Rows are written
--- only by internal/audit.Writer, which assigns seq under a transaction-level
--- advisory lock and chains each row to the previous one: hash =
--- SHA-256(prev_hash || canonical encoding of the row including seq). `datahub
--- audit verify` recomputes the chain.
+-- +goose Up
+-- The audit trail (docs/design.md, Access control): one row per read of
+-- another department's data or of personal data. Rows are written only by internal/audit.Writer,
+-- which assigns seq under a transaction-level advisory lock and chains each
+-- row to the previous one: hash = SHA-256(prev_hash || canonical encoding of
+-- the row including seq). `datahub audit verify` recomputes the chain.
 --
 -- Nothing references other tables: an audit row must never fail (and so be
 -- lost) because a department or dataset was renamed or removed.

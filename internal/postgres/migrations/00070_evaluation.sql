@@ -1,6 +1,7 @@
--- +goose Up Evaluation (docs/design.md, Evaluation): case indicators kept as
--- monthly rollups, and frozen, anonymised assessment datasets (snapshots)
--- with their manifests.
+-- +goose Up
+-- Evaluation (docs/design.md, Evaluation): case indicators kept as monthly
+-- rollups, and frozen, anonymised assessment datasets (snapshots) with their
+-- manifests.
 --
 -- How the rollups stay correct as cases change
 -- ---------------------------------------------
