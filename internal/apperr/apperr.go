@@ -42,6 +42,22 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s", e.Code, e.Message)
 }
 
+// Extensions returns what a caller is told of e besides its message: the
+// code, the field when there is one, and Extra. The GraphQL error presenter
+// and every HTTP route's JSON error body show an error through it, so the
+// two never differ.
+func (e *Error) Extensions() map[string]any {
+	ext := make(map[string]any, 2+len(e.Extra))
+	for k, v := range e.Extra {
+		ext[k] = v
+	}
+	ext["code"] = string(e.Code)
+	if e.Field != "" {
+		ext["field"] = e.Field
+	}
+	return ext
+}
+
 // New returns a coded error with a formatted message.
 func New(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}

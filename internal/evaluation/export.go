@@ -286,7 +286,7 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []map[string]any{{"message": e.Message, "extensions": map[string]any{"code": string(e.Code)}}},
+		"errors": []map[string]any{{"message": e.Message, "extensions": e.Extensions()}},
 	})
 }
 

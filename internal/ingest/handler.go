@@ -158,16 +158,9 @@ func (s *Service) writeFailure(w http.ResponseWriter, r *http.Request, err error
 
 // writeError writes the hub's JSON error shape.
 func writeError(w http.ResponseWriter, status int, e *apperr.Error) {
-	ext := map[string]any{"code": string(e.Code)}
-	if e.Field != "" {
-		ext["field"] = e.Field
-	}
-	for k, v := range e.Extra {
-		ext[k] = v
-	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []map[string]any{{"message": e.Message, "extensions": ext}},
+		"errors": []map[string]any{{"message": e.Message, "extensions": e.Extensions()}},
 	})
 }

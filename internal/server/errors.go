@@ -29,20 +29,14 @@ func errorPresenter(log *slog.Logger, m *Metrics, inputErrs []error) graphql.Err
 		switch {
 		case errors.As(err, &ae):
 			gqlErr.Message = ae.Message
-			ext := map[string]any{"code": string(ae.Code)}
-			field := ae.Field
-			if field == "" && ae.Code == apperr.BadUserInput {
+			gqlErr.Extensions = ae.Extensions()
+			if ae.Field == "" && ae.Code == apperr.BadUserInput {
 				// A scalar's own check (DateTime) knows no names; the
 				// argument or input field is the last name on the path.
-				field = lastName(gqlErr.Path)
+				if field := lastName(gqlErr.Path); field != "" {
+					gqlErr.Extensions["field"] = field
+				}
 			}
-			if field != "" {
-				ext["field"] = field
-			}
-			for k, v := range ae.Extra {
-				ext[k] = v
-			}
-			gqlErr.Extensions = ext
 		case gqlErr.Extensions != nil && gqlErr.Extensions["code"] != nil:
 			// gqlgen's own parse and validation errors carry their code.
 			if code, _ := gqlErr.Extensions["code"].(string); code == "GRAPHQL_VALIDATION_FAILED" || code == "GRAPHQL_PARSE_FAILED" {

@@ -202,12 +202,8 @@ func (n *requestNote) principal() string {
 func writeError(w http.ResponseWriter, status int, e *apperr.Error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	ext := map[string]any{"code": string(e.Code)}
-	for k, v := range e.Extra {
-		ext[k] = v
-	}
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []map[string]any{{"message": e.Message, "extensions": ext}},
+		"errors": []map[string]any{{"message": e.Message, "extensions": e.Extensions()}},
 	})
 }
 
