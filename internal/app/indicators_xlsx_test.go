@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fengcheng/datahub/internal/auth"
+	"github.com/fengcheng/datahub/internal/config"
 )
 
 // readWorkbook reads an XLSX workbook back with openpyxl
@@ -188,5 +189,37 @@ func TestSnapshotFilesOverHTTP(t *testing.T) {
 	}
 	if checked != 2 {
 		t.Errorf("checked %d files", checked)
+	}
+}
+
+// TestIndicatorsWorkbookBounds: the workbook is built in memory, so a query
+// that would fill it past MaxWorkbookRows is refused before anything is
+// read (as the GraphQL cost limit refuses the same query), and the route is
+// rate-limited like /query.
+func TestIndicatorsWorkbookBounds(t *testing.T) {
+	// A prefix of its own: the anonymous bucket must hold only this test.
+	h := hubWith(t, func(c *config.Config) { c.RateAnonymous, c.RedisPrefix = "3/1m", c.RedisPrefix+"wbbounds:" })
+	get := func(query string) (int, string) {
+		res, err := http.Get(h.srv.URL + "/indicators.xlsx?" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	// Ten years of months by community and case class: about 432,000 rows.
+	status, body := get("period=MONTH&from=2016-01-01&to=2026-01-01&groupBy=COMMUNITY,CASE_CLASS")
+	if status != http.StatusBadRequest || !strings.Contains(body, `"maxRows"`) || !strings.Contains(body, "BAD_USER_INPUT") {
+		t.Fatalf("oversized workbook: %d %s", status, body)
+	}
+	// A year by street fits.
+	if status, body = get("period=MONTH&from=2025-01-01&to=2026-01-01&groupBy=STREET"); status != http.StatusOK {
+		t.Fatalf("a year by street: %d %.300s", status, body)
+	}
+	// The anonymous bucket holds 3: the fourth request is refused.
+	get("period=YEAR&from=2025-01-01&to=2026-01-01")
+	if status, body = get("period=YEAR&from=2025-01-01&to=2026-01-01"); status != http.StatusTooManyRequests {
+		t.Fatalf("fourth anonymous workbook in a minute: %d %.300s", status, body)
 	}
 }

@@ -197,6 +197,53 @@ func Formula(name string) string {
 // MaxPeriods bounds one query: 10 years of months.
 const MaxPeriods = 120
 
+// groupsOf is about how many groups dimension d splits a period into in the
+// district (streets and towns, communities and villages, departments, case
+// classes by kind and major code); a dimension it does not know counts as
+// a thousand.
+func groupsOf(d Dim) int {
+	switch d {
+	case DimStreet:
+		return 10
+	case DimCommunity:
+		return 120
+	case DimDepartment:
+		return 20
+	case DimCaseClass:
+		return 30
+	}
+	return 1000
+}
+
+// EstimatedRows is about how many rows a query answers at most: periods ×
+// the groups of each dimension it is grouped by, sticking at math.MaxInt
+// rather than wrapping (a dimension may be named many times before the
+// query is validated). The GraphQL cost limit and the indicators workbook
+// bound a query by it before anything is read.
+func EstimatedRows(periods int, groupBy []Dim) int {
+	rows := max(periods, 1)
+	for _, d := range groupBy {
+		g := groupsOf(d)
+		if rows > math.MaxInt/g {
+			return math.MaxInt
+		}
+		rows *= g
+	}
+	return rows
+}
+
+// PeriodCount is how many periods of p a query from from to to covers as
+// the service reads it (not past the current period, at most MaxPeriods),
+// and at least 1; an invalid range counts as MaxPeriods.
+func PeriodCount(p Period, from, to, now time.Time, loc *time.Location) int {
+	q := Query{Period: p, From: from, To: to}
+	first, end, err := q.validate(now, loc)
+	if err != nil {
+		return MaxPeriods
+	}
+	return max(int(end-first)/p.Months(), 1)
+}
+
 var (
 	jurisdictionPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
 	deptPattern         = regexp.MustCompile(`^[a-z0-9-]+$`)

@@ -41,6 +41,11 @@ func figureGroup(name string) string {
 	return "handling"
 }
 
+// MaxWorkbookRows bounds the rows of one indicators workbook (by
+// EstimatedRows): a year of months for every community and department
+// fits, a decade of months for every community and case class does not.
+const MaxWorkbookRows = 30_000
+
 // IndicatorsWorkbook writes the indicators of q as an XLSX workbook: an
 // "about" sheet (query, policy and weights versions, suppression rule), one
 // sheet per figure group with each figure's value, numerator and
@@ -49,6 +54,18 @@ func figureGroup(name string) string {
 // every sheet's printed header. Permissions and errors are those of
 // Indicators.
 func (s *Service) IndicatorsWorkbook(ctx context.Context, q Query, w io.Writer) error {
+	// The workbook is built in memory: bound it before anything is read,
+	// as the GraphQL cost limit bounds the indicators query.
+	first, end, err := q.validate(s.now(), s.loc)
+	if err != nil {
+		return err
+	}
+	if n := EstimatedRows(int(end-first)/q.Period.Months(), q.GroupBy); n > MaxWorkbookRows {
+		e := apperr.Invalid("groupBy", "this workbook would hold about %d rows, more than the %d one workbook may: ask for fewer periods or dimensions, or narrow the filter",
+			n, MaxWorkbookRows)
+		e.Extra = map[string]any{"maxRows": MaxWorkbookRows}
+		return e
+	}
 	rows, err := s.Indicators(ctx, q)
 	if err != nil {
 		return err

@@ -38,10 +38,6 @@ const (
 	snapshotsFirstMax = 1000
 )
 
-// indicatorGroups is about how many groups each indicator dimension splits
-// a period into: streets and towns, communities, departments, case classes.
-var indicatorGroups = map[string]int{"STREET": 10, "COMMUNITY": 120, "DEPARTMENT": 20, "CASE_CLASS": 30}
-
 // costLimit refuses operations whose estimated size exceeds max before
 // anything runs. gqlgen's complexity limit counts fields only, so a page of
 // 200 rows costs as much as one row and a thousand aliases of a list add up
@@ -206,44 +202,23 @@ func (e estimator) listSize(f *ast.Field, root bool) int {
 }
 
 // indicatorRows is how many rows indicators(period, from, to, groupBy)
-// answers at most: periods (as the service clips them: not after the
-// current one, at most evaluation.MaxPeriods) × the groups of each
-// dimension.
+// answers at most, by the evaluation package's own estimate.
 func (e estimator) indicatorRows(f *ast.Field) int {
 	args := f.ArgumentMap(e.vars)
 	periods := evaluation.MaxPeriods
 	from, okFrom := asTime(args["from"])
 	to, okTo := asTime(args["to"])
 	if okFrom && okTo {
-		to = minTime(to, e.now)
-		months := (to.Year()-from.Year())*12 + int(to.Month()) - int(from.Month()) + 1
-		per := 1
-		switch args["period"] {
-		case "QUARTER":
-			per = 3
-		case "YEAR":
-			per = 12
-		}
-		periods = min(max((months+per-1)/per, 1), evaluation.MaxPeriods)
+		period := evaluation.Period(fmt.Sprint(args["period"]))
+		periods = evaluation.PeriodCount(period, from, to, e.now, time.UTC)
 	}
-	rows := periods
-	if dims, ok := args["groupBy"].([]any); ok {
-		for _, d := range dims {
-			g, known := indicatorGroups[fmt.Sprint(d)]
-			if !known {
-				g = rootListGuess
-			}
-			rows = satMul(rows, g)
+	var dims []evaluation.Dim
+	if list, ok := args["groupBy"].([]any); ok {
+		for _, d := range list {
+			dims = append(dims, evaluation.Dim(fmt.Sprint(d)))
 		}
 	}
-	return rows
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
+	return evaluation.EstimatedRows(periods, dims)
 }
 
 func asTime(v any) (time.Time, bool) {

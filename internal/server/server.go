@@ -128,8 +128,15 @@ func Handler(d Deps) http.Handler {
 	}))
 	mux.Handle("GET /readyz", readiness(d.Pool, d.Redis))
 	mux.Handle("GET /metrics", metricsGuard(d.Config, d.Metrics.Handler()))
+	// Other routes get what /query gets: a caller over its limit is
+	// refused before any work (an indicators workbook is as costly as the
+	// query it renders).
 	for pattern, h := range d.Routes {
-		route(pattern, pattern, withTimeout(d.Config.RequestTimeout, authenticated(log, d.Auth, bodyDeadline(d.Config.BodyReadTimeout, h))))
+		h = bodyDeadline(d.Config.BodyReadTimeout, h)
+		if d.Limiter != nil {
+			h = rateLimited(log, d.Limiter, d.Limits, h)
+		}
+		route(pattern, pattern, withTimeout(d.Config.RequestTimeout, authenticated(log, d.Auth, h)))
 	}
 	slots := &streamSlots{running: map[string]int{}, max: max(d.Config.StreamConcurrency, 1)}
 	for pattern, h := range d.Streams {
