@@ -237,8 +237,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		InputErrors:  []error{generated.ErrUnknownType, generated.ErrTypeNotFound},
 		RequestScope: a.requestScope,
 		Metrics:      a.Metrics,
-		Limiter: ratelimit.WithFallback{Shared: ratelimit.New(a.Redis, cfg.RedisPrefix, opts.Now),
-			Fallback: ratelimit.NewLocal(opts.Now, 0), Logger: log},
+		Limiter:      ratelimit.NewWithFallback(ratelimit.New(a.Redis, cfg.RedisPrefix, opts.Now), ratelimit.NewLocal(opts.Now, 0), log),
 		Routes: map[string]http.Handler{
 			"GET /indicators.xlsx": evaluation.IndicatorsHandler(evalSvc),
 		},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -82,22 +83,44 @@ func (l *Local) sweep(now time.Time) {
 // sharedTimeout bounds one question to the shared limiter.
 const sharedTimeout = time.Second
 
+// sharedRetryAfter is how long, after the shared limiter failed, requests
+// go straight to the per-instance one before Redis is asked again.
+const sharedRetryAfter = 5 * time.Second
+
 // WithFallback is the hub's limiter: the shared Redis limiter, and while
 // Redis cannot answer, the per-instance Local one with the same rules. So
 // an outage of Redis neither stops the hub (fail closed) nor lifts the
 // limits (fail open) for any caller class.
 type WithFallback struct {
-	Shared   *Limiter
-	Fallback *Local
-	Logger   *slog.Logger
+	shared   *Limiter
+	fallback *Local
+	log      *slog.Logger
+	// skipUntil (Unix nanoseconds) is when the shared limiter is next
+	// asked after it failed: during an outage no request waits for it and
+	// the outage is logged once per sharedRetryAfter, not once a request.
+	skipUntil atomic.Int64
 }
 
-// Allow asks the shared limiter, and the fallback if that fails.
-func (f WithFallback) Allow(ctx context.Context, key string, rule Rule) (bool, time.Duration, error) {
-	// A Redis that does not answer must not hold every request for the
+// NewWithFallback returns the limiter asking shared, and fallback while
+// shared fails; log may be nil.
+func NewWithFallback(shared *Limiter, fallback *Local, log *slog.Logger) *WithFallback {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &WithFallback{shared: shared, fallback: fallback, log: log}
+}
+
+// Allow asks the shared limiter, and the fallback if that fails or failed
+// less than sharedRetryAfter ago.
+func (f *WithFallback) Allow(ctx context.Context, key string, rule Rule) (bool, time.Duration, error) {
+	now := time.Now()
+	if now.UnixNano() < f.skipUntil.Load() {
+		return f.fallback.Allow(ctx, key, rule)
+	}
+	// A Redis that does not answer must not hold a request for the
 	// client's full dial and read timeouts.
 	sctx, cancel := context.WithTimeout(ctx, sharedTimeout)
-	ok, wait, err := f.Shared.Allow(sctx, key, rule)
+	ok, wait, err := f.shared.Allow(sctx, key, rule)
 	cancel()
 	if err == nil {
 		return ok, wait, nil
@@ -105,8 +128,7 @@ func (f WithFallback) Allow(ctx context.Context, key string, rule Rule) (bool, t
 	if ctx.Err() != nil {
 		return false, 0, err
 	}
-	if f.Logger != nil {
-		f.Logger.WarnContext(ctx, "shared rate limiter unavailable; limiting per instance", "err", err)
-	}
-	return f.Fallback.Allow(ctx, key, rule)
+	f.skipUntil.Store(now.Add(sharedRetryAfter).UnixNano())
+	f.log.WarnContext(ctx, "shared rate limiter unavailable; limiting per instance", "retry_in", sharedRetryAfter, "err", err)
+	return f.fallback.Allow(ctx, key, rule)
 }

@@ -16,7 +16,7 @@ func TestFallbackLimitsWhileRedisIsDown(t *testing.T) {
 	clk := &clock{now: time.Unix(1_800_000_000, 0)}
 	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
 	t.Cleanup(func() { _ = dead.Close() })
-	l := ratelimit.WithFallback{Shared: ratelimit.New(dead, "x", clk.Now), Fallback: ratelimit.NewLocal(clk.Now, 2)}
+	l := ratelimit.NewWithFallback(ratelimit.New(dead, "x", clk.Now), ratelimit.NewLocal(clk.Now, 2), nil)
 	ctx := context.Background()
 	rule := ratelimit.Rule{Limit: 2, Window: time.Minute}
 	for i := range 2 {
