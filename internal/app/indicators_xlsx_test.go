@@ -8,29 +8,20 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/auth"
 	"github.com/fengcheng/datahub/internal/config"
+	"github.com/fengcheng/datahub/internal/testenv"
 )
 
 // readWorkbook reads an XLSX workbook back with openpyxl
 // (scripts/test-readers.sh installs it).
 func readWorkbook(t *testing.T, data []byte) map[string][][]any {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "w.xlsx")
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("/usr/bin/python3", "../../test/readers/xlsx_dump.py", p).Output()
-	if err != nil {
-		t.Fatalf("openpyxl (run scripts/test-readers.sh): %v", err)
-	}
+	out := testenv.ReadBack(t, data, "w.xlsx", "/usr/bin/python3", "test/readers/xlsx_dump.py")
 	var sheets map[string][][]any
 	if err := json.Unmarshal(out, &sheets); err != nil {
 		t.Fatal(err)

@@ -6,9 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/evaluation"
+	"github.com/fengcheng/datahub/internal/testenv"
 )
 
 // getTable downloads a frozen table over HTTP as an evaluator.
@@ -33,14 +31,7 @@ func getTable(t *testing.T, ctx context.Context, svc *evaluation.Service, path s
 // installs it).
 func readXLSX(t *testing.T, data []byte) map[string][][]any {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "s.xlsx")
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("/usr/bin/python3", "../../test/readers/xlsx_dump.py", p).Output()
-	if err != nil {
-		t.Fatalf("openpyxl (run scripts/test-readers.sh): %v", err)
-	}
+	out := testenv.ReadBack(t, data, "s.xlsx", "/usr/bin/python3", "test/readers/xlsx_dump.py")
 	var sheets map[string][][]any
 	d := json.NewDecoder(bytes.NewReader(out))
 	d.UseNumber()
@@ -212,14 +203,7 @@ type parquetDump struct {
 // reader; scripts/test-readers.sh installs it).
 func readParquet(t *testing.T, data []byte) parquetDump {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "s.parquet")
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("node", "../../test/readers/parquet_dump.mjs", p).Output()
-	if err != nil {
-		t.Fatalf("hyparquet (run scripts/test-readers.sh): %v", err)
-	}
+	out := testenv.ReadBack(t, data, "s.parquet", "node", "test/readers/parquet_dump.mjs")
 	var d parquetDump
 	dec := json.NewDecoder(bytes.NewReader(out))
 	dec.UseNumber()
