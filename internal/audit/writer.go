@@ -66,6 +66,12 @@ var (
 	ErrBusy   = &apperr.Error{Code: apperr.ServiceUnavailable, Message: "the audit trail is overloaded, please retry"}
 )
 
+// ErrFailing is what Flush returns while the writer's last attempt failed
+// (the database is down or refusing the table): a caller waiting for its
+// record to be committed learns at once, instead of when its own deadline
+// ends. The record stays queued and is written once the database is back.
+var ErrFailing = &apperr.Error{Code: apperr.ServiceUnavailable, Message: "the audit trail cannot be written at the moment, please retry"}
+
 // Stats are the Writer's counters, ready to export as metrics. All counts
 // are since NewWriter.
 type Stats struct {
@@ -97,6 +103,11 @@ type Writer struct {
 	ch     chan Record
 
 	flushReq chan chan struct{}
+	// failMu guards failing, a channel that is closed while the last write
+	// attempt failed and replaced by an open one after the next success, so
+	// Flush can wait for its reply or the first failure, whichever is first.
+	failMu  sync.Mutex
+	failing chan struct{}
 	stop     chan struct{} // closed by Close: drain, write everything, exit
 	done     chan struct{} // closed when run returns
 	// abortCtx is cancelled when Close's context expires: stop retrying.
@@ -116,6 +127,7 @@ func NewWriter(pool *pgxpool.Pool, opts Options) *Writer {
 		log:      opts.Logger,
 		ch:       make(chan Record, opts.BufferSize),
 		flushReq: make(chan chan struct{}),
+		failing:  make(chan struct{}),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -270,21 +282,49 @@ func cleanList(ss []string) []string {
 }
 
 // Flush waits until every record accepted before the call is committed, or
-// ctx ends. Records keep being written in the background either way.
+// ctx ends, or a write attempt fails (ErrFailing, at once if the last one
+// did). Records keep being written in the background in every case.
 func (w *Writer) Flush(ctx context.Context) error {
+	failing := w.failingCh()
 	reply := make(chan struct{})
 	select {
 	case w.flushReq <- reply:
 	case <-w.done:
 		return ErrClosed
+	case <-failing:
+		return ErrFailing
 	case <-ctx.Done():
 		return fmt.Errorf("audit flush: %w", ctx.Err())
 	}
 	select {
 	case <-reply:
 		return nil
+	case <-failing:
+		return ErrFailing
 	case <-ctx.Done():
 		return fmt.Errorf("audit flush: %w", ctx.Err())
+	}
+}
+
+func (w *Writer) failingCh() chan struct{} {
+	w.failMu.Lock()
+	defer w.failMu.Unlock()
+	return w.failing
+}
+
+// setFailing records the outcome of a write attempt for Flush.
+func (w *Writer) setFailing(failed bool) {
+	w.failMu.Lock()
+	defer w.failMu.Unlock()
+	select {
+	case <-w.failing: // closed: failing
+		if !failed {
+			w.failing = make(chan struct{})
+		}
+	default:
+		if failed {
+			close(w.failing)
+		}
 	}
 }
 
@@ -435,6 +475,7 @@ func (w *Writer) write(b *batch) bool {
 		cancel()
 		if err == nil {
 			w.written.Add(uint64(len(b.records)))
+			w.setFailing(false)
 			return true
 		}
 		w.flushErrors.Add(1)
@@ -453,6 +494,7 @@ func (w *Writer) write(b *batch) bool {
 				continue
 			}
 		}
+		w.setFailing(true)
 		w.log.Error("audit write failed, retrying", "records", len(b.records), "attempt", b.attempts, "retry_in", backoff, "err", err)
 		// Full jitter keeps several instances from retrying in lockstep.
 		wait := backoff/2 + rand.N(backoff/2+1)

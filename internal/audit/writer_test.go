@@ -151,14 +151,50 @@ func TestRetryKeepsRecords(t *testing.T) {
 	if !strings.Contains(logs.String(), "audit write failed") {
 		t.Fatalf("failure not logged: %q", logs.String())
 	}
-	createTable(t, pool)
-	if err := w.Flush(ctx); err != nil {
-		t.Fatal(err)
+	// While the writer is failing, Flush says so at once rather than
+	// holding its caller until the caller's deadline.
+	start := time.Now()
+	if err := w.Flush(ctx); !errors.Is(err, ErrFailing) {
+		t.Fatalf("Flush while failing: %v, want ErrFailing", err)
 	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("Flush while failing took %s", took)
+	}
+	createTable(t, pool)
+	// The next retry succeeds; from then on Flush succeeds again.
+	waitFor(t, func() bool { return w.Flush(ctx) == nil })
 	if err := w.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 	verifyOK(t, pool, n)
+}
+
+// A Flush already waiting when the database starts failing is woken by
+// the first failed attempt: it does not wait for the database to return.
+func TestFlushWokenByFailure(t *testing.T) {
+	t.Parallel()
+	pool, _ := newSchema(t, false)
+	ctx := ctxT(t)
+	// The first attempt is made only when Flush asks (hour-long interval),
+	// so Flush is waiting when it fails.
+	w := NewWriter(pool, Options{FlushInterval: time.Hour, RetryMin: time.Hour, RetryMax: time.Hour})
+	defer func() {
+		// The table never exists: Close gives up at its deadline.
+		cctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_ = w.Close(cctx)
+	}()
+	if err := w.Log(ctx, sample(1)); err != nil {
+		t.Fatal(err)
+	}
+	fctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := w.Flush(fctx); !errors.Is(err, ErrFailing) {
+		t.Fatalf("Flush when the attempt fails: %v, want ErrFailing", err)
+	}
+	if s := w.Stats(); s.Pending != 1 || s.FlushErrors != 1 {
+		t.Fatalf("the record must stay queued for the next retry: %+v", s)
+	}
 }
 
 // A full buffer makes Log wait, then refuse with ErrBusy; it never drops a
