@@ -108,8 +108,8 @@ type Writer struct {
 	// Flush can wait for its reply or the first failure, whichever is first.
 	failMu  sync.Mutex
 	failing chan struct{}
-	stop     chan struct{} // closed by Close: drain, write everything, exit
-	done     chan struct{} // closed when run returns
+	stop    chan struct{} // closed by Close: drain, write everything, exit
+	done    chan struct{} // closed when run returns
 	// abortCtx is cancelled when Close's context expires: stop retrying.
 	abortCtx context.Context
 	abort    context.CancelFunc
