@@ -11,6 +11,7 @@
 //	datahub import --dataset D FILE   load a department system's bulk file
 //	datahub policy matrix         who sees what, as Markdown
 //	datahub audit verify          check the audit hash chain
+//	datahub bench                 load benchmark of the named workloads
 //
 // Configuration comes from environment variables (see README); flags
 // override them.
@@ -71,6 +72,7 @@ commands:
   export         download an assessment snapshot (--snapshot ID --format ndjson|csv, resumable)
   policy matrix  print who sees what, from the policy files
   audit verify   verify the audit log's hash chain
+  bench          load benchmark: S1–S7 through a hub it starts (--scenarios, --duration, --connections)
 `
 
 // Run dispatches args to a subcommand.
@@ -112,6 +114,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			return errUsage
 		}
 		return m.policyMatrix(rest[1:])
+	case "bench":
+		return m.bench(ctx, rest)
 	case "audit":
 		if len(rest) == 0 || rest[0] != "verify" {
 			fmt.Fprintln(m.Stderr, "usage: datahub audit verify [--checkpoints FILE] [--head SEQ:HEXHASH] [--no-redis]")

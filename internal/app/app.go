@@ -63,6 +63,7 @@ type App struct {
 	relay        *events.Relay
 	checkpoints  *audit.Checkpointer
 	broker       *events.Broker
+	statements   postgres.StatementCounter
 	stopBG       context.CancelFunc
 	bgDone       sync.WaitGroup
 	closers      []func()
@@ -95,6 +96,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		}
 	}()
 	pc := opts.Tracer
+	pc.Statements = &a.statements
 	pc.URL, pc.MaxConns, pc.StatementTimeout = cfg.DatabaseURL, cfg.DBMaxConns, cfg.DBStmtTimeout
 	pool, err := postgres.Open(ctx, pc)
 	if err != nil {
@@ -229,7 +231,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	if err != nil {
 		return nil, err
 	}
-	a.Metrics = server.NewMetrics(pool)
+	a.Metrics = server.NewMetricsWith(pool, a.statements.Count)
 	a.handler = server.Handler(server.Deps{
 		Config: cfg, Logger: log, Pool: pool, Redis: a.Redis, Auth: a.Auth,
 		WSAuth:       a.Auth.AuthenticateInit,

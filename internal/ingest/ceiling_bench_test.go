@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/fengcheng/datahub/internal/loadbench"
 )
 
 // BenchmarkCaseTableCeiling measures the fastest way PostgreSQL can add
@@ -64,20 +64,16 @@ func BenchmarkCaseTableCeiling(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				stageCeilingRows(b, tx, n)
+				if err := loadbench.StageCeilingRows(ctx, tx, n); err != nil {
+					b.Fatal(err)
+				}
 				b.StartTimer()
 				start := time.Now()
-				tag, err := tx.Exec(ctx, `INSERT INTO cases (id, case_no, owner_dept, kind, major_code, minor_code, source,
-					status, description, address, lat, lng, jurisdiction_code, street_code, community_code, reporter_name,
-					reporter_phone, photo_urls, reported_at, source_dept, external_id, created_at, updated_at, version)
-					SELECT id, 'HLB-' || line, 'urban-management', kind, major_code, minor_code, source, 'REPORTED',
-						description, address, lat, lng, jurisdiction_code, 'hailing.chengdong', 'hailing.chengdong.fenghuang',
-						reporter_name, reporter_phone, photo_urls, reported_at, 'urban-management', external_id, now(), now(), 1
-					FROM ceiling_staging`)
+				got, err := loadbench.InsertCeilingRows(ctx, tx)
 				elapsed += time.Since(start)
 				b.StopTimer()
-				if err != nil || tag.RowsAffected() != int64(n) {
-					b.Fatalf("insert: %v (%d rows)", err, tag.RowsAffected())
+				if err != nil || got != int64(n) {
+					b.Fatalf("insert: %v (%d rows)", err, got)
 				}
 				rows += n
 				if err := tx.Rollback(ctx); err != nil {
@@ -88,25 +84,5 @@ func BenchmarkCaseTableCeiling(b *testing.B) {
 			b.ReportMetric(float64(rows)/elapsed.Seconds(), "rows/s")
 			b.ReportMetric(float64(elapsed.Microseconds())/float64(rows), "µs/row")
 		})
-	}
-}
-
-// stageCeilingRows fills a temporary table with n new cases shaped like
-// genCase's, every one located in the same community.
-func stageCeilingRows(b *testing.B, tx pgx.Tx, n int) {
-	b.Helper()
-	ctx := context.Background()
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE ceiling_staging ON COMMIT DROP AS
-		SELECT i AS line, gen_random_uuid() AS id, 'ceiling-' || i AS external_id,
-			(ARRAY['EVENT', 'EVENT', 'COMPONENT', 'EVENT', 'COMPONENT'])[i % 5 + 1] AS kind,
-			(ARRAY['05', '01', '01', '02', '02'])[i % 5 + 1] AS major_code,
-			(ARRAY['0501', '0101', '0101', '0201', '0202'])[i % 5 + 1] AS minor_code,
-			'DRONE_PATROL' AS source, '无人机巡查发现 ' || i || ' 号问题，请处理' AS description,
-			'海陵区青年路 ' || i % 500 || ' 号' AS address, 32.36 + random() * 0.26 AS lat, 119.80 + random() * 0.25 AS lng,
-			'hailing.chengdong.fenghuang' AS jurisdiction_code, '张三' AS reporter_name, '13812345678' AS reporter_phone,
-			timestamptz '2024-01-01 00:00:00Z' + i * interval '30 seconds' AS reported_at,
-			ARRAY['https://img.example.cn/ceiling/' || i || '.jpg'] AS photo_urls
-		FROM generate_series(1, $1::int) i`, n); err != nil {
-		b.Fatalf("stage: %v", err)
 	}
 }

@@ -2,14 +2,13 @@ package ingest_test
 
 import (
 	"context"
-	"fmt"
+	"github.com/fengcheng/datahub/internal/loadbench"
 	"io"
 	"math/rand/v2"
 	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/ingest"
@@ -90,17 +89,7 @@ func umSystem() context.Context { return as(context.Background(), "urban-managem
 // genCase writes the i-th generated case of a run as one NDJSON line.
 // Every third case leaves its jurisdiction to be located.
 func genCase(w io.Writer, prefix string, i int, rng *rand.Rand) {
-	lat := 32.36 + rng.Float64()*0.26
-	lng := 119.80 + rng.Float64()*0.25
-	classes := [...][2]string{{"EVENT", "0501"}, {"EVENT", "0101"}, {"COMPONENT", "0101"}, {"EVENT", "0201"}, {"COMPONENT", "0202"}}
-	cl := classes[i%len(classes)]
-	jur := ""
-	if i%3 != 0 {
-		jur = `,"jurisdiction":"hailing.chengdong.fenghuang"`
-	}
-	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * 30 * time.Second).Format(time.RFC3339)
-	fmt.Fprintf(w, `{"externalId":"%s-%d","kind":"%s","minorCode":"%s","source":"DRONE_PATROL","description":"无人机巡查发现 %d 号问题，请处理","address":"海陵区青年路 %d 号","lat":%.6f,"lng":%.6f%s,"reporterName":"张三","reporterPhone":"13812345678","reportedAt":"%s","photoUrls":["https://img.example.cn/%s/%d.jpg"]}`+"\n",
-		prefix, i, cl[0], cl[1], i, i%500, lat, lng, jur, at, prefix, i)
+	loadbench.WriteNewCase(w, prefix, i, rng)
 }
 
 func genNDJSON(prefix string, n int) string {

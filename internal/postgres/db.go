@@ -15,6 +15,7 @@ import (
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -24,8 +25,10 @@ type PoolConfig struct {
 	MaxConns         int32
 	MinConns         int32
 	StatementTimeout time.Duration
-	// Tracer, when set, sees every statement (metrics and tests use it).
+	// Tracer, when set, sees every statement (tests use it).
 	Tracer pgx.QueryTracer
+	// Statements, when set, counts every statement (metrics use it).
+	Statements *StatementCounter
 }
 
 // Defaults for PoolConfig.
@@ -59,8 +62,13 @@ func Open(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 	pc.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint((2 * timeout).Milliseconds())
 	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	pc.ConnConfig.RuntimeParams["application_name"] = "datahub"
-	if cfg.Tracer != nil {
+	switch {
+	case cfg.Tracer != nil && cfg.Statements != nil:
+		pc.ConnConfig.Tracer = multitracer.New(cfg.Tracer, cfg.Statements)
+	case cfg.Tracer != nil:
 		pc.ConnConfig.Tracer = cfg.Tracer
+	case cfg.Statements != nil:
+		pc.ConnConfig.Tracer = cfg.Statements
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {

@@ -22,6 +22,12 @@ type Metrics struct {
 
 // NewMetrics registers the instruments and the pool's statistics.
 func NewMetrics(pool *pgxpool.Pool) *Metrics {
+	return NewMetricsWith(pool, nil)
+}
+
+// NewMetricsWith is NewMetrics plus datahub_db_statements_total, read from
+// statements at scrape time.
+func NewMetricsWith(pool *pgxpool.Pool, statements func() uint64) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		Registry: reg,
@@ -40,6 +46,11 @@ func NewMetrics(pool *pgxpool.Pool) *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if pool != nil {
 		reg.MustRegister(newPoolCollector(pool))
+	}
+	if statements != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "datahub_db_statements_total", Help: "SQL statements sent to PostgreSQL (each query of a batch counts).",
+		}, func() float64 { return float64(statements()) }))
 	}
 	return m
 }

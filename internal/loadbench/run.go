@@ -1,0 +1,213 @@
+package loadbench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// run runs one scenario and returns its rows.
+func (fx *fixtures) run(ctx context.Context, name string) ([]Row, error) {
+	switch name {
+	case "S1":
+		closed, err := fx.attack(ctx, "S1", fx.targetsS1(), 0)
+		if err != nil {
+			return nil, err
+		}
+		if closed.Floor, err = fx.floorS1(ctx); err != nil {
+			return nil, fmt.Errorf("floor: %w", err)
+		}
+		rows := []Row{closed}
+		if fx.o.Rate > 0 {
+			open, err := fx.attack(ctx, "S1", fx.targetsS1(), fx.o.Rate)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, open)
+		}
+		return rows, nil
+	case "S2":
+		return fx.one(ctx, "S2", fx.targetsS2())
+	case "S3":
+		row, err := fx.attack(ctx, "S3", fx.targetsS3(), 0)
+		if err != nil {
+			return nil, err
+		}
+		if row.Floor, err = fx.floorS3(ctx); err != nil {
+			return nil, fmt.Errorf("floor: %w", err)
+		}
+		return []Row{row}, nil
+	case "S4":
+		return fx.one(ctx, "S4", fx.targetsS4())
+	case "S5":
+		return fx.indicators(ctx)
+	case "S6":
+		return fx.mixed(ctx)
+	case "S7":
+		return fx.bulkImport(ctx)
+	}
+	return nil, fmt.Errorf("unknown scenario %q", name)
+}
+
+func (fx *fixtures) one(ctx context.Context, name string, tr vegeta.Targeter) ([]Row, error) {
+	row, err := fx.attack(ctx, name, tr, 0)
+	if err != nil {
+		return nil, err
+	}
+	return []Row{row}, nil
+}
+
+// indicators times S5's first request (cold: nothing of it cached), then
+// drives it warm.
+func (fx *fixtures) indicators(ctx context.Context) ([]Row, error) {
+	t := fx.targetS5()
+	req, err := t.Request()
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	res, err := (&http.Client{Transport: fx.transport, Timeout: time.Minute}).Do(req.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("cold indicators: %w", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	cold := time.Since(start)
+	if res.StatusCode != http.StatusOK || hasErrors(body) {
+		return nil, fmt.Errorf("cold indicators: HTTP %d: %.300s", res.StatusCode, body)
+	}
+	row, err := fx.attack(ctx, "S5", func(out *vegeta.Target) error { *out = t; return nil }, 0)
+	if err != nil {
+		return nil, err
+	}
+	row.Note = join(fmt.Sprintf("cold %s", cold.Round(time.Millisecond)), row.Note)
+	return []Row{row}, nil
+}
+
+// mixed finds S6's closed-loop peak, then holds 70 % of it as an open
+// loop for the soak duration and reports the hub's resident memory at its
+// start and end (flat memory means no leak).
+func (fx *fixtures) mixed(ctx context.Context) ([]Row, error) {
+	tr, err := fx.targetsS6()
+	if err != nil {
+		return nil, err
+	}
+	peak, err := fx.attack(ctx, "S6", tr, 0)
+	if err != nil {
+		return nil, err
+	}
+	rate := int(0.7 * peak.RPS)
+	if rate < 1 {
+		return []Row{peak}, nil
+	}
+	before := fx.currentRSS()
+	soak, err := fx.attack(ctx, "S6", tr, rate)
+	if err != nil {
+		return nil, err
+	}
+	soak.Note = join(fmt.Sprintf("70%% of peak; RSS %s → %s", mib(before), mib(fx.currentRSS())), soak.Note)
+	return []Row{peak, soak}, nil
+}
+
+// bulkImport sends a file of new cases to /ingest/cases, then the same
+// file again (every row unchanged), and measures the table's ceiling in
+// the same run.
+func (fx *fixtures) bulkImport(ctx context.Context) ([]Row, error) {
+	n := fx.o.ImportRows
+	if n <= 0 {
+		n = 100_000
+	}
+	var file bytes.Buffer
+	rng := rand.New(rand.NewPCG(7, uint64(time.Now().UnixNano())))
+	prefix := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	for i := range n {
+		WriteNewCase(&file, prefix, i, rng)
+	}
+	stmtBefore, _, err := fx.counters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	first, err := fx.upload(ctx, file.Bytes(), n, "inserted")
+	if err != nil {
+		return nil, err
+	}
+	stmtAfter, _, err := fx.counters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	again, err := fx.upload(ctx, file.Bytes(), n, "unchanged")
+	if err != nil {
+		return nil, fmt.Errorf("re-send: %w", err)
+	}
+	ceiling, err := CaseTableCeiling(ctx, fx.o.Pool, n)
+	if err != nil {
+		return nil, fmt.Errorf("ceiling: %w", err)
+	}
+	row := Row{Scenario: "S7", Mode: fmt.Sprintf("%d new rows", n), Requests: 1, RPS: float64(n) / first.Seconds(),
+		P50: first, P95: first, P99: first, Statements: -1, Floor: ceiling, Unit: "rows/s",
+		Note: fmt.Sprintf("re-sent file %.0f rows/s", float64(n)/again.Seconds())}
+	if stmtBefore >= 0 {
+		row.Statements = stmtAfter - stmtBefore
+	}
+	if fx.o.RSS != nil {
+		row.PeakRSS = fx.o.RSS()
+	}
+	return []Row{row}, nil
+}
+
+// upload posts one NDJSON file and checks that want (inserted or
+// unchanged) counts every row.
+func (fx *fixtures) upload(ctx context.Context, file []byte, n int, want string) (time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fx.o.HubURL+"/ingest/cases", bytes.NewReader(file))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	req.Header.Set("Authorization", "Bearer "+fx.sysToken)
+	start := time.Now()
+	res, err := (&http.Client{Transport: fx.transport, Timeout: 30 * time.Minute}).Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("upload: %w", err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	took := time.Since(start)
+	if err != nil {
+		return 0, err
+	}
+	var rep map[string]any
+	if res.StatusCode != http.StatusOK || json.Unmarshal(body, &rep) != nil {
+		return 0, fmt.Errorf("upload: HTTP %d: %.300s", res.StatusCode, body)
+	}
+	if got, _ := rep[want].(float64); int(got) != n {
+		return 0, fmt.Errorf("upload: %s %v of %d rows: %.300s", want, rep[want], n, body)
+	}
+	return took, nil
+}
+
+func (fx *fixtures) currentRSS() uint64 {
+	if fx.o.CurrentRSS == nil {
+		return 0
+	}
+	return fx.o.CurrentRSS()
+}
+
+func mib(b uint64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+func join(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
