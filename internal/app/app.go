@@ -248,7 +248,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 			"/datasets/":             evaluation.ExportHandler(evalSvc),
 			"POST /ingest/{dataset}": ingest.Handler(a.Ingest, cfg.IngestMaxBytes),
 		},
-		Limits: limits,
+		Limits:     limits,
+		AuditFlush: auditor.Flush,
 	})
 	ok = true
 	return a, nil

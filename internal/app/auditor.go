@@ -122,6 +122,18 @@ func (a readAuditor) Read(ctx context.Context, d *access.Decision, rows int) err
 	if err != nil || !a.sync {
 		return err
 	}
+	if b := audit.BarrierFrom(ctx); b != nil {
+		// The response's owner commits once for all its reads.
+		b.Defer()
+		return nil
+	}
+	return a.Flush(ctx)
+}
+
+// Flush waits until every record enqueued so far is committed, at most
+// auditFlushTimeout: SERVICE_UNAVAILABLE otherwise (the data must not be
+// served unrecorded).
+func (a readAuditor) Flush(ctx context.Context) error {
 	fctx, cancel := context.WithTimeout(ctx, auditFlushTimeout)
 	defer cancel()
 	if err := a.w.Flush(fctx); err != nil {

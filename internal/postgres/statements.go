@@ -31,7 +31,9 @@ func (*StatementCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx
 }
 
 // TraceBatchQuery counts one statement of a batch.
-func (c *StatementCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) { c.n.Add(1) }
+func (c *StatementCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {
+	c.n.Add(1)
+}
 
 // TraceBatchEnd does nothing.
 func (*StatementCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}

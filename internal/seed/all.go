@@ -73,6 +73,14 @@ func All(ctx context.Context, pool *pgxpool.Pool, opts Options, progress func(st
 	if progress != nil {
 		progress("other datasets", 4, 4)
 	}
+	// A table just loaded has no visibility map and stale statistics:
+	// every count would read the heap (index-only scans need the map) and
+	// the planner would guess. Autovacuum gets there eventually; the first
+	// requests should not wait for it (a nested page's counts went from
+	// 400 ms to 17 ms at a million cases).
+	if _, err := pool.Exec(ctx, "VACUUM (ANALYZE)"); err != nil {
+		return out, fmt.Errorf("vacuum after seeding: %w", err)
+	}
 	return out, nil
 }
 

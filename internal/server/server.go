@@ -17,10 +17,12 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/coder/websocket"
 	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/config"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // Deps are what the server needs; cmd/datahub builds them.
@@ -49,6 +51,11 @@ type Deps struct {
 	// Limiter and Limits rate-limit API keys, citizens and anonymous callers.
 	Limiter Allower
 	Limits  RateLimits
+	// AuditFlush, when set, commits the audit records a GraphQL response's
+	// reads enqueued: each response carries an audit.Barrier, its reads
+	// only enqueue, and the response leaves after one commit (or is
+	// replaced by the flush's error).
+	AuditFlush func(ctx context.Context) error
 }
 
 // smallDocuments caches parsed documents of ordinary size only: a parsed
@@ -96,6 +103,9 @@ func Handler(d Deps) http.Handler {
 	gql.Use(costLimit{max: MaxCostDefault})
 	gql.Use(storableText{})
 	gql.SetErrorPresenter(present)
+	if d.AuditFlush != nil {
+		gql.AroundResponses(auditBarrier(d.AuditFlush, present))
+	}
 	gql.SetRecoverFunc(recoverFunc(log))
 
 	scoped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -144,6 +154,24 @@ func Handler(d Deps) http.Handler {
 		route(pattern, pattern, authenticated(log, d.Auth, streamLimited(log, d.Limiter, d.Limits.Stream, slots, h)))
 	}
 	return mux
+}
+
+// auditBarrier gives each GraphQL response (a query's, or one event of a
+// subscription) an audit.Barrier and commits what its reads enqueued before
+// the response goes out; when the commit fails the caller gets the error
+// and none of the data.
+func auditBarrier(flush func(ctx context.Context) error, present graphql.ErrorPresenterFunc) graphql.ResponseMiddleware {
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		ctx, b := audit.WithBarrier(ctx)
+		resp := next(ctx)
+		if resp == nil || !b.Pending() {
+			return resp
+		}
+		if err := flush(ctx); err != nil {
+			return &graphql.Response{Errors: gqlerror.List{present(ctx, err)}}
+		}
+		return resp
+	}
 }
 
 // readiness answers 200 while PostgreSQL answers within two seconds, else

@@ -1,0 +1,60 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/auth"
+	"github.com/fengcheng/datahub/internal/loadbench"
+)
+
+// TestScenarioStatements pins the SQL statements each load-benchmark read
+// costs (audit writes, which are batched off the request path, left out):
+// one page is one statement per list, however many rows and nested
+// objects it holds.
+func TestScenarioStatements(t *testing.T) {
+	h := newHub(t)
+	ctx := context.Background()
+	var violation, street string
+	if err := h.app.Pool.QueryRow(ctx, `SELECT id::text FROM violations WHERE property_id IS NOT NULL OR case_id IS NOT NULL
+		ORDER BY (property_id IS NOT NULL) DESC, id LIMIT 1`).Scan(&violation); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.app.Pool.QueryRow(ctx, `SELECT jurisdiction_code FROM departments WHERE kind = 'STREET' ORDER BY code LIMIT 1`).Scan(&street); err != nil {
+		t.Fatal(err)
+	}
+	officer, err := auth.MintDev(h.cfg.DevSecret(), auth.DevClaims{Subject: "officer", Dept: "urban-management",
+		Roles: []string{"street-officer"}, Jurisdiction: street}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		token string
+		query string
+		vars  map[string]any
+		max   int
+	}{
+		{"S1", officer, loadbench.QueryS1, map[string]any{"street": street}, 1},
+		{"S2", h.token("planning", "viewer"), loadbench.QueryS2, map[string]any{"id": violation}, 4},
+		{"S3", h.token("urban-management", "officer", "dispatcher"), loadbench.QueryS3, map[string]any{"street": street}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h.do(tc.token, tc.query, tc.vars) // the in-memory directory is warm
+			h.stmts.reset()
+			r := h.do(tc.token, tc.query, tc.vars)
+			if len(r.Errors) > 0 {
+				t.Fatalf("%+v", r.Errors)
+			}
+			got := h.stmts.countReads()
+			t.Logf("%s: %d statements", tc.name, got)
+			for _, s := range h.stmts.stmts {
+				t.Logf("  %.120s", s.SQL)
+			}
+			if got > tc.max {
+				t.Errorf("%s ran %d statements, want at most %d", tc.name, got, tc.max)
+			}
+		})
+	}
+}
