@@ -52,6 +52,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log := m.logger(cfg.LogLevel)
+	setGCDefaults(m.Getenv)
 	a, err := app.New(ctx, cfg, log, app.Options{})
 	if err != nil {
 		return err
