@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"sync/atomic"
+
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
@@ -32,4 +34,10 @@ type Resolver struct {
 	}
 	Sharing *sharing.Service
 	Audit   *audit.Trail
+
+	// fastServed counts the operations the fast path answered.
+	fastServed atomic.Uint64
 }
+
+// FastPathServed returns how many operations the fast path answered.
+func (r *Resolver) FastPathServed() uint64 { return r.fastServed.Load() }

@@ -232,6 +232,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		return nil, err
 	}
 	a.Metrics = server.NewMetricsWith(pool, a.statements.Count)
+	var fastPath graphql.OperationMiddleware
+	if cfg.FastPath {
+		fastPath = a.Resolver.FastPath(log)
+	}
 	a.handler = server.Handler(server.Deps{
 		Config: cfg, Logger: log, Pool: pool, Redis: a.Redis, Auth: a.Auth,
 		WSAuth:       a.Auth.AuthenticateInit,
@@ -250,6 +254,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		},
 		Limits:     limits,
 		AuditFlush: auditor.Flush,
+		FastPath:   fastPath,
 	})
 	ok = true
 	return a, nil

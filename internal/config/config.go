@@ -82,6 +82,9 @@ type Config struct {
 	// within the writer's flush interval (faster; a crash loses up to that
 	// much of the trail).
 	AuditSync bool
+	// FastPath (GRAPHQL_FAST_PATH, default true) serves plain case lists
+	// without the GraphQL executor (same answer, a fraction of the CPU).
+	FastPath bool
 }
 
 // DevAuditHMACKey keys the audit chain in development mode when no key is
@@ -160,6 +163,9 @@ func Load(getenv func(string) string) (Config, error) {
 	var err error
 	if c.AuditSync, err = parseBool(get("AUDIT_SYNC", ""), true); err != nil {
 		return c, fmt.Errorf("AUDIT_SYNC: %w", err)
+	}
+	if c.FastPath, err = parseBool(get("GRAPHQL_FAST_PATH", ""), true); err != nil {
+		return c, fmt.Errorf("GRAPHQL_FAST_PATH: %w", err)
 	}
 	if c.IngestMaxBytes, err = parseInt(get("INGEST_MAX_BYTES", ""), IngestMaxBytesDefault); err != nil {
 		return c, fmt.Errorf("INGEST_MAX_BYTES: %w", err)

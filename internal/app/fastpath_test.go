@@ -1,0 +1,198 @@
+package app_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/auth"
+)
+
+// TestFastPathMatchesExecutor is the fast path's differential test: many
+// generated case-list queries, each sent by many principals to a hub with
+// the fast path and to one without it, must get the same bytes back. The
+// principals cover every way a row or a field is decided: the command
+// centre (all rows, reporter visible), a street officer (own street,
+// reporter masked), a street office admin (jurisdiction plus own
+// department), another bureau (masked), a bureau holding a grant on one
+// street only (reporter visible there, masked elsewhere), an evaluator (no
+// rows) and an anonymous caller. Some queries are ones the fast path must
+// leave to the executor (fragments, directives, nested lists).
+func TestFastPathMatchesExecutor(t *testing.T) {
+	fast := newHub(t)
+	slow := newHubEnv(t, map[string]string{"GRAPHQL_FAST_PATH": "false"})
+
+	// water holds the reporter of Chengdong's cases through a grant.
+	r := fast.do(fast.token("water", "admin"), `mutation($in: AccessRequestInput!) { requestAccess(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"dataset": "cases", "fieldGroups": []string{"reporter"},
+			"jurisdiction": "hailing.chengdong", "purpose": "城东积水点报案人回访",
+			"until": seedNow.Add(24 * time.Hour).Format(time.RFC3339)}})
+	if len(r.Errors) > 0 {
+		t.Fatalf("request: %+v", r.Errors)
+	}
+	grant := decode[accessRequest](t, r.Data["requestAccess"]).ID
+	admin := fast.token("urban-management", "admin")
+	if r = fast.do(admin, `mutation($id: ID!) { approveAccessRequest(id: $id) { status } }`, map[string]any{"id": grant}); len(r.Errors) > 0 {
+		t.Fatalf("approve: %+v", r.Errors)
+	}
+	t.Cleanup(func() {
+		fast.do(admin, `mutation($id: ID!) { revokeGrant(id: $id) { status } }`, map[string]any{"id": grant})
+	})
+	// Both hubs must see the grant before the comparison starts.
+	if !waitUntil(10*time.Second, func() bool {
+		q := `{ cases(filter: {jurisdiction: "hailing.chengdong"}, first: 20) { edges { node { reporter { phone } } } } }`
+		tok := fast.token("water", "viewer")
+		return !strings.Contains(string(rawPost(t, slow, tok, q, nil)), "*") && !strings.Contains(string(rawPost(t, fast, tok, q, nil)), "*")
+	}) {
+		t.Fatal("the grant did not reach both hubs within 10 s")
+	}
+
+	mint := func(dept, jur string, roles ...string) string {
+		tok, err := auth.MintDev(fast.cfg.DevSecret(), auth.DevClaims{Subject: "diff", Dept: dept, Roles: roles, Jurisdiction: jur}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	principals := map[string]string{
+		"command centre":      mint("urban-management", "", "officer", "dispatcher"),
+		"street officer":      mint("urban-management", "hailing.chengdong", "street-officer"),
+		"street office admin": mint("street-chengxi", "hailing.chengxi", "admin"),
+		"housing viewer":      mint("housing", "", "viewer"),
+		"water with a grant":  mint("water", "", "viewer"),
+		"evaluator":           mint("urban-management", "", "evaluator"),
+		"anonymous":           "",
+	}
+
+	rng := rand.New(rand.NewPCG(11, 17))
+	served := fast.app.Resolver.FastPathServed()
+	const queries = 60
+	compared := 0
+	for i := range queries {
+		query, vars := genCaseQuery(rng)
+		for who, tok := range principals {
+			want := rawPost(t, slow, tok, query, vars)
+			got := rawPost(t, fast, tok, query, vars)
+			if !bytes.Equal(stripRequestIDs(got), stripRequestIDs(want)) {
+				t.Fatalf("query %d as %s differs\nquery: %s\nvars: %v\nexecutor:  %.600s\nfast path: %.600s", i, who, query, vars, want, got)
+			}
+			compared++
+		}
+	}
+	n := fast.app.Resolver.FastPathServed() - served
+	t.Logf("%d answers compared; the fast path served %d", compared, n)
+	if n < uint64(compared)/2 {
+		t.Fatalf("the fast path served only %d of %d answers: the comparison proves little", n, compared)
+	}
+}
+
+// rawPost returns the body of one GraphQL POST.
+func rawPost(t *testing.T, h *hub, token, query string, vars map[string]any) []byte {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest("POST", h.srv.URL+"/query", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]byte(fmt.Sprintf("%d ", res.StatusCode)), b...)
+}
+
+var requestIDs = regexp.MustCompile(`"requestId":"[^"]*"`)
+
+// stripRequestIDs removes what differs between any two requests.
+func stripRequestIDs(b []byte) []byte { return requestIDs.ReplaceAll(b, []byte(`"requestId":""`)) }
+
+// genCaseQuery builds a random case-list query and its variables.
+func genCaseQuery(rng *rand.Rand) (string, map[string]any) {
+	pick := func(options ...string) string { return options[rng.IntN(len(options))] }
+	some := func(fields []string) string {
+		var out []string
+		for _, f := range fields {
+			if rng.IntN(3) > 0 {
+				if rng.IntN(8) == 0 {
+					f = "a" + fmt.Sprint(rng.IntN(100)) + ": " + f // an alias
+				}
+				out = append(out, f)
+			}
+		}
+		if len(out) == 0 {
+			out = append(out, fields[0])
+		}
+		rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+		return strings.Join(out, " ")
+	}
+	dept := "{ " + some([]string{"code", "name", "nameEn", "kind", "__typename"}) + " }"
+	node := some([]string{"id", "caseNo", "kind", "majorCode", "minorCode", "className", "source", "status", "description",
+		"address", "photoUrls", "reportedAt", "registeredAt", "dispatchedAt", "deadline", "handledAt", "closedAt", "overdue",
+		"reworkCount", "createdAt", "updatedAt", "version", "__typename",
+		"location { " + some([]string{"lat", "lng", "__typename"}) + " }",
+		"rating { " + some([]string{"stars", "comment", "at", "__typename"}) + " }",
+		"reporter { " + some([]string{"name", "phone", "__typename"}) + " }",
+		"ownerDept " + dept, "handlingDept " + dept,
+		"jurisdiction { " + some([]string{"code", "level", "name", "nameEn", "adminCode", "__typename"}) + " }",
+	})
+	// Shapes the fast path must decline; the executor answers both.
+	switch rng.IntN(10) {
+	case 0:
+		node = "...on Case { " + node + " }"
+	case 1:
+		node += " timeline { action at }"
+	case 2:
+		node = "caseNo @include(if: true) " + node
+	}
+	conn := some([]string{"edges { " + some([]string{"cursor", "node { " + node + " }", "__typename"}) + " }",
+		"pageInfo { " + some([]string{"hasNextPage", "endCursor", "__typename"}) + " }", "totalCount", "__typename"})
+
+	filter := map[string]any{}
+	if rng.IntN(3) > 0 {
+		filter["jurisdiction"] = pick("hailing", "hailing.chengdong", "hailing.chengxi", "hailing.chengdong.fenghuang", "hailing.jiulong")
+	}
+	if rng.IntN(2) == 0 {
+		filter["open"] = rng.IntN(2) == 0
+	}
+	if rng.IntN(4) == 0 {
+		filter["status"] = []string{pick("REPORTED", "DISPATCHED", "CLOSED", "HANDLED"), pick("REWORK", "CLOSED")}
+	}
+	if rng.IntN(5) == 0 {
+		filter["kind"] = pick("EVENT", "COMPONENT")
+	}
+	if rng.IntN(6) == 0 {
+		filter["handlingDept"] = pick("urban-management", "water", "street-chengdong")
+	}
+	if rng.IntN(6) == 0 {
+		filter["overdue"] = rng.IntN(2) == 0
+	}
+	if rng.IntN(8) == 0 {
+		filter["text"] = pick("井盖", "占道", "垃圾")
+	}
+	vars := map[string]any{"filter": filter, "first": rng.IntN(60) + 1}
+	if rng.IntN(2) == 0 {
+		vars["order"] = pick("REPORTED_AT_DESC", "REPORTED_AT_ASC", "DEADLINE_ASC", "DEADLINE_DESC")
+	}
+	root := "cases(filter: $filter, orderBy: $order, first: $first)"
+	if rng.IntN(5) == 0 {
+		root = "list: " + root
+	}
+	typename := ""
+	if rng.IntN(6) == 0 {
+		typename = "__typename "
+	}
+	return fmt.Sprintf("query($filter: CaseFilter, $order: CaseOrder, $first: Int) { %s%s { %s } }", typename, root, conn), vars
+}
