@@ -1,6 +1,9 @@
 package graph
 
 import (
+	"context"
+
+	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
@@ -32,4 +35,9 @@ type Resolver struct {
 	}
 	Sharing *sharing.Service
 	Audit   *audit.Trail
+	// Catalog describes the access catalog, its baseline policy and the
+	// caller's own access (accessCatalog).
+	Catalog interface {
+		Describe(ctx context.Context) ([]access.DatasetView, error)
+	}
 }

@@ -203,6 +203,35 @@ type ComplexityRoot struct {
 		Outcome func(childComplexity int) int
 	}
 
+	CatalogDataset struct {
+		About    func(childComplexity int) int
+		Actions  func(childComplexity int) int
+		Baseline func(childComplexity int) int
+		Groups   func(childComplexity int) int
+		Mine     func(childComplexity int) int
+		Name     func(childComplexity int) int
+		NoAccess func(childComplexity int) int
+		Provider func(childComplexity int) int
+	}
+
+	CatalogFieldGroup struct {
+		About    func(childComplexity int) int
+		Class    func(childComplexity int) int
+		Masks    func(childComplexity int) int
+		Name     func(childComplexity int) int
+		Provider func(childComplexity int) int
+	}
+
+	DatasetAccess struct {
+		Actions       func(childComplexity int) int
+		AllRows       func(childComplexity int) int
+		Departments   func(childComplexity int) int
+		GrantIds      func(childComplexity int) int
+		Groups        func(childComplexity int) int
+		Jurisdictions func(childComplexity int) int
+		OwnReports    func(childComplexity int) int
+	}
+
 	Department struct {
 		Code         func(childComplexity int) int
 		Jurisdiction func(childComplexity int) int
@@ -227,6 +256,11 @@ type ComplexityRoot struct {
 		FindManyViolationByIDs      func(childComplexity int, reps []*model.ViolationByIDsInput) int
 	}
 
+	FieldMask struct {
+		Field func(childComplexity int) int
+		Rule  func(childComplexity int) int
+	}
+
 	Figure struct {
 		Denominator func(childComplexity int) int
 		Formula     func(childComplexity int) int
@@ -244,6 +278,12 @@ type ComplexityRoot struct {
 	GeoPoint struct {
 		Lat func(childComplexity int) int
 		Lng func(childComplexity int) int
+	}
+
+	GroupAccess struct {
+		Access    func(childComplexity int) int
+		Group     func(childComplexity int) int
+		VisibleIn func(childComplexity int) int
 	}
 
 	IndicatorRow struct {
@@ -411,6 +451,15 @@ type ComplexityRoot struct {
 		PermitNo  func(childComplexity int) int
 	}
 
+	PolicyLine struct {
+		Actions          func(childComplexity int) int
+		Departments      func(childComplexity int) int
+		DepartmentsLabel func(childComplexity int) int
+		Groups           func(childComplexity int) int
+		Role             func(childComplexity int) int
+		Rows             func(childComplexity int) int
+	}
+
 	Property struct {
 		Address      func(childComplexity int) int
 		BuildYear    func(childComplexity int) int
@@ -453,6 +502,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		AccessCatalog        func(childComplexity int) int
 		AccessRequests       func(childComplexity int, direction sharing.Direction, status []sharing.Status) int
 		ActiveGrants         func(childComplexity int, direction sharing.Direction) int
 		AuditTrail           func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
@@ -785,6 +835,7 @@ type QueryResolver interface {
 	Case(ctx context.Context, id string) (*cases.Case, error)
 	Cases(ctx context.Context, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) (*model.CaseConnection, error)
 	CaseClasses(ctx context.Context, kind *cases.Kind) ([]*cases.Class, error)
+	AccessCatalog(ctx context.Context) ([]*model.CatalogDataset, error)
 	MyCases(ctx context.Context, first *int, after *string) (*model.CaseConnection, error)
 	MyCase(ctx context.Context, id string) (*cases.Case, error)
 	Jurisdiction(ctx context.Context, code string) (*directory.Jurisdiction, error)
@@ -1435,6 +1486,129 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CaseUpsert.Outcome(childComplexity), true
 
+	case "CatalogDataset.about":
+		if e.ComplexityRoot.CatalogDataset.About == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogDataset.About(childComplexity), true
+	case "CatalogDataset.actions":
+		if e.ComplexityRoot.CatalogDataset.Actions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogDataset.Actions(childComplexity), true
+	case "CatalogDataset.baseline":
+		if e.ComplexityRoot.CatalogDataset.Baseline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogDataset.Baseline(childComplexity), true
+	case "CatalogDataset.groups":
+		if e.ComplexityRoot.CatalogDataset.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogDataset.Groups(childComplexity), true
+	case "CatalogDataset.mine":
+		if e.ComplexityRoot.CatalogDataset.Mine == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogDataset.Mine(childComplexity), true
+	case "CatalogDataset.name":
+		if e.ComplexityRoot.CatalogDataset.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogDataset.Name(childComplexity), true
+	case "CatalogDataset.noAccess":
+		if e.ComplexityRoot.CatalogDataset.NoAccess == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogDataset.NoAccess(childComplexity), true
+	case "CatalogDataset.provider":
+		if e.ComplexityRoot.CatalogDataset.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogDataset.Provider(childComplexity), true
+
+	case "CatalogFieldGroup.about":
+		if e.ComplexityRoot.CatalogFieldGroup.About == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogFieldGroup.About(childComplexity), true
+	case "CatalogFieldGroup.class":
+		if e.ComplexityRoot.CatalogFieldGroup.Class == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogFieldGroup.Class(childComplexity), true
+	case "CatalogFieldGroup.masks":
+		if e.ComplexityRoot.CatalogFieldGroup.Masks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogFieldGroup.Masks(childComplexity), true
+	case "CatalogFieldGroup.name":
+		if e.ComplexityRoot.CatalogFieldGroup.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogFieldGroup.Name(childComplexity), true
+	case "CatalogFieldGroup.provider":
+		if e.ComplexityRoot.CatalogFieldGroup.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogFieldGroup.Provider(childComplexity), true
+
+	case "DatasetAccess.actions":
+		if e.ComplexityRoot.DatasetAccess.Actions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DatasetAccess.Actions(childComplexity), true
+	case "DatasetAccess.allRows":
+		if e.ComplexityRoot.DatasetAccess.AllRows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DatasetAccess.AllRows(childComplexity), true
+	case "DatasetAccess.departments":
+		if e.ComplexityRoot.DatasetAccess.Departments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DatasetAccess.Departments(childComplexity), true
+	case "DatasetAccess.grantIds":
+		if e.ComplexityRoot.DatasetAccess.GrantIds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DatasetAccess.GrantIds(childComplexity), true
+	case "DatasetAccess.groups":
+		if e.ComplexityRoot.DatasetAccess.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DatasetAccess.Groups(childComplexity), true
+	case "DatasetAccess.jurisdictions":
+		if e.ComplexityRoot.DatasetAccess.Jurisdictions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DatasetAccess.Jurisdictions(childComplexity), true
+	case "DatasetAccess.ownReports":
+		if e.ComplexityRoot.DatasetAccess.OwnReports == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DatasetAccess.OwnReports(childComplexity), true
+
 	case "Department.code":
 		if e.ComplexityRoot.Department.Code == nil {
 			break
@@ -1558,6 +1732,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Entity.FindManyViolationByIDs(childComplexity, args["reps"].([]*model.ViolationByIDsInput)), true
 
+	case "FieldMask.field":
+		if e.ComplexityRoot.FieldMask.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldMask.Field(childComplexity), true
+	case "FieldMask.rule":
+		if e.ComplexityRoot.FieldMask.Rule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldMask.Rule(childComplexity), true
+
 	case "Figure.denominator":
 		if e.ComplexityRoot.Figure.Denominator == nil {
 			break
@@ -1620,6 +1807,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.GeoPoint.Lng(childComplexity), true
+
+	case "GroupAccess.access":
+		if e.ComplexityRoot.GroupAccess.Access == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupAccess.Access(childComplexity), true
+	case "GroupAccess.group":
+		if e.ComplexityRoot.GroupAccess.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupAccess.Group(childComplexity), true
+	case "GroupAccess.visibleIn":
+		if e.ComplexityRoot.GroupAccess.VisibleIn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupAccess.VisibleIn(childComplexity), true
 
 	case "IndicatorRow.community":
 		if e.ComplexityRoot.IndicatorRow.Community == nil {
@@ -2521,6 +2727,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PermitCheck.PermitNo(childComplexity), true
 
+	case "PolicyLine.actions":
+		if e.ComplexityRoot.PolicyLine.Actions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyLine.Actions(childComplexity), true
+	case "PolicyLine.departments":
+		if e.ComplexityRoot.PolicyLine.Departments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyLine.Departments(childComplexity), true
+	case "PolicyLine.departmentsLabel":
+		if e.ComplexityRoot.PolicyLine.DepartmentsLabel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyLine.DepartmentsLabel(childComplexity), true
+	case "PolicyLine.groups":
+		if e.ComplexityRoot.PolicyLine.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyLine.Groups(childComplexity), true
+	case "PolicyLine.role":
+		if e.ComplexityRoot.PolicyLine.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyLine.Role(childComplexity), true
+	case "PolicyLine.rows":
+		if e.ComplexityRoot.PolicyLine.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyLine.Rows(childComplexity), true
+
 	case "Property.address":
 		if e.ComplexityRoot.Property.Address == nil {
 			break
@@ -2692,6 +2935,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PropertyUpsert.Property(childComplexity), true
 
+	case "Query.accessCatalog":
+		if e.ComplexityRoot.Query.AccessCatalog == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AccessCatalog(childComplexity), true
 	case "Query.accessRequests":
 		if e.ComplexityRoot.Query.AccessRequests == nil {
 			break
@@ -3931,6 +4180,79 @@ extend type Mutation {
   backlogCase(id: ID!, version: Int, note: String!): Case!
   "The reporter's satisfaction with a closed case, once."
   rateCase(id: ID!, stars: Int!, comment: String): Case!
+}
+`, BuiltIn: false},
+	{Name: "../../schema/catalog.graphqls", Input: `"A dataset of the government information resource catalog (policies/catalog.yaml) and who may read what of it."
+type CatalogDataset {
+  name: String!
+  about: String!
+  "Provider department code, or district (no department)."
+  provider: String!
+  "Dataset actions the policy may allow besides reading."
+  actions: [String!]!
+  groups: [CatalogFieldGroup!]!
+  "What you get of this dataset now, your department's grants included."
+  mine: DatasetAccess!
+  "The baseline policy (datahub policy matrix): one line per role and the departments it behaves alike in; grants come on top."
+  baseline: [PolicyLine!]!
+  "Roles that get nothing of this dataset."
+  noAccess: [String!]!
+}
+
+type CatalogFieldGroup {
+  name: String!
+  "public, unconditional, conditional, not-shared or personal."
+  class: String!
+  "The department providing this group (the dataset's provider unless the catalog names another)."
+  provider: String!
+  about: String!
+  "How each personal field is masked."
+  masks: [FieldMask!]!
+}
+
+type FieldMask {
+  field: String!
+  rule: MaskRule!
+}
+
+"A caller's access to one dataset."
+type DatasetAccess {
+  allRows: Boolean!
+  "Jurisdiction subtrees whose rows you see (yours and your grants')."
+  jurisdictions: [String!]!
+  "Departments whose owned or handled rows you see."
+  departments: [String!]!
+  ownReports: Boolean!
+  groups: [GroupAccess!]!
+  actions: [String!]!
+  "Grants this access relies on."
+  grantIds: [String!]!
+}
+
+type GroupAccess {
+  group: String!
+  "visible, masked or denied on your rows."
+  access: String!
+  "Subtrees where a grant shows the group unmasked although access says otherwise."
+  visibleIn: [String!]!
+}
+
+type PolicyLine {
+  role: String!
+  "Department codes; empty string is no department (the public)."
+  departments: [String!]!
+  "any, every street, … (the matrix's wording)."
+  departmentsLabel: String!
+  "all, jurisdiction, own dept, own reports (joined by +), grant or none."
+  rows: String!
+  "One cell per field group, in the order of groups: visible, masked, denied, grant, or masked, grant."
+  groups: [String!]!
+  actions: [String!]!
+}
+
+extend type Query {
+  "The catalog with the baseline policy and your own access: the rules, never rows."
+  accessCatalog: [CatalogDataset!]!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/citizen.graphqls", Input: `"An issue a citizen reports through the app (创建市民上报)."
@@ -5267,6 +5589,64 @@ func (ec *executionContext) childFields_CaseUpsert(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type CaseUpsert", field.Name)
 }
 
+func (ec *executionContext) childFields_CatalogDataset(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_CatalogDataset_name(ctx, field)
+	case "about":
+		return ec.fieldContext_CatalogDataset_about(ctx, field)
+	case "provider":
+		return ec.fieldContext_CatalogDataset_provider(ctx, field)
+	case "actions":
+		return ec.fieldContext_CatalogDataset_actions(ctx, field)
+	case "groups":
+		return ec.fieldContext_CatalogDataset_groups(ctx, field)
+	case "mine":
+		return ec.fieldContext_CatalogDataset_mine(ctx, field)
+	case "baseline":
+		return ec.fieldContext_CatalogDataset_baseline(ctx, field)
+	case "noAccess":
+		return ec.fieldContext_CatalogDataset_noAccess(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogDataset", field.Name)
+}
+
+func (ec *executionContext) childFields_CatalogFieldGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_CatalogFieldGroup_name(ctx, field)
+	case "class":
+		return ec.fieldContext_CatalogFieldGroup_class(ctx, field)
+	case "provider":
+		return ec.fieldContext_CatalogFieldGroup_provider(ctx, field)
+	case "about":
+		return ec.fieldContext_CatalogFieldGroup_about(ctx, field)
+	case "masks":
+		return ec.fieldContext_CatalogFieldGroup_masks(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogFieldGroup", field.Name)
+}
+
+func (ec *executionContext) childFields_DatasetAccess(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "allRows":
+		return ec.fieldContext_DatasetAccess_allRows(ctx, field)
+	case "jurisdictions":
+		return ec.fieldContext_DatasetAccess_jurisdictions(ctx, field)
+	case "departments":
+		return ec.fieldContext_DatasetAccess_departments(ctx, field)
+	case "ownReports":
+		return ec.fieldContext_DatasetAccess_ownReports(ctx, field)
+	case "groups":
+		return ec.fieldContext_DatasetAccess_groups(ctx, field)
+	case "actions":
+		return ec.fieldContext_DatasetAccess_actions(ctx, field)
+	case "grantIds":
+		return ec.fieldContext_DatasetAccess_grantIds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DatasetAccess", field.Name)
+}
+
 func (ec *executionContext) childFields_Department(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "code":
@@ -5295,6 +5675,16 @@ func (ec *executionContext) childFields_DrawReplay(ctx context.Context, field gr
 		return ec.fieldContext_DrawReplay_differences(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DrawReplay", field.Name)
+}
+
+func (ec *executionContext) childFields_FieldMask(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_FieldMask_field(ctx, field)
+	case "rule":
+		return ec.fieldContext_FieldMask_rule(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FieldMask", field.Name)
 }
 
 func (ec *executionContext) childFields_Figure(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5333,6 +5723,18 @@ func (ec *executionContext) childFields_GeoPoint(ctx context.Context, field grap
 		return ec.fieldContext_GeoPoint_lng(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type GeoPoint", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupAccess(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "group":
+		return ec.fieldContext_GroupAccess_group(ctx, field)
+	case "access":
+		return ec.fieldContext_GroupAccess_access(ctx, field)
+	case "visibleIn":
+		return ec.fieldContext_GroupAccess_visibleIn(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupAccess", field.Name)
 }
 
 func (ec *executionContext) childFields_IndicatorRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5603,6 +6005,24 @@ func (ec *executionContext) childFields_PermitCheck(ctx context.Context, field g
 		return ec.fieldContext_PermitCheck_note(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PermitCheck", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "role":
+		return ec.fieldContext_PolicyLine_role(ctx, field)
+	case "departments":
+		return ec.fieldContext_PolicyLine_departments(ctx, field)
+	case "departmentsLabel":
+		return ec.fieldContext_PolicyLine_departmentsLabel(ctx, field)
+	case "rows":
+		return ec.fieldContext_PolicyLine_rows(ctx, field)
+	case "groups":
+		return ec.fieldContext_PolicyLine_groups(ctx, field)
+	case "actions":
+		return ec.fieldContext_PolicyLine_actions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyLine", field.Name)
 }
 
 func (ec *executionContext) childFields_Property(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9932,6 +10352,511 @@ func (ec *executionContext) fieldContext_CaseUpsert_case(_ context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _CatalogDataset_name(ctx context.Context, field graphql.CollectedField, obj *model.CatalogDataset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogDataset_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogDataset_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogDataset", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogDataset_about(ctx context.Context, field graphql.CollectedField, obj *model.CatalogDataset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogDataset_about(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.About, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogDataset_about(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogDataset", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogDataset_provider(ctx context.Context, field graphql.CollectedField, obj *model.CatalogDataset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogDataset_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Provider, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogDataset_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogDataset", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogDataset_actions(ctx context.Context, field graphql.CollectedField, obj *model.CatalogDataset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogDataset_actions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogDataset_actions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogDataset", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogDataset_groups(ctx context.Context, field graphql.CollectedField, obj *model.CatalogDataset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogDataset_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CatalogFieldGroup) graphql.Marshaler {
+			return ec.marshalNCatalogFieldGroup2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCatalogFieldGroupᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogDataset_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CatalogDataset",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogFieldGroup(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CatalogDataset_mine(ctx context.Context, field graphql.CollectedField, obj *model.CatalogDataset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogDataset_mine(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mine, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DatasetAccess) graphql.Marshaler {
+			return ec.marshalNDatasetAccess2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐDatasetAccess(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogDataset_mine(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CatalogDataset",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DatasetAccess(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CatalogDataset_baseline(ctx context.Context, field graphql.CollectedField, obj *model.CatalogDataset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogDataset_baseline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Baseline, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PolicyLine) graphql.Marshaler {
+			return ec.marshalNPolicyLine2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPolicyLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogDataset_baseline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CatalogDataset",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CatalogDataset_noAccess(ctx context.Context, field graphql.CollectedField, obj *model.CatalogDataset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogDataset_noAccess(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NoAccess, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogDataset_noAccess(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogDataset", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogFieldGroup_name(ctx context.Context, field graphql.CollectedField, obj *model.CatalogFieldGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogFieldGroup_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogFieldGroup_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogFieldGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogFieldGroup_class(ctx context.Context, field graphql.CollectedField, obj *model.CatalogFieldGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogFieldGroup_class(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Class, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogFieldGroup_class(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogFieldGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogFieldGroup_provider(ctx context.Context, field graphql.CollectedField, obj *model.CatalogFieldGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogFieldGroup_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Provider, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogFieldGroup_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogFieldGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogFieldGroup_about(ctx context.Context, field graphql.CollectedField, obj *model.CatalogFieldGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogFieldGroup_about(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.About, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogFieldGroup_about(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogFieldGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogFieldGroup_masks(ctx context.Context, field graphql.CollectedField, obj *model.CatalogFieldGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogFieldGroup_masks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Masks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FieldMask) graphql.Marshaler {
+			return ec.marshalNFieldMask2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐFieldMaskᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogFieldGroup_masks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CatalogFieldGroup",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldMask(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DatasetAccess_allRows(ctx context.Context, field graphql.CollectedField, obj *model.DatasetAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DatasetAccess_allRows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllRows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DatasetAccess_allRows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DatasetAccess", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DatasetAccess_jurisdictions(ctx context.Context, field graphql.CollectedField, obj *model.DatasetAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DatasetAccess_jurisdictions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Jurisdictions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DatasetAccess_jurisdictions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DatasetAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _DatasetAccess_departments(ctx context.Context, field graphql.CollectedField, obj *model.DatasetAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DatasetAccess_departments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Departments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DatasetAccess_departments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DatasetAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _DatasetAccess_ownReports(ctx context.Context, field graphql.CollectedField, obj *model.DatasetAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DatasetAccess_ownReports(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OwnReports, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DatasetAccess_ownReports(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DatasetAccess", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DatasetAccess_groups(ctx context.Context, field graphql.CollectedField, obj *model.DatasetAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DatasetAccess_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.GroupAccess) graphql.Marshaler {
+			return ec.marshalNGroupAccess2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐGroupAccessᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DatasetAccess_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DatasetAccess",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupAccess(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DatasetAccess_actions(ctx context.Context, field graphql.CollectedField, obj *model.DatasetAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DatasetAccess_actions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DatasetAccess_actions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DatasetAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _DatasetAccess_grantIds(ctx context.Context, field graphql.CollectedField, obj *model.DatasetAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DatasetAccess_grantIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrantIds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DatasetAccess_grantIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DatasetAccess", field, false, false, "String")
+}
+
 func (ec *executionContext) _Department_code(ctx context.Context, field graphql.CollectedField, obj *directory.Department) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10421,6 +11346,52 @@ func (ec *executionContext) fieldContext_Entity_findManyViolationByIDs(ctx conte
 	return fc, nil
 }
 
+func (ec *executionContext) _FieldMask_field(ctx context.Context, field graphql.CollectedField, obj *model.FieldMask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldMask_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldMask_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldMask", field, false, false, "String")
+}
+
+func (ec *executionContext) _FieldMask_rule(ctx context.Context, field graphql.CollectedField, obj *model.FieldMask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldMask_rule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rule, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.MaskRule) graphql.Marshaler {
+			return ec.marshalNMaskRule2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐMaskRule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldMask_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldMask", field, false, false, "MaskRule")
+}
+
 func (ec *executionContext) _Figure_name(ctx context.Context, field graphql.CollectedField, obj *evaluation.Figure) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10649,6 +11620,75 @@ func (ec *executionContext) _GeoPoint_lng(ctx context.Context, field graphql.Col
 }
 func (ec *executionContext) fieldContext_GeoPoint_lng(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("GeoPoint", field, false, false, "Float")
+}
+
+func (ec *executionContext) _GroupAccess_group(ctx context.Context, field graphql.CollectedField, obj *model.GroupAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupAccess_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Group, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupAccess_group(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupAccess_access(ctx context.Context, field graphql.CollectedField, obj *model.GroupAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupAccess_access(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Access, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupAccess_access(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupAccess_visibleIn(ctx context.Context, field graphql.CollectedField, obj *model.GroupAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupAccess_visibleIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VisibleIn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupAccess_visibleIn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupAccess", field, false, false, "String")
 }
 
 func (ec *executionContext) _IndicatorRow_periodStart(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
@@ -14364,6 +15404,144 @@ func (ec *executionContext) fieldContext_PermitCheck_note(_ context.Context, fie
 	return graphql.NewScalarFieldContext("PermitCheck", field, false, false, "String")
 }
 
+func (ec *executionContext) _PolicyLine_role(ctx context.Context, field graphql.CollectedField, obj *model.PolicyLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyLine_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyLine_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyLine_departments(ctx context.Context, field graphql.CollectedField, obj *model.PolicyLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyLine_departments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Departments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyLine_departments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyLine_departmentsLabel(ctx context.Context, field graphql.CollectedField, obj *model.PolicyLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyLine_departmentsLabel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DepartmentsLabel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyLine_departmentsLabel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyLine_rows(ctx context.Context, field graphql.CollectedField, obj *model.PolicyLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyLine_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyLine_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyLine_groups(ctx context.Context, field graphql.CollectedField, obj *model.PolicyLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyLine_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyLine_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyLine_actions(ctx context.Context, field graphql.CollectedField, obj *model.PolicyLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyLine_actions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyLine_actions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyLine", field, false, false, "String")
+}
+
 func (ec *executionContext) _Property_id(ctx context.Context, field graphql.CollectedField, obj *property.Property) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15469,6 +16647,38 @@ func (ec *executionContext) fieldContext_Query_caseClasses(ctx context.Context, 
 	if fc.Args, err = ec.field_Query_caseClasses_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_accessCatalog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_accessCatalog(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AccessCatalog(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CatalogDataset) graphql.Marshaler {
+			return ec.marshalNCatalogDataset2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCatalogDatasetᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_accessCatalog(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogDataset(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -23115,6 +24325,190 @@ func (ec *executionContext) _CaseUpsert(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var catalogDatasetImplementors = []string{"CatalogDataset"}
+
+func (ec *executionContext) _CatalogDataset(ctx context.Context, sel ast.SelectionSet, obj *model.CatalogDataset) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, catalogDatasetImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CatalogDataset")
+		case "name":
+			out.Values[i] = ec._CatalogDataset_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "about":
+			out.Values[i] = ec._CatalogDataset_about(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "provider":
+			out.Values[i] = ec._CatalogDataset_provider(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actions":
+			out.Values[i] = ec._CatalogDataset_actions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groups":
+			out.Values[i] = ec._CatalogDataset_groups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mine":
+			out.Values[i] = ec._CatalogDataset_mine(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "baseline":
+			out.Values[i] = ec._CatalogDataset_baseline(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "noAccess":
+			out.Values[i] = ec._CatalogDataset_noAccess(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var catalogFieldGroupImplementors = []string{"CatalogFieldGroup"}
+
+func (ec *executionContext) _CatalogFieldGroup(ctx context.Context, sel ast.SelectionSet, obj *model.CatalogFieldGroup) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, catalogFieldGroupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CatalogFieldGroup")
+		case "name":
+			out.Values[i] = ec._CatalogFieldGroup_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "class":
+			out.Values[i] = ec._CatalogFieldGroup_class(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "provider":
+			out.Values[i] = ec._CatalogFieldGroup_provider(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "about":
+			out.Values[i] = ec._CatalogFieldGroup_about(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "masks":
+			out.Values[i] = ec._CatalogFieldGroup_masks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var datasetAccessImplementors = []string{"DatasetAccess"}
+
+func (ec *executionContext) _DatasetAccess(ctx context.Context, sel ast.SelectionSet, obj *model.DatasetAccess) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, datasetAccessImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DatasetAccess")
+		case "allRows":
+			out.Values[i] = ec._DatasetAccess_allRows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "jurisdictions":
+			out.Values[i] = ec._DatasetAccess_jurisdictions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "departments":
+			out.Values[i] = ec._DatasetAccess_departments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ownReports":
+			out.Values[i] = ec._DatasetAccess_ownReports(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groups":
+			out.Values[i] = ec._DatasetAccess_groups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actions":
+			out.Values[i] = ec._DatasetAccess_actions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "grantIds":
+			out.Values[i] = ec._DatasetAccess_grantIds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var departmentImplementors = []string{"Department", "_Entity"}
 
 func (ec *executionContext) _Department(ctx context.Context, sel ast.SelectionSet, obj *directory.Department) graphql.Marshaler {
@@ -23290,6 +24684,44 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 	return out
 }
 
+var fieldMaskImplementors = []string{"FieldMask"}
+
+func (ec *executionContext) _FieldMask(ctx context.Context, sel ast.SelectionSet, obj *model.FieldMask) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fieldMaskImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FieldMask")
+		case "field":
+			out.Values[i] = ec._FieldMask_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rule":
+			out.Values[i] = ec._FieldMask_rule(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var figureImplementors = []string{"Figure"}
 
 func (ec *executionContext) _Figure(ctx context.Context, sel ast.SelectionSet, obj *evaluation.Figure) graphql.Marshaler {
@@ -23406,6 +24838,49 @@ func (ec *executionContext) _GeoPoint(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "lng":
 			out.Values[i] = ec._GeoPoint_lng(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupAccessImplementors = []string{"GroupAccess"}
+
+func (ec *executionContext) _GroupAccess(ctx context.Context, sel ast.SelectionSet, obj *model.GroupAccess) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupAccessImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupAccess")
+		case "group":
+			out.Values[i] = ec._GroupAccess_group(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "access":
+			out.Values[i] = ec._GroupAccess_access(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "visibleIn":
+			out.Values[i] = ec._GroupAccess_visibleIn(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -24541,6 +26016,64 @@ func (ec *executionContext) _PermitCheck(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var policyLineImplementors = []string{"PolicyLine"}
+
+func (ec *executionContext) _PolicyLine(ctx context.Context, sel ast.SelectionSet, obj *model.PolicyLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, policyLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PolicyLine")
+		case "role":
+			out.Values[i] = ec._PolicyLine_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "departments":
+			out.Values[i] = ec._PolicyLine_departments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "departmentsLabel":
+			out.Values[i] = ec._PolicyLine_departmentsLabel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rows":
+			out.Values[i] = ec._PolicyLine_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groups":
+			out.Values[i] = ec._PolicyLine_groups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actions":
+			out.Values[i] = ec._PolicyLine_actions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var propertyImplementors = []string{"Property", "_Entity"}
 
 func (ec *executionContext) _Property(ctx context.Context, sel ast.SelectionSet, obj *property.Property) graphql.Marshaler {
@@ -24868,6 +26401,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_caseClasses(ctx, field)
+				})
+		case "accessCatalog":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_accessCatalog(ctx, field)
 				})
 		case "myCases":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -26527,9 +28066,65 @@ func (ec *executionContext) unmarshalNCaseUpsertInput2githubᚗcomᚋfengcheng�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNCatalogDataset2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCatalogDatasetᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CatalogDataset) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCatalogDataset2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCatalogDataset(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCatalogDataset2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCatalogDataset(ctx context.Context, sel ast.SelectionSet, v *model.CatalogDataset) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CatalogDataset!")
+		return graphql.Null
+	}
+	return ec._CatalogDataset(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCatalogFieldGroup2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCatalogFieldGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CatalogFieldGroup) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCatalogFieldGroup2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCatalogFieldGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCatalogFieldGroup2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCatalogFieldGroup(ctx context.Context, sel ast.SelectionSet, v *model.CatalogFieldGroup) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CatalogFieldGroup!")
+		return graphql.Null
+	}
+	return ec._CatalogFieldGroup(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCitizenReportInput2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCitizenReportInput(ctx context.Context, v any) (model.CitizenReportInput, error) {
 	res, err := ec.unmarshalInputCitizenReportInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDatasetAccess2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐDatasetAccess(ctx context.Context, sel ast.SelectionSet, v *model.DatasetAccess) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DatasetAccess!")
+		return graphql.Null
+	}
+	return ec._DatasetAccess(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNDateTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
@@ -26607,6 +28202,30 @@ func (ec *executionContext) marshalNDrawReplay2ᚖgithubᚗcomᚋfengchengᚋdat
 	return ec._DrawReplay(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNFieldMask2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐFieldMaskᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FieldMask) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFieldMask2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐFieldMask(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFieldMask2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐFieldMask(ctx context.Context, sel ast.SelectionSet, v *model.FieldMask) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FieldMask!")
+		return graphql.Null
+	}
+	return ec._FieldMask(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNFieldSet2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -26673,6 +28292,30 @@ func (ec *executionContext) marshalNGeoPoint2ᚖgithubᚗcomᚋfengchengᚋdatah
 		return graphql.Null
 	}
 	return ec._GeoPoint(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGroupAccess2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐGroupAccessᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.GroupAccess) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGroupAccess2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐGroupAccess(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGroupAccess2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐGroupAccess(ctx context.Context, sel ast.SelectionSet, v *model.GroupAccess) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupAccess!")
+		return graphql.Null
+	}
+	return ec._GroupAccess(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx context.Context, v any) (uuid.UUID, error) {
@@ -26887,6 +28530,16 @@ func (ec *executionContext) marshalNJurisdictionLevel2githubᚗcomᚋfengcheng�
 	return res
 }
 
+func (ec *executionContext) unmarshalNMaskRule2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐMaskRule(ctx context.Context, v any) (model.MaskRule, error) {
+	var res model.MaskRule
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMaskRule2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐMaskRule(ctx context.Context, sel ast.SelectionSet, v model.MaskRule) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNNearbyLot2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐNearbyᚄ(ctx context.Context, sel ast.SelectionSet, v []*parking.Nearby) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -27022,6 +28675,30 @@ func (ec *executionContext) marshalNPermitScope2githubᚗcomᚋfengchengᚋdatah
 		graphql.AddInvalidNullFromMarshaler(ctx, "PermitScope!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNPolicyLine2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPolicyLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PolicyLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPolicyLine2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPolicyLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPolicyLine2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPolicyLine(ctx context.Context, sel ast.SelectionSet, v *model.PolicyLine) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PolicyLine!")
+		return graphql.Null
+	}
+	return ec._PolicyLine(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNProperty2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐProperty(ctx context.Context, sel ast.SelectionSet, v *property.Property) graphql.Marshaler {

@@ -26,6 +26,7 @@ import (
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/config"
+	"github.com/fengcheng/datahub/internal/console"
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/evaluation"
 	"github.com/fengcheng/datahub/internal/events"
@@ -219,6 +220,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		IngestService:     a.Ingest,
 		Sharing:           sharing.NewService(postgres.NewSharingStore(pool, adapter), eng, opts.Now, log),
 		Audit:             audit.NewTrail(pool, decider),
+		Catalog:           eng,
 	}
 	// A grant line whose request is not approved is a grant nobody can see
 	// or revoke: remove any before serving.
@@ -246,10 +248,24 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 			"/datasets/":             evaluation.ExportHandler(evalSvc),
 			"POST /ingest/{dataset}": ingest.Handler(a.Ingest, cfg.IngestMaxBytes),
 		},
+		Pages:  consolePages(cfg, opts.Now),
 		Limits: limits,
 	})
 	ok = true
 	return a, nil
+}
+
+// consolePages serves the governance console and, in development mode only,
+// its demo login (404 in production).
+func consolePages(cfg config.Config, now func() time.Time) map[string]http.Handler {
+	static := console.Static(console.Assets())
+	login := console.DevLogin(cfg.Mode == config.ModeDevelopment, cfg.DevSecret(), now)
+	return map[string]http.Handler{
+		"GET /console":            static,
+		"GET /console/":           static,
+		"GET /console/dev-login":  login,
+		"POST /console/dev-login": login,
+	}
 }
 
 // Schema returns the executable GraphQL schema the hub serves: every
