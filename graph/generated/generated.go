@@ -92,9 +92,26 @@ type ComplexityRoot struct {
 		Until         func(childComplexity int) int
 	}
 
+	AuditChainStatus struct {
+		Checked      func(childComplexity int) int
+		CheckedAt    func(childComplexity int) int
+		HeadHash     func(childComplexity int) int
+		HeadSeq      func(childComplexity int) int
+		Legacy       func(childComplexity int) int
+		Ok           func(childComplexity int) int
+		ProblemCount func(childComplexity int) int
+		Problems     func(childComplexity int) int
+	}
+
 	AuditPage struct {
 		Next    func(childComplexity int) int
 		Records func(childComplexity int) int
+	}
+
+	AuditProblem struct {
+		Detail func(childComplexity int) int
+		Kind   func(childComplexity int) int
+		Seq    func(childComplexity int) int
 	}
 
 	AuditRecord struct {
@@ -505,6 +522,7 @@ type ComplexityRoot struct {
 		AccessCatalog        func(childComplexity int) int
 		AccessRequests       func(childComplexity int, direction sharing.Direction, status []sharing.Status) int
 		ActiveGrants         func(childComplexity int, direction sharing.Direction) int
+		AuditChain           func(childComplexity int) int
 		AuditTrail           func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
 		Case                 func(childComplexity int, id string) int
 		CaseClasses          func(childComplexity int, kind *cases.Kind) int
@@ -832,6 +850,7 @@ type PropertyConnectionResolver interface {
 type QueryResolver interface {
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	AuditTrail(ctx context.Context, filter *model.AuditFilter, first *int, after *string) (*model.AuditPage, error)
+	AuditChain(ctx context.Context) (*model.AuditChainStatus, error)
 	Case(ctx context.Context, id string) (*cases.Case, error)
 	Cases(ctx context.Context, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) (*model.CaseConnection, error)
 	CaseClasses(ctx context.Context, kind *cases.Kind) ([]*cases.Class, error)
@@ -1007,6 +1026,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AccessRequest.Until(childComplexity), true
 
+	case "AuditChainStatus.checked":
+		if e.ComplexityRoot.AuditChainStatus.Checked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainStatus.Checked(childComplexity), true
+	case "AuditChainStatus.checkedAt":
+		if e.ComplexityRoot.AuditChainStatus.CheckedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainStatus.CheckedAt(childComplexity), true
+	case "AuditChainStatus.headHash":
+		if e.ComplexityRoot.AuditChainStatus.HeadHash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainStatus.HeadHash(childComplexity), true
+	case "AuditChainStatus.headSeq":
+		if e.ComplexityRoot.AuditChainStatus.HeadSeq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainStatus.HeadSeq(childComplexity), true
+	case "AuditChainStatus.legacy":
+		if e.ComplexityRoot.AuditChainStatus.Legacy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainStatus.Legacy(childComplexity), true
+	case "AuditChainStatus.ok":
+		if e.ComplexityRoot.AuditChainStatus.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainStatus.Ok(childComplexity), true
+	case "AuditChainStatus.problemCount":
+		if e.ComplexityRoot.AuditChainStatus.ProblemCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainStatus.ProblemCount(childComplexity), true
+	case "AuditChainStatus.problems":
+		if e.ComplexityRoot.AuditChainStatus.Problems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainStatus.Problems(childComplexity), true
+
 	case "AuditPage.next":
 		if e.ComplexityRoot.AuditPage.Next == nil {
 			break
@@ -1019,6 +1087,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditPage.Records(childComplexity), true
+
+	case "AuditProblem.detail":
+		if e.ComplexityRoot.AuditProblem.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditProblem.Detail(childComplexity), true
+	case "AuditProblem.kind":
+		if e.ComplexityRoot.AuditProblem.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditProblem.Kind(childComplexity), true
+	case "AuditProblem.seq":
+		if e.ComplexityRoot.AuditProblem.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditProblem.Seq(childComplexity), true
 
 	case "AuditRecord.at":
 		if e.ComplexityRoot.AuditRecord.At == nil {
@@ -2963,6 +3050,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ActiveGrants(childComplexity, args["direction"].(sharing.Direction)), true
+	case "Query.auditChain":
+		if e.ComplexityRoot.Query.AuditChain == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AuditChain(childComplexity), true
 	case "Query.auditTrail":
 		if e.ComplexityRoot.Query.AuditTrail == nil {
 			break
@@ -3960,6 +4053,33 @@ input AuditFilter {
 extend type Query {
   "The append-only, hash-chained audit trail (auditors only), newest first."
   auditTrail(filter: AuditFilter, first: Int = 50, after: String): AuditPage!
+}
+
+"The audit chain checked now: every record's HMAC and link recomputed."
+type AuditChainStatus {
+  ok: Boolean!
+  "Records read."
+  checked: Int!
+  "The chain head: record it elsewhere and compare later to detect truncation."
+  headSeq: Int!
+  headHash: String!
+  "Records hashed before the chain was keyed."
+  legacy: Int!
+  problemCount: Int!
+  "The first problems, in seq order: seq, kind (changed, missing, inserted, broken) and detail."
+  problems: [AuditProblem!]!
+  checkedAt: DateTime!
+}
+
+type AuditProblem {
+  seq: Int!
+  kind: String!
+  detail: String!
+}
+
+extend type Query {
+  "Verify the audit chain now (auditors only; reads the whole trail). datahub audit verify also checks it against the signed checkpoints."
+  auditChain: AuditChainStatus!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/cases.graphqls", Input: `"Component (部件, public facilities) or event (事件)."
@@ -5367,6 +5487,28 @@ func (ec *executionContext) childFields_AccessRequest(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type AccessRequest", field.Name)
 }
 
+func (ec *executionContext) childFields_AuditChainStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_AuditChainStatus_ok(ctx, field)
+	case "checked":
+		return ec.fieldContext_AuditChainStatus_checked(ctx, field)
+	case "headSeq":
+		return ec.fieldContext_AuditChainStatus_headSeq(ctx, field)
+	case "headHash":
+		return ec.fieldContext_AuditChainStatus_headHash(ctx, field)
+	case "legacy":
+		return ec.fieldContext_AuditChainStatus_legacy(ctx, field)
+	case "problemCount":
+		return ec.fieldContext_AuditChainStatus_problemCount(ctx, field)
+	case "problems":
+		return ec.fieldContext_AuditChainStatus_problems(ctx, field)
+	case "checkedAt":
+		return ec.fieldContext_AuditChainStatus_checkedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditChainStatus", field.Name)
+}
+
 func (ec *executionContext) childFields_AuditPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "records":
@@ -5375,6 +5517,18 @@ func (ec *executionContext) childFields_AuditPage(ctx context.Context, field gra
 		return ec.fieldContext_AuditPage_next(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditPage", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditProblem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "seq":
+		return ec.fieldContext_AuditProblem_seq(ctx, field)
+	case "kind":
+		return ec.fieldContext_AuditProblem_kind(ctx, field)
+	case "detail":
+		return ec.fieldContext_AuditProblem_detail(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditProblem", field.Name)
 }
 
 func (ec *executionContext) childFields_AuditRecord(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8377,6 +8531,199 @@ func (ec *executionContext) fieldContext_AccessRequest_createdAt(_ context.Conte
 	return graphql.NewScalarFieldContext("AccessRequest", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _AuditChainStatus_ok(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainStatus_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainStatus_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainStatus", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _AuditChainStatus_checked(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainStatus_checked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Checked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainStatus_checked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AuditChainStatus_headSeq(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainStatus_headSeq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HeadSeq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainStatus_headSeq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AuditChainStatus_headHash(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainStatus_headHash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HeadHash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainStatus_headHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditChainStatus_legacy(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainStatus_legacy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Legacy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainStatus_legacy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AuditChainStatus_problemCount(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainStatus_problemCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProblemCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainStatus_problemCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AuditChainStatus_problems(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainStatus_problems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Problems, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.AuditProblem) graphql.Marshaler {
+			return ec.marshalNAuditProblem2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAuditProblemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainStatus_problems(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditChainStatus",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditProblem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AuditChainStatus_checkedAt(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainStatus_checkedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CheckedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainStatus_checkedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainStatus", field, false, false, "DateTime")
+}
+
 func (ec *executionContext) _AuditPage_records(ctx context.Context, field graphql.CollectedField, obj *model.AuditPage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8430,6 +8777,75 @@ func (ec *executionContext) _AuditPage_next(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_AuditPage_next(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditPage", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditProblem_seq(ctx context.Context, field graphql.CollectedField, obj *model.AuditProblem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditProblem_seq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditProblem_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditProblem", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AuditProblem_kind(ctx context.Context, field graphql.CollectedField, obj *model.AuditProblem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditProblem_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditProblem_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditProblem", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditProblem_detail(ctx context.Context, field graphql.CollectedField, obj *model.AuditProblem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditProblem_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Detail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditProblem_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditProblem", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditRecord_seq(ctx context.Context, field graphql.CollectedField, obj *audit.Record) (ret graphql.Marshaler) {
@@ -16519,6 +16935,38 @@ func (ec *executionContext) fieldContext_Query_auditTrail(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_auditChain(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_auditChain(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AuditChain(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditChainStatus) graphql.Marshaler {
+			return ec.marshalNAuditChainStatus2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAuditChainStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_auditChain(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditChainStatus(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_case(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23610,6 +24058,74 @@ func (ec *executionContext) _AccessRequest(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var auditChainStatusImplementors = []string{"AuditChainStatus"}
+
+func (ec *executionContext) _AuditChainStatus(ctx context.Context, sel ast.SelectionSet, obj *model.AuditChainStatus) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditChainStatusImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditChainStatus")
+		case "ok":
+			out.Values[i] = ec._AuditChainStatus_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "checked":
+			out.Values[i] = ec._AuditChainStatus_checked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "headSeq":
+			out.Values[i] = ec._AuditChainStatus_headSeq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "headHash":
+			out.Values[i] = ec._AuditChainStatus_headHash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "legacy":
+			out.Values[i] = ec._AuditChainStatus_legacy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "problemCount":
+			out.Values[i] = ec._AuditChainStatus_problemCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "problems":
+			out.Values[i] = ec._AuditChainStatus_problems(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "checkedAt":
+			out.Values[i] = ec._AuditChainStatus_checkedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var auditPageImplementors = []string{"AuditPage"}
 
 func (ec *executionContext) _AuditPage(ctx context.Context, sel ast.SelectionSet, obj *model.AuditPage) graphql.Marshaler {
@@ -23629,6 +24145,49 @@ func (ec *executionContext) _AuditPage(ctx context.Context, sel ast.SelectionSet
 		case "next":
 			out.Values[i] = ec._AuditPage_next(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var auditProblemImplementors = []string{"AuditProblem"}
+
+func (ec *executionContext) _AuditProblem(ctx context.Context, sel ast.SelectionSet, obj *model.AuditProblem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditProblemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditProblem")
+		case "seq":
+			out.Values[i] = ec._AuditProblem_seq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._AuditProblem_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "detail":
+			out.Values[i] = ec._AuditProblem_detail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -26384,6 +26943,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_auditTrail(ctx, field)
 				})
+		case "auditChain":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditChain(ctx, field)
+				})
 		case "case":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -27840,12 +28405,44 @@ func (ec *executionContext) marshalNAccessRequestStatus2githubᚗcomᚋfengcheng
 	return res
 }
 
+func (ec *executionContext) marshalNAuditChainStatus2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAuditChainStatus(ctx context.Context, sel ast.SelectionSet, v *model.AuditChainStatus) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AuditChainStatus!")
+		return graphql.Null
+	}
+	return ec._AuditChainStatus(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAuditPage2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAuditPage(ctx context.Context, sel ast.SelectionSet, v *model.AuditPage) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuditPage!")
 		return graphql.Null
 	}
 	return ec._AuditPage(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAuditProblem2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAuditProblemᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AuditProblem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAuditProblem2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAuditProblem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAuditProblem2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAuditProblem(ctx context.Context, sel ast.SelectionSet, v *model.AuditProblem) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AuditProblem!")
+		return graphql.Null
+	}
+	return ec._AuditProblem(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNAuditRecord2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋauditᚐRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []*audit.Record) graphql.Marshaler {

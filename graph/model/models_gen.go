@@ -28,6 +28,22 @@ type AccessRequestInput struct {
 	Until        time.Time `json:"until"`
 }
 
+// The audit chain checked now: every record's HMAC and link recomputed.
+type AuditChainStatus struct {
+	Ok bool `json:"ok"`
+	// Records read.
+	Checked int `json:"checked"`
+	// The chain head: record it elsewhere and compare later to detect truncation.
+	HeadSeq  int    `json:"headSeq"`
+	HeadHash string `json:"headHash"`
+	// Records hashed before the chain was keyed.
+	Legacy       int `json:"legacy"`
+	ProblemCount int `json:"problemCount"`
+	// The first problems, in seq order: seq, kind (changed, missing, inserted, broken) and detail.
+	Problems  []*AuditProblem `json:"problems"`
+	CheckedAt time.Time       `json:"checkedAt"`
+}
+
 type AuditFilter struct {
 	Dept      *string    `json:"dept,omitempty"`
 	Subject   *string    `json:"subject,omitempty"`
@@ -41,6 +57,12 @@ type AuditPage struct {
 	Records []*audit.Record `json:"records"`
 	// Pass as 'after' for the next page; null at the end.
 	Next *string `json:"next,omitempty"`
+}
+
+type AuditProblem struct {
+	Seq    int    `json:"seq"`
+	Kind   string `json:"kind"`
+	Detail string `json:"detail"`
 }
 
 // Where to watch parking availability: listed lots, or lots near a point.

@@ -219,7 +219,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		EvaluationService: evalSvc,
 		IngestService:     a.Ingest,
 		Sharing:           sharing.NewService(postgres.NewSharingStore(pool, adapter), eng, opts.Now, log),
-		Audit:             audit.NewTrail(pool, decider),
+		Audit:             audit.NewTrail(pool, decider).WithKey(auditKey),
 		Catalog:           eng,
 	}
 	// A grant line whose request is not approved is a grant nobody can see

@@ -1,0 +1,2 @@
+import { graphql } from './gql';
+export const Probe = graphql(`query Probe { viewer { subject } }`);
