@@ -1,2 +1,0 @@
-import { graphql } from './gql';
-export const Probe = graphql(`query Probe { viewer { subject } }`);
