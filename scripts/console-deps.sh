@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set-up for the governance console's tests (test/console): Debian's chromium
-# (driven headless by playwright-core through its executablePath; no browser
+# and CJK fonts (driven headless by playwright-core through its executablePath; no browser
 # download) and the console's pinned npm packages (console/package-lock.json:
 # Vite, TypeScript, graphql-codegen, ECharts, playwright-core).
 # No-op when both are already there.
@@ -11,8 +11,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
-if [[ ! -x /usr/bin/chromium ]]; then
-	apt_install chromium
-fi
+# Chromium, and CJK fonts so that its screenshots show Chinese labels.
+apt_install chromium fonts-noto-cjk
 
 "$here/npm-deps.sh" "$here/../console"

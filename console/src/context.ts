@@ -6,9 +6,11 @@ export const ShellDoc = graphql(`
   query Shell {
     viewer { subject kind roles jurisdiction citizenId department { code name nameEn kind } }
     departments { code name nameEn kind }
-    jurisdictions(level: STREET) { code name nameEn level location { lat lng } children { code name nameEn level } }
+    jurisdictions(level: STREET) { ...StreetFields }
+    towns: jurisdictions(level: TOWN) { ...StreetFields }
     district: jurisdiction(code: "hailing") { code name nameEn location { lat lng } }
   }
+  fragment StreetFields on Jurisdiction { code name nameEn level location { lat lng } children { code name nameEn level } }
 `);
 
 export type Viewer = ShellQuery['viewer'];

@@ -29,6 +29,8 @@ const BASE = '/console/';
 const root = document.getElementById('app')!;
 let cleanups: (() => void)[] = [];
 let ctxCache: Ctx | null = null;
+// Why the last sign-in was refused, shown on the sign-in page.
+let refused = '';
 
 function currentPath(): string {
   return location.pathname.startsWith(BASE) ? location.pathname.slice(BASE.length).replace(/\/$/, '') : '';
@@ -53,7 +55,7 @@ async function loadCtx(status: HTMLElement): Promise<Ctx> {
   const ctx: Ctx = {
     viewer: d.viewer,
     departments: d.departments,
-    streets: d.jurisdictions,
+    streets: [...d.jurisdictions, ...d.towns],
     district: d.district,
     status(msg, kind = 'ok') {
       status.className = 'status ' + kind;
@@ -95,6 +97,7 @@ async function render(): Promise<void> {
     const main = h('main', { id: 'main', tabindex: '-1' });
     replace(root, h('header', { className: 'top' }, h('h1', null, tr('丰城数据中枢 · 治理控制台', 'Fengcheng Data Hub · Governance console')), langSwitch()), status, main);
     document.title = tr('登录 · 治理控制台', 'Sign in · Governance console');
+    if (refused) { status.className = 'status error'; status.textContent = refused; refused = ''; }
     await renderSignIn(main, (msg) => { status.className = 'status error'; status.textContent = msg; }, () => { ctxCache = null; void render(); });
     return;
   }
@@ -107,10 +110,8 @@ async function render(): Promise<void> {
     const err = e as api.ApiError;
     session.clear();
     api.reset();
-    replace(root, status);
-    status.className = 'status error';
-    status.textContent = tr('登录失效：', 'Sign-in refused: ') + err.message;
-    setTimeout(() => void render(), 1500);
+    refused = tr('登录被拒绝：', 'Sign-in refused: ') + err.message;
+    void render();
     return;
   }
   const path = currentPath();

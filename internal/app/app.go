@@ -248,7 +248,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 			"/datasets/":             evaluation.ExportHandler(evalSvc),
 			"POST /ingest/{dataset}": ingest.Handler(a.Ingest, cfg.IngestMaxBytes),
 		},
-		Pages:  consolePages(cfg, opts.Now),
+		Pages:  consolePages(cfg),
 		Limits: limits,
 	})
 	ok = true
@@ -257,9 +257,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 
 // consolePages serves the governance console and, in development mode only,
 // its demo login (404 in production).
-func consolePages(cfg config.Config, now func() time.Time) map[string]http.Handler {
+// Tokens are checked against the wall clock, so the login mints with it
+// too (not Options.Now).
+func consolePages(cfg config.Config) map[string]http.Handler {
 	static := console.Static(console.Assets())
-	login := console.DevLogin(cfg.Mode == config.ModeDevelopment, cfg.DevSecret(), now)
+	login := console.DevLogin(cfg.Mode == config.ModeDevelopment, cfg.DevSecret(), time.Now)
 	return map[string]http.Handler{
 		"GET /console":            static,
 		"GET /console/":           static,

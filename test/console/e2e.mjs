@@ -23,10 +23,12 @@ const step = (s) => { result.steps.push(s); process.stderr.write(`step: ${s}\n`)
 
 const browser = await chromium.launch({ executablePath: args.chromium, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
 const T = 15000;
+let lastPage = null;
 
 async function user(persona) {
   const ctx = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
   const page = await ctx.newPage();
+  lastPage = page;
   page.setDefaultTimeout(T);
   page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) result.cspViolations.push(m.text()); });
   page.on('pageerror', (e) => result.pageErrors.push(String(e)));
@@ -37,6 +39,7 @@ async function user(persona) {
 }
 
 async function go(page, path) {
+  lastPage = page;
   await page.goto(base + path);
   await page.locator('#who').waitFor();
 }
@@ -181,6 +184,10 @@ try {
 } catch (e) {
   result.ok = false;
   result.error = String(e && e.stack || e);
+  if (lastPage) {
+    result.pageText = await lastPage.evaluate(() => document.body.innerText.slice(0, 2000)).catch(() => '');
+    await lastPage.screenshot({ path: join(args.out, 'failure.png') }).catch(() => undefined);
+  }
 } finally {
   await browser.close();
   process.stdout.write(JSON.stringify(result) + '\n');

@@ -73,12 +73,12 @@ export async function renderData(main: HTMLElement, ctx: Ctx): Promise<void> {
   ctx.onCleanup(() => stopSub?.());
   await load();
 
-  let seen = '';
+  let seen: string | null = null;
   const watch = async () => {
     const g = await api.query(MyGrantsDoc, {});
     const now = Date.now();
     const key = g.activeGrants.filter((x) => new Date(x.until).getTime() > now).map((x) => x.id).sort().join(',');
-    if (seen && key !== seen) {
+    if (seen !== null && key !== seen) {
       ctx.status(tr('授权已变化，数据已刷新', 'Grants changed; data reloaded'));
       await load();
     }
