@@ -36,7 +36,7 @@ TEST_FLAGS   ?= -race -count=1 -timeout 60m
 BENCH_FLAGS  ?= -run '^$$' -bench . -benchmem
 
 .PHONY: help run test vulncheck build generate check fmt-check vet bench bench-db bench-cases \
-	services createdb npm-deps test-readers toolchain clean
+	services createdb npm-deps test-readers toolchain clean console console-deps
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -49,7 +49,7 @@ run: services createdb build ## services, database, migrate, seed, then serve on
 	$(BIN) seed --if-empty
 	$(BIN) serve $(SERVE_FLAGS)
 
-test: services npm-deps test-readers toolchain vulncheck ## every Go test against the real services, then govulncheck
+test: services npm-deps test-readers console-deps toolchain vulncheck ## every Go test against the real services, then govulncheck
 	$(GO) test $(TEST_FLAGS) ./...
 
 # govulncheck reads the Go vulnerability database from the golang.org/x/vulndb
@@ -65,8 +65,11 @@ vulncheck: ## govulncheck against the Go vulnerability database (offline-capable
 	[[ -d $$db/data/osv ]] || { echo "vulncheck: golang.org/x/vulndb@$(VULNDB_VERSION) has no data/osv"; exit 1; }; \
 	$(GO) run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) -db file://$$db/data/osv ./...
 
-build: ## build bin/datahub
+build: console ## build bin/datahub (with the console, rebuilt first when Node is present)
 	$(GO) build -o $(BIN) ./cmd/datahub
+
+console: ## build the governance console into internal/console/dist when its sources changed (needs Node; else the committed build)
+	scripts/console-build.sh
 
 generate: ## regenerate code (gqlgen etc.)
 	$(GO) generate ./...
@@ -111,6 +114,9 @@ test-readers: ## python3-openpyxl and hyparquet, which the export tests read fil
 
 npm-deps: ## npm packages for test/federation (no-op without its package.json)
 	scripts/npm-deps.sh
+
+console-deps: ## chromium, CJK fonts and the console's npm packages, for test/console
+	scripts/console-deps.sh
 
 toolchain: ## a C compiler for cgo / the race detector
 	scripts/toolchain.sh

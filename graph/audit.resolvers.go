@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 	"encoding/hex"
+	"time"
 
 	"github.com/fengcheng/datahub/graph/generated"
 	"github.com/fengcheng/datahub/graph/model"
@@ -39,6 +40,19 @@ func (r *queryResolver) AuditTrail(ctx context.Context, filter *model.AuditFilte
 	out := &model.AuditPage{Records: make([]*audit.Record, len(records)), Next: nonEmpty(next)}
 	for i := range records {
 		out.Records[i] = &records[i]
+	}
+	return out, nil
+}
+
+func (r *queryResolver) AuditChain(ctx context.Context) (*model.AuditChainStatus, error) {
+	rep, err := r.Audit.VerifyChain(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.AuditChainStatus{Ok: rep.OK, Checked: int(rep.Checked), HeadSeq: int(rep.LastSeq), HeadHash: hex.EncodeToString(rep.LastHash),
+		Legacy: int(rep.Legacy), ProblemCount: rep.ProblemCount, Problems: []*model.AuditProblem{}, CheckedAt: time.Now().UTC()}
+	for _, p := range rep.Problems {
+		out.Problems = append(out.Problems, &model.AuditProblem{Seq: int(p.Seq), Kind: string(p.Kind), Detail: p.Detail})
 	}
 	return out, nil
 }

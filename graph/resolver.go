@@ -1,8 +1,10 @@
 package graph
 
 import (
+	"context"
 	"sync/atomic"
 
+	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
@@ -34,6 +36,11 @@ type Resolver struct {
 	}
 	Sharing *sharing.Service
 	Audit   *audit.Trail
+	// Catalog describes the access catalog, its baseline policy and the
+	// caller's own access (accessCatalog).
+	Catalog interface {
+		Describe(ctx context.Context) ([]access.DatasetView, error)
+	}
 
 	// fastServed counts the operations the fast path answered.
 	fastServed atomic.Uint64

@@ -92,9 +92,26 @@ type ComplexityRoot struct {
 		Until         func(childComplexity int) int
 	}
 
+	AuditChainStatus struct {
+		Checked      func(childComplexity int) int
+		CheckedAt    func(childComplexity int) int
+		HeadHash     func(childComplexity int) int
+		HeadSeq      func(childComplexity int) int
+		Legacy       func(childComplexity int) int
+		Ok           func(childComplexity int) int
+		ProblemCount func(childComplexity int) int
+		Problems     func(childComplexity int) int
+	}
+
 	AuditPage struct {
 		Next    func(childComplexity int) int
 		Records func(childComplexity int) int
+	}
+
+	AuditProblem struct {
+		Detail func(childComplexity int) int
+		Kind   func(childComplexity int) int
+		Seq    func(childComplexity int) int
 	}
 
 	AuditRecord struct {
@@ -203,6 +220,35 @@ type ComplexityRoot struct {
 		Outcome func(childComplexity int) int
 	}
 
+	CatalogDataset struct {
+		About    func(childComplexity int) int
+		Actions  func(childComplexity int) int
+		Baseline func(childComplexity int) int
+		Groups   func(childComplexity int) int
+		Mine     func(childComplexity int) int
+		Name     func(childComplexity int) int
+		NoAccess func(childComplexity int) int
+		Provider func(childComplexity int) int
+	}
+
+	CatalogFieldGroup struct {
+		About    func(childComplexity int) int
+		Class    func(childComplexity int) int
+		Masks    func(childComplexity int) int
+		Name     func(childComplexity int) int
+		Provider func(childComplexity int) int
+	}
+
+	DatasetAccess struct {
+		Actions       func(childComplexity int) int
+		AllRows       func(childComplexity int) int
+		Departments   func(childComplexity int) int
+		GrantIds      func(childComplexity int) int
+		Groups        func(childComplexity int) int
+		Jurisdictions func(childComplexity int) int
+		OwnReports    func(childComplexity int) int
+	}
+
 	Department struct {
 		Code         func(childComplexity int) int
 		Jurisdiction func(childComplexity int) int
@@ -227,6 +273,11 @@ type ComplexityRoot struct {
 		FindManyViolationByIDs      func(childComplexity int, reps []*model.ViolationByIDsInput) int
 	}
 
+	FieldMask struct {
+		Field func(childComplexity int) int
+		Rule  func(childComplexity int) int
+	}
+
 	Figure struct {
 		Denominator func(childComplexity int) int
 		Formula     func(childComplexity int) int
@@ -244,6 +295,12 @@ type ComplexityRoot struct {
 	GeoPoint struct {
 		Lat func(childComplexity int) int
 		Lng func(childComplexity int) int
+	}
+
+	GroupAccess struct {
+		Access    func(childComplexity int) int
+		Group     func(childComplexity int) int
+		VisibleIn func(childComplexity int) int
 	}
 
 	IndicatorRow struct {
@@ -411,6 +468,15 @@ type ComplexityRoot struct {
 		PermitNo  func(childComplexity int) int
 	}
 
+	PolicyLine struct {
+		Actions          func(childComplexity int) int
+		Departments      func(childComplexity int) int
+		DepartmentsLabel func(childComplexity int) int
+		Groups           func(childComplexity int) int
+		Role             func(childComplexity int) int
+		Rows             func(childComplexity int) int
+	}
+
 	Property struct {
 		Address      func(childComplexity int) int
 		BuildYear    func(childComplexity int) int
@@ -453,8 +519,10 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		AccessCatalog        func(childComplexity int) int
 		AccessRequests       func(childComplexity int, direction sharing.Direction, status []sharing.Status) int
 		ActiveGrants         func(childComplexity int, direction sharing.Direction) int
+		AuditChain           func(childComplexity int) int
 		AuditTrail           func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
 		Case                 func(childComplexity int, id string) int
 		CaseClasses          func(childComplexity int, kind *cases.Kind) int
@@ -782,9 +850,11 @@ type PropertyConnectionResolver interface {
 type QueryResolver interface {
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	AuditTrail(ctx context.Context, filter *model.AuditFilter, first *int, after *string) (*model.AuditPage, error)
+	AuditChain(ctx context.Context) (*model.AuditChainStatus, error)
 	Case(ctx context.Context, id string) (*cases.Case, error)
 	Cases(ctx context.Context, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) (*model.CaseConnection, error)
 	CaseClasses(ctx context.Context, kind *cases.Kind) ([]*cases.Class, error)
+	AccessCatalog(ctx context.Context) ([]*model.CatalogDataset, error)
 	MyCases(ctx context.Context, first *int, after *string) (*model.CaseConnection, error)
 	MyCase(ctx context.Context, id string) (*cases.Case, error)
 	Jurisdiction(ctx context.Context, code string) (*directory.Jurisdiction, error)
@@ -956,6 +1026,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AccessRequest.Until(childComplexity), true
 
+	case "AuditChainStatus.checked":
+		if e.ComplexityRoot.AuditChainStatus.Checked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainStatus.Checked(childComplexity), true
+	case "AuditChainStatus.checkedAt":
+		if e.ComplexityRoot.AuditChainStatus.CheckedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainStatus.CheckedAt(childComplexity), true
+	case "AuditChainStatus.headHash":
+		if e.ComplexityRoot.AuditChainStatus.HeadHash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainStatus.HeadHash(childComplexity), true
+	case "AuditChainStatus.headSeq":
+		if e.ComplexityRoot.AuditChainStatus.HeadSeq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainStatus.HeadSeq(childComplexity), true
+	case "AuditChainStatus.legacy":
+		if e.ComplexityRoot.AuditChainStatus.Legacy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainStatus.Legacy(childComplexity), true
+	case "AuditChainStatus.ok":
+		if e.ComplexityRoot.AuditChainStatus.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainStatus.Ok(childComplexity), true
+	case "AuditChainStatus.problemCount":
+		if e.ComplexityRoot.AuditChainStatus.ProblemCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainStatus.ProblemCount(childComplexity), true
+	case "AuditChainStatus.problems":
+		if e.ComplexityRoot.AuditChainStatus.Problems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditChainStatus.Problems(childComplexity), true
+
 	case "AuditPage.next":
 		if e.ComplexityRoot.AuditPage.Next == nil {
 			break
@@ -968,6 +1087,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditPage.Records(childComplexity), true
+
+	case "AuditProblem.detail":
+		if e.ComplexityRoot.AuditProblem.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditProblem.Detail(childComplexity), true
+	case "AuditProblem.kind":
+		if e.ComplexityRoot.AuditProblem.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditProblem.Kind(childComplexity), true
+	case "AuditProblem.seq":
+		if e.ComplexityRoot.AuditProblem.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditProblem.Seq(childComplexity), true
 
 	case "AuditRecord.at":
 		if e.ComplexityRoot.AuditRecord.At == nil {
@@ -1435,6 +1573,129 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CaseUpsert.Outcome(childComplexity), true
 
+	case "CatalogDataset.about":
+		if e.ComplexityRoot.CatalogDataset.About == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogDataset.About(childComplexity), true
+	case "CatalogDataset.actions":
+		if e.ComplexityRoot.CatalogDataset.Actions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogDataset.Actions(childComplexity), true
+	case "CatalogDataset.baseline":
+		if e.ComplexityRoot.CatalogDataset.Baseline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogDataset.Baseline(childComplexity), true
+	case "CatalogDataset.groups":
+		if e.ComplexityRoot.CatalogDataset.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogDataset.Groups(childComplexity), true
+	case "CatalogDataset.mine":
+		if e.ComplexityRoot.CatalogDataset.Mine == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogDataset.Mine(childComplexity), true
+	case "CatalogDataset.name":
+		if e.ComplexityRoot.CatalogDataset.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogDataset.Name(childComplexity), true
+	case "CatalogDataset.noAccess":
+		if e.ComplexityRoot.CatalogDataset.NoAccess == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogDataset.NoAccess(childComplexity), true
+	case "CatalogDataset.provider":
+		if e.ComplexityRoot.CatalogDataset.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogDataset.Provider(childComplexity), true
+
+	case "CatalogFieldGroup.about":
+		if e.ComplexityRoot.CatalogFieldGroup.About == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogFieldGroup.About(childComplexity), true
+	case "CatalogFieldGroup.class":
+		if e.ComplexityRoot.CatalogFieldGroup.Class == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogFieldGroup.Class(childComplexity), true
+	case "CatalogFieldGroup.masks":
+		if e.ComplexityRoot.CatalogFieldGroup.Masks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogFieldGroup.Masks(childComplexity), true
+	case "CatalogFieldGroup.name":
+		if e.ComplexityRoot.CatalogFieldGroup.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogFieldGroup.Name(childComplexity), true
+	case "CatalogFieldGroup.provider":
+		if e.ComplexityRoot.CatalogFieldGroup.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogFieldGroup.Provider(childComplexity), true
+
+	case "DatasetAccess.actions":
+		if e.ComplexityRoot.DatasetAccess.Actions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DatasetAccess.Actions(childComplexity), true
+	case "DatasetAccess.allRows":
+		if e.ComplexityRoot.DatasetAccess.AllRows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DatasetAccess.AllRows(childComplexity), true
+	case "DatasetAccess.departments":
+		if e.ComplexityRoot.DatasetAccess.Departments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DatasetAccess.Departments(childComplexity), true
+	case "DatasetAccess.grantIds":
+		if e.ComplexityRoot.DatasetAccess.GrantIds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DatasetAccess.GrantIds(childComplexity), true
+	case "DatasetAccess.groups":
+		if e.ComplexityRoot.DatasetAccess.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DatasetAccess.Groups(childComplexity), true
+	case "DatasetAccess.jurisdictions":
+		if e.ComplexityRoot.DatasetAccess.Jurisdictions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DatasetAccess.Jurisdictions(childComplexity), true
+	case "DatasetAccess.ownReports":
+		if e.ComplexityRoot.DatasetAccess.OwnReports == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DatasetAccess.OwnReports(childComplexity), true
+
 	case "Department.code":
 		if e.ComplexityRoot.Department.Code == nil {
 			break
@@ -1558,6 +1819,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Entity.FindManyViolationByIDs(childComplexity, args["reps"].([]*model.ViolationByIDsInput)), true
 
+	case "FieldMask.field":
+		if e.ComplexityRoot.FieldMask.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldMask.Field(childComplexity), true
+	case "FieldMask.rule":
+		if e.ComplexityRoot.FieldMask.Rule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldMask.Rule(childComplexity), true
+
 	case "Figure.denominator":
 		if e.ComplexityRoot.Figure.Denominator == nil {
 			break
@@ -1620,6 +1894,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.GeoPoint.Lng(childComplexity), true
+
+	case "GroupAccess.access":
+		if e.ComplexityRoot.GroupAccess.Access == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupAccess.Access(childComplexity), true
+	case "GroupAccess.group":
+		if e.ComplexityRoot.GroupAccess.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupAccess.Group(childComplexity), true
+	case "GroupAccess.visibleIn":
+		if e.ComplexityRoot.GroupAccess.VisibleIn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupAccess.VisibleIn(childComplexity), true
 
 	case "IndicatorRow.community":
 		if e.ComplexityRoot.IndicatorRow.Community == nil {
@@ -2521,6 +2814,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PermitCheck.PermitNo(childComplexity), true
 
+	case "PolicyLine.actions":
+		if e.ComplexityRoot.PolicyLine.Actions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyLine.Actions(childComplexity), true
+	case "PolicyLine.departments":
+		if e.ComplexityRoot.PolicyLine.Departments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyLine.Departments(childComplexity), true
+	case "PolicyLine.departmentsLabel":
+		if e.ComplexityRoot.PolicyLine.DepartmentsLabel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyLine.DepartmentsLabel(childComplexity), true
+	case "PolicyLine.groups":
+		if e.ComplexityRoot.PolicyLine.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyLine.Groups(childComplexity), true
+	case "PolicyLine.role":
+		if e.ComplexityRoot.PolicyLine.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyLine.Role(childComplexity), true
+	case "PolicyLine.rows":
+		if e.ComplexityRoot.PolicyLine.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyLine.Rows(childComplexity), true
+
 	case "Property.address":
 		if e.ComplexityRoot.Property.Address == nil {
 			break
@@ -2692,6 +3022,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PropertyUpsert.Property(childComplexity), true
 
+	case "Query.accessCatalog":
+		if e.ComplexityRoot.Query.AccessCatalog == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AccessCatalog(childComplexity), true
 	case "Query.accessRequests":
 		if e.ComplexityRoot.Query.AccessRequests == nil {
 			break
@@ -2714,6 +3050,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ActiveGrants(childComplexity, args["direction"].(sharing.Direction)), true
+	case "Query.auditChain":
+		if e.ComplexityRoot.Query.AuditChain == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AuditChain(childComplexity), true
 	case "Query.auditTrail":
 		if e.ComplexityRoot.Query.AuditTrail == nil {
 			break
@@ -3712,6 +4054,33 @@ extend type Query {
   "The append-only, hash-chained audit trail (auditors only), newest first."
   auditTrail(filter: AuditFilter, first: Int = 50, after: String): AuditPage!
 }
+
+"The audit chain checked now: every record's HMAC and link recomputed."
+type AuditChainStatus {
+  ok: Boolean!
+  "Records read."
+  checked: Int!
+  "The chain head: record it elsewhere and compare later to detect truncation."
+  headSeq: Int!
+  headHash: String!
+  "Records hashed before the chain was keyed."
+  legacy: Int!
+  problemCount: Int!
+  "The first problems, in seq order: seq, kind (changed, missing, inserted, broken) and detail."
+  problems: [AuditProblem!]!
+  checkedAt: DateTime!
+}
+
+type AuditProblem {
+  seq: Int!
+  kind: String!
+  detail: String!
+}
+
+extend type Query {
+  "Verify the audit chain now (auditors only; reads the whole trail). datahub audit verify also checks it against the signed checkpoints."
+  auditChain: AuditChainStatus!
+}
 `, BuiltIn: false},
 	{Name: "../../schema/cases.graphqls", Input: `"Component (部件, public facilities) or event (事件)."
 enum CaseKind {
@@ -3931,6 +4300,79 @@ extend type Mutation {
   backlogCase(id: ID!, version: Int, note: String!): Case!
   "The reporter's satisfaction with a closed case, once."
   rateCase(id: ID!, stars: Int!, comment: String): Case!
+}
+`, BuiltIn: false},
+	{Name: "../../schema/catalog.graphqls", Input: `"A dataset of the government information resource catalog (policies/catalog.yaml) and who may read what of it."
+type CatalogDataset {
+  name: String!
+  about: String!
+  "Provider department code, or district (no department)."
+  provider: String!
+  "Dataset actions the policy may allow besides reading."
+  actions: [String!]!
+  groups: [CatalogFieldGroup!]!
+  "What you get of this dataset now, your department's grants included."
+  mine: DatasetAccess!
+  "The baseline policy (datahub policy matrix): one line per role and the departments it behaves alike in; grants come on top."
+  baseline: [PolicyLine!]!
+  "Roles that get nothing of this dataset."
+  noAccess: [String!]!
+}
+
+type CatalogFieldGroup {
+  name: String!
+  "public, unconditional, conditional, not-shared or personal."
+  class: String!
+  "The department providing this group (the dataset's provider unless the catalog names another)."
+  provider: String!
+  about: String!
+  "How each personal field is masked."
+  masks: [FieldMask!]!
+}
+
+type FieldMask {
+  field: String!
+  rule: MaskRule!
+}
+
+"A caller's access to one dataset."
+type DatasetAccess {
+  allRows: Boolean!
+  "Jurisdiction subtrees whose rows you see (yours and your grants')."
+  jurisdictions: [String!]!
+  "Departments whose owned or handled rows you see."
+  departments: [String!]!
+  ownReports: Boolean!
+  groups: [GroupAccess!]!
+  actions: [String!]!
+  "Grants this access relies on."
+  grantIds: [String!]!
+}
+
+type GroupAccess {
+  group: String!
+  "visible, masked or denied on your rows."
+  access: String!
+  "Subtrees where a grant shows the group unmasked although access says otherwise."
+  visibleIn: [String!]!
+}
+
+type PolicyLine {
+  role: String!
+  "Department codes; empty string is no department (the public)."
+  departments: [String!]!
+  "any, every street, … (the matrix's wording)."
+  departmentsLabel: String!
+  "all, jurisdiction, own dept, own reports (joined by +), grant or none."
+  rows: String!
+  "One cell per field group, in the order of groups: visible, masked, denied, grant, or masked, grant."
+  groups: [String!]!
+  actions: [String!]!
+}
+
+extend type Query {
+  "The catalog with the baseline policy and your own access: the rules, never rows."
+  accessCatalog: [CatalogDataset!]!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/citizen.graphqls", Input: `"An issue a citizen reports through the app (创建市民上报)."
@@ -5045,6 +5487,28 @@ func (ec *executionContext) childFields_AccessRequest(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type AccessRequest", field.Name)
 }
 
+func (ec *executionContext) childFields_AuditChainStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_AuditChainStatus_ok(ctx, field)
+	case "checked":
+		return ec.fieldContext_AuditChainStatus_checked(ctx, field)
+	case "headSeq":
+		return ec.fieldContext_AuditChainStatus_headSeq(ctx, field)
+	case "headHash":
+		return ec.fieldContext_AuditChainStatus_headHash(ctx, field)
+	case "legacy":
+		return ec.fieldContext_AuditChainStatus_legacy(ctx, field)
+	case "problemCount":
+		return ec.fieldContext_AuditChainStatus_problemCount(ctx, field)
+	case "problems":
+		return ec.fieldContext_AuditChainStatus_problems(ctx, field)
+	case "checkedAt":
+		return ec.fieldContext_AuditChainStatus_checkedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditChainStatus", field.Name)
+}
+
 func (ec *executionContext) childFields_AuditPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "records":
@@ -5053,6 +5517,18 @@ func (ec *executionContext) childFields_AuditPage(ctx context.Context, field gra
 		return ec.fieldContext_AuditPage_next(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditPage", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditProblem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "seq":
+		return ec.fieldContext_AuditProblem_seq(ctx, field)
+	case "kind":
+		return ec.fieldContext_AuditProblem_kind(ctx, field)
+	case "detail":
+		return ec.fieldContext_AuditProblem_detail(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditProblem", field.Name)
 }
 
 func (ec *executionContext) childFields_AuditRecord(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5267,6 +5743,64 @@ func (ec *executionContext) childFields_CaseUpsert(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type CaseUpsert", field.Name)
 }
 
+func (ec *executionContext) childFields_CatalogDataset(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_CatalogDataset_name(ctx, field)
+	case "about":
+		return ec.fieldContext_CatalogDataset_about(ctx, field)
+	case "provider":
+		return ec.fieldContext_CatalogDataset_provider(ctx, field)
+	case "actions":
+		return ec.fieldContext_CatalogDataset_actions(ctx, field)
+	case "groups":
+		return ec.fieldContext_CatalogDataset_groups(ctx, field)
+	case "mine":
+		return ec.fieldContext_CatalogDataset_mine(ctx, field)
+	case "baseline":
+		return ec.fieldContext_CatalogDataset_baseline(ctx, field)
+	case "noAccess":
+		return ec.fieldContext_CatalogDataset_noAccess(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogDataset", field.Name)
+}
+
+func (ec *executionContext) childFields_CatalogFieldGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_CatalogFieldGroup_name(ctx, field)
+	case "class":
+		return ec.fieldContext_CatalogFieldGroup_class(ctx, field)
+	case "provider":
+		return ec.fieldContext_CatalogFieldGroup_provider(ctx, field)
+	case "about":
+		return ec.fieldContext_CatalogFieldGroup_about(ctx, field)
+	case "masks":
+		return ec.fieldContext_CatalogFieldGroup_masks(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogFieldGroup", field.Name)
+}
+
+func (ec *executionContext) childFields_DatasetAccess(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "allRows":
+		return ec.fieldContext_DatasetAccess_allRows(ctx, field)
+	case "jurisdictions":
+		return ec.fieldContext_DatasetAccess_jurisdictions(ctx, field)
+	case "departments":
+		return ec.fieldContext_DatasetAccess_departments(ctx, field)
+	case "ownReports":
+		return ec.fieldContext_DatasetAccess_ownReports(ctx, field)
+	case "groups":
+		return ec.fieldContext_DatasetAccess_groups(ctx, field)
+	case "actions":
+		return ec.fieldContext_DatasetAccess_actions(ctx, field)
+	case "grantIds":
+		return ec.fieldContext_DatasetAccess_grantIds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DatasetAccess", field.Name)
+}
+
 func (ec *executionContext) childFields_Department(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "code":
@@ -5295,6 +5829,16 @@ func (ec *executionContext) childFields_DrawReplay(ctx context.Context, field gr
 		return ec.fieldContext_DrawReplay_differences(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DrawReplay", field.Name)
+}
+
+func (ec *executionContext) childFields_FieldMask(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_FieldMask_field(ctx, field)
+	case "rule":
+		return ec.fieldContext_FieldMask_rule(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FieldMask", field.Name)
 }
 
 func (ec *executionContext) childFields_Figure(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5333,6 +5877,18 @@ func (ec *executionContext) childFields_GeoPoint(ctx context.Context, field grap
 		return ec.fieldContext_GeoPoint_lng(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type GeoPoint", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupAccess(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "group":
+		return ec.fieldContext_GroupAccess_group(ctx, field)
+	case "access":
+		return ec.fieldContext_GroupAccess_access(ctx, field)
+	case "visibleIn":
+		return ec.fieldContext_GroupAccess_visibleIn(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupAccess", field.Name)
 }
 
 func (ec *executionContext) childFields_IndicatorRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5603,6 +6159,24 @@ func (ec *executionContext) childFields_PermitCheck(ctx context.Context, field g
 		return ec.fieldContext_PermitCheck_note(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PermitCheck", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "role":
+		return ec.fieldContext_PolicyLine_role(ctx, field)
+	case "departments":
+		return ec.fieldContext_PolicyLine_departments(ctx, field)
+	case "departmentsLabel":
+		return ec.fieldContext_PolicyLine_departmentsLabel(ctx, field)
+	case "rows":
+		return ec.fieldContext_PolicyLine_rows(ctx, field)
+	case "groups":
+		return ec.fieldContext_PolicyLine_groups(ctx, field)
+	case "actions":
+		return ec.fieldContext_PolicyLine_actions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyLine", field.Name)
 }
 
 func (ec *executionContext) childFields_Property(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7957,6 +8531,199 @@ func (ec *executionContext) fieldContext_AccessRequest_createdAt(_ context.Conte
 	return graphql.NewScalarFieldContext("AccessRequest", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _AuditChainStatus_ok(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainStatus_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainStatus_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainStatus", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _AuditChainStatus_checked(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainStatus_checked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Checked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainStatus_checked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AuditChainStatus_headSeq(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainStatus_headSeq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HeadSeq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainStatus_headSeq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AuditChainStatus_headHash(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainStatus_headHash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HeadHash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainStatus_headHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditChainStatus_legacy(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainStatus_legacy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Legacy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainStatus_legacy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AuditChainStatus_problemCount(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainStatus_problemCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProblemCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainStatus_problemCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AuditChainStatus_problems(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainStatus_problems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Problems, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.AuditProblem) graphql.Marshaler {
+			return ec.marshalNAuditProblem2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAuditProblemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainStatus_problems(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditChainStatus",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditProblem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AuditChainStatus_checkedAt(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditChainStatus_checkedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CheckedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditChainStatus_checkedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditChainStatus", field, false, false, "DateTime")
+}
+
 func (ec *executionContext) _AuditPage_records(ctx context.Context, field graphql.CollectedField, obj *model.AuditPage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8010,6 +8777,75 @@ func (ec *executionContext) _AuditPage_next(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_AuditPage_next(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditPage", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditProblem_seq(ctx context.Context, field graphql.CollectedField, obj *model.AuditProblem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditProblem_seq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditProblem_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditProblem", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AuditProblem_kind(ctx context.Context, field graphql.CollectedField, obj *model.AuditProblem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditProblem_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditProblem_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditProblem", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditProblem_detail(ctx context.Context, field graphql.CollectedField, obj *model.AuditProblem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditProblem_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Detail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditProblem_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditProblem", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditRecord_seq(ctx context.Context, field graphql.CollectedField, obj *audit.Record) (ret graphql.Marshaler) {
@@ -9932,6 +10768,511 @@ func (ec *executionContext) fieldContext_CaseUpsert_case(_ context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _CatalogDataset_name(ctx context.Context, field graphql.CollectedField, obj *model.CatalogDataset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogDataset_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogDataset_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogDataset", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogDataset_about(ctx context.Context, field graphql.CollectedField, obj *model.CatalogDataset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogDataset_about(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.About, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogDataset_about(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogDataset", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogDataset_provider(ctx context.Context, field graphql.CollectedField, obj *model.CatalogDataset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogDataset_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Provider, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogDataset_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogDataset", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogDataset_actions(ctx context.Context, field graphql.CollectedField, obj *model.CatalogDataset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogDataset_actions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogDataset_actions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogDataset", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogDataset_groups(ctx context.Context, field graphql.CollectedField, obj *model.CatalogDataset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogDataset_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CatalogFieldGroup) graphql.Marshaler {
+			return ec.marshalNCatalogFieldGroup2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCatalogFieldGroupᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogDataset_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CatalogDataset",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogFieldGroup(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CatalogDataset_mine(ctx context.Context, field graphql.CollectedField, obj *model.CatalogDataset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogDataset_mine(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mine, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DatasetAccess) graphql.Marshaler {
+			return ec.marshalNDatasetAccess2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐDatasetAccess(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogDataset_mine(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CatalogDataset",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DatasetAccess(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CatalogDataset_baseline(ctx context.Context, field graphql.CollectedField, obj *model.CatalogDataset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogDataset_baseline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Baseline, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PolicyLine) graphql.Marshaler {
+			return ec.marshalNPolicyLine2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPolicyLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogDataset_baseline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CatalogDataset",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CatalogDataset_noAccess(ctx context.Context, field graphql.CollectedField, obj *model.CatalogDataset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogDataset_noAccess(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NoAccess, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogDataset_noAccess(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogDataset", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogFieldGroup_name(ctx context.Context, field graphql.CollectedField, obj *model.CatalogFieldGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogFieldGroup_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogFieldGroup_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogFieldGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogFieldGroup_class(ctx context.Context, field graphql.CollectedField, obj *model.CatalogFieldGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogFieldGroup_class(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Class, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogFieldGroup_class(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogFieldGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogFieldGroup_provider(ctx context.Context, field graphql.CollectedField, obj *model.CatalogFieldGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogFieldGroup_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Provider, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogFieldGroup_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogFieldGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogFieldGroup_about(ctx context.Context, field graphql.CollectedField, obj *model.CatalogFieldGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogFieldGroup_about(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.About, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogFieldGroup_about(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogFieldGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogFieldGroup_masks(ctx context.Context, field graphql.CollectedField, obj *model.CatalogFieldGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogFieldGroup_masks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Masks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FieldMask) graphql.Marshaler {
+			return ec.marshalNFieldMask2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐFieldMaskᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogFieldGroup_masks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CatalogFieldGroup",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldMask(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DatasetAccess_allRows(ctx context.Context, field graphql.CollectedField, obj *model.DatasetAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DatasetAccess_allRows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllRows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DatasetAccess_allRows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DatasetAccess", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DatasetAccess_jurisdictions(ctx context.Context, field graphql.CollectedField, obj *model.DatasetAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DatasetAccess_jurisdictions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Jurisdictions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DatasetAccess_jurisdictions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DatasetAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _DatasetAccess_departments(ctx context.Context, field graphql.CollectedField, obj *model.DatasetAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DatasetAccess_departments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Departments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DatasetAccess_departments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DatasetAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _DatasetAccess_ownReports(ctx context.Context, field graphql.CollectedField, obj *model.DatasetAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DatasetAccess_ownReports(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OwnReports, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DatasetAccess_ownReports(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DatasetAccess", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DatasetAccess_groups(ctx context.Context, field graphql.CollectedField, obj *model.DatasetAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DatasetAccess_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.GroupAccess) graphql.Marshaler {
+			return ec.marshalNGroupAccess2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐGroupAccessᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DatasetAccess_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DatasetAccess",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupAccess(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DatasetAccess_actions(ctx context.Context, field graphql.CollectedField, obj *model.DatasetAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DatasetAccess_actions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DatasetAccess_actions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DatasetAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _DatasetAccess_grantIds(ctx context.Context, field graphql.CollectedField, obj *model.DatasetAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DatasetAccess_grantIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrantIds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DatasetAccess_grantIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DatasetAccess", field, false, false, "String")
+}
+
 func (ec *executionContext) _Department_code(ctx context.Context, field graphql.CollectedField, obj *directory.Department) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10421,6 +11762,52 @@ func (ec *executionContext) fieldContext_Entity_findManyViolationByIDs(ctx conte
 	return fc, nil
 }
 
+func (ec *executionContext) _FieldMask_field(ctx context.Context, field graphql.CollectedField, obj *model.FieldMask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldMask_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldMask_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldMask", field, false, false, "String")
+}
+
+func (ec *executionContext) _FieldMask_rule(ctx context.Context, field graphql.CollectedField, obj *model.FieldMask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldMask_rule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rule, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.MaskRule) graphql.Marshaler {
+			return ec.marshalNMaskRule2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐMaskRule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldMask_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldMask", field, false, false, "MaskRule")
+}
+
 func (ec *executionContext) _Figure_name(ctx context.Context, field graphql.CollectedField, obj *evaluation.Figure) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10649,6 +12036,75 @@ func (ec *executionContext) _GeoPoint_lng(ctx context.Context, field graphql.Col
 }
 func (ec *executionContext) fieldContext_GeoPoint_lng(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("GeoPoint", field, false, false, "Float")
+}
+
+func (ec *executionContext) _GroupAccess_group(ctx context.Context, field graphql.CollectedField, obj *model.GroupAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupAccess_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Group, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupAccess_group(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupAccess_access(ctx context.Context, field graphql.CollectedField, obj *model.GroupAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupAccess_access(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Access, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupAccess_access(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupAccess_visibleIn(ctx context.Context, field graphql.CollectedField, obj *model.GroupAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupAccess_visibleIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VisibleIn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupAccess_visibleIn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupAccess", field, false, false, "String")
 }
 
 func (ec *executionContext) _IndicatorRow_periodStart(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
@@ -14364,6 +15820,144 @@ func (ec *executionContext) fieldContext_PermitCheck_note(_ context.Context, fie
 	return graphql.NewScalarFieldContext("PermitCheck", field, false, false, "String")
 }
 
+func (ec *executionContext) _PolicyLine_role(ctx context.Context, field graphql.CollectedField, obj *model.PolicyLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyLine_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyLine_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyLine_departments(ctx context.Context, field graphql.CollectedField, obj *model.PolicyLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyLine_departments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Departments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyLine_departments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyLine_departmentsLabel(ctx context.Context, field graphql.CollectedField, obj *model.PolicyLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyLine_departmentsLabel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DepartmentsLabel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyLine_departmentsLabel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyLine_rows(ctx context.Context, field graphql.CollectedField, obj *model.PolicyLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyLine_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyLine_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyLine_groups(ctx context.Context, field graphql.CollectedField, obj *model.PolicyLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyLine_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyLine_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyLine_actions(ctx context.Context, field graphql.CollectedField, obj *model.PolicyLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyLine_actions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyLine_actions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyLine", field, false, false, "String")
+}
+
 func (ec *executionContext) _Property_id(ctx context.Context, field graphql.CollectedField, obj *property.Property) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15341,6 +16935,38 @@ func (ec *executionContext) fieldContext_Query_auditTrail(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_auditChain(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_auditChain(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AuditChain(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditChainStatus) graphql.Marshaler {
+			return ec.marshalNAuditChainStatus2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAuditChainStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_auditChain(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditChainStatus(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_case(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15469,6 +17095,38 @@ func (ec *executionContext) fieldContext_Query_caseClasses(ctx context.Context, 
 	if fc.Args, err = ec.field_Query_caseClasses_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_accessCatalog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_accessCatalog(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AccessCatalog(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CatalogDataset) graphql.Marshaler {
+			return ec.marshalNCatalogDataset2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCatalogDatasetᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_accessCatalog(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogDataset(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -22400,6 +24058,74 @@ func (ec *executionContext) _AccessRequest(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var auditChainStatusImplementors = []string{"AuditChainStatus"}
+
+func (ec *executionContext) _AuditChainStatus(ctx context.Context, sel ast.SelectionSet, obj *model.AuditChainStatus) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditChainStatusImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditChainStatus")
+		case "ok":
+			out.Values[i] = ec._AuditChainStatus_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "checked":
+			out.Values[i] = ec._AuditChainStatus_checked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "headSeq":
+			out.Values[i] = ec._AuditChainStatus_headSeq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "headHash":
+			out.Values[i] = ec._AuditChainStatus_headHash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "legacy":
+			out.Values[i] = ec._AuditChainStatus_legacy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "problemCount":
+			out.Values[i] = ec._AuditChainStatus_problemCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "problems":
+			out.Values[i] = ec._AuditChainStatus_problems(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "checkedAt":
+			out.Values[i] = ec._AuditChainStatus_checkedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var auditPageImplementors = []string{"AuditPage"}
 
 func (ec *executionContext) _AuditPage(ctx context.Context, sel ast.SelectionSet, obj *model.AuditPage) graphql.Marshaler {
@@ -22419,6 +24145,49 @@ func (ec *executionContext) _AuditPage(ctx context.Context, sel ast.SelectionSet
 		case "next":
 			out.Values[i] = ec._AuditPage_next(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var auditProblemImplementors = []string{"AuditProblem"}
+
+func (ec *executionContext) _AuditProblem(ctx context.Context, sel ast.SelectionSet, obj *model.AuditProblem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditProblemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditProblem")
+		case "seq":
+			out.Values[i] = ec._AuditProblem_seq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._AuditProblem_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "detail":
+			out.Values[i] = ec._AuditProblem_detail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -23115,6 +24884,190 @@ func (ec *executionContext) _CaseUpsert(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var catalogDatasetImplementors = []string{"CatalogDataset"}
+
+func (ec *executionContext) _CatalogDataset(ctx context.Context, sel ast.SelectionSet, obj *model.CatalogDataset) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, catalogDatasetImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CatalogDataset")
+		case "name":
+			out.Values[i] = ec._CatalogDataset_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "about":
+			out.Values[i] = ec._CatalogDataset_about(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "provider":
+			out.Values[i] = ec._CatalogDataset_provider(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actions":
+			out.Values[i] = ec._CatalogDataset_actions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groups":
+			out.Values[i] = ec._CatalogDataset_groups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mine":
+			out.Values[i] = ec._CatalogDataset_mine(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "baseline":
+			out.Values[i] = ec._CatalogDataset_baseline(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "noAccess":
+			out.Values[i] = ec._CatalogDataset_noAccess(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var catalogFieldGroupImplementors = []string{"CatalogFieldGroup"}
+
+func (ec *executionContext) _CatalogFieldGroup(ctx context.Context, sel ast.SelectionSet, obj *model.CatalogFieldGroup) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, catalogFieldGroupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CatalogFieldGroup")
+		case "name":
+			out.Values[i] = ec._CatalogFieldGroup_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "class":
+			out.Values[i] = ec._CatalogFieldGroup_class(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "provider":
+			out.Values[i] = ec._CatalogFieldGroup_provider(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "about":
+			out.Values[i] = ec._CatalogFieldGroup_about(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "masks":
+			out.Values[i] = ec._CatalogFieldGroup_masks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var datasetAccessImplementors = []string{"DatasetAccess"}
+
+func (ec *executionContext) _DatasetAccess(ctx context.Context, sel ast.SelectionSet, obj *model.DatasetAccess) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, datasetAccessImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DatasetAccess")
+		case "allRows":
+			out.Values[i] = ec._DatasetAccess_allRows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "jurisdictions":
+			out.Values[i] = ec._DatasetAccess_jurisdictions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "departments":
+			out.Values[i] = ec._DatasetAccess_departments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ownReports":
+			out.Values[i] = ec._DatasetAccess_ownReports(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groups":
+			out.Values[i] = ec._DatasetAccess_groups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actions":
+			out.Values[i] = ec._DatasetAccess_actions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "grantIds":
+			out.Values[i] = ec._DatasetAccess_grantIds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var departmentImplementors = []string{"Department", "_Entity"}
 
 func (ec *executionContext) _Department(ctx context.Context, sel ast.SelectionSet, obj *directory.Department) graphql.Marshaler {
@@ -23290,6 +25243,44 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 	return out
 }
 
+var fieldMaskImplementors = []string{"FieldMask"}
+
+func (ec *executionContext) _FieldMask(ctx context.Context, sel ast.SelectionSet, obj *model.FieldMask) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fieldMaskImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FieldMask")
+		case "field":
+			out.Values[i] = ec._FieldMask_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rule":
+			out.Values[i] = ec._FieldMask_rule(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var figureImplementors = []string{"Figure"}
 
 func (ec *executionContext) _Figure(ctx context.Context, sel ast.SelectionSet, obj *evaluation.Figure) graphql.Marshaler {
@@ -23406,6 +25397,49 @@ func (ec *executionContext) _GeoPoint(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "lng":
 			out.Values[i] = ec._GeoPoint_lng(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupAccessImplementors = []string{"GroupAccess"}
+
+func (ec *executionContext) _GroupAccess(ctx context.Context, sel ast.SelectionSet, obj *model.GroupAccess) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupAccessImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupAccess")
+		case "group":
+			out.Values[i] = ec._GroupAccess_group(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "access":
+			out.Values[i] = ec._GroupAccess_access(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "visibleIn":
+			out.Values[i] = ec._GroupAccess_visibleIn(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -24541,6 +26575,64 @@ func (ec *executionContext) _PermitCheck(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var policyLineImplementors = []string{"PolicyLine"}
+
+func (ec *executionContext) _PolicyLine(ctx context.Context, sel ast.SelectionSet, obj *model.PolicyLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, policyLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PolicyLine")
+		case "role":
+			out.Values[i] = ec._PolicyLine_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "departments":
+			out.Values[i] = ec._PolicyLine_departments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "departmentsLabel":
+			out.Values[i] = ec._PolicyLine_departmentsLabel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rows":
+			out.Values[i] = ec._PolicyLine_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groups":
+			out.Values[i] = ec._PolicyLine_groups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actions":
+			out.Values[i] = ec._PolicyLine_actions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var propertyImplementors = []string{"Property", "_Entity"}
 
 func (ec *executionContext) _Property(ctx context.Context, sel ast.SelectionSet, obj *property.Property) graphql.Marshaler {
@@ -24851,6 +26943,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_auditTrail(ctx, field)
 				})
+		case "auditChain":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditChain(ctx, field)
+				})
 		case "case":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -24868,6 +26966,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_caseClasses(ctx, field)
+				})
+		case "accessCatalog":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_accessCatalog(ctx, field)
 				})
 		case "myCases":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -26301,12 +28405,44 @@ func (ec *executionContext) marshalNAccessRequestStatus2githubᚗcomᚋfengcheng
 	return res
 }
 
+func (ec *executionContext) marshalNAuditChainStatus2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAuditChainStatus(ctx context.Context, sel ast.SelectionSet, v *model.AuditChainStatus) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AuditChainStatus!")
+		return graphql.Null
+	}
+	return ec._AuditChainStatus(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAuditPage2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAuditPage(ctx context.Context, sel ast.SelectionSet, v *model.AuditPage) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuditPage!")
 		return graphql.Null
 	}
 	return ec._AuditPage(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAuditProblem2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAuditProblemᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AuditProblem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAuditProblem2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAuditProblem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAuditProblem2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAuditProblem(ctx context.Context, sel ast.SelectionSet, v *model.AuditProblem) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AuditProblem!")
+		return graphql.Null
+	}
+	return ec._AuditProblem(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNAuditRecord2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋauditᚐRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []*audit.Record) graphql.Marshaler {
@@ -26527,9 +28663,65 @@ func (ec *executionContext) unmarshalNCaseUpsertInput2githubᚗcomᚋfengcheng�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNCatalogDataset2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCatalogDatasetᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CatalogDataset) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCatalogDataset2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCatalogDataset(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCatalogDataset2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCatalogDataset(ctx context.Context, sel ast.SelectionSet, v *model.CatalogDataset) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CatalogDataset!")
+		return graphql.Null
+	}
+	return ec._CatalogDataset(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCatalogFieldGroup2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCatalogFieldGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CatalogFieldGroup) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCatalogFieldGroup2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCatalogFieldGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCatalogFieldGroup2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCatalogFieldGroup(ctx context.Context, sel ast.SelectionSet, v *model.CatalogFieldGroup) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CatalogFieldGroup!")
+		return graphql.Null
+	}
+	return ec._CatalogFieldGroup(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCitizenReportInput2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐCitizenReportInput(ctx context.Context, v any) (model.CitizenReportInput, error) {
 	res, err := ec.unmarshalInputCitizenReportInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDatasetAccess2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐDatasetAccess(ctx context.Context, sel ast.SelectionSet, v *model.DatasetAccess) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DatasetAccess!")
+		return graphql.Null
+	}
+	return ec._DatasetAccess(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNDateTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
@@ -26607,6 +28799,30 @@ func (ec *executionContext) marshalNDrawReplay2ᚖgithubᚗcomᚋfengchengᚋdat
 	return ec._DrawReplay(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNFieldMask2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐFieldMaskᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FieldMask) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFieldMask2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐFieldMask(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFieldMask2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐFieldMask(ctx context.Context, sel ast.SelectionSet, v *model.FieldMask) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FieldMask!")
+		return graphql.Null
+	}
+	return ec._FieldMask(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNFieldSet2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -26673,6 +28889,30 @@ func (ec *executionContext) marshalNGeoPoint2ᚖgithubᚗcomᚋfengchengᚋdatah
 		return graphql.Null
 	}
 	return ec._GeoPoint(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGroupAccess2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐGroupAccessᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.GroupAccess) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGroupAccess2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐGroupAccess(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGroupAccess2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐGroupAccess(ctx context.Context, sel ast.SelectionSet, v *model.GroupAccess) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupAccess!")
+		return graphql.Null
+	}
+	return ec._GroupAccess(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx context.Context, v any) (uuid.UUID, error) {
@@ -26887,6 +29127,16 @@ func (ec *executionContext) marshalNJurisdictionLevel2githubᚗcomᚋfengcheng�
 	return res
 }
 
+func (ec *executionContext) unmarshalNMaskRule2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐMaskRule(ctx context.Context, v any) (model.MaskRule, error) {
+	var res model.MaskRule
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMaskRule2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐMaskRule(ctx context.Context, sel ast.SelectionSet, v model.MaskRule) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNNearbyLot2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐNearbyᚄ(ctx context.Context, sel ast.SelectionSet, v []*parking.Nearby) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -27022,6 +29272,30 @@ func (ec *executionContext) marshalNPermitScope2githubᚗcomᚋfengchengᚋdatah
 		graphql.AddInvalidNullFromMarshaler(ctx, "PermitScope!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNPolicyLine2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPolicyLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PolicyLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPolicyLine2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPolicyLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPolicyLine2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPolicyLine(ctx context.Context, sel ast.SelectionSet, v *model.PolicyLine) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PolicyLine!")
+		return graphql.Null
+	}
+	return ec._PolicyLine(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNProperty2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐProperty(ctx context.Context, sel ast.SelectionSet, v *property.Property) graphql.Marshaler {

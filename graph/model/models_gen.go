@@ -28,6 +28,22 @@ type AccessRequestInput struct {
 	Until        time.Time `json:"until"`
 }
 
+// The audit chain checked now: every record's HMAC and link recomputed.
+type AuditChainStatus struct {
+	Ok bool `json:"ok"`
+	// Records read.
+	Checked int `json:"checked"`
+	// The chain head: record it elsewhere and compare later to detect truncation.
+	HeadSeq  int    `json:"headSeq"`
+	HeadHash string `json:"headHash"`
+	// Records hashed before the chain was keyed.
+	Legacy       int `json:"legacy"`
+	ProblemCount int `json:"problemCount"`
+	// The first problems, in seq order: seq, kind (changed, missing, inserted, broken) and detail.
+	Problems  []*AuditProblem `json:"problems"`
+	CheckedAt time.Time       `json:"checkedAt"`
+}
+
 type AuditFilter struct {
 	Dept      *string    `json:"dept,omitempty"`
 	Subject   *string    `json:"subject,omitempty"`
@@ -41,6 +57,12 @@ type AuditPage struct {
 	Records []*audit.Record `json:"records"`
 	// Pass as 'after' for the next page; null at the end.
 	Next *string `json:"next,omitempty"`
+}
+
+type AuditProblem struct {
+	Seq    int    `json:"seq"`
+	Kind   string `json:"kind"`
+	Detail string `json:"detail"`
 }
 
 // Where to watch parking availability: listed lots, or lots near a point.
@@ -102,6 +124,34 @@ type CaseUpsertInput struct {
 	Version *int `json:"version,omitempty"`
 }
 
+// A dataset of the government information resource catalog (policies/catalog.yaml) and who may read what of it.
+type CatalogDataset struct {
+	Name  string `json:"name"`
+	About string `json:"about"`
+	// Provider department code, or district (no department).
+	Provider string `json:"provider"`
+	// Dataset actions the policy may allow besides reading.
+	Actions []string             `json:"actions"`
+	Groups  []*CatalogFieldGroup `json:"groups"`
+	// What you get of this dataset now, your department's grants included.
+	Mine *DatasetAccess `json:"mine"`
+	// The baseline policy (datahub policy matrix): one line per role and the departments it behaves alike in; grants come on top.
+	Baseline []*PolicyLine `json:"baseline"`
+	// Roles that get nothing of this dataset.
+	NoAccess []string `json:"noAccess"`
+}
+
+type CatalogFieldGroup struct {
+	Name string `json:"name"`
+	// public, unconditional, conditional, not-shared or personal.
+	Class string `json:"class"`
+	// The department providing this group (the dataset's provider unless the catalog names another).
+	Provider string `json:"provider"`
+	About    string `json:"about"`
+	// How each personal field is masked.
+	Masks []*FieldMask `json:"masks"`
+}
+
 // An issue a citizen reports through the app (创建市民上报).
 type CitizenReportInput struct {
 	Kind cases.Kind `json:"kind"`
@@ -117,14 +167,41 @@ type CitizenReportInput struct {
 	ContactPhone *string `json:"contactPhone,omitempty"`
 }
 
+// A caller's access to one dataset.
+type DatasetAccess struct {
+	AllRows bool `json:"allRows"`
+	// Jurisdiction subtrees whose rows you see (yours and your grants').
+	Jurisdictions []string `json:"jurisdictions"`
+	// Departments whose owned or handled rows you see.
+	Departments []string       `json:"departments"`
+	OwnReports  bool           `json:"ownReports"`
+	Groups      []*GroupAccess `json:"groups"`
+	Actions     []string       `json:"actions"`
+	// Grants this access relies on.
+	GrantIds []string `json:"grantIds"`
+}
+
 type DepartmentByCodesInput struct {
 	Code string `json:"Code"`
+}
+
+type FieldMask struct {
+	Field string   `json:"field"`
+	Rule  MaskRule `json:"rule"`
 }
 
 // A WGS-84 point.
 type GeoPoint struct {
 	Lat float64 `json:"lat"`
 	Lng float64 `json:"lng"`
+}
+
+type GroupAccess struct {
+	Group string `json:"group"`
+	// visible, masked or denied on your rows.
+	Access string `json:"access"`
+	// Subtrees where a grant shows the group unmasked although access says otherwise.
+	VisibleIn []string `json:"visibleIn"`
 }
 
 type IndicatorFilter struct {
@@ -211,6 +288,19 @@ type PartyInput struct {
 	Name     *string `json:"name,omitempty"`
 	IDNumber *string `json:"idNumber,omitempty"`
 	Phone    *string `json:"phone,omitempty"`
+}
+
+type PolicyLine struct {
+	Role string `json:"role"`
+	// Department codes; empty string is no department (the public).
+	Departments []string `json:"departments"`
+	// any, every street, … (the matrix's wording).
+	DepartmentsLabel string `json:"departmentsLabel"`
+	// all, jurisdiction, own dept, own reports (joined by +), grant or none.
+	Rows string `json:"rows"`
+	// One cell per field group, in the order of groups: visible, masked, denied, grant, or masked, grant.
+	Groups  []string `json:"groups"`
+	Actions []string `json:"actions"`
 }
 
 type PropertyByIDsInput struct {

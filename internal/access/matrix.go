@@ -16,25 +16,14 @@ import (
 // the run-time store are not shown, only where a grant would apply.
 func WriteMatrix(w io.Writer, eng *Engine) error {
 	s := eng.snap.Load()
-	cat := s.cat
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "# Access policy matrix\n\n")
 	fmt.Fprintf(bw, "Computed from `%s`, `%s` and `%s`. One line per role and the departments it behaves alike in.\n\n", ModelFile, PolicyFile, CatalogFile)
 	fmt.Fprintf(bw, "- **rows**: `all`; `jurisdiction` (the principal's subtree); `own dept` (rows the department owns or handles); `own reports` (the citizen's); `grant` (only through a grant's subtree); `none`.\n")
 	fmt.Fprintf(bw, "- **field groups**: `visible`; `masked` (through the field's masking rule); `denied` (null and FORBIDDEN); `grant` (denied, visible with an approved grant); `masked, grant` (masked, visible with an approved grant). With no rows, nothing is visible whatever the column says.\n\n")
 
-	var roles []*Role
-	for _, r := range cat.Roles {
-		if !r.Abstract {
-			roles = append(roles, r)
-		}
-	}
-	// Only the anonymous public comes without a department: tokens and API
-	// keys always name one.
-	withDept := deptCodes(cat)
-	withoutDept := append([]string{""}, withDept...)
-
-	for _, ds := range cat.Datasets {
+	for _, m := range s.matrix() {
+		ds := m.Dataset
 		fmt.Fprintf(bw, "## %s\n\n", ds.Name)
 		if ds.About != "" {
 			fmt.Fprintf(bw, "%s. ", ds.About)
@@ -49,14 +38,85 @@ func WriteMatrix(w io.Writer, eng *Engine) error {
 			fmt.Fprintf(bw, " %s) |", label)
 		}
 		fmt.Fprintf(bw, " actions |\n|---|---|---|%s---|\n", strings.Repeat("---|", len(ds.Groups)))
+		if m.err != nil {
+			return m.err
+		}
+		for _, l := range m.Lines {
+			fmt.Fprintf(bw, "| %s | %s | %s |\n", l.Role, l.DeptLabel, strings.Join(l.Cells(), " | "))
+		}
+		if len(m.NoAccess) > 0 {
+			fmt.Fprintf(bw, "\nNo access: %s.\n", strings.Join(m.NoAccess, ", "))
+		}
+		fmt.Fprintln(bw)
+	}
+	return bw.Flush()
+}
 
-		var nothing []string
+// MatrixDataset is one dataset's part of the policy matrix.
+type MatrixDataset struct {
+	Dataset *Dataset
+	// Lines are the roles with any access, one line per role and the
+	// departments it behaves alike in, in catalog order.
+	Lines []MatrixLine
+	// NoAccess names the roles that get nothing of the dataset.
+	NoAccess []string
+	err      error
+}
+
+// MatrixLine is what one role gets of a dataset in a set of departments.
+type MatrixLine struct {
+	Role string
+	// Depts are department codes ("" is no department: the public).
+	Depts []string
+	// DeptLabel names Depts briefly: "any", "every street", codes.
+	DeptLabel string
+	// Rows is "all", "jurisdiction", "own dept", "own reports" joined by
+	// " + ", or "grant" or "none".
+	Rows string
+	// Groups has one cell per field group in catalog order: visible,
+	// masked, denied, grant, "masked, grant".
+	Groups  []string
+	Actions []string
+}
+
+// Cells is the line's matrix cells: rows, each group, then the actions.
+func (l MatrixLine) Cells() []string {
+	actions := strings.Join(l.Actions, ", ")
+	if actions == "" {
+		actions = "—"
+	}
+	return append(append([]string{l.Rows}, l.Groups...), actions)
+}
+
+// Matrix returns the policy matrix WriteMatrix prints, as data: the
+// baseline policy of every dataset, without the run-time grants.
+func Matrix(eng *Engine) ([]MatrixDataset, error) {
+	out := eng.snap.Load().matrix()
+	for _, m := range out {
+		if m.err != nil {
+			return nil, m.err
+		}
+	}
+	return out, nil
+}
+
+func (s *snapshot) matrix() []MatrixDataset {
+	cat := s.cat
+	var roles []*Role
+	for _, r := range cat.Roles {
+		if !r.Abstract {
+			roles = append(roles, r)
+		}
+	}
+	// Only the anonymous public comes without a department: tokens and API
+	// keys always name one.
+	withDept := deptCodes(cat)
+	withoutDept := append([]string{""}, withDept...)
+	var out []MatrixDataset
+	for _, ds := range cat.Datasets {
+		m := MatrixDataset{Dataset: ds}
 		for _, role := range roles {
-			type line struct {
-				cells []string
-				depts []string
-			}
-			var lines []*line
+			var lines []*MatrixLine
 			depts := withDept
 			if role.Name == RolePublic {
 				depts = withoutDept
@@ -64,33 +124,33 @@ func WriteMatrix(w io.Writer, eng *Engine) error {
 			for _, dept := range depts {
 				b, err := s.base(dept, []string{role.Name}, ds)
 				if err != nil {
-					return err
+					m.err = err
+					break
 				}
-				cells := matrixCells(ds, b)
-				i := slices.IndexFunc(lines, func(l *line) bool { return slices.Equal(l.cells, cells) })
+				l := matrixLine(ds, b)
+				i := slices.IndexFunc(lines, func(o *MatrixLine) bool { return slices.Equal(o.Cells(), l.Cells()) })
 				if i < 0 {
-					lines = append(lines, &line{cells: cells})
+					l.Role = role.Name
+					lines = append(lines, &l)
 					i = len(lines) - 1
 				}
-				lines[i].depts = append(lines[i].depts, dept)
+				lines[i].Depts = append(lines[i].Depts, dept)
 			}
-			if len(lines) == 1 && noAccess(lines[0].cells) {
-				nothing = append(nothing, role.Name)
+			if len(lines) == 1 && noAccess(lines[0].Cells()) {
+				m.NoAccess = append(m.NoAccess, role.Name)
 				continue
 			}
 			for _, l := range lines {
-				fmt.Fprintf(bw, "| %s | %s | %s |\n", role.Name, deptLabel(cat, l.depts, len(depts)), strings.Join(l.cells, " | "))
+				l.DeptLabel = deptLabel(cat, l.Depts, len(depts))
+				m.Lines = append(m.Lines, *l)
 			}
 		}
-		if len(nothing) > 0 {
-			fmt.Fprintf(bw, "\nNo access: %s.\n", strings.Join(nothing, ", "))
-		}
-		fmt.Fprintln(bw)
+		out = append(out, m)
 	}
-	return bw.Flush()
+	return out
 }
 
-func matrixCells(ds *Dataset, b *base) []string {
+func matrixLine(ds *Dataset, b *base) MatrixLine {
 	var rows []string
 	switch {
 	case b.rows.all:
@@ -114,7 +174,7 @@ func matrixCells(ds *Dataset, b *base) []string {
 			rows = []string{"none"}
 		}
 	}
-	cells := []string{strings.Join(rows, " + ")}
+	l := MatrixLine{Rows: strings.Join(rows, " + "), Actions: slices.Clone(b.actions)}
 	for _, g := range ds.Groups {
 		a := b.fields[g.Name]
 		cell := a.String()
@@ -125,13 +185,9 @@ func matrixCells(ds *Dataset, b *base) []string {
 				cell = "grant"
 			}
 		}
-		cells = append(cells, cell)
+		l.Groups = append(l.Groups, cell)
 	}
-	actions := strings.Join(b.actions, ", ")
-	if actions == "" {
-		actions = "—"
-	}
-	return append(cells, actions)
+	return l
 }
 
 // noAccess reports whether matrix cells say: no rows, no field, no action.

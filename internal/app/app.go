@@ -26,6 +26,7 @@ import (
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/config"
+	"github.com/fengcheng/datahub/internal/console"
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/evaluation"
 	"github.com/fengcheng/datahub/internal/events"
@@ -220,7 +221,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		EvaluationService: evalSvc,
 		IngestService:     a.Ingest,
 		Sharing:           sharing.NewService(postgres.NewSharingStore(pool, adapter), eng, opts.Now, log),
-		Audit:             audit.NewTrail(pool, decider),
+		Audit:             audit.NewTrail(pool, decider).WithKey(auditKey),
+		Catalog:           eng,
 	}
 	// A grant line whose request is not approved is a grant nobody can see
 	// or revoke: remove any before serving.
@@ -252,12 +254,28 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 			"/datasets/":             evaluation.ExportHandler(evalSvc),
 			"POST /ingest/{dataset}": ingest.Handler(a.Ingest, cfg.IngestMaxBytes),
 		},
+		Pages:      consolePages(cfg),
 		Limits:     limits,
 		AuditFlush: auditor.Flush,
 		FastPath:   fastPath,
 	})
 	ok = true
 	return a, nil
+}
+
+// consolePages serves the governance console and, in development mode only,
+// its demo login (404 in production).
+// Tokens are checked against the wall clock, so the login mints with it
+// too (not Options.Now).
+func consolePages(cfg config.Config) map[string]http.Handler {
+	static := console.Static(console.Assets())
+	login := console.DevLogin(cfg.Mode == config.ModeDevelopment, cfg.DevSecret(), time.Now)
+	return map[string]http.Handler{
+		"GET /console":            static,
+		"GET /console/":           static,
+		"GET /console/dev-login":  login,
+		"POST /console/dev-login": login,
+	}
 }
 
 // Schema returns the executable GraphQL schema the hub serves: every

@@ -34,6 +34,9 @@ const (
 	listGuess = 10
 	// firstGuess is a `first` left out: the pages' default size.
 	firstGuess = 20
+	// catalogGuess is how many datasets Query.accessCatalog is counted for
+	// (the catalog declares six).
+	catalogGuess = 20
 	// snapshotsFirstMax is the most manifests Query.snapshots lists.
 	snapshotsFirstMax = 1000
 )
@@ -182,6 +185,8 @@ func (e estimator) listSize(f *ast.Field, root bool) int {
 		return rootListGuess
 	case root && f.Name == "indicators":
 		return e.indicatorRows(f)
+	case root && f.Name == "accessCatalog":
+		return catalogGuess
 	}
 	for _, name := range pageArgs {
 		if f.Definition.Arguments.ForName(name) == nil {

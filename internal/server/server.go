@@ -48,6 +48,10 @@ type Deps struct {
 	// Streams are authenticated routes without the request timeout: bulk
 	// uploads and dataset exports that run as long as the data takes.
 	Streams map[string]http.Handler
+	// Pages are routes served without authentication or rate limits, with
+	// request ids, logs and metrics only: the console's static files and
+	// its development login, which set their own security headers.
+	Pages map[string]http.Handler
 	// Limiter and Limits rate-limit API keys, citizens and anonymous callers.
 	Limiter Allower
 	Limits  RateLimits
@@ -143,6 +147,9 @@ func Handler(d Deps) http.Handler {
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	}))
 	mux.Handle("GET /readyz", readiness(d.Pool, d.Redis))
+	for pattern, h := range d.Pages {
+		route(pattern, pattern, h)
+	}
 	mux.Handle("GET /metrics", metricsGuard(d.Config, d.Metrics.Handler()))
 	// Other routes get what /query gets: a caller over its limit is
 	// refused before any work (an indicators workbook is as costly as the
