@@ -417,6 +417,19 @@ func fineRow(k evaluation.Key, c *evaluation.Counters) []any {
 	return row
 }
 
+// unboundTimeouts lifts the pool's statement and idle-in-transaction
+// timeouts for the rest of tx (SET LOCAL: the connection gets them back at
+// its end).
+func unboundTimeouts(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+		return fmt.Errorf("lift statement timeout: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL idle_in_transaction_session_timeout = 0`); err != nil {
+		return fmt.Errorf("lift idle timeout: %w", err)
+	}
+	return nil
+}
+
 // Rebuild implements evaluation.Store. It reads the cases on a second
 // connection under the writing transaction's exported snapshot, so the
 // queue entries it deletes are exactly those the cases it read reflect;
@@ -446,6 +459,12 @@ func (s *EvaluationStore) Rebuild(ctx context.Context, rules *evaluation.Rules, 
 		return st, fmt.Errorf("rebuild: begin: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // rollback after commit is a no-op
+	// The pool's timeouts are sized for requests; a rebuild reads every
+	// case (a million take minutes) and must not be cancelled halfway,
+	// which would leave the rollups to be rebuilt again at every start.
+	if err := unboundTimeouts(ctx, tx); err != nil {
+		return st, fmt.Errorf("rebuild: %w", err)
+	}
 	var snapshot string
 	if err := tx.QueryRow(ctx, `SELECT pg_export_snapshot()`).Scan(&snapshot); err != nil {
 		return st, fmt.Errorf("rebuild: export snapshot: %w", err)
@@ -469,6 +488,9 @@ func (s *EvaluationStore) Rebuild(ctx context.Context, rules *evaluation.Rules, 
 		return st, fmt.Errorf("rebuild: begin reader: %w", err)
 	}
 	defer rtx.Rollback(ctx) //nolint:errcheck // read-only
+	if err := unboundTimeouts(ctx, rtx); err != nil {
+		return st, fmt.Errorf("rebuild reader: %w", err)
+	}
 	if _, err := rtx.Exec(ctx, `SET TRANSACTION SNAPSHOT '`+snapshot+`'`); err != nil {
 		return st, fmt.Errorf("rebuild: share snapshot: %w", err)
 	}
