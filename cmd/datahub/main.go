@@ -12,6 +12,7 @@
 //	datahub policy matrix         who sees what, as Markdown
 //	datahub audit verify          check the audit hash chain
 //	datahub bench                 load benchmark of the named workloads
+//	datahub operations register F  allow-list an operation document
 //
 // Configuration comes from environment variables (see README); flags
 // override them.
@@ -72,6 +73,7 @@ commands:
   export         download an assessment snapshot (--snapshot ID --format ndjson|csv, resumable)
   policy matrix  print who sees what, from the policy files
   audit verify   verify the audit log's hash chain
+  operations     the persisted-operation allow-list: register FILE... | list | remove HASH...
   bench          load benchmark: S1–S7 through a hub it starts (--scenarios, --duration, --connections)
 `
 
@@ -116,6 +118,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.policyMatrix(rest[1:])
 	case "bench":
 		return m.bench(ctx, rest)
+	case "operations":
+		return m.operations(ctx, rest)
 	case "audit":
 		if len(rest) == 0 || rest[0] != "verify" {
 			fmt.Fprintln(m.Stderr, "usage: datahub audit verify [--checkpoints FILE] [--head SEQ:HEXHASH] [--no-redis]")

@@ -254,10 +254,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 			"/datasets/":             evaluation.ExportHandler(evalSvc),
 			"POST /ingest/{dataset}": ingest.Handler(a.Ingest, cfg.IngestMaxBytes),
 		},
-		Pages:      consolePages(cfg),
-		Limits:     limits,
-		AuditFlush: auditor.Flush,
-		FastPath:   fastPath,
+		Pages:         consolePages(cfg),
+		Limits:        limits,
+		AuditFlush:    auditor.Flush,
+		FastPath:      fastPath,
+		Persisted:     server.NewPersistedOperations(a.Redis, cfg.RedisPrefix),
+		PersistedOnly: cfg.PersistedOnly,
 	})
 	ok = true
 	return a, nil

@@ -85,6 +85,9 @@ type Config struct {
 	// FastPath (GRAPHQL_FAST_PATH, default true) serves plain case lists
 	// without the GraphQL executor (same answer, a fraction of the CPU).
 	FastPath bool
+	// PersistedOnly (PERSISTED_ONLY) names the callers that may run
+	// allow-listed operations only: "anonymous", "citizen-app".
+	PersistedOnly []string
 }
 
 // DevAuditHMACKey keys the audit chain in development mode when no key is
@@ -158,6 +161,15 @@ func Load(getenv func(string) string) (Config, error) {
 	if o := get("ALLOWED_ORIGINS", ""); o != "" {
 		for _, s := range strings.Split(o, ",") {
 			c.AllowedOrigins = append(c.AllowedOrigins, strings.TrimSpace(s))
+		}
+	}
+	for _, k := range strings.Split(get("PERSISTED_ONLY", ""), ",") {
+		switch k = strings.TrimSpace(k); k {
+		case "":
+		case "anonymous", "citizen-app":
+			c.PersistedOnly = append(c.PersistedOnly, k)
+		default:
+			return c, fmt.Errorf("PERSISTED_ONLY: %q is none of anonymous, citizen-app", k)
 		}
 	}
 	var err error

@@ -63,6 +63,11 @@ type Deps struct {
 	// FastPath, when set, may answer an operation without the executor
 	// (see graph.Resolver.FastPath); it runs after every check above.
 	FastPath graphql.OperationMiddleware
+	// Persisted serves automatic persisted queries and the operation
+	// allow-list; PersistedOnly names the callers ("anonymous",
+	// "citizen-app") that may run allow-listed operations only.
+	Persisted     *PersistedOperations
+	PersistedOnly []string
 }
 
 // smallDocuments caches parsed documents of ordinary size only: a parsed
@@ -106,6 +111,13 @@ func Handler(d Deps) http.Handler {
 	gql.SetQueryCache(docs)
 	// Size before validation (validation is quadratic and deaf to the
 	// deadline), then who may read the schema, then cost.
+	if d.Persisted != nil {
+		// First: the others judge the document a hash stands for.
+		gql.Use(extension.AutomaticPersistedQuery{Cache: d.Persisted})
+		if len(d.PersistedOnly) > 0 {
+			gql.Use(allowListOnly{ops: d.Persisted, kinds: d.PersistedOnly})
+		}
+	}
 	gql.SetParserTokenLimit(MaxTokensDefault)
 	gql.Use(documentLimit{maxTokens: MaxTokensDefault, maxSelections: MaxSelectionsDefault, maxPairs: MaxFieldPairsDefault, cache: docs})
 	gql.Use(schemaExposure{introspection: d.Config.IntrospectionExposure(), sdl: d.Config.FederationSDLExposure()})
