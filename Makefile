@@ -35,7 +35,7 @@ SERVE_FLAGS  ?=
 TEST_FLAGS   ?= -race -count=1 -timeout 60m
 BENCH_FLAGS  ?= -run '^$$' -bench . -benchmem
 
-.PHONY: help run test vulncheck build generate check fmt-check vet bench bench-db bench-cases \
+.PHONY: help run test vulncheck build generate check fmt-check vet bench bench-db bench-cases bench-load \
 	services createdb npm-deps test-readers toolchain clean console console-deps
 
 help: ## list the targets
@@ -51,6 +51,8 @@ run: services createdb build ## services, database, migrate, seed, then serve on
 
 test: services npm-deps test-readers console-deps toolchain vulncheck ## every Go test against the real services, then govulncheck
 	$(GO) test $(TEST_FLAGS) ./...
+	@# Every benchmark once, so none rots (timings here mean nothing).
+	DATAHUB_BENCH_IMPORT_ROWS=2000 $(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
 # govulncheck reads the Go vulnerability database from the golang.org/x/vulndb
 # module (its data/osv folder) fetched through the Go module proxy, so it works
@@ -97,6 +99,11 @@ bench-db: services build ## a 1,000,000-case database for the case-list benchmar
 
 bench-cases: bench-db ## the hub's benchmarks at 1,000,000 cases (figures in the README)
 	DATAHUB_BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./internal/app/
+
+BENCH_LOAD_FLAGS ?=
+
+bench-load: services build ## the load benchmark S1–S7 through a hub it starts (1,000,000 cases; README's table)
+	$(BIN) bench --database-url '$(BENCH_DATABASE_URL)' $(BENCH_LOAD_FLAGS)
 
 clean: ## remove build output
 	rm -rf bin

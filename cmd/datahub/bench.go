@@ -36,6 +36,7 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 	nCases := fs.Int("cases", 1_000_000, "cases to seed into a new benchmark database")
 	duration := fs.Duration("duration", 15*time.Second, "measured time of each run")
 	warmup := fs.Duration("warmup", 3*time.Second, "unmeasured time before each run")
+	soak := fs.Duration("soak", 5*time.Minute, "how long S6 holds 70% of its peak")
 	conns := fs.Int("connections", 32, "closed-loop concurrency")
 	rate := fs.Int("rate", 500, "S1's open-loop arrival rate, requests/s (0: skip)")
 	scenarios := fs.String("scenarios", strings.Join(loadbench.Scenarios, ","), "scenarios to run, comma-separated")
@@ -67,7 +68,7 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 	fmt.Fprintf(m.Stderr, "bench: hub pid %d on %s (log %s)\n", hub.cmd.Process.Pid, hub.url, hub.logPath)
 	rows, err := loadbench.Run(ctx, loadbench.Options{
 		HubURL: hub.url, Pool: pool, DevSecret: hub.devSecret, MetricsToken: hub.metricsToken,
-		RSS: hub.peakRSS, CurrentRSS: hub.rss, Duration: *duration, Warmup: *warmup, Connections: *conns, Rate: *rate,
+		RSS: hub.peakRSS, CurrentRSS: hub.rss, Duration: *duration, Warmup: *warmup, Soak: *soak, Connections: *conns, Rate: *rate,
 		Scenarios: splitList(*scenarios), ImportRows: *importRows, Log: m.Stderr,
 	})
 	if len(rows) > 0 {

@@ -66,7 +66,7 @@ func BenchmarkCaseListSQL(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		list, _, err := store.List(ctx, access.RowScope{All: true}, q)
-		if err != nil || len(list) != 50 {
+		if err != nil || len(list) == 0 || len(list) > 50 {
 			b.Fatalf("%d %v", len(list), err)
 		}
 	}

@@ -33,6 +33,8 @@ type Options struct {
 	RSS, CurrentRSS func() uint64
 	// Duration and Warmup of each closed-loop and open-loop run.
 	Duration, Warmup time.Duration
+	// Soak is how long S6 holds 70 % of its peak (Duration when zero).
+	Soak time.Duration
 	// Connections is the closed loop's fixed concurrency.
 	Connections int
 	// Rate is the open loop's fixed arrival rate (requests per second).
@@ -114,6 +116,11 @@ func Run(ctx context.Context, o Options) ([]Row, error) {
 // measured row. A response counts as an error unless it is 200 without a
 // GraphQL "errors" member.
 func (fx *fixtures) attack(ctx context.Context, name string, tr vegeta.Targeter, rate int) (Row, error) {
+	return fx.attackFor(ctx, name, tr, rate, fx.o.Duration)
+}
+
+// attackFor is attack measured for d.
+func (fx *fixtures) attackFor(ctx context.Context, name string, tr vegeta.Targeter, rate int, d time.Duration) (Row, error) {
 	o := fx.o
 	mode := fmt.Sprintf("closed %d", o.Connections)
 	pacer := vegeta.Rate{Freq: 0}
@@ -140,7 +147,7 @@ func (fx *fixtures) attack(ctx context.Context, name string, tr vegeta.Targeter,
 	var m vegeta.Metrics
 	var errs uint64
 	var firstErr string
-	for r := range at.Attack(tr, pacer, o.Duration, name) {
+	for r := range at.Attack(tr, pacer, d, name) {
 		if bad := failed(r); bad != "" {
 			errs++
 			if firstErr == "" {

@@ -137,11 +137,19 @@ func (fx *fixtures) mixed(ctx context.Context) ([]Row, error) {
 		return []Row{peak}, nil
 	}
 	before := fx.currentRSS()
-	soak, err := fx.attack(ctx, "S6", tr, rate)
+	soakFor := fx.o.Soak
+	if soakFor <= 0 {
+		soakFor = fx.o.Duration
+	}
+	soak, err := fx.attackFor(ctx, "S6", tr, rate, soakFor)
 	if err != nil {
 		return nil, err
 	}
-	soak.Note = join(fmt.Sprintf("70%% of peak; RSS %s → %s", mib(before), mib(fx.currentRSS())), soak.Note)
+	note := "70% of peak"
+	if before > 0 {
+		note += fmt.Sprintf("; RSS %s → %s", mib(before), mib(fx.currentRSS()))
+	}
+	soak.Note = join(note, soak.Note)
 	return []Row{peak, soak}, nil
 }
 
