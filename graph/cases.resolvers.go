@@ -87,7 +87,7 @@ func (r *caseResolver) Violations(ctx context.Context, obj *cases.Case) ([]*viol
 }
 
 func (r *caseClassResolver) Deadline(ctx context.Context, obj *cases.Class) (string, error) {
-	return describeLimit(obj.Limit), nil
+	return describeLimit(obj), nil
 }
 
 func (r *caseConnectionResolver) TotalCount(ctx context.Context, obj *model.CaseConnection) (int, error) {

@@ -64,7 +64,14 @@ func alignEntities[R any, E any](reps []R, found []E, repKey func(R) string, key
 	return out
 }
 
-func describeLimit(l cases.Limit) string {
+func describeLimit(cl *cases.Class) string {
+	l := cl.Limit
+	if cl.Emergency {
+		if l.Hours > 0 {
+			return fmt.Sprintf("%d hours, around the clock", l.Hours)
+		}
+		return fmt.Sprintf("%d days, around the clock", l.Days)
+	}
 	if l.Hours > 0 {
 		return fmt.Sprintf("%d working hours", l.Hours)
 	}

@@ -181,6 +181,7 @@ type ComplexityRoot struct {
 
 	CaseClass struct {
 		Deadline  func(childComplexity int) int
+		Emergency func(childComplexity int) int
 		Kind      func(childComplexity int) int
 		MajorCode func(childComplexity int) int
 		MajorName func(childComplexity int) int
@@ -349,6 +350,7 @@ type ComplexityRoot struct {
 
 	Jurisdiction struct {
 		AdminCode   func(childComplexity int) int
+		AreaKm2     func(childComplexity int) int
 		Cases       func(childComplexity int, first *int) int
 		Children    func(childComplexity int) int
 		Code        func(childComplexity int) int
@@ -775,6 +777,7 @@ type JurisdictionResolver interface {
 	Parent(ctx context.Context, obj *directory.Jurisdiction) (*directory.Jurisdiction, error)
 	Children(ctx context.Context, obj *directory.Jurisdiction) ([]*directory.Jurisdiction, error)
 	Location(ctx context.Context, obj *directory.Jurisdiction) (*model.GeoPoint, error)
+
 	Cases(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.CaseConnection, error)
 	Violations(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.ViolationConnection, error)
 	Properties(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.PropertyConnection, error)
@@ -1435,6 +1438,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CaseClass.Deadline(childComplexity), true
+	case "CaseClass.emergency":
+		if e.ComplexityRoot.CaseClass.Emergency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseClass.Emergency(childComplexity), true
 	case "CaseClass.kind":
 		if e.ComplexityRoot.CaseClass.Kind == nil {
 			break
@@ -2138,6 +2147,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Jurisdiction.AdminCode(childComplexity), true
+	case "Jurisdiction.areaKm2":
+		if e.ComplexityRoot.Jurisdiction.AreaKm2 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Jurisdiction.AreaKm2(childComplexity), true
 	case "Jurisdiction.cases":
 		if e.ComplexityRoot.Jurisdiction.Cases == nil {
 			break
@@ -4230,8 +4245,10 @@ type CaseClass {
   majorName: String!
   minorCode: String!
   minorName: String!
-  "Deadline, e.g. '5 working hours' or '2 working days'."
+  "Deadline, e.g. '5 working hours', '2 working days' or, for an emergency class, '2 hours, around the clock'."
   deadline: String!
+  "Handled around the clock (road collapse, standing water, fallen trees, open manholes): the deadline counts nights and holidays."
+  emergency: Boolean!
 }
 
 input CaseFilter {
@@ -4429,6 +4446,8 @@ type Jurisdiction @key(fields: "code") @entityResolver(multi: true) {
   parent: Jurisdiction
   children: [Jurisdiction!]!
   location: GeoPoint
+  "Land area in km², where the directory's source gives it."
+  areaKm2: Float
   "Cases in this subtree that you may see, newest first."
   cases(first: Int = 5): CaseConnection!
   "Violations in this subtree that you may see, newest first."
@@ -5675,6 +5694,8 @@ func (ec *executionContext) childFields_CaseClass(ctx context.Context, field gra
 		return ec.fieldContext_CaseClass_minorName(ctx, field)
 	case "deadline":
 		return ec.fieldContext_CaseClass_deadline(ctx, field)
+	case "emergency":
+		return ec.fieldContext_CaseClass_emergency(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CaseClass", field.Name)
 }
@@ -5997,6 +6018,8 @@ func (ec *executionContext) childFields_Jurisdiction(ctx context.Context, field 
 		return ec.fieldContext_Jurisdiction_children(ctx, field)
 	case "location":
 		return ec.fieldContext_Jurisdiction_location(ctx, field)
+	case "areaKm2":
+		return ec.fieldContext_Jurisdiction_areaKm2(ctx, field)
 	case "cases":
 		return ec.fieldContext_Jurisdiction_cases(ctx, field)
 	case "violations":
@@ -10341,6 +10364,29 @@ func (ec *executionContext) fieldContext_CaseClass_deadline(_ context.Context, f
 	return graphql.NewScalarFieldContext("CaseClass", field, true, true, "String")
 }
 
+func (ec *executionContext) _CaseClass_emergency(ctx context.Context, field graphql.CollectedField, obj *cases.Class) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseClass_emergency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Emergency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseClass_emergency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseClass", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _CaseConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.CaseConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13169,6 +13215,29 @@ func (ec *executionContext) fieldContext_Jurisdiction_location(_ context.Context
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Jurisdiction_areaKm2(ctx context.Context, field graphql.CollectedField, obj *directory.Jurisdiction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Jurisdiction_areaKm2(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AreaKm2, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Jurisdiction_areaKm2(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Jurisdiction", field, false, false, "Float")
 }
 
 func (ec *executionContext) _Jurisdiction_cases(ctx context.Context, field graphql.CollectedField, obj *directory.Jurisdiction) (ret graphql.Marshaler) {
@@ -24640,6 +24709,11 @@ func (ec *executionContext) _CaseClass(ctx context.Context, sel ast.SelectionSet
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._CaseClass_deadline(ctx, field, obj)
 				})
+		case "emergency":
+			out.Values[i] = ec._CaseClass_emergency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25786,6 +25860,11 @@ func (ec *executionContext) _Jurisdiction(ctx context.Context, sel ast.Selection
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Jurisdiction_location(ctx, field, obj)
 				})
+		case "areaKm2":
+			out.Values[i] = ec._Jurisdiction_areaKm2(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "cases":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,

@@ -14,8 +14,8 @@ const (
 	KindEvent     Kind = "EVENT"
 )
 
-// Limit is a handling deadline in working time: Hours working hours or Days
-// working days (exactly one is set).
+// Limit is a handling deadline: Hours or Days (exactly one is set), in
+// working time, or in clock time for an emergency class.
 type Limit struct {
 	Hours int
 	Days  int
@@ -31,6 +31,22 @@ type Class struct {
 	Limit     Limit
 	// Weight is the class's share of cases in realistic data (seed only).
 	Weight int
+	// Emergency classes (a collapsed road, standing water, a fallen tree,
+	// an open manhole) are handled around the clock: their limit counts
+	// clock time, nights and holidays included, not working time.
+	Emergency bool
+}
+
+// Deadline returns the handling deadline of a case of the class dispatched
+// (or sent back for rework) at from.
+func (c Class) Deadline(cal Calendar, from time.Time) time.Time {
+	switch {
+	case c.Emergency:
+		return from.Add(c.Limit.Duration(24 * time.Hour))
+	case c.Limit.Hours > 0:
+		return cal.AddWorkingHours(from, time.Duration(c.Limit.Hours)*time.Hour)
+	}
+	return cal.AddWorkingDays(from, c.Limit.Days)
 }
 
 // Duration returns the limit as working time given a working-day length.
@@ -45,34 +61,34 @@ func (l Limit) Duration(workingDay time.Duration) time.Duration {
 // (GB/T 30428.2): components under 01–06, events under 01–06, with local
 // deadlines of the kind Jiangsu cities publish. Codes are major + minor.
 var catalogue = []Class{
-	{KindComponent, "01", "公用设施", "0101", "井盖破损", Limit{Hours: 5}, 3},
-	{KindComponent, "01", "公用设施", "0102", "路灯损坏", Limit{Days: 2}, 3},
-	{KindComponent, "01", "公用设施", "0103", "消防栓损坏", Limit{Days: 1}, 1},
-	{KindComponent, "02", "道路交通", "0201", "交通护栏损坏", Limit{Days: 2}, 2},
-	{KindComponent, "02", "道路交通", "0202", "道路破损", Limit{Days: 5}, 3},
-	{KindComponent, "02", "道路交通", "0203", "交通标志损坏", Limit{Days: 3}, 1},
-	{KindComponent, "03", "市容环境", "0301", "垃圾箱破损", Limit{Days: 2}, 2},
-	{KindComponent, "03", "市容环境", "0302", "公厕设施损坏", Limit{Days: 2}, 1},
-	{KindComponent, "04", "园林绿化", "0401", "行道树倒伏", Limit{Hours: 5}, 1},
-	{KindComponent, "04", "园林绿化", "0402", "绿地护栏损坏", Limit{Days: 3}, 1},
-	{KindComponent, "05", "房屋土地", "0501", "公房破损", Limit{Days: 5}, 1},
-	{KindComponent, "06", "其他设施", "0601", "其他设施损坏", Limit{Days: 5}, 1},
-	{KindEvent, "01", "市容环境", "0101", "暴露垃圾", Limit{Days: 1}, 12},
-	{KindEvent, "01", "市容环境", "0102", "道路不洁", Limit{Hours: 5}, 8},
-	{KindEvent, "01", "市容环境", "0103", "积存垃圾渣土", Limit{Days: 4}, 4},
-	{KindEvent, "01", "市容环境", "0104", "乱倒建筑垃圾", Limit{Days: 2}, 3},
-	{KindEvent, "02", "宣传广告", "0201", "非法小广告", Limit{Days: 1}, 10},
-	{KindEvent, "02", "宣传广告", "0202", "违规户外广告", Limit{Days: 5}, 4},
-	{KindEvent, "03", "施工管理", "0301", "施工扰民", Limit{Days: 1}, 3},
-	{KindEvent, "03", "施工管理", "0302", "违法建设", Limit{Days: 15}, 3},
-	{KindEvent, "03", "施工管理", "0303", "工地扬尘", Limit{Days: 1}, 2},
-	{KindEvent, "04", "突发事件", "0401", "路面塌陷", Limit{Hours: 2}, 1},
-	{KindEvent, "04", "突发事件", "0402", "道路积水", Limit{Hours: 2}, 1},
-	{KindEvent, "05", "街面秩序", "0501", "店外经营", Limit{Days: 1}, 14},
-	{KindEvent, "05", "街面秩序", "0502", "占道经营", Limit{Days: 1}, 10},
-	{KindEvent, "05", "街面秩序", "0503", "乱停乱放", Limit{Hours: 5}, 8},
-	{KindEvent, "05", "街面秩序", "0504", "乱晾乱挂", Limit{Days: 1}, 3},
-	{KindEvent, "06", "其他事件", "0601", "其他事件", Limit{Days: 5}, 1},
+	{KindComponent, "01", "公用设施", "0101", "井盖破损", Limit{Hours: 5}, 3, true},
+	{KindComponent, "01", "公用设施", "0102", "路灯损坏", Limit{Days: 2}, 3, false},
+	{KindComponent, "01", "公用设施", "0103", "消防栓损坏", Limit{Days: 1}, 1, false},
+	{KindComponent, "02", "道路交通", "0201", "交通护栏损坏", Limit{Days: 2}, 2, false},
+	{KindComponent, "02", "道路交通", "0202", "道路破损", Limit{Days: 5}, 3, false},
+	{KindComponent, "02", "道路交通", "0203", "交通标志损坏", Limit{Days: 3}, 1, false},
+	{KindComponent, "03", "市容环境", "0301", "垃圾箱破损", Limit{Days: 2}, 2, false},
+	{KindComponent, "03", "市容环境", "0302", "公厕设施损坏", Limit{Days: 2}, 1, false},
+	{KindComponent, "04", "园林绿化", "0401", "行道树倒伏", Limit{Hours: 5}, 1, true},
+	{KindComponent, "04", "园林绿化", "0402", "绿地护栏损坏", Limit{Days: 3}, 1, false},
+	{KindComponent, "05", "房屋土地", "0501", "公房破损", Limit{Days: 5}, 1, false},
+	{KindComponent, "06", "其他设施", "0601", "其他设施损坏", Limit{Days: 5}, 1, false},
+	{KindEvent, "01", "市容环境", "0101", "暴露垃圾", Limit{Days: 1}, 12, false},
+	{KindEvent, "01", "市容环境", "0102", "道路不洁", Limit{Hours: 5}, 8, false},
+	{KindEvent, "01", "市容环境", "0103", "积存垃圾渣土", Limit{Days: 4}, 4, false},
+	{KindEvent, "01", "市容环境", "0104", "乱倒建筑垃圾", Limit{Days: 2}, 3, false},
+	{KindEvent, "02", "宣传广告", "0201", "非法小广告", Limit{Days: 1}, 10, false},
+	{KindEvent, "02", "宣传广告", "0202", "违规户外广告", Limit{Days: 5}, 4, false},
+	{KindEvent, "03", "施工管理", "0301", "施工扰民", Limit{Days: 1}, 3, false},
+	{KindEvent, "03", "施工管理", "0302", "违法建设", Limit{Days: 15}, 3, false},
+	{KindEvent, "03", "施工管理", "0303", "工地扬尘", Limit{Days: 1}, 2, false},
+	{KindEvent, "04", "突发事件", "0401", "路面塌陷", Limit{Hours: 2}, 1, true},
+	{KindEvent, "04", "突发事件", "0402", "道路积水", Limit{Hours: 2}, 1, true},
+	{KindEvent, "05", "街面秩序", "0501", "店外经营", Limit{Days: 1}, 14, false},
+	{KindEvent, "05", "街面秩序", "0502", "占道经营", Limit{Days: 1}, 10, false},
+	{KindEvent, "05", "街面秩序", "0503", "乱停乱放", Limit{Hours: 5}, 8, false},
+	{KindEvent, "05", "街面秩序", "0504", "乱晾乱挂", Limit{Days: 1}, 3, false},
+	{KindEvent, "06", "其他事件", "0601", "其他事件", Limit{Days: 5}, 1, false},
 }
 
 // Catalogue is the list of classes cases may be filed under.

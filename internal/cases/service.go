@@ -455,7 +455,7 @@ func (s *Service) Transition(ctx context.Context, id uuid.UUID, a Action, in Tra
 		}
 		c.HandlingDept = in.Dept
 		c.DispatchedAt = &now
-		c.Deadline = ptr(s.deadline(now, cl.Limit))
+		c.Deadline = ptr(cl.Deadline(s.cal, now))
 		c.HandledAt = nil
 	case ActionHandle:
 		c.HandledAt = &now
@@ -464,7 +464,7 @@ func (s *Service) Transition(ctx context.Context, id uuid.UUID, a Action, in Tra
 	case ActionRework:
 		c.ReworkCount++
 		c.HandledAt = nil
-		c.Deadline = ptr(s.deadline(now, cl.Limit))
+		c.Deadline = ptr(cl.Deadline(s.cal, now))
 	case ActionDefer:
 		if in.ExtraDays < 1 || in.ExtraDays > 30 {
 			return nil, apperr.Invalid("extraDays", "a deferral extends the deadline by 1 to 30 working days")
@@ -492,12 +492,6 @@ func (s *Service) Transition(ctx context.Context, id uuid.UUID, a Action, in Tra
 	return c, nil
 }
 
-func (s *Service) deadline(from time.Time, l Limit) time.Time {
-	if l.Hours > 0 {
-		return s.cal.AddWorkingHours(from, time.Duration(l.Hours)*time.Hour)
-	}
-	return s.cal.AddWorkingDays(from, l.Days)
-}
 
 // Rate records the reporter's satisfaction with a closed case: 1–5 stars,
 // once. Only the reporting citizen (through the citizen app) or the command

@@ -36,6 +36,8 @@ type Jurisdiction struct {
 	NameEn     string
 	AdminCode  string
 	Lat, Lng   *float64
+	// AreaKm2 is the land area, where the directory's source gives it.
+	AreaKm2 *float64
 }
 
 // Department is a provider or user of shared data.

@@ -41,6 +41,7 @@ type TableManifest struct {
 type JurisdictionInfo struct {
 	Code, Level, Parent, NameZH, NameEN, AdminCode string
 	Lat, Lng                                       *float64
+	AreaKm2                                        *float64
 }
 
 // DepartmentInfo is a department as the dimension table publishes it.
@@ -128,10 +129,11 @@ func DimensionTables(snapshotCols []Column, js []JurisdictionInfo, ds []Departme
 			col("admin_code", "string", "", "national administrative division code, where known", "国家行政区划代码（如有）", anonNone),
 			col("lat", "number", "degrees (WGS-84)", "latitude of the jurisdiction's reference point, where known", "区划参考点纬度（如有）", anonNone),
 			col("lng", "number", "degrees (WGS-84)", "longitude of the jurisdiction's reference point, where known", "区划参考点经度（如有）", anonNone),
+			col("area_km2", "number", "km²", "land area, where known", "面积（平方公里，如有）", anonNone),
 		}}
 	for _, j := range js {
 		jt.rows = append(jt.rows, []value{str(j.Code), str(j.Level), optStr(j.Parent), str(j.NameZH), str(j.NameEN),
-			optStr(j.AdminCode), optNum(j.Lat), optNum(j.Lng)})
+			optStr(j.AdminCode), optNum(j.Lat), optNum(j.Lng), optNum(j.AreaKm2)})
 	}
 	dt := &Table{Name: "departments", About: "departments cases are dispatched to", AboutZH: "处置部门",
 		Columns: []Column{
@@ -150,8 +152,9 @@ func DimensionTables(snapshotCols []Column, js []JurisdictionInfo, ds []Departme
 			col("major_name_zh", "string", "", "major class name in Chinese", "大类名称", anonNone),
 			col("minor_code", "string", "", "minor class code", "小类代码", anonNone),
 			col("minor_name_zh", "string", "", "minor class name in Chinese", "小类名称", anonNone),
-			col("deadline_hours", "integer", "working hours", "handling deadline in working hours (null when given in days)", "处置时限（工作小时，按天计时为空）", anonNone),
+			col("deadline_hours", "integer", "hours", "handling deadline in hours: working hours, clock hours for an emergency class (null when given in days)", "处置时限（小时：工作小时，紧急类为自然小时；按天计时为空）", anonNone),
 			col("deadline_days", "integer", "working days", "handling deadline in working days (null when given in hours)", "处置时限（工作日，按小时计时为空）", anonNone),
+			col("emergency", "boolean", "", "an emergency class, handled around the clock: its deadline counts nights and holidays", "是否紧急类（全天候处置，时限含夜间和节假日）", anonNone),
 		}}
 	for _, c := range classes {
 		h, d := value{}, value{}
@@ -160,7 +163,8 @@ func DimensionTables(snapshotCols []Column, js []JurisdictionInfo, ds []Departme
 		} else {
 			d = value{kind: 'i', i: int64(c.Limit.Days)}
 		}
-		ct.rows = append(ct.rows, []value{str(string(c.Kind)), str(c.MajorCode), str(c.MajorName), str(c.MinorCode), str(c.MinorName), h, d})
+		ct.rows = append(ct.rows, []value{str(string(c.Kind)), str(c.MajorCode), str(c.MajorName), str(c.MinorCode), str(c.MinorName), h, d,
+			{kind: 'b', b: c.Emergency}})
 	}
 	enum := func(name, about, zh string, labels [][3]string) *Table {
 		t := &Table{Name: name, About: about, AboutZH: zh, Columns: []Column{codeCol("code as it appears in the rows", "代码（与数据表一致）"), nameZH, nameEN}}

@@ -17,7 +17,7 @@ func NewDirectoryStore(pool *pgxpool.Pool) *DirectoryStore { return &DirectorySt
 
 var _ directory.Store = (*DirectoryStore)(nil)
 
-const jurisdictionColumns = `code, level, coalesce(parent_code, ''), name_zh, name_en, coalesce(admin_code, ''), lat, lng`
+const jurisdictionColumns = `code, level, coalesce(parent_code, ''), name_zh, name_en, coalesce(admin_code, ''), lat, lng, area_km2`
 
 func (s *DirectoryStore) jurisdictions(ctx context.Context, sql string, args ...any) ([]*directory.Jurisdiction, error) {
 	rows, err := s.pool.Query(ctx, sql, args...)
@@ -26,7 +26,7 @@ func (s *DirectoryStore) jurisdictions(ctx context.Context, sql string, args ...
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*directory.Jurisdiction, error) {
 		var j directory.Jurisdiction
-		err := r.Scan(&j.Code, &j.Level, &j.ParentCode, &j.NameZh, &j.NameEn, &j.AdminCode, &j.Lat, &j.Lng)
+		err := r.Scan(&j.Code, &j.Level, &j.ParentCode, &j.NameZh, &j.NameEn, &j.AdminCode, &j.Lat, &j.Lng, &j.AreaKm2)
 		return &j, err
 	})
 }

@@ -1155,14 +1155,14 @@ type manifestFiles struct {
 // readDimensions reads the jurisdictions and departments and builds the
 // tables frozen with a snapshot.
 func readDimensions(ctx context.Context, db evalQuerier, cols []evaluation.Column, classes []cases.Class) ([]*evaluation.Table, error) {
-	rows, err := db.Query(ctx, `SELECT code, level, coalesce(parent_code, ''), name_zh, name_en, coalesce(admin_code, ''), lat, lng
-		FROM jurisdictions ORDER BY code`)
+	rows, err := db.Query(ctx, `SELECT code, level, coalesce(parent_code, ''), name_zh, name_en, coalesce(admin_code, ''), lat, lng,
+		area_km2 FROM jurisdictions ORDER BY code`)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: read jurisdictions: %w", err)
 	}
 	js, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (evaluation.JurisdictionInfo, error) {
 		var j evaluation.JurisdictionInfo
-		err := r.Scan(&j.Code, &j.Level, &j.Parent, &j.NameZH, &j.NameEN, &j.AdminCode, &j.Lat, &j.Lng)
+		err := r.Scan(&j.Code, &j.Level, &j.Parent, &j.NameZH, &j.NameEN, &j.AdminCode, &j.Lat, &j.Lng, &j.AreaKm2)
 		return j, err
 	})
 	if err != nil {

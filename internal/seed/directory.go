@@ -35,6 +35,9 @@ type Jurisdiction struct {
 	NameEn     string
 	AdminCode  string // official-style code; empty for grids
 	Lat, Lng   float64
+	// AreaKm2 is the land area: the district's is known (about 300 km²);
+	// the parts' are generated, each level summing to its parent's.
+	AreaKm2 float64
 }
 
 // Department is one seeded department.
@@ -202,6 +205,41 @@ type tree struct {
 	gridCum []float64
 }
 
+// DistrictAreaKm2 is Hailing District's land area, about 300 km².
+const DistrictAreaKm2 = 300
+
+// assignAreas shares the district's area among its streets and towns, and
+// theirs among their communities and grids (towns and villages are larger
+// than urban streets and communities). The parts' areas are demo values:
+// the real ones come with the directory's source. Its own random stream
+// keeps the rest of the tree as it was.
+func (t *tree) assignAreas() {
+	rng := rand.New(rand.NewPCG(treeSeed, 2))
+	children := map[string][]*node{}
+	for _, n := range t.nodes[1:] {
+		children[n.ParentCode] = append(children[n.ParentCode], n)
+	}
+	t.nodes[0].AreaKm2 = DistrictAreaKm2
+	for _, n := range t.nodes { // parents before children
+		kids := children[n.Code]
+		weights := make([]float64, len(kids))
+		var sum float64
+		for i, k := range kids {
+			weights[i] = 0.5 + rng.Float64()
+			switch {
+			case k.Level == LevelTown:
+				weights[i] *= 8
+			case k.Level == LevelCommunity && k.village:
+				weights[i] *= 3
+			}
+			sum += weights[i]
+		}
+		for i, k := range kids {
+			k.AreaKm2 = math.Round(n.AreaKm2*weights[i]/sum*1000) / 1000
+		}
+	}
+}
+
 // treeSeed fixes the grid counts, centroids and busyness of the tree.
 const treeSeed = 0x6861696c696e67 // "hailing"
 
@@ -298,6 +336,7 @@ func buildTree() *tree {
 			}
 		}
 	}
+	t.assignAreas()
 	return t
 }
 

@@ -653,11 +653,7 @@ func (g *generator) emit(a cases.Action, to cases.Status, actor, dept, note stri
 }
 
 func (g *generator) deadlineFrom(t time.Time) time.Time {
-	l := g.c.class.Limit
-	if l.Hours > 0 {
-		return g.cal.AddWorkingHours(t, time.Duration(l.Hours)*time.Hour).UTC()
-	}
-	return g.cal.AddWorkingDays(t, l.Days).UTC()
+	return g.c.class.Deadline(g.cal, t).UTC()
 }
 
 // dispatch emits DISPATCH to dept at t and returns the deadline.

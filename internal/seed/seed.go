@@ -465,10 +465,14 @@ func Directory(ctx context.Context, tx pgx.Tx) error {
 func copyJurisdictions(ctx context.Context, tx pgx.Tx) (int64, error) {
 	js := Jurisdictions()
 	return tx.CopyFrom(ctx, pgx.Identifier{"jurisdictions"},
-		[]string{"code", "level", "parent_code", "name_zh", "name_en", "admin_code", "lat", "lng"},
+		[]string{"code", "level", "parent_code", "name_zh", "name_en", "admin_code", "lat", "lng", "area_km2"},
 		pgx.CopyFromSlice(len(js), func(i int) ([]any, error) {
 			j := js[i]
-			return []any{j.Code, j.Level, nullIfEmpty(j.ParentCode), j.NameZh, j.NameEn, nullIfEmpty(j.AdminCode), j.Lat, j.Lng}, nil
+			var area *float64
+			if j.AreaKm2 > 0 {
+				area = &j.AreaKm2
+			}
+			return []any{j.Code, j.Level, nullIfEmpty(j.ParentCode), j.NameZh, j.NameEn, nullIfEmpty(j.AdminCode), j.Lat, j.Lng, area}, nil
 		}))
 }
 
