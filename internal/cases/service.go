@@ -492,7 +492,6 @@ func (s *Service) Transition(ctx context.Context, id uuid.UUID, a Action, in Tra
 	return c, nil
 }
 
-
 // Rate records the reporter's satisfaction with a closed case: 1–5 stars,
 // once. Only the reporting citizen (through the citizen app) or the command
 // centre on the reporter's behalf (hotline follow-up call) may rate.
