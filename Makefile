@@ -35,7 +35,7 @@ SERVE_FLAGS  ?=
 TEST_FLAGS   ?= -race -count=1 -timeout 60m
 BENCH_FLAGS  ?= -run '^$$' -bench . -benchmem
 
-.PHONY: help run test vulncheck build generate check fmt-check vet bench bench-db bench-cases bench-load \
+.PHONY: help run test vulncheck build generate check fmt-check vet lint generate-check bench bench-db bench-cases bench-load \
 	services createdb npm-deps test-readers toolchain clean console console-deps
 
 help: ## list the targets
@@ -49,7 +49,7 @@ run: services createdb build ## services, database, migrate, seed, then serve on
 	$(BIN) seed --if-empty
 	$(BIN) serve $(SERVE_FLAGS)
 
-test: services npm-deps test-readers console-deps toolchain vulncheck ## every Go test against the real services, then govulncheck
+test: services npm-deps test-readers console-deps toolchain check generate-check vulncheck ## checks, generated code current, govulncheck, every Go test against the real services, every benchmark once
 	$(GO) test $(TEST_FLAGS) ./...
 	@# Every benchmark once, so none rots (timings here mean nothing).
 	DATAHUB_BENCH_IMPORT_ROWS=2000 $(GO) test -run '^$$' -bench . -benchtime 1x ./...
@@ -76,7 +76,21 @@ console: ## build the governance console into internal/console/dist when its sou
 generate: ## regenerate code (gqlgen etc.)
 	$(GO) generate ./...
 
-check: fmt-check vet ## gofmt + go vet
+check: fmt-check vet lint ## gofmt, go vet, golangci-lint (.golangci.yml)
+
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT         := bin/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
+$(GOLANGCI_LINT):
+	mkdir -p bin/tools
+	GOBIN=$(CURDIR)/bin/tools $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv bin/tools/golangci-lint $@
+
+lint: $(GOLANGCI_LINT) ## golangci-lint: staticcheck, unused, gocognit, depguard (domain packages stay off pgx, Redis, Casbin, net/http)
+	$(GOLANGCI_LINT) run ./...
+
+generate-check: ## fail when go generate ./... would change the generated code
+	scripts/generate-check.sh
 
 fmt-check: # fails listing the files gofmt would change
 	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -print0 | \

@@ -15,7 +15,7 @@ import (
 // as a rewrite, and a matching one is counted.
 func TestAuditVerifyAgainstRecordedHead(t *testing.T) {
 	ctx := context.Background()
-	m, out := newMain(nil)
+	m, _ := newMain(nil)
 	if err := m.Run(ctx, []string{"migrate"}); err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestAuditVerifyAgainstRecordedHead(t *testing.T) {
 	if err := w.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	m, out = newMain(nil)
+	m, out := newMain(nil)
 	if err := m.Run(ctx, []string{"audit", "verify", "--no-redis"}); err != nil {
 		t.Fatalf("verify: %v\n%s", err, out)
 	}

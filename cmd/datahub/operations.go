@@ -54,7 +54,7 @@ func (m *Main) operations(ctx context.Context, args []string) error {
 			}
 			// A document the schema refuses would be refused at every
 			// request: refuse it here, where its author sees why.
-			if _, errs := gqlparser.LoadQuery(schema, string(b)); len(errs) > 0 {
+			if _, errs := gqlparser.LoadQueryWithRules(schema, string(b), nil); len(errs) > 0 {
 				return fmt.Errorf("%s: %w", f, errs)
 			}
 			h, err := ops.Register(ctx, string(b))

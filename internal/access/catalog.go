@@ -201,7 +201,7 @@ func ParseCatalog(data []byte) (*Catalog, error) {
 	return &c, nil
 }
 
-func (c *Catalog) validate() []string {
+func (c *Catalog) validate() []string { //nolint:gocognit // one check per rule, in the catalog's order; to be split by section
 	var ps problems
 	switch {
 	case c.District == "":

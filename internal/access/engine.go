@@ -313,8 +313,6 @@ func (c *linkCache) has(role, target, dom string) (bool, error) {
 // rowKinds are the row sources a base decision allows.
 type rowKinds struct{ all, jurisdiction, dept, citizen bool }
 
-func (k rowKinds) none() bool { return !k.all && !k.jurisdiction && !k.dept && !k.citizen }
-
 // base is what the policy says for a department, role set and dataset,
 // before the principal's jurisdiction, citizen id and grants are applied.
 type base struct {

@@ -192,12 +192,6 @@ func (s *stmtRecorder) find(substr string) []recorded {
 	return out
 }
 
-func (s *stmtRecorder) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.stmts)
-}
-
 // countReads counts the statements a request ran for its answer, leaving out
 // the audit writer's (batched off the request path, so not the request's).
 func (s *stmtRecorder) countReads() int {

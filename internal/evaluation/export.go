@@ -26,7 +26,6 @@ type ExportOption func(*exportOptions)
 
 type exportOptions struct {
 	progress func(done, total int64)
-	every    int64
 }
 
 // WithProgress calls fn with the bytes written so far and the bytes to

@@ -442,7 +442,6 @@ type rowAcc struct {
 	// filters (public callers with such filters only): the complement of
 	// the row is wide − this row.
 	wide     *rowAcc
-	stockOK  bool
 	vFound   int64
 	vDemol   int64
 	vArea    float64

@@ -146,7 +146,7 @@ func periodBases() []base {
 // Years are independent (nothing sums them), so the decision for a cell
 // depends only on its own year's data, whatever range or period length a
 // query asks for.
-func complementPeriods(t *[3]periodTable, yFrom, yTo Month) {
+func complementPeriods(t *[3]periodTable, yFrom, yTo Month) { //nolint:gocognit // the three period rules in one pass; see doc.go
 	groups := map[Group]bool{}
 	for i := range t {
 		for k := range t[i].accs {

@@ -2,7 +2,6 @@ package events_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -202,5 +201,5 @@ func TestFanout1000(t *testing.T) {
 		}
 	}
 	lat := f.latencies(committed)
-	t.Log(fmt.Sprintf("1000 subscribers × %d changes: p50 %v, p99 %v", changes, percentile(lat, 0.5), percentile(lat, 0.99)))
+	t.Logf("1000 subscribers × %d changes: p50 %v, p99 %v", changes, percentile(lat, 0.5), percentile(lat, 0.99))
 }

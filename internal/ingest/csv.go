@@ -96,7 +96,7 @@ func (r *csvReader) readRecord() (int64, error) {
 
 // scan parses one record into r.buf (the fields' bytes, concatenated) and
 // r.ends (where each field ends); blank says the record is a blank line.
-func (r *csvReader) scan() (start int64, blank bool, err error) {
+func (r *csvReader) scan() (start int64, blank bool, err error) { //nolint:gocognit // a byte-level state machine over quoted fields
 	r.buf, r.ends = r.buf[:0], r.ends[:0]
 	sawQuote := false
 	start = r.line + 1

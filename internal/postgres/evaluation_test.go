@@ -70,7 +70,6 @@ type evalCase struct {
 	closed                                    string
 	rework, deferred                          int
 	rating                                    int
-	reporter, phone, citizenID, description   string
 }
 
 // evalCases: for each, the story and what it contributes (see the

@@ -87,7 +87,7 @@ func ParseRound(round string) (start time.Time, months int, ok bool) {
 		return time.Time{}, 0, false
 	}
 	year, _ := strconv.Atoi(m[1])
-	month, months := 1, 1
+	var month int
 	switch p := m[2]; p[0] {
 	case 'H':
 		month, months = 1+6*int(p[1]-'1'), 6
@@ -95,6 +95,7 @@ func ParseRound(round string) (start time.Time, months int, ok bool) {
 		month, months = 1+3*int(p[1]-'1'), 3
 	default:
 		month, _ = strconv.Atoi(p)
+		months = 1
 	}
 	return time.Date(year, time.Month(month), 1, 0, 0, 0, 0, time.UTC), months, true
 }

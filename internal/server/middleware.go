@@ -206,8 +206,3 @@ func writeError(w http.ResponseWriter, status int, e *apperr.Error) {
 		"errors": []map[string]any{{"message": e.Message, "extensions": e.Extensions()}},
 	})
 }
-
-// isClientGone reports whether err is the client hanging up.
-func isClientGone(err error) bool {
-	return errors.Is(err, context.Canceled)
-}

@@ -153,7 +153,7 @@ func (g *wsGuard) init(ctx context.Context, payload transport.InitPayload) (cont
 		// graphql-transport-ws has no error message before the ack: the
 		// client learns why from the close, 4403 as the protocol says,
 		// with the reason.
-		reason := "unauthenticated"
+		var reason string
 		if e, ok := apperr.As(err); ok && e.Code == apperr.Unauthenticated {
 			reason = e.Message
 		} else {
