@@ -180,13 +180,15 @@ type ComplexityRoot struct {
 	}
 
 	CaseClass struct {
-		Deadline  func(childComplexity int) int
-		Emergency func(childComplexity int) int
-		Kind      func(childComplexity int) int
-		MajorCode func(childComplexity int) int
-		MajorName func(childComplexity int) int
-		MinorCode func(childComplexity int) int
-		MinorName func(childComplexity int) int
+		Deadline    func(childComplexity int) int
+		Emergency   func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		MajorCode   func(childComplexity int) int
+		MajorName   func(childComplexity int) int
+		MajorNameEn func(childComplexity int) int
+		MinorCode   func(childComplexity int) int
+		MinorName   func(childComplexity int) int
+		MinorNameEn func(childComplexity int) int
 	}
 
 	CaseConnection struct {
@@ -1462,6 +1464,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CaseClass.MajorName(childComplexity), true
+	case "CaseClass.majorNameEn":
+		if e.ComplexityRoot.CaseClass.MajorNameEn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseClass.MajorNameEn(childComplexity), true
 	case "CaseClass.minorCode":
 		if e.ComplexityRoot.CaseClass.MinorCode == nil {
 			break
@@ -1474,6 +1482,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CaseClass.MinorName(childComplexity), true
+	case "CaseClass.minorNameEn":
+		if e.ComplexityRoot.CaseClass.MinorNameEn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseClass.MinorNameEn(childComplexity), true
 
 	case "CaseConnection.edges":
 		if e.ComplexityRoot.CaseConnection.Edges == nil {
@@ -4245,6 +4259,8 @@ type CaseClass {
   majorName: String!
   minorCode: String!
   minorName: String!
+  majorNameEn: String!
+  minorNameEn: String!
   "Deadline, e.g. '5 working hours', '2 working days' or, for an emergency class, '2 hours, around the clock'."
   deadline: String!
   "Handled around the clock (road collapse, standing water, fallen trees, open manholes): the deadline counts nights and holidays."
@@ -5692,6 +5708,10 @@ func (ec *executionContext) childFields_CaseClass(ctx context.Context, field gra
 		return ec.fieldContext_CaseClass_minorCode(ctx, field)
 	case "minorName":
 		return ec.fieldContext_CaseClass_minorName(ctx, field)
+	case "majorNameEn":
+		return ec.fieldContext_CaseClass_majorNameEn(ctx, field)
+	case "minorNameEn":
+		return ec.fieldContext_CaseClass_minorNameEn(ctx, field)
 	case "deadline":
 		return ec.fieldContext_CaseClass_deadline(ctx, field)
 	case "emergency":
@@ -10339,6 +10359,52 @@ func (ec *executionContext) _CaseClass_minorName(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_CaseClass_minorName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CaseClass", field, false, false, "String")
+}
+
+func (ec *executionContext) _CaseClass_majorNameEn(ctx context.Context, field graphql.CollectedField, obj *cases.Class) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseClass_majorNameEn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MajorNameEn(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseClass_majorNameEn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseClass", field, true, false, "String")
+}
+
+func (ec *executionContext) _CaseClass_minorNameEn(ctx context.Context, field graphql.CollectedField, obj *cases.Class) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseClass_minorNameEn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinorNameEn(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseClass_minorNameEn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseClass", field, true, false, "String")
 }
 
 func (ec *executionContext) _CaseClass_deadline(ctx context.Context, field graphql.CollectedField, obj *cases.Class) (ret graphql.Marshaler) {
@@ -24700,6 +24766,16 @@ func (ec *executionContext) _CaseClass(ctx context.Context, sel ast.SelectionSet
 			}
 		case "minorName":
 			out.Values[i] = ec._CaseClass_minorName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "majorNameEn":
+			out.Values[i] = ec._CaseClass_majorNameEn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "minorNameEn":
+			out.Values[i] = ec._CaseClass_minorNameEn(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

@@ -91,6 +91,38 @@ var catalogue = []Class{
 	{KindEvent, "06", "其他事件", "0601", "其他事件", Limit{Days: 5}, 1, false},
 }
 
+// MajorNameEn is the major class's name in English.
+func (c Class) MajorNameEn() string { return majorNamesEn[c.Kind][c.MajorCode] }
+
+// MinorNameEn is the minor class's name in English.
+func (c Class) MinorNameEn() string { return minorNamesEn[classKey{c.Kind, c.MinorCode}] }
+
+// The catalogue's names in English, for evaluation teams and the console.
+var (
+	majorNamesEn = map[Kind]map[string]string{
+		KindComponent: {"01": "public facilities", "02": "roads and traffic", "03": "city appearance and environment",
+			"04": "parks and greenery", "05": "buildings and land", "06": "other facilities"},
+		KindEvent: {"01": "city appearance and environment", "02": "publicity and advertising", "03": "construction management",
+			"04": "emergencies", "05": "street order", "06": "other events"},
+	}
+	minorNamesEn = map[classKey]string{
+		{KindComponent, "0101"}: "damaged manhole cover", {KindComponent, "0102"}: "broken street light",
+		{KindComponent, "0103"}: "damaged fire hydrant", {KindComponent, "0201"}: "damaged traffic barrier",
+		{KindComponent, "0202"}: "damaged road surface", {KindComponent, "0203"}: "damaged traffic sign",
+		{KindComponent, "0301"}: "damaged litter bin", {KindComponent, "0302"}: "damaged public toilet facilities",
+		{KindComponent, "0401"}: "fallen street tree", {KindComponent, "0402"}: "damaged green-space railing",
+		{KindComponent, "0501"}: "damaged public housing", {KindComponent, "0601"}: "other damaged facilities",
+		{KindEvent, "0101"}: "exposed refuse", {KindEvent, "0102"}: "dirty road",
+		{KindEvent, "0103"}: "piled refuse and spoil", {KindEvent, "0104"}: "dumped construction waste",
+		{KindEvent, "0201"}: "illegal small advertisements", {KindEvent, "0202"}: "non-compliant outdoor advertising",
+		{KindEvent, "0301"}: "construction disturbing residents", {KindEvent, "0302"}: "illegal construction",
+		{KindEvent, "0303"}: "construction-site dust", {KindEvent, "0401"}: "road collapse",
+		{KindEvent, "0402"}: "standing water on the road", {KindEvent, "0501"}: "trading outside the shopfront",
+		{KindEvent, "0502"}: "street vending on the roadway", {KindEvent, "0503"}: "illegal parking",
+		{KindEvent, "0504"}: "clothes hung in public space", {KindEvent, "0601"}: "other events",
+	}
+)
+
 // Catalogue is the list of classes cases may be filed under.
 type Catalogue struct {
 	byKey map[classKey]Class

@@ -51,3 +51,12 @@ func TestEmergencyDeadlinesCountClockTime(t *testing.T) {
 		t.Errorf("emergency classes %v, want 井盖破损, 行道树倒伏, 路面塌陷, 道路积水", emergencies)
 	}
 }
+
+// Every class is named in English too (the snapshots' case_classes table).
+func TestEveryClassHasEnglishNames(t *testing.T) {
+	for _, c := range cases.DefaultCatalogue().All() {
+		if c.MajorNameEn() == "" || c.MinorNameEn() == "" {
+			t.Errorf("%s %s %s has no English name", c.Kind, c.MinorCode, c.MinorName)
+		}
+	}
+}

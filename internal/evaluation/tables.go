@@ -152,6 +152,8 @@ func DimensionTables(snapshotCols []Column, js []JurisdictionInfo, ds []Departme
 			col("major_name_zh", "string", "", "major class name in Chinese", "大类名称", anonNone),
 			col("minor_code", "string", "", "minor class code", "小类代码", anonNone),
 			col("minor_name_zh", "string", "", "minor class name in Chinese", "小类名称", anonNone),
+			col("major_name_en", "string", "", "major class name in English", "大类英文名称", anonNone),
+			col("minor_name_en", "string", "", "minor class name in English", "小类英文名称", anonNone),
 			col("deadline_hours", "integer", "hours", "handling deadline in hours: working hours, clock hours for an emergency class (null when given in days)", "处置时限（小时：工作小时，紧急类为自然小时；按天计时为空）", anonNone),
 			col("deadline_days", "integer", "working days", "handling deadline in working days (null when given in hours)", "处置时限（工作日，按小时计时为空）", anonNone),
 			col("emergency", "boolean", "", "an emergency class, handled around the clock: its deadline counts nights and holidays", "是否紧急类（全天候处置，时限含夜间和节假日）", anonNone),
@@ -163,7 +165,8 @@ func DimensionTables(snapshotCols []Column, js []JurisdictionInfo, ds []Departme
 		} else {
 			d = value{kind: 'i', i: int64(c.Limit.Days)}
 		}
-		ct.rows = append(ct.rows, []value{str(string(c.Kind)), str(c.MajorCode), str(c.MajorName), str(c.MinorCode), str(c.MinorName), h, d,
+		ct.rows = append(ct.rows, []value{str(string(c.Kind)), str(c.MajorCode), str(c.MajorName), str(c.MinorCode), str(c.MinorName),
+			str(c.MajorNameEn()), str(c.MinorNameEn()), h, d,
 			{kind: 'b', b: c.Emergency}})
 	}
 	enum := func(name, about, zh string, labels [][3]string) *Table {
