@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 )
 
 // TestScenarioStatements pins the SQL statements each load-benchmark read
+// (S1–S4)
 // costs (audit writes, which are batched off the request path, left out):
 // one page is one statement per list, however many rows and nested
 // objects it holds.
@@ -39,6 +41,8 @@ func TestScenarioStatements(t *testing.T) {
 		{"S1", officer, loadbench.QueryS1, map[string]any{"street": street}, 1},
 		{"S2", h.token("planning", "viewer"), loadbench.QueryS2, map[string]any{"id": violation}, 4},
 		{"S3", h.token("urban-management", "officer", "dispatcher"), loadbench.QueryS3, map[string]any{"street": street}, 3},
+		{"S4", h.token("traffic-police", "viewer"), loadbench.QueryS4,
+			map[string]any{"lat": 32.49, "lng": 119.92, "at": seedNow.Add(-4 * time.Hour).Format(time.RFC3339)}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h.do(tc.token, tc.query, tc.vars) // the in-memory directory is warm
@@ -46,6 +50,11 @@ func TestScenarioStatements(t *testing.T) {
 			r := h.do(tc.token, tc.query, tc.vars)
 			if len(r.Errors) > 0 {
 				t.Fatalf("%+v", r.Errors)
+			}
+			for _, v := range r.Data {
+				if strings.Count(string(v), "{") < 3 {
+					t.Fatalf("%s returned next to nothing (%s): the count would prove little", tc.name, v)
+				}
 			}
 			got := h.stmts.countReads()
 			t.Logf("%s: %d statements", tc.name, got)
