@@ -392,14 +392,28 @@ func (w *fastWriter) optTime(t *time.Time) {
 	w.datetime(*t)
 }
 
-func (w *fastWriter) connection(set ast.SelectionSet, conn *model.CaseConnection) bool {
+// object writes one object: a member per selected field, __typename as
+// typename, every other field by field (false: hand the query over).
+func (w *fastWriter) object(set ast.SelectionSet, typename string, field func(f *ast.Field) bool) bool {
 	w.buf.WriteByte('{')
 	for i, s := range set {
 		f := s.(*ast.Field)
 		w.key(i, f.Alias)
+		if f.Name == "__typename" {
+			w.str(typename)
+			continue
+		}
+		if !field(f) {
+			return false
+		}
+	}
+	w.buf.WriteByte('}')
+	return true
+}
+
+func (w *fastWriter) connection(set ast.SelectionSet, conn *model.CaseConnection) bool {
+	return w.object(set, "CaseConnection", func(f *ast.Field) bool {
 		switch f.Name {
-		case "__typename":
-			w.str("CaseConnection")
 		case "totalCount":
 			n, err := conn.Count(w.ctx)
 			if err != nil {
@@ -407,7 +421,7 @@ func (w *fastWriter) connection(set ast.SelectionSet, conn *model.CaseConnection
 			}
 			w.integer(n)
 		case "pageInfo":
-			w.pageInfo(f.SelectionSet, conn.PageInfo)
+			return w.pageInfo(f.SelectionSet, conn.PageInfo)
 		case "edges":
 			w.buf.WriteByte('[')
 			for j, e := range conn.Edges {
@@ -420,56 +434,37 @@ func (w *fastWriter) connection(set ast.SelectionSet, conn *model.CaseConnection
 			}
 			w.buf.WriteByte(']')
 		}
-	}
-	w.buf.WriteByte('}')
-	return true
+		return true
+	})
 }
 
-func (w *fastWriter) pageInfo(set ast.SelectionSet, p *model.PageInfo) {
-	w.buf.WriteByte('{')
-	for i, s := range set {
-		f := s.(*ast.Field)
-		w.key(i, f.Alias)
+func (w *fastWriter) pageInfo(set ast.SelectionSet, p *model.PageInfo) bool {
+	return w.object(set, "PageInfo", func(f *ast.Field) bool {
 		switch f.Name {
-		case "__typename":
-			w.str("PageInfo")
 		case "hasNextPage":
 			w.boolean(p.HasNextPage)
 		case "endCursor":
 			w.optStr(p.EndCursor)
 		}
-	}
-	w.buf.WriteByte('}')
+		return true
+	})
 }
 
 func (w *fastWriter) edge(set ast.SelectionSet, e *model.CaseEdge) bool {
-	w.buf.WriteByte('{')
-	for i, s := range set {
-		f := s.(*ast.Field)
-		w.key(i, f.Alias)
+	return w.object(set, "CaseEdge", func(f *ast.Field) bool {
 		switch f.Name {
-		case "__typename":
-			w.str("CaseEdge")
 		case "cursor":
 			w.str(e.Cursor)
 		case "node":
-			if !w.node(f.SelectionSet, e.Node) {
-				return false
-			}
+			return w.node(f.SelectionSet, e.Node)
 		}
-	}
-	w.buf.WriteByte('}')
-	return true
+		return true
+	})
 }
 
 func (w *fastWriter) node(set ast.SelectionSet, c *cases.Case) bool {
-	w.buf.WriteByte('{')
-	for i, s := range set {
-		f := s.(*ast.Field)
-		w.key(i, f.Alias)
+	return w.object(set, "Case", func(f *ast.Field) bool {
 		switch f.Name {
-		case "__typename":
-			w.str("Case")
 		case "id":
 			graphql.MarshalUUID(c.ID).MarshalGQL(w.buf)
 		case "caseNo":
@@ -522,69 +517,42 @@ func (w *fastWriter) node(set ast.SelectionSet, c *cases.Case) bool {
 		case "version":
 			w.integer(c.Version)
 		case "location":
-			if !w.location(f.SelectionSet, c.Lat, c.Lng) {
-				return false
-			}
+			return w.location(f.SelectionSet, c.Lat, c.Lng)
 		case "rating":
-			w.rating(f.SelectionSet, c.Rating)
+			return w.rating(f.SelectionSet, c.Rating)
 		case "ownerDept":
-			if !w.department(f.SelectionSet, c.OwnerDept) {
-				return false
-			}
+			return w.department(f.SelectionSet, c.OwnerDept)
 		case "handlingDept":
 			if c.HandlingDept == "" {
 				w.null()
-			} else if !w.department(f.SelectionSet, c.HandlingDept) {
-				return false
+				return true
 			}
+			return w.department(f.SelectionSet, c.HandlingDept)
 		case "jurisdiction":
-			if !w.jurisdiction(f.SelectionSet, c.JurisdictionCode) {
-				return false
-			}
+			return w.jurisdiction(f.SelectionSet, c.JurisdictionCode)
 		case "reporter":
-			if !w.reporter(f.SelectionSet, c) {
-				return false
-			}
+			return w.reporter(f.SelectionSet, c)
 		}
-	}
-	w.buf.WriteByte('}')
-	return true
+		return true
+	})
 }
 
 func (w *fastWriter) location(set ast.SelectionSet, lat, lng float64) bool {
-	w.buf.WriteByte('{')
-	for i, s := range set {
-		f := s.(*ast.Field)
-		w.key(i, f.Alias)
-		switch f.Name {
-		case "__typename":
-			w.str("GeoPoint")
-		case "lat":
-			if !w.float(lat) {
-				return false
-			}
-		case "lng":
-			if !w.float(lng) {
-				return false
-			}
+	return w.object(set, "GeoPoint", func(f *ast.Field) bool {
+		if f.Name == "lat" {
+			return w.float(lat)
 		}
-	}
-	w.buf.WriteByte('}')
-	return true
+		return w.float(lng)
+	})
 }
 
-func (w *fastWriter) rating(set ast.SelectionSet, r *cases.Rating) {
+func (w *fastWriter) rating(set ast.SelectionSet, r *cases.Rating) bool {
 	if r == nil {
 		w.null()
-		return
+		return true
 	}
-	w.buf.WriteByte('{')
-	for i, s := range set {
-		f := s.(*ast.Field)
-		w.key(i, f.Alias)
+	return w.object(set, "CaseRating", func(f *ast.Field) bool {
 		switch f.Name {
-		case "__typename":
-			w.str("CaseRating")
 		case "stars":
 			w.integer(r.Stars)
 		case "comment":
@@ -592,8 +560,8 @@ func (w *fastWriter) rating(set ast.SelectionSet, r *cases.Rating) {
 		case "at":
 			w.datetime(r.At)
 		}
-	}
-	w.buf.WriteByte('}')
+		return true
+	})
 }
 
 func (w *fastWriter) department(set ast.SelectionSet, code string) bool {
@@ -601,13 +569,8 @@ func (w *fastWriter) department(set ast.SelectionSet, code string) bool {
 	if !ok {
 		return false // the executor reports the missing department
 	}
-	w.buf.WriteByte('{')
-	for i, s := range set {
-		f := s.(*ast.Field)
-		w.key(i, f.Alias)
+	return w.object(set, "Department", func(f *ast.Field) bool {
 		switch f.Name {
-		case "__typename":
-			w.str("Department")
 		case "code":
 			w.str(d.Code)
 		case "name":
@@ -617,9 +580,8 @@ func (w *fastWriter) department(set ast.SelectionSet, code string) bool {
 		case "kind":
 			w.str(d.Kind)
 		}
-	}
-	w.buf.WriteByte('}')
-	return true
+		return true
+	})
 }
 
 func (w *fastWriter) jurisdiction(set ast.SelectionSet, code string) bool {
@@ -627,13 +589,8 @@ func (w *fastWriter) jurisdiction(set ast.SelectionSet, code string) bool {
 	if !ok {
 		return false
 	}
-	w.buf.WriteByte('{')
-	for i, s := range set {
-		f := s.(*ast.Field)
-		w.key(i, f.Alias)
+	return w.object(set, "Jurisdiction", func(f *ast.Field) bool {
 		switch f.Name {
-		case "__typename":
-			w.str("Jurisdiction")
 		case "code":
 			w.str(j.Code)
 		case "level":
@@ -645,9 +602,8 @@ func (w *fastWriter) jurisdiction(set ast.SelectionSet, code string) bool {
 		case "adminCode":
 			w.str(j.AdminCode)
 		}
-	}
-	w.buf.WriteByte('}')
-	return true
+		return true
+	})
 }
 
 // reporter writes the reporter as the @access directive would let it
@@ -674,19 +630,13 @@ func (w *fastWriter) reporter(set ast.SelectionSet, c *cases.Case) bool {
 		}
 		w.str(s)
 	}
-	w.buf.WriteByte('{')
-	for i, s := range set {
-		f := s.(*ast.Field)
-		w.key(i, f.Alias)
+	return w.object(set, "Reporter", func(f *ast.Field) bool {
 		switch f.Name {
-		case "__typename":
-			w.str("Reporter")
 		case "name":
 			value(c.ReporterName, access.MaskRule(model.MaskRuleName))
 		case "phone":
 			value(c.ReporterPhone, access.MaskRule(model.MaskRulePhone))
 		}
-	}
-	w.buf.WriteByte('}')
-	return true
+		return true
+	})
 }

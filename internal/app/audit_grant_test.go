@@ -14,21 +14,7 @@ import (
 // reporter group; a read that returns Chengdong cases too names both.
 func TestAuditNamesOnlyTheGrantsTheRowsWereReadUnder(t *testing.T) {
 	h := newHub(t)
-	r := h.do(h.token("water", "admin"), `mutation($in: AccessRequestInput!) { requestAccess(input: $in) { id status } }`,
-		map[string]any{"in": map[string]any{"dataset": "cases", "fieldGroups": []string{"reporter"},
-			"jurisdiction": "hailing.chengdong", "purpose": "城东积水点报案人回访",
-			"until": seedNow.Add(24 * time.Hour).Format(time.RFC3339)}})
-	if len(r.Errors) > 0 {
-		t.Fatalf("request: %+v", r.Errors)
-	}
-	grant := decode[accessRequest](t, r.Data["requestAccess"]).ID
-	if r = h.do(h.token("urban-management", "admin"), `mutation($id: ID!) { approveAccessRequest(id: $id) { status } }`,
-		map[string]any{"id": grant}); len(r.Errors) > 0 {
-		t.Fatalf("approve: %+v", r.Errors)
-	}
-	t.Cleanup(func() {
-		h.do(h.token("urban-management", "admin"), `mutation($id: ID!) { revokeGrant(id: $id) { status } }`, map[string]any{"id": grant})
-	})
+	grant := grantWaterChengdongReporters(t, h)
 
 	type row struct {
 		Jurisdiction struct{ Code string }    `json:"jurisdiction"`
@@ -152,4 +138,27 @@ func TestPermitGrantOpensNoViolationRows(t *testing.T) {
 	if after := count(); after != before {
 		t.Fatalf("water saw %d violations before planning's permit grant and %d with it", before, after)
 	}
+}
+
+// grantWaterChengdongReporters has water's admin ask for the reporters of
+// Chengdong's cases and urban-management's admin approve; the grant is
+// revoked when the test ends. It returns the grant's id.
+func grantWaterChengdongReporters(t *testing.T, h *hub) string {
+	t.Helper()
+	r := h.do(h.token("water", "admin"), `mutation($in: AccessRequestInput!) { requestAccess(input: $in) { id status } }`,
+		map[string]any{"in": map[string]any{"dataset": "cases", "fieldGroups": []string{"reporter"},
+			"jurisdiction": "hailing.chengdong", "purpose": "城东积水点报案人回访",
+			"until": seedNow.Add(24 * time.Hour).Format(time.RFC3339)}})
+	if len(r.Errors) > 0 {
+		t.Fatalf("request: %+v", r.Errors)
+	}
+	grant := decode[accessRequest](t, r.Data["requestAccess"]).ID
+	admin := h.token("urban-management", "admin")
+	if r = h.do(admin, `mutation($id: ID!) { approveAccessRequest(id: $id) { status } }`, map[string]any{"id": grant}); len(r.Errors) > 0 {
+		t.Fatalf("approve: %+v", r.Errors)
+	}
+	t.Cleanup(func() {
+		h.do(admin, `mutation($id: ID!) { revokeGrant(id: $id) { status } }`, map[string]any{"id": grant})
+	})
+	return grant
 }

@@ -32,21 +32,7 @@ func TestFastPathMatchesExecutor(t *testing.T) {
 	slow := newHubEnv(t, map[string]string{"GRAPHQL_FAST_PATH": "false", "RATE_LIMIT_ANONYMOUS": "off"})
 
 	// water holds the reporter of Chengdong's cases through a grant.
-	r := fast.do(fast.token("water", "admin"), `mutation($in: AccessRequestInput!) { requestAccess(input: $in) { id } }`,
-		map[string]any{"in": map[string]any{"dataset": "cases", "fieldGroups": []string{"reporter"},
-			"jurisdiction": "hailing.chengdong", "purpose": "城东积水点报案人回访",
-			"until": seedNow.Add(24 * time.Hour).Format(time.RFC3339)}})
-	if len(r.Errors) > 0 {
-		t.Fatalf("request: %+v", r.Errors)
-	}
-	grant := decode[accessRequest](t, r.Data["requestAccess"]).ID
-	admin := fast.token("urban-management", "admin")
-	if r = fast.do(admin, `mutation($id: ID!) { approveAccessRequest(id: $id) { status } }`, map[string]any{"id": grant}); len(r.Errors) > 0 {
-		t.Fatalf("approve: %+v", r.Errors)
-	}
-	t.Cleanup(func() {
-		fast.do(admin, `mutation($id: ID!) { revokeGrant(id: $id) { status } }`, map[string]any{"id": grant})
-	})
+	grantWaterChengdongReporters(t, fast)
 	// Both hubs must see the grant before the comparison starts.
 	if !waitUntil(10*time.Second, func() bool {
 		q := `{ cases(filter: {jurisdiction: "hailing.chengdong"}, first: 20) { edges { node { reporter { phone } } } } }`
