@@ -164,7 +164,7 @@ func violationFilter(f *model.ViolationFilter) (violation.Filter, error) {
 	}
 	out := violation.Filter{Kind: deref(f.Kind), Subtype: deref(f.Subtype), Statuses: f.Status,
 		Jurisdiction: deref(f.Jurisdiction), DiscoveredFrom: f.DiscoveredFrom, DiscoveredTo: f.DiscoveredTo,
-		Open: f.Open, Overdue: f.Overdue}
+		Open: f.Open, Overdue: f.Overdue, Outcomes: f.Outcome}
 	var err error
 	if out.PropertyID, err = optionalID("filter.propertyId", f.PropertyID); err != nil {
 		return out, err

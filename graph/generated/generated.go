@@ -5335,6 +5335,8 @@ input ViolationFilter {
   discoveredTo: DateTime
   open: Boolean
   overdue: Boolean
+  "How it ended, e.g. [DEMOLISHED] for the structures actually removed."
+  outcome: [ViolationOutcome!]
 }
 
 input PartyInput {
@@ -23731,7 +23733,7 @@ func (ec *executionContext) unmarshalInputViolationFilter(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"kind", "subtype", "status", "jurisdiction", "propertyId", "caseId", "discoveredFrom", "discoveredTo", "open", "overdue"}
+	fieldsInOrder := [...]string{"kind", "subtype", "status", "jurisdiction", "propertyId", "caseId", "discoveredFrom", "discoveredTo", "open", "overdue", "outcome"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -23808,6 +23810,13 @@ func (ec *executionContext) unmarshalInputViolationFilter(ctx context.Context, o
 				return it, err
 			}
 			it.Overdue = data
+		case "outcome":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("outcome"))
+			data, err := ec.unmarshalOViolationOutcome2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐOutcomeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Outcome = data
 		}
 	}
 	return it, nil
@@ -29795,6 +29804,21 @@ func (ec *executionContext) marshalNViolationKind2githubᚗcomᚋfengchengᚋdat
 	return res
 }
 
+func (ec *executionContext) unmarshalNViolationOutcome2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐOutcome(ctx context.Context, v any) (violation.Outcome, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := violation.Outcome(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNViolationOutcome2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐOutcome(ctx context.Context, sel ast.SelectionSet, v violation.Outcome) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ViolationOutcome!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNViolationStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐStatus(ctx context.Context, v any) (violation.Status, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := violation.Status(tmp)
@@ -31187,6 +31211,42 @@ func (ec *executionContext) marshalOViolationOrder2ᚖgithubᚗcomᚋfengcheng�
 	_ = ctx
 	res := graphql.MarshalString(string(*v))
 	return res
+}
+
+func (ec *executionContext) unmarshalOViolationOutcome2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐOutcomeᚄ(ctx context.Context, v any) ([]violation.Outcome, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]violation.Outcome, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNViolationOutcome2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐOutcome(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOViolationOutcome2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐOutcomeᚄ(ctx context.Context, sel ast.SelectionSet, v []violation.Outcome) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNViolationOutcome2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐOutcome(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOViolationOutcome2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋviolationᚐOutcome(ctx context.Context, v any) (*violation.Outcome, error) {

@@ -439,6 +439,8 @@ type ViolationFilter struct {
 	DiscoveredTo   *time.Time         `json:"discoveredTo,omitempty"`
 	Open           *bool              `json:"open,omitempty"`
 	Overdue        *bool              `json:"overdue,omitempty"`
+	// How it ended, e.g. [DEMOLISHED] for the structures actually removed.
+	Outcome []violation.Outcome `json:"outcome,omitempty"`
 }
 
 type ViolationInput struct {

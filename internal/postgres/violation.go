@@ -134,6 +134,13 @@ func violationFilter(w *where, f violation.Filter, now time.Time) {
 	if f.Open != nil {
 		w.add("is_open = @open", "open", *f.Open)
 	}
+	if len(f.Outcomes) > 0 {
+		out := make([]string, len(f.Outcomes))
+		for i, o := range f.Outcomes {
+			out[i] = string(o)
+		}
+		w.add("outcome = ANY(@outcomes)", "outcomes", out)
+	}
 	if f.Overdue != nil {
 		// Mirrors violation.Violation.Overdue.
 		const overdue = "(is_open AND deadline < @now)"

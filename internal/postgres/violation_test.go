@@ -1415,3 +1415,44 @@ func TestViolationOutbox(t *testing.T) {
 		t.Fatalf("failed report left %d violations (%v)", failed, err)
 	}
 }
+
+// Violations can be listed and counted by how they ended.
+func TestViolationFilterByOutcome(t *testing.T) {
+	pool := setup(t)
+	clk := &clock{now: time.Date(2025, 3, 3, 1, 0, 0, 0, time.UTC)}
+	svc := violService(pool, violOfficer(), clk, nil)
+	ctx := as(context.Background(), "urban-management", "officer")
+	marker := uuid.New()
+	var dismissed uuid.UUID
+	for i := range 3 {
+		v, err := svc.Report(ctx, violInput(marker))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			dismissed = violStep(t, svc, ctx, v.ID, violation.ActionDismiss, violation.TransitionInput{Note: "现场核实无违建"}).ID
+		}
+	}
+	first := 10
+	list := func(o ...violation.Outcome) []*violation.Violation {
+		t.Helper()
+		p, err := svc.List(ctx, violation.Filter{PropertyID: &marker, Outcomes: o}, "", &first, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Violations
+	}
+	if got := list(violation.OutcomeUnfounded); len(got) != 1 || got[0].ID != dismissed || got[0].Outcome != violation.OutcomeUnfounded {
+		t.Fatalf("UNFOUNDED: %d violations", len(got))
+	}
+	if got := list(violation.OutcomeDemolished, violation.OutcomeLegalized); len(got) != 0 {
+		t.Fatalf("DEMOLISHED or LEGALIZED: %d violations, want none", len(got))
+	}
+	if n, err := svc.Count(ctx, violation.Filter{PropertyID: &marker, Outcomes: []violation.Outcome{violation.OutcomeUnfounded}}); err != nil || n != 1 {
+		t.Fatalf("count UNFOUNDED: %d %v", n, err)
+	}
+	_, err := svc.List(ctx, violation.Filter{Outcomes: []violation.Outcome{"BURNT"}}, "", &first, nil)
+	if e, ok := apperr.As(err); !ok || e.Code != apperr.BadUserInput || e.Field != "filter.outcome" {
+		t.Fatalf("unknown outcome: %v", err)
+	}
+}

@@ -37,6 +37,9 @@ type Filter struct {
 	// Overdue selects open violations past their deadline (see
 	// Violation.Overdue), or with false everything else.
 	Overdue *bool
+	// Outcomes selects violations that ended so (demolished structures
+	// apart from penalties, say).
+	Outcomes []Outcome
 }
 
 // ListQuery is one page request.
@@ -80,6 +83,7 @@ func (f Filter) Terms(o Order) []access.FilterTerm {
 	t.Add(f.DiscoveredFrom != nil || f.DiscoveredTo != nil, "filter.discoveredFrom", "core")
 	t.Add(f.Open != nil, "filter.open", "core")
 	t.Add(f.Overdue != nil, "filter.overdue", "core")
+	t.Add(len(f.Outcomes) > 0, "filter.outcome", "core")
 	t.Add(o != "", "orderBy", "core") // discovery time, deadline
 	return t
 }

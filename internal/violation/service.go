@@ -237,6 +237,11 @@ func (s *Service) validateFilter(ctx context.Context, d *access.Decision, f *Fil
 	if f.Kind != "" && !f.Kind.Valid() {
 		return apperr.Invalid("filter.kind", "unknown kind %q", f.Kind)
 	}
+	for _, o := range f.Outcomes {
+		if !slices.Contains([]Outcome{OutcomeDemolished, OutcomeLegalized, OutcomePenalized, OutcomeUnfounded}, o) {
+			return apperr.Invalid("filter.outcome", "unknown outcome %q", o)
+		}
+	}
 	if f.Subtype != "" {
 		k, ok := KindOf(f.Subtype)
 		if !ok {
