@@ -8,6 +8,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -46,11 +47,14 @@ type Config struct {
 	RequestTimeout time.Duration // REQUEST_TIMEOUT
 	ShutdownGrace  time.Duration // SHUTDOWN_GRACE
 	LogLevel       string        // LOG_LEVEL: debug, info, warn, error
-	AllowedOrigins []string      // ALLOWED_ORIGINS: for browsers and WebSockets; empty = same origin only
-	RateCitizen    string        // RATE_LIMIT_CITIZEN: per citizen, e.g. 30/1m
-	RateAPIKey     string        // RATE_LIMIT_APIKEY: per API key
-	RateAnonymous  string        // RATE_LIMIT_ANONYMOUS: per client address without credentials
-	IngestMaxBytes int64         // INGEST_MAX_BYTES: bulk file size limit, before and after decompression
+	AllowedOrigins []string      // ALLOWED_ORIGINS: for browsers (CORS) and WebSockets; empty = same origin only
+	// TrustedProxies (TRUSTED_PROXIES: CIDRs or addresses) are the hops
+	// whose X-Forwarded-For is believed when finding the client's address.
+	TrustedProxies []netip.Prefix
+	RateCitizen    string // RATE_LIMIT_CITIZEN: per citizen, e.g. 30/1m
+	RateAPIKey     string // RATE_LIMIT_APIKEY: per API key
+	RateAnonymous  string // RATE_LIMIT_ANONYMOUS: per client address without credentials
+	IngestMaxBytes int64  // INGEST_MAX_BYTES: bulk file size limit, before and after decompression
 	// Who may read the schema itself (see Exposure). Empty takes the mode's
 	// default: open in development, closed in production.
 	Introspection Exposure // GRAPHQL_INTROSPECTION: __schema and __type
@@ -162,6 +166,20 @@ func Load(getenv func(string) string) (Config, error) {
 		for _, s := range strings.Split(o, ",") {
 			c.AllowedOrigins = append(c.AllowedOrigins, strings.TrimSpace(s))
 		}
+	}
+	for _, s := range strings.Split(get("TRUSTED_PROXIES", ""), ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return c, fmt.Errorf("TRUSTED_PROXIES: %q is neither a CIDR nor an address", s)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
 	}
 	for _, k := range strings.Split(get("PERSISTED_ONLY", ""), ",") {
 		switch k = strings.TrimSpace(k); k {

@@ -178,7 +178,7 @@ func Handler(d Deps) http.Handler {
 		h = minRateBody(d.Config.BodyReadTimeout, d.Config.UploadMinRate, h)
 		route(pattern, pattern, authenticated(log, d.Auth, streamLimited(log, d.Limiter, d.Limits.Stream, slots, h)))
 	}
-	return mux
+	return realClient(d.Config.TrustedProxies, corsHeaders(d.Config.AllowedOrigins, mux))
 }
 
 // auditBarrier gives each GraphQL response (a query's, or one event of a

@@ -1,0 +1,94 @@
+package server
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/rs/cors"
+)
+
+// corsHeaders lets browsers on the origins in ALLOWED_ORIGINS call the hub
+// (the same patterns as WebSockets: a host such as console.example.cn or
+// *.example.cn, or a whole origin such as https://console.example.cn).
+// Credentials travel in headers (Authorization, X-API-Key), never cookies,
+// so no Access-Control-Allow-Credentials is sent. Without patterns the
+// handler is returned unchanged: same origin only.
+func corsHeaders(patterns []string, next http.Handler) http.Handler {
+	if len(patterns) == 0 {
+		return next
+	}
+	return cors.New(cors.Options{
+		AllowOriginFunc: func(origin string) bool { return originAllowed(patterns, origin) },
+		AllowedMethods:  []string{http.MethodGet, http.MethodPost, http.MethodHead},
+		AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", "X-API-Key", "X-Citizen-ID", "X-Request-ID",
+			"Range", "traceparent", "tracestate", "apollographql-client-name", "apollographql-client-version"},
+		ExposedHeaders: []string{"X-Request-ID", "Retry-After", "Content-Range", "Accept-Ranges"},
+		MaxAge:         600,
+	}).Handler(next)
+}
+
+// originAllowed matches an Origin header against patterns with path.Match,
+// as the WebSocket library does: against the host, or against the whole
+// origin when the pattern has a scheme.
+func originAllowed(patterns []string, origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	for _, p := range patterns {
+		target := u.Host
+		if strings.Contains(p, "://") {
+			target = u.Scheme + "://" + u.Host
+		}
+		if ok, err := path.Match(strings.ToLower(p), strings.ToLower(target)); err == nil && ok {
+			return true
+		}
+	}
+	return false
+}
+
+// realClient sets r.RemoteAddr to the client's address when the request
+// came through trusted proxies (TRUSTED_PROXIES): X-Forwarded-For is read
+// from the right, skipping trusted hops, and the first untrusted address is
+// the client. A peer outside the list is the client itself, whatever the
+// header says, so nobody can pick their own rate-limit bucket. Without
+// trusted proxies the handler is returned unchanged.
+func realClient(trusted []netip.Prefix, next http.Handler) http.Handler {
+	if len(trusted) == 0 {
+		return next
+	}
+	isTrusted := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a.Unmap()) {
+				return true
+			}
+		}
+		return false
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		peer, err := netip.ParseAddr(remoteHost(r.RemoteAddr))
+		if err != nil || !isTrusted(peer) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		client := peer
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break // a malformed hop: trust nothing before it
+			}
+			client = a
+			if !isTrusted(a) {
+				break
+			}
+		}
+		r2 := r.Clone(r.Context())
+		r2.RemoteAddr = net.JoinHostPort(client.Unmap().String(), "0")
+		next.ServeHTTP(w, r2)
+	})
+}
