@@ -1,13 +1,17 @@
 package server
 
 import (
+	"bufio"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"path"
 	"strings"
+	"unicode"
 
+	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/rs/cors"
 )
 
@@ -90,5 +94,36 @@ func realClient(trusted []netip.Prefix, next http.Handler) http.Handler {
 		r2 := r.Clone(r.Context())
 		r2.RemoteAddr = net.JoinHostPort(client.Unmap().String(), "0")
 		next.ServeHTTP(w, r2)
+	})
+}
+
+// refuseBatches answers a JSON array of operations (Apollo's BatchHttpLink,
+// for one) with a clear BAD_USER_INPUT instead of the transport's "not
+// valid JSON": the hub runs one operation per request, so that each is
+// authenticated, limited, costed and audited on its own.
+func refuseBatches(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.Body == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		br := bufio.NewReaderSize(r.Body, 512)
+		for {
+			b, err := br.Peek(1)
+			if err != nil || !unicode.IsSpace(rune(b[0])) {
+				if err == nil && b[0] == '[' {
+					writeError(w, http.StatusBadRequest, apperr.New(apperr.BadUserInput,
+						"batched operations (a JSON array) are not supported: send one operation per request"))
+					return
+				}
+				break
+			}
+			_, _ = br.ReadByte()
+		}
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{br, r.Body}
+		next.ServeHTTP(w, r)
 	})
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -72,5 +73,25 @@ func TestRealClient(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("peer %s, X-Forwarded-For %q: client %s, want %s", tc.peer, tc.xff, got, tc.want)
 		}
+	}
+}
+
+func TestRefuseBatches(t *testing.T) {
+	var got string
+	h := refuseBatches(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = string(b)
+	}))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/query", strings.NewReader(` 
+ [{"query":"{ __typename }"},{"query":"{ __typename }"}]`)))
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "BAD_USER_INPUT") || !strings.Contains(w.Body.String(), "one operation per request") {
+		t.Fatalf("a batch: %d %s", w.Code, w.Body)
+	}
+	body := `  {"query":"{ __typename }"}`
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/query", strings.NewReader(body)))
+	if w.Code != http.StatusOK || got != strings.TrimLeft(body, " ") {
+		t.Fatalf("one operation must pass with its body intact (less leading blanks): %d %q", w.Code, got)
 	}
 }

@@ -139,6 +139,7 @@ func Handler(d Deps) http.Handler {
 		}
 		gql.ServeHTTP(w, r.WithContext(d.RequestScope(r.Context())))
 	})
+	operations := refuseBatches(scoped)
 
 	mux := http.NewServeMux()
 	route := func(pattern, name string, h http.Handler) {
@@ -147,7 +148,7 @@ func Handler(d Deps) http.Handler {
 	// Who calls, and whether they may call now, is settled before the
 	// body is read: a caller over its limit costs no body, and the body
 	// that is read must arrive within BODY_READ_TIMEOUT.
-	var limited = bodyDeadline(d.Config.BodyReadTimeout, limitBody(d.Config.MaxBodyBytes, scoped))
+	var limited = bodyDeadline(d.Config.BodyReadTimeout, limitBody(d.Config.MaxBodyBytes, operations))
 	if d.Limiter != nil {
 		limited = rateLimited(log, d.Limiter, d.Limits, limited)
 	}
