@@ -4925,7 +4925,7 @@ enum MaskRule {
 }
 
 "An instant, RFC 3339 in UTC."
-scalar DateTime
+scalar DateTime @specifiedBy(url: "https://scalars.graphql.org/andimarek/date-time")
 
 "A WGS-84 point."
 type GeoPoint @shareable {
