@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -11,8 +12,10 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/rs/cors"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // corsHeaders lets browsers on the origins in ALLOWED_ORIGINS call the hub
@@ -126,4 +129,48 @@ func refuseBatches(next http.Handler) http.Handler {
 		}{br, r.Body}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// oneErrorPerField keeps one error per field path and message: a field
+// group denied on a 200-row list is one error, at the lowest row's path, not
+// 200 identical ones. Paths compare with their list indices left out.
+func oneErrorPerField(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if resp == nil || len(resp.Errors) < 2 {
+		return resp
+	}
+	at := make(map[string]int, len(resp.Errors))
+	kept := resp.Errors[:0:0]
+	for _, e := range resp.Errors {
+		var key strings.Builder
+		for _, p := range e.Path {
+			if name, ok := p.(ast.PathName); ok {
+				key.WriteString(string(name))
+			}
+			key.WriteByte('/')
+		}
+		key.WriteString(e.Message)
+		i, seen := at[key.String()]
+		switch {
+		case !seen:
+			at[key.String()] = len(kept)
+			kept = append(kept, e)
+		case pathBefore(e.Path, kept[i].Path):
+			kept[i] = e
+		}
+	}
+	resp.Errors = kept
+	return resp
+}
+
+// pathBefore orders two paths of the same shape by their list indices.
+func pathBefore(a, b ast.Path) bool {
+	for i := range min(len(a), len(b)) {
+		x, xok := a[i].(ast.PathIndex)
+		y, yok := b[i].(ast.PathIndex)
+		if xok && yok && x != y {
+			return x < y
+		}
+	}
+	return false
 }

@@ -125,6 +125,7 @@ func Handler(d Deps) http.Handler {
 	gql.Use(costLimit{max: MaxCostDefault})
 	gql.Use(storableText{})
 	gql.SetErrorPresenter(present)
+	gql.AroundResponses(oneErrorPerField)
 	if d.AuditFlush != nil {
 		gql.AroundResponses(auditBarrier(d.AuditFlush, present))
 	}
