@@ -115,21 +115,7 @@ func TestPermitGrantOpensNoViolationRows(t *testing.T) {
 		return decode[struct{ TotalCount int }](t, r.Data["violations"]).TotalCount
 	}
 	before := count()
-	r := h.do(h.token("water", "admin"), `mutation($in: AccessRequestInput!) { requestAccess(input: $in) { id status } }`,
-		map[string]any{"in": map[string]any{"dataset": "violations", "fieldGroups": []string{"permit"},
-			"jurisdiction": "hailing.chengxi", "purpose": "河道沿线建筑许可核查",
-			"until": seedNow.Add(24 * time.Hour).Format(time.RFC3339)}})
-	if len(r.Errors) > 0 {
-		t.Fatalf("request: %+v", r.Errors)
-	}
-	id := decode[accessRequest](t, r.Data["requestAccess"]).ID
-	if r = h.do(h.token("planning", "admin"), `mutation($id: ID!) { approveAccessRequest(id: $id) { status } }`,
-		map[string]any{"id": id}); len(r.Errors) > 0 {
-		t.Fatalf("approve: %+v", r.Errors)
-	}
-	t.Cleanup(func() {
-		h.do(h.token("planning", "admin"), `mutation($id: ID!) { revokeGrant(id: $id) { status } }`, map[string]any{"id": id})
-	})
+	grantWater(t, h, "violations", "permit", "hailing.chengxi", "planning", "河道沿线建筑许可核查")
 	var chengxi int
 	if err := h.app.Pool.QueryRow(context.Background(),
 		"SELECT count(*) FROM violations WHERE jurisdiction_code LIKE 'hailing.chengxi.%'").Scan(&chengxi); err != nil || chengxi == 0 {
@@ -140,20 +126,26 @@ func TestPermitGrantOpensNoViolationRows(t *testing.T) {
 	}
 }
 
-// grantWaterChengdongReporters has water's admin ask for the reporters of
-// Chengdong's cases and urban-management's admin approve; the grant is
-// revoked when the test ends. It returns the grant's id.
+// grantWaterChengdongReporters grants water the reporters of Chengdong's
+// cases (see grantWater).
 func grantWaterChengdongReporters(t *testing.T, h *hub) string {
 	t.Helper()
+	return grantWater(t, h, "cases", "reporter", "hailing.chengdong", "urban-management", "城东积水点报案人回访")
+}
+
+// grantWater has water's admin ask for a field group of a dataset in a
+// jurisdiction and the provider's admin approve; the grant is revoked when
+// the test ends. It returns the grant's id.
+func grantWater(t *testing.T, h *hub, dataset, group, jurisdiction, provider, purpose string) string {
+	t.Helper()
 	r := h.do(h.token("water", "admin"), `mutation($in: AccessRequestInput!) { requestAccess(input: $in) { id status } }`,
-		map[string]any{"in": map[string]any{"dataset": "cases", "fieldGroups": []string{"reporter"},
-			"jurisdiction": "hailing.chengdong", "purpose": "城东积水点报案人回访",
-			"until": seedNow.Add(24 * time.Hour).Format(time.RFC3339)}})
+		map[string]any{"in": map[string]any{"dataset": dataset, "fieldGroups": []string{group},
+			"jurisdiction": jurisdiction, "purpose": purpose, "until": seedNow.Add(24 * time.Hour).Format(time.RFC3339)}})
 	if len(r.Errors) > 0 {
 		t.Fatalf("request: %+v", r.Errors)
 	}
 	grant := decode[accessRequest](t, r.Data["requestAccess"]).ID
-	admin := h.token("urban-management", "admin")
+	admin := h.token(provider, "admin")
 	if r = h.do(admin, `mutation($id: ID!) { approveAccessRequest(id: $id) { status } }`, map[string]any{"id": grant}); len(r.Errors) > 0 {
 		t.Fatalf("approve: %+v", r.Errors)
 	}
