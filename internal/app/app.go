@@ -234,6 +234,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		return nil, err
 	}
 	a.Metrics = server.NewMetricsWith(pool, a.statements.Count)
+	a.Metrics.Register(auditMetrics(a.Audit)...)
 	var fastPath graphql.OperationMiddleware
 	if cfg.FastPath {
 		fastPath = a.Resolver.FastPath(log)

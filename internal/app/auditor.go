@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"slices"
 	"strings"
 	"time"
@@ -168,4 +169,26 @@ func operationName(ctx context.Context) string {
 		}
 	}
 	return name
+}
+
+// auditMetrics exports the audit writer's counters: the queue an outage
+// fills (pending), records refused for their content (stored stripped),
+// records lost at shutdown, failed write attempts.
+func auditMetrics(w *audit.Writer) []prometheus.Collector {
+	gauge := func(name, help string, v func(audit.Stats) uint64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+			func() float64 { return float64(v(w.Stats())) })
+	}
+	counter := func(name, help string, v func(audit.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(v(w.Stats())) })
+	}
+	return []prometheus.Collector{
+		gauge("datahub_audit_pending", "Audit records accepted and not yet committed.", func(s audit.Stats) uint64 { return s.Pending }),
+		counter("datahub_audit_written_total", "Audit records committed.", func(s audit.Stats) uint64 { return s.Written }),
+		counter("datahub_audit_write_errors_total", "Failed audit write attempts (each retried).", func(s audit.Stats) uint64 { return s.FlushErrors }),
+		counter("datahub_audit_refused_total", "Audit records the database refused for their content, stored stripped.", func(s audit.Stats) uint64 { return s.Refused }),
+		counter("datahub_audit_rejected_total", "Reads refused because the audit queue stayed full.", func(s audit.Stats) uint64 { return s.Rejected }),
+		counter("datahub_audit_lost_total", "Audit records still unwritten when shutdown gave up (logged in full).", func(s audit.Stats) uint64 { return s.Lost }),
+	}
 }

@@ -18,6 +18,10 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	errors   *prometheus.CounterVec
+	// websockets and subscriptions are open now; WebSocket lifetimes stay
+	// out of the request-latency histogram (they last hours).
+	websockets    prometheus.Gauge
+	subscriptions prometheus.Gauge
 }
 
 // NewMetrics registers the instruments and the pool's statistics.
@@ -42,7 +46,13 @@ func NewMetricsWith(pool *pgxpool.Pool, statements func() uint64) *Metrics {
 			Name: "datahub_graphql_errors_total", Help: "GraphQL errors by extensions.code.",
 		}, []string{"code"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.errors,
+	m.websockets = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "datahub_websocket_connections", Help: "Open GraphQL WebSocket connections.",
+	})
+	m.subscriptions = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "datahub_subscriptions", Help: "Active GraphQL subscriptions.",
+	})
+	reg.MustRegister(m.requests, m.latency, m.errors, m.websockets, m.subscriptions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if pool != nil {
 		reg.MustRegister(newPoolCollector(pool))
@@ -62,10 +72,16 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
 }
 
-func (m *Metrics) observe(route string, status int, d time.Duration) {
+func (m *Metrics) observe(route string, status int, d time.Duration, websocket bool) {
 	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
+	if !websocket {
+		m.latency.WithLabelValues(route).Observe(d.Seconds())
+	}
 }
+
+// Register adds collectors of other parts of the hub (the audit writer's
+// queue, say) to the /metrics registry.
+func (m *Metrics) Register(cs ...prometheus.Collector) { m.Registry.MustRegister(cs...) }
 
 // poolCollector exports pgxpool statistics at scrape time.
 type poolCollector struct {

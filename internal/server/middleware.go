@@ -83,7 +83,7 @@ func observed(log *slog.Logger, m *Metrics, route string, next http.Handler) htt
 				}
 			}
 			d := time.Since(start)
-			m.observe(route, rec.status, d)
+			m.observe(route, rec.status, d, isWebSocket(r))
 			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("request_id", RequestID(r.Context())), slog.String("method", r.Method),
 				slog.String("path", r.URL.Path), slog.Int("status", rec.status),

@@ -92,7 +92,7 @@ func Handler(d Deps) http.Handler {
 	log := d.Logger
 	gql := handler.New(d.Schema)
 	present := errorPresenter(log, d.Metrics, d.InputErrors)
-	guard := &wsGuard{log: log, present: present, auth: d.WSAuth, limiter: d.Limiter, limits: d.Limits, timeout: d.Config.RequestTimeout,
+	guard := &wsGuard{log: log, metrics: d.Metrics, present: present, auth: d.WSAuth, limiter: d.Limiter, limits: d.Limits, timeout: d.Config.RequestTimeout,
 		recheck: d.Config.WSRecheckInterval, maxSubs: int64(d.Config.WSMaxSubscriptions), scope: d.RequestScope,
 		initTime: d.Config.WSInitTimeout}
 	// Browsers may only open subscriptions from the configured origins

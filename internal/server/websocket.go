@@ -112,7 +112,8 @@ func (s sessionConns) Accept(w http.ResponseWriter, r *http.Request, opts transp
 
 // wsGuard applies the per-operation rules to WebSocket connections.
 type wsGuard struct {
-	log *slog.Logger
+	log     *slog.Logger
+	metrics *Metrics // nil in unit tests
 	// present is the hub's error presenter: refusals made before gqlgen
 	// has a response context still become errors the one usual way.
 	present  graphql.ErrorPresenterFunc
@@ -140,6 +141,10 @@ func (g *wsGuard) transport(impl transport.WebsocketImplementation) transport.We
 
 // handle serves a WebSocket upgrade with a fresh session.
 func (g *wsGuard) handle(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	if g.metrics != nil {
+		g.metrics.websockets.Inc()
+		defer g.metrics.websockets.Dec()
+	}
 	sess := &wsSession{remoteAddr: r.RemoteAddr}
 	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), wsSessionKey{}, sess)))
 }
@@ -246,7 +251,15 @@ func (g *wsGuard) aroundOperation(ctx context.Context, next graphql.OperationHan
 		}
 		// The operation's context ends when the subscription does
 		// (completed by either side, or the connection closed).
-		context.AfterFunc(ctx, func() { sess.subs.Add(-1) })
+		if g.metrics != nil {
+			g.metrics.subscriptions.Inc()
+		}
+		context.AfterFunc(ctx, func() {
+			sess.subs.Add(-1)
+			if g.metrics != nil {
+				g.metrics.subscriptions.Dec()
+			}
+		})
 		return next(ctx)
 	}
 	if g.scope != nil {
