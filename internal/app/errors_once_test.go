@@ -2,6 +2,9 @@ package app_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -19,5 +22,34 @@ func TestDeniedFieldReportedOncePerPath(t *testing.T) {
 	}
 	if n := strings.Count(string(r.Data["properties"]), `"permits":null`); n != 20 {
 		t.Fatalf("%d compounds with permits null, want 20: %.300s", n, r.Data["properties"])
+	}
+}
+
+// Errors gqlgen's transports write themselves carry a code too.
+func TestTransportErrorsHaveCodes(t *testing.T) {
+	h := newHub(t)
+	for _, tc := range []struct {
+		name string
+		req  func() *http.Request
+	}{
+		{"unsupported content type", func() *http.Request {
+			r, _ := http.NewRequest("POST", h.srv.URL+"/query", strings.NewReader(`{ __typename }`))
+			r.Header.Set("Content-Type", "text/plain")
+			return r
+		}},
+		{"mutation over GET", func() *http.Request {
+			r, _ := http.NewRequest("GET", h.srv.URL+"/query?query="+url.QueryEscape(`mutation { revokeGrant(id: "x") { status } }`), nil)
+			return r
+		}},
+	} {
+		res, err := http.DefaultClient.Do(tc.req())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode < 400 || !strings.Contains(string(b), `"code":"BAD_USER_INPUT"`) {
+			t.Errorf("%s: %d %s", tc.name, res.StatusCode, b)
+		}
 	}
 }

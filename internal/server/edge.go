@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -173,4 +174,77 @@ func pathBefore(a, b ast.Path) bool {
 		}
 	}
 	return false
+}
+
+// codedErrors gives every error gqlgen's transports write themselves (an
+// unsupported content type, a mutation over GET) an extensions.code, as
+// every other error of the hub has: BAD_USER_INPUT, the caller's mistake.
+// Only error responses are buffered; answers stream as they are.
+func codedErrors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cw := &codingWriter{ResponseWriter: w}
+		next.ServeHTTP(cw, r)
+		cw.finish()
+	})
+}
+
+type codingWriter struct {
+	http.ResponseWriter
+	status int
+	buf    []byte
+}
+
+func (c *codingWriter) WriteHeader(status int) {
+	c.status = status
+	if status < 400 || status == http.StatusTooManyRequests {
+		c.ResponseWriter.WriteHeader(status)
+	}
+}
+
+func (c *codingWriter) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	if c.status < 400 || c.status == http.StatusTooManyRequests {
+		return c.ResponseWriter.Write(b)
+	}
+	c.buf = append(c.buf, b...)
+	return len(b), nil
+}
+
+// Unwrap lets http.ResponseController reach the connection (deadlines,
+// flushes, WebSocket hijacking).
+func (c *codingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+func (c *codingWriter) finish() {
+	if c.status < 400 || c.status == http.StatusTooManyRequests {
+		return
+	}
+	body := c.buf
+	var resp struct {
+		Errors []map[string]any `json:"errors"`
+		Data   json.RawMessage  `json:"data,omitempty"`
+	}
+	if json.Unmarshal(body, &resp) == nil && len(resp.Errors) > 0 {
+		changed := false
+		for _, e := range resp.Errors {
+			ext, _ := e["extensions"].(map[string]any)
+			if ext == nil {
+				ext = map[string]any{}
+			}
+			if _, ok := ext["code"]; !ok {
+				ext["code"] = string(apperr.BadUserInput)
+				e["extensions"] = ext
+				changed = true
+			}
+		}
+		if changed {
+			if b, err := json.Marshal(resp); err == nil {
+				body = b
+				c.Header().Del("Content-Length")
+			}
+		}
+	}
+	c.ResponseWriter.WriteHeader(c.status)
+	_, _ = c.ResponseWriter.Write(body)
 }

@@ -138,7 +138,7 @@ func Handler(d Deps) http.Handler {
 			guard.handle(gql, w, r)
 			return
 		}
-		gql.ServeHTTP(w, r.WithContext(d.RequestScope(r.Context())))
+		codedErrors(gql).ServeHTTP(w, r.WithContext(d.RequestScope(r.Context())))
 	})
 	operations := refuseBatches(scoped)
 
