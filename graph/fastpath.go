@@ -90,8 +90,8 @@ func fastCasesRoot(oc *graphql.OperationContext) (*ast.Field, bool) {
 type fastFields map[string]fastFields
 
 var (
-	departmentFields   = fastFields{"__typename": nil, "code": nil, "name": nil, "nameEn": nil, "kind": nil}
-	jurisdictionFields = fastFields{"__typename": nil, "code": nil, "level": nil, "name": nil, "nameEn": nil, "adminCode": nil}
+	departmentFields   = fastFields{"__typename": nil, "id": nil, "code": nil, "name": nil, "nameEn": nil, "kind": nil}
+	jurisdictionFields = fastFields{"__typename": nil, "id": nil, "code": nil, "level": nil, "name": nil, "nameEn": nil, "adminCode": nil}
 	caseFields         = fastFields{
 		"__typename": nil, "id": nil, "caseNo": nil, "kind": nil, "majorCode": nil, "minorCode": nil, "className": nil,
 		"source": nil, "status": nil, "description": nil, "address": nil, "photoUrls": nil,
@@ -571,6 +571,8 @@ func (w *fastWriter) department(set ast.SelectionSet, code string) bool {
 	}
 	return w.object(set, "Department", func(f *ast.Field) bool {
 		switch f.Name {
+		case "id":
+			graphql.MarshalID(d.Code).MarshalGQL(w.buf)
 		case "code":
 			w.str(d.Code)
 		case "name":
@@ -591,6 +593,8 @@ func (w *fastWriter) jurisdiction(set ast.SelectionSet, code string) bool {
 	}
 	return w.object(set, "Jurisdiction", func(f *ast.Field) bool {
 		switch f.Name {
+		case "id":
+			graphql.MarshalID(j.Code).MarshalGQL(w.buf)
 		case "code":
 			w.str(j.Code)
 		case "level":

@@ -1719,7 +1719,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DatasetAccess.OwnReports(childComplexity), true
 
-	case "Department.code":
+	case "Department.id", "Department.code":
 		if e.ComplexityRoot.Department.Code == nil {
 			break
 		}
@@ -2184,7 +2184,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Jurisdiction.Children(childComplexity), true
-	case "Jurisdiction.code":
+	case "Jurisdiction.id", "Jurisdiction.code":
 		if e.ComplexityRoot.Jurisdiction.Code == nil {
 			break
 		}
@@ -4452,6 +4452,8 @@ from the district: hailing, hailing.chengdong,
 hailing.chengdong.fenghuang, hailing.chengdong.fenghuang.g03.
 """
 type Jurisdiction @key(fields: "code") @entityResolver(multi: true) {
+  "Stable id for client caches (Apollo, Relay): the code."
+  id: ID!
   code: String!
   level: JurisdictionLevel!
   "Chinese name."
@@ -4476,6 +4478,8 @@ type Jurisdiction @key(fields: "code") @entityResolver(multi: true) {
 
 "A department that provides or uses shared data."
 type Department @key(fields: "code") @entityResolver(multi: true) {
+  "Stable id for client caches (Apollo, Relay): the code."
+  id: ID!
   code: String!
   "Chinese name."
   name: String!
@@ -5846,6 +5850,8 @@ func (ec *executionContext) childFields_DatasetAccess(ctx context.Context, field
 
 func (ec *executionContext) childFields_Department(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "id":
+		return ec.fieldContext_Department_id(ctx, field)
 	case "code":
 		return ec.fieldContext_Department_code(ctx, field)
 	case "name":
@@ -6024,6 +6030,8 @@ func (ec *executionContext) childFields_InspectionRound(ctx context.Context, fie
 
 func (ec *executionContext) childFields_Jurisdiction(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "id":
+		return ec.fieldContext_Jurisdiction_id(ctx, field)
 	case "code":
 		return ec.fieldContext_Jurisdiction_code(ctx, field)
 	case "level":
@@ -11387,6 +11395,29 @@ func (ec *executionContext) fieldContext_DatasetAccess_grantIds(_ context.Contex
 	return graphql.NewScalarFieldContext("DatasetAccess", field, false, false, "String")
 }
 
+func (ec *executionContext) _Department_id(ctx context.Context, field graphql.CollectedField, obj *directory.Department) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Department_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Department_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Department", field, false, false, "ID")
+}
+
 func (ec *executionContext) _Department_code(ctx context.Context, field graphql.CollectedField, obj *directory.Department) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13072,6 +13103,29 @@ func (ec *executionContext) fieldContext_InspectionRound_inspections(_ context.C
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Jurisdiction_id(ctx context.Context, field graphql.CollectedField, obj *directory.Jurisdiction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Jurisdiction_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Jurisdiction_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Jurisdiction", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Jurisdiction_code(ctx context.Context, field graphql.CollectedField, obj *directory.Jurisdiction) (ret graphql.Marshaler) {
@@ -25238,6 +25292,11 @@ func (ec *executionContext) _Department(ctx context.Context, sel ast.SelectionSe
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Department")
+		case "id":
+			out.Values[i] = ec._Department_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "code":
 			out.Values[i] = ec._Department_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -25902,6 +25961,11 @@ func (ec *executionContext) _Jurisdiction(ctx context.Context, sel ast.Selection
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Jurisdiction")
+		case "id":
+			out.Values[i] = ec._Jurisdiction_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "code":
 			out.Values[i] = ec._Jurisdiction_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

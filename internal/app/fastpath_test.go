@@ -126,7 +126,7 @@ func genCaseQuery(rng *rand.Rand) (string, map[string]any) {
 		rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 		return strings.Join(out, " ")
 	}
-	dept := "{ " + some([]string{"code", "name", "nameEn", "kind", "__typename"}) + " }"
+	dept := "{ " + some([]string{"code", "id", "name", "nameEn", "kind", "__typename"}) + " }"
 	node := some([]string{"id", "caseNo", "kind", "majorCode", "minorCode", "className", "source", "status", "description",
 		"address", "photoUrls", "reportedAt", "registeredAt", "dispatchedAt", "deadline", "handledAt", "closedAt", "overdue",
 		"reworkCount", "createdAt", "updatedAt", "version", "__typename",
@@ -134,7 +134,7 @@ func genCaseQuery(rng *rand.Rand) (string, map[string]any) {
 		"rating { " + some([]string{"stars", "comment", "at", "__typename"}) + " }",
 		"reporter { " + some([]string{"name", "phone", "__typename"}) + " }",
 		"ownerDept " + dept, "handlingDept " + dept,
-		"jurisdiction { " + some([]string{"code", "level", "name", "nameEn", "adminCode", "__typename"}) + " }",
+		"jurisdiction { " + some([]string{"code", "id", "level", "name", "nameEn", "adminCode", "__typename"}) + " }",
 	})
 	// Shapes the fast path must decline; the executor answers both.
 	switch rng.IntN(10) {
