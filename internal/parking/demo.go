@@ -23,7 +23,7 @@ type Grid struct {
 // DemoLots is the size of the standard demo registry.
 const DemoLots = 200
 
-// Demo box: the district centre ± 0.08° (reference/hailing.md).
+// Demo box: the district centre ± 0.08° (docs/demo-data.md).
 const (
 	demoLat, demoLng, demoSpan = 32.49, 119.92, 0.08
 )
@@ -112,7 +112,7 @@ func streetOf(code string) string {
 
 var towns = []string{"jiulong", "gangyang", "suchen"}
 
-// streetNames are the streets and towns of reference/hailing.md and their
+// streetNames are the streets and towns of docs/demo-data.md and their
 // main roads.
 var streetNames = map[string]struct {
 	zh    string

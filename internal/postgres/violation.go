@@ -377,7 +377,7 @@ func (s *ViolationStore) CaseVisible(ctx context.Context, scope access.RowScope,
 	return existsIn(ctx, s.pool, "cases", scope, caseScope, "id", id)
 }
 
-// Demo data figures (reference/hailing.md: "523 illegal structures
+// Demo data figures (docs/demo-data.md: "523 illegal structures
 // demolished, over 37,000 m²").
 const (
 	DemoViolations       = 1500

@@ -44,7 +44,7 @@ type Demo struct {
 	Rounds     []DemoRound
 }
 
-// Demo sizes (reference/hailing.md: 113 old compounds renovated).
+// Demo sizes (docs/demo-data.md: 113 old compounds renovated).
 const (
 	DemoCompounds  = 600
 	DemoRenovated  = 113
@@ -290,7 +290,7 @@ func (g *demoGen) compoundName(gr DemoGrid, old bool) string {
 	}
 }
 
-// District box the generated coordinates stay inside (reference/hailing.md).
+// District box the generated coordinates stay inside (docs/demo-data.md).
 const (
 	demoLatLo, demoLatHi = 32.412, 32.568
 	demoLngLo, demoLngHi = 119.842, 119.998

@@ -15,7 +15,7 @@ const (
 	LevelGrid      = "GRID"
 )
 
-// District facts (reference/hailing.md).
+// District facts (docs/demo-data.md).
 const (
 	DistrictCode      = "hailing"
 	DistrictAdminCode = "321202"
@@ -49,7 +49,7 @@ type Department struct {
 	JurisdictionCode string
 }
 
-// streetDef is one street or town of reference/hailing.md with the seed's
+// streetDef is one street or town of docs/demo-data.md with the seed's
 // own choices: where it lies relative to the district centre, how busy it is
 // (share of cases) and its communities.
 type streetDef struct {

@@ -3,7 +3,7 @@
 // towns → communities and villages → unit grids), the departments, and any
 // number of digital urban-management cases with their timelines.
 //
-// The figures follow reference/hailing.md: about 35,000–40,000 cases a year
+// The figures follow docs/demo-data.md: about 35,000–40,000 cases a year
 // at the default size, events far more common than components, central
 // streets busier than the towns, inspectors' patrols the main source, then
 // the 12345 hotline and the citizen app; weekday and daytime report peaks;
