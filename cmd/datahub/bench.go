@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"bufio"
 	"context"
 	"crypto/rand"
@@ -31,8 +32,8 @@ const benchDatabaseDefault = "postgres://postgres@127.0.0.1:5432/datahub_bench?s
 // shipped on a free loopback port, and drives the named scenarios.
 func (m *Main) bench(ctx context.Context, args []string) error {
 	fs := m.flagSet("bench")
-	dbURL := fs.String("database-url", firstNonEmpty(m.Getenv("BENCH_DATABASE_URL"), benchDatabaseDefault), "the benchmark's database (BENCH_DATABASE_URL); created and seeded when missing")
-	redisURL := fs.String("redis-url", firstNonEmpty(m.Getenv("REDIS_URL"), "redis://127.0.0.1:6379/0"), "Redis (REDIS_URL)")
+	dbURL := fs.String("database-url", cmp.Or(m.Getenv("BENCH_DATABASE_URL"), benchDatabaseDefault), "the benchmark's database (BENCH_DATABASE_URL); created and seeded when missing")
+	redisURL := fs.String("redis-url", cmp.Or(m.Getenv("REDIS_URL"), "redis://127.0.0.1:6379/0"), "Redis (REDIS_URL)")
 	nCases := fs.Int("cases", 1_000_000, "cases to seed into a new benchmark database")
 	duration := fs.Duration("duration", 15*time.Second, "measured time of each run")
 	warmup := fs.Duration("warmup", 3*time.Second, "unmeasured time before each run")
@@ -237,11 +238,3 @@ func splitList(s string) []string {
 	return out
 }
 
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}

@@ -13,9 +13,8 @@ import (
 	"slices"
 	"time"
 
-	vegeta "github.com/tsenart/vegeta/v12/lib"
-
 	"github.com/jackc/pgx/v5/pgxpool"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // Options say where the hub is and how hard to drive it.

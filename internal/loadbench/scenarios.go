@@ -11,19 +11,19 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	vegeta "github.com/tsenart/vegeta/v12/lib"
-
 	"github.com/fengcheng/datahub/internal/auth"
+	"github.com/jackc/pgx/v5"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
-// The scenarios' GraphQL documents (tests count their statements). They are what the hub's users send:
-// S1 a street officer's work list, S2 a planning viewer's cross-department
-// detail under a grant, S3 a dispatcher's nested page, S4 the citizen app's
-// parking search, S5 a year of monthly indicators for every street.
+// The scenarios' GraphQL documents (tests count their statements). They are
+// what the hub's users send: S1 a street officer's work list, S2 a planning
+// viewer's cross-department detail under a grant, S3 a dispatcher's nested
+// page, S4 the citizen app's parking search, S5 a year of monthly
+// indicators for every street.
 const (
 	QueryS1 = `query S1($street: String!) { cases(filter: {jurisdiction: $street, open: true}, orderBy: DEADLINE_ASC, first: 50) {
   edges { node { id caseNo status className deadline overdue address jurisdiction { name } handlingDept { code name }
@@ -62,7 +62,9 @@ type fixtures struct {
 
 type cycleCase struct {
 	id, dept string
-	returned atomic.Bool
+	// uses counts the transitions sent for the case: odd ones return it,
+	// even ones dispatch it again.
+	uses atomic.Uint64
 }
 
 func prepare(ctx context.Context, o Options) (*fixtures, error) {
@@ -72,18 +74,8 @@ func prepare(ctx context.Context, o Options) (*fixtures, error) {
 	mint := func(sub, dept string, roles []string, jur string) (string, error) {
 		return auth.MintDev(o.DevSecret, auth.DevClaims{Subject: sub, Dept: dept, Roles: roles, Jurisdiction: jur}, 24*time.Hour)
 	}
-	rows, err := o.Pool.Query(ctx, `SELECT jurisdiction_code FROM departments WHERE kind = 'STREET' ORDER BY code`)
-	if err != nil {
-		return nil, fmt.Errorf("streets: %w", err)
-	}
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		fx.streets = append(fx.streets, s)
-	}
-	if err := rows.Err(); err != nil {
+	var err error
+	if fx.streets, err = strings1(ctx, o, `SELECT jurisdiction_code FROM departments WHERE kind = 'STREET' ORDER BY code`); err != nil {
 		return nil, fmt.Errorf("streets: %w", err)
 	}
 	if len(fx.streets) == 0 {
@@ -139,21 +131,13 @@ func prepare(ctx context.Context, o Options) (*fixtures, error) {
 	return fx, crows.Err()
 }
 
+// strings1 returns the one text column of sql's rows.
 func strings1(ctx context.Context, o Options, sql string) ([]string, error) {
 	rows, err := o.Pool.Query(ctx, sql)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 // grantPlanning gives planning the violations' party and the compounds'
@@ -291,7 +275,6 @@ func (fx *fixtures) targetsS6() (vegeta.Targeter, error) {
 	}
 	s1, s2, s3, s4 := fx.targetsS1(), fx.targetsS2(), fx.targetsS3(), fx.targetsS4()
 	var n, c atomic.Uint64
-	var mu sync.Mutex
 	return func(t *vegeta.Target) error {
 		switch i := n.Add(1) % 100; {
 		case i < 68:
@@ -303,15 +286,12 @@ func (fx *fixtures) targetsS6() (vegeta.Targeter, error) {
 		case i < 98:
 			return s4(t)
 		}
-		mu.Lock()
-		cc := &fx.cycle[int(c.Add(1)-1)%len(fx.cycle)]
-		mu.Unlock()
-		if cc.returned.Load() {
+		cc := &fx.cycle[int((c.Add(1)-1)%uint64(len(fx.cycle)))]
+		if cc.uses.Add(1)%2 == 0 {
 			*t = fx.gql(mutationDispatch, map[string]any{"id": cc.id, "dept": cc.dept}, bearer(fx.dispatch))
 		} else {
 			*t = fx.gql(mutationReturn, map[string]any{"id": cc.id}, bearer(fx.dispatch))
 		}
-		cc.returned.Store(!cc.returned.Load())
 		return nil
 	}, nil
 }
