@@ -1,8 +1,8 @@
 package main
 
 import (
-	"cmp"
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -237,4 +237,3 @@ func splitList(s string) []string {
 	}
 	return out
 }
-
