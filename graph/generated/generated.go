@@ -46,6 +46,7 @@ type ResolverRoot interface {
 	CaseClass() CaseClassResolver
 	CaseConnection() CaseConnectionResolver
 	CaseEvent() CaseEventResolver
+	CaseRequest() CaseRequestResolver
 	Department() DepartmentResolver
 	DrawReplay() DrawReplayResolver
 	Entity() EntityResolver
@@ -170,6 +171,7 @@ type ComplexityRoot struct {
 		RegisteredAt func(childComplexity int) int
 		ReportedAt   func(childComplexity int) int
 		Reporter     func(childComplexity int) int
+		Requests     func(childComplexity int) int
 		ReworkCount  func(childComplexity int) int
 		Source       func(childComplexity int) int
 		Status       func(childComplexity int) int
@@ -216,6 +218,22 @@ type ComplexityRoot struct {
 		At      func(childComplexity int) int
 		Comment func(childComplexity int) int
 		Stars   func(childComplexity int) int
+	}
+
+	CaseRequest struct {
+		Case          func(childComplexity int) int
+		CaseDeadline  func(childComplexity int) int
+		DecidedAt     func(childComplexity int) int
+		DecidedBy     func(childComplexity int) int
+		DecisionNote  func(childComplexity int) int
+		ExtraDays     func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		Reason        func(childComplexity int) int
+		RequestedAt   func(childComplexity int) int
+		RequestedBy   func(childComplexity int) int
+		RequestedDept func(childComplexity int) int
+		Status        func(childComplexity int) int
 	}
 
 	CaseUpsert struct {
@@ -373,6 +391,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		ApproveAccessRequest      func(childComplexity int, id string) int
+		ApproveCaseRequest        func(childComplexity int, id string, note *string) int
 		BacklogCase               func(childComplexity int, id string, version *int, note string) int
 		CreateSnapshot            func(childComplexity int, dataset string, filter *model.SnapshotFilterInput, profile *model.SnapshotProfileInput) int
 		DeclineCase               func(childComplexity int, id string, version *int, note string) int
@@ -385,11 +404,14 @@ type ComplexityRoot struct {
 		RecordInspectionResult    func(childComplexity int, id string, result property.Result, findings *string, version *int) int
 		RegisterCase              func(childComplexity int, id string, version *int, note *string) int
 		RejectAccessRequest       func(childComplexity int, id string, reason string) int
+		RejectCaseRequest         func(childComplexity int, id string, note string) int
 		ReportCase                func(childComplexity int, input model.ReportCaseInput) int
 		ReportIssue               func(childComplexity int, input model.CitizenReportInput, idempotencyKey string) int
 		ReportParkingAvailability func(childComplexity int, lotID string, free int, at *time.Time) int
 		ReportViolation           func(childComplexity int, input model.ViolationInput) int
 		RequestAccess             func(childComplexity int, input model.AccessRequestInput) int
+		RequestCaseBacklog        func(childComplexity int, id string, reason string, version *int) int
+		RequestCaseDeferral       func(childComplexity int, id string, extraDays int, reason string, version *int) int
 		ReturnCase                func(childComplexity int, id string, version *int, note string) int
 		RevokeGrant               func(childComplexity int, id string, reason *string) int
 		SubmitCaseHandling        func(childComplexity int, id string, version *int, note *string) int
@@ -544,6 +566,7 @@ type ComplexityRoot struct {
 		ParkingLots          func(childComplexity int, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) int
 		ParkingLotsNear      func(childComplexity int, lat float64, lng float64, radiusMeters *int, openAt *time.Time, first *int) int
 		ParkingOpeningRate   func(childComplexity int) int
+		PendingCaseRequests  func(childComplexity int, first *int) int
 		Properties           func(childComplexity int, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string) int
 		Property             func(childComplexity int, id string) int
 		ReplayInspectionDraw func(childComplexity int, round string) int
@@ -722,6 +745,7 @@ type CaseResolver interface {
 
 	Rating(ctx context.Context, obj *cases.Case) (*cases.Rating, error)
 	Timeline(ctx context.Context, obj *cases.Case) ([]*cases.Event, error)
+	Requests(ctx context.Context, obj *cases.Case) ([]*cases.Request, error)
 	Property(ctx context.Context, obj *cases.Case) (*property.Property, error)
 	Violations(ctx context.Context, obj *cases.Case) ([]*violation.Violation, error)
 }
@@ -733,6 +757,13 @@ type CaseConnectionResolver interface {
 }
 type CaseEventResolver interface {
 	FromStatus(ctx context.Context, obj *cases.Event) (*cases.Status, error)
+}
+type CaseRequestResolver interface {
+	Case(ctx context.Context, obj *cases.Request) (*cases.Case, error)
+
+	Status(ctx context.Context, obj *cases.Request) (cases.RequestStatus, error)
+
+	DecidedBy(ctx context.Context, obj *cases.Request) (*string, error)
 }
 type DepartmentResolver interface {
 	Jurisdiction(ctx context.Context, obj *directory.Department) (*directory.Jurisdiction, error)
@@ -796,6 +827,10 @@ type MutationResolver interface {
 	VerifyCase(ctx context.Context, id string, passed bool, version *int, note *string) (*cases.Case, error)
 	DeferCase(ctx context.Context, id string, extraDays int, version *int, note *string) (*cases.Case, error)
 	BacklogCase(ctx context.Context, id string, version *int, note string) (*cases.Case, error)
+	RequestCaseDeferral(ctx context.Context, id string, extraDays int, reason string, version *int) (*cases.Request, error)
+	RequestCaseBacklog(ctx context.Context, id string, reason string, version *int) (*cases.Request, error)
+	ApproveCaseRequest(ctx context.Context, id string, note *string) (*cases.Request, error)
+	RejectCaseRequest(ctx context.Context, id string, note string) (*cases.Request, error)
 	RateCase(ctx context.Context, id string, stars int, comment *string) (*cases.Case, error)
 	ReportIssue(ctx context.Context, input model.CitizenReportInput, idempotencyKey string) (*cases.Case, error)
 	CreateSnapshot(ctx context.Context, dataset string, filter *model.SnapshotFilterInput, profile *model.SnapshotProfileInput) (*evaluation.Manifest, error)
@@ -859,6 +894,7 @@ type QueryResolver interface {
 	Case(ctx context.Context, id string) (*cases.Case, error)
 	Cases(ctx context.Context, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) (*model.CaseConnection, error)
 	CaseClasses(ctx context.Context, kind *cases.Kind) ([]*cases.Class, error)
+	PendingCaseRequests(ctx context.Context, first *int) ([]*cases.Request, error)
 	AccessCatalog(ctx context.Context) ([]*model.CatalogDataset, error)
 	MyCases(ctx context.Context, first *int, after *string) (*model.CaseConnection, error)
 	MyCase(ctx context.Context, id string) (*cases.Case, error)
@@ -1391,6 +1427,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Case.Reporter(childComplexity), true
+	case "Case.requests":
+		if e.ComplexityRoot.Case.Requests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Case.Requests(childComplexity), true
 	case "Case.reworkCount":
 		if e.ComplexityRoot.Case.ReworkCount == nil {
 			break
@@ -1582,6 +1624,85 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CaseRating.Stars(childComplexity), true
+
+	case "CaseRequest.case":
+		if e.ComplexityRoot.CaseRequest.Case == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.Case(childComplexity), true
+	case "CaseRequest.caseDeadline":
+		if e.ComplexityRoot.CaseRequest.CaseDeadline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.CaseDeadline(childComplexity), true
+	case "CaseRequest.decidedAt":
+		if e.ComplexityRoot.CaseRequest.DecidedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.DecidedAt(childComplexity), true
+	case "CaseRequest.decidedBy":
+		if e.ComplexityRoot.CaseRequest.DecidedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.DecidedBy(childComplexity), true
+	case "CaseRequest.decisionNote":
+		if e.ComplexityRoot.CaseRequest.DecisionNote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.DecisionNote(childComplexity), true
+	case "CaseRequest.extraDays":
+		if e.ComplexityRoot.CaseRequest.ExtraDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.ExtraDays(childComplexity), true
+	case "CaseRequest.id":
+		if e.ComplexityRoot.CaseRequest.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.ID(childComplexity), true
+	case "CaseRequest.kind":
+		if e.ComplexityRoot.CaseRequest.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.Kind(childComplexity), true
+	case "CaseRequest.reason":
+		if e.ComplexityRoot.CaseRequest.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.Reason(childComplexity), true
+	case "CaseRequest.requestedAt":
+		if e.ComplexityRoot.CaseRequest.RequestedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.RequestedAt(childComplexity), true
+	case "CaseRequest.requestedBy":
+		if e.ComplexityRoot.CaseRequest.RequestedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.RequestedBy(childComplexity), true
+	case "CaseRequest.requestedDept":
+		if e.ComplexityRoot.CaseRequest.RequestedDept == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.RequestedDept(childComplexity), true
+	case "CaseRequest.status":
+		if e.ComplexityRoot.CaseRequest.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.Status(childComplexity), true
 
 	case "CaseUpsert.case":
 		if e.ComplexityRoot.CaseUpsert.Case == nil {
@@ -2278,6 +2399,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ApproveAccessRequest(childComplexity, args["id"].(string)), true
+	case "Mutation.approveCaseRequest":
+		if e.ComplexityRoot.Mutation.ApproveCaseRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_approveCaseRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApproveCaseRequest(childComplexity, args["id"].(string), args["note"].(*string)), true
 	case "Mutation.backlogCase":
 		if e.ComplexityRoot.Mutation.BacklogCase == nil {
 			break
@@ -2405,6 +2537,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RejectAccessRequest(childComplexity, args["id"].(string), args["reason"].(string)), true
+	case "Mutation.rejectCaseRequest":
+		if e.ComplexityRoot.Mutation.RejectCaseRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rejectCaseRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RejectCaseRequest(childComplexity, args["id"].(string), args["note"].(string)), true
 	case "Mutation.reportCase":
 		if e.ComplexityRoot.Mutation.ReportCase == nil {
 			break
@@ -2460,6 +2603,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestAccess(childComplexity, args["input"].(model.AccessRequestInput)), true
+	case "Mutation.requestCaseBacklog":
+		if e.ComplexityRoot.Mutation.RequestCaseBacklog == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestCaseBacklog_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestCaseBacklog(childComplexity, args["id"].(string), args["reason"].(string), args["version"].(*int)), true
+	case "Mutation.requestCaseDeferral":
+		if e.ComplexityRoot.Mutation.RequestCaseDeferral == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestCaseDeferral_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestCaseDeferral(childComplexity, args["id"].(string), args["extraDays"].(int), args["reason"].(string), args["version"].(*int)), true
 	case "Mutation.returnCase":
 		if e.ComplexityRoot.Mutation.ReturnCase == nil {
 			break
@@ -3258,6 +3423,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ParkingOpeningRate(childComplexity), true
+	case "Query.pendingCaseRequests":
+		if e.ComplexityRoot.Query.PendingCaseRequests == nil {
+			break
+		}
+
+		args, err := ec.field_Query_pendingCaseRequests_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PendingCaseRequests(childComplexity, args["first"].(*int)), true
 	case "Query.properties":
 		if e.ComplexityRoot.Query.Properties == nil {
 			break
@@ -4209,6 +4385,8 @@ type Case @key(fields: "id") @entityResolver(multi: true) {
   rating: CaseRating
   "Every transition, oldest first."
   timeline: [CaseEvent!] @access(dataset: "cases", group: "workflow")
+  "Deferral and backlog requests on the case, oldest first, with their decisions."
+  requests: [CaseRequest!] @access(dataset: "cases", group: "workflow")
   "The residential compound the case is about."
   property: Property
   "Violations found through this case."
@@ -4238,6 +4416,50 @@ type CaseEvent {
   actorDept: String!
   note: String!
   at: DateTime!
+}
+
+"""
+A request to defer (缓办) or backlog (挂账) a case. The department the case
+was dispatched to asks with a reason before the handling deadline; the
+command centre approves or rejects it. A deferral extends the deadline the
+case had when approved (never from now); once the deadline has passed a
+pending request expires: a late case stays late.
+"""
+type CaseRequest {
+  id: ID!
+  "The case asked about (null if you can no longer see it)."
+  case: Case
+  kind: CaseRequestKind!
+  "Working days a deferral asks for (0 for a backlog)."
+  extraDays: Int!
+  reason: String!
+  "As of now: a pending request whose case deadline has passed is EXPIRED."
+  status: CaseRequestStatus!
+  requestedBy: String!
+  requestedDept: String!
+  requestedAt: DateTime!
+  "The case's handling deadline when the request was made; the request lapses with it."
+  caseDeadline: DateTime
+  decidedBy: String
+  decidedAt: DateTime
+  "The command centre's note (required when rejecting)."
+  decisionNote: String!
+}
+
+enum CaseRequestKind {
+  "缓办: extend the handling deadline by extraDays working days."
+  DEFER
+  "挂账: the case cannot be solved now; it leaves the open cases until dispatched again."
+  BACKLOG
+}
+
+enum CaseRequestStatus {
+  "Awaiting the command centre, deadline not passed."
+  PENDING
+  APPROVED
+  REJECTED
+  "Never decided before the case's deadline passed; can no longer be approved."
+  EXPIRED
 }
 
 type CaseEdge {
@@ -4311,6 +4533,8 @@ extend type Query {
   case(id: ID!): Case
   cases(filter: CaseFilter, orderBy: CaseOrder = REPORTED_AT_DESC, first: Int = 20, after: String): CaseConnection!
   caseClasses(kind: CaseKind): [CaseClass!]!
+  "Undecided deferral and backlog requests on cases in your scope, oldest first: the command centre's inbox (expired ones included, to be rejected)."
+  pendingCaseRequests(first: Int = 100): [CaseRequest!]!
 }
 
 extend type Mutation {
@@ -4327,10 +4551,18 @@ extend type Mutation {
   submitCaseHandling(id: ID!, version: Int, note: String): Case!
   "On-site verification: passed closes the case, failed sends it back for rework."
   verifyCase(id: ID!, passed: Boolean!, version: Int, note: String): Case!
-  "缓办: extend the deadline by extraDays working days."
+  "缓办 by the command centre itself: extends the current deadline by extraDays working days; a reason (note) is required and the deadline must not have passed. Recorded as an approved request."
   deferCase(id: ID!, extraDays: Int!, version: Int, note: String): Case!
-  "挂账 (a reason is required)."
+  "挂账 by the command centre itself (a reason is required; refused once the deadline has passed). Recorded as an approved request."
   backlogCase(id: ID!, version: Int, note: String!): Case!
+  "Ask the command centre to defer the case by extraDays (1–30) working days: the handling department, before the deadline."
+  requestCaseDeferral(id: ID!, extraDays: Int!, reason: String!, version: Int): CaseRequest!
+  "Ask the command centre to put the case in backlog (挂账): the handling department, before the deadline."
+  requestCaseBacklog(id: ID!, reason: String!, version: Int): CaseRequest!
+  "Approve a pending request (command centre): the case is deferred or put in backlog in the same transaction."
+  approveCaseRequest(id: ID!, note: String): CaseRequest!
+  "Reject a pending or expired request (command centre; a note is required)."
+  rejectCaseRequest(id: ID!, note: String!): CaseRequest!
   "The reporter's satisfaction with a closed case, once."
   rateCase(id: ID!, stars: Int!, comment: String): Case!
 }
@@ -5688,6 +5920,8 @@ func (ec *executionContext) childFields_Case(ctx context.Context, field graphql.
 		return ec.fieldContext_Case_rating(ctx, field)
 	case "timeline":
 		return ec.fieldContext_Case_timeline(ctx, field)
+	case "requests":
+		return ec.fieldContext_Case_requests(ctx, field)
 	case "property":
 		return ec.fieldContext_Case_property(ctx, field)
 	case "violations":
@@ -5778,6 +6012,38 @@ func (ec *executionContext) childFields_CaseRating(ctx context.Context, field gr
 		return ec.fieldContext_CaseRating_at(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CaseRating", field.Name)
+}
+
+func (ec *executionContext) childFields_CaseRequest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CaseRequest_id(ctx, field)
+	case "case":
+		return ec.fieldContext_CaseRequest_case(ctx, field)
+	case "kind":
+		return ec.fieldContext_CaseRequest_kind(ctx, field)
+	case "extraDays":
+		return ec.fieldContext_CaseRequest_extraDays(ctx, field)
+	case "reason":
+		return ec.fieldContext_CaseRequest_reason(ctx, field)
+	case "status":
+		return ec.fieldContext_CaseRequest_status(ctx, field)
+	case "requestedBy":
+		return ec.fieldContext_CaseRequest_requestedBy(ctx, field)
+	case "requestedDept":
+		return ec.fieldContext_CaseRequest_requestedDept(ctx, field)
+	case "requestedAt":
+		return ec.fieldContext_CaseRequest_requestedAt(ctx, field)
+	case "caseDeadline":
+		return ec.fieldContext_CaseRequest_caseDeadline(ctx, field)
+	case "decidedBy":
+		return ec.fieldContext_CaseRequest_decidedBy(ctx, field)
+	case "decidedAt":
+		return ec.fieldContext_CaseRequest_decidedAt(ctx, field)
+	case "decisionNote":
+		return ec.fieldContext_CaseRequest_decisionNote(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CaseRequest", field.Name)
 }
 
 func (ec *executionContext) childFields_CaseUpsert(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6876,6 +7142,28 @@ func (ec *executionContext) field_Mutation_approveAccessRequest_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_approveCaseRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "note",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["note"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_backlogCase_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7214,6 +7502,28 @@ func (ec *executionContext) field_Mutation_rejectAccessRequest_args(ctx context.
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_rejectCaseRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "note",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["note"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_reportCase_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7305,6 +7615,74 @@ func (ec *executionContext) field_Mutation_requestAccess_args(ctx context.Contex
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_requestCaseBacklog_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_requestCaseDeferral_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "extraDays",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["extraDays"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg3
 	return args, nil
 }
 
@@ -7979,6 +8357,20 @@ func (ec *executionContext) field_Query_parkingLots_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["after"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_pendingCaseRequests_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
 	return args, nil
 }
 
@@ -10123,6 +10515,61 @@ func (ec *executionContext) fieldContext_Case_timeline(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Case_requests(ctx context.Context, field graphql.CollectedField, obj *cases.Case) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Case_requests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Case().Requests(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "cases")
+				if err != nil {
+					var zeroVal []*cases.Request
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "workflow")
+				if err != nil {
+					var zeroVal []*cases.Request
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal []*cases.Request
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*cases.Request) graphql.Marshaler {
+			return ec.marshalOCaseRequest2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Case_requests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Case",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Case_property(ctx context.Context, field graphql.CollectedField, obj *cases.Case) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10833,6 +11280,314 @@ func (ec *executionContext) _CaseRating_at(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_CaseRating_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CaseRating", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CaseRequest_id(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CaseRequest_case(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_case(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CaseRequest().Case(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *cases.Case) graphql.Marshaler {
+			return ec.marshalOCase2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐCase(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_case(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CaseRequest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Case(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CaseRequest_kind(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v cases.RequestKind) graphql.Marshaler {
+			return ec.marshalNCaseRequestKind2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "CaseRequestKind")
+}
+
+func (ec *executionContext) _CaseRequest_extraDays(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_extraDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExtraDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_extraDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CaseRequest_reason(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "String")
+}
+
+func (ec *executionContext) _CaseRequest_status(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CaseRequest().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v cases.RequestStatus) graphql.Marshaler {
+			return ec.marshalNCaseRequestStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, true, true, "CaseRequestStatus")
+}
+
+func (ec *executionContext) _CaseRequest_requestedBy(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_requestedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_requestedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "String")
+}
+
+func (ec *executionContext) _CaseRequest_requestedDept(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_requestedDept(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedDept, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_requestedDept(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "String")
+}
+
+func (ec *executionContext) _CaseRequest_requestedAt(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_requestedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_requestedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CaseRequest_caseDeadline(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_caseDeadline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CaseDeadline, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_caseDeadline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CaseRequest_decidedBy(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_decidedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CaseRequest().DecidedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_decidedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, true, true, "String")
+}
+
+func (ec *executionContext) _CaseRequest_decidedAt(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_decidedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecidedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_decidedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CaseRequest_decisionNote(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_decisionNote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecisionNote, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_decisionNote(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "String")
 }
 
 func (ec *executionContext) _CaseUpsert_outcome(ctx context.Context, field graphql.CollectedField, obj *model.CaseUpsert) (ret graphql.Marshaler) {
@@ -13997,6 +14752,182 @@ func (ec *executionContext) fieldContext_Mutation_backlogCase(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_backlogCase_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_requestCaseDeferral(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestCaseDeferral(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestCaseDeferral(ctx, fc.Args["id"].(string), fc.Args["extraDays"].(int), fc.Args["reason"].(string), fc.Args["version"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *cases.Request) graphql.Marshaler {
+			return ec.marshalNCaseRequest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestCaseDeferral(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestCaseDeferral_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_requestCaseBacklog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestCaseBacklog(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestCaseBacklog(ctx, fc.Args["id"].(string), fc.Args["reason"].(string), fc.Args["version"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *cases.Request) graphql.Marshaler {
+			return ec.marshalNCaseRequest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestCaseBacklog(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestCaseBacklog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_approveCaseRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_approveCaseRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ApproveCaseRequest(ctx, fc.Args["id"].(string), fc.Args["note"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *cases.Request) graphql.Marshaler {
+			return ec.marshalNCaseRequest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_approveCaseRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_approveCaseRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rejectCaseRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rejectCaseRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RejectCaseRequest(ctx, fc.Args["id"].(string), fc.Args["note"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *cases.Request) graphql.Marshaler {
+			return ec.marshalNCaseRequest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rejectCaseRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rejectCaseRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -17284,6 +18215,50 @@ func (ec *executionContext) fieldContext_Query_caseClasses(ctx context.Context, 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_caseClasses_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_pendingCaseRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_pendingCaseRequests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PendingCaseRequests(ctx, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*cases.Request) graphql.Marshaler {
+			return ec.marshalNCaseRequest2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_pendingCaseRequests(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_pendingCaseRequests_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24752,6 +25727,12 @@ func (ec *executionContext) _Case(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Case_timeline(ctx, field, obj)
 				})
+		case "requests":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Case_requests(ctx, field, obj)
+				})
 		case "property":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -25041,6 +26022,102 @@ func (ec *executionContext) _CaseRating(ctx context.Context, sel ast.SelectionSe
 			out.Values[i] = ec._CaseRating_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var caseRequestImplementors = []string{"CaseRequest"}
+
+func (ec *executionContext) _CaseRequest(ctx context.Context, sel ast.SelectionSet, obj *cases.Request) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, caseRequestImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CaseRequest")
+		case "id":
+			out.Values[i] = ec._CaseRequest_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "case":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CaseRequest_case(ctx, field, obj)
+				})
+		case "kind":
+			out.Values[i] = ec._CaseRequest_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "extraDays":
+			out.Values[i] = ec._CaseRequest_extraDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._CaseRequest_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CaseRequest_status(ctx, field, obj)
+				})
+		case "requestedBy":
+			out.Values[i] = ec._CaseRequest_requestedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "requestedDept":
+			out.Values[i] = ec._CaseRequest_requestedDept(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "requestedAt":
+			out.Values[i] = ec._CaseRequest_requestedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "caseDeadline":
+			out.Values[i] = ec._CaseRequest_caseDeadline(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "decidedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CaseRequest_decidedBy(ctx, field, obj)
+				})
+		case "decidedAt":
+			out.Values[i] = ec._CaseRequest_decidedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "decisionNote":
+			out.Values[i] = ec._CaseRequest_decisionNote(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -26182,6 +27259,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "requestCaseDeferral":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestCaseDeferral(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestCaseBacklog":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestCaseBacklog(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "approveCaseRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_approveCaseRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rejectCaseRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rejectCaseRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "rateCase":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_rateCase(ctx, field)
@@ -27194,6 +28299,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_caseClasses(ctx, field)
+				})
+		case "pendingCaseRequests":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_pendingCaseRequests(ctx, field)
 				})
 		case "accessCatalog":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -28848,6 +29959,60 @@ func (ec *executionContext) marshalNCaseKind2githubᚗcomᚋfengchengᚋdatahub�
 	return res
 }
 
+func (ec *executionContext) marshalNCaseRequest2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestᚄ(ctx context.Context, sel ast.SelectionSet, v []*cases.Request) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCaseRequest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequest(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCaseRequest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequest(ctx context.Context, sel ast.SelectionSet, v *cases.Request) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CaseRequest!")
+		return graphql.Null
+	}
+	return ec._CaseRequest(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCaseRequestKind2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestKind(ctx context.Context, v any) (cases.RequestKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := cases.RequestKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCaseRequestKind2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestKind(ctx context.Context, sel ast.SelectionSet, v cases.RequestKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CaseRequestKind!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNCaseRequestStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestStatus(ctx context.Context, v any) (cases.RequestStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := cases.RequestStatus(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCaseRequestStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestStatus(ctx context.Context, sel ast.SelectionSet, v cases.RequestStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CaseRequestStatus!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNCaseSource2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐSource(ctx context.Context, v any) (cases.Source, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := cases.Source(tmp)
@@ -30444,6 +31609,25 @@ func (ec *executionContext) marshalOCaseRating2ᚖgithubᚗcomᚋfengchengᚋdat
 		return graphql.Null
 	}
 	return ec._CaseRating(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOCaseRequest2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestᚄ(ctx context.Context, sel ast.SelectionSet, v []*cases.Request) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCaseRequest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequest(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOCaseSource2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐSourceᚄ(ctx context.Context, v any) ([]cases.Source, error) {
