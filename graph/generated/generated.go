@@ -51,6 +51,7 @@ type ResolverRoot interface {
 	DrawReplay() DrawReplayResolver
 	Entity() EntityResolver
 	Figure() FigureResolver
+	IndicatorPublication() IndicatorPublicationResolver
 	IndicatorRow() IndicatorRowResolver
 	Inspection() InspectionResolver
 	InspectionRound() InspectionRoundResolver
@@ -324,6 +325,22 @@ type ComplexityRoot struct {
 		VisibleIn func(childComplexity int) int
 	}
 
+	IndicatorPublication struct {
+		Checksum       func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Period         func(childComplexity int) int
+		PeriodEnd      func(childComplexity int) int
+		PeriodStart    func(childComplexity int) int
+		PublishedAt    func(childComplexity int) int
+		PublishedBy    func(childComplexity int) int
+		PublishedDept  func(childComplexity int) int
+		Reason         func(childComplexity int) int
+		Rows           func(childComplexity int, groupBy *evaluation.Dim) int
+		RulesVersion   func(childComplexity int) int
+		Version        func(childComplexity int) int
+		WeightsVersion func(childComplexity int) int
+	}
+
 	IndicatorRow struct {
 		Community   func(childComplexity int) int
 		Department  func(childComplexity int) int
@@ -399,6 +416,7 @@ type ComplexityRoot struct {
 		DispatchCase              func(childComplexity int, id string, dept string, version *int, note *string) int
 		DrawInspections           func(childComplexity int, round string, ratio float64, inspectorsPerTarget int, seed *string) int
 		Ping                      func(childComplexity int) int
+		PublishIndicators         func(childComplexity int, period evaluation.Period, at time.Time, reason *string) int
 		PublishInspectionRound    func(childComplexity int, round string) int
 		RateCase                  func(childComplexity int, id string, stars int, comment *string) int
 		RecordInspectionResult    func(childComplexity int, id string, result property.Result, findings *string, version *int) int
@@ -545,38 +563,40 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AccessCatalog        func(childComplexity int) int
-		AccessRequests       func(childComplexity int, direction sharing.Direction, status []sharing.Status) int
-		ActiveGrants         func(childComplexity int, direction sharing.Direction) int
-		AuditChain           func(childComplexity int) int
-		AuditTrail           func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
-		Case                 func(childComplexity int, id string) int
-		CaseClasses          func(childComplexity int, kind *cases.Kind) int
-		Cases                func(childComplexity int, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) int
-		Department           func(childComplexity int, code string) int
-		Departments          func(childComplexity int) int
-		Indicators           func(childComplexity int, period evaluation.Period, from time.Time, to time.Time, groupBy []evaluation.Dim, filter *model.IndicatorFilter) int
-		InspectionRound      func(childComplexity int, round string) int
-		InspectionRounds     func(childComplexity int) int
-		Jurisdiction         func(childComplexity int, code string) int
-		Jurisdictions        func(childComplexity int, root *string, level *directory.Level) int
-		MyCase               func(childComplexity int, id string) int
-		MyCases              func(childComplexity int, first *int, after *string) int
-		ParkingLot           func(childComplexity int, id string) int
-		ParkingLots          func(childComplexity int, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) int
-		ParkingLotsNear      func(childComplexity int, lat float64, lng float64, radiusMeters *int, openAt *time.Time, first *int) int
-		ParkingOpeningRate   func(childComplexity int) int
-		PendingCaseRequests  func(childComplexity int, first *int) int
-		Properties           func(childComplexity int, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string) int
-		Property             func(childComplexity int, id string) int
-		ReplayInspectionDraw func(childComplexity int, round string) int
-		Snapshot             func(childComplexity int, id string) int
-		Snapshots            func(childComplexity int, first *int) int
-		Viewer               func(childComplexity int) int
-		Violation            func(childComplexity int, id string) int
-		Violations           func(childComplexity int, filter *model.ViolationFilter, orderBy *violation.Order, first *int, after *string) int
-		__resolve__service   func(childComplexity int) int
-		__resolve_entities   func(childComplexity int, representations []map[string]any) int
+		AccessCatalog         func(childComplexity int) int
+		AccessRequests        func(childComplexity int, direction sharing.Direction, status []sharing.Status) int
+		ActiveGrants          func(childComplexity int, direction sharing.Direction) int
+		AuditChain            func(childComplexity int) int
+		AuditTrail            func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
+		Case                  func(childComplexity int, id string) int
+		CaseClasses           func(childComplexity int, kind *cases.Kind) int
+		Cases                 func(childComplexity int, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) int
+		Department            func(childComplexity int, code string) int
+		Departments           func(childComplexity int) int
+		IndicatorPublications func(childComplexity int, period evaluation.Period, at time.Time) int
+		Indicators            func(childComplexity int, period evaluation.Period, from time.Time, to time.Time, groupBy []evaluation.Dim, filter *model.IndicatorFilter) int
+		InspectionRound       func(childComplexity int, round string) int
+		InspectionRounds      func(childComplexity int) int
+		Jurisdiction          func(childComplexity int, code string) int
+		Jurisdictions         func(childComplexity int, root *string, level *directory.Level) int
+		MyCase                func(childComplexity int, id string) int
+		MyCases               func(childComplexity int, first *int, after *string) int
+		ParkingLot            func(childComplexity int, id string) int
+		ParkingLots           func(childComplexity int, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) int
+		ParkingLotsNear       func(childComplexity int, lat float64, lng float64, radiusMeters *int, openAt *time.Time, first *int) int
+		ParkingOpeningRate    func(childComplexity int) int
+		PendingCaseRequests   func(childComplexity int, first *int) int
+		Properties            func(childComplexity int, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string) int
+		Property              func(childComplexity int, id string) int
+		PublishedIndicators   func(childComplexity int, period evaluation.Period, at time.Time, version *int) int
+		ReplayInspectionDraw  func(childComplexity int, round string) int
+		Snapshot              func(childComplexity int, id string) int
+		Snapshots             func(childComplexity int, first *int) int
+		Viewer                func(childComplexity int) int
+		Violation             func(childComplexity int, id string) int
+		Violations            func(childComplexity int, filter *model.ViolationFilter, orderBy *violation.Order, first *int, after *string) int
+		__resolve__service    func(childComplexity int) int
+		__resolve_entities    func(childComplexity int, representations []map[string]any) int
 	}
 
 	Renovation struct {
@@ -783,6 +803,12 @@ type FigureResolver interface {
 	Numerator(ctx context.Context, obj *evaluation.Figure) (*int, error)
 	Denominator(ctx context.Context, obj *evaluation.Figure) (*int, error)
 }
+type IndicatorPublicationResolver interface {
+	PeriodStart(ctx context.Context, obj *evaluation.PublishedView) (*time.Time, error)
+	PeriodEnd(ctx context.Context, obj *evaluation.PublishedView) (*time.Time, error)
+
+	Rows(ctx context.Context, obj *evaluation.PublishedView, groupBy *evaluation.Dim) ([]*evaluation.Row, error)
+}
 type IndicatorRowResolver interface {
 	Street(ctx context.Context, obj *evaluation.Row) (*string, error)
 	Community(ctx context.Context, obj *evaluation.Row) (*string, error)
@@ -833,6 +859,7 @@ type MutationResolver interface {
 	RejectCaseRequest(ctx context.Context, id string, note string) (*cases.Request, error)
 	RateCase(ctx context.Context, id string, stars int, comment *string) (*cases.Case, error)
 	ReportIssue(ctx context.Context, input model.CitizenReportInput, idempotencyKey string) (*cases.Case, error)
+	PublishIndicators(ctx context.Context, period evaluation.Period, at time.Time, reason *string) (*evaluation.PublishedView, error)
 	CreateSnapshot(ctx context.Context, dataset string, filter *model.SnapshotFilterInput, profile *model.SnapshotProfileInput) (*evaluation.Manifest, error)
 	ReportParkingAvailability(ctx context.Context, lotID string, free int, at *time.Time) (*parking.Availability, error)
 	DrawInspections(ctx context.Context, round string, ratio float64, inspectorsPerTarget int, seed *string) (*property.Round, error)
@@ -905,6 +932,8 @@ type QueryResolver interface {
 	Indicators(ctx context.Context, period evaluation.Period, from time.Time, to time.Time, groupBy []evaluation.Dim, filter *model.IndicatorFilter) ([]*evaluation.Row, error)
 	Snapshots(ctx context.Context, first *int) ([]*evaluation.Manifest, error)
 	Snapshot(ctx context.Context, id string) (*evaluation.Manifest, error)
+	IndicatorPublications(ctx context.Context, period evaluation.Period, at time.Time) ([]*evaluation.PublishedView, error)
+	PublishedIndicators(ctx context.Context, period evaluation.Period, at time.Time, version *int) (*evaluation.PublishedView, error)
 	ParkingLot(ctx context.Context, id string) (*parking.Lot, error)
 	ParkingLots(ctx context.Context, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) (*model.ParkingLotConnection, error)
 	ParkingLotsNear(ctx context.Context, lat float64, lng float64, radiusMeters *int, openAt *time.Time, first *int) ([]*parking.Nearby, error)
@@ -2058,6 +2087,90 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.GroupAccess.VisibleIn(childComplexity), true
 
+	case "IndicatorPublication.checksum":
+		if e.ComplexityRoot.IndicatorPublication.Checksum == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.Checksum(childComplexity), true
+	case "IndicatorPublication.id":
+		if e.ComplexityRoot.IndicatorPublication.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.ID(childComplexity), true
+	case "IndicatorPublication.period":
+		if e.ComplexityRoot.IndicatorPublication.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.Period(childComplexity), true
+	case "IndicatorPublication.periodEnd":
+		if e.ComplexityRoot.IndicatorPublication.PeriodEnd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.PeriodEnd(childComplexity), true
+	case "IndicatorPublication.periodStart":
+		if e.ComplexityRoot.IndicatorPublication.PeriodStart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.PeriodStart(childComplexity), true
+	case "IndicatorPublication.publishedAt":
+		if e.ComplexityRoot.IndicatorPublication.PublishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.PublishedAt(childComplexity), true
+	case "IndicatorPublication.publishedBy":
+		if e.ComplexityRoot.IndicatorPublication.PublishedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.PublishedBy(childComplexity), true
+	case "IndicatorPublication.publishedDept":
+		if e.ComplexityRoot.IndicatorPublication.PublishedDept == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.PublishedDept(childComplexity), true
+	case "IndicatorPublication.reason":
+		if e.ComplexityRoot.IndicatorPublication.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.Reason(childComplexity), true
+	case "IndicatorPublication.rows":
+		if e.ComplexityRoot.IndicatorPublication.Rows == nil {
+			break
+		}
+
+		args, err := ec.field_IndicatorPublication_rows_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.Rows(childComplexity, args["groupBy"].(*evaluation.Dim)), true
+	case "IndicatorPublication.rulesVersion":
+		if e.ComplexityRoot.IndicatorPublication.RulesVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.RulesVersion(childComplexity), true
+	case "IndicatorPublication.version":
+		if e.ComplexityRoot.IndicatorPublication.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.Version(childComplexity), true
+	case "IndicatorPublication.weightsVersion":
+		if e.ComplexityRoot.IndicatorPublication.WeightsVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.WeightsVersion(childComplexity), true
+
 	case "IndicatorRow.community":
 		if e.ComplexityRoot.IndicatorRow.Community == nil {
 			break
@@ -2482,6 +2595,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Ping(childComplexity), true
+	case "Mutation.publishIndicators":
+		if e.ComplexityRoot.Mutation.PublishIndicators == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_publishIndicators_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PublishIndicators(childComplexity, args["period"].(evaluation.Period), args["at"].(time.Time), args["reason"].(*string)), true
 	case "Mutation.publishInspectionRound":
 		if e.ComplexityRoot.Mutation.PublishInspectionRound == nil {
 			break
@@ -3311,6 +3435,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Departments(childComplexity), true
+	case "Query.indicatorPublications":
+		if e.ComplexityRoot.Query.IndicatorPublications == nil {
+			break
+		}
+
+		args, err := ec.field_Query_indicatorPublications_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.IndicatorPublications(childComplexity, args["period"].(evaluation.Period), args["at"].(time.Time)), true
 	case "Query.indicators":
 		if e.ComplexityRoot.Query.Indicators == nil {
 			break
@@ -3456,6 +3591,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Property(childComplexity, args["id"].(string)), true
+	case "Query.publishedIndicators":
+		if e.ComplexityRoot.Query.PublishedIndicators == nil {
+			break
+		}
+
+		args, err := ec.field_Query_publishedIndicators_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PublishedIndicators(childComplexity, args["period"].(evaluation.Period), args["at"].(time.Time), args["version"].(*int)), true
 	case "Query.replayInspectionDraw":
 		if e.ComplexityRoot.Query.ReplayInspectionDraw == nil {
 			break
@@ -4849,9 +4995,51 @@ extend type Query {
   "Assessment snapshots (evaluators)."
   snapshots(first: Int = 20): [SnapshotManifest!]!
   snapshot(id: ID!): SnapshotManifest
+  "Every version published for the period of that length containing at, newest first."
+  indicatorPublications(period: IndicatorPeriod!, at: DateTime!): [IndicatorPublication!]!
+  "The published figures of the period of that length containing at: the given version, else the latest; null when it was never published."
+  publishedIndicators(period: IndicatorPeriod!, at: DateTime!, version: Int): IndicatorPublication
+}
+
+"""
+A period's indicators as published: frozen when published, never changed
+afterwards (later changes to the period's cases do not move them). A
+correction is a new version with a reason; every version stays readable.
+"""
+type IndicatorPublication {
+  id: ID!
+  period: IndicatorPeriod!
+  periodStart: DateTime!
+  periodEnd: DateTime!
+  "1 for the first publication, then one more per correction."
+  version: Int!
+  "Why this version corrects the previous one (empty for version 1)."
+  reason: String!
+  publishedBy: String!
+  publishedDept: String!
+  publishedAt: DateTime!
+  "The composite weights in force (policies/weights.yaml version)."
+  weightsVersion: String!
+  "The version of the counting rules that produced the figures."
+  rulesVersion: Int!
+  "SHA-256 of the frozen rows (exact and public views)."
+  checksum: String!
+  """
+  The frozen rows grouped by one dimension, or the district total when
+  groupBy is omitted. Public callers get the suppressed view frozen with
+  the publication (small cells hidden as the indicators query hides them).
+  """
+  rows(groupBy: IndicatorDimension): [IndicatorRow!]!
 }
 
 extend type Mutation {
+  """
+  Publish (freeze) the indicators of the closed period of that length
+  containing at: the district total and every street, community, department
+  and case class. Publishing a period again is a correction and needs a
+  reason. The bureau's evaluation office (urban-management admins) only.
+  """
+  publishIndicators(period: IndicatorPeriod!, at: DateTime!, reason: String): IndicatorPublication!
   "Freeze an anonymized snapshot for third-party assessment (evaluators)."
   createSnapshot(dataset: String! = "cases", filter: SnapshotFilterInput, profile: SnapshotProfileInput): SnapshotManifest!
 }
@@ -6206,6 +6394,38 @@ func (ec *executionContext) childFields_GroupAccess(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type GroupAccess", field.Name)
 }
 
+func (ec *executionContext) childFields_IndicatorPublication(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_IndicatorPublication_id(ctx, field)
+	case "period":
+		return ec.fieldContext_IndicatorPublication_period(ctx, field)
+	case "periodStart":
+		return ec.fieldContext_IndicatorPublication_periodStart(ctx, field)
+	case "periodEnd":
+		return ec.fieldContext_IndicatorPublication_periodEnd(ctx, field)
+	case "version":
+		return ec.fieldContext_IndicatorPublication_version(ctx, field)
+	case "reason":
+		return ec.fieldContext_IndicatorPublication_reason(ctx, field)
+	case "publishedBy":
+		return ec.fieldContext_IndicatorPublication_publishedBy(ctx, field)
+	case "publishedDept":
+		return ec.fieldContext_IndicatorPublication_publishedDept(ctx, field)
+	case "publishedAt":
+		return ec.fieldContext_IndicatorPublication_publishedAt(ctx, field)
+	case "weightsVersion":
+		return ec.fieldContext_IndicatorPublication_weightsVersion(ctx, field)
+	case "rulesVersion":
+		return ec.fieldContext_IndicatorPublication_rulesVersion(ctx, field)
+	case "checksum":
+		return ec.fieldContext_IndicatorPublication_checksum(ctx, field)
+	case "rows":
+		return ec.fieldContext_IndicatorPublication_rows(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IndicatorPublication", field.Name)
+}
+
 func (ec *executionContext) childFields_IndicatorRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "periodStart":
@@ -7058,6 +7278,20 @@ func (ec *executionContext) field_Entity_findManyViolationByIDs_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_IndicatorPublication_rows_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "groupBy",
+		func(ctx context.Context, v any) (*evaluation.Dim, error) {
+			return ec.unmarshalOIndicatorDimension2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐDim(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupBy"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_IndicatorRow_figure_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7365,6 +7599,36 @@ func (ec *executionContext) field_Mutation_drawInspections_args(ctx context.Cont
 		return nil, err
 	}
 	args["seed"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_publishIndicators_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (evaluation.Period, error) {
+			return ec.unmarshalNIndicatorPeriod2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPeriod(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "at",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["at"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg2
 	return args, nil
 }
 
@@ -8130,6 +8394,28 @@ func (ec *executionContext) field_Query_department_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_indicatorPublications_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (evaluation.Period, error) {
+			return ec.unmarshalNIndicatorPeriod2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPeriod(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "at",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["at"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_indicators_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8423,6 +8709,36 @@ func (ec *executionContext) field_Query_property_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_publishedIndicators_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (evaluation.Period, error) {
+			return ec.unmarshalNIndicatorPeriod2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPeriod(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "at",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["at"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg2
 	return args, nil
 }
 
@@ -13007,6 +13323,326 @@ func (ec *executionContext) fieldContext_GroupAccess_visibleIn(_ context.Context
 	return graphql.NewScalarFieldContext("GroupAccess", field, false, false, "String")
 }
 
+func (ec *executionContext) _IndicatorPublication_id(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "ID")
+}
+
+func (ec *executionContext) _IndicatorPublication_period(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Period, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v evaluation.Period) graphql.Marshaler {
+			return ec.marshalNIndicatorPeriod2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "IndicatorPeriod")
+}
+
+func (ec *executionContext) _IndicatorPublication_periodStart(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_periodStart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IndicatorPublication().PeriodStart(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_periodStart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, true, true, "DateTime")
+}
+
+func (ec *executionContext) _IndicatorPublication_periodEnd(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_periodEnd(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IndicatorPublication().PeriodEnd(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_periodEnd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, true, true, "DateTime")
+}
+
+func (ec *executionContext) _IndicatorPublication_version(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "Int")
+}
+
+func (ec *executionContext) _IndicatorPublication_reason(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "String")
+}
+
+func (ec *executionContext) _IndicatorPublication_publishedBy(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_publishedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PublishedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_publishedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "String")
+}
+
+func (ec *executionContext) _IndicatorPublication_publishedDept(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_publishedDept(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PublishedDept, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_publishedDept(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "String")
+}
+
+func (ec *executionContext) _IndicatorPublication_publishedAt(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_publishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PublishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_publishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _IndicatorPublication_weightsVersion(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_weightsVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WeightsVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_weightsVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "String")
+}
+
+func (ec *executionContext) _IndicatorPublication_rulesVersion(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_rulesVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RulesVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_rulesVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "Int")
+}
+
+func (ec *executionContext) _IndicatorPublication_checksum(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_checksum(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Checksum, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_checksum(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "String")
+}
+
+func (ec *executionContext) _IndicatorPublication_rows(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.IndicatorPublication().Rows(ctx, obj, fc.Args["groupBy"].(*evaluation.Dim))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*evaluation.Row) graphql.Marshaler {
+			return ec.marshalNIndicatorRow2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_rows(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IndicatorPublication",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorRow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_IndicatorPublication_rows_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _IndicatorRow_periodStart(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15016,6 +15652,50 @@ func (ec *executionContext) fieldContext_Mutation_reportIssue(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_reportIssue_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_publishIndicators(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_publishIndicators(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PublishIndicators(ctx, fc.Args["period"].(evaluation.Period), fc.Args["at"].(time.Time), fc.Args["reason"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *evaluation.PublishedView) graphql.Marshaler {
+			return ec.marshalNIndicatorPublication2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPublishedView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_publishIndicators(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorPublication(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_publishIndicators_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -18675,6 +19355,94 @@ func (ec *executionContext) fieldContext_Query_snapshot(ctx context.Context, fie
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_snapshot_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_indicatorPublications(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_indicatorPublications(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().IndicatorPublications(ctx, fc.Args["period"].(evaluation.Period), fc.Args["at"].(time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*evaluation.PublishedView) graphql.Marshaler {
+			return ec.marshalNIndicatorPublication2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPublishedViewᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_indicatorPublications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorPublication(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_indicatorPublications_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_publishedIndicators(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_publishedIndicators(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PublishedIndicators(ctx, fc.Args["period"].(evaluation.Period), fc.Args["at"].(time.Time), fc.Args["version"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *evaluation.PublishedView) graphql.Marshaler {
+			return ec.marshalOIndicatorPublication2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPublishedView(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_publishedIndicators(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorPublication(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_publishedIndicators_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -26755,6 +27523,102 @@ func (ec *executionContext) _GroupAccess(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var indicatorPublicationImplementors = []string{"IndicatorPublication"}
+
+func (ec *executionContext) _IndicatorPublication(ctx context.Context, sel ast.SelectionSet, obj *evaluation.PublishedView) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, indicatorPublicationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IndicatorPublication")
+		case "id":
+			out.Values[i] = ec._IndicatorPublication_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "period":
+			out.Values[i] = ec._IndicatorPublication_period(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "periodStart":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IndicatorPublication_periodStart(ctx, field, obj)
+				})
+		case "periodEnd":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IndicatorPublication_periodEnd(ctx, field, obj)
+				})
+		case "version":
+			out.Values[i] = ec._IndicatorPublication_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._IndicatorPublication_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "publishedBy":
+			out.Values[i] = ec._IndicatorPublication_publishedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "publishedDept":
+			out.Values[i] = ec._IndicatorPublication_publishedDept(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "publishedAt":
+			out.Values[i] = ec._IndicatorPublication_publishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "weightsVersion":
+			out.Values[i] = ec._IndicatorPublication_weightsVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rulesVersion":
+			out.Values[i] = ec._IndicatorPublication_rulesVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "checksum":
+			out.Values[i] = ec._IndicatorPublication_checksum(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rows":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IndicatorPublication_rows(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var indicatorRowImplementors = []string{"IndicatorRow"}
 
 func (ec *executionContext) _IndicatorRow(ctx context.Context, sel ast.SelectionSet, obj *evaluation.Row) graphql.Marshaler {
@@ -27297,6 +28161,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "reportIssue":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_reportIssue(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "publishIndicators":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_publishIndicators(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -28365,6 +29236,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_snapshot(ctx, field)
+				})
+		case "indicatorPublications":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_indicatorPublications(ctx, field)
+				})
+		case "publishedIndicators":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_publishedIndicators(ctx, field)
 				})
 		case "parkingLot":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -30131,6 +31014,24 @@ func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, se
 	return res
 }
 
+func (ec *executionContext) unmarshalNDateTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	res, err := model.UnmarshalDateTime(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDateTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DateTime!")
+		return graphql.Null
+	}
+	_ = sel
+	res := model.MarshalDateTime(*v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNDepartment2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋdirectoryᚐDepartmentᚄ(ctx context.Context, sel ast.SelectionSet, v []*directory.Department) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -30364,6 +31265,30 @@ func (ec *executionContext) marshalNIndicatorPeriod2githubᚗcomᚋfengchengᚋd
 		graphql.AddInvalidNullFromMarshaler(ctx, "IndicatorPeriod!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNIndicatorPublication2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPublishedViewᚄ(ctx context.Context, sel ast.SelectionSet, v []*evaluation.PublishedView) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIndicatorPublication2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPublishedView(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNIndicatorPublication2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPublishedView(ctx context.Context, sel ast.SelectionSet, v *evaluation.PublishedView) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IndicatorPublication!")
+		return graphql.Null
+	}
+	return ec._IndicatorPublication(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNIndicatorRow2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*evaluation.Row) graphql.Marshaler {
@@ -31894,12 +32819,38 @@ func (ec *executionContext) marshalOIndicatorDimension2ᚕgithubᚗcomᚋfengche
 	return ret
 }
 
+func (ec *executionContext) unmarshalOIndicatorDimension2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐDim(ctx context.Context, v any) (*evaluation.Dim, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := evaluation.Dim(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOIndicatorDimension2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐDim(ctx context.Context, sel ast.SelectionSet, v *evaluation.Dim) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
 func (ec *executionContext) unmarshalOIndicatorFilter2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐIndicatorFilter(ctx context.Context, v any) (*model.IndicatorFilter, error) {
 	if v == nil {
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputIndicatorFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOIndicatorPublication2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPublishedView(ctx context.Context, sel ast.SelectionSet, v *evaluation.PublishedView) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._IndicatorPublication(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOInspection2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐInspectionᚄ(ctx context.Context, sel ast.SelectionSet, v []*property.Inspection) graphql.Marshaler {
