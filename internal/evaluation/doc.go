@@ -41,7 +41,16 @@
 // The deadline is always the final one: a deferred case (缓办) counts
 // against its extended deadline, and is on time if handled or closed by it.
 // Cases in backlog (挂账, status BACKLOG) are not due: the command centre
-// has recorded that they cannot be solved now.
+// has recorded that they cannot be solved now. Neither can rewrite the
+// past: deferral and backlog are requests the command centre approves
+// (internal/cases, requests.go), refused once the deadline has passed, and
+// a deferral extends the deadline the case had, so a case late in a month
+// stays late in it.
+//
+// Published periods are frozen: Service.Publish stores a closed period's
+// rows (every standard grouping, exact and as public callers see them) as
+// a version that never changes; a correction is a new version with a
+// reason. The live figures above keep following the cases.
 //
 //   - Handling rate = handled in P / due to handle in P.
 //   - On-time handling rate = handled on time in P / due to handle in P.
