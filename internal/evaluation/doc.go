@@ -93,7 +93,10 @@
 // not exist.
 //
 // Composite score = Σ weight × normalised value over the figures
-// policies/weights.yaml names, where rates count as they are, rates where
+// policies/weights.yaml names for the row's kind (RowKind: department rows,
+// grouped by department, weigh only the figures a handling department
+// controls; area rows — district, street, community, case class — the
+// rest too), where rates count as they are, rates where
 // lower is better (rework, overdue-pending) as 1 − x, and satisfaction as
 // (mean − 1) / 4; suppressed when any input is suppressed, else empty when
 // any input is empty.
