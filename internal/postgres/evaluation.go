@@ -82,16 +82,28 @@ var fineKeyColumns = []string{"month", "street_code", "community_code", "handlin
 
 var factColumns = []string{"case_id", "street_code", "community_code", "handling_dept", "kind", "major_code", "source", "status",
 	"registered_at", "dispatched_at", "deadline", "handled_at", "closed_at", "rework_count", "rating", "work_seconds",
-	"horizon", "sensitive"}
+	"horizon", "sensitive", "reported_at", "declined_at", "first_handled_at", "first_deadline", "return_count", "defer_count",
+	"close_deadline", "report_on_time", "check_on_time"}
 
-// caseStateColumns reads what the rollups need of a case row.
+// ledgerColumns reads a ledger row back into evaluation.Facts (scanFacts).
+// The minor class is not kept: the facts derived from it are.
+const ledgerColumns = `case_id, street_code, community_code, handling_dept, kind, major_code, source, status,
+	registered_at, dispatched_at, deadline, handled_at, closed_at, rework_count, rating, work_seconds, horizon,
+	reported_at, declined_at, first_handled_at, first_deadline, return_count, defer_count, close_deadline,
+	report_on_time, check_on_time`
+
+// caseStateColumns reads what the rollups need of a case row. A declined
+// report's decision time is its last update (NOT_REGISTERED is terminal).
 const caseStateColumns = `id, street_code, coalesce(community_code, ''), coalesce(handling_dept, ''), kind, major_code, source, status,
-	registered_at, dispatched_at, deadline, handled_at, closed_at, rework_count, rating`
+	registered_at, dispatched_at, deadline, handled_at, closed_at, rework_count, rating,
+	minor_code, reported_at, CASE WHEN status = 'NOT_REGISTERED' THEN updated_at END, first_handled_at, first_deadline,
+	defer_count, return_count`
 
 func scanCaseState(row pgx.Row, s *evaluation.CaseState) error {
 	var rating *int16
 	if err := row.Scan(&s.ID, &s.Street, &s.Community, &s.Dept, &s.Kind, &s.Major, &s.Source, &s.Status,
-		&s.RegisteredAt, &s.DispatchedAt, &s.Deadline, &s.HandledAt, &s.ClosedAt, &s.ReworkCount, &rating); err != nil {
+		&s.RegisteredAt, &s.DispatchedAt, &s.Deadline, &s.HandledAt, &s.ClosedAt, &s.ReworkCount, &rating,
+		&s.Minor, &s.ReportedAt, &s.DeclinedAt, &s.FirstHandledAt, &s.FirstDeadline, &s.DeferCount, &s.ReturnCount); err != nil {
 		return err
 	}
 	s.Rating = nil
@@ -110,7 +122,8 @@ func factRow(rules *evaluation.Rules, f *evaluation.Facts) []any {
 	}
 	return []any{f.ID, f.Street, f.Community, f.Dept, f.Kind, f.Major, f.Source, f.Status,
 		f.RegisteredAt, f.DispatchedAt, f.Deadline, f.HandledAt, f.ClosedAt, f.ReworkCount, rating, f.WorkSeconds,
-		f.Horizon.Date(), rules.Sensitive(f)}
+		f.Horizon.Date(), rules.Sensitive(f), f.ReportedAt, f.DeclinedAt, f.FirstHandledAt, f.FirstDeadline, f.ReturnCount,
+		f.DeferCount, f.CloseDeadline, f.ReportOnTime, f.CheckOnTime}
 }
 
 type evalState struct {
@@ -261,9 +274,7 @@ func (s *EvaluationStore) applyCases(ctx context.Context, tx pgx.Tx, rules *eval
 		}
 		d[c] += v
 	}
-	rows, err := tx.Query(ctx, `SELECT case_id, street_code, community_code, handling_dept, kind, major_code, source, status,
-		registered_at, dispatched_at, deadline, handled_at, closed_at, rework_count, rating, work_seconds, horizon
-		FROM case_eval_facts WHERE case_id = ANY($1)`, ids)
+	rows, err := tx.Query(ctx, `SELECT `+ledgerColumns+` FROM case_eval_facts WHERE case_id = ANY($1)`, ids)
 	if err != nil {
 		return fmt.Errorf("read ledger: %w", err)
 	}
@@ -274,7 +285,8 @@ func (s *EvaluationStore) applyCases(ctx context.Context, tx pgx.Tx, rules *eval
 		var h time.Time
 		if err := rows.Scan(&f.ID, &f.Street, &f.Community, &f.Dept, &f.Kind, &f.Major, &f.Source, &f.Status,
 			&f.RegisteredAt, &f.DispatchedAt, &f.Deadline, &f.HandledAt, &f.ClosedAt, &f.ReworkCount, &rating,
-			&f.WorkSeconds, &h); err != nil {
+			&f.WorkSeconds, &h, &f.ReportedAt, &f.DeclinedAt, &f.FirstHandledAt, &f.FirstDeadline, &f.ReturnCount,
+			&f.DeferCount, &f.CloseDeadline, &f.ReportOnTime, &f.CheckOnTime); err != nil {
 			rows.Close()
 			return fmt.Errorf("read ledger: %w", err)
 		}
@@ -494,7 +506,7 @@ func (s *EvaluationStore) Rebuild(ctx context.Context, rules *evaluation.Rules, 
 	if _, err := rtx.Exec(ctx, `SET TRANSACTION SNAPSHOT '`+snapshot+`'`); err != nil {
 		return st, fmt.Errorf("rebuild: share snapshot: %w", err)
 	}
-	rows, err := rtx.Query(ctx, `SELECT `+caseStateColumns+` FROM cases WHERE registered_at IS NOT NULL OR dispatched_at IS NOT NULL`)
+	rows, err := rtx.Query(ctx, `SELECT `+caseStateColumns+` FROM cases`)
 	if err != nil {
 		return st, fmt.Errorf("rebuild: read cases: %w", err)
 	}
@@ -872,7 +884,7 @@ func readLive(ctx context.Context, db evalQuerier, q evaluation.LiveQuery, f eva
 	groups := groupColumns(q.GroupBy, need)
 	w.args["now"], w.args["end"] = q.Now, q.PeriodEnd
 	const nydHandle = `deadline >= @now AND deadline < @end AND (handled_at IS NULL OR handled_at >= @end)`
-	const nydClose = `deadline >= @now AND deadline < @end AND (closed_at IS NULL OR closed_at >= @end)`
+	const nydClose = `close_deadline >= @now AND close_deadline < @end AND (closed_at IS NULL OR closed_at >= @end)`
 	const open = `dispatched_at <= @now AND (closed_at IS NULL OR closed_at > @now)`
 	sql := `SELECT ` + strings.Join(groups, ", ") + `,
 		count(*) FILTER (WHERE ` + nydHandle + `),
@@ -903,6 +915,7 @@ func readLive(ctx context.Context, db evalQuerier, q evaluation.LiveQuery, f eva
 //	parking_lots:  street_code, jpath, is_government, kind ('GOVERNMENT_SHARED'), shared_spaces, created_at
 //	inspections:   property_id, result ('PASS', 'RECTIFY', 'FAIL'), recorded_at
 //	properties:    id, street_code, community_code, jpath
+//	jurisdictions: code, path, level, area_km2 (always there)
 func (s *EvaluationStore) Other(ctx context.Context, q evaluation.OtherQuery) (*evaluation.OtherFacts, error) {
 	var o evaluation.OtherFacts
 	var hasV, hasP, hasI bool
@@ -913,6 +926,22 @@ func (s *EvaluationStore) Other(ctx context.Context, q evaluation.OtherQuery) (*
 	jur, args := "TRUE", pgx.NamedArgs{"from": q.From, "to": q.To}
 	if q.Jurisdiction != "" {
 		jur, args["root"] = "jpath <@ @root::ltree", q.Jurisdiction
+	}
+	// The district, streets and communities under the jurisdiction and the
+	// jurisdictions above it (a row without grouping is the jurisdiction
+	// itself), with their grids: the density figures' denominators.
+	areaCond := "TRUE"
+	if q.Jurisdiction != "" {
+		areaCond = "(j.path <@ @root::ltree OR j.path @> @root::ltree)"
+	}
+	rows, err := s.pool.Query(ctx, `SELECT j.code, j.level, j.area_km2,
+		(SELECT count(*) FROM jurisdictions g WHERE g.level = 'GRID' AND g.path <@ j.path)
+		FROM jurisdictions j WHERE j.level <> 'GRID' AND `+areaCond, args)
+	if err != nil {
+		return nil, fmt.Errorf("jurisdiction areas: %w", err)
+	}
+	if o.Areas, err = pgx.CollectRows(rows, pgx.RowToStructByPos[evaluation.AreaFact]); err != nil {
+		return nil, fmt.Errorf("jurisdiction areas: %w", err)
 	}
 	if hasV {
 		rows, err := s.pool.Query(ctx, `SELECT street_code, coalesce(community_code, ''), discovered_at,
