@@ -75,9 +75,9 @@ type Case struct {
 	// time stays late (internal/evaluation, "Indicator definitions").
 	FirstHandledAt *time.Time
 	FirstDeadline  *time.Time
-	Rating           *Rating
-	SourceDept       string
-	ExternalID       string
+	Rating         *Rating
+	SourceDept     string
+	ExternalID     string
 	// CitizenKey is the citizen app's idempotency key of a citizen's own
 	// report (unique per citizen, apart from every external id); empty
 	// otherwise. It is written, never read back.

@@ -22,10 +22,62 @@ const (
 	DimCommunity  Dim = "COMMUNITY"  // community or village
 	DimDepartment Dim = "DEPARTMENT" // the department a case was dispatched to
 	DimCaseClass  Dim = "CASE_CLASS" // kind + major class
+	// DimReporterGroup is who raised the case, by its source (ReporterGroupOf).
+	DimReporterGroup Dim = "REPORTER_GROUP"
 )
 
 // Dims lists every dimension.
-func Dims() []Dim { return []Dim{DimStreet, DimCommunity, DimDepartment, DimCaseClass} }
+func Dims() []Dim {
+	return []Dim{DimStreet, DimCommunity, DimDepartment, DimCaseClass, DimReporterGroup}
+}
+
+// Reporter groups: who raised a case, by its source. Cases record the
+// channel, not the person: supervisors and grid staff report through the
+// inspector patrol (信息采集监督员), residents through the citizen app and the
+// 12345 hotline.
+const (
+	ReporterSupervisor = "SUPERVISOR" // INSPECTOR_PATROL
+	ReporterCitizen    = "CITIZEN"    // CITIZEN_REPORT, HOTLINE_12345
+	ReporterAutomated  = "AUTOMATED"  // DRONE_PATROL, VIDEO_ANALYTICS
+	ReporterDepartment = "DEPARTMENT" // ENFORCEMENT_TERMINAL, ASSIGNED_BY_SUPERIOR
+	ReporterMedia      = "MEDIA"      // MEDIA
+)
+
+// reporterGroups maps every source to its reporter group.
+var reporterGroups = map[cases.Source]string{
+	cases.SourceInspectorPatrol: ReporterSupervisor,
+	cases.SourceCitizenReport:   ReporterCitizen, cases.SourceHotline12345: ReporterCitizen,
+	cases.SourceDronePatrol: ReporterAutomated, cases.SourceVideoAnalytics: ReporterAutomated,
+	cases.SourceEnforcementTerminal: ReporterDepartment, cases.SourceAssignedBySuperior: ReporterDepartment,
+	cases.SourceMedia: ReporterMedia,
+}
+
+// ReporterGroupOf returns the reporter group of a source (MEDIA for a
+// source it does not know: none reaches the rollups, sources are
+// validated on the way in).
+func ReporterGroupOf(s cases.Source) string {
+	if g, ok := reporterGroups[s]; ok {
+		return g
+	}
+	return ReporterMedia
+}
+
+// ReporterGroupSQL is ReporterGroupOf as a SQL expression over a source
+// column, so the store groups the rollups the same way.
+func ReporterGroupSQL(col string) string {
+	srcs := make([]string, 0, len(reporterGroups))
+	for s := range reporterGroups {
+		srcs = append(srcs, string(s))
+	}
+	slices.Sort(srcs)
+	var b strings.Builder
+	b.WriteString("CASE " + col)
+	for _, s := range srcs {
+		fmt.Fprintf(&b, " WHEN '%s' THEN '%s'", s, reporterGroups[cases.Source(s)])
+	}
+	b.WriteString(" ELSE '" + ReporterMedia + "' END")
+	return b.String()
+}
 
 // Filter narrows indicators. Zero fields do not filter.
 type Filter struct {
@@ -71,6 +123,8 @@ type Group struct {
 	Department string
 	Kind       string
 	MajorCode  string
+	// ReporterGroup is ReporterGroupOf the cases' source.
+	ReporterGroup string
 }
 
 // Figure is one indicator value with what it was computed from.
@@ -237,6 +291,8 @@ func groupsOf(d Dim) int {
 		return 20
 	case DimCaseClass:
 		return 30
+	case DimReporterGroup:
+		return 5
 	}
 	return 1000
 }
@@ -291,7 +347,7 @@ func (q *Query) validate(now time.Time, loc *time.Location) (from, to Month, err
 	seen := map[Dim]bool{}
 	for _, d := range q.GroupBy {
 		if !slices.Contains(Dims(), d) {
-			return 0, 0, apperr.Invalid("groupBy", "unknown dimension %q: use STREET, COMMUNITY, DEPARTMENT or CASE_CLASS", d)
+			return 0, 0, apperr.Invalid("groupBy", "unknown dimension %q: use STREET, COMMUNITY, DEPARTMENT, CASE_CLASS or REPORTER_GROUP", d)
 		}
 		if seen[d] {
 			return 0, 0, apperr.Invalid("groupBy", "dimension %s is listed twice", d)
@@ -619,7 +675,10 @@ func (s *Service) rows(p Period, accs map[rowKey]*rowAcc, hidden map[rowKey]*hid
 		if ga.Kind != gb.Kind {
 			return ga.Kind < gb.Kind
 		}
-		return ga.MajorCode < gb.MajorCode
+		if ga.MajorCode != gb.MajorCode {
+			return ga.MajorCode < gb.MajorCode
+		}
+		return ga.ReporterGroup < gb.ReporterGroup
 	})
 	return rows
 }

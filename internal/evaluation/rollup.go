@@ -26,38 +26,38 @@ type Counter int
 // because they depend on whether something happened by the end of the
 // period containing the month.
 const (
-	CRegistered    Counter = iota // registered (立案) in the month (registered_at)
-	CCitizen                      // of those, raised by citizens (citizen app or 12345 hotline)
-	CDispatched                   // dispatched in the month (dispatched_at)
-	CHandled                      // handled in the month (handled_at; dispatched cases)
-	CHandledOnTime                // of those, handled on time: handled_at ≤ deadline and the first handling by its deadline
-	CWorkSeconds                  // Σ working seconds dispatch → handling of those
-	CHandleOpenM                  // deadline in the month, not handled by the end of the month (not in backlog)
-	CHandleOpenQ                  // … not handled by the end of the quarter
-	CHandleOpenY                  // … not handled by the end of the year
-	CClosed                       // closed (结案) in the month (closed_at)
-	CClosedOnTime                 // of those, closed_at ≤ closure deadline and the first handling by its deadline
-	CReworkClosed                 // of those, reworked at least once
-	CCloseOpenM                   // closure deadline in the month, not closed by the end of the month (not in backlog)
-	CCloseOpenQ                   // … by the end of the quarter
-	CCloseOpenY                   // … by the end of the year
-	CReworkOpenM                  // CCloseOpenM cases reworked at least once
-	CReworkOpenQ                  // CCloseOpenQ cases reworked at least once
-	CReworkOpenY                  // CCloseOpenY cases reworked at least once
-	CRated                        // closed in the month and rated
-	CRatingSum                    // Σ stars of those
-	COpenEOM                      // stock: dispatched, not closed, not in backlog at the end of the month (completed months only)
-	COverdueEOM                   // stock: of those, past the deadline and not handled by it
-	CReported                     // reports received in the month (reported_at), whatever became of them
-	CReportDecided                // of those, registered or declined
-	CReportDeclined               // of those, declined (不予立案, NOT_REGISTERED)
-	CReportVerifiedOnTime         // of the decided, decided within the class's verification limit (按时核实)
-	CDispatchReturned             // dispatched in the month (last dispatch) and returned at least once (退回)
-	CDispatchDeferred             // dispatched in the month and deferred at least once (延期)
-	CDispatchBacklog              // dispatched in the month and now in backlog (挂账)
-	CReworksClosed                // Σ failed verifications (rework_count) of cases closed in the month
-	CCheckedOnTime                // closed in the month within the verification limit after the last handling (按时核查)
-	CHist0                        // first handling-time histogram bucket (handled in the month); see HistEdgesHours
+	CRegistered           Counter = iota // registered (立案) in the month (registered_at)
+	CCitizen                             // of those, raised by citizens (citizen app or 12345 hotline)
+	CDispatched                          // dispatched in the month (dispatched_at)
+	CHandled                             // handled in the month (handled_at; dispatched cases)
+	CHandledOnTime                       // of those, handled on time: handled_at ≤ deadline and the first handling by its deadline
+	CWorkSeconds                         // Σ working seconds dispatch → handling of those
+	CHandleOpenM                         // deadline in the month, not handled by the end of the month (not in backlog)
+	CHandleOpenQ                         // … not handled by the end of the quarter
+	CHandleOpenY                         // … not handled by the end of the year
+	CClosed                              // closed (结案) in the month (closed_at)
+	CClosedOnTime                        // of those, closed_at ≤ closure deadline and the first handling by its deadline
+	CReworkClosed                        // of those, reworked at least once
+	CCloseOpenM                          // closure deadline in the month, not closed by the end of the month (not in backlog)
+	CCloseOpenQ                          // … by the end of the quarter
+	CCloseOpenY                          // … by the end of the year
+	CReworkOpenM                         // CCloseOpenM cases reworked at least once
+	CReworkOpenQ                         // CCloseOpenQ cases reworked at least once
+	CReworkOpenY                         // CCloseOpenY cases reworked at least once
+	CRated                               // closed in the month and rated
+	CRatingSum                           // Σ stars of those
+	COpenEOM                             // stock: dispatched, not closed, not in backlog at the end of the month (completed months only)
+	COverdueEOM                          // stock: of those, past the deadline and not handled by it
+	CReported                            // reports received in the month (reported_at), whatever became of them
+	CReportDecided                       // of those, registered or declined
+	CReportDeclined                      // of those, declined (不予立案, NOT_REGISTERED)
+	CReportVerifiedOnTime                // of the decided, decided within the class's verification limit (按时核实)
+	CDispatchReturned                    // dispatched in the month (last dispatch) and returned at least once (退回)
+	CDispatchDeferred                    // dispatched in the month and deferred at least once (延期)
+	CDispatchBacklog                     // dispatched in the month and now in backlog (挂账)
+	CReworksClosed                       // Σ failed verifications (rework_count) of cases closed in the month
+	CCheckedOnTime                       // closed in the month within the verification limit after the last handling (按时核查)
+	CHist0                               // first handling-time histogram bucket (handled in the month); see HistEdgesHours
 )
 
 // HistEdgesHours are the upper bounds (inclusive, working hours) of the

@@ -695,10 +695,10 @@ func likeEscape(s string) string {
 }
 
 // groupColumns returns the select expressions of the grouped dimensions in
-// Group field order (street, community, department, kind, major), ”
-// for those not grouped, and records the dimensions needed.
+// Group field order (street, community, department, kind, major, reporter
+// group), ” for those not grouped, and records the dimensions needed.
 func groupColumns(by []evaluation.Dim, need map[string]bool) []string {
-	cols := []string{"''", "''", "''", "''", "''"}
+	cols := []string{"''", "''", "''", "''", "''", "''"}
 	for _, d := range by {
 		switch d {
 		case evaluation.DimStreet:
@@ -713,6 +713,9 @@ func groupColumns(by []evaluation.Dim, need map[string]bool) []string {
 		case evaluation.DimCaseClass:
 			cols[3], cols[4] = "kind", "major_code"
 			need["class"] = true
+		case evaluation.DimReporterGroup:
+			cols[5] = evaluation.ReporterGroupSQL("source")
+			need["source"] = true
 		}
 	}
 	return cols
@@ -824,20 +827,21 @@ func readCells(ctx context.Context, db evalQuerier, q evaluation.CellQuery, f ev
 		}
 	}
 	q1 := `SELECT ` + period + ` AS p, ` + strings.Join(groups, ", ") + `, ` + strings.Join(sums, ", ") +
-		` FROM ` + table + ` WHERE ` + w.sql() + ` GROUP BY 1, 2, 3, 4, 5, 6`
+		` FROM ` + table + ` WHERE ` + w.sql() + ` GROUP BY 1, 2, 3, 4, 5, 6, 7`
 	rows, err := db.Query(ctx, q1, w.args)
 	if err != nil {
 		return nil, fmt.Errorf("aggregate rollups: %w", err)
 	}
 	defer rows.Close()
 	var out []evaluation.Cell
-	dest := make([]any, 6+evaluation.NumCounters)
+	dest := make([]any, 7+evaluation.NumCounters)
 	for rows.Next() {
 		var c evaluation.Cell
 		var p time.Time
 		dest[0], dest[1], dest[2], dest[3], dest[4], dest[5] = &p, &c.Group.Street, &c.Group.Community, &c.Group.Department, &c.Group.Kind, &c.Group.MajorCode
+		dest[6] = &c.Group.ReporterGroup
 		for i := range c.Sum {
-			dest[6+i] = &c.Sum[i]
+			dest[7+i] = &c.Sum[i]
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("aggregate rollups: %w", err)
@@ -892,14 +896,14 @@ func readLive(ctx context.Context, db evalQuerier, q evaluation.LiveQuery, f eva
 		count(*) FILTER (WHERE ` + nydClose + ` AND rework_count > 0),
 		count(*) FILTER (WHERE ` + open + `),
 		count(*) FILTER (WHERE ` + open + ` AND deadline < @now AND NOT coalesce(handled_at <= deadline, false))
-		FROM case_eval_facts WHERE ` + w.sql() + ` GROUP BY 1, 2, 3, 4, 5`
+		FROM case_eval_facts WHERE ` + w.sql() + ` GROUP BY 1, 2, 3, 4, 5, 6`
 	rows, err := db.Query(ctx, sql, w.args)
 	if err != nil {
 		return nil, fmt.Errorf("live figures: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (evaluation.LiveCell, error) {
 		var c evaluation.LiveCell
-		err := r.Scan(&c.Group.Street, &c.Group.Community, &c.Group.Department, &c.Group.Kind, &c.Group.MajorCode,
+		err := r.Scan(&c.Group.Street, &c.Group.Community, &c.Group.Department, &c.Group.Kind, &c.Group.MajorCode, &c.Group.ReporterGroup,
 			&c.NotYetDueHandle, &c.NotYetDueClose, &c.NotYetDueRework, &c.Open, &c.Overdue)
 		return c, err
 	})

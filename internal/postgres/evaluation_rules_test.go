@@ -152,7 +152,6 @@ func insertRuleFixture(t *testing.T, pool *pgxpool.Pool) (street, c1, c2 string)
 	return street, c1, c2
 }
 
-
 // TestEvaluationPunctualityAndReportingRules checks the rules of rework
 // punctuality, the closure deadline, and the reporting, dispatch,
 // deferral, backlog, rework and density figures against hand-computed
@@ -223,6 +222,24 @@ func TestEvaluationPunctualityAndReportingRules(t *testing.T) {
 	checkRow(t, "May supervisors", sup["2025-05||||"], map[string]want{
 		"reports": count(5), "valid_report_rate": ratio(4, 5), "on_time_verification_rate": ratio(4, 5),
 		"on_time_check_rate": ratio(3, 3), "problems_per_grid": undefined(), "problems_per_km2": undefined(),
+	})
+
+	// The same by reporter group, and the residents: R3, R4 (app), R6
+	// (hotline), R8 (declined, in time), R10 (pending); R4 verified late.
+	rg := month("2025-05-01 00:00", "2025-06-01 00:00", evaluation.Query{GroupBy: []evaluation.Dim{evaluation.DimReporterGroup}})
+	if len(rg) != 3 {
+		t.Errorf("%d reporter groups in May, want SUPERVISOR, CITIZEN, AUTOMATED: %v", len(rg), rg)
+	}
+	checkRow(t, "May SUPERVISOR", rg["2025-05|||||SUPERVISOR"], map[string]want{
+		"reports": count(5), "valid_report_rate": ratio(4, 5), "on_time_verification_rate": ratio(4, 5),
+		"on_time_check_rate": ratio(3, 3), "registered": count(4),
+	})
+	checkRow(t, "May CITIZEN", rg["2025-05|||||CITIZEN"], map[string]want{
+		"reports": count(5), "valid_report_rate": ratio(3, 4), "declined_report_rate": ratio(1, 4),
+		"on_time_verification_rate": ratio(3, 4), "participation": ratio(3, 3),
+	})
+	checkRow(t, "May AUTOMATED", rg["2025-05|||||AUTOMATED"], map[string]want{
+		"reports": count(1), "on_time_check_rate": ratio(0, 1), "on_time_closure_rate": ratio(1, 1),
 	})
 
 	// June, the current month: J1 is due to close (closure deadline passed),

@@ -365,6 +365,9 @@ func rowsByPeriod(t *testing.T, rows []evaluation.Row) map[string]evaluation.Row
 	for _, r := range rows {
 		k := r.PeriodStart.In(shanghai).Format("2006-01") + "|" + r.Group.Street + "|" + r.Group.Community + "|" + r.Group.Department +
 			"|" + r.Group.Kind + r.Group.MajorCode
+		if r.Group.ReporterGroup != "" {
+			k += "|" + r.Group.ReporterGroup
+		}
 		if _, dup := out[k]; dup {
 			t.Fatalf("two rows for %s", k)
 		}
