@@ -312,17 +312,7 @@ func (r *Rules) Contribute(f *Facts, sign int64, add func(k Key, c Counter, v in
 			Kind: f.Kind, Major: f.Major, Source: f.Source}
 	}
 	if f.ReportedAt != nil {
-		k := key(*f.ReportedAt)
-		add(k, CReported, sign)
-		if f.RegisteredAt != nil || f.DeclinedAt != nil {
-			add(k, CReportDecided, sign)
-			if f.RegisteredAt == nil {
-				add(k, CReportDeclined, sign)
-			}
-			if f.ReportOnTime != nil && *f.ReportOnTime {
-				add(k, CReportVerifiedOnTime, sign)
-			}
-		}
+		f.contributeReport(key(*f.ReportedAt), sign, add)
 	}
 	if f.RegisteredAt != nil {
 		k := key(*f.RegisteredAt)
@@ -380,29 +370,18 @@ func (r *Rules) Contribute(f *Facts, sign int64, add func(k Key, c Counter, v in
 			add(k, CRatingSum, sign*int64(*f.Rating))
 		}
 	}
-	if f.Deadline != nil && !backlog {
-		k := key(*f.Deadline)
-		for g := range 3 {
-			end := periodEnd(k.Month, g, r.loc)
-			if f.HandledAt == nil || !f.HandledAt.Before(end) {
-				add(k, CHandleOpenM+Counter(g), sign)
-			}
-		}
-	}
-	if f.CloseDeadline != nil && !backlog {
-		k := key(*f.CloseDeadline)
-		for g := range 3 {
-			end := periodEnd(k.Month, g, r.loc)
-			if f.ClosedAt == nil || !f.ClosedAt.Before(end) {
-				add(k, CCloseOpenM+Counter(g), sign)
-				if f.ReworkCount > 0 {
-					add(k, CReworkOpenM+Counter(g), sign)
-				}
-			}
-		}
-	}
 	if backlog {
 		return
+	}
+	if f.Deadline != nil {
+		r.contributeDue(key(*f.Deadline), f.HandledAt, CHandleOpenM, -1, sign, add)
+	}
+	if f.CloseDeadline != nil {
+		reworkOpen := Counter(-1)
+		if f.ReworkCount > 0 {
+			reworkOpen = CReworkOpenM
+		}
+		r.contributeDue(key(*f.CloseDeadline), f.ClosedAt, CCloseOpenM, reworkOpen, sign, add)
 	}
 	handledInTime := f.HandledAt != nil && f.Deadline != nil && !f.HandledAt.After(*f.Deadline)
 	for m := MonthOf(*f.DispatchedAt, r.loc); m < f.Horizon; m++ {
@@ -415,6 +394,37 @@ func (r *Rules) Contribute(f *Facts, sign int64, add func(k Key, c Counter, v in
 		add(k, COpenEOM, sign)
 		if f.Deadline != nil && f.Deadline.Before(end) && !handledInTime {
 			add(k, COverdueEOM, sign)
+		}
+	}
+}
+
+// contributeReport adds a report to the month it was received in (k).
+func (f *Facts) contributeReport(k Key, sign int64, add func(k Key, c Counter, v int64)) {
+	add(k, CReported, sign)
+	if f.RegisteredAt == nil && f.DeclinedAt == nil {
+		return
+	}
+	add(k, CReportDecided, sign)
+	if f.RegisteredAt == nil {
+		add(k, CReportDeclined, sign)
+	}
+	if f.ReportOnTime != nil && *f.ReportOnTime {
+		add(k, CReportVerifiedOnTime, sign)
+	}
+}
+
+// contributeDue adds the "open" counters of a deadline falling in k's
+// month, for each period length (month, quarter, year) by whose end the
+// case was not done (done: handled_at or closed_at): open is CHandleOpenM
+// or CCloseOpenM, and reworkOpen, unless negative, CReworkOpenM.
+func (r *Rules) contributeDue(k Key, done *time.Time, open, reworkOpen Counter, sign int64, add func(k Key, c Counter, v int64)) {
+	for g := range 3 {
+		if done != nil && done.Before(periodEnd(k.Month, g, r.loc)) {
+			continue
+		}
+		add(k, open+Counter(g), sign)
+		if reworkOpen >= 0 {
+			add(k, reworkOpen+Counter(g), sign)
 		}
 	}
 }

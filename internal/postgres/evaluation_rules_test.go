@@ -14,20 +14,18 @@ import (
 // ruleCase is one hand-built case of the punctuality and reporting rules;
 // times are local "2006-01-02 15:04", "" for none.
 type ruleCase struct {
-	name               string
-	community          int // 1 or 2
-	minor              string
-	source, status     string
-	reported, decided  string // decided: registered_at, or the decline (updated_at) for NOT_REGISTERED
-	dispatched         string
-	deadline           string
-	firstHandled       string
-	firstDeadline      string
-	handled, closed    string
-	rework, deferrals  int
-	returns            int
-	emergency          bool // EVENT 04 0401 路面塌陷 instead of EVENT 05 0501 店外经营
-	notYetClosedInJune bool
+	name              string
+	community         int // 1 or 2
+	source, status    string
+	reported, decided string // decided: registered_at, or the decline (updated_at) for NOT_REGISTERED
+	dispatched        string
+	deadline          string
+	firstHandled      string
+	firstDeadline     string
+	handled, closed   string
+	rework, deferrals int
+	returns           int
+	emergency         bool // EVENT 04 0401 路面塌陷 instead of EVENT 05 0501 店外经营
 }
 
 // ruleCases: May 2025 (a completed month at evalNow) and two June cases.
