@@ -765,22 +765,22 @@ func (s *Service) addOther(q *Query, from, to Month, o *OtherFacts, get func(row
 type base int
 
 const (
-	bRegistered base = iota // registered in the period
-	bCitizen                // of those, raised by citizens
-	bDispatched             // dispatched in the period
-	bDueHandle              // due to handle in the period
-	bDueClose               // due to close in the period
-	bOpen                   // open at the end of the period
-	bHandled                // handled in the period
-	bClosed                 // closed in the period
-	bRated                  // of those, rated
-	bReported               // reports received in the period
-	bDecided                // of those, registered or declined
-	bDeclined               // of those, declined
-	bViolFound              // violations discovered in the period
-	bViolDemol              // illegal buildings demolished in the period
-	bViolConstr             // illegal constructions discovered in the period
-	bViolRemoved            // other violations removed in the period
+	bRegistered  base = iota // registered in the period
+	bCitizen                 // of those, raised by citizens
+	bDispatched              // dispatched in the period
+	bDueHandle               // due to handle in the period
+	bDueClose                // due to close in the period
+	bOpen                    // open at the end of the period
+	bHandled                 // handled in the period
+	bClosed                  // closed in the period
+	bRated                   // of those, rated
+	bReported                // reports received in the period
+	bDecided                 // of those, registered or declined
+	bDeclined                // of those, declined
+	bViolFound               // violations discovered in the period
+	bViolDemol               // illegal buildings demolished in the period
+	bViolConstr              // illegal constructions discovered in the period
+	bViolRemoved             // other violations removed in the period
 	numBases
 )
 
