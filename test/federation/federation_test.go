@@ -274,7 +274,7 @@ func requireNode(t *testing.T) string {
 	if err != nil {
 		missing("node is not on PATH")
 	}
-	for _, pkg := range []string{"@apollo/composition", "@apollo/gateway", "@apollo/server", "@apollo/subgraph", "graphql", "graphql-http"} {
+	for _, pkg := range []string{"@apollo/composition", "@apollo/gateway", "@apollo/server", "@apollo/subgraph", "graphql", "graphql-http", "@apollo/client", "rxjs"} {
 		if _, err := os.Stat(filepath.Join("node_modules", pkg, "package.json")); err != nil {
 			missing("test/federation/node_modules/" + pkg + " is missing")
 		}
