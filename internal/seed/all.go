@@ -32,7 +32,7 @@ type AllStats struct {
 // and Now give the same data.
 func All(ctx context.Context, pool *pgxpool.Pool, opts Options, progress func(stage string, done, total int)) (AllStats, error) {
 	var out AllStats
-	near, err := compoundLocator(opts.Seed)
+	near, err := compoundLocator(opts.Seed, opts.Calendar)
 	if err != nil {
 		return out, err
 	}
@@ -50,7 +50,7 @@ func All(ctx context.Context, pool *pgxpool.Pool, opts Options, progress func(st
 	if progress != nil {
 		progress("other datasets", 0, 4)
 	}
-	if err := postgres.SeedDemo(ctx, pool, opts.Seed); err != nil {
+	if err := postgres.SeedDemo(ctx, pool, opts.Seed, opts.Calendar); err != nil {
 		return out, fmt.Errorf("seed properties: %w", err)
 	}
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM properties").Scan(&out.Properties); err != nil {
@@ -88,7 +88,7 @@ func All(ctx context.Context, pool *pgxpool.Pool, opts Options, progress func(st
 // about: the nearest demo compound of the case's community within about
 // 250 m. The compounds are the ones postgres.SeedDemo loads for the same
 // seed: both generate them from the same grids with property.GenerateDemo.
-func compoundLocator(seed int64) (func(community string, lat, lng float64) *uuid.UUID, error) {
+func compoundLocator(seed int64, cal Calendar) (func(community string, lat, lng float64) *uuid.UUID, error) {
 	tree := Jurisdictions()
 	names := make(map[string]string, len(tree))
 	for _, j := range tree {
@@ -100,7 +100,7 @@ func compoundLocator(seed int64) (func(community string, lat, lng float64) *uuid
 			grids = append(grids, property.DemoGrid{Code: j.Code, CommunityName: names[j.ParentCode], Lat: j.Lat, Lng: j.Lng})
 		}
 	}
-	demo, err := property.GenerateDemo(seed, grids)
+	demo, err := property.GenerateDemo(seed, grids, cal)
 	if err != nil {
 		return nil, fmt.Errorf("demo compounds: %w", err)
 	}

@@ -54,9 +54,9 @@ type Options struct {
 	// yet, so recent cases are still open. Zero means time.Now(), which
 	// makes the data depend on the moment of the run.
 	Now time.Time
-	// Calendar counts the working time of deadlines (required). When it also
-	// has IsWorkingDay(time.Time) bool, rest days get fewer reports.
-	Calendar cases.Calendar
+	// Calendar counts the working time of deadlines, handling and
+	// verification (required); rest days get fewer reports.
+	Calendar Calendar
 	// Compound, when set, names the residential compound a case is about
 	// (refuse, construction and laundry cases near one), so Property.cases
 	// has data without rewriting a million rows afterwards.
@@ -66,6 +66,17 @@ type Options struct {
 	// references them, e.g. other datasets' demo rows. Without Reset, Run
 	// refuses a database that already holds any of them (ErrAlreadySeeded).
 	Reset bool
+}
+
+// Calendar is the working-time calendar seeding needs; *calendar.Calendar
+// implements it.
+type Calendar interface {
+	cases.Calendar
+	IsWorkingDay(t time.Time) bool
+	// IsWorkingTime reports whether t lies inside a working window.
+	IsWorkingTime(t time.Time) bool
+	// WorkingDuration is the working time between from and to.
+	WorkingDuration(from, to time.Time) time.Duration
 }
 
 // Stats describes a finished run.
