@@ -9,7 +9,10 @@
 // the 12345 hotline and the citizen app; weekday and daytime report peaks;
 // closure rates of 95–99 % for cases older than a month, on-time handling
 // around 90 %, rework well under 1 %, a few declined, returned, deferred and
-// backlogged cases, and recent cases still open in every stage.
+// backlogged cases, and recent cases still open in every stage. Handling and
+// verification happen in the calendar's office hours except for emergency
+// classes, which run around the clock; illegal construction goes to
+// urban-management enforcement or the street and town offices.
 //
 // The same Seed and Now produce byte-identical rows (ids included): every
 // random choice comes from one math/rand/v2 PCG stream in a fixed order.
