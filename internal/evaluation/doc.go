@@ -41,7 +41,16 @@
 // The deadline is always the final one: a deferred case (缓办) counts
 // against its extended deadline, and is on time if handled or closed by it.
 // Cases in backlog (挂账, status BACKLOG) are not due: the command centre
-// has recorded that they cannot be solved now.
+// has recorded that they cannot be solved now. Neither can rewrite the
+// past: deferral and backlog are requests the command centre approves
+// (internal/cases, requests.go), refused once the deadline has passed, and
+// a deferral extends the deadline the case had, so a case late in a month
+// stays late in it.
+//
+// Published periods are frozen: Service.Publish stores a closed period's
+// rows (every standard grouping, exact and as public callers see them) as
+// a version that never changes; a correction is a new version with a
+// reason. The live figures above keep following the cases.
 //
 //   - Handling rate = handled in P / due to handle in P.
 //   - On-time handling rate = handled on time in P / due to handle in P.
@@ -84,7 +93,10 @@
 // not exist.
 //
 // Composite score = Σ weight × normalised value over the figures
-// policies/weights.yaml names, where rates count as they are, rates where
+// policies/weights.yaml names for the row's kind (RowKind: department rows,
+// grouped by department, weigh only the figures a handling department
+// controls; area rows — district, street, community, case class — the
+// rest too), where rates count as they are, rates where
 // lower is better (rework, overdue-pending) as 1 − x, and satisfaction as
 // (mean − 1) / 4; suppressed when any input is suppressed, else empty when
 // any input is empty.

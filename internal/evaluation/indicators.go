@@ -532,6 +532,7 @@ func (s *Service) rows(p Period, accs map[rowKey]*rowAcc, hidden map[rowKey]*hid
 			h = *hidden[k]
 		}
 		r.Figures = s.figures(p, a, isCurrent, stockKnown, other, &h)
+		r.Figures = append(r.Figures, s.composite(k.group.RowKind(), r.Figures))
 		rows = append(rows, r)
 	}
 	sort.Slice(rows, func(i, j int) bool {
@@ -839,7 +840,6 @@ func (s *Service) figures(p Period, a *rowAcc, current, stockKnown bool, o *Othe
 	// double-random results are published by rule): no suppression.
 	ratio(FigSharedParkingRate, a.lotsOpen, a.lotsGov, otherOK && o.HasParking, false)
 	ratio(FigInspectionPassRate, a.inspPass, a.insp, otherOK && o.HasInspections, false)
-	out = append(out, s.composite(out))
 	return out
 }
 

@@ -161,7 +161,7 @@ func (s *Service) IndicatorsWorkbook(ctx context.Context, q Query, w io.Writer) 
 	for i, n := range names {
 		formula := Formula(n)
 		if n == FigComposite && s.weights != nil {
-			formula = s.weights.Formula()
+			formula = s.weights.Formula(RowArea) + "; department rows: " + s.weights.Formula(RowDepartment)
 		}
 		if err := f.SetSheetRow("definitions", "A"+strconv.Itoa(i+2), &[]any{n, figureGroup(n), formula}); err != nil {
 			return fmt.Errorf("indicators workbook: %w", err)
