@@ -74,6 +74,10 @@ func (r *indicatorRowResolver) MajorCode(ctx context.Context, obj *evaluation.Ro
 	return nonEmpty(obj.Group.MajorCode), nil
 }
 
+func (r *indicatorRowResolver) ReporterGroup(ctx context.Context, obj *evaluation.Row) (*string, error) {
+	return nonEmpty(obj.Group.ReporterGroup), nil
+}
+
 func (r *indicatorRowResolver) Figures(ctx context.Context, obj *evaluation.Row) ([]*evaluation.Figure, error) {
 	return pointers(obj.Figures), nil
 }

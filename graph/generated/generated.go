@@ -347,15 +347,16 @@ type ComplexityRoot struct {
 	}
 
 	IndicatorRow struct {
-		Community   func(childComplexity int) int
-		Department  func(childComplexity int) int
-		Figure      func(childComplexity int, name string) int
-		Figures     func(childComplexity int) int
-		Kind        func(childComplexity int) int
-		MajorCode   func(childComplexity int) int
-		PeriodEnd   func(childComplexity int) int
-		PeriodStart func(childComplexity int) int
-		Street      func(childComplexity int) int
+		Community     func(childComplexity int) int
+		Department    func(childComplexity int) int
+		Figure        func(childComplexity int, name string) int
+		Figures       func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		MajorCode     func(childComplexity int) int
+		PeriodEnd     func(childComplexity int) int
+		PeriodStart   func(childComplexity int) int
+		ReporterGroup func(childComplexity int) int
+		Street        func(childComplexity int) int
 	}
 
 	Inspection struct {
@@ -823,6 +824,7 @@ type IndicatorRowResolver interface {
 	Department(ctx context.Context, obj *evaluation.Row) (*string, error)
 	Kind(ctx context.Context, obj *evaluation.Row) (*cases.Kind, error)
 	MajorCode(ctx context.Context, obj *evaluation.Row) (*string, error)
+	ReporterGroup(ctx context.Context, obj *evaluation.Row) (*string, error)
 	Figures(ctx context.Context, obj *evaluation.Row) ([]*evaluation.Figure, error)
 	Figure(ctx context.Context, obj *evaluation.Row, name string) (*evaluation.Figure, error)
 }
@@ -2246,6 +2248,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.IndicatorRow.PeriodStart(childComplexity), true
+	case "IndicatorRow.reporterGroup":
+		if e.ComplexityRoot.IndicatorRow.ReporterGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorRow.ReporterGroup(childComplexity), true
 	case "IndicatorRow.street":
 		if e.ComplexityRoot.IndicatorRow.Street == nil {
 			break
@@ -4935,6 +4943,8 @@ enum IndicatorDimension {
   DEPARTMENT
   "Kind + major class."
   CASE_CLASS
+  "Who raised the case, by its source: SUPERVISOR (inspector patrol: supervisors and grid staff), CITIZEN (citizen app, 12345 hotline), AUTOMATED (drone, video analytics), DEPARTMENT (enforcement terminal, assigned by a superior), MEDIA."
+  REPORTER_GROUP
 }
 
 "One figure with its formula; value is null when undefined (zero denominator) or suppressed (small cell)."
@@ -4955,6 +4965,8 @@ type IndicatorRow {
   department: String
   kind: CaseKind
   majorCode: String
+  "SUPERVISOR, CITIZEN, AUTOMATED, DEPARTMENT or MEDIA when grouped by REPORTER_GROUP."
+  reporterGroup: String
   figures: [Figure!]!
   figure(name: String!): Figure
 }
@@ -6510,6 +6522,8 @@ func (ec *executionContext) childFields_IndicatorRow(ctx context.Context, field 
 		return ec.fieldContext_IndicatorRow_kind(ctx, field)
 	case "majorCode":
 		return ec.fieldContext_IndicatorRow_majorCode(ctx, field)
+	case "reporterGroup":
+		return ec.fieldContext_IndicatorRow_reporterGroup(ctx, field)
 	case "figures":
 		return ec.fieldContext_IndicatorRow_figures(ctx, field)
 	case "figure":
@@ -13941,6 +13955,29 @@ func (ec *executionContext) _IndicatorRow_majorCode(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_IndicatorRow_majorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorRow", field, true, true, "String")
+}
+
+func (ec *executionContext) _IndicatorRow_reporterGroup(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorRow_reporterGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IndicatorRow().ReporterGroup(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorRow_reporterGroup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("IndicatorRow", field, true, true, "String")
 }
 
@@ -27937,6 +27974,12 @@ func (ec *executionContext) _IndicatorRow(ctx context.Context, sel ast.Selection
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._IndicatorRow_majorCode(ctx, field, obj)
+				})
+		case "reporterGroup":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IndicatorRow_reporterGroup(ctx, field, obj)
 				})
 		case "figures":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

@@ -463,6 +463,11 @@ func (s *Service) Transition(ctx context.Context, id uuid.UUID, a Action, in Tra
 		c.HandledAt = nil
 	case ActionHandle:
 		c.HandledAt = &now
+		if c.FirstHandledAt == nil {
+			c.FirstHandledAt, c.FirstDeadline = &now, c.Deadline
+		}
+	case ActionReturn:
+		c.ReturnCount++
 	case ActionVerify:
 		c.ClosedAt = &now
 	case ActionRework:
