@@ -72,6 +72,19 @@ type day struct {
 	count      int
 }
 
+// request is an approved deferral or backlog request (case_requests).
+type request struct {
+	kind          cases.RequestKind
+	extraDays     int
+	reason        string
+	requestedBy   string
+	requestedDept string
+	requestedAt   time.Time
+	caseDeadline  time.Time
+	decidedBy     string
+	decidedAt     time.Time
+}
+
 type event struct {
 	action   cases.Action
 	from, to cases.Status
@@ -111,6 +124,14 @@ type caseRow struct {
 	closed        time.Time
 	rework        int
 	deferrals     int
+	returns       int
+	// firstHandled and firstDeadline are the first handling and the
+	// deadline it was judged against (kept across a rework).
+	firstHandled  time.Time
+	firstDeadline time.Time
+	// requests are the deferral and backlog requests the command centre
+	// approved (the handling department asked before the deadline).
+	requests      []request
 	rating        int
 	ratingComment string
 	ratedAt       time.Time
@@ -382,7 +403,7 @@ func (g *generator) expDur(mean time.Duration) time.Duration {
 
 func (g *generator) makeCase(reported time.Time) {
 	c := &g.c
-	*c = caseRow{events: c.events[:0], photos: c.photos[:0]}
+	*c = caseRow{events: c.events[:0], photos: c.photos[:0], requests: c.requests[:0]}
 	c.reported = reported
 	cs := g.main.Uint64()
 	g.rngSrc.Seed(cs, 1)
@@ -641,9 +662,42 @@ func (g *generator) emit(a cases.Action, to cases.Status, actor, dept, note stri
 		c.registered = at
 	case cases.ActionHandle:
 		c.handled = at
+		if c.firstHandled.IsZero() {
+			c.firstHandled, c.firstDeadline = at, c.deadline
+		}
+	case cases.ActionReturn:
+		c.returns++
 	case cases.ActionVerify:
 		c.closed = at
 	}
+}
+
+// beforeDeadline returns an instant between from and until (exclusive),
+// drawn from the generator: when a department asks for a deferral or a
+// backlog.
+func (g *generator) beforeDeadline(from, until time.Time) time.Time {
+	span := until.Sub(from)
+	if span <= 2*time.Minute {
+		return from
+	}
+	return from.Add(time.Duration(float64(span-time.Minute) * (0.2 + 0.7*g.rng.Float64())).Truncate(time.Second))
+}
+
+// approved records the request behind the DEFER or BACKLOG event just
+// emitted: asked by the handling department at asked, against deadline,
+// approved by that event's dispatcher.
+func (g *generator) approved(kind cases.RequestKind, days int, dept string, asked, deadline time.Time) {
+	c := &g.c
+	if c.cut || len(c.events) == 0 {
+		return
+	}
+	ev := c.events[len(c.events)-1]
+	if asked.After(ev.at) {
+		asked = ev.at
+	}
+	c.requests = append(c.requests, request{kind: kind, extraDays: days, reason: ev.note,
+		requestedBy: g.of(g.handlers[dept]), requestedDept: dept, requestedAt: asked, caseDeadline: deadline,
+		decidedBy: ev.actor, decidedAt: ev.at})
 }
 
 func (g *generator) deadlineFrom(t time.Time) time.Time {
@@ -816,8 +870,14 @@ func (g *generator) simulate() {
 		pb *= 3
 	}
 	if g.chance(pb) {
-		t = t.Add(sec(g.dur(24*time.Hour, 20*24*time.Hour)))
+		// Asked for and approved before the deadline: a late case stays late.
+		asked := g.beforeDeadline(t, deadline)
+		t = asked.Add(sec(g.dur(10*time.Minute, 2*time.Hour)))
+		if t.After(deadline) {
+			t = asked.Add(time.Minute)
+		}
 		g.emit(cases.ActionBacklog, cases.StatusBacklog, g.of(g.dispatchers), cases.OwnerDept, g.of(backlogNotes), t)
+		g.approved(cases.RequestBacklog, 0, dept, asked, deadline)
 		if !g.chance(pBacklogRedo) {
 			return
 		}
@@ -839,8 +899,11 @@ func (g *generator) simulate() {
 			t = start.Add(time.Minute)
 		}
 		base := maxTime(deadline, t)
-		deadline = g.cal.AddWorkingDays(base, 3+g.rng.IntN(8)).UTC()
+		days := 3 + g.rng.IntN(8)
+		before := deadline
+		deadline = g.cal.AddWorkingDays(base, days).UTC()
 		g.emit(cases.ActionDefer, cases.StatusDeferred, g.of(g.dispatchers), cases.OwnerDept, g.of(deferNotes), t)
+		g.approved(cases.RequestDefer, days, dept, g.beforeDeadline(start, t), before)
 		if !c.cut {
 			c.deadline = deadline
 			c.deferrals++

@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/google/uuid"
+	"slices"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/cases"
@@ -88,6 +89,7 @@ type Stats struct {
 	Departments   int
 	Cases         int
 	Events        int
+	Requests      int
 	// Stages lists each step with its row count and time, in order.
 	Stages   []Stage
 	Duration time.Duration
@@ -107,6 +109,7 @@ const (
 	StageDepartments   = "departments"
 	StageCases         = "cases"
 	StageEvents        = "case_events"
+	StageRequests      = "case_requests"
 	StageIndexes       = "rebuild"
 	StageAnalyze       = "analyze"
 )
@@ -281,6 +284,7 @@ func run(ctx context.Context, pool *pgxpool.Pool, opts Options, progress func(st
 	if err != nil {
 		return st, err
 	}
+	var approvals []caseRequests
 	// Events come from a second generator that replays the same cases: they
 	// cannot be written before their cases (foreign key), and keeping them
 	// in memory meanwhile would grow with the number of cases.
@@ -291,6 +295,9 @@ func run(ctx context.Context, pool *pgxpool.Pool, opts Options, progress func(st
 			if !g.next() {
 				return false
 			}
+			if len(g.c.requests) > 0 {
+				approvals = append(approvals, caseRequests{g.c.id, slices.Clone(g.c.requests)})
+			}
 			writeEvents(w, &g.c, g.n <= opts.Cases-fullTimelines)
 			if g.n%progressEvery == 0 {
 				progress(StageEvents, g.n, opts.Cases)
@@ -299,6 +306,26 @@ func run(ctx context.Context, pool *pgxpool.Pool, opts Options, progress func(st
 		})
 		st.Events = int(n)
 		progress(StageEvents, opts.Cases, opts.Cases)
+		return int(n), err
+	})
+	if err != nil {
+		return st, err
+	}
+	// Approved deferral and backlog requests, kept from the events' replay:
+	// a few per hundred cases.
+	err = stage(StageRequests, func() (int, error) {
+		progress(StageRequests, 0, len(approvals))
+		defer progress(StageRequests, len(approvals), len(approvals))
+		i := 0
+		n, err := copyRows(ctx, tx, "case_requests", requestColumns, func(w *binWriter) bool {
+			if i == len(approvals) {
+				return false
+			}
+			writeRequests(w, approvals[i].caseID, approvals[i].requests)
+			i++
+			return true
+		})
+		st.Requests = int(n)
 		return int(n), err
 	})
 	if err != nil {
@@ -361,6 +388,8 @@ var caseColumns = []column{
 	{"rating", "smallint"}, {"rating_comment", "text"}, {"rated_at", "timestamp with time zone"},
 	{"source_dept", "text"}, {"external_id", "text"}, {"created_at", "timestamp with time zone"},
 	{"updated_at", "timestamp with time zone"}, {"version", "integer"}, {"property_id", "uuid"},
+	{"return_count", "integer"}, {"first_handled_at", "timestamp with time zone"},
+	{"first_deadline", "timestamp with time zone"},
 }
 
 // writeCase encodes the generator's current case as a cases tuple.
@@ -412,6 +441,46 @@ func writeCase(w *binWriter, c *caseRow) {
 		w.uuid(*c.propertyID)
 	} else {
 		w.null()
+	}
+	w.int4(int32(c.returns))
+	w.timestamptzOrNull(c.firstHandled)
+	w.timestamptzOrNull(c.firstDeadline)
+}
+
+// caseRequests are one case's approved requests.
+type caseRequests struct {
+	caseID   uuid.UUID
+	requests []request
+}
+
+var requestColumns = []column{
+	{"id", "uuid"}, {"case_id", "uuid"}, {"kind", "text"}, {"extra_days", "integer"}, {"reason", "text"},
+	{"status", "text"}, {"requested_by", "text"}, {"requested_dept", "text"}, {"requested_at", "timestamp with time zone"},
+	{"case_deadline", "timestamp with time zone"}, {"decided_by", "text"}, {"decided_at", "timestamp with time zone"},
+	{"decision_note", "text"},
+}
+
+// writeRequests encodes approved deferral and backlog requests. Their ids
+// are version-7 UUIDs of the request time, drawn from the case's id so the
+// same seed gives the same ids.
+func writeRequests(w *binWriter, caseID uuid.UUID, list []request) {
+	for i, r := range list {
+		w.row(len(requestColumns))
+		id := caseID
+		id[15] ^= byte(i + 1)
+		w.uuid(id)
+		w.uuid(caseID)
+		w.text(string(r.kind))
+		w.int4(int32(r.extraDays))
+		w.text(r.reason)
+		w.text(string(cases.RequestApproved))
+		w.text(r.requestedBy)
+		w.text(r.requestedDept)
+		w.timestamptz(r.requestedAt)
+		w.timestamptz(r.caseDeadline)
+		w.text(r.decidedBy)
+		w.timestamptz(r.decidedAt)
+		w.text("")
 	}
 }
 

@@ -64,7 +64,7 @@ func TestSeed(t *testing.T) {
 	if st.Events < 4*st.Cases || st.Events > 6*st.Cases {
 		t.Errorf("%d events for %d cases; want about 5 a case", st.Events, st.Cases)
 	}
-	if want := []string{StageJurisdictions, StageDepartments, StageCases, StageEvents, StageAnalyze}; strings.Join(stages, ",") != strings.Join(want, ",") {
+	if want := []string{StageJurisdictions, StageDepartments, StageCases, StageEvents, StageRequests, StageAnalyze}; strings.Join(stages, ",") != strings.Join(want, ",") {
 		t.Errorf("progress stages %v, want %v", stages, want)
 	}
 	assertTableCounts(t, pool, st)
@@ -88,6 +88,7 @@ func TestSeed(t *testing.T) {
 
 	t.Run("sanity", func(t *testing.T) { checkSanity(t, pool, testOptions()) })
 	t.Run("timelines", func(t *testing.T) { checkTimelines(t, pool, false) })
+	t.Run("requests", func(t *testing.T) { checkRequests(t, pool) })
 
 	// Determinism: a reset and rerun with the same Seed and Now writes the
 	// same bytes, ids and event ids included; another seed does not.
@@ -616,5 +617,36 @@ func checkTimelines(t *testing.T, pool *pgxpool.Pool, compact bool) {
 	}
 	if bad > 0 {
 		t.Errorf("%d timeline problems", bad)
+	}
+}
+
+// checkRequests: every deferral and backlog in the demo is an approved
+// request the handling department made before the deadline, a deferral
+// extends the deadline it was asked against, and the first handling and
+// returns the evaluation reads are on every case.
+func checkRequests(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	for name, sql := range map[string]string{
+		"DEFER and BACKLOG events without their request": `SELECT count(*) FROM case_events e WHERE e.action IN ('DEFER', 'BACKLOG')
+			AND NOT EXISTS (SELECT 1 FROM case_requests r WHERE r.case_id = e.case_id AND r.kind = e.action AND r.decided_at = e.at)`,
+		"requests asked or approved after the deadline": `SELECT count(*) FROM case_requests
+			WHERE requested_at >= case_deadline OR decided_at >= case_deadline OR requested_at > decided_at`,
+		"requests not approved by the command centre": `SELECT count(*) FROM case_requests WHERE status <> 'APPROVED' OR decided_by IS NULL`,
+		"deferred cases whose deadline is not past the one asked against": `SELECT count(*) FROM case_requests r JOIN cases c ON c.id = r.case_id
+			WHERE r.kind = 'DEFER' AND c.rework_count = 0 AND c.defer_count = 1 AND c.deadline <= r.case_deadline`,
+		"handled cases without a first handling": `SELECT count(*) FROM cases WHERE handled_at IS NOT NULL AND first_handled_at IS NULL`,
+		"first handling after the last": `SELECT count(*) FROM cases WHERE first_handled_at > handled_at`,
+		"return counts unlike the RETURN events": `SELECT count(*) FROM cases c WHERE c.return_count <>
+			(SELECT count(*) FROM case_events e WHERE e.case_id = c.id AND e.action = 'RETURN')`,
+	} {
+		if n := query(t, pool, sql)[0]; n != 0 {
+			t.Errorf("%s: %v", name, n)
+		}
+	}
+	if n := query(t, pool, `SELECT count(*) FROM case_requests WHERE kind = 'DEFER'`)[0]; n < 10 {
+		t.Errorf("only %v deferral requests in the demo", n)
+	}
+	if n := query(t, pool, `SELECT count(*) FROM cases WHERE return_count > 0`)[0]; n < 10 {
+		t.Errorf("only %v returned cases in the demo", n)
 	}
 }
