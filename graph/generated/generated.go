@@ -4423,61 +4423,97 @@ func newExecutionContext(
 var sources = []*ast.Source{
 	{Name: "../../schema/audit.graphqls", Input: `"One read of another department's data or of personal data."
 type AuditRecord {
+  "Position in the chain, from 1."
   seq: Int!
+  "When the read happened (microsecond precision)."
   at: DateTime!
+  "Who read: the token's subject."
   subject: String!
+  "The reader's department code; empty for a caller without one."
   dept: String!
+  "The reader's roles."
   roles: [String!]!
+  "The declared purpose of the grants that allowed the read; empty when no grant was needed."
   purpose: String!
+  "Comma-separated ids of the grants that covered at least one row read; empty when none did."
   grantId: String!
+  "The dataset read, e.g. cases."
   dataset: String!
+  "Field groups shown unmasked in at least one of the rows read."
   fieldGroups: [String!]!
+  "How many rows were read."
   rowCount: Int!
+  "The GraphQL operation name, or export, subscription…"
   operation: String!
+  "Ties the record to the request's logs and traces."
   requestId: String!
   "SHA-256 of this record chained to the previous one (hex)."
   hash: String!
 }
 
+"A page of the audit trail."
 type AuditPage {
+  "Records of this page, newest first."
   records: [AuditRecord!]!
   "Pass as 'after' for the next page; null at the end."
   next: String
 }
 
+"Which audit records to list; conditions combine with AND, omitted ones do not filter."
 input AuditFilter {
+  "The reader's department code."
   dept: String
+  "The reader's subject."
   subject: String
+  "The dataset read."
   dataset: String
+  "The operation name."
   operation: String
+  "At or after this instant."
   from: DateTime
+  "Before this instant (exclusive); must be after from."
   to: DateTime
 }
 
 extend type Query {
   "The append-only, hash-chained audit trail (auditors only), newest first."
-  auditTrail(filter: AuditFilter, first: Int = 50, after: String): AuditPage!
+  auditTrail(
+    "Which records; all when omitted."
+    filter: AuditFilter
+    "Page size, up to 1,000."
+    first: Int = 50
+    "The next cursor of the previous page; the newest records when omitted."
+    after: String
+  ): AuditPage!
 }
 
 "The audit chain checked now: every record's HMAC and link recomputed."
 type AuditChainStatus {
+  "Every record is intact and linked to the one before."
   ok: Boolean!
   "Records read."
   checked: Int!
   "The chain head: record it elsewhere and compare later to detect truncation."
   headSeq: Int!
+  "Hash of the chain head (hex)."
   headHash: String!
   "Records hashed before the chain was keyed."
   legacy: Int!
+  "All problems found; problems lists only the first ones."
   problemCount: Int!
   "The first problems, in seq order: seq, kind (changed, missing, inserted, broken) and detail."
   problems: [AuditProblem!]!
+  "When the check ran."
   checkedAt: DateTime!
 }
 
+"One problem the chain check found."
 type AuditProblem {
+  "The record's position in the chain."
   seq: Int!
+  "changed, missing, inserted or broken."
   kind: String!
+  "What was found, in words."
   detail: String!
 }
 
@@ -4488,10 +4524,13 @@ extend type Query {
 `, BuiltIn: false},
 	{Name: "../../schema/cases.graphqls", Input: `"Component (部件, public facilities) or event (事件)."
 enum CaseKind {
+  "部件: a problem with a public facility (manhole cover, street lamp, bench…)."
   COMPONENT
+  "事件: a problem of conduct or the environment (street vending, litter, illegal advertising…)."
   EVENT
 }
 
+"Where a case stands in the digital urban-management workflow (数字城管)."
 enum CaseStatus {
   "Collected / accepted, awaiting registration."
   REPORTED
@@ -4515,70 +4554,113 @@ enum CaseStatus {
   CLOSED
 }
 
+"How a case came to the command centre (信息来源)."
 enum CaseSource {
+  "监督员巡查: a grid inspector on patrol."
   INSPECTOR_PATROL
+  "无人机巡查: a drone patrol."
   DRONE_PATROL
+  "视频智能分析: automatic analysis of street cameras."
   VIDEO_ANALYTICS
+  "执法终端: a law-enforcement officer's handheld terminal."
   ENFORCEMENT_TERMINAL
+  "市民上报: a citizen through the app."
   CITIZEN_REPORT
+  "12345 热线: the city's public service hotline."
   HOTLINE_12345
+  "上级交办: assigned by a higher authority."
   ASSIGNED_BY_SUPERIOR
+  "媒体曝光: reported in the media."
   MEDIA
 }
 
+"A step of the case workflow, as recorded in the timeline."
 enum CaseAction {
+  "上报: the case is filed (status REPORTED)."
   REPORT
+  "立案 by the command centre."
   REGISTER
+  "不予立案 by the command centre."
   DECLINE
+  "派遣 to a handling department."
   DISPATCH
+  "退回 by the handling department."
   RETURN
+  "处置反馈: the handling department reports the work done."
   SUBMIT_HANDLING
+  "核查通过: on-site verification passed; the case closes."
   VERIFY_PASS
+  "核查不通过: verification failed; the case goes back for rework."
   VERIFY_FAIL
+  "缓办: the deadline is extended."
   DEFER
+  "挂账: the case is put in backlog."
   BACKLOG
+  "评价: the reporter rated the closed case (the status does not change)."
   RATE
 }
 
+"Order of a case list; ties are broken by id, so pages are stable."
 enum CaseOrder {
+  "Newest report first."
   REPORTED_AT_DESC
+  "Oldest report first."
   REPORTED_AT_ASC
   "Soonest deadline first; cases without a deadline last."
   DEADLINE_ASC
+  "Latest deadline first; cases without a deadline last."
   DEADLINE_DESC
 }
 
 "A digital urban-management case, owned by the urban-management command centre."
 type Case @key(fields: "id") @entityResolver(multi: true) {
+  "The case's UUID."
   id: ID!
   "Case number, e.g. HL2025-0012345."
   caseNo: String!
+  "The department owning the case record: the urban-management command centre."
   ownerDept: Department!
+  "Component (部件) or event (事件)."
   kind: CaseKind!
+  "Major class code of the case catalogue (大类), e.g. 05."
   majorCode: String!
+  "Minor class code of the case catalogue (小类), e.g. 0501; see caseClasses."
   minorCode: String!
   "Name of the minor class, e.g. 店外经营."
   className: String!
+  "How the case came in."
   source: CaseSource!
+  "Where the case stands in the workflow."
   status: CaseStatus!
+  "What was reported, in the reporter's words."
   description: String!
+  "Street address as reported; empty when only a point was given."
   address: String!
+  "Where the problem is."
   location: GeoPoint!
+  "The grid or community the case lies in."
   jurisdiction: Jurisdiction!
   "The department the case was dispatched to."
   handlingDept: Department
   "Who reported it (personal data)."
   reporter: Reporter @access(dataset: "cases", group: "reporter")
+  "Photo links sent with the report; empty when there are none."
   photoUrls: [String!]!
+  "When the problem was reported (by the sending system, or when the hub received it)."
   reportedAt: DateTime!
+  "When the command centre registered it (立案); null until then."
   registeredAt: DateTime
+  "When it was dispatched (派遣); null until then."
   dispatchedAt: DateTime
   "Handling deadline in working time from dispatch (Asia/Shanghai calendar)."
   deadline: DateTime
+  "When the handling department submitted its feedback; null until then."
   handledAt: DateTime
+  "When the case closed (结案); null while open."
   closedAt: DateTime
   "Handled after the deadline, or still unhandled past it."
   overdue: Boolean!
+  "How many times verification failed and sent the case back (返工)."
   reworkCount: Int!
   "The reporter's satisfaction, once the case is closed and rated."
   rating: CaseRating
@@ -4590,30 +4672,47 @@ type Case @key(fields: "id") @entityResolver(multi: true) {
   property: Property
   "Violations found through this case."
   violations: [Violation!]!
+  "When the hub first stored the case."
   createdAt: DateTime!
+  "When the hub last changed the case."
   updatedAt: DateTime!
   "Optimistic-concurrency version: pass it to a transition to refuse stale edits."
   version: Int!
 }
 
+"The person who reported a case (personal data: masked or null without a grant)."
 type Reporter {
+  "The reporter's name; masked (张*) for those who may see only masked personal data."
   name: String @access(dataset: "cases", group: "reporter", mask: NAME)
+  "The reporter's phone; masked (138****5678) for those who may see only masked personal data."
   phone: String @access(dataset: "cases", group: "reporter", mask: PHONE)
 }
 
+"The reporter's satisfaction with a closed case (满意度评价)."
 type CaseRating {
+  "1 (very dissatisfied) to 5 (very satisfied)."
   stars: Int!
+  "The reporter's words; empty when none were given."
   comment: String!
+  "When the rating was given."
   at: DateTime!
 }
 
+"One step of a case's workflow (流转记录)."
 type CaseEvent {
+  "The step taken."
   action: CaseAction!
+  "Status before the step; null for the report that filed the case."
   fromStatus: CaseStatus
+  "Status after the step (unchanged for a rating)."
   toStatus: CaseStatus!
+  "Who took the step: subject@department, or the subject alone for a caller without a department."
   actor: String!
+  "The actor's department code; empty for a caller without one."
   actorDept: String!
+  "The note or reason given with the step; empty when none was."
   note: String!
+  "When the step was taken."
   at: DateTime!
 }
 
@@ -4625,26 +4724,35 @@ case had when approved (never from now); once the deadline has passed a
 pending request expires: a late case stays late.
 """
 type CaseRequest {
+  "The request's UUID."
   id: ID!
   "The case asked about (null if you can no longer see it)."
   case: Case
+  "Deferral or backlog."
   kind: CaseRequestKind!
   "Working days a deferral asks for (0 for a backlog)."
   extraDays: Int!
+  "Why the department asks."
   reason: String!
   "As of now: a pending request whose case deadline has passed is EXPIRED."
   status: CaseRequestStatus!
+  "Who asked: subject@department."
   requestedBy: String!
+  "Code of the department that asked."
   requestedDept: String!
+  "When the request was made."
   requestedAt: DateTime!
   "The case's handling deadline when the request was made; the request lapses with it."
   caseDeadline: DateTime
+  "Who decided: subject@department; null while undecided."
   decidedBy: String
+  "When it was decided; null while undecided."
   decidedAt: DateTime
   "The command centre's note (required when rejecting)."
   decisionNote: String!
 }
 
+"What a case request asks for."
 enum CaseRequestKind {
   "缓办: extend the handling deadline by extraDays working days."
   DEFER
@@ -4652,22 +4760,31 @@ enum CaseRequestKind {
   BACKLOG
 }
 
+"Where a case request stands."
 enum CaseRequestStatus {
   "Awaiting the command centre, deadline not passed."
   PENDING
+  "Approved: the case was deferred or put in backlog."
   APPROVED
+  "Rejected by the command centre, with a note."
   REJECTED
   "Never decided before the case's deadline passed; can no longer be approved."
   EXPIRED
 }
 
+"One case of a page (Relay edge)."
 type CaseEdge {
+  "Opaque cursor of this case: pass it as after to get the cases that follow."
   cursor: String!
+  "The case."
   node: Case!
 }
 
+"A page of cases (Relay connection)."
 type CaseConnection {
+  "The cases of this page, in the requested order."
   edges: [CaseEdge!]!
+  "Whether more follow, and the cursor to fetch them."
   pageInfo: PageInfo!
   "All cases matching the filter that the caller may see."
   totalCount: Int!
@@ -4675,12 +4792,19 @@ type CaseConnection {
 
 "A class of the case catalogue with its handling deadline."
 type CaseClass {
+  "Component (部件) or event (事件)."
   kind: CaseKind!
+  "Major class code (大类)."
   majorCode: String!
+  "Major class name in Chinese."
   majorName: String!
+  "Minor class code (小类): the code a report names."
   minorCode: String!
+  "Minor class name in Chinese."
   minorName: String!
+  "Major class name in English."
   majorNameEn: String!
+  "Minor class name in English."
   minorNameEn: String!
   "Deadline, e.g. '5 working hours', '2 working days' or, for an emergency class, '2 hours, around the clock'."
   deadline: String!
@@ -4688,92 +4812,237 @@ type CaseClass {
   emergency: Boolean!
 }
 
+"Which cases to list; conditions combine with AND, omitted ones do not filter."
 input CaseFilter {
+  "Any of these statuses."
   status: [CaseStatus!]
   "Only open (true) or only finished (false) cases."
   open: Boolean
+  "Only components or only events."
   kind: CaseKind
+  "Major class code (大类)."
   majorCode: String
+  "Minor class code (小类)."
   minorCode: String
+  "Any of these sources."
   source: [CaseSource!]
   "Jurisdiction subtree root, e.g. hailing.chengdong."
   jurisdiction: String
+  "Code of the department the case was dispatched to."
   handlingDept: String
+  "Only overdue (true) or only timely (false) cases."
   overdue: Boolean
+  "Reported at or after this instant."
   reportedFrom: DateTime
+  "Reported before this instant (exclusive)."
   reportedTo: DateTime
+  "Closed at or after this instant."
   closedFrom: DateTime
+  "Closed before this instant (exclusive)."
   closedTo: DateTime
   "Substring of the description."
   text: String
 }
 
+"A new case filed by staff or a connected system (上报)."
 input ReportCaseInput {
+  "Component or event; must match the minor class."
   kind: CaseKind!
   "Minor class code from caseClasses, e.g. 0501."
   minorCode: String!
+  "How the case came in."
   source: CaseSource!
+  "What was seen."
   description: String!
+  "Street address, if known."
   address: String
+  "Latitude (WGS-84) of the problem."
   lat: Float!
+  "Longitude (WGS-84) of the problem."
   lng: Float!
   "Grid or community code; located from the point when omitted."
   jurisdiction: String
+  "The reporter's name (personal data)."
   reporterName: String
+  "The reporter's phone (personal data)."
   reporterPhone: String
+  "Links to photos of the problem."
   photoUrls: [String!]
   "The sending system's id, for idempotent re-sends."
   externalId: String
+  "When the problem was reported, if earlier than now; not in the future."
   reportedAt: DateTime
 }
 
 extend type Query {
   "One case, or null when it does not exist or is outside your scope."
-  case(id: ID!): Case
-  cases(filter: CaseFilter, orderBy: CaseOrder = REPORTED_AT_DESC, first: Int = 20, after: String): CaseConnection!
-  caseClasses(kind: CaseKind): [CaseClass!]!
+  case(
+    "The case's UUID."
+    id: ID!
+  ): Case
+  "Cases you may see, a page at a time; personal fields follow your access (null or masked otherwise)."
+  cases(
+    "Which cases; all you may see when omitted."
+    filter: CaseFilter
+    "Order of the list."
+    orderBy: CaseOrder = REPORTED_AT_DESC
+    "Page size, 0 to 200."
+    first: Int = 20
+    "Cursor of the last case of the previous page (from edges.cursor or pageInfo.endCursor); the first page when omitted."
+    after: String
+  ): CaseConnection!
+  "The case catalogue: 部件/事件 classes with their handling deadlines."
+  caseClasses(
+    "Only components or only events; both when omitted."
+    kind: CaseKind
+  ): [CaseClass!]!
   "Undecided deferral and backlog requests on cases in your scope, oldest first: the command centre's inbox (expired ones included, to be rejected)."
-  pendingCaseRequests(first: Int = 100): [CaseRequest!]!
+  pendingCaseRequests(
+    "How many, 1 to 500."
+    first: Int = 100
+  ): [CaseRequest!]!
 }
 
 extend type Mutation {
-  reportCase(input: ReportCaseInput!): Case!
+  "File a new case in status REPORTED (上报). Needs the report action on cases; a re-send with the same externalId from the same department returns the case already filed."
+  reportCase(
+    "The case to file."
+    input: ReportCaseInput!
+  ): Case!
   "立案."
-  registerCase(id: ID!, version: Int, note: String): Case!
+  registerCase(
+    "The case's UUID."
+    id: ID!
+    "The version you last read; a stale one gets CONFLICT. Not checked when omitted."
+    version: Int
+    "A note for the timeline."
+    note: String
+  ): Case!
   "不予立案 (a reason is required)."
-  declineCase(id: ID!, version: Int, note: String!): Case!
+  declineCase(
+    "The case's UUID."
+    id: ID!
+    "The version you last read; a stale one gets CONFLICT. Not checked when omitted."
+    version: Int
+    "Why the case is not registered."
+    note: String!
+  ): Case!
   "派遣 to a department; starts the deadline clock."
-  dispatchCase(id: ID!, dept: String!, version: Int, note: String): Case!
+  dispatchCase(
+    "The case's UUID."
+    id: ID!
+    "Code of the handling department."
+    dept: String!
+    "The version you last read; a stale one gets CONFLICT. Not checked when omitted."
+    version: Int
+    "A note for the timeline."
+    note: String
+  ): Case!
   "退回 by the handling department (a reason is required)."
-  returnCase(id: ID!, version: Int, note: String!): Case!
+  returnCase(
+    "The case's UUID."
+    id: ID!
+    "The version you last read; a stale one gets CONFLICT. Not checked when omitted."
+    version: Int
+    "Why the case is not the department's."
+    note: String!
+  ): Case!
   "Handling feedback from the handling department."
-  submitCaseHandling(id: ID!, version: Int, note: String): Case!
+  submitCaseHandling(
+    "The case's UUID."
+    id: ID!
+    "The version you last read; a stale one gets CONFLICT. Not checked when omitted."
+    version: Int
+    "What was done."
+    note: String
+  ): Case!
   "On-site verification: passed closes the case, failed sends it back for rework."
-  verifyCase(id: ID!, passed: Boolean!, version: Int, note: String): Case!
+  verifyCase(
+    "The case's UUID."
+    id: ID!
+    "Whether the problem is solved."
+    passed: Boolean!
+    "The version you last read; a stale one gets CONFLICT. Not checked when omitted."
+    version: Int
+    "What the verification found."
+    note: String
+  ): Case!
   "缓办 by the command centre itself: extends the current deadline by extraDays working days; a reason (note) is required and the deadline must not have passed. Recorded as an approved request."
-  deferCase(id: ID!, extraDays: Int!, version: Int, note: String): Case!
+  deferCase(
+    "The case's UUID."
+    id: ID!
+    "Working days to add to the deadline."
+    extraDays: Int!
+    "The version you last read; a stale one gets CONFLICT. Not checked when omitted."
+    version: Int
+    "The reason (required)."
+    note: String
+  ): Case!
   "挂账 by the command centre itself (a reason is required; refused once the deadline has passed). Recorded as an approved request."
-  backlogCase(id: ID!, version: Int, note: String!): Case!
+  backlogCase(
+    "The case's UUID."
+    id: ID!
+    "The version you last read; a stale one gets CONFLICT. Not checked when omitted."
+    version: Int
+    "The reason."
+    note: String!
+  ): Case!
   "Ask the command centre to defer the case by extraDays (1–30) working days: the handling department, before the deadline."
-  requestCaseDeferral(id: ID!, extraDays: Int!, reason: String!, version: Int): CaseRequest!
+  requestCaseDeferral(
+    "The case's UUID."
+    id: ID!
+    "Working days asked for, 1 to 30."
+    extraDays: Int!
+    "Why the deferral is needed."
+    reason: String!
+    "The case version you last read; a stale one gets CONFLICT. Not checked when omitted."
+    version: Int
+  ): CaseRequest!
   "Ask the command centre to put the case in backlog (挂账): the handling department, before the deadline."
-  requestCaseBacklog(id: ID!, reason: String!, version: Int): CaseRequest!
+  requestCaseBacklog(
+    "The case's UUID."
+    id: ID!
+    "Why the case cannot be solved now."
+    reason: String!
+    "The case version you last read; a stale one gets CONFLICT. Not checked when omitted."
+    version: Int
+  ): CaseRequest!
   "Approve a pending request (command centre): the case is deferred or put in backlog in the same transaction."
-  approveCaseRequest(id: ID!, note: String): CaseRequest!
+  approveCaseRequest(
+    "The request's UUID."
+    id: ID!
+    "A note on the decision."
+    note: String
+  ): CaseRequest!
   "Reject a pending or expired request (command centre; a note is required)."
-  rejectCaseRequest(id: ID!, note: String!): CaseRequest!
-  "The reporter's satisfaction with a closed case, once."
-  rateCase(id: ID!, stars: Int!, comment: String): Case!
+  rejectCaseRequest(
+    "The request's UUID."
+    id: ID!
+    "Why the request is rejected."
+    note: String!
+  ): CaseRequest!
+  "The reporter's satisfaction with a closed case, once: the reporting citizen through the app, or the command centre on the reporter's behalf (hotline follow-up)."
+  rateCase(
+    "The case's UUID."
+    id: ID!
+    "1 to 5 stars."
+    stars: Int!
+    "The reporter's words."
+    comment: String
+  ): Case!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/catalog.graphqls", Input: `"A dataset of the government information resource catalog (policies/catalog.yaml) and who may read what of it."
 type CatalogDataset {
+  "The dataset's name, e.g. cases."
   name: String!
+  "What the dataset holds."
   about: String!
   "Provider department code, or district (no department)."
   provider: String!
   "Dataset actions the policy may allow besides reading."
   actions: [String!]!
+  "The dataset's field groups, in catalog order."
   groups: [CatalogFieldGroup!]!
   "What you get of this dataset now, your department's grants included."
   mine: DatasetAccess!
@@ -4783,37 +5052,49 @@ type CatalogDataset {
   noAccess: [String!]!
 }
 
+"A field group of a dataset: fields shared under one rule."
 type CatalogFieldGroup {
+  "The group's name, e.g. reporter."
   name: String!
   "public, unconditional, conditional, not-shared or personal."
   class: String!
   "The department providing this group (the dataset's provider unless the catalog names another)."
   provider: String!
+  "What the group holds."
   about: String!
   "How each personal field is masked."
   masks: [FieldMask!]!
 }
 
+"How one personal field is masked."
 type FieldMask {
+  "The field's name within the group, e.g. phone."
   field: String!
+  "The masking rule applied."
   rule: MaskRule!
 }
 
 "A caller's access to one dataset."
 type DatasetAccess {
+  "You see every row of the dataset."
   allRows: Boolean!
   "Jurisdiction subtrees whose rows you see (yours and your grants')."
   jurisdictions: [String!]!
   "Departments whose owned or handled rows you see."
   departments: [String!]!
+  "You see the rows you reported yourself (citizen app)."
   ownReports: Boolean!
+  "Your access to each field group."
   groups: [GroupAccess!]!
+  "Dataset actions you may take besides reading, e.g. report, write."
   actions: [String!]!
   "Grants this access relies on."
   grantIds: [String!]!
 }
 
+"Your access to one field group."
 type GroupAccess {
+  "The field group."
   group: String!
   "visible, masked or denied on your rows."
   access: String!
@@ -4821,7 +5102,9 @@ type GroupAccess {
   visibleIn: [String!]!
 }
 
+"One line of the baseline policy matrix: a role and what it gets."
 type PolicyLine {
+  "The role, e.g. officer."
   role: String!
   "Department codes; empty string is no department (the public)."
   departments: [String!]!
@@ -4831,6 +5114,7 @@ type PolicyLine {
   rows: String!
   "One cell per field group, in the order of groups: visible, masked, denied, grant, or masked, grant."
   groups: [String!]!
+  "Dataset actions the role may take besides reading."
   actions: [String!]!
 }
 
@@ -4841,24 +5125,39 @@ extend type Query {
 `, BuiltIn: false},
 	{Name: "../../schema/citizen.graphqls", Input: `"An issue a citizen reports through the app (创建市民上报)."
 input CitizenReportInput {
+  "Component or event; must match the minor class."
   kind: CaseKind!
   "Minor class code from caseClasses, e.g. 0501 (店外经营)."
   minorCode: String!
+  "What the citizen saw."
   description: String!
+  "Street address, if known."
   address: String
+  "Latitude (WGS-84) of the problem."
   lat: Float!
+  "Longitude (WGS-84) of the problem."
   lng: Float!
+  "Links to photos of the problem."
   photoUrls: [String!]
   "Optional contact for a follow-up call; personal data, masked to other departments."
   contactName: String
+  "Optional phone for a follow-up call; personal data, masked to other departments."
   contactPhone: String
 }
 
 extend type Query {
   "The citizen's own reports, newest first (citizen app acting for a citizen)."
-  myCases(first: Int = 20, after: String): CaseConnection!
+  myCases(
+    "Page size, 0 to 200."
+    first: Int = 20
+    "Cursor of the last case of the previous page; the first page when omitted."
+    after: String
+  ): CaseConnection!
   "One of the citizen's own reports with its timeline; null for anyone else's."
-  myCase(id: ID!): Case
+  myCase(
+    "The case's UUID."
+    id: ID!
+  ): Case
 }
 
 extend type Mutation {
@@ -4866,14 +5165,25 @@ extend type Mutation {
   Report an issue for the citizen the app acts for. Retrying with the same
   idempotencyKey returns the case the first call created.
   """
-  reportIssue(input: CitizenReportInput!, idempotencyKey: String!): Case!
+  reportIssue(
+    "What the citizen reports."
+    input: CitizenReportInput!
+    "Client-chosen key of this report, 8 to 64 letters, digits, _ or -: a retry with the same key files nothing new."
+    idempotencyKey: String!
+  ): Case!
 }
 `, BuiltIn: false},
-	{Name: "../../schema/directory.graphqls", Input: `enum JurisdictionLevel {
+	{Name: "../../schema/directory.graphqls", Input: `"Level of a node in the administrative tree (district → street or town → community → grid)."
+enum JurisdictionLevel {
+  "区: the district itself, the tree's root."
   DISTRICT
+  "街道: an urban sub-district."
   STREET
+  "镇: a rural town, at the same level as a street."
   TOWN
+  "社区 / 村: a community or village."
   COMMUNITY
+  "网格: the smallest unit of grid management, the tree's leaves."
   GRID
 }
 
@@ -4885,46 +5195,81 @@ hailing.chengdong.fenghuang, hailing.chengdong.fenghuang.g03.
 type Jurisdiction @key(fields: "code") @entityResolver(multi: true) {
   "Stable id for client caches (Apollo, Relay): the code."
   id: ID!
+  "Dotted path from the district, e.g. hailing.chengdong.fenghuang."
   code: String!
+  "Where the node sits in the tree (district, street/town, community, grid)."
   level: JurisdictionLevel!
   "Chinese name."
   name: String!
+  "English (pinyin) name."
   nameEn: String!
   "Official administrative division code where known."
   adminCode: String!
+  "The node one level up; null for the district."
   parent: Jurisdiction
+  "The nodes one level down; empty for a grid."
   children: [Jurisdiction!]!
+  "A representative point (centre) of the area, where the directory has one."
   location: GeoPoint
   "Land area in km², where the directory's source gives it."
   areaKm2: Float
   "Cases in this subtree that you may see, newest first."
-  cases(first: Int = 5): CaseConnection!
+  cases(
+    "How many to show, 0 to 50; page through the root list for more."
+    first: Int = 5
+  ): CaseConnection!
   "Violations in this subtree that you may see, newest first."
-  violations(first: Int = 5): ViolationConnection!
+  violations(
+    "How many to show, 0 to 50; page through the root list for more."
+    first: Int = 5
+  ): ViolationConnection!
   "Residential compounds in this subtree, by name."
-  properties(first: Int = 5): PropertyConnection!
+  properties(
+    "How many to show, 0 to 50; page through the root list for more."
+    first: Int = 5
+  ): PropertyConnection!
   "Parking lots in this subtree, by name."
-  parkingLots(first: Int = 5): ParkingLotConnection!
+  parkingLots(
+    "How many to show, 0 to 50; page through the root list for more."
+    first: Int = 5
+  ): ParkingLotConnection!
 }
 
 "A department that provides or uses shared data."
 type Department @key(fields: "code") @entityResolver(multi: true) {
   "Stable id for client caches (Apollo, Relay): the code."
   id: ID!
+  "Short department code used across the hub, e.g. urban-management."
   code: String!
   "Chinese name."
   name: String!
+  "English name."
   nameEn: String!
   "BUREAU, STREET, TOWN or UNIT."
   kind: String!
+  "The area the department serves (the district for a bureau, its street or town otherwise)."
   jurisdiction: Jurisdiction!
 }
 
 extend type Query {
-  jurisdiction(code: String!): Jurisdiction
-  "Jurisdictions under root (default: the whole district), optionally one level only."
-  jurisdictions(root: String, level: JurisdictionLevel): [Jurisdiction!]!
-  department(code: String!): Department
+  "One node of the administrative tree, or null when no node has this code."
+  jurisdiction(
+    "Dotted code, e.g. hailing.chengdong."
+    code: String!
+  ): Jurisdiction
+  "Jurisdictions under root (default: the whole district), optionally one level only, in code order (a parent before its children)."
+  jurisdictions(
+    "Code of the subtree's root, itself included; the district when omitted."
+    root: String
+    "Only nodes of this level; every level when omitted."
+    level: JurisdictionLevel
+  ): [Jurisdiction!]!
+  "One department, or null when no department has this code."
+  department(
+    "Department code, e.g. urban-management."
+    code: String!
+  ): Department
+  "Every department of the directory, by kind, then code."
   departments: [Department!]!
 }
 `, BuiltIn: false},
@@ -5101,163 +5446,297 @@ extend type Mutation {
   createSnapshot(dataset: String! = "cases", filter: SnapshotFilterInput, profile: SnapshotProfileInput): SnapshotManifest!
 }
 `, BuiltIn: false},
-	{Name: "../../schema/parking.graphqls", Input: `enum ParkingKind {
+	{Name: "../../schema/parking.graphqls", Input: `"What kind of parking a lot offers."
+enum ParkingKind {
+  "公共停车场: a public car park."
   PUBLIC
+  "路内泊位: on-street bays."
   ON_STREET
   "A government or institution lot shared off-peak (错时共享停车)."
   GOVERNMENT_SHARED
+  "小区: a residential compound's lot; sharedSpaces are those let to outsiders."
   RESIDENTIAL
+  "A mall, hotel or office building's lot."
   COMMERCIAL
 }
 
 "A parking lot; most of it is public information."
 type ParkingLot @key(fields: "id") @entityResolver(multi: true) {
+  "The lot's UUID."
   id: ID!
+  "The lot's name."
   name: String!
+  "What kind of lot."
   kind: ParkingKind!
+  "Street address."
   address: String!
+  "The lot's entrance or centre."
   location: GeoPoint!
+  "The lowest jurisdiction known, usually the grid."
   jurisdiction: Jurisdiction!
+  "The department providing the record: traffic police, urban management, or the department running a government lot."
   ownerDept: Department!
+  "The unit that runs the lot (a bureau, school, hospital or property company)."
   operator: String!
+  "The own lot of a government body or public institution (机关事业单位): the register the off-peak sharing opening rate is measured against."
   isGovernment: Boolean!
+  "All spaces of the lot."
   totalSpaces: Int!
+  "Spaces open to the public (for a GOVERNMENT_SHARED lot, during its windows); 0 for a government or residential lot means not open to the public."
   sharedSpaces: Int!
+  "When the lot is open to the public, in Asia/Shanghai local time."
   sharingWindows: SharingWindows!
   "Largest vehicle admitted (seats); null for no limit."
   maxSeats: Int
+  "How to book, in the operator's words; empty when no booking is needed."
   bookingRule: String!
+  "Fees, in the operator's words; empty when not given."
   feeRule: String!
   "Open to the public at that instant (default now), from its windows and the holiday calendar."
-  openToPublic(at: DateTime): Boolean!
+  openToPublic(
+    "The instant to judge; now when omitted."
+    at: DateTime
+  ): Boolean!
   "Vehicles may enter and leave at that instant (outside the no-movement window)."
-  canMove(at: DateTime): Boolean!
+  canMove(
+    "The instant to judge; now when omitted."
+    at: DateTime
+  ): Boolean!
   "Live free spaces, as the lot's system last reported them."
   freeSpaces: FreeSpaces
+  "Who to call about the lot (personal data; null without access)."
   contact: LotContact @access(dataset: "parking", group: "contact")
   "When the lot's spaces opened to parking; null when not recorded (parkingSpacesAdded counts by it)."
   openedAt: DateTime
+  "Optimistic-concurrency version, raised by every change."
   version: Int!
 }
 
+"""
+A lot's opening rules in Asia/Shanghai local time. A GOVERNMENT_SHARED lot is
+open on working days inside weekday, and on rest days (weekends and public
+holidays, not make-up working days) all day or inside restDay; other kinds
+are open inside hours every day.
+"""
 type SharingWindows {
   "Opening hours of public lots, e.g. 07:00-22:00; empty = always."
   hours: [String!]!
   "Weekday windows, e.g. 18:30-07:30."
   weekday: [String!]!
+  "Open all day on rest days (GOVERNMENT_SHARED)."
   restDayAllDay: Boolean!
+  "Rest-day windows, e.g. 07:00-21:00 (GOVERNMENT_SHARED, when not open all day)."
   restDay: [String!]!
   "No entry or exit, e.g. 22:00-06:00."
   noMovement: String
 }
 
+"A lot's live count of free spaces as its system last reported it."
 type FreeSpaces {
+  "Free spaces."
   free: Int!
+  "When the lot's system counted them."
   at: DateTime!
 }
 
+"The contact for a parking lot (personal data)."
 type LotContact {
+  "Contact person."
   name: String!
+  "Contact phone."
   phone: String!
 }
 
+"A lot near a point, with its distance and state at the instant asked about."
 type NearbyLot {
+  "The lot."
   lot: ParkingLot!
+  "Straight-line distance from the point, in metres."
   distanceMeters: Float!
+  "Open to the public at openAt (or now)."
   openToPublic: Boolean!
+  "Vehicles may enter and leave at openAt (or now)."
   canMove: Boolean!
 }
 
 "Government lots open off-peak / all government lots (shared-parking opening rate)."
 type OpeningRate {
+  "Government lots that share spaces off-peak (GOVERNMENT_SHARED with shared spaces)."
   open: Int!
+  "All government lots you see."
   total: Int!
+  "Spaces the open lots share."
   sharedSpaces: Int!
+  "open / total, 0 to 1 (0 when there are no government lots)."
   rate: Float!
 }
 
 "Lots whose spaces opened in a period, and their spaces: the new parking spaces of a district."
 type AddedParking {
+  "Lots that opened in the period."
   lots: Int!
+  "Their total spaces."
   spaces: Int!
 }
 
+"One lot of a page (Relay edge)."
 type ParkingLotEdge {
+  "Opaque cursor of this lot: pass it as after to get the lots that follow."
   cursor: String!
+  "The lot."
   node: ParkingLot!
 }
 
+"A page of parking lots (Relay connection)."
 type ParkingLotConnection {
+  "The lots of this page, in the requested order."
   edges: [ParkingLotEdge!]!
+  "Whether more follow, and the cursor to fetch them."
   pageInfo: PageInfo!
+  "All lots matching the filter that the caller may see."
   totalCount: Int!
 }
 
+"Order of a parking-lot list."
 enum ParkingLotOrder {
+  "By name, then id."
   NAME
+  "By id: stable while names change."
   ID
 }
 
+"Which lots to list; conditions combine with AND, omitted ones do not filter."
 input ParkingLotFilter {
+  "Only this kind."
   kind: ParkingKind
+  "Jurisdiction subtree root, e.g. hailing.chengdong."
   jurisdiction: String
+  "Code of the department providing the record."
   ownerDept: String
+  "Only government lots (true) or only the others (false)."
   government: Boolean
+  "Substring of the name."
   text: String
 }
 
 extend type Query {
-  parkingLot(id: ID!): ParkingLot
-  parkingLots(filter: ParkingLotFilter, orderBy: ParkingLotOrder = NAME, first: Int = 20, after: String): ParkingLotConnection!
+  "One lot, or null when it does not exist or is outside your scope."
+  parkingLot(
+    "The lot's UUID."
+    id: ID!
+  ): ParkingLot
+  "Parking lots you may see, a page at a time."
+  parkingLots(
+    "Which lots; all you may see when omitted."
+    filter: ParkingLotFilter
+    "Order of the list."
+    orderBy: ParkingLotOrder = NAME
+    "Page size, 0 to 200."
+    first: Int = 20
+    "Cursor of the last lot of the previous page; the first page when omitted."
+    after: String
+  ): ParkingLotConnection!
   "Nearest lots to a point (default radius 2,000 m), only those open at openAt when given."
-  parkingLotsNear(lat: Float!, lng: Float!, radiusMeters: Int, openAt: DateTime, first: Int): [NearbyLot!]!
+  parkingLotsNear(
+    "Latitude (WGS-84) of the point."
+    lat: Float!
+    "Longitude (WGS-84) of the point."
+    lng: Float!
+    "Search radius in metres, up to 20,000; 2,000 when omitted."
+    radiusMeters: Int
+    "Only lots open to the public at this instant; all lots when omitted."
+    openAt: DateTime
+    "How many lots, up to 100; 10 when omitted."
+    first: Int
+  ): [NearbyLot!]!
+  "The off-peak sharing opening rate (错时共享开放率) of the government lots you see."
   parkingOpeningRate: OpeningRate!
   "Lots that opened in [since, until) (until defaults to now) among those the caller sees, and their spaces."
-  parkingSpacesAdded(since: DateTime!, until: DateTime): AddedParking!
+  parkingSpacesAdded(
+    "Start of the period (inclusive)."
+    since: DateTime!
+    "End of the period (exclusive); now when omitted."
+    until: DateTime
+  ): AddedParking!
 }
 
 extend type Mutation {
-  "A lot's system reports its free spaces (high rate; kept in Redis, sampled into history)."
-  reportParkingAvailability(lotId: ID!, free: Int!, at: DateTime): FreeSpaces!
+  "A lot's system reports its free spaces (high rate; kept in Redis, sampled into history): traffic police or the lot's owner department, with the write action on parking."
+  reportParkingAvailability(
+    "The lot's UUID."
+    lotId: ID!
+    "Free spaces counted, 0 to the lot's total."
+    free: Int!
+    "When they were counted; now when omitted, never in the future. An older report than the stored one is ignored."
+    at: DateTime
+  ): FreeSpaces!
 }
 `, BuiltIn: false},
-	{Name: "../../schema/properties.graphqls", Input: `enum RenovationStatus {
+	{Name: "../../schema/properties.graphqls", Input: `"State of a compound's old-community renovation (老旧小区改造)."
+enum RenovationStatus {
+  "Not in the renovation programme."
   NONE
+  "Planned for a year."
   PLANNED
+  "Under way."
   IN_PROGRESS
+  "Finished."
   DONE
 }
 
+"Order of a compound list; ties are broken by id, so pages are stable."
 enum PropertyOrder {
+  "By name, ascending."
   NAME_ASC
+  "By name, descending."
   NAME_DESC
+  "Oldest first."
   BUILD_YEAR_ASC
+  "Newest first."
   BUILD_YEAR_DESC
 }
 
+"What a planning permit (建设工程规划许可) allows."
 enum PermitScope {
+  "新建住宅: the compound's original construction; never covers a structure added later."
   NEW_RESIDENTIAL
+  "加建: adding floors or rooftop structures."
   ADDITION
+  "扩建: extending a building's footprint."
   EXTENSION
+  "改建: altering façades, doors and windows."
   ALTERATION
+  "附属设施: ancillary structures such as sheds, garages and stores."
   ANCILLARY
 }
 
+"Outcome of one inspection of a compound's property management."
 enum InspectionResult {
+  "合格."
   PASS
+  "责令整改: passes once the findings are put right."
   RECTIFY
+  "不合格."
   FAIL
 }
 
 "A residential compound (住宅小区), provided by housing."
 type Property @key(fields: "id") @entityResolver(multi: true) {
+  "The compound's UUID."
   id: ID!
+  "Chinese name of the compound."
   name: String!
+  "Street address."
   address: String!
+  "The compound's centre."
   location: GeoPoint!
+  "The community or grid the compound lies in."
   jurisdiction: Jurisdiction!
+  "Year the compound was built; null when unknown."
   buildYear: Int
+  "Number of residential buildings."
   buildings: Int @access(dataset: "properties", group: "core")
+  "Number of households."
   households: Int @access(dataset: "properties", group: "core")
   "The property-management company; null for a self-managed compound."
   management: PropertyManagement @access(dataset: "properties", group: "core")
@@ -5268,60 +5747,100 @@ type Property @key(fields: "id") @entityResolver(multi: true) {
   "Double-random inspections of the compound's property management."
   inspections: [Inspection!] @access(dataset: "properties", group: "inspections")
   "Cases about the compound, newest first."
-  cases(first: Int = 5): CaseConnection!
+  cases(
+    "How many to show, 0 to 50; page through the root list for more."
+    first: Int = 5
+  ): CaseConnection!
   "Violations in the compound, newest first."
-  violations(first: Int = 5): ViolationConnection!
+  violations(
+    "How many to show, 0 to 50; page through the root list for more."
+    first: Int = 5
+  ): ViolationConnection!
+  "Optimistic-concurrency version, raised by every change."
   version: Int!
 }
 
+"The property-management company (物业服务企业) of a compound."
 type PropertyManagement {
+  "Company name."
   company: String!
   "Unified social credit code (统一社会信用代码)."
   creditCode: String!
+  "The company's contact person for the compound (personal data, masked as 张* without a grant)."
   contactName: String @access(dataset: "properties", group: "management", mask: NAME)
+  "The contact's phone (personal data, masked as 138****5678 without a grant)."
   contactPhone: String @access(dataset: "properties", group: "management", mask: PHONE)
 }
 
+"A compound's old-community renovation (老旧小区改造)."
 type Renovation {
+  "Where the renovation stands."
   status: RenovationStatus!
+  "The year it is planned for, started or finished (by status); null when none."
   year: Int
+  "What the renovation covers, e.g. 外墙保温、加装电梯; null when not renovated or not visible to you."
   scope: String @access(dataset: "properties", group: "core")
-  "Budget in yuan."
+  "Budget in yuan (stored to the fen)."
   budget: Float @access(dataset: "properties", group: "core")
 }
 
+"A planning permit (建设工程规划许可) on a compound, provided by planning."
 type BuildingPermit {
+  "The permit's number."
   permitNo: String!
+  "Day of issue (UTC midnight)."
   issuedOn: DateTime!
+  "What the permit allows."
   scope: PermitScope!
+  "The building or structure the permit is for, e.g. 3号楼顶层加建阳光房."
   structure: String!
+  "Floor area the permit allows, in m² (0 when the permit adds none)."
   floorAreaM2: Float!
+  "False once the permit was revoked or lapsed."
   valid: Boolean!
 }
 
+"One drawn target of a double-random round (双随机) with its inspectors and, once recorded, its result."
 type Inspection {
+  "The inspection's UUID."
   id: ID!
+  "The round, e.g. 2025-H1, 2025-Q3 or 2025-07."
   round: String!
+  "Position in the draw, from 1."
   rank: Int!
+  "The compound inspected (null if you may not see it)."
   property: Property
   "Inspector ids; empty for the public."
   inspectorIds: [String!]!
+  "Day the inspection is scheduled for (UTC midnight)."
   scheduledOn: DateTime!
+  "The result; null until recorded."
   result: InspectionResult
+  "What the inspectors found (required for RECTIFY and FAIL); empty otherwise."
   findings: String!
+  "When the result was last recorded; null until then."
   recordedAt: DateTime
+  "Whether the round's results are public."
   published: Boolean!
+  "Optimistic-concurrency version: pass it to recordInspectionResult to refuse stale edits."
   version: Int!
 }
 
 "A double-random draw (双随机): reproducible from its seed and register hashes."
 type InspectionRound {
+  "The round: a half-year (2025-H1), quarter (2025-Q3) or month (2025-07)."
   round: String!
+  "Code of the department that drew it (housing)."
   dept: String!
+  "The draw's seed: a signed 64-bit integer in decimal, as a string so JavaScript keeps every digit."
   seed: String!
+  "Share of the register of targets drawn, 0.05 to 1."
   ratio: Float!
+  "Inspectors drawn per target."
   perTarget: Int!
+  "Number of targets in the register when drawn."
   registerSize: Int!
+  "Number of targets drawn."
   drawn: Int!
   "The latest round recusal looked back over (null for the first round)."
   previousRound: String
@@ -5331,49 +5850,93 @@ type InspectionRound {
   targetsHash: String!
   "SHA-256 of the register of inspectors (with conflicts and the assignments of the rounds looked back over)."
   inspectorsHash: String!
+  "When the round was drawn."
   drawnAt: DateTime!
+  "Who drew it (subject@department); null for the public."
   drawnBy: String
+  "Whether the results are public (一公开)."
   published: Boolean!
+  "When the results were published; null until then."
   publishedAt: DateTime
+  "The drawn targets, in draw order."
   inspections: [Inspection!]!
 }
 
 "A stored round drawn again from its snapshots and seed."
 type DrawReplay {
+  "The stored round as replayed (its stored inspections)."
   round: InspectionRound!
+  "The stored register snapshots hash to the hashes recorded at the draw."
   hashesMatch: Boolean!
+  "The replayed picks equal the stored inspections: targets, order and inspectors."
   matches: Boolean!
+  "What differs, one line each; empty when the replay matches."
   differences: [String!]!
 }
 
+"One compound of a page (Relay edge)."
 type PropertyEdge {
+  "Opaque cursor of this compound: pass it as after to get the compounds that follow."
   cursor: String!
+  "The compound."
   node: Property!
 }
 
+"A page of compounds (Relay connection)."
 type PropertyConnection {
+  "The compounds of this page, in the requested order."
   edges: [PropertyEdge!]!
+  "Whether more follow, and the cursor to fetch them."
   pageInfo: PageInfo!
+  "All compounds matching the filter that the caller may see."
   totalCount: Int!
 }
 
+"Which compounds to list; conditions combine with AND, omitted ones do not filter."
 input PropertyFilter {
+  "Jurisdiction subtree root, e.g. hailing.chengdong."
   jurisdiction: String
+  "Any of these renovation states."
   renovation: [RenovationStatus!]
+  "Built in or after this year."
   buildYearFrom: Int
+  "Built in or before this year."
   buildYearTo: Int
+  "Only compounds with (true) or without (false) a property-management company."
   hasManagement: Boolean
   "Substring of the name or address."
   text: String
 }
 
 extend type Query {
-  property(id: ID!): Property
-  properties(filter: PropertyFilter, orderBy: PropertyOrder = NAME_ASC, first: Int = 20, after: String): PropertyConnection!
+  "One compound, or null when it does not exist or is outside your scope."
+  property(
+    "The compound's UUID."
+    id: ID!
+  ): Property
+  "Residential compounds you may see, a page at a time; field groups follow your access."
+  properties(
+    "Which compounds; all you may see when omitted."
+    filter: PropertyFilter
+    "Order of the list."
+    orderBy: PropertyOrder = NAME_ASC
+    "Page size, 0 to 200."
+    first: Int = 20
+    "Cursor of the last compound of the previous page; the first page when omitted."
+    after: String
+  ): PropertyConnection!
   "Inspection rounds; the public sees published ones."
   inspectionRounds: [InspectionRound!]!
-  inspectionRound(round: String!): InspectionRound
-  replayInspectionDraw(round: String!): DrawReplay!
+  "One inspection round, or null when it does not exist or you may not see it (the public sees published rounds)."
+  inspectionRound(
+    "The round, e.g. 2025-H1."
+    round: String!
+  ): InspectionRound
+  "Draw a stored round again from its register snapshots and seed and compare with what was stored: the proof that a draw was not steered. NOT_FOUND if you may not see the round."
+  replayInspectionDraw(
+    "The round, e.g. 2025-H1."
+    round: String!
+  ): DrawReplay!
 }
 
 extend type Mutation {
@@ -5382,10 +5945,32 @@ extend type Mutation {
   seed is a signed 64-bit integer written in decimal, as a string so that JavaScript clients keep every digit;
   without one the hub draws a random seed. The round stores it: replayInspectionDraw repeats the draw.
   """
-  drawInspections(round: String!, ratio: Float!, inspectorsPerTarget: Int! = 2, seed: String): InspectionRound!
-  recordInspectionResult(id: ID!, result: InspectionResult!, findings: String, version: Int): Inspection!
-  "Publish a round's results to the public (一公开)."
-  publishInspectionRound(round: String!): InspectionRound!
+  drawInspections(
+    "The round to draw: a half-year (2025-H1), quarter (2025-Q3) or month (2025-07)."
+    round: String!
+    "Share of the register of targets to draw, 0.05 to 1."
+    ratio: Float!
+    "Inspectors per target, 2 to 10."
+    inspectorsPerTarget: Int! = 2
+    "Decimal signed 64-bit seed; random when omitted."
+    seed: String
+  ): InspectionRound!
+  "Record (or correct) an inspection's result before its round is published: housing's officers and administrators. CONFLICT once published or for a stale version."
+  recordInspectionResult(
+    "The inspection's UUID."
+    id: ID!
+    "The result."
+    result: InspectionResult!
+    "What the inspectors found; required for RECTIFY and FAIL."
+    findings: String
+    "The version you last read; a stale one gets CONFLICT. Not checked when omitted."
+    version: Int
+  ): Inspection!
+  "Publish a round's results to the public (一公开): housing's officers and administrators, once every inspection has a result."
+  publishInspectionRound(
+    "The round, e.g. 2025-H1."
+    round: String!
+  ): InspectionRound!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/shared.graphqls", Input: `extend schema
@@ -5397,14 +5982,24 @@ extend type Mutation {
 """
 Entities resolve in batches: one call per entity type per request.
 """
-directive @entityResolver(multi: Boolean) on OBJECT
+directive @entityResolver(
+  "Resolve every representation of the type in one call."
+  multi: Boolean
+) on OBJECT
 
 """
 Ties a field to a field group of a dataset in the access catalog
 (policies/catalog.yaml). A denied group yields null and a FORBIDDEN error;
 a masked group shows personal data through the field's masking rule.
 """
-directive @access(dataset: String!, group: String!, mask: MaskRule) on FIELD_DEFINITION
+directive @access(
+  "The dataset of the catalog, e.g. cases."
+  dataset: String!
+  "The field group of that dataset, e.g. reporter."
+  group: String!
+  "How the field is masked when the caller may see only masked data; a field without one is null then."
+  mask: MaskRule
+) on FIELD_DEFINITION
 
 "How personal data is masked when the caller holds no grant for it."
 enum MaskRule {
@@ -5423,45 +6018,63 @@ scalar DateTime @specifiedBy(url: "https://scalars.graphql.org/andimarek/date-ti
 
 "A WGS-84 point."
 type GeoPoint @shareable {
+  "Latitude in degrees (WGS-84)."
   lat: Float!
+  "Longitude in degrees (WGS-84)."
   lng: Float!
 }
 
 "Relay page information."
 type PageInfo @shareable {
+  "More items follow this page."
   hasNextPage: Boolean!
+  "Cursor of the page's last item: pass it as after for the next page; null for an empty page."
   endCursor: String
 }
 
 "Who is calling, as the hub sees it."
 type Viewer {
+  "The token's subject or the API key's id; \"anonymous\" for a caller without credentials."
   subject: String!
+  "user (staff, JWT), service (department system or evaluation team, API key) or anonymous (public data only)."
   kind: String!
+  "The caller's department; null for the public and for citizens."
   department: Department
+  "Roles, e.g. officer, viewer (public for an anonymous caller); department roles apply within the caller's own department."
   roles: [String!]!
+  "The jurisdiction subtree the caller works in, e.g. hailing.chengdong."
   jurisdiction: String!
+  "The citizen the citizen app acts for; null otherwise."
   citizenId: String
 }
 
+"Read the hub's datasets; every answer follows the caller's row scope and field rules."
 type Query {
   "The authenticated caller."
   viewer: Viewer!
 }
 
+"Change the hub's datasets; every change is checked against the caller's actions and scope."
 type Mutation {
   "Does nothing; lets clients check that mutations reach the hub."
   ping: String!
 }
 `, BuiltIn: false},
-	{Name: "../../schema/sharing.graphqls", Input: `enum AccessRequestStatus {
+	{Name: "../../schema/sharing.graphqls", Input: `"Where a data-sharing request (共享申请) stands."
+enum AccessRequestStatus {
+  "Awaiting the provider's admin."
   PENDING
   "An active grant until its end."
   APPROVED
+  "Refused by the provider's admin, with a reason."
   REJECTED
+  "An approved grant ended early by the provider's or the requester's admin."
   REVOKED
+  "An approved grant past its end."
   EXPIRED
 }
 
+"Which side of a data-sharing request my department is on."
 enum AccessRequestDirection {
   "Requests made of my department (I provide the data)."
   INCOMING
@@ -5471,25 +6084,37 @@ enum AccessRequestDirection {
 
 "A department's request for another department's conditional or personal data, and the grant it becomes."
 type AccessRequest {
+  "The request's UUID; also the grant's id in audit records."
   id: ID!
+  "The department asking for the data."
   requesterDept: Department!
+  "Who asked: subject@department."
   requestedBy: String!
+  "The department providing the data."
   providerDept: Department!
+  "The dataset of the catalog, e.g. cases."
   dataset: String!
+  "The conditional or personal field groups asked for."
   fieldGroups: [String!]!
   "Jurisdiction subtree the grant covers."
   jurisdiction: String!
+  "Why the data is needed; recorded with every read the grant allows."
   purpose: String!
   "When the grant ends."
   until: DateTime!
+  "Where the request stands."
   status: AccessRequestStatus!
+  "Who approved, rejected or revoked it last (subject@department); null while pending."
   decidedBy: String
+  "When it was last decided (approved, rejected or revoked); null while pending."
   decidedAt: DateTime
   "Why it was rejected or revoked."
   reason: String
+  "When the request was made."
   createdAt: DateTime!
 }
 
+"A request for another department's conditional or personal data."
 input AccessRequestInput {
   "A dataset of the catalog, e.g. cases."
   dataset: String!
@@ -5497,35 +6122,67 @@ input AccessRequestInput {
   fieldGroups: [String!]!
   "Jurisdiction subtree (default: the whole district)."
   jurisdiction: String
+  "Why the data is needed, 4 to 500 characters; recorded with every read the grant allows."
   purpose: String!
+  "When the grant should end: in the future, at most one year away."
   until: DateTime!
 }
 
 extend type Query {
   "My department's data-sharing requests."
-  accessRequests(direction: AccessRequestDirection!, status: [AccessRequestStatus!]): [AccessRequest!]!
+  accessRequests(
+    "Requests made of my department (INCOMING) or by it (OUTGOING)."
+    direction: AccessRequestDirection!
+    "Only these statuses; all when omitted."
+    status: [AccessRequestStatus!]
+  ): [AccessRequest!]!
   "Grants in force: ones my department holds (OUTGOING) or gave (INCOMING)."
-  activeGrants(direction: AccessRequestDirection! = OUTGOING): [AccessRequest!]!
+  activeGrants(
+    "Grants my department holds (OUTGOING) or gave (INCOMING)."
+    direction: AccessRequestDirection! = OUTGOING
+  ): [AccessRequest!]!
 }
 
 extend type Mutation {
   "Ask another department for conditional or personal data."
-  requestAccess(input: AccessRequestInput!): AccessRequest!
+  requestAccess(
+    "What is asked for, where, why and until when."
+    input: AccessRequestInput!
+  ): AccessRequest!
   "The provider's admin approves: the grant applies on every hub instance within a second."
-  approveAccessRequest(id: ID!): AccessRequest!
-  rejectAccessRequest(id: ID!, reason: String!): AccessRequest!
+  approveAccessRequest(
+    "The request's UUID."
+    id: ID!
+  ): AccessRequest!
+  "The provider's admin refuses a pending request, with a reason."
+  rejectAccessRequest(
+    "The request's UUID."
+    id: ID!
+    "Why the request is refused."
+    reason: String!
+  ): AccessRequest!
   "End a grant now (provider's or requester's admin)."
-  revokeGrant(id: ID!, reason: String): AccessRequest!
+  revokeGrant(
+    "The grant's (request's) UUID."
+    id: ID!
+    "Why the grant ends early."
+    reason: String
+  ): AccessRequest!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/subscriptions.graphqls", Input: `"Where to watch parking availability: listed lots, or lots near a point."
 input AvailabilityWatch {
+  "These lots (UUIDs)."
   lotIds: [ID!]
+  "Lots within a radius of a point."
   near: NearPoint
 }
 
+"A point and a radius to watch lots around."
 input NearPoint {
+  "Latitude (WGS-84)."
   lat: Float!
+  "Longitude (WGS-84)."
   lng: Float!
   "Default 2,000 m."
   radiusMeters: Int
@@ -5533,8 +6190,11 @@ input NearPoint {
 
 "A lot's new free-space count."
 type AvailabilityUpdate {
+  "The lot."
   lot: ParkingLot!
+  "Free spaces now."
   free: Int!
+  "When the lot's system counted them."
   at: DateTime!
 }
 
@@ -5546,28 +6206,52 @@ is sent: you only hear of records you may read. Delivery is at least once;
 drop repeats by (id, version).
 """
 type Subscription {
-  caseUpdated(filter: CaseFilter): Case!
-  violationUpdated(filter: ViolationFilter): Violation!
-  parkingAvailabilityChanged(watch: AvailabilityWatch!): AvailabilityUpdate!
+  "A case you may see was filed or changed (any transition or upsert); the case as it is now."
+  caseUpdated(
+    "Only cases matching this filter; all you may see when omitted."
+    filter: CaseFilter
+  ): Case!
+  "A violation you may see was recorded or changed; the violation as it is now."
+  violationUpdated(
+    "Only violations matching this filter; all you may see when omitted."
+    filter: ViolationFilter
+  ): Violation!
+  "A watched lot reported a new free-space count."
+  parkingAvailabilityChanged(
+    "Which lots to watch."
+    watch: AvailabilityWatch!
+  ): AvailabilityUpdate!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/upserts.graphqls", Input: `"What an upsert did: created the record, changed it (version + 1), or found it unchanged (nothing written)."
 enum UpsertOutcome {
+  "The record did not exist: created with version 1."
   CREATED
+  "The content changed: written, version + 1."
   UPDATED
+  "The same content again: nothing written, version kept."
   UNCHANGED
 }
 
+"A compound's property-management company."
 input ManagementInput {
+  "Company name."
   company: String!
+  "Unified social credit code (统一社会信用代码), 18 characters with a valid check character."
   creditCode: String!
+  "Contact person for the compound (personal data)."
   contactName: String
+  "Contact phone (personal data)."
   contactPhone: String
 }
 
+"A compound's old-community renovation (老旧小区改造)."
 input RenovationInput {
+  "Where the renovation stands."
   status: RenovationStatus!
+  "Year it is planned for, started or finished."
   year: Int
+  "What it covers."
   scope: String
   "Budget in yuan."
   budget: Float
@@ -5575,107 +6259,181 @@ input RenovationInput {
 
 "A compound as housing's registry sends it; keyed by (your department, externalId)."
 input PropertyInput {
+  "The registry's own id of the compound: with your department, the upsert key."
   externalId: String!
+  "Chinese name of the compound."
   name: String!
+  "Street address."
   address: String!
+  "Latitude (WGS-84) of the compound's centre."
   lat: Float!
+  "Longitude (WGS-84) of the compound's centre."
   lng: Float!
+  "Community or grid code; located from the point when omitted."
   jurisdiction: String
+  "Year built."
   buildYear: Int!
+  "Number of residential buildings."
   buildings: Int!
+  "Number of households."
   households: Int!
+  "The property-management company; omit for a self-managed compound."
   management: ManagementInput
+  "Old-community renovation; none when omitted."
   renovation: RenovationInput
+  "Complaints about the property management: weighs the compound in double-random draws (weight 1 + complaints)."
   complaints: Int
   "Expected current version (optimistic concurrency); 0 = must not exist yet."
   version: Int
 }
 
+"The result of upsertProperty."
 type PropertyUpsert {
+  "What the upsert did."
   outcome: UpsertOutcome!
+  "The compound as stored."
   property: Property!
 }
 
+"A lot's opening rules in Asia/Shanghai local time, as in SharingWindows. Only a GOVERNMENT_SHARED lot has weekday and rest-day windows; other kinds give daily hours."
 input SharingWindowsInput {
-  "e.g. [\"07:00-22:00\"]"
+  "Daily opening hours (not for GOVERNMENT_SHARED), e.g. [\"07:00-22:00\"]; always open when empty."
   hours: [String!]
-  "e.g. [\"18:30-07:30\"]"
+  "Working-day windows (GOVERNMENT_SHARED), e.g. [\"18:30-07:30\"]."
   weekday: [String!]
+  "Open all day on rest days (GOVERNMENT_SHARED); not together with restDay."
   restDayAllDay: Boolean
+  "Rest-day windows (GOVERNMENT_SHARED), e.g. [\"07:00-21:00\"]."
   restDay: [String!]
-  "e.g. \"22:00-06:00\""
+  "The daily no-movement window, e.g. \"22:00-06:00\""
   noMovement: String
 }
 
 "A parking lot as its operator's system sends it; keyed by (your department, externalId)."
 input ParkingLotInput {
+  "The sending system's id of the lot: with your department, the upsert key."
   externalId: String!
+  "The lot's name."
   name: String!
+  "What kind of lot."
   kind: ParkingKind!
+  "Street address."
   address: String!
+  "Latitude (WGS-84)."
   lat: Float!
+  "Longitude (WGS-84)."
   lng: Float!
+  "Grid or community code; located from the point when omitted."
   jurisdiction: String
+  "Department code the lot is filed under; your own when omitted. Only that department or the traffic police may write it."
   ownerDept: String
+  "The unit that runs the lot."
   operator: String
+  "The own lot of a government body or public institution; implied by GOVERNMENT_SHARED."
   isGovernment: Boolean
+  "All spaces of the lot."
   totalSpaces: Int!
+  "Spaces open to the public; 0 when omitted."
   sharedSpaces: Int
+  "Opening rules; always open when omitted (other than GOVERNMENT_SHARED)."
   windows: SharingWindowsInput
+  "Largest vehicle admitted (seats); no limit when omitted."
   maxSeats: Int
+  "How to book."
   bookingRule: String
+  "Fees."
   feeRule: String
+  "Contact person (personal data)."
   contactName: String
+  "Contact phone (personal data)."
   contactPhone: String
+  "Expected current version (optimistic concurrency); 0 = must not exist yet. Not checked when omitted."
   version: Int
 }
 
+"The result of upsertParkingLot."
 type ParkingLotUpsert {
+  "What the upsert did."
   outcome: UpsertOutcome!
+  "The lot as stored."
   lot: ParkingLot!
 }
 
+"The result of upsertCase."
 type CaseUpsert {
+  "What the upsert did."
   outcome: UpsertOutcome!
+  "The case as stored."
   case: Case!
 }
 
 "A case as a department system sends it; keyed by (your department, externalId)."
 input CaseUpsertInput {
+  "The sending system's id of the case: with your department, the upsert key."
   externalId: String!
+  "Component or event; must match the minor class."
   kind: CaseKind!
+  "Minor class code from caseClasses, e.g. 0501."
   minorCode: String!
+  "How the case came in."
   source: CaseSource!
+  "What was seen."
   description: String!
+  "Street address, if known."
   address: String
+  "Latitude (WGS-84) of the problem."
   lat: Float!
+  "Longitude (WGS-84) of the problem."
   lng: Float!
+  "Grid or community code; located from the point when omitted."
   jurisdiction: String
+  "The reporter's name (personal data)."
   reporterName: String
+  "The reporter's phone (personal data)."
   reporterPhone: String
+  "When the problem was reported, if earlier than now; not in the future."
   reportedAt: DateTime
+  "Links to photos of the problem."
   photoUrls: [String!]
   "Expected current version; 0 = must not exist yet."
   version: Int
 }
 
+"The result of upsertViolation."
 type ViolationUpsert {
+  "What the upsert did."
   outcome: UpsertOutcome!
+  "The violation as stored."
   violation: Violation!
 }
 
 extend type Mutation {
-  "Create or update a case by its external id (urban management's systems)."
-  upsertCase(input: CaseUpsertInput!): CaseUpsert!
+  "Create or update a case by its external id (urban management's systems): a new case starts REPORTED; an update changes the reported fields, never the workflow state."
+  upsertCase(
+    "The case as the sending system has it."
+    input: CaseUpsertInput!
+  ): CaseUpsert!
   "Create or update a compound (housing's systems)."
-  upsertProperty(input: PropertyInput!): PropertyUpsert!
+  upsertProperty(
+    "The compound as housing's registry has it."
+    input: PropertyInput!
+  ): PropertyUpsert!
   "Create or update a parking lot (traffic police, or the lot's owner)."
-  upsertParkingLot(input: ParkingLotInput!): ParkingLotUpsert!
-  "Create or update a violation by its external id (enforcement systems)."
-  upsertViolation(input: ViolationInput!, version: Int): ViolationUpsert!
+  upsertParkingLot(
+    "The lot as the sending system has it."
+    input: ParkingLotInput!
+  ): ParkingLotUpsert!
+  "Create or update a violation by its external id (enforcement systems): the lifecycle is not touched (use transitionViolation); a change of kind or of a closed file is refused."
+  upsertViolation(
+    "The violation as the sending system has it; externalId is required."
+    input: ViolationInput!
+    "Expected current version of an existing record; a stale one gets CONFLICT. Not checked when omitted."
+    version: Int
+  ): ViolationUpsert!
 }
 `, BuiltIn: false},
-	{Name: "../../schema/violations.graphqls", Input: `enum ViolationKind {
+	{Name: "../../schema/violations.graphqls", Input: `"What kind of violation a record is (违法违规类型)."
+enum ViolationKind {
   "违法建设"
   ILLEGAL_CONSTRUCTION
   "占道经营 / 店外经营"
@@ -5688,77 +6446,133 @@ extend type Mutation {
   DUMPING
 }
 
+"Refines a kind; illegal parking and illegal advertising have none."
 enum ViolationSubtype {
+  "顶层搭建 (illegal construction)."
   ROOFTOP_ADDITION
+  "别墅扩建 (illegal construction)."
   VILLA_EXTENSION
+  "厂房搭棚 (illegal construction)."
   FACTORY_SHED
+  "侵占绿化 (illegal construction)."
   GREEN_SPACE_ENCROACHMENT
+  "改门改窗 (illegal construction)."
   DOOR_WINDOW_ALTERATION
+  "店外经营 (street occupation)."
   SHOPFRONT_OVERFLOW
+  "流动摊贩 (street occupation)."
   STREET_VENDING
+  "乱倒建筑垃圾 (dumping)."
   CONSTRUCTION_WASTE
+  "乱倒生活垃圾 (dumping)."
   DOMESTIC_WASTE
 }
 
+"Where a violation stands: discovered → notice issued → rectification due → demolished, legalized or penalized → closed."
 enum ViolationStatus {
+  "Recorded, not yet acted on."
   DISCOVERED
   "责令限期改正"
   NOTICE_ISSUED
+  "The rectification deadline passed without rectification."
   RECTIFICATION_DUE
+  "拆除 / 清除: the structure, stall, sign or waste was removed."
   DEMOLISHED
+  "补办手续: permits obtained afterwards."
   LEGALIZED
+  "An administrative penalty was imposed."
   PENALIZED
+  "结案: the file is closed (final)."
   CLOSED
 }
 
+"How a violation ended; it stays set after the file is closed."
 enum ViolationOutcome {
+  "Removed (拆除、清除)."
   DEMOLISHED
+  "Permits obtained afterwards (补办手续)."
   LEGALIZED
+  "An administrative penalty was imposed."
   PENALIZED
+  "Closed on discovery: there was no violation."
   UNFOUNDED
 }
 
+"How a violation was found."
 enum DiscoveryChannel {
+  "无人机巡查: a drone patrol."
   DRONE
+  "巡查: an officer on patrol."
   PATROL
+  "From a digital urban-management case."
   CASE
+  "A citizen's report or the hotline."
   REPORT
+  "执法终端: a law-enforcement officer's handheld terminal."
   ENFORCEMENT_TERMINAL
 }
 
+"A step of a violation's lifecycle. REPORT and UPDATE only name timeline entries (creation, an upsert of new data); the others are transitions."
 enum ViolationAction {
+  "The violation was recorded."
   REPORT
+  "An upsert changed the record's data."
   UPDATE
+  "责令限期改正: the rectification deadline starts (from DISCOVERED)."
   ISSUE_NOTICE
+  "The deadline passed without rectification (from NOTICE_ISSUED)."
   MARK_DUE
+  "Removed (拆除): records the outcome DEMOLISHED."
   DEMOLISH
+  "Permits obtained afterwards (补办): records the outcome LEGALIZED."
   LEGALIZE
+  "Penalty imposed: records the outcome PENALIZED."
   PENALIZE
+  "Close the file (from DEMOLISHED, LEGALIZED or PENALIZED)."
   CLOSE
+  "Close an unfounded discovery (from DISCOVERED): records the outcome UNFOUNDED."
   DISMISS
 }
 
+"Order of a violation list; ties are broken by id, so pages are stable."
 enum ViolationOrder {
+  "Most recently discovered first."
   DISCOVERED_AT_DESC
+  "Earliest discovered first."
   DISCOVERED_AT_ASC
+  "Soonest rectification deadline first; violations without a deadline last."
   DEADLINE_ASC
 }
 
 "An illegal structure or act found by enforcement (urban management; illegal parking: traffic police)."
 type Violation @key(fields: "id") @entityResolver(multi: true) {
+  "The violation's UUID."
   id: ID!
+  "Record number, WF<year of discovery>-<n>."
   recordNo: String!
+  "The department owning the record: urban-management enforcement, or traffic police for illegal parking."
   ownerDept: Department!
+  "What kind of violation."
   kind: ViolationKind!
+  "The subtype; null for kinds without subtypes."
   subtype: ViolationSubtype
+  "How it was found."
   channel: DiscoveryChannel!
+  "Where it stands in its lifecycle."
   status: ViolationStatus!
+  "How it ended; null while it still stands."
   outcome: ViolationOutcome
+  "What was found."
   description: String!
+  "Street address; empty when only a point was recorded."
   address: String!
+  "Floor or ground area in m²; always set for illegal construction."
   areaM2: Float
+  "Area actually removed, in m² (set on DEMOLISH)."
   demolishedAreaM2: Float
+  "Where the violation is."
   location: GeoPoint!
+  "The grid or community it lies in."
   jurisdiction: Jurisdiction!
   "The party responsible (personal data)."
   party: Party @access(dataset: "violations", group: "party")
@@ -5773,93 +6587,157 @@ type Violation @key(fields: "id") @entityResolver(multi: true) {
   Planning's conditional data: enforcement sees it only under a grant.
   """
   permitCheck: PermitCheck @access(dataset: "violations", group: "permit")
+  "When it was discovered."
   discoveredAt: DateTime!
+  "When the rectification notice was issued; null until then."
   noticeIssuedAt: DateTime
   "Rectification due (责令限期改正 deadline)."
   deadline: DateTime
+  "Still standing past its rectification deadline."
   overdue: Boolean!
+  "When it was demolished, legalized or penalized; null until then."
   resolvedAt: DateTime
+  "When the file was closed; null while open."
   closedAt: DateTime
+  "Every lifecycle step, oldest first."
   timeline: [ViolationEvent!] @access(dataset: "violations", group: "core")
+  "Optimistic-concurrency version: pass it to a transition to refuse stale edits."
   version: Int!
 }
 
+"The person or business responsible for a violation (当事人; personal data: masked or null without a grant)."
 type Party {
+  "Name of the person or business; masked as 张* for those who may see only masked personal data."
   name: String @access(dataset: "violations", group: "party", mask: NAME)
+  "18-character resident ID number; masked as 3212**********123X for those who may see only masked personal data."
   idNumber: String @access(dataset: "violations", group: "party", mask: ID_NUMBER)
+  "Phone; masked as 138****5678 for those who may see only masked personal data."
   phone: String @access(dataset: "violations", group: "party", mask: PHONE)
 }
 
+"Whether a planning permit covers a violation's structure (planning's data)."
 type PermitCheck {
+  "The compound holds at least one valid permit."
   hasPermit: Boolean!
+  "A valid permit of a fitting scope covers the structure's area."
   covers: Boolean!
+  "The permit that covers the structure, or else the most relevant one (same scope but too small, or the latest valid one); null when none."
   permitNo: String
+  "The reasoning, in words."
   note: String!
 }
 
+"One step of a violation's lifecycle."
 type ViolationEvent {
+  "The step taken."
   action: ViolationAction!
+  "Status before the step; null for the report that recorded it."
   fromStatus: ViolationStatus
+  "Status after the step."
   toStatus: ViolationStatus!
+  "Who took the step: subject@department, or the subject alone for a caller without a department."
   actor: String!
+  "The actor's department code; empty for a caller without one."
   actorDept: String!
+  "The note given with the step; empty when none was."
   note: String!
+  "When the step was taken."
   at: DateTime!
 }
 
+"One violation of a page (Relay edge)."
 type ViolationEdge {
+  "Opaque cursor of this violation: pass it as after to get the violations that follow."
   cursor: String!
+  "The violation."
   node: Violation!
 }
 
+"A page of violations (Relay connection)."
 type ViolationConnection {
+  "The violations of this page, in the requested order."
   edges: [ViolationEdge!]!
+  "Whether more follow, and the cursor to fetch them."
   pageInfo: PageInfo!
+  "All violations matching the filter that the caller may see."
   totalCount: Int!
 }
 
+"Which violations to list; conditions combine with AND, omitted ones do not filter."
 input ViolationFilter {
+  "Only this kind."
   kind: ViolationKind
+  "Only this subtype."
   subtype: ViolationSubtype
+  "Any of these statuses."
   status: [ViolationStatus!]
+  "Jurisdiction subtree root, e.g. hailing.chengdong."
   jurisdiction: String
+  "Only violations in this compound."
   propertyId: ID
+  "Only violations linked to this case."
   caseId: ID
+  "Discovered at or after this instant."
   discoveredFrom: DateTime
+  "Discovered before this instant (exclusive)."
   discoveredTo: DateTime
+  "Only standing (true) or only resolved and closed (false) violations."
   open: Boolean
+  "Only open violations past their deadline (true), or only the others (false)."
   overdue: Boolean
   "How it ended, e.g. [DEMOLISHED] for the structures actually removed."
   outcome: [ViolationOutcome!]
 }
 
+"The party responsible (personal data)."
 input PartyInput {
+  "Name of the person or business."
   name: String
+  "18-character resident ID number."
   idNumber: String
+  "Phone number."
   phone: String
 }
 
+"A violation to record."
 input ViolationInput {
+  "What kind of violation."
   kind: ViolationKind!
+  "The subtype; required for kinds that have subtypes, absent for the others."
   subtype: ViolationSubtype
+  "How it was found."
   channel: DiscoveryChannel!
+  "What was found."
   description: String!
+  "Floor or ground area in m²; required for illegal construction."
   areaM2: Float
+  "Street address, if known."
   address: String
+  "Latitude (WGS-84)."
   lat: Float!
+  "Longitude (WGS-84)."
   lng: Float!
+  "Grid or community code; located from the point when omitted."
   jurisdiction: String
+  "The party responsible (personal data)."
   party: PartyInput
+  "Vehicle plate (illegal parking only; personal data)."
   plate: String
+  "The compound it is in, if any."
   propertyId: ID
+  "The case it came from, if any."
   caseId: ID
+  "When it was discovered, if earlier than now; not in the future."
   discoveredAt: DateTime
   "The sending system's id: the upsert key with your department."
   externalId: String
 }
 
+"Details of a lifecycle step."
 input ViolationTransitionInput {
+  "The version you last read; a stale one gets CONFLICT. Not checked when omitted."
   version: Int
+  "A note for the timeline."
   note: String
   "Working days to rectify (ISSUE_NOTICE); the kind's default when omitted."
   days: Int
@@ -5868,14 +6746,39 @@ input ViolationTransitionInput {
 }
 
 extend type Query {
-  violation(id: ID!): Violation
-  violations(filter: ViolationFilter, orderBy: ViolationOrder = DISCOVERED_AT_DESC, first: Int = 20, after: String): ViolationConnection!
+  "One violation, or null when it does not exist or is outside your scope."
+  violation(
+    "The violation's UUID."
+    id: ID!
+  ): Violation
+  "Violations you may see, a page at a time; personal fields follow your access (null or masked otherwise)."
+  violations(
+    "Which violations; all you may see when omitted."
+    filter: ViolationFilter
+    "Order of the list."
+    orderBy: ViolationOrder = DISCOVERED_AT_DESC
+    "Page size, 0 to 200."
+    first: Int = 20
+    "Cursor of the last violation of the previous page; the first page when omitted."
+    after: String
+  ): ViolationConnection!
 }
 
 extend type Mutation {
-  reportViolation(input: ViolationInput!): Violation!
+  "Record a violation in status DISCOVERED; needs the report action on violations. CONFLICT when your department already sent this externalId (resend with upsertViolation)."
+  reportViolation(
+    "The violation to record."
+    input: ViolationInput!
+  ): Violation!
   "Move a violation through its lifecycle (责令限期改正 → 拆除/补办/处罚 → 结案)."
-  transitionViolation(id: ID!, action: ViolationAction!, input: ViolationTransitionInput): Violation!
+  transitionViolation(
+    "The violation's UUID."
+    id: ID!
+    "The step to take; REPORT and UPDATE are not transitions and are refused."
+    action: ViolationAction!
+    "Version, note and the step's details."
+    input: ViolationTransitionInput
+  ): Violation!
 }
 `, BuiltIn: false},
 	{Name: "../../federation/directives.graphql", Input: `

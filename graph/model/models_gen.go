@@ -17,122 +17,178 @@ import (
 	"github.com/fengcheng/datahub/internal/violation"
 )
 
+// A request for another department's conditional or personal data.
 type AccessRequestInput struct {
 	// A dataset of the catalog, e.g. cases.
 	Dataset string `json:"dataset"`
 	// Conditional or personal field groups of one provider, e.g. ["reporter"].
 	FieldGroups []string `json:"fieldGroups"`
 	// Jurisdiction subtree (default: the whole district).
-	Jurisdiction *string   `json:"jurisdiction,omitempty"`
-	Purpose      string    `json:"purpose"`
-	Until        time.Time `json:"until"`
+	Jurisdiction *string `json:"jurisdiction,omitempty"`
+	// Why the data is needed, 4 to 500 characters; recorded with every read the grant allows.
+	Purpose string `json:"purpose"`
+	// When the grant should end: in the future, at most one year away.
+	Until time.Time `json:"until"`
 }
 
 // The audit chain checked now: every record's HMAC and link recomputed.
 type AuditChainStatus struct {
+	// Every record is intact and linked to the one before.
 	Ok bool `json:"ok"`
 	// Records read.
 	Checked int `json:"checked"`
 	// The chain head: record it elsewhere and compare later to detect truncation.
-	HeadSeq  int    `json:"headSeq"`
+	HeadSeq int `json:"headSeq"`
+	// Hash of the chain head (hex).
 	HeadHash string `json:"headHash"`
 	// Records hashed before the chain was keyed.
-	Legacy       int `json:"legacy"`
+	Legacy int `json:"legacy"`
+	// All problems found; problems lists only the first ones.
 	ProblemCount int `json:"problemCount"`
 	// The first problems, in seq order: seq, kind (changed, missing, inserted, broken) and detail.
-	Problems  []*AuditProblem `json:"problems"`
-	CheckedAt time.Time       `json:"checkedAt"`
+	Problems []*AuditProblem `json:"problems"`
+	// When the check ran.
+	CheckedAt time.Time `json:"checkedAt"`
 }
 
+// Which audit records to list; conditions combine with AND, omitted ones do not filter.
 type AuditFilter struct {
-	Dept      *string    `json:"dept,omitempty"`
-	Subject   *string    `json:"subject,omitempty"`
-	Dataset   *string    `json:"dataset,omitempty"`
-	Operation *string    `json:"operation,omitempty"`
-	From      *time.Time `json:"from,omitempty"`
-	To        *time.Time `json:"to,omitempty"`
+	// The reader's department code.
+	Dept *string `json:"dept,omitempty"`
+	// The reader's subject.
+	Subject *string `json:"subject,omitempty"`
+	// The dataset read.
+	Dataset *string `json:"dataset,omitempty"`
+	// The operation name.
+	Operation *string `json:"operation,omitempty"`
+	// At or after this instant.
+	From *time.Time `json:"from,omitempty"`
+	// Before this instant (exclusive); must be after from.
+	To *time.Time `json:"to,omitempty"`
 }
 
+// A page of the audit trail.
 type AuditPage struct {
+	// Records of this page, newest first.
 	Records []*audit.Record `json:"records"`
 	// Pass as 'after' for the next page; null at the end.
 	Next *string `json:"next,omitempty"`
 }
 
+// One problem the chain check found.
 type AuditProblem struct {
-	Seq    int    `json:"seq"`
-	Kind   string `json:"kind"`
+	// The record's position in the chain.
+	Seq int `json:"seq"`
+	// changed, missing, inserted or broken.
+	Kind string `json:"kind"`
+	// What was found, in words.
 	Detail string `json:"detail"`
 }
 
 // Where to watch parking availability: listed lots, or lots near a point.
 type AvailabilityWatch struct {
-	LotIds []string   `json:"lotIds,omitempty"`
-	Near   *NearPoint `json:"near,omitempty"`
+	// These lots (UUIDs).
+	LotIds []string `json:"lotIds,omitempty"`
+	// Lots within a radius of a point.
+	Near *NearPoint `json:"near,omitempty"`
 }
 
 type CaseByIDsInput struct {
 	ID string `json:"ID"`
 }
 
+// One case of a page (Relay edge).
 type CaseEdge struct {
-	Cursor string      `json:"cursor"`
-	Node   *cases.Case `json:"node"`
+	// Opaque cursor of this case: pass it as after to get the cases that follow.
+	Cursor string `json:"cursor"`
+	// The case.
+	Node *cases.Case `json:"node"`
 }
 
+// Which cases to list; conditions combine with AND, omitted ones do not filter.
 type CaseFilter struct {
+	// Any of these statuses.
 	Status []cases.Status `json:"status,omitempty"`
 	// Only open (true) or only finished (false) cases.
-	Open      *bool          `json:"open,omitempty"`
-	Kind      *cases.Kind    `json:"kind,omitempty"`
-	MajorCode *string        `json:"majorCode,omitempty"`
-	MinorCode *string        `json:"minorCode,omitempty"`
-	Source    []cases.Source `json:"source,omitempty"`
+	Open *bool `json:"open,omitempty"`
+	// Only components or only events.
+	Kind *cases.Kind `json:"kind,omitempty"`
+	// Major class code (大类).
+	MajorCode *string `json:"majorCode,omitempty"`
+	// Minor class code (小类).
+	MinorCode *string `json:"minorCode,omitempty"`
+	// Any of these sources.
+	Source []cases.Source `json:"source,omitempty"`
 	// Jurisdiction subtree root, e.g. hailing.chengdong.
-	Jurisdiction *string    `json:"jurisdiction,omitempty"`
-	HandlingDept *string    `json:"handlingDept,omitempty"`
-	Overdue      *bool      `json:"overdue,omitempty"`
+	Jurisdiction *string `json:"jurisdiction,omitempty"`
+	// Code of the department the case was dispatched to.
+	HandlingDept *string `json:"handlingDept,omitempty"`
+	// Only overdue (true) or only timely (false) cases.
+	Overdue *bool `json:"overdue,omitempty"`
+	// Reported at or after this instant.
 	ReportedFrom *time.Time `json:"reportedFrom,omitempty"`
-	ReportedTo   *time.Time `json:"reportedTo,omitempty"`
-	ClosedFrom   *time.Time `json:"closedFrom,omitempty"`
-	ClosedTo     *time.Time `json:"closedTo,omitempty"`
+	// Reported before this instant (exclusive).
+	ReportedTo *time.Time `json:"reportedTo,omitempty"`
+	// Closed at or after this instant.
+	ClosedFrom *time.Time `json:"closedFrom,omitempty"`
+	// Closed before this instant (exclusive).
+	ClosedTo *time.Time `json:"closedTo,omitempty"`
 	// Substring of the description.
 	Text *string `json:"text,omitempty"`
 }
 
+// The result of upsertCase.
 type CaseUpsert struct {
+	// What the upsert did.
 	Outcome UpsertOutcome `json:"outcome"`
-	Case    *cases.Case   `json:"case"`
+	// The case as stored.
+	Case *cases.Case `json:"case"`
 }
 
 // A case as a department system sends it; keyed by (your department, externalId).
 type CaseUpsertInput struct {
-	ExternalID    string       `json:"externalId"`
-	Kind          cases.Kind   `json:"kind"`
-	MinorCode     string       `json:"minorCode"`
-	Source        cases.Source `json:"source"`
-	Description   string       `json:"description"`
-	Address       *string      `json:"address,omitempty"`
-	Lat           float64      `json:"lat"`
-	Lng           float64      `json:"lng"`
-	Jurisdiction  *string      `json:"jurisdiction,omitempty"`
-	ReporterName  *string      `json:"reporterName,omitempty"`
-	ReporterPhone *string      `json:"reporterPhone,omitempty"`
-	ReportedAt    *time.Time   `json:"reportedAt,omitempty"`
-	PhotoUrls     []string     `json:"photoUrls,omitempty"`
+	// The sending system's id of the case: with your department, the upsert key.
+	ExternalID string `json:"externalId"`
+	// Component or event; must match the minor class.
+	Kind cases.Kind `json:"kind"`
+	// Minor class code from caseClasses, e.g. 0501.
+	MinorCode string `json:"minorCode"`
+	// How the case came in.
+	Source cases.Source `json:"source"`
+	// What was seen.
+	Description string `json:"description"`
+	// Street address, if known.
+	Address *string `json:"address,omitempty"`
+	// Latitude (WGS-84) of the problem.
+	Lat float64 `json:"lat"`
+	// Longitude (WGS-84) of the problem.
+	Lng float64 `json:"lng"`
+	// Grid or community code; located from the point when omitted.
+	Jurisdiction *string `json:"jurisdiction,omitempty"`
+	// The reporter's name (personal data).
+	ReporterName *string `json:"reporterName,omitempty"`
+	// The reporter's phone (personal data).
+	ReporterPhone *string `json:"reporterPhone,omitempty"`
+	// When the problem was reported, if earlier than now; not in the future.
+	ReportedAt *time.Time `json:"reportedAt,omitempty"`
+	// Links to photos of the problem.
+	PhotoUrls []string `json:"photoUrls,omitempty"`
 	// Expected current version; 0 = must not exist yet.
 	Version *int `json:"version,omitempty"`
 }
 
 // A dataset of the government information resource catalog (policies/catalog.yaml) and who may read what of it.
 type CatalogDataset struct {
-	Name  string `json:"name"`
+	// The dataset's name, e.g. cases.
+	Name string `json:"name"`
+	// What the dataset holds.
 	About string `json:"about"`
 	// Provider department code, or district (no department).
 	Provider string `json:"provider"`
 	// Dataset actions the policy may allow besides reading.
-	Actions []string             `json:"actions"`
-	Groups  []*CatalogFieldGroup `json:"groups"`
+	Actions []string `json:"actions"`
+	// The dataset's field groups, in catalog order.
+	Groups []*CatalogFieldGroup `json:"groups"`
 	// What you get of this dataset now, your department's grants included.
 	Mine *DatasetAccess `json:"mine"`
 	// The baseline policy (datahub policy matrix): one line per role and the departments it behaves alike in; grants come on top.
@@ -141,42 +197,56 @@ type CatalogDataset struct {
 	NoAccess []string `json:"noAccess"`
 }
 
+// A field group of a dataset: fields shared under one rule.
 type CatalogFieldGroup struct {
+	// The group's name, e.g. reporter.
 	Name string `json:"name"`
 	// public, unconditional, conditional, not-shared or personal.
 	Class string `json:"class"`
 	// The department providing this group (the dataset's provider unless the catalog names another).
 	Provider string `json:"provider"`
-	About    string `json:"about"`
+	// What the group holds.
+	About string `json:"about"`
 	// How each personal field is masked.
 	Masks []*FieldMask `json:"masks"`
 }
 
 // An issue a citizen reports through the app (创建市民上报).
 type CitizenReportInput struct {
+	// Component or event; must match the minor class.
 	Kind cases.Kind `json:"kind"`
 	// Minor class code from caseClasses, e.g. 0501 (店外经营).
-	MinorCode   string   `json:"minorCode"`
-	Description string   `json:"description"`
-	Address     *string  `json:"address,omitempty"`
-	Lat         float64  `json:"lat"`
-	Lng         float64  `json:"lng"`
-	PhotoUrls   []string `json:"photoUrls,omitempty"`
+	MinorCode string `json:"minorCode"`
+	// What the citizen saw.
+	Description string `json:"description"`
+	// Street address, if known.
+	Address *string `json:"address,omitempty"`
+	// Latitude (WGS-84) of the problem.
+	Lat float64 `json:"lat"`
+	// Longitude (WGS-84) of the problem.
+	Lng float64 `json:"lng"`
+	// Links to photos of the problem.
+	PhotoUrls []string `json:"photoUrls,omitempty"`
 	// Optional contact for a follow-up call; personal data, masked to other departments.
-	ContactName  *string `json:"contactName,omitempty"`
+	ContactName *string `json:"contactName,omitempty"`
+	// Optional phone for a follow-up call; personal data, masked to other departments.
 	ContactPhone *string `json:"contactPhone,omitempty"`
 }
 
 // A caller's access to one dataset.
 type DatasetAccess struct {
+	// You see every row of the dataset.
 	AllRows bool `json:"allRows"`
 	// Jurisdiction subtrees whose rows you see (yours and your grants').
 	Jurisdictions []string `json:"jurisdictions"`
 	// Departments whose owned or handled rows you see.
-	Departments []string       `json:"departments"`
-	OwnReports  bool           `json:"ownReports"`
-	Groups      []*GroupAccess `json:"groups"`
-	Actions     []string       `json:"actions"`
+	Departments []string `json:"departments"`
+	// You see the rows you reported yourself (citizen app).
+	OwnReports bool `json:"ownReports"`
+	// Your access to each field group.
+	Groups []*GroupAccess `json:"groups"`
+	// Dataset actions you may take besides reading, e.g. report, write.
+	Actions []string `json:"actions"`
 	// Grants this access relies on.
 	GrantIds []string `json:"grantIds"`
 }
@@ -185,18 +255,25 @@ type DepartmentByCodesInput struct {
 	Code string `json:"Code"`
 }
 
+// How one personal field is masked.
 type FieldMask struct {
-	Field string   `json:"field"`
-	Rule  MaskRule `json:"rule"`
+	// The field's name within the group, e.g. phone.
+	Field string `json:"field"`
+	// The masking rule applied.
+	Rule MaskRule `json:"rule"`
 }
 
 // A WGS-84 point.
 type GeoPoint struct {
+	// Latitude in degrees (WGS-84).
 	Lat float64 `json:"lat"`
+	// Longitude in degrees (WGS-84).
 	Lng float64 `json:"lng"`
 }
 
+// Your access to one field group.
 type GroupAccess struct {
+	// The field group.
 	Group string `json:"group"`
 	// visible, masked or denied on your rows.
 	Access string `json:"access"`
@@ -216,18 +293,27 @@ type JurisdictionByCodesInput struct {
 	Code string `json:"Code"`
 }
 
+// A compound's property-management company.
 type ManagementInput struct {
-	Company      string  `json:"company"`
-	CreditCode   string  `json:"creditCode"`
-	ContactName  *string `json:"contactName,omitempty"`
+	// Company name.
+	Company string `json:"company"`
+	// Unified social credit code (统一社会信用代码), 18 characters with a valid check character.
+	CreditCode string `json:"creditCode"`
+	// Contact person for the compound (personal data).
+	ContactName *string `json:"contactName,omitempty"`
+	// Contact phone (personal data).
 	ContactPhone *string `json:"contactPhone,omitempty"`
 }
 
+// Change the hub's datasets; every change is checked against the caller's actions and scope.
 type Mutation struct {
 }
 
+// A point and a radius to watch lots around.
 type NearPoint struct {
+	// Latitude (WGS-84).
 	Lat float64 `json:"lat"`
+	// Longitude (WGS-84).
 	Lng float64 `json:"lng"`
 	// Default 2,000 m.
 	RadiusMeters *int `json:"radiusMeters,omitempty"`
@@ -235,62 +321,101 @@ type NearPoint struct {
 
 // Relay page information.
 type PageInfo struct {
-	HasNextPage bool    `json:"hasNextPage"`
-	EndCursor   *string `json:"endCursor,omitempty"`
+	// More items follow this page.
+	HasNextPage bool `json:"hasNextPage"`
+	// Cursor of the page's last item: pass it as after for the next page; null for an empty page.
+	EndCursor *string `json:"endCursor,omitempty"`
 }
 
 type ParkingLotByIDsInput struct {
 	ID string `json:"ID"`
 }
 
+// One lot of a page (Relay edge).
 type ParkingLotEdge struct {
-	Cursor string       `json:"cursor"`
-	Node   *parking.Lot `json:"node"`
+	// Opaque cursor of this lot: pass it as after to get the lots that follow.
+	Cursor string `json:"cursor"`
+	// The lot.
+	Node *parking.Lot `json:"node"`
 }
 
+// Which lots to list; conditions combine with AND, omitted ones do not filter.
 type ParkingLotFilter struct {
-	Kind         *parking.Kind `json:"kind,omitempty"`
-	Jurisdiction *string       `json:"jurisdiction,omitempty"`
-	OwnerDept    *string       `json:"ownerDept,omitempty"`
-	Government   *bool         `json:"government,omitempty"`
-	Text         *string       `json:"text,omitempty"`
+	// Only this kind.
+	Kind *parking.Kind `json:"kind,omitempty"`
+	// Jurisdiction subtree root, e.g. hailing.chengdong.
+	Jurisdiction *string `json:"jurisdiction,omitempty"`
+	// Code of the department providing the record.
+	OwnerDept *string `json:"ownerDept,omitempty"`
+	// Only government lots (true) or only the others (false).
+	Government *bool `json:"government,omitempty"`
+	// Substring of the name.
+	Text *string `json:"text,omitempty"`
 }
 
 // A parking lot as its operator's system sends it; keyed by (your department, externalId).
 type ParkingLotInput struct {
-	ExternalID   string               `json:"externalId"`
-	Name         string               `json:"name"`
-	Kind         parking.Kind         `json:"kind"`
-	Address      string               `json:"address"`
-	Lat          float64              `json:"lat"`
-	Lng          float64              `json:"lng"`
-	Jurisdiction *string              `json:"jurisdiction,omitempty"`
-	OwnerDept    *string              `json:"ownerDept,omitempty"`
-	Operator     *string              `json:"operator,omitempty"`
-	IsGovernment *bool                `json:"isGovernment,omitempty"`
-	TotalSpaces  int                  `json:"totalSpaces"`
-	SharedSpaces *int                 `json:"sharedSpaces,omitempty"`
-	Windows      *SharingWindowsInput `json:"windows,omitempty"`
-	MaxSeats     *int                 `json:"maxSeats,omitempty"`
-	BookingRule  *string              `json:"bookingRule,omitempty"`
-	FeeRule      *string              `json:"feeRule,omitempty"`
-	ContactName  *string              `json:"contactName,omitempty"`
-	ContactPhone *string              `json:"contactPhone,omitempty"`
-	Version      *int                 `json:"version,omitempty"`
+	// The sending system's id of the lot: with your department, the upsert key.
+	ExternalID string `json:"externalId"`
+	// The lot's name.
+	Name string `json:"name"`
+	// What kind of lot.
+	Kind parking.Kind `json:"kind"`
+	// Street address.
+	Address string `json:"address"`
+	// Latitude (WGS-84).
+	Lat float64 `json:"lat"`
+	// Longitude (WGS-84).
+	Lng float64 `json:"lng"`
+	// Grid or community code; located from the point when omitted.
+	Jurisdiction *string `json:"jurisdiction,omitempty"`
+	// Department code the lot is filed under; your own when omitted. Only that department or the traffic police may write it.
+	OwnerDept *string `json:"ownerDept,omitempty"`
+	// The unit that runs the lot.
+	Operator *string `json:"operator,omitempty"`
+	// The own lot of a government body or public institution; implied by GOVERNMENT_SHARED.
+	IsGovernment *bool `json:"isGovernment,omitempty"`
+	// All spaces of the lot.
+	TotalSpaces int `json:"totalSpaces"`
+	// Spaces open to the public; 0 when omitted.
+	SharedSpaces *int `json:"sharedSpaces,omitempty"`
+	// Opening rules; always open when omitted (other than GOVERNMENT_SHARED).
+	Windows *SharingWindowsInput `json:"windows,omitempty"`
+	// Largest vehicle admitted (seats); no limit when omitted.
+	MaxSeats *int `json:"maxSeats,omitempty"`
+	// How to book.
+	BookingRule *string `json:"bookingRule,omitempty"`
+	// Fees.
+	FeeRule *string `json:"feeRule,omitempty"`
+	// Contact person (personal data).
+	ContactName *string `json:"contactName,omitempty"`
+	// Contact phone (personal data).
+	ContactPhone *string `json:"contactPhone,omitempty"`
+	// Expected current version (optimistic concurrency); 0 = must not exist yet. Not checked when omitted.
+	Version *int `json:"version,omitempty"`
 }
 
+// The result of upsertParkingLot.
 type ParkingLotUpsert struct {
+	// What the upsert did.
 	Outcome UpsertOutcome `json:"outcome"`
-	Lot     *parking.Lot  `json:"lot"`
+	// The lot as stored.
+	Lot *parking.Lot `json:"lot"`
 }
 
+// The party responsible (personal data).
 type PartyInput struct {
-	Name     *string `json:"name,omitempty"`
+	// Name of the person or business.
+	Name *string `json:"name,omitempty"`
+	// 18-character resident ID number.
 	IDNumber *string `json:"idNumber,omitempty"`
-	Phone    *string `json:"phone,omitempty"`
+	// Phone number.
+	Phone *string `json:"phone,omitempty"`
 }
 
+// One line of the baseline policy matrix: a role and what it gets.
 type PolicyLine struct {
+	// The role, e.g. officer.
 	Role string `json:"role"`
 	// Department codes; empty string is no department (the public).
 	Departments []string `json:"departments"`
@@ -299,7 +424,8 @@ type PolicyLine struct {
 	// all, jurisdiction, own dept, own reports (joined by +), grant or none.
 	Rows string `json:"rows"`
 	// One cell per field group, in the order of groups: visible, masked, denied, grant, or masked, grant.
-	Groups  []string `json:"groups"`
+	Groups []string `json:"groups"`
+	// Dataset actions the role may take besides reading.
 	Actions []string `json:"actions"`
 }
 
@@ -307,82 +433,125 @@ type PropertyByIDsInput struct {
 	ID string `json:"ID"`
 }
 
+// One compound of a page (Relay edge).
 type PropertyEdge struct {
-	Cursor string             `json:"cursor"`
-	Node   *property.Property `json:"node"`
+	// Opaque cursor of this compound: pass it as after to get the compounds that follow.
+	Cursor string `json:"cursor"`
+	// The compound.
+	Node *property.Property `json:"node"`
 }
 
+// Which compounds to list; conditions combine with AND, omitted ones do not filter.
 type PropertyFilter struct {
-	Jurisdiction  *string                     `json:"jurisdiction,omitempty"`
-	Renovation    []property.RenovationStatus `json:"renovation,omitempty"`
-	BuildYearFrom *int                        `json:"buildYearFrom,omitempty"`
-	BuildYearTo   *int                        `json:"buildYearTo,omitempty"`
-	HasManagement *bool                       `json:"hasManagement,omitempty"`
+	// Jurisdiction subtree root, e.g. hailing.chengdong.
+	Jurisdiction *string `json:"jurisdiction,omitempty"`
+	// Any of these renovation states.
+	Renovation []property.RenovationStatus `json:"renovation,omitempty"`
+	// Built in or after this year.
+	BuildYearFrom *int `json:"buildYearFrom,omitempty"`
+	// Built in or before this year.
+	BuildYearTo *int `json:"buildYearTo,omitempty"`
+	// Only compounds with (true) or without (false) a property-management company.
+	HasManagement *bool `json:"hasManagement,omitempty"`
 	// Substring of the name or address.
 	Text *string `json:"text,omitempty"`
 }
 
 // A compound as housing's registry sends it; keyed by (your department, externalId).
 type PropertyInput struct {
-	ExternalID   string           `json:"externalId"`
-	Name         string           `json:"name"`
-	Address      string           `json:"address"`
-	Lat          float64          `json:"lat"`
-	Lng          float64          `json:"lng"`
-	Jurisdiction *string          `json:"jurisdiction,omitempty"`
-	BuildYear    int              `json:"buildYear"`
-	Buildings    int              `json:"buildings"`
-	Households   int              `json:"households"`
-	Management   *ManagementInput `json:"management,omitempty"`
-	Renovation   *RenovationInput `json:"renovation,omitempty"`
-	Complaints   *int             `json:"complaints,omitempty"`
+	// The registry's own id of the compound: with your department, the upsert key.
+	ExternalID string `json:"externalId"`
+	// Chinese name of the compound.
+	Name string `json:"name"`
+	// Street address.
+	Address string `json:"address"`
+	// Latitude (WGS-84) of the compound's centre.
+	Lat float64 `json:"lat"`
+	// Longitude (WGS-84) of the compound's centre.
+	Lng float64 `json:"lng"`
+	// Community or grid code; located from the point when omitted.
+	Jurisdiction *string `json:"jurisdiction,omitempty"`
+	// Year built.
+	BuildYear int `json:"buildYear"`
+	// Number of residential buildings.
+	Buildings int `json:"buildings"`
+	// Number of households.
+	Households int `json:"households"`
+	// The property-management company; omit for a self-managed compound.
+	Management *ManagementInput `json:"management,omitempty"`
+	// Old-community renovation; none when omitted.
+	Renovation *RenovationInput `json:"renovation,omitempty"`
+	// Complaints about the property management: weighs the compound in double-random draws (weight 1 + complaints).
+	Complaints *int `json:"complaints,omitempty"`
 	// Expected current version (optimistic concurrency); 0 = must not exist yet.
 	Version *int `json:"version,omitempty"`
 }
 
+// The result of upsertProperty.
 type PropertyUpsert struct {
-	Outcome  UpsertOutcome      `json:"outcome"`
+	// What the upsert did.
+	Outcome UpsertOutcome `json:"outcome"`
+	// The compound as stored.
 	Property *property.Property `json:"property"`
 }
 
+// Read the hub's datasets; every answer follows the caller's row scope and field rules.
 type Query struct {
 }
 
+// A compound's old-community renovation (老旧小区改造).
 type RenovationInput struct {
+	// Where the renovation stands.
 	Status property.RenovationStatus `json:"status"`
-	Year   *int                      `json:"year,omitempty"`
-	Scope  *string                   `json:"scope,omitempty"`
+	// Year it is planned for, started or finished.
+	Year *int `json:"year,omitempty"`
+	// What it covers.
+	Scope *string `json:"scope,omitempty"`
 	// Budget in yuan.
 	Budget *float64 `json:"budget,omitempty"`
 }
 
+// A new case filed by staff or a connected system (上报).
 type ReportCaseInput struct {
+	// Component or event; must match the minor class.
 	Kind cases.Kind `json:"kind"`
 	// Minor class code from caseClasses, e.g. 0501.
-	MinorCode   string       `json:"minorCode"`
-	Source      cases.Source `json:"source"`
-	Description string       `json:"description"`
-	Address     *string      `json:"address,omitempty"`
-	Lat         float64      `json:"lat"`
-	Lng         float64      `json:"lng"`
+	MinorCode string `json:"minorCode"`
+	// How the case came in.
+	Source cases.Source `json:"source"`
+	// What was seen.
+	Description string `json:"description"`
+	// Street address, if known.
+	Address *string `json:"address,omitempty"`
+	// Latitude (WGS-84) of the problem.
+	Lat float64 `json:"lat"`
+	// Longitude (WGS-84) of the problem.
+	Lng float64 `json:"lng"`
 	// Grid or community code; located from the point when omitted.
-	Jurisdiction  *string  `json:"jurisdiction,omitempty"`
-	ReporterName  *string  `json:"reporterName,omitempty"`
-	ReporterPhone *string  `json:"reporterPhone,omitempty"`
-	PhotoUrls     []string `json:"photoUrls,omitempty"`
+	Jurisdiction *string `json:"jurisdiction,omitempty"`
+	// The reporter's name (personal data).
+	ReporterName *string `json:"reporterName,omitempty"`
+	// The reporter's phone (personal data).
+	ReporterPhone *string `json:"reporterPhone,omitempty"`
+	// Links to photos of the problem.
+	PhotoUrls []string `json:"photoUrls,omitempty"`
 	// The sending system's id, for idempotent re-sends.
-	ExternalID *string    `json:"externalId,omitempty"`
+	ExternalID *string `json:"externalId,omitempty"`
+	// When the problem was reported, if earlier than now; not in the future.
 	ReportedAt *time.Time `json:"reportedAt,omitempty"`
 }
 
+// A lot's opening rules in Asia/Shanghai local time, as in SharingWindows. Only a GOVERNMENT_SHARED lot has weekday and rest-day windows; other kinds give daily hours.
 type SharingWindowsInput struct {
-	// e.g. ["07:00-22:00"]
+	// Daily opening hours (not for GOVERNMENT_SHARED), e.g. ["07:00-22:00"]; always open when empty.
 	Hours []string `json:"hours,omitempty"`
-	// e.g. ["18:30-07:30"]
-	Weekday       []string `json:"weekday,omitempty"`
-	RestDayAllDay *bool    `json:"restDayAllDay,omitempty"`
-	RestDay       []string `json:"restDay,omitempty"`
-	// e.g. "22:00-06:00"
+	// Working-day windows (GOVERNMENT_SHARED), e.g. ["18:30-07:30"].
+	Weekday []string `json:"weekday,omitempty"`
+	// Open all day on rest days (GOVERNMENT_SHARED); not together with restDay.
+	RestDayAllDay *bool `json:"restDayAllDay,omitempty"`
+	// Rest-day windows (GOVERNMENT_SHARED), e.g. ["07:00-21:00"].
+	RestDay []string `json:"restDay,omitempty"`
+	// The daily no-movement window, e.g. "22:00-06:00"
 	NoMovement *string `json:"noMovement,omitempty"`
 }
 
@@ -411,68 +580,109 @@ type Subscription struct {
 
 // Who is calling, as the hub sees it.
 type Viewer struct {
-	Subject      string                `json:"subject"`
-	Kind         string                `json:"kind"`
-	Department   *directory.Department `json:"department,omitempty"`
-	Roles        []string              `json:"roles"`
-	Jurisdiction string                `json:"jurisdiction"`
-	CitizenID    *string               `json:"citizenId,omitempty"`
+	// The token's subject or the API key's id; "anonymous" for a caller without credentials.
+	Subject string `json:"subject"`
+	// user (staff, JWT), service (department system or evaluation team, API key) or anonymous (public data only).
+	Kind string `json:"kind"`
+	// The caller's department; null for the public and for citizens.
+	Department *directory.Department `json:"department,omitempty"`
+	// Roles, e.g. officer, viewer (public for an anonymous caller); department roles apply within the caller's own department.
+	Roles []string `json:"roles"`
+	// The jurisdiction subtree the caller works in, e.g. hailing.chengdong.
+	Jurisdiction string `json:"jurisdiction"`
+	// The citizen the citizen app acts for; null otherwise.
+	CitizenID *string `json:"citizenId,omitempty"`
 }
 
 type ViolationByIDsInput struct {
 	ID string `json:"ID"`
 }
 
+// One violation of a page (Relay edge).
 type ViolationEdge struct {
-	Cursor string               `json:"cursor"`
-	Node   *violation.Violation `json:"node"`
+	// Opaque cursor of this violation: pass it as after to get the violations that follow.
+	Cursor string `json:"cursor"`
+	// The violation.
+	Node *violation.Violation `json:"node"`
 }
 
+// Which violations to list; conditions combine with AND, omitted ones do not filter.
 type ViolationFilter struct {
-	Kind           *violation.Kind    `json:"kind,omitempty"`
-	Subtype        *violation.Subtype `json:"subtype,omitempty"`
-	Status         []violation.Status `json:"status,omitempty"`
-	Jurisdiction   *string            `json:"jurisdiction,omitempty"`
-	PropertyID     *string            `json:"propertyId,omitempty"`
-	CaseID         *string            `json:"caseId,omitempty"`
-	DiscoveredFrom *time.Time         `json:"discoveredFrom,omitempty"`
-	DiscoveredTo   *time.Time         `json:"discoveredTo,omitempty"`
-	Open           *bool              `json:"open,omitempty"`
-	Overdue        *bool              `json:"overdue,omitempty"`
+	// Only this kind.
+	Kind *violation.Kind `json:"kind,omitempty"`
+	// Only this subtype.
+	Subtype *violation.Subtype `json:"subtype,omitempty"`
+	// Any of these statuses.
+	Status []violation.Status `json:"status,omitempty"`
+	// Jurisdiction subtree root, e.g. hailing.chengdong.
+	Jurisdiction *string `json:"jurisdiction,omitempty"`
+	// Only violations in this compound.
+	PropertyID *string `json:"propertyId,omitempty"`
+	// Only violations linked to this case.
+	CaseID *string `json:"caseId,omitempty"`
+	// Discovered at or after this instant.
+	DiscoveredFrom *time.Time `json:"discoveredFrom,omitempty"`
+	// Discovered before this instant (exclusive).
+	DiscoveredTo *time.Time `json:"discoveredTo,omitempty"`
+	// Only standing (true) or only resolved and closed (false) violations.
+	Open *bool `json:"open,omitempty"`
+	// Only open violations past their deadline (true), or only the others (false).
+	Overdue *bool `json:"overdue,omitempty"`
 	// How it ended, e.g. [DEMOLISHED] for the structures actually removed.
 	Outcome []violation.Outcome `json:"outcome,omitempty"`
 }
 
+// A violation to record.
 type ViolationInput struct {
-	Kind         violation.Kind     `json:"kind"`
-	Subtype      *violation.Subtype `json:"subtype,omitempty"`
-	Channel      violation.Channel  `json:"channel"`
-	Description  string             `json:"description"`
-	AreaM2       *float64           `json:"areaM2,omitempty"`
-	Address      *string            `json:"address,omitempty"`
-	Lat          float64            `json:"lat"`
-	Lng          float64            `json:"lng"`
-	Jurisdiction *string            `json:"jurisdiction,omitempty"`
-	Party        *PartyInput        `json:"party,omitempty"`
-	Plate        *string            `json:"plate,omitempty"`
-	PropertyID   *string            `json:"propertyId,omitempty"`
-	CaseID       *string            `json:"caseId,omitempty"`
-	DiscoveredAt *time.Time         `json:"discoveredAt,omitempty"`
+	// What kind of violation.
+	Kind violation.Kind `json:"kind"`
+	// The subtype; required for kinds that have subtypes, absent for the others.
+	Subtype *violation.Subtype `json:"subtype,omitempty"`
+	// How it was found.
+	Channel violation.Channel `json:"channel"`
+	// What was found.
+	Description string `json:"description"`
+	// Floor or ground area in m²; required for illegal construction.
+	AreaM2 *float64 `json:"areaM2,omitempty"`
+	// Street address, if known.
+	Address *string `json:"address,omitempty"`
+	// Latitude (WGS-84).
+	Lat float64 `json:"lat"`
+	// Longitude (WGS-84).
+	Lng float64 `json:"lng"`
+	// Grid or community code; located from the point when omitted.
+	Jurisdiction *string `json:"jurisdiction,omitempty"`
+	// The party responsible (personal data).
+	Party *PartyInput `json:"party,omitempty"`
+	// Vehicle plate (illegal parking only; personal data).
+	Plate *string `json:"plate,omitempty"`
+	// The compound it is in, if any.
+	PropertyID *string `json:"propertyId,omitempty"`
+	// The case it came from, if any.
+	CaseID *string `json:"caseId,omitempty"`
+	// When it was discovered, if earlier than now; not in the future.
+	DiscoveredAt *time.Time `json:"discoveredAt,omitempty"`
 	// The sending system's id: the upsert key with your department.
 	ExternalID *string `json:"externalId,omitempty"`
 }
 
+// Details of a lifecycle step.
 type ViolationTransitionInput struct {
-	Version *int    `json:"version,omitempty"`
-	Note    *string `json:"note,omitempty"`
+	// The version you last read; a stale one gets CONFLICT. Not checked when omitted.
+	Version *int `json:"version,omitempty"`
+	// A note for the timeline.
+	Note *string `json:"note,omitempty"`
 	// Working days to rectify (ISSUE_NOTICE); the kind's default when omitted.
 	Days *int `json:"days,omitempty"`
 	// Area removed (DEMOLISH); the recorded area when omitted.
 	DemolishedAreaM2 *float64 `json:"demolishedAreaM2,omitempty"`
 }
 
+// The result of upsertViolation.
 type ViolationUpsert struct {
-	Outcome   UpsertOutcome        `json:"outcome"`
+	// What the upsert did.
+	Outcome UpsertOutcome `json:"outcome"`
+	// The violation as stored.
 	Violation *violation.Violation `json:"violation"`
 }
 
