@@ -33,6 +33,7 @@ import (
 	"github.com/fengcheng/datahub/internal/ingest"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/postgres/replica"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/ratelimit"
 	"github.com/fengcheng/datahub/internal/server"
@@ -48,7 +49,9 @@ type App struct {
 	Config config.Config
 	Logger *slog.Logger
 	Pool   *pgxpool.Pool
-	Redis  *redis.Client
+	// Replicas routes queries to DATABASE_REPLICA_URLS; nil without them.
+	Replicas *replica.Router
+	Redis    *redis.Client
 	Access *access.Engine
 	// Auth turns credentials into principals, for HTTP, WebSockets and
 	// the commands that act with an API key alike.
@@ -105,6 +108,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	}
 	a.Pool = pool
 	a.closers = append(a.closers, pool.Close)
+	// What the dataset stores read through: the replicas for queries when
+	// there are any. Writes, the audit, the outbox, grants' policy lines
+	// and the indicators (which fold pending changes before reading) stay
+	// on the primary.
+	var reads postgres.DB = pool
+	if len(cfg.ReplicaURLs) > 0 {
+		rpc := pc
+		rpc.MinConns = 1
+		a.Replicas, err = replica.New(ctx, pool, replica.Config{URLs: cfg.ReplicaURLs, Pool: rpc, MaxLag: cfg.ReplicaMaxLag, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, a.Replicas.Close)
+		reads = a.Replicas
+	}
 
 	ropt, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
@@ -189,10 +207,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		}
 	})
 	auditor := readAuditor{w: a.Audit, catalog: eng.Catalog(), sync: cfg.AuditSync}
-	a.Cases = cases.NewService(cases.Config{Store: postgres.NewCaseStore(pool), Authorizer: decider, KnownJurisdiction: dir.Exists,
+	a.Cases = cases.NewService(cases.Config{Store: postgres.NewCaseStore(reads), Authorizer: decider, KnownJurisdiction: dir.Exists,
 		Calendar: cal, Auditor: auditor, Now: opts.Now})
-	propertyStore := postgres.NewPropertyStore(pool)
-	parkingStore := postgres.NewParkingStore(pool)
+	propertyStore := postgres.NewPropertyStore(reads)
+	parkingStore := postgres.NewParkingStore(reads)
 	counter, err := availability.New(availability.Config{Redis: a.Redis, Prefix: cfg.RedisPrefix, Lots: parkingStore,
 		History: parkingStore, Logger: log, Now: opts.Now})
 	if err != nil {
@@ -213,14 +231,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		DirectoryService: dir,
 		PropertyService: property.NewService(property.Config{Store: propertyStore, Authorizer: decider, KnownJurisdiction: dir.Exists,
 			Auditor: auditor, Now: opts.Now}),
-		ViolationService: violation.NewService(violation.Config{Store: postgres.NewViolationStore(pool), Authorizer: decider, KnownJurisdiction: dir.Exists,
+		ViolationService: violation.NewService(violation.Config{Store: postgres.NewViolationStore(reads), Authorizer: decider, KnownJurisdiction: dir.Exists,
 			Calendar: cal, Auditor: auditor, Permits: permitRegister{propertyStore}, Now: opts.Now}),
 		ParkingService: parking.NewService(parking.Config{Store: parkingStore, Authorizer: decider, KnownJurisdiction: dir.Exists, Auditor: auditor,
 			Availability: counter, Calendar: cal, Now: opts.Now}),
 		Feed:              brokerFeed{a.broker},
 		EvaluationService: evalSvc,
 		IngestService:     a.Ingest,
-		Sharing:           sharing.NewService(postgres.NewSharingStore(pool, adapter), eng, opts.Now, log),
+		Sharing:           sharing.NewService(postgres.NewSharingStore(reads, adapter), eng, opts.Now, log),
 		Audit:             audit.NewTrail(pool, decider).WithKey(auditKey),
 		Catalog:           eng,
 	}
@@ -239,7 +257,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	if cfg.FastPath {
 		fastPath = a.Resolver.FastPath(log)
 	}
-	a.handler = server.Handler(server.Deps{
+	deps := server.Deps{
 		Config: cfg, Logger: log, Pool: pool, Redis: a.Redis, Auth: a.Auth,
 		WSAuth:       a.Auth.AuthenticateInit,
 		Schema:       a.Schema(),
@@ -261,7 +279,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		FastPath:      fastPath,
 		Persisted:     server.NewPersistedOperations(a.Redis, cfg.RedisPrefix),
 		PersistedOnly: cfg.PersistedOnly,
-	})
+	}
+	if a.Replicas != nil {
+		deps.Replicas = replicaRoutes{a.Replicas}
+	}
+	a.handler = server.Handler(deps)
 	ok = true
 	return a, nil
 }
@@ -319,6 +341,9 @@ func (a *App) Start() {
 				a.Logger.Error("background task stopped", "task", name, "err", err)
 			}
 		}()
+	}
+	if a.Replicas != nil {
+		run("replica health", a.Replicas.Run)
 	}
 	run("outbox relay", a.relay.Run)
 	run("event broker", a.broker.Run)
@@ -430,4 +455,28 @@ func rateLimits(cfg config.Config) (server.RateLimits, error) {
 		return l, fmt.Errorf("RATE_LIMIT_STREAM: %w", err)
 	}
 	return l, nil
+}
+
+// replicaRoutes adapts the replica router to the server's write tokens:
+// a token is the primary's WAL position in PostgreSQL's text form.
+type replicaRoutes struct{ r *replica.Router }
+
+func (rr replicaRoutes) ForRead(ctx context.Context, token string) context.Context {
+	if token == "" {
+		return replica.Read(ctx, 0)
+	}
+	lsn, err := replica.ParseLSN(token)
+	if err != nil {
+		// Not a position the hub handed out: the primary answers.
+		return ctx
+	}
+	return replica.Read(ctx, lsn)
+}
+
+func (rr replicaRoutes) WriteToken(ctx context.Context) (string, error) {
+	lsn, err := rr.r.WriteLSN(ctx)
+	if err != nil {
+		return "", err
+	}
+	return lsn.String(), nil
 }

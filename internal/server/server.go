@@ -68,6 +68,9 @@ type Deps struct {
 	// "citizen-app") that may run allow-listed operations only.
 	Persisted     *PersistedOperations
 	PersistedOnly []string
+	// Replicas, when set, serves queries from database replicas (see
+	// ReadRouter and LSNHeader).
+	Replicas ReadRouter
 }
 
 // smallDocuments caches parsed documents of ordinary size only: a parsed
@@ -101,6 +104,10 @@ func Handler(d Deps) http.Handler {
 		AcceptOptions: websocket.AcceptOptions{OriginPatterns: d.Config.AllowedOrigins},
 	}))
 	gql.AroundOperations(guard.aroundOperation)
+	if d.Replicas != nil {
+		// Before the fast path, which answers queries itself.
+		gql.AroundOperations(readRouting(d.Replicas, log))
+	}
 	if d.FastPath != nil {
 		gql.AroundOperations(d.FastPath)
 	}
@@ -138,7 +145,11 @@ func Handler(d Deps) http.Handler {
 			guard.handle(gql, w, r)
 			return
 		}
-		codedErrors(gql).ServeHTTP(w, r.WithContext(d.RequestScope(r.Context())))
+		r = r.WithContext(d.RequestScope(r.Context()))
+		if d.Replicas != nil {
+			r = withLSN(r, w)
+		}
+		codedErrors(gql).ServeHTTP(w, r)
 	})
 	operations := refuseBatches(scoped)
 
