@@ -36,6 +36,7 @@ import (
 	"github.com/fengcheng/datahub/internal/postgres/replica"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/ratelimit"
+	"github.com/fengcheng/datahub/internal/redisclient"
 	"github.com/fengcheng/datahub/internal/server"
 	"github.com/fengcheng/datahub/internal/sharing"
 	"github.com/fengcheng/datahub/internal/violation"
@@ -51,8 +52,8 @@ type App struct {
 	Pool   *pgxpool.Pool
 	// Replicas routes queries to DATABASE_REPLICA_URLS; nil without them.
 	Replicas *replica.Router
-	Redis    *redis.Client
-	Access *access.Engine
+	Redis    redis.UniversalClient
+	Access   *access.Engine
 	// Auth turns credentials into principals, for HTTP, WebSockets and
 	// the commands that act with an API key alike.
 	Auth     *auth.Authenticator
@@ -124,11 +125,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		reads = a.Replicas
 	}
 
-	ropt, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return nil, fmt.Errorf("parse REDIS_URL: %w", err)
+	// One server, a Sentinel-managed primary or a cluster (redisclient.New).
+	if a.Redis, err = redisclient.New(cfg.RedisURL); err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	a.Redis = redis.NewClient(ropt)
 	a.closers = append(a.closers, func() { _ = a.Redis.Close() })
 	if err := a.Redis.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("connect redis: %w", err)

@@ -35,13 +35,6 @@ type Config struct {
 	DatabaseURL    string        // DATABASE_URL
 	DBMaxConns     int32         // DB_MAX_CONNS
 	DBStmtTimeout  time.Duration // DB_STATEMENT_TIMEOUT
-	// ReplicaURLs (DATABASE_REPLICA_URLS, comma-separated) are streaming
-	// replicas of DATABASE_URL that serve read-only operations; empty: the
-	// primary serves everything.
-	ReplicaURLs []string
-	// ReplicaMaxLag (REPLICA_MAX_LAG) is how far behind the primary a
-	// replica may be and still serve reads.
-	ReplicaMaxLag time.Duration
 	RedisURL       string        // REDIS_URL
 	RedisPrefix    string        // REDIS_PREFIX
 	JWTIssuer      string        // JWT_ISSUER
@@ -99,6 +92,13 @@ type Config struct {
 	// PersistedOnly (PERSISTED_ONLY) names the callers that may run
 	// allow-listed operations only: "anonymous", "citizen-app".
 	PersistedOnly []string
+	// ReplicaURLs (DATABASE_REPLICA_URLS, comma-separated) are streaming
+	// replicas of DATABASE_URL that serve read-only operations; empty: the
+	// primary serves everything.
+	ReplicaURLs []string
+	// ReplicaMaxLag (REPLICA_MAX_LAG) is how far behind the primary a
+	// replica may be and still serve reads.
+	ReplicaMaxLag time.Duration
 }
 
 // DevAuditHMACKey keys the audit chain in development mode when no key is

@@ -30,7 +30,7 @@ type Deps struct {
 	Config config.Config
 	Logger *slog.Logger
 	Pool   *pgxpool.Pool
-	Redis  *redis.Client
+	Redis  redis.UniversalClient
 	Auth   Authenticator
 	// WSAuth authenticates a WebSocket connection_init payload.
 	WSAuth func(ctx context.Context, payload map[string]any) (*access.Principal, error)
@@ -220,7 +220,7 @@ func auditBarrier(flush func(ctx context.Context) error, present graphql.ErrorPr
 // instance shares the one Redis, so taking instances out of rotation for it
 // would turn a degraded service into an outage. A Redis outage is reported
 // as {"status":"degraded","degraded":["redis"]} with 200.
-func readiness(pool *pgxpool.Pool, rdb *redis.Client) http.Handler {
+func readiness(pool *pgxpool.Pool, rdb redis.UniversalClient) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()

@@ -47,6 +47,8 @@ type Redis struct {
 	Port int
 	dir  string
 	cmd  *exec.Cmd
+	// args are extra arguments, e.g. --replicaof.
+	args []string
 }
 
 // StartRedis starts a redis-server on a free port, stopped at cleanup. It
@@ -74,8 +76,8 @@ func (s *Redis) Start() {
 	if s.cmd != nil {
 		return
 	}
-	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--daemonize", "no", "--loglevel", "warning")
+	s.cmd = exec.Command("redis-server", append([]string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--daemonize", "no", "--loglevel", "warning"}, s.args...)...)
 	if err := s.cmd.Start(); err != nil {
 		s.tb.Fatalf("start redis-server: %v", err)
 	}
