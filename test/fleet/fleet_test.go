@@ -210,7 +210,9 @@ func startHub(t *testing.T, name string, port int, vars map[string]string) *proc
 
 // haproxyConfig balances the hubs: health checks on /readyz every 500 ms;
 // a request that cannot connect to an instance (it died before the checks
-// noticed) is retried on another.
+// noticed) is retried on another. Only connection failures are retried: a
+// request the dead instance had received may have committed (a mutation
+// retried elsewhere would be applied twice), so it fails to the caller.
 const haproxyConfig = `global
     maxconn 4096
 defaults
@@ -221,7 +223,7 @@ defaults
     timeout tunnel 1h
     retries 3
     option redispatch 1
-    retry-on conn-failure empty-response response-timeout
+    retry-on conn-failure
     option http-buffer-request
 frontend hubs
     bind 127.0.0.1:%d
