@@ -288,8 +288,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	return a, nil
 }
 
-// consolePages serves the governance console and, in development mode only,
-// its demo login (404 in production).
+// consolePages serves the governance console, the API explorer (GraphiQL at
+// "/") and, in development mode only, the console's demo login (404 in
+// production).
 // Tokens are checked against the wall clock, so the login mints with it
 // too (not Options.Now).
 func consolePages(cfg config.Config) map[string]http.Handler {
@@ -300,6 +301,7 @@ func consolePages(cfg config.Config) map[string]http.Handler {
 		"GET /console/":           static,
 		"GET /console/dev-login":  login,
 		"POST /console/dev-login": login,
+		"GET /{$}":                console.Explorer(console.Assets()),
 	}
 }
 

@@ -365,6 +365,9 @@ func rowsByPeriod(t *testing.T, rows []evaluation.Row) map[string]evaluation.Row
 	for _, r := range rows {
 		k := r.PeriodStart.In(shanghai).Format("2006-01") + "|" + r.Group.Street + "|" + r.Group.Community + "|" + r.Group.Department +
 			"|" + r.Group.Kind + r.Group.MajorCode
+		if r.Group.ReporterGroup != "" {
+			k += "|" + r.Group.ReporterGroup
+		}
 		if _, dup := out[k]; dup {
 			t.Fatalf("two rows for %s", k)
 		}
@@ -890,12 +893,18 @@ func TestEvaluationSuppression(t *testing.T) {
 				t.Fatalf("%d rows", len(rows))
 			}
 			r := rows[0]
-			// Shown: registered (6), dispatched (6), zero counts, and the
-			// public registers. Participation (3/6) rests on 6 cases but
-			// counts 3 citizens' reports: hidden.
+			// Shown: registered (6), dispatched (6), reports (7), the rates
+			// on those (the verification of the 7 decided reports; returns,
+			// deferrals and backlog of the 6 dispatched; the densities of
+			// the 6 registered), zero counts, and the public registers.
+			// Participation (3/6) rests on 6 cases but counts 3 citizens'
+			// reports, the valid and declined report rates count 1 declined
+			// report: hidden.
 			shown := map[string]bool{"registered": true, "dispatched": true,
 				"violations_demolished": true, "demolished_area_m2": true, "shared_parking_opening_rate": true,
-				"inspection_pass_rate": true}
+				"inspection_pass_rate": true, "reports": true, "on_time_verification_rate": true, "return_rate": true,
+				"dispatch_accuracy": true, "deferral_rate": true, "backlog_rate": true, "problems_per_grid": true,
+				"problems_per_km2": true}
 			if !other.violations {
 				shown["violations_found"] = true
 			}
