@@ -282,6 +282,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	}
 	if a.Replicas != nil {
 		deps.Replicas = replicaRoutes{a.Replicas}
+		a.Metrics.Register(replicaMetrics{a.Replicas})
 	}
 	a.handler = server.Handler(deps)
 	ok = true
@@ -457,28 +458,4 @@ func rateLimits(cfg config.Config) (server.RateLimits, error) {
 		return l, fmt.Errorf("RATE_LIMIT_STREAM: %w", err)
 	}
 	return l, nil
-}
-
-// replicaRoutes adapts the replica router to the server's write tokens:
-// a token is the primary's WAL position in PostgreSQL's text form.
-type replicaRoutes struct{ r *replica.Router }
-
-func (rr replicaRoutes) ForRead(ctx context.Context, token string) context.Context {
-	if token == "" {
-		return replica.Read(ctx, 0)
-	}
-	lsn, err := replica.ParseLSN(token)
-	if err != nil {
-		// Not a position the hub handed out: the primary answers.
-		return ctx
-	}
-	return replica.Read(ctx, lsn)
-}
-
-func (rr replicaRoutes) WriteToken(ctx context.Context) (string, error) {
-	lsn, err := rr.r.WriteLSN(ctx)
-	if err != nil {
-		return "", err
-	}
-	return lsn.String(), nil
 }

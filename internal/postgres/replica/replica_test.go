@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -332,6 +333,7 @@ func TestReplicaRouting(t *testing.T) {
 			}
 		}
 		h.waitFor("the stopped replica leaves the rotation", func() bool { return !h.replica().Healthy })
+		h.metric(t, fmt.Sprintf(`datahub_db_replica_healthy{replica="127.0.0.1:%d/datahub"} 0`, standby.Port))
 		standby.Start()
 		h.waitFor("the restarted replica rejoins", func() bool { return h.replica().Healthy })
 		before := h.replica().Reads
@@ -343,7 +345,22 @@ func TestReplicaRouting(t *testing.T) {
 		if h.replica().Reads == before {
 			t.Error("the rejoined replica serves nothing")
 		}
+		h.metric(t, fmt.Sprintf(`datahub_db_replica_healthy{replica="127.0.0.1:%d/datahub"} 1`, standby.Port))
 	})
+}
+
+// metric fails the test unless /metrics has line.
+func (h *hub) metric(t *testing.T, line string) {
+	t.Helper()
+	res, err := http.Get(h.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if !strings.Contains(string(b), line+"\n") {
+		t.Errorf("/metrics has no %q", line)
+	}
 }
 
 func mustJSON(t *testing.T, data map[string]json.RawMessage) []byte {
