@@ -94,6 +94,11 @@ type ComplexityRoot struct {
 		Until         func(childComplexity int) int
 	}
 
+	AddedParking struct {
+		Lots   func(childComplexity int) int
+		Spaces func(childComplexity int) int
+	}
+
 	AuditChainStatus struct {
 		Checked      func(childComplexity int) int
 		CheckedAt    func(childComplexity int) int
@@ -377,6 +382,7 @@ type ComplexityRoot struct {
 		InspectorsHash func(childComplexity int) int
 		PerTarget      func(childComplexity int) int
 		PreviousRound  func(childComplexity int) int
+		PreviousRounds func(childComplexity int) int
 		Published      func(childComplexity int) int
 		PublishedAt    func(childComplexity int) int
 		Ratio          func(childComplexity int) int
@@ -476,6 +482,7 @@ type ComplexityRoot struct {
 		MaxSeats       func(childComplexity int) int
 		Name           func(childComplexity int) int
 		OpenToPublic   func(childComplexity int, at *time.Time) int
+		OpenedAt       func(childComplexity int) int
 		Operator       func(childComplexity int) int
 		OwnerDept      func(childComplexity int) int
 		SharedSpaces   func(childComplexity int) int
@@ -586,6 +593,7 @@ type ComplexityRoot struct {
 		ParkingLots           func(childComplexity int, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) int
 		ParkingLotsNear       func(childComplexity int, lat float64, lng float64, radiusMeters *int, openAt *time.Time, first *int) int
 		ParkingOpeningRate    func(childComplexity int) int
+		ParkingSpacesAdded    func(childComplexity int, since time.Time, until *time.Time) int
 		PendingCaseRequests   func(childComplexity int, first *int) int
 		Properties            func(childComplexity int, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string) int
 		Property              func(childComplexity int, id string) int
@@ -940,6 +948,7 @@ type QueryResolver interface {
 	ParkingLots(ctx context.Context, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) (*model.ParkingLotConnection, error)
 	ParkingLotsNear(ctx context.Context, lat float64, lng float64, radiusMeters *int, openAt *time.Time, first *int) ([]*parking.Nearby, error)
 	ParkingOpeningRate(ctx context.Context) (*parking.Rate, error)
+	ParkingSpacesAdded(ctx context.Context, since time.Time, until *time.Time) (*parking.Added, error)
 	Property(ctx context.Context, id string) (*property.Property, error)
 	Properties(ctx context.Context, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string) (*model.PropertyConnection, error)
 	InspectionRounds(ctx context.Context) ([]*property.Round, error)
@@ -1097,6 +1106,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccessRequest.Until(childComplexity), true
+
+	case "AddedParking.lots":
+		if e.ComplexityRoot.AddedParking.Lots == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddedParking.Lots(childComplexity), true
+	case "AddedParking.spaces":
+		if e.ComplexityRoot.AddedParking.Spaces == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddedParking.Spaces(childComplexity), true
 
 	case "AuditChainStatus.checked":
 		if e.ComplexityRoot.AuditChainStatus.Checked == nil {
@@ -2354,6 +2376,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InspectionRound.PreviousRound(childComplexity), true
+	case "InspectionRound.previousRounds":
+		if e.ComplexityRoot.InspectionRound.PreviousRounds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InspectionRound.PreviousRounds(childComplexity), true
 	case "InspectionRound.published":
 		if e.ComplexityRoot.InspectionRound.Published == nil {
 			break
@@ -3014,6 +3042,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ParkingLot.OpenToPublic(childComplexity, args["at"].(*time.Time)), true
+	case "ParkingLot.openedAt":
+		if e.ComplexityRoot.ParkingLot.OpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.OpenedAt(childComplexity), true
 	case "ParkingLot.operator":
 		if e.ComplexityRoot.ParkingLot.Operator == nil {
 			break
@@ -3566,6 +3600,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ParkingOpeningRate(childComplexity), true
+	case "Query.parkingSpacesAdded":
+		if e.ComplexityRoot.Query.ParkingSpacesAdded == nil {
+			break
+		}
+
+		args, err := ec.field_Query_parkingSpacesAdded_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ParkingSpacesAdded(childComplexity, args["since"].(time.Time), args["until"].(*time.Time)), true
 	case "Query.pendingCaseRequests":
 		if e.ComplexityRoot.Query.PendingCaseRequests == nil {
 			break
@@ -5090,6 +5135,8 @@ type ParkingLot @key(fields: "id") @entityResolver(multi: true) {
   "Live free spaces, as the lot's system last reported them."
   freeSpaces: FreeSpaces
   contact: LotContact @access(dataset: "parking", group: "contact")
+  "When the lot's spaces opened to parking; null when not recorded (parkingSpacesAdded counts by it)."
+  openedAt: DateTime
   version: Int!
 }
 
@@ -5129,6 +5176,12 @@ type OpeningRate {
   rate: Float!
 }
 
+"Lots whose spaces opened in a period, and their spaces: the new parking spaces of a district."
+type AddedParking {
+  lots: Int!
+  spaces: Int!
+}
+
 type ParkingLotEdge {
   cursor: String!
   node: ParkingLot!
@@ -5159,6 +5212,8 @@ extend type Query {
   "Nearest lots to a point (default radius 2,000 m), only those open at openAt when given."
   parkingLotsNear(lat: Float!, lng: Float!, radiusMeters: Int, openAt: DateTime, first: Int): [NearbyLot!]!
   parkingOpeningRate: OpeningRate!
+  "Lots that opened in [since, until) (until defaults to now) among those the caller sees, and their spaces."
+  parkingSpacesAdded(since: DateTime!, until: DateTime): AddedParking!
 }
 
 extend type Mutation {
@@ -5268,10 +5323,13 @@ type InspectionRound {
   perTarget: Int!
   registerSize: Int!
   drawn: Int!
+  "The latest round recusal looked back over (null for the first round)."
   previousRound: String
+  "Every round recusal looked back over, newest first (DRAW_RECUSAL_ROUNDS, default 2): whoever inspected a compound in one of them was not drawn for it."
+  previousRounds: [String!]!
   "SHA-256 of the register of targets the draw used."
   targetsHash: String!
-  "SHA-256 of the register of inspectors (with conflicts and last round's assignments)."
+  "SHA-256 of the register of inspectors (with conflicts and the assignments of the rounds looked back over)."
   inspectorsHash: String!
   drawnAt: DateTime!
   drawnBy: String
@@ -5960,6 +6018,16 @@ func (ec *executionContext) childFields_AccessRequest(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type AccessRequest", field.Name)
 }
 
+func (ec *executionContext) childFields_AddedParking(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lots":
+		return ec.fieldContext_AddedParking_lots(ctx, field)
+	case "spaces":
+		return ec.fieldContext_AddedParking_spaces(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AddedParking", field.Name)
+}
+
 func (ec *executionContext) childFields_AuditChainStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "ok":
@@ -6510,6 +6578,8 @@ func (ec *executionContext) childFields_InspectionRound(ctx context.Context, fie
 		return ec.fieldContext_InspectionRound_drawn(ctx, field)
 	case "previousRound":
 		return ec.fieldContext_InspectionRound_previousRound(ctx, field)
+	case "previousRounds":
+		return ec.fieldContext_InspectionRound_previousRounds(ctx, field)
 	case "targetsHash":
 		return ec.fieldContext_InspectionRound_targetsHash(ctx, field)
 	case "inspectorsHash":
@@ -6650,6 +6720,8 @@ func (ec *executionContext) childFields_ParkingLot(ctx context.Context, field gr
 		return ec.fieldContext_ParkingLot_freeSpaces(ctx, field)
 	case "contact":
 		return ec.fieldContext_ParkingLot_contact(ctx, field)
+	case "openedAt":
+		return ec.fieldContext_ParkingLot_openedAt(ctx, field)
 	case "version":
 		return ec.fieldContext_ParkingLot_version(ctx, field)
 	}
@@ -8660,6 +8732,28 @@ func (ec *executionContext) field_Query_parkingLots_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_parkingSpacesAdded_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "until",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["until"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_pendingCaseRequests_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9304,6 +9398,52 @@ func (ec *executionContext) _AccessRequest_createdAt(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_AccessRequest_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AccessRequest", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _AddedParking_lots(ctx context.Context, field graphql.CollectedField, obj *parking.Added) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AddedParking_lots(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lots, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AddedParking_lots(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AddedParking", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AddedParking_spaces(ctx context.Context, field graphql.CollectedField, obj *parking.Added) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AddedParking_spaces(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Spaces, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AddedParking_spaces(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AddedParking", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditChainStatus_ok(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainStatus) (ret graphql.Marshaler) {
@@ -14363,6 +14503,29 @@ func (ec *executionContext) fieldContext_InspectionRound_previousRound(_ context
 	return graphql.NewScalarFieldContext("InspectionRound", field, true, true, "String")
 }
 
+func (ec *executionContext) _InspectionRound_previousRounds(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InspectionRound_previousRounds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousRounds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InspectionRound_previousRounds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InspectionRound", field, false, false, "String")
+}
+
 func (ec *executionContext) _InspectionRound_targetsHash(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17194,6 +17357,29 @@ func (ec *executionContext) fieldContext_ParkingLot_contact(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _ParkingLot_openedAt(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_openedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OpenedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_openedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkingLot", field, false, false, "DateTime")
+}
+
 func (ec *executionContext) _ParkingLot_version(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19646,6 +19832,50 @@ func (ec *executionContext) fieldContext_Query_parkingOpeningRate(_ context.Cont
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_OpeningRate(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_parkingSpacesAdded(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_parkingSpacesAdded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ParkingSpacesAdded(ctx, fc.Args["since"].(time.Time), fc.Args["until"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *parking.Added) graphql.Marshaler {
+			return ec.marshalNAddedParking2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐAdded(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_parkingSpacesAdded(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AddedParking(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_parkingSpacesAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -26036,6 +26266,44 @@ func (ec *executionContext) _AccessRequest(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var addedParkingImplementors = []string{"AddedParking"}
+
+func (ec *executionContext) _AddedParking(ctx context.Context, sel ast.SelectionSet, obj *parking.Added) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, addedParkingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AddedParking")
+		case "lots":
+			out.Values[i] = ec._AddedParking_lots(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "spaces":
+			out.Values[i] = ec._AddedParking_spaces(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var auditChainStatusImplementors = []string{"AuditChainStatus"}
 
 func (ec *executionContext) _AuditChainStatus(ctx context.Context, sel ast.SelectionSet, obj *model.AuditChainStatus) graphql.Marshaler {
@@ -27880,6 +28148,11 @@ func (ec *executionContext) _InspectionRound(ctx context.Context, sel ast.Select
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._InspectionRound_previousRound(ctx, field, obj)
 				})
+		case "previousRounds":
+			out.Values[i] = ec._InspectionRound_previousRounds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "targetsHash":
 			out.Values[i] = ec._InspectionRound_targetsHash(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -28588,6 +28861,11 @@ func (ec *executionContext) _ParkingLot(ctx context.Context, sel ast.SelectionSe
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ParkingLot_contact(ctx, field, obj)
 				})
+		case "openedAt":
+			out.Values[i] = ec._ParkingLot_openedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "version":
 			out.Values[i] = ec._ParkingLot_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -29315,6 +29593,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_parkingOpeningRate(ctx, field)
+				})
+		case "parkingSpacesAdded":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_parkingSpacesAdded(ctx, field)
 				})
 		case "property":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -30668,6 +30952,14 @@ func (ec *executionContext) marshalNAccessRequestStatus2githubᚗcomᚋfengcheng
 		graphql.AddInvalidNullFromMarshaler(ctx, "AccessRequestStatus!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNAddedParking2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐAdded(ctx context.Context, sel ast.SelectionSet, v *parking.Added) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AddedParking!")
+		return graphql.Null
+	}
+	return ec._AddedParking(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNAuditChainStatus2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAuditChainStatus(ctx context.Context, sel ast.SelectionSet, v *model.AuditChainStatus) graphql.Marshaler {

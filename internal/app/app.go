@@ -230,7 +230,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		CaseService:      a.Cases,
 		DirectoryService: dir,
 		PropertyService: property.NewService(property.Config{Store: propertyStore, Authorizer: decider, KnownJurisdiction: dir.Exists,
-			Auditor: auditor, Now: opts.Now}),
+			Auditor: auditor, Now: opts.Now, Calendar: cal, RecusalRounds: cfg.DrawRecusalRounds}),
 		ViolationService: violation.NewService(violation.Config{Store: postgres.NewViolationStore(reads), Authorizer: decider, KnownJurisdiction: dir.Exists,
 			Calendar: cal, Auditor: auditor, Permits: permitRegister{propertyStore}, Now: opts.Now}),
 		ParkingService: parking.NewService(parking.Config{Store: parkingStore, Authorizer: decider, KnownJurisdiction: dir.Exists, Auditor: auditor,

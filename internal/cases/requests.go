@@ -341,7 +341,9 @@ func (s *Service) Requests(ctx context.Context, caseIDs []uuid.UUID) (map[uuid.U
 
 // PendingRequests lists the pending (and expired, undecided) requests on
 // the cases within the caller's scope, oldest first: the command centre's
-// inbox, or a department's own open requests.
+// inbox, or a department's open requests. Requests are part of a case's
+// workflow: FORBIDDEN to callers who may not read that group; a caller
+// with no case rows gets an empty list, as for any case list.
 func (s *Service) PendingRequests(ctx context.Context, first int) ([]*Request, error) {
 	if first < 1 || first > 500 {
 		return nil, apperr.Invalid("first", "first must be between 1 and 500")
@@ -350,8 +352,15 @@ func (s *Service) PendingRequests(ctx context.Context, first int) ([]*Request, e
 	if err != nil {
 		return nil, err
 	}
-	if !d.Can("command") && !d.Can("handle") {
-		return nil, apperr.New(apperr.Forbidden, "only the command centre and handling departments have deferral and backlog requests")
+	if d.Rows.Empty() {
+		return []*Request{}, nil
 	}
-	return s.store.PendingRequests(ctx, d.Rows, first)
+	if d.Field("workflow") != access.FieldVisible {
+		return nil, apperr.New(apperr.Forbidden, "you may not read the workflow of cases")
+	}
+	list, err := s.store.PendingRequests(ctx, d.Rows, first)
+	if list == nil && err == nil {
+		list = []*Request{}
+	}
+	return list, err
 }

@@ -148,9 +148,15 @@
 //     without one); empty where the area is unknown or there is no grid.
 //     Like the other datasets' figures, empty when grouped by department,
 //     class or reporter group or filtered by a case property.
-//   - Violations found = violations discovered in P; violations demolished =
-//     outcome DEMOLISHED with resolved_at in P, and their area in m²
-//     (demolished_area_m2, else the recorded area_m2).
+//   - Violations found = violations of every kind discovered in P; illegal
+//     construction found = those of kind ILLEGAL_CONSTRUCTION. Violations
+//     demolished = illegal buildings (ILLEGAL_CONSTRUCTION) with outcome
+//     DEMOLISHED and resolved_at in P, and their area in m²
+//     (demolished_area_m2, else the recorded area_m2): the demolition
+//     figure counts buildings only. Violations removed = the other kinds
+//     (street occupation, advertising, dumping, parking) with outcome
+//     DEMOLISHED (removed, cleared) and resolved_at in P. The violations
+//     list filters by outcome (violations(filter: {outcome: …})).
 //   - Shared-parking opening rate = government lots open for off-peak sharing
 //     (kind GOVERNMENT_SHARED with shared spaces) / government lots
 //     (is_government), among lots registered by the end of P. The sharing

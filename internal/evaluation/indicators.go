@@ -190,8 +190,10 @@ const (
 	FigProblemsPerGrid    = "problems_per_grid"
 	FigProblemsPerKm2     = "problems_per_km2"
 	FigViolationsFound    = "violations_found"
+	FigConstructionFound  = "illegal_construction_found"
 	FigViolationsDemolish = "violations_demolished"
 	FigDemolishedArea     = "demolished_area_m2"
+	FigViolationsRemoved  = "violations_removed"
 	FigSharedParkingRate  = "shared_parking_opening_rate"
 	FigInspectionPassRate = "inspection_pass_rate"
 	FigComposite          = "composite"
@@ -243,9 +245,11 @@ var figureDefs = []figureDef{
 	{FigReworkPerVerify, kindInverted, "failed verifications / verifications of the cases closed in the period: Σ rework_count / (closed + Σ rework_count)"},
 	{FigProblemsPerGrid, kindMagnitude, "cases registered in the period / unit grids (GRID jurisdictions) in the row's jurisdiction"},
 	{FigProblemsPerKm2, kindMagnitude, "cases registered in the period / the row's jurisdiction area in km² (denominator: the area in m², rounded)"},
-	{FigViolationsFound, kindCount, "violations discovered in the period (violations.discovered_at)"},
-	{FigViolationsDemolish, kindCount, "violations demolished in the period (outcome DEMOLISHED, resolved_at)"},
-	{FigDemolishedArea, kindMagnitude, "Σ m² demolished in the period (demolished_area_m2, else area_m2); numerator: rounded m², denominator: violations demolished"},
+	{FigViolationsFound, kindCount, "violations of every kind discovered in the period (violations.discovered_at)"},
+	{FigConstructionFound, kindCount, "illegal constructions (kind ILLEGAL_CONSTRUCTION) discovered in the period"},
+	{FigViolationsDemolish, kindCount, "illegal buildings demolished in the period: kind ILLEGAL_CONSTRUCTION, outcome DEMOLISHED, resolved_at in the period (other kinds are violations_removed)"},
+	{FigDemolishedArea, kindMagnitude, "Σ m² of illegal buildings demolished in the period (demolished_area_m2, else area_m2); numerator: rounded m², denominator: violations_demolished"},
+	{FigViolationsRemoved, kindCount, "street occupation, illegal advertising, dumping and parking violations removed or cleared in the period (outcome DEMOLISHED, resolved_at; not buildings)"},
 	{FigSharedParkingRate, kindRate, "government lots open for off-peak sharing (kind GOVERNMENT_SHARED with shared_spaces > 0) / government lots (is_government), registered by the end of the period"},
 	{FigInspectionPassRate, kindRate, "inspections recorded in the period with result PASS / inspections recorded in the period with a result"},
 }
@@ -471,9 +475,13 @@ type OtherFacts struct {
 type ViolationFact struct {
 	Street, Community string
 	DiscoveredAt      time.Time
-	// DemolishedAt is set when the outcome is DEMOLISHED (resolved_at).
+	// DemolishedAt is set when the outcome is DEMOLISHED (resolved_at):
+	// a building demolished, or a stall, sign or waste removed.
 	DemolishedAt *time.Time
 	AreaM2       float64 // demolished_area_m2, else area_m2, else 0
+	// Construction: an illegal building (kind ILLEGAL_CONSTRUCTION), whose
+	// removal is a demolition in m²; the other kinds are removals.
+	Construction bool
 }
 
 // AreaFact is one jurisdiction's land area (nil when the directory does
@@ -560,8 +568,10 @@ type rowAcc struct {
 	// the row is wide − this row.
 	wide     *rowAcc
 	vFound   int64
-	vDemol   int64
+	vConstr  int64 // illegal constructions found
+	vDemol   int64 // illegal buildings demolished
 	vArea    float64
+	vRemoved int64 // other violations removed or cleared
 	lotsGov  int64
 	lotsOpen int64
 	insp     int64
@@ -704,13 +714,21 @@ func (s *Service) addOther(q *Query, from, to Month, o *OtherFacts, get func(row
 	for _, v := range o.Violations {
 		g := groupOf(q.GroupBy, v.Street, v.Community, "", "", "")
 		if p, ok := in(v.DiscoveredAt); ok {
-			get(rowKey{p, g}).vFound++
+			a := get(rowKey{p, g})
+			a.vFound++
+			if v.Construction {
+				a.vConstr++
+			}
 		}
 		if v.DemolishedAt != nil {
 			if p, ok := in(*v.DemolishedAt); ok {
 				a := get(rowKey{p, g})
-				a.vDemol++
-				a.vArea += v.AreaM2
+				if v.Construction {
+					a.vDemol++
+					a.vArea += v.AreaM2
+				} else {
+					a.vRemoved++
+				}
 			}
 		}
 	}
@@ -747,20 +765,22 @@ func (s *Service) addOther(q *Query, from, to Month, o *OtherFacts, get func(row
 type base int
 
 const (
-	bRegistered base = iota // registered in the period
-	bCitizen                // of those, raised by citizens
-	bDispatched             // dispatched in the period
-	bDueHandle              // due to handle in the period
-	bDueClose               // due to close in the period
-	bOpen                   // open at the end of the period
-	bHandled                // handled in the period
-	bClosed                 // closed in the period
-	bRated                  // of those, rated
-	bReported               // reports received in the period
-	bDecided                // of those, registered or declined
-	bDeclined               // of those, declined
-	bViolFound              // violations discovered in the period
-	bViolDemol              // violations demolished in the period
+	bRegistered  base = iota // registered in the period
+	bCitizen                 // of those, raised by citizens
+	bDispatched              // dispatched in the period
+	bDueHandle               // due to handle in the period
+	bDueClose                // due to close in the period
+	bOpen                    // open at the end of the period
+	bHandled                 // handled in the period
+	bClosed                  // closed in the period
+	bRated                   // of those, rated
+	bReported                // reports received in the period
+	bDecided                 // of those, registered or declined
+	bDeclined                // of those, declined
+	bViolFound               // violations discovered in the period
+	bViolDemol               // illegal buildings demolished in the period
+	bViolConstr              // illegal constructions discovered in the period
+	bViolRemoved             // other violations removed in the period
 	numBases
 )
 
@@ -778,7 +798,7 @@ type bases [numBases]int64
 // rowBases computes the counts a row's figures are judged on.
 func rowBases(p Period, a *rowAcc, current bool) bases {
 	b := caseBases(p, a, current)
-	b[bViolFound], b[bViolDemol] = a.vFound, a.vDemol
+	b[bViolFound], b[bViolDemol], b[bViolConstr], b[bViolRemoved] = a.vFound, a.vDemol, a.vConstr, a.vRemoved
 	return b
 }
 
@@ -990,6 +1010,7 @@ func (s *Service) figures(p Period, a *rowAcc, current, stockKnown bool, o *Othe
 	// are empty then), so they have no complement to check.
 	vOK := otherOK && o.HasViolations
 	count(FigViolationsFound, a.vFound, vOK, hides(bViolFound))
+	count(FigConstructionFound, a.vConstr, vOK, hides(bViolConstr))
 	count(FigViolationsDemolish, a.vDemol, vOK, hides(bViolDemol))
 	{
 		f := Figure{Name: FigDemolishedArea, Formula: Formula(FigDemolishedArea)}
@@ -999,6 +1020,7 @@ func (s *Service) figures(p Period, a *rowAcc, current, stockKnown bool, o *Othe
 		}
 		add(f, hides(bViolDemol))
 	}
+	count(FigViolationsRemoved, a.vRemoved, vOK, hides(bViolRemoved))
 	// Parking lots and inspection results are public registers (the
 	// double-random results are published by rule): no suppression.
 	ratio(FigSharedParkingRate, a.lotsOpen, a.lotsGov, otherOK && o.HasParking, false)

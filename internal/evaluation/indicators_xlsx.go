@@ -42,7 +42,8 @@ func figureGroup(name string) string {
 		return "dispatch"
 	case FigProblemsPerGrid, FigProblemsPerKm2:
 		return "density"
-	case FigViolationsFound, FigViolationsDemolish, FigDemolishedArea, FigSharedParkingRate, FigInspectionPassRate:
+	case FigViolationsFound, FigConstructionFound, FigViolationsDemolish, FigDemolishedArea, FigViolationsRemoved,
+		FigSharedParkingRate, FigInspectionPassRate:
 		return "other_datasets"
 	case FigComposite:
 		return "composite"

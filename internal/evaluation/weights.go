@@ -74,7 +74,7 @@ type weight struct {
 
 // weightsFile is the file's shape.
 type weightsFile struct {
-	Version string                         `yaml:"version"`
+	Version string                        `yaml:"version"`
 	Weights map[string]map[string]float64 `yaml:"weights"`
 }
 

@@ -948,14 +948,15 @@ func (s *EvaluationStore) Other(ctx context.Context, q evaluation.OtherQuery) (*
 	}
 	if hasV {
 		rows, err := s.pool.Query(ctx, `SELECT street_code, coalesce(community_code, ''), discovered_at,
-			CASE WHEN outcome = 'DEMOLISHED' THEN resolved_at END, coalesce(demolished_area_m2, area_m2, 0)
+			CASE WHEN outcome = 'DEMOLISHED' THEN resolved_at END, coalesce(demolished_area_m2, area_m2, 0),
+			kind = 'ILLEGAL_CONSTRUCTION'
 			FROM violations
 			WHERE ((discovered_at >= @from AND discovered_at < @to)
 			    OR (outcome = 'DEMOLISHED' AND resolved_at >= @from AND resolved_at < @to)) AND `+jur, args)
 		if err == nil {
 			o.Violations, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (evaluation.ViolationFact, error) {
 				var v evaluation.ViolationFact
-				err := r.Scan(&v.Street, &v.Community, &v.DiscoveredAt, &v.DemolishedAt, &v.AreaM2)
+				err := r.Scan(&v.Street, &v.Community, &v.DiscoveredAt, &v.DemolishedAt, &v.AreaM2, &v.Construction)
 				return v, err
 			})
 		}

@@ -96,8 +96,9 @@ var ruleCases = []ruleCase{
 
 // insertRuleFixture creates a street of 2.5 km² with two communities (1.75
 // and 0.75 km²; three grids and one) and ruleCases in it.
-func insertRuleFixture(t *testing.T, pool *pgxpool.Pool) (street, c1, c2 string) {
+func insertRuleFixture(t *testing.T, pool *pgxpool.Pool) (street, c1, c2 string, ids map[string]uuid.UUID) {
 	t.Helper()
+	ids = map[string]uuid.UUID{}
 	ctx := context.Background()
 	street = "hailing." + randomCode("ru")
 	c1, c2 = street+".c1", street+".c2"
@@ -135,19 +136,21 @@ func insertRuleFixture(t *testing.T, pool *pgxpool.Pool) (street, c1, c2 string)
 		if c.dispatched != "" {
 			dept = ptr(deptA)
 		}
+		id := uuid.New()
+		ids[c.name] = id
 		if _, err := pool.Exec(ctx, `INSERT INTO cases (id, case_no, owner_dept, kind, major_code, minor_code, source, status,
 			description, lat, lng, jurisdiction_code, street_code, community_code, handling_dept, reported_at, registered_at,
 			dispatched_at, deadline, handled_at, closed_at, rework_count, defer_count, return_count, first_handled_at,
 			first_deadline, source_dept, updated_at)
 			VALUES ($1, $2, 'urban-management', 'EVENT', $3, $4, $5, $6, '测试案件', 32.49, 119.92, $7, $8, $7, $9, $10, $11,
 			$12, $13, $14, $15, $16, $17, $18, $19, $20, 'urban-management', $21)`,
-			uuid.New(), randomCode("RUC-"), major, minor, c.source, c.status, community, street, dept, lt(c.reported),
+			id, randomCode("RUC-"), major, minor, c.source, c.status, community, street, dept, lt(c.reported),
 			registered, opt(c.dispatched), opt(c.deadline), opt(c.handled), opt(c.closed), c.rework, c.deferrals, c.returns,
 			opt(c.firstHandled), opt(c.firstDeadline), updated); err != nil {
 			t.Fatalf("insert case %s: %v", c.name, err)
 		}
 	}
-	return street, c1, c2
+	return street, c1, c2, ids
 }
 
 // TestEvaluationPunctualityAndReportingRules checks the rules of rework
@@ -156,7 +159,7 @@ func insertRuleFixture(t *testing.T, pool *pgxpool.Pool) (street, c1, c2 string)
 // values (the stories are in ruleCases).
 func TestEvaluationPunctualityAndReportingRules(t *testing.T) {
 	pool := setup(t)
-	street, c1, c2 := insertRuleFixture(t, pool)
+	street, c1, c2, ids := insertRuleFixture(t, pool)
 	svc := newEvalService(t, pool, &evalClock{now: evalNow})
 	ctx := staffCtx()
 	month := func(from, to string, q evaluation.Query) map[string]evaluation.Row {
@@ -248,6 +251,44 @@ func TestEvaluationPunctualityAndReportingRules(t *testing.T) {
 		"handling_rate": ratio(2, 2), "on_time_handling_rate": ratio(2, 2),
 		"closure_rate": ratio(0, 1), "on_time_closure_rate": ratio(0, 1),
 	})
+
+	// The rollups follow changes of the new inputs, and equal a rebuild: R1's
+	// first handling is corrected to on time, R6 is returned again and its
+	// deferral withdrawn, R10 is declined in time, R11 fails a third check.
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := pool.Exec(context.Background(), q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(`UPDATE cases SET first_handled_at = $2 WHERE id = $1`, ids["R1"], lt("2025-05-12 15:00"))
+	exec(`UPDATE cases SET return_count = 2, defer_count = 0 WHERE id = $1`, ids["R6"])
+	exec(`UPDATE cases SET status = 'NOT_REGISTERED', updated_at = $2 WHERE id = $1`, ids["R10"], lt("2025-05-22 10:00"))
+	exec(`UPDATE cases SET rework_count = 3 WHERE id = $1`, ids["R11"])
+	after := month("2025-05-01 00:00", "2025-06-01 00:00", evaluation.Query{})
+	checkRow(t, "May after", after["2025-05||||"], map[string]want{
+		"on_time_handling_rate": ratio(6, 7), "on_time_closure_rate": ratio(5, 7),
+		"return_rate": ratio(1, 8), "deferral_rate": ratio(0, 8),
+		"valid_report_rate": ratio(8, 11), "declined_report_rate": ratio(3, 11), "on_time_verification_rate": ratio(9, 11),
+		"failed_verifications": count(5), "rework_per_verification": ratio(5, 11),
+	})
+	queries := []evaluation.Query{
+		{Period: evaluation.PeriodMonth, From: lt("2025-05-01 00:00"), To: lt("2025-07-01 00:00"), Filter: evaluation.Filter{Jurisdiction: street}},
+		{Period: evaluation.PeriodQuarter, From: lt("2025-04-01 00:00"), To: lt("2025-07-01 00:00"),
+			GroupBy: []evaluation.Dim{evaluation.DimCommunity, evaluation.DimReporterGroup}, Filter: evaluation.Filter{Jurisdiction: street}},
+	}
+	var incremental []string
+	for _, q := range queries {
+		incremental = append(incremental, figureDump(indicators(t, ctx, svc, q)))
+	}
+	if _, err := svc.Rebuild(context.Background()); err != nil {
+		t.Fatalf("rebuild: %v", err)
+	}
+	for i, q := range queries {
+		if got := figureDump(indicators(t, ctx, svc, q)); got != incremental[i] {
+			t.Errorf("query %d: incremental rollups differ from a rebuild:\nincremental:\n%s\nrebuilt:\n%s", i, incremental[i], got)
+		}
+	}
 }
 
 // TestReworkKeepsFirstHandling: the case service records the first
