@@ -16,9 +16,9 @@ import (
 	"github.com/fengcheng/datahub/internal/auth"
 	"github.com/fengcheng/datahub/internal/config"
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/redisclient"
 	"github.com/fengcheng/datahub/policies"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 	iofs "io/fs"
 	"os"
 )
@@ -216,11 +216,10 @@ func parseHead(s string) (audit.Checkpoint, error) {
 
 // redisCheckpoints reads the checkpoints the hub keeps in Redis.
 func redisCheckpoints(ctx context.Context, cfg config.Config) ([]audit.Checkpoint, error) {
-	opt, err := redis.ParseURL(cfg.RedisURL)
+	rdb, err := redisclient.New(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -23,7 +23,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // EvaluationStore keeps the evaluation rollups, the ledger they are
@@ -57,11 +56,11 @@ import (
 // in practice they do not lag), and the ledger duplicates a narrow
 // projection of the cases.
 type EvaluationStore struct {
-	pool *pgxpool.Pool
+	pool DB
 }
 
 // NewEvaluationStore returns an evaluation store on pool.
-func NewEvaluationStore(pool *pgxpool.Pool) *EvaluationStore { return &EvaluationStore{pool: pool} }
+func NewEvaluationStore(pool DB) *EvaluationStore { return &EvaluationStore{pool: pool} }
 
 var _ evaluation.Store = (*EvaluationStore)(nil)
 
