@@ -1,0 +1,257 @@
+package evaluation
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/apperr"
+)
+
+// KAnonymityDefault is the smallest number of rows any combination of a
+// snapshot's quasi-identifiers may have, and so the smallest snapshot.
+const KAnonymityDefault = 5
+
+// Record is a source record a snapshot reads, personal data included; it
+// never leaves the server.
+type Record interface {
+	// values renders the record under a's schema and generalization.
+	values(a *Anonymizer) []value
+	// quasi returns the record's quasi-identifiers.
+	quasi() Quasi
+}
+
+// Quasi are the quasi-identifiers of a record: what someone who knows a
+// person could match a row on (where, what, at what time of day).
+type Quasi struct {
+	Street, Community string
+	// Class is the finest class ("EVENT/0501", "ILLEGAL_CONSTRUCTION/
+	// ROOFTOP_ADDITION"), Major its coarser class.
+	Class, Major string
+	At           time.Time
+	Lat, Lng     float64
+}
+
+// QICount is how many source rows share one combination of the finest
+// quasi-identifiers, counted by the store in the snapshot's reading
+// transaction. Hour is the local hour of day (0–23); Lat and Lng are
+// rounded to 0.001° and zero unless the profile publishes coordinates.
+type QICount struct {
+	Street, Community, Class, Major string
+	Hour                            int
+	Lat, Lng                        float64
+	Rows                            int64
+}
+
+// Location is how finely a generalization publishes where a record is.
+type Location int
+
+// Locations, finest first.
+const (
+	LocationCoordinates Location = iota // coordinates rounded to 0.001°, and the community
+	LocationCommunity
+	LocationStreet
+)
+
+// Generalization says which quasi-identifiers a snapshot publishes
+// coarser than its schema's finest form.
+type Generalization struct {
+	// Coordinates: rounded coordinates are published (the profile asked
+	// for them and k-anonymity allows them).
+	Coordinates bool `json:"coordinates"`
+	// PartOfDay: every time is truncated to its 6-hour part of day
+	// (00–06, 06–12, 12–18, 18–24 local time) instead of the hour.
+	PartOfDay bool `json:"partOfDay"`
+	// Street: the community is withheld; the street remains.
+	Street bool `json:"street"`
+	// Major: the minor class is withheld; the major class remains.
+	Major bool `json:"major"`
+}
+
+// Location returns how finely g publishes where a record is.
+func (g Generalization) Location() Location {
+	switch {
+	case g.Street:
+		return LocationStreet
+	case g.Coordinates:
+		return LocationCoordinates
+	}
+	return LocationCommunity
+}
+
+// KAnonymity is a manifest's account of k-anonymity: the threshold, the
+// quasi-identifiers, what was generalized to reach it and the smallest
+// group that remains.
+type KAnonymity struct {
+	K int `json:"k"`
+	// QuasiIdentifiers name the columns the combinations are taken over.
+	QuasiIdentifiers []string       `json:"quasiIdentifiers,omitempty"`
+	Generalization   Generalization `json:"generalization"`
+	// Generalized says in words what was generalized (empty: nothing).
+	Generalized []string `json:"generalized"`
+	// Groups is the number of distinct combinations, SmallestGroup the
+	// rows of the smallest.
+	Groups        int   `json:"groups"`
+	SmallestGroup int64 `json:"smallestGroup"`
+	// NotApplicable says why a dataset has no quasi-identifiers (records of
+	// public facilities); the minimum size still applies.
+	NotApplicable string `json:"notApplicable,omitempty"`
+}
+
+// partOfDay truncates t to the start of its 6-hour part of day in loc.
+func partOfDay(t time.Time, loc *time.Location) time.Time {
+	l := t.In(loc)
+	return time.Date(l.Year(), l.Month(), l.Day(), l.Hour()/6*6, 0, 0, 0, loc)
+}
+
+// ladder lists the generalizations tried, least information lost first:
+// the hour becomes the part of day (evaluation figures need dates, not
+// hours), then coordinates are withheld, then the community becomes the
+// street, then the minor class the major class.
+func ladder(coords bool) []Generalization {
+	out := []Generalization{{Coordinates: coords}, {Coordinates: coords, PartOfDay: true}}
+	if coords {
+		out = append(out, Generalization{PartOfDay: true})
+	}
+	return append(out, Generalization{PartOfDay: true, Street: true}, Generalization{PartOfDay: true, Street: true, Major: true})
+}
+
+func (g Generalization) key(c *QICount) string {
+	var where string
+	switch g.Location() {
+	case LocationCoordinates:
+		where = c.Community + "@" + strconv.FormatFloat(c.Lat, 'f', 3, 64) + "," + strconv.FormatFloat(c.Lng, 'f', 3, 64)
+	case LocationCommunity:
+		where = c.Street + "/" + c.Community
+	default:
+		where = c.Street
+	}
+	class := c.Class
+	if g.Major {
+		class = c.Major
+	}
+	when := c.Hour
+	if g.PartOfDay {
+		when /= 6
+	}
+	return where + "\x00" + class + "\x00" + strconv.Itoa(when)
+}
+
+// groups returns the number of combinations under g and the rows of the
+// smallest.
+func (g Generalization) groups(counts []QICount) (int, int64) {
+	m := map[string]int64{}
+	for i := range counts {
+		m[g.key(&counts[i])] += counts[i].Rows
+	}
+	var smallest int64 = -1
+	for _, n := range m {
+		if smallest < 0 || n < smallest {
+			smallest = n
+		}
+	}
+	return len(m), smallest
+}
+
+// Plan chooses the least generalization under which every combination of
+// the quasi-identifiers has at least k rows, applies it to the schema and
+// returns the manifest's account. BAD_USER_INPUT (field filter) when the
+// snapshot has fewer than k rows, or when even the coarsest generalization
+// (street, major class, part of day) leaves a smaller combination: the
+// filter must be widened. A dataset without quasi-identifiers is only held
+// to the minimum size.
+func (a *Anonymizer) Plan(counts []QICount, k int) (*KAnonymity, error) {
+	if k < 1 {
+		k = KAnonymityDefault
+	}
+	var rows int64
+	for _, c := range counts {
+		rows += c.Rows
+	}
+	if rows < int64(k) {
+		return nil, apperr.Invalid("filter", "the filter selects %d rows: an assessment dataset needs at least %d (k-anonymity), widen the filter", rows, k)
+	}
+	d, _ := snapshotDataset(a.dataset)
+	if len(d.quasi) == 0 {
+		return &KAnonymity{K: k, Generalized: []string{}, Groups: 1, SmallestGroup: rows, NotApplicable: d.noQuasi}, nil
+	}
+	var (
+		smallestSeen int64 = -1
+		groupsSeen   int
+	)
+	for _, g := range ladder(a.profile.Coordinates) {
+		n, smallest := g.groups(counts)
+		if smallest >= int64(k) {
+			a.generalize(g)
+			return &KAnonymity{K: k, QuasiIdentifiers: d.quasi, Generalization: g, Generalized: a.generalized(g),
+				Groups: n, SmallestGroup: smallest}, nil
+		}
+		smallestSeen, groupsSeen = smallest, n
+	}
+	return nil, apperr.Invalid("filter", "even with the location generalized to the street, the class to the major class and times to the part of day, "+
+		"one of the %d combinations of %v holds %d rows, fewer than %d (k-anonymity): widen the filter (a longer period or a larger jurisdiction)",
+		groupsSeen, d.quasi, smallestSeen, k)
+}
+
+// generalize applies g to the rendering and to the columns' descriptions.
+func (a *Anonymizer) generalize(g Generalization) {
+	a.gen = g
+	cols := make([]Column, len(a.cols))
+	copy(cols, a.cols)
+	for i := range cols {
+		c := &cols[i]
+		switch {
+		case c.Type == "timestamp" && g.PartOfDay && c.Anonymization == anonHour:
+			c.Anonymization = fmt.Sprintf("generalized for k-anonymity: truncated to the part of day (6-hour blocks from 00:00 %s)", a.loc)
+		case c.Name == "community_code" && g.Street:
+			c.Anonymization = "generalized for k-anonymity to street_code: withheld (null)"
+		case c.Name == "minor_code" && g.Major:
+			c.Anonymization = "generalized for k-anonymity to major_code: withheld (null)"
+		case (c.Name == "lat" || c.Name == "lng") && a.profile.Coordinates && !g.Coordinates:
+			c.Anonymization = "withheld for k-anonymity (null): coordinates would single out rows"
+		}
+	}
+	a.cols = cols
+}
+
+func (a *Anonymizer) generalized(g Generalization) []string {
+	out := []string{}
+	if g.PartOfDay {
+		out = append(out, "hour → part of day (00–06, 06–12, 12–18, 18–24 "+a.loc.String()+")")
+	}
+	if a.profile.Coordinates && !g.Coordinates {
+		out = append(out, "coordinates → withheld")
+	}
+	if g.Street {
+		out = append(out, "community → street")
+	}
+	if g.Major {
+		out = append(out, "minor class → major class")
+	}
+	return out
+}
+
+// CountQuasi counts records by their finest quasi-identifiers, as the
+// store does in SQL: for tests and in-memory callers.
+func CountQuasi(records []Record, loc *time.Location, coords bool) []QICount {
+	idx := map[QICount]int{}
+	var out []QICount
+	for _, r := range records {
+		q := r.quasi()
+		c := QICount{Street: q.Street, Community: q.Community, Class: q.Class, Major: q.Major, Hour: q.At.In(loc).Hour()}
+		if coords {
+			c.Lat, c.Lng = roundTo3(q.Lat), roundTo3(q.Lng)
+		}
+		if i, ok := idx[c]; ok {
+			out[i].Rows++
+			continue
+		}
+		idx[c] = len(out)
+		c.Rows = 1
+		out = append(out, c)
+	}
+	return out
+}
+
+func roundTo3(v float64) float64 { return math.Round(v*1000) / 1000 }
