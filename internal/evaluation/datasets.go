@@ -152,18 +152,18 @@ func (v *SourceViolation) values(a *Anonymizer) []value {
 // SourceLot is a parking lot as the snapshot reads it. Its contact is
 // dropped; the rest describes a public facility and is published.
 type SourceLot struct {
-	ID                                    uuid.UUID
-	Name, Kind                            string
-	Government                            bool
-	Lat, Lng                              float64
-	Street, Jurisdiction, OwnerDept       string
-	TotalSpaces, SharedSpaces             int
-	WeekdayWindows, RestDayWindows        []string
-	RestDayAllDay                         bool
-	NoMovement                            string
-	MaxSeats                              *int
-	BookingRule, FeeRule                  string
-	CreatedAt                             time.Time
+	ID                              uuid.UUID
+	Name, Kind                      string
+	Government                      bool
+	Lat, Lng                        float64
+	Street, Jurisdiction, OwnerDept string
+	TotalSpaces, SharedSpaces       int
+	WeekdayWindows, RestDayWindows  []string
+	RestDayAllDay                   bool
+	NoMovement                      string
+	MaxSeats                        *int
+	BookingRule, FeeRule            string
+	CreatedAt                       time.Time
 }
 
 func lotColumns(Profile) []Column {
@@ -190,7 +190,9 @@ func lotColumns(Profile) []Column {
 	}
 }
 
-func (l *SourceLot) quasi() Quasi { return Quasi{Street: l.Street, Class: l.Kind, Major: l.Kind, At: l.CreatedAt} }
+func (l *SourceLot) quasi() Quasi {
+	return Quasi{Street: l.Street, Class: l.Kind, Major: l.Kind, At: l.CreatedAt}
+}
 
 func (l *SourceLot) values(a *Anonymizer) []value {
 	exact := func(f float64) value { return value{kind: 'n', s: strconv.FormatFloat(f, 'f', -1, 64)} }
@@ -234,18 +236,18 @@ func (v *SourceAvailability) values(*Anonymizer) []value {
 
 // SourceInspection is one inspection of a double-random round.
 type SourceInspection struct {
-	ID                         uuid.UUID
-	Round, RoundDept           string
-	PeriodStart                time.Time
-	Rank                       int
-	PropertyID                 uuid.UUID
-	Street, Community          string
-	Inspectors                 []string
-	InspectorNames             []string
-	ScheduledOn                time.Time
-	Result, Findings           string
-	RecordedAt                 *time.Time
-	RoundPublished             bool
+	ID                uuid.UUID
+	Round, RoundDept  string
+	PeriodStart       time.Time
+	Rank              int
+	PropertyID        uuid.UUID
+	Street, Community string
+	Inspectors        []string
+	InspectorNames    []string
+	ScheduledOn       time.Time
+	Result, Findings  string
+	RecordedAt        *time.Time
+	RoundPublished    bool
 }
 
 func inspectionColumns(p Profile) []Column {

@@ -30,7 +30,7 @@ type Organisation struct {
 	Datasets []string `json:"datasets"`
 	// Jurisdictions are the subtrees the contract covers ("hailing" for the
 	// whole district).
-	Jurisdictions []string `json:"jurisdictions"`
+	Jurisdictions []string  `json:"jurisdictions"`
 	RegisteredBy  string    `json:"registeredBy,omitempty"`
 	RegisteredAt  time.Time `json:"registeredAt,omitzero"`
 }

@@ -20,12 +20,12 @@ type snapshotQuery struct {
 	columns string // what scan reads
 	// quasi selects street, community, class, major class, time, lat and
 	// lng (evaluation.Quasi), in that order.
-	quasi   string
-	order   string
-	when    string // the column the period filter bounds
-	path    string // ltree of the record's jurisdiction
-	street  string // street code column
-	scan    func(pgx.Rows) (evaluation.Record, error)
+	quasi  string
+	order  string
+	when   string // the column the period filter bounds
+	path   string // ltree of the record's jurisdiction
+	street string // street code column
+	scan   func(pgx.Rows) (evaluation.Record, error)
 }
 
 // snapshotQueries are the datasets' source queries. Direct identifiers
