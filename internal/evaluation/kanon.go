@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/apperr"
@@ -190,8 +191,8 @@ func (a *Anonymizer) Plan(counts []QICount, k int) (*KAnonymity, error) {
 		smallestSeen, groupsSeen = smallest, n
 	}
 	return nil, apperr.Invalid("filter", "even with the location generalized to the street, the class to the major class and times to the part of day, "+
-		"one of the %d combinations of %v holds %d rows, fewer than %d (k-anonymity): widen the filter (a longer period or a larger jurisdiction)",
-		groupsSeen, d.quasi, smallestSeen, k)
+		"one of the %d combinations of (%s) holds %d rows, fewer than %d (k-anonymity): widen the filter (a longer period or a larger jurisdiction)",
+		groupsSeen, strings.Join(d.quasi, "; "), smallestSeen, k)
 }
 
 // generalize applies g to the rendering and to the columns' descriptions.
