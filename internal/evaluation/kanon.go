@@ -93,8 +93,8 @@ type KAnonymity struct {
 	Generalized []string `json:"generalized"`
 	// Groups is the number of distinct combinations, SmallestGroup the
 	// rows of the smallest.
-	Groups        int   `json:"groups"`
-	SmallestGroup int64 `json:"smallestGroup"`
+	Groups        int `json:"groups"`
+	SmallestGroup int `json:"smallestGroup"` // int: GraphQL's Int binds to it
 	// NotApplicable says why a dataset has no quasi-identifiers (records of
 	// public facilities); the minimum size still applies.
 	NotApplicable string `json:"notApplicable,omitempty"`
@@ -175,7 +175,7 @@ func (a *Anonymizer) Plan(counts []QICount, k int) (*KAnonymity, error) {
 	}
 	d, _ := snapshotDataset(a.dataset)
 	if len(d.quasi) == 0 {
-		return &KAnonymity{K: k, Generalized: []string{}, Groups: 1, SmallestGroup: rows, NotApplicable: d.noQuasi}, nil
+		return &KAnonymity{K: k, Generalized: []string{}, Groups: 1, SmallestGroup: int(rows), NotApplicable: d.noQuasi}, nil
 	}
 	var (
 		smallestSeen int64 = -1
@@ -186,7 +186,7 @@ func (a *Anonymizer) Plan(counts []QICount, k int) (*KAnonymity, error) {
 		if smallest >= int64(k) {
 			a.generalize(g)
 			return &KAnonymity{K: k, QuasiIdentifiers: d.quasi, Generalization: g, Generalized: a.generalized(g),
-				Groups: n, SmallestGroup: smallest}, nil
+				Groups: n, SmallestGroup: int(smallest)}, nil
 		}
 		smallestSeen, groupsSeen = smallest, n
 	}

@@ -42,7 +42,7 @@ func TestKAnonymityPlan(t *testing.T) {
 		coords   bool
 		want     Generalization
 		said     []string
-		smallest int64
+		smallest int
 	}{
 		{"five alike: nothing generalized", repeat(5, func() *SourceCase { return kcase('a', "0501", 9, 32.49) }),
 			false, Generalization{}, []string{}, 5},
