@@ -14,6 +14,13 @@ import (
 // snapshot's quasi-identifiers may have, and so the smallest snapshot.
 const KAnonymityDefault = 5
 
+// SuppressMaxShare bounds the rows withheld when even the coarsest
+// generalization leaves small combinations: up to 1 % of the rows (the
+// rare classes at night, typically) are withheld and counted in the
+// manifest; beyond that the snapshot is refused. More would bias the
+// figures an assessment recomputes.
+const SuppressMaxShare = 0.01
+
 // Record is a source record a snapshot reads, personal data included; it
 // never leaves the server.
 type Record interface {
@@ -95,6 +102,11 @@ type KAnonymity struct {
 	// rows of the smallest.
 	Groups        int `json:"groups"`
 	SmallestGroup int `json:"smallestGroup"` // int: GraphQL's Int binds to it
+	// Suppressed rows were withheld, in SuppressedGroups combinations that
+	// stayed below K under the coarsest generalization (at most
+	// SuppressMaxShare of the rows).
+	Suppressed       int `json:"suppressed"`
+	SuppressedGroups int `json:"suppressedGroups"`
 	// NotApplicable says why a dataset has no quasi-identifiers (records of
 	// public facilities); the minimum size still applies.
 	NotApplicable string `json:"notApplicable,omitempty"`
@@ -139,20 +151,25 @@ func (g Generalization) key(c *QICount) string {
 	return where + "\x00" + class + "\x00" + strconv.Itoa(when)
 }
 
-// groups returns the number of combinations under g and the rows of the
-// smallest.
-func (g Generalization) groups(counts []QICount) (int, int64) {
+// groups returns the rows of each combination under g.
+func (g Generalization) groups(counts []QICount) map[string]int64 {
 	m := map[string]int64{}
 	for i := range counts {
 		m[g.key(&counts[i])] += counts[i].Rows
 	}
+	return m
+}
+
+// smallestOf returns the rows of the smallest group, ignoring the
+// suppressed ones.
+func smallestOf(m map[string]int64, suppressed map[string]bool) int64 {
 	var smallest int64 = -1
-	for _, n := range m {
-		if smallest < 0 || n < smallest {
+	for key, n := range m {
+		if !suppressed[key] && (smallest < 0 || n < smallest) {
 			smallest = n
 		}
 	}
-	return len(m), smallest
+	return smallest
 }
 
 // Plan chooses the least generalization under which every combination of
@@ -177,22 +194,51 @@ func (a *Anonymizer) Plan(counts []QICount, k int) (*KAnonymity, error) {
 	if len(d.quasi) == 0 {
 		return &KAnonymity{K: k, Generalized: []string{}, Groups: 1, SmallestGroup: int(rows), NotApplicable: d.noQuasi}, nil
 	}
-	var (
-		smallestSeen int64 = -1
-		groupsSeen   int
-	)
-	for _, g := range ladder(a.profile.Coordinates) {
-		n, smallest := g.groups(counts)
-		if smallest >= int64(k) {
+	steps := ladder(a.profile.Coordinates)
+	var m map[string]int64
+	for _, g := range steps {
+		m = g.groups(counts)
+		if smallest := smallestOf(m, nil); smallest >= int64(k) {
 			a.generalize(g)
 			return &KAnonymity{K: k, QuasiIdentifiers: d.quasi, Generalization: g, Generalized: a.generalized(g),
-				Groups: n, SmallestGroup: int(smallest)}, nil
+				Groups: len(m), SmallestGroup: int(smallest)}, nil
 		}
-		smallestSeen, groupsSeen = smallest, n
 	}
-	return nil, apperr.Invalid("filter", "even with the location generalized to the street, the class to the major class and times to the part of day, "+
-		"one of the %d combinations of (%s) holds %d rows, fewer than %d (k-anonymity): widen the filter (a longer period or a larger jurisdiction)",
-		groupsSeen, strings.Join(d.quasi, "; "), smallestSeen, k)
+	// Under the coarsest generalization, withhold the rows of the
+	// combinations still below k, if they are few.
+	g := steps[len(steps)-1]
+	small := map[string]bool{}
+	var withheld int64
+	for key, n := range m {
+		if n < int64(k) {
+			small[key] = true
+			withheld += n
+		}
+	}
+	if float64(withheld) > SuppressMaxShare*float64(rows) || rows-withheld < int64(k) {
+		return nil, apperr.Invalid("filter", "even with the location generalized to the street, the class to the major class and times to the part of day, "+
+			"%d of the %d combinations of (%s) hold fewer than %d rows (k-anonymity), %d rows in all, more than the %.0f %% that may be withheld: "+
+			"widen the filter (a longer period or a larger jurisdiction)",
+			len(small), len(m), strings.Join(d.quasi, "; "), k, withheld, SuppressMaxShare*100)
+	}
+	a.generalize(g)
+	a.suppressed = small
+	return &KAnonymity{K: k, QuasiIdentifiers: d.quasi, Generalization: g, Generalized: a.generalized(g),
+		Groups: len(m) - len(small), SmallestGroup: int(smallestOf(m, small)), Suppressed: int(withheld), SuppressedGroups: len(small)}, nil
+}
+
+// Suppressed reports whether Plan withheld r: its combination of
+// quasi-identifiers stayed below k. The store skips such rows.
+func (a *Anonymizer) Suppressed(r Record) bool {
+	if len(a.suppressed) == 0 {
+		return false
+	}
+	q := r.quasi()
+	c := QICount{Street: q.Street, Community: q.Community, Class: q.Class, Major: q.Major, Hour: q.At.In(a.loc).Hour()}
+	if a.profile.Coordinates {
+		c.Lat, c.Lng = roundTo3(q.Lat), roundTo3(q.Lng)
+	}
+	return a.suppressed[a.gen.key(&c)]
 }
 
 // generalize applies g to the rendering and to the columns' descriptions.

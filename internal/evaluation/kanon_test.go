@@ -122,6 +122,20 @@ func TestKAnonymityPlan(t *testing.T) {
 		}
 	}
 
+	// A lone row of a rare class among 199 others (0.5 %, within the 1 %
+	// that may be withheld) is withheld under the coarsest generalization
+	// and counted; the others are published.
+	lonely := kcase('a', "0601", 3, 32.49)
+	records := join(repeat(199, func() *SourceCase { return kcase('a', "0501", 9, 32.49) }), []Record{lonely})
+	a := NewAnonymizer(make([]byte, 32), Profile{}, cal)
+	k, err := a.Plan(CountQuasi(records, cal.Location(), false), 5)
+	if err != nil || k.Suppressed != 1 || k.SuppressedGroups != 1 || k.SmallestGroup != 199 || !k.Generalization.Major {
+		t.Fatalf("suppression: %+v, %v", k, err)
+	}
+	if !a.Suppressed(lonely) || a.Suppressed(records[0]) {
+		t.Error("the lone row must be withheld, the others published")
+	}
+
 	// Facilities have no quasi-identifiers but the minimum size holds.
 	lots := func(n int) []Record {
 		out := make([]Record, n)
@@ -130,7 +144,7 @@ func TestKAnonymityPlan(t *testing.T) {
 		}
 		return out
 	}
-	a, _ := NewDatasetAnonymizer(SnapshotParkingLots, make([]byte, 32), Profile{}, cal)
+	a, _ = NewDatasetAnonymizer(SnapshotParkingLots, make([]byte, 32), Profile{}, cal)
 	if k, err := a.Plan(CountQuasi(lots(5), cal.Location(), false), 5); err != nil || k.NotApplicable == "" {
 		t.Errorf("five lots: %+v, %v", k, err)
 	}

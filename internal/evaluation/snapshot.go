@@ -211,7 +211,10 @@ type Anonymizer struct {
 	cal     WorkingTime
 	loc     *time.Location
 	gen     Generalization
-	cols    []Column
+	// suppressed are the keys (under gen) of the combinations Plan
+	// withheld.
+	suppressed map[string]bool
+	cols       []Column
 	last    []value // the row Render rendered last, for the binary formats
 }
 

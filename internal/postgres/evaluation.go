@@ -1297,10 +1297,20 @@ func (s *snapshotSource) Next() bool {
 	if !s.rows.Next() {
 		return false
 	}
-	rec, err := s.scan(s.rows)
-	if err != nil {
-		s.err = err
-		return false
+	var rec evaluation.Record
+	for {
+		var err error
+		if rec, err = s.scan(s.rows); err != nil {
+			s.err = err
+			return false
+		}
+		if !s.spec.Anonymizer.Suppressed(rec) {
+			break
+		}
+		// Withheld for k-anonymity (counted in the manifest).
+		if !s.rows.Next() {
+			return false
+		}
 	}
 	s.seq++
 	if (s.seq-1)%snapshotCheckpointEvery == 0 {

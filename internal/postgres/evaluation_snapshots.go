@@ -149,7 +149,9 @@ func (q snapshotQuery) filter(f evaluation.SnapshotFilter) *where {
 
 // countQuasi counts the source rows by their finest quasi-identifiers
 // (evaluation.QICount), in the reader's transaction: the same picture the
-// rows are then read from.
+// rows are then read from. Coordinates are rounded with the same float
+// arithmetic as Go's math.Round(v*1000)/1000 (for the district's positive
+// coordinates), so a row's combination here is its combination there.
 func countQuasi(ctx context.Context, db evalQuerier, q snapshotQuery, w *where, tz string, coords bool) ([]evaluation.QICount, error) {
 	args := pgx.NamedArgs{}
 	for k, v := range w.args {
@@ -157,8 +159,8 @@ func countQuasi(ctx context.Context, db evalQuerier, q snapshotQuery, w *where, 
 	}
 	args["tz"], args["coords"] = tz, coords
 	rows, err := db.Query(ctx, `SELECT q_street, q_community, q_class, q_major, extract(hour FROM q_at AT TIME ZONE @tz)::int,
-		CASE WHEN @coords THEN round(q_lat::numeric, 3)::float8 ELSE 0 END,
-		CASE WHEN @coords THEN round(q_lng::numeric, 3)::float8 ELSE 0 END, count(*)
+		CASE WHEN @coords THEN floor(q_lat * 1000 + 0.5) / 1000 ELSE 0 END,
+		CASE WHEN @coords THEN floor(q_lng * 1000 + 0.5) / 1000 ELSE 0 END, count(*)
 		FROM (SELECT `+aliasQuasi(q.quasi)+` FROM `+q.from+` WHERE `+w.sql()+`) s
 		GROUP BY 1, 2, 3, 4, 5, 6, 7`, args)
 	if err != nil {
