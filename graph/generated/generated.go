@@ -601,6 +601,8 @@ type ComplexityRoot struct {
 		NotApplicable    func(childComplexity int) int
 		QuasiIdentifiers func(childComplexity int) int
 		SmallestGroup    func(childComplexity int) int
+		Suppressed       func(childComplexity int) int
+		SuppressedGroups func(childComplexity int) int
 	}
 
 	SnapshotManifest struct {
@@ -3558,6 +3560,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SnapshotKAnonymity.SmallestGroup(childComplexity), true
+	case "SnapshotKAnonymity.suppressed":
+		if e.ComplexityRoot.SnapshotKAnonymity.Suppressed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotKAnonymity.Suppressed(childComplexity), true
+	case "SnapshotKAnonymity.suppressedGroups":
+		if e.ComplexityRoot.SnapshotKAnonymity.SuppressedGroups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotKAnonymity.SuppressedGroups(childComplexity), true
 
 	case "SnapshotManifest.csvBytes":
 		if e.ComplexityRoot.SnapshotManifest.CSVBytes == nil {
@@ -4699,6 +4713,9 @@ type SnapshotKAnonymity {
   generalized: [String!]!
   groups: Int!
   smallestGroup: Int!
+  "Rows withheld because their combination stayed below k even fully generalized (at most 1 % of the rows), and in how many combinations."
+  suppressed: Int!
+  suppressedGroups: Int!
   "Why a dataset has no quasi-identifiers (records of public facilities); the minimum of k rows still holds."
   notApplicable: String
 }
@@ -6550,6 +6567,10 @@ func (ec *executionContext) childFields_SnapshotKAnonymity(ctx context.Context, 
 		return ec.fieldContext_SnapshotKAnonymity_groups(ctx, field)
 	case "smallestGroup":
 		return ec.fieldContext_SnapshotKAnonymity_smallestGroup(ctx, field)
+	case "suppressed":
+		return ec.fieldContext_SnapshotKAnonymity_suppressed(ctx, field)
+	case "suppressedGroups":
+		return ec.fieldContext_SnapshotKAnonymity_suppressedGroups(ctx, field)
 	case "notApplicable":
 		return ec.fieldContext_SnapshotKAnonymity_notApplicable(ctx, field)
 	}
@@ -19340,6 +19361,52 @@ func (ec *executionContext) fieldContext_SnapshotKAnonymity_smallestGroup(_ cont
 	return graphql.NewScalarFieldContext("SnapshotKAnonymity", field, false, false, "Int")
 }
 
+func (ec *executionContext) _SnapshotKAnonymity_suppressed(ctx context.Context, field graphql.CollectedField, obj *evaluation.KAnonymity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotKAnonymity_suppressed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Suppressed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotKAnonymity_suppressed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotKAnonymity", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SnapshotKAnonymity_suppressedGroups(ctx context.Context, field graphql.CollectedField, obj *evaluation.KAnonymity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotKAnonymity_suppressedGroups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SuppressedGroups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotKAnonymity_suppressedGroups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotKAnonymity", field, false, false, "Int")
+}
+
 func (ec *executionContext) _SnapshotKAnonymity_notApplicable(ctx context.Context, field graphql.CollectedField, obj *evaluation.KAnonymity) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -28194,6 +28261,16 @@ func (ec *executionContext) _SnapshotKAnonymity(ctx context.Context, sel ast.Sel
 			}
 		case "smallestGroup":
 			out.Values[i] = ec._SnapshotKAnonymity_smallestGroup(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "suppressed":
+			out.Values[i] = ec._SnapshotKAnonymity_suppressed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "suppressedGroups":
+			out.Values[i] = ec._SnapshotKAnonymity_suppressedGroups(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
