@@ -215,7 +215,7 @@ type Anonymizer struct {
 	// withheld.
 	suppressed map[string]bool
 	cols       []Column
-	last    []value // the row Render rendered last, for the binary formats
+	last       []value // the row Render rendered last, for the binary formats
 }
 
 // NewAnonymizer returns an anonymizer for a snapshot of cases with a
