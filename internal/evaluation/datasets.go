@@ -131,7 +131,8 @@ func violationColumns(p Profile) []Column {
 }
 
 func (v *SourceViolation) quasi() Quasi {
-	return Quasi{Street: v.Street, Community: v.Community, Class: v.Kind + "/" + v.Subtype, Major: v.Kind, At: v.DiscoveredAt, Lat: v.Lat, Lng: v.Lng}
+	return Quasi{Street: v.Street, Community: v.Community, Class: v.Kind + "/" + v.Subtype, Major: v.Kind, Kind: v.Kind,
+		At: v.DiscoveredAt, Lat: v.Lat, Lng: v.Lng}
 }
 
 func (v *SourceViolation) values(a *Anonymizer) []value {
@@ -226,7 +227,7 @@ func availabilityColumns(Profile) []Column {
 }
 
 func (v *SourceAvailability) quasi() Quasi {
-	return Quasi{Street: v.Street, Class: v.LotKind, Major: v.LotKind, At: v.At}
+	return Quasi{Street: v.Street, Class: v.LotKind, Major: v.LotKind, Kind: v.LotKind, At: v.At}
 }
 
 func (v *SourceAvailability) values(*Anonymizer) []value {
@@ -274,7 +275,7 @@ func inspectionColumns(p Profile) []Column {
 }
 
 func (in *SourceInspection) quasi() Quasi {
-	return Quasi{Street: in.Street, Community: in.Community, Class: in.Result, Major: in.Result, At: in.ScheduledOn}
+	return Quasi{Street: in.Street, Community: in.Community, Class: in.Result, Major: in.Result, Kind: in.Result, At: in.ScheduledOn}
 }
 
 func (in *SourceInspection) values(a *Anonymizer) []value {

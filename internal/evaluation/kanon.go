@@ -35,8 +35,9 @@ type Record interface {
 type Quasi struct {
 	Street, Community string
 	// Class is the finest class ("EVENT/0501", "ILLEGAL_CONSTRUCTION/
-	// ROOFTOP_ADDITION"), Major its coarser class.
-	Class, Major string
+	// ROOFTOP_ADDITION"), Major its coarser class, Kind the coarsest
+	// ("EVENT").
+	Class, Major, Kind string
 	At           time.Time
 	Lat, Lng     float64
 }
@@ -46,7 +47,7 @@ type Quasi struct {
 // transaction. Hour is the local hour of day (0–23); Lat and Lng are
 // rounded to 0.001° and zero unless the profile publishes coordinates.
 type QICount struct {
-	Street, Community, Class, Major string
+	Street, Community, Class, Major, Kind string
 	Hour                            int
 	Lat, Lng                        float64
 	Rows                            int64
@@ -75,6 +76,10 @@ type Generalization struct {
 	Street bool `json:"street"`
 	// Major: the minor class is withheld; the major class remains.
 	Major bool `json:"major"`
+	// Day: times are truncated to the local day: the hour is withheld.
+	Day bool `json:"day"`
+	// KindOnly: the major class is withheld too; the kind remains.
+	KindOnly bool `json:"kindOnly"`
 }
 
 // Location returns how finely g publishes where a record is.
@@ -121,13 +126,16 @@ func partOfDay(t time.Time, loc *time.Location) time.Time {
 // ladder lists the generalizations tried, least information lost first:
 // the hour becomes the part of day (evaluation figures need dates, not
 // hours), then coordinates are withheld, then the community becomes the
-// street, then the minor class the major class.
+// street, then the minor class the major class, then times keep only the
+// day, and last only the kind of class remains.
 func ladder(coords bool) []Generalization {
 	out := []Generalization{{Coordinates: coords}, {Coordinates: coords, PartOfDay: true}}
 	if coords {
 		out = append(out, Generalization{PartOfDay: true})
 	}
-	return append(out, Generalization{PartOfDay: true, Street: true}, Generalization{PartOfDay: true, Street: true, Major: true})
+	return append(out, Generalization{PartOfDay: true, Street: true}, Generalization{PartOfDay: true, Street: true, Major: true},
+		Generalization{PartOfDay: true, Day: true, Street: true, Major: true},
+		Generalization{PartOfDay: true, Day: true, Street: true, Major: true, KindOnly: true})
 }
 
 func (g Generalization) key(c *QICount) string {
@@ -141,11 +149,17 @@ func (g Generalization) key(c *QICount) string {
 		where = c.Street
 	}
 	class := c.Class
-	if g.Major {
+	switch {
+	case g.KindOnly:
+		class = c.Kind
+	case g.Major:
 		class = c.Major
 	}
 	when := c.Hour
-	if g.PartOfDay {
+	switch {
+	case g.Day:
+		when = 0
+	case g.PartOfDay:
 		when /= 6
 	}
 	return where + "\x00" + class + "\x00" + strconv.Itoa(when)
@@ -176,7 +190,8 @@ func smallestOf(m map[string]int64, suppressed map[string]bool) int64 {
 // the quasi-identifiers has at least k rows, applies it to the schema and
 // returns the manifest's account. BAD_USER_INPUT (field filter) when the
 // snapshot has fewer than k rows, or when even the coarsest generalization
-// (street, major class, part of day) leaves a smaller combination: the
+// (street, kind of class, day) leaves smaller combinations holding more
+// than SuppressMaxShare of the rows: the
 // filter must be widened. A dataset without quasi-identifiers is only held
 // to the minimum size.
 func (a *Anonymizer) Plan(counts []QICount, k int) (*KAnonymity, error) {
@@ -216,7 +231,7 @@ func (a *Anonymizer) Plan(counts []QICount, k int) (*KAnonymity, error) {
 		}
 	}
 	if float64(withheld) > SuppressMaxShare*float64(rows) || rows-withheld < int64(k) {
-		return nil, apperr.Invalid("filter", "even with the location generalized to the street, the class to the major class and times to the part of day, "+
+		return nil, apperr.Invalid("filter", "even with the location generalized to the street, the class to its kind and times to the day, "+
 			"%d of the %d combinations of (%s) hold fewer than %d rows (k-anonymity), %d rows in all, more than the %.0f %% that may be withheld: "+
 			"widen the filter (a longer period or a larger jurisdiction)",
 			len(small), len(m), strings.Join(d.quasi, "; "), k, withheld, SuppressMaxShare*100)
@@ -234,7 +249,7 @@ func (a *Anonymizer) Suppressed(r Record) bool {
 		return false
 	}
 	q := r.quasi()
-	c := QICount{Street: q.Street, Community: q.Community, Class: q.Class, Major: q.Major, Hour: q.At.In(a.loc).Hour()}
+	c := QICount{Street: q.Street, Community: q.Community, Class: q.Class, Major: q.Major, Kind: q.Kind, Hour: q.At.In(a.loc).Hour()}
 	if a.profile.Coordinates {
 		c.Lat, c.Lng = roundTo3(q.Lat), roundTo3(q.Lng)
 	}
@@ -249,8 +264,12 @@ func (a *Anonymizer) generalize(g Generalization) {
 	for i := range cols {
 		c := &cols[i]
 		switch {
+		case c.Type == "timestamp" && g.Day && c.Anonymization == anonHour:
+			c.Anonymization = fmt.Sprintf("generalized for k-anonymity: truncated to the day (00:00 %s)", a.loc)
 		case c.Type == "timestamp" && g.PartOfDay && c.Anonymization == anonHour:
 			c.Anonymization = fmt.Sprintf("generalized for k-anonymity: truncated to the part of day (6-hour blocks from 00:00 %s)", a.loc)
+		case c.Name == "major_code" && g.KindOnly:
+			c.Anonymization = "generalized for k-anonymity to kind: withheld (null)"
 		case c.Name == "community_code" && g.Street:
 			c.Anonymization = "generalized for k-anonymity to street_code: withheld (null)"
 		case c.Name == "minor_code" && g.Major:
@@ -264,7 +283,10 @@ func (a *Anonymizer) generalize(g Generalization) {
 
 func (a *Anonymizer) generalized(g Generalization) []string {
 	out := []string{}
-	if g.PartOfDay {
+	switch {
+	case g.Day:
+		out = append(out, "hour → day (times truncated to 00:00 "+a.loc.String()+")")
+	case g.PartOfDay:
 		out = append(out, "hour → part of day (00–06, 06–12, 12–18, 18–24 "+a.loc.String()+")")
 	}
 	if a.profile.Coordinates && !g.Coordinates {
@@ -273,7 +295,10 @@ func (a *Anonymizer) generalized(g Generalization) []string {
 	if g.Street {
 		out = append(out, "community → street")
 	}
-	if g.Major {
+	switch {
+	case g.KindOnly:
+		out = append(out, "minor and major class → kind")
+	case g.Major:
 		out = append(out, "minor class → major class")
 	}
 	return out
@@ -286,7 +311,7 @@ func CountQuasi(records []Record, loc *time.Location, coords bool) []QICount {
 	var out []QICount
 	for _, r := range records {
 		q := r.quasi()
-		c := QICount{Street: q.Street, Community: q.Community, Class: q.Class, Major: q.Major, Hour: q.At.In(loc).Hour()}
+		c := QICount{Street: q.Street, Community: q.Community, Class: q.Class, Major: q.Major, Kind: q.Kind, Hour: q.At.In(loc).Hour()}
 		if coords {
 			c.Lat, c.Lng = roundTo3(q.Lat), roundTo3(q.Lng)
 		}

@@ -69,6 +69,11 @@ func TestKAnonymityPlan(t *testing.T) {
 			repeat(2, func() *SourceCase { return kcase('a', "0501", 9, 32.495) })),
 			true, Generalization{PartOfDay: true},
 			[]string{"hour → part of day (00–06, 06–12, 12–18, 18–24 Asia/Shanghai)", "coordinates → withheld"}, 5},
+		// Majors 05 (3) and 06 (2) of the same kind: only the kind holds 5.
+		{"major class to kind", join(repeat(3, func() *SourceCase { return kcase('a', "0501", 9, 32.49) }),
+			repeat(2, func() *SourceCase { return kcase('a', "0601", 9, 32.49) })),
+			false, Generalization{PartOfDay: true, Day: true, Street: true, Major: true, KindOnly: true},
+			[]string{"hour → day (times truncated to 00:00 Asia/Shanghai)", "community → street", "minor and major class → kind"}, 5},
 		{"coordinates kept", repeat(6, func() *SourceCase { return kcase('a', "0501", 9, 32.491) }),
 			true, Generalization{Coordinates: true}, []string{}, 6},
 	} {
@@ -87,7 +92,10 @@ func TestKAnonymityPlan(t *testing.T) {
 			if err := json.Unmarshal(nd, &row); err != nil {
 				t.Fatal(err)
 			}
-			if tc.want.PartOfDay && row["reported_at"] != "2025-04-14T22:00:00Z" { // 06:00 Shanghai
+			if tc.want.Day && row["reported_at"] != "2025-04-14T16:00:00Z" { // 00:00 Shanghai
+				t.Errorf("reported_at = %v, want the day", row["reported_at"])
+			}
+			if tc.want.PartOfDay && !tc.want.Day && row["reported_at"] != "2025-04-14T22:00:00Z" { // 06:00 Shanghai
 				t.Errorf("reported_at = %v, want the part of day", row["reported_at"])
 			}
 			if !tc.want.PartOfDay && row["reported_at"] != "2025-04-15T01:00:00Z" {
@@ -95,6 +103,9 @@ func TestKAnonymityPlan(t *testing.T) {
 			}
 			if (row["community_code"] == nil) != tc.want.Street {
 				t.Errorf("community_code = %v with %+v", row["community_code"], tc.want)
+			}
+			if (row["major_code"] == nil) != tc.want.KindOnly {
+				t.Errorf("major_code = %v with %+v", row["major_code"], tc.want)
 			}
 			if (row["minor_code"] == nil) != tc.want.Major {
 				t.Errorf("minor_code = %v with %+v", row["minor_code"], tc.want)
@@ -110,11 +121,12 @@ func TestKAnonymityPlan(t *testing.T) {
 		})
 	}
 
+	component := func() *SourceCase { c := kcase('a', "0101", 3, 32.49); c.Kind = "COMPONENT"; return c }
 	// Refusals: fewer rows than k; a combination no generalization fixes
-	// (5 rows of major 05, 1 of major 06).
+	// (5 events, 1 component: a sixth of the rows cannot be withheld).
 	for name, records := range map[string][]Record{
 		"four rows":    repeat(4, func() *SourceCase { return kcase('a', "0501", 9, 32.49) }),
-		"lonely class": join(repeat(5, func() *SourceCase { return kcase('a', "0501", 9, 32.49) }), repeat(1, func() *SourceCase { return kcase('a', "0601", 9, 32.49) })),
+		"lonely class": join(repeat(5, func() *SourceCase { return kcase('a', "0501", 9, 32.49) }), repeat(1, component)),
 	} {
 		a := NewAnonymizer(make([]byte, 32), Profile{}, cal)
 		if _, err := a.Plan(CountQuasi(records, cal.Location(), false), 5); apperr.CodeOf(err) != apperr.BadUserInput {
@@ -122,14 +134,14 @@ func TestKAnonymityPlan(t *testing.T) {
 		}
 	}
 
-	// A lone row of a rare class among 199 others (0.5 %, within the 1 %
-	// that may be withheld) is withheld under the coarsest generalization
-	// and counted; the others are published.
-	lonely := kcase('a', "0601", 3, 32.49)
+	// A lone component among 199 events (0.5 %, within the 1 % that may
+	// be withheld) is withheld under the coarsest generalization and
+	// counted; the others are published.
+	lonely := component()
 	records := join(repeat(199, func() *SourceCase { return kcase('a', "0501", 9, 32.49) }), []Record{lonely})
 	a := NewAnonymizer(make([]byte, 32), Profile{}, cal)
 	k, err := a.Plan(CountQuasi(records, cal.Location(), false), 5)
-	if err != nil || k.Suppressed != 1 || k.SuppressedGroups != 1 || k.SmallestGroup != 199 || !k.Generalization.Major {
+	if err != nil || k.Suppressed != 1 || k.SuppressedGroups != 1 || k.SmallestGroup != 199 || !k.Generalization.KindOnly {
 		t.Fatalf("suppression: %+v, %v", k, err)
 	}
 	if !a.Suppressed(lonely) || a.Suppressed(records[0]) {

@@ -333,6 +333,10 @@ func (a *Anonymizer) hour(t *time.Time) value {
 	if t == nil {
 		return value{}
 	}
+	if a.gen.Day {
+		l := t.In(a.loc)
+		return str(time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, a.loc).UTC().Format(time.RFC3339))
+	}
 	if a.gen.PartOfDay {
 		return str(partOfDay(*t, a.loc).UTC().Format(time.RFC3339))
 	}
@@ -357,6 +361,14 @@ func (a *Anonymizer) minor(code string) value {
 	return optStr(code)
 }
 
+// major renders a major class code unless it was generalized to the kind.
+func (a *Anonymizer) major(code string) value {
+	if a.gen.KindOnly {
+		return value{}
+	}
+	return optStr(code)
+}
+
 // coords renders rounded coordinates unless the location was generalized
 // beyond them.
 func (a *Anonymizer) coords(lat, lng float64) []value {
@@ -375,12 +387,12 @@ func onTime(t, deadline *time.Time) value {
 
 func (c *SourceCase) quasi() Quasi {
 	return Quasi{Street: c.Street, Community: c.Community, Class: c.Kind + "/" + c.MinorCode, Major: c.Kind + "/" + c.MajorCode,
-		At: c.ReportedAt, Lat: c.Lat, Lng: c.Lng}
+		Kind: c.Kind, At: c.ReportedAt, Lat: c.Lat, Lng: c.Lng}
 }
 
 func (c *SourceCase) values(a *Anonymizer) []value {
 	vals := make([]value, 0, len(a.cols))
-	vals = append(vals, str(Pseudonym(a.key, c.ID)), str(c.Kind), str(c.MajorCode), a.minor(c.MinorCode), str(c.Source),
+	vals = append(vals, str(Pseudonym(a.key, c.ID)), str(c.Kind), a.major(c.MajorCode), a.minor(c.MinorCode), str(c.Source),
 		value{kind: 'b', b: citizenSource(c.Source)}, str(c.Status), str(c.Street), a.community(c.Community))
 	if a.profile.Coordinates {
 		vals = append(vals, a.coords(c.Lat, c.Lng)...)

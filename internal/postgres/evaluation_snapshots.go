@@ -20,8 +20,8 @@ import (
 type snapshotQuery struct {
 	from    string // FROM clause
 	columns string // what scan reads
-	// quasi selects street, community, class, major class, time, lat and
-	// lng (evaluation.Quasi), in that order.
+	// quasi selects street, community, class, major class, kind, time,
+	// lat and lng (evaluation.Quasi), in that order.
 	quasi  string
 	order  string
 	when   string // the column the period filter bounds
@@ -40,7 +40,7 @@ var snapshotQueries = map[string]snapshotQuery{
 		jurisdiction_code, street_code, coalesce(community_code, ''), coalesce(handling_dept, ''), coalesce(reporter_name, ''),
 		coalesce(reporter_phone, ''), coalesce(citizen_id, ''), photo_urls, reported_at, registered_at, dispatched_at, deadline,
 		handled_at, closed_at, rework_count, defer_count, rating, coalesce(rating_comment, ''), coalesce(external_id, '')`,
-		quasi: `street_code, coalesce(community_code, ''), kind || '/' || minor_code, kind || '/' || major_code, reported_at, lat, lng`,
+		quasi: `street_code, coalesce(community_code, ''), kind || '/' || minor_code, kind || '/' || major_code, kind, reported_at, lat, lng`,
 		order: "reported_at, id", when: "reported_at", path: "jpath", street: "street_code",
 		scan: func(rows pgx.Rows) (evaluation.Record, error) {
 			var c evaluation.SourceCase
@@ -61,7 +61,7 @@ var snapshotQueries = map[string]snapshotQuery{
 		columns: `id, kind, coalesce(subtype, ''), channel, status, coalesce(outcome, ''), description, lat, lng, street_code,
 		coalesce(community_code, ''), owner_dept, coalesce(party_name, ''), area_m2, demolished_area_m2, discovered_at,
 		notice_issued_at, deadline, resolved_at, closed_at, case_id IS NOT NULL`,
-		quasi: `street_code, coalesce(community_code, ''), kind || '/' || coalesce(subtype, ''), kind, discovered_at, lat, lng`,
+		quasi: `street_code, coalesce(community_code, ''), kind || '/' || coalesce(subtype, ''), kind, kind, discovered_at, lat, lng`,
 		order: "discovered_at, id", when: "discovered_at", path: "jpath", street: "street_code",
 		scan: func(rows pgx.Rows) (evaluation.Record, error) {
 			var v evaluation.SourceViolation
@@ -75,7 +75,7 @@ var snapshotQueries = map[string]snapshotQuery{
 		from: "parking_lots",
 		columns: `id, name, kind, is_government, lat, lng, street_code, jurisdiction_code, owner_dept, total_spaces, shared_spaces,
 		weekday_windows, rest_day_windows, rest_day_all_day, coalesce(no_movement, ''), max_seats, booking_rule, fee_rule, created_at`,
-		quasi: `street_code, '', kind, kind, created_at, 0::float8, 0::float8`,
+		quasi: `street_code, '', kind, kind, kind, created_at, 0::float8, 0::float8`,
 		order: "created_at, id", when: "created_at", path: "jpath", street: "street_code",
 		scan: func(rows pgx.Rows) (evaluation.Record, error) {
 			var l evaluation.SourceLot
@@ -93,7 +93,7 @@ var snapshotQueries = map[string]snapshotQuery{
 	evaluation.SnapshotAvailability: {
 		from:    "parking_availability_history h JOIN parking_lots l ON l.id = h.lot_id",
 		columns: `h.lot_id, l.street_code, l.kind, h.at, h.free, l.total_spaces`,
-		quasi:   `l.street_code, '', l.kind, l.kind, h.at, 0::float8, 0::float8`,
+		quasi:   `l.street_code, '', l.kind, l.kind, l.kind, h.at, 0::float8, 0::float8`,
 		order:   "h.at, h.lot_id", when: "h.at", path: "l.jpath", street: "l.street_code",
 		scan: func(rows pgx.Rows) (evaluation.Record, error) {
 			var a evaluation.SourceAvailability
@@ -106,7 +106,7 @@ var snapshotQueries = map[string]snapshotQuery{
 		columns: `i.id, i.round, r.dept, r.period_start, i.rank, i.property_id, p.street_code, coalesce(p.community_code, ''),
 		i.inspector_ids, coalesce((SELECT array_agg(x.name) FROM inspectors x WHERE x.id = ANY (i.inspector_ids)), '{}'),
 		i.scheduled_on, coalesce(i.result, ''), i.findings, i.recorded_at, r.published`,
-		quasi: `p.street_code, coalesce(p.community_code, ''), coalesce(i.result, ''), coalesce(i.result, ''),
+		quasi: `p.street_code, coalesce(p.community_code, ''), coalesce(i.result, ''), coalesce(i.result, ''), coalesce(i.result, ''),
 		i.scheduled_on::timestamptz, 0::float8, 0::float8`,
 		order: "i.round, i.rank", when: "i.scheduled_on::timestamptz", path: "p.jpath", street: "p.street_code",
 		scan: func(rows pgx.Rows) (evaluation.Record, error) {
@@ -158,17 +158,17 @@ func countQuasi(ctx context.Context, db evalQuerier, q snapshotQuery, w *where, 
 		args[k] = v
 	}
 	args["tz"], args["coords"] = tz, coords
-	rows, err := db.Query(ctx, `SELECT q_street, q_community, q_class, q_major, extract(hour FROM q_at AT TIME ZONE @tz)::int,
+	rows, err := db.Query(ctx, `SELECT q_street, q_community, q_class, q_major, q_kind, extract(hour FROM q_at AT TIME ZONE @tz)::int,
 		CASE WHEN @coords THEN floor(q_lat * 1000 + 0.5) / 1000 ELSE 0 END,
 		CASE WHEN @coords THEN floor(q_lng * 1000 + 0.5) / 1000 ELSE 0 END, count(*)
 		FROM (SELECT `+aliasQuasi(q.quasi)+` FROM `+q.from+` WHERE `+w.sql()+`) s
-		GROUP BY 1, 2, 3, 4, 5, 6, 7`, args)
+		GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`, args)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: count quasi-identifiers: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (evaluation.QICount, error) {
 		var c evaluation.QICount
-		err := r.Scan(&c.Street, &c.Community, &c.Class, &c.Major, &c.Hour, &c.Lat, &c.Lng, &c.Rows)
+		err := r.Scan(&c.Street, &c.Community, &c.Class, &c.Major, &c.Kind, &c.Hour, &c.Lat, &c.Lng, &c.Rows)
 		return c, err
 	})
 	if err != nil {
@@ -177,9 +177,9 @@ func countQuasi(ctx context.Context, db evalQuerier, q snapshotQuery, w *where, 
 	return out, nil
 }
 
-// aliasQuasi names the seven quasi-identifier expressions.
+// aliasQuasi names the eight quasi-identifier expressions.
 func aliasQuasi(exprs string) string {
-	names := []string{"q_street", "q_community", "q_class", "q_major", "q_at", "q_lat", "q_lng"}
+	names := []string{"q_street", "q_community", "q_class", "q_major", "q_kind", "q_at", "q_lat", "q_lng"}
 	parts := splitTop(exprs)
 	for i := range parts {
 		parts[i] = strings.TrimSpace(parts[i]) + " AS " + names[i]
