@@ -38,8 +38,8 @@ type Quasi struct {
 	// ROOFTOP_ADDITION"), Major its coarser class, Kind the coarsest
 	// ("EVENT").
 	Class, Major, Kind string
-	At           time.Time
-	Lat, Lng     float64
+	At                 time.Time
+	Lat, Lng           float64
 }
 
 // QICount is how many source rows share one combination of the finest
@@ -48,9 +48,9 @@ type Quasi struct {
 // rounded to 0.001° and zero unless the profile publishes coordinates.
 type QICount struct {
 	Street, Community, Class, Major, Kind string
-	Hour                            int
-	Lat, Lng                        float64
-	Rows                            int64
+	Hour                                  int
+	Lat, Lng                              float64
+	Rows                                  int64
 }
 
 // Location is how finely a generalization publishes where a record is.
