@@ -65,8 +65,7 @@ func TestSnapshotKAnonymity(t *testing.T) {
 	for i := range 5 {
 		insertKCase(t, pool, street, c1, "0501", day(14, fmt.Sprintf("09:%02d", 10*i)))
 	}
-	for i, clock := range []string{"09:05", "09:15", "09:25", "11:05", "11:45"} {
-		_ = i
+	for _, clock := range []string{"09:05", "09:15", "09:25", "11:05", "11:45"} {
 		insertKCase(t, pool, street, c1, "0501", day(15, clock))
 	}
 	for i, c := range []string{c1, c1, c1, c2, c2} {
@@ -161,10 +160,8 @@ func TestSnapshotOtherDatasets(t *testing.T) {
 			randomCode("V-"), status, outcome, c1, street, at(14+i%4, "10:20"))
 	}
 	// Five lots with a contact each, and a sample of free spaces per lot.
-	var lots []uuid.UUID
 	for i := range 5 {
 		id := uuid.New()
-		lots = append(lots, id)
 		exec(`INSERT INTO parking_lots (id, name, kind, is_government, lat, lng, jurisdiction_code, street_code, owner_dept,
 			total_spaces, shared_spaces, weekday_windows, rest_day_all_day, contact_name, contact_phone, source_dept, external_id)
 			VALUES ($1, $2, 'GOVERNMENT_SHARED', true, 32.49, 119.92, $3, $4, 'urban-management', 80, 40, '{18:30-07:30}', true,
@@ -211,13 +208,11 @@ func TestSnapshotOtherDatasets(t *testing.T) {
 			if m.Rows != tc.rows || m.Dataset != tc.dataset || m.KAnonymity == nil || m.Organisation == nil || m.XLSX == nil || m.Parquet == nil {
 				t.Fatalf("manifest: %d rows, %+v %+v", m.Rows, m.KAnonymity, m.Organisation)
 			}
-			var all []byte
 			for _, f := range []evaluation.Format{evaluation.FormatNDJSON, evaluation.FormatCSV, evaluation.FormatCSVBOM, evaluation.FormatXLSX, evaluation.FormatParquet} {
 				b := exportBytes(t, ctx, svc, m.ID, f, 0)
 				if r := m.Rendering(f); sha(b) != r.SHA256 || int64(len(b)) != r.Bytes {
 					t.Errorf("%s: %d bytes %s, manifest %+v", f, len(b), sha(b), r)
 				}
-				all = append(all, b...)
 			}
 			nd := exportBytes(t, ctx, svc, m.ID, evaluation.FormatNDJSON, 0)
 			for _, bad := range []string{"钱违建", "13812345678", "孙管理", "13700001111", "李检查", "502", insp[0]} {
