@@ -72,7 +72,9 @@ func TestReadmeSnippetsForEvaluationTeams(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v (install the readers with scripts/test-readers.sh)\n%s", name, err, out)
 		}
-		if !strings.Contains(string(out), "其他") && !strings.Contains(string(out), "经营") && !strings.Contains(string(out), "垃圾") {
+		// Major class names (街面秩序, 市容环境…): k-anonymity may withhold
+		// the minor class, so the snippets name the major one.
+		if !strings.Contains(string(out), "秩序") && !strings.Contains(string(out), "市容") && !strings.Contains(string(out), "其他") {
 			t.Errorf("%s printed no Chinese class name:\n%s", name, out)
 		}
 		t.Logf("%s:\n%s", name, out)
