@@ -347,6 +347,9 @@ func (s *APIKeys) Authenticate(ctx context.Context, plaintext string) (*access.P
 	if !now.Before(k.ExpiresAt) {
 		return nil, unauthenticated("the API key %s expired on %s; ask for a new key", k.ID, k.ExpiresAt.UTC().Format(time.DateOnly))
 	}
+	if msg := checkOrg(k.Org, k.Dept, k.Roles); msg != "" {
+		return nil, unauthenticated("the API key %s: %s; ask for a key issued to your organisation", k.ID, msg)
+	}
 	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= APIKeyTouchInterval {
 		// The condition is repeated in SQL so that instances racing on the
 		// same key write once, not once each.

@@ -37,15 +37,16 @@ CREATE TRIGGER eval_organisations_not_department BEFORE INSERT OR UPDATE ON eval
     FOR EACH ROW EXECUTE FUNCTION eval_organisation_not_department();
 
 -- An evaluator key belongs to an organisation and to no department (dept
--- is then empty). Existing keys are not re-checked (NOT VALID): they keep
--- working until they expire, but the evaluation service refuses snapshots
--- to a credential without an organisation.
+-- is then empty). Evaluator keys issued to a department before this
+-- migration are revoked here: the hub refuses them from now on anyway, and
+-- a revoked key can still be listed (the constraint exempts it).
 ALTER TABLE api_keys ADD COLUMN org text REFERENCES eval_organisations (code);
+UPDATE api_keys SET revoked_at = now() WHERE 'evaluator' = ANY (roles) AND revoked_at IS NULL;
 ALTER TABLE api_keys DROP CONSTRAINT api_keys_dept_check;
 ALTER TABLE api_keys ADD CONSTRAINT api_keys_dept_check
     CHECK (dept ~ '^[a-z0-9-]{1,64}$' OR (dept = '' AND org IS NOT NULL));
 ALTER TABLE api_keys ADD CONSTRAINT api_keys_org_evaluator
-    CHECK ((org IS NOT NULL) = ('evaluator' = ANY (roles)) AND (org IS NULL OR dept = '')) NOT VALID;
+    CHECK (revoked_at IS NOT NULL OR ((org IS NOT NULL) = ('evaluator' = ANY (roles)) AND (org IS NULL OR dept = '')));
 
 -- The organisation a snapshot was made for, as the manifest names it
 -- (code, name, contract); NULL for snapshots made before organisations.
