@@ -68,6 +68,17 @@ func (r *caseResolver) Timeline(ctx context.Context, obj *cases.Case) ([]*cases.
 	return out, nil
 }
 
+func (r *caseResolver) Requests(ctx context.Context, obj *cases.Case) ([]*cases.Request, error) {
+	list, err := r.loaders(ctx).caseRequests.Load(ctx, obj.ID)
+	if err != nil && !errors.Is(err, dataloadgen.ErrNotFound) {
+		return nil, err
+	}
+	if list == nil {
+		list = []*cases.Request{}
+	}
+	return list, nil
+}
+
 func (r *caseResolver) Property(ctx context.Context, obj *cases.Case) (*property.Property, error) {
 	if obj.PropertyID == nil {
 		return nil, nil
@@ -96,6 +107,18 @@ func (r *caseConnectionResolver) TotalCount(ctx context.Context, obj *model.Case
 
 func (r *caseEventResolver) FromStatus(ctx context.Context, obj *cases.Event) (*cases.Status, error) {
 	return nonEmpty(obj.FromStatus), nil
+}
+
+func (r *caseRequestResolver) Case(ctx context.Context, obj *cases.Request) (*cases.Case, error) {
+	return loadOptional(ctx, r.loaders(ctx).cases, obj.CaseID)
+}
+
+func (r *caseRequestResolver) Status(ctx context.Context, obj *cases.Request) (cases.RequestStatus, error) {
+	return obj.StatusAt(r.CaseService.Now()), nil
+}
+
+func (r *caseRequestResolver) DecidedBy(ctx context.Context, obj *cases.Request) (*string, error) {
+	return nonEmpty(obj.DecidedBy), nil
 }
 
 func (r *mutationResolver) ReportCase(ctx context.Context, input model.ReportCaseInput) (*cases.Case, error) {
@@ -138,6 +161,22 @@ func (r *mutationResolver) BacklogCase(ctx context.Context, id string, version *
 	return r.transition(ctx, id, cases.ActionBacklog, cases.TransitionInput{Version: version, Note: note})
 }
 
+func (r *mutationResolver) RequestCaseDeferral(ctx context.Context, id string, extraDays int, reason string, version *int) (*cases.Request, error) {
+	return r.requestChange(ctx, id, cases.RequestInput{Kind: cases.RequestDefer, ExtraDays: extraDays, Reason: reason, Version: version})
+}
+
+func (r *mutationResolver) RequestCaseBacklog(ctx context.Context, id string, reason string, version *int) (*cases.Request, error) {
+	return r.requestChange(ctx, id, cases.RequestInput{Kind: cases.RequestBacklog, Reason: reason, Version: version})
+}
+
+func (r *mutationResolver) ApproveCaseRequest(ctx context.Context, id string, note *string) (*cases.Request, error) {
+	return r.decideRequest(ctx, id, true, deref(note))
+}
+
+func (r *mutationResolver) RejectCaseRequest(ctx context.Context, id string, note string) (*cases.Request, error) {
+	return r.decideRequest(ctx, id, false, note)
+}
+
 func (r *mutationResolver) RateCase(ctx context.Context, id string, stars int, comment *string) (*cases.Case, error) {
 	uid, err := parseID(id)
 	if err != nil {
@@ -174,6 +213,14 @@ func (r *queryResolver) CaseClasses(ctx context.Context, kind *cases.Kind) ([]*c
 	return out, nil
 }
 
+func (r *queryResolver) PendingCaseRequests(ctx context.Context, first *int) ([]*cases.Request, error) {
+	n := 100
+	if first != nil {
+		n = *first
+	}
+	return r.CaseService.PendingRequests(ctx, n)
+}
+
 func (r *Resolver) Case() generated.CaseResolver { return &caseResolver{r} }
 
 func (r *Resolver) CaseClass() generated.CaseClassResolver { return &caseClassResolver{r} }
@@ -184,9 +231,12 @@ func (r *Resolver) CaseConnection() generated.CaseConnectionResolver {
 
 func (r *Resolver) CaseEvent() generated.CaseEventResolver { return &caseEventResolver{r} }
 
+func (r *Resolver) CaseRequest() generated.CaseRequestResolver { return &caseRequestResolver{r} }
+
 type (
 	caseResolver           struct{ *Resolver }
 	caseClassResolver      struct{ *Resolver }
 	caseConnectionResolver struct{ *Resolver }
 	caseEventResolver      struct{ *Resolver }
+	caseRequestResolver    struct{ *Resolver }
 )

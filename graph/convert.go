@@ -110,6 +110,22 @@ func (r *mutationResolver) transition(ctx context.Context, id string, a cases.Ac
 	return r.CaseService.Transition(ctx, uid, a, in)
 }
 
+func (r *mutationResolver) requestChange(ctx context.Context, id string, in cases.RequestInput) (*cases.Request, error) {
+	uid, err := parseID(id)
+	if err != nil {
+		return nil, err
+	}
+	return r.CaseService.RequestChange(ctx, uid, in)
+}
+
+func (r *mutationResolver) decideRequest(ctx context.Context, id string, approve bool, note string) (*cases.Request, error) {
+	uid, err := parseID(id)
+	if err != nil {
+		return nil, err
+	}
+	return r.CaseService.DecideRequest(ctx, uid, approve, note)
+}
+
 // pointers returns pointers to the elements of list.
 func pointers[T any](list []T) []*T {
 	out := make([]*T, len(list))

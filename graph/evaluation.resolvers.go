@@ -32,6 +32,24 @@ func (r *figureResolver) Denominator(ctx context.Context, obj *evaluation.Figure
 	return &n, nil
 }
 
+func (r *indicatorPublicationResolver) PeriodStart(ctx context.Context, obj *evaluation.PublishedView) (*time.Time, error) {
+	t := obj.PeriodStart(r.EvaluationService.Location())
+	return &t, nil
+}
+
+func (r *indicatorPublicationResolver) PeriodEnd(ctx context.Context, obj *evaluation.PublishedView) (*time.Time, error) {
+	t := obj.PeriodEnd(r.EvaluationService.Location())
+	return &t, nil
+}
+
+func (r *indicatorPublicationResolver) Rows(ctx context.Context, obj *evaluation.PublishedView, groupBy *evaluation.Dim) ([]*evaluation.Row, error) {
+	rows, err := obj.Rows(ctx, evaluation.GroupingOf(groupBy))
+	if err != nil {
+		return nil, err
+	}
+	return pointers(rows), nil
+}
+
 func (r *indicatorRowResolver) Street(ctx context.Context, obj *evaluation.Row) (*string, error) {
 	return nonEmpty(obj.Group.Street), nil
 }
@@ -56,6 +74,10 @@ func (r *indicatorRowResolver) MajorCode(ctx context.Context, obj *evaluation.Ro
 	return nonEmpty(obj.Group.MajorCode), nil
 }
 
+func (r *indicatorRowResolver) ReporterGroup(ctx context.Context, obj *evaluation.Row) (*string, error) {
+	return nonEmpty(obj.Group.ReporterGroup), nil
+}
+
 func (r *indicatorRowResolver) Figures(ctx context.Context, obj *evaluation.Row) ([]*evaluation.Figure, error) {
 	return pointers(obj.Figures), nil
 }
@@ -66,6 +88,14 @@ func (r *indicatorRowResolver) Figure(ctx context.Context, obj *evaluation.Row, 
 		return nil, apperr.Invalid("name", "unknown figure %q", name)
 	}
 	return &f, nil
+}
+
+func (r *mutationResolver) PublishIndicators(ctx context.Context, period evaluation.Period, at time.Time, reason *string) (*evaluation.PublishedView, error) {
+	p, err := r.EvaluationService.Publish(ctx, period, at, deref(reason))
+	if err != nil {
+		return nil, err
+	}
+	return r.EvaluationService.Published(ctx, p.Period, at, p.Version)
 }
 
 func (r *mutationResolver) CreateSnapshot(ctx context.Context, dataset string, filter *model.SnapshotFilterInput, profile *model.SnapshotProfileInput) (*evaluation.Manifest, error) {
@@ -106,6 +136,14 @@ func (r *queryResolver) Snapshot(ctx context.Context, id string) (*evaluation.Ma
 	return nullIfNotFound(r.EvaluationService.Snapshot(ctx, uid))
 }
 
+func (r *queryResolver) IndicatorPublications(ctx context.Context, period evaluation.Period, at time.Time) ([]*evaluation.PublishedView, error) {
+	return r.EvaluationService.Publications(ctx, period, at)
+}
+
+func (r *queryResolver) PublishedIndicators(ctx context.Context, period evaluation.Period, at time.Time, version *int) (*evaluation.PublishedView, error) {
+	return r.EvaluationService.Published(ctx, period, at, deref(version))
+}
+
 func (r *snapshotManifestResolver) Rows(ctx context.Context, obj *evaluation.Manifest) (int, error) {
 	return int(obj.Rows), nil
 }
@@ -136,6 +174,10 @@ func (r *snapshotManifestResolver) CSVPath(ctx context.Context, obj *evaluation.
 
 func (r *Resolver) Figure() generated.FigureResolver { return &figureResolver{r} }
 
+func (r *Resolver) IndicatorPublication() generated.IndicatorPublicationResolver {
+	return &indicatorPublicationResolver{r}
+}
+
 func (r *Resolver) IndicatorRow() generated.IndicatorRowResolver { return &indicatorRowResolver{r} }
 
 func (r *Resolver) SnapshotManifest() generated.SnapshotManifestResolver {
@@ -143,7 +185,8 @@ func (r *Resolver) SnapshotManifest() generated.SnapshotManifestResolver {
 }
 
 type (
-	figureResolver           struct{ *Resolver }
-	indicatorRowResolver     struct{ *Resolver }
-	snapshotManifestResolver struct{ *Resolver }
+	figureResolver               struct{ *Resolver }
+	indicatorPublicationResolver struct{ *Resolver }
+	indicatorRowResolver         struct{ *Resolver }
+	snapshotManifestResolver     struct{ *Resolver }
 )

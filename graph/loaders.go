@@ -21,6 +21,7 @@ type loaders struct {
 	departments   *dataloadgen.Loader[string, *directory.Department]
 	jurisdictions *dataloadgen.Loader[string, *directory.Jurisdiction]
 	timelines     *dataloadgen.Loader[uuid.UUID, []cases.Event]
+	caseRequests  *dataloadgen.Loader[uuid.UUID, []*cases.Request]
 	properties    *dataloadgen.Loader[uuid.UUID, *property.Property]
 	permits       *dataloadgen.Loader[uuid.UUID, []property.Permit]
 	inspections   *dataloadgen.Loader[uuid.UUID, []property.Inspection]
@@ -64,6 +65,9 @@ func (r *Resolver) newLoaders() *loaders {
 		}, dataloadgen.WithWait(loaderWait)),
 		timelines: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]cases.Event, error) {
 			return r.CaseService.Timelines(ctx, ids)
+		}, dataloadgen.WithWait(loaderWait)),
+		caseRequests: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*cases.Request, error) {
+			return r.CaseService.Requests(ctx, ids)
 		}, dataloadgen.WithWait(loaderWait)),
 		properties: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*property.Property, error) {
 			list, err := r.PropertyService.GetMany(ctx, ids)

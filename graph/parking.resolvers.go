@@ -139,6 +139,14 @@ func (r *queryResolver) ParkingOpeningRate(ctx context.Context) (*parking.Rate, 
 	return &rate, nil
 }
 
+func (r *queryResolver) ParkingSpacesAdded(ctx context.Context, since time.Time, until *time.Time) (*parking.Added, error) {
+	added, err := r.ParkingService.AddedSpaces(ctx, since, until)
+	if err != nil {
+		return nil, err
+	}
+	return &added, nil
+}
+
 func (r *Resolver) NearbyLot() generated.NearbyLotResolver { return &nearbyLotResolver{r} }
 
 func (r *Resolver) ParkingLot() generated.ParkingLotResolver { return &parkingLotResolver{r} }

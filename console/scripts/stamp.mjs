@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const stampFile = join(root, '..', 'internal', 'console', 'dist', 'source.sha256');
 // Keep in step with stampInputs in internal/console/stamp_test.go.
-const files = ['index.html', 'package.json', 'package-lock.json', 'tsconfig.json', 'vite.config.ts', 'codegen.ts', 'schema.graphql'];
+const files = ['index.html', 'explorer.html', 'package.json', 'package-lock.json', 'tsconfig.json', 'vite.config.ts', 'codegen.ts', 'schema.graphql'];
 const dirs = ['src', 'public'];
 
 function walk(dir, out) {

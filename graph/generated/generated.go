@@ -46,10 +46,12 @@ type ResolverRoot interface {
 	CaseClass() CaseClassResolver
 	CaseConnection() CaseConnectionResolver
 	CaseEvent() CaseEventResolver
+	CaseRequest() CaseRequestResolver
 	Department() DepartmentResolver
 	DrawReplay() DrawReplayResolver
 	Entity() EntityResolver
 	Figure() FigureResolver
+	IndicatorPublication() IndicatorPublicationResolver
 	IndicatorRow() IndicatorRowResolver
 	Inspection() InspectionResolver
 	InspectionRound() InspectionRoundResolver
@@ -90,6 +92,11 @@ type ComplexityRoot struct {
 		RequesterDept func(childComplexity int) int
 		Status        func(childComplexity int) int
 		Until         func(childComplexity int) int
+	}
+
+	AddedParking struct {
+		Lots   func(childComplexity int) int
+		Spaces func(childComplexity int) int
 	}
 
 	AuditChainStatus struct {
@@ -170,6 +177,7 @@ type ComplexityRoot struct {
 		RegisteredAt func(childComplexity int) int
 		ReportedAt   func(childComplexity int) int
 		Reporter     func(childComplexity int) int
+		Requests     func(childComplexity int) int
 		ReworkCount  func(childComplexity int) int
 		Source       func(childComplexity int) int
 		Status       func(childComplexity int) int
@@ -216,6 +224,22 @@ type ComplexityRoot struct {
 		At      func(childComplexity int) int
 		Comment func(childComplexity int) int
 		Stars   func(childComplexity int) int
+	}
+
+	CaseRequest struct {
+		Case          func(childComplexity int) int
+		CaseDeadline  func(childComplexity int) int
+		DecidedAt     func(childComplexity int) int
+		DecidedBy     func(childComplexity int) int
+		DecisionNote  func(childComplexity int) int
+		ExtraDays     func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		Reason        func(childComplexity int) int
+		RequestedAt   func(childComplexity int) int
+		RequestedBy   func(childComplexity int) int
+		RequestedDept func(childComplexity int) int
+		Status        func(childComplexity int) int
 	}
 
 	CaseUpsert struct {
@@ -306,16 +330,33 @@ type ComplexityRoot struct {
 		VisibleIn func(childComplexity int) int
 	}
 
+	IndicatorPublication struct {
+		Checksum       func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Period         func(childComplexity int) int
+		PeriodEnd      func(childComplexity int) int
+		PeriodStart    func(childComplexity int) int
+		PublishedAt    func(childComplexity int) int
+		PublishedBy    func(childComplexity int) int
+		PublishedDept  func(childComplexity int) int
+		Reason         func(childComplexity int) int
+		Rows           func(childComplexity int, groupBy *evaluation.Dim) int
+		RulesVersion   func(childComplexity int) int
+		Version        func(childComplexity int) int
+		WeightsVersion func(childComplexity int) int
+	}
+
 	IndicatorRow struct {
-		Community   func(childComplexity int) int
-		Department  func(childComplexity int) int
-		Figure      func(childComplexity int, name string) int
-		Figures     func(childComplexity int) int
-		Kind        func(childComplexity int) int
-		MajorCode   func(childComplexity int) int
-		PeriodEnd   func(childComplexity int) int
-		PeriodStart func(childComplexity int) int
-		Street      func(childComplexity int) int
+		Community     func(childComplexity int) int
+		Department    func(childComplexity int) int
+		Figure        func(childComplexity int, name string) int
+		Figures       func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		MajorCode     func(childComplexity int) int
+		PeriodEnd     func(childComplexity int) int
+		PeriodStart   func(childComplexity int) int
+		ReporterGroup func(childComplexity int) int
+		Street        func(childComplexity int) int
 	}
 
 	Inspection struct {
@@ -341,6 +382,7 @@ type ComplexityRoot struct {
 		InspectorsHash func(childComplexity int) int
 		PerTarget      func(childComplexity int) int
 		PreviousRound  func(childComplexity int) int
+		PreviousRounds func(childComplexity int) int
 		Published      func(childComplexity int) int
 		PublishedAt    func(childComplexity int) int
 		Ratio          func(childComplexity int) int
@@ -373,6 +415,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		ApproveAccessRequest      func(childComplexity int, id string) int
+		ApproveCaseRequest        func(childComplexity int, id string, note *string) int
 		BacklogCase               func(childComplexity int, id string, version *int, note string) int
 		CreateSnapshot            func(childComplexity int, dataset string, filter *model.SnapshotFilterInput, profile *model.SnapshotProfileInput) int
 		DeclineCase               func(childComplexity int, id string, version *int, note string) int
@@ -380,16 +423,20 @@ type ComplexityRoot struct {
 		DispatchCase              func(childComplexity int, id string, dept string, version *int, note *string) int
 		DrawInspections           func(childComplexity int, round string, ratio float64, inspectorsPerTarget int, seed *string) int
 		Ping                      func(childComplexity int) int
+		PublishIndicators         func(childComplexity int, period evaluation.Period, at time.Time, reason *string) int
 		PublishInspectionRound    func(childComplexity int, round string) int
 		RateCase                  func(childComplexity int, id string, stars int, comment *string) int
 		RecordInspectionResult    func(childComplexity int, id string, result property.Result, findings *string, version *int) int
 		RegisterCase              func(childComplexity int, id string, version *int, note *string) int
 		RejectAccessRequest       func(childComplexity int, id string, reason string) int
+		RejectCaseRequest         func(childComplexity int, id string, note string) int
 		ReportCase                func(childComplexity int, input model.ReportCaseInput) int
 		ReportIssue               func(childComplexity int, input model.CitizenReportInput, idempotencyKey string) int
 		ReportParkingAvailability func(childComplexity int, lotID string, free int, at *time.Time) int
 		ReportViolation           func(childComplexity int, input model.ViolationInput) int
 		RequestAccess             func(childComplexity int, input model.AccessRequestInput) int
+		RequestCaseBacklog        func(childComplexity int, id string, reason string, version *int) int
+		RequestCaseDeferral       func(childComplexity int, id string, extraDays int, reason string, version *int) int
 		ReturnCase                func(childComplexity int, id string, version *int, note string) int
 		RevokeGrant               func(childComplexity int, id string, reason *string) int
 		SubmitCaseHandling        func(childComplexity int, id string, version *int, note *string) int
@@ -435,6 +482,7 @@ type ComplexityRoot struct {
 		MaxSeats       func(childComplexity int) int
 		Name           func(childComplexity int) int
 		OpenToPublic   func(childComplexity int, at *time.Time) int
+		OpenedAt       func(childComplexity int) int
 		Operator       func(childComplexity int) int
 		OwnerDept      func(childComplexity int) int
 		SharedSpaces   func(childComplexity int) int
@@ -523,37 +571,41 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AccessCatalog        func(childComplexity int) int
-		AccessRequests       func(childComplexity int, direction sharing.Direction, status []sharing.Status) int
-		ActiveGrants         func(childComplexity int, direction sharing.Direction) int
-		AuditChain           func(childComplexity int) int
-		AuditTrail           func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
-		Case                 func(childComplexity int, id string) int
-		CaseClasses          func(childComplexity int, kind *cases.Kind) int
-		Cases                func(childComplexity int, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) int
-		Department           func(childComplexity int, code string) int
-		Departments          func(childComplexity int) int
-		Indicators           func(childComplexity int, period evaluation.Period, from time.Time, to time.Time, groupBy []evaluation.Dim, filter *model.IndicatorFilter) int
-		InspectionRound      func(childComplexity int, round string) int
-		InspectionRounds     func(childComplexity int) int
-		Jurisdiction         func(childComplexity int, code string) int
-		Jurisdictions        func(childComplexity int, root *string, level *directory.Level) int
-		MyCase               func(childComplexity int, id string) int
-		MyCases              func(childComplexity int, first *int, after *string) int
-		ParkingLot           func(childComplexity int, id string) int
-		ParkingLots          func(childComplexity int, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) int
-		ParkingLotsNear      func(childComplexity int, lat float64, lng float64, radiusMeters *int, openAt *time.Time, first *int) int
-		ParkingOpeningRate   func(childComplexity int) int
-		Properties           func(childComplexity int, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string) int
-		Property             func(childComplexity int, id string) int
-		ReplayInspectionDraw func(childComplexity int, round string) int
-		Snapshot             func(childComplexity int, id string) int
-		Snapshots            func(childComplexity int, first *int) int
-		Viewer               func(childComplexity int) int
-		Violation            func(childComplexity int, id string) int
-		Violations           func(childComplexity int, filter *model.ViolationFilter, orderBy *violation.Order, first *int, after *string) int
-		__resolve__service   func(childComplexity int) int
-		__resolve_entities   func(childComplexity int, representations []map[string]any) int
+		AccessCatalog         func(childComplexity int) int
+		AccessRequests        func(childComplexity int, direction sharing.Direction, status []sharing.Status) int
+		ActiveGrants          func(childComplexity int, direction sharing.Direction) int
+		AuditChain            func(childComplexity int) int
+		AuditTrail            func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
+		Case                  func(childComplexity int, id string) int
+		CaseClasses           func(childComplexity int, kind *cases.Kind) int
+		Cases                 func(childComplexity int, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) int
+		Department            func(childComplexity int, code string) int
+		Departments           func(childComplexity int) int
+		IndicatorPublications func(childComplexity int, period evaluation.Period, at time.Time) int
+		Indicators            func(childComplexity int, period evaluation.Period, from time.Time, to time.Time, groupBy []evaluation.Dim, filter *model.IndicatorFilter) int
+		InspectionRound       func(childComplexity int, round string) int
+		InspectionRounds      func(childComplexity int) int
+		Jurisdiction          func(childComplexity int, code string) int
+		Jurisdictions         func(childComplexity int, root *string, level *directory.Level) int
+		MyCase                func(childComplexity int, id string) int
+		MyCases               func(childComplexity int, first *int, after *string) int
+		ParkingLot            func(childComplexity int, id string) int
+		ParkingLots           func(childComplexity int, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) int
+		ParkingLotsNear       func(childComplexity int, lat float64, lng float64, radiusMeters *int, openAt *time.Time, first *int) int
+		ParkingOpeningRate    func(childComplexity int) int
+		ParkingSpacesAdded    func(childComplexity int, since time.Time, until *time.Time) int
+		PendingCaseRequests   func(childComplexity int, first *int) int
+		Properties            func(childComplexity int, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string) int
+		Property              func(childComplexity int, id string) int
+		PublishedIndicators   func(childComplexity int, period evaluation.Period, at time.Time, version *int) int
+		ReplayInspectionDraw  func(childComplexity int, round string) int
+		Snapshot              func(childComplexity int, id string) int
+		Snapshots             func(childComplexity int, first *int) int
+		Viewer                func(childComplexity int) int
+		Violation             func(childComplexity int, id string) int
+		Violations            func(childComplexity int, filter *model.ViolationFilter, orderBy *violation.Order, first *int, after *string) int
+		__resolve__service    func(childComplexity int) int
+		__resolve_entities    func(childComplexity int, representations []map[string]any) int
 	}
 
 	Renovation struct {
@@ -744,6 +796,7 @@ type CaseResolver interface {
 
 	Rating(ctx context.Context, obj *cases.Case) (*cases.Rating, error)
 	Timeline(ctx context.Context, obj *cases.Case) ([]*cases.Event, error)
+	Requests(ctx context.Context, obj *cases.Case) ([]*cases.Request, error)
 	Property(ctx context.Context, obj *cases.Case) (*property.Property, error)
 	Violations(ctx context.Context, obj *cases.Case) ([]*violation.Violation, error)
 }
@@ -755,6 +808,13 @@ type CaseConnectionResolver interface {
 }
 type CaseEventResolver interface {
 	FromStatus(ctx context.Context, obj *cases.Event) (*cases.Status, error)
+}
+type CaseRequestResolver interface {
+	Case(ctx context.Context, obj *cases.Request) (*cases.Case, error)
+
+	Status(ctx context.Context, obj *cases.Request) (cases.RequestStatus, error)
+
+	DecidedBy(ctx context.Context, obj *cases.Request) (*string, error)
 }
 type DepartmentResolver interface {
 	Jurisdiction(ctx context.Context, obj *directory.Department) (*directory.Jurisdiction, error)
@@ -774,12 +834,19 @@ type FigureResolver interface {
 	Numerator(ctx context.Context, obj *evaluation.Figure) (*int, error)
 	Denominator(ctx context.Context, obj *evaluation.Figure) (*int, error)
 }
+type IndicatorPublicationResolver interface {
+	PeriodStart(ctx context.Context, obj *evaluation.PublishedView) (*time.Time, error)
+	PeriodEnd(ctx context.Context, obj *evaluation.PublishedView) (*time.Time, error)
+
+	Rows(ctx context.Context, obj *evaluation.PublishedView, groupBy *evaluation.Dim) ([]*evaluation.Row, error)
+}
 type IndicatorRowResolver interface {
 	Street(ctx context.Context, obj *evaluation.Row) (*string, error)
 	Community(ctx context.Context, obj *evaluation.Row) (*string, error)
 	Department(ctx context.Context, obj *evaluation.Row) (*string, error)
 	Kind(ctx context.Context, obj *evaluation.Row) (*cases.Kind, error)
 	MajorCode(ctx context.Context, obj *evaluation.Row) (*string, error)
+	ReporterGroup(ctx context.Context, obj *evaluation.Row) (*string, error)
 	Figures(ctx context.Context, obj *evaluation.Row) ([]*evaluation.Figure, error)
 	Figure(ctx context.Context, obj *evaluation.Row, name string) (*evaluation.Figure, error)
 }
@@ -818,8 +885,13 @@ type MutationResolver interface {
 	VerifyCase(ctx context.Context, id string, passed bool, version *int, note *string) (*cases.Case, error)
 	DeferCase(ctx context.Context, id string, extraDays int, version *int, note *string) (*cases.Case, error)
 	BacklogCase(ctx context.Context, id string, version *int, note string) (*cases.Case, error)
+	RequestCaseDeferral(ctx context.Context, id string, extraDays int, reason string, version *int) (*cases.Request, error)
+	RequestCaseBacklog(ctx context.Context, id string, reason string, version *int) (*cases.Request, error)
+	ApproveCaseRequest(ctx context.Context, id string, note *string) (*cases.Request, error)
+	RejectCaseRequest(ctx context.Context, id string, note string) (*cases.Request, error)
 	RateCase(ctx context.Context, id string, stars int, comment *string) (*cases.Case, error)
 	ReportIssue(ctx context.Context, input model.CitizenReportInput, idempotencyKey string) (*cases.Case, error)
+	PublishIndicators(ctx context.Context, period evaluation.Period, at time.Time, reason *string) (*evaluation.PublishedView, error)
 	CreateSnapshot(ctx context.Context, dataset string, filter *model.SnapshotFilterInput, profile *model.SnapshotProfileInput) (*evaluation.Manifest, error)
 	ReportParkingAvailability(ctx context.Context, lotID string, free int, at *time.Time) (*parking.Availability, error)
 	DrawInspections(ctx context.Context, round string, ratio float64, inspectorsPerTarget int, seed *string) (*property.Round, error)
@@ -881,6 +953,7 @@ type QueryResolver interface {
 	Case(ctx context.Context, id string) (*cases.Case, error)
 	Cases(ctx context.Context, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) (*model.CaseConnection, error)
 	CaseClasses(ctx context.Context, kind *cases.Kind) ([]*cases.Class, error)
+	PendingCaseRequests(ctx context.Context, first *int) ([]*cases.Request, error)
 	AccessCatalog(ctx context.Context) ([]*model.CatalogDataset, error)
 	MyCases(ctx context.Context, first *int, after *string) (*model.CaseConnection, error)
 	MyCase(ctx context.Context, id string) (*cases.Case, error)
@@ -891,10 +964,13 @@ type QueryResolver interface {
 	Indicators(ctx context.Context, period evaluation.Period, from time.Time, to time.Time, groupBy []evaluation.Dim, filter *model.IndicatorFilter) ([]*evaluation.Row, error)
 	Snapshots(ctx context.Context, first *int) ([]*evaluation.Manifest, error)
 	Snapshot(ctx context.Context, id string) (*evaluation.Manifest, error)
+	IndicatorPublications(ctx context.Context, period evaluation.Period, at time.Time) ([]*evaluation.PublishedView, error)
+	PublishedIndicators(ctx context.Context, period evaluation.Period, at time.Time, version *int) (*evaluation.PublishedView, error)
 	ParkingLot(ctx context.Context, id string) (*parking.Lot, error)
 	ParkingLots(ctx context.Context, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) (*model.ParkingLotConnection, error)
 	ParkingLotsNear(ctx context.Context, lat float64, lng float64, radiusMeters *int, openAt *time.Time, first *int) ([]*parking.Nearby, error)
 	ParkingOpeningRate(ctx context.Context) (*parking.Rate, error)
+	ParkingSpacesAdded(ctx context.Context, since time.Time, until *time.Time) (*parking.Added, error)
 	Property(ctx context.Context, id string) (*property.Property, error)
 	Properties(ctx context.Context, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string) (*model.PropertyConnection, error)
 	InspectionRounds(ctx context.Context) ([]*property.Round, error)
@@ -1052,6 +1128,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccessRequest.Until(childComplexity), true
+
+	case "AddedParking.lots":
+		if e.ComplexityRoot.AddedParking.Lots == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddedParking.Lots(childComplexity), true
+	case "AddedParking.spaces":
+		if e.ComplexityRoot.AddedParking.Spaces == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddedParking.Spaces(childComplexity), true
 
 	case "AuditChainStatus.checked":
 		if e.ComplexityRoot.AuditChainStatus.Checked == nil {
@@ -1413,6 +1502,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Case.Reporter(childComplexity), true
+	case "Case.requests":
+		if e.ComplexityRoot.Case.Requests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Case.Requests(childComplexity), true
 	case "Case.reworkCount":
 		if e.ComplexityRoot.Case.ReworkCount == nil {
 			break
@@ -1604,6 +1699,85 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CaseRating.Stars(childComplexity), true
+
+	case "CaseRequest.case":
+		if e.ComplexityRoot.CaseRequest.Case == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.Case(childComplexity), true
+	case "CaseRequest.caseDeadline":
+		if e.ComplexityRoot.CaseRequest.CaseDeadline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.CaseDeadline(childComplexity), true
+	case "CaseRequest.decidedAt":
+		if e.ComplexityRoot.CaseRequest.DecidedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.DecidedAt(childComplexity), true
+	case "CaseRequest.decidedBy":
+		if e.ComplexityRoot.CaseRequest.DecidedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.DecidedBy(childComplexity), true
+	case "CaseRequest.decisionNote":
+		if e.ComplexityRoot.CaseRequest.DecisionNote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.DecisionNote(childComplexity), true
+	case "CaseRequest.extraDays":
+		if e.ComplexityRoot.CaseRequest.ExtraDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.ExtraDays(childComplexity), true
+	case "CaseRequest.id":
+		if e.ComplexityRoot.CaseRequest.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.ID(childComplexity), true
+	case "CaseRequest.kind":
+		if e.ComplexityRoot.CaseRequest.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.Kind(childComplexity), true
+	case "CaseRequest.reason":
+		if e.ComplexityRoot.CaseRequest.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.Reason(childComplexity), true
+	case "CaseRequest.requestedAt":
+		if e.ComplexityRoot.CaseRequest.RequestedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.RequestedAt(childComplexity), true
+	case "CaseRequest.requestedBy":
+		if e.ComplexityRoot.CaseRequest.RequestedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.RequestedBy(childComplexity), true
+	case "CaseRequest.requestedDept":
+		if e.ComplexityRoot.CaseRequest.RequestedDept == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.RequestedDept(childComplexity), true
+	case "CaseRequest.status":
+		if e.ComplexityRoot.CaseRequest.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseRequest.Status(childComplexity), true
 
 	case "CaseUpsert.case":
 		if e.ComplexityRoot.CaseUpsert.Case == nil {
@@ -1959,6 +2133,90 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.GroupAccess.VisibleIn(childComplexity), true
 
+	case "IndicatorPublication.checksum":
+		if e.ComplexityRoot.IndicatorPublication.Checksum == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.Checksum(childComplexity), true
+	case "IndicatorPublication.id":
+		if e.ComplexityRoot.IndicatorPublication.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.ID(childComplexity), true
+	case "IndicatorPublication.period":
+		if e.ComplexityRoot.IndicatorPublication.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.Period(childComplexity), true
+	case "IndicatorPublication.periodEnd":
+		if e.ComplexityRoot.IndicatorPublication.PeriodEnd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.PeriodEnd(childComplexity), true
+	case "IndicatorPublication.periodStart":
+		if e.ComplexityRoot.IndicatorPublication.PeriodStart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.PeriodStart(childComplexity), true
+	case "IndicatorPublication.publishedAt":
+		if e.ComplexityRoot.IndicatorPublication.PublishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.PublishedAt(childComplexity), true
+	case "IndicatorPublication.publishedBy":
+		if e.ComplexityRoot.IndicatorPublication.PublishedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.PublishedBy(childComplexity), true
+	case "IndicatorPublication.publishedDept":
+		if e.ComplexityRoot.IndicatorPublication.PublishedDept == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.PublishedDept(childComplexity), true
+	case "IndicatorPublication.reason":
+		if e.ComplexityRoot.IndicatorPublication.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.Reason(childComplexity), true
+	case "IndicatorPublication.rows":
+		if e.ComplexityRoot.IndicatorPublication.Rows == nil {
+			break
+		}
+
+		args, err := ec.field_IndicatorPublication_rows_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.Rows(childComplexity, args["groupBy"].(*evaluation.Dim)), true
+	case "IndicatorPublication.rulesVersion":
+		if e.ComplexityRoot.IndicatorPublication.RulesVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.RulesVersion(childComplexity), true
+	case "IndicatorPublication.version":
+		if e.ComplexityRoot.IndicatorPublication.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.Version(childComplexity), true
+	case "IndicatorPublication.weightsVersion":
+		if e.ComplexityRoot.IndicatorPublication.WeightsVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPublication.WeightsVersion(childComplexity), true
+
 	case "IndicatorRow.community":
 		if e.ComplexityRoot.IndicatorRow.Community == nil {
 			break
@@ -2012,6 +2270,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.IndicatorRow.PeriodStart(childComplexity), true
+	case "IndicatorRow.reporterGroup":
+		if e.ComplexityRoot.IndicatorRow.ReporterGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorRow.ReporterGroup(childComplexity), true
 	case "IndicatorRow.street":
 		if e.ComplexityRoot.IndicatorRow.Street == nil {
 			break
@@ -2134,6 +2398,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InspectionRound.PreviousRound(childComplexity), true
+	case "InspectionRound.previousRounds":
+		if e.ComplexityRoot.InspectionRound.PreviousRounds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InspectionRound.PreviousRounds(childComplexity), true
 	case "InspectionRound.published":
 		if e.ComplexityRoot.InspectionRound.Published == nil {
 			break
@@ -2300,6 +2570,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ApproveAccessRequest(childComplexity, args["id"].(string)), true
+	case "Mutation.approveCaseRequest":
+		if e.ComplexityRoot.Mutation.ApproveCaseRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_approveCaseRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApproveCaseRequest(childComplexity, args["id"].(string), args["note"].(*string)), true
 	case "Mutation.backlogCase":
 		if e.ComplexityRoot.Mutation.BacklogCase == nil {
 			break
@@ -2372,6 +2653,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Ping(childComplexity), true
+	case "Mutation.publishIndicators":
+		if e.ComplexityRoot.Mutation.PublishIndicators == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_publishIndicators_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PublishIndicators(childComplexity, args["period"].(evaluation.Period), args["at"].(time.Time), args["reason"].(*string)), true
 	case "Mutation.publishInspectionRound":
 		if e.ComplexityRoot.Mutation.PublishInspectionRound == nil {
 			break
@@ -2427,6 +2719,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RejectAccessRequest(childComplexity, args["id"].(string), args["reason"].(string)), true
+	case "Mutation.rejectCaseRequest":
+		if e.ComplexityRoot.Mutation.RejectCaseRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rejectCaseRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RejectCaseRequest(childComplexity, args["id"].(string), args["note"].(string)), true
 	case "Mutation.reportCase":
 		if e.ComplexityRoot.Mutation.ReportCase == nil {
 			break
@@ -2482,6 +2785,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestAccess(childComplexity, args["input"].(model.AccessRequestInput)), true
+	case "Mutation.requestCaseBacklog":
+		if e.ComplexityRoot.Mutation.RequestCaseBacklog == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestCaseBacklog_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestCaseBacklog(childComplexity, args["id"].(string), args["reason"].(string), args["version"].(*int)), true
+	case "Mutation.requestCaseDeferral":
+		if e.ComplexityRoot.Mutation.RequestCaseDeferral == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestCaseDeferral_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestCaseDeferral(childComplexity, args["id"].(string), args["extraDays"].(int), args["reason"].(string), args["version"].(*int)), true
 	case "Mutation.returnCase":
 		if e.ComplexityRoot.Mutation.ReturnCase == nil {
 			break
@@ -2739,6 +3064,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ParkingLot.OpenToPublic(childComplexity, args["at"].(*time.Time)), true
+	case "ParkingLot.openedAt":
+		if e.ComplexityRoot.ParkingLot.OpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkingLot.OpenedAt(childComplexity), true
 	case "ParkingLot.operator":
 		if e.ComplexityRoot.ParkingLot.Operator == nil {
 			break
@@ -3168,6 +3499,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Departments(childComplexity), true
+	case "Query.indicatorPublications":
+		if e.ComplexityRoot.Query.IndicatorPublications == nil {
+			break
+		}
+
+		args, err := ec.field_Query_indicatorPublications_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.IndicatorPublications(childComplexity, args["period"].(evaluation.Period), args["at"].(time.Time)), true
 	case "Query.indicators":
 		if e.ComplexityRoot.Query.Indicators == nil {
 			break
@@ -3280,6 +3622,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ParkingOpeningRate(childComplexity), true
+	case "Query.parkingSpacesAdded":
+		if e.ComplexityRoot.Query.ParkingSpacesAdded == nil {
+			break
+		}
+
+		args, err := ec.field_Query_parkingSpacesAdded_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ParkingSpacesAdded(childComplexity, args["since"].(time.Time), args["until"].(*time.Time)), true
+	case "Query.pendingCaseRequests":
+		if e.ComplexityRoot.Query.PendingCaseRequests == nil {
+			break
+		}
+
+		args, err := ec.field_Query_pendingCaseRequests_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PendingCaseRequests(childComplexity, args["first"].(*int)), true
 	case "Query.properties":
 		if e.ComplexityRoot.Query.Properties == nil {
 			break
@@ -3302,6 +3666,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Property(childComplexity, args["id"].(string)), true
+	case "Query.publishedIndicators":
+		if e.ComplexityRoot.Query.PublishedIndicators == nil {
+			break
+		}
+
+		args, err := ec.field_Query_publishedIndicators_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PublishedIndicators(childComplexity, args["period"].(evaluation.Period), args["at"].(time.Time), args["version"].(*int)), true
 	case "Query.replayInspectionDraw":
 		if e.ComplexityRoot.Query.ReplayInspectionDraw == nil {
 			break
@@ -4329,6 +4704,8 @@ type Case @key(fields: "id") @entityResolver(multi: true) {
   rating: CaseRating
   "Every transition, oldest first."
   timeline: [CaseEvent!] @access(dataset: "cases", group: "workflow")
+  "Deferral and backlog requests on the case, oldest first, with their decisions."
+  requests: [CaseRequest!] @access(dataset: "cases", group: "workflow")
   "The residential compound the case is about."
   property: Property
   "Violations found through this case."
@@ -4358,6 +4735,50 @@ type CaseEvent {
   actorDept: String!
   note: String!
   at: DateTime!
+}
+
+"""
+A request to defer (缓办) or backlog (挂账) a case. The department the case
+was dispatched to asks with a reason before the handling deadline; the
+command centre approves or rejects it. A deferral extends the deadline the
+case had when approved (never from now); once the deadline has passed a
+pending request expires: a late case stays late.
+"""
+type CaseRequest {
+  id: ID!
+  "The case asked about (null if you can no longer see it)."
+  case: Case
+  kind: CaseRequestKind!
+  "Working days a deferral asks for (0 for a backlog)."
+  extraDays: Int!
+  reason: String!
+  "As of now: a pending request whose case deadline has passed is EXPIRED."
+  status: CaseRequestStatus!
+  requestedBy: String!
+  requestedDept: String!
+  requestedAt: DateTime!
+  "The case's handling deadline when the request was made; the request lapses with it."
+  caseDeadline: DateTime
+  decidedBy: String
+  decidedAt: DateTime
+  "The command centre's note (required when rejecting)."
+  decisionNote: String!
+}
+
+enum CaseRequestKind {
+  "缓办: extend the handling deadline by extraDays working days."
+  DEFER
+  "挂账: the case cannot be solved now; it leaves the open cases until dispatched again."
+  BACKLOG
+}
+
+enum CaseRequestStatus {
+  "Awaiting the command centre, deadline not passed."
+  PENDING
+  APPROVED
+  REJECTED
+  "Never decided before the case's deadline passed; can no longer be approved."
+  EXPIRED
 }
 
 type CaseEdge {
@@ -4431,6 +4852,8 @@ extend type Query {
   case(id: ID!): Case
   cases(filter: CaseFilter, orderBy: CaseOrder = REPORTED_AT_DESC, first: Int = 20, after: String): CaseConnection!
   caseClasses(kind: CaseKind): [CaseClass!]!
+  "Undecided deferral and backlog requests on cases in your scope, oldest first: the command centre's inbox (expired ones included, to be rejected)."
+  pendingCaseRequests(first: Int = 100): [CaseRequest!]!
 }
 
 extend type Mutation {
@@ -4447,10 +4870,18 @@ extend type Mutation {
   submitCaseHandling(id: ID!, version: Int, note: String): Case!
   "On-site verification: passed closes the case, failed sends it back for rework."
   verifyCase(id: ID!, passed: Boolean!, version: Int, note: String): Case!
-  "缓办: extend the deadline by extraDays working days."
+  "缓办 by the command centre itself: extends the current deadline by extraDays working days; a reason (note) is required and the deadline must not have passed. Recorded as an approved request."
   deferCase(id: ID!, extraDays: Int!, version: Int, note: String): Case!
-  "挂账 (a reason is required)."
+  "挂账 by the command centre itself (a reason is required; refused once the deadline has passed). Recorded as an approved request."
   backlogCase(id: ID!, version: Int, note: String!): Case!
+  "Ask the command centre to defer the case by extraDays (1–30) working days: the handling department, before the deadline."
+  requestCaseDeferral(id: ID!, extraDays: Int!, reason: String!, version: Int): CaseRequest!
+  "Ask the command centre to put the case in backlog (挂账): the handling department, before the deadline."
+  requestCaseBacklog(id: ID!, reason: String!, version: Int): CaseRequest!
+  "Approve a pending request (command centre): the case is deferred or put in backlog in the same transaction."
+  approveCaseRequest(id: ID!, note: String): CaseRequest!
+  "Reject a pending or expired request (command centre; a note is required)."
+  rejectCaseRequest(id: ID!, note: String!): CaseRequest!
   "The reporter's satisfaction with a closed case, once."
   rateCase(id: ID!, stars: Int!, comment: String): Case!
 }
@@ -4632,6 +5063,8 @@ enum IndicatorDimension {
   DEPARTMENT
   "Kind + major class."
   CASE_CLASS
+  "Who raised the case, by its source: SUPERVISOR (inspector patrol: supervisors and grid staff), CITIZEN (citizen app, 12345 hotline), AUTOMATED (drone, video analytics), DEPARTMENT (enforcement terminal, assigned by a superior), MEDIA."
+  REPORTER_GROUP
 }
 
 "One figure with its formula; value is null when undefined (zero denominator) or suppressed (small cell)."
@@ -4652,6 +5085,8 @@ type IndicatorRow {
   department: String
   kind: CaseKind
   majorCode: String
+  "SUPERVISOR, CITIZEN, AUTOMATED, DEPARTMENT or MEDIA when grouped by REPORTER_GROUP."
+  reporterGroup: String
   figures: [Figure!]!
   figure(name: String!): Figure
 }
@@ -4775,16 +5210,59 @@ extend type Query {
   "Assessment snapshots (evaluators)."
   snapshots(first: Int = 20): [SnapshotManifest!]!
   snapshot(id: ID!): SnapshotManifest
+  "Every version published for the period of that length containing at, newest first."
+  indicatorPublications(period: IndicatorPeriod!, at: DateTime!): [IndicatorPublication!]!
+  "The published figures of the period of that length containing at: the given version, else the latest; null when it was never published."
+  publishedIndicators(period: IndicatorPeriod!, at: DateTime!, version: Int): IndicatorPublication
+}
+
+"""
+A period's indicators as published: frozen when published, never changed
+afterwards (later changes to the period's cases do not move them). A
+correction is a new version with a reason; every version stays readable.
+"""
+type IndicatorPublication {
+  id: ID!
+  period: IndicatorPeriod!
+  periodStart: DateTime!
+  periodEnd: DateTime!
+  "1 for the first publication, then one more per correction."
+  version: Int!
+  "Why this version corrects the previous one (empty for version 1)."
+  reason: String!
+  publishedBy: String!
+  publishedDept: String!
+  publishedAt: DateTime!
+  "The composite weights in force (policies/weights.yaml version)."
+  weightsVersion: String!
+  "The version of the counting rules that produced the figures."
+  rulesVersion: Int!
+  "SHA-256 of the frozen rows (exact and public views)."
+  checksum: String!
+  """
+  The frozen rows grouped by one dimension, or the district total when
+  groupBy is omitted. Public callers get the suppressed view frozen with
+  the publication (small cells hidden as the indicators query hides them).
+  """
+  rows(groupBy: IndicatorDimension): [IndicatorRow!]!
 }
 
 extend type Mutation {
+  """
+  Publish (freeze) the indicators of the closed period of that length
+  containing at: the district total and every street, community, department
+  and case class. Publishing a period again is a correction and needs a
+  reason. The bureau's evaluation office (urban-management admins) only.
+  """
+  publishIndicators(period: IndicatorPeriod!, at: DateTime!, reason: String): IndicatorPublication!
   """
   Freeze an anonymized snapshot for third-party assessment (evaluators of a
   registered organisation, within their contract's period and scope).
   dataset: cases, violations, parking_lots, parking_availability or
   inspections. Refused (BAD_USER_INPUT) when the rows cannot be made
-  k-anonymous (fewer than 5, or a combination of community, class and hour
-  below 5 even generalized to street, major class and part of day).
+  k-anonymous (fewer than 5, or combinations of community, class and hour
+  below 5 even generalized to street, kind and day, beyond the 1 % of rows
+  that may be withheld).
   """
   createSnapshot(dataset: String! = "cases", filter: SnapshotFilterInput, profile: SnapshotProfileInput): SnapshotManifest!
 }
@@ -4823,6 +5301,8 @@ type ParkingLot @key(fields: "id") @entityResolver(multi: true) {
   "Live free spaces, as the lot's system last reported them."
   freeSpaces: FreeSpaces
   contact: LotContact @access(dataset: "parking", group: "contact")
+  "When the lot's spaces opened to parking; null when not recorded (parkingSpacesAdded counts by it)."
+  openedAt: DateTime
   version: Int!
 }
 
@@ -4862,6 +5342,12 @@ type OpeningRate {
   rate: Float!
 }
 
+"Lots whose spaces opened in a period, and their spaces: the new parking spaces of a district."
+type AddedParking {
+  lots: Int!
+  spaces: Int!
+}
+
 type ParkingLotEdge {
   cursor: String!
   node: ParkingLot!
@@ -4892,6 +5378,8 @@ extend type Query {
   "Nearest lots to a point (default radius 2,000 m), only those open at openAt when given."
   parkingLotsNear(lat: Float!, lng: Float!, radiusMeters: Int, openAt: DateTime, first: Int): [NearbyLot!]!
   parkingOpeningRate: OpeningRate!
+  "Lots that opened in [since, until) (until defaults to now) among those the caller sees, and their spaces."
+  parkingSpacesAdded(since: DateTime!, until: DateTime): AddedParking!
 }
 
 extend type Mutation {
@@ -5001,10 +5489,13 @@ type InspectionRound {
   perTarget: Int!
   registerSize: Int!
   drawn: Int!
+  "The latest round recusal looked back over (null for the first round)."
   previousRound: String
+  "Every round recusal looked back over, newest first (DRAW_RECUSAL_ROUNDS, default 2): whoever inspected a compound in one of them was not drawn for it."
+  previousRounds: [String!]!
   "SHA-256 of the register of targets the draw used."
   targetsHash: String!
-  "SHA-256 of the register of inspectors (with conflicts and last round's assignments)."
+  "SHA-256 of the register of inspectors (with conflicts and the assignments of the rounds looked back over)."
   inspectorsHash: String!
   drawnAt: DateTime!
   drawnBy: String
@@ -5693,6 +6184,16 @@ func (ec *executionContext) childFields_AccessRequest(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type AccessRequest", field.Name)
 }
 
+func (ec *executionContext) childFields_AddedParking(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lots":
+		return ec.fieldContext_AddedParking_lots(ctx, field)
+	case "spaces":
+		return ec.fieldContext_AddedParking_spaces(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AddedParking", field.Name)
+}
+
 func (ec *executionContext) childFields_AuditChainStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "ok":
@@ -5853,6 +6354,8 @@ func (ec *executionContext) childFields_Case(ctx context.Context, field graphql.
 		return ec.fieldContext_Case_rating(ctx, field)
 	case "timeline":
 		return ec.fieldContext_Case_timeline(ctx, field)
+	case "requests":
+		return ec.fieldContext_Case_requests(ctx, field)
 	case "property":
 		return ec.fieldContext_Case_property(ctx, field)
 	case "violations":
@@ -5943,6 +6446,38 @@ func (ec *executionContext) childFields_CaseRating(ctx context.Context, field gr
 		return ec.fieldContext_CaseRating_at(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CaseRating", field.Name)
+}
+
+func (ec *executionContext) childFields_CaseRequest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CaseRequest_id(ctx, field)
+	case "case":
+		return ec.fieldContext_CaseRequest_case(ctx, field)
+	case "kind":
+		return ec.fieldContext_CaseRequest_kind(ctx, field)
+	case "extraDays":
+		return ec.fieldContext_CaseRequest_extraDays(ctx, field)
+	case "reason":
+		return ec.fieldContext_CaseRequest_reason(ctx, field)
+	case "status":
+		return ec.fieldContext_CaseRequest_status(ctx, field)
+	case "requestedBy":
+		return ec.fieldContext_CaseRequest_requestedBy(ctx, field)
+	case "requestedDept":
+		return ec.fieldContext_CaseRequest_requestedDept(ctx, field)
+	case "requestedAt":
+		return ec.fieldContext_CaseRequest_requestedAt(ctx, field)
+	case "caseDeadline":
+		return ec.fieldContext_CaseRequest_caseDeadline(ctx, field)
+	case "decidedBy":
+		return ec.fieldContext_CaseRequest_decidedBy(ctx, field)
+	case "decidedAt":
+		return ec.fieldContext_CaseRequest_decidedAt(ctx, field)
+	case "decisionNote":
+		return ec.fieldContext_CaseRequest_decisionNote(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CaseRequest", field.Name)
 }
 
 func (ec *executionContext) childFields_CaseUpsert(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6105,6 +6640,38 @@ func (ec *executionContext) childFields_GroupAccess(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type GroupAccess", field.Name)
 }
 
+func (ec *executionContext) childFields_IndicatorPublication(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_IndicatorPublication_id(ctx, field)
+	case "period":
+		return ec.fieldContext_IndicatorPublication_period(ctx, field)
+	case "periodStart":
+		return ec.fieldContext_IndicatorPublication_periodStart(ctx, field)
+	case "periodEnd":
+		return ec.fieldContext_IndicatorPublication_periodEnd(ctx, field)
+	case "version":
+		return ec.fieldContext_IndicatorPublication_version(ctx, field)
+	case "reason":
+		return ec.fieldContext_IndicatorPublication_reason(ctx, field)
+	case "publishedBy":
+		return ec.fieldContext_IndicatorPublication_publishedBy(ctx, field)
+	case "publishedDept":
+		return ec.fieldContext_IndicatorPublication_publishedDept(ctx, field)
+	case "publishedAt":
+		return ec.fieldContext_IndicatorPublication_publishedAt(ctx, field)
+	case "weightsVersion":
+		return ec.fieldContext_IndicatorPublication_weightsVersion(ctx, field)
+	case "rulesVersion":
+		return ec.fieldContext_IndicatorPublication_rulesVersion(ctx, field)
+	case "checksum":
+		return ec.fieldContext_IndicatorPublication_checksum(ctx, field)
+	case "rows":
+		return ec.fieldContext_IndicatorPublication_rows(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IndicatorPublication", field.Name)
+}
+
 func (ec *executionContext) childFields_IndicatorRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "periodStart":
@@ -6121,6 +6688,8 @@ func (ec *executionContext) childFields_IndicatorRow(ctx context.Context, field 
 		return ec.fieldContext_IndicatorRow_kind(ctx, field)
 	case "majorCode":
 		return ec.fieldContext_IndicatorRow_majorCode(ctx, field)
+	case "reporterGroup":
+		return ec.fieldContext_IndicatorRow_reporterGroup(ctx, field)
 	case "figures":
 		return ec.fieldContext_IndicatorRow_figures(ctx, field)
 	case "figure":
@@ -6175,6 +6744,8 @@ func (ec *executionContext) childFields_InspectionRound(ctx context.Context, fie
 		return ec.fieldContext_InspectionRound_drawn(ctx, field)
 	case "previousRound":
 		return ec.fieldContext_InspectionRound_previousRound(ctx, field)
+	case "previousRounds":
+		return ec.fieldContext_InspectionRound_previousRounds(ctx, field)
 	case "targetsHash":
 		return ec.fieldContext_InspectionRound_targetsHash(ctx, field)
 	case "inspectorsHash":
@@ -6315,6 +6886,8 @@ func (ec *executionContext) childFields_ParkingLot(ctx context.Context, field gr
 		return ec.fieldContext_ParkingLot_freeSpaces(ctx, field)
 	case "contact":
 		return ec.fieldContext_ParkingLot_contact(ctx, field)
+	case "openedAt":
+		return ec.fieldContext_ParkingLot_openedAt(ctx, field)
 	case "version":
 		return ec.fieldContext_ParkingLot_version(ctx, field)
 	}
@@ -7001,6 +7574,20 @@ func (ec *executionContext) field_Entity_findManyViolationByIDs_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_IndicatorPublication_rows_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "groupBy",
+		func(ctx context.Context, v any) (*evaluation.Dim, error) {
+			return ec.unmarshalOIndicatorDimension2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐDim(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupBy"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_IndicatorRow_figure_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7082,6 +7669,28 @@ func (ec *executionContext) field_Mutation_approveAccessRequest_args(ctx context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_approveCaseRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "note",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["note"] = arg1
 	return args, nil
 }
 
@@ -7289,6 +7898,36 @@ func (ec *executionContext) field_Mutation_drawInspections_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_publishIndicators_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (evaluation.Period, error) {
+			return ec.unmarshalNIndicatorPeriod2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPeriod(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "at",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["at"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_publishInspectionRound_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7423,6 +8062,28 @@ func (ec *executionContext) field_Mutation_rejectAccessRequest_args(ctx context.
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_rejectCaseRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "note",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["note"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_reportCase_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7514,6 +8175,74 @@ func (ec *executionContext) field_Mutation_requestAccess_args(ctx context.Contex
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_requestCaseBacklog_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_requestCaseDeferral_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "extraDays",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["extraDays"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg3
 	return args, nil
 }
 
@@ -7961,6 +8690,28 @@ func (ec *executionContext) field_Query_department_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_indicatorPublications_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (evaluation.Period, error) {
+			return ec.unmarshalNIndicatorPeriod2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPeriod(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "at",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["at"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_indicators_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8191,6 +8942,42 @@ func (ec *executionContext) field_Query_parkingLots_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_parkingSpacesAdded_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "until",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["until"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_pendingCaseRequests_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_properties_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8240,6 +9027,36 @@ func (ec *executionContext) field_Query_property_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_publishedIndicators_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (evaluation.Period, error) {
+			return ec.unmarshalNIndicatorPeriod2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPeriod(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "at",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["at"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg2
 	return args, nil
 }
 
@@ -8791,6 +9608,52 @@ func (ec *executionContext) _AccessRequest_createdAt(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_AccessRequest_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AccessRequest", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _AddedParking_lots(ctx context.Context, field graphql.CollectedField, obj *parking.Added) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AddedParking_lots(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lots, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AddedParking_lots(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AddedParking", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AddedParking_spaces(ctx context.Context, field graphql.CollectedField, obj *parking.Added) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AddedParking_spaces(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Spaces, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AddedParking_spaces(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AddedParking", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditChainStatus_ok(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainStatus) (ret graphql.Marshaler) {
@@ -10332,6 +11195,61 @@ func (ec *executionContext) fieldContext_Case_timeline(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Case_requests(ctx context.Context, field graphql.CollectedField, obj *cases.Case) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Case_requests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Case().Requests(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				dataset, err := ec.unmarshalNString2string(ctx, "cases")
+				if err != nil {
+					var zeroVal []*cases.Request
+					return zeroVal, err
+				}
+				group, err := ec.unmarshalNString2string(ctx, "workflow")
+				if err != nil {
+					var zeroVal []*cases.Request
+					return zeroVal, err
+				}
+				if ec.Directives.Access == nil {
+					var zeroVal []*cases.Request
+					return zeroVal, errors.New("directive access is not implemented")
+				}
+				return ec.Directives.Access(ctx, obj, directive0, dataset, group, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*cases.Request) graphql.Marshaler {
+			return ec.marshalOCaseRequest2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Case_requests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Case",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Case_property(ctx context.Context, field graphql.CollectedField, obj *cases.Case) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11042,6 +11960,314 @@ func (ec *executionContext) _CaseRating_at(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_CaseRating_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CaseRating", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CaseRequest_id(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CaseRequest_case(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_case(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CaseRequest().Case(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *cases.Case) graphql.Marshaler {
+			return ec.marshalOCase2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐCase(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_case(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CaseRequest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Case(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CaseRequest_kind(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v cases.RequestKind) graphql.Marshaler {
+			return ec.marshalNCaseRequestKind2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "CaseRequestKind")
+}
+
+func (ec *executionContext) _CaseRequest_extraDays(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_extraDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExtraDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_extraDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CaseRequest_reason(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "String")
+}
+
+func (ec *executionContext) _CaseRequest_status(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CaseRequest().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v cases.RequestStatus) graphql.Marshaler {
+			return ec.marshalNCaseRequestStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, true, true, "CaseRequestStatus")
+}
+
+func (ec *executionContext) _CaseRequest_requestedBy(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_requestedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_requestedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "String")
+}
+
+func (ec *executionContext) _CaseRequest_requestedDept(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_requestedDept(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedDept, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_requestedDept(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "String")
+}
+
+func (ec *executionContext) _CaseRequest_requestedAt(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_requestedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_requestedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CaseRequest_caseDeadline(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_caseDeadline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CaseDeadline, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_caseDeadline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CaseRequest_decidedBy(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_decidedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CaseRequest().DecidedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_decidedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, true, true, "String")
+}
+
+func (ec *executionContext) _CaseRequest_decidedAt(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_decidedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecidedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_decidedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CaseRequest_decisionNote(ctx context.Context, field graphql.CollectedField, obj *cases.Request) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseRequest_decisionNote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecisionNote, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseRequest_decisionNote(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseRequest", field, false, false, "String")
 }
 
 func (ec *executionContext) _CaseUpsert_outcome(ctx context.Context, field graphql.CollectedField, obj *model.CaseUpsert) (ret graphql.Marshaler) {
@@ -12461,6 +13687,326 @@ func (ec *executionContext) fieldContext_GroupAccess_visibleIn(_ context.Context
 	return graphql.NewScalarFieldContext("GroupAccess", field, false, false, "String")
 }
 
+func (ec *executionContext) _IndicatorPublication_id(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "ID")
+}
+
+func (ec *executionContext) _IndicatorPublication_period(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Period, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v evaluation.Period) graphql.Marshaler {
+			return ec.marshalNIndicatorPeriod2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "IndicatorPeriod")
+}
+
+func (ec *executionContext) _IndicatorPublication_periodStart(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_periodStart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IndicatorPublication().PeriodStart(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_periodStart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, true, true, "DateTime")
+}
+
+func (ec *executionContext) _IndicatorPublication_periodEnd(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_periodEnd(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IndicatorPublication().PeriodEnd(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_periodEnd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, true, true, "DateTime")
+}
+
+func (ec *executionContext) _IndicatorPublication_version(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "Int")
+}
+
+func (ec *executionContext) _IndicatorPublication_reason(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "String")
+}
+
+func (ec *executionContext) _IndicatorPublication_publishedBy(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_publishedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PublishedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_publishedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "String")
+}
+
+func (ec *executionContext) _IndicatorPublication_publishedDept(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_publishedDept(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PublishedDept, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_publishedDept(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "String")
+}
+
+func (ec *executionContext) _IndicatorPublication_publishedAt(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_publishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PublishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_publishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _IndicatorPublication_weightsVersion(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_weightsVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WeightsVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_weightsVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "String")
+}
+
+func (ec *executionContext) _IndicatorPublication_rulesVersion(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_rulesVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RulesVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_rulesVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "Int")
+}
+
+func (ec *executionContext) _IndicatorPublication_checksum(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_checksum(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Checksum, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_checksum(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPublication", field, false, false, "String")
+}
+
+func (ec *executionContext) _IndicatorPublication_rows(ctx context.Context, field graphql.CollectedField, obj *evaluation.PublishedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPublication_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.IndicatorPublication().Rows(ctx, obj, fc.Args["groupBy"].(*evaluation.Dim))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*evaluation.Row) graphql.Marshaler {
+			return ec.marshalNIndicatorRow2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPublication_rows(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IndicatorPublication",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorRow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_IndicatorPublication_rows_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _IndicatorRow_periodStart(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12619,6 +14165,29 @@ func (ec *executionContext) _IndicatorRow_majorCode(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_IndicatorRow_majorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorRow", field, true, true, "String")
+}
+
+func (ec *executionContext) _IndicatorRow_reporterGroup(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorRow_reporterGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IndicatorRow().ReporterGroup(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorRow_reporterGroup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("IndicatorRow", field, true, true, "String")
 }
 
@@ -13142,6 +14711,29 @@ func (ec *executionContext) _InspectionRound_previousRound(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_InspectionRound_previousRound(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InspectionRound", field, true, true, "String")
+}
+
+func (ec *executionContext) _InspectionRound_previousRounds(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InspectionRound_previousRounds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousRounds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InspectionRound_previousRounds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InspectionRound", field, false, false, "String")
 }
 
 func (ec *executionContext) _InspectionRound_targetsHash(ctx context.Context, field graphql.CollectedField, obj *property.Round) (ret graphql.Marshaler) {
@@ -14212,6 +15804,182 @@ func (ec *executionContext) fieldContext_Mutation_backlogCase(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_requestCaseDeferral(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestCaseDeferral(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestCaseDeferral(ctx, fc.Args["id"].(string), fc.Args["extraDays"].(int), fc.Args["reason"].(string), fc.Args["version"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *cases.Request) graphql.Marshaler {
+			return ec.marshalNCaseRequest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestCaseDeferral(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestCaseDeferral_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_requestCaseBacklog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestCaseBacklog(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestCaseBacklog(ctx, fc.Args["id"].(string), fc.Args["reason"].(string), fc.Args["version"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *cases.Request) graphql.Marshaler {
+			return ec.marshalNCaseRequest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestCaseBacklog(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestCaseBacklog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_approveCaseRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_approveCaseRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ApproveCaseRequest(ctx, fc.Args["id"].(string), fc.Args["note"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *cases.Request) graphql.Marshaler {
+			return ec.marshalNCaseRequest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_approveCaseRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_approveCaseRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rejectCaseRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rejectCaseRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RejectCaseRequest(ctx, fc.Args["id"].(string), fc.Args["note"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *cases.Request) graphql.Marshaler {
+			return ec.marshalNCaseRequest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rejectCaseRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rejectCaseRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_rateCase(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14294,6 +16062,50 @@ func (ec *executionContext) fieldContext_Mutation_reportIssue(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_reportIssue_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_publishIndicators(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_publishIndicators(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PublishIndicators(ctx, fc.Args["period"].(evaluation.Period), fc.Args["at"].(time.Time), fc.Args["reason"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *evaluation.PublishedView) graphql.Marshaler {
+			return ec.marshalNIndicatorPublication2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPublishedView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_publishIndicators(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorPublication(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_publishIndicators_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -15753,6 +17565,29 @@ func (ec *executionContext) fieldContext_ParkingLot_contact(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ParkingLot_openedAt(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkingLot_openedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OpenedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ParkingLot_openedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkingLot", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _ParkingLot_version(ctx context.Context, field graphql.CollectedField, obj *parking.Lot) (ret graphql.Marshaler) {
@@ -17499,6 +19334,50 @@ func (ec *executionContext) fieldContext_Query_caseClasses(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_pendingCaseRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_pendingCaseRequests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PendingCaseRequests(ctx, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*cases.Request) graphql.Marshaler {
+			return ec.marshalNCaseRequest2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_pendingCaseRequests(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_pendingCaseRequests_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_accessCatalog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17915,6 +19794,94 @@ func (ec *executionContext) fieldContext_Query_snapshot(ctx context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_indicatorPublications(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_indicatorPublications(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().IndicatorPublications(ctx, fc.Args["period"].(evaluation.Period), fc.Args["at"].(time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*evaluation.PublishedView) graphql.Marshaler {
+			return ec.marshalNIndicatorPublication2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPublishedViewᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_indicatorPublications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorPublication(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_indicatorPublications_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_publishedIndicators(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_publishedIndicators(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PublishedIndicators(ctx, fc.Args["period"].(evaluation.Period), fc.Args["at"].(time.Time), fc.Args["version"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *evaluation.PublishedView) graphql.Marshaler {
+			return ec.marshalOIndicatorPublication2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPublishedView(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_publishedIndicators(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorPublication(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_publishedIndicators_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_parkingLot(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18075,6 +20042,50 @@ func (ec *executionContext) fieldContext_Query_parkingOpeningRate(_ context.Cont
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_OpeningRate(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_parkingSpacesAdded(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_parkingSpacesAdded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ParkingSpacesAdded(ctx, fc.Args["since"].(time.Time), fc.Args["until"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *parking.Added) graphql.Marshaler {
+			return ec.marshalNAddedParking2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐAdded(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_parkingSpacesAdded(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AddedParking(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_parkingSpacesAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -24851,6 +26862,44 @@ func (ec *executionContext) _AccessRequest(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var addedParkingImplementors = []string{"AddedParking"}
+
+func (ec *executionContext) _AddedParking(ctx context.Context, sel ast.SelectionSet, obj *parking.Added) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, addedParkingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AddedParking")
+		case "lots":
+			out.Values[i] = ec._AddedParking_lots(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "spaces":
+			out.Values[i] = ec._AddedParking_spaces(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var auditChainStatusImplementors = []string{"AuditChainStatus"}
 
 func (ec *executionContext) _AuditChainStatus(ctx context.Context, sel ast.SelectionSet, obj *model.AuditChainStatus) graphql.Marshaler {
@@ -25347,6 +27396,12 @@ func (ec *executionContext) _Case(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Case_timeline(ctx, field, obj)
 				})
+		case "requests":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Case_requests(ctx, field, obj)
+				})
 		case "property":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -25636,6 +27691,102 @@ func (ec *executionContext) _CaseRating(ctx context.Context, sel ast.SelectionSe
 			out.Values[i] = ec._CaseRating_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var caseRequestImplementors = []string{"CaseRequest"}
+
+func (ec *executionContext) _CaseRequest(ctx context.Context, sel ast.SelectionSet, obj *cases.Request) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, caseRequestImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CaseRequest")
+		case "id":
+			out.Values[i] = ec._CaseRequest_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "case":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CaseRequest_case(ctx, field, obj)
+				})
+		case "kind":
+			out.Values[i] = ec._CaseRequest_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "extraDays":
+			out.Values[i] = ec._CaseRequest_extraDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._CaseRequest_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CaseRequest_status(ctx, field, obj)
+				})
+		case "requestedBy":
+			out.Values[i] = ec._CaseRequest_requestedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "requestedDept":
+			out.Values[i] = ec._CaseRequest_requestedDept(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "requestedAt":
+			out.Values[i] = ec._CaseRequest_requestedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "caseDeadline":
+			out.Values[i] = ec._CaseRequest_caseDeadline(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "decidedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CaseRequest_decidedBy(ctx, field, obj)
+				})
+		case "decidedAt":
+			out.Values[i] = ec._CaseRequest_decidedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "decisionNote":
+			out.Values[i] = ec._CaseRequest_decisionNote(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -26273,6 +28424,102 @@ func (ec *executionContext) _GroupAccess(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var indicatorPublicationImplementors = []string{"IndicatorPublication"}
+
+func (ec *executionContext) _IndicatorPublication(ctx context.Context, sel ast.SelectionSet, obj *evaluation.PublishedView) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, indicatorPublicationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IndicatorPublication")
+		case "id":
+			out.Values[i] = ec._IndicatorPublication_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "period":
+			out.Values[i] = ec._IndicatorPublication_period(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "periodStart":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IndicatorPublication_periodStart(ctx, field, obj)
+				})
+		case "periodEnd":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IndicatorPublication_periodEnd(ctx, field, obj)
+				})
+		case "version":
+			out.Values[i] = ec._IndicatorPublication_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._IndicatorPublication_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "publishedBy":
+			out.Values[i] = ec._IndicatorPublication_publishedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "publishedDept":
+			out.Values[i] = ec._IndicatorPublication_publishedDept(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "publishedAt":
+			out.Values[i] = ec._IndicatorPublication_publishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "weightsVersion":
+			out.Values[i] = ec._IndicatorPublication_weightsVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rulesVersion":
+			out.Values[i] = ec._IndicatorPublication_rulesVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "checksum":
+			out.Values[i] = ec._IndicatorPublication_checksum(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rows":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IndicatorPublication_rows(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var indicatorRowImplementors = []string{"IndicatorRow"}
 
 func (ec *executionContext) _IndicatorRow(ctx context.Context, sel ast.SelectionSet, obj *evaluation.Row) graphql.Marshaler {
@@ -26323,6 +28570,12 @@ func (ec *executionContext) _IndicatorRow(ctx context.Context, sel ast.Selection
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._IndicatorRow_majorCode(ctx, field, obj)
+				})
+		case "reporterGroup":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IndicatorRow_reporterGroup(ctx, field, obj)
 				})
 		case "figures":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -26491,6 +28744,11 @@ func (ec *executionContext) _InspectionRound(ctx context.Context, sel ast.Select
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._InspectionRound_previousRound(ctx, field, obj)
 				})
+		case "previousRounds":
+			out.Values[i] = ec._InspectionRound_previousRounds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "targetsHash":
 			out.Values[i] = ec._InspectionRound_targetsHash(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -26777,6 +29035,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "requestCaseDeferral":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestCaseDeferral(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestCaseBacklog":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestCaseBacklog(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "approveCaseRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_approveCaseRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rejectCaseRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rejectCaseRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "rateCase":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_rateCase(ctx, field)
@@ -26787,6 +29073,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "reportIssue":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_reportIssue(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "publishIndicators":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_publishIndicators(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -27164,6 +29457,11 @@ func (ec *executionContext) _ParkingLot(ctx context.Context, sel ast.SelectionSe
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ParkingLot_contact(ctx, field, obj)
 				})
+		case "openedAt":
+			out.Values[i] = ec._ParkingLot_openedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "version":
 			out.Values[i] = ec._ParkingLot_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -27790,6 +30088,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_caseClasses(ctx, field)
 				})
+		case "pendingCaseRequests":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_pendingCaseRequests(ctx, field)
+				})
 		case "accessCatalog":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -27850,6 +30154,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_snapshot(ctx, field)
 				})
+		case "indicatorPublications":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_indicatorPublications(ctx, field)
+				})
+		case "publishedIndicators":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_publishedIndicators(ctx, field)
+				})
 		case "parkingLot":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -27873,6 +30189,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_parkingOpeningRate(ctx, field)
+				})
+		case "parkingSpacesAdded":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_parkingSpacesAdded(ctx, field)
 				})
 		case "property":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -29364,6 +31686,14 @@ func (ec *executionContext) marshalNAccessRequestStatus2githubᚗcomᚋfengcheng
 	return res
 }
 
+func (ec *executionContext) marshalNAddedParking2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐAdded(ctx context.Context, sel ast.SelectionSet, v *parking.Added) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AddedParking!")
+		return graphql.Null
+	}
+	return ec._AddedParking(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAuditChainStatus2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐAuditChainStatus(ctx context.Context, sel ast.SelectionSet, v *model.AuditChainStatus) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuditChainStatus!")
@@ -29579,6 +31909,60 @@ func (ec *executionContext) marshalNCaseKind2githubᚗcomᚋfengchengᚋdatahub�
 	return res
 }
 
+func (ec *executionContext) marshalNCaseRequest2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestᚄ(ctx context.Context, sel ast.SelectionSet, v []*cases.Request) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCaseRequest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequest(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCaseRequest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequest(ctx context.Context, sel ast.SelectionSet, v *cases.Request) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CaseRequest!")
+		return graphql.Null
+	}
+	return ec._CaseRequest(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCaseRequestKind2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestKind(ctx context.Context, v any) (cases.RequestKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := cases.RequestKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCaseRequestKind2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestKind(ctx context.Context, sel ast.SelectionSet, v cases.RequestKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CaseRequestKind!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNCaseRequestStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestStatus(ctx context.Context, v any) (cases.RequestStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := cases.RequestStatus(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCaseRequestStatus2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestStatus(ctx context.Context, sel ast.SelectionSet, v cases.RequestStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CaseRequestStatus!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNCaseSource2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐSource(ctx context.Context, v any) (cases.Source, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := cases.Source(tmp)
@@ -29691,6 +32075,24 @@ func (ec *executionContext) unmarshalNDateTime2timeᚐTime(ctx context.Context, 
 func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
 	res := model.MarshalDateTime(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNDateTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	res, err := model.UnmarshalDateTime(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDateTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DateTime!")
+		return graphql.Null
+	}
+	_ = sel
+	res := model.MarshalDateTime(*v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
 	}
@@ -29930,6 +32332,30 @@ func (ec *executionContext) marshalNIndicatorPeriod2githubᚗcomᚋfengchengᚋd
 		graphql.AddInvalidNullFromMarshaler(ctx, "IndicatorPeriod!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNIndicatorPublication2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPublishedViewᚄ(ctx context.Context, sel ast.SelectionSet, v []*evaluation.PublishedView) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIndicatorPublication2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPublishedView(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNIndicatorPublication2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPublishedView(ctx context.Context, sel ast.SelectionSet, v *evaluation.PublishedView) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IndicatorPublication!")
+		return graphql.Null
+	}
+	return ec._IndicatorPublication(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNIndicatorRow2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*evaluation.Row) graphql.Marshaler {
@@ -31177,6 +33603,25 @@ func (ec *executionContext) marshalOCaseRating2ᚖgithubᚗcomᚋfengchengᚋdat
 	return ec._CaseRating(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOCaseRequest2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequestᚄ(ctx context.Context, sel ast.SelectionSet, v []*cases.Request) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCaseRequest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐRequest(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOCaseSource2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋcasesᚐSourceᚄ(ctx context.Context, v any) ([]cases.Source, error) {
 	if v == nil {
 		return nil, nil
@@ -31441,12 +33886,38 @@ func (ec *executionContext) marshalOIndicatorDimension2ᚕgithubᚗcomᚋfengche
 	return ret
 }
 
+func (ec *executionContext) unmarshalOIndicatorDimension2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐDim(ctx context.Context, v any) (*evaluation.Dim, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := evaluation.Dim(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOIndicatorDimension2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐDim(ctx context.Context, sel ast.SelectionSet, v *evaluation.Dim) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
 func (ec *executionContext) unmarshalOIndicatorFilter2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐIndicatorFilter(ctx context.Context, v any) (*model.IndicatorFilter, error) {
 	if v == nil {
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputIndicatorFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOIndicatorPublication2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐPublishedView(ctx context.Context, sel ast.SelectionSet, v *evaluation.PublishedView) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._IndicatorPublication(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOInspection2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋpropertyᚐInspectionᚄ(ctx context.Context, sel ast.SelectionSet, v []*property.Inspection) graphql.Marshaler {

@@ -212,7 +212,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		CaseService:      a.Cases,
 		DirectoryService: dir,
 		PropertyService: property.NewService(property.Config{Store: propertyStore, Authorizer: decider, KnownJurisdiction: dir.Exists,
-			Auditor: auditor, Now: opts.Now}),
+			Auditor: auditor, Now: opts.Now, Calendar: cal, RecusalRounds: cfg.DrawRecusalRounds}),
 		ViolationService: violation.NewService(violation.Config{Store: postgres.NewViolationStore(pool), Authorizer: decider, KnownJurisdiction: dir.Exists,
 			Calendar: cal, Auditor: auditor, Permits: permitRegister{propertyStore}, Now: opts.Now}),
 		ParkingService: parking.NewService(parking.Config{Store: parkingStore, Authorizer: decider, KnownJurisdiction: dir.Exists, Auditor: auditor,
@@ -266,8 +266,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	return a, nil
 }
 
-// consolePages serves the governance console and, in development mode only,
-// its demo login (404 in production).
+// consolePages serves the governance console, the API explorer (GraphiQL at
+// "/") and, in development mode only, the console's demo login (404 in
+// production).
 // Tokens are checked against the wall clock, so the login mints with it
 // too (not Options.Now).
 func consolePages(cfg config.Config) map[string]http.Handler {
@@ -278,6 +279,7 @@ func consolePages(cfg config.Config) map[string]http.Handler {
 		"GET /console/":           static,
 		"GET /console/dev-login":  login,
 		"POST /console/dev-login": login,
+		"GET /{$}":                console.Explorer(console.Assets()),
 	}
 }
 

@@ -160,6 +160,9 @@ const viaJurisdiction = "returns directory or governance data (departments, juri
 // with registerCase/dispatchCase/submitCaseHandling, which are exercised.
 const sameTransition = "one more action of cases.Service.Transition, whose answer is audited (access.AuditReturned) as exercised by Mutation.submitCaseHandling"
 
+const caseRequest = "a deferral or backlog request holds no personal data; its case resolves through the audited cases loader " +
+	"(cases.Service.GetMany, as Query.case), and an approval's transition is audited like Mutation.deferCase"
+
 // disclosures is the registry: every root field whose result can reach an
 // audited dataset's types must be here.
 var disclosures = map[string]disclosure{
@@ -237,6 +240,11 @@ var disclosures = map[string]disclosure{
 	"Mutation.verifyCase":                     {exempt: sameTransition},
 	"Mutation.deferCase":                      {exempt: sameTransition},
 	"Mutation.backlogCase":                    {exempt: sameTransition},
+	"Mutation.requestCaseDeferral":            {exempt: caseRequest},
+	"Mutation.requestCaseBacklog":             {exempt: caseRequest},
+	"Mutation.approveCaseRequest":             {exempt: caseRequest},
+	"Mutation.rejectCaseRequest":              {exempt: caseRequest},
+	"Query.pendingCaseRequests":               {exempt: caseRequest},
 	"Mutation.rateCase":                       {exempt: "cases.Service.Rate audits its answer as Transition does (access.AuditReturned); a rating needs a closed case of the citizen"},
 	"Subscription.caseUpdated":                {exempt: "each event is a read audited in cases.Service.Watch (see subscription tests)"},
 	"Subscription.violationUpdated":           {exempt: "each event is a read audited in violation.Service.Watch (see subscription tests)"},

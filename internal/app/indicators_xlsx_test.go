@@ -63,7 +63,7 @@ func TestIndicatorsWorkbook(t *testing.T) {
 		t.Fatalf("GET /indicators.xlsx: %d %s", res.StatusCode, body)
 	}
 	sheets := readWorkbook(t, body)
-	for _, s := range []string{"about", "handling", "handling_time", "citizens", "other_datasets", "composite", "definitions"} {
+	for _, s := range []string{"about", "handling", "handling_time", "citizens", "reporting", "dispatch", "density", "other_datasets", "composite", "definitions"} {
 		if len(sheets[s]) == 0 {
 			t.Fatalf("sheet %s missing: %v", s, sheets)
 		}

@@ -66,9 +66,18 @@ type Case struct {
 	ClosedAt         *time.Time
 	ReworkCount      int
 	DeferCount       int
-	Rating           *Rating
-	SourceDept       string
-	ExternalID       string
+	// ReturnCount is how often the case was returned by the department it
+	// was dispatched to (退回: not its responsibility).
+	ReturnCount int
+	// FirstHandledAt and FirstDeadline are the first handling feedback and
+	// the deadline it was judged against: a rework sets a fresh deadline and
+	// the row keeps the last handling, but a case handled late the first
+	// time stays late (internal/evaluation, "Indicator definitions").
+	FirstHandledAt *time.Time
+	FirstDeadline  *time.Time
+	Rating         *Rating
+	SourceDept     string
+	ExternalID     string
 	// CitizenKey is the citizen app's idempotency key of a citizen's own
 	// report (unique per citizen, apart from every external id); empty
 	// otherwise. It is written, never read back.

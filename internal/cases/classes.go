@@ -49,6 +49,36 @@ func (c Class) Deadline(cal Calendar, from time.Time) time.Time {
 	return cal.AddWorkingDays(from, c.Limit.Days)
 }
 
+// VerifyLimit is the limit for an on-site check by a supervisor: verifying
+// a report before it is registered (核实) and checking a handling before the
+// case is closed (核查). National practice sets a few hours for both; the
+// district takes 2 working hours, and 1 clock hour for emergency classes
+// (their handling limits are 2–5 clock hours, so a longer check would
+// double them).
+func (c Class) VerifyLimit() Limit {
+	if c.Emergency {
+		return Limit{Hours: 1}
+	}
+	return Limit{Hours: 2}
+}
+
+// VerifyBy returns when a check started at from is due: VerifyLimit in
+// working time, or in clock time for an emergency class.
+func (c Class) VerifyBy(cal Calendar, from time.Time) time.Time {
+	d := time.Duration(c.VerifyLimit().Hours) * time.Hour
+	if c.Emergency {
+		return from.Add(d)
+	}
+	return cal.AddWorkingHours(from, d)
+}
+
+// ClosureDeadline returns when a case with the handling deadline deadline
+// must be closed: the handling deadline plus the verification limit (the
+// supervisor checks the handling, 核查, before the command centre closes).
+func (c Class) ClosureDeadline(cal Calendar, deadline time.Time) time.Time {
+	return c.VerifyBy(cal, deadline)
+}
+
 // Duration returns the limit as working time given a working-day length.
 func (l Limit) Duration(workingDay time.Duration) time.Duration {
 	if l.Hours > 0 {

@@ -60,3 +60,28 @@ func TestEveryClassHasEnglishNames(t *testing.T) {
 		}
 	}
 }
+
+// The verification limit (核实, 核查) is 2 working hours, and 1 clock hour
+// for emergencies; the closure deadline is the handling deadline plus it.
+func TestVerificationLimitAndClosureDeadline(t *testing.T) {
+	cal := calendar.Default()
+	cat := cases.DefaultCatalogue()
+	shanghai := time.FixedZone("CST", 8*3600)
+	vending, _ := cat.Lookup(cases.KindEvent, "0501") // 店外经营
+	// Friday 2025-05-16 16:30: one working hour left that day, the second
+	// on Monday morning.
+	fri := time.Date(2025, 5, 16, 16, 30, 0, 0, shanghai)
+	if got, want := vending.ClosureDeadline(cal, fri), time.Date(2025, 5, 19, 9, 30, 0, 0, shanghai); !got.Equal(want) {
+		t.Errorf("closure deadline %s, want %s", got, want)
+	}
+	collapse, _ := cat.Lookup(cases.KindEvent, "0401") // 路面塌陷
+	sat := time.Date(2025, 5, 17, 23, 30, 0, 0, shanghai)
+	if got, want := collapse.VerifyBy(cal, sat), sat.Add(time.Hour); !got.Equal(want) {
+		t.Errorf("emergency verification due %s, want %s (one clock hour)", got, want)
+	}
+	for _, c := range cat.All() {
+		if l := c.VerifyLimit(); l.Hours == 0 || l.Days != 0 || l.Hours > 2 {
+			t.Errorf("%s %s: verification limit %+v, want a few hours", c.Kind, c.MinorName, l)
+		}
+	}
+}

@@ -57,6 +57,7 @@ type Store interface {
 	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*Case, map[string]int, error)
 	// CountByParent counts, per parent key, its records within scope.
 	CountByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string) (map[string]int, error)
+	RequestStore
 }
 
 // Authorizer decides what the calling principal may do with a dataset. It
@@ -425,6 +426,9 @@ func (s *Service) Transition(ctx context.Context, id uuid.UUID, a Action, in Tra
 	if in.Version != nil && *in.Version != c.Version {
 		return nil, apperr.New(apperr.Conflict, "the case has changed since you loaded it (your version %d, current version %d, status %s); reload and try again", *in.Version, c.Version, c.Status)
 	}
+	if a == ActionDefer || a == ActionBacklog {
+		return s.directRequest(ctx, d, c, a, in)
+	}
 	next, err := Next(c.Status, a)
 	if err != nil {
 		return nil, err
@@ -436,7 +440,7 @@ func (s *Service) Transition(ctx context.Context, id uuid.UUID, a Action, in Tra
 	switch a {
 	case ActionRegister:
 		c.RegisteredAt = &now
-	case ActionDecline, ActionReturn, ActionRework, ActionBacklog:
+	case ActionDecline, ActionReturn, ActionRework:
 		if in.Note == "" {
 			return nil, apperr.Invalid("note", "give a reason")
 		}
@@ -459,22 +463,17 @@ func (s *Service) Transition(ctx context.Context, id uuid.UUID, a Action, in Tra
 		c.HandledAt = nil
 	case ActionHandle:
 		c.HandledAt = &now
+		if c.FirstHandledAt == nil {
+			c.FirstHandledAt, c.FirstDeadline = &now, c.Deadline
+		}
+	case ActionReturn:
+		c.ReturnCount++
 	case ActionVerify:
 		c.ClosedAt = &now
 	case ActionRework:
 		c.ReworkCount++
 		c.HandledAt = nil
 		c.Deadline = ptr(cl.Deadline(s.cal, now))
-	case ActionDefer:
-		if in.ExtraDays < 1 || in.ExtraDays > 30 {
-			return nil, apperr.Invalid("extraDays", "a deferral extends the deadline by 1 to 30 working days")
-		}
-		base := now
-		if c.Deadline != nil && c.Deadline.After(now) {
-			base = *c.Deadline
-		}
-		c.Deadline = ptr(s.cal.AddWorkingDays(base, in.ExtraDays))
-		c.DeferCount++
 	}
 	c.Status = next
 	c.UpdatedAt = now

@@ -30,24 +30,27 @@ const DevJWTSecret = "fengcheng-datahub-development-only-secret"
 
 // Config is the whole configuration. Each field names its variable.
 type Config struct {
-	Mode           Mode          // DATAHUB_MODE
-	ListenAddr     string        // LISTEN_ADDR
-	DatabaseURL    string        // DATABASE_URL
-	DBMaxConns     int32         // DB_MAX_CONNS
-	DBStmtTimeout  time.Duration // DB_STATEMENT_TIMEOUT
-	RedisURL       string        // REDIS_URL
-	RedisPrefix    string        // REDIS_PREFIX
-	JWTIssuer      string        // JWT_ISSUER
-	JWTAudience    string        // JWT_AUDIENCE
-	JWTPublicKeys  string        // JWT_PUBLIC_KEYS: "kid=path,kid=path"
-	DevJWTSecret   string        // DEV_JWT_SECRET (development mode only)
-	PolicyDir      string        // POLICY_DIR: empty = the policies embedded in the binary
-	HolidayFile    string        // HOLIDAY_CALENDAR: empty = built-in PRC calendar
-	MaxBodyBytes   int64         // MAX_BODY_BYTES
-	RequestTimeout time.Duration // REQUEST_TIMEOUT
-	ShutdownGrace  time.Duration // SHUTDOWN_GRACE
-	LogLevel       string        // LOG_LEVEL: debug, info, warn, error
-	AllowedOrigins []string      // ALLOWED_ORIGINS: for browsers (CORS) and WebSockets; empty = same origin only
+	Mode          Mode          // DATAHUB_MODE
+	ListenAddr    string        // LISTEN_ADDR
+	DatabaseURL   string        // DATABASE_URL
+	DBMaxConns    int32         // DB_MAX_CONNS
+	DBStmtTimeout time.Duration // DB_STATEMENT_TIMEOUT
+	RedisURL      string        // REDIS_URL
+	RedisPrefix   string        // REDIS_PREFIX
+	JWTIssuer     string        // JWT_ISSUER
+	JWTAudience   string        // JWT_AUDIENCE
+	JWTPublicKeys string        // JWT_PUBLIC_KEYS: "kid=path,kid=path"
+	DevJWTSecret  string        // DEV_JWT_SECRET (development mode only)
+	PolicyDir     string        // POLICY_DIR: empty = the policies embedded in the binary
+	HolidayFile   string        // HOLIDAY_CALENDAR: empty = built-in PRC calendar
+	// DrawRecusalRounds (DRAW_RECUSAL_ROUNDS, default 2, 1–12) is how many
+	// past rounds of double-random inspections recusal looks back over.
+	DrawRecusalRounds int
+	MaxBodyBytes      int64         // MAX_BODY_BYTES
+	RequestTimeout    time.Duration // REQUEST_TIMEOUT
+	ShutdownGrace     time.Duration // SHUTDOWN_GRACE
+	LogLevel          string        // LOG_LEVEL: debug, info, warn, error
+	AllowedOrigins    []string      // ALLOWED_ORIGINS: for browsers (CORS) and WebSockets; empty = same origin only
 	// TrustedProxies (TRUSTED_PROXIES: CIDRs or addresses) are the hops
 	// whose X-Forwarded-For is believed when finding the client's address.
 	TrustedProxies []netip.Prefix
@@ -126,6 +129,8 @@ const (
 	WSInitTimeoutDefault      = 10 * time.Second
 	WSRecheckIntervalDefault  = 5 * time.Second
 	WSMaxSubscriptionsDefault = 100
+
+	DrawRecusalRoundsDefault = 2
 )
 
 // Load reads the configuration through getenv (os.Getenv in production,
@@ -223,6 +228,13 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.AuditCheckpointInterval, err = parseDuration(get("AUDIT_CHECKPOINT_INTERVAL", ""), AuditCheckpointIntervalDefault); err != nil {
 		return c, fmt.Errorf("AUDIT_CHECKPOINT_INTERVAL: %w", err)
 	}
+	// The bounds are property.MaxRecusalRounds' (config imports no domain
+	// package): a look-back of zero would switch recusal off.
+	rounds, err := parseInt(get("DRAW_RECUSAL_ROUNDS", ""), DrawRecusalRoundsDefault)
+	if err != nil || rounds < 1 || rounds > 12 {
+		return c, fmt.Errorf("DRAW_RECUSAL_ROUNDS: want a whole number of rounds from 1 to 12")
+	}
+	c.DrawRecusalRounds = int(rounds)
 	return c, c.Validate()
 }
 

@@ -78,3 +78,27 @@ func TestAuditSync(t *testing.T) {
 		t.Error("AUDIT_SYNC=sometimes was accepted")
 	}
 }
+
+// The recusal look-back of double-random draws: two rounds by default,
+// 1–12 when set, anything else refused.
+func TestDrawRecusalRounds(t *testing.T) {
+	load := func(v string) (Config, error) {
+		return Load(func(k string) string {
+			if k == "DRAW_RECUSAL_ROUNDS" {
+				return v
+			}
+			return ""
+		})
+	}
+	if c, err := load(""); err != nil || c.DrawRecusalRounds != 2 {
+		t.Fatalf("default: %d %v, want 2", c.DrawRecusalRounds, err)
+	}
+	if c, err := load("4"); err != nil || c.DrawRecusalRounds != 4 {
+		t.Fatalf("4: %d %v", c.DrawRecusalRounds, err)
+	}
+	for _, bad := range []string{"0", "-1", "13", "two"} {
+		if _, err := load(bad); err == nil || !strings.Contains(err.Error(), "DRAW_RECUSAL_ROUNDS") {
+			t.Errorf("%q: %v, want a DRAW_RECUSAL_ROUNDS error", bad, err)
+		}
+	}
+}

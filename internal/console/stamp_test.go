@@ -14,7 +14,7 @@ import (
 // stampInputs are the console sources the build stamp covers; keep in step
 // with console/scripts/stamp.mjs.
 var (
-	stampFiles = []string{"index.html", "package.json", "package-lock.json", "tsconfig.json", "vite.config.ts", "codegen.ts", "schema.graphql"}
+	stampFiles = []string{"index.html", "explorer.html", "package.json", "package-lock.json", "tsconfig.json", "vite.config.ts", "codegen.ts", "schema.graphql"}
 	stampDirs  = []string{"src", "public"}
 )
 

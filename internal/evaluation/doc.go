@@ -19,17 +19,34 @@
 // P" means an instant in [start of P, end of P). The current period is
 // judged as of now; periods after it are not reported. Every figure is
 // computed from each case's row as it stands: after a rework the row holds
-// the last handling and the deadline the rework set; timelines are not
-// replayed.
+// the last handling and the deadline the rework set, and also the first
+// handling and the deadline it was judged against (first_handled_at,
+// first_deadline); timelines are not replayed.
+//
+// Deadlines. The handling deadline (deadline) is the class's limit from
+// dispatch (from the rework for a reworked case, extended by deferrals).
+// The verification limit of a class is what a supervisor has to check on
+// site: 2 working hours, 1 clock hour for emergency classes
+// (cases.Class.VerifyLimit). The closure deadline = the handling deadline
+// + the verification limit (cases.Class.ClosureDeadline): the handling is
+// due by the deadline, its check and the closure after it.
 //
 //   - Registered: registered_at in P. Dispatched: dispatched_at in P.
 //   - Handled in P: handled_at (the last handling feedback) in P, for
-//     dispatched cases. Handled on time: handled_at ≤ deadline.
+//     dispatched cases. Handled on time: handled_at ≤ deadline, and the
+//     first handling was by the deadline it was judged against
+//     (first_handled_at ≤ first_deadline). Rework does not reset
+//     punctuality: a case handled late the first time stays late however
+//     punctually it is handled after failing verification. Where the first
+//     handling is unknown (reworked cases from before it was recorded) the
+//     last handling decides.
 //   - Due to handle in P = handled in P + dispatched cases whose deadline
 //     fell in P before now and that were not handled by the end of P.
-//   - Closed in P: closed_at in P. Closed on time: closed_at ≤ deadline.
-//   - Due to close in P = closed in P + dispatched cases whose deadline fell
-//     in P before now and that were not closed by the end of P.
+//   - Closed in P: closed_at in P. Closed on time: closed_at ≤ the closure
+//     deadline, and the first handling was not late (as above).
+//   - Due to close in P = closed in P + dispatched cases whose closure
+//     deadline fell in P before now and that were not closed by the end of
+//     P.
 //
 // The two parts of each "due" are disjoint, so a case is due at most once
 // in a period and handled ≤ due, closed ≤ due. A case closed early (before
@@ -41,7 +58,16 @@
 // The deadline is always the final one: a deferred case (缓办) counts
 // against its extended deadline, and is on time if handled or closed by it.
 // Cases in backlog (挂账, status BACKLOG) are not due: the command centre
-// has recorded that they cannot be solved now.
+// has recorded that they cannot be solved now. Neither can rewrite the
+// past: deferral and backlog are requests the command centre approves
+// (internal/cases, requests.go), refused once the deadline has passed, and
+// a deferral extends the deadline the case had, so a case late in a month
+// stays late in it.
+//
+// Published periods are frozen: Service.Publish stores a closed period's
+// rows (every standard grouping, exact and as public callers see them) as
+// a version that never changes; a correction is a new version with a
+// reason. The live figures above keep following the cases.
 //
 //   - Handling rate = handled in P / due to handle in P.
 //   - On-time handling rate = handled on time in P / due to handle in P.
@@ -67,9 +93,70 @@
 //   - Participation = cases registered in P raised by citizens (sources
 //     CITIZEN_REPORT, the citizen app, and HOTLINE_12345) / cases registered
 //     in P.
-//   - Violations found = violations discovered in P; violations demolished =
-//     outcome DEMOLISHED with resolved_at in P, and their area in m²
-//     (demolished_area_m2, else the recorded area_m2).
+//
+// Reporting (上报), per reporter group when grouped by REPORTER_GROUP (or
+// filtered by sources). Cases record the channel a report came by, not the
+// person: SUPERVISOR = INSPECTOR_PATROL (信息采集监督员 and grid staff),
+// CITIZEN = CITIZEN_REPORT and HOTLINE_12345, AUTOMATED = DRONE_PATROL and
+// VIDEO_ANALYTICS, DEPARTMENT = ENFORCEMENT_TERMINAL and
+// ASSIGNED_BY_SUPERIOR, MEDIA. A report is received at reported_at and
+// decided when registered (registered_at) or declined (不予立案, status
+// NOT_REGISTERED; decided at the row's last update, the status being
+// terminal). Reports still awaiting a decision count in reports only.
+//
+//   - Reports (上报数) = reports received in P, whatever became of them.
+//   - Valid-report rate (有效上报率) = reports received in P and registered /
+//     reports received in P and decided.
+//   - Declined-report rate = reports received in P and declined / reports
+//     received in P and decided (立案准确率 as "declined reports / reports":
+//     the share of reports that should not have been made; lower is
+//     better, and 1 − it is the valid-report rate).
+//   - On-time verification rate (按时核实率) = reports received in P and
+//     decided by reported_at + the class's verification limit / reports
+//     received in P and decided.
+//   - On-time check rate (按时核查率) = cases closed in P whose closing check
+//     came by the last handled_at + the verification limit / cases closed
+//     in P.
+//
+// Dispatch, deferral and backlog, per case dispatched in P (dispatched_at,
+// the last dispatch), as the row stands:
+//
+//   - Return rate = cases dispatched in P that the department returned at
+//     least once (退回, return_count > 0) / cases dispatched in P; dispatch
+//     accuracy (派遣准确率) = 1 − return rate = cases dispatched in P never
+//     returned / cases dispatched in P.
+//   - Deferral rate (延期率) = cases dispatched in P deferred at least once
+//     (defer_count > 0) / cases dispatched in P.
+//   - Backlog rate (挂账率) = cases dispatched in P that are in backlog
+//     (status BACKLOG) / cases dispatched in P.
+//
+// Rework per failed verification, beside the rework rate per case:
+//
+//   - Failed verifications = Σ rework_count over cases closed in P (each
+//     failed check counted).
+//   - Rework per verification = failed verifications / verifications of the
+//     cases closed in P = Σ rework_count / (closed in P + Σ rework_count):
+//     every closed case passed one check and failed rework_count.
+//
+// Density, from the directory (jurisdictions: GRID rows and area_km2):
+//
+//   - Problems per grid = cases registered in P / unit grids (GRID
+//     jurisdictions) in the row's jurisdiction; per km² = cases registered
+//     in P / the row's area in km² (the Figure's denominator holds the area
+//     in m², rounded). The row's jurisdiction is its community or street
+//     when grouped by them, else the filter's jurisdiction (the district
+//     without one); empty where the area is unknown or there is no grid.
+//     Like the other datasets' figures, empty when grouped by department,
+//     class or reporter group or filtered by a case property.
+//   - Violations found = violations of every kind discovered in P; illegal
+//     construction found = those of kind ILLEGAL_CONSTRUCTION. Violations
+//     demolished = illegal buildings (ILLEGAL_CONSTRUCTION) with outcome
+//     DEMOLISHED and resolved_at in P, and their area in m²
+//     (demolished_area_m2, else the recorded area_m2): the demolition
+//     figure counts buildings only. Violations removed = the other kinds
+//     (street occupation, advertising, dumping, parking) with outcome
+//     DEMOLISHED (removed, cleared) and resolved_at in P. The violations
+//     list filters by outcome (violations(filter: {outcome: …})).
 //   - Shared-parking opening rate = government lots open for off-peak sharing
 //     (kind GOVERNMENT_SHARED with shared spaces) / government lots
 //     (is_government), among lots registered by the end of P. The sharing
@@ -84,7 +171,10 @@
 // not exist.
 //
 // Composite score = Σ weight × normalised value over the figures
-// policies/weights.yaml names, where rates count as they are, rates where
+// policies/weights.yaml names for the row's kind (RowKind: department rows,
+// grouped by department, weigh only the figures a handling department
+// controls; area rows — district, street, community, case class — the
+// rest too), where rates count as they are, rates where
 // lower is better (rework, overdue-pending) as 1 − x, and satisfaction as
 // (mean − 1) / 4; suppressed when any input is suppressed, else empty when
 // any input is empty.
@@ -98,10 +188,15 @@
 //
 //   - Its base: a count itself; a rate its denominator; a mean or
 //     percentile the cases averaged (handled cases for the handling times,
-//     rated cases for satisfaction).
+//     rated cases for satisfaction). The reporting rates rest on the
+//     decided reports, the on-time check rate, failed verifications and
+//     rework per verification on the closed cases, the dispatch, deferral
+//     and backlog rates on the dispatched cases, the densities on the
+//     registered cases.
 //   - For rating coverage and participation, their numerators too (rated
-//     cases, cases raised by citizens): these count residents' acts, a few
-//     of which point at people; the rated count is what satisfaction is
+//     cases, cases raised by citizens), and for the valid- and
+//     declined-report rates the declined reports: these count residents'
+//     (and a handful of supervisors') acts, a few of which point at people; the rated count is what satisfaction is
 //     judged on, so coverage is suppressed whenever satisfaction is, and a
 //     sources filter makes registered the citizen-raised count. The
 //     numerators of the other rates count departments' acts and are not
@@ -147,14 +242,14 @@
 // other periods of its year, and nothing else. They do not stop
 // differences between other pairs of answers: two narrowing filters
 // (sources {A, B} against {A}, or the major classes of a kind against the
-// kind), a cell grouped by case class or department against the same cell
-// ungrouped, a street against its communities (nor the combination of
-// those with periods); the sum of the cells hidden in one equation is
-// known, so each lies in a known interval; and a figure of the current
-// period, or one rewritten by a late change, can be compared with the same
-// figure read at another time. Closing those needs suppression checked
-// across every table a public caller can ask for (or perturbed figures),
-// not per query.
+// kind), a cell grouped by case class, department or reporter group
+// against the same cell ungrouped, a street against its communities (nor
+// the combination of those with periods); the sum of the cells hidden in
+// one equation is known, so each lies in a known interval; and a figure
+// of the current period, or one rewritten by a late change, can be
+// compared with the same figure read at another time. Closing those needs
+// suppression checked across every table a public caller can ask for (or
+// perturbed figures), not per query.
 //
 // # Performance
 //

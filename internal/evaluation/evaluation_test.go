@@ -367,3 +367,52 @@ func TestComplementPeriods(t *testing.T) {
 		}
 	}
 }
+
+// TestReworkDoesNotResetPunctuality: a case handled late the first time
+// is neither handled nor closed on time, however punctual its handling
+// after the rework; closure is judged against the closure deadline (the
+// handling deadline + 2 working hours for 店外经营).
+func TestReworkDoesNotResetPunctuality(t *testing.T) {
+	r := NewRules(calendar.Default())
+	loc := r.Location()
+	at := func(s string) *time.Time {
+		v, _ := time.ParseInLocation("2006-01-02 15:04", s, loc)
+		return &v
+	}
+	base := CaseState{Street: "s", Community: "c", Dept: "d", Kind: "EVENT", Major: "05", Minor: "0501", Source: "INSPECTOR_PATROL",
+		Status: "CLOSED", ReportedAt: at("2025-05-12 08:50"), RegisteredAt: at("2025-05-12 09:00"), DispatchedAt: at("2025-05-12 09:00"),
+		Deadline: at("2025-05-14 11:00"), HandledAt: at("2025-05-14 10:00"), ClosedAt: at("2025-05-14 10:30"), ReworkCount: 1}
+	onTime := func(s CaseState) (handled, closed int64) {
+		f := r.Facts(s, MonthOf(*at("2025-06-20 12:00"), loc))
+		r.Contribute(&f, 1, func(_ Key, c Counter, v int64) {
+			switch c {
+			case CHandledOnTime:
+				handled += v
+			case CClosedOnTime:
+				closed += v
+			}
+		})
+		return handled, closed
+	}
+	late := base
+	late.FirstHandledAt, late.FirstDeadline = at("2025-05-13 10:00"), at("2025-05-13 09:00")
+	if h, c := onTime(late); h != 0 || c != 0 {
+		t.Errorf("first handling late: on time %d handled, %d closed; want 0, 0", h, c)
+	}
+	punctual := base
+	punctual.FirstHandledAt, punctual.FirstDeadline = at("2025-05-12 15:00"), at("2025-05-13 09:00")
+	if h, c := onTime(punctual); h != 1 || c != 1 {
+		t.Errorf("first handling on time: on time %d handled, %d closed; want 1, 1", h, c)
+	}
+	// Closed an hour after the handling deadline: within the 2 working
+	// hours of verification (on time), then after them (late).
+	closure := base
+	closure.ReworkCount, closure.ClosedAt = 0, at("2025-05-14 12:00")
+	if _, c := onTime(closure); c != 1 {
+		t.Errorf("closed within the closure deadline: %d on time, want 1", c)
+	}
+	closure.ClosedAt = at("2025-05-14 14:31")
+	if _, c := onTime(closure); c != 0 {
+		t.Errorf("closed after the closure deadline (14:30): %d on time, want 0", c)
+	}
+}

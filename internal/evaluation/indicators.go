@@ -22,10 +22,62 @@ const (
 	DimCommunity  Dim = "COMMUNITY"  // community or village
 	DimDepartment Dim = "DEPARTMENT" // the department a case was dispatched to
 	DimCaseClass  Dim = "CASE_CLASS" // kind + major class
+	// DimReporterGroup is who raised the case, by its source (ReporterGroupOf).
+	DimReporterGroup Dim = "REPORTER_GROUP"
 )
 
 // Dims lists every dimension.
-func Dims() []Dim { return []Dim{DimStreet, DimCommunity, DimDepartment, DimCaseClass} }
+func Dims() []Dim {
+	return []Dim{DimStreet, DimCommunity, DimDepartment, DimCaseClass, DimReporterGroup}
+}
+
+// Reporter groups: who raised a case, by its source. Cases record the
+// channel, not the person: supervisors and grid staff report through the
+// inspector patrol (信息采集监督员), residents through the citizen app and the
+// 12345 hotline.
+const (
+	ReporterSupervisor = "SUPERVISOR" // INSPECTOR_PATROL
+	ReporterCitizen    = "CITIZEN"    // CITIZEN_REPORT, HOTLINE_12345
+	ReporterAutomated  = "AUTOMATED"  // DRONE_PATROL, VIDEO_ANALYTICS
+	ReporterDepartment = "DEPARTMENT" // ENFORCEMENT_TERMINAL, ASSIGNED_BY_SUPERIOR
+	ReporterMedia      = "MEDIA"      // MEDIA
+)
+
+// reporterGroups maps every source to its reporter group.
+var reporterGroups = map[cases.Source]string{
+	cases.SourceInspectorPatrol: ReporterSupervisor,
+	cases.SourceCitizenReport:   ReporterCitizen, cases.SourceHotline12345: ReporterCitizen,
+	cases.SourceDronePatrol: ReporterAutomated, cases.SourceVideoAnalytics: ReporterAutomated,
+	cases.SourceEnforcementTerminal: ReporterDepartment, cases.SourceAssignedBySuperior: ReporterDepartment,
+	cases.SourceMedia: ReporterMedia,
+}
+
+// ReporterGroupOf returns the reporter group of a source (MEDIA for a
+// source it does not know: none reaches the rollups, sources are
+// validated on the way in).
+func ReporterGroupOf(s cases.Source) string {
+	if g, ok := reporterGroups[s]; ok {
+		return g
+	}
+	return ReporterMedia
+}
+
+// ReporterGroupSQL is ReporterGroupOf as a SQL expression over a source
+// column, so the store groups the rollups the same way.
+func ReporterGroupSQL(col string) string {
+	srcs := make([]string, 0, len(reporterGroups))
+	for s := range reporterGroups {
+		srcs = append(srcs, string(s))
+	}
+	slices.Sort(srcs)
+	var b strings.Builder
+	b.WriteString("CASE " + col)
+	for _, s := range srcs {
+		fmt.Fprintf(&b, " WHEN '%s' THEN '%s'", s, reporterGroups[cases.Source(s)])
+	}
+	b.WriteString(" ELSE '" + ReporterMedia + "' END")
+	return b.String()
+}
 
 // Filter narrows indicators. Zero fields do not filter.
 type Filter struct {
@@ -71,6 +123,8 @@ type Group struct {
 	Department string
 	Kind       string
 	MajorCode  string
+	// ReporterGroup is ReporterGroupOf the cases' source.
+	ReporterGroup string
 }
 
 // Figure is one indicator value with what it was computed from.
@@ -122,9 +176,24 @@ const (
 	FigSatisfaction       = "satisfaction"
 	FigRatingCoverage     = "rating_coverage"
 	FigParticipation      = "participation"
+	FigReports            = "reports"
+	FigValidReportRate    = "valid_report_rate"
+	FigDeclinedReportRate = "declined_report_rate"
+	FigOnTimeVerifyRate   = "on_time_verification_rate"
+	FigOnTimeCheckRate    = "on_time_check_rate"
+	FigReturnRate         = "return_rate"
+	FigDispatchAccuracy   = "dispatch_accuracy"
+	FigDeferralRate       = "deferral_rate"
+	FigBacklogRate        = "backlog_rate"
+	FigFailedVerification = "failed_verifications"
+	FigReworkPerVerify    = "rework_per_verification"
+	FigProblemsPerGrid    = "problems_per_grid"
+	FigProblemsPerKm2     = "problems_per_km2"
 	FigViolationsFound    = "violations_found"
+	FigConstructionFound  = "illegal_construction_found"
 	FigViolationsDemolish = "violations_demolished"
 	FigDemolishedArea     = "demolished_area_m2"
+	FigViolationsRemoved  = "violations_removed"
 	FigSharedParkingRate  = "shared_parking_opening_rate"
 	FigInspectionPassRate = "inspection_pass_rate"
 	FigComposite          = "composite"
@@ -163,9 +232,24 @@ var figureDefs = []figureDef{
 	{FigSatisfaction, kindStars, "Σ stars / rated cases, over cases closed in the period and rated (1–5)"},
 	{FigRatingCoverage, kindRate, "rated cases / cases closed in the period"},
 	{FigParticipation, kindRate, "cases raised by citizens (citizen app, 12345 hotline) / cases registered in the period"},
-	{FigViolationsFound, kindCount, "violations discovered in the period (violations.discovered_at)"},
-	{FigViolationsDemolish, kindCount, "violations demolished in the period (outcome DEMOLISHED, resolved_at)"},
-	{FigDemolishedArea, kindMagnitude, "Σ m² demolished in the period (demolished_area_m2, else area_m2); numerator: rounded m², denominator: violations demolished"},
+	{FigReports, kindCount, "上报数: reports received in the period (reported_at), whatever became of them"},
+	{FigValidReportRate, kindRate, "有效上报率: reports received in the period and registered / reports received in the period and decided (registered or declined)"},
+	{FigDeclinedReportRate, kindInverted, "立案准确率 as declined reports / reports: reports received in the period and declined (不予立案) / reports received in the period and decided (registered or declined)"},
+	{FigOnTimeVerifyRate, kindRate, "按时核实率: reports received in the period and registered or declined within the class's verification limit / reports received in the period and decided"},
+	{FigOnTimeCheckRate, kindRate, "按时核查率: cases closed in the period within the class's verification limit after the last handling / cases closed in the period"},
+	{FigReturnRate, kindInverted, "cases dispatched in the period (last dispatch) that the department returned at least once (退回) / cases dispatched in the period"},
+	{FigDispatchAccuracy, kindRate, "派遣准确率: cases dispatched in the period never returned / cases dispatched in the period (1 − return rate)"},
+	{FigDeferralRate, kindInverted, "延期率: cases dispatched in the period and deferred at least once / cases dispatched in the period"},
+	{FigBacklogRate, kindInverted, "挂账率: cases dispatched in the period and now in backlog / cases dispatched in the period"},
+	{FigFailedVerification, kindCount, "failed verifications (返工, each counted) of the cases closed in the period: Σ rework_count"},
+	{FigReworkPerVerify, kindInverted, "failed verifications / verifications of the cases closed in the period: Σ rework_count / (closed + Σ rework_count)"},
+	{FigProblemsPerGrid, kindMagnitude, "cases registered in the period / unit grids (GRID jurisdictions) in the row's jurisdiction"},
+	{FigProblemsPerKm2, kindMagnitude, "cases registered in the period / the row's jurisdiction area in km² (denominator: the area in m², rounded)"},
+	{FigViolationsFound, kindCount, "violations of every kind discovered in the period (violations.discovered_at)"},
+	{FigConstructionFound, kindCount, "illegal constructions (kind ILLEGAL_CONSTRUCTION) discovered in the period"},
+	{FigViolationsDemolish, kindCount, "illegal buildings demolished in the period: kind ILLEGAL_CONSTRUCTION, outcome DEMOLISHED, resolved_at in the period (other kinds are violations_removed)"},
+	{FigDemolishedArea, kindMagnitude, "Σ m² of illegal buildings demolished in the period (demolished_area_m2, else area_m2); numerator: rounded m², denominator: violations_demolished"},
+	{FigViolationsRemoved, kindCount, "street occupation, illegal advertising, dumping and parking violations removed or cleared in the period (outcome DEMOLISHED, resolved_at; not buildings)"},
 	{FigSharedParkingRate, kindRate, "government lots open for off-peak sharing (kind GOVERNMENT_SHARED with shared_spaces > 0) / government lots (is_government), registered by the end of the period"},
 	{FigInspectionPassRate, kindRate, "inspections recorded in the period with result PASS / inspections recorded in the period with a result"},
 }
@@ -211,6 +295,8 @@ func groupsOf(d Dim) int {
 		return 20
 	case DimCaseClass:
 		return 30
+	case DimReporterGroup:
+		return 5
 	}
 	return 1000
 }
@@ -265,7 +351,7 @@ func (q *Query) validate(now time.Time, loc *time.Location) (from, to Month, err
 	seen := map[Dim]bool{}
 	for _, d := range q.GroupBy {
 		if !slices.Contains(Dims(), d) {
-			return 0, 0, apperr.Invalid("groupBy", "unknown dimension %q: use STREET, COMMUNITY, DEPARTMENT or CASE_CLASS", d)
+			return 0, 0, apperr.Invalid("groupBy", "unknown dimension %q: use STREET, COMMUNITY, DEPARTMENT, CASE_CLASS or REPORTER_GROUP", d)
 		}
 		if seen[d] {
 			return 0, 0, apperr.Invalid("groupBy", "dimension %s is listed twice", d)
@@ -373,6 +459,10 @@ type OtherQuery struct {
 // OtherFacts are the records behind the violations, parking and inspection
 // figures. A nil slice with Has* false means the table does not exist (yet).
 type OtherFacts struct {
+	// Areas are the district, streets and communities under (or above) the
+	// query's jurisdiction, for the density figures; nil when the
+	// directory was not read.
+	Areas          []AreaFact
 	HasViolations  bool
 	Violations     []ViolationFact
 	HasParking     bool
@@ -385,10 +475,45 @@ type OtherFacts struct {
 type ViolationFact struct {
 	Street, Community string
 	DiscoveredAt      time.Time
-	// DemolishedAt is set when the outcome is DEMOLISHED (resolved_at).
+	// DemolishedAt is set when the outcome is DEMOLISHED (resolved_at):
+	// a building demolished, or a stall, sign or waste removed.
 	DemolishedAt *time.Time
 	AreaM2       float64 // demolished_area_m2, else area_m2, else 0
+	// Construction: an illegal building (kind ILLEGAL_CONSTRUCTION), whose
+	// removal is a demolition in m²; the other kinds are removals.
+	Construction bool
 }
+
+// AreaFact is one jurisdiction's land area (nil when the directory does
+// not give it) and how many unit grids lie in it.
+type AreaFact struct {
+	Code    string
+	Level   string // DISTRICT, STREET, TOWN or COMMUNITY
+	AreaKM2 *float64
+	Grids   int64
+}
+
+// areaOf returns the area fact of a row: its community or street when
+// grouped by them, else the query's jurisdiction (the district without
+// one).
+func (o *OtherFacts) areaOf(q *Query, g Group) (AreaFact, bool) {
+	code := q.Filter.Jurisdiction
+	switch {
+	case slices.Contains(q.GroupBy, DimCommunity):
+		code = g.Community
+	case slices.Contains(q.GroupBy, DimStreet):
+		code = g.Street
+	}
+	for _, a := range o.Areas {
+		if (code != "" && a.Code == code) || (code == "" && !q.grouped() && a.Level == "DISTRICT") {
+			return a, true
+		}
+	}
+	return AreaFact{}, false
+}
+
+// grouped reports whether the query groups by anything.
+func (q *Query) grouped() bool { return len(q.GroupBy) > 0 }
 
 // LotFact is one government parking lot.
 type LotFact struct {
@@ -443,12 +568,15 @@ type rowAcc struct {
 	// the row is wide − this row.
 	wide     *rowAcc
 	vFound   int64
-	vDemol   int64
+	vConstr  int64 // illegal constructions found
+	vDemol   int64 // illegal buildings demolished
 	vArea    float64
+	vRemoved int64 // other violations removed or cleared
 	lotsGov  int64
 	lotsOpen int64
 	insp     int64
 	inspPass int64
+	area     *AreaFact // the row's jurisdiction, for the density figures
 }
 
 // accumulate gathers the store's answers by period and group: the cells of
@@ -486,6 +614,11 @@ func (s *Service) accumulate(q *Query, from, to Month, cells []Cell, live []Live
 	}
 	if other != nil {
 		s.addOther(q, from, to, other, get, now)
+		for k, a := range accs {
+			if af, ok := other.areaOf(q, k.group); ok {
+				a.area = &af
+			}
+		}
 	}
 	if wide != nil {
 		// Every row gets a wide part, empty if the wide read has none (the
@@ -532,6 +665,7 @@ func (s *Service) rows(p Period, accs map[rowKey]*rowAcc, hidden map[rowKey]*hid
 			h = *hidden[k]
 		}
 		r.Figures = s.figures(p, a, isCurrent, stockKnown, other, &h)
+		r.Figures = append(r.Figures, s.composite(k.group.RowKind(), r.Figures))
 		rows = append(rows, r)
 	}
 	sort.Slice(rows, func(i, j int) bool {
@@ -552,7 +686,10 @@ func (s *Service) rows(p Period, accs map[rowKey]*rowAcc, hidden map[rowKey]*hid
 		if ga.Kind != gb.Kind {
 			return ga.Kind < gb.Kind
 		}
-		return ga.MajorCode < gb.MajorCode
+		if ga.MajorCode != gb.MajorCode {
+			return ga.MajorCode < gb.MajorCode
+		}
+		return ga.ReporterGroup < gb.ReporterGroup
 	})
 	return rows
 }
@@ -577,13 +714,21 @@ func (s *Service) addOther(q *Query, from, to Month, o *OtherFacts, get func(row
 	for _, v := range o.Violations {
 		g := groupOf(q.GroupBy, v.Street, v.Community, "", "", "")
 		if p, ok := in(v.DiscoveredAt); ok {
-			get(rowKey{p, g}).vFound++
+			a := get(rowKey{p, g})
+			a.vFound++
+			if v.Construction {
+				a.vConstr++
+			}
 		}
 		if v.DemolishedAt != nil {
 			if p, ok := in(*v.DemolishedAt); ok {
 				a := get(rowKey{p, g})
-				a.vDemol++
-				a.vArea += v.AreaM2
+				if v.Construction {
+					a.vDemol++
+					a.vArea += v.AreaM2
+				} else {
+					a.vRemoved++
+				}
 			}
 		}
 	}
@@ -620,17 +765,22 @@ func (s *Service) addOther(q *Query, from, to Month, o *OtherFacts, get func(row
 type base int
 
 const (
-	bRegistered base = iota // registered in the period
-	bCitizen                // of those, raised by citizens
-	bDispatched             // dispatched in the period
-	bDueHandle              // due to handle in the period
-	bDueClose               // due to close in the period
-	bOpen                   // open at the end of the period
-	bHandled                // handled in the period
-	bClosed                 // closed in the period
-	bRated                  // of those, rated
-	bViolFound              // violations discovered in the period
-	bViolDemol              // violations demolished in the period
+	bRegistered  base = iota // registered in the period
+	bCitizen                 // of those, raised by citizens
+	bDispatched              // dispatched in the period
+	bDueHandle               // due to handle in the period
+	bDueClose                // due to close in the period
+	bOpen                    // open at the end of the period
+	bHandled                 // handled in the period
+	bClosed                  // closed in the period
+	bRated                   // of those, rated
+	bReported                // reports received in the period
+	bDecided                 // of those, registered or declined
+	bDeclined                // of those, declined
+	bViolFound               // violations discovered in the period
+	bViolDemol               // illegal buildings demolished in the period
+	bViolConstr              // illegal constructions discovered in the period
+	bViolRemoved             // other violations removed in the period
 	numBases
 )
 
@@ -648,7 +798,7 @@ type bases [numBases]int64
 // rowBases computes the counts a row's figures are judged on.
 func rowBases(p Period, a *rowAcc, current bool) bases {
 	b := caseBases(p, a, current)
-	b[bViolFound], b[bViolDemol] = a.vFound, a.vDemol
+	b[bViolFound], b[bViolDemol], b[bViolConstr], b[bViolRemoved] = a.vFound, a.vDemol, a.vConstr, a.vRemoved
 	return b
 }
 
@@ -674,6 +824,7 @@ func caseBases(p Period, a *rowAcc, current bool) bases {
 	b[bDueClose] = c[CClosed] + closeOpen
 	b[bOpen] = open
 	b[bHandled], b[bClosed], b[bRated] = c[CHandled], c[CClosed], c[CRated]
+	b[bReported], b[bDecided], b[bDeclined] = c[CReported], c[CReportDecided], c[CReportDeclined]
 	return b
 }
 
@@ -822,10 +973,44 @@ func (s *Service) figures(p Period, a *rowAcc, current, stockKnown bool, o *Othe
 	ratio(FigRatingCoverage, b[bRated], b[bClosed], true, hides(bClosed, bRated))
 	ratio(FigParticipation, b[bCitizen], b[bRegistered], true, hides(bRegistered, bCitizen))
 
+	// Reports are acts of residents (and of supervisors, a handful per
+	// street): the declined ones are judged like the citizen-raised count.
+	count(FigReports, b[bReported], true, hides(bReported))
+	ratio(FigValidReportRate, b[bDecided]-b[bDeclined], b[bDecided], true, hides(bDecided, bDeclined))
+	ratio(FigDeclinedReportRate, b[bDeclined], b[bDecided], true, hides(bDecided, bDeclined))
+	ratio(FigOnTimeVerifyRate, c[CReportVerifiedOnTime], b[bDecided], true, hides(bDecided))
+	ratio(FigOnTimeCheckRate, c[CCheckedOnTime], b[bClosed], true, hides(bClosed))
+	ratio(FigReturnRate, c[CDispatchReturned], b[bDispatched], true, hides(bDispatched))
+	ratio(FigDispatchAccuracy, b[bDispatched]-c[CDispatchReturned], b[bDispatched], true, hides(bDispatched))
+	ratio(FigDeferralRate, c[CDispatchDeferred], b[bDispatched], true, hides(bDispatched))
+	ratio(FigBacklogRate, c[CDispatchBacklog], b[bDispatched], true, hides(bDispatched))
+	count(FigFailedVerification, c[CReworksClosed], true, hides(bClosed))
+	ratio(FigReworkPerVerify, c[CReworksClosed], c[CClosed]+c[CReworksClosed], true, hides(bClosed))
+	{
+		// Densities follow the jurisdiction, like the other datasets'
+		// figures: empty when grouped by department or class, or filtered
+		// by a case property (the directory is not read then).
+		grid := Figure{Name: FigProblemsPerGrid, Formula: Formula(FigProblemsPerGrid)}
+		km2 := Figure{Name: FigProblemsPerKm2, Formula: Formula(FigProblemsPerKm2)}
+		if a.area != nil {
+			grid.Numerator, grid.Denominator = b[bRegistered], a.area.Grids
+			if a.area.Grids > 0 {
+				grid.Value = ptr(round6(float64(b[bRegistered]) / float64(a.area.Grids)))
+			}
+			if ar := a.area.AreaKM2; ar != nil && *ar > 0 {
+				km2.Numerator, km2.Denominator = b[bRegistered], int64(math.Round(*ar*1e6))
+				km2.Value = ptr(round6(float64(b[bRegistered]) / *ar))
+			}
+		}
+		add(grid, hides(bRegistered))
+		add(km2, hides(bRegistered))
+	}
+
 	// The violations figures are not read under narrowing filters (they
 	// are empty then), so they have no complement to check.
 	vOK := otherOK && o.HasViolations
 	count(FigViolationsFound, a.vFound, vOK, hides(bViolFound))
+	count(FigConstructionFound, a.vConstr, vOK, hides(bViolConstr))
 	count(FigViolationsDemolish, a.vDemol, vOK, hides(bViolDemol))
 	{
 		f := Figure{Name: FigDemolishedArea, Formula: Formula(FigDemolishedArea)}
@@ -835,11 +1020,11 @@ func (s *Service) figures(p Period, a *rowAcc, current, stockKnown bool, o *Othe
 		}
 		add(f, hides(bViolDemol))
 	}
+	count(FigViolationsRemoved, a.vRemoved, vOK, hides(bViolRemoved))
 	// Parking lots and inspection results are public registers (the
 	// double-random results are published by rule): no suppression.
 	ratio(FigSharedParkingRate, a.lotsOpen, a.lotsGov, otherOK && o.HasParking, false)
 	ratio(FigInspectionPassRate, a.inspPass, a.insp, otherOK && o.HasInspections, false)
-	out = append(out, s.composite(out))
 	return out
 }
 

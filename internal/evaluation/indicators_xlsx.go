@@ -20,9 +20,12 @@ const Suppressed = "suppressed"
 
 // figureGroups are the workbook's sheets: one per group of figures.
 var figureGroups = []struct{ sheet, about string }{
-	{"handling", "case handling: registered, dispatched, handling, closure, rework and overdue rates"},
+	{"handling", "case handling: registered, dispatched, handling, closure, rework (per case and per failed verification) and overdue rates"},
 	{"handling_time", "working hours from dispatch to handling"},
 	{"citizens", "citizen satisfaction, rating coverage and participation"},
+	{"reporting", "reports (上报数), valid and declined reports, on-time verification (核实) and on-time checks (核查)"},
+	{"dispatch", "dispatch accuracy and returns, deferral and backlog rates"},
+	{"density", "problems registered per unit grid and per km²"},
 	{"other_datasets", "violations, shared parking, inspections"},
 	{"composite", "the composite score"},
 }
@@ -33,7 +36,14 @@ func figureGroup(name string) string {
 		return "handling_time"
 	case FigSatisfaction, FigRatingCoverage, FigParticipation:
 		return "citizens"
-	case FigViolationsFound, FigViolationsDemolish, FigDemolishedArea, FigSharedParkingRate, FigInspectionPassRate:
+	case FigReports, FigValidReportRate, FigDeclinedReportRate, FigOnTimeVerifyRate, FigOnTimeCheckRate:
+		return "reporting"
+	case FigReturnRate, FigDispatchAccuracy, FigDeferralRate, FigBacklogRate:
+		return "dispatch"
+	case FigProblemsPerGrid, FigProblemsPerKm2:
+		return "density"
+	case FigViolationsFound, FigConstructionFound, FigViolationsDemolish, FigDemolishedArea, FigViolationsRemoved,
+		FigSharedParkingRate, FigInspectionPassRate:
 		return "other_datasets"
 	case FigComposite:
 		return "composite"
@@ -120,7 +130,7 @@ func (s *Service) IndicatorsWorkbook(ctx context.Context, q Query, w io.Writer) 
 		if err != nil {
 			return fmt.Errorf("indicators workbook: %w", err)
 		}
-		hd := []any{"period_start (" + s.loc.String() + ")", "period_end (" + s.loc.String() + ")", "street_code", "community_code", "handling_dept", "kind", "major_code"}
+		hd := []any{"period_start (" + s.loc.String() + ")", "period_end (" + s.loc.String() + ")", "street_code", "community_code", "handling_dept", "kind", "major_code", "reporter_group"}
 		var figs []string
 		for _, n := range names {
 			if figureGroup(n) == g.sheet {
@@ -132,7 +142,7 @@ func (s *Service) IndicatorsWorkbook(ctx context.Context, q Query, w io.Writer) 
 			return fmt.Errorf("indicators workbook: %w", err)
 		}
 		for i, r := range rows {
-			cells := []any{excelTime(r.PeriodStart), excelTime(r.PeriodEnd), r.Group.Street, r.Group.Community, r.Group.Department, r.Group.Kind, r.Group.MajorCode}
+			cells := []any{excelTime(r.PeriodStart), excelTime(r.PeriodEnd), r.Group.Street, r.Group.Community, r.Group.Department, r.Group.Kind, r.Group.MajorCode, r.Group.ReporterGroup}
 			for _, n := range figs {
 				fig, _ := r.Figure(n)
 				switch {
@@ -161,7 +171,7 @@ func (s *Service) IndicatorsWorkbook(ctx context.Context, q Query, w io.Writer) 
 	for i, n := range names {
 		formula := Formula(n)
 		if n == FigComposite && s.weights != nil {
-			formula = s.weights.Formula()
+			formula = s.weights.Formula(RowArea) + "; department rows: " + s.weights.Formula(RowDepartment)
 		}
 		if err := f.SetSheetRow("definitions", "A"+strconv.Itoa(i+2), &[]any{n, figureGroup(n), formula}); err != nil {
 			return fmt.Errorf("indicators workbook: %w", err)

@@ -81,6 +81,7 @@ type Store interface {
 	// FileChunk bytes but the last), from chunk number fromChunk on; none
 	// for an unknown file.
 	File(ctx context.Context, id uuid.UUID, name string, fromChunk int64, fn func(chunk []byte) error) error
+	PublicationStore
 }
 
 // RefreshOptions tune one Refresh.
@@ -227,6 +228,9 @@ func NewService(cfg Config) (*Service, error) {
 	return s, nil
 }
 
+// Location returns the time zone periods are judged in.
+func (s *Service) Location() *time.Location { return s.loc }
+
 // Weights returns the composite weights (nil when none).
 func (s *Service) Weights() *Weights { return s.weights }
 
@@ -313,6 +317,12 @@ func (s *Service) Indicators(ctx context.Context, q Query) ([]Row, error) {
 	if to <= from {
 		return []Row{}, nil
 	}
+	return s.indicators(ctx, &q, from, to, public, now)
+}
+
+// indicators computes q's rows as Indicators answers them for a public or
+// a department caller, once q is valid and the caller checked.
+func (s *Service) indicators(ctx context.Context, q *Query, from, to Month, public bool, now time.Time) ([]Row, error) {
 	if s.inlineLimit > 0 {
 		st, err := s.store.Refresh(ctx, s.rules, now, RefreshOptions{Limit: s.inlineLimit, NoWait: true, NoRebuild: true})
 		if err != nil {
@@ -323,7 +333,7 @@ func (s *Service) Indicators(ctx context.Context, q Query) ([]Row, error) {
 		}
 	}
 	if public {
-		return s.publicIndicators(ctx, &q, from, to, now)
+		return s.publicIndicators(ctx, q, from, to, now)
 	}
 	cells, _, horizon, err := s.store.Cells(ctx, CellQuery{Period: q.Period, From: from, To: to, GroupBy: q.GroupBy, Filter: q.Filter})
 	if err != nil {
@@ -339,13 +349,13 @@ func (s *Service) Indicators(ctx context.Context, q Query) ([]Row, error) {
 		}
 	}
 	var other *OtherFacts
-	if otherGroupable(&q) {
+	if otherGroupable(q) {
 		other, err = s.store.Other(ctx, OtherQuery{Jurisdiction: q.Filter.Jurisdiction, From: from.Start(s.loc), To: to.Start(s.loc)})
 		if err != nil {
 			return nil, fmt.Errorf("indicators: other datasets: %w", err)
 		}
 	}
-	return s.rows(q.Period, s.accumulate(&q, from, to, cells, live, other, nil, now), nil, horizon, other, now), nil
+	return s.rows(q.Period, s.accumulate(q, from, to, cells, live, other, nil, now), nil, horizon, other, now), nil
 }
 
 // Refresh applies every queued case change to the rollups, rebuilding them

@@ -19,13 +19,51 @@ const WeightsFile = "weights.yaml"
 // WeightTolerance is how far the weights may sum from 1.
 const WeightTolerance = 1e-9
 
-// Weights are the composite score's weights, declared in a file, never in
-// code. Read-only once loaded.
+// RowKind is what a row of indicators scores: an area or a department.
+// Each kind has its own weights, so a department is scored only on what it
+// controls.
+type RowKind string
+
+// Row kinds.
+const (
+	// RowArea: the district, a street or town, a community, a case class.
+	// Citizen participation belongs here: how residents take part is part
+	// of how an area is managed.
+	RowArea RowKind = "area"
+	// RowDepartment: rows grouped by the department cases were dispatched
+	// to.
+	RowDepartment RowKind = "department"
+)
+
+// RowKinds lists every row kind; a weights file must weigh each.
+func RowKinds() []RowKind { return []RowKind{RowArea, RowDepartment} }
+
+// RowKind returns the kind of the row of group g.
+func (g Group) RowKind() RowKind {
+	if g.Department != "" {
+		return RowDepartment
+	}
+	return RowArea
+}
+
+// departmentControlled are the figures a handling department controls:
+// how fast and how well it handles what it is sent, and how the reporters
+// judge the result. Closure waits on the command centre's verification,
+// participation and rating coverage on residents, and the parking and
+// inspection figures are not about cases at all: weighing them on a
+// department row would score it on others' work.
+var departmentControlled = map[string]bool{
+	FigHandlingRate: true, FigOnTimeHandlingRate: true, FigReworkRate: true,
+	FigOverduePendingRate: true, FigSatisfaction: true,
+}
+
+// Weights are the composite score's weights per row kind, declared in a
+// file, never in code. Read-only once loaded.
 type Weights struct {
 	// Version is the file's version string (shown in the composite's
 	// formula so a score can be traced to the weights that made it).
 	Version string
-	entries []weight
+	kinds   map[RowKind][]weight
 }
 
 type weight struct {
@@ -36,8 +74,8 @@ type weight struct {
 
 // weightsFile is the file's shape.
 type weightsFile struct {
-	Version string             `yaml:"version"`
-	Weights map[string]float64 `yaml:"weights"`
+	Version string                        `yaml:"version"`
+	Weights map[string]map[string]float64 `yaml:"weights"`
 }
 
 // WeightsError lists every problem found in a weights file.
@@ -77,11 +115,12 @@ func LoadWeights(fsys fs.FS) (*Weights, error) {
 	return ParseWeights(data)
 }
 
-// ParseWeights parses and validates a weights file: a version string and a
-// map of figure names to weights. Every name must be a scorable figure
-// (rates, inverted rates, satisfaction), every weight a number in (0, 1],
-// and the weights must sum to 1 within WeightTolerance. All problems are
-// reported at once in a *WeightsError.
+// ParseWeights parses and validates a weights file: a version string and,
+// per row kind (area, department), a map of figure names to weights. Every
+// name must be a scorable figure (rates, inverted rates, satisfaction),
+// department weights only figures a department controls, every weight a
+// number in (0, 1], and each kind's weights must sum to 1 within
+// WeightTolerance. All problems are reported at once in a *WeightsError.
 func ParseWeights(data []byte) (*Weights, error) {
 	var f weightsFile
 	if err := yaml.UnmarshalWithOptions(data, &f, yaml.Strict()); err != nil {
@@ -91,8 +130,31 @@ func ParseWeights(data []byte) (*Weights, error) {
 	if strings.TrimSpace(f.Version) == "" {
 		ps = append(ps, `version is missing: give the weights a version string, e.g. version: "2026-1"`)
 	}
-	if len(f.Weights) == 0 {
-		ps = append(ps, "weights is missing or empty: name at least one figure")
+	w := &Weights{Version: strings.TrimSpace(f.Version), kinds: map[RowKind][]weight{}}
+	known := map[string]bool{}
+	for _, k := range RowKinds() {
+		known[string(k)] = true
+		entries, problems := parseKind(k, f.Weights[string(k)])
+		ps = append(ps, problems...)
+		w.kinds[k] = entries
+	}
+	for k := range f.Weights {
+		if !known[k] {
+			ps = append(ps, fmt.Sprintf("unknown row kind %q under weights (row kinds: area, department)", k))
+		}
+	}
+	if len(ps) > 0 {
+		sort.Strings(ps)
+		return nil, &WeightsError{File: WeightsFile, Problems: ps}
+	}
+	return w, nil
+}
+
+// parseKind validates the weights of one row kind and returns them in row
+// order, so the formula reads the same every time.
+func parseKind(k RowKind, ws map[string]float64) ([]weight, []string) {
+	if len(ws) == 0 {
+		return nil, []string{fmt.Sprintf("weights.%s is missing or empty: name at least one figure", k)}
 	}
 	scorable := ScorableFigures()
 	names := make([]string, 0, len(scorable))
@@ -100,39 +162,47 @@ func ParseWeights(data []byte) (*Weights, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	w := &Weights{Version: strings.TrimSpace(f.Version)}
+	var ps []string
+	var entries []weight
 	var sum float64
-	for name, v := range f.Weights {
+	for name, v := range ws {
 		d, known := defOf(name)
 		_, ok := scorable[name]
 		switch {
 		case !known && name != FigComposite:
-			ps = append(ps, fmt.Sprintf("unknown figure %q (scorable figures: %s)", name, strings.Join(names, ", ")))
+			ps = append(ps, fmt.Sprintf("weights.%s: unknown figure %q (scorable figures: %s)", k, name, strings.Join(names, ", ")))
 			continue
 		case !ok:
-			ps = append(ps, fmt.Sprintf("figure %q cannot be weighted: it is a count or a magnitude, not a rate (scorable figures: %s)", name, strings.Join(names, ", ")))
+			ps = append(ps, fmt.Sprintf("weights.%s: figure %q cannot be weighted: it is a count or a magnitude, not a rate (scorable figures: %s)", k, name, strings.Join(names, ", ")))
+			continue
+		case k == RowDepartment && !departmentControlled[name]:
+			ps = append(ps, fmt.Sprintf("weights.department: figure %q is not under a handling department's control (department rows may weigh: %s)", name, strings.Join(sortedKeys(departmentControlled), ", ")))
 			continue
 		case math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 || v > 1:
-			ps = append(ps, fmt.Sprintf("weight of %s is %v: a weight is a number greater than 0 and at most 1", name, v))
+			ps = append(ps, fmt.Sprintf("weights.%s: weight of %s is %v: a weight is a number greater than 0 and at most 1", k, name, v))
 			continue
 		}
 		sum += v
-		w.entries = append(w.entries, weight{name: name, w: v, kind: d.kind})
+		entries = append(entries, weight{name: name, w: v, kind: d.kind})
 	}
 	if len(ps) == 0 && math.Abs(sum-1) > WeightTolerance {
-		ps = append(ps, fmt.Sprintf("the weights sum to %s, not 1 (tolerance %g)", strconv.FormatFloat(sum, 'f', -1, 64), WeightTolerance))
+		ps = append(ps, fmt.Sprintf("weights.%s: the weights sum to %s, not 1 (tolerance %g)", k, strconv.FormatFloat(sum, 'f', -1, 64), WeightTolerance))
 	}
-	if len(ps) > 0 {
-		sort.Strings(ps)
-		return nil, &WeightsError{File: WeightsFile, Problems: ps}
-	}
-	// Row order, so the formula reads the same every time.
 	order := map[string]int{}
 	for i, d := range figureDefs {
 		order[d.name] = i
 	}
-	sort.Slice(w.entries, func(i, j int) bool { return order[w.entries[i].name] < order[w.entries[j].name] })
-	return w, nil
+	sort.Slice(entries, func(i, j int) bool { return order[entries[i].name] < order[entries[j].name] })
+	return entries, ps
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // IsWeightsError reports whether err is a weights file problem.
@@ -141,12 +211,13 @@ func IsWeightsError(err error) bool {
 	return errors.As(err, &we)
 }
 
-// Weight returns the weight of a figure (0 when it has none).
-func (w *Weights) Weight(name string) float64 {
+// Weight returns the weight of a figure on rows of kind k (0 when it has
+// none).
+func (w *Weights) Weight(k RowKind, name string) float64 {
 	if w == nil {
 		return 0
 	}
-	for _, e := range w.entries {
+	for _, e := range w.kinds[k] {
 		if e.name == name {
 			return e.w
 		}
@@ -154,13 +225,14 @@ func (w *Weights) Weight(name string) float64 {
 	return 0
 }
 
-// Formula is the composite's formula with its weights.
-func (w *Weights) Formula() string {
+// Formula is the composite's formula on rows of kind k, with its weights.
+func (w *Weights) Formula(k RowKind) string {
 	if w == nil {
 		return "no weights configured"
 	}
-	parts := make([]string, 0, len(w.entries))
-	for _, e := range w.entries {
+	entries := w.kinds[k]
+	parts := make([]string, 0, len(entries))
+	for _, e := range entries {
 		ws := strconv.FormatFloat(e.w, 'f', -1, 64)
 		switch e.kind {
 		case kindInverted:
@@ -171,7 +243,7 @@ func (w *Weights) Formula() string {
 			parts = append(parts, fmt.Sprintf("%s×%s", ws, e.name))
 		}
 	}
-	return fmt.Sprintf("Σ weight × normalised value (weights %s): %s; nil when any input is nil", w.Version, strings.Join(parts, " + "))
+	return fmt.Sprintf("Σ weight × normalised value (weights %s, %s rows): %s; nil when any input is nil", w.Version, k, strings.Join(parts, " + "))
 }
 
 // normalise maps a figure value to [0, 1] for the composite.
@@ -186,17 +258,18 @@ func normalise(kind figureKind, v float64) float64 {
 	}
 }
 
-// composite computes the composite figure of a row from its other figures:
-// Σ w·normalised value, suppressed when any weighted input is suppressed
-// (whatever the others are: the flag must not depend on the order of the
-// weights), else nil when any is nil.
-func (s *Service) composite(figs []Figure) Figure {
-	f := Figure{Name: FigComposite, Formula: s.weights.Formula()}
+// composite computes the composite figure of a row of kind k from its
+// other figures: Σ w·normalised value with k's weights, suppressed when any
+// weighted input is suppressed (whatever the others are: the flag must not
+// depend on the order of the weights), else nil when any is nil.
+func (s *Service) composite(k RowKind, figs []Figure) Figure {
+	f := Figure{Name: FigComposite, Formula: s.weights.Formula(k)}
 	if s.weights == nil {
 		return f
 	}
-	ins := make([]*Figure, len(s.weights.entries))
-	for j, e := range s.weights.entries {
+	entries := s.weights.kinds[k]
+	ins := make([]*Figure, len(entries))
+	for j, e := range entries {
 		for i := range figs {
 			if figs[i].Name == e.name {
 				ins[j] = &figs[i]
@@ -209,7 +282,7 @@ func (s *Service) composite(figs []Figure) Figure {
 		}
 	}
 	var sum float64
-	for j, e := range s.weights.entries {
+	for j, e := range entries {
 		if ins[j] == nil || ins[j].Value == nil {
 			return f
 		}

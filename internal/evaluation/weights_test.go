@@ -11,39 +11,61 @@ func TestWeightsFileInPolicies(t *testing.T) {
 	if err != nil {
 		t.Fatalf("policies/weights.yaml: %v", err)
 	}
-	for name, want := range map[string]float64{
-		FigClosureRate: 0.20, FigOnTimeClosureRate: 0.20, FigSatisfaction: 0.25,
-		FigParticipation: 0.10, FigReworkRate: 0.10, FigOverduePendingRate: 0.15,
+	for k, weights := range map[RowKind]map[string]float64{
+		RowArea: {FigClosureRate: 0.20, FigOnTimeClosureRate: 0.20, FigSatisfaction: 0.25,
+			FigParticipation: 0.10, FigReworkRate: 0.10, FigOverduePendingRate: 0.15},
+		RowDepartment: {FigHandlingRate: 0.15, FigOnTimeHandlingRate: 0.30, FigReworkRate: 0.20,
+			FigOverduePendingRate: 0.15, FigSatisfaction: 0.20, FigParticipation: 0, FigClosureRate: 0},
 	} {
-		if got := w.Weight(name); got != want {
-			t.Errorf("weight of %s = %v, want %v", name, got, want)
+		for name, want := range weights {
+			if got := w.Weight(k, name); got != want {
+				t.Errorf("%s weight of %s = %v, want %v", k, name, got, want)
+			}
 		}
 	}
-	f := w.Formula()
-	for _, part := range []string{"0.2×closure_rate", "0.25×(satisfaction − 1)/4", "0.1×(1 − rework_rate)", "0.15×(1 − overdue_pending_rate)", w.Version} {
+	f := w.Formula(RowArea)
+	for _, part := range []string{"0.2×closure_rate", "0.25×(satisfaction − 1)/4", "0.1×(1 − rework_rate)", "0.15×(1 − overdue_pending_rate)", w.Version, "area rows"} {
 		if !strings.Contains(f, part) {
 			t.Errorf("formula %q lacks %q", f, part)
 		}
 	}
+	if f := w.Formula(RowDepartment); !strings.Contains(f, "0.3×on_time_handling_rate") || strings.Contains(f, "participation") {
+		t.Errorf("department formula %q", f)
+	}
 }
+
+// kinds wraps one kind's weights in a file weighing area and department
+// rows (the other kind valid).
+func kinds(area, dept string) string {
+	return "version: v\nweights:\n  area:\n" + area + "  department:\n" + dept
+}
+
+const validDept = "    handling_rate: 1\n"
 
 func TestParseWeightsErrors(t *testing.T) {
 	for _, c := range []struct {
 		name, file string
 		want       []string // substrings of the error
 	}{
-		{"sum", "version: v\nweights:\n  closure_rate: 0.5\n  satisfaction: 0.4\n", []string{"sum to 0.9, not 1"}},
-		{"sum over", "version: v\nweights:\n  closure_rate: 0.7\n  satisfaction: 0.4\n", []string{"sum to 1.1"}},
-		{"unknown", "version: v\nweights:\n  closure: 0.5\n  satisfaction: 0.5\n", []string{`unknown figure "closure"`, "scorable figures: "}},
-		{"count", "version: v\nweights:\n  registered: 0.5\n  satisfaction: 0.5\n", []string{`figure "registered" cannot be weighted`}},
-		{"hours", "version: v\nweights:\n  avg_handling_hours: 0.5\n  satisfaction: 0.5\n", []string{`"avg_handling_hours" cannot be weighted`}},
-		{"negative", "version: v\nweights:\n  closure_rate: -0.5\n  satisfaction: 1.5\n", []string{"weight of closure_rate is -0.5", "weight of satisfaction is 1.5"}},
-		{"zero", "version: v\nweights:\n  closure_rate: 0\n  satisfaction: 1\n", []string{"weight of closure_rate is 0"}},
-		{"no version", "weights:\n  satisfaction: 1\n", []string{"version is missing"}},
-		{"empty", "version: v\n", []string{"weights is missing or empty"}},
-		{"duplicate", "version: v\nweights:\n  satisfaction: 0.5\n  satisfaction: 0.5\n", []string{"satisfaction"}},
-		{"unknown key", "version: v\nweight:\n  satisfaction: 1\n", []string{"weight"}},
-		{"not a number", "version: v\nweights:\n  satisfaction: high\n", []string{"weights.yaml"}},
+		{"sum", kinds("    closure_rate: 0.5\n    satisfaction: 0.4\n", validDept), []string{"weights.area: the weights sum to 0.9, not 1"}},
+		{"sum over", kinds("    closure_rate: 0.7\n    satisfaction: 0.4\n", validDept), []string{"sum to 1.1"}},
+		{"department sum", kinds("    satisfaction: 1\n", "    handling_rate: 0.5\n"), []string{"weights.department: the weights sum to 0.5"}},
+		{"unknown", kinds("    closure: 0.5\n    satisfaction: 0.5\n", validDept), []string{`unknown figure "closure"`, "scorable figures: "}},
+		{"count", kinds("    registered: 0.5\n    satisfaction: 0.5\n", validDept), []string{`figure "registered" cannot be weighted`}},
+		{"hours", kinds("    avg_handling_hours: 0.5\n    satisfaction: 0.5\n", validDept), []string{`"avg_handling_hours" cannot be weighted`}},
+		{"negative", kinds("    closure_rate: -0.5\n    satisfaction: 1.5\n", validDept), []string{"weight of closure_rate is -0.5", "weight of satisfaction is 1.5"}},
+		{"zero", kinds("    closure_rate: 0\n    satisfaction: 1\n", validDept), []string{"weight of closure_rate is 0"}},
+		{"participation on departments", kinds("    satisfaction: 1\n", "    participation: 0.5\n    handling_rate: 0.5\n"),
+			[]string{`weights.department: figure "participation" is not under a handling department's control`}},
+		{"closure on departments", kinds("    satisfaction: 1\n", "    closure_rate: 1\n"), []string{`figure "closure_rate" is not under`}},
+		{"no department", "version: v\nweights:\n  area:\n    satisfaction: 1\n", []string{"weights.department is missing or empty"}},
+		{"unknown kind", kinds("    satisfaction: 1\n", validDept) + "  grid:\n    satisfaction: 1\n", []string{`unknown row kind "grid"`}},
+		{"flat (old format)", "version: v\nweights:\n  satisfaction: 1\n", []string{"weights.yaml"}},
+		{"no version", "weights:\n  area:\n    satisfaction: 1\n  department:\n" + validDept, []string{"version is missing"}},
+		{"empty", "version: v\n", []string{"weights.area is missing or empty", "weights.department is missing or empty"}},
+		{"duplicate", kinds("    satisfaction: 0.5\n    satisfaction: 0.5\n", validDept), []string{"satisfaction"}},
+		{"unknown key", "version: v\nweight:\n  area:\n    satisfaction: 1\n", []string{"weight"}},
+		{"not a number", kinds("    satisfaction: high\n", validDept), []string{"weights.yaml"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := ParseWeights([]byte(c.file))
@@ -58,13 +80,14 @@ func TestParseWeightsErrors(t *testing.T) {
 		})
 	}
 	// Within tolerance.
-	if _, err := ParseWeights([]byte("version: v\nweights:\n  closure_rate: 0.1\n  on_time_closure_rate: 0.2\n  satisfaction: 0.7\n")); err != nil {
+	if _, err := ParseWeights([]byte(kinds("    closure_rate: 0.1\n    on_time_closure_rate: 0.2\n    satisfaction: 0.7\n", validDept))); err != nil {
 		t.Errorf("0.1 + 0.2 + 0.7: %v", err)
 	}
 }
 
 func TestComposite(t *testing.T) {
-	w, err := ParseWeights([]byte("version: t\nweights:\n  closure_rate: 0.5\n  satisfaction: 0.25\n  rework_rate: 0.25\n"))
+	w, err := ParseWeights([]byte(kinds("    closure_rate: 0.5\n    satisfaction: 0.25\n    rework_rate: 0.25\n",
+		"    on_time_handling_rate: 0.5\n    rework_rate: 0.5\n")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,20 +95,20 @@ func TestComposite(t *testing.T) {
 	fig := func(name string, v *float64, suppressed bool) Figure {
 		return Figure{Name: name, Value: v, Suppressed: suppressed}
 	}
-	got := s.composite([]Figure{fig(FigClosureRate, ptr(0.9), false), fig(FigSatisfaction, ptr(4.0), false), fig(FigReworkRate, ptr(0.1), false)})
+	got := s.composite(RowArea, []Figure{fig(FigClosureRate, ptr(0.9), false), fig(FigSatisfaction, ptr(4.0), false), fig(FigReworkRate, ptr(0.1), false)})
 	want := 0.5*0.9 + 0.25*0.75 + 0.25*0.9
 	if got.Value == nil || *got.Value != round6(want) {
 		t.Errorf("composite = %v, want %v", got, want)
 	}
-	if got := s.composite([]Figure{fig(FigClosureRate, ptr(0.9), false), fig(FigSatisfaction, nil, false), fig(FigReworkRate, ptr(0.1), false)}); got.Value != nil {
+	if got := s.composite(RowArea, []Figure{fig(FigClosureRate, ptr(0.9), false), fig(FigSatisfaction, nil, false), fig(FigReworkRate, ptr(0.1), false)}); got.Value != nil {
 		t.Errorf("composite with a nil input = %v", got)
 	}
-	if got := s.composite([]Figure{fig(FigClosureRate, ptr(0.9), false), fig(FigSatisfaction, nil, true), fig(FigReworkRate, ptr(0.1), false)}); got.Value != nil || !got.Suppressed {
+	if got := s.composite(RowArea, []Figure{fig(FigClosureRate, ptr(0.9), false), fig(FigSatisfaction, nil, true), fig(FigReworkRate, ptr(0.1), false)}); got.Value != nil || !got.Suppressed {
 		t.Errorf("composite with a suppressed input = %v", got)
 	}
 	// Suppressed whatever comes before the suppressed input (here an
 	// undefined one), not only when it is the first to be looked at.
-	if got := s.composite([]Figure{fig(FigClosureRate, nil, false), fig(FigSatisfaction, ptr(4.0), false), fig(FigReworkRate, nil, true)}); got.Value != nil || !got.Suppressed {
+	if got := s.composite(RowArea, []Figure{fig(FigClosureRate, nil, false), fig(FigSatisfaction, ptr(4.0), false), fig(FigReworkRate, nil, true)}); got.Value != nil || !got.Suppressed {
 		t.Errorf("composite with an undefined and a suppressed input = %v", got)
 	}
 }
@@ -96,21 +119,43 @@ func FuzzParseWeights(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(data)
-	f.Add([]byte("version: v\nweights: {satisfaction: 1}"))
+	f.Add([]byte("version: v\nweights: {area: {satisfaction: 1}, department: {handling_rate: 1}}"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		w, err := ParseWeights(b)
 		if err != nil {
 			return
 		}
-		var sum float64
-		for _, e := range w.entries {
-			if e.w <= 0 || e.w > 1 {
-				t.Fatalf("accepted weight %v", e.w)
+		for k, entries := range w.kinds {
+			var sum float64
+			for _, e := range entries {
+				if e.w <= 0 || e.w > 1 || (k == RowDepartment && !departmentControlled[e.name]) {
+					t.Fatalf("accepted %s weight %s = %v", k, e.name, e.w)
+				}
+				sum += e.w
 			}
-			sum += e.w
-		}
-		if sum < 1-WeightTolerance || sum > 1+WeightTolerance {
-			t.Fatalf("accepted sum %v", sum)
+			if sum < 1-WeightTolerance || sum > 1+WeightTolerance {
+				t.Fatalf("accepted %s sum %v", k, sum)
+			}
 		}
 	})
+}
+
+// TestCompositeByRowKind: a department row is scored with the department
+// weights, whatever area figures it carries; an area row with the area's.
+func TestCompositeByRowKind(t *testing.T) {
+	w, err := ParseWeights([]byte(kinds("    participation: 0.5\n    closure_rate: 0.5\n", "    on_time_handling_rate: 1\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Service{weights: w}
+	figs := []Figure{
+		{Name: FigParticipation, Value: ptr(0.2)}, {Name: FigClosureRate, Value: ptr(0.8)},
+		{Name: FigOnTimeHandlingRate, Value: ptr(0.9)},
+	}
+	if got := s.composite(Group{Street: "hailing.chengdong"}.RowKind(), figs); got.Value == nil || *got.Value != 0.5 {
+		t.Errorf("street row composite = %v, want 0.5×0.2 + 0.5×0.8 = 0.5", got)
+	}
+	if got := s.composite(Group{Street: "hailing.chengdong", Department: "water"}.RowKind(), figs); got.Value == nil || *got.Value != 0.9 {
+		t.Errorf("department row composite = %v, want 0.9 (participation is not the department's)", got)
+	}
 }

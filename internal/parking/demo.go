@@ -23,6 +23,19 @@ type Grid struct {
 // DemoLots is the size of the standard demo registry.
 const DemoLots = 200
 
+// The district added 800+ parking spaces (docs/demo-data.md): in the demo,
+// public car parks and on-street bays that opened since DemoNewSince hold
+// DemoNewSpacesMin to DemoNewSpacesMax spaces together; every other lot
+// opened before it.
+const (
+	DemoNewSpacesMin = 800
+	DemoNewSpacesMax = 900
+)
+
+// DemoNewSince is when the new spaces start counting: 1 January 2023 in
+// Taizhou, the start of the period the district's figures cover.
+var DemoNewSince = time.Date(2023, 1, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
+
 // Demo box: the district centre ± 0.08° (docs/demo-data.md).
 const (
 	demoLat, demoLng, demoSpan = 32.49, 119.92, 0.08
@@ -32,7 +45,8 @@ const (
 func Demo(seed int64, grids []Grid) []Lot { return DemoN(seed, grids, DemoLots) }
 
 // DemoN returns n realistic lots of Hailing District placed near the given
-// grids' centroids, the same for the same seed and grids: a fifth are
+// grids' centroids, the same for the same seed and grids, each with the
+// date it opened (the new spaces since DemoNewSince: see opened): a fifth are
 // government lots, 42.5 % of which share spaces off-peak on Taizhou's rules
 // (weekdays 18:30–07:30, rest days all day, no movement 22:00–06:00, cars of
 // at most 7 seats), so the opening rate is about the reported 42 %; the rest
@@ -68,6 +82,7 @@ func DemoN(seed int64, grids []Grid, n int) []Lot {
 	out = out[:min(n, len(out))]
 	// Interleave kinds so the external ids do not reveal them, then number.
 	g.rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	g.opened(out)
 	for i := range out {
 		out[i].ExternalID = fmt.Sprintf("TP-PK-%05d", i+1)
 		out[i].ID = g.uuidAt(out[i].CreatedAt)
@@ -201,6 +216,44 @@ func (g *demoGen) stamp(l *Lot) {
 	l.UpdatedAt = l.CreatedAt.Add(time.Duration(g.rng.Int64N(int64(180 * 24 * time.Hour)))).Truncate(time.Second)
 	l.Version = 1
 	l.SourceDept = ProviderDept
+}
+
+// opened dates the lots: public car parks and on-street bays, in the
+// shuffled order, open after DemoNewSince while their spaces add up to
+// DemoNewSpacesMin (a lot that would take the sum past DemoNewSpacesMax is
+// skipped); their records are made the day they open. Every other lot
+// opened between 1998 and the end of 2022, and no later than its record.
+func (g *demoGen) opened(lots []Lot) {
+	added := 0
+	for i := range lots {
+		l := &lots[i]
+		newLot := added < DemoNewSpacesMin && (l.Kind == KindPublic || l.Kind == KindOnStreet) &&
+			added+l.TotalSpaces <= DemoNewSpacesMax
+		if newLot {
+			added += l.TotalSpaces
+			// A working-day morning between March 2023 and October 2025.
+			day := DemoNewSince.AddDate(0, 2, g.rng.IntN(975))
+			for day.Weekday() == time.Saturday || day.Weekday() == time.Sunday {
+				day = day.AddDate(0, 0, 1)
+			}
+			at := day.Add(9*time.Hour + time.Duration(g.rng.IntN(120))*time.Minute).UTC()
+			l.OpenedAt = &at
+			l.CreatedAt = at.Add(-time.Duration(g.rng.IntN(72)) * time.Hour)
+			l.UpdatedAt = at.Add(time.Duration(g.rng.Int64N(int64(90 * 24 * time.Hour)))).Truncate(time.Second)
+			continue
+		}
+		first := time.Date(1998, 1, 1, 0, 0, 0, 0, time.UTC)
+		last := minTime(l.CreatedAt, DemoNewSince.Add(-time.Hour))
+		at := first.Add(time.Duration(g.rng.Int64N(int64(last.Sub(first))))).Truncate(24 * time.Hour)
+		l.OpenedAt = &at
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func (g *demoGen) contact(l *Lot, title string) {

@@ -86,9 +86,13 @@ type Lot struct {
 	ContactPhone string
 	SourceDept   string
 	ExternalID   string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	Version      int
+	// OpenedAt is when the lot's spaces opened to parking (nil when not
+	// recorded): how the spaces a district added over a period are counted
+	// (Service.AddedSpaces). CreatedAt is only when the record was made.
+	OpenedAt  *time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Version   int
 }
 
 // RowJurisdiction is the jurisdiction the lot's field groups are judged in
@@ -125,6 +129,12 @@ type Nearby struct {
 	// Status is whether the lot is open at the time asked for (or at the
 	// time of the query when none was given).
 	Status OpenStatus
+}
+
+// Added counts the lots whose spaces opened in a period and their spaces.
+type Added struct {
+	Lots   int
+	Spaces int
 }
 
 // Rate is the off-peak sharing opening rate of government lots (错时共享开放率).

@@ -35,6 +35,9 @@ type Store interface {
 	// OpeningRate counts the government lots within scope and those of them
 	// open off-peak.
 	OpeningRate(ctx context.Context, scope access.RowScope) (Rate, error)
+	// AddedSpaces counts the lots within scope that opened in [since,
+	// until) and their spaces.
+	AddedSpaces(ctx context.Context, scope access.RowScope, since, until time.Time) (Added, error)
 	// GetByExternalID returns the lot a source department filed under
 	// externalID within scope, or nil (no error) when there is none there.
 	// A lookup by key is a read: a lot outside the caller's scope is
@@ -360,6 +363,28 @@ func (s *Service) OpeningRate(ctx context.Context) (Rate, error) {
 		r.Rate = float64(r.Open) / float64(r.Total)
 	}
 	return r, nil
+}
+
+// AddedSpaces returns the lots that opened in [since, until) among those the
+// caller may see, and their spaces: the new parking spaces of a period
+// (until defaults to now). BAD_USER_INPUT when until is not after since.
+func (s *Service) AddedSpaces(ctx context.Context, since time.Time, until *time.Time) (Added, error) {
+	end := s.now()
+	if until != nil {
+		end = *until
+	}
+	if !end.After(since) {
+		return Added{}, apperr.Invalid("until", "the period must end after it starts")
+	}
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return Added{}, err
+	}
+	a, err := s.store.AddedSpaces(ctx, d.Rows, since, end)
+	if err != nil {
+		return Added{}, fmt.Errorf("added spaces: %w", err)
+	}
+	return a, nil
 }
 
 // Availability returns the live free spaces of lots the caller already

@@ -29,7 +29,7 @@ const caseColumns = `id, case_no, owner_dept, kind, major_code, minor_code, sour
 	lat, lng, jurisdiction_code, coalesce(handling_dept, ''), coalesce(reporter_name, ''), coalesce(reporter_phone, ''),
 	coalesce(citizen_id, ''), photo_urls, reported_at, registered_at, dispatched_at, deadline, handled_at, closed_at,
 	rework_count, defer_count, rating, coalesce(rating_comment, ''), rated_at, source_dept, coalesce(external_id, ''),
-	created_at, updated_at, version, property_id`
+	created_at, updated_at, version, property_id, return_count, first_handled_at, first_deadline`
 
 var caseScope = scopeColumns{path: "jpath", street: "street_code", depts: []string{"owner_dept", "handling_dept"}, citizenID: "citizen_id"}
 
@@ -42,7 +42,7 @@ func scanCase(row pgx.Row) (*cases.Case, error) {
 		&c.Description, &c.Address, &c.Lat, &c.Lng, &c.JurisdictionCode, &c.HandlingDept, &c.ReporterName,
 		&c.ReporterPhone, &c.CitizenID, &c.PhotoURLs, &c.ReportedAt, &c.RegisteredAt, &c.DispatchedAt, &c.Deadline,
 		&c.HandledAt, &c.ClosedAt, &c.ReworkCount, &c.DeferCount, &rating, &ratingComment, &ratedAt, &c.SourceDept,
-		&c.ExternalID, &c.CreatedAt, &c.UpdatedAt, &c.Version, &c.PropertyID)
+		&c.ExternalID, &c.CreatedAt, &c.UpdatedAt, &c.Version, &c.PropertyID, &c.ReturnCount, &c.FirstHandledAt, &c.FirstDeadline)
 	if err != nil {
 		return nil, err
 	}
@@ -249,35 +249,41 @@ func insertEvent(ctx context.Context, tx pgx.Tx, ev cases.Event) error {
 
 // Update implements cases.Store.
 func (s *CaseStore) Update(ctx context.Context, c *cases.Case, prevVersion int, ev cases.Event) error {
-	return InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		var rating *int
-		var ratingComment *string
-		var ratedAt *time.Time
-		if c.Rating != nil {
-			rating, ratingComment, ratedAt = &c.Rating.Stars, &c.Rating.Comment, &c.Rating.At
+	return InTx(ctx, s.pool, func(tx pgx.Tx) error { return updateCase(ctx, tx, c, prevVersion, ev) })
+}
+
+// updateCase writes c if its stored version is still prevVersion, appends
+// ev and queues the change, in tx.
+func updateCase(ctx context.Context, tx pgx.Tx, c *cases.Case, prevVersion int, ev cases.Event) error {
+	var rating *int
+	var ratingComment *string
+	var ratedAt *time.Time
+	if c.Rating != nil {
+		rating, ratingComment, ratedAt = &c.Rating.Stars, &c.Rating.Comment, &c.Rating.At
+	}
+	tag, err := tx.Exec(ctx, `UPDATE cases SET status = $3, registered_at = $4, dispatched_at = $5, deadline = $6,
+		handled_at = $7, closed_at = $8, handling_dept = $9, rework_count = $10, defer_count = $11, rating = $12,
+		rating_comment = $13, rated_at = $14, updated_at = $15, version = $16, return_count = $17,
+		first_handled_at = $18, first_deadline = $19
+		WHERE id = $1 AND version = $2`,
+		c.ID, prevVersion, c.Status, c.RegisteredAt, c.DispatchedAt, c.Deadline, c.HandledAt, c.ClosedAt,
+		nullIfEmpty(c.HandlingDept), c.ReworkCount, c.DeferCount, rating, ratingComment, ratedAt, c.UpdatedAt, c.Version,
+		c.ReturnCount, c.FirstHandledAt, c.FirstDeadline)
+	if err != nil {
+		return translate(fmt.Errorf("update case %s: %w", c.ID, err))
+	}
+	if tag.RowsAffected() == 0 {
+		var cur string
+		var ver int
+		if err := tx.QueryRow(ctx, "SELECT status, version FROM cases WHERE id = $1", c.ID).Scan(&cur, &ver); err != nil {
+			return apperr.New(apperr.NotFound, "case %s not found", c.ID)
 		}
-		tag, err := tx.Exec(ctx, `UPDATE cases SET status = $3, registered_at = $4, dispatched_at = $5, deadline = $6,
-			handled_at = $7, closed_at = $8, handling_dept = $9, rework_count = $10, defer_count = $11, rating = $12,
-			rating_comment = $13, rated_at = $14, updated_at = $15, version = $16
-			WHERE id = $1 AND version = $2`,
-			c.ID, prevVersion, c.Status, c.RegisteredAt, c.DispatchedAt, c.Deadline, c.HandledAt, c.ClosedAt,
-			nullIfEmpty(c.HandlingDept), c.ReworkCount, c.DeferCount, rating, ratingComment, ratedAt, c.UpdatedAt, c.Version)
-		if err != nil {
-			return translate(fmt.Errorf("update case %s: %w", c.ID, err))
-		}
-		if tag.RowsAffected() == 0 {
-			var cur string
-			var ver int
-			if err := tx.QueryRow(ctx, "SELECT status, version FROM cases WHERE id = $1", c.ID).Scan(&cur, &ver); err != nil {
-				return apperr.New(apperr.NotFound, "case %s not found", c.ID)
-			}
-			return apperr.New(apperr.Conflict, "the case was changed by someone else meanwhile (now version %d, status %s); reload and try again", ver, cur)
-		}
-		if err := insertEvent(ctx, tx, ev); err != nil {
-			return err
-		}
-		return writeChange(ctx, tx, caseChange(c, "TRANSITION", ev))
-	})
+		return apperr.New(apperr.Conflict, "the case was changed by someone else meanwhile (now version %d, status %s); reload and try again", ver, cur)
+	}
+	if err := insertEvent(ctx, tx, ev); err != nil {
+		return err
+	}
+	return writeChange(ctx, tx, caseChange(c, "TRANSITION", ev))
 }
 
 // Timelines implements cases.Store.

@@ -82,16 +82,28 @@ var fineKeyColumns = []string{"month", "street_code", "community_code", "handlin
 
 var factColumns = []string{"case_id", "street_code", "community_code", "handling_dept", "kind", "major_code", "source", "status",
 	"registered_at", "dispatched_at", "deadline", "handled_at", "closed_at", "rework_count", "rating", "work_seconds",
-	"horizon", "sensitive"}
+	"horizon", "sensitive", "reported_at", "declined_at", "first_handled_at", "first_deadline", "return_count", "defer_count",
+	"close_deadline", "report_on_time", "check_on_time"}
 
-// caseStateColumns reads what the rollups need of a case row.
+// ledgerColumns reads a ledger row back into evaluation.Facts (scanFacts).
+// The minor class is not kept: the facts derived from it are.
+const ledgerColumns = `case_id, street_code, community_code, handling_dept, kind, major_code, source, status,
+	registered_at, dispatched_at, deadline, handled_at, closed_at, rework_count, rating, work_seconds, horizon,
+	reported_at, declined_at, first_handled_at, first_deadline, return_count, defer_count, close_deadline,
+	report_on_time, check_on_time`
+
+// caseStateColumns reads what the rollups need of a case row. A declined
+// report's decision time is its last update (NOT_REGISTERED is terminal).
 const caseStateColumns = `id, street_code, coalesce(community_code, ''), coalesce(handling_dept, ''), kind, major_code, source, status,
-	registered_at, dispatched_at, deadline, handled_at, closed_at, rework_count, rating`
+	registered_at, dispatched_at, deadline, handled_at, closed_at, rework_count, rating,
+	minor_code, reported_at, CASE WHEN status = 'NOT_REGISTERED' THEN updated_at END, first_handled_at, first_deadline,
+	defer_count, return_count`
 
 func scanCaseState(row pgx.Row, s *evaluation.CaseState) error {
 	var rating *int16
 	if err := row.Scan(&s.ID, &s.Street, &s.Community, &s.Dept, &s.Kind, &s.Major, &s.Source, &s.Status,
-		&s.RegisteredAt, &s.DispatchedAt, &s.Deadline, &s.HandledAt, &s.ClosedAt, &s.ReworkCount, &rating); err != nil {
+		&s.RegisteredAt, &s.DispatchedAt, &s.Deadline, &s.HandledAt, &s.ClosedAt, &s.ReworkCount, &rating,
+		&s.Minor, &s.ReportedAt, &s.DeclinedAt, &s.FirstHandledAt, &s.FirstDeadline, &s.DeferCount, &s.ReturnCount); err != nil {
 		return err
 	}
 	s.Rating = nil
@@ -110,7 +122,8 @@ func factRow(rules *evaluation.Rules, f *evaluation.Facts) []any {
 	}
 	return []any{f.ID, f.Street, f.Community, f.Dept, f.Kind, f.Major, f.Source, f.Status,
 		f.RegisteredAt, f.DispatchedAt, f.Deadline, f.HandledAt, f.ClosedAt, f.ReworkCount, rating, f.WorkSeconds,
-		f.Horizon.Date(), rules.Sensitive(f)}
+		f.Horizon.Date(), rules.Sensitive(f), f.ReportedAt, f.DeclinedAt, f.FirstHandledAt, f.FirstDeadline, f.ReturnCount,
+		f.DeferCount, f.CloseDeadline, f.ReportOnTime, f.CheckOnTime}
 }
 
 type evalState struct {
@@ -261,9 +274,7 @@ func (s *EvaluationStore) applyCases(ctx context.Context, tx pgx.Tx, rules *eval
 		}
 		d[c] += v
 	}
-	rows, err := tx.Query(ctx, `SELECT case_id, street_code, community_code, handling_dept, kind, major_code, source, status,
-		registered_at, dispatched_at, deadline, handled_at, closed_at, rework_count, rating, work_seconds, horizon
-		FROM case_eval_facts WHERE case_id = ANY($1)`, ids)
+	rows, err := tx.Query(ctx, `SELECT `+ledgerColumns+` FROM case_eval_facts WHERE case_id = ANY($1)`, ids)
 	if err != nil {
 		return fmt.Errorf("read ledger: %w", err)
 	}
@@ -274,7 +285,8 @@ func (s *EvaluationStore) applyCases(ctx context.Context, tx pgx.Tx, rules *eval
 		var h time.Time
 		if err := rows.Scan(&f.ID, &f.Street, &f.Community, &f.Dept, &f.Kind, &f.Major, &f.Source, &f.Status,
 			&f.RegisteredAt, &f.DispatchedAt, &f.Deadline, &f.HandledAt, &f.ClosedAt, &f.ReworkCount, &rating,
-			&f.WorkSeconds, &h); err != nil {
+			&f.WorkSeconds, &h, &f.ReportedAt, &f.DeclinedAt, &f.FirstHandledAt, &f.FirstDeadline, &f.ReturnCount,
+			&f.DeferCount, &f.CloseDeadline, &f.ReportOnTime, &f.CheckOnTime); err != nil {
 			rows.Close()
 			return fmt.Errorf("read ledger: %w", err)
 		}
@@ -494,7 +506,7 @@ func (s *EvaluationStore) Rebuild(ctx context.Context, rules *evaluation.Rules, 
 	if _, err := rtx.Exec(ctx, `SET TRANSACTION SNAPSHOT '`+snapshot+`'`); err != nil {
 		return st, fmt.Errorf("rebuild: share snapshot: %w", err)
 	}
-	rows, err := rtx.Query(ctx, `SELECT `+caseStateColumns+` FROM cases WHERE registered_at IS NOT NULL OR dispatched_at IS NOT NULL`)
+	rows, err := rtx.Query(ctx, `SELECT `+caseStateColumns+` FROM cases`)
 	if err != nil {
 		return st, fmt.Errorf("rebuild: read cases: %w", err)
 	}
@@ -683,10 +695,10 @@ func likeEscape(s string) string {
 }
 
 // groupColumns returns the select expressions of the grouped dimensions in
-// Group field order (street, community, department, kind, major), ”
-// for those not grouped, and records the dimensions needed.
+// Group field order (street, community, department, kind, major, reporter
+// group), ” for those not grouped, and records the dimensions needed.
 func groupColumns(by []evaluation.Dim, need map[string]bool) []string {
-	cols := []string{"''", "''", "''", "''", "''"}
+	cols := []string{"''", "''", "''", "''", "''", "''"}
 	for _, d := range by {
 		switch d {
 		case evaluation.DimStreet:
@@ -701,6 +713,9 @@ func groupColumns(by []evaluation.Dim, need map[string]bool) []string {
 		case evaluation.DimCaseClass:
 			cols[3], cols[4] = "kind", "major_code"
 			need["class"] = true
+		case evaluation.DimReporterGroup:
+			cols[5] = evaluation.ReporterGroupSQL("source")
+			need["source"] = true
 		}
 	}
 	return cols
@@ -812,20 +827,21 @@ func readCells(ctx context.Context, db evalQuerier, q evaluation.CellQuery, f ev
 		}
 	}
 	q1 := `SELECT ` + period + ` AS p, ` + strings.Join(groups, ", ") + `, ` + strings.Join(sums, ", ") +
-		` FROM ` + table + ` WHERE ` + w.sql() + ` GROUP BY 1, 2, 3, 4, 5, 6`
+		` FROM ` + table + ` WHERE ` + w.sql() + ` GROUP BY 1, 2, 3, 4, 5, 6, 7`
 	rows, err := db.Query(ctx, q1, w.args)
 	if err != nil {
 		return nil, fmt.Errorf("aggregate rollups: %w", err)
 	}
 	defer rows.Close()
 	var out []evaluation.Cell
-	dest := make([]any, 6+evaluation.NumCounters)
+	dest := make([]any, 7+evaluation.NumCounters)
 	for rows.Next() {
 		var c evaluation.Cell
 		var p time.Time
 		dest[0], dest[1], dest[2], dest[3], dest[4], dest[5] = &p, &c.Group.Street, &c.Group.Community, &c.Group.Department, &c.Group.Kind, &c.Group.MajorCode
+		dest[6] = &c.Group.ReporterGroup
 		for i := range c.Sum {
-			dest[6+i] = &c.Sum[i]
+			dest[7+i] = &c.Sum[i]
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("aggregate rollups: %w", err)
@@ -872,7 +888,7 @@ func readLive(ctx context.Context, db evalQuerier, q evaluation.LiveQuery, f eva
 	groups := groupColumns(q.GroupBy, need)
 	w.args["now"], w.args["end"] = q.Now, q.PeriodEnd
 	const nydHandle = `deadline >= @now AND deadline < @end AND (handled_at IS NULL OR handled_at >= @end)`
-	const nydClose = `deadline >= @now AND deadline < @end AND (closed_at IS NULL OR closed_at >= @end)`
+	const nydClose = `close_deadline >= @now AND close_deadline < @end AND (closed_at IS NULL OR closed_at >= @end)`
 	const open = `dispatched_at <= @now AND (closed_at IS NULL OR closed_at > @now)`
 	sql := `SELECT ` + strings.Join(groups, ", ") + `,
 		count(*) FILTER (WHERE ` + nydHandle + `),
@@ -880,14 +896,14 @@ func readLive(ctx context.Context, db evalQuerier, q evaluation.LiveQuery, f eva
 		count(*) FILTER (WHERE ` + nydClose + ` AND rework_count > 0),
 		count(*) FILTER (WHERE ` + open + `),
 		count(*) FILTER (WHERE ` + open + ` AND deadline < @now AND NOT coalesce(handled_at <= deadline, false))
-		FROM case_eval_facts WHERE ` + w.sql() + ` GROUP BY 1, 2, 3, 4, 5`
+		FROM case_eval_facts WHERE ` + w.sql() + ` GROUP BY 1, 2, 3, 4, 5, 6`
 	rows, err := db.Query(ctx, sql, w.args)
 	if err != nil {
 		return nil, fmt.Errorf("live figures: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (evaluation.LiveCell, error) {
 		var c evaluation.LiveCell
-		err := r.Scan(&c.Group.Street, &c.Group.Community, &c.Group.Department, &c.Group.Kind, &c.Group.MajorCode,
+		err := r.Scan(&c.Group.Street, &c.Group.Community, &c.Group.Department, &c.Group.Kind, &c.Group.MajorCode, &c.Group.ReporterGroup,
 			&c.NotYetDueHandle, &c.NotYetDueClose, &c.NotYetDueRework, &c.Open, &c.Overdue)
 		return c, err
 	})
@@ -903,6 +919,7 @@ func readLive(ctx context.Context, db evalQuerier, q evaluation.LiveQuery, f eva
 //	parking_lots:  street_code, jpath, is_government, kind ('GOVERNMENT_SHARED'), shared_spaces, created_at
 //	inspections:   property_id, result ('PASS', 'RECTIFY', 'FAIL'), recorded_at
 //	properties:    id, street_code, community_code, jpath
+//	jurisdictions: code, path, level, area_km2 (always there)
 func (s *EvaluationStore) Other(ctx context.Context, q evaluation.OtherQuery) (*evaluation.OtherFacts, error) {
 	var o evaluation.OtherFacts
 	var hasV, hasP, hasI bool
@@ -914,16 +931,33 @@ func (s *EvaluationStore) Other(ctx context.Context, q evaluation.OtherQuery) (*
 	if q.Jurisdiction != "" {
 		jur, args["root"] = "jpath <@ @root::ltree", q.Jurisdiction
 	}
+	// The district, streets and communities under the jurisdiction and the
+	// jurisdictions above it (a row without grouping is the jurisdiction
+	// itself), with their grids: the density figures' denominators.
+	areaCond := "TRUE"
+	if q.Jurisdiction != "" {
+		areaCond = "(j.path <@ @root::ltree OR j.path @> @root::ltree)"
+	}
+	rows, err := s.pool.Query(ctx, `SELECT j.code, j.level, j.area_km2,
+		(SELECT count(*) FROM jurisdictions g WHERE g.level = 'GRID' AND g.path <@ j.path)
+		FROM jurisdictions j WHERE j.level <> 'GRID' AND `+areaCond, args)
+	if err != nil {
+		return nil, fmt.Errorf("jurisdiction areas: %w", err)
+	}
+	if o.Areas, err = pgx.CollectRows(rows, pgx.RowToStructByPos[evaluation.AreaFact]); err != nil {
+		return nil, fmt.Errorf("jurisdiction areas: %w", err)
+	}
 	if hasV {
 		rows, err := s.pool.Query(ctx, `SELECT street_code, coalesce(community_code, ''), discovered_at,
-			CASE WHEN outcome = 'DEMOLISHED' THEN resolved_at END, coalesce(demolished_area_m2, area_m2, 0)
+			CASE WHEN outcome = 'DEMOLISHED' THEN resolved_at END, coalesce(demolished_area_m2, area_m2, 0),
+			kind = 'ILLEGAL_CONSTRUCTION'
 			FROM violations
 			WHERE ((discovered_at >= @from AND discovered_at < @to)
 			    OR (outcome = 'DEMOLISHED' AND resolved_at >= @from AND resolved_at < @to)) AND `+jur, args)
 		if err == nil {
 			o.Violations, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (evaluation.ViolationFact, error) {
 				var v evaluation.ViolationFact
-				err := r.Scan(&v.Street, &v.Community, &v.DiscoveredAt, &v.DemolishedAt, &v.AreaM2)
+				err := r.Scan(&v.Street, &v.Community, &v.DiscoveredAt, &v.DemolishedAt, &v.AreaM2, &v.Construction)
 				return v, err
 			})
 		}

@@ -374,6 +374,9 @@ func rowsByPeriod(t *testing.T, rows []evaluation.Row) map[string]evaluation.Row
 	for _, r := range rows {
 		k := r.PeriodStart.In(shanghai).Format("2006-01") + "|" + r.Group.Street + "|" + r.Group.Community + "|" + r.Group.Department +
 			"|" + r.Group.Kind + r.Group.MajorCode
+		if r.Group.ReporterGroup != "" {
+			k += "|" + r.Group.ReporterGroup
+		}
 		if _, dup := out[k]; dup {
 			t.Fatalf("two rows for %s", k)
 		}
@@ -423,7 +426,8 @@ func insertOther(t *testing.T, pool *pgxpool.Pool, f *evalFixture) otherFixture 
 	}
 	if o.violations = tableExists(t, pool, "violations"); o.violations {
 		// V1 found in April, demolished in May (75 m² measured); V2 found in
-		// April, still open; V3 found and demolished in May (40 m² recorded).
+		// April, still open; V3 found and demolished in May (40 m² recorded);
+		// V4 dumping, found and cleared in May.
 		for _, v := range []struct {
 			kind, subtype, status, community string
 			area, demolished                 *float64
@@ -433,6 +437,9 @@ func insertOther(t *testing.T, pool *pgxpool.Pool, f *evalFixture) otherFixture 
 			{"ILLEGAL_CONSTRUCTION", "ROOFTOP_ADDITION", "DEMOLISHED", f.c1, ptrF(80), ptrF(75), "2025-04-10 10:00", "2025-05-08 10:00"},
 			{"STREET_OCCUPATION", "SHOPFRONT_OVERFLOW", "DISCOVERED", f.c1, nil, nil, "2025-04-20 10:00", ""},
 			{"ILLEGAL_CONSTRUCTION", "FACTORY_SHED", "DEMOLISHED", f.c2, ptrF(40), nil, "2025-05-02 10:00", "2025-05-20 10:00"},
+			// V4: construction waste dumped in May and cleared in May: a
+			// removal, not a demolished building, whatever its outcome code.
+			{"DUMPING", "CONSTRUCTION_WASTE", "DEMOLISHED", f.c2, ptrF(12), nil, "2025-05-05 10:00", "2025-05-06 10:00"},
 		} {
 			var outcome, resolved any
 			if v.resolved != "" {
@@ -565,9 +572,11 @@ func TestEvaluationIndicatorsHandComputed(t *testing.T) {
 		"satisfaction":                value(5+3+4, 3, 4),
 		"rating_coverage":             ratio(3, 3),
 		"participation":               ratio(2+1, 6), // A1, A4 app; A3 hotline
-		"violations_found":            vio(count(2)),
+		"violations_found":            vio(count(2)), // V1, V2
+		"illegal_construction_found":  vio(count(1)), // V1
 		"violations_demolished":       vio(count(0)),
 		"demolished_area_m2":          vio(value(0, 0, 0)),
+		"violations_removed":          vio(count(0)),
 		"shared_parking_opening_rate": park(ratio(1, 2)),
 		"inspection_pass_rate":        insp(ratio(1, 2)),
 		"composite":                   value(0, 0, composite(0.75, 0.5, 4, 0.5, 0.25, 0.5)),
@@ -590,9 +599,11 @@ func TestEvaluationIndicatorsHandComputed(t *testing.T) {
 		"satisfaction":                value(2, 1, 2),
 		"rating_coverage":             ratio(1, 2),
 		"participation":               ratio(2, 3),
-		"violations_found":            vio(count(1)),
-		"violations_demolished":       vio(count(2)),
+		"violations_found":            vio(count(2)), // V3, V4
+		"illegal_construction_found":  vio(count(1)), // V3
+		"violations_demolished":       vio(count(2)), // V1, V3: buildings only
 		"demolished_area_m2":          vio(value(115, 2, 115)),
+		"violations_removed":          vio(count(1)), // V4's waste cleared
 		"shared_parking_opening_rate": park(ratio(2, 3)),
 		"inspection_pass_rate":        insp(ratio(1, 1)),
 		"composite":                   value(0, 0, composite(0.5, 0.25, 2, 2.0/3, 0, 2.0/3)),
@@ -616,8 +627,10 @@ func TestEvaluationIndicatorsHandComputed(t *testing.T) {
 		"rating_coverage":             ratio(1, 2),
 		"participation":               ratio(1, 4),
 		"violations_found":            vio(count(0)),
+		"illegal_construction_found":  vio(count(0)),
 		"violations_demolished":       vio(count(0)),
 		"demolished_area_m2":          vio(value(0, 0, 0)),
+		"violations_removed":          vio(count(0)),
 		"shared_parking_opening_rate": park(ratio(2, 3)),
 		"inspection_pass_rate":        insp(undefined()),
 		"composite":                   value(0, 0, composite(0.5, 0.25, 5, 0.25, 0, 0.4)),
@@ -642,9 +655,11 @@ func TestEvaluationIndicatorsHandComputed(t *testing.T) {
 		"satisfaction":                value(19, 5, 3.8),
 		"rating_coverage":             ratio(5, 7),
 		"participation":               ratio(6, 13),
-		"violations_found":            vio(count(3)),
+		"violations_found":            vio(count(4)),
+		"illegal_construction_found":  vio(count(2)),
 		"violations_demolished":       vio(count(2)),
 		"demolished_area_m2":          vio(value(115, 2, 115)),
+		"violations_removed":          vio(count(1)),
 		"shared_parking_opening_rate": park(ratio(2, 3)),
 		"inspection_pass_rate":        insp(ratio(2, 3)),
 		"composite":                   value(0, 0, composite(7.0/11, 4.0/11, 3.8, 6.0/13, 1.0/11, 0.4)),
@@ -899,12 +914,18 @@ func TestEvaluationSuppression(t *testing.T) {
 				t.Fatalf("%d rows", len(rows))
 			}
 			r := rows[0]
-			// Shown: registered (6), dispatched (6), zero counts, and the
-			// public registers. Participation (3/6) rests on 6 cases but
-			// counts 3 citizens' reports: hidden.
+			// Shown: registered (6), dispatched (6), reports (7), the rates
+			// on those (the verification of the 7 decided reports; returns,
+			// deferrals and backlog of the 6 dispatched; the densities of
+			// the 6 registered), zero counts, and the public registers.
+			// Participation (3/6) rests on 6 cases but counts 3 citizens'
+			// reports, the valid and declined report rates count 1 declined
+			// report: hidden.
 			shown := map[string]bool{"registered": true, "dispatched": true,
-				"violations_demolished": true, "demolished_area_m2": true, "shared_parking_opening_rate": true,
-				"inspection_pass_rate": true}
+				"violations_demolished": true, "demolished_area_m2": true, "violations_removed": true, "shared_parking_opening_rate": true,
+				"inspection_pass_rate": true, "reports": true, "on_time_verification_rate": true, "return_rate": true,
+				"dispatch_accuracy": true, "deferral_rate": true, "backlog_rate": true, "problems_per_grid": true,
+				"problems_per_km2": true}
 			if !other.violations {
 				shown["violations_found"] = true
 			}

@@ -30,7 +30,7 @@ var _ parking.Store = (*ParkingStore)(nil)
 const lotColumns = `id, name, kind, is_government, address, lat, lng, jurisdiction_code, owner_dept, operator,
 	total_spaces, shared_spaces, open_hours, weekday_windows, rest_day_all_day, rest_day_windows,
 	coalesce(no_movement, ''), coalesce(max_seats, 0), booking_rule, fee_rule, coalesce(contact_name, ''),
-	coalesce(contact_phone, ''), source_dept, external_id, created_at, updated_at, version`
+	coalesce(contact_phone, ''), source_dept, external_id, created_at, updated_at, version, opened_at`
 
 var lotScope = scopeColumns{path: "jpath", street: "street_code", depts: []string{"owner_dept"}}
 
@@ -45,7 +45,7 @@ func scanLot(row pgx.Row, extra ...any) (*parking.Lot, error) {
 	dest := []any{&l.ID, &l.Name, &l.Kind, &l.IsGovernment, &l.Address, &l.Lat, &l.Lng, &l.JurisdictionCode,
 		&l.OwnerDept, &l.Operator, &l.TotalSpaces, &l.SharedSpaces, &hours, &weekday, &l.Windows.RestDayAllDay,
 		&restDay, &noMovement, &l.MaxSeats, &l.BookingRule, &l.FeeRule, &l.ContactName, &l.ContactPhone,
-		&l.SourceDept, &l.ExternalID, &l.CreatedAt, &l.UpdatedAt, &l.Version}
+		&l.SourceDept, &l.ExternalID, &l.CreatedAt, &l.UpdatedAt, &l.Version, &l.OpenedAt}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -319,6 +319,20 @@ func (s *ParkingStore) OpeningRate(ctx context.Context, scope access.RowScope) (
 	return r, nil
 }
 
+// AddedSpaces implements parking.Store.
+func (s *ParkingStore) AddedSpaces(ctx context.Context, scope access.RowScope, since, until time.Time) (parking.Added, error) {
+	w := newWhere()
+	w.add("opened_at >= @since AND opened_at < @until", "since", since, "until", until)
+	w.addScope(scope, lotScope)
+	var a parking.Added
+	err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(total_spaces), 0) FROM parking_lots WHERE `+w.sql(), w.args).
+		Scan(&a.Lots, &a.Spaces)
+	if err != nil {
+		return parking.Added{}, translate(fmt.Errorf("added spaces: %w", err))
+	}
+	return a, nil
+}
+
 // GetByExternalID implements parking.Store.
 func (s *ParkingStore) GetByExternalID(ctx context.Context, scope access.RowScope, sourceDept, externalID string) (*parking.Lot, error) {
 	w := newWhere()
@@ -486,7 +500,7 @@ func (s *ParkingStore) Grids(ctx context.Context) ([]parking.Grid, error) {
 var lotCopyColumns = []string{"id", "name", "kind", "is_government", "address", "lat", "lng", "jurisdiction_code",
 	"street_code", "owner_dept", "operator", "total_spaces", "shared_spaces", "open_hours", "weekday_windows",
 	"rest_day_all_day", "rest_day_windows", "no_movement", "max_seats", "booking_rule", "fee_rule", "contact_name",
-	"contact_phone", "source_dept", "external_id", "created_at", "updated_at", "version"}
+	"contact_phone", "source_dept", "external_id", "created_at", "updated_at", "version", "opened_at"}
 
 // InsertLots bulk-loads lots with COPY in one transaction (seeding,
 // imports). Any existing id or (source_dept, external_id) fails the whole
@@ -510,7 +524,7 @@ func (s *ParkingStore) InsertLots(ctx context.Context, lots []parking.Lot) (int6
 			return []any{l.ID, l.Name, string(l.Kind), l.IsGovernment, l.Address, l.Lat, l.Lng, l.JurisdictionCode,
 				r.street, l.OwnerDept, l.Operator, int32(l.TotalSpaces), int32(l.SharedSpaces), r.hours, r.weekday,
 				l.Windows.RestDayAllDay, r.restDay, r.noMovement, r.maxSeats, l.BookingRule, l.FeeRule, r.contactName,
-				r.contactTel, l.SourceDept, l.ExternalID, l.CreatedAt, l.UpdatedAt, int32(l.Version)}, nil
+				r.contactTel, l.SourceDept, l.ExternalID, l.CreatedAt, l.UpdatedAt, int32(l.Version), l.OpenedAt}, nil
 		})
 		var err error
 		n, err = tx.CopyFrom(ctx, pgx.Identifier{"parking_lots"}, lotCopyColumns, src)

@@ -34,18 +34,37 @@ func setupTB(tb testing.TB) *pgxpool.Pool {
 	return pool
 }
 
-// parkingMigrationUp is the Up section of the parking migration, the single
-// source of the tables' DDL.
+// parkingMigrationUp is the Up section of the parking migration and the
+// statements of later migrations on parking_lots, the single source of the
+// tables' DDL.
 var parkingMigrationUp = sync.OnceValues(func() (string, error) {
-	b, err := os.ReadFile("migrations/00100_parking.sql")
+	up := func(name string) (string, error) {
+		b, err := os.ReadFile("migrations/" + name)
+		if err != nil {
+			return "", err
+		}
+		up, _, ok := strings.Cut(string(b), "-- +goose Down")
+		if !ok {
+			return "", fmt.Errorf("%s has no Down section", name)
+		}
+		return up, nil
+	}
+	ddl, err := up("00100_parking.sql")
 	if err != nil {
 		return "", err
 	}
-	up, _, ok := strings.Cut(string(b), "-- +goose Down")
-	if !ok {
-		return "", fmt.Errorf("00100_parking.sql has no Down section")
+	later, err := up("00220_recusal_lookback_lot_opened.sql")
+	if err != nil {
+		return "", err
 	}
-	return up, nil
+	// That migration also alters inspection_rounds, which lives in public
+	// here: only its parking statements apply to the fresh schema.
+	for _, stmt := range strings.Split(later, ";") {
+		if strings.Contains(stmt, "parking_lots") {
+			ddl += stmt + ";\n"
+		}
+	}
+	return ddl, nil
 })
 
 // parkingSchema returns a pool on a fresh schema holding empty parking
@@ -563,6 +582,22 @@ func TestSeedParkingDemo(t *testing.T) {
 	near, err := svc.Near(ctx, 32.49, 119.92, nil, nil, nil)
 	if err != nil || len(near) == 0 {
 		t.Fatalf("nothing near the centre: %v", err)
+	}
+	// The 800+ new spaces: lots opened since 2023 hold 800–900 spaces, and
+	// every lot reads back with its opening date.
+	added, err := svc.AddedSpaces(ctx, parking.DemoNewSince, nil)
+	if err != nil || added.Spaces < parking.DemoNewSpacesMin || added.Spaces > parking.DemoNewSpacesMax || added.Lots < 2 {
+		t.Fatalf("spaces added since 2023: %+v %v, want 800+", added, err)
+	}
+	if before, err := svc.AddedSpaces(ctx, time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), &parking.DemoNewSince); err != nil ||
+		before.Lots != parking.DemoLots-added.Lots {
+		t.Fatalf("lots opened before 2023: %+v %v, want the other %d", before, err, parking.DemoLots-added.Lots)
+	}
+	if _, err := svc.AddedSpaces(ctx, parking.DemoNewSince, &parking.DemoNewSince); !apperr.Is(err, apperr.BadUserInput) {
+		t.Fatalf("empty period: %v, want BAD_USER_INPUT", err)
+	}
+	if l, err := svc.Get(ctx, near[0].Lot.ID); err != nil || l.OpenedAt == nil || l.OpenedAt.After(time.Now()) {
+		t.Fatalf("lot %+v: no opening date (%v)", l, err)
 	}
 	// Seeding again with the same seed collides: the registry is not
 	// silently doubled.

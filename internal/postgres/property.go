@@ -357,7 +357,7 @@ func (s *PropertyStore) Inspections(ctx context.Context, scope access.RowScope, 
 // Registers implements property.Store. The four reads share one
 // repeatable-read snapshot, so the registers are consistent with each other
 // even while the registry is being written.
-func (s *PropertyStore) Registers(ctx context.Context, dept string, periodStart time.Time) (property.Registers, error) {
+func (s *PropertyStore) Registers(ctx context.Context, dept string, periodStart time.Time, lookBack int) (property.Registers, error) {
 	var reg property.Registers
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
@@ -399,15 +399,18 @@ func (s *PropertyStore) Registers(ctx context.Context, dept string, periodStart 
 	if err != nil {
 		return reg, translate(fmt.Errorf("read conflicts: %w", err))
 	}
-	err = tx.QueryRow(ctx, `SELECT round FROM inspection_rounds WHERE dept = $1 AND period_start < $2
-		ORDER BY period_start DESC, round DESC LIMIT 1`, dept, periodStart).Scan(&reg.PreviousRound)
-	if errors.Is(err, pgx.ErrNoRows) {
+	rows, err = tx.Query(ctx, `SELECT round FROM inspection_rounds WHERE dept = $1 AND period_start < $2
+		ORDER BY period_start DESC, round DESC LIMIT $3`, dept, periodStart, max(lookBack, 1))
+	if err != nil {
+		return reg, translate(fmt.Errorf("read previous rounds: %w", err))
+	}
+	if reg.PreviousRounds, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return reg, translate(fmt.Errorf("read previous rounds: %w", err))
+	}
+	if len(reg.PreviousRounds) == 0 {
 		return reg, nil
 	}
-	if err != nil {
-		return reg, translate(fmt.Errorf("read previous round: %w", err))
-	}
-	rows, err = tx.Query(ctx, `SELECT property_id, unnest(inspector_ids) FROM inspections WHERE round = $1`, reg.PreviousRound)
+	rows, err = tx.Query(ctx, `SELECT property_id, unnest(inspector_ids) FROM inspections WHERE round = ANY($1)`, reg.PreviousRounds)
 	if err != nil {
 		return reg, translate(fmt.Errorf("read previous assignments: %w", err))
 	}
@@ -430,12 +433,16 @@ func (s *PropertyStore) CreateRound(ctx context.Context, r *property.Round, targ
 }
 
 func insertInspectionRound(ctx context.Context, tx pgx.Tx, r *property.Round, targets, inspectors []byte, list []property.Inspection) error {
+	prev := r.PreviousRounds
+	if prev == nil {
+		prev = []string{}
+	}
 	_, err := tx.Exec(ctx, `INSERT INTO inspection_rounds (round, period_start, dept, seed, ratio, k, register_size, drawn,
 		previous_round, targets_hash, inspectors_hash, targets_register, inspectors_register, drawn_at, drawn_by,
-		published, published_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		published, published_at, previous_rounds)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		r.Round, r.PeriodStart, r.Dept, r.Seed, r.Ratio, r.PerTarget, r.RegisterSize, r.Drawn, nullIfEmpty(r.PreviousRound),
-		r.TargetsHash, r.InspectorsHash, targets, inspectors, r.DrawnAt, r.DrawnBy, r.Published, r.PublishedAt)
+		r.TargetsHash, r.InspectorsHash, targets, inspectors, r.DrawnAt, r.DrawnBy, r.Published, r.PublishedAt, prev)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		return apperr.New(apperr.Conflict, "round %s was already drawn; a round is drawn once", r.Round)
@@ -463,12 +470,12 @@ func insertInspectionRound(ctx context.Context, tx pgx.Tx, r *property.Round, ta
 }
 
 const inspectionRoundColumns = `round, period_start, dept, seed, ratio, k, register_size, drawn, coalesce(previous_round, ''),
-	targets_hash, inspectors_hash, drawn_at, drawn_by, published, published_at`
+	previous_rounds, targets_hash, inspectors_hash, drawn_at, drawn_by, published, published_at`
 
 func scanInspectionRound(row pgx.Row) (*property.Round, error) {
 	var r property.Round
 	err := row.Scan(&r.Round, &r.PeriodStart, &r.Dept, &r.Seed, &r.Ratio, &r.PerTarget, &r.RegisterSize, &r.Drawn,
-		&r.PreviousRound, &r.TargetsHash, &r.InspectorsHash, &r.DrawnAt, &r.DrawnBy, &r.Published, &r.PublishedAt)
+		&r.PreviousRound, &r.PreviousRounds, &r.TargetsHash, &r.InspectorsHash, &r.DrawnAt, &r.DrawnBy, &r.Published, &r.PublishedAt)
 	return &r, err
 }
 
@@ -596,13 +603,15 @@ var ErrPropertiesSeeded = errors.New("the property tables already hold data")
 // with valid unified social credit codes, old-community renovation (113
 // compounds built up to 2000 DONE, some IN_PROGRESS and PLANNED with
 // budgets), planning permits on about 60 % of compounds, 40 housing
-// inspectors with a few declared conflicts of interest, and two past rounds
-// of double-random inspections (2025-H1, 2025-H2) drawn with property.Draw
-// from the generated registers — so ReplayDraw verifies them — with results,
-// published. The same seed and jurisdiction tree give identical rows (ids
+// inspectors with a few declared conflicts of interest, and four past
+// rounds of double-random inspections (property.DemoRounds: two a year,
+// 2024-H1 to 2025-H2, recusal looking back over two rounds) drawn with
+// property.Draw from the generated registers — so ReplayDraw verifies them —
+// scheduled, recorded and published on working days of cal, with results.
+// The same seed, calendar and jurisdiction tree give identical rows (ids
 // included). The jurisdictions and the housing and planning departments
 // must exist; ErrPropertiesSeeded when the tables already hold data.
-func SeedDemo(ctx context.Context, pool *pgxpool.Pool, seed int64) error {
+func SeedDemo(ctx context.Context, pool *pgxpool.Pool, seed int64, cal property.WorkingDays) error {
 	return InTx(ctx, pool, func(tx pgx.Tx) error {
 		// Concurrent seeders queue here; the second then finds the data.
 		if _, err := tx.Exec(ctx, `LOCK TABLE properties, inspectors, inspection_rounds IN SHARE ROW EXCLUSIVE MODE`); err != nil {
@@ -620,7 +629,7 @@ func SeedDemo(ctx context.Context, pool *pgxpool.Pool, seed int64) error {
 		if err != nil {
 			return err
 		}
-		d, err := property.GenerateDemo(seed, grids)
+		d, err := property.GenerateDemo(seed, grids, cal)
 		if err != nil {
 			return fmt.Errorf("seed properties: %w", err)
 		}
@@ -689,7 +698,7 @@ func writePropertyDemo(ctx context.Context, tx pgx.Tx, d *property.Demo) error {
 		"floor_area_m2", "valid", "owner_dept", "source_dept", "external_id", "created_at", "updated_at", "version"}, rows); err != nil {
 		return err
 	}
-	created := time.Date(2024, 12, 1, 1, 0, 0, 0, time.UTC)
+	created := time.Date(2023, 12, 1, 1, 0, 0, 0, time.UTC) // before the first demo round
 	rows = make([][]any, len(d.Inspectors))
 	for i, in := range d.Inspectors {
 		rows[i] = []any{in.ID, in.Name, in.Dept, in.Active, created}

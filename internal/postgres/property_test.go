@@ -11,6 +11,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/google/uuid"
@@ -517,7 +518,7 @@ func TestDrawInspections(t *testing.T) {
 
 	store := postgres.NewPropertyStore(f.pool)
 	start, _, _ := property.ParseRound("2026-H1")
-	before, err := store.Registers(context.Background(), "housing", start)
+	before, err := store.Registers(context.Background(), "housing", start, property.RecusalRoundsDefault)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -574,7 +575,7 @@ func TestDrawInspections(t *testing.T) {
 	if _, err := f.svc.Upsert(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	after, err := store.Registers(context.Background(), "housing", start)
+	after, err := store.Registers(context.Background(), "housing", start, property.RecusalRoundsDefault)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -603,6 +604,72 @@ func TestDrawInspections(t *testing.T) {
 	}
 	if replay, err := f.svc.ReplayDraw(ctx, "2026-H2"); err != nil || !replay.Matches {
 		t.Fatalf("replay round 2: %+v %v", replay, err)
+	}
+}
+
+// TestRecusalLooksBackOverRounds draws four monthly rounds of every target
+// with two inspectors each from six: with the default look-back of two
+// rounds, the third round's teams are forced (the two inspectors who served
+// neither of the last two rounds) and the fourth repeats the first's; a
+// look-back of one leaves four candidates, and one of three leaves none.
+func TestRecusalLooksBackOverRounds(t *testing.T) {
+	f := newDrawFixture(t, 2)
+	ctx := housingOfficer()
+	teams := map[string]map[uuid.UUID][]string{}
+	draw := func(svc *property.Service, round string) (*property.Round, error) {
+		t.Helper()
+		r, list, err := svc.DrawInspections(ctx, round, 1, 2, int64(len(teams)+1))
+		if err != nil {
+			return nil, err
+		}
+		teams[round] = map[uuid.UUID][]string{}
+		for _, in := range list {
+			teams[round][in.PropertyID] = in.InspectorIDs
+		}
+		return r, nil
+	}
+	svc := f.svc // RecusalRounds unset: the default, 2
+	for _, round := range []string{"2026-01", "2026-02", "2026-03"} {
+		if _, err := draw(svc, round); err != nil {
+			t.Fatalf("%s: %v", round, err)
+		}
+	}
+	r, err := svc.Round(ctx, "2026-03")
+	if err != nil || r.PreviousRound != "2026-02" || !slices.Equal(r.PreviousRounds, []string{"2026-02", "2026-01"}) {
+		t.Fatalf("2026-03 looked back over %q %v (%v); want 2026-02, 2026-01", r.PreviousRound, r.PreviousRounds, err)
+	}
+	all := []string{"HS-01", "HS-02", "HS-03", "HS-04", "HS-05", "HS-06"}
+	for _, id := range f.targets {
+		used := append(slices.Clone(teams["2026-01"][id]), teams["2026-02"][id]...)
+		want := slices.DeleteFunc(slices.Clone(all), func(s string) bool { return slices.Contains(used, s) })
+		if got := teams["2026-03"][id]; !slices.Equal(got, want) {
+			t.Fatalf("compound %s: 2026-03 drew %v; after %v and %v only %v were eligible", id,
+				got, teams["2026-01"][id], teams["2026-02"][id], want)
+		}
+	}
+	// A look-back of three rounds leaves nobody: refused, nothing stored.
+	three := property.NewService(property.Config{Store: postgres.NewPropertyStore(f.pool), Authorizer: fixedAuth{housingDesk()}, RecusalRounds: 3})
+	if _, err := draw(three, "2026-04"); !apperr.Is(err, apperr.BadUserInput) {
+		t.Fatalf("look-back 3 with six inspectors: %v, want BAD_USER_INPUT", err)
+	}
+	// A look-back of one round leaves four candidates for each compound.
+	one := postgres.NewPropertyStore(f.pool)
+	start, _, _ := property.ParseRound("2026-04")
+	reg, err := one.Registers(context.Background(), "housing", start, 1)
+	if err != nil || !slices.Equal(reg.PreviousRounds, []string{"2026-03"}) || len(reg.Previous) != 4 {
+		t.Fatalf("look-back 1: %v with %d assignments (%v)", reg.PreviousRounds, len(reg.Previous), err)
+	}
+	// Two rounds back: the fourth round's teams are the first's again.
+	if _, err := draw(svc, "2026-04"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range f.targets {
+		if got, want := teams["2026-04"][id], teams["2026-01"][id]; !slices.Equal(got, want) {
+			t.Fatalf("compound %s: 2026-04 drew %v, want 2026-01's %v", id, got, want)
+		}
+	}
+	if replay, err := svc.ReplayDraw(ctx, "2026-04"); err != nil || !replay.Matches || !replay.HashesMatch {
+		t.Fatalf("replay: %+v %v", replay, err)
 	}
 }
 
@@ -707,14 +774,14 @@ func TestSeedPropertyDemo(t *testing.T) {
 	pool := isolatedProperties(t)
 	ctx := context.Background()
 	start := time.Now()
-	if err := postgres.SeedDemo(ctx, pool, 20250101); err != nil {
+	if err := postgres.SeedDemo(ctx, pool, 20250101, calendar.Default()); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
 	t.Logf("seeded in %s", time.Since(start).Round(time.Millisecond))
 	if n := outboxTotal(t, pool); n != 0 {
 		t.Fatalf("seeding wrote %d outbox rows; a bulk demo load is not a stream of changes", n)
 	}
-	if err := postgres.SeedDemo(ctx, pool, 20250101); !errors.Is(err, postgres.ErrPropertiesSeeded) {
+	if err := postgres.SeedDemo(ctx, pool, 20250101, calendar.Default()); !errors.Is(err, postgres.ErrPropertiesSeeded) {
 		t.Fatalf("second seed: %v", err)
 	}
 	var compounds, done, managed, withPermit, inspectors, rounds, published int
@@ -729,12 +796,12 @@ func TestSeedPropertyDemo(t *testing.T) {
 	}
 	t.Logf("%d compounds, %d renovated, %d managed, %d with a permit, %d inspectors, %d rounds", compounds, done, managed, withPermit, inspectors, rounds)
 	if compounds != property.DemoCompounds || done != property.DemoRenovated || inspectors != property.DemoInspectors ||
-		rounds != 2 || published != 2 || withPermit < compounds/2 || withPermit > compounds*7/10 {
+		rounds != len(property.DemoRounds) || published != rounds || withPermit < compounds/2 || withPermit > compounds*7/10 {
 		t.Fatal("demo data out of shape")
 	}
 	svc := propService(pool, housingDesk())
 	staff := housingOfficer()
-	for _, round := range []string{"2025-H1", "2025-H2"} {
+	for _, round := range property.DemoRounds {
 		replay, err := svc.ReplayDraw(staff, round)
 		if err != nil || !replay.Matches || !replay.HashesMatch {
 			t.Fatalf("replay %s: %+v %v", round, replay, err)
@@ -752,9 +819,10 @@ func TestSeedPropertyDemo(t *testing.T) {
 			}
 		}
 	}
-	// The next live draw recuses 2025-H2's inspectors.
+	// The next live draw recuses the inspectors of 2025-H2 and 2025-H1.
 	r, _, err := svc.DrawInspections(staff, "2026-H1", 0.05, 2, 1)
-	if err != nil || r.PreviousRound != "2025-H2" || r.Drawn != property.SampleSize(managed, 0.05) {
+	if err != nil || r.PreviousRound != "2025-H2" || !slices.Equal(r.PreviousRounds, []string{"2025-H2", "2025-H1"}) ||
+		r.Drawn != property.SampleSize(managed, 0.05) {
 		t.Fatalf("draw after seeding: %+v %v", r, err)
 	}
 }

@@ -378,9 +378,11 @@ func (s *ViolationStore) CaseVisible(ctx context.Context, scope access.RowScope,
 }
 
 // Demo data figures (docs/demo-data.md: "523 illegal structures
-// demolished, over 37,000 m²").
+// demolished, over 37,000 m²"). DemoViolations are the records of every kind
+// but illegal parking, whose records follow the 乱停乱放 cases (see
+// SeedViolationsDemo).
 const (
-	DemoViolations       = 1500
+	DemoViolations       = 1250
 	DemoDemolished       = 523
 	DemoDemolishedAreaM2 = 37_200
 	DemoYears            = 3
@@ -392,7 +394,11 @@ var ErrViolationsSeeded = errors.New("the demo violations are already loaded")
 
 // DemoStats describes a SeedViolationsDemo run.
 type DemoStats struct {
-	Violations       int
+	Violations int
+	// IllegalParking counts the illegal-parking records; ParkingCases the
+	// 乱停乱放 cases of the period they were sized by.
+	IllegalParking   int
+	ParkingCases     int
 	Events           int
 	Open             int
 	Demolished       int     // illegal construction with outcome DEMOLISHED
@@ -402,8 +408,12 @@ type DemoStats struct {
 }
 
 // SeedViolationsDemo loads DemoViolations realistic violations discovered
-// over the DemoYears before now, with their timelines, in one transaction
-// using COPY. The same seed, now and database contents (jurisdictions,
+// over the DemoYears before now and as many illegal-parking records as the
+// database holds registered 乱停乱放 cases (0503) in that period — the
+// traffic police's tickets from those cases and from their own patrols,
+// which on the whole about balance the cases about bicycles or cars gone
+// when officers arrive — with their timelines, in one transaction using
+// COPY. The same seed, now and database contents (jurisdictions,
 // departments, cases, properties) give identical rows, ids included.
 //
 // Exactly DemoDemolished illegal structures end demolished (most files
@@ -450,6 +460,7 @@ func SeedViolationsDemo(ctx context.Context, pool *pgxpool.Pool, seed int64, now
 			return fmt.Errorf("reserve record numbers: %w", err)
 		}
 		st = copyDemo(rows, start, g.zone)
+		st.ParkingCases = g.parkingCases
 		vrows, erows := demoCopyRows(rows)
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"violations"}, demoViolationCols, pgx.CopyFromRows(vrows)); err != nil {
 			return fmt.Errorf("copy violations: %w", err)
@@ -515,6 +526,9 @@ type demoGen struct {
 	depts   map[string]bool
 	cases   map[demoCaseKey][]*demoCase
 	props   map[string][]uuid.UUID // street code → property ids
+	// parkingCases is the number of registered 乱停乱放 cases of the
+	// period: the number of illegal-parking records.
+	parkingCases int
 }
 
 // Streets where illegal construction concentrates (the towns and the outer
@@ -582,6 +596,11 @@ func loadDemoInputs(ctx context.Context, tx pgx.Tx, seed int64, now time.Time, c
 	}
 	if len(g.streets) == 0 {
 		return nil, errors.New("seed violations: load the jurisdiction tree first (no grids with coordinates)")
+	}
+	err = tx.QueryRow(ctx, `SELECT count(*) FROM cases WHERE kind = 'EVENT' AND minor_code = '0503'
+		AND reported_at >= $1 AND reported_at < $2 AND status <> 'NOT_REGISTERED'`, g.from, now).Scan(&g.parkingCases)
+	if err != nil {
+		return nil, fmt.Errorf("count parking cases: %w", err)
 	}
 	// Candidate cases: up to 400 per street and class, picked by a hash of
 	// the id so they spread over the period (ids sort by report time).
@@ -676,16 +695,16 @@ func (s *demoStreet) weight(build bool) float64 {
 	return s.weightStreet
 }
 
-// demoKinds is the mix of the demo: mostly illegal construction (the
-// report's demolition campaign), then street order, parking, advertising and
-// dumping.
+// demoKinds is the mix of the demo besides illegal parking (DemoViolations
+// in all): mostly illegal construction (the report's demolition campaign),
+// then street order, advertising and dumping. Illegal parking follows the
+// 乱停乱放 cases (demoGen.parkingCases).
 var demoKinds = []struct {
 	kind violation.Kind
 	n    int
 }{
 	{violation.KindIllegalConstruction, 720},
 	{violation.KindStreetOccupation, 330},
-	{violation.KindIllegalParking, 250},
 	{violation.KindIllegalAdvertising, 120},
 	{violation.KindDumping, 80},
 }
@@ -699,6 +718,9 @@ func (g *demoGen) generate() []*demoRow {
 		for range k.n {
 			rows = append(rows, g.describe(k.kind))
 		}
+	}
+	for range g.parkingCases {
+		rows = append(rows, g.describe(violation.KindIllegalParking))
 	}
 	// The demolished structures: DemoDemolished of the construction
 	// violations whose resolution lies before now, drawn at random.
@@ -1285,6 +1307,9 @@ func copyDemo(rows []*demoRow, start int64, zone *time.Location) DemoStats {
 		v.Version = len(r.events)
 		st.Violations++
 		st.Events += len(r.events)
+		if v.Kind == violation.KindIllegalParking {
+			st.IllegalParking++
+		}
 		if v.Status.Open() {
 			st.Open++
 		}

@@ -44,37 +44,50 @@ type Demo struct {
 	Rounds     []DemoRound
 }
 
-// Demo sizes (docs/demo-data.md: 113 old compounds renovated).
+// Demo sizes (docs/demo-data.md: 113 old compounds renovated; about
+// 480,000 residents).
 const (
-	DemoCompounds  = 600
-	DemoRenovated  = 113
-	DemoInspectors = 40
-	demoCompanies  = 45
-	demoConflicts  = 16
-	demoInProgress = 34
-	demoPlanned    = 28
+	// DemoResidents and DemoPersonsPerHousehold size the compounds: the
+	// register covers the district's housing, so its households times the
+	// household size come to about the district's population (about
+	// 184,600 households; the draw lands within a few per cent of it).
+	DemoResidents           = 480_000
+	DemoPersonsPerHousehold = 2.6
+	DemoCompounds           = 600
+	DemoRenovated           = 113
+	DemoInspectors          = 40
+	demoCompanies           = 45
+	demoConflicts           = 16
+	demoInProgress          = 34
+	demoPlanned             = 28
 )
 
-// demoRounds are the past rounds the demo holds, drawn and published.
-var demoRounds = []struct {
-	round               string
-	drawn, published    time.Time
-	ratio               float64
-	inspectorsPerTarget int
-}{
-	{"2025-H1", time.Date(2025, 1, 15, 2, 0, 0, 0, time.UTC), time.Date(2025, 6, 20, 8, 0, 0, 0, time.UTC), 0.10, 2},
-	{"2025-H2", time.Date(2025, 7, 15, 2, 0, 0, 0, time.UTC), time.Date(2025, 12, 19, 8, 0, 0, 0, time.UTC), 0.10, 2},
-}
+// DemoRounds are the past rounds the demo holds, drawn and published: two
+// a year (the double-random rules ask for at least two), each drawn on the
+// first working day from the 2nd of its first month, published on the
+// first working day from the 25th of its last, with a 10 % sample and two
+// inspectors per target.
+var DemoRounds = []string{"2024-H1", "2024-H2", "2025-H1", "2025-H2"}
+
+const (
+	demoRatio     = 0.10
+	demoPerTarget = 2
+)
 
 // GenerateDemo builds the demo dataset from a seed and the grids (in any
-// order: they are sorted by code first). The same seed and grids give the
-// same dataset, ids included: every random choice comes from one PCG
-// stream in a fixed order, and nothing reads the clock.
-func GenerateDemo(seed int64, grids []DemoGrid) (*Demo, error) {
+// order: they are sorted by code first); cal places the rounds' draws,
+// inspections, results and publication on working days (Monday to Friday
+// when nil). The same seed, grids and calendar give the same dataset, ids
+// included: every random choice comes from one PCG stream in a fixed order,
+// and nothing reads the clock.
+func GenerateDemo(seed int64, grids []DemoGrid, cal WorkingDays) (*Demo, error) {
 	if len(grids) == 0 {
 		return nil, errors.New("no grids: load the jurisdiction tree first")
 	}
-	g := &demoGen{rng: rand.New(rand.NewPCG(uint64(seed), 0x70726f7065727479)), names: map[string]bool{}}
+	if cal == nil {
+		cal = weekdays{}
+	}
+	g := &demoGen{rng: rand.New(rand.NewPCG(uint64(seed), 0x70726f7065727479)), names: map[string]bool{}, cal: cal}
 	g.grids = slices.Clone(grids)
 	slices.SortFunc(g.grids, func(a, b DemoGrid) int { return strings.Compare(a.Code, b.Code) })
 	g.companies()
@@ -97,6 +110,7 @@ type demoGen struct {
 	names     map[string]bool
 	companys  []demoCompany
 	permitSeq int
+	cal       WorkingDays
 	d         Demo
 }
 
@@ -310,10 +324,15 @@ func (g *demoGen) compounds() {
 			roads = []string{"海陵北路"}
 		}
 		addr := "泰州市海陵区" + townNames[st] + fmt.Sprintf("%s%d号", g.of(roads), g.between(1, 400))
-		buildings := g.between(5, 40)
-		perBuilding := g.between(40, 120)
+		// Sized so the register houses the district (DemoResidents): old
+		// compounds are a few six-storey walk-ups of 12–36 flats each
+		// (about 190 households), newer ones 3–16 taller blocks of 24–60
+		// (about 400); 45 % old, 55 % newer, 600 compounds: about 184,000
+		// households.
+		buildings := g.between(3, 16)
+		perBuilding := g.between(24, 60)
 		if old {
-			buildings, perBuilding = g.between(2, 20), g.between(20, 60)
+			buildings, perBuilding = g.between(2, 14), g.between(12, 36)
 		}
 		p := &Property{
 			ID: g.uuid(), OwnerDept: OwnerDept, Name: g.compoundName(gr, old), Address: addr,
@@ -341,7 +360,9 @@ func (g *demoGen) compounds() {
 		default:
 			p.Complaints = g.rng.IntN(4) + g.rng.IntN(3)
 		}
-		created := time.Date(2024, 1, 2, 1, 0, 0, 0, time.UTC).Add(time.Duration(g.rng.IntN(365*24*60)) * time.Minute)
+		// The register was built in 2023, before the first demo round drew
+		// from it.
+		created := time.Date(2023, 1, 2, 1, 0, 0, 0, time.UTC).Add(time.Duration(g.rng.IntN(360*24*60)) * time.Minute)
 		p.CreatedAt, p.UpdatedAt = created, created
 		g.d.Properties = append(g.d.Properties, p)
 	}
@@ -464,7 +485,7 @@ func (g *demoGen) inspectors() {
 		}
 		pairs[c] = true
 		g.d.Conflicts = append(g.d.Conflicts, DemoConflict{InspectorID: c.InspectorID, PropertyID: c.PropertyID,
-			Reason: g.of(reasons), DeclaredAt: time.Date(2024, 12, g.between(1, 28), 2, 0, 0, 0, time.UTC)})
+			Reason: g.of(reasons), DeclaredAt: time.Date(2023, 12, g.between(1, 28), 2, 0, 0, 0, time.UTC)})
 	}
 }
 
@@ -498,13 +519,25 @@ func (g *demoGen) rounds() error {
 			reg.Conflicts = append(reg.Conflicts, Conflict{InspectorID: c.InspectorID, PropertyID: c.PropertyID})
 		}
 	}
-	for _, dr := range demoRounds {
-		res, err := Draw(reg, g.rng.Int64(), dr.ratio, dr.inspectorsPerTarget)
-		if err != nil {
-			return fmt.Errorf("draw %s: %w", dr.round, err)
+	var past [][]Assignment // assignments of the rounds drawn so far, newest first
+	for i, round := range DemoRounds {
+		// Recusal looks back over the last RecusalRoundsDefault rounds, as
+		// a live draw does by default.
+		reg.PreviousRounds, reg.Previous = nil, nil
+		for k := range min(len(past), RecusalRoundsDefault) {
+			reg.PreviousRounds = append(reg.PreviousRounds, DemoRounds[i-1-k])
+			reg.Previous = append(reg.Previous, past[k]...)
 		}
-		r, list := RoundFromDraw(dr.round, OwnerDept, res, dr.drawn, "seed@"+OwnerDept)
-		published := dr.published
+		start, months, _ := ParseRound(round)
+		// Drawn before the first inspections (a week into the period, see
+		// ScheduleDates), at 10:00 in Taizhou.
+		drawn := NextWorkingDay(g.cal, start.AddDate(0, 0, 1)).Add(2 * time.Hour)
+		res, err := Draw(reg, g.rng.Int64(), demoRatio, demoPerTarget)
+		if err != nil {
+			return fmt.Errorf("draw %s: %w", round, err)
+		}
+		r, list := RoundFromDraw(round, OwnerDept, res, drawn, "seed@"+OwnerDept, g.cal)
+		published := NextWorkingDay(g.cal, start.AddDate(0, months-1, 24)).Add(8 * time.Hour) // 16:00
 		r.Published, r.PublishedAt = true, &published
 		for i := range list {
 			in := &list[i]
@@ -517,17 +550,21 @@ func (g *demoGen) rounds() error {
 			default:
 				in.Result, in.Findings = ResultFail, g.of(failFindings)+"，记入信用档案"
 			}
-			at := in.ScheduledOn.Add(time.Duration(24*g.between(0, 3)+g.between(1, 9)) * time.Hour)
+			// Recorded in office hours (09:00–12:00 or 14:00–17:00 in
+			// Taizhou) of a working day within a few days of the visit.
+			day := NextWorkingDay(g.cal, in.ScheduledOn.AddDate(0, 0, g.between(0, 3)))
+			hour := []int{1, 2, 3, 6, 7, 8}[g.rng.IntN(6)] // UTC: 09, 10, 11, 14, 15, 16 o'clock local
+			at := day.Add(time.Duration(hour)*time.Hour + time.Duration(g.rng.IntN(60))*time.Minute)
 			in.RecordedAt, in.Published, in.Version = &at, true, 2
 		}
 		g.d.Rounds = append(g.d.Rounds, DemoRound{Round: r, Targets: reg.EncodeTargets(), Inspectors: reg.EncodeInspectors(), Inspections: list})
-		// The next round recuses this round's inspectors.
-		reg.PreviousRound, reg.Previous = dr.round, nil
+		var done []Assignment
 		for _, in := range list {
 			for _, id := range in.InspectorIDs {
-				reg.Previous = append(reg.Previous, Assignment{PropertyID: in.PropertyID, InspectorID: id})
+				done = append(done, Assignment{PropertyID: in.PropertyID, InspectorID: id})
 			}
 		}
+		past = append([][]Assignment{done}, past...)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/google/uuid"
 )
@@ -35,18 +36,18 @@ func demoGrids() []property.DemoGrid {
 }
 
 func TestGenerateDemo(t *testing.T) {
-	d, err := property.GenerateDemo(42, demoGrids())
+	d, err := property.GenerateDemo(42, demoGrids(), calendar.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := property.GenerateDemo(42, demoGrids())
+	again, err := property.GenerateDemo(42, demoGrids(), calendar.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(d, again) {
 		t.Fatal("the same seed and grids gave different demo data")
 	}
-	other, err := property.GenerateDemo(43, demoGrids())
+	other, err := property.GenerateDemo(43, demoGrids(), calendar.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,13 +93,21 @@ func TestGenerateDemo(t *testing.T) {
 	if len(d.Inspectors) != property.DemoInspectors {
 		t.Errorf("%d inspectors", len(d.Inspectors))
 	}
-	if len(d.Rounds) != 2 || d.Rounds[0].Round.Round != "2025-H1" || d.Rounds[1].Round.Round != "2025-H2" {
+	if len(d.Rounds) != len(property.DemoRounds) || d.Rounds[0].Round.Round != "2024-H1" || d.Rounds[3].Round.Round != "2025-H2" {
 		t.Fatalf("rounds %+v", d.Rounds)
 	}
-	// The stored rounds replay from their own snapshots, and the second
-	// recused the first's inspectors.
+	// The stored rounds replay from their own snapshots, and each recused
+	// the inspectors of the two rounds before it.
 	prev := map[property.Assignment]bool{}
-	for _, r := range d.Rounds {
+	var last []property.Assignment // the round before the previous one
+	for i, r := range d.Rounds {
+		var want []string
+		for k := i - 1; k >= 0 && k >= i-property.RecusalRoundsDefault; k-- {
+			want = append(want, d.Rounds[k].Round.Round)
+		}
+		if !reflect.DeepEqual(r.Round.PreviousRounds, want) {
+			t.Errorf("round %s looked back over %v, want %v", r.Round.Round, r.Round.PreviousRounds, want)
+		}
 		if !r.Round.Published || r.Round.PublishedAt == nil || r.Round.RegisterSize != targets {
 			t.Errorf("round %+v", r.Round)
 		}
@@ -117,18 +126,24 @@ func TestGenerateDemo(t *testing.T) {
 			for _, id := range in.InspectorIDs {
 				a := property.Assignment{PropertyID: in.PropertyID, InspectorID: id}
 				if prev[a] {
-					t.Errorf("%s inspects %s in two consecutive rounds", id, in.PropertyID)
+					t.Errorf("%s inspects %s again within two rounds (%s)", id, in.PropertyID, r.Round.Round)
 				}
 			}
 		}
 		clear(prev)
+		for _, a := range last {
+			prev[a] = true
+		}
+		last = last[:0]
 		for _, in := range r.Inspections {
 			for _, id := range in.InspectorIDs {
-				prev[property.Assignment{PropertyID: in.PropertyID, InspectorID: id}] = true
+				a := property.Assignment{PropertyID: in.PropertyID, InspectorID: id}
+				prev[a] = true
+				last = append(last, a)
 			}
 		}
 	}
-	if _, err := property.GenerateDemo(1, nil); err == nil {
+	if _, err := property.GenerateDemo(1, nil, nil); err == nil {
 		t.Fatal("no grids accepted")
 	}
 }
@@ -152,11 +167,74 @@ func TestParseRoundAndSchedule(t *testing.T) {
 			t.Errorf("ParseRound(%q) accepted", bad)
 		}
 	}
-	dates := property.ScheduleDates("2026-H1", 60)
+	dates := property.ScheduleDates("2026-H1", 60, nil)
 	for i, d := range dates {
 		if d.Weekday() == time.Saturday || d.Weekday() == time.Sunday || d.Before(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) ||
 			!d.Before(time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)) || (i > 0 && d.Before(dates[i-1])) {
 			t.Fatalf("date %d: %s", i, d.Format(time.DateOnly))
+		}
+	}
+	// With the holiday calendar: no inspection in the National Day week
+	// of 2025 (1–8 October), and a make-up working Saturday (11 October)
+	// is a working day.
+	cal := calendar.Default()
+	dates = property.ScheduleDates("2025-H2", 150, cal)
+	saturday := false
+	for i, d := range dates {
+		if !cal.IsWorkingDay(d) || (i > 0 && d.Before(dates[i-1])) || !d.Before(time.Date(2025, 12, 18, 0, 0, 0, 0, time.UTC)) {
+			t.Fatalf("date %d: %s is a rest day or out of order", i, d.Format(time.DateOnly))
+		}
+		if d.Month() == time.October && d.Day() <= 8 {
+			t.Fatalf("date %d: %s falls in the National Day holiday", i, d.Format(time.DateOnly))
+		}
+		saturday = saturday || d.Format(time.DateOnly) == "2025-10-11"
+	}
+	if !saturday {
+		t.Error("the make-up working Saturday 2025-10-11 was skipped")
+	}
+	if got := property.NextWorkingDay(cal, time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC)); got.Format(time.DateOnly) != "2025-10-09" {
+		t.Errorf("first working day from 2025-10-01: %s, want 2025-10-09", got.Format(time.DateOnly))
+	}
+}
+
+// TestDemoFollowsTheDistrict checks the demo registry against the
+// district's facts (docs/demo-data.md): households for about 480,000
+// residents, and two double-random rounds a year with every date of a
+// round — draw, inspections, results, publication — on a working day.
+func TestDemoFollowsTheDistrict(t *testing.T) {
+	cal := calendar.Default()
+	for _, seed := range []int64{1, 42, 20250101} {
+		d, err := property.GenerateDemo(seed, demoGrids(), cal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		households := 0
+		for _, p := range d.Properties {
+			households += p.Households
+		}
+		residents := float64(households) * property.DemoPersonsPerHousehold
+		if residents < 0.9*property.DemoResidents || residents > 1.1*property.DemoResidents {
+			t.Errorf("seed %d: %d households × %.1f = %.0f residents, want about %d", seed, households,
+				property.DemoPersonsPerHousehold, residents, property.DemoResidents)
+		}
+		perYear := map[int]int{}
+		for _, r := range d.Rounds {
+			perYear[r.Round.PeriodStart.Year()]++
+			if !cal.IsWorkingTime(r.Round.DrawnAt) || r.Round.PublishedAt == nil || !cal.IsWorkingTime(*r.Round.PublishedAt) {
+				t.Errorf("seed %d: round %s drawn %v, published %v: not in working hours", seed, r.Round.Round, r.Round.DrawnAt, r.Round.PublishedAt)
+			}
+			for _, in := range r.Inspections {
+				if !cal.IsWorkingDay(in.ScheduledOn) || in.RecordedAt == nil || !cal.IsWorkingTime(*in.RecordedAt) ||
+					in.ScheduledOn.Before(r.Round.DrawnAt) || in.RecordedAt.After(*r.Round.PublishedAt) {
+					t.Errorf("seed %d: round %s inspection on %s recorded %v (drawn %v, published %v)", seed, r.Round.Round,
+						in.ScheduledOn.Format(time.DateOnly), in.RecordedAt, r.Round.DrawnAt, r.Round.PublishedAt)
+				}
+			}
+		}
+		for year := 2024; year <= 2025; year++ {
+			if perYear[year] != 2 {
+				t.Errorf("seed %d: %d rounds in %d, want two a year", seed, perYear[year], year)
+			}
 		}
 	}
 }

@@ -29,6 +29,14 @@ const (
 	MinPerTarget = 2
 	// MaxPerTarget bounds a team's size.
 	MaxPerTarget = 10
+	// RecusalRoundsDefault is how many past rounds recusal looks back
+	// over: an inspector who inspected a compound in either of the last two
+	// rounds (the last year, at two rounds a year) is not drawn for it.
+	RecusalRoundsDefault = 2
+	// MaxRecusalRounds bounds the look-back: each round looked back over
+	// takes inspectors out of a compound's pool, and too long a look-back
+	// leaves none.
+	MaxRecusalRounds = 12
 )
 
 // Target is one entry of the register of targets (检查对象名录库): a
@@ -60,13 +68,16 @@ type Assignment struct {
 
 // Registers are the inputs of a draw: the register of targets, the register
 // of active inspectors, their declared conflicts, and who inspected what in
-// the previous round (recusal).
+// the rounds recusal looks back over.
 type Registers struct {
-	Targets       []Target
-	Inspectors    []string
-	Conflicts     []Conflict
-	PreviousRound string
-	Previous      []Assignment
+	Targets    []Target
+	Inspectors []string
+	Conflicts  []Conflict
+	// PreviousRounds are the rounds recusal looks back over, newest first
+	// (at most the configured look-back, RecusalRoundsDefault by default);
+	// Previous holds their assignments.
+	PreviousRounds []string
+	Previous       []Assignment
 }
 
 // Pick is one drawn target and its inspectors (sorted).
@@ -82,7 +93,7 @@ type DrawResult struct {
 	Ratio          float64
 	PerTarget      int
 	RegisterSize   int
-	PreviousRound  string
+	PreviousRounds []string // newest first
 	TargetsHash    string
 	InspectorsHash string
 	Picks          []Pick
@@ -120,7 +131,10 @@ func SampleSize(n int, ratio float64) int {
 // previous assignments: the form that is encoded, hashed and drawn from, so
 // the order a store returned rows in never matters.
 func (r Registers) Canonical() Registers {
-	c := Registers{PreviousRound: r.PreviousRound}
+	// The look-back keeps its order (newest first, as the store reads it):
+	// round names of different lengths (2025-H2, 2025-Q3, 2025-07) do not
+	// sort by time.
+	c := Registers{PreviousRounds: slices.Clone(r.PreviousRounds)}
 	c.Targets = slices.Clone(r.Targets)
 	slices.SortFunc(c.Targets, func(a, b Target) int { return compareUUID(a.PropertyID, b.PropertyID) })
 	c.Inspectors = slices.Clone(r.Inspectors)
@@ -160,14 +174,17 @@ func (r Registers) EncodeTargets() []byte {
 }
 
 // EncodeInspectors returns the canonical snapshot of the register of
-// inspectors: a header line, "previous-round <round or ->", then
+// inspectors: a header line, "previous-round <rounds newest first, or ->",
+// then
 // "inspector <id>", "conflict <inspector> <property>" and
 // "previous <property> <inspector>" lines, each group sorted.
 func (r Registers) EncodeInspectors() []byte {
 	c := r.Canonical()
 	var b bytes.Buffer
 	b.WriteString(inspectorsHeader + "\n")
-	prev := c.PreviousRound
+	// One round looked back over encodes exactly as before the look-back
+	// became configurable, so older snapshots keep their hashes and replay.
+	prev := strings.Join(c.PreviousRounds, " ")
 	if prev == "" {
 		prev = "-"
 	}
@@ -230,11 +247,11 @@ func DecodeRegisters(targets, inspectors []byte) (Registers, error) {
 		}
 		switch f[0] {
 		case "previous-round":
-			if len(f) != 2 || i != 0 {
+			if i != 0 || (len(f) > 2 && slices.Contains(f[1:], "-")) {
 				return r, bad
 			}
 			if f[1] != "-" {
-				r.PreviousRound = f[1]
+				r.PreviousRounds = slices.Clone(f[1:])
 			}
 		case "inspector":
 			if len(f) != 2 || !ValidInspectorID(f[1]) {
@@ -354,7 +371,8 @@ func bits(n int) int {
 //     weight range (in id order) contains r; weight = 1 + complaints.
 //  3. For each picked target in draw order, the eligible inspectors are the
 //     active ones with no declared conflict with it and who did not inspect
-//     it in the previous round (回避). k distinct inspectors are chosen one
+//     it in the rounds looked back over (回避; Registers.PreviousRounds).
+//     k distinct inspectors are chosen one
 //     at a time, uniformly among the eligible ones with the fewest
 //     assignments so far in this round, so the work is spread evenly.
 //
@@ -387,7 +405,7 @@ func Draw(reg Registers, seed int64, ratio float64, k int) (*DrawResult, error) 
 	}
 	th, ih := Hash(c.EncodeTargets()), Hash(c.EncodeInspectors())
 	res := &DrawResult{Seed: seed, Ratio: ratio, PerTarget: k, RegisterSize: len(c.Targets),
-		PreviousRound: c.PreviousRound, TargetsHash: th, InspectorsHash: ih}
+		PreviousRounds: c.PreviousRounds, TargetsHash: th, InspectorsHash: ih}
 	rnd := newDrawRand(seed)
 
 	// Step 2: targets.
@@ -428,8 +446,8 @@ func Draw(reg Registers, seed int64, ratio float64, k int) (*DrawResult, error) 
 		}
 		if len(eligible) < k {
 			return nil, apperr.Invalid("inspectorsPerTarget",
-				"compound %s has only %d eligible inspectors after recusal (conflicts of interest and the previous round), %d are needed: add inspectors to the register or lower inspectorsPerTarget",
-				pid, len(eligible), k)
+				"compound %s has only %d eligible inspectors after recusal (conflicts of interest and the last %d rounds), %d are needed: add inspectors to the register, lower inspectorsPerTarget or shorten the recusal look-back",
+				pid, len(eligible), len(c.PreviousRounds), k)
 		}
 		team := make([]string, 0, k)
 		for range k {

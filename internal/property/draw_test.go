@@ -47,7 +47,7 @@ func mustDraw(t *testing.T, r property.Registers, seed int64, ratio float64, k i
 func TestDrawIsReproducible(t *testing.T) {
 	r := registers(200, 12, func(i int) int { return i % 7 })
 	r.Conflicts = []property.Conflict{{InspectorID: "INS-03", PropertyID: pid(5)}}
-	r.PreviousRound = "2025-H2"
+	r.PreviousRounds = []string{"2025-H2"}
 	r.Previous = []property.Assignment{{PropertyID: pid(9), InspectorID: "INS-01"}}
 	a := mustDraw(t, r, 20260101, 0.1, 2)
 	b := mustDraw(t, r, 20260101, 0.1, 2)
@@ -96,7 +96,7 @@ func TestRegisterHashes(t *testing.T) {
 			r.Conflicts = append(r.Conflicts, property.Conflict{InspectorID: "INS-01", PropertyID: pid(1)})
 		},
 		"previous round": func(r *property.Registers) {
-			r.PreviousRound = "2025-H1"
+			r.PreviousRounds = []string{"2025-H1"}
 			r.Previous = []property.Assignment{{PropertyID: pid(2), InspectorID: "INS-02"}}
 		},
 	}
@@ -211,7 +211,7 @@ func TestDrawInspectorsAndRecusal(t *testing.T) {
 	check(first, nil)
 
 	next := r
-	next.PreviousRound = "2026-H1"
+	next.PreviousRounds = []string{"2026-H1"}
 	prev := map[property.Assignment]bool{}
 	for _, p := range first.Picks {
 		for _, id := range p.InspectorIDs {
@@ -294,7 +294,7 @@ func TestDecodeRegistersRefusesGarbage(t *testing.T) {
 
 func FuzzDecodeRegisters(f *testing.F) {
 	r := registers(3, 2, func(i int) int { return i })
-	r.PreviousRound = "2025-H1"
+	r.PreviousRounds = []string{"2025-H1"}
 	r.Conflicts = []property.Conflict{{InspectorID: "INS-01", PropertyID: pid(1)}}
 	r.Previous = []property.Assignment{{PropertyID: pid(2), InspectorID: "INS-02"}}
 	f.Add(r.EncodeTargets(), r.EncodeInspectors())

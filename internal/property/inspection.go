@@ -62,9 +62,12 @@ type Round struct {
 	PerTarget   int
 	// RegisterSize is the number of targets in the register when drawn;
 	// Drawn how many were drawn.
-	RegisterSize   int
-	Drawn          int
-	PreviousRound  string // the round recusal looked back at; "" for the first
+	RegisterSize  int
+	Drawn         int
+	PreviousRound string // the latest round recusal looked back at; "" for the first
+	// PreviousRounds are all the rounds recusal looked back over, newest
+	// first (empty for the first round).
+	PreviousRounds []string
 	TargetsHash    string
 	InspectorsHash string
 	DrawnAt        time.Time
@@ -100,12 +103,44 @@ func ParseRound(round string) (start time.Time, months int, ok bool) {
 	return time.Date(year, time.Month(month), 1, 0, 0, 0, 0, time.UTC), months, true
 }
 
-// ScheduleDates spreads n inspections over the working weeks of a round's
-// period (weekends move to Monday), in draw order: the first week is left
-// for notifying the targets and the last fortnight for rectification checks
-// before results are published. It is deterministic, so a replayed draw gets
-// the same dates.
-func ScheduleDates(round string, n int) []time.Time {
+// WorkingDays tells working days from rest days; *calendar.Calendar
+// implements it (weekends, public holidays and make-up working days).
+type WorkingDays interface {
+	IsWorkingDay(t time.Time) bool
+}
+
+// weekdays is the fallback calendar: Monday to Friday, no holidays.
+type weekdays struct{}
+
+func (weekdays) IsWorkingDay(t time.Time) bool {
+	wd := t.Weekday()
+	return wd != time.Saturday && wd != time.Sunday
+}
+
+// NextWorkingDay returns day itself when it is a working day of cal, else
+// the first working day after it (Monday to Friday when cal is nil). day
+// is a date at UTC midnight, which falls on the same date in Taizhou.
+func NextWorkingDay(cal WorkingDays, day time.Time) time.Time {
+	if cal == nil {
+		cal = weekdays{}
+	}
+	// A fortnight without a working day does not exist (the longest
+	// holiday, Spring Festival, is 8–9 days); the bound only guards a broken
+	// calendar.
+	for i := 0; i < 31 && !cal.IsWorkingDay(day); i++ {
+		day = day.AddDate(0, 0, 1)
+	}
+	return day
+}
+
+// ScheduleDates spreads n inspections over the working days of a round's
+// period, in draw order: a date on a rest day (weekend, public holiday)
+// moves to the next working day of cal (Monday to Friday when cal is nil),
+// a make-up working Saturday stays. The first week is left for notifying the
+// targets and the last fortnight for rectification checks before results
+// are published. It is deterministic, so a replayed draw gets the same
+// dates.
+func ScheduleDates(round string, n int, cal WorkingDays) []time.Time {
 	start, months, ok := ParseRound(round)
 	if !ok || n == 0 {
 		return nil
@@ -114,14 +149,7 @@ func ScheduleDates(round string, n int) []time.Time {
 	days := int(start.AddDate(0, months, 0).Sub(start).Hours()/24) - lead - tail
 	out := make([]time.Time, n)
 	for i := range out {
-		d := start.AddDate(0, 0, lead+i*days/n)
-		switch d.Weekday() {
-		case time.Saturday:
-			d = d.AddDate(0, 0, 2)
-		case time.Sunday:
-			d = d.AddDate(0, 0, 1)
-		}
-		out[i] = d
+		out[i] = NextWorkingDay(cal, start.AddDate(0, 0, lead+i*days/n))
 	}
 	return out
 }

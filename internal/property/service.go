@@ -56,9 +56,10 @@ type Store interface {
 	// Registers reads, in one consistent snapshot, the register of targets
 	// (every compound with a management company and its complaints), the
 	// active inspectors of dept with their declared conflicts, and the
-	// assignments of the latest round whose period starts before
-	// periodStart.
-	Registers(ctx context.Context, dept string, periodStart time.Time) (Registers, error)
+	// rounds of dept recusal looks back over — the latest lookBack whose
+	// period starts before periodStart, newest first — with their
+	// assignments.
+	Registers(ctx context.Context, dept string, periodStart time.Time, lookBack int) (Registers, error)
 	// CreateRound stores a drawn round with its register snapshots and its
 	// inspections, atomically. CONFLICT when the round exists.
 	CreateRound(ctx context.Context, r *Round, targets, inspectors []byte, list []Inspection) error
@@ -110,6 +111,12 @@ type Config struct {
 	Auditor Auditor
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Calendar schedules inspections on working days (Monday to Friday,
+	// without holidays, when nil).
+	Calendar WorkingDays
+	// RecusalRounds is how many past rounds a draw's recusal looks back
+	// over (RecusalRoundsDefault when 0; at most MaxRecusalRounds).
+	RecusalRounds int
 }
 
 // Service implements the property registry and its double-random
@@ -120,6 +127,8 @@ type Service struct {
 	auth              Authorizer
 	audit             Auditor
 	now               func() time.Time
+	cal               WorkingDays
+	recusalRounds     int
 }
 
 // NewService returns a property service.
@@ -130,7 +139,11 @@ func NewService(cfg Config) *Service {
 	if cfg.KnownJurisdiction == nil {
 		cfg.KnownJurisdiction = cfg.Store.JurisdictionExists
 	}
-	return &Service{knownJurisdiction: cfg.KnownJurisdiction, store: cfg.Store, auth: cfg.Authorizer, audit: cfg.Auditor, now: cfg.Now}
+	if cfg.RecusalRounds <= 0 {
+		cfg.RecusalRounds = RecusalRoundsDefault
+	}
+	return &Service{knownJurisdiction: cfg.KnownJurisdiction, store: cfg.Store, auth: cfg.Authorizer, audit: cfg.Auditor, now: cfg.Now,
+		cal: cfg.Calendar, recusalRounds: min(cfg.RecusalRounds, MaxRecusalRounds)}
 }
 
 // Now returns the service clock's current time.
@@ -637,10 +650,12 @@ func mayManageInspections(d *access.Decision, p *access.Principal) bool {
 // DrawInspections draws a round of double-random inspections (双随机): from
 // the register of targets (compounds with a management company, weighted by
 // complaints) it draws ⌈ratio × targets⌉ of them, and for each
-// inspectorsPerTarget inspectors with recusal, by the pure function Draw. It
-// records the seed and the SHA-256 of both register snapshots (and the
-// snapshots themselves, so anyone can replay it with ReplayDraw) and stores
-// the round and its inspections, scheduled over the period.
+// inspectorsPerTarget inspectors with recusal, by the pure function Draw.
+// Recusal excludes declared conflicts and whoever inspected the compound in
+// the last Config.RecusalRounds rounds (2 by default). It records the seed
+// and the SHA-256 of both register snapshots (and the snapshots themselves,
+// so anyone can replay it with ReplayDraw) and stores the round and its
+// inspections, scheduled on working days over the period.
 //
 // round names the period: 2026-H1, 2026-Q3 or 2026-07. Only housing's
 // officers and administrators may draw (else FORBIDDEN). BAD_USER_INPUT for
@@ -671,7 +686,7 @@ func (s *Service) DrawInspections(ctx context.Context, round string, ratio float
 	} else if !apperr.Is(err, apperr.NotFound) {
 		return nil, nil, err
 	}
-	reg, err := s.store.Registers(ctx, OwnerDept, start)
+	reg, err := s.store.Registers(ctx, OwnerDept, start, s.recusalRounds)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read registers: %w", err)
 	}
@@ -679,7 +694,7 @@ func (s *Service) DrawInspections(ctx context.Context, round string, ratio float
 	if err != nil {
 		return nil, nil, err
 	}
-	r, list := RoundFromDraw(round, OwnerDept, res, s.Now(), p.Actor())
+	r, list := RoundFromDraw(round, OwnerDept, res, s.Now(), p.Actor(), s.cal)
 	if err := s.store.CreateRound(ctx, r, reg.EncodeTargets(), reg.EncodeInspectors(), list); err != nil {
 		return nil, nil, err
 	}
@@ -687,14 +702,17 @@ func (s *Service) DrawInspections(ctx context.Context, round string, ratio float
 }
 
 // RoundFromDraw turns a draw into the round record and its inspections
-// (new ids, dates spread over the period by ScheduleDates). The demo seeder
-// uses it too.
-func RoundFromDraw(round, dept string, res *DrawResult, at time.Time, by string) (*Round, []Inspection) {
+// (new ids, dates spread over the period's working days by ScheduleDates).
+// The demo seeder uses it too.
+func RoundFromDraw(round, dept string, res *DrawResult, at time.Time, by string, cal WorkingDays) (*Round, []Inspection) {
 	start, _, _ := ParseRound(round)
 	r := &Round{Round: round, PeriodStart: start, Dept: dept, Seed: res.Seed, Ratio: res.Ratio, PerTarget: res.PerTarget,
-		RegisterSize: res.RegisterSize, Drawn: len(res.Picks), PreviousRound: res.PreviousRound,
+		RegisterSize: res.RegisterSize, Drawn: len(res.Picks), PreviousRounds: slices.Clone(res.PreviousRounds),
 		TargetsHash: res.TargetsHash, InspectorsHash: res.InspectorsHash, DrawnAt: at, DrawnBy: by}
-	dates := ScheduleDates(round, len(res.Picks))
+	if len(res.PreviousRounds) > 0 {
+		r.PreviousRound = res.PreviousRounds[0]
+	}
+	dates := ScheduleDates(round, len(res.Picks), cal)
 	list := make([]Inspection, len(res.Picks))
 	for i, pk := range res.Picks {
 		list[i] = Inspection{ID: uuid.Must(uuid.NewV7()), Round: round, Rank: pk.Rank, PropertyID: pk.PropertyID,

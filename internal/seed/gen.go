@@ -133,7 +133,7 @@ type generator struct {
 	now      time.Time
 	from     time.Time
 	total    int
-	cal      cases.Calendar
+	cal      Calendar
 
 	// Randomness comes in three streams so that the events pass (which
 	// replays the cases) can skip the text: main draws the report times and
@@ -165,15 +165,11 @@ type generator struct {
 	c  caseRow
 }
 
-type workdayCalendar interface {
-	IsWorkingDay(t time.Time) bool
-}
-
 // newGenerator returns a generator of total cases reported in [from, now).
 // withText false leaves out what only the cases table needs (description,
 // address, coordinates, reporter, photos) and yields the same cases and
 // timelines otherwise.
-func newGenerator(seed int64, total int, from, now time.Time, cal cases.Calendar, withText bool) *generator {
+func newGenerator(seed int64, total int, from, now time.Time, cal Calendar, withText bool) *generator {
 	g := &generator{
 		seed: uint64(seed), now: now, from: from, total: total, cal: cal, withText: withText,
 		main: rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15)),
@@ -249,7 +245,6 @@ func newGenerator(seed int64, total int, from, now time.Time, cal cases.Calendar
 // reports: weekdays busier than rest days, a mild summer peak and a rising
 // trend. Counts are cumulative roundings, so they add up to total exactly.
 func (g *generator) planDays() {
-	wd, _ := g.cal.(workdayCalendar)
 	span := g.now.Sub(g.from).Seconds()
 	y, m, d := g.from.In(shanghai).Date()
 	dayStart := time.Date(y, m, d, 0, 0, 0, 0, shanghai)
@@ -268,12 +263,8 @@ func (g *generator) planDays() {
 				hw += dd.hourW[h]
 			}
 		}
-		working := dayStart.Weekday() != time.Saturday && dayStart.Weekday() != time.Sunday
-		if wd != nil {
-			working = wd.IsWorkingDay(dayStart.Add(12 * time.Hour))
-		}
 		f := 1.0
-		if !working {
+		if !g.cal.IsWorkingDay(dayStart.Add(12 * time.Hour)) {
 			f = 0.5
 		}
 		t := dayStart.Sub(g.from).Seconds() / span
@@ -632,6 +623,9 @@ func (g *generator) emit(a cases.Action, to cases.Status, actor, dept, note stri
 		from = c.status
 		if prev := c.events[n-1].at; !at.After(prev) {
 			at = prev.Add(time.Minute)
+			if g.officeAction(a) {
+				at = g.atWork(prev, time.Minute)
+			}
 			if at.After(g.now) {
 				c.cut = true
 				return
@@ -685,18 +679,50 @@ func onTimeKey(dept string) string {
 	return dept
 }
 
+// officeAction reports whether action a of the current case happens in
+// working hours: departments handle and inspectors verify (close) in office
+// hours, except for emergency classes, which run around the clock.
+func (g *generator) officeAction(a cases.Action) bool {
+	return !g.c.class.Emergency && (a == cases.ActionHandle || a == cases.ActionVerify)
+}
+
+// atWork returns the instant d of working time after t, in whole seconds
+// and inside a working window: AddWorkingHours stops exactly at a window's
+// close (12:00, 17:30), which is not working time itself.
+func (g *generator) atWork(t time.Time, d time.Duration) time.Time {
+	w := g.cal.AddWorkingHours(t, max(d, time.Second)).UTC().Truncate(time.Second)
+	for !g.cal.IsWorkingTime(w) {
+		w = g.cal.AddWorkingHours(w, time.Minute).UTC().Truncate(time.Second)
+	}
+	return w
+}
+
+// after returns the instant d after t: in clock time for an emergency
+// class, else in working time (see officeAction).
+func (g *generator) after(t time.Time, d time.Duration) time.Time {
+	if g.c.class.Emergency {
+		return t.Add(d).Truncate(time.Second)
+	}
+	return g.atWork(t, d)
+}
+
 // handleAt returns when handling is submitted: before the deadline when
-// onTime (mostly well before), otherwise some time after it.
+// onTime (mostly well before), otherwise some time after it. Emergency
+// classes count clock time, the others working time, so their handling
+// always falls in office hours.
 func (g *generator) handleAt(start, deadline time.Time, onTime bool) time.Time {
 	span := deadline.Sub(start)
+	if !g.c.class.Emergency {
+		span = g.cal.WorkingDuration(start, deadline)
+	}
 	if span < time.Minute {
 		span = time.Minute
 	}
 	if onTime {
 		u := 0.04 + 0.9*math.Pow(g.rng.Float64(), 1.4)
-		return start.Add(time.Duration(float64(span) * u)).Truncate(time.Second)
+		return g.after(start, time.Duration(float64(span)*u))
 	}
-	return deadline.Add(10*time.Minute + g.expDur(span/2+3*time.Hour)).Truncate(time.Second)
+	return g.after(deadline, 10*time.Minute+g.expDur(span/2+3*time.Hour))
 }
 
 // simulate walks the case through its lifecycle, emitting events.
@@ -830,18 +856,19 @@ func (g *generator) simulate() {
 	p += 0.03 * (1 - g.now.Sub(c.reported).Seconds()/g.now.Sub(g.from).Seconds())
 	var h time.Time
 	if g.chance(pStuck) {
-		h = deadline.Add(sec(g.dur(20*24*time.Hour, 250*24*time.Hour)))
+		h = g.after(deadline.Add(sec(g.dur(20*24*time.Hour, 250*24*time.Hour))), g.dur(time.Minute, 4*time.Hour))
 	} else {
 		h = g.handleAt(t, deadline, g.chance(p))
 	}
 	if !h.After(t) {
-		h = t.Add(time.Minute)
+		h = g.after(t, time.Minute)
 	}
 	t = h
 	g.emit(cases.ActionHandle, cases.StatusHandled, g.of(g.handlers[dept]), dept, g.of(handleNotes), t)
 
-	// VERIFY on site, rarely failing once (rework with a fresh deadline).
-	t = t.Add(sec(15*time.Minute + g.expDur(2*time.Hour)))
+	// VERIFY on site, rarely failing once (rework with a fresh deadline);
+	// in office hours unless the class is an emergency.
+	t = g.after(t, 15*time.Minute+g.expDur(2*time.Hour))
 	inspector := g.of(g.inspectors[st.idx])
 	if g.chance(pRework) {
 		g.emit(cases.ActionRework, cases.StatusRework, inspector, cases.OwnerDept, g.of(reworkNotes), t)
@@ -853,7 +880,7 @@ func (g *generator) simulate() {
 		}
 		t = g.handleAt(t, deadline, g.chance(0.8))
 		g.emit(cases.ActionHandle, cases.StatusHandled, g.of(g.handlers[dept]), dept, g.of(handleNotes), t)
-		t = t.Add(sec(15*time.Minute + g.expDur(2*time.Hour)))
+		t = g.after(t, 15*time.Minute+g.expDur(2*time.Hour))
 	}
 	g.emit(cases.ActionVerify, cases.StatusClosed, inspector, cases.OwnerDept, g.of(verifyNotes), t)
 

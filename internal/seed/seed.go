@@ -9,7 +9,10 @@
 // the 12345 hotline and the citizen app; weekday and daytime report peaks;
 // closure rates of 95–99 % for cases older than a month, on-time handling
 // around 90 %, rework well under 1 %, a few declined, returned, deferred and
-// backlogged cases, and recent cases still open in every stage.
+// backlogged cases, and recent cases still open in every stage. Handling and
+// verification happen in the calendar's office hours except for emergency
+// classes, which run around the clock; illegal construction goes to
+// urban-management enforcement or the street and town offices.
 //
 // The same Seed and Now produce byte-identical rows (ids included): every
 // random choice comes from one math/rand/v2 PCG stream in a fixed order.
@@ -54,9 +57,9 @@ type Options struct {
 	// yet, so recent cases are still open. Zero means time.Now(), which
 	// makes the data depend on the moment of the run.
 	Now time.Time
-	// Calendar counts the working time of deadlines (required). When it also
-	// has IsWorkingDay(time.Time) bool, rest days get fewer reports.
-	Calendar cases.Calendar
+	// Calendar counts the working time of deadlines, handling and
+	// verification (required); rest days get fewer reports.
+	Calendar Calendar
 	// Compound, when set, names the residential compound a case is about
 	// (refuse, construction and laundry cases near one), so Property.cases
 	// has data without rewriting a million rows afterwards.
@@ -66,6 +69,17 @@ type Options struct {
 	// references them, e.g. other datasets' demo rows. Without Reset, Run
 	// refuses a database that already holds any of them (ErrAlreadySeeded).
 	Reset bool
+}
+
+// Calendar is the working-time calendar seeding needs; *calendar.Calendar
+// implements it.
+type Calendar interface {
+	cases.Calendar
+	IsWorkingDay(t time.Time) bool
+	// IsWorkingTime reports whether t lies inside a working window.
+	IsWorkingTime(t time.Time) bool
+	// WorkingDuration is the working time between from and to.
+	WorkingDuration(from, to time.Time) time.Duration
 }
 
 // Stats describes a finished run.

@@ -75,7 +75,11 @@ var classTexts = map[classKey]classText{
 		[]string{"店招破损，存在坠落隐患", "未经审批设置户外广告牌", "广告横幅私拉乱挂", "楼顶广告牌锈蚀松动"}},
 	{cases.KindEvent, "0301"}: {ws("environment", 5, "housing", 5),
 		[]string{"夜间施工噪声扰民", "工地凌晨作业，影响居民休息", "装修噪声扰民"}},
-	{cases.KindEvent, "0302"}: {ws("planning", 4, "housing", 2, streetDeptToken, 4),
+	// Illegal construction goes to those who enforce: the urban-management
+	// bureau's enforcement teams and the street and town offices (whose
+	// comprehensive enforcement bureaus demolish). Planning issues permits
+	// and housing runs the registry; neither demolishes.
+	{cases.KindEvent, "0302"}: {ws("urban-management", 5, streetDeptToken, 5),
 		[]string{"楼顶私自搭建彩钢瓦房约#平方米", "一楼住户私自扩建院墙", "占用绿地搭建棚屋", "擅自改门改窗", "沿街私自搭建雨棚"}},
 	{cases.KindEvent, "0303"}: {ws("environment", 5, "housing", 5),
 		[]string{"工地未覆盖防尘网，扬尘严重", "渣土车未密闭运输", "工地出入口未冲洗车辆", "裸土未覆盖"}},

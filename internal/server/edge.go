@@ -216,6 +216,9 @@ func (c *codingWriter) Write(b []byte) (int, error) {
 // flushes, WebSocket hijacking).
 func (c *codingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
+// noOperation is gqlgen's message for a request without a query.
+const noOperation = "no operation provided"
+
 func (c *codingWriter) finish() {
 	if c.status < 400 || c.status == http.StatusTooManyRequests {
 		return
@@ -227,6 +230,23 @@ func (c *codingWriter) finish() {
 	}
 	if json.Unmarshal(body, &resp) == nil && len(resp.Errors) > 0 {
 		changed := false
+		// A request that failed before execution (parse, validation,
+		// variable coercion: gqlgen's 422) is answered as GraphQL over HTTP
+		// asks: without a data entry in application/graphql-response+json,
+		// and with status 200 in application/json, whose clients read the
+		// errors from the body whatever the status.
+		graphqlResponse := strings.HasPrefix(c.Header().Get("Content-Type"), "application/graphql-response+json")
+		switch {
+		case graphqlResponse && (c.status == http.StatusBadRequest || c.status == http.StatusUnprocessableEntity) &&
+			string(resp.Data) == "null":
+			resp.Data, changed = nil, true
+		case !graphqlResponse && c.status == http.StatusUnprocessableEntity:
+			c.status = http.StatusOK
+			if len(resp.Errors) == 1 && resp.Errors[0]["message"] == noOperation {
+				// No query at all is not a GraphQL request: 400.
+				c.status = http.StatusBadRequest
+			}
+		}
 		for _, e := range resp.Errors {
 			ext, _ := e["extensions"].(map[string]any)
 			if ext == nil {

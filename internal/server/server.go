@@ -14,7 +14,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/coder/websocket"
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/audit"
@@ -155,7 +154,6 @@ func Handler(d Deps) http.Handler {
 	}
 	query := authenticated(log, d.Auth, limited)
 	route("/query", "query", withTimeout(d.Config.RequestTimeout, query))
-	route("GET /{$}", "graphiql", playground.Handler("Fengcheng Data Hub", "/query"))
 	mux.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))

@@ -355,3 +355,37 @@ func colouredPixels(img image.Image) int {
 	}
 	return n
 }
+
+// TestExplorerWorksOffline loads the API explorer at "/" in headless
+// Chromium with every other origin refused: GraphiQL renders from the
+// hub's embedded build and its default query returns data.
+func TestExplorerWorksOffline(t *testing.T) {
+	node, chromium := requireTools(t, true)
+	h := startHub(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "explorer.mjs", "--url", h.url, "--chromium", chromium, "--out", t.TempDir())
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	var res struct {
+		OK            bool     `json:"ok"`
+		Error         string   `json:"error"`
+		Title         string   `json:"title"`
+		Offsite       []string `json:"offsite"`
+		CSPViolations []string `json:"cspViolations"`
+		PageErrors    []string `json:"pageErrors"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); err != nil || runErr != nil || !res.OK {
+		t.Fatalf("explorer failed (%v): %s\n%s\nstderr:\n%s", runErr, res.Error, stdout.String(), stderr.String())
+	}
+	if len(res.Offsite) > 0 {
+		t.Errorf("the explorer reached for other origins: %v", res.Offsite)
+	}
+	if len(res.CSPViolations)+len(res.PageErrors) > 0 {
+		t.Errorf("CSP violations %v, page errors %v", res.CSPViolations, res.PageErrors)
+	}
+	if !strings.Contains(res.Title, "GraphiQL") {
+		t.Errorf("title %q", res.Title)
+	}
+}

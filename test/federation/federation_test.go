@@ -274,7 +274,7 @@ func requireNode(t *testing.T) string {
 	if err != nil {
 		missing("node is not on PATH")
 	}
-	for _, pkg := range []string{"@apollo/composition", "@apollo/gateway", "@apollo/server", "@apollo/subgraph", "graphql"} {
+	for _, pkg := range []string{"@apollo/composition", "@apollo/gateway", "@apollo/server", "@apollo/subgraph", "graphql", "graphql-http", "@apollo/client", "rxjs"} {
 		if _, err := os.Stat(filepath.Join("node_modules", pkg, "package.json")); err != nil {
 			missing("test/federation/node_modules/" + pkg + " is missing")
 		}
@@ -427,12 +427,28 @@ type hub struct {
 	cfg config.Config
 }
 
-func startHub(t *testing.T, ctx context.Context) hub {
+func startHub(t *testing.T, ctx context.Context) hub { return startHubEnv(t, ctx, nil) }
+
+var (
+	seedOnce sync.Once
+	seedErr  error
+)
+
+// startHubEnv starts a hub on the seeded test database whose configuration
+// adds the given variables.
+func startHubEnv(t *testing.T, ctx context.Context, extra map[string]string) hub {
 	t.Helper()
-	if _, err := seed.Run(ctx, env.Pool(t), seed.Options{Seed: 7, Cases: 300, Now: seedNow, Calendar: calendar.Default()}, nil); err != nil {
-		t.Fatalf("seed: %v", err)
+	pool := env.Pool(t)
+	seedOnce.Do(func() {
+		_, seedErr = seed.Run(ctx, pool, seed.Options{Seed: 7, Cases: 300, Now: seedNow, Calendar: calendar.Default()}, nil)
+	})
+	if seedErr != nil {
+		t.Fatalf("seed: %v", seedErr)
 	}
 	cfg, err := config.Load(func(k string) string {
+		if v, ok := extra[k]; ok {
+			return v
+		}
 		switch k {
 		case "DATABASE_URL":
 			return env.DatabaseURL
