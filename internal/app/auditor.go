@@ -114,8 +114,14 @@ func (a readAuditor) Read(ctx context.Context, d *access.Decision, rows int) err
 		return nil
 	}
 	slices.Sort(groups)
+	// A third-party evaluator has no department: the record names its
+	// organisation there ("org:" cannot begin a department code).
+	dept := p.Dept
+	if p.Org != "" {
+		dept = "org:" + p.Org
+	}
 	err := a.w.Log(ctx, audit.Record{
-		Subject: p.Subject, Dept: p.Dept, Roles: p.Roles,
+		Subject: p.Subject, Dept: dept, Roles: p.Roles,
 		Purpose: d.Purpose, GrantID: strings.Join(d.GrantIDs, ","),
 		Dataset: d.Dataset, FieldGroups: groups, RowCount: rows,
 		Operation: operationName(ctx), RequestID: server.RequestID(ctx),
