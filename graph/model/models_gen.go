@@ -555,6 +555,10 @@ type SharingWindowsInput struct {
 	NoMovement *string `json:"noMovement,omitempty"`
 }
 
+// Which records a snapshot freezes. reportedFrom/reportedTo bound the
+// dataset's own time: reported_at (cases), discovered_at (violations),
+// created_at (parking_lots), at (parking_availability), scheduled_on
+// (inspections). kind and source filter cases only.
 type SnapshotFilterInput struct {
 	Jurisdiction *string        `json:"jurisdiction,omitempty"`
 	ReportedFrom *time.Time     `json:"reportedFrom,omitempty"`
