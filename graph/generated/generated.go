@@ -5393,12 +5393,17 @@ extend type Query {
   departments: [Department!]!
 }
 `, BuiltIn: false},
-	{Name: "../../schema/evaluation.graphqls", Input: `enum IndicatorPeriod {
+	{Name: "../../schema/evaluation.graphqls", Input: `"Length of an indicator period, in the Asia/Shanghai calendar."
+enum IndicatorPeriod {
+  "A calendar month."
   MONTH
+  "A calendar quarter."
   QUARTER
+  "A calendar year."
   YEAR
 }
 
+"What indicator rows may be grouped by (考核维度)."
 enum IndicatorDimension {
   "Street or town."
   STREET
@@ -5414,37 +5419,64 @@ enum IndicatorDimension {
 
 "One figure with its formula; value is null when undefined (zero denominator) or suppressed (small cell)."
 type Figure {
+  "The figure's name, e.g. on_time_handling_rate or composite."
   name: String!
+  "The value: a count, a rate from 0 to 1, hours, stars or a density, as the formula says."
   value: Float
+  "What the value was computed from (a rate's numerator); null when suppressed."
   numerator: Int
+  "A rate's denominator, or the base of a mean or density; null when suppressed."
   denominator: Int
+  "How the value is computed, in words."
   formula: String!
+  "Hidden because it rests on too few cases to show you (small cell, 1 to 4 cases for public callers)."
   suppressed: Boolean!
 }
 
+"The indicators of one period and one group (the district total when not grouped)."
 type IndicatorRow {
+  "First instant of the period (Asia/Shanghai midnight, in UTC)."
   periodStart: DateTime!
+  "First instant after the period."
   periodEnd: DateTime!
+  "Street or town code of the row's group; null when not grouped by it."
   street: String
+  "Community or village code of the row's group; null when not grouped by it."
   community: String
+  "Handling department code of the row's group; null when not grouped by it."
   department: String
+  "Case kind of the row's group (CASE_CLASS); null when not grouped by it."
   kind: CaseKind
+  "Major class code of the row's group (CASE_CLASS); null when not grouped by it."
   majorCode: String
   "SUPERVISOR, CITIZEN, AUTOMATED, DEPARTMENT or MEDIA when grouped by REPORTER_GROUP."
   reporterGroup: String
+  "Every figure, in a fixed order (composite last)."
   figures: [Figure!]!
-  figure(name: String!): Figure
+  "One figure by name; null when no figure has that name."
+  figure(
+    "The figure's name, e.g. closure_rate."
+    name: String!
+  ): Figure
 }
 
+"Which cases the indicators count; conditions combine with AND, omitted ones do not filter."
 input IndicatorFilter {
+  "Jurisdiction subtree root, e.g. hailing.chengdong."
   jurisdiction: String
+  "Only components or only events."
   kind: CaseKind
+  "Major class code (大类)."
   majorCode: String
+  "Any of these sources."
   source: [CaseSource!]
+  "Code of the department cases were dispatched to."
   handlingDept: String
 }
 
+"One column of a snapshot, from its data dictionary."
 type SnapshotColumn {
+  "Column name."
   name: String!
   "string, integer, number, boolean or timestamp."
   type: String!
@@ -5468,33 +5500,43 @@ type SnapshotFile {
   format: String!
   "Relative download path (resumable with HTTP Range; audited)."
   path: String!
+  "SHA-256 of the file (hex)."
   sha256: String!
+  "Size in bytes."
   bytes: Int!
 }
 
 "The third-party evaluation organisation a snapshot was made for, and its contract."
 type SnapshotOrganisation {
+  "The organisation's code in the hub."
   code: String!
+  "The organisation's name."
   name: String!
   "Unified social credit code (统一社会信用代码)."
   creditCode: String
+  "The evaluation contract's number."
   contractNo: String!
   "The contract's period: from (inclusive) to (exclusive)."
   contractFrom: DateTime!
+  "End of the contract's period (exclusive)."
   contractTo: DateTime!
 }
 
 "How a snapshot was made k-anonymous: every combination of the quasi-identifiers holds at least k rows."
 type SnapshotKAnonymity {
+  "The least number of rows every combination holds (5 by default)."
   k: Int!
   "The columns the combinations are taken over (community, class, hour of the record's time)."
   quasiIdentifiers: [String!]!
   "What was generalized to reach k (hour → part of day, coordinates → withheld, community → street, minor class → major class); empty when nothing was."
   generalized: [String!]!
+  "Combinations of the quasi-identifiers in the snapshot."
   groups: Int!
+  "Rows in the smallest combination (at least k)."
   smallestGroup: Int!
   "Rows withheld because their combination stayed below k even fully generalized (at most 1 % of the rows), and in how many combinations."
   suppressed: Int!
+  "Combinations the withheld rows fell in."
   suppressedGroups: Int!
   "Why a dataset has no quasi-identifiers (records of public facilities); the minimum of k rows still holds."
   notApplicable: String
@@ -5502,20 +5544,31 @@ type SnapshotKAnonymity {
 
 "A frozen, anonymized, versioned assessment dataset."
 type SnapshotManifest {
+  "The snapshot's UUID."
   id: ID!
+  "cases, violations, parking_lots, parking_availability or inspections."
   dataset: String!
+  "The data dictionary: every column with its meaning and anonymization."
   columns: [SnapshotColumn!]!
+  "Rows frozen."
   rows: Int!
   "SHA-256 of the NDJSON export (hex)."
   ndjsonSha256: String!
+  "Size of the NDJSON export in bytes."
   ndjsonBytes: Int!
+  "SHA-256 of the CSV export (hex)."
   csvSha256: String!
+  "Size of the CSV export in bytes."
   csvBytes: Int!
+  "sha256: and the hash of the policy files in force: the exact rules the snapshot was made under."
   policyVersion: String!
+  "Who made it (subject@department)."
   createdBy: String!
+  "When it was frozen."
   createdAt: DateTime!
   "Relative download paths (resumable with HTTP Range)."
   ndjsonPath: String!
+  "Relative download path of the CSV export (resumable with HTTP Range)."
   csvPath: String!
   "Every file: the rows in each format, the workbook, and the dimension tables and data dictionary frozen with the snapshot."
   files: [SnapshotFile!]!
@@ -5532,13 +5585,19 @@ created_at (parking_lots), at (parking_availability), scheduled_on
 (inspections). kind and source filter cases only.
 """
 input SnapshotFilterInput {
+  "Jurisdiction subtree root, e.g. hailing.chengdong; for an evaluator, one its contract covers."
   jurisdiction: String
+  "The dataset's time at or after this instant."
   reportedFrom: DateTime
+  "The dataset's time before this instant (exclusive)."
   reportedTo: DateTime
+  "Only components or only events (cases only)."
   kind: CaseKind
+  "Any of these sources (cases only)."
   source: [CaseSource!]
 }
 
+"What a snapshot may keep beyond the default anonymized columns."
 input SnapshotProfileInput {
   "Keep the description text (scrubbed of numbers and names)."
   keepText: Boolean
@@ -5551,14 +5610,44 @@ extend type Query {
   Indicators per period and group, with their formulas. Public callers get
   small cells (fewer than 5 cases) suppressed.
   """
-  indicators(period: IndicatorPeriod!, from: DateTime!, to: DateTime!, groupBy: [IndicatorDimension!], filter: IndicatorFilter): [IndicatorRow!]!
-  "Assessment snapshots (evaluators)."
-  snapshots(first: Int = 20): [SnapshotManifest!]!
-  snapshot(id: ID!): SnapshotManifest
+  indicators(
+    "Length of each period."
+    period: IndicatorPeriod!
+    "Rows start with the period containing this instant."
+    from: DateTime!
+    "Rows end with the last period starting before this instant; periods after the current one are not reported."
+    to: DateTime!
+    "One row per combination of these dimensions; the district total per period when omitted."
+    groupBy: [IndicatorDimension!]
+    "Which cases to count; all when omitted."
+    filter: IndicatorFilter
+  ): [IndicatorRow!]!
+  "Assessment snapshots (evaluators), newest first; an evaluator sees its own organisation's, within its contract period."
+  snapshots(
+    "How many, 1 to 1,000 (100 when 0 or out of range)."
+    first: Int = 20
+  ): [SnapshotManifest!]!
+  "One snapshot's manifest; NOT_FOUND when it does not exist, FORBIDDEN for another organisation's."
+  snapshot(
+    "The snapshot's UUID."
+    id: ID!
+  ): SnapshotManifest
   "Every version published for the period of that length containing at, newest first."
-  indicatorPublications(period: IndicatorPeriod!, at: DateTime!): [IndicatorPublication!]!
+  indicatorPublications(
+    "Length of the period."
+    period: IndicatorPeriod!
+    "Any instant in the period."
+    at: DateTime!
+  ): [IndicatorPublication!]!
   "The published figures of the period of that length containing at: the given version, else the latest; null when it was never published."
-  publishedIndicators(period: IndicatorPeriod!, at: DateTime!, version: Int): IndicatorPublication
+  publishedIndicators(
+    "Length of the period."
+    period: IndicatorPeriod!
+    "Any instant in the period."
+    at: DateTime!
+    "The version; the latest when omitted."
+    version: Int
+  ): IndicatorPublication
 }
 
 """
@@ -5567,16 +5656,23 @@ afterwards (later changes to the period's cases do not move them). A
 correction is a new version with a reason; every version stays readable.
 """
 type IndicatorPublication {
+  "The publication's UUID."
   id: ID!
+  "Length of the period."
   period: IndicatorPeriod!
+  "First instant of the period (Asia/Shanghai midnight, in UTC)."
   periodStart: DateTime!
+  "First instant after the period."
   periodEnd: DateTime!
   "1 for the first publication, then one more per correction."
   version: Int!
   "Why this version corrects the previous one (empty for version 1)."
   reason: String!
+  "Who published it (subject@department)."
   publishedBy: String!
+  "The publisher's department code."
   publishedDept: String!
+  "When it was published."
   publishedAt: DateTime!
   "The composite weights in force (policies/weights.yaml version)."
   weightsVersion: String!
@@ -5589,7 +5685,10 @@ type IndicatorPublication {
   groupBy is omitted. Public callers get the suppressed view frozen with
   the publication (small cells hidden as the indicators query hides them).
   """
-  rows(groupBy: IndicatorDimension): [IndicatorRow!]!
+  rows(
+    "The dimension to group by; the district total when omitted."
+    groupBy: IndicatorDimension
+  ): [IndicatorRow!]!
 }
 
 extend type Mutation {
@@ -5599,7 +5698,14 @@ extend type Mutation {
   and case class. Publishing a period again is a correction and needs a
   reason. The bureau's evaluation office (urban-management admins) only.
   """
-  publishIndicators(period: IndicatorPeriod!, at: DateTime!, reason: String): IndicatorPublication!
+  publishIndicators(
+    "Length of the period."
+    period: IndicatorPeriod!
+    "Any instant in the period; the period must have ended."
+    at: DateTime!
+    "Why a correction is published; required when the period was published before."
+    reason: String
+  ): IndicatorPublication!
   """
   Freeze an anonymized snapshot for third-party assessment (evaluators of a
   registered organisation, within their contract's period and scope).
@@ -5609,7 +5715,14 @@ extend type Mutation {
   below 5 even generalized to street, kind and day, beyond the 1 % of rows
   that may be withheld).
   """
-  createSnapshot(dataset: String! = "cases", filter: SnapshotFilterInput, profile: SnapshotProfileInput): SnapshotManifest!
+  createSnapshot(
+    "cases, violations, parking_lots, parking_availability or inspections."
+    dataset: String! = "cases"
+    "Which records to freeze; the whole district when omitted (an evaluator must name a jurisdiction its contract covers unless it covers the district)."
+    filter: SnapshotFilterInput
+    "What to keep beyond the default columns."
+    profile: SnapshotProfileInput
+  ): SnapshotManifest!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/parking.graphqls", Input: `"What kind of parking a lot offers."

@@ -281,12 +281,18 @@ type GroupAccess struct {
 	VisibleIn []string `json:"visibleIn"`
 }
 
+// Which cases the indicators count; conditions combine with AND, omitted ones do not filter.
 type IndicatorFilter struct {
-	Jurisdiction *string        `json:"jurisdiction,omitempty"`
-	Kind         *cases.Kind    `json:"kind,omitempty"`
-	MajorCode    *string        `json:"majorCode,omitempty"`
-	Source       []cases.Source `json:"source,omitempty"`
-	HandlingDept *string        `json:"handlingDept,omitempty"`
+	// Jurisdiction subtree root, e.g. hailing.chengdong.
+	Jurisdiction *string `json:"jurisdiction,omitempty"`
+	// Only components or only events.
+	Kind *cases.Kind `json:"kind,omitempty"`
+	// Major class code (大类).
+	MajorCode *string `json:"majorCode,omitempty"`
+	// Any of these sources.
+	Source []cases.Source `json:"source,omitempty"`
+	// Code of the department cases were dispatched to.
+	HandlingDept *string `json:"handlingDept,omitempty"`
 }
 
 type JurisdictionByCodesInput struct {
@@ -560,13 +566,19 @@ type SharingWindowsInput struct {
 // created_at (parking_lots), at (parking_availability), scheduled_on
 // (inspections). kind and source filter cases only.
 type SnapshotFilterInput struct {
-	Jurisdiction *string        `json:"jurisdiction,omitempty"`
-	ReportedFrom *time.Time     `json:"reportedFrom,omitempty"`
-	ReportedTo   *time.Time     `json:"reportedTo,omitempty"`
-	Kind         *cases.Kind    `json:"kind,omitempty"`
-	Source       []cases.Source `json:"source,omitempty"`
+	// Jurisdiction subtree root, e.g. hailing.chengdong; for an evaluator, one its contract covers.
+	Jurisdiction *string `json:"jurisdiction,omitempty"`
+	// The dataset's time at or after this instant.
+	ReportedFrom *time.Time `json:"reportedFrom,omitempty"`
+	// The dataset's time before this instant (exclusive).
+	ReportedTo *time.Time `json:"reportedTo,omitempty"`
+	// Only components or only events (cases only).
+	Kind *cases.Kind `json:"kind,omitempty"`
+	// Any of these sources (cases only).
+	Source []cases.Source `json:"source,omitempty"`
 }
 
+// What a snapshot may keep beyond the default anonymized columns.
 type SnapshotProfileInput struct {
 	// Keep the description text (scrubbed of numbers and names).
 	KeepText *bool `json:"keepText,omitempty"`
