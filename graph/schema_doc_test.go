@@ -137,13 +137,12 @@ func servedSDL(t *testing.T) *ast.SchemaDocument {
 	return doc
 }
 
-// TestSchemaSDLScalarsSpecifiedByAndNoInternalEnums checks what the
-// gateway sees: every custom scalar names its specification with
-// @specifiedBy, and no enum that only serves a schema directive's argument
-// (as MaskRule serves @access(mask:)) reaches the supergraph unless it is
-// @inaccessible — directive definitions do not compose, their enums do.
-func TestSchemaSDLScalarsSpecifiedByAndNoInternalEnums(t *testing.T) {
-	doc := servedSDL(t)
+// sdlProblems lists what a gateway should not be served: a custom scalar
+// without @specifiedBy(url:), and an enum that only serves a schema
+// directive's argument (as MaskRule serves @access(mask:) — it is public
+// only because FieldMask.rule shows it in accessCatalog) unless it is
+// @inaccessible: directive definitions do not compose, their enums do.
+func sdlProblems(doc *ast.SchemaDocument) (problems []string, scalars int) {
 	used := map[string]bool{}
 	for _, list := range [][]*ast.Definition{doc.Definitions, doc.Extensions} {
 		for _, d := range list {
@@ -158,21 +157,53 @@ func TestSchemaSDLScalarsSpecifiedByAndNoInternalEnums(t *testing.T) {
 			}
 		}
 	}
-	scalars := 0
 	for _, d := range doc.Definitions {
 		switch d.Kind {
 		case ast.Scalar:
 			scalars++
 			if sb := d.Directives.ForName("specifiedBy"); sb == nil || sb.Arguments.ForName("url") == nil {
-				t.Errorf("scalar %s has no @specifiedBy(url:)", d.Name)
+				problems = append(problems, "scalar "+d.Name+" has no @specifiedBy(url:)")
 			}
 		case ast.Enum:
 			if !used[d.Name] && d.Directives.ForName("inaccessible") == nil {
-				t.Errorf("enum %s is used by no field or argument (only by directives?) yet is in the public SDL: mark it @inaccessible", d.Name)
+				problems = append(problems, "enum "+d.Name+" serves no field or argument, only directives, yet is public: mark it @inaccessible")
 			}
 		}
 	}
+	return problems, scalars
+}
+
+// TestSchemaSDLScalarsSpecifiedByAndNoInternalEnums checks the SDL the hub
+// serves to a gateway.
+func TestSchemaSDLScalarsSpecifiedByAndNoInternalEnums(t *testing.T) {
+	problems, scalars := sdlProblems(servedSDL(t))
+	for _, p := range problems {
+		t.Error(p)
+	}
 	if scalars == 0 {
 		t.Fatal("served SDL declares no scalar: the check would pass vacuously (is DateTime gone?)")
+	}
+}
+
+// TestSchemaSDLCheckCanFail plants a scalar without @specifiedBy and an
+// enum used only by a directive; a hidden one and a used one pass.
+func TestSchemaSDLCheckCanFail(t *testing.T) {
+	doc, err := parser.ParseSchema(&ast.Source{Name: "planted.graphqls", Input: `
+directive @d(rule: Internal, shown: Hidden) on FIELD_DEFINITION
+enum Internal { A }
+enum Hidden @inaccessible { B }
+enum Used { C }
+scalar Bare
+scalar Dated @specifiedBy(url: "https://scalars.graphql.org/andimarek/date-time")
+type Query { u(x: Used): Dated @d(rule: A) }
+`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems, scalars := sdlProblems(doc)
+	want := "enum Internal serves no field or argument, only directives, yet is public: mark it @inaccessible|scalar Bare has no @specifiedBy(url:)"
+	sort.Strings(problems)
+	if got := strings.Join(problems, "|"); got != want || scalars != 2 {
+		t.Fatalf("got %q (%d scalars), want %q", got, scalars, want)
 	}
 }

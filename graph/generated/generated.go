@@ -6280,7 +6280,7 @@ directive @access(
   mask: MaskRule
 ) on FIELD_DEFINITION
 
-"How personal data is masked when the caller holds no grant for it."
+"How personal data is masked when the caller holds no grant for it; accessCatalog shows the rule of each personal field."
 enum MaskRule {
   "138****5678"
   PHONE

@@ -702,7 +702,7 @@ type ViolationUpsert struct {
 	Violation *violation.Violation `json:"violation"`
 }
 
-// How personal data is masked when the caller holds no grant for it.
+// How personal data is masked when the caller holds no grant for it; accessCatalog shows the rule of each personal field.
 type MaskRule string
 
 const (
