@@ -200,8 +200,8 @@ type SourceCase struct {
 	// deadline it was judged against (a rework does not reset punctuality).
 	FirstHandledAt, FirstDeadline *time.Time
 	Rating                        *int
-	RatingComment                          string
-	ExternalID                             string
+	RatingComment                 string
+	ExternalID                    string
 }
 
 // Anonymizer turns source records into snapshot rows under one snapshot's
