@@ -196,9 +196,12 @@ type SourceCase struct {
 	RegisteredAt, DispatchedAt, Deadline   *time.Time
 	HandledAt, ClosedAt                    *time.Time
 	ReworkCount, DeferCount                int
-	Rating                                 *int
-	RatingComment                          string
-	ExternalID                             string
+	// FirstHandledAt and FirstDeadline: the first handling and the
+	// deadline it was judged against (a rework does not reset punctuality).
+	FirstHandledAt, FirstDeadline *time.Time
+	Rating                        *int
+	RatingComment                 string
+	ExternalID                    string
 }
 
 // Anonymizer turns source records into snapshot rows under one snapshot's
@@ -280,8 +283,8 @@ func caseColumns(p Profile) []Column {
 		col("deadline", "timestamp", "", "final deadline (extended by deferrals, reset by rework)", "最终处置时限（缓办延长、返工重置）", anonHour),
 		col("handled_at", "timestamp", "", "last handling", "最后一次处置时间", anonHour),
 		col("closed_at", "timestamp", "", "when the case was closed (结案)", "结案时间", anonHour),
-		col("handled_on_time", "boolean", "", "handled_at ≤ deadline (null unless handled with a deadline)", "是否按期处置（无时限或未处置时为空）", anonExact),
-		col("closed_on_time", "boolean", "", "closed_at ≤ deadline (null unless closed with a deadline)", "是否按期结案（无时限或未结案时为空）", anonExact),
+		col("handled_on_time", "boolean", "", "handled_at ≤ deadline and the first handling by its own deadline (a rework does not reset punctuality; null unless handled with a deadline)", "是否按期处置（首次处置超期即为超期；无时限或未处置时为空）", anonExact),
+		col("closed_on_time", "boolean", "", "closed_at ≤ closure deadline (deadline + the class's verification limit) and the first handling not late (null unless closed with a deadline)", "是否按期结案（以结案时限=处置时限+核查时限判断，首次处置超期即为超期；无时限或未结案时为空）", anonExact),
 		col("handling_work_hours", "number", "working hours", "working hours from dispatch to handling (2 decimals)", "派遣至处置的工作时长（小时，两位小数）", anonExact),
 		col("rework_count", "integer", "times", "times verification failed", "核查不通过（返工）次数", anonNone),
 		col("defer_count", "integer", "times", "times the deadline was extended", "延期次数", anonNone),
@@ -385,6 +388,36 @@ func onTime(t, deadline *time.Time) value {
 	return value{kind: 'b', b: !t.After(*deadline)}
 }
 
+// firstLate reports whether the first handling came after its deadline: a
+// late first handling stays late whatever a rework's handling did.
+func (c *SourceCase) firstLate() bool {
+	return c.FirstHandledAt != nil && c.FirstDeadline != nil && c.FirstHandledAt.After(*c.FirstDeadline)
+}
+
+// handledOnTime is the indicators' rule: the last handling by the
+// deadline and the first by its own.
+func (c *SourceCase) handledOnTime() value {
+	v := onTime(c.HandledAt, c.Deadline)
+	if v.kind == 'b' && c.firstLate() {
+		v.b = false
+	}
+	return v
+}
+
+// closedOnTime is the indicators' rule: closed by the closure deadline (the
+// handling deadline plus the class's verification limit), the first
+// handling not late.
+func (c *SourceCase) closedOnTime(cal WorkingTime) value {
+	if c.ClosedAt == nil || c.Deadline == nil {
+		return value{}
+	}
+	closeBy := *c.Deadline
+	if cl, ok := cases.DefaultCatalogue().Lookup(cases.Kind(c.Kind), c.MinorCode); ok && cal != nil {
+		closeBy = cl.ClosureDeadline(cal, *c.Deadline)
+	}
+	return value{kind: 'b', b: !c.ClosedAt.After(closeBy) && !c.firstLate()}
+}
+
 func (c *SourceCase) quasi() Quasi {
 	return Quasi{Street: c.Street, Community: c.Community, Class: c.Kind + "/" + c.MinorCode, Major: c.Kind + "/" + c.MajorCode,
 		Kind: c.Kind, At: c.ReportedAt, Lat: c.Lat, Lng: c.Lng}
@@ -398,7 +431,7 @@ func (c *SourceCase) values(a *Anonymizer) []value {
 		vals = append(vals, a.coords(c.Lat, c.Lng)...)
 	}
 	vals = append(vals, optStr(c.HandlingDept), a.hour(&c.ReportedAt), a.hour(c.RegisteredAt), a.hour(c.DispatchedAt),
-		a.hour(c.Deadline), a.hour(c.HandledAt), a.hour(c.ClosedAt), onTime(c.HandledAt, c.Deadline), onTime(c.ClosedAt, c.Deadline))
+		a.hour(c.Deadline), a.hour(c.HandledAt), a.hour(c.ClosedAt), c.handledOnTime(), c.closedOnTime(a.cal))
 	if c.DispatchedAt != nil && c.HandledAt != nil && a.cal != nil {
 		h := a.cal.WorkingDuration(*c.DispatchedAt, *c.HandledAt).Hours()
 		if h < 0 {

@@ -39,7 +39,8 @@ var snapshotQueries = map[string]snapshotQuery{
 		columns: `id, case_no, kind, major_code, minor_code, source, status, description, address, lat, lng,
 		jurisdiction_code, street_code, coalesce(community_code, ''), coalesce(handling_dept, ''), coalesce(reporter_name, ''),
 		coalesce(reporter_phone, ''), coalesce(citizen_id, ''), photo_urls, reported_at, registered_at, dispatched_at, deadline,
-		handled_at, closed_at, rework_count, defer_count, rating, coalesce(rating_comment, ''), coalesce(external_id, '')`,
+		handled_at, closed_at, rework_count, defer_count, rating, coalesce(rating_comment, ''), coalesce(external_id, ''),
+		first_handled_at, first_deadline`,
 		quasi: `street_code, coalesce(community_code, ''), kind || '/' || minor_code, kind || '/' || major_code, kind, reported_at, lat, lng`,
 		order: "reported_at, id", when: "reported_at", path: "jpath", street: "street_code",
 		scan: func(rows pgx.Rows) (evaluation.Record, error) {
@@ -48,7 +49,7 @@ var snapshotQueries = map[string]snapshotQuery{
 			err := rows.Scan(&c.ID, &c.CaseNo, &c.Kind, &c.MajorCode, &c.MinorCode, &c.Source, &c.Status, &c.Description, &c.Address,
 				&c.Lat, &c.Lng, &c.JurisdictionCode, &c.Street, &c.Community, &c.HandlingDept, &c.ReporterName, &c.ReporterPhone,
 				&c.CitizenID, &c.PhotoURLs, &c.ReportedAt, &c.RegisteredAt, &c.DispatchedAt, &c.Deadline, &c.HandledAt, &c.ClosedAt,
-				&c.ReworkCount, &c.DeferCount, &rating, &c.RatingComment, &c.ExternalID)
+				&c.ReworkCount, &c.DeferCount, &rating, &c.RatingComment, &c.ExternalID, &c.FirstHandledAt, &c.FirstDeadline)
 			if rating != nil {
 				r := int(*rating)
 				c.Rating = &r
