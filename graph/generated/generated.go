@@ -4728,7 +4728,7 @@ enum CaseOrder {
   REPORTED_AT_ASC
   "Soonest deadline first; cases without a deadline last."
   DEADLINE_ASC
-  "Latest deadline first; cases without a deadline last."
+  "Latest deadline first, after the cases without a deadline (which sort as the latest)."
   DEADLINE_DESC
 }
 
@@ -5367,7 +5367,7 @@ type Department @key(fields: "code") @entityResolver(multi: true) {
   nameEn: String!
   "BUREAU, STREET, TOWN or UNIT."
   kind: String!
-  "The area the department serves (the district for a bureau, its street or town otherwise)."
+  "The area the department serves (the district for a bureau)."
   jurisdiction: Jurisdiction!
 }
 
@@ -6317,7 +6317,7 @@ type Viewer {
   subject: String!
   "user (staff, JWT), service (department system or evaluation team, API key) or anonymous (public data only)."
   kind: String!
-  "The caller's department; null for the public and for citizens."
+  "The caller's department; null for a caller without one (the public)."
   department: Department
   "Roles, e.g. officer, viewer (public for an anonymous caller); department roles apply within the caller's own department."
   roles: [String!]!

@@ -600,7 +600,7 @@ type Viewer struct {
 	Subject string `json:"subject"`
 	// user (staff, JWT), service (department system or evaluation team, API key) or anonymous (public data only).
 	Kind string `json:"kind"`
-	// The caller's department; null for the public and for citizens.
+	// The caller's department; null for a caller without one (the public).
 	Department *directory.Department `json:"department,omitempty"`
 	// Roles, e.g. officer, viewer (public for an anonymous caller); department roles apply within the caller's own department.
 	Roles []string `json:"roles"`
