@@ -686,9 +686,9 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		CaseUpdated                func(childComplexity int, filter *model.CaseFilter) int
+		CaseUpdated                func(childComplexity int, filter *model.CaseFilter, since *time.Time) int
 		ParkingAvailabilityChanged func(childComplexity int, watch model.AvailabilityWatch) int
-		ViolationUpdated           func(childComplexity int, filter *model.ViolationFilter) int
+		ViolationUpdated           func(childComplexity int, filter *model.ViolationFilter, since *time.Time) int
 	}
 
 	Viewer struct {
@@ -996,8 +996,8 @@ type SnapshotManifestResolver interface {
 	CSVPath(ctx context.Context, obj *evaluation.Manifest) (string, error)
 }
 type SubscriptionResolver interface {
-	CaseUpdated(ctx context.Context, filter *model.CaseFilter) (<-chan *cases.Case, error)
-	ViolationUpdated(ctx context.Context, filter *model.ViolationFilter) (<-chan *violation.Violation, error)
+	CaseUpdated(ctx context.Context, filter *model.CaseFilter, since *time.Time) (<-chan *cases.Case, error)
+	ViolationUpdated(ctx context.Context, filter *model.ViolationFilter, since *time.Time) (<-chan *violation.Violation, error)
 	ParkingAvailabilityChanged(ctx context.Context, watch model.AvailabilityWatch) (<-chan *model.AvailabilityUpdate, error)
 }
 type ViolationResolver interface {
@@ -4092,7 +4092,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.CaseUpdated(childComplexity, args["filter"].(*model.CaseFilter)), true
+		return e.ComplexityRoot.Subscription.CaseUpdated(childComplexity, args["filter"].(*model.CaseFilter), args["since"].(*time.Time)), true
 	case "Subscription.parkingAvailabilityChanged":
 		if e.ComplexityRoot.Subscription.ParkingAvailabilityChanged == nil {
 			break
@@ -4114,7 +4114,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.ViolationUpdated(childComplexity, args["filter"].(*model.ViolationFilter)), true
+		return e.ComplexityRoot.Subscription.ViolationUpdated(childComplexity, args["filter"].(*model.ViolationFilter), args["since"].(*time.Time)), true
 
 	case "Viewer.citizenId":
 		if e.ComplexityRoot.Viewer.CitizenID == nil {
@@ -6483,17 +6483,29 @@ connection_init: {"Authorization": "Bearer …"} or {"apiKey": "…", "citizenId
 Each record is read again with your own row scope and field rules before it
 is sent: you only hear of records you may read. Delivery is at least once;
 drop repeats by (id, version).
+
+To resume after a lost connection without missing a change, subscribe again
+with since = the updatedAt of the last record received (a few seconds
+earlier is safe: repeats are dropped by (id, version)): the changes
+published since then are sent first, then the live ones, in order. A since
+older than the event stream still holds (it keeps the last 100,000 changes)
+is refused with BAD_USER_INPUT: read the records again and subscribe
+without since.
 """
 type Subscription {
   "A case you may see was filed or changed (any transition or upsert); the case as it is now."
   caseUpdated(
     "Only cases matching this filter; all you may see when omitted."
     filter: CaseFilter
+    "Replay the changes published since this instant first (resuming)."
+    since: DateTime
   ): Case!
   "A violation you may see was recorded or changed; the violation as it is now."
   violationUpdated(
     "Only violations matching this filter; all you may see when omitted."
     filter: ViolationFilter
+    "Replay the changes published since this instant first (resuming)."
+    since: DateTime
   ): Violation!
   "A watched lot reported a new free-space count."
   parkingAvailabilityChanged(
@@ -10181,6 +10193,14 @@ func (ec *executionContext) field_Subscription_caseUpdated_args(ctx context.Cont
 		return nil, err
 	}
 	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg1
 	return args, nil
 }
 
@@ -10209,6 +10229,14 @@ func (ec *executionContext) field_Subscription_violationUpdated_args(ctx context
 		return nil, err
 	}
 	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg1
 	return args, nil
 }
 
@@ -23009,7 +23037,7 @@ func (ec *executionContext) _Subscription_caseUpdated(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().CaseUpdated(ctx, fc.Args["filter"].(*model.CaseFilter))
+			return ec.Resolvers.Subscription().CaseUpdated(ctx, fc.Args["filter"].(*model.CaseFilter), fc.Args["since"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *cases.Case) graphql.Marshaler {
@@ -23053,7 +23081,7 @@ func (ec *executionContext) _Subscription_violationUpdated(ctx context.Context, 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().ViolationUpdated(ctx, fc.Args["filter"].(*model.ViolationFilter))
+			return ec.Resolvers.Subscription().ViolationUpdated(ctx, fc.Args["filter"].(*model.ViolationFilter), fc.Args["since"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *violation.Violation) graphql.Marshaler {

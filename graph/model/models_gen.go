@@ -591,6 +591,14 @@ type SnapshotProfileInput struct {
 // Each record is read again with your own row scope and field rules before it
 // is sent: you only hear of records you may read. Delivery is at least once;
 // drop repeats by (id, version).
+//
+// To resume after a lost connection without missing a change, subscribe again
+// with since = the updatedAt of the last record received (a few seconds
+// earlier is safe: repeats are dropped by (id, version)): the changes
+// published since then are sent first, then the live ones, in order. A since
+// older than the event stream still holds (it keeps the last 100,000 changes)
+// is refused with BAD_USER_INPUT: read the records again and subscribe
+// without since.
 type Subscription struct {
 }
 
