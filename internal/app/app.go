@@ -37,10 +37,12 @@ import (
 	"github.com/fengcheng/datahub/internal/ratelimit"
 	"github.com/fengcheng/datahub/internal/server"
 	"github.com/fengcheng/datahub/internal/sharing"
+	"github.com/fengcheng/datahub/internal/telemetry"
 	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/fengcheng/datahub/policies"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // App is a running hub's parts.
@@ -80,6 +82,10 @@ type Options struct {
 	// in the services and fields in the GraphQL directive). Tests use it to
 	// plant a leak on purpose and prove the leak tests catch it.
 	WrapDecider func(Decider) Decider
+	// TracerProvider, when set, turns on OpenTelemetry tracing: HTTP
+	// requests, GraphQL operations and resolvers, SQL statements and
+	// Redis commands (see internal/telemetry). Nil: no tracing at all.
+	TracerProvider trace.TracerProvider
 }
 
 // Decider answers what the caller may do with a dataset.
@@ -99,6 +105,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	pc := opts.Tracer
 	pc.Statements = &a.statements
 	pc.URL, pc.MaxConns, pc.StatementTimeout = cfg.DatabaseURL, cfg.DBMaxConns, cfg.DBStmtTimeout
+	if opts.TracerProvider != nil {
+		pc.Spans = telemetry.Postgres(opts.TracerProvider)
+	}
 	pool, err := postgres.Open(ctx, pc)
 	if err != nil {
 		return nil, err
@@ -112,6 +121,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	}
 	a.Redis = redis.NewClient(ropt)
 	a.closers = append(a.closers, func() { _ = a.Redis.Close() })
+	if opts.TracerProvider != nil {
+		if err := telemetry.Redis(opts.TracerProvider, a.Redis); err != nil {
+			return nil, err
+		}
+	}
 	if err := a.Redis.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("connect redis: %w", err)
 	}
@@ -261,6 +275,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		FastPath:      fastPath,
 		Persisted:     server.NewPersistedOperations(a.Redis, cfg.RedisPrefix),
 		PersistedOnly: cfg.PersistedOnly,
+		Tracing:       opts.TracerProvider,
 	})
 	ok = true
 	return a, nil
