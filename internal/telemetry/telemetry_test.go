@@ -80,6 +80,35 @@ func TestSetupOTLP(t *testing.T) {
 	}
 }
 
+// The exporter follows OTEL_EXPORTER_OTLP_ENDPOINT: spans reach a collector
+// there as OTLP/HTTP protobuf, at the latest when the provider shuts down.
+func TestSetupExportsToTheConfiguredEndpoint(t *testing.T) {
+	got := make(chan *http.Request, 10)
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer collector.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL)
+	tp, err := telemetry.Setup(t.Context(), envOf(map[string]string{"OTEL_TRACES_EXPORTER": "otlp"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := tp.Tracer("test").Start(t.Context(), "exported")
+	span.End()
+	if err := tp.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-got:
+		if r.Method != http.MethodPost || r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" {
+			t.Errorf("collector got %s %s (%s)", r.Method, r.URL.Path, r.Header.Get("Content-Type"))
+		}
+	default:
+		t.Fatal("no spans reached the collector")
+	}
+}
+
 func TestHTTPContinuesTheCallersTrace(t *testing.T) {
 	rec, tp := recorder(t)
 	mux := http.NewServeMux()
