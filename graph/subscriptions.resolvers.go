@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/fengcheng/datahub/graph/generated"
 	"github.com/fengcheng/datahub/graph/model"
@@ -20,16 +21,16 @@ func (r *availabilityUpdateResolver) Lot(ctx context.Context, obj *model.Availab
 	return loadOptional(ctx, r.loaders(ctx).lots, obj.LotID)
 }
 
-func (r *subscriptionResolver) CaseUpdated(ctx context.Context, filter *model.CaseFilter) (<-chan *cases.Case, error) {
-	return r.CaseService.Watch(ctx, r.Feed, caseFilter(filter))
+func (r *subscriptionResolver) CaseUpdated(ctx context.Context, filter *model.CaseFilter, since *time.Time) (<-chan *cases.Case, error) {
+	return r.CaseService.Watch(ctx, r.Feed, caseFilter(filter), deref(since))
 }
 
-func (r *subscriptionResolver) ViolationUpdated(ctx context.Context, filter *model.ViolationFilter) (<-chan *violation.Violation, error) {
+func (r *subscriptionResolver) ViolationUpdated(ctx context.Context, filter *model.ViolationFilter, since *time.Time) (<-chan *violation.Violation, error) {
 	f, err := violationFilter(filter)
 	if err != nil {
 		return nil, err
 	}
-	return r.ViolationService.Watch(ctx, r.Feed, f)
+	return r.ViolationService.Watch(ctx, r.Feed, f, deref(since))
 }
 
 func (r *subscriptionResolver) ParkingAvailabilityChanged(ctx context.Context, watch model.AvailabilityWatch) (<-chan *model.AvailabilityUpdate, error) {

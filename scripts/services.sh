@@ -2,6 +2,8 @@
 # Make sure the services the Data Hub needs are answering:
 #   PostgreSQL (with PostGIS) on 127.0.0.1:5432
 #   Redis                     on 127.0.0.1:6379
+# and that the scale-out tests find their programs (installed, not started):
+#   pg_basebackup (PostgreSQL's), redis-server --sentinel, haproxy
 #
 # Usage: scripts/services.sh [--node]
 #   --node   also install the federation test's npm packages (scripts/npm-deps.sh)
@@ -36,7 +38,7 @@ for arg in "$@"; do
 	case $arg in
 	--node) with_node=1 ;;
 	-h | --help)
-		sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+		sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 		exit 0
 		;;
 	*) die "unknown argument: $arg (try --help)" ;;
@@ -199,11 +201,21 @@ ensure_postgis() {
 	pkg_installed "$pkg" || apt_install "$pkg"
 }
 
+# ---------------------------------------------------------------- scale-out tests
+
+# The replica, Sentinel and fleet tests start their own servers; they need
+# the programs only. Debian's haproxy package would start a service where
+# systemd runs; the tests use their own configuration and ports.
+ensure_scaleout_tools() {
+	pkg_installed haproxy || apt_install haproxy
+}
+
 # ---------------------------------------------------------------- main
 
 ensure_postgres
 ensure_postgis
 ensure_redis
+ensure_scaleout_tools
 
 if ((with_node)); then
 	"$here/npm-deps.sh"

@@ -4,9 +4,10 @@
 //	datahub serve                 run the hub
 //	datahub migrate               apply database migrations (idempotent)
 //	datahub seed [--cases N]      load realistic demo data
-//	datahub token --sub S --dept D --roles r1,r2 [--jurisdiction C] [--ttl 1h]
+//	datahub token --sub S (--dept D | --org O) --roles r1,r2 [--jurisdiction C] [--ttl 1h]
 //	datahub schema print          print the federation SDL
 //	datahub apikey create|list|revoke
+//	datahub evalorg register|list  third-party evaluation organisations
 //	datahub export --snapshot ID      download an assessment snapshot
 //	datahub import --dataset D FILE   load a department system's bulk file
 //	datahub policy matrix         who sees what, as Markdown
@@ -69,6 +70,7 @@ commands:
   token          mint a development JWT
   schema print   print the federation SDL served at { _service { sdl } }
   apikey         create, list or revoke API keys
+  evalorg        register or list third-party evaluation organisations and their contracts
   import         load a bulk file (--dataset cases FILE.ndjson|.csv[.gz], --mode, --dry-run)
   export         download an assessment snapshot (--snapshot ID --format ndjson|csv, resumable)
   policy matrix  print who sees what, from the policy files
@@ -106,6 +108,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.schemaPrint()
 	case "apikey":
 		return m.apikey(ctx, rest)
+	case "evalorg":
+		return m.evalorg(ctx, rest)
 	case "export":
 		return m.export(ctx, rest)
 	case "import":

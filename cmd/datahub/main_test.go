@@ -413,8 +413,21 @@ func TestExportResumes(t *testing.T) {
 	if err := seedM.Run(ctx, []string{"seed", "--cases", "2000", "--if-empty"}); err != nil {
 		t.Fatal(err)
 	}
+	// The evaluation team is its own organisation, registered with its
+	// contract; its key names the organisation, not a department.
+	orgM, orgOut := newMain(nil)
+	if err := orgM.Run(ctx, []string{"evalorg", "register", "--code", "cli-assessors", "--name", "命令行评估所", "--contract", "CLI-1",
+		"--from", "2020-01-01", "--to", "2100-01-01", "--datasets", "cases,violations"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(orgOut.String(), "registered cli-assessors") {
+		t.Fatalf("evalorg register: %q", orgOut.String())
+	}
+	if m, _ := newMain(nil); m.Run(ctx, []string{"apikey", "create", "--name", "eval team", "--dept", "urban-management", "--roles", "evaluator"}) == nil {
+		t.Fatal("an evaluator key of a department was created")
+	}
 	keyM, keyOut := newMain(nil)
-	if err := keyM.Run(ctx, []string{"apikey", "create", "--name", "eval team", "--dept", "urban-management", "--roles", "evaluator"}); err != nil {
+	if err := keyM.Run(ctx, []string{"apikey", "create", "--name", "eval team", "--org", "cli-assessors", "--roles", "evaluator"}); err != nil {
 		t.Fatal(err)
 	}
 	key := strings.TrimSpace(keyOut.String())

@@ -10,8 +10,8 @@ import (
 
 	"github.com/fengcheng/datahub/graph"
 	"github.com/fengcheng/datahub/internal/app"
+	"github.com/fengcheng/datahub/internal/redisclient"
 	"github.com/fengcheng/datahub/internal/server"
-	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2"
 )
 
@@ -31,11 +31,10 @@ func (m *Main) operations(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	opt, err := redis.ParseURL(cfg.RedisURL)
+	rdb, err := redisclient.New(cfg.RedisURL)
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
-	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

@@ -14,11 +14,14 @@ import (
 	"github.com/fengcheng/datahub/internal/app"
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/auth"
+	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/config"
+	"github.com/fengcheng/datahub/internal/evaluation"
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/redisclient"
 	"github.com/fengcheng/datahub/policies"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 	iofs "io/fs"
 	"os"
 )
@@ -63,13 +66,14 @@ func keyPrincipal(ctx context.Context, a *app.App, key string) (*access.Principa
 
 func (m *Main) apikey(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprintln(m.Stderr, "usage: datahub apikey create --name N --dept D --roles r1,r2 [--jurisdiction C] [--ttl 2160h] | list | revoke ID")
+		fmt.Fprintln(m.Stderr, "usage: datahub apikey create --name N (--dept D --roles r1,r2 | --org O --roles evaluator) [--jurisdiction C] [--ttl 2160h] | list | revoke ID")
 		return errUsage
 	}
 	sub, rest := args[0], args[1:]
 	fs := m.flagSet("apikey " + sub)
 	name := fs.String("name", "", "who holds the key and why")
 	dept := fs.String("dept", "", "department the key acts for")
+	org := fs.String("org", "", "registered evaluation organisation (evaluator keys, instead of --dept)")
 	roles := fs.String("roles", "", "comma-separated roles")
 	jur := fs.String("jurisdiction", "", "jurisdiction subtree inside the department's area (default: the whole area)")
 	ttl := fs.Duration("ttl", 90*24*time.Hour, "lifetime (at most a year)")
@@ -85,8 +89,8 @@ func (m *Main) apikey(ctx context.Context, args []string) error {
 	keys := auth.NewAPIKeys(pool)
 	switch sub {
 	case "create":
-		if *name == "" || *dept == "" || *roles == "" {
-			return fmt.Errorf("apikey create needs --name, --dept and --roles")
+		if *name == "" || (*dept == "") == (*org == "") || *roles == "" {
+			return fmt.Errorf("apikey create needs --name, --roles and either --dept or (for an evaluator) --org")
 		}
 		// The department and jurisdiction are checked against the
 		// directory in the database, the roles against the policy.
@@ -94,12 +98,16 @@ func (m *Main) apikey(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		plain, k, err := keys.WithRoles(auth.HoldableRoles(cat)).Create(ctx, auth.APIKeySpec{Name: *name, Dept: *dept, Roles: strings.Split(*roles, ","),
+		plain, k, err := keys.WithRoles(auth.HoldableRoles(cat)).Create(ctx, auth.APIKeySpec{Name: *name, Dept: *dept, Org: *org, Roles: strings.Split(*roles, ","),
 			Jurisdiction: *jur, ExpiresAt: time.Now().Add(*ttl)})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(m.Stderr, "created key %s for %s (%s), expires %s; the secret is shown once:\n", k.ID, k.Dept, strings.Join(k.Roles, ","), k.ExpiresAt.Format(time.RFC3339))
+		holder := k.Dept
+		if k.Org != "" {
+			holder = "organisation " + k.Org
+		}
+		fmt.Fprintf(m.Stderr, "created key %s for %s (%s), expires %s; the secret is shown once:\n", k.ID, holder, strings.Join(k.Roles, ","), k.ExpiresAt.Format(time.RFC3339))
 		fmt.Fprintln(m.Stdout, plain)
 		return nil
 	case "list":
@@ -118,7 +126,11 @@ func (m *Main) apikey(ctx context.Context, args []string) error {
 					state = "revoked"
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Dept, strings.Join(k.Roles, ","), k.ExpiresAt.Format(time.DateOnly), state)
+			holder := k.Dept
+			if k.Org != "" {
+				holder = "org:" + k.Org
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, holder, strings.Join(k.Roles, ","), k.ExpiresAt.Format(time.DateOnly), state)
 		}
 		return tw.Flush()
 	case "revoke":
@@ -133,6 +145,87 @@ func (m *Main) apikey(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("unknown apikey command %q (create, list, revoke)", sub)
 	}
+}
+
+// evalorg registers a third-party evaluation organisation with its
+// contract (period and scope), or lists them. Registering an existing code
+// replaces its contract (a renewal).
+func (m *Main) evalorg(ctx context.Context, args []string) error {
+	if len(args) == 0 || (args[0] != "register" && args[0] != "list") {
+		fmt.Fprintln(m.Stderr, "usage: datahub evalorg register --code C --name N --contract NO --from 2025-01-01 --to 2026-01-01 "+
+			"--datasets cases,violations --jurisdictions hailing[,…] [--credit-code USCC] | list")
+		return errUsage
+	}
+	sub, rest := args[0], args[1:]
+	fs := m.flagSet("evalorg " + sub)
+	code := fs.String("code", "", "organisation code (lower-case letters, digits, '-'; not a department's)")
+	name := fs.String("name", "", "registered name")
+	credit := fs.String("credit-code", "", "unified social credit code")
+	contract := fs.String("contract", "", "contract number")
+	from := fs.String("from", "", "contract start (date or RFC 3339, inclusive)")
+	to := fs.String("to", "", "contract end (date or RFC 3339, exclusive)")
+	datasets := fs.String("datasets", "", "comma-separated datasets the contract covers: "+strings.Join(evaluation.SnapshotDatasets(), ", "))
+	jurs := fs.String("jurisdictions", "hailing", "comma-separated jurisdiction subtrees the contract covers")
+	cfg, err := m.loadConfig(fs, rest)
+	if err != nil {
+		return err
+	}
+	pool, err := openOpsPool(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	store := postgres.NewEvaluationStore(pool)
+	if sub == "list" {
+		rows, err := pool.Query(ctx, `SELECT code FROM eval_organisations ORDER BY code`)
+		if err != nil {
+			return fmt.Errorf("evalorg list: %w", err)
+		}
+		codes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("evalorg list: %w", err)
+		}
+		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CODE\tNAME\tCONTRACT\tFROM\tTO\tDATASETS\tJURISDICTIONS")
+		for _, c := range codes {
+			o, err := store.Organisation(ctx, c)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.Code, o.Name, o.ContractNo, o.From.Format(time.RFC3339), o.To.Format(time.RFC3339),
+				strings.Join(o.Datasets, ","), strings.Join(o.Jurisdictions, ","))
+		}
+		return tw.Flush()
+	}
+	parse := func(flag, v string) (time.Time, error) {
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			return t, nil
+		}
+		t, err := time.ParseInLocation(time.DateOnly, v, calendar.Default().Location())
+		if err != nil {
+			return time.Time{}, fmt.Errorf("evalorg register: --%s %q: give a date (2025-01-01) or an RFC 3339 time", flag, v)
+		}
+		return t, nil
+	}
+	f, err := parse("from", *from)
+	if err != nil {
+		return err
+	}
+	t, err := parse("to", *to)
+	if err != nil {
+		return err
+	}
+	o := evaluation.Organisation{Code: *code, Name: *name, CreditCode: *credit, ContractNo: *contract, From: f, To: t,
+		Datasets: splitList(*datasets), Jurisdictions: splitList(*jurs), RegisteredBy: "datahub evalorg"}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	if err := store.RegisterOrganisation(ctx, &o); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "registered %s (%s), contract %s from %s to %s over %s in %s\n", o.Code, o.Name, o.ContractNo,
+		o.From.Format(time.RFC3339), o.To.Format(time.RFC3339), strings.Join(o.Datasets, ","), strings.Join(o.Jurisdictions, ","))
+	return nil
 }
 
 func (m *Main) auditVerify(ctx context.Context, args []string) error {
@@ -216,11 +309,10 @@ func parseHead(s string) (audit.Checkpoint, error) {
 
 // redisCheckpoints reads the checkpoints the hub keeps in Redis.
 func redisCheckpoints(ctx context.Context, cfg config.Config) ([]audit.Checkpoint, error) {
-	opt, err := redis.ParseURL(cfg.RedisURL)
+	rdb, err := redisclient.New(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

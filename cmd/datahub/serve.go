@@ -142,14 +142,15 @@ func (m *Main) token(args []string) error {
 	fs := m.flagSet("token")
 	sub := fs.String("sub", "", "subject (user id)")
 	dept := fs.String("dept", "", "department code, e.g. urban-management")
+	org := fs.String("org", "", "evaluation organisation code (evaluator tokens, instead of --dept)")
 	roles := fs.String("roles", "", "comma-separated roles, e.g. officer,dispatcher")
 	jur := fs.String("jurisdiction", "", "jurisdiction code inside the department's area, e.g. hailing.chengdong (default: the department's area; required for street-officer and grid-worker)")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	if *sub == "" || *dept == "" || *roles == "" {
-		fmt.Fprintln(m.Stderr, "usage: datahub token --sub S --dept D --roles r1,r2 [--jurisdiction CODE] [--ttl 1h]")
+	if *sub == "" || (*dept == "") == (*org == "") || *roles == "" {
+		fmt.Fprintln(m.Stderr, "usage: datahub token --sub S (--dept D --roles r1,r2 | --org O --roles evaluator) [--jurisdiction CODE] [--ttl 1h]")
 		return errUsage
 	}
 	cfg, err := config.Load(m.Getenv)
@@ -160,12 +161,14 @@ func (m *Main) token(args []string) error {
 		return fmt.Errorf("development tokens are refused in %s mode; tokens come from the identity provider", cfg.Mode)
 	}
 	roleList := strings.Split(*roles, ",")
-	jurisdiction, err := checkTokenNames(cfg, *dept, roleList, *jur)
-	if err != nil {
-		return err
+	jurisdiction := *jur
+	if *org == "" {
+		if jurisdiction, err = checkTokenNames(cfg, *dept, roleList, *jur); err != nil {
+			return err
+		}
 	}
 	tok, err := auth.MintDev(cfg.DevSecret(), auth.DevClaims{
-		Subject: *sub, Dept: *dept, Roles: roleList, Jurisdiction: jurisdiction,
+		Subject: *sub, Dept: *dept, Org: *org, Roles: roleList, Jurisdiction: jurisdiction,
 	}, *ttl)
 	if err != nil {
 		return err

@@ -646,6 +646,17 @@ type ComplexityRoot struct {
 		Table  func(childComplexity int) int
 	}
 
+	SnapshotKAnonymity struct {
+		Generalized      func(childComplexity int) int
+		Groups           func(childComplexity int) int
+		K                func(childComplexity int) int
+		NotApplicable    func(childComplexity int) int
+		QuasiIdentifiers func(childComplexity int) int
+		SmallestGroup    func(childComplexity int) int
+		Suppressed       func(childComplexity int) int
+		SuppressedGroups func(childComplexity int) int
+	}
+
 	SnapshotManifest struct {
 		CSVBytes      func(childComplexity int) int
 		CSVPath       func(childComplexity int) int
@@ -656,17 +667,28 @@ type ComplexityRoot struct {
 		Dataset       func(childComplexity int) int
 		Files         func(childComplexity int) int
 		ID            func(childComplexity int) int
+		KAnonymity    func(childComplexity int) int
 		NdjsonBytes   func(childComplexity int) int
 		NdjsonPath    func(childComplexity int) int
 		NdjsonSha256  func(childComplexity int) int
+		Organisation  func(childComplexity int) int
 		PolicyVersion func(childComplexity int) int
 		Rows          func(childComplexity int) int
 	}
 
+	SnapshotOrganisation struct {
+		Code         func(childComplexity int) int
+		ContractFrom func(childComplexity int) int
+		ContractNo   func(childComplexity int) int
+		ContractTo   func(childComplexity int) int
+		CreditCode   func(childComplexity int) int
+		Name         func(childComplexity int) int
+	}
+
 	Subscription struct {
-		CaseUpdated                func(childComplexity int, filter *model.CaseFilter) int
+		CaseUpdated                func(childComplexity int, filter *model.CaseFilter, since *time.Time) int
 		ParkingAvailabilityChanged func(childComplexity int, watch model.AvailabilityWatch) int
-		ViolationUpdated           func(childComplexity int, filter *model.ViolationFilter) int
+		ViolationUpdated           func(childComplexity int, filter *model.ViolationFilter, since *time.Time) int
 	}
 
 	Viewer struct {
@@ -974,8 +996,8 @@ type SnapshotManifestResolver interface {
 	CSVPath(ctx context.Context, obj *evaluation.Manifest) (string, error)
 }
 type SubscriptionResolver interface {
-	CaseUpdated(ctx context.Context, filter *model.CaseFilter) (<-chan *cases.Case, error)
-	ViolationUpdated(ctx context.Context, filter *model.ViolationFilter) (<-chan *violation.Violation, error)
+	CaseUpdated(ctx context.Context, filter *model.CaseFilter, since *time.Time) (<-chan *cases.Case, error)
+	ViolationUpdated(ctx context.Context, filter *model.ViolationFilter, since *time.Time) (<-chan *violation.Violation, error)
 	ParkingAvailabilityChanged(ctx context.Context, watch model.AvailabilityWatch) (<-chan *model.AvailabilityUpdate, error)
 }
 type ViolationResolver interface {
@@ -3877,6 +3899,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SnapshotFile.Table(childComplexity), true
 
+	case "SnapshotKAnonymity.generalized":
+		if e.ComplexityRoot.SnapshotKAnonymity.Generalized == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotKAnonymity.Generalized(childComplexity), true
+	case "SnapshotKAnonymity.groups":
+		if e.ComplexityRoot.SnapshotKAnonymity.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotKAnonymity.Groups(childComplexity), true
+	case "SnapshotKAnonymity.k":
+		if e.ComplexityRoot.SnapshotKAnonymity.K == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotKAnonymity.K(childComplexity), true
+	case "SnapshotKAnonymity.notApplicable":
+		if e.ComplexityRoot.SnapshotKAnonymity.NotApplicable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotKAnonymity.NotApplicable(childComplexity), true
+	case "SnapshotKAnonymity.quasiIdentifiers":
+		if e.ComplexityRoot.SnapshotKAnonymity.QuasiIdentifiers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotKAnonymity.QuasiIdentifiers(childComplexity), true
+	case "SnapshotKAnonymity.smallestGroup":
+		if e.ComplexityRoot.SnapshotKAnonymity.SmallestGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotKAnonymity.SmallestGroup(childComplexity), true
+	case "SnapshotKAnonymity.suppressed":
+		if e.ComplexityRoot.SnapshotKAnonymity.Suppressed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotKAnonymity.Suppressed(childComplexity), true
+	case "SnapshotKAnonymity.suppressedGroups":
+		if e.ComplexityRoot.SnapshotKAnonymity.SuppressedGroups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotKAnonymity.SuppressedGroups(childComplexity), true
+
 	case "SnapshotManifest.csvBytes":
 		if e.ComplexityRoot.SnapshotManifest.CSVBytes == nil {
 			break
@@ -3931,6 +4002,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SnapshotManifest.ID(childComplexity), true
+	case "SnapshotManifest.kAnonymity":
+		if e.ComplexityRoot.SnapshotManifest.KAnonymity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotManifest.KAnonymity(childComplexity), true
 	case "SnapshotManifest.ndjsonBytes":
 		if e.ComplexityRoot.SnapshotManifest.NdjsonBytes == nil {
 			break
@@ -3949,6 +4026,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SnapshotManifest.NdjsonSha256(childComplexity), true
+	case "SnapshotManifest.organisation":
+		if e.ComplexityRoot.SnapshotManifest.Organisation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotManifest.Organisation(childComplexity), true
 	case "SnapshotManifest.policyVersion":
 		if e.ComplexityRoot.SnapshotManifest.PolicyVersion == nil {
 			break
@@ -3962,6 +4045,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SnapshotManifest.Rows(childComplexity), true
 
+	case "SnapshotOrganisation.code":
+		if e.ComplexityRoot.SnapshotOrganisation.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotOrganisation.Code(childComplexity), true
+	case "SnapshotOrganisation.contractFrom":
+		if e.ComplexityRoot.SnapshotOrganisation.ContractFrom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotOrganisation.ContractFrom(childComplexity), true
+	case "SnapshotOrganisation.contractNo":
+		if e.ComplexityRoot.SnapshotOrganisation.ContractNo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotOrganisation.ContractNo(childComplexity), true
+	case "SnapshotOrganisation.contractTo":
+		if e.ComplexityRoot.SnapshotOrganisation.ContractTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotOrganisation.ContractTo(childComplexity), true
+	case "SnapshotOrganisation.creditCode":
+		if e.ComplexityRoot.SnapshotOrganisation.CreditCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotOrganisation.CreditCode(childComplexity), true
+	case "SnapshotOrganisation.name":
+		if e.ComplexityRoot.SnapshotOrganisation.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SnapshotOrganisation.Name(childComplexity), true
+
 	case "Subscription.caseUpdated":
 		if e.ComplexityRoot.Subscription.CaseUpdated == nil {
 			break
@@ -3972,7 +4092,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.CaseUpdated(childComplexity, args["filter"].(*model.CaseFilter)), true
+		return e.ComplexityRoot.Subscription.CaseUpdated(childComplexity, args["filter"].(*model.CaseFilter), args["since"].(*time.Time)), true
 	case "Subscription.parkingAvailabilityChanged":
 		if e.ComplexityRoot.Subscription.ParkingAvailabilityChanged == nil {
 			break
@@ -3994,7 +4114,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.ViolationUpdated(childComplexity, args["filter"].(*model.ViolationFilter)), true
+		return e.ComplexityRoot.Subscription.ViolationUpdated(childComplexity, args["filter"].(*model.ViolationFilter), args["since"].(*time.Time)), true
 
 	case "Viewer.citizenId":
 		if e.ComplexityRoot.Viewer.CitizenID == nil {
@@ -5007,6 +5127,34 @@ type SnapshotFile {
   bytes: Int!
 }
 
+"The third-party evaluation organisation a snapshot was made for, and its contract."
+type SnapshotOrganisation {
+  code: String!
+  name: String!
+  "Unified social credit code (统一社会信用代码)."
+  creditCode: String
+  contractNo: String!
+  "The contract's period: from (inclusive) to (exclusive)."
+  contractFrom: DateTime!
+  contractTo: DateTime!
+}
+
+"How a snapshot was made k-anonymous: every combination of the quasi-identifiers holds at least k rows."
+type SnapshotKAnonymity {
+  k: Int!
+  "The columns the combinations are taken over (community, class, hour of the record's time)."
+  quasiIdentifiers: [String!]!
+  "What was generalized to reach k (hour → part of day, coordinates → withheld, community → street, minor class → major class); empty when nothing was."
+  generalized: [String!]!
+  groups: Int!
+  smallestGroup: Int!
+  "Rows withheld because their combination stayed below k even fully generalized (at most 1 % of the rows), and in how many combinations."
+  suppressed: Int!
+  suppressedGroups: Int!
+  "Why a dataset has no quasi-identifiers (records of public facilities); the minimum of k rows still holds."
+  notApplicable: String
+}
+
 "A frozen, anonymized, versioned assessment dataset."
 type SnapshotManifest {
   id: ID!
@@ -5026,8 +5174,18 @@ type SnapshotManifest {
   csvPath: String!
   "Every file: the rows in each format, the workbook, and the dimension tables and data dictionary frozen with the snapshot."
   files: [SnapshotFile!]!
+  "The evaluation organisation the snapshot was made for (null when the district's own staff made it)."
+  organisation: SnapshotOrganisation
+  "What was generalized for k-anonymity (null for snapshots made before it)."
+  kAnonymity: SnapshotKAnonymity
 }
 
+"""
+Which records a snapshot freezes. reportedFrom/reportedTo bound the
+dataset's own time: reported_at (cases), discovered_at (violations),
+created_at (parking_lots), at (parking_availability), scheduled_on
+(inspections). kind and source filter cases only.
+"""
 input SnapshotFilterInput {
   jurisdiction: String
   reportedFrom: DateTime
@@ -5097,7 +5255,15 @@ extend type Mutation {
   reason. The bureau's evaluation office (urban-management admins) only.
   """
   publishIndicators(period: IndicatorPeriod!, at: DateTime!, reason: String): IndicatorPublication!
-  "Freeze an anonymized snapshot for third-party assessment (evaluators)."
+  """
+  Freeze an anonymized snapshot for third-party assessment (evaluators of a
+  registered organisation, within their contract's period and scope).
+  dataset: cases, violations, parking_lots, parking_availability or
+  inspections. Refused (BAD_USER_INPUT) when the rows cannot be made
+  k-anonymous (fewer than 5, or combinations of community, class and hour
+  below 5 even generalized to street, kind and day, beyond the 1 % of rows
+  that may be withheld).
+  """
   createSnapshot(dataset: String! = "cases", filter: SnapshotFilterInput, profile: SnapshotProfileInput): SnapshotManifest!
 }
 `, BuiltIn: false},
@@ -5544,10 +5710,18 @@ connection_init: {"Authorization": "Bearer …"} or {"apiKey": "…", "citizenId
 Each record is read again with your own row scope and field rules before it
 is sent: you only hear of records you may read. Delivery is at least once;
 drop repeats by (id, version).
+
+To resume after a lost connection without missing a change, subscribe again
+with since = the updatedAt of the last record received (a few seconds
+earlier is safe: repeats are dropped by (id, version)): the changes
+published since then are sent first, then the live ones, in order. A since
+older than the event stream still holds (it keeps the last 100,000 changes)
+is refused with BAD_USER_INPUT: read the records again and subscribe
+without since.
 """
 type Subscription {
-  caseUpdated(filter: CaseFilter): Case!
-  violationUpdated(filter: ViolationFilter): Violation!
+  caseUpdated(filter: CaseFilter, "Replay the changes published since this instant first (resuming)." since: DateTime): Case!
+  violationUpdated(filter: ViolationFilter, "Replay the changes published since this instant first (resuming)." since: DateTime): Violation!
   parkingAvailabilityChanged(watch: AvailabilityWatch!): AvailabilityUpdate!
 }
 `, BuiltIn: false},
@@ -6962,6 +7136,28 @@ func (ec *executionContext) childFields_SnapshotFile(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type SnapshotFile", field.Name)
 }
 
+func (ec *executionContext) childFields_SnapshotKAnonymity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "k":
+		return ec.fieldContext_SnapshotKAnonymity_k(ctx, field)
+	case "quasiIdentifiers":
+		return ec.fieldContext_SnapshotKAnonymity_quasiIdentifiers(ctx, field)
+	case "generalized":
+		return ec.fieldContext_SnapshotKAnonymity_generalized(ctx, field)
+	case "groups":
+		return ec.fieldContext_SnapshotKAnonymity_groups(ctx, field)
+	case "smallestGroup":
+		return ec.fieldContext_SnapshotKAnonymity_smallestGroup(ctx, field)
+	case "suppressed":
+		return ec.fieldContext_SnapshotKAnonymity_suppressed(ctx, field)
+	case "suppressedGroups":
+		return ec.fieldContext_SnapshotKAnonymity_suppressedGroups(ctx, field)
+	case "notApplicable":
+		return ec.fieldContext_SnapshotKAnonymity_notApplicable(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SnapshotKAnonymity", field.Name)
+}
+
 func (ec *executionContext) childFields_SnapshotManifest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -6992,8 +7188,30 @@ func (ec *executionContext) childFields_SnapshotManifest(ctx context.Context, fi
 		return ec.fieldContext_SnapshotManifest_csvPath(ctx, field)
 	case "files":
 		return ec.fieldContext_SnapshotManifest_files(ctx, field)
+	case "organisation":
+		return ec.fieldContext_SnapshotManifest_organisation(ctx, field)
+	case "kAnonymity":
+		return ec.fieldContext_SnapshotManifest_kAnonymity(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SnapshotManifest", field.Name)
+}
+
+func (ec *executionContext) childFields_SnapshotOrganisation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_SnapshotOrganisation_code(ctx, field)
+	case "name":
+		return ec.fieldContext_SnapshotOrganisation_name(ctx, field)
+	case "creditCode":
+		return ec.fieldContext_SnapshotOrganisation_creditCode(ctx, field)
+	case "contractNo":
+		return ec.fieldContext_SnapshotOrganisation_contractNo(ctx, field)
+	case "contractFrom":
+		return ec.fieldContext_SnapshotOrganisation_contractFrom(ctx, field)
+	case "contractTo":
+		return ec.fieldContext_SnapshotOrganisation_contractTo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SnapshotOrganisation", field.Name)
 }
 
 func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8955,6 +9173,14 @@ func (ec *executionContext) field_Subscription_caseUpdated_args(ctx context.Cont
 		return nil, err
 	}
 	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg1
 	return args, nil
 }
 
@@ -8983,6 +9209,14 @@ func (ec *executionContext) field_Subscription_violationUpdated_args(ctx context
 		return nil, err
 	}
 	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg1
 	return args, nil
 }
 
@@ -21047,6 +21281,190 @@ func (ec *executionContext) fieldContext_SnapshotFile_bytes(_ context.Context, f
 	return graphql.NewScalarFieldContext("SnapshotFile", field, false, false, "Int")
 }
 
+func (ec *executionContext) _SnapshotKAnonymity_k(ctx context.Context, field graphql.CollectedField, obj *evaluation.KAnonymity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotKAnonymity_k(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.K, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotKAnonymity_k(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotKAnonymity", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SnapshotKAnonymity_quasiIdentifiers(ctx context.Context, field graphql.CollectedField, obj *evaluation.KAnonymity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotKAnonymity_quasiIdentifiers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QuasiIdentifiers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotKAnonymity_quasiIdentifiers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotKAnonymity", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotKAnonymity_generalized(ctx context.Context, field graphql.CollectedField, obj *evaluation.KAnonymity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotKAnonymity_generalized(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Generalized, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotKAnonymity_generalized(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotKAnonymity", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotKAnonymity_groups(ctx context.Context, field graphql.CollectedField, obj *evaluation.KAnonymity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotKAnonymity_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotKAnonymity_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotKAnonymity", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SnapshotKAnonymity_smallestGroup(ctx context.Context, field graphql.CollectedField, obj *evaluation.KAnonymity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotKAnonymity_smallestGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SmallestGroup, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotKAnonymity_smallestGroup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotKAnonymity", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SnapshotKAnonymity_suppressed(ctx context.Context, field graphql.CollectedField, obj *evaluation.KAnonymity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotKAnonymity_suppressed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Suppressed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotKAnonymity_suppressed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotKAnonymity", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SnapshotKAnonymity_suppressedGroups(ctx context.Context, field graphql.CollectedField, obj *evaluation.KAnonymity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotKAnonymity_suppressedGroups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SuppressedGroups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotKAnonymity_suppressedGroups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotKAnonymity", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SnapshotKAnonymity_notApplicable(ctx context.Context, field graphql.CollectedField, obj *evaluation.KAnonymity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotKAnonymity_notApplicable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NotApplicable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotKAnonymity_notApplicable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotKAnonymity", field, false, false, "String")
+}
+
 func (ec *executionContext) _SnapshotManifest_id(ctx context.Context, field graphql.CollectedField, obj *evaluation.Manifest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -21387,6 +21805,208 @@ func (ec *executionContext) fieldContext_SnapshotManifest_files(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _SnapshotManifest_organisation(ctx context.Context, field graphql.CollectedField, obj *evaluation.Manifest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotManifest_organisation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Organisation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *evaluation.OrgRef) graphql.Marshaler {
+			return ec.marshalOSnapshotOrganisation2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐOrgRef(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotManifest_organisation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SnapshotManifest",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SnapshotOrganisation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SnapshotManifest_kAnonymity(ctx context.Context, field graphql.CollectedField, obj *evaluation.Manifest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotManifest_kAnonymity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.KAnonymity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *evaluation.KAnonymity) graphql.Marshaler {
+			return ec.marshalOSnapshotKAnonymity2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐKAnonymity(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotManifest_kAnonymity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SnapshotManifest",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SnapshotKAnonymity(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SnapshotOrganisation_code(ctx context.Context, field graphql.CollectedField, obj *evaluation.OrgRef) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotOrganisation_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotOrganisation_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotOrganisation", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotOrganisation_name(ctx context.Context, field graphql.CollectedField, obj *evaluation.OrgRef) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotOrganisation_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotOrganisation_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotOrganisation", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotOrganisation_creditCode(ctx context.Context, field graphql.CollectedField, obj *evaluation.OrgRef) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotOrganisation_creditCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreditCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotOrganisation_creditCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotOrganisation", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotOrganisation_contractNo(ctx context.Context, field graphql.CollectedField, obj *evaluation.OrgRef) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotOrganisation_contractNo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContractNo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotOrganisation_contractNo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotOrganisation", field, false, false, "String")
+}
+
+func (ec *executionContext) _SnapshotOrganisation_contractFrom(ctx context.Context, field graphql.CollectedField, obj *evaluation.OrgRef) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotOrganisation_contractFrom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContractFrom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotOrganisation_contractFrom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotOrganisation", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _SnapshotOrganisation_contractTo(ctx context.Context, field graphql.CollectedField, obj *evaluation.OrgRef) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SnapshotOrganisation_contractTo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContractTo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SnapshotOrganisation_contractTo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SnapshotOrganisation", field, false, false, "DateTime")
+}
+
 func (ec *executionContext) _Subscription_caseUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -21397,7 +22017,7 @@ func (ec *executionContext) _Subscription_caseUpdated(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().CaseUpdated(ctx, fc.Args["filter"].(*model.CaseFilter))
+			return ec.Resolvers.Subscription().CaseUpdated(ctx, fc.Args["filter"].(*model.CaseFilter), fc.Args["since"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *cases.Case) graphql.Marshaler {
@@ -21441,7 +22061,7 @@ func (ec *executionContext) _Subscription_violationUpdated(ctx context.Context, 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().ViolationUpdated(ctx, fc.Args["filter"].(*model.ViolationFilter))
+			return ec.Resolvers.Subscription().ViolationUpdated(ctx, fc.Args["filter"].(*model.ViolationFilter), fc.Args["since"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *violation.Violation) graphql.Marshaler {
@@ -29954,6 +30574,74 @@ func (ec *executionContext) _SnapshotFile(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var snapshotKAnonymityImplementors = []string{"SnapshotKAnonymity"}
+
+func (ec *executionContext) _SnapshotKAnonymity(ctx context.Context, sel ast.SelectionSet, obj *evaluation.KAnonymity) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, snapshotKAnonymityImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SnapshotKAnonymity")
+		case "k":
+			out.Values[i] = ec._SnapshotKAnonymity_k(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "quasiIdentifiers":
+			out.Values[i] = ec._SnapshotKAnonymity_quasiIdentifiers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "generalized":
+			out.Values[i] = ec._SnapshotKAnonymity_generalized(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groups":
+			out.Values[i] = ec._SnapshotKAnonymity_groups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "smallestGroup":
+			out.Values[i] = ec._SnapshotKAnonymity_smallestGroup(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "suppressed":
+			out.Values[i] = ec._SnapshotKAnonymity_suppressed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "suppressedGroups":
+			out.Values[i] = ec._SnapshotKAnonymity_suppressedGroups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "notApplicable":
+			out.Values[i] = ec._SnapshotKAnonymity_notApplicable(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var snapshotManifestImplementors = []string{"SnapshotManifest"}
 
 func (ec *executionContext) _SnapshotManifest(ctx context.Context, sel ast.SelectionSet, obj *evaluation.Manifest) graphql.Marshaler {
@@ -30041,6 +30729,74 @@ func (ec *executionContext) _SnapshotManifest(ctx context.Context, sel ast.Selec
 			out.Values[i] = ec._SnapshotManifest_files(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "organisation":
+			out.Values[i] = ec._SnapshotManifest_organisation(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kAnonymity":
+			out.Values[i] = ec._SnapshotManifest_kAnonymity(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var snapshotOrganisationImplementors = []string{"SnapshotOrganisation"}
+
+func (ec *executionContext) _SnapshotOrganisation(ctx context.Context, sel ast.SelectionSet, obj *evaluation.OrgRef) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, snapshotOrganisationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SnapshotOrganisation")
+		case "code":
+			out.Values[i] = ec._SnapshotOrganisation_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._SnapshotOrganisation_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "creditCode":
+			out.Values[i] = ec._SnapshotOrganisation_creditCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "contractNo":
+			out.Values[i] = ec._SnapshotOrganisation_contractNo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contractFrom":
+			out.Values[i] = ec._SnapshotOrganisation_contractFrom(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contractTo":
+			out.Values[i] = ec._SnapshotOrganisation_contractTo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -33574,11 +34330,25 @@ func (ec *executionContext) unmarshalOSnapshotFilterInput2ᚖgithubᚗcomᚋfeng
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOSnapshotKAnonymity2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐKAnonymity(ctx context.Context, sel ast.SelectionSet, v *evaluation.KAnonymity) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SnapshotKAnonymity(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOSnapshotManifest2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐManifest(ctx context.Context, sel ast.SelectionSet, v *evaluation.Manifest) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._SnapshotManifest(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSnapshotOrganisation2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐOrgRef(ctx context.Context, sel ast.SelectionSet, v *evaluation.OrgRef) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SnapshotOrganisation(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOSnapshotProfileInput2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐSnapshotProfileInput(ctx context.Context, v any) (*model.SnapshotProfileInput, error) {

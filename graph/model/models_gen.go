@@ -386,6 +386,10 @@ type SharingWindowsInput struct {
 	NoMovement *string `json:"noMovement,omitempty"`
 }
 
+// Which records a snapshot freezes. reportedFrom/reportedTo bound the
+// dataset's own time: reported_at (cases), discovered_at (violations),
+// created_at (parking_lots), at (parking_availability), scheduled_on
+// (inspections). kind and source filter cases only.
 type SnapshotFilterInput struct {
 	Jurisdiction *string        `json:"jurisdiction,omitempty"`
 	ReportedFrom *time.Time     `json:"reportedFrom,omitempty"`
@@ -406,6 +410,14 @@ type SnapshotProfileInput struct {
 // Each record is read again with your own row scope and field rules before it
 // is sent: you only hear of records you may read. Delivery is at least once;
 // drop repeats by (id, version).
+//
+// To resume after a lost connection without missing a change, subscribe again
+// with since = the updatedAt of the last record received (a few seconds
+// earlier is safe: repeats are dropped by (id, version)): the changes
+// published since then are sent first, then the live ones, in order. A since
+// older than the event stream still holds (it keeps the last 100,000 changes)
+// is refused with BAD_USER_INPUT: read the records again and subscribe
+// without since.
 type Subscription struct {
 }
 

@@ -60,7 +60,7 @@ func RequestDecisions(ctx context.Context) map[string]int {
 func (rc *requestCache) get(p *Principal, dataset string, compute func() (*Decision, error)) (*Decision, error) {
 	// Keyed by the principal's content, not its pointer: PrincipalFrom
 	// returns a new anonymous principal on every call.
-	key := strings.Join([]string{string(p.Kind), p.Subject, p.Dept, strings.Join(p.Roles, ","), p.Jurisdiction, p.CitizenID, dataset}, "\x00")
+	key := strings.Join([]string{string(p.Kind), p.Subject, p.Dept, strings.Join(p.Roles, ","), p.Jurisdiction, p.CitizenID, p.Org, dataset}, "\x00")
 	rc.mu.Lock()
 	ent, ok := rc.entries[key]
 	if !ok {

@@ -46,6 +46,11 @@ type Principal struct {
 	Roles        []string // role names
 	Jurisdiction string   // dotted jurisdiction code; "hailing" when district-wide
 	CitizenID    string   // set only for a citizen-app key acting for a citizen
+	// Org is the registered third-party evaluation organisation an
+	// evaluator credential belongs to (internal/evaluation, Organisation);
+	// such a principal has no department: it is not one of the departments
+	// it evaluates.
+	Org string
 }
 
 // Anonymous is the principal of a request without credentials.
@@ -58,6 +63,9 @@ func (p *Principal) HasRole(role string) bool { return slices.Contains(p.Roles, 
 
 // Actor is how the principal appears in timelines and audit records.
 func (p *Principal) Actor() string {
+	if p.Org != "" {
+		return p.Subject + "@org:" + p.Org
+	}
 	if p.Dept == "" {
 		return p.Subject
 	}

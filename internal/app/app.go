@@ -33,8 +33,10 @@ import (
 	"github.com/fengcheng/datahub/internal/ingest"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/postgres/replica"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/ratelimit"
+	"github.com/fengcheng/datahub/internal/redisclient"
 	"github.com/fengcheng/datahub/internal/server"
 	"github.com/fengcheng/datahub/internal/sharing"
 	"github.com/fengcheng/datahub/internal/telemetry"
@@ -50,8 +52,10 @@ type App struct {
 	Config config.Config
 	Logger *slog.Logger
 	Pool   *pgxpool.Pool
-	Redis  *redis.Client
-	Access *access.Engine
+	// Replicas routes queries to DATABASE_REPLICA_URLS; nil without them.
+	Replicas *replica.Router
+	Redis    redis.UniversalClient
+	Access   *access.Engine
 	// Auth turns credentials into principals, for HTTP, WebSockets and
 	// the commands that act with an API key alike.
 	Auth     *auth.Authenticator
@@ -114,12 +118,26 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	}
 	a.Pool = pool
 	a.closers = append(a.closers, pool.Close)
-
-	ropt, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return nil, fmt.Errorf("parse REDIS_URL: %w", err)
+	// What the dataset stores read through: the replicas for queries when
+	// there are any. Writes, the audit, the outbox, grants' policy lines
+	// and the indicators (which fold pending changes before reading) stay
+	// on the primary.
+	var reads postgres.DB = pool
+	if len(cfg.ReplicaURLs) > 0 {
+		rpc := pc
+		rpc.MinConns = 1
+		a.Replicas, err = replica.New(ctx, pool, replica.Config{URLs: cfg.ReplicaURLs, Pool: rpc, MaxLag: cfg.ReplicaMaxLag, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, a.Replicas.Close)
+		reads = a.Replicas
 	}
-	a.Redis = redis.NewClient(ropt)
+
+	// One server, a Sentinel-managed primary or a cluster (redisclient.New).
+	if a.Redis, err = redisclient.New(cfg.RedisURL); err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
 	a.closers = append(a.closers, func() { _ = a.Redis.Close() })
 	if opts.TracerProvider != nil {
 		if err := telemetry.Redis(opts.TracerProvider, a.Redis); err != nil {
@@ -203,10 +221,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		}
 	})
 	auditor := readAuditor{w: a.Audit, catalog: eng.Catalog(), sync: cfg.AuditSync}
-	a.Cases = cases.NewService(cases.Config{Store: postgres.NewCaseStore(pool), Authorizer: decider, KnownJurisdiction: dir.Exists,
+	a.Cases = cases.NewService(cases.Config{Store: postgres.NewCaseStore(reads), Authorizer: decider, KnownJurisdiction: dir.Exists,
 		Calendar: cal, Auditor: auditor, Now: opts.Now})
-	propertyStore := postgres.NewPropertyStore(pool)
-	parkingStore := postgres.NewParkingStore(pool)
+	propertyStore := postgres.NewPropertyStore(reads)
+	parkingStore := postgres.NewParkingStore(reads)
 	counter, err := availability.New(availability.Config{Redis: a.Redis, Prefix: cfg.RedisPrefix, Lots: parkingStore,
 		History: parkingStore, Logger: log, Now: opts.Now})
 	if err != nil {
@@ -227,14 +245,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		DirectoryService: dir,
 		PropertyService: property.NewService(property.Config{Store: propertyStore, Authorizer: decider, KnownJurisdiction: dir.Exists,
 			Auditor: auditor, Now: opts.Now, Calendar: cal, RecusalRounds: cfg.DrawRecusalRounds}),
-		ViolationService: violation.NewService(violation.Config{Store: postgres.NewViolationStore(pool), Authorizer: decider, KnownJurisdiction: dir.Exists,
+		ViolationService: violation.NewService(violation.Config{Store: postgres.NewViolationStore(reads), Authorizer: decider, KnownJurisdiction: dir.Exists,
 			Calendar: cal, Auditor: auditor, Permits: permitRegister{propertyStore}, Now: opts.Now}),
 		ParkingService: parking.NewService(parking.Config{Store: parkingStore, Authorizer: decider, KnownJurisdiction: dir.Exists, Auditor: auditor,
 			Availability: counter, Calendar: cal, Now: opts.Now}),
 		Feed:              brokerFeed{a.broker},
 		EvaluationService: evalSvc,
 		IngestService:     a.Ingest,
-		Sharing:           sharing.NewService(postgres.NewSharingStore(pool, adapter), eng, opts.Now, log),
+		Sharing:           sharing.NewService(postgres.NewSharingStore(reads, adapter), eng, opts.Now, log),
 		Audit:             audit.NewTrail(pool, decider).WithKey(auditKey),
 		Catalog:           eng,
 	}
@@ -253,7 +271,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	if cfg.FastPath {
 		fastPath = a.Resolver.FastPath(log)
 	}
-	a.handler = server.Handler(server.Deps{
+	deps := server.Deps{
 		Config: cfg, Logger: log, Pool: pool, Redis: a.Redis, Auth: a.Auth,
 		WSAuth:       a.Auth.AuthenticateInit,
 		Schema:       a.Schema(),
@@ -276,7 +294,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		Persisted:     server.NewPersistedOperations(a.Redis, cfg.RedisPrefix),
 		PersistedOnly: cfg.PersistedOnly,
 		Tracing:       opts.TracerProvider,
-	})
+	}
+	if a.Replicas != nil {
+		deps.Replicas = replicaRoutes{a.Replicas}
+		a.Metrics.Register(replicaMetrics{a.Replicas})
+	}
+	a.handler = server.Handler(deps)
 	ok = true
 	return a, nil
 }
@@ -336,6 +359,9 @@ func (a *App) Start() {
 				a.Logger.Error("background task stopped", "task", name, "err", err)
 			}
 		}()
+	}
+	if a.Replicas != nil {
+		run("replica health", a.Replicas.Run)
 	}
 	run("outbox relay", a.relay.Run)
 	run("event broker", a.broker.Run)

@@ -110,6 +110,18 @@ func (h *hub) token(dept string, roles ...string) string {
 	return tok
 }
 
+// evaluatorToken is a token of the demo evaluation organisation's
+// evaluator (an organisation, not a department: no dept claim).
+func (h *hub) evaluatorToken() string {
+	h.t.Helper()
+	tok, err := auth.MintDev(h.cfg.DevSecret(), auth.DevClaims{Subject: "tester", Org: postgres.DemoEvaluationOrg,
+		Roles: []string{"evaluator"}}, time.Hour)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tok
+}
+
 type gqlResponse struct {
 	Status int
 	Data   map[string]json.RawMessage

@@ -28,7 +28,7 @@ const maxRedisCheckpoints = 20_000
 // redisCheckpoints keeps the audit chain's checkpoints in Redis, outside
 // the database whose administrators the checkpoints guard against.
 type redisCheckpoints struct {
-	rdb *redis.Client
+	rdb redis.UniversalClient
 	key string
 }
 
@@ -48,7 +48,7 @@ func (r redisCheckpoints) SaveCheckpoint(ctx context.Context, c audit.Checkpoint
 }
 
 // RedisCheckpoints reads the checkpoints redisCheckpoints saved under key.
-func RedisCheckpoints(ctx context.Context, rdb *redis.Client, key string) ([]audit.Checkpoint, error) {
+func RedisCheckpoints(ctx context.Context, rdb redis.UniversalClient, key string) ([]audit.Checkpoint, error) {
 	vals, err := rdb.LRange(ctx, key, 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoints from redis: %w", err)
@@ -114,8 +114,14 @@ func (a readAuditor) Read(ctx context.Context, d *access.Decision, rows int) err
 		return nil
 	}
 	slices.Sort(groups)
+	// A third-party evaluator has no department: the record names its
+	// organisation there ("org:" cannot begin a department code).
+	dept := p.Dept
+	if p.Org != "" {
+		dept = "org:" + p.Org
+	}
 	err := a.w.Log(ctx, audit.Record{
-		Subject: p.Subject, Dept: p.Dept, Roles: p.Roles,
+		Subject: p.Subject, Dept: dept, Roles: p.Roles,
 		Purpose: d.Purpose, GrantID: strings.Join(d.GrantIDs, ","),
 		Dataset: d.Dataset, FieldGroups: groups, RowCount: rows,
 		Operation: operationName(ctx), RequestID: server.RequestID(ctx),

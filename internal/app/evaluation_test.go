@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fengcheng/datahub/internal/auth"
+	"github.com/fengcheng/datahub/internal/postgres"
 )
 
 func TestIndicatorsOverHTTP(t *testing.T) {
@@ -61,12 +62,15 @@ func TestIndicatorsOverHTTP(t *testing.T) {
 // same bytes, and no personal value from the live data appears.
 func TestSnapshotExport(t *testing.T) {
 	h := newHub(t)
-	key, _, err := auth.NewAPIKeys(h.app.Pool).Create(context.Background(), auth.APIKeySpec{Name: "evaluation team", Dept: "urban-management",
+	// The evaluation team is the demo organisation the seeder registers,
+	// not one of the departments it evaluates.
+	key, _, err := auth.NewAPIKeys(h.app.Pool).Create(context.Background(), auth.APIKeySpec{Name: "evaluation team", Org: postgres.DemoEvaluationOrg,
 		Roles: []string{"evaluator"}, ExpiresAt: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	const create = `mutation { createSnapshot(filter: {jurisdiction: "hailing.chengzhong"}) { id rows ndjsonSha256 ndjsonPath csvPath } }`
+	const create = `mutation { createSnapshot(filter: {jurisdiction: "hailing.chengzhong"}) { id rows ndjsonSha256 ndjsonPath csvPath
+		organisation { code contractNo } kAnonymity { k generalized smallestGroup } } }`
 	if r := h.do(h.token("housing", "admin"), create, nil); r.code(0) != "FORBIDDEN" {
 		t.Fatalf("staff creating a snapshot: %+v", r.Errors)
 	}
@@ -77,7 +81,15 @@ func TestSnapshotExport(t *testing.T) {
 	m := decode[struct {
 		ID, NdjsonSha256, NdjsonPath string
 		Rows                         int
+		Organisation                 struct{ Code, ContractNo string }
+		KAnonymity                   struct {
+			K, SmallestGroup int
+			Generalized      []string
+		}
 	}](t, r.Data["createSnapshot"])
+	if m.Organisation.Code != postgres.DemoEvaluationOrg || m.KAnonymity.K != 5 || m.KAnonymity.SmallestGroup < 5 {
+		t.Fatalf("manifest: organisation %+v, k-anonymity %+v", m.Organisation, m.KAnonymity)
+	}
 	get := func(rangeHeader string) []byte {
 		req, _ := http.NewRequest("GET", h.srv.URL+m.NdjsonPath, nil)
 		req.Header.Set("X-API-Key", key)
@@ -126,6 +138,16 @@ func TestSnapshotExport(t *testing.T) {
 	phoneLike := regexp.MustCompile(`(^|[^0-9A-Za-z])1[3-9]\d{9}([^0-9A-Za-z]|$)`)
 	if checked == 0 || phoneLike.Match(full) {
 		t.Fatalf("checked %d reporters; phone-like numbers in the export: %s", checked, phoneLike.Find(full))
+	}
+	// The audit trail names the organisation (as the reader's "dept") and
+	// its contract (in the purpose) for the creation and each download.
+	var records int
+	if err := h.app.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE dept = $1 AND purpose LIKE $2`,
+		"org:"+postgres.DemoEvaluationOrg, "%"+m.ID+"%"+m.Organisation.ContractNo+"%").Scan(&records); err != nil {
+		t.Fatal(err)
+	}
+	if records < 3 {
+		t.Fatalf("%d audit records name the organisation and the snapshot, want the creation and two downloads", records)
 	}
 	// The command centre's admin may check the snapshot; an officer may not.
 	if r := h.do(h.token("urban-management", "admin"), `query($id: ID!) { snapshot(id: $id) { rows } }`, map[string]any{"id": m.ID}); len(r.Errors) > 0 {

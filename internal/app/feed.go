@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
@@ -18,11 +19,19 @@ type brokerFeed struct{ b *events.Broker }
 // scope before they reach the subscriber. While the broker cannot reach
 // Redis it refuses with events.ErrUnavailable (SERVICE_UNAVAILABLE), and
 // an open subscription completes when the broker loses Redis.
-func (f brokerFeed) Changes(ctx context.Context, dataset string, scope access.RowScope) (<-chan feed.Change, func(), error) {
+func (f brokerFeed) Changes(ctx context.Context, dataset string, scope access.RowScope, since time.Time) (<-chan feed.Change, func(), error) {
 	if err := f.b.Available(); err != nil {
 		return nil, nil, unavailable(err)
 	}
-	in, stop := f.b.Subscribe(ctx, events.Filter{Scopes: map[string]access.RowScope{dataset: scope}})
+	if !since.IsZero() {
+		if err := f.b.Replayable(ctx, since); errors.Is(err, events.ErrReplayGone) {
+			return nil, nil, apperr.Invalid("since", "the changes since %s are no longer all kept: read the records again, then subscribe without since",
+				since.UTC().Format(time.RFC3339))
+		} else if err != nil {
+			return nil, nil, unavailable(err)
+		}
+	}
+	in, stop := f.b.Subscribe(ctx, events.Filter{Scopes: map[string]access.RowScope{dataset: scope}, Since: since})
 	out := make(chan feed.Change, 16)
 	go func() {
 		defer close(out)

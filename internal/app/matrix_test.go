@@ -17,6 +17,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/app"
 	"github.com/fengcheng/datahub/internal/auth"
+	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -70,6 +71,7 @@ type principalSpec struct {
 	name     string
 	cred     credKind
 	dept     string
+	org      string // evaluation organisation (evaluators, instead of dept)
 	roles    []string
 	jur      string // JWT claim jur / API key jurisdiction ("" = the district)
 	citizen  string // X-Citizen-ID sent with a citizen-app key
@@ -137,7 +139,7 @@ func matrixSpecs() []principalSpec {
 		// No access to cases at all.
 		{name: "auditor", dept: "urban-management", roles: []string{"auditor"},
 			rows: none, core: D, workflow: D, reporter: D},
-		{name: "evaluator key", cred: credAPIKey, dept: "market-regulation", roles: []string{"evaluator"},
+		{name: "evaluator key", cred: credAPIKey, org: postgres.DemoEvaluationOrg, roles: []string{"evaluator"},
 			rows: none, core: D, workflow: D, reporter: D},
 		// The citizen app: the citizen's own reports, all of them; nothing
 		// without a citizen.
@@ -203,13 +205,13 @@ func setupCallers(t testing.TB, h *hub, w *accessWorld, specs []principalSpec) [
 		}
 		switch s.cred {
 		case credToken:
-			tok, err := auth.MintDev(h.cfg.DevSecret(), auth.DevClaims{Subject: "matrix", Dept: s.dept, Roles: s.roles, Jurisdiction: s.jur}, time.Hour)
+			tok, err := auth.MintDev(h.cfg.DevSecret(), auth.DevClaims{Subject: "matrix", Dept: s.dept, Org: s.org, Roles: s.roles, Jurisdiction: s.jur}, time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}
 			c.bearer = tok
 		case credAPIKey:
-			plain, _, err := keys.Create(ctx, auth.APIKeySpec{Name: "access tests: " + s.name, Dept: s.dept, Roles: s.roles,
+			plain, _, err := keys.Create(ctx, auth.APIKeySpec{Name: "access tests: " + s.name, Dept: s.dept, Org: s.org, Roles: s.roles,
 				Jurisdiction: s.jur, ExpiresAt: time.Now().Add(2 * time.Hour)})
 			if err != nil {
 				t.Fatalf("api key for %s: %v", s.name, err)

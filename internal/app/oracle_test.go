@@ -20,7 +20,7 @@ func TestFiltersOnUnreadableGroupsAreRefused(t *testing.T) {
 		name, token string
 	}{
 		{"anonymous", ""},
-		{"evaluator", h.token("market-regulation", "evaluator")},
+		{"evaluator", h.evaluatorToken()},
 	} {
 		r := h.do(tc.token, q, mgmt)
 		if r.code(0) != "FORBIDDEN" || r.Errors[0].Extensions["field"] != "filter.hasManagement" ||

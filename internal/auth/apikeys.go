@@ -43,8 +43,12 @@ type APIKeySpec struct {
 	// Name says who holds the key and why ("drone platform", "evaluation
 	// team 2025 Q3").
 	Name string
-	// Dept is the department the key acts for.
+	// Dept is the department the key acts for; empty for an evaluation
+	// organisation's key.
 	Dept string
+	// Org is the registered evaluation organisation an evaluator key
+	// belongs to (required with the evaluator role, which it holds alone).
+	Org string
 	// Roles are the roles the key holds (at least one). A citizen-app key
 	// holds citizen-app alone: the citizen it vouches for must not borrow
 	// any other role.
@@ -62,6 +66,7 @@ type APIKey struct {
 	ID           string
 	Name         string
 	Dept         string
+	Org          string
 	Roles        []string
 	Jurisdiction string
 	CreatedAt    time.Time
@@ -111,7 +116,9 @@ var builtinRoles = []string{
 }
 
 // Create stores a new key and returns its plaintext, shown this once and
-// never again. Returns BAD_USER_INPUT for a missing name; a department the
+// never again. Returns BAD_USER_INPUT for a missing name; an evaluator key
+// without a registered organisation, or an organisation's key with a
+// department or another role; a department the
 // departments table does not hold; a role the store does not know (see
 // WithRoles); a jurisdiction the jurisdictions table does not hold or that
 // lies outside the department's area; a citizen-app key with other roles; or an expiry that is missing, past or
@@ -131,6 +138,7 @@ func (s *APIKeys) Create(ctx context.Context, spec APIKeySpec) (string, APIKey, 
 		ID:           id,
 		Name:         spec.Name,
 		Dept:         spec.Dept,
+		Org:          spec.Org,
 		Roles:        slices.Clone(spec.Roles),
 		Jurisdiction: spec.Jurisdiction,
 		CreatedAt:    now.Truncate(time.Microsecond),
@@ -141,20 +149,40 @@ func (s *APIKeys) Create(ctx context.Context, spec APIKeySpec) (string, APIKey, 
 		return "", APIKey{}, fmt.Errorf("create api key: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-	area, err := checkDirectory(ctx, tx, key.Dept, key.Jurisdiction)
-	if err != nil {
-		return "", APIKey{}, err
-	}
-	if key.Jurisdiction == "" {
-		key.Jurisdiction = area
-	}
-	if msg := OutsideArea(key.Dept, area, key.Jurisdiction); msg != "" {
-		return "", APIKey{}, apperr.Invalid("jurisdiction", "%s", msg)
+	if key.Org != "" {
+		// An organisation's key: the organisation must be registered (its
+		// contract bounds what it may do), and it works in the district.
+		var registered, jurOK bool
+		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM eval_organisations WHERE code = $1),
+			$2 = '' OR EXISTS (SELECT 1 FROM jurisdictions WHERE code = $2)`, key.Org, key.Jurisdiction).Scan(&registered, &jurOK)
+		if err != nil {
+			return "", APIKey{}, fmt.Errorf("create api key: check org[%s]: %w", key.Org, err)
+		}
+		if !registered {
+			return "", APIKey{}, apperr.Invalid("org", "%q is not a registered evaluation organisation: register it first (datahub evalorg register)", key.Org)
+		}
+		if !jurOK {
+			return "", APIKey{}, apperr.Invalid("jurisdiction", "%s", UnknownJurisdiction(key.Jurisdiction))
+		}
+		if key.Jurisdiction == "" {
+			key.Jurisdiction = JurisdictionDefault
+		}
+	} else {
+		area, err := checkDirectory(ctx, tx, key.Dept, key.Jurisdiction)
+		if err != nil {
+			return "", APIKey{}, err
+		}
+		if key.Jurisdiction == "" {
+			key.Jurisdiction = area
+		}
+		if msg := OutsideArea(key.Dept, area, key.Jurisdiction); msg != "" {
+			return "", APIKey{}, apperr.Invalid("jurisdiction", "%s", msg)
+		}
 	}
 	_, err = tx.Exec(ctx, `
-		INSERT INTO api_keys (id, name, dept, roles, jurisdiction, hash, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		key.ID, key.Name, key.Dept, key.Roles, key.Jurisdiction, hash[:], key.CreatedAt, key.ExpiresAt)
+		INSERT INTO api_keys (id, name, dept, org, roles, jurisdiction, hash, created_at, expires_at)
+		VALUES ($1, $2, $3, nullif($4, ''), $5, $6, $7, $8, $9)`,
+		key.ID, key.Name, key.Dept, key.Org, key.Roles, key.Jurisdiction, hash[:], key.CreatedAt, key.ExpiresAt)
 	if err != nil {
 		return "", APIKey{}, fmt.Errorf("create api key: insert: %w", err)
 	}
@@ -199,8 +227,17 @@ func validateSpec(spec APIKeySpec, known []string, now time.Time) error {
 	if spec.Name == "" || utf8.RuneCountInString(spec.Name) > maxAPIKeyNameLen {
 		return apperr.Invalid("name", "give the key a name of 1–%d characters saying who holds it", maxAPIKeyNameLen)
 	}
-	if msg := checkDept(spec.Dept); msg != "" {
-		return apperr.Invalid("dept", "%s", msg)
+	if msg := checkOrg(spec.Org, spec.Dept, spec.Roles); msg != "" {
+		field := "org"
+		if spec.Org != "" && spec.Dept != "" {
+			field = "dept"
+		}
+		return apperr.Invalid(field, "%s", msg)
+	}
+	if spec.Org == "" {
+		if msg := checkDept(spec.Dept); msg != "" {
+			return apperr.Invalid("dept", "%s", msg)
+		}
 	}
 	if len(spec.Roles) == 0 {
 		return apperr.Invalid("roles", "give the key at least one role")
@@ -241,14 +278,14 @@ func newKeyMaterial() (id, secret string, err error) {
 // List returns every key, revoked and expired ones included, oldest first.
 func (s *APIKeys) List(ctx context.Context) ([]APIKey, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT id, name, dept, roles, jurisdiction, created_at, expires_at, revoked_at, last_used_at
+		SELECT id, name, dept, coalesce(org, ''), roles, jurisdiction, created_at, expires_at, revoked_at, last_used_at
 		FROM api_keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list api keys: %w", err)
 	}
 	keys, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (APIKey, error) {
 		var k APIKey
-		err := row.Scan(&k.ID, &k.Name, &k.Dept, &k.Roles, &k.Jurisdiction, &k.CreatedAt, &k.ExpiresAt, &k.RevokedAt, &k.LastUsedAt)
+		err := row.Scan(&k.ID, &k.Name, &k.Dept, &k.Org, &k.Roles, &k.Jurisdiction, &k.CreatedAt, &k.ExpiresAt, &k.RevokedAt, &k.LastUsedAt)
 		return k, err
 	})
 	if err != nil {
@@ -290,9 +327,9 @@ func (s *APIKeys) Authenticate(ctx context.Context, plaintext string) (*access.P
 		hash []byte
 	)
 	err := s.pool.QueryRow(ctx, `
-		SELECT id, name, dept, roles, jurisdiction, hash, created_at, expires_at, revoked_at, last_used_at
+		SELECT id, name, dept, coalesce(org, ''), roles, jurisdiction, hash, created_at, expires_at, revoked_at, last_used_at
 		FROM api_keys WHERE id = $1`, id).
-		Scan(&k.ID, &k.Name, &k.Dept, &k.Roles, &k.Jurisdiction, &hash, &k.CreatedAt, &k.ExpiresAt, &k.RevokedAt, &k.LastUsedAt)
+		Scan(&k.ID, &k.Name, &k.Dept, &k.Org, &k.Roles, &k.Jurisdiction, &hash, &k.CreatedAt, &k.ExpiresAt, &k.RevokedAt, &k.LastUsedAt)
 	found := true
 	if errors.Is(err, pgx.ErrNoRows) {
 		found, hash = false, dummyHash[:]
@@ -310,6 +347,9 @@ func (s *APIKeys) Authenticate(ctx context.Context, plaintext string) (*access.P
 	if !now.Before(k.ExpiresAt) {
 		return nil, unauthenticated("the API key %s expired on %s; ask for a new key", k.ID, k.ExpiresAt.UTC().Format(time.DateOnly))
 	}
+	if msg := checkOrg(k.Org, k.Dept, k.Roles); msg != "" {
+		return nil, unauthenticated("the API key %s: %s; ask for a key issued to your organisation", k.ID, msg)
+	}
 	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= APIKeyTouchInterval {
 		// The condition is repeated in SQL so that instances racing on the
 		// same key write once, not once each.
@@ -325,6 +365,7 @@ func (s *APIKeys) Authenticate(ctx context.Context, plaintext string) (*access.P
 		Kind:         access.KindService,
 		Subject:      k.ID,
 		Dept:         k.Dept,
+		Org:          k.Org,
 		Roles:        k.Roles,
 		Jurisdiction: k.Jurisdiction,
 	}, nil

@@ -42,6 +42,7 @@ var (
 	rolePattern         = regexp.MustCompile(`^[a-z][a-z0-9-]{0,63}$`)
 	jurisdictionPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
 	citizenIDPattern    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	orgPattern          = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
 )
 
 const (
@@ -64,6 +65,30 @@ func checkDept(dept string) string {
 	}
 	if !deptPattern.MatchString(dept) {
 		return "department must be a department code such as \"urban-management\" (lower-case letters, digits and '-')"
+	}
+	return ""
+}
+
+// checkOrg describes what is wrong with the organisation a credential
+// names (empty when fine). Evaluator credentials belong to a registered
+// third-party evaluation organisation, never to one of the departments it
+// evaluates: a credential with the evaluator role names an organisation
+// and no department, holds no other role, and a credential naming an
+// organisation is an evaluator's. Whether the organisation is registered,
+// and its contract, the evaluation service checks on every snapshot.
+func checkOrg(org, dept string, roles []string) string {
+	evaluator := slices.Contains(roles, access.RoleEvaluator)
+	switch {
+	case org == "" && evaluator:
+		return "evaluator credentials belong to a registered evaluation organisation: name the organisation (org), not a department"
+	case org == "":
+		return ""
+	case !orgPattern.MatchString(org):
+		return "the organisation must be an organisation code such as \"jsu-assess\" (lower-case letters, digits and '-')"
+	case dept != "":
+		return "an evaluation organisation's credential names no department: the organisation is not one of the departments it evaluates"
+	case !evaluator || len(roles) != 1:
+		return "an evaluation organisation's credential holds the evaluator role and no other"
 	}
 	return ""
 }

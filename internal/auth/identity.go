@@ -41,11 +41,28 @@ func NewIdentities(dir Directory, roles []string) *Identities {
 // Check returns UNAUTHENTICATED, naming the credential (what, e.g. "the
 // bearer token" or "the API key 3f2a…"), when p's department is not in the
 // directory, one of its roles is not a role a principal may hold, or its
-// jurisdiction is unknown or outside its department's area. A principal
+// jurisdiction is unknown or outside its department's area; when an
+// evaluator credential names no organisation, or one naming an
+// organisation also names a department or another role. A principal
 // without a department (the anonymous public, the citizen app acting for
 // itself) may hold the public role only. Directory failures are internal
 // errors.
 func (c *Identities) Check(ctx context.Context, what string, p *access.Principal) error {
+	if msg := checkOrg(p.Org, p.Dept, p.Roles); msg != "" {
+		return unauthenticated("%s: %s", what, msg)
+	}
+	if p.Org != "" {
+		// An evaluation organisation's principal: no department to check;
+		// its jurisdiction lies in the district. The contract is checked
+		// by the evaluation service.
+		if msg := CheckKnownRoles(p.Roles, c.roles); msg != "" {
+			return unauthenticated("%s: %s", what, msg)
+		}
+		if msg := checkJurisdiction(p.Jurisdiction); msg != "" {
+			return unauthenticated("%s: %s", what, msg)
+		}
+		return nil
+	}
 	if p.Dept == "" {
 		for _, r := range p.Roles {
 			if r != access.RolePublic {

@@ -21,8 +21,10 @@ import (
 // JurisdictionDefault. Tests and `datahub token` use them; in production the
 // identity provider mints tokens.
 type DevClaims struct {
-	Subject      string
-	Dept         string
+	Subject string
+	Dept    string
+	// Org is the evaluation organisation of an evaluator (Dept empty).
+	Org          string
 	Roles        []string
 	Jurisdiction string
 	Issuer       string
@@ -69,8 +71,13 @@ func mint(method jwt.SigningMethod, key any, kid string, c DevClaims, ttl time.D
 	if !validSubject(c.Subject) {
 		return "", errors.New("mint token: subject is required")
 	}
-	if msg := checkDept(c.Dept); msg != "" {
+	if msg := checkOrg(c.Org, c.Dept, c.Roles); msg != "" {
 		return "", fmt.Errorf("mint token: %s", msg)
+	}
+	if c.Org == "" {
+		if msg := checkDept(c.Dept); msg != "" {
+			return "", fmt.Errorf("mint token: %s", msg)
+		}
 	}
 	if msg := checkRoles(c.Roles); msg != "" {
 		return "", fmt.Errorf("mint token: %s", msg)
@@ -101,6 +108,7 @@ func mint(method jwt.SigningMethod, key any, kid string, c DevClaims, ttl time.D
 			IssuedAt:  jwt.NewNumericDate(now),
 		},
 		Dept:  c.Dept,
+		Org:   c.Org,
 		Roles: c.Roles,
 		Jur:   c.Jurisdiction,
 	}

@@ -251,6 +251,7 @@ func algorithmFor(pub any) (string, error) {
 type tokenClaims struct {
 	jwt.RegisteredClaims
 	Dept  string   `json:"dept"`
+	Org   string   `json:"org,omitempty"`
 	Roles []string `json:"roles"`
 	Jur   string   `json:"jur,omitempty"`
 }
@@ -391,8 +392,13 @@ func principalFromClaims(c *tokenClaims) (*access.Principal, error) {
 	if !validSubject(c.Subject) {
 		return nil, unauthenticated("the bearer token has no valid subject (sub claim)")
 	}
-	if msg := checkDept(c.Dept); msg != "" {
-		return nil, unauthenticated("the bearer token's dept claim is invalid: %s", msg)
+	if msg := checkOrg(c.Org, c.Dept, c.Roles); msg != "" {
+		return nil, unauthenticated("the bearer token's org claim is invalid: %s", msg)
+	}
+	if c.Org == "" {
+		if msg := checkDept(c.Dept); msg != "" {
+			return nil, unauthenticated("the bearer token's dept claim is invalid: %s", msg)
+		}
 	}
 	if msg := checkRoles(c.Roles); msg != "" {
 		return nil, unauthenticated("the bearer token's roles claim is invalid: %s", msg)
@@ -424,6 +430,7 @@ func principalFromClaims(c *tokenClaims) (*access.Principal, error) {
 		Kind:         access.KindUser,
 		Subject:      c.Subject,
 		Dept:         c.Dept,
+		Org:          c.Org,
 		Roles:        roles,
 		Jurisdiction: jur,
 	}, nil

@@ -2,6 +2,7 @@ package cases
 
 import (
 	"context"
+	"time"
 
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/feed"
@@ -11,8 +12,9 @@ import (
 // Watch streams the cases visible to the caller that change and match f.
 // Each change is read again with the caller's scope (a record outside it is
 // never sent) and audited like any other read. The channel closes when ctx
-// ends or the feed drops the subscriber.
-func (s *Service) Watch(ctx context.Context, changes feed.Changes, f Filter) (<-chan *Case, error) {
+// ends or the feed drops the subscriber. A non-zero since first replays the
+// changes published from then on (resuming after a lost connection).
+func (s *Service) Watch(ctx context.Context, changes feed.Changes, f Filter, since time.Time) (<-chan *Case, error) {
 	d, err := s.Decide(ctx)
 	if err != nil {
 		return nil, err
@@ -23,7 +25,7 @@ func (s *Service) Watch(ctx context.Context, changes feed.Changes, f Filter) (<-
 	if err := s.validateFilter(ctx, d, &f, ""); err != nil {
 		return nil, err
 	}
-	in, stop, err := changes.Changes(ctx, Dataset, d.Rows)
+	in, stop, err := changes.Changes(ctx, Dataset, d.Rows, since)
 	if err != nil {
 		return nil, err
 	}

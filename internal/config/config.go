@@ -95,6 +95,13 @@ type Config struct {
 	// PersistedOnly (PERSISTED_ONLY) names the callers that may run
 	// allow-listed operations only: "anonymous", "citizen-app".
 	PersistedOnly []string
+	// ReplicaURLs (DATABASE_REPLICA_URLS, comma-separated) are streaming
+	// replicas of DATABASE_URL that serve read-only operations; empty: the
+	// primary serves everything.
+	ReplicaURLs []string
+	// ReplicaMaxLag (REPLICA_MAX_LAG) is how far behind the primary a
+	// replica may be and still serve reads.
+	ReplicaMaxLag time.Duration
 }
 
 // DevAuditHMACKey keys the audit chain in development mode when no key is
@@ -119,6 +126,7 @@ const (
 	MaxBodyBytesDefault   = 1 << 20
 	IngestMaxBytesDefault = 2 << 30
 	RequestTimeoutDefault = 30 * time.Second
+	ReplicaMaxLagDefault  = time.Second
 	ShutdownGraceDefault  = 20 * time.Second
 
 	BodyReadTimeoutDefault    = 30 * time.Second
@@ -215,6 +223,14 @@ func Load(getenv func(string) string) (Config, error) {
 	c.DBMaxConns = int32(conns)
 	if c.DBStmtTimeout, err = parseDuration(get("DB_STATEMENT_TIMEOUT", ""), 0); err != nil {
 		return c, fmt.Errorf("DB_STATEMENT_TIMEOUT: %w", err)
+	}
+	for _, u := range strings.Split(get("DATABASE_REPLICA_URLS", ""), ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			c.ReplicaURLs = append(c.ReplicaURLs, u)
+		}
+	}
+	if c.ReplicaMaxLag, err = parseDuration(get("REPLICA_MAX_LAG", ""), ReplicaMaxLagDefault); err != nil || c.ReplicaMaxLag <= 0 {
+		return c, fmt.Errorf("REPLICA_MAX_LAG: want a positive duration such as 1s")
 	}
 	if c.RequestTimeout, err = parseDuration(get("REQUEST_TIMEOUT", ""), RequestTimeoutDefault); err != nil {
 		return c, fmt.Errorf("REQUEST_TIMEOUT: %w", err)

@@ -15,6 +15,7 @@ type Persona struct {
 	Name         string   `json:"name"`
 	NameEn       string   `json:"nameEn"`
 	Dept         string   `json:"dept"`
+	Org          string   `json:"org,omitempty"`
 	Roles        []string `json:"roles"`
 	Jurisdiction string   `json:"jurisdiction,omitempty"`
 }
@@ -29,7 +30,9 @@ var Personas = []Persona{
 	{ID: "housing-admin", Name: "住建局 管理员", NameEn: "Housing admin", Dept: "housing", Roles: []string{"admin"}},
 	{ID: "planning-admin", Name: "规划局 管理员", NameEn: "Planning admin", Dept: "planning", Roles: []string{"admin"}},
 	{ID: "chengdong-officer", Name: "城东街道 执法队员", NameEn: "Chengdong street officer", Dept: "street-chengdong", Roles: []string{"street-officer"}},
-	{ID: "evaluator", Name: "第三方评估组", NameEn: "Evaluation team", Dept: "urban-management", Roles: []string{"evaluator"}},
+	// The evaluator belongs to the demo evaluation organisation (registered
+	// by the seeder), not to a department it evaluates.
+	{ID: "evaluator", Name: "第三方评估组", NameEn: "Evaluation team", Org: "demo-assessors", Roles: []string{"evaluator"}},
 }
 
 // DevLoginTTL is how long a development login's token lasts.
@@ -71,7 +74,7 @@ func DevLogin(enabled bool, secret []byte, now func() time.Time) http.Handler {
 					continue
 				}
 				at := now()
-				tok, err := auth.MintDev(secret, auth.DevClaims{Subject: "demo-" + p.ID, Dept: p.Dept, Roles: p.Roles,
+				tok, err := auth.MintDev(secret, auth.DevClaims{Subject: "demo-" + p.ID, Dept: p.Dept, Org: p.Org, Roles: p.Roles,
 					Jurisdiction: p.Jurisdiction, Now: at}, DevLoginTTL)
 				if err != nil {
 					writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not mint a token"})

@@ -266,4 +266,48 @@
 // (policy.csv: the evaluator role); to let district administrators read
 // them too, add a line such as "p, admin, urban-management,
 // evaluation/snapshots, read, allow" to policy.csv.
+//
+// Datasets (SnapshotDatasets): cases, violations, parking_lots (with their
+// sharing windows), parking_availability (the history of free spaces) and
+// inspections (of double-random rounds). Each declares its schema (the
+// data dictionary) in datasets.go and its source query in
+// internal/postgres; every one is rendered as NDJSON, CSV (with and without
+// BOM), XLSX and Parquet and checksummed the same way.
+//
+// k-anonymity (kanon.go): for cases and violations the quasi-identifiers
+// are the community (or rounded coordinates), the class and the hour of
+// day of the record's time. The store counts the source rows by their
+// finest combination in the snapshot's reading transaction (QICount);
+// Anonymizer.Plan takes the first generalization of the ladder — hour →
+// part of day, coordinates withheld, community → street, minor → major
+// class, hour → day, major class → kind — under which every combination
+// holds at least K rows (KAnonymityDefault, 5), and applies it to every
+// row and to the dictionary. Combinations still smaller under the last
+// rung are withheld when they hold at most SuppressMaxShare (1 %) of the
+// rows; otherwise, and for snapshots of fewer than K rows, BAD_USER_INPUT.
+// The manifest's KAnonymity says what was generalized and withheld. The
+// other datasets describe public facilities and have no quasi-identifiers;
+// the minimum of K rows applies to them too.
+//
+// Free text (Profile.KeepText) goes through Scrub (scrub.go), which folds
+// full-width forms and Chinese numerals to digits first so one set of
+// patterns catches numbers however typed, removes contacts, ID numbers,
+// phone numbers, plates and house numbers, and withholds a text that still
+// holds a suspicious number (Withheld): a lost description is preferred to
+// a leaked person.
+//
+// # The evaluation team
+//
+// Evaluator credentials belong to a registered third-party Organisation,
+// never to a department it evaluates (internal/auth refuses an evaluator
+// credential naming a department, and the database an organisation whose
+// code is a department's). Its contract has a period and a scope (datasets,
+// jurisdiction subtrees): outside them CreateSnapshot, Snapshots, Snapshot
+// and every download answer FORBIDDEN; an organisation sees only its own
+// snapshots. The manifest names the organisation and its contract
+// (Manifest.Organisation), and every audit record of a creation or a
+// download states it in its purpose (AuditPurpose); the hub's audit writer
+// records the organisation as the reader's department ("org:<code>").
+// Principals the policy lets read snapshots without the evaluator role
+// (district administrators) act for the district: no contract applies.
 package evaluation

@@ -62,6 +62,9 @@ func (s *Service) Export(ctx context.Context, id uuid.UUID, f Format, w io.Write
 	if err != nil {
 		return 0, err
 	}
+	if err := s.mayDownload(ctx, m); err != nil {
+		return 0, err
+	}
 	if err := m.offers(f); err != nil {
 		return 0, err
 	}
@@ -86,14 +89,31 @@ func (s *Service) Export(ctx context.Context, id uuid.UUID, f Format, w io.Write
 // audited records an export before any byte leaves: a read that cannot be
 // traced is refused. Every request is recorded, ranges too (a resumed
 // download appears twice; a reader cannot dodge the trail with ranges).
+//
+// The record names the snapshot and, for an evaluator, its organisation
+// and contract (in the purpose), so the trail says who assessed what under
+// which contract.
 func (s *Service) audited(ctx context.Context, d *access.Decision, m *Manifest) error {
 	if s.audit == nil {
 		return nil
 	}
-	if err := s.audit.Read(ctx, d, int(m.Rows)); err != nil {
+	dd := *d
+	dd.Purpose = AuditPurpose(m)
+	if err := s.audit.Read(ctx, &dd, int(m.Rows)); err != nil {
 		return fmt.Errorf("audit export of snapshot %s: %w", m.ID, err)
 	}
 	return nil
+}
+
+// AuditPurpose is the purpose an audit record of a snapshot states: the
+// snapshot, its dataset and, when made for an organisation, the
+// organisation's code, name and contract.
+func AuditPurpose(m *Manifest) string {
+	p := "assessment snapshot " + m.ID.String() + " (" + m.Dataset + ")"
+	if o := m.Organisation; o != nil {
+		p += " for organisation " + o.Code + " (" + o.Name + "), contract " + o.ContractNo
+	}
+	return p
 }
 
 var errRangeDone = errors.New("range written")
@@ -149,7 +169,7 @@ func (s *Service) stream(ctx context.Context, m *Manifest, f Format, w io.Writer
 	case FormatXLSX:
 		return s.streamFile(ctx, m.ID, XLSXFile, f, emit, start, h, &written, &pos, m.Rendering(f).SHA256, o, end)
 	case FormatParquet:
-		return s.streamFile(ctx, m.ID, ParquetFile, f, emit, start, h, &written, &pos, m.Rendering(f).SHA256, o, end)
+		return s.streamFile(ctx, m.ID, ParquetFileOf(m.Dataset), f, emit, start, h, &written, &pos, m.Rendering(f).SHA256, o, end)
 	case FormatCSVBOM:
 		if err := emit([]byte(BOM)); err != nil {
 			return written, ignoreDone(err)
@@ -323,6 +343,9 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, err := s.store.Snapshot(ctx, id)
+	if err == nil {
+		err = s.mayDownload(ctx, m)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -439,6 +462,9 @@ func (s *Service) serveTable(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, err := s.store.Snapshot(ctx, id)
+	if err == nil {
+		err = s.mayDownload(ctx, m)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

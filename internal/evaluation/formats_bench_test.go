@@ -26,7 +26,7 @@ func BenchmarkBinaryRenderings(b *testing.B) {
 	}
 	cal := calendar.Default()
 	an := NewAnonymizer(make([]byte, 32), Profile{}, cal)
-	tables := DimensionTables(an.Columns(), nil, nil, nil)
+	tables := DimensionTables("cases", an.Columns(), nil, nil, nil)
 	runtime.GC()
 	var peak atomic.Uint64
 	stop, done := make(chan struct{}), make(chan struct{})

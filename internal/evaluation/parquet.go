@@ -9,8 +9,13 @@ import (
 	"github.com/parquet-go/parquet-go"
 )
 
-// ParquetFile is the stored name of a snapshot's rows in Parquet.
+// ParquetFile is the stored name of a snapshot's rows in Parquet for a
+// snapshot of cases; other datasets store theirs as <dataset>.parquet.
 const ParquetFile = "cases.parquet"
+
+// ParquetFileOf is the stored name of the Parquet rows of a snapshot of
+// dataset.
+func ParquetFileOf(dataset string) string { return dataset + ".parquet" }
 
 // parquetRowGroup bounds the rows the writer buffers before it writes a row
 // group: memory stays flat however many rows there are.
@@ -30,7 +35,7 @@ type ParquetWriter struct {
 
 // noDictionary are the string columns whose values are (nearly) all
 // distinct: a dictionary would only add size.
-var noDictionary = map[string]bool{"case_ref": true, "description": true, "rating_comment": true, "about_en": true, "about_zh": true}
+var noDictionary = map[string]bool{"case_ref": true, "violation_ref": true, "lot_id": true, "property_id": true, "inspector_refs": true, "findings": true, "name": true, "description": true, "rating_comment": true, "about_en": true, "about_zh": true}
 
 // NewParquetWriter starts a Parquet file for rows with the given columns.
 func NewParquetWriter(out io.Writer, name string, cols []Column) *ParquetWriter {

@@ -59,8 +59,15 @@ type Store interface {
 	CreateSnapshot(ctx context.Context, spec *SnapshotSpec) (*Manifest, error)
 	// Snapshot returns a manifest, or NOT_FOUND.
 	Snapshot(ctx context.Context, id uuid.UUID) (*Manifest, error)
-	// Snapshots lists manifests, newest first.
-	Snapshots(ctx context.Context, limit int) ([]*Manifest, error)
+	// Snapshots lists manifests, newest first; only those made for org
+	// when org is not empty.
+	Snapshots(ctx context.Context, limit int, org string) ([]*Manifest, error)
+	// Organisation returns a registered evaluation organisation, or
+	// NOT_FOUND.
+	Organisation(ctx context.Context, code string) (*Organisation, error)
+	// RegisterOrganisation inserts or updates (a renewed contract) an
+	// organisation; BAD_USER_INPUT when its code is a department's.
+	RegisterOrganisation(ctx context.Context, o *Organisation) error
 	// Checkpoint returns the last checkpoint at or before offset in a
 	// rendering: the row it starts and that row's byte offset.
 	Checkpoint(ctx context.Context, id uuid.UUID, f Format, offset int64) (seq, at int64, err error)
@@ -113,6 +120,12 @@ type SnapshotSpec struct {
 	Classes []cases.Class
 	// Location is the zone the workbook shows times in.
 	Location *time.Location
+	// Org is the evaluation organisation the snapshot is made for (nil when
+	// the district's own staff make it).
+	Org *OrgRef
+	// K is the k-anonymity threshold: every combination of the
+	// quasi-identifiers must hold at least K rows.
+	K int
 }
 
 // Authorizer decides what the calling principal may do with a dataset
@@ -150,6 +163,9 @@ type Config struct {
 	InlineRefreshLimit int
 	// ExportBatch: see ExportBatchDefault.
 	ExportBatch int
+	// SnapshotK is the k-anonymity threshold of snapshots (see
+	// KAnonymityDefault when 0).
+	SnapshotK int
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Logger (slog.Default when nil).
@@ -170,6 +186,7 @@ type Service struct {
 	policyVersion string
 	inlineLimit   int
 	batch         int
+	k             int
 	now           func() time.Time
 	log           *slog.Logger
 }
@@ -182,7 +199,10 @@ func NewService(cfg Config) (*Service, error) {
 	s := &Service{store: cfg.Store, auth: cfg.Authorizer, cal: cfg.Calendar, rules: NewRules(cfg.Calendar),
 		loc: cfg.Calendar.Location(), weights: cfg.Weights, audit: cfg.Auditor, policyVersion: cfg.PolicyVersion,
 		inlineLimit: cfg.InlineRefreshLimit, batch: cfg.ExportBatch, now: cfg.Now, log: cfg.Logger,
-		suppressBelow: SuppressBelowDefault}
+		suppressBelow: SuppressBelowDefault, k: cfg.SnapshotK}
+	if s.k <= 0 {
+		s.k = KAnonymityDefault
+	}
 	if s.inlineLimit == 0 {
 		s.inlineLimit = InlineRefreshLimitDefault
 	}
@@ -353,20 +373,26 @@ func (s *Service) Rebuild(ctx context.Context) (RefreshStats, error) {
 	return s.store.Rebuild(ctx, s.rules, s.now())
 }
 
-// CreateSnapshot freezes an anonymised copy of dataset ("cases") under
-// filter and profile and returns its manifest. Only principals who may read
-// snapshots may create them (see snapshotAccess). BAD_USER_INPUT for an
-// unknown dataset or an invalid filter.
+// CreateSnapshot freezes an anonymised copy of dataset (one of
+// SnapshotDatasets) under filter and profile and returns its manifest.
+// Only principals who may read snapshots may create them (see
+// snapshotAccess); an evaluator only for its registered organisation,
+// inside the contract's period and scope (FORBIDDEN otherwise).
+// BAD_USER_INPUT for an unknown dataset, an invalid filter, or rows that
+// cannot be made k-anonymous (see Plan).
 //
 // What a snapshot keeps: direct identifiers (reporter name and phone,
-// citizen id, photo URLs, case number, external id, address) are dropped;
-// free text is dropped unless the profile keeps it, scrubbed; record ids
-// become HMAC-SHA256 pseudonyms under a random key unique to the snapshot
-// (kept server-side only), so two snapshots of the same data cannot be
-// joined on them; the location is generalised to the community (plus
-// coordinates rounded to about 100 m if the profile asks); times are
-// truncated to the hour, with on-time flags and working hours computed on
-// the exact times first so every figure stays reproducible.
+// citizen id, photo URLs, case number, external id, address, a violation's
+// party and plate, a lot's contact, inspectors' names) are dropped; free
+// text is dropped unless the profile keeps it, scrubbed; record ids become
+// HMAC-SHA256 pseudonyms under a random key unique to the snapshot (kept
+// server-side only), so two snapshots of the same data cannot be joined on
+// them; the location is generalised to the community (plus coordinates
+// rounded to about 100 m if the profile asks); times are truncated to the
+// hour, with on-time flags and working hours computed on the exact times
+// first so every figure stays reproducible. Then the quasi-identifiers are
+// generalized until every combination holds at least K rows, and the
+// manifest says what was generalized.
 func (s *Service) CreateSnapshot(ctx context.Context, dataset string, filter SnapshotFilter, profile Profile) (*Manifest, error) {
 	d, err := s.snapshotAccess(ctx)
 	if err != nil {
@@ -375,39 +401,57 @@ func (s *Service) CreateSnapshot(ctx context.Context, dataset string, filter Sna
 	if !slices.Contains(SnapshotDatasets(), dataset) {
 		return nil, apperr.Invalid("dataset", "unknown dataset %q: snapshots can be made of %s", dataset, strings.Join(SnapshotDatasets(), ", "))
 	}
-	if err := filter.validate(); err != nil {
+	if err := filter.validate(dataset); err != nil {
 		return nil, err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	org, err := s.organisation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if org != nil {
+		if err := org.permits(now, dataset, filter.Jurisdiction); err != nil {
+			return nil, err
+		}
 	}
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("snapshot key: %w", err)
 	}
+	an, err := NewDatasetAnonymizer(dataset, key, profile, s.cal)
+	if err != nil {
+		return nil, err
+	}
 	p := access.PrincipalFrom(ctx)
 	spec := &SnapshotSpec{
 		ID: uuid.Must(uuid.NewV7()), Dataset: dataset, Filter: filter, Profile: profile,
-		Anonymizer: NewAnonymizer(key, profile, s.cal), Key: key,
-		PolicyVersion: s.policyVersion, CreatedBy: p.Actor(), CreatedAt: s.now().UTC().Truncate(time.Microsecond),
-		Classes: cases.DefaultCatalogue().All(), Location: s.loc,
+		Anonymizer: an, Key: key,
+		PolicyVersion: s.policyVersion, CreatedBy: p.Actor(), CreatedAt: now,
+		Classes: cases.DefaultCatalogue().All(), Location: s.loc, K: s.k,
+	}
+	if org != nil {
+		spec.Org = org.ref()
 	}
 	m, err := s.store.CreateSnapshot(ctx, spec)
 	if err != nil {
 		return nil, fmt.Errorf("create snapshot: %w", err)
 	}
-	if s.audit != nil {
-		if err := s.audit.Read(ctx, d, int(m.Rows)); err != nil {
-			return nil, fmt.Errorf("audit snapshot: %w", err)
-		}
+	if err := s.audited(ctx, d, m); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
-func (f *SnapshotFilter) validate() error {
+func (f *SnapshotFilter) validate(dataset string) error {
 	f.Jurisdiction = strings.TrimSpace(f.Jurisdiction)
 	if f.Jurisdiction != "" && !jurisdictionPattern.MatchString(f.Jurisdiction) {
 		return apperr.Invalid("filter.jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", f.Jurisdiction)
 	}
 	if f.ReportedFrom != nil && f.ReportedTo != nil && !f.ReportedTo.After(*f.ReportedFrom) {
 		return apperr.Invalid("filter.reportedTo", "reportedTo must be after reportedFrom")
+	}
+	if spec, _ := snapshotDataset(dataset); !spec.kindAndSources && (f.Kind != "" || len(f.Sources) > 0) {
+		return apperr.Invalid("filter.kind", "kind and source filter cases only; %s snapshots take jurisdiction and the period", dataset)
 	}
 	if f.Kind != "" && f.Kind != cases.KindComponent && f.Kind != cases.KindEvent {
 		return apperr.Invalid("filter.kind", "unknown kind %q: use COMPONENT or EVENT", f.Kind)
@@ -421,16 +465,26 @@ func (f *SnapshotFilter) validate() error {
 }
 
 // Snapshot returns a snapshot's manifest. Only principals who may read
-// snapshots may call it; NOT_FOUND when it does not exist.
+// snapshots may call it, an evaluator only for its own organisation's
+// snapshots within its contract (FORBIDDEN); NOT_FOUND when it does not
+// exist.
 func (s *Service) Snapshot(ctx context.Context, id uuid.UUID) (*Manifest, error) {
 	if _, err := s.snapshotAccess(ctx); err != nil {
 		return nil, err
 	}
-	return s.store.Snapshot(ctx, id)
+	m, err := s.store.Snapshot(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.mayDownload(ctx, m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // Snapshots lists up to limit manifests (100 when limit ≤ 0), newest first,
-// to principals who may read snapshots.
+// to principals who may read snapshots; an evaluator sees its own
+// organisation's, and none outside its contract period (FORBIDDEN).
 func (s *Service) Snapshots(ctx context.Context, limit int) ([]*Manifest, error) {
 	if _, err := s.snapshotAccess(ctx); err != nil {
 		return nil, err
@@ -438,5 +492,30 @@ func (s *Service) Snapshots(ctx context.Context, limit int) ([]*Manifest, error)
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	return s.store.Snapshots(ctx, limit)
+	org, err := s.organisation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	code := ""
+	if org != nil {
+		if err := org.permits(s.now(), "", org.Jurisdictions[0]); err != nil {
+			return nil, err
+		}
+		code = org.Code
+	}
+	return s.store.Snapshots(ctx, limit, code)
+}
+
+// mayDownload refuses an evaluator a snapshot made for another
+// organisation (or before organisations), or outside its contract's period
+// or scope: FORBIDDEN.
+func (s *Service) mayDownload(ctx context.Context, m *Manifest) error {
+	org, err := s.organisation(ctx)
+	if err != nil || org == nil {
+		return err
+	}
+	if m.Organisation == nil || m.Organisation.Code != org.Code {
+		return apperr.New(apperr.Forbidden, "snapshot %s was not made for %s: an organisation downloads only its own assessment datasets", m.ID, org.Name)
+	}
+	return org.permits(s.now(), m.Dataset, m.Filter.Jurisdiction)
 }

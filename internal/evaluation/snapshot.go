@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"io/fs"
 	"math"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,9 +49,6 @@ func ParseFormat(s string) (Format, error) {
 	}
 	return "", apperr.Invalid("format", "unknown format %q: use ndjson, csv, xlsx or parquet", s)
 }
-
-// SnapshotDatasets are the datasets a snapshot can freeze.
-func SnapshotDatasets() []string { return []string{cases.Dataset} }
 
 // SnapshotFilter selects the records of a snapshot. Zero fields do not
 // filter.
@@ -132,6 +128,13 @@ type Manifest struct {
 	RulesVersion  int             `json:"rulesVersion"`
 	CreatedBy     string          `json:"createdBy"`
 	CreatedAt     time.Time       `json:"createdAt"`
+	// Organisation is the evaluation organisation the snapshot was made for
+	// and its contract; nil when the district's own staff made it.
+	Organisation *OrgRef `json:"organisation,omitempty"`
+	// KAnonymity says what was generalized so that every combination of
+	// the quasi-identifiers holds at least K rows; nil for snapshots made
+	// before it.
+	KAnonymity *KAnonymity `json:"kAnonymity,omitempty"`
 }
 
 // Rendering returns the manifest's entry for a format.
@@ -193,28 +196,56 @@ type SourceCase struct {
 	RegisteredAt, DispatchedAt, Deadline   *time.Time
 	HandledAt, ClosedAt                    *time.Time
 	ReworkCount, DeferCount                int
-	Rating                                 *int
-	RatingComment                          string
-	ExternalID                             string
+	// FirstHandledAt and FirstDeadline: the first handling and the
+	// deadline it was judged against (a rework does not reset punctuality).
+	FirstHandledAt, FirstDeadline *time.Time
+	Rating                        *int
+	RatingComment                 string
+	ExternalID                    string
 }
 
-// Anonymizer turns source cases into snapshot rows under one snapshot's
-// key and profile. What it drops, keeps and derives is the schema: see
-// Columns.
+// Anonymizer turns source records into snapshot rows under one snapshot's
+// key, profile and generalization. What it drops, keeps and derives is the
+// schema: see Columns.
 type Anonymizer struct {
+	dataset string
 	key     []byte
 	profile Profile
 	cal     WorkingTime
-	cols    []Column
-	last    []value // the row Render rendered last, for the binary formats
+	loc     *time.Location
+	gen     Generalization
+	// suppressed are the keys (under gen) of the combinations Plan
+	// withheld.
+	suppressed map[string]bool
+	cols       []Column
+	last       []value // the row Render rendered last, for the binary formats
 }
 
-// NewAnonymizer returns an anonymizer for a snapshot with a 32-byte key.
+// NewAnonymizer returns an anonymizer for a snapshot of cases with a
+// 32-byte key.
 func NewAnonymizer(key []byte, p Profile, cal WorkingTime) *Anonymizer {
-	a := &Anonymizer{key: key, profile: p, cal: cal}
-	a.cols = caseColumns(p)
+	a, _ := NewDatasetAnonymizer(cases.Dataset, key, p, cal)
 	return a
 }
+
+// NewDatasetAnonymizer returns an anonymizer for a snapshot of dataset
+// (one of SnapshotDatasets); BAD_USER_INPUT for another.
+func NewDatasetAnonymizer(dataset string, key []byte, p Profile, cal WorkingTime) (*Anonymizer, error) {
+	d, ok := snapshotDataset(dataset)
+	if !ok {
+		return nil, apperr.Invalid("dataset", "unknown dataset %q: snapshots can be made of %s", dataset, strings.Join(SnapshotDatasets(), ", "))
+	}
+	// Until Plan says otherwise, nothing is generalized.
+	a := &Anonymizer{dataset: dataset, key: key, profile: p, cal: cal, loc: time.UTC, gen: Generalization{Coordinates: p.Coordinates}}
+	if cal != nil {
+		a.loc = cal.Location()
+	}
+	a.cols = d.columns(p)
+	return a, nil
+}
+
+// Dataset returns the dataset the anonymizer renders.
+func (a *Anonymizer) Dataset() string { return a.dataset }
 
 // Columns returns the schema.
 func (a *Anonymizer) Columns() []Column { return a.cols }
@@ -252,8 +283,8 @@ func caseColumns(p Profile) []Column {
 		col("deadline", "timestamp", "", "final deadline (extended by deferrals, reset by rework)", "最终处置时限（缓办延长、返工重置）", anonHour),
 		col("handled_at", "timestamp", "", "last handling", "最后一次处置时间", anonHour),
 		col("closed_at", "timestamp", "", "when the case was closed (结案)", "结案时间", anonHour),
-		col("handled_on_time", "boolean", "", "handled_at ≤ deadline (null unless handled with a deadline)", "是否按期处置（无时限或未处置时为空）", anonExact),
-		col("closed_on_time", "boolean", "", "closed_at ≤ deadline (null unless closed with a deadline)", "是否按期结案（无时限或未结案时为空）", anonExact),
+		col("handled_on_time", "boolean", "", "handled_at ≤ deadline and the first handling by its own deadline (a rework does not reset punctuality; null unless handled with a deadline)", "是否按期处置（首次处置超期即为超期；无时限或未处置时为空）", anonExact),
+		col("closed_on_time", "boolean", "", "closed_at ≤ closure deadline (deadline + the class's verification limit) and the first handling not late (null unless closed with a deadline)", "是否按期结案（以结案时限=处置时限+核查时限判断，首次处置超期即为超期；无时限或未结案时为空）", anonExact),
 		col("handling_work_hours", "number", "working hours", "working hours from dispatch to handling (2 decimals)", "派遣至处置的工作时长（小时，两位小数）", anonExact),
 		col("rework_count", "integer", "times", "times verification failed", "核查不通过（返工）次数", anonNone),
 		col("defer_count", "integer", "times", "times the deadline was extended", "延期次数", anonNone),
@@ -275,6 +306,14 @@ func Pseudonym(key []byte, id uuid.UUID) string {
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
+// PseudonymOf returns the pseudonym of a textual id (an inspector's
+// register id) under key.
+func PseudonymOf(key []byte, id string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
 // value is one cell of a snapshot row.
 type value struct {
 	kind byte // 0 null, 's' string, 'i' integer, 'n' number (already formatted), 'b' boolean
@@ -283,36 +322,116 @@ type value struct {
 	b    bool
 }
 
-// Render appends the NDJSON line and the CSV line of c (without newlines)
+// Render appends the NDJSON line and the CSV line of r (without newlines)
 // to nd and csv and returns them.
-func (a *Anonymizer) Render(c *SourceCase, nd, csv []byte) ([]byte, []byte) {
+func (a *Anonymizer) Render(r Record, nd, csv []byte) ([]byte, []byte) {
+	vals := r.values(a)
+	a.last = vals
+	return renderNDJSON(nd, a.cols, vals), renderCSV(csv, vals)
+}
+
+// hour renders a time as the profile and generalization allow: truncated
+// to the hour, or to the part of day when the hour was generalized.
+func (a *Anonymizer) hour(t *time.Time) value {
+	if t == nil {
+		return value{}
+	}
+	if a.gen.Day {
+		l := t.In(a.loc)
+		return str(time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, a.loc).UTC().Format(time.RFC3339))
+	}
+	if a.gen.PartOfDay {
+		return str(partOfDay(*t, a.loc).UTC().Format(time.RFC3339))
+	}
+	return str(t.UTC().Truncate(time.Hour).Format(time.RFC3339))
+}
+
+// community renders a community code unless it was generalized to the
+// street.
+func (a *Anonymizer) community(code string) value {
+	if a.gen.Street {
+		return value{}
+	}
+	return optStr(code)
+}
+
+// minor renders a minor class code unless it was generalized to the major
+// class.
+func (a *Anonymizer) minor(code string) value {
+	if a.gen.Major {
+		return value{}
+	}
+	return optStr(code)
+}
+
+// major renders a major class code unless it was generalized to the kind.
+func (a *Anonymizer) major(code string) value {
+	if a.gen.KindOnly {
+		return value{}
+	}
+	return optStr(code)
+}
+
+// coords renders rounded coordinates unless the location was generalized
+// beyond them.
+func (a *Anonymizer) coords(lat, lng float64) []value {
+	if a.gen.Location() != LocationCoordinates {
+		return []value{{}, {}}
+	}
+	return []value{coord(lat), coord(lng)}
+}
+
+func onTime(t, deadline *time.Time) value {
+	if t == nil || deadline == nil {
+		return value{}
+	}
+	return value{kind: 'b', b: !t.After(*deadline)}
+}
+
+// firstLate reports whether the first handling came after its deadline: a
+// late first handling stays late whatever a rework's handling did.
+func (c *SourceCase) firstLate() bool {
+	return c.FirstHandledAt != nil && c.FirstDeadline != nil && c.FirstHandledAt.After(*c.FirstDeadline)
+}
+
+// handledOnTime is the indicators' rule: the last handling by the
+// deadline and the first by its own.
+func (c *SourceCase) handledOnTime() value {
+	v := onTime(c.HandledAt, c.Deadline)
+	if v.kind == 'b' && c.firstLate() {
+		v.b = false
+	}
+	return v
+}
+
+// closedOnTime is the indicators' rule: closed by the closure deadline (the
+// handling deadline plus the class's verification limit), the first
+// handling not late.
+func (c *SourceCase) closedOnTime(cal WorkingTime) value {
+	if c.ClosedAt == nil || c.Deadline == nil {
+		return value{}
+	}
+	closeBy := *c.Deadline
+	if cl, ok := cases.DefaultCatalogue().Lookup(cases.Kind(c.Kind), c.MinorCode); ok && cal != nil {
+		closeBy = cl.ClosureDeadline(cal, *c.Deadline)
+	}
+	return value{kind: 'b', b: !c.ClosedAt.After(closeBy) && !c.firstLate()}
+}
+
+func (c *SourceCase) quasi() Quasi {
+	return Quasi{Street: c.Street, Community: c.Community, Class: c.Kind + "/" + c.MinorCode, Major: c.Kind + "/" + c.MajorCode,
+		Kind: c.Kind, At: c.ReportedAt, Lat: c.Lat, Lng: c.Lng}
+}
+
+func (c *SourceCase) values(a *Anonymizer) []value {
 	vals := make([]value, 0, len(a.cols))
-	str := func(s string) value { return value{kind: 's', s: s} }
-	hour := func(t *time.Time) value {
-		if t == nil {
-			return value{}
-		}
-		return str(t.UTC().Truncate(time.Hour).Format(time.RFC3339))
-	}
-	optStr := func(s string) value {
-		if s == "" {
-			return value{}
-		}
-		return str(s)
-	}
-	onTime := func(t, deadline *time.Time) value {
-		if t == nil || deadline == nil {
-			return value{}
-		}
-		return value{kind: 'b', b: !t.After(*deadline)}
-	}
-	vals = append(vals, str(Pseudonym(a.key, c.ID)), str(c.Kind), str(c.MajorCode), str(c.MinorCode), str(c.Source),
-		value{kind: 'b', b: citizenSource(c.Source)}, str(c.Status), str(c.Street), optStr(c.Community))
+	vals = append(vals, str(Pseudonym(a.key, c.ID)), str(c.Kind), a.major(c.MajorCode), a.minor(c.MinorCode), str(c.Source),
+		value{kind: 'b', b: citizenSource(c.Source)}, str(c.Status), str(c.Street), a.community(c.Community))
 	if a.profile.Coordinates {
-		vals = append(vals, coord(c.Lat), coord(c.Lng))
+		vals = append(vals, a.coords(c.Lat, c.Lng)...)
 	}
-	vals = append(vals, optStr(c.HandlingDept), hour(&c.ReportedAt), hour(c.RegisteredAt), hour(c.DispatchedAt),
-		hour(c.Deadline), hour(c.HandledAt), hour(c.ClosedAt), onTime(c.HandledAt, c.Deadline), onTime(c.ClosedAt, c.Deadline))
+	vals = append(vals, optStr(c.HandlingDept), a.hour(&c.ReportedAt), a.hour(c.RegisteredAt), a.hour(c.DispatchedAt),
+		a.hour(c.Deadline), a.hour(c.HandledAt), a.hour(c.ClosedAt), c.handledOnTime(), c.closedOnTime(a.cal))
 	if c.DispatchedAt != nil && c.HandledAt != nil && a.cal != nil {
 		h := a.cal.WorkingDuration(*c.DispatchedAt, *c.HandledAt).Hours()
 		if h < 0 {
@@ -331,8 +450,7 @@ func (a *Anonymizer) Render(c *SourceCase, nd, csv []byte) ([]byte, []byte) {
 	if a.profile.KeepText {
 		vals = append(vals, optStr(Scrub(c.Description, c.ReporterName)), optStr(Scrub(c.RatingComment, c.ReporterName)))
 	}
-	a.last = vals
-	return renderNDJSON(nd, a.cols, vals), renderCSV(csv, vals)
+	return vals
 }
 
 func coord(v float64) value {
@@ -440,75 +558,6 @@ func appendJSONString(b []byte, s string) []byte {
 		i += size
 	}
 	return append(b, '"')
-}
-
-// sep is what people put between the digit groups of a number: a space, a
-// dot or a hyphen (full-width forms are folded to these first).
-const sep = `[ .\-]?`
-
-var (
-	// An ID number, grouped or not (32120219900101123X, 3212 0219 9001 0112 3X).
-	idPattern = regexp.MustCompile(`[0-9](?:` + sep + `[0-9]){16}` + sep + `[0-9Xx]`)
-	// Mobile numbers with their country code: +86 139 1234 5678.
-	mobilePattern = regexp.MustCompile(`\+?86` + sep + `1[3-9][0-9](?:` + sep + `[0-9]){8}`)
-	// Plates, with or without a space or dot after the province and the
-	// letter: 苏M12345, 苏 M·12345, 苏A·B2C3D.
-	platePattern = regexp.MustCompile(`[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领][ ·•.\-]?[A-Za-z][ ·•.\-]?[A-Za-z0-9]{5,6}`)
-	// Any other run of 7 or more digits, grouped however: phone and
-	// landline numbers (139 1234 5678, 139.1234.5678, 0523-86881234),
-	// account and card numbers.
-	digitRun = regexp.MustCompile(`[0-9](?:` + sep + `[0-9]){6,}`)
-	// A calendar date is not personal: kept although it has 8 digits.
-	datePattern = regexp.MustCompile(`^(?:19|20)[0-9]{2}([.\-])(?:0[1-9]|1[0-2])([.\-])(?:0[1-9]|[12][0-9]|3[01])$`)
-)
-
-// Removed replaces personal data in scrubbed text.
-const Removed = "[removed]"
-
-// Scrub removes personal data from free text: ID numbers, mobile and
-// landline numbers, plates, any run of 7 or more digits, and the given
-// names. Numbers are recognised however they are written: in full-width
-// characters (１３８…), and grouped with spaces, dots or hyphens. Other
-// people's names cannot be told from ordinary words, so it is a safety net
-// for profiles that keep text; the default profile drops text altogether.
-func Scrub(s string, names ...string) string {
-	if s == "" {
-		return s
-	}
-	s = foldWidth(s)
-	s = idPattern.ReplaceAllString(s, Removed)
-	s = mobilePattern.ReplaceAllString(s, Removed)
-	s = platePattern.ReplaceAllString(s, Removed)
-	s = digitRun.ReplaceAllStringFunc(s, func(m string) string {
-		if d := datePattern.FindStringSubmatch(m); d != nil && d[1] == d[2] {
-			return m
-		}
-		return Removed
-	})
-	for _, n := range names {
-		if n = strings.TrimSpace(foldWidth(n)); n != "" {
-			s = strings.ReplaceAll(s, n, Removed)
-		}
-	}
-	return s
-}
-
-// foldWidth turns full-width ASCII forms (１３８, Ｍ, －, ．) into ASCII and
-// the ideographic space into a space, so that one set of patterns covers
-// both ways of typing.
-func foldWidth(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return r == '\u3000' || r >= '\uFF01' && r <= '\uFF5E' }) {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\u3000':
-			return ' '
-		case r >= '\uFF01' && r <= '\uFF5E':
-			return r - 0xFEE0
-		}
-		return r
-	}, s)
 }
 
 // PolicyVersion returns "sha256:" and the hex SHA-256 of the policy files

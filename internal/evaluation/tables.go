@@ -118,7 +118,7 @@ var (
 // cases uses: jurisdictions, departments, case classes and the
 // enumerations (kinds, sources, statuses), then the data dictionary of
 // every column of every table, the snapshot's own columns first.
-func DimensionTables(snapshotCols []Column, js []JurisdictionInfo, ds []DepartmentInfo, classes []cases.Class) []*Table {
+func DimensionTables(dataset string, snapshotCols []Column, js []JurisdictionInfo, ds []DepartmentInfo, classes []cases.Class) []*Table {
 	jt := &Table{Name: "jurisdictions", About: "jurisdictions: district, streets and towns, communities and villages, grids",
 		AboutZH: "行政区划：区、街道/镇、社区/村、网格",
 		Columns: []Column{
@@ -215,7 +215,7 @@ func DimensionTables(snapshotCols []Column, js []JurisdictionInfo, ds []Departme
 	}
 	dict := &Table{Name: "dictionary", About: "data dictionary: every column of every table", AboutZH: "数据字典：每张表的每一列",
 		Columns: []Column{
-			col("table", "string", "", "table the column belongs to (cases: the snapshot rows)", "所属表（cases 为快照数据表）", anonNone),
+			col("table", "string", "", "table the column belongs to (the snapshot's dataset: its rows)", "所属表（与快照数据集同名者为快照数据表）", anonNone),
 			col("column", "string", "", "column name", "列名", anonNone),
 			col("type", "string", "", "string, integer, number, boolean or timestamp", "数据类型", anonNone),
 			col("unit", "string", "", "unit of a number", "单位", anonNone),
@@ -228,7 +228,7 @@ func DimensionTables(snapshotCols []Column, js []JurisdictionInfo, ds []Departme
 			dict.rows = append(dict.rows, []value{str(table), str(c.Name), str(c.Type), optStr(c.Unit), str(c.About), optStr(c.AboutZH), optStr(c.Anonymization)})
 		}
 	}
-	add(cases.Dataset, snapshotCols)
+	add(dataset, snapshotCols)
 	for _, t := range tables {
 		add(t.Name, t.Columns)
 	}
@@ -297,17 +297,17 @@ type File struct {
 func (m *Manifest) Files() []File {
 	base := "/datasets/" + m.ID.String()
 	out := []File{
-		{"cases.ndjson", m.Dataset, string(FormatNDJSON), base + ".ndjson", m.NDJSON.SHA256, int(m.NDJSON.Bytes)},
-		{"cases.csv", m.Dataset, string(FormatCSV), base + ".csv", m.CSV.SHA256, int(m.CSV.Bytes)},
+		{m.Dataset + ".ndjson", m.Dataset, string(FormatNDJSON), base + ".ndjson", m.NDJSON.SHA256, int(m.NDJSON.Bytes)},
+		{m.Dataset + ".csv", m.Dataset, string(FormatCSV), base + ".csv", m.CSV.SHA256, int(m.CSV.Bytes)},
 	}
 	if m.CSVBOM.SHA256 != "" {
-		out = append(out, File{"cases.csv", m.Dataset, string(FormatCSVBOM), base + ".csv?bom=1", m.CSVBOM.SHA256, int(m.CSVBOM.Bytes)})
+		out = append(out, File{m.Dataset + ".csv", m.Dataset, string(FormatCSVBOM), base + ".csv?bom=1", m.CSVBOM.SHA256, int(m.CSVBOM.Bytes)})
 	}
 	if m.XLSX != nil {
 		out = append(out, File{XLSXFile, "all", string(FormatXLSX), base + ".xlsx", m.XLSX.SHA256, int(m.XLSX.Bytes)})
 	}
 	if m.Parquet != nil {
-		out = append(out, File{ParquetFile, m.Dataset, string(FormatParquet), base + ".parquet", m.Parquet.SHA256, int(m.Parquet.Bytes)})
+		out = append(out, File{ParquetFileOf(m.Dataset), m.Dataset, string(FormatParquet), base + ".parquet", m.Parquet.SHA256, int(m.Parquet.Bytes)})
 	}
 	for _, t := range m.Tables {
 		for _, f := range []struct{ key, format string }{{".ndjson", "ndjson"}, {".csv", "csv"}, {".csv?bom=1", "csv+bom"}, {".parquet", "parquet"}} {

@@ -32,20 +32,27 @@ type Workbook struct {
 	date    int
 	tooBig  bool
 	scratch []any
+	first   string // the rows' sheet, which the new file already has
 }
 
 // NewWorkbook starts a workbook for rows with the given columns.
 func NewWorkbook(cols []Column, loc *time.Location) (*Workbook, error) {
+	return NewDatasetWorkbook("cases", cols, loc)
+}
+
+// NewDatasetWorkbook starts a workbook whose first sheet, named after
+// dataset, holds the rows.
+func NewDatasetWorkbook(dataset string, cols []Column, loc *time.Location) (*Workbook, error) {
 	f := excelize.NewFile()
-	if err := f.SetSheetName("Sheet1", "cases"); err != nil {
+	if err := f.SetSheetName("Sheet1", dataset); err != nil {
 		return nil, fmt.Errorf("xlsx: %w", err)
 	}
 	date, err := f.NewStyle(&excelize.Style{CustomNumFmt: ptr("yyyy-mm-dd hh:mm")})
 	if err != nil {
 		return nil, fmt.Errorf("xlsx: %w", err)
 	}
-	w := &Workbook{f: f, cols: cols, loc: loc, date: date}
-	if w.sw, err = w.sheet("cases", cols); err != nil {
+	w := &Workbook{f: f, cols: cols, loc: loc, date: date, first: dataset}
+	if w.sw, err = w.sheet(dataset, cols); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -60,7 +67,7 @@ func (w *Workbook) header(c Column) string {
 }
 
 func (w *Workbook) sheet(name string, cols []Column) (*excelize.StreamWriter, error) {
-	if name != "cases" {
+	if name != w.first {
 		if _, err := w.f.NewSheet(name); err != nil {
 			return nil, fmt.Errorf("xlsx: sheet %s: %w", name, err)
 		}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +67,11 @@ type Filter struct {
 	// broker's goroutine, after the scope check, for every candidate
 	// event: it must be fast and must not block.
 	Match func(Event) bool
+	// Since, when set, replays the stream's entries published from that
+	// instant on (stream ids are millisecond timestamps) before the live
+	// ones, with nothing lost or reordered in between: how a subscriber
+	// that lost its connection resumes. Check it with Replayable first.
+	Since time.Time
 }
 
 // Broker fans events out to this instance's subscribers. Run one per
@@ -99,7 +106,11 @@ type Broker struct {
 }
 
 type subscriber struct {
-	ch        chan Event
+	ch chan Event
+	// replaying is set while the stream is replayed to the subscriber
+	// (Filter.Since); live events wait in pending meanwhile. Both under mu.
+	replaying bool
+	pending   []Event
 	scopes    map[string]access.RowScope
 	records   map[string]struct{}
 	match     func(Event) bool
@@ -225,11 +236,150 @@ func (b *Broker) Subscribe(ctx context.Context, f Filter) (<-chan Event, func())
 		b.dropLocked(s, nil)
 	}
 	b.subs[s] = struct{}{}
+	s.replaying = !f.Since.IsZero()
 	// Under mu: fanout may drop s, and calls stopAfter, as soon as mu is
 	// released. If ctx has already ended, cancel runs once mu is free.
 	s.stopAfter = context.AfterFunc(ctx, cancel)
 	b.mu.Unlock()
+	if s.replaying {
+		go b.replay(ctx, s, f.Since)
+	}
 	return s.ch, cancel
+}
+
+// ErrReplayGone: the stream no longer holds every entry since the instant
+// asked for (it was trimmed past it, or Redis lost it).
+var ErrReplayGone = errors.New("events: the event stream no longer holds every change since then")
+
+// Replayable returns nil when the stream still holds every entry published
+// since since, ErrReplayGone when some may be gone (trimmed past it, or
+// deleted after it).
+func (b *Broker) Replayable(ctx context.Context, since time.Time) error {
+	info, err := b.rdb.XInfoStream(ctx, b.stream).Result()
+	if err != nil {
+		if strings.Contains(err.Error(), "no such key") {
+			return nil // nothing published yet, nothing trimmed
+		}
+		return fmt.Errorf("stream info: %w", err)
+	}
+	from := fmt.Sprintf("%d-0", since.UnixMilli())
+	// Trimming (MAXLEN) removes the oldest entries and leaves no mark but
+	// the count: when entries were removed, the first one left must not
+	// lie after since. XDEL leaves max-deleted-entry-id.
+	if info.EntriesAdded > info.Length && info.FirstEntry.ID != "" && streamBefore(from, info.FirstEntry.ID) {
+		return ErrReplayGone
+	}
+	if info.MaxDeletedEntryID != "" && !streamBefore(info.MaxDeletedEntryID, from) {
+		return ErrReplayGone
+	}
+	return nil
+}
+
+// replay sends s the stream's entries from since on, then the live events
+// that arrived meanwhile (those after the last replayed entry), and turns
+// s live. It stops when s is dropped or ctx ends.
+func (b *Broker) replay(ctx context.Context, s *subscriber, since time.Time) {
+	cursor, last := fmt.Sprintf("%d-0", since.UnixMilli()), ""
+	for {
+		msgs, err := b.rdb.XRangeN(ctx, b.stream, cursor, "+", b.cfg.ReadCount).Result()
+		if err != nil {
+			if ctx.Err() == nil {
+				b.log.Warn("replaying events failed", "err", err)
+			}
+			b.mu.Lock()
+			b.dropLocked(s, ErrUnavailable)
+			b.mu.Unlock()
+			return
+		}
+		for _, m := range msgs {
+			last = m.ID
+			if e, ok := b.decode(m); ok && !b.deliver(ctx, s, e) {
+				return
+			}
+		}
+		if int64(len(msgs)) < b.cfg.ReadCount {
+			break
+		}
+		cursor = "(" + last
+	}
+	for {
+		b.mu.Lock()
+		if _, ok := b.subs[s]; !ok {
+			b.mu.Unlock()
+			return
+		}
+		if len(s.pending) == 0 {
+			s.replaying = false
+			b.mu.Unlock()
+			return
+		}
+		e := s.pending[0]
+		if last != "" && !streamBefore(last, e.StreamID) {
+			s.pending = s.pending[1:] // replayed already
+			b.mu.Unlock()
+			continue
+		}
+		if len(s.ch) >= b.cfg.Buffer {
+			b.mu.Unlock()
+			if !pause(ctx) {
+				return
+			}
+			continue
+		}
+		s.pending = s.pending[1:]
+		s.ch <- e
+		b.mu.Unlock()
+	}
+}
+
+// deliver sends a replayed event to s if it wants it, waiting while s's
+// buffer is full; false when s was dropped or ctx ended.
+func (b *Broker) deliver(ctx context.Context, s *subscriber, e Event) bool {
+	for {
+		b.mu.Lock()
+		if _, ok := b.subs[s]; !ok {
+			b.mu.Unlock()
+			return false
+		}
+		if !s.wants(&e) {
+			b.mu.Unlock()
+			return true
+		}
+		if len(s.ch) < b.cfg.Buffer {
+			s.ch <- e
+			b.mu.Unlock()
+			return true
+		}
+		b.mu.Unlock()
+		if !pause(ctx) {
+			return false
+		}
+	}
+}
+
+// pause waits a little for a replaying subscriber to read; false when ctx
+// ended.
+func pause(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(20 * time.Millisecond):
+		return true
+	}
+}
+
+// streamBefore reports whether stream entry id a ("ms-seq") comes before b.
+func streamBefore(a, b string) bool {
+	am, as := splitStreamID(a)
+	bm, bs := splitStreamID(b)
+	return am < bm || (am == bm && as < bs)
+}
+
+func splitStreamID(id string) (ms, seq uint64) {
+	m, sq, _ := strings.Cut(id, "-")
+	ms, _ = strconv.ParseUint(m, 10, 64)
+	seq, _ = strconv.ParseUint(sq, 10, 64)
+	return ms, seq
 }
 
 // Available returns ErrUnavailable while the broker cannot reach Redis (a
@@ -309,6 +459,15 @@ func (b *Broker) fanout(e Event) {
 	defer b.mu.Unlock()
 	for s := range b.subs {
 		if !s.wants(&e) {
+			continue
+		}
+		if s.replaying {
+			// Held until the replay has caught up (Subscribe's Since).
+			if len(s.pending) >= 4*b.cfg.Buffer {
+				b.dropLocked(s, ErrSlowSubscriber)
+				continue
+			}
+			s.pending = append(s.pending, e)
 			continue
 		}
 		// Only the broker sends, under mu, so len can only shrink
@@ -466,17 +625,23 @@ func (b *Broker) handle(m redis.XMessage) {
 	if b.first == nil && id != "" {
 		b.first = &checkpoint{id: m.ID, eventID: id}
 	}
+	e, ok := b.decode(m)
+	if !ok || !b.seen.add(e.ID) {
+		return
+	}
+	b.fanout(e)
+}
+
+// decode reads one stream entry's event; false for an unreadable one.
+func (b *Broker) decode(m redis.XMessage) (Event, bool) {
 	data, _ := m.Values[fieldEvent].(string)
 	var e Event
 	if err := json.Unmarshal([]byte(data), &e); err != nil || e.ID == uuid.Nil {
 		b.log.Warn("skipped an unreadable stream entry", "entry", m.ID, "err", err)
-		return
-	}
-	if !b.seen.add(e.ID) {
-		return
+		return Event{}, false
 	}
 	e.StreamID = m.ID
-	b.fanout(e)
+	return e, true
 }
 
 // dedup remembers the last n event ids.

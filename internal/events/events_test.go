@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -423,5 +425,107 @@ func TestKickWakesRelay(t *testing.T) {
 		if e := receive(t, ch, 1)[0]; e.ID != w.id {
 			t.Fatalf("got %s, want %s", e.ID, w.id)
 		}
+	}
+}
+
+// TestResumeSince: a subscriber that lost its connection subscribes again
+// with the instant it stopped at and gets every event since, then the live
+// ones that arrived during the replay, each once and in stream order.
+func TestResumeSince(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	runRelay(t, b.pool, b.rdb, fastRelay(b, t))
+	br := runBroker(t, b.rdb, fastBroker(b, t))
+	all := events.Filter{Scopes: map[string]access.RowScope{"cases": {All: true}}}
+	first, cancel := br.Subscribe(context.Background(), all)
+	var want []written
+	for i := range 10 {
+		want = append(want, insert(t, b.pool, change{version: i + 1, jurisdiction: "hailing.chengdong.g01"}))
+	}
+	got := receive(t, first, 10)
+	cancel()
+	// The connection drops after the fourth event; 30 more are published
+	// while the subscriber is away.
+	since := got[3].CreatedAt
+	for i := range 30 {
+		want = append(want, insert(t, b.pool, change{version: i + 11, jurisdiction: "hailing.chengdong.g01"}))
+	}
+	eventually(t, "published", func() bool { return unpublished(t, b.pool) == 0 })
+	if err := br.Replayable(context.Background(), since); err != nil {
+		t.Fatalf("replayable: %v", err)
+	}
+	all.Since = since
+	resumed, cancel := br.Subscribe(context.Background(), all)
+	defer cancel()
+	// Live events keep coming while the replay runs.
+	for i := range 20 {
+		want = append(want, insert(t, b.pool, change{version: i + 41, jurisdiction: "hailing.chengdong.g01"}))
+	}
+	// Every event published (stream id, in ms) at or after since: the
+	// fourth and all later ones, and earlier ones published after since
+	// (repeats the subscriber drops by id and version).
+	start := 0
+	for start < len(got) && streamMillis(t, got[start].StreamID) < since.UnixMilli() {
+		start++
+	}
+	if start > 3 {
+		t.Fatalf("the fourth event (stream %s) was published before its own creation %v", got[3].StreamID, since)
+	}
+	rest := receive(t, resumed, len(want)-start)
+	seen := map[uuid.UUID]bool{}
+	for i, e := range rest {
+		if seen[e.ID] {
+			t.Fatalf("event %d delivered twice", i)
+		}
+		seen[e.ID] = true
+		if e.ID != want[start+i].id {
+			t.Fatalf("resumed event %d is %s (seq %d), want %s (seq %d)", i, e.ID, e.Seq, want[start+i].id, want[start+i].seq)
+		}
+	}
+	select {
+	case e := <-resumed:
+		t.Fatalf("an extra event: %+v", e)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+func streamMillis(t *testing.T, id string) int64 {
+	t.Helper()
+	ms, _, _ := strings.Cut(id, "-")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		t.Fatalf("stream id %q: %v", id, err)
+	}
+	return n
+}
+
+// TestResumeRefusedAfterTrim: once the stream was trimmed past the instant
+// a subscriber asks to resume from, Replayable says so; after the trimmed
+// entries it is fine.
+func TestResumeRefusedAfterTrim(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	runRelay(t, b.pool, b.rdb, fastRelay(b, t))
+	br := runBroker(t, b.rdb, fastBroker(b, t))
+	ctx := context.Background()
+	before := time.Now().Add(-time.Second)
+	if err := br.Replayable(ctx, before); err != nil {
+		t.Fatalf("nothing published yet: %v", err)
+	}
+	for i := range 5 {
+		insert(t, b.pool, change{version: i + 1})
+	}
+	eventually(t, "published", func() bool { return unpublished(t, b.pool) == 0 })
+	if err := br.Replayable(ctx, before); err != nil {
+		t.Fatalf("nothing trimmed: %v", err)
+	}
+	if err := b.rdb.XTrimMaxLen(ctx, events.StreamKey(fastBroker(b, t).Prefix), 2).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := br.Replayable(ctx, before); !errors.Is(err, events.ErrReplayGone) {
+		t.Fatalf("after a trim: %v, want ErrReplayGone", err)
+	}
+	if err := br.Replayable(ctx, time.Now().Add(time.Second)); err != nil {
+		t.Fatalf("since after the trimmed entries: %v", err)
 	}
 }

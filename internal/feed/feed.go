@@ -27,10 +27,13 @@ type Reading struct {
 // Changes streams the changes of one dataset within a row scope until ctx
 // ends or stop is called. A closed channel means the stream ended (the
 // subscriber fell behind, the hub lost its event source, or the hub is
-// stopping): subscribe again. The error is SERVICE_UNAVAILABLE when
-// changes cannot be delivered now (the event source is unreachable).
+// stopping): subscribe again, with since. The error is SERVICE_UNAVAILABLE
+// when changes cannot be delivered now (the event source is unreachable),
+// BAD_USER_INPUT when the changes since since are no longer all kept.
 type Changes interface {
-	Changes(ctx context.Context, dataset string, scope access.RowScope) (ch <-chan Change, stop func(), err error)
+	// Changes starts with the changes published from since on when since
+	// is not zero (a subscriber resuming after a lost connection).
+	Changes(ctx context.Context, dataset string, scope access.RowScope, since time.Time) (ch <-chan Change, stop func(), err error)
 }
 
 // Readings streams availability readings of the listed lots (all lots when

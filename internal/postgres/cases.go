@@ -12,16 +12,15 @@ import (
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // CaseStore keeps cases in PostgreSQL. It implements cases.Store.
 type CaseStore struct {
-	pool *pgxpool.Pool
+	pool DB
 }
 
 // NewCaseStore returns a case store on pool.
-func NewCaseStore(pool *pgxpool.Pool) *CaseStore { return &CaseStore{pool: pool} }
+func NewCaseStore(pool DB) *CaseStore { return &CaseStore{pool: pool} }
 
 var _ cases.Store = (*CaseStore)(nil)
 
@@ -337,7 +336,7 @@ func (s *CaseStore) DepartmentExists(ctx context.Context, code string) (bool, er
 
 // existsIn reports whether from holds a row with idCol = id inside scope
 // (cols name from's scope columns).
-func existsIn(ctx context.Context, pool *pgxpool.Pool, from string, scope access.RowScope, cols scopeColumns, idCol string, id uuid.UUID) (bool, error) {
+func existsIn(ctx context.Context, pool DB, from string, scope access.RowScope, cols scopeColumns, idCol string, id uuid.UUID) (bool, error) {
 	w := newWhere()
 	w.add(idCol+" = @id", "id", id)
 	w.addScope(scope, cols)
@@ -348,7 +347,7 @@ func existsIn(ctx context.Context, pool *pgxpool.Pool, from string, scope access
 	return ok, nil
 }
 
-func exists(ctx context.Context, pool *pgxpool.Pool, sql string, arg any) (bool, error) {
+func exists(ctx context.Context, pool DB, sql string, arg any) (bool, error) {
 	var ok bool
 	if err := pool.QueryRow(ctx, sql, arg).Scan(&ok); err != nil {
 		return false, translate(fmt.Errorf("exists: %w", err))

@@ -42,8 +42,35 @@ const (
 	ConnectTimeoutDefault   = 5 * time.Second
 )
 
+// DB is what the stores run statements on: a *pgxpool.Pool, or a router
+// that sends read-only operations to replicas (internal/postgres/replica).
+type DB interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Begin(ctx context.Context) (pgx.Tx, error)
+	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
+	Acquire(ctx context.Context) (*pgxpool.Conn, error)
+}
+
+var _ DB = (*pgxpool.Pool)(nil)
+
 // Open connects a pool and checks that the server answers.
 func Open(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
+	pool, err := NewPool(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("ping database: %w", err)
+	}
+	return pool, nil
+}
+
+// NewPool builds a pool without connecting: a replica that is down at
+// start joins once it answers.
+func NewPool(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
@@ -69,10 +96,6 @@ func Open(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("connect database: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("ping database: %w", err)
 	}
 	return pool, nil
 }
@@ -107,7 +130,7 @@ func orDefault(v, def int32) int32 {
 }
 
 // InTx runs fn in a transaction, committing only if fn returns nil.
-func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+func InTx(ctx context.Context, pool DB, fn func(pgx.Tx) error) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return translate(fmt.Errorf("begin: %w", err))
@@ -195,7 +218,7 @@ func Unavailable(err error) bool {
 
 // queryAll runs sql and scans every row with scan. what names the rows in
 // error messages.
-func queryAll[T any](ctx context.Context, pool *pgxpool.Pool, what, sql string, args pgx.NamedArgs,
+func queryAll[T any](ctx context.Context, pool DB, what, sql string, args pgx.NamedArgs,
 	scan func(pgx.Row) (T, error)) ([]T, error) {
 	rows, err := pool.Query(ctx, sql, args)
 	if err != nil {

@@ -6,14 +6,13 @@ import (
 
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // DirectoryStore reads jurisdictions and departments.
-type DirectoryStore struct{ pool *pgxpool.Pool }
+type DirectoryStore struct{ pool DB }
 
 // NewDirectoryStore returns a directory store on pool.
-func NewDirectoryStore(pool *pgxpool.Pool) *DirectoryStore { return &DirectoryStore{pool: pool} }
+func NewDirectoryStore(pool DB) *DirectoryStore { return &DirectoryStore{pool: pool} }
 
 var _ directory.Store = (*DirectoryStore)(nil)
 

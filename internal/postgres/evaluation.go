@@ -23,7 +23,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // EvaluationStore keeps the evaluation rollups, the ledger they are
@@ -57,11 +56,11 @@ import (
 // in practice they do not lag), and the ledger duplicates a narrow
 // projection of the cases.
 type EvaluationStore struct {
-	pool *pgxpool.Pool
+	pool DB
 }
 
 // NewEvaluationStore returns an evaluation store on pool.
-func NewEvaluationStore(pool *pgxpool.Pool) *EvaluationStore { return &EvaluationStore{pool: pool} }
+func NewEvaluationStore(pool DB) *EvaluationStore { return &EvaluationStore{pool: pool} }
 
 var _ evaluation.Store = (*EvaluationStore)(nil)
 
@@ -1032,52 +1031,36 @@ func (s *EvaluationStore) CreateSnapshot(ctx context.Context, spec *evaluation.S
 	}
 	defer rtx.Rollback(ctx) //nolint:errcheck // read-only
 
-	w := newWhere()
-	f := spec.Filter
-	if f.Jurisdiction != "" {
-		if strings.Count(f.Jurisdiction, ".") == 1 {
-			w.add("street_code = @street", "street", f.Jurisdiction)
-		} else {
-			w.add("jpath <@ @root::ltree", "root", f.Jurisdiction)
-		}
+	q, ok := snapshotQueries[spec.Dataset]
+	if !ok {
+		return nil, fmt.Errorf("snapshot: no source query for dataset %q", spec.Dataset)
 	}
-	if f.ReportedFrom != nil {
-		w.add("reported_at >= @rfrom", "rfrom", *f.ReportedFrom)
+	w := q.filter(spec.Filter)
+	loc := spec.Location
+	if loc == nil {
+		loc = time.UTC
 	}
-	if f.ReportedTo != nil {
-		w.add("reported_at < @rto", "rto", *f.ReportedTo)
-	}
-	if f.Kind != "" {
-		w.add("kind = @kind", "kind", string(f.Kind))
-	}
-	if len(f.Sources) > 0 {
-		src := make([]string, len(f.Sources))
-		for i, s := range f.Sources {
-			src[i] = string(s)
-		}
-		w.add("source = ANY(@sources)", "sources", src)
-	}
-	rows, err := rtx.Query(ctx, `SELECT id, case_no, kind, major_code, minor_code, source, status, description, address, lat, lng,
-		jurisdiction_code, street_code, coalesce(community_code, ''), coalesce(handling_dept, ''), coalesce(reporter_name, ''),
-		coalesce(reporter_phone, ''), coalesce(citizen_id, ''), photo_urls, reported_at, registered_at, dispatched_at, deadline,
-		handled_at, closed_at, rework_count, defer_count, rating, coalesce(rating_comment, ''), coalesce(external_id, '')
-		FROM cases WHERE `+w.sql()+` ORDER BY reported_at, id`, w.args)
+	counts, err := countQuasi(ctx, rtx, q, w, loc.String(), spec.Profile.Coordinates)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: read cases: %w", err)
+		return nil, err
+	}
+	kanon, err := spec.Anonymizer.Plan(counts, spec.K)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := rtx.Query(ctx, `SELECT `+q.columns+` FROM `+q.from+` WHERE `+w.sql()+` ORDER BY `+q.order, w.args)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: read %s: %w", spec.Dataset, err)
 	}
 	defer rows.Close()
 
-	src := &snapshotSource{rows: rows, spec: spec, ndHash: sha256.New(), csvHash: sha256.New(), bomHash: sha256.New()}
+	src := &snapshotSource{rows: rows, scan: q.scan, spec: spec, ndHash: sha256.New(), csvHash: sha256.New(), bomHash: sha256.New()}
 	header := []byte(evaluationCSVHeader(spec.Anonymizer.Columns()) + "\n")
 	src.csvHash.Write(header)
 	src.bomHash.Write([]byte(evaluation.BOM))
 	src.bomHash.Write(header)
 	src.csvPos = int64(len(header))
-	loc := spec.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	if src.book, err = evaluation.NewWorkbook(spec.Anonymizer.Columns(), loc); err != nil {
+	if src.book, err = evaluation.NewDatasetWorkbook(spec.Dataset, spec.Anonymizer.Columns(), loc); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	defer src.book.Close() //nolint:errcheck // temporary files only
@@ -1088,7 +1071,7 @@ func (s *EvaluationStore) CreateSnapshot(ctx context.Context, spec *evaluation.S
 	defer os.Remove(pqFile.Name()) //nolint:errcheck // best effort
 	defer pqFile.Close()           //nolint:errcheck // read back below
 	pqBuf := bufio.NewWriterSize(pqFile, 64<<10)
-	src.pq = evaluation.NewParquetWriter(pqBuf, "cases", spec.Anonymizer.Columns())
+	src.pq = evaluation.NewParquetWriter(pqBuf, spec.Dataset, spec.Anonymizer.Columns())
 
 	var m *evaluation.Manifest
 	err = InTx(ctx, s.pool, func(tx pgx.Tx) error {
@@ -1096,7 +1079,7 @@ func (s *EvaluationStore) CreateSnapshot(ctx context.Context, spec *evaluation.S
 			return fmt.Errorf("snapshot: write rows: %w", err)
 		}
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("snapshot: read cases: %w", err)
+			return fmt.Errorf("snapshot: read %s: %w", spec.Dataset, err)
 		}
 		if len(src.checkpoints) > 0 {
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"eval_snapshot_checkpoints"},
@@ -1112,10 +1095,11 @@ func (s *EvaluationStore) CreateSnapshot(ctx context.Context, spec *evaluation.S
 			CSVBOM:        evaluation.Rendering{SHA256: hex.EncodeToString(src.bomHash.Sum(nil)), Bytes: src.csvPos + int64(len(evaluation.BOM))},
 			PolicyVersion: spec.PolicyVersion, RulesVersion: evaluation.RulesVersion,
 			CreatedBy: spec.CreatedBy, CreatedAt: spec.CreatedAt,
+			Organisation: spec.Org, KAnonymity: kanon,
 		}
 		// The dimension tables are read in the reader's transaction: the
 		// same picture of the catalogues as the rows.
-		tables, err := readDimensions(ctx, rtx, m.Columns, spec.Classes)
+		tables, err := readDimensions(ctx, rtx, m.Dataset, m.Columns, spec.Classes)
 		if err != nil {
 			return err
 		}
@@ -1135,6 +1119,7 @@ func (s *EvaluationStore) CreateSnapshot(ctx context.Context, spec *evaluation.S
 			about := [][2]string{{"snapshot", m.ID.String()}, {"dataset", m.Dataset}, {"rows", strconv.FormatInt(m.Rows, 10)},
 				{"policy version", m.PolicyVersion}, {"rules version", strconv.Itoa(m.RulesVersion)},
 				{"created by", m.CreatedBy}, {"created at (UTC)", m.CreatedAt.Format(time.RFC3339)},
+				{"organisation", orgLine(m.Organisation)}, {"k-anonymity", kanonLine(kanon)},
 				{"times", "timestamps are local time in " + loc.String() + ", truncated to the hour"},
 				{"dictionary", "the sheet dictionary describes every column of every sheet"}}
 			rend, err := writeWorkbook(ctx, tx, spec.ID, src.book, tables, about)
@@ -1152,7 +1137,7 @@ func (s *EvaluationStore) CreateSnapshot(ctx context.Context, spec *evaluation.S
 		if _, err := pqFile.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("snapshot: parquet: %w", err)
 		}
-		rend, err := writeFile(ctx, tx, spec.ID, evaluation.ParquetFile, bufio.NewReaderSize(pqFile, 64<<10))
+		rend, err := writeFile(ctx, tx, spec.ID, evaluation.ParquetFileOf(spec.Dataset), bufio.NewReaderSize(pqFile, 64<<10))
 		if err != nil {
 			return err
 		}
@@ -1160,12 +1145,12 @@ func (s *EvaluationStore) CreateSnapshot(ctx context.Context, spec *evaluation.S
 		filter, _ := json.Marshal(m.Filter)
 		profile, _ := json.Marshal(m.Profile)
 		columns, _ := json.Marshal(m.Columns)
-		files, _ := json.Marshal(manifestFiles{CSVBOM: m.CSVBOM, XLSX: m.XLSX, Parquet: m.Parquet, Tables: m.Tables})
+		files, _ := json.Marshal(manifestFiles{CSVBOM: m.CSVBOM, XLSX: m.XLSX, Parquet: m.Parquet, Tables: m.Tables, KAnonymity: m.KAnonymity})
 		_, err = tx.Exec(ctx, `INSERT INTO eval_snapshots (id, dataset, filter, profile, columns, row_count, ndjson_sha256,
-			ndjson_bytes, csv_sha256, csv_bytes, policy_version, rules_version, pseudonym_key, created_by, created_at, files)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			ndjson_bytes, csv_sha256, csv_bytes, policy_version, rules_version, pseudonym_key, created_by, created_at, files, organisation)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 			m.ID, m.Dataset, filter, profile, columns, m.Rows, m.NDJSON.SHA256, m.NDJSON.Bytes, m.CSV.SHA256, m.CSV.Bytes,
-			m.PolicyVersion, m.RulesVersion, spec.Key, m.CreatedBy, m.CreatedAt, files)
+			m.PolicyVersion, m.RulesVersion, spec.Key, m.CreatedBy, m.CreatedAt, files, m.Organisation)
 		if err != nil {
 			return fmt.Errorf("snapshot: write manifest: %w", err)
 		}
@@ -1184,11 +1169,33 @@ type manifestFiles struct {
 	XLSX    *evaluation.Rendering      `json:"xlsx,omitempty"`
 	Parquet *evaluation.Rendering      `json:"parquet,omitempty"`
 	Tables  []evaluation.TableManifest `json:"tables,omitempty"`
+	// KAnonymity: what was generalized (migration-free: files is jsonb).
+	KAnonymity *evaluation.KAnonymity `json:"kAnonymity,omitempty"`
+}
+
+func orgLine(o *evaluation.OrgRef) string {
+	if o == nil {
+		return "made by the district's own staff"
+	}
+	return fmt.Sprintf("%s (%s), contract %s, %s – %s", o.Name, o.Code, o.ContractNo,
+		o.ContractFrom.Format(time.RFC3339), o.ContractTo.Format(time.RFC3339))
+}
+
+func kanonLine(k *evaluation.KAnonymity) string {
+	if k.NotApplicable != "" {
+		return fmt.Sprintf("at least %d rows; no quasi-identifiers: %s", k.K, k.NotApplicable)
+	}
+	g := "nothing generalized"
+	if len(k.Generalized) > 0 {
+		g = "generalized " + strings.Join(k.Generalized, ", ")
+	}
+	return fmt.Sprintf("every combination of %s holds at least %d rows (smallest %d); %s",
+		strings.Join(k.QuasiIdentifiers, ", "), k.K, k.SmallestGroup, g)
 }
 
 // readDimensions reads the jurisdictions and departments and builds the
 // tables frozen with a snapshot.
-func readDimensions(ctx context.Context, db evalQuerier, cols []evaluation.Column, classes []cases.Class) ([]*evaluation.Table, error) {
+func readDimensions(ctx context.Context, db evalQuerier, dataset string, cols []evaluation.Column, classes []cases.Class) ([]*evaluation.Table, error) {
 	rows, err := db.Query(ctx, `SELECT code, level, coalesce(parent_code, ''), name_zh, name_en, coalesce(admin_code, ''), lat, lng,
 		area_km2 FROM jurisdictions ORDER BY code`)
 	if err != nil {
@@ -1214,7 +1221,7 @@ func readDimensions(ctx context.Context, db evalQuerier, cols []evaluation.Colum
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: read departments: %w", err)
 	}
-	return evaluation.DimensionTables(cols, js, ds, classes), nil
+	return evaluation.DimensionTables(dataset, cols, js, ds, classes), nil
 }
 
 // writeFile stores a file of a snapshot in FileChunk-sized chunks with one
@@ -1305,6 +1312,7 @@ func evaluationCSVHeader(cols []evaluation.Column) string {
 // both renderings and noting checkpoints as it goes.
 type snapshotSource struct {
 	rows            pgx.Rows
+	scan            func(pgx.Rows) (evaluation.Record, error)
 	spec            *evaluation.SnapshotSpec
 	seq             int64
 	ndPos, csvPos   int64
@@ -1322,25 +1330,26 @@ func (s *snapshotSource) Next() bool {
 	if !s.rows.Next() {
 		return false
 	}
-	var c evaluation.SourceCase
-	var rating *int16
-	err := s.rows.Scan(&c.ID, &c.CaseNo, &c.Kind, &c.MajorCode, &c.MinorCode, &c.Source, &c.Status, &c.Description, &c.Address,
-		&c.Lat, &c.Lng, &c.JurisdictionCode, &c.Street, &c.Community, &c.HandlingDept, &c.ReporterName, &c.ReporterPhone,
-		&c.CitizenID, &c.PhotoURLs, &c.ReportedAt, &c.RegisteredAt, &c.DispatchedAt, &c.Deadline, &c.HandledAt, &c.ClosedAt,
-		&c.ReworkCount, &c.DeferCount, &rating, &c.RatingComment, &c.ExternalID)
-	if err != nil {
-		s.err = err
-		return false
-	}
-	if rating != nil {
-		r := int(*rating)
-		c.Rating = &r
+	var rec evaluation.Record
+	for {
+		var err error
+		if rec, err = s.scan(s.rows); err != nil {
+			s.err = err
+			return false
+		}
+		if !s.spec.Anonymizer.Suppressed(rec) {
+			break
+		}
+		// Withheld for k-anonymity (counted in the manifest).
+		if !s.rows.Next() {
+			return false
+		}
 	}
 	s.seq++
 	if (s.seq-1)%snapshotCheckpointEvery == 0 {
 		s.checkpoints = append(s.checkpoints, []any{s.spec.ID, s.seq, s.ndPos, s.csvPos})
 	}
-	s.nd, s.csv = s.spec.Anonymizer.Render(&c, s.nd[:0], s.csv[:0])
+	s.nd, s.csv = s.spec.Anonymizer.Render(rec, s.nd[:0], s.csv[:0])
 	s.ndHash.Write(s.nd)
 	s.ndHash.Write([]byte{'\n'})
 	s.csvHash.Write(s.csv)
@@ -1371,7 +1380,7 @@ func (s *snapshotSource) Err() error {
 }
 
 const manifestColumns = `id, dataset, filter, profile, columns, row_count, ndjson_sha256, ndjson_bytes, csv_sha256, csv_bytes,
-	policy_version, rules_version, created_by, created_at, files`
+	policy_version, rules_version, created_by, created_at, files, organisation`
 
 func scanManifest(row pgx.Row) (*evaluation.Manifest, error) {
 	var (
@@ -1379,11 +1388,11 @@ func scanManifest(row pgx.Row) (*evaluation.Manifest, error) {
 		files manifestFiles
 	)
 	err := row.Scan(&m.ID, &m.Dataset, &m.Filter, &m.Profile, &m.Columns, &m.Rows, &m.NDJSON.SHA256, &m.NDJSON.Bytes,
-		&m.CSV.SHA256, &m.CSV.Bytes, &m.PolicyVersion, &m.RulesVersion, &m.CreatedBy, &m.CreatedAt, &files)
+		&m.CSV.SHA256, &m.CSV.Bytes, &m.PolicyVersion, &m.RulesVersion, &m.CreatedBy, &m.CreatedAt, &files, &m.Organisation)
 	if err != nil {
 		return nil, err
 	}
-	m.CSVBOM, m.XLSX, m.Parquet, m.Tables = files.CSVBOM, files.XLSX, files.Parquet, files.Tables
+	m.CSVBOM, m.XLSX, m.Parquet, m.Tables, m.KAnonymity = files.CSVBOM, files.XLSX, files.Parquet, files.Tables, files.KAnonymity
 	m.CreatedAt = m.CreatedAt.UTC()
 	return &m, nil
 }
@@ -1401,8 +1410,9 @@ func (s *EvaluationStore) Snapshot(ctx context.Context, id uuid.UUID) (*evaluati
 }
 
 // Snapshots implements evaluation.Store.
-func (s *EvaluationStore) Snapshots(ctx context.Context, limit int) ([]*evaluation.Manifest, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+manifestColumns+` FROM eval_snapshots ORDER BY created_at DESC, id LIMIT $1`, limit)
+func (s *EvaluationStore) Snapshots(ctx context.Context, limit int, org string) ([]*evaluation.Manifest, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+manifestColumns+` FROM eval_snapshots
+		WHERE $2 = '' OR organisation->>'code' = $2 ORDER BY created_at DESC, id LIMIT $1`, limit, org)
 	if err != nil {
 		return nil, fmt.Errorf("list snapshots: %w", err)
 	}

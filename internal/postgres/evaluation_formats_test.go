@@ -62,7 +62,7 @@ func cellEquals(t *testing.T, typ string, cell, nd any) bool {
 func TestEvaluationSnapshotFormats(t *testing.T) {
 	pool := setup(t)
 	f := newEvalFixture(t, pool)
-	svc := newEvalService(t, pool, &evalClock{now: evalNow})
+	svc := newEvalService(t, pool, &evalClock{now: evalNow}, renderingOnly)
 	ctx := evaluatorCtx()
 	m, err := svc.CreateSnapshot(ctx, "cases", evaluation.SnapshotFilter{Jurisdiction: f.street}, evaluation.Profile{})
 	if err != nil {
@@ -216,7 +216,7 @@ func readParquet(t *testing.T, data []byte) parquetDump {
 func TestEvaluationSnapshotParquet(t *testing.T) {
 	pool := setup(t)
 	f := newEvalFixture(t, pool)
-	svc := newEvalService(t, pool, &evalClock{now: evalNow})
+	svc := newEvalService(t, pool, &evalClock{now: evalNow}, renderingOnly)
 	ctx := evaluatorCtx()
 	m, err := svc.CreateSnapshot(ctx, "cases", evaluation.SnapshotFilter{Jurisdiction: f.street}, evaluation.Profile{KeepText: true, Coordinates: true})
 	if err != nil {
@@ -302,7 +302,7 @@ func TestEvaluationSnapshotFormatsHTTP(t *testing.T) {
 	pool := setup(t)
 	f := newEvalFixture(t, pool)
 	rec := &recordingAuditor{}
-	svc := newEvalService(t, pool, &evalClock{now: evalNow}, func(c *evaluation.Config) { c.Auditor = rec })
+	svc := newEvalService(t, pool, &evalClock{now: evalNow}, renderingOnly, func(c *evaluation.Config) { c.Auditor = rec })
 	ctx := evaluatorCtx()
 	m, err := svc.CreateSnapshot(ctx, "cases", evaluation.SnapshotFilter{Jurisdiction: f.street}, evaluation.Profile{})
 	if err != nil {

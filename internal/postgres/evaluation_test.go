@@ -300,6 +300,11 @@ func newEvalService(t testing.TB, pool *pgxpool.Pool, clk *evalClock, mod ...fun
 	if err != nil {
 		t.Fatalf("new service: %v", err)
 	}
+	if _, err := svc.RegisterOrganisation(context.Background(), evaluation.Organisation{Code: testOrg, Name: "测试评估机构",
+		ContractNo: "TEST-2025", From: time.Date(2025, 1, 1, 0, 0, 0, 0, shanghai), To: time.Date(2026, 1, 1, 0, 0, 0, 0, shanghai),
+		Datasets: evaluation.SnapshotDatasets(), Jurisdictions: []string{"hailing"}}); err != nil {
+		t.Fatalf("register the test organisation: %v", err)
+	}
 	// Bring the rollups to this clock (rebuilding them if an earlier test
 	// left them at another horizon).
 	if _, err := svc.Refresh(context.Background()); err != nil {
@@ -312,9 +317,13 @@ func staffCtx() context.Context {
 	return as(context.Background(), "urban-management", "officer")
 }
 
+// testOrg is the evaluation organisation newEvalService registers: its
+// contract covers every dataset of the district through 2025.
+const testOrg = "test-assessors"
+
 func evaluatorCtx() context.Context {
 	return access.WithPrincipal(context.Background(), &access.Principal{Kind: access.KindService, Subject: "eval-team-1",
-		Roles: []string{access.RoleEvaluator}, Jurisdiction: "hailing"})
+		Org: testOrg, Roles: []string{access.RoleEvaluator}, Jurisdiction: "hailing"})
 }
 
 // want is an expected figure: value nil means undefined.
@@ -1257,10 +1266,15 @@ func exportBytes(t *testing.T, ctx context.Context, svc *evaluation.Service, id 
 
 func sha(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
+// renderingOnly lowers the k-anonymity threshold to 1 for the tests that
+// check how each column of the hand-built cases (a dozen rows, nearly all
+// unique) is rendered; TestSnapshotKAnonymity tests the threshold itself.
+func renderingOnly(c *evaluation.Config) { c.SnapshotK = 1 }
+
 func TestEvaluationSnapshotAnonymised(t *testing.T) {
 	pool := setup(t)
 	f := newEvalFixture(t, pool)
-	svc := newEvalService(t, pool, &evalClock{now: evalNow})
+	svc := newEvalService(t, pool, &evalClock{now: evalNow}, renderingOnly)
 	ctx := evaluatorCtx()
 	filter := evaluation.SnapshotFilter{Jurisdiction: f.street}
 
@@ -1268,7 +1282,7 @@ func TestEvaluationSnapshotAnonymised(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create snapshot: %v", err)
 	}
-	if m.Rows != int64(len(evalCases)) || m.CreatedBy != "eval-team-1" || !strings.HasPrefix(m.PolicyVersion, "sha256:") {
+	if m.Rows != int64(len(evalCases)) || m.CreatedBy != "eval-team-1@org:"+testOrg || !strings.HasPrefix(m.PolicyVersion, "sha256:") {
 		t.Fatalf("manifest: %+v", m)
 	}
 	nd := exportBytes(t, ctx, svc, m.ID, evaluation.FormatNDJSON, 0)
@@ -1529,7 +1543,7 @@ func withPrincipal(next http.Handler) http.Handler {
 		ctx := r.Context()
 		switch r.Header.Get("X-Test-Role") {
 		case "evaluator":
-			ctx = access.WithPrincipal(ctx, &access.Principal{Kind: access.KindService, Subject: "eval-http", Roles: []string{access.RoleEvaluator}, Jurisdiction: "hailing"})
+			ctx = access.WithPrincipal(ctx, &access.Principal{Kind: access.KindService, Subject: "eval-http", Org: testOrg, Roles: []string{access.RoleEvaluator}, Jurisdiction: "hailing"})
 		case "staff":
 			ctx = access.WithPrincipal(ctx, &access.Principal{Kind: access.KindUser, Subject: "u1", Dept: "urban-management", Roles: []string{access.RoleOfficer}, Jurisdiction: "hailing"})
 		}

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
@@ -132,11 +133,11 @@ func TestWatchFilterUnknownJurisdiction(t *testing.T) {
 	pool := setup(t)
 	ctx := as(context.Background(), "urban-management", "officer")
 	// The feed is never reached: the filter is checked first.
-	_, err := newService(pool, commandCentre(), nil).Watch(ctx, nil, cases.Filter{Jurisdiction: "hailing.nowhere"})
+	_, err := newService(pool, commandCentre(), nil).Watch(ctx, nil, cases.Filter{Jurisdiction: "hailing.nowhere"}, time.Time{})
 	if e, ok := apperr.As(err); !ok || e.Code != apperr.BadUserInput || e.Field != "filter.jurisdiction" {
 		t.Errorf("cases: err %v, want BAD_USER_INPUT on filter.jurisdiction", err)
 	}
-	_, err = violService(pool, violOfficer(), nil, nil).Watch(ctx, nil, violation.Filter{Jurisdiction: "hailing.nowhere"})
+	_, err = violService(pool, violOfficer(), nil, nil).Watch(ctx, nil, violation.Filter{Jurisdiction: "hailing.nowhere"}, time.Time{})
 	if e, ok := apperr.As(err); !ok || e.Code != apperr.BadUserInput || e.Field != "filter.jurisdiction" {
 		t.Errorf("violations: err %v, want BAD_USER_INPUT on filter.jurisdiction", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // keysetQuery is one page of a list ordered by (key, id): the rows after the
@@ -28,7 +27,7 @@ type keysetQuery struct {
 }
 
 // keysetPage runs q with the conditions in w and scans the rows.
-func keysetPage[T any](ctx context.Context, pool *pgxpool.Pool, what string, w *where, q keysetQuery,
+func keysetPage[T any](ctx context.Context, pool DB, what string, w *where, q keysetQuery,
 	scan func(pgx.Row) (T, error)) ([]T, bool, error) {
 	dir, op := "ASC", ">"
 	if q.desc {
@@ -60,7 +59,7 @@ func timeKey(t time.Time) any {
 }
 
 // countRows counts the rows of from that match w.
-func countRows(ctx context.Context, pool *pgxpool.Pool, what, from string, w *where) (int, error) {
+func countRows(ctx context.Context, pool DB, what, from string, w *where) (int, error) {
 	var n int
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+from+" WHERE "+w.sql(), w.args).Scan(&n); err != nil {
 		return 0, translate(fmt.Errorf("count %s: %w", what, err))

@@ -12,7 +12,6 @@ import (
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // nestedTable describes how to list a dataset's rows under parents: one
@@ -98,7 +97,7 @@ func (t nestedTable) groups(parent links.Parent, keys []string) ([]parentGroup, 
 // listNested returns, per parent key, the first rows within scope and, when
 // withCount is set, how many rows each parent has in all (a window count in
 // the same statement, so a nested totalCount costs no statement of its own).
-func listNested[T any](ctx context.Context, pool *pgxpool.Pool, t nestedTable, parent links.Parent, keys []string,
+func listNested[T any](ctx context.Context, pool DB, t nestedTable, parent links.Parent, keys []string,
 	scope access.RowScope, first int, withCount bool, scan func(pgx.Row) (T, error)) (map[string][]T, map[string]int, error) {
 	out := make(map[string][]T, len(keys))
 	counts := make(map[string]int, len(keys))
@@ -155,7 +154,7 @@ func listNested[T any](ctx context.Context, pool *pgxpool.Pool, t nestedTable, p
 }
 
 // countNested returns, per parent key, how many rows within scope it has.
-func countNested(ctx context.Context, pool *pgxpool.Pool, t nestedTable, parent links.Parent, keys []string,
+func countNested(ctx context.Context, pool DB, t nestedTable, parent links.Parent, keys []string,
 	scope access.RowScope) (map[string]int, error) {
 	out := make(map[string]int, len(keys))
 	if len(keys) == 0 {

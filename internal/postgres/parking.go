@@ -12,18 +12,17 @@ import (
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // ParkingStore keeps parking lots and their availability history in
 // PostgreSQL. It implements parking.Store, and the lot capacities and
 // history the live counters (internal/availability) need.
 type ParkingStore struct {
-	pool *pgxpool.Pool
+	pool DB
 }
 
 // NewParkingStore returns a parking store on pool.
-func NewParkingStore(pool *pgxpool.Pool) *ParkingStore { return &ParkingStore{pool: pool} }
+func NewParkingStore(pool DB) *ParkingStore { return &ParkingStore{pool: pool} }
 
 var _ parking.Store = (*ParkingStore)(nil)
 
@@ -542,7 +541,7 @@ func (s *ParkingStore) InsertLots(ctx context.Context, lots []parking.Lot) (int6
 // SeedParkingDemo loads parking.DemoN(seed, grids, n) lots placed on the
 // database's grids and returns how many it wrote. The jurisdictions and
 // departments must be there already.
-func SeedParkingDemo(ctx context.Context, pool *pgxpool.Pool, seed int64, n int) (int64, error) {
+func SeedParkingDemo(ctx context.Context, pool DB, seed int64, n int) (int64, error) {
 	s := NewParkingStore(pool)
 	grids, err := s.Grids(ctx)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -84,11 +85,36 @@ func parkingSchema(tb testing.TB) *pgxpool.Pool {
 	return pool
 }
 
+// grids returns the seeded directory's grids: those under a street or
+// town that has its office among the departments. Other tests of the
+// package add streets of their own (with grids but no office), on which
+// the demo generator would name owner departments that do not exist.
 func grids(tb testing.TB, pool *pgxpool.Pool) []parking.Grid {
 	tb.Helper()
-	g, err := postgres.NewParkingStore(pool).Grids(context.Background())
-	if err != nil || len(g) == 0 {
-		tb.Fatalf("grids: %d %v", len(g), err)
+	ctx := context.Background()
+	all, err := postgres.NewParkingStore(pool).Grids(ctx)
+	if err != nil || len(all) == 0 {
+		tb.Fatalf("grids: %d %v", len(all), err)
+	}
+	rows, err := pool.Query(ctx, `SELECT jurisdiction_code FROM departments WHERE kind IN ('STREET', 'TOWN')`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	offices, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var g []parking.Grid
+	for _, gr := range all {
+		for _, o := range offices {
+			if strings.HasPrefix(gr.Code, o+".") {
+				g = append(g, gr)
+				break
+			}
+		}
+	}
+	if len(g) == 0 {
+		tb.Fatal("no grid under a street or town office")
 	}
 	return g
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // PropertyStore keeps compounds, permits, inspectors and inspection rounds
@@ -23,11 +22,11 @@ import (
 // Its Permits method applies no field-level rule: the violations service,
 // which decides on its own "permit" group, may call it directly.
 type PropertyStore struct {
-	pool *pgxpool.Pool
+	pool DB
 }
 
 // NewPropertyStore returns a property store on pool.
-func NewPropertyStore(pool *pgxpool.Pool) *PropertyStore { return &PropertyStore{pool: pool} }
+func NewPropertyStore(pool DB) *PropertyStore { return &PropertyStore{pool: pool} }
 
 var _ property.Store = (*PropertyStore)(nil)
 
@@ -611,7 +610,7 @@ var ErrPropertiesSeeded = errors.New("the property tables already hold data")
 // The same seed, calendar and jurisdiction tree give identical rows (ids
 // included). The jurisdictions and the housing and planning departments
 // must exist; ErrPropertiesSeeded when the tables already hold data.
-func SeedDemo(ctx context.Context, pool *pgxpool.Pool, seed int64, cal property.WorkingDays) error {
+func SeedDemo(ctx context.Context, pool DB, seed int64, cal property.WorkingDays) error {
 	return InTx(ctx, pool, func(tx pgx.Tx) error {
 		// Concurrent seeders queue here; the second then finds the data.
 		if _, err := tx.Exec(ctx, `LOCK TABLE properties, inspectors, inspection_rounds IN SHARE ROW EXCLUSIVE MODE`); err != nil {

@@ -12,20 +12,19 @@ import (
 	"github.com/fengcheng/datahub/internal/sharing"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // SharingStore keeps data-sharing requests and, in the same transactions,
 // the Casbin lines of the grants they stand for. It implements
 // sharing.Store.
 type SharingStore struct {
-	pool   *pgxpool.Pool
+	pool   DB
 	policy *casbinpg.Adapter
 }
 
 // NewSharingStore returns a request store on pool writing grant lines
 // through policy (on the same database).
-func NewSharingStore(pool *pgxpool.Pool, policy *casbinpg.Adapter) *SharingStore {
+func NewSharingStore(pool DB, policy *casbinpg.Adapter) *SharingStore {
 	return &SharingStore{pool: pool, policy: policy}
 }
 

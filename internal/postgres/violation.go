@@ -15,17 +15,16 @@ import (
 	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // ViolationStore keeps violations in PostgreSQL. It implements
 // violation.Store.
 type ViolationStore struct {
-	pool *pgxpool.Pool
+	pool DB
 }
 
 // NewViolationStore returns a violation store on pool.
-func NewViolationStore(pool *pgxpool.Pool) *ViolationStore { return &ViolationStore{pool: pool} }
+func NewViolationStore(pool DB) *ViolationStore { return &ViolationStore{pool: pool} }
 
 var _ violation.Store = (*ViolationStore)(nil)
 
@@ -430,7 +429,7 @@ type DemoStats struct {
 //
 // It refuses a database that already holds the demo rows
 // (ErrViolationsSeeded) and one without jurisdictions.
-func SeedViolationsDemo(ctx context.Context, pool *pgxpool.Pool, seed int64, now time.Time, cal violation.Calendar) (DemoStats, error) {
+func SeedViolationsDemo(ctx context.Context, pool DB, seed int64, now time.Time, cal violation.Calendar) (DemoStats, error) {
 	if cal == nil {
 		return DemoStats{}, errors.New("seed violations: a calendar is required")
 	}

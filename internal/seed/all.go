@@ -69,6 +69,9 @@ func All(ctx context.Context, pool *pgxpool.Pool, opts Options, progress func(st
 	if out.Violations, err = postgres.SeedViolationsDemo(ctx, pool, opts.Seed, now, cal); err != nil {
 		return out, fmt.Errorf("seed violations: %w", err)
 	}
+	if err := postgres.SeedEvaluationOrgDemo(ctx, pool, now); err != nil {
+		return out, err
+	}
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM cases WHERE property_id IS NOT NULL").Scan(&out.LinkedCases); err != nil {
 		return out, fmt.Errorf("count linked cases: %w", err)
 	}

@@ -635,7 +635,7 @@ func checkRequests(t *testing.T, pool *pgxpool.Pool) {
 		"deferred cases whose deadline is not past the one asked against": `SELECT count(*) FROM case_requests r JOIN cases c ON c.id = r.case_id
 			WHERE r.kind = 'DEFER' AND c.rework_count = 0 AND c.defer_count = 1 AND c.deadline <= r.case_deadline`,
 		"handled cases without a first handling": `SELECT count(*) FROM cases WHERE handled_at IS NOT NULL AND first_handled_at IS NULL`,
-		"first handling after the last": `SELECT count(*) FROM cases WHERE first_handled_at > handled_at`,
+		"first handling after the last":          `SELECT count(*) FROM cases WHERE first_handled_at > handled_at`,
 		"return counts unlike the RETURN events": `SELECT count(*) FROM cases c WHERE c.return_count <>
 			(SELECT count(*) FROM case_events e WHERE e.case_id = c.id AND e.action = 'RETURN')`,
 	} {

@@ -33,8 +33,8 @@ func corsHeaders(patterns []string, next http.Handler) http.Handler {
 		AllowOriginFunc: func(origin string) bool { return originAllowed(patterns, origin) },
 		AllowedMethods:  []string{http.MethodGet, http.MethodPost, http.MethodHead},
 		AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", "X-API-Key", "X-Citizen-ID", "X-Request-ID",
-			"Range", "traceparent", "tracestate", "apollographql-client-name", "apollographql-client-version"},
-		ExposedHeaders: []string{"X-Request-ID", "Retry-After", "Content-Range", "Accept-Ranges"},
+			"Range", "traceparent", "tracestate", "apollographql-client-name", "apollographql-client-version", LSNHeader},
+		ExposedHeaders: []string{"X-Request-ID", "Retry-After", "Content-Range", "Accept-Ranges", LSNHeader},
 		MaxAge:         600,
 	}).Handler(next)
 }

@@ -24,7 +24,7 @@ import (
 // never changes under its hash, so each instance keeps the ones it has
 // seen in a local LRU and asks Redis only once.
 type PersistedOperations struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 	local  *lru.LRU[string]
 	// known caches hashes found on the allow-list.
@@ -36,7 +36,7 @@ type PersistedOperations struct {
 const APQTTL = 7 * 24 * time.Hour
 
 // NewPersistedOperations keeps its keys under prefix.
-func NewPersistedOperations(rdb *redis.Client, prefix string) *PersistedOperations {
+func NewPersistedOperations(rdb redis.UniversalClient, prefix string) *PersistedOperations {
 	return &PersistedOperations{rdb: rdb, prefix: prefix, local: lru.New[string](2000), known: lru.New[bool](2000)}
 }
 

@@ -31,7 +31,7 @@ type Deps struct {
 	Config config.Config
 	Logger *slog.Logger
 	Pool   *pgxpool.Pool
-	Redis  *redis.Client
+	Redis  redis.UniversalClient
 	Auth   Authenticator
 	// WSAuth authenticates a WebSocket connection_init payload.
 	WSAuth func(ctx context.Context, payload map[string]any) (*access.Principal, error)
@@ -73,6 +73,9 @@ type Deps struct {
 	// caller's traceparent), each GraphQL operation and each resolver.
 	// Unset, no instrument is installed.
 	Tracing trace.TracerProvider
+	// Replicas, when set, serves queries from database replicas (see
+	// ReadRouter and LSNHeader).
+	Replicas ReadRouter
 }
 
 // smallDocuments caches parsed documents of ordinary size only: a parsed
@@ -110,6 +113,10 @@ func Handler(d Deps) http.Handler {
 		gql.Use(telemetry.NewGraphQL(d.Tracing))
 	}
 	gql.AroundOperations(guard.aroundOperation)
+	if d.Replicas != nil {
+		// Before the fast path, which answers queries itself.
+		gql.AroundOperations(readRouting(d.Replicas, log))
+	}
 	if d.FastPath != nil {
 		gql.AroundOperations(d.FastPath)
 	}
@@ -147,7 +154,11 @@ func Handler(d Deps) http.Handler {
 			guard.handle(gql, w, r)
 			return
 		}
-		codedErrors(gql).ServeHTTP(w, r.WithContext(d.RequestScope(r.Context())))
+		r = r.WithContext(d.RequestScope(r.Context()))
+		if d.Replicas != nil {
+			r = withLSN(r, w)
+		}
+		codedErrors(gql).ServeHTTP(w, r)
 	})
 	operations := refuseBatches(scoped)
 
@@ -221,7 +232,7 @@ func auditBarrier(flush func(ctx context.Context) error, present graphql.ErrorPr
 // instance shares the one Redis, so taking instances out of rotation for it
 // would turn a degraded service into an outage. A Redis outage is reported
 // as {"status":"degraded","degraded":["redis"]} with 200.
-func readiness(pool *pgxpool.Pool, rdb *redis.Client) http.Handler {
+func readiness(pool *pgxpool.Pool, rdb redis.UniversalClient) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()

@@ -32,18 +32,19 @@ func HTTP(tp trace.TracerProvider, h http.Handler) http.Handler {
 }
 
 // Postgres returns a pgx tracer that records each statement (its text,
-// never its arguments) as a span under the request's span.
+// never its arguments) as a span under the request's span, with the server
+// it went to (the primary or a replica).
 func Postgres(tp trace.TracerProvider) pgx.QueryTracer {
 	return otelpgx.NewTracer(
 		otelpgx.WithTracerProvider(childOnly{tp: tp}),
 		otelpgx.WithMeterProvider(noop.NewMeterProvider()),
-		otelpgx.WithDisableConnectionDetailsInAttributes(),
 	)
 }
 
-// Redis adds a hook to rdb that records each command (its name, never its
-// keys or values) as a span under the request's span.
-func Redis(tp trace.TracerProvider, rdb *redis.Client) error {
+// Redis adds a hook to rdb (one server, a Sentinel-managed primary, or each
+// node of a cluster) that records each command (its name, never its keys
+// or values) as a span under the request's span.
+func Redis(tp trace.TracerProvider, rdb redis.UniversalClient) error {
 	if err := redisotel.InstrumentTracing(rdb,
 		redisotel.WithTracerProvider(childOnly{tp: tp}),
 		redisotel.WithDBStatement(false),

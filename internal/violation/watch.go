@@ -31,7 +31,7 @@ func (f Filter) Matches(v *Violation, now time.Time) bool {
 
 // Watch streams the violations visible to the caller that change and
 // match f, each read again with the caller's scope and audited.
-func (s *Service) Watch(ctx context.Context, changes feed.Changes, f Filter) (<-chan *Violation, error) {
+func (s *Service) Watch(ctx context.Context, changes feed.Changes, f Filter, since time.Time) (<-chan *Violation, error) {
 	d, err := s.Decide(ctx)
 	if err != nil {
 		return nil, err
@@ -42,7 +42,7 @@ func (s *Service) Watch(ctx context.Context, changes feed.Changes, f Filter) (<-
 	if err := s.validateFilter(ctx, d, &f, ""); err != nil {
 		return nil, err
 	}
-	in, stop, err := changes.Changes(ctx, Dataset, d.Rows)
+	in, stop, err := changes.Changes(ctx, Dataset, d.Rows, since)
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,8 @@ type Redis struct {
 	Port int
 	dir  string
 	cmd  *exec.Cmd
+	// args are extra arguments, e.g. --replicaof.
+	args []string
 }
 
 // StartRedis starts a redis-server on a free port, stopped at cleanup. It
@@ -74,8 +76,8 @@ func (s *Redis) Start() {
 	if s.cmd != nil {
 		return
 	}
-	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--daemonize", "no", "--loglevel", "warning")
+	s.cmd = exec.Command("redis-server", append([]string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--daemonize", "no", "--loglevel", "warning"}, s.args...)...)
 	if err := s.cmd.Start(); err != nil {
 		s.tb.Fatalf("start redis-server: %v", err)
 	}
@@ -261,4 +263,40 @@ func (p *Postgres) signal(sig syscall.Signal) {
 		<-p.done
 	}
 	p.cmd = nil
+}
+
+// StartReplica makes a streaming replica of primary with pg_basebackup
+// (which copies the primary's data and writes the standby settings) in a
+// fresh folder and starts it on a free port, stopped and removed at
+// cleanup. It skips the test if pg_basebackup is not installed.
+func StartReplica(tb testing.TB, primary *Postgres) *Postgres {
+	tb.Helper()
+	if _, err := os.Stat(filepath.Join(primary.bin, "pg_basebackup")); err != nil {
+		tb.Skipf("pg_basebackup is not installed beside %s: skipping a replica test", primary.bin)
+	}
+	base, err := os.MkdirTemp("", "datahub-pg-replica-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = os.RemoveAll(base) })
+	p := &Postgres{tb: tb, Port: freePort(tb), bin: primary.bin, dir: filepath.Join(base, "data"), cred: primary.cred}
+	if err := os.Mkdir(p.dir, 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	if p.cred != nil {
+		if err := os.Chmod(base, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.Chown(p.dir, int(p.cred.Uid), int(p.cred.Gid)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	backup := p.command(filepath.Join(p.bin, "pg_basebackup"), "-h", "127.0.0.1", "-p", strconv.Itoa(primary.Port),
+		"-U", "postgres", "-D", p.dir, "--write-recovery-conf", "--wal-method=stream", "--checkpoint=fast", "--no-sync")
+	if out, err := backup.CombinedOutput(); err != nil {
+		tb.Fatalf("pg_basebackup: %v\n%s", err, out)
+	}
+	p.Start()
+	tb.Cleanup(p.Stop)
+	return p
 }
