@@ -17,6 +17,8 @@ import (
 	"github.com/fengcheng/datahub/internal/config"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/seed"
+	"github.com/fengcheng/datahub/internal/telemetry"
+	"go.opentelemetry.io/otel"
 )
 
 // loadConfig reads the environment and applies flag overrides. A command
@@ -53,7 +55,27 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	log := m.logger(cfg.LogLevel)
 	setGCDefaults(m.Getenv)
-	a, err := app.New(ctx, cfg, log, app.Options{})
+	var opts app.Options
+	tp, err := telemetry.Setup(ctx, m.Getenv)
+	if err != nil {
+		return err
+	}
+	if tp != nil {
+		// The SDK reports export failures through otel's one global
+		// handler; the hub's log is the place for them.
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("opentelemetry", "err", err) }))
+		opts.TracerProvider = tp
+		defer func() {
+			// After the app has closed: the last requests' spans go out.
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				log.Warn("flush traces at shutdown", "err", err)
+			}
+		}()
+		log.Info("tracing on", "exporter", "otlp")
+	}
+	a, err := app.New(ctx, cfg, log, opts)
 	if err != nil {
 		return err
 	}

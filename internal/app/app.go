@@ -39,10 +39,12 @@ import (
 	"github.com/fengcheng/datahub/internal/redisclient"
 	"github.com/fengcheng/datahub/internal/server"
 	"github.com/fengcheng/datahub/internal/sharing"
+	"github.com/fengcheng/datahub/internal/telemetry"
 	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/fengcheng/datahub/policies"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // App is a running hub's parts.
@@ -84,6 +86,10 @@ type Options struct {
 	// in the services and fields in the GraphQL directive). Tests use it to
 	// plant a leak on purpose and prove the leak tests catch it.
 	WrapDecider func(Decider) Decider
+	// TracerProvider, when set, turns on OpenTelemetry tracing: HTTP
+	// requests, GraphQL operations and resolvers, SQL statements and
+	// Redis commands (see internal/telemetry). Nil: no tracing at all.
+	TracerProvider trace.TracerProvider
 }
 
 // Decider answers what the caller may do with a dataset.
@@ -103,6 +109,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	pc := opts.Tracer
 	pc.Statements = &a.statements
 	pc.URL, pc.MaxConns, pc.StatementTimeout = cfg.DatabaseURL, cfg.DBMaxConns, cfg.DBStmtTimeout
+	if opts.TracerProvider != nil {
+		pc.Spans = telemetry.Postgres(opts.TracerProvider)
+	}
 	pool, err := postgres.Open(ctx, pc)
 	if err != nil {
 		return nil, err
@@ -130,6 +139,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	a.closers = append(a.closers, func() { _ = a.Redis.Close() })
+	if opts.TracerProvider != nil {
+		if err := telemetry.Redis(opts.TracerProvider, a.Redis); err != nil {
+			return nil, err
+		}
+	}
 	if err := a.Redis.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("connect redis: %w", err)
 	}
@@ -279,6 +293,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		FastPath:      fastPath,
 		Persisted:     server.NewPersistedOperations(a.Redis, cfg.RedisPrefix),
 		PersistedOnly: cfg.PersistedOnly,
+		Tracing:       opts.TracerProvider,
 	}
 	if a.Replicas != nil {
 		deps.Replicas = replicaRoutes{a.Replicas}

@@ -53,8 +53,9 @@ func newHub(t testing.TB) *hub {
 	return newHubEnv(t, nil)
 }
 
-// newHubEnv is newHub with extra environment settings.
-func newHubEnv(t testing.TB, extra map[string]string) *hub {
+// newHubEnv is newHub with extra environment settings; adjust, when given,
+// changes the options (each test's own tracer provider, say).
+func newHubEnv(t testing.TB, extra map[string]string, adjust ...func(*app.Options)) *hub {
 	t.Helper()
 	ctx := context.Background()
 	var seedErr error
@@ -85,9 +86,13 @@ func newHubEnv(t testing.TB, extra map[string]string) *hub {
 		t.Fatal(err)
 	}
 	rec := &stmtRecorder{}
-	a, err := app.New(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), app.Options{
+	opts := app.Options{
 		Now: func() time.Time { return seedNow }, Tracer: postgres.PoolConfig{Tracer: rec},
-	})
+	}
+	for _, f := range adjust {
+		f(&opts)
+	}
+	a, err := app.New(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), opts)
 	if err != nil {
 		t.Fatalf("app: %v", err)
 	}

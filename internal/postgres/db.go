@@ -29,6 +29,9 @@ type PoolConfig struct {
 	Tracer pgx.QueryTracer
 	// Statements, when set, counts every statement (metrics use it).
 	Statements *StatementCounter
+	// Spans, when set, records statements as OpenTelemetry spans
+	// (telemetry.Postgres); unset, tracing costs nothing.
+	Spans pgx.QueryTracer
 }
 
 // Defaults for PoolConfig.
@@ -89,19 +92,34 @@ func NewPool(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 	pc.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint((2 * timeout).Milliseconds())
 	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	pc.ConnConfig.RuntimeParams["application_name"] = "datahub"
-	switch {
-	case cfg.Tracer != nil && cfg.Statements != nil:
-		pc.ConnConfig.Tracer = multitracer.New(cfg.Tracer, cfg.Statements)
-	case cfg.Tracer != nil:
-		pc.ConnConfig.Tracer = cfg.Tracer
-	case cfg.Statements != nil:
-		pc.ConnConfig.Tracer = cfg.Statements
-	}
+	pc.ConnConfig.Tracer = cfg.tracer()
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("connect database: %w", err)
 	}
 	return pool, nil
+}
+
+// tracer combines the configured tracers; a single one is used as is, with
+// no multitracer between it and the pool.
+func (cfg PoolConfig) tracer() pgx.QueryTracer {
+	var ts []pgx.QueryTracer
+	if cfg.Tracer != nil {
+		ts = append(ts, cfg.Tracer)
+	}
+	if cfg.Statements != nil {
+		ts = append(ts, cfg.Statements)
+	}
+	if cfg.Spans != nil {
+		ts = append(ts, cfg.Spans)
+	}
+	switch len(ts) {
+	case 0:
+		return nil
+	case 1:
+		return ts[0]
+	}
+	return multitracer.New(ts...)
 }
 
 func orDefault(v, def int32) int32 {

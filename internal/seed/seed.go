@@ -313,22 +313,11 @@ func run(ctx context.Context, pool *pgxpool.Pool, opts Options, progress func(st
 	}
 	// Approved deferral and backlog requests, kept from the events' replay:
 	// a few per hundred cases.
-	err = stage(StageRequests, func() (int, error) {
-		progress(StageRequests, 0, len(approvals))
-		defer progress(StageRequests, len(approvals), len(approvals))
-		i := 0
-		n, err := copyRows(ctx, tx, "case_requests", requestColumns, func(w *binWriter) bool {
-			if i == len(approvals) {
-				return false
-			}
-			writeRequests(w, approvals[i].caseID, approvals[i].requests)
-			i++
-			return true
-		})
-		st.Requests = int(n)
-		return int(n), err
-	})
-	if err != nil {
+	if err := stage(StageRequests, func() (int, error) {
+		n, err := copyRequests(ctx, tx, approvals, progress)
+		st.Requests = n
+		return n, err
+	}); err != nil {
 		return st, err
 	}
 	for _, d := range deferred {
@@ -445,6 +434,22 @@ func writeCase(w *binWriter, c *caseRow) {
 	w.int4(int32(c.returns))
 	w.timestamptzOrNull(c.firstHandled)
 	w.timestamptzOrNull(c.firstDeadline)
+}
+
+// copyRequests writes the approved requests the events' replay kept.
+func copyRequests(ctx context.Context, tx pgx.Tx, approvals []caseRequests, progress func(stage string, done, total int)) (int, error) {
+	progress(StageRequests, 0, len(approvals))
+	defer progress(StageRequests, len(approvals), len(approvals))
+	i := 0
+	n, err := copyRows(ctx, tx, "case_requests", requestColumns, func(w *binWriter) bool {
+		if i == len(approvals) {
+			return false
+		}
+		writeRequests(w, approvals[i].caseID, approvals[i].requests)
+		i++
+		return true
+	})
+	return int(n), err
 }
 
 // caseRequests are one case's approved requests.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"go.opentelemetry.io/otel/trace"
 )
 
 type requestIDKey struct{}
@@ -84,10 +85,16 @@ func observed(log *slog.Logger, m *Metrics, route string, next http.Handler) htt
 			}
 			d := time.Since(start)
 			m.observe(route, rec.status, d, isWebSocket(r))
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			attrs := []slog.Attr{
 				slog.String("request_id", RequestID(r.Context())), slog.String("method", r.Method),
 				slog.String("path", r.URL.Path), slog.Int("status", rec.status),
-				slog.Float64("ms", float64(d.Microseconds())/1000), slog.String("principal", note.principal()))
+				slog.Float64("ms", float64(d.Microseconds())/1000), slog.String("principal", note.principal()),
+			}
+			// With tracing on, the line names its trace.
+			if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+				attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+			}
+			log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 		}()
 		next.ServeHTTP(rec, r)
 	})

@@ -18,10 +18,12 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/config"
+	"github.com/fengcheng/datahub/internal/telemetry"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Deps are what the server needs; cmd/datahub builds them.
@@ -67,6 +69,10 @@ type Deps struct {
 	// "citizen-app") that may run allow-listed operations only.
 	Persisted     *PersistedOperations
 	PersistedOnly []string
+	// Tracing, when set, traces each routed request (continuing the
+	// caller's traceparent), each GraphQL operation and each resolver.
+	// Unset, no instrument is installed.
+	Tracing trace.TracerProvider
 	// Replicas, when set, serves queries from database replicas (see
 	// ReadRouter and LSNHeader).
 	Replicas ReadRouter
@@ -102,6 +108,10 @@ func Handler(d Deps) http.Handler {
 	gql.AddTransport(guard.transport(transport.CoderWebsocketImplementation{
 		AcceptOptions: websocket.AcceptOptions{OriginPatterns: d.Config.AllowedOrigins},
 	}))
+	if d.Tracing != nil {
+		// First, so that the operation's span covers the fast path too.
+		gql.Use(telemetry.NewGraphQL(d.Tracing))
+	}
 	gql.AroundOperations(guard.aroundOperation)
 	if d.Replicas != nil {
 		// Before the fast path, which answers queries itself.
@@ -154,7 +164,11 @@ func Handler(d Deps) http.Handler {
 
 	mux := http.NewServeMux()
 	route := func(pattern, name string, h http.Handler) {
-		mux.Handle(pattern, withRequestID(observed(log, d.Metrics, name, h)))
+		h = withRequestID(observed(log, d.Metrics, name, h))
+		if d.Tracing != nil {
+			h = telemetry.HTTP(d.Tracing, h)
+		}
+		mux.Handle(pattern, h)
 	}
 	// Who calls, and whether they may call now, is settled before the
 	// body is read: a caller over its limit costs no body, and the body

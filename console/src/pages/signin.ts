@@ -3,7 +3,7 @@ import { field, h } from '../dom';
 import { lang, tr } from '../i18n';
 import * as session from '../session';
 
-interface Persona { id: string; name: string; nameEn: string; dept: string; roles: string[] }
+interface Persona { id: string; name: string; nameEn: string; dept: string; org?: string; roles: string[] }
 
 // renderSignIn: a token or API key pasted by the user, or (development
 // hubs only) a demo persona whose token the hub mints.
@@ -46,7 +46,7 @@ export async function renderSignIn(main: HTMLElement, fail: (msg: string) => voi
         api.reset();
         done();
       },
-    }, h('strong', null, lang() === 'zh' ? p.name : p.nameEn), h('small', null, `${p.dept} · ${p.roles.join(', ')}`)))));
+    }, h('strong', null, lang() === 'zh' ? p.name : p.nameEn), h('small', null, `${p.dept || p.org || ""} · ${p.roles.join(', ')}`)))));
   main.appendChild(h('section', { className: 'card', 'aria-labelledby': 'dev-h' },
     h('h2', { id: 'dev-h' }, tr('开发模式演示账号', 'Development demo users')),
     h('p', { className: 'muted' }, tr('仅开发模式可用：中枢签发一个演示令牌。生产环境不提供此入口。', 'Development mode only: the hub mints a demo token. Production hubs have no such entry.')),
