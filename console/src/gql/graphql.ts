@@ -4,6 +4,7 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** A request for another department's conditional or personal data. */
 export type AccessRequestInput = {
   /** A dataset of the catalog, e.g. cases. */
   dataset: string;
@@ -11,42 +12,68 @@ export type AccessRequestInput = {
   fieldGroups: Array<string>;
   /** Jurisdiction subtree (default: the whole district). */
   jurisdiction?: string | null | undefined;
+  /** Why the data is needed, 4 to 500 characters; recorded with every read the grant allows. */
   purpose: string;
+  /** When the grant should end: in the future, at most one year away. */
   until: string;
 };
 
+/** Where a data-sharing request (共享申请) stands. */
 export type AccessRequestStatus =
   /** An active grant until its end. */
   | 'APPROVED'
+  /** An approved grant past its end. */
   | 'EXPIRED'
+  /** Awaiting the provider's admin. */
   | 'PENDING'
+  /** Refused by the provider's admin, with a reason. */
   | 'REJECTED'
+  /** An approved grant ended early by the provider's or the requester's admin. */
   | 'REVOKED';
 
+/** Which audit records to list; conditions combine with AND, omitted ones do not filter. */
 export type AuditFilter = {
+  /** The dataset read. */
   dataset?: string | null | undefined;
+  /** The reader's department code. */
   dept?: string | null | undefined;
+  /** At or after this instant. */
   from?: string | null | undefined;
+  /** The operation name. */
   operation?: string | null | undefined;
+  /** The reader's subject. */
   subject?: string | null | undefined;
+  /** Before this instant (exclusive); must be after from. */
   to?: string | null | undefined;
 };
 
+/** Which cases to list; conditions combine with AND, omitted ones do not filter. */
 export type CaseFilter = {
+  /** Closed at or after this instant. */
   closedFrom?: string | null | undefined;
+  /** Closed before this instant (exclusive). */
   closedTo?: string | null | undefined;
+  /** Code of the department the case was dispatched to. */
   handlingDept?: string | null | undefined;
   /** Jurisdiction subtree root, e.g. hailing.chengdong. */
   jurisdiction?: string | null | undefined;
+  /** Only components or only events. */
   kind?: CaseKind | null | undefined;
+  /** Major class code (大类). */
   majorCode?: string | null | undefined;
+  /** Minor class code (小类). */
   minorCode?: string | null | undefined;
   /** Only open (true) or only finished (false) cases. */
   open?: boolean | null | undefined;
+  /** Only overdue (true) or only timely (false) cases. */
   overdue?: boolean | null | undefined;
+  /** Reported at or after this instant. */
   reportedFrom?: string | null | undefined;
+  /** Reported before this instant (exclusive). */
   reportedTo?: string | null | undefined;
+  /** Any of these sources. */
   source?: Array<CaseSource> | null | undefined;
+  /** Any of these statuses. */
   status?: Array<CaseStatus> | null | undefined;
   /** Substring of the description. */
   text?: string | null | undefined;
@@ -54,19 +81,31 @@ export type CaseFilter = {
 
 /** Component (部件, public facilities) or event (事件). */
 export type CaseKind =
+  /** 部件: a problem with a public facility (manhole cover, street lamp, bench…). */
   | 'COMPONENT'
+  /** 事件: a problem of conduct or the environment (street vending, litter, illegal advertising…). */
   | 'EVENT';
 
+/** How a case came to the command centre (信息来源). */
 export type CaseSource =
+  /** 上级交办: assigned by a higher authority. */
   | 'ASSIGNED_BY_SUPERIOR'
+  /** 市民上报: a citizen through the app. */
   | 'CITIZEN_REPORT'
+  /** 无人机巡查: a drone patrol. */
   | 'DRONE_PATROL'
+  /** 执法终端: a law-enforcement officer's handheld terminal. */
   | 'ENFORCEMENT_TERMINAL'
+  /** 12345 热线: the city's public service hotline. */
   | 'HOTLINE_12345'
+  /** 监督员巡查: a grid inspector on patrol. */
   | 'INSPECTOR_PATROL'
+  /** 媒体曝光: reported in the media. */
   | 'MEDIA'
+  /** 视频智能分析: automatic analysis of street cameras. */
   | 'VIDEO_ANALYTICS';
 
+/** Where a case stands in the digital urban-management workflow (数字城管). */
 export type CaseStatus =
   /** 挂账: cannot be solved now. */
   | 'BACKLOG'
@@ -89,22 +128,34 @@ export type CaseStatus =
   /** 返工: verification failed. */
   | 'REWORK';
 
+/** Which cases the indicators count; conditions combine with AND, omitted ones do not filter. */
 export type IndicatorFilter = {
+  /** Code of the department cases were dispatched to. */
   handlingDept?: string | null | undefined;
+  /** Jurisdiction subtree root, e.g. hailing.chengdong. */
   jurisdiction?: string | null | undefined;
+  /** Only components or only events. */
   kind?: CaseKind | null | undefined;
+  /** Major class code (大类). */
   majorCode?: string | null | undefined;
+  /** Any of these sources. */
   source?: Array<CaseSource> | null | undefined;
 };
 
+/** Level of a node in the administrative tree (district → street or town → community → grid). */
 export type JurisdictionLevel =
+  /** 社区 / 村: a community or village. */
   | 'COMMUNITY'
+  /** 区: the district itself, the tree's root. */
   | 'DISTRICT'
+  /** 网格: the smallest unit of grid management, the tree's leaves. */
   | 'GRID'
+  /** 街道: an urban sub-district. */
   | 'STREET'
+  /** 镇: a rural town, at the same level as a street. */
   | 'TOWN';
 
-/** How personal data is masked when the caller holds no grant for it. */
+/** How personal data is masked when the caller holds no grant for it; accessCatalog shows the rule of each personal field. */
 export type MaskRule =
   /** 3212**********123X */
   | 'ID_NUMBER'
@@ -115,6 +166,7 @@ export type MaskRule =
   /** 苏M***45 */
   | 'PLATE';
 
+/** What kind of violation a record is (违法违规类型). */
 export type ViolationKind =
   /** 乱倒垃圾、建筑垃圾 */
   | 'DUMPING'
@@ -127,14 +179,21 @@ export type ViolationKind =
   /** 占道经营 / 店外经营 */
   | 'STREET_OCCUPATION';
 
+/** Where a violation stands: discovered → notice issued → rectification due → demolished, legalized or penalized → closed. */
 export type ViolationStatus =
+  /** 结案: the file is closed (final). */
   | 'CLOSED'
+  /** 拆除 / 清除: the structure, stall, sign or waste was removed. */
   | 'DEMOLISHED'
+  /** Recorded, not yet acted on. */
   | 'DISCOVERED'
+  /** 补办手续: permits obtained afterwards. */
   | 'LEGALIZED'
   /** 责令限期改正 */
   | 'NOTICE_ISSUED'
+  /** An administrative penalty was imposed. */
   | 'PENALIZED'
+  /** The rectification deadline passed without rectification. */
   | 'RECTIFICATION_DUE';
 
 export type ShellQueryVariables = Exact<{ [key: string]: never; }>;
