@@ -15,6 +15,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/access/casbinredis"
+	"github.com/fengcheng/datahub/internal/availability"
 	"github.com/fengcheng/datahub/internal/events"
 	"github.com/fengcheng/datahub/internal/ratelimit"
 	"github.com/fengcheng/datahub/internal/redisclient"
@@ -288,6 +289,21 @@ func TestSentinelFailover(t *testing.T) {
 		t.Fatal("no policy message before the failover")
 	}
 
+	// A live parking counter, reported through instance a and read
+	// through b (the citizen app's free spaces).
+	lot := uuid.New()
+	counters := func(in *instance) *availability.Counter {
+		c, err := availability.New(availability.Config{Redis: in.rdb, Prefix: prefix, Lots: fixedCapacity{lot: 40}, Logger: logger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	ca, cb := counters(a), counters(b)
+	if _, _, err := ca.Report(ctx, lot, 12, time.Now()); err != nil {
+		t.Fatalf("report before the failover: %v", err)
+	}
+
 	old := g.Primary()
 	old.Stop() // SIGKILL: the primary is gone, as after a crash
 	failedAt := time.Now()
@@ -366,6 +382,17 @@ func TestSentinelFailover(t *testing.T) {
 		}
 	}
 
+	// Live parking counters take reports again on the promoted primary
+	// and every instance reads them.
+	eventually(t, "a parking report after the failover", func() bool {
+		_, _, err := ca.Report(ctx, lot, 7, time.Now())
+		return err == nil
+	})
+	eventually(t, "the other instance reads the new count", func() bool {
+		cur, err := cb.Current(ctx, []uuid.UUID{lot})
+		return err == nil && cur[lot].Free == 7
+	})
+
 	// Rate limits are counted in the promoted primary.
 	rule, err := ratelimit.ParseRule("3/1m")
 	if err != nil {
@@ -390,4 +417,17 @@ func TestSentinelFailover(t *testing.T) {
 	if allowed != 3 {
 		t.Errorf("after the failover the limiter allowed %d of 4 requests under 3/1m", allowed)
 	}
+}
+
+// fixedCapacity is the lots' total spaces (PostgreSQL in the hub).
+type fixedCapacity map[uuid.UUID]int
+
+func (f fixedCapacity) TotalSpaces(_ context.Context, ids []uuid.UUID) (map[uuid.UUID]int, error) {
+	out := map[uuid.UUID]int{}
+	for _, id := range ids {
+		if n, ok := f[id]; ok {
+			out[id] = n
+		}
+	}
+	return out, nil
 }
