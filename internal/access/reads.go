@@ -114,3 +114,23 @@ func ReadGrouped[T Row](ctx context.Context, decide func(context.Context) (*Deci
 	}
 	return groups, counts, nil
 }
+
+// ReadPage is ReadMany for one page of a list: read gets the whole
+// decision (a list checks its filter against the field groups it unlocks)
+// and returns the page's rows and whether more follow. Only the rows
+// returned are audited.
+func ReadPage[T Row](ctx context.Context, decide func(context.Context) (*Decision, error), a Auditor,
+	read func(*Decision) ([]T, bool, error)) ([]T, bool, error) {
+	d, err := decide(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	list, more, err := read(d)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := AuditRead(ctx, a, d, Jurisdictions(list)); err != nil {
+		return nil, false, err
+	}
+	return list, more, nil
+}

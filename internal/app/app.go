@@ -221,7 +221,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		}
 	})
 	auditor := readAuditor{w: a.Audit, catalog: eng.Catalog(), sync: cfg.AuditSync}
-	a.Cases = cases.NewService(cases.Config{Store: postgres.NewCaseStore(reads), Authorizer: decider, KnownJurisdiction: dir.Exists,
+	a.Cases = cases.NewService(cases.Config{Store: postgres.NewCaseStore(reads), Authorizer: decider, Directory: dir,
 		Calendar: cal, Auditor: auditor, Now: opts.Now})
 	propertyStore := postgres.NewPropertyStore(reads)
 	parkingStore := postgres.NewParkingStore(reads)
@@ -243,16 +243,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		Access:           decider,
 		CaseService:      a.Cases,
 		DirectoryService: dir,
-		PropertyService: property.NewService(property.Config{Store: propertyStore, Authorizer: decider, KnownJurisdiction: dir.Exists,
+		PropertyService: property.NewService(property.Config{Store: propertyStore, Authorizer: decider, Directory: dir,
 			Auditor: auditor, Now: opts.Now, Calendar: cal, RecusalRounds: cfg.DrawRecusalRounds}),
-		ViolationService: violation.NewService(violation.Config{Store: postgres.NewViolationStore(reads), Authorizer: decider, KnownJurisdiction: dir.Exists,
+		ViolationService: violation.NewService(violation.Config{Store: postgres.NewViolationStore(reads), Authorizer: decider, Directory: dir,
 			Calendar: cal, Auditor: auditor, Permits: permitRegister{propertyStore}, Now: opts.Now}),
-		ParkingService: parking.NewService(parking.Config{Store: parkingStore, Authorizer: decider, KnownJurisdiction: dir.Exists, Auditor: auditor,
+		ParkingService: parking.NewService(parking.Config{Store: parkingStore, Authorizer: decider, Directory: dir, Auditor: auditor,
 			Availability: counter, Calendar: cal, Now: opts.Now}),
 		Feed:              brokerFeed{a.broker},
 		EvaluationService: evalSvc,
 		IngestService:     a.Ingest,
-		Sharing:           sharing.NewService(postgres.NewSharingStore(reads, adapter), eng, opts.Now, log),
+		Sharing:           sharing.NewService(postgres.NewSharingStore(reads, adapter), dir, eng, opts.Now, log),
 		Audit:             audit.NewTrail(pool, decider).WithKey(auditKey),
 		Catalog:           eng,
 	}

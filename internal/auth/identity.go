@@ -16,8 +16,8 @@ type Directory interface {
 	// department serves and true, or false when there is no such
 	// department.
 	DepartmentArea(ctx context.Context, code string) (area string, ok bool, err error)
-	// Exists reports whether code names a jurisdiction of the tree.
-	Exists(ctx context.Context, code string) (bool, error)
+	// JurisdictionExists reports whether code names a jurisdiction of the tree.
+	JurisdictionExists(ctx context.Context, code string) (bool, error)
 }
 
 // Identities checks that what a credential says about its holder is true of
@@ -87,7 +87,7 @@ func (c *Identities) Check(ctx context.Context, what string, p *access.Principal
 	if msg := checkJurisdiction(p.Jurisdiction); msg != "" {
 		return unauthenticated("%s: %s", what, msg)
 	}
-	known, err := c.dir.Exists(ctx, p.Jurisdiction)
+	known, err := c.dir.JurisdictionExists(ctx, p.Jurisdiction)
 	if err != nil {
 		return fmt.Errorf("check identity: jurisdiction[%s]: %w", p.Jurisdiction, err)
 	}

@@ -469,7 +469,7 @@ func TestServiceReportAvailability(t *testing.T) {
 	ctx := context.Background()
 	svcFor := func(actions ...string) *parking.Service {
 		d := &access.Decision{Dataset: parking.Dataset, Rows: access.RowScope{All: true}, Actions: actions}
-		return parking.NewService(parking.Config{Store: postgres.NewParkingStore(pool), Authorizer: fixedAuth{d},
+		return parking.NewService(parking.Config{Store: postgres.NewParkingStore(pool), Directory: postgres.NewDirectoryStore(pool), Authorizer: fixedAuth{d},
 			Availability: counter, Calendar: calendar.Default(), Now: func() time.Time { return now }})
 	}
 	as := func(dept string, roles ...string) context.Context {

@@ -1,10 +1,8 @@
 package cases
 
 import (
-	"slices"
-	"strings"
-
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/lifecycle"
 )
 
 // Status is where a case stands in its lifecycle (national digital
@@ -50,61 +48,26 @@ const (
 	ActionRate     Action = "RATE"
 )
 
-// transitions lists, per action, the statuses it may start from and where it
+// machine lists, per action, the statuses it may start from and where it
 // leads. Anything not listed is refused.
-var transitions = map[Action]struct {
-	from []Status
-	to   Status
-}{
-	ActionRegister: {[]Status{StatusReported}, StatusRegistered},
-	ActionDecline:  {[]Status{StatusReported}, StatusNotRegistered},
-	ActionDispatch: {[]Status{StatusRegistered, StatusReturned, StatusBacklog}, StatusDispatched},
-	ActionReturn:   {[]Status{StatusDispatched}, StatusReturned},
-	ActionHandle:   {[]Status{StatusDispatched, StatusRework, StatusDeferred}, StatusHandled},
-	ActionVerify:   {[]Status{StatusHandled}, StatusClosed},
-	ActionRework:   {[]Status{StatusHandled}, StatusRework},
-	ActionDefer:    {[]Status{StatusDispatched, StatusRework}, StatusDeferred},
-	ActionBacklog:  {[]Status{StatusDispatched, StatusRework, StatusDeferred}, StatusBacklog},
-}
+var machine = lifecycle.New[Status, Action]("case", "none (the case is finished)", map[Action]lifecycle.Transition[Status]{
+	ActionRegister: {From: []Status{StatusReported}, To: StatusRegistered},
+	ActionDecline:  {From: []Status{StatusReported}, To: StatusNotRegistered},
+	ActionDispatch: {From: []Status{StatusRegistered, StatusReturned, StatusBacklog}, To: StatusDispatched},
+	ActionReturn:   {From: []Status{StatusDispatched}, To: StatusReturned},
+	ActionHandle:   {From: []Status{StatusDispatched, StatusRework, StatusDeferred}, To: StatusHandled},
+	ActionVerify:   {From: []Status{StatusHandled}, To: StatusClosed},
+	ActionRework:   {From: []Status{StatusHandled}, To: StatusRework},
+	ActionDefer:    {From: []Status{StatusDispatched, StatusRework}, To: StatusDeferred},
+	ActionBacklog:  {From: []Status{StatusDispatched, StatusRework, StatusDeferred}, To: StatusBacklog},
+})
 
 // Next returns the status action leads to from s, or a BAD_USER_INPUT error
 // that names the current status and what is allowed from it.
-func Next(s Status, a Action) (Status, error) {
-	t, ok := transitions[a]
-	if !ok {
-		return "", apperr.New(apperr.BadUserInput, "unknown case action %s", a)
-	}
-	if !slices.Contains(t.from, s) {
-		return "", apperr.New(apperr.BadUserInput,
-			"cannot %s a case that is %s; from %s the allowed actions are: %s",
-			strings.ToLower(strings.ReplaceAll(string(a), "_", " ")), s, s, allowedFrom(s))
-	}
-	return t.to, nil
-}
-
-func allowedFrom(s Status) string {
-	var out []string
-	for a, t := range transitions {
-		if slices.Contains(t.from, s) {
-			out = append(out, string(a))
-		}
-	}
-	if len(out) == 0 {
-		return "none (the case is finished)"
-	}
-	slices.Sort(out)
-	return strings.Join(out, ", ")
-}
+func Next(s Status, a Action) (Status, error) { return machine.Next(s, a) }
 
 // Actions returns every transition action (for tests and docs).
-func Actions() []Action {
-	out := make([]Action, 0, len(transitions))
-	for a := range transitions {
-		out = append(out, a)
-	}
-	slices.Sort(out)
-	return out
-}
+func Actions() []Action { return machine.Actions() }
 
 // Statuses returns every status.
 func Statuses() []Status {

@@ -19,6 +19,15 @@ const (
 	OrderDeadlineDesc Order = "DEADLINE_DESC"
 )
 
+// Valid reports whether o is a known order.
+func (o Order) Valid() bool {
+	switch o {
+	case OrderReportedDesc, OrderReportedAsc, OrderDeadlineAsc, OrderDeadlineDesc:
+		return true
+	}
+	return false
+}
+
 // Filter narrows a case list. Zero fields do not filter.
 type Filter struct {
 	Statuses     []Status

@@ -38,13 +38,6 @@ type Store interface {
 	Update(ctx context.Context, c *Case, prevVersion int, ev Event) error
 	// Timelines returns the events of each case, oldest first.
 	Timelines(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]Event, error)
-	// Locate returns the jurisdiction (grid) containing or nearest a point,
-	// and checks that an explicitly given code exists.
-	Locate(ctx context.Context, lat, lng float64) (string, error)
-	// JurisdictionExists reports whether a jurisdiction code exists.
-	JurisdictionExists(ctx context.Context, code string) (bool, error)
-	// DepartmentExists reports whether a department code exists.
-	DepartmentExists(ctx context.Context, code string) (bool, error)
 	// GetByExternal returns the case a source system sent under externalID,
 	// or NOT_FOUND. It applies no scope: callers check ownership.
 	GetByExternal(ctx context.Context, sourceDept, externalID string) (*Case, error)
@@ -79,11 +72,10 @@ type Auditor = access.Auditor
 type Config struct {
 	Store      Store
 	Authorizer Authorizer
-	// KnownJurisdiction answers whether a list filter's jurisdiction
-	// exists (the directory's in-memory tree); Store.JurisdictionExists
-	// when nil.
-	KnownJurisdiction func(ctx context.Context, code string) (bool, error)
-	Calendar          Calendar
+	// Directory locates points and checks jurisdiction and department
+	// codes, for writes and list filters alike.
+	Directory directory.Lookup
+	Calendar  Calendar
 	// Auditor may be nil (no audit trail: tests of the workflow alone).
 	Auditor Auditor
 	// Now is the clock (time.Now when nil).
@@ -92,13 +84,13 @@ type Config struct {
 
 // Service implements the case workflow. It is safe for concurrent use.
 type Service struct {
-	knownJurisdiction func(ctx context.Context, code string) (bool, error)
-	store             Store
-	auth              Authorizer
-	cal               Calendar
-	audit             Auditor
-	classes           *Catalogue
-	now               func() time.Time
+	dir     directory.Lookup
+	store   Store
+	auth    Authorizer
+	cal     Calendar
+	audit   Auditor
+	classes *Catalogue
+	now     func() time.Time
 }
 
 // NewService returns a case service.
@@ -106,10 +98,7 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.KnownJurisdiction == nil {
-		cfg.KnownJurisdiction = cfg.Store.JurisdictionExists
-	}
-	return &Service{knownJurisdiction: cfg.KnownJurisdiction, store: cfg.Store, auth: cfg.Authorizer, cal: cfg.Calendar, audit: cfg.Auditor,
+	return &Service{dir: cfg.Directory, store: cfg.Store, auth: cfg.Authorizer, cal: cfg.Calendar, audit: cfg.Auditor,
 		classes: DefaultCatalogue(), now: cfg.Now}
 }
 
@@ -153,34 +142,33 @@ type Page struct {
 // Cursor returns the cursor of the i-th case of the page.
 func (p *Page) Cursor(i int) string {
 	c := p.Cases[i]
-	return page.Cursor{Order: string(p.Order), Key: p.Order.SortKey(c), ID: c.ID}.Encode()
+	return page.At(string(p.Order), p.Order.SortKey(c), c.ID).Encode()
 }
 
-// List returns a page of cases visible to the caller.
+// List returns a page of cases visible to the caller. BAD_USER_INPUT for
+// an unknown order, an invalid filter, page size or cursor.
 func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, after *string) (*Page, error) {
-	d, err := s.Decide(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if order == "" {
 		order = OrderReportedDesc
 	}
-	n, err := page.Size(first)
+	list, more, err := access.ReadPage(ctx, s.Decide, s.audit, func(d *access.Decision) ([]*Case, bool, error) {
+		if !order.Valid() {
+			return nil, false, apperr.Invalid("orderBy", "unknown order %q", order)
+		}
+		req, err := page.Parse(first, after, string(order), page.TimeKey)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := s.validateFilter(ctx, d, &f, order); err != nil {
+			return nil, false, err
+		}
+		list, more, err := s.store.List(ctx, d.Rows, ListQuery{Filter: f, Order: order, First: req.First, After: req.After, Now: s.Now()})
+		if err != nil {
+			return nil, false, fmt.Errorf("list cases: %w", err)
+		}
+		return list, more, nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := s.validateFilter(ctx, d, &f, order); err != nil {
-		return nil, err
-	}
-	q := ListQuery{Filter: f, Order: order, First: n, Now: s.Now()}
-	if q.After, err = page.After(after, string(order)); err != nil {
-		return nil, err
-	}
-	list, more, err := s.store.List(ctx, d.Rows, q)
-	if err != nil {
-		return nil, fmt.Errorf("list cases: %w", err)
-	}
-	if err := s.audited(ctx, d, access.Jurisdictions(list)); err != nil {
 		return nil, err
 	}
 	return &Page{Cases: list, HasNext: more, Order: order}, nil
@@ -217,7 +205,7 @@ func (s *Service) validateFilter(ctx context.Context, d *access.Decision, f *Fil
 	if f.MinorCode != "" && f.MajorCode != "" && !strings.HasPrefix(f.MinorCode, f.MajorCode) {
 		return apperr.Invalid("filter.minorCode", "minor class %s is not under major class %s", f.MinorCode, f.MajorCode)
 	}
-	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.knownJurisdiction)
+	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.dir.JurisdictionExists)
 }
 
 var (
@@ -330,14 +318,8 @@ func (s *Service) file(ctx context.Context, in ReportInput, action string) (*Cas
 	if err != nil {
 		return nil, err
 	}
-	if in.Jurisdiction == "" {
-		if in.Jurisdiction, err = s.store.Locate(ctx, in.Lat, in.Lng); err != nil {
-			return nil, fmt.Errorf("locate report: %w", err)
-		}
-	} else if ok, err := s.store.JurisdictionExists(ctx, in.Jurisdiction); err != nil {
+	if in.Jurisdiction, err = directory.Place(ctx, s.dir, "report", in.Jurisdiction, in.Lat, in.Lng); err != nil {
 		return nil, err
-	} else if !ok {
-		return nil, apperr.Invalid("jurisdiction", "unknown jurisdiction %q", in.Jurisdiction)
 	}
 	now := s.Now()
 	reported := now
@@ -450,7 +432,7 @@ func (s *Service) Transition(ctx context.Context, id uuid.UUID, a Action, in Tra
 		if in.Dept == "" {
 			return nil, apperr.Invalid("dept", "name the department to dispatch to")
 		}
-		ok, err := s.store.DepartmentExists(ctx, in.Dept)
+		ok, err := s.dir.DepartmentExists(ctx, in.Dept)
 		if err != nil {
 			return nil, err
 		}

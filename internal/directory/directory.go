@@ -54,7 +54,28 @@ type Store interface {
 	AllJurisdictions(ctx context.Context) ([]*Jurisdiction, error)
 	Subtree(ctx context.Context, root string, level Level) ([]*Jurisdiction, error)
 	AllDepartments(ctx context.Context) ([]*Department, error)
+	// Locate returns the grid containing (nearest) a point; BAD_USER_INPUT
+	// on field "location" when the directory holds no grid near it.
+	Locate(ctx context.Context, lat, lng float64) (string, error)
+	// JurisdictionExists and DepartmentExists ask the stored directory,
+	// not a copy of it.
+	JurisdictionExists(ctx context.Context, code string) (bool, error)
+	DepartmentExists(ctx context.Context, code string) (bool, error)
 }
+
+// Lookup is what the datasets ask of the directory when they validate a
+// write or a list filter. Every dataset service takes one (the Service
+// below), so a code is checked the same way everywhere.
+type Lookup interface {
+	// Locate returns the grid containing (nearest) a point.
+	Locate(ctx context.Context, lat, lng float64) (string, error)
+	// JurisdictionExists reports whether a jurisdiction code exists.
+	JurisdictionExists(ctx context.Context, code string) (bool, error)
+	// DepartmentExists reports whether a department code exists.
+	DepartmentExists(ctx context.Context, code string) (bool, error)
+}
+
+var _ Lookup = (*Service)(nil)
 
 // RefreshDefault is how long the in-memory directory is trusted. The tree
 // and the departments change a few times a year; reading them from memory
@@ -112,15 +133,45 @@ func (s *Service) load(ctx context.Context) (*snapshot, error) {
 	return snap, nil
 }
 
-// Exists reports whether code names a jurisdiction of the in-memory tree:
-// a list filter's check, with no database round trip per request.
-func (s *Service) Exists(ctx context.Context, code string) (bool, error) {
+// JurisdictionExists reports whether code names a jurisdiction. A code in
+// the in-memory tree is answered with no database round trip (every list
+// filter asks); any other is asked of the store, so a jurisdiction added
+// since the last reload is known at once.
+func (s *Service) JurisdictionExists(ctx context.Context, code string) (bool, error) {
 	snap, err := s.load(ctx)
 	if err != nil {
 		return false, err
 	}
-	_, ok := snap.jurisdictions[code]
+	if _, ok := snap.jurisdictions[code]; ok {
+		return true, nil
+	}
+	ok, err := s.store.JurisdictionExists(ctx, code)
+	if err != nil {
+		return false, fmt.Errorf("jurisdiction %s: %w", code, err)
+	}
 	return ok, nil
+}
+
+// DepartmentExists reports whether code names a department, from memory
+// first and from the store for a code memory does not hold.
+func (s *Service) DepartmentExists(ctx context.Context, code string) (bool, error) {
+	snap, err := s.load(ctx)
+	if err != nil {
+		return false, err
+	}
+	if _, ok := snap.departments[code]; ok {
+		return true, nil
+	}
+	ok, err := s.store.DepartmentExists(ctx, code)
+	if err != nil {
+		return false, fmt.Errorf("department %s: %w", code, err)
+	}
+	return ok, nil
+}
+
+// Locate returns the grid containing (nearest) a point.
+func (s *Service) Locate(ctx context.Context, lat, lng float64) (string, error) {
+	return s.store.Locate(ctx, lat, lng)
 }
 
 // Jurisdiction returns one jurisdiction or NOT_FOUND.
@@ -261,4 +312,26 @@ func CheckFilter(ctx context.Context, field, code string, exists func(context.Co
 		return apperr.Invalid(field, "unknown jurisdiction %q: use a code of the jurisdiction tree such as hailing.chengdong", code)
 	}
 	return nil
+}
+
+// Place returns the jurisdiction of a record at (lat, lng): code checked
+// when the writer named one (BAD_USER_INPUT on field "jurisdiction" when it
+// is unknown), else the grid located from the point. what names the record
+// in a wrapped error ("report", "lot").
+func Place(ctx context.Context, l Lookup, what, code string, lat, lng float64) (string, error) {
+	if code == "" {
+		located, err := l.Locate(ctx, lat, lng)
+		if err != nil {
+			return "", fmt.Errorf("locate %s: %w", what, err)
+		}
+		return located, nil
+	}
+	ok, err := l.JurisdictionExists(ctx, code)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", apperr.Invalid("jurisdiction", "unknown jurisdiction %q", code)
+	}
+	return code, nil
 }

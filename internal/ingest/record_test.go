@@ -86,7 +86,7 @@ func TestValidate(t *testing.T) {
 // rules: for each record the case service can also be given, both accept
 // it or both reject it naming the same field.
 func TestValidateMatchesReport(t *testing.T) {
-	svc := cases.NewService(cases.Config{Store: reportStore{}, Authorizer: reporter{}, Now: func() time.Time { return now }})
+	svc := cases.NewService(cases.Config{Store: reportStore{}, Directory: reportStore{}, Authorizer: reporter{}, Now: func() time.Time { return now }})
 	ctx := access.WithPrincipal(context.Background(), &access.Principal{Kind: access.KindUser, Subject: "u", Dept: cases.OwnerDept, Roles: []string{"officer"}})
 	v := NewValidator(cases.DefaultCatalogue())
 	changes := []func(r *CaseRecord){
@@ -141,6 +141,7 @@ func (reportStore) Locate(context.Context, float64, float64) (string, error) {
 	return "hailing.chengdong.fenghuang.g01", nil
 }
 func (reportStore) JurisdictionExists(context.Context, string) (bool, error) { return true, nil }
+func (reportStore) DepartmentExists(context.Context, string) (bool, error)   { return true, nil }
 func (reportStore) Create(context.Context, *cases.Case, cases.Event) error   { return nil }
 
 type reporter struct{}

@@ -148,13 +148,13 @@ func TestUpsertMatchesImport(t *testing.T) {
 	located := 0
 	for i, in := range inputs {
 		// Rows sent without a jurisdiction were located in bulk; the single
-		// path locates them with CaseStore.Locate and must agree.
+		// path locates them with DirectoryStore.Locate and must agree.
 		if !strings.Contains(file, fmt.Sprintf(`"externalId":"%s","kind"`, in.ExternalID)) {
 			t.Fatalf("%s is not in the file", in.ExternalID)
 		}
 		if jurs[i] != "hailing.chengdong.fenghuang" {
 			located++
-			want, err := postgres.NewCaseStore(pool).Locate(context.Background(), in.Lat, in.Lng)
+			want, err := postgres.NewDirectoryStore(pool).Locate(context.Background(), in.Lat, in.Lng)
 			if err != nil || want != jurs[i] {
 				t.Fatalf("%s: located %s in bulk, Locate says %s (%v)", in.ExternalID, jurs[i], want, err)
 			}

@@ -1,7 +1,8 @@
 // Package page implements opaque keyset cursors for Relay-style connections.
 // A cursor records the sort order it belongs to, the sort key of the last row
 // and its id, so the next page is "rows after (key, id)": no OFFSET, stable
-// while rows are inserted during a walk.
+// while rows are inserted during a walk. Every dataset's lists use this one
+// cursor; only the kind of key (a time, a number, a text) differs.
 package page
 
 import (
@@ -25,52 +26,107 @@ const (
 // The stores map it to PostgreSQL's 'infinity'::timestamptz.
 var Infinity = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 
-// Cursor is a position in an ordered list.
+// KeyKind is what a list's sort key is: a cursor is checked against it when
+// decoded, so a store never sees a key it cannot compare.
+type KeyKind int
+
+// Sort key kinds.
+const (
+	// TextKey sorts by a text (a name).
+	TextKey KeyKind = iota
+	// TimeKey sorts by an instant, kept to the microsecond (PostgreSQL's
+	// precision).
+	TimeKey
+	// IntKey sorts by a whole number (a year).
+	IntKey
+)
+
+// Cursor is a position in an ordered list: the order it belongs to, the
+// sort key of the last row in text form, and the row's id (the tie-break).
 type Cursor struct {
 	Order string
-	Key   time.Time
+	Key   string
 	ID    uuid.UUID
 }
 
-// Encode returns the opaque form of c.
-func (c Cursor) Encode() string {
-	raw := c.Order + "|" + strconv.FormatInt(c.Key.UnixMicro(), 10) + "|" + c.ID.String()
-	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+// At returns the cursor of a row sorted by an instant.
+func At(order string, key time.Time, id uuid.UUID) Cursor {
+	return Cursor{Order: order, Key: strconv.FormatInt(key.UnixMicro(), 10), ID: id}
 }
 
-// After decodes a list's optional after argument: nil when it is absent or
-// empty, else the cursor, which must belong to order.
-func After(after *string, order string) (*Cursor, error) {
-	if after == nil || *after == "" {
-		return nil, nil
-	}
-	c, err := Decode(*after, order)
+// Of returns the cursor of a row sorted by a text or a number (IntKey keys
+// are given as strconv.Itoa of the number).
+func Of(order, key string, id uuid.UUID) Cursor { return Cursor{Order: order, Key: key, ID: id} }
+
+// Time returns the key of a TimeKey cursor (zero for any other).
+func (c Cursor) Time() time.Time {
+	micros, err := strconv.ParseInt(c.Key, 10, 64)
 	if err != nil {
-		return nil, err
+		return time.Time{}
 	}
-	return &c, nil
+	return time.UnixMicro(micros).UTC()
 }
 
-// Decode parses an opaque cursor and checks it belongs to order.
-func Decode(s, order string) (Cursor, error) {
-	bad := apperr.Invalid("after", "the cursor is not valid for this list; start again without 'after'")
+// Int returns the key of an IntKey cursor (0 for any other).
+func (c Cursor) Int() int {
+	n, _ := strconv.Atoi(c.Key)
+	return n
+}
+
+// Encode returns the opaque form of c. The order and the id never contain
+// '|'; a text key may, so it sits in the middle and is recovered from the
+// outer separators.
+func (c Cursor) Encode() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.Order + "|" + c.Key + "|" + c.ID.String()))
+}
+
+// errCursor is the error of any cursor that does not fit its list.
+func errCursor(field string) error {
+	return apperr.Invalid(field, "the cursor is not valid for this list; start again without '%s'", field)
+}
+
+// Decode parses an opaque cursor and checks that it belongs to order and
+// that its key is of kind. BAD_USER_INPUT on field "after" otherwise.
+func Decode(s, order string, kind KeyKind) (Cursor, error) {
+	bad := errCursor("after")
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return Cursor{}, bad
 	}
-	parts := strings.Split(string(raw), "|")
-	if len(parts) != 3 || parts[0] != order {
+	str := string(raw)
+	first, last := strings.IndexByte(str, '|'), strings.LastIndexByte(str, '|')
+	if first < 0 || first == last || str[:first] != order {
 		return Cursor{}, bad
 	}
-	micros, err := strconv.ParseInt(parts[1], 10, 64)
+	id, err := uuid.Parse(str[last+1:])
 	if err != nil {
 		return Cursor{}, bad
 	}
-	id, err := uuid.Parse(parts[2])
+	key := str[first+1 : last]
+	switch kind {
+	case TimeKey:
+		_, err = strconv.ParseInt(key, 10, 64)
+	case IntKey:
+		_, err = strconv.Atoi(key)
+	}
 	if err != nil {
 		return Cursor{}, bad
 	}
-	return Cursor{Order: order, Key: time.UnixMicro(micros).UTC(), ID: id}, nil
+	return Cursor{Order: order, Key: key, ID: id}, nil
+}
+
+// After decodes a list's optional after argument: nil when it is absent or
+// empty, else the cursor, which must belong to order and have a key of
+// kind.
+func After(after *string, order string, kind KeyKind) (*Cursor, error) {
+	if after == nil || *after == "" {
+		return nil, nil
+	}
+	c, err := Decode(*after, order, kind)
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // Size validates a requested page size and applies the default.
@@ -84,7 +140,27 @@ func Size(first *int) (int, error) {
 	return *first, nil
 }
 
+// Request is a validated page request: how many rows and after which.
+type Request struct {
+	First int
+	After *Cursor
+}
+
+// Parse validates a list's first and after arguments for a list in order
+// whose sort key is of kind.
+func Parse(first *int, after *string, order string, kind KeyKind) (Request, error) {
+	n, err := Size(first)
+	if err != nil {
+		return Request{}, err
+	}
+	cur, err := After(after, order, kind)
+	if err != nil {
+		return Request{}, err
+	}
+	return Request{First: n, After: cur}, nil
+}
+
 // String implements fmt.Stringer for debugging.
 func (c Cursor) String() string {
-	return fmt.Sprintf("%s@%s/%s", c.Order, c.Key.Format(time.RFC3339Nano), c.ID)
+	return fmt.Sprintf("%s@%s/%s", c.Order, c.Key, c.ID)
 }

@@ -1,26 +1,74 @@
 package page
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/google/uuid"
 )
 
 func TestAfter(t *testing.T) {
 	empty := ""
 	for _, a := range []*string{nil, &empty} {
-		if c, err := After(a, "REPORTED_AT_DESC"); c != nil || err != nil {
+		if c, err := After(a, "REPORTED_AT_DESC", TimeKey); c != nil || err != nil {
 			t.Fatalf("After(%v) = %v, %v; want nil, nil", a, c, err)
 		}
 	}
-	want := Cursor{Order: "REPORTED_AT_DESC", Key: time.Date(2025, 11, 20, 8, 30, 0, 0, time.UTC), ID: uuid.New()}
+	at := time.Date(2025, 11, 20, 8, 30, 0, 123456000, time.UTC)
+	want := At("REPORTED_AT_DESC", at, uuid.New())
 	s := want.Encode()
-	got, err := After(&s, "REPORTED_AT_DESC")
-	if err != nil || got == nil || *got != want {
+	got, err := After(&s, "REPORTED_AT_DESC", TimeKey)
+	if err != nil || got == nil || *got != want || !got.Time().Equal(at) {
 		t.Fatalf("After(cursor) = %v, %v; want %v", got, err, want)
 	}
-	if _, err := After(&s, "DEADLINE_ASC"); err == nil {
-		t.Fatal("a cursor of another order was accepted")
+	if _, err := After(&s, "DEADLINE_ASC", TimeKey); !apperr.Is(err, apperr.BadUserInput) {
+		t.Fatalf("a cursor of another order: %v, want BAD_USER_INPUT", err)
+	}
+}
+
+// TestKeys walks every key kind through Encode and Decode, including text
+// keys holding the separator, and refuses keys of the wrong kind.
+func TestKeys(t *testing.T) {
+	id := uuid.New()
+	for _, c := range []struct {
+		cur  Cursor
+		kind KeyKind
+	}{
+		{Of("NAME_ASC", "东方|花园 1|2", id), TextKey},
+		{Of("NAME_ASC", "", id), TextKey},
+		{Of("BUILD_YEAR_DESC", strconv.Itoa(1998), id), IntKey},
+		{At("DEADLINE_ASC", Infinity, id), TimeKey},
+	} {
+		got, err := Decode(c.cur.Encode(), c.cur.Order, c.kind)
+		if err != nil || got != c.cur {
+			t.Errorf("Decode(Encode(%v)) = %v, %v", c.cur, got, err)
+		}
+	}
+	if got, _ := Decode(Of("BUILD_YEAR_DESC", "1998", id).Encode(), "BUILD_YEAR_DESC", IntKey); got.Int() != 1998 {
+		t.Errorf("Int() = %d, want 1998", got.Int())
+	}
+	for _, bad := range []string{
+		Of("BUILD_YEAR_DESC", "nineteen", id).Encode(),
+		"not base64!",
+		"QUJD", // "ABC": no separators
+	} {
+		if _, err := Decode(bad, "BUILD_YEAR_DESC", IntKey); !apperr.Is(err, apperr.BadUserInput) {
+			t.Errorf("Decode(%q): %v, want BAD_USER_INPUT", bad, err)
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	neg, big := -1, FirstMax+1
+	for _, n := range []*int{&neg, &big} {
+		if _, err := Parse(n, nil, "NAME", TextKey); !apperr.Is(err, apperr.BadUserInput) {
+			t.Errorf("first %d: %v, want BAD_USER_INPUT", *n, err)
+		}
+	}
+	r, err := Parse(nil, nil, "NAME", TextKey)
+	if err != nil || r.First != FirstDefault || r.After != nil {
+		t.Fatalf("defaults: %+v %v", r, err)
 	}
 }

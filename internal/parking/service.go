@@ -48,12 +48,6 @@ type Store interface {
 	// Update writes lot if its stored version is still prevVersion, else
 	// CONFLICT naming the current version.
 	Update(ctx context.Context, lot *Lot, prevVersion int) error
-	// Locate returns the grid containing or nearest a point.
-	Locate(ctx context.Context, lat, lng float64) (string, error)
-	// JurisdictionExists reports whether a jurisdiction code exists.
-	JurisdictionExists(ctx context.Context, code string) (bool, error)
-	// DepartmentExists reports whether a department code exists.
-	DepartmentExists(ctx context.Context, code string) (bool, error)
 	// ByParent returns, per parent key, its first records within scope and,
 	// with withCount, each parent's total.
 	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*Lot, map[string]int, error)
@@ -89,10 +83,9 @@ type Auditor = access.Auditor
 type Config struct {
 	Store      Store
 	Authorizer Authorizer
-	// KnownJurisdiction answers whether a list filter's jurisdiction
-	// exists (the directory's in-memory tree); Store.JurisdictionExists
-	// when nil.
-	KnownJurisdiction func(ctx context.Context, code string) (bool, error)
+	// Directory locates points and checks jurisdiction and department
+	// codes, for writes and list filters alike.
+	Directory directory.Lookup
 	// Auditor may be nil (no audit trail).
 	Auditor Auditor
 	// Availability may be nil: live counts are then unavailable
@@ -118,7 +111,7 @@ const (
 // Service implements the parking registry and its queries. It is safe for
 // concurrent use.
 type Service struct {
-	knownJurisdiction func(ctx context.Context, code string) (bool, error)
+	dir directory.Lookup
 	store             Store
 	auth              Authorizer
 	audit             Auditor
@@ -132,10 +125,7 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.KnownJurisdiction == nil {
-		cfg.KnownJurisdiction = cfg.Store.JurisdictionExists
-	}
-	return &Service{knownJurisdiction: cfg.KnownJurisdiction, store: cfg.Store, auth: cfg.Authorizer, audit: cfg.Auditor, avail: cfg.Availability,
+	return &Service{dir: cfg.Directory, store: cfg.Store, auth: cfg.Authorizer, audit: cfg.Auditor, avail: cfg.Availability,
 		cal: cfg.Calendar, now: cfg.Now}
 }
 
@@ -176,10 +166,14 @@ type Page struct {
 	Order   Order
 }
 
-// Cursor returns the cursor of the i-th lot of the page. It carries the id
-// only; the store looks the sort key up.
+// Cursor returns the cursor of the i-th lot of the page: its name (none in
+// id order) and its id.
 func (p *Page) Cursor(i int) string {
-	return page.Cursor{Order: string(p.Order), Key: time.Unix(0, 0).UTC(), ID: p.Lots[i].ID}.Encode()
+	l := p.Lots[i]
+	if p.Order == OrderID {
+		return page.Of(string(p.Order), "", l.ID).Encode()
+	}
+	return page.Of(string(p.Order), l.Name, l.ID).Encode()
 }
 
 // Count returns how many lots visible to the caller match f. BAD_USER_INPUT
@@ -198,32 +192,27 @@ func (s *Service) Count(ctx context.Context, f Filter) (int, error) {
 // List returns a page of lots visible to the caller, by name (default) or
 // by id. BAD_USER_INPUT for an invalid filter, page size or cursor.
 func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, after *string) (*Page, error) {
-	d, err := s.Decide(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if order == "" {
 		order = OrderName
 	}
-	if !order.Valid() {
-		return nil, apperr.Invalid("orderBy", "unknown order %q; use NAME or ID", order)
-	}
-	n, err := page.Size(first)
+	list, more, err := access.ReadPage(ctx, s.Decide, s.audit, func(d *access.Decision) ([]*Lot, bool, error) {
+		if !order.Valid() {
+			return nil, false, apperr.Invalid("orderBy", "unknown order %q; use NAME or ID", order)
+		}
+		req, err := page.Parse(first, after, string(order), page.TextKey)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := s.validateFilter(ctx, d, &f, order); err != nil {
+			return nil, false, err
+		}
+		list, more, err := s.store.List(ctx, d.Rows, ListQuery{Filter: f, Order: order, First: req.First, After: req.After})
+		if err != nil {
+			return nil, false, fmt.Errorf("list lots: %w", err)
+		}
+		return list, more, nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := s.validateFilter(ctx, d, &f, order); err != nil {
-		return nil, err
-	}
-	q := ListQuery{Filter: f, Order: order, First: n}
-	if q.After, err = page.After(after, string(order)); err != nil {
-		return nil, err
-	}
-	list, more, err := s.store.List(ctx, d.Rows, q)
-	if err != nil {
-		return nil, fmt.Errorf("list lots: %w", err)
-	}
-	if err := s.audited(ctx, d, access.Jurisdictions(list)); err != nil {
 		return nil, err
 	}
 	return &Page{Lots: list, HasNext: more, Order: order}, nil
@@ -244,7 +233,7 @@ func (s *Service) validateFilter(ctx context.Context, d *access.Decision, f *Fil
 	case f.OwnerDept != "" && !deptPattern.MatchString(f.OwnerDept):
 		return apperr.Invalid("filter.ownerDept", "%q is not a department code such as traffic-police", f.OwnerDept)
 	}
-	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.knownJurisdiction)
+	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.dir.JurisdictionExists)
 }
 
 // Near returns the lots nearest a point within radiusMeters (default 2 km,

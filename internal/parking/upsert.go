@@ -97,19 +97,13 @@ func (s *Service) Upsert(ctx context.Context, in UpsertInput) (*UpsertResult, er
 	if !mayWrite(p, in.OwnerDept) {
 		return nil, apperr.New(apperr.Forbidden, "only %s or the traffic police may write lots owned by %s", in.OwnerDept, in.OwnerDept)
 	}
-	if ok, err := s.store.DepartmentExists(ctx, in.OwnerDept); err != nil {
+	if ok, err := s.dir.DepartmentExists(ctx, in.OwnerDept); err != nil {
 		return nil, err
 	} else if !ok {
 		return nil, apperr.Invalid("ownerDept", "unknown department %q", in.OwnerDept)
 	}
-	if in.Jurisdiction == "" {
-		if in.Jurisdiction, err = s.store.Locate(ctx, in.Lat, in.Lng); err != nil {
-			return nil, fmt.Errorf("locate lot: %w", err)
-		}
-	} else if ok, err := s.store.JurisdictionExists(ctx, in.Jurisdiction); err != nil {
+	if in.Jurisdiction, err = directory.Place(ctx, s.dir, "lot", in.Jurisdiction, in.Lat, in.Lng); err != nil {
 		return nil, err
-	} else if !ok {
-		return nil, apperr.Invalid("jurisdiction", "unknown jurisdiction %q", in.Jurisdiction)
 	}
 	// Two systems creating the same lot at once: the loser's insert hits the
 	// unique key and goes round once more, as an update or a no-op.

@@ -163,7 +163,7 @@ func (s *CaseStore) List(ctx context.Context, scope access.RowScope, q cases.Lis
 		ks.key = "deadline_key"
 	}
 	if q.After != nil {
-		ks.afterKey, ks.afterID = timeKey(q.After.Key), &q.After.ID
+		ks.afterKey, ks.afterID = timeKey(q.After.Time()), &q.After.ID
 	}
 	return keysetPage(ctx, s.pool, "cases", w, ks, scanCase)
 }
@@ -305,33 +305,6 @@ func (s *CaseStore) Timelines(ctx context.Context, ids []uuid.UUID) (map[uuid.UU
 		out[e.CaseID] = append(out[e.CaseID], e)
 	}
 	return out, translate(rows.Err())
-}
-
-// Locate implements cases.Store: the grid whose centroid is nearest the
-// point (grids are small, so nearest centroid is the containing grid to the
-// precision the demo needs).
-func (s *CaseStore) Locate(ctx context.Context, lat, lng float64) (string, error) {
-	var code string
-	err := s.pool.QueryRow(ctx, `SELECT code FROM jurisdictions WHERE level = 'GRID' AND lat IS NOT NULL
-		ORDER BY (lat - $1) * (lat - $1) + ((lng - $2) * cos(radians($1))) * ((lng - $2) * cos(radians($1))) LIMIT 1`,
-		lat, lng).Scan(&code)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", apperr.Invalid("location", "no grid is known near this point")
-	}
-	if err != nil {
-		return "", translate(fmt.Errorf("locate point: %w", err))
-	}
-	return code, nil
-}
-
-// JurisdictionExists implements cases.Store.
-func (s *CaseStore) JurisdictionExists(ctx context.Context, code string) (bool, error) {
-	return exists(ctx, s.pool, "SELECT EXISTS (SELECT 1 FROM jurisdictions WHERE code = $1)", code)
-}
-
-// DepartmentExists implements cases.Store.
-func (s *CaseStore) DepartmentExists(ctx context.Context, code string) (bool, error) {
-	return exists(ctx, s.pool, "SELECT EXISTS (SELECT 1 FROM departments WHERE code = $1)", code)
 }
 
 // existsIn reports whether from holds a row with idCol = id inside scope

@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/jackc/pgx/v5"
 )
@@ -56,4 +58,31 @@ func (s *DirectoryStore) departments(ctx context.Context, sql string, args ...an
 // AllDepartments implements directory.Store.
 func (s *DirectoryStore) AllDepartments(ctx context.Context) ([]*directory.Department, error) {
 	return s.departments(ctx, "SELECT code, name_zh, name_en, kind, jurisdiction_code FROM departments ORDER BY kind, code")
+}
+
+// Locate implements directory.Store: the grid whose centroid is nearest the
+// point (grids are small, so nearest centroid is the containing grid to the
+// precision the demo needs).
+func (s *DirectoryStore) Locate(ctx context.Context, lat, lng float64) (string, error) {
+	var code string
+	err := s.pool.QueryRow(ctx, `SELECT code FROM jurisdictions WHERE level = 'GRID' AND lat IS NOT NULL
+		ORDER BY (lat - $1) * (lat - $1) + ((lng - $2) * cos(radians($1))) * ((lng - $2) * cos(radians($1))) LIMIT 1`,
+		lat, lng).Scan(&code)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", apperr.Invalid("location", "no grid is known near this point")
+	}
+	if err != nil {
+		return "", translate(fmt.Errorf("locate point: %w", err))
+	}
+	return code, nil
+}
+
+// JurisdictionExists implements directory.Store.
+func (s *DirectoryStore) JurisdictionExists(ctx context.Context, code string) (bool, error) {
+	return exists(ctx, s.pool, "SELECT EXISTS (SELECT 1 FROM jurisdictions WHERE code = $1)", code)
+}
+
+// DepartmentExists implements directory.Store.
+func (s *DirectoryStore) DepartmentExists(ctx context.Context, code string) (bool, error) {
+	return exists(ctx, s.pool, "SELECT EXISTS (SELECT 1 FROM departments WHERE code = $1)", code)
 }

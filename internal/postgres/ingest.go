@@ -354,7 +354,7 @@ func textOrNull(s string) any {
 
 // UpsertCase implements ingest.Store.
 func (s *IngestStore) UpsertCase(ctx context.Context, row *ingest.CaseRow, w ingest.Writer, version *int) (*cases.Case, ingest.Outcome, error) {
-	locator := &CaseStore{pool: s.pool}
+	locator := NewDirectoryStore(s.pool)
 	jcode := row.Jurisdiction
 	if jcode == "" {
 		var err error

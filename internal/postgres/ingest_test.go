@@ -164,7 +164,7 @@ func TestIngestStoreLocate(t *testing.T) {
 	if err != nil || res.Inserted != 2000 {
 		t.Fatalf("%+v %v", res, err)
 	}
-	locator := postgres.NewCaseStore(pool)
+	locator := postgres.NewDirectoryStore(pool)
 	got, err := pool.Query(context.Background(), "SELECT lat, lng, jurisdiction_code, street_code, coalesce(community_code, '') FROM cases WHERE external_id LIKE $1 || '%'", p)
 	if err != nil {
 		t.Fatal(err)

@@ -106,7 +106,7 @@ func newService(pool *pgxpool.Pool, d *access.Decision, clk *clock) *cases.Servi
 	if clk != nil {
 		now = clk.Now
 	}
-	return cases.NewService(cases.Config{Store: postgres.NewCaseStore(pool), Authorizer: fixedAuth{d}, Calendar: calendar.Default(), Now: now})
+	return cases.NewService(cases.Config{Store: postgres.NewCaseStore(pool), Directory: postgres.NewDirectoryStore(pool), Authorizer: fixedAuth{d}, Calendar: calendar.Default(), Now: now})
 }
 
 func as(ctx context.Context, dept string, roles ...string) context.Context {

@@ -170,34 +170,23 @@ func lotFilter(w *where, f parking.Filter) {
 	}
 }
 
-// List implements parking.Store with keyset pagination. The cursor names
-// the last lot; its sort key is read back inside the statement (lots are
-// never deleted through the hub, so the row is there).
+// List implements parking.Store with keyset pagination over (name, id),
+// or over id alone in id order (the id is its own key).
 func (s *ParkingStore) List(ctx context.Context, scope access.RowScope, q parking.ListQuery) ([]*parking.Lot, bool, error) {
 	w := newWhere()
 	lotFilter(w, q.Filter)
 	w.addScope(scope, lotScope)
-	order := "name, id"
+	ks := keysetQuery{from: "parking_lots", columns: lotColumns, key: "name", id: "id", first: q.First}
 	if q.Order == parking.OrderID {
-		order = "id"
+		ks.key = "id"
 	}
 	if q.After != nil {
+		ks.afterKey, ks.afterID = q.After.Key, &q.After.ID
 		if q.Order == parking.OrderID {
-			w.add("id > @after_id", "after_id", q.After.ID)
-		} else {
-			w.add("(name, id) > (SELECT a.name, a.id FROM parking_lots a WHERE a.id = @after_id)", "after_id", q.After.ID)
+			ks.afterKey = q.After.ID
 		}
 	}
-	sql := fmt.Sprintf("SELECT %s FROM parking_lots WHERE %s ORDER BY %s LIMIT %d", lotColumns, w.sql(), order, q.First+1)
-	list, err := s.query(ctx, sql, w.args)
-	if err != nil {
-		return nil, false, err
-	}
-	more := len(list) > q.First
-	if more {
-		list = list[:q.First]
-	}
-	return list, more, nil
+	return keysetPage(ctx, s.pool, "lots", w, ks, func(r pgx.Row) (*parking.Lot, error) { return scanLot(r) })
 }
 
 // nearSQL returns the statement and arguments of one Near batch.
@@ -414,21 +403,6 @@ func (s *ParkingStore) Update(ctx context.Context, l *parking.Lot, prevVersion i
 		}
 		return writeChange(ctx, tx, lotChange(l, "UPDATED"))
 	})
-}
-
-// Locate implements parking.Store: the grid whose centroid is nearest.
-func (s *ParkingStore) Locate(ctx context.Context, lat, lng float64) (string, error) {
-	return NewCaseStore(s.pool).Locate(ctx, lat, lng)
-}
-
-// JurisdictionExists implements parking.Store.
-func (s *ParkingStore) JurisdictionExists(ctx context.Context, code string) (bool, error) {
-	return exists(ctx, s.pool, "SELECT EXISTS (SELECT 1 FROM jurisdictions WHERE code = $1)", code)
-}
-
-// DepartmentExists implements parking.Store.
-func (s *ParkingStore) DepartmentExists(ctx context.Context, code string) (bool, error) {
-	return exists(ctx, s.pool, "SELECT EXISTS (SELECT 1 FROM departments WHERE code = $1)", code)
 }
 
 // TotalSpaces returns the total spaces of each existing lot among ids (the

@@ -129,7 +129,7 @@ func TestNearBatchesPastClosedLotsAndTies(t *testing.T) {
 
 	tr := &nearTracer{}
 	svc := parking.NewService(parking.Config{Store: postgres.NewParkingStore(tracedPool(t, schema, tr)),
-		Authorizer: fixedAuth{lotWriter()}, Calendar: calendar.Default()})
+		Directory: postgres.NewDirectoryStore(pool), Authorizer: fixedAuth{lotWriter()}, Calendar: calendar.Default()})
 	noon := lt("2025-06-10 12:00").UTC()
 	got, err := svc.Near(ctx, 32.49, 119.92, nil, &noon, ptr(4))
 	if err != nil {
@@ -163,8 +163,9 @@ func TestNearBatchesPastClosedLotsAndTies(t *testing.T) {
 }
 
 func TestNearValidation(t *testing.T) {
-	svc := parking.NewService(parking.Config{Store: postgres.NewParkingStore(setup(t)), Authorizer: fixedAuth{lotWriter()},
-		Calendar: calendar.Default()})
+	pool := setup(t)
+	svc := parking.NewService(parking.Config{Store: postgres.NewParkingStore(pool), Directory: postgres.NewDirectoryStore(pool),
+		Authorizer: fixedAuth{lotWriter()}, Calendar: calendar.Default()})
 	tests := []struct {
 		name     string
 		lat, lng float64
@@ -202,7 +203,7 @@ func TestUpsertRules(t *testing.T) {
 	pool, _ := isolatedParking(t)
 	st := postgres.NewParkingStore(pool)
 	clk := time.Date(2025, 6, 10, 2, 0, 0, 0, time.UTC)
-	svc := parking.NewService(parking.Config{Store: st, Authorizer: fixedAuth{lotWriter()}, Calendar: calendar.Default(),
+	svc := parking.NewService(parking.Config{Store: st, Directory: postgres.NewDirectoryStore(pool), Authorizer: fixedAuth{lotWriter()}, Calendar: calendar.Default(),
 		Now: func() time.Time { return clk }})
 	officer := func(dept string) context.Context { return as(context.Background(), dept, "officer") }
 	ctx := officer("street-chengzhong")
@@ -219,7 +220,7 @@ func TestUpsertRules(t *testing.T) {
 		t.Fatalf("other department: %v, want FORBIDDEN", err)
 	}
 	// Without the write action nobody writes.
-	ro := parking.NewService(parking.Config{Store: st, Authorizer: fixedAuth{&access.Decision{Rows: access.RowScope{All: true}}}, Calendar: calendar.Default()})
+	ro := parking.NewService(parking.Config{Store: st, Directory: postgres.NewDirectoryStore(pool), Authorizer: fixedAuth{&access.Decision{Rows: access.RowScope{All: true}}}, Calendar: calendar.Default()})
 	if _, err := ro.Upsert(officer(parking.ProviderDept), validInput("X")); !apperr.Is(err, apperr.Forbidden) {
 		t.Fatalf("no write action: %v", err)
 	}

@@ -144,7 +144,7 @@ func publicReader() *access.Decision {
 }
 
 func parkingService(pool *pgxpool.Pool, d *access.Decision, now func() time.Time) *parking.Service {
-	return parking.NewService(parking.Config{Store: postgres.NewParkingStore(pool), Authorizer: fixedAuth{d},
+	return parking.NewService(parking.Config{Store: postgres.NewParkingStore(pool), Directory: postgres.NewDirectoryStore(pool), Authorizer: fixedAuth{d},
 		Calendar: calendar.Default(), Now: now})
 }
 

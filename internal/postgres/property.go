@@ -138,9 +138,9 @@ func (s *PropertyStore) List(ctx context.Context, scope access.RowScope, q prope
 		ks.key = "p.name"
 	}
 	if q.After != nil {
-		ks.afterKey, ks.afterID = any(q.After.Year), &q.After.ID
+		ks.afterKey, ks.afterID = any(q.After.Int()), &q.After.ID
 		if q.Order.ByName() {
-			ks.afterKey = q.After.Name
+			ks.afterKey = q.After.Key
 		}
 	}
 	return keysetPage(ctx, s.pool, "properties", w, ks, scanProperty)
@@ -249,16 +249,6 @@ func lockPropertyByExternal(ctx context.Context, tx pgx.Tx, scope access.RowScop
 	w.add("p.source_dept = @source AND p.external_id = @external", "source", sourceDept, "external", externalID)
 	w.addScope(scope, propertyScope)
 	return scanProperty(tx.QueryRow(ctx, "SELECT "+propertyColumns+" FROM properties p WHERE "+w.sql()+" FOR UPDATE OF p", w.args))
-}
-
-// Locate implements property.Store (the same nearest-grid rule as cases).
-func (s *PropertyStore) Locate(ctx context.Context, lat, lng float64) (string, error) {
-	return (&CaseStore{pool: s.pool}).Locate(ctx, lat, lng)
-}
-
-// JurisdictionExists implements property.Store.
-func (s *PropertyStore) JurisdictionExists(ctx context.Context, code string) (bool, error) {
-	return exists(ctx, s.pool, "SELECT EXISTS (SELECT 1 FROM jurisdictions WHERE code = $1)", code)
 }
 
 // Permits implements property.Store: one statement for every compound.

@@ -52,7 +52,7 @@ func anonymousProps() *access.Decision {
 }
 
 func propService(pool *pgxpool.Pool, d *access.Decision) *property.Service {
-	return property.NewService(property.Config{Store: postgres.NewPropertyStore(pool), Authorizer: fixedAuth{d}})
+	return property.NewService(property.Config{Store: postgres.NewPropertyStore(pool), Directory: postgres.NewDirectoryStore(pool), Authorizer: fixedAuth{d}})
 }
 
 func housingOfficer() context.Context { return as(context.Background(), "housing", "officer") }
@@ -648,7 +648,7 @@ func TestRecusalLooksBackOverRounds(t *testing.T) {
 		}
 	}
 	// A look-back of three rounds leaves nobody: refused, nothing stored.
-	three := property.NewService(property.Config{Store: postgres.NewPropertyStore(f.pool), Authorizer: fixedAuth{housingDesk()}, RecusalRounds: 3})
+	three := property.NewService(property.Config{Store: postgres.NewPropertyStore(f.pool), Directory: postgres.NewDirectoryStore(f.pool), Authorizer: fixedAuth{housingDesk()}, RecusalRounds: 3})
 	if _, err := draw(three, "2026-04"); !apperr.Is(err, apperr.BadUserInput) {
 		t.Fatalf("look-back 3 with six inspectors: %v, want BAD_USER_INPUT", err)
 	}

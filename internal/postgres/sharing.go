@@ -168,8 +168,3 @@ func (s *SharingStore) Reconcile(ctx context.Context) (int, error) {
 	}
 	return int(tag.RowsAffected()), nil
 }
-
-// JurisdictionExists implements sharing.Store.
-func (s *SharingStore) JurisdictionExists(ctx context.Context, code string) (bool, error) {
-	return exists(ctx, s.pool, "SELECT EXISTS (SELECT 1 FROM jurisdictions WHERE code = $1)", code)
-}

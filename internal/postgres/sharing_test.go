@@ -24,7 +24,7 @@ func TestRequestAccessUnknownJurisdiction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := sharing.NewService(postgres.NewSharingStore(pool, nil), eng, nil, nil)
+	svc := sharing.NewService(postgres.NewSharingStore(pool, nil), postgres.NewDirectoryStore(pool), eng, nil, nil)
 	// A purpose of its own, so that this test counts only its own rows.
 	purpose := "扬尘投诉回访 " + uuid.NewString()
 	ctx := as(context.Background(), "environment", "admin")

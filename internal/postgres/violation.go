@@ -164,7 +164,7 @@ func (s *ViolationStore) List(ctx context.Context, scope access.RowScope, q viol
 		ks.key, ks.desc = "deadline_key", false
 	}
 	if q.After != nil {
-		ks.afterKey, ks.afterID = timeKey(q.After.Key), &q.After.ID
+		ks.afterKey, ks.afterID = timeKey(q.After.Time()), &q.After.ID
 	}
 	return keysetPage(ctx, s.pool, "violations", w, ks, scanViolation)
 }
@@ -358,17 +358,6 @@ func (s *ViolationStore) Timelines(ctx context.Context, ids []uuid.UUID) (map[uu
 		out[e.ViolationID] = append(out[e.ViolationID], e)
 	}
 	return out, translate(rows.Err())
-}
-
-// Locate implements violation.Store with the same nearest-grid rule as
-// cases.
-func (s *ViolationStore) Locate(ctx context.Context, lat, lng float64) (string, error) {
-	return NewCaseStore(s.pool).Locate(ctx, lat, lng)
-}
-
-// JurisdictionExists implements violation.Store.
-func (s *ViolationStore) JurisdictionExists(ctx context.Context, code string) (bool, error) {
-	return exists(ctx, s.pool, "SELECT EXISTS (SELECT 1 FROM jurisdictions WHERE code = $1)", code)
 }
 
 // CaseVisible implements violation.Store.

@@ -38,7 +38,7 @@ func violService(pool *pgxpool.Pool, d *access.Decision, clk *clock, permits vio
 	if clk != nil {
 		now = clk.Now
 	}
-	return violation.NewService(violation.Config{Store: postgres.NewViolationStore(pool), Authorizer: fixedAuth{d},
+	return violation.NewService(violation.Config{Store: postgres.NewViolationStore(pool), Directory: postgres.NewDirectoryStore(pool), Authorizer: fixedAuth{d},
 		Calendar: calendar.Default(), Permits: permits, Now: now})
 }
 

@@ -238,26 +238,3 @@ func TestDemoFollowsTheDistrict(t *testing.T) {
 		}
 	}
 }
-
-func TestCursorRoundTrip(t *testing.T) {
-	id := uuid.New()
-	for _, c := range []property.Cursor{
-		{Order: property.OrderNameAsc, Name: "东进社区3号院", ID: id},
-		{Order: property.OrderNameDesc, Name: "a|b||c", ID: id},
-		{Order: property.OrderBuildYearDesc, Year: 1987, ID: id},
-	} {
-		got, err := property.DecodeCursor(c.Encode(), c.Order)
-		if err != nil || got != c {
-			t.Errorf("round trip of %+v: %+v %v", c, got, err)
-		}
-	}
-	enc := property.Cursor{Order: property.OrderNameAsc, Name: "x", ID: id}.Encode()
-	for _, bad := range []string{"", "!!", enc + "x"} {
-		if _, err := property.DecodeCursor(bad, property.OrderNameAsc); err == nil {
-			t.Errorf("cursor %q accepted", bad)
-		}
-	}
-	if _, err := property.DecodeCursor(enc, property.OrderBuildYearAsc); err == nil {
-		t.Error("a name cursor accepted for a build-year list")
-	}
-}

@@ -1,13 +1,10 @@
 package property
 
 import (
-	"encoding/base64"
-	"github.com/fengcheng/datahub/internal/access"
 	"strconv"
-	"strings"
 
-	"github.com/fengcheng/datahub/internal/apperr"
-	"github.com/google/uuid"
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/page"
 )
 
 // Order is the sort order of a property list. Every order is a keyset over
@@ -55,60 +52,24 @@ type ListQuery struct {
 	Filter Filter
 	Order  Order
 	First  int
-	After  *Cursor
+	After  *page.Cursor
 }
 
-// Cursor is a position in a property list: the last row's sort key and id.
-//
-// internal/page's cursor carries a timestamp key; property lists sort by a
-// name or a year, so they carry their own key in the same opaque style.
-type Cursor struct {
-	Order Order
-	Name  string // key of name orders
-	Year  int    // key of build-year orders
-	ID    uuid.UUID
+// CursorOf returns the cursor of p in order o: its name or its build year,
+// and its id.
+func (o Order) CursorOf(p *Property) page.Cursor {
+	if o.ByName() {
+		return page.Of(string(o), p.Name, p.ID)
+	}
+	return page.Of(string(o), strconv.Itoa(p.BuildYear), p.ID)
 }
 
-// CursorOf returns the cursor of p in order o.
-func CursorOf(o Order, p *Property) Cursor {
-	return Cursor{Order: o, Name: p.Name, Year: p.BuildYear, ID: p.ID}
-}
-
-// Encode returns the opaque form of c.
-func (c Cursor) Encode() string {
-	key := c.Name
-	if !c.Order.ByName() {
-		key = strconv.Itoa(c.Year)
+// keyKind is the kind of o's sort key.
+func (o Order) keyKind() page.KeyKind {
+	if o.ByName() {
+		return page.TextKey
 	}
-	// The id and the order never contain '|'; the name may, so it sits in
-	// the middle and is recovered from the outer separators.
-	return base64.RawURLEncoding.EncodeToString([]byte(string(c.Order) + "|" + key + "|" + c.ID.String()))
-}
-
-// DecodeCursor parses an opaque cursor and checks it belongs to order.
-func DecodeCursor(s string, order Order) (Cursor, error) {
-	bad := apperr.Invalid("after", "the cursor is not valid for this list; start again without 'after'")
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return Cursor{}, bad
-	}
-	str := string(raw)
-	first, last := strings.IndexByte(str, '|'), strings.LastIndexByte(str, '|')
-	if first < 0 || first == last || Order(str[:first]) != order {
-		return Cursor{}, bad
-	}
-	id, err := uuid.Parse(str[last+1:])
-	if err != nil {
-		return Cursor{}, bad
-	}
-	c := Cursor{Order: order, ID: id}
-	key := str[first+1 : last]
-	if order.ByName() {
-		c.Name = key
-	} else if c.Year, err = strconv.Atoi(key); err != nil {
-		return Cursor{}, bad
-	}
-	return c, nil
+	return page.IntKey
 }
 
 // Terms names the field group each part of a list request compares (the

@@ -42,10 +42,6 @@ type Store interface {
 	// the caller, and creating one under its key is refused with
 	// apperr.KeyTaken (nothing is written, nothing of it is told).
 	Upsert(ctx context.Context, scope access.RowScope, p *Property, expectedVersion *int) (*Property, Outcome, error)
-	// Locate returns the grid containing or nearest a point.
-	Locate(ctx context.Context, lat, lng float64) (string, error)
-	// JurisdictionExists reports whether a jurisdiction code exists.
-	JurisdictionExists(ctx context.Context, code string) (bool, error)
 	// Permits returns the permits of the compounds within scope among
 	// propertyIDs, latest first, in one statement.
 	Permits(ctx context.Context, scope access.RowScope, propertyIDs []uuid.UUID) (map[uuid.UUID][]Permit, error)
@@ -103,10 +99,9 @@ type Auditor = access.Auditor
 type Config struct {
 	Store      Store
 	Authorizer Authorizer
-	// KnownJurisdiction answers whether a list filter's jurisdiction
-	// exists (the directory's in-memory tree); Store.JurisdictionExists
-	// when nil.
-	KnownJurisdiction func(ctx context.Context, code string) (bool, error)
+	// Directory locates points and checks jurisdiction and department
+	// codes, for writes and list filters alike.
+	Directory directory.Lookup
 	// Auditor may be nil (no audit trail).
 	Auditor Auditor
 	// Now is the clock (time.Now when nil).
@@ -122,7 +117,7 @@ type Config struct {
 // Service implements the property registry and its double-random
 // inspections. It is safe for concurrent use.
 type Service struct {
-	knownJurisdiction func(ctx context.Context, code string) (bool, error)
+	dir directory.Lookup
 	store             Store
 	auth              Authorizer
 	audit             Auditor
@@ -136,13 +131,10 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.KnownJurisdiction == nil {
-		cfg.KnownJurisdiction = cfg.Store.JurisdictionExists
-	}
 	if cfg.RecusalRounds <= 0 {
 		cfg.RecusalRounds = RecusalRoundsDefault
 	}
-	return &Service{knownJurisdiction: cfg.KnownJurisdiction, store: cfg.Store, auth: cfg.Authorizer, audit: cfg.Auditor, now: cfg.Now,
+	return &Service{dir: cfg.Directory, store: cfg.Store, auth: cfg.Authorizer, audit: cfg.Auditor, now: cfg.Now,
 		cal: cfg.Calendar, recusalRounds: min(cfg.RecusalRounds, MaxRecusalRounds)}
 }
 
@@ -180,11 +172,8 @@ type Page struct {
 }
 
 // Cursor returns the cursor of the i-th compound of the page.
-func (p *Page) Cursor(i int) string { return CursorOf(p.Order, p.Properties[i]).Encode() }
+func (p *Page) Cursor(i int) string { return p.Order.CursorOf(p.Properties[i]).Encode() }
 
-// List returns a page of compounds visible to the caller, by name (the
-// default) or build year. BAD_USER_INPUT for a bad filter, order, size or
-// cursor.
 // Count returns how many compounds visible to the caller match f.
 func (s *Service) Count(ctx context.Context, f Filter) (int, error) {
 	d, err := s.Decide(ctx)
@@ -197,37 +186,31 @@ func (s *Service) Count(ctx context.Context, f Filter) (int, error) {
 	return s.store.Count(ctx, d.Rows, f)
 }
 
+// List returns a page of compounds visible to the caller, by name (the
+// default) or build year. BAD_USER_INPUT for a bad filter, order, size or
+// cursor.
 func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, after *string) (*Page, error) {
-	d, err := s.Decide(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if order == "" {
 		order = OrderNameAsc
 	}
-	if !order.Valid() {
-		return nil, apperr.Invalid("order", "unknown order %q", order)
-	}
-	n, err := page.Size(first)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.validateFilter(ctx, d, &f, order); err != nil {
-		return nil, err
-	}
-	q := ListQuery{Filter: f, Order: order, First: n}
-	if after != nil && *after != "" {
-		cur, err := DecodeCursor(*after, order)
-		if err != nil {
-			return nil, err
+	list, more, err := access.ReadPage(ctx, s.Decide, s.audit, func(d *access.Decision) ([]*Property, bool, error) {
+		if !order.Valid() {
+			return nil, false, apperr.Invalid("orderBy", "unknown order %q", order)
 		}
-		q.After = &cur
-	}
-	list, more, err := s.store.List(ctx, d.Rows, q)
+		req, err := page.Parse(first, after, string(order), order.keyKind())
+		if err != nil {
+			return nil, false, err
+		}
+		if err := s.validateFilter(ctx, d, &f, order); err != nil {
+			return nil, false, err
+		}
+		list, more, err := s.store.List(ctx, d.Rows, ListQuery{Filter: f, Order: order, First: req.First, After: req.After})
+		if err != nil {
+			return nil, false, fmt.Errorf("list properties: %w", err)
+		}
+		return list, more, nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list properties: %w", err)
-	}
-	if err := s.audited(ctx, d, access.Jurisdictions(list)); err != nil {
 		return nil, err
 	}
 	return &Page{Properties: list, HasNext: more, Order: order}, nil
@@ -251,7 +234,7 @@ func (s *Service) validateFilter(ctx context.Context, d *access.Decision, f *Fil
 			return apperr.Invalid("filter.renovation", "unknown renovation status %q", st)
 		}
 	}
-	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.knownJurisdiction)
+	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.dir.JurisdictionExists)
 }
 
 var (
@@ -394,14 +377,8 @@ func (s *Service) Upsert(ctx context.Context, in UpsertInput) (*UpsertResult, er
 	if err := s.validateUpsert(&in); err != nil {
 		return nil, err
 	}
-	if in.Jurisdiction == "" {
-		if in.Jurisdiction, err = s.store.Locate(ctx, in.Lat, in.Lng); err != nil {
-			return nil, fmt.Errorf("locate compound: %w", err)
-		}
-	} else if ok, err := s.store.JurisdictionExists(ctx, in.Jurisdiction); err != nil {
+	if in.Jurisdiction, err = directory.Place(ctx, s.dir, "compound", in.Jurisdiction, in.Lat, in.Lng); err != nil {
 		return nil, err
-	} else if !ok {
-		return nil, apperr.Invalid("jurisdiction", "unknown jurisdiction %q", in.Jurisdiction)
 	}
 	if strings.Count(in.Jurisdiction, ".") < 1 {
 		return nil, apperr.Invalid("jurisdiction", "a compound lies in a street or town, not the whole district")

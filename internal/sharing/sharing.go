@@ -16,6 +16,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/google/uuid"
 )
 
@@ -88,8 +89,6 @@ type Store interface {
 	// Reconcile removes every grant line whose request is not APPROVED and
 	// returns how many it removed.
 	Reconcile(ctx context.Context) (int, error)
-	// JurisdictionExists reports whether a jurisdiction code exists.
-	JurisdictionExists(ctx context.Context, code string) (bool, error)
 }
 
 // Grants is the policy side: the access engine. The grant lines themselves
@@ -105,20 +104,22 @@ type Grants interface {
 // Service runs the workflow.
 type Service struct {
 	store  Store
+	dir    directory.Lookup
 	grants Grants
 	now    func() time.Time
 	log    *slog.Logger
 }
 
-// NewService returns a sharing service; now and log may be nil.
-func NewService(store Store, grants Grants, now func() time.Time, log *slog.Logger) *Service {
+// NewService returns a sharing service; now and log may be nil. dir checks
+// the jurisdiction a request names.
+func NewService(store Store, dir directory.Lookup, grants Grants, now func() time.Time, log *slog.Logger) *Service {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, grants: grants, now: now, log: log}
+	return &Service{store: store, dir: dir, grants: grants, now: now, log: log}
 }
 
 // RequestInput is what a department asks for.
@@ -194,7 +195,7 @@ func (s *Service) RequestAccess(ctx context.Context, in RequestInput) (*Request,
 	}
 	// A well-formed code need not name a real jurisdiction; a grant on one
 	// that does not exist would be approved and then match no row at all.
-	if ok, err := s.store.JurisdictionExists(ctx, r.Jurisdiction); err != nil {
+	if ok, err := s.dir.JurisdictionExists(ctx, r.Jurisdiction); err != nil {
 		return nil, fmt.Errorf("create access request: jurisdiction[%s]: %w", r.Jurisdiction, err)
 	} else if !ok {
 		return nil, apperr.Invalid("jurisdiction", "unknown jurisdiction %q: name one of the jurisdiction tree, such as hailing.chengdong, or leave it out for the whole district", r.Jurisdiction)

@@ -1,10 +1,8 @@
 package violation
 
 import (
-	"slices"
-	"strings"
-
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/lifecycle"
 )
 
 // Status is where a violation stands in its lifecycle: discovered → notice
@@ -48,20 +46,17 @@ const (
 	ActionDismiss     Action = "DISMISS" // close an unfounded discovery
 )
 
-// transitions lists, per action, the statuses it may start from and where it
+// machine lists, per action, the statuses it may start from and where it
 // leads. Anything not listed is refused.
-var transitions = map[Action]struct {
-	from []Status
-	to   Status
-}{
-	ActionIssueNotice: {[]Status{StatusDiscovered}, StatusNoticeIssued},
-	ActionMarkDue:     {[]Status{StatusNoticeIssued}, StatusRectificationDue},
-	ActionDemolish:    {[]Status{StatusNoticeIssued, StatusRectificationDue}, StatusDemolished},
-	ActionLegalize:    {[]Status{StatusNoticeIssued, StatusRectificationDue}, StatusLegalized},
-	ActionPenalize:    {[]Status{StatusNoticeIssued, StatusRectificationDue}, StatusPenalized},
-	ActionClose:       {[]Status{StatusDemolished, StatusLegalized, StatusPenalized}, StatusClosed},
-	ActionDismiss:     {[]Status{StatusDiscovered}, StatusClosed},
-}
+var machine = lifecycle.New[Status, Action]("violation", "none (the file is closed)", map[Action]lifecycle.Transition[Status]{
+	ActionIssueNotice: {From: []Status{StatusDiscovered}, To: StatusNoticeIssued},
+	ActionMarkDue:     {From: []Status{StatusNoticeIssued}, To: StatusRectificationDue},
+	ActionDemolish:    {From: []Status{StatusNoticeIssued, StatusRectificationDue}, To: StatusDemolished},
+	ActionLegalize:    {From: []Status{StatusNoticeIssued, StatusRectificationDue}, To: StatusLegalized},
+	ActionPenalize:    {From: []Status{StatusNoticeIssued, StatusRectificationDue}, To: StatusPenalized},
+	ActionClose:       {From: []Status{StatusDemolished, StatusLegalized, StatusPenalized}, To: StatusClosed},
+	ActionDismiss:     {From: []Status{StatusDiscovered}, To: StatusClosed},
+})
 
 // outcomes is what each resolving action records.
 var outcomes = map[Action]Outcome{
@@ -73,46 +68,14 @@ var outcomes = map[Action]Outcome{
 
 // Next returns the status action leads to from s, or a BAD_USER_INPUT error
 // that names the current status and what is allowed from it.
-func Next(s Status, a Action) (Status, error) {
-	t, ok := transitions[a]
-	if !ok {
-		return "", apperr.New(apperr.BadUserInput, "unknown violation action %s", a)
-	}
-	if !slices.Contains(t.from, s) {
-		return "", apperr.New(apperr.BadUserInput,
-			"cannot %s a violation that is %s; from %s the allowed actions are: %s",
-			strings.ToLower(strings.ReplaceAll(string(a), "_", " ")), s, s, allowedFrom(s))
-	}
-	return t.to, nil
-}
-
-func allowedFrom(s Status) string {
-	var out []string
-	for a, t := range transitions {
-		if slices.Contains(t.from, s) {
-			out = append(out, string(a))
-		}
-	}
-	if len(out) == 0 {
-		return "none (the file is closed)"
-	}
-	slices.Sort(out)
-	return strings.Join(out, ", ")
-}
+func Next(s Status, a Action) (Status, error) { return machine.Next(s, a) }
 
 // Actions returns every transition action (for tests and docs).
-func Actions() []Action {
-	out := make([]Action, 0, len(transitions))
-	for a := range transitions {
-		out = append(out, a)
-	}
-	slices.Sort(out)
-	return out
-}
+func Actions() []Action { return machine.Actions() }
 
 // ParseAction validates an action name (transitions only).
 func ParseAction(s string) (Action, error) {
-	if _, ok := transitions[Action(s)]; ok {
+	if machine.Has(Action(s)) {
 		return Action(s), nil
 	}
 	return "", apperr.Invalid("action", "unknown violation action %q", s)

@@ -54,10 +54,6 @@ type Store interface {
 	MarkDue(ctx context.Context, now time.Time, actor, note string) (int, error)
 	// Timelines returns the events of each violation, oldest first.
 	Timelines(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]Event, error)
-	// Locate returns the jurisdiction (grid) containing or nearest a point.
-	Locate(ctx context.Context, lat, lng float64) (string, error)
-	// JurisdictionExists reports whether a jurisdiction code exists.
-	JurisdictionExists(ctx context.Context, code string) (bool, error)
 	// CaseVisible reports whether a case exists within scope (the
 	// caller's row scope on cases).
 	CaseVisible(ctx context.Context, scope access.RowScope, id uuid.UUID) (bool, error)
@@ -93,11 +89,10 @@ type PermitChecker interface {
 type Config struct {
 	Store      Store
 	Authorizer Authorizer
-	// KnownJurisdiction answers whether a list filter's jurisdiction
-	// exists (the directory's in-memory tree); Store.JurisdictionExists
-	// when nil.
-	KnownJurisdiction func(ctx context.Context, code string) (bool, error)
-	Calendar          Calendar
+	// Directory locates points and checks jurisdiction and department
+	// codes, for writes and list filters alike.
+	Directory directory.Lookup
+	Calendar  Calendar
 	// Auditor may be nil (no audit trail: tests of the workflow alone).
 	Auditor Auditor
 	// Permits may be nil: PermitCheck then answers SERVICE_UNAVAILABLE.
@@ -120,13 +115,13 @@ const (
 
 // Service implements the violation workflow. It is safe for concurrent use.
 type Service struct {
-	knownJurisdiction func(ctx context.Context, code string) (bool, error)
-	store             Store
-	auth              Authorizer
-	cal               Calendar
-	audit             Auditor
-	permits           PermitChecker
-	now               func() time.Time
+	dir     directory.Lookup
+	store   Store
+	auth    Authorizer
+	cal     Calendar
+	audit   Auditor
+	permits PermitChecker
+	now     func() time.Time
 }
 
 // NewService returns a violation service.
@@ -134,10 +129,7 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.KnownJurisdiction == nil {
-		cfg.KnownJurisdiction = cfg.Store.JurisdictionExists
-	}
-	return &Service{knownJurisdiction: cfg.KnownJurisdiction, store: cfg.Store, auth: cfg.Authorizer, cal: cfg.Calendar, audit: cfg.Auditor,
+	return &Service{dir: cfg.Directory, store: cfg.Store, auth: cfg.Authorizer, cal: cfg.Calendar, audit: cfg.Auditor,
 		permits: cfg.Permits, now: cfg.Now}
 }
 
@@ -178,39 +170,34 @@ type Page struct {
 // Cursor returns the cursor of the i-th violation of the page.
 func (p *Page) Cursor(i int) string {
 	v := p.Violations[i]
-	return page.Cursor{Order: string(p.Order), Key: p.Order.SortKey(v), ID: v.ID}.Encode()
+	return page.At(string(p.Order), p.Order.SortKey(v), v.ID).Encode()
 }
 
 // List returns a page of violations visible to the caller (keyset
 // pagination; after is a cursor of the same order). BAD_USER_INPUT for an
 // invalid filter, order, page size or cursor.
 func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, after *string) (*Page, error) {
-	d, err := s.Decide(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if order == "" {
 		order = OrderDiscoveredDesc
 	}
-	if !slices.Contains(Orders(), order) {
-		return nil, apperr.Invalid("order", "unknown order %q", order)
-	}
-	n, err := page.Size(first)
+	list, more, err := access.ReadPage(ctx, s.Decide, s.audit, func(d *access.Decision) ([]*Violation, bool, error) {
+		if !slices.Contains(Orders(), order) {
+			return nil, false, apperr.Invalid("orderBy", "unknown order %q", order)
+		}
+		req, err := page.Parse(first, after, string(order), page.TimeKey)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := s.validateFilter(ctx, d, &f, order); err != nil {
+			return nil, false, err
+		}
+		list, more, err := s.store.List(ctx, d.Rows, ListQuery{Filter: f, Order: order, First: req.First, After: req.After, Now: s.Now()})
+		if err != nil {
+			return nil, false, fmt.Errorf("list violations: %w", err)
+		}
+		return list, more, nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := s.validateFilter(ctx, d, &f, order); err != nil {
-		return nil, err
-	}
-	q := ListQuery{Filter: f, Order: order, First: n, Now: s.Now()}
-	if q.After, err = page.After(after, string(order)); err != nil {
-		return nil, err
-	}
-	list, more, err := s.store.List(ctx, d.Rows, q)
-	if err != nil {
-		return nil, fmt.Errorf("list violations: %w", err)
-	}
-	if err := s.audited(ctx, d, access.Jurisdictions(list)); err != nil {
 		return nil, err
 	}
 	return &Page{Violations: list, HasNext: more, Order: order}, nil
@@ -259,7 +246,7 @@ func (s *Service) validateFilter(ctx context.Context, d *access.Decision, f *Fil
 	if f.DiscoveredFrom != nil && f.DiscoveredTo != nil && !f.DiscoveredFrom.Before(*f.DiscoveredTo) {
 		return apperr.Invalid("filter.discoveredTo", "the end of the period must be after its start")
 	}
-	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.knownJurisdiction)
+	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.dir.JurisdictionExists)
 }
 
 // ByProperty returns, for each property, its first violations visible to
@@ -449,22 +436,13 @@ func joinSubtypes(list []Subtype) string {
 // resolveJurisdiction fills in.Jurisdiction: checked when given, located
 // from the point when empty.
 func (s *Service) resolveJurisdiction(ctx context.Context, in *ReportInput) error {
-	if in.Jurisdiction == "" {
-		code, err := s.store.Locate(ctx, in.Lat, in.Lng)
-		if err != nil {
-			return fmt.Errorf("locate violation: %w", err)
-		}
-		in.Jurisdiction = code
-		return nil
-	}
-	ok, err := s.store.JurisdictionExists(ctx, in.Jurisdiction)
+	given := in.Jurisdiction != ""
+	code, err := directory.Place(ctx, s.dir, "violation", in.Jurisdiction, in.Lat, in.Lng)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return apperr.Invalid("jurisdiction", "unknown jurisdiction %q", in.Jurisdiction)
-	}
-	if !strings.Contains(in.Jurisdiction, ".") {
+	in.Jurisdiction = code
+	if given && !strings.Contains(in.Jurisdiction, ".") {
 		return apperr.Invalid("jurisdiction", "a violation lies in a street or town, not the whole district")
 	}
 	return nil
