@@ -21,7 +21,7 @@ func (r *mutationResolver) UpsertCase(ctx context.Context, input model.CaseUpser
 	if err != nil {
 		return nil, err
 	}
-	return &model.CaseUpsert{Outcome: model.UpsertOutcome(res.Outcome), Case: res.Case}, nil
+	return &model.CaseUpsert{Outcome: res.Outcome, Case: res.Record}, nil
 }
 
 func (r *mutationResolver) UpsertProperty(ctx context.Context, input model.PropertyInput) (*model.PropertyUpsert, error) {
@@ -29,7 +29,7 @@ func (r *mutationResolver) UpsertProperty(ctx context.Context, input model.Prope
 	if err != nil {
 		return nil, err
 	}
-	return &model.PropertyUpsert{Outcome: model.UpsertOutcome(res.Outcome), Property: res.Property}, nil
+	return &model.PropertyUpsert{Outcome: res.Outcome, Property: res.Record}, nil
 }
 
 func (r *mutationResolver) UpsertParkingLot(ctx context.Context, input model.ParkingLotInput) (*model.ParkingLotUpsert, error) {
@@ -41,7 +41,7 @@ func (r *mutationResolver) UpsertParkingLot(ctx context.Context, input model.Par
 	if err != nil {
 		return nil, err
 	}
-	return &model.ParkingLotUpsert{Outcome: model.UpsertOutcome(res.Action), Lot: res.Lot}, nil
+	return &model.ParkingLotUpsert{Outcome: res.Outcome, Lot: res.Record}, nil
 }
 
 func (r *mutationResolver) UpsertViolation(ctx context.Context, input model.ViolationInput, version *int) (*model.ViolationUpsert, error) {
@@ -49,9 +49,9 @@ func (r *mutationResolver) UpsertViolation(ctx context.Context, input model.Viol
 	if err != nil {
 		return nil, err
 	}
-	v, outcome, err := r.ViolationService.Upsert(ctx, in, version)
+	res, err := r.ViolationService.Upsert(ctx, in, version)
 	if err != nil {
 		return nil, err
 	}
-	return &model.ViolationUpsert{Outcome: model.UpsertOutcome(outcome), Violation: v}, nil
+	return &model.ViolationUpsert{Outcome: res.Outcome, Violation: res.Record}, nil
 }

@@ -24,8 +24,8 @@ func (r *mutationResolver) ReportViolation(ctx context.Context, input model.Viol
 		return nil, err
 	}
 	if in.ExternalID != "" {
-		v, _, err := r.ViolationService.Upsert(ctx, in, nil)
-		return v, err
+		res, err := r.ViolationService.Upsert(ctx, in, nil)
+		return res.Record, err
 	}
 	return r.ViolationService.Report(ctx, in)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/sharing"
+	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/google/uuid"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -13326,8 +13327,8 @@ func (ec *executionContext) _CaseUpsert_outcome(ctx context.Context, field graph
 			return obj.Outcome, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.UpsertOutcome) graphql.Marshaler {
-			return ec.marshalNUpsertOutcome2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐUpsertOutcome(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v upsert.Outcome) graphql.Marshaler {
+			return ec.marshalNUpsertOutcome2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋupsertᚐOutcome(ctx, selections, v)
 		},
 		true,
 		true,
@@ -18811,8 +18812,8 @@ func (ec *executionContext) _ParkingLotUpsert_outcome(ctx context.Context, field
 			return obj.Outcome, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.UpsertOutcome) graphql.Marshaler {
-			return ec.marshalNUpsertOutcome2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐUpsertOutcome(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v upsert.Outcome) graphql.Marshaler {
+			return ec.marshalNUpsertOutcome2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋupsertᚐOutcome(ctx, selections, v)
 		},
 		true,
 		true,
@@ -20095,8 +20096,8 @@ func (ec *executionContext) _PropertyUpsert_outcome(ctx context.Context, field g
 			return obj.Outcome, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.UpsertOutcome) graphql.Marshaler {
-			return ec.marshalNUpsertOutcome2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐUpsertOutcome(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v upsert.Outcome) graphql.Marshaler {
+			return ec.marshalNUpsertOutcome2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋupsertᚐOutcome(ctx, selections, v)
 		},
 		true,
 		true,
@@ -24411,8 +24412,8 @@ func (ec *executionContext) _ViolationUpsert_outcome(ctx context.Context, field 
 			return obj.Outcome, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.UpsertOutcome) graphql.Marshaler {
-			return ec.marshalNUpsertOutcome2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐUpsertOutcome(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v upsert.Outcome) graphql.Marshaler {
+			return ec.marshalNUpsertOutcome2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋupsertᚐOutcome(ctx, selections, v)
 		},
 		true,
 		true,
@@ -33933,13 +33934,13 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
-func (ec *executionContext) unmarshalNUpsertOutcome2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐUpsertOutcome(ctx context.Context, v any) (model.UpsertOutcome, error) {
+func (ec *executionContext) unmarshalNUpsertOutcome2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋupsertᚐOutcome(ctx context.Context, v any) (upsert.Outcome, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := model.UpsertOutcome(tmp)
+	res := upsert.Outcome(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNUpsertOutcome2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐUpsertOutcome(ctx context.Context, sel ast.SelectionSet, v model.UpsertOutcome) graphql.Marshaler {
+func (ec *executionContext) marshalNUpsertOutcome2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋupsertᚐOutcome(ctx context.Context, sel ast.SelectionSet, v upsert.Outcome) graphql.Marshaler {
 	_ = sel
 	res := graphql.MarshalString(string(v))
 	if res == graphql.Null {

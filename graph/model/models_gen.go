@@ -14,6 +14,7 @@ import (
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/property"
+	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/fengcheng/datahub/internal/violation"
 )
 
@@ -140,7 +141,7 @@ type CaseFilter struct {
 // The result of upsertCase.
 type CaseUpsert struct {
 	// What the upsert did.
-	Outcome UpsertOutcome `json:"outcome"`
+	Outcome upsert.Outcome `json:"outcome"`
 	// The case as stored.
 	Case *cases.Case `json:"case"`
 }
@@ -404,7 +405,7 @@ type ParkingLotInput struct {
 // The result of upsertParkingLot.
 type ParkingLotUpsert struct {
 	// What the upsert did.
-	Outcome UpsertOutcome `json:"outcome"`
+	Outcome upsert.Outcome `json:"outcome"`
 	// The lot as stored.
 	Lot *parking.Lot `json:"lot"`
 }
@@ -496,7 +497,7 @@ type PropertyInput struct {
 // The result of upsertProperty.
 type PropertyUpsert struct {
 	// What the upsert did.
-	Outcome UpsertOutcome `json:"outcome"`
+	Outcome upsert.Outcome `json:"outcome"`
 	// The compound as stored.
 	Property *property.Property `json:"property"`
 }
@@ -705,7 +706,7 @@ type ViolationTransitionInput struct {
 // The result of upsertViolation.
 type ViolationUpsert struct {
 	// What the upsert did.
-	Outcome UpsertOutcome `json:"outcome"`
+	Outcome upsert.Outcome `json:"outcome"`
 	// The violation as stored.
 	Violation *violation.Violation `json:"violation"`
 }

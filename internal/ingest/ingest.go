@@ -22,6 +22,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/upsert"
 )
 
 // Store is the persistence ingestion needs.
@@ -39,7 +40,7 @@ type Store interface {
 	// version, when set, must equal the stored version for a change (0 or
 	// nil to create): CONFLICT otherwise. BAD_USER_INPUT for an unknown
 	// jurisdiction or a point no grid can be found for.
-	UpsertCase(ctx context.Context, row *CaseRow, w Writer, version *int) (*cases.Case, Outcome, error)
+	UpsertCase(ctx context.Context, row *CaseRow, w Writer, version *int) (*cases.Case, upsert.Outcome, error)
 }
 
 // CaseRows yields validated case rows one at a time. Next and Row are
@@ -112,16 +113,6 @@ func (p Phases) MarshalJSON() ([]byte, error) {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	return json.Marshal(map[string]float64{"copyMs": ms(p.Copy), "checkMs": ms(p.Check), "mergeMs": ms(p.Merge), "commitMs": ms(p.Commit)})
 }
-
-// Outcome says what an upsert did to a record.
-type Outcome string
-
-// Upsert outcomes.
-const (
-	OutcomeCreated   Outcome = "CREATED"
-	OutcomeUpdated   Outcome = "UPDATED"
-	OutcomeUnchanged Outcome = "UNCHANGED"
-)
 
 // Mode says what a bulk import does with rejected rows.
 type Mode string

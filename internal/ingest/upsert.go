@@ -9,6 +9,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/recordtime"
+	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/google/uuid"
 )
 
@@ -38,12 +39,6 @@ type UpsertCaseInput struct {
 	PhotoURLs  []string
 }
 
-// UpsertCaseResult is the case after an upsert and what happened to it.
-type UpsertCaseResult struct {
-	Case    *cases.Case
-	Outcome Outcome
-}
-
 // UpsertCase creates the case the caller's department files under
 // in.ExternalID (status REPORTED, with a REPORT event on its timeline),
 // updates its reported fields when they changed (version + 1; the workflow
@@ -54,10 +49,11 @@ type UpsertCaseResult struct {
 // field for invalid input (the same rules as a reported case, and as a row
 // of a bulk file); CONFLICT when in.Version is stale. Nothing is written
 // unless every check passes.
-func (s *Service) UpsertCase(ctx context.Context, in UpsertCaseInput) (*UpsertCaseResult, error) {
+func (s *Service) UpsertCase(ctx context.Context, in UpsertCaseInput) (upsert.Result[*cases.Case], error) {
+	var none upsert.Result[*cases.Case]
 	w, err := s.authorize(ctx, cases.Dataset)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	rec := CaseRecord{
 		ExternalID: in.ExternalID, Kind: in.Kind, MinorCode: in.MinorCode, Source: in.Source,
@@ -67,7 +63,7 @@ func (s *Service) UpsertCase(ctx context.Context, in UpsertCaseInput) (*UpsertCa
 	if in.ReportedAt != nil {
 		// Checked here too: the zero time would pass as "not given".
 		if err := recordtime.Check("reportedAt", *in.ReportedAt, w.Now); err != nil {
-			return nil, err
+			return none, err
 		}
 		rec.ReportedAt = *in.ReportedAt
 	}
@@ -77,29 +73,29 @@ func (s *Service) UpsertCase(ctx context.Context, in UpsertCaseInput) (*UpsertCa
 	}
 	cl, err := s.validator.Validate(&rec, w.Now)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	if in.Version != nil && *in.Version < 0 {
-		return nil, invalidVersion(*in.Version)
+		return none, invalidVersion(*in.Version)
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
-		return nil, fmt.Errorf("new case id: %w", err)
+		return none, fmt.Errorf("new case id: %w", err)
 	}
 	row := &CaseRow{CaseRecord: rec, ID: id, MajorCode: cl.MajorCode}
 	c, outcome, err := s.store.UpsertCase(ctx, row, w, in.Version)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	// The case comes back as a read shows it: audited as one.
 	if s.auth != nil && s.audit != nil {
 		d, err := s.auth.Decide(ctx, cases.Dataset)
 		if err != nil {
-			return nil, err
+			return none, err
 		}
 		if err := access.AuditReturned(ctx, s.audit, d, c); err != nil {
-			return nil, err
+			return none, err
 		}
 	}
-	return &UpsertCaseResult{Case: c, Outcome: outcome}, nil
+	return upsert.Result[*cases.Case]{Record: c, Outcome: outcome}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/ingest"
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/upsert"
 )
 
 func validUpsert(externalID string) ingest.UpsertCaseInput {
@@ -36,8 +37,8 @@ func TestUpsertCase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := res.Case
-	if res.Outcome != ingest.OutcomeCreated || c.Version != 1 || c.Status != cases.StatusReported || c.ExternalID != id ||
+	c := res.Record
+	if res.Outcome != upsert.Created || c.Version != 1 || c.Status != cases.StatusReported || c.ExternalID != id ||
 		c.SourceDept != "urban-management" || c.MajorCode != "05" || !strings.HasPrefix(c.CaseNo, "HL2025-") ||
 		c.JurisdictionCode == "" || !c.ReportedAt.Equal(*in.ReportedAt) {
 		t.Fatalf("created %+v (%s)", c, res.Outcome)
@@ -51,7 +52,7 @@ func TestUpsertCase(t *testing.T) {
 	again := in
 	again.Version = ptr(0)
 	res, err = svc.UpsertCase(ctx, again)
-	if err != nil || res.Outcome != ingest.OutcomeUnchanged || res.Case.Version != 1 || res.Case.ID != c.ID {
+	if err != nil || res.Outcome != upsert.Unchanged || res.Record.Version != 1 || res.Record.ID != c.ID {
 		t.Fatalf("again: %+v %v", res, err)
 	}
 	unchanged(t, pool, created)
@@ -63,8 +64,8 @@ func TestUpsertCase(t *testing.T) {
 	changed.ReportedAt = nil
 	changed.Version = ptr(1)
 	res, err = svc.UpsertCase(ctx, changed)
-	if err != nil || res.Outcome != ingest.OutcomeUpdated || res.Case.Version != 2 || res.Case.Description != changed.Description ||
-		!res.Case.ReportedAt.Equal(*in.ReportedAt) || res.Case.CaseNo != c.CaseNo {
+	if err != nil || res.Outcome != upsert.Updated || res.Record.Version != 2 || res.Record.Description != changed.Description ||
+		!res.Record.ReportedAt.Equal(*in.ReportedAt) || res.Record.CaseNo != c.CaseNo {
 		t.Fatalf("update: %+v %v", res, err)
 	}
 	updated := snapshot(t, pool)
@@ -162,7 +163,7 @@ func TestUpsertMatchesImport(t *testing.T) {
 			in.Jurisdiction = jurs[i]
 		}
 		res, err := svc.UpsertCase(ctx, in)
-		if err != nil || res.Outcome != ingest.OutcomeUnchanged {
+		if err != nil || res.Outcome != upsert.Unchanged {
 			t.Fatalf("%s: %+v %v", in.ExternalID, res, err)
 		}
 	}

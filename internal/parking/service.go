@@ -111,13 +111,13 @@ const (
 // Service implements the parking registry and its queries. It is safe for
 // concurrent use.
 type Service struct {
-	dir directory.Lookup
-	store             Store
-	auth              Authorizer
-	audit             Auditor
-	avail             Counters
-	cal               Calendar
-	now               func() time.Time
+	dir   directory.Lookup
+	store Store
+	auth  Authorizer
+	audit Auditor
+	avail Counters
+	cal   Calendar
+	now   func() time.Time
 }
 
 // NewService returns a parking service.

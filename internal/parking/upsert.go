@@ -11,6 +11,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/google/uuid"
 )
 
@@ -55,22 +56,6 @@ type UpsertInput struct {
 	ContactPhone string
 }
 
-// UpsertAction says what an upsert did.
-type UpsertAction string
-
-// Upsert outcomes.
-const (
-	UpsertCreated   UpsertAction = "CREATED"
-	UpsertUpdated   UpsertAction = "UPDATED"
-	UpsertUnchanged UpsertAction = "UNCHANGED"
-)
-
-// UpsertResult is the lot after an upsert and what happened to it.
-type UpsertResult struct {
-	Lot    *Lot
-	Action UpsertAction
-}
-
 // Upsert creates the lot the caller's department files under in.ExternalID,
 // or updates it when its content changed (the version goes up by one), or
 // leaves it alone when nothing changed. The caller needs the "write" action
@@ -79,59 +64,57 @@ type UpsertResult struct {
 // BAD_USER_INPUT (with the field) for invalid input; CONFLICT when
 // in.Version is stale or the lot changed concurrently. Nothing is written
 // unless every check passes.
-func (s *Service) Upsert(ctx context.Context, in UpsertInput) (*UpsertResult, error) {
+func (s *Service) Upsert(ctx context.Context, in UpsertInput) (upsert.Result[*Lot], error) {
+	var none upsert.Result[*Lot]
 	d, err := s.Decide(ctx)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	p := access.PrincipalFrom(ctx)
 	if !d.Can("write") || p.Dept == "" {
-		return nil, apperr.New(apperr.Forbidden, "you may not write parking lots")
+		return none, apperr.New(apperr.Forbidden, "you may not write parking lots")
 	}
 	if in.OwnerDept == "" {
 		in.OwnerDept = p.Dept
 	}
 	if err := validateUpsert(&in); err != nil {
-		return nil, err
+		return none, err
 	}
 	if !mayWrite(p, in.OwnerDept) {
-		return nil, apperr.New(apperr.Forbidden, "only %s or the traffic police may write lots owned by %s", in.OwnerDept, in.OwnerDept)
+		return none, apperr.New(apperr.Forbidden, "only %s or the traffic police may write lots owned by %s", in.OwnerDept, in.OwnerDept)
 	}
 	if ok, err := s.dir.DepartmentExists(ctx, in.OwnerDept); err != nil {
-		return nil, err
+		return none, err
 	} else if !ok {
-		return nil, apperr.Invalid("ownerDept", "unknown department %q", in.OwnerDept)
+		return none, apperr.Invalid("ownerDept", "unknown department %q", in.OwnerDept)
 	}
 	if in.Jurisdiction, err = directory.Place(ctx, s.dir, "lot", in.Jurisdiction, in.Lat, in.Lng); err != nil {
-		return nil, err
+		return none, err
 	}
-	// Two systems creating the same lot at once: the loser's insert hits the
-	// unique key and goes round once more, as an update or a no-op.
-	res, raced, err := s.upsertOnce(ctx, d.Rows, p, &in)
-	if raced {
-		res, _, err = s.upsertOnce(ctx, d.Rows, p, &in)
-	}
+	res, err := upsert.Run(ctx, func(ctx context.Context) (upsert.Result[*Lot], error) {
+		return s.upsertRound(ctx, d.Rows, p, &in)
+	})
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	// The lot comes back as a read shows it: audited as one.
-	if err := access.AuditReturned(ctx, s.audit, d, res.Lot); err != nil {
-		return nil, err
+	if err := access.AuditReturned(ctx, s.audit, d, res.Record); err != nil {
+		return none, err
 	}
 	return res, nil
 }
 
-// upsertOnce does one read-compare-write round; raced reports a create that
-// lost to a concurrent one.
+// upsertRound does one read-compare-write round (upsert.Run).
 //
 // The caller's scope applies: a lot it cannot see can be neither read nor
 // overwritten through its key; creating under the key then meets the key's
 // uniqueness, and a second round that still finds nothing refuses with
 // apperr.KeyTaken.
-func (s *Service) upsertOnce(ctx context.Context, scope access.RowScope, p *access.Principal, in *UpsertInput) (res *UpsertResult, raced bool, err error) {
+func (s *Service) upsertRound(ctx context.Context, scope access.RowScope, p *access.Principal, in *UpsertInput) (upsert.Result[*Lot], error) {
+	var none upsert.Result[*Lot]
 	cur, err := s.store.GetByExternalID(ctx, scope, p.Dept, in.ExternalID)
 	if err != nil {
-		return nil, false, fmt.Errorf("find lot %s/%s: %w", p.Dept, in.ExternalID, err)
+		return none, fmt.Errorf("find lot %s/%s: %w", p.Dept, in.ExternalID, err)
 	}
 	now := s.Now()
 	next := &Lot{
@@ -144,34 +127,34 @@ func (s *Service) upsertOnce(ctx context.Context, scope access.RowScope, p *acce
 	}
 	if cur == nil {
 		if in.Version != nil && *in.Version != 0 {
-			return nil, false, apperr.New(apperr.Conflict, "lot %q does not exist, so it cannot be at version %d; send no version to create it", in.ExternalID, *in.Version)
+			return none, apperr.New(apperr.Conflict, "lot %q does not exist, so it cannot be at version %d; send no version to create it", in.ExternalID, *in.Version)
 		}
 		next.ID = uuid.Must(uuid.NewV7())
 		next.CreatedAt = now
 		next.Version = 1
 		if err := s.store.Create(ctx, next); err != nil {
 			if apperr.Is(err, apperr.Conflict) {
-				return nil, true, fmt.Errorf("%w: %w", apperr.KeyTaken(in.ExternalID), err)
+				return none, fmt.Errorf("%w: %w: %w", apperr.KeyTaken(in.ExternalID), upsert.ErrRaced, err)
 			}
-			return nil, false, err
+			return none, err
 		}
-		return &UpsertResult{Lot: next, Action: UpsertCreated}, false, nil
+		return upsert.Result[*Lot]{Record: next, Outcome: upsert.Created}, nil
 	}
 	if !mayWrite(p, cur.OwnerDept) {
-		return nil, false, apperr.New(apperr.Forbidden, "only %s or the traffic police may change %s", cur.OwnerDept, cur.Name)
+		return none, apperr.New(apperr.Forbidden, "only %s or the traffic police may change %s", cur.OwnerDept, cur.Name)
 	}
 	if next.sameContent(cur) {
-		return &UpsertResult{Lot: cur, Action: UpsertUnchanged}, false, nil
+		return upsert.Result[*Lot]{Record: cur, Outcome: upsert.Unchanged}, nil
 	}
 	if in.Version != nil && *in.Version != cur.Version {
-		return nil, false, apperr.New(apperr.Conflict, "lot %q has changed since you read it (your version %d, current version %d); reload and try again",
+		return none, apperr.New(apperr.Conflict, "lot %q has changed since you read it (your version %d, current version %d); reload and try again",
 			in.ExternalID, *in.Version, cur.Version)
 	}
 	next.ID, next.CreatedAt, next.Version = cur.ID, cur.CreatedAt, cur.Version+1
 	if err := s.store.Update(ctx, next, cur.Version); err != nil {
-		return nil, false, err
+		return none, upsert.Raced(err, in.Version)
 	}
-	return &UpsertResult{Lot: next, Action: UpsertUpdated}, false, nil
+	return upsert.Result[*Lot]{Record: next, Outcome: upsert.Updated}, nil
 }
 
 func validateUpsert(in *UpsertInput) error {

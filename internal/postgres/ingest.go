@@ -12,6 +12,7 @@ import (
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/ingest"
+	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -353,7 +354,7 @@ func textOrNull(s string) any {
 }
 
 // UpsertCase implements ingest.Store.
-func (s *IngestStore) UpsertCase(ctx context.Context, row *ingest.CaseRow, w ingest.Writer, version *int) (*cases.Case, ingest.Outcome, error) {
+func (s *IngestStore) UpsertCase(ctx context.Context, row *ingest.CaseRow, w ingest.Writer, version *int) (*cases.Case, upsert.Outcome, error) {
 	locator := NewDirectoryStore(s.pool)
 	jcode := row.Jurisdiction
 	if jcode == "" {
@@ -379,7 +380,7 @@ func (s *IngestStore) UpsertCase(ctx context.Context, row *ingest.CaseRow, w ing
 		photos = []string{}
 	}
 	var out *cases.Case
-	var outcome ingest.Outcome
+	var outcome upsert.Outcome
 	err := InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		// The writer's scope applies: a case it cannot see is missing to it,
 		// and creating one under its key meets the key's uniqueness.
@@ -409,7 +410,7 @@ func (s *IngestStore) UpsertCase(ctx context.Context, row *ingest.CaseRow, w ing
 				if err := insertEvent(ctx, tx, ev); err != nil {
 					return err
 				}
-				out, outcome = c, ingest.OutcomeCreated
+				out, outcome = c, upsert.Created
 				return writeChange(ctx, tx, caseChange(c, "CREATED", ev))
 			case !errors.Is(err, pgx.ErrNoRows):
 				return translate(fmt.Errorf("insert case: %w", err))
@@ -426,7 +427,7 @@ func (s *IngestStore) UpsertCase(ctx context.Context, row *ingest.CaseRow, w ing
 			return translate(fmt.Errorf("lock case: %w", err))
 		}
 		if sameCaseContent(cur, row, jcode) {
-			out, outcome = cur, ingest.OutcomeUnchanged
+			out, outcome = cur, upsert.Unchanged
 			return nil
 		}
 		if version != nil && *version != cur.Version {
@@ -444,7 +445,7 @@ func (s *IngestStore) UpsertCase(ctx context.Context, row *ingest.CaseRow, w ing
 		if err != nil {
 			return translate(fmt.Errorf("update case %s: %w", cur.ID, err))
 		}
-		out, outcome = c, ingest.OutcomeUpdated
+		out, outcome = c, upsert.Updated
 		return writeChange(ctx, tx, Change{Dataset: cases.Dataset, RecordID: c.ID.String(), Op: "UPDATED",
 			Jurisdiction: c.JurisdictionCode, OwnerDept: c.OwnerDept, HandlingDept: c.HandlingDept, CitizenID: c.CitizenID,
 			Version: c.Version, Payload: map[string]any{"status": c.Status}})

@@ -14,6 +14,7 @@ import (
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/ingest"
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -191,7 +192,7 @@ func TestIngestStoreUpsertRace(t *testing.T) {
 	store := postgres.NewIngestStore(pool, postgres.IngestConfig{})
 	ext := "race-" + uuid.NewString()[:8]
 	const n = 6
-	outcomes := make([]ingest.Outcome, n)
+	outcomes := make([]upsert.Outcome, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -206,9 +207,9 @@ func TestIngestStoreUpsertRace(t *testing.T) {
 		if errs[i] != nil {
 			t.Fatalf("upsert %d: %v", i, errs[i])
 		}
-		if outcomes[i] == ingest.OutcomeCreated {
+		if outcomes[i] == upsert.Created {
 			created++
-		} else if outcomes[i] != ingest.OutcomeUnchanged {
+		} else if outcomes[i] != upsert.Unchanged {
 			t.Fatalf("outcome %s", outcomes[i])
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -210,7 +211,7 @@ func TestUpsertRules(t *testing.T) {
 	in := validInput("SCH-1")
 	in.OwnerDept = ""
 	res, err := svc.Upsert(ctx, in)
-	if err != nil || res.Action != parking.UpsertCreated || res.Lot.OwnerDept != "street-chengzhong" || !res.Lot.IsGovernment || res.Lot.Version != 1 {
+	if err != nil || res.Outcome != upsert.Created || res.Record.OwnerDept != "street-chengzhong" || !res.Record.IsGovernment || res.Record.Version != 1 {
 		t.Fatalf("create: %+v %v", res, err)
 	}
 	// Another street office may not take it over, nor file one for others.

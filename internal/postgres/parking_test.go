@@ -18,6 +18,7 @@ import (
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -165,22 +166,22 @@ func TestParkingUpsert(t *testing.T) {
 	ext := "upsert-" + uuid.NewString()
 
 	created, err := svc.Upsert(ctx, lotInput(ext))
-	if err != nil || created.Action != parking.UpsertCreated || created.Lot.Version != 1 {
+	if err != nil || created.Outcome != upsert.Created || created.Record.Version != 1 {
 		t.Fatalf("create: %+v %v", created, err)
 	}
-	got, err := svc.Get(ctx, created.Lot.ID)
+	got, err := svc.Get(ctx, created.Record.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.JurisdictionCode == "" || !strings.HasPrefix(got.JurisdictionCode, "hailing.") || got.SourceDept != "traffic-police" ||
-		!got.Windows.Equal(created.Lot.Windows) || got.Windows.NoMovement == nil || got.MaxSeats != 7 || !got.IsGovernment ||
+		!got.Windows.Equal(created.Record.Windows) || got.Windows.NoMovement == nil || got.MaxSeats != 7 || !got.IsGovernment ||
 		got.ContactPhone != "0523-86881234" || !got.CreatedAt.Equal(clk.Now()) {
 		t.Fatalf("stored lot differs: %+v", got)
 	}
 
 	clk.Advance(time.Hour)
 	same, err := svc.Upsert(ctx, lotInput(ext))
-	if err != nil || same.Action != parking.UpsertUnchanged || same.Lot.Version != 1 || !same.Lot.UpdatedAt.Equal(got.UpdatedAt) {
+	if err != nil || same.Outcome != upsert.Unchanged || same.Record.Version != 1 || !same.Record.UpdatedAt.Equal(got.UpdatedAt) {
 		t.Fatalf("unchanged: %+v %v", same, err)
 	}
 
@@ -190,12 +191,12 @@ func TestParkingUpsert(t *testing.T) {
 	v1 := 1
 	changed.Version = &v1
 	upd, err := svc.Upsert(ctx, changed)
-	if err != nil || upd.Action != parking.UpsertUpdated || upd.Lot.Version != 2 || upd.Lot.ID != created.Lot.ID {
+	if err != nil || upd.Outcome != upsert.Updated || upd.Record.Version != 2 || upd.Record.ID != created.Record.ID {
 		t.Fatalf("update: %+v %v", upd, err)
 	}
 
 	// The same change re-sent with its (now stale) version: nothing to do.
-	if again, err := svc.Upsert(ctx, changed); err != nil || again.Action != parking.UpsertUnchanged || again.Lot.Version != 2 {
+	if again, err := svc.Upsert(ctx, changed); err != nil || again.Outcome != upsert.Unchanged || again.Record.Version != 2 {
 		t.Fatalf("re-send: %+v %v", again, err)
 	}
 	// Another change on the stale version: CONFLICT, nothing written.
@@ -209,7 +210,7 @@ func TestParkingUpsert(t *testing.T) {
 	if _, err := svc.Upsert(ctx, stale); !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("create-only on an existing lot: %v, want CONFLICT", err)
 	}
-	cur, _ := svc.Get(ctx, created.Lot.ID)
+	cur, _ := svc.Get(ctx, created.Record.ID)
 	if cur.Version != 2 || cur.TotalSpaces != 120 || cur.SharedSpaces != 80 || cur.Windows.Weekday[0].String() != "19:00-07:00" {
 		t.Fatalf("after refusals: %+v", cur)
 	}
@@ -218,7 +219,7 @@ func TestParkingUpsert(t *testing.T) {
 	owner := parkingService(pool, parkingWriter("street-chengzhong"), clk.Now)
 	octx := as(context.Background(), "street-chengzhong", "officer")
 	mine := lotInput("own-" + uuid.NewString())
-	if res, err := owner.Upsert(octx, mine); err != nil || res.Lot.SourceDept != "street-chengzhong" {
+	if res, err := owner.Upsert(octx, mine); err != nil || res.Record.SourceDept != "street-chengzhong" {
 		t.Fatalf("owner create: %+v %v", res, err)
 	}
 	theirs := lotInput("theirs-" + uuid.NewString())
@@ -239,7 +240,7 @@ func TestParkingConcurrentCreateOneWins(t *testing.T) {
 	ctx := as(context.Background(), "traffic-police", "system")
 	ext := "race-" + uuid.NewString()
 	var wg sync.WaitGroup
-	results := make([]*parking.UpsertResult, 8)
+	results := make([]upsert.Result[*parking.Lot], 8)
 	errs := make([]error, 8)
 	for i := range results {
 		wg.Add(1)
@@ -254,7 +255,7 @@ func TestParkingConcurrentCreateOneWins(t *testing.T) {
 		if err != nil {
 			t.Fatalf("upsert %d: %v", i, err)
 		}
-		if results[i].Action == parking.UpsertCreated {
+		if results[i].Outcome == upsert.Created {
 			created++
 		}
 	}
@@ -673,10 +674,10 @@ func TestParkingOutbox(t *testing.T) {
 	ext := "outbox-" + uuid.NewString()
 
 	created, err := svc.Upsert(ctx, lotInput(ext))
-	if err != nil || created.Action != parking.UpsertCreated {
+	if err != nil || created.Outcome != upsert.Created {
 		t.Fatalf("create: %+v %v", created, err)
 	}
-	l := created.Lot
+	l := created.Record
 	if !strings.HasPrefix(l.JurisdictionCode, "hailing.chengzhong.") {
 		t.Fatalf("jurisdiction %q", l.JurisdictionCode)
 	}
@@ -689,7 +690,7 @@ func TestParkingOutbox(t *testing.T) {
 	// Unchanged and refused upserts write nothing.
 	total := outboxTotal(t, pool)
 	clk.Advance(time.Minute)
-	if r, err := svc.Upsert(ctx, lotInput(ext)); err != nil || r.Action != parking.UpsertUnchanged {
+	if r, err := svc.Upsert(ctx, lotInput(ext)); err != nil || r.Outcome != upsert.Unchanged {
 		t.Fatalf("resend: %+v %v", r, err)
 	}
 	changed := lotInput(ext)
@@ -717,7 +718,7 @@ func TestParkingOutbox(t *testing.T) {
 	police := parkingService(pool, parkingWriter("traffic-police"), clk.Now)
 	pctx := as(context.Background(), "traffic-police", "officer")
 	changed.Version = nil
-	if r, err := svc.Upsert(ctx, changed); err != nil || r.Action != parking.UpsertUpdated || r.Lot.Version != 2 {
+	if r, err := svc.Upsert(ctx, changed); err != nil || r.Outcome != upsert.Updated || r.Record.Version != 2 {
 		t.Fatalf("update: %+v %v", r, err)
 	}
 	o = checkChange(t, pool, l.ID, 1, outboxRow{Dataset: "parking", Op: "UPDATED", Jurisdiction: l.JurisdictionCode,
@@ -727,10 +728,10 @@ func TestParkingOutbox(t *testing.T) {
 	}
 	byPolice := lotInput("police-" + uuid.NewString())
 	r, err := police.Upsert(pctx, byPolice)
-	if err != nil || r.Action != parking.UpsertCreated {
+	if err != nil || r.Outcome != upsert.Created {
 		t.Fatalf("police create: %+v %v", r, err)
 	}
-	checkChange(t, pool, r.Lot.ID, 0, outboxRow{Dataset: "parking", Op: "CREATED", Jurisdiction: r.Lot.JurisdictionCode,
+	checkChange(t, pool, r.Record.ID, 0, outboxRow{Dataset: "parking", Op: "CREATED", Jurisdiction: r.Record.JurisdictionCode,
 		OwnerDept: "street-chengzhong", Version: 1})
 
 	// A transaction that fails after the outbox row was written leaves

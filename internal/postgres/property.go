@@ -159,72 +159,76 @@ func propertyValues(p *property.Property) []any {
 		p.Renovation.BudgetFen, p.Complaints}
 }
 
-// Upsert implements property.Store.
-func (s *PropertyStore) Upsert(ctx context.Context, scope access.RowScope, p *property.Property, expected *int) (*property.Property, property.Outcome, error) {
+// streetOrTown refuses a compound placed on the district itself.
+func streetOrTown(p *property.Property) error {
 	if street, _ := jurisdictionLevels(p.JurisdictionCode); street == nil {
-		return nil, "", apperr.Invalid("jurisdiction", "a compound lies in a street or town, not the whole district")
+		return apperr.Invalid("jurisdiction", "a compound lies in a street or town, not the whole district")
 	}
-	var out *property.Property
-	var outcome property.Outcome
-	err := InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		cur, err := lockPropertyByExternal(ctx, tx, scope, p.SourceDept, p.ExternalID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			if expected != nil && *expected != 0 {
-				return apperr.New(apperr.Conflict, "no compound with external id %q exists (you gave version %d); it may have been removed", p.ExternalID, *expected)
-			}
-			args := append([]any{p.ID, p.OwnerDept, p.SourceDept, p.ExternalID, p.CreatedAt}, propertyValues(p)...)
-			tag, err := tx.Exec(ctx, `INSERT INTO properties (id, owner_dept, source_dept, external_id, created_at, updated_at, version,
-				name, address, lat, lng, jurisdiction_code, street_code, community_code, build_year, buildings, households,
-				mgmt_company, mgmt_credit_code, mgmt_contact_name, mgmt_contact_phone, renovation_status, renovation_year,
-				renovation_scope, renovation_budget, complaints)
-				VALUES ($1, $2, $3, $4, $5, $5, 1, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-				$21, $22, $23::bigint::numeric / 100, $24)
-				ON CONFLICT (source_dept, external_id) DO NOTHING`, args...)
-			if err != nil {
-				return translate(fmt.Errorf("insert property: %w", err))
-			}
-			if tag.RowsAffected() == 1 {
-				created := *p
-				created.UpdatedAt, created.Version = p.CreatedAt, 1
-				out, outcome = &created, property.OutcomeCreated
-				return writeChange(ctx, tx, propertyChange(&created, "CREATED"))
-			}
-			// Created concurrently by another request (treat as an update),
-			// or the key is taken by a compound outside the caller's scope.
-			cur, err = lockPropertyByExternal(ctx, tx, scope, p.SourceDept, p.ExternalID)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return apperr.KeyTaken(p.ExternalID)
-			} else if err != nil {
-				return translate(fmt.Errorf("reload property: %w", err))
-			}
-		} else if err != nil {
-			return translate(fmt.Errorf("lock property: %w", err))
-		}
-		if expected != nil && *expected != cur.Version {
-			return apperr.New(apperr.Conflict, "the compound has changed since you loaded it (your version %d, current version %d); reload and try again", *expected, cur.Version)
-		}
-		if cur.SameContent(p) {
-			out, outcome = cur, property.OutcomeUnchanged
-			return nil
-		}
-		upd := *p
-		upd.ID, upd.OwnerDept, upd.CreatedAt, upd.Version = cur.ID, cur.OwnerDept, cur.CreatedAt, cur.Version+1
-		args := append([]any{upd.ID, upd.UpdatedAt, upd.Version}, propertyValues(&upd)...)
-		if _, err := tx.Exec(ctx, `UPDATE properties SET updated_at = $2, version = $3, name = $4, address = $5, lat = $6,
-			lng = $7, jurisdiction_code = $8, street_code = $9, community_code = $10, build_year = $11, buildings = $12,
-			households = $13, mgmt_company = $14, mgmt_credit_code = $15, mgmt_contact_name = $16, mgmt_contact_phone = $17,
-			renovation_status = $18, renovation_year = $19, renovation_scope = $20, renovation_budget = $21::bigint::numeric / 100,
-			complaints = $22
-			WHERE id = $1`, args...); err != nil {
-			return translate(fmt.Errorf("update property %s: %w", upd.ID, err))
-		}
-		out, outcome = &upd, property.OutcomeUpdated
-		return writeChange(ctx, tx, propertyChange(&upd, "UPDATED"))
-	})
+	return nil
+}
+
+// BySource implements property.Store.
+func (s *PropertyStore) BySource(ctx context.Context, scope access.RowScope, sourceDept, externalID string) (*property.Property, error) {
+	w := newWhere()
+	w.add("p.source_dept = @source AND p.external_id = @external", "source", sourceDept, "external", externalID)
+	w.addScope(scope, propertyScope)
+	p, err := scanProperty(s.pool.QueryRow(ctx, "SELECT "+propertyColumns+" FROM properties p WHERE "+w.sql(), w.args))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.New(apperr.NotFound, "compound %s/%s not found", sourceDept, externalID)
+	}
 	if err != nil {
-		return nil, "", err
+		return nil, translate(fmt.Errorf("get property %s/%s: %w", sourceDept, externalID, err))
 	}
-	return out, outcome, nil
+	return p, nil
+}
+
+// Create implements property.Store: the insert and its outbox row commit
+// together; CONFLICT when the source key is taken.
+func (s *PropertyStore) Create(ctx context.Context, p *property.Property) error {
+	if err := streetOrTown(p); err != nil {
+		return err
+	}
+	return InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		args := append([]any{p.ID, p.OwnerDept, p.SourceDept, p.ExternalID, p.CreatedAt, p.UpdatedAt, p.Version}, propertyValues(p)...)
+		tag, err := tx.Exec(ctx, `INSERT INTO properties (id, owner_dept, source_dept, external_id, created_at, updated_at, version,
+			name, address, lat, lng, jurisdiction_code, street_code, community_code, build_year, buildings, households,
+			mgmt_company, mgmt_credit_code, mgmt_contact_name, mgmt_contact_phone, renovation_status, renovation_year,
+			renovation_scope, renovation_budget, complaints)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+			$23, $24, $25::bigint::numeric / 100, $26)
+			ON CONFLICT (source_dept, external_id) DO NOTHING`, args...)
+		if err != nil {
+			return translate(fmt.Errorf("insert property: %w", err))
+		}
+		if tag.RowsAffected() == 0 {
+			return apperr.New(apperr.Conflict, "a compound with external id %q exists", p.ExternalID)
+		}
+		return writeChange(ctx, tx, propertyChange(p, "CREATED"))
+	})
+}
+
+// Update implements property.Store: the row is written only while its
+// version is still prevVersion, with its outbox row in one transaction.
+func (s *PropertyStore) Update(ctx context.Context, p *property.Property, prevVersion int) error {
+	if err := streetOrTown(p); err != nil {
+		return err
+	}
+	return InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		args := append([]any{p.ID, p.UpdatedAt, p.Version, prevVersion}, propertyValues(p)...)
+		tag, err := tx.Exec(ctx, `UPDATE properties SET updated_at = $2, version = $3, name = $5, address = $6, lat = $7,
+			lng = $8, jurisdiction_code = $9, street_code = $10, community_code = $11, build_year = $12, buildings = $13,
+			households = $14, mgmt_company = $15, mgmt_credit_code = $16, mgmt_contact_name = $17, mgmt_contact_phone = $18,
+			renovation_status = $19, renovation_year = $20, renovation_scope = $21, renovation_budget = $22::bigint::numeric / 100,
+			complaints = $23
+			WHERE id = $1 AND version = $4`, args...)
+		if err != nil {
+			return translate(fmt.Errorf("update property %s: %w", p.ID, err))
+		}
+		if tag.RowsAffected() == 0 {
+			return apperr.New(apperr.Conflict, "the compound has changed since it was read (version %d); reload and try again", prevVersion)
+		}
+		return writeChange(ctx, tx, propertyChange(p, "UPDATED"))
+	})
 }
 
 // propertyChange describes the creation or update of a compound for the
@@ -240,15 +244,6 @@ func propertyChange(p *property.Property, op string) Change {
 	}
 	return Change{Dataset: property.Dataset, RecordID: p.ID.String(), Op: op, Jurisdiction: p.JurisdictionCode,
 		OwnerDept: p.OwnerDept, Version: p.Version, Payload: map[string]any{"action": action}}
-}
-
-// lockPropertyByExternal locks the compound sourceDept filed under
-// externalID, within scope; pgx.ErrNoRows when there is none there.
-func lockPropertyByExternal(ctx context.Context, tx pgx.Tx, scope access.RowScope, sourceDept, externalID string) (*property.Property, error) {
-	w := newWhere()
-	w.add("p.source_dept = @source AND p.external_id = @external", "source", sourceDept, "external", externalID)
-	w.addScope(scope, propertyScope)
-	return scanProperty(tx.QueryRow(ctx, "SELECT "+propertyColumns+" FROM properties p WHERE "+w.sql()+" FOR UPDATE OF p", w.args))
 }
 
 // Permits implements property.Store: one statement for every compound.

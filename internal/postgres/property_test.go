@@ -14,6 +14,7 @@ import (
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/property"
+	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -100,8 +101,8 @@ func TestPropertyUpsert(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	p := created.Property
-	if created.Outcome != property.OutcomeCreated || p.Version != 1 || p.JurisdictionCode == "" || p.SourceDept != "housing" {
+	p := created.Record
+	if created.Outcome != upsert.Created || p.Version != 1 || p.JurisdictionCode == "" || p.SourceDept != "housing" {
 		t.Fatalf("created %s: %+v", created.Outcome, p)
 	}
 	got, err := svc.Get(ctx, p.ID)
@@ -116,9 +117,9 @@ func TestPropertyUpsert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Outcome != property.OutcomeUnchanged || again.Property.Version != 1 || again.Property.ID != p.ID ||
-		!again.Property.UpdatedAt.Equal(got.UpdatedAt) {
-		t.Fatalf("resend: %s %+v", again.Outcome, again.Property)
+	if again.Outcome != upsert.Unchanged || again.Record.Version != 1 || again.Record.ID != p.ID ||
+		!again.Record.UpdatedAt.Equal(got.UpdatedAt) {
+		t.Fatalf("resend: %s %+v", again.Outcome, again.Record)
 	}
 
 	in.Households = 256
@@ -127,8 +128,8 @@ func TestPropertyUpsert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if upd.Outcome != property.OutcomeUpdated || upd.Property.Version != 2 || upd.Property.ID != p.ID || upd.Property.Households != 256 {
-		t.Fatalf("update: %s %+v", upd.Outcome, upd.Property)
+	if upd.Outcome != upsert.Updated || upd.Record.Version != 2 || upd.Record.ID != p.ID || upd.Record.Households != 256 {
+		t.Fatalf("update: %s %+v", upd.Outcome, upd.Record)
 	}
 
 	stale := 1
@@ -144,7 +145,7 @@ func TestPropertyUpsert(t *testing.T) {
 	}
 	cur := 2
 	in.Version = &cur
-	if r, err := svc.Upsert(ctx, in); err != nil || r.Property.Version != 3 {
+	if r, err := svc.Upsert(ctx, in); err != nil || r.Record.Version != 3 {
 		t.Fatalf("current version: %+v %v", r, err)
 	}
 
@@ -154,7 +155,7 @@ func TestPropertyUpsert(t *testing.T) {
 		t.Fatalf("bad check digit: %v", err)
 	}
 	bad.Management.CreditCode = "91350100m000100y43" // lower case is normalised
-	if r, err := svc.Upsert(ctx, bad); err != nil || r.Property.Management.CreditCode != "91350100M000100Y43" {
+	if r, err := svc.Upsert(ctx, bad); err != nil || r.Record.Management.CreditCode != "91350100M000100Y43" {
 		t.Fatalf("lower-case code: %+v %v", r, err)
 	}
 	none := compound("norenov-"+m, "无改造小区"+m, grid, lat, lng, 2005)
@@ -180,7 +181,7 @@ func TestPropertyConcurrentCreateOneRow(t *testing.T) {
 	m := marker()
 	in := compound("race-"+m, "并发小区"+m, grid, lat, lng, 2010)
 	errs := make(chan error, 6)
-	outcomes := make(chan property.Outcome, 6)
+	outcomes := make(chan upsert.Outcome, 6)
 	for range 6 {
 		go func() {
 			r, err := svc.Upsert(housingOfficer(), in)
@@ -195,7 +196,7 @@ func TestPropertyConcurrentCreateOneRow(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatalf("concurrent upsert: %v", err)
 		}
-		if <-outcomes == property.OutcomeCreated {
+		if <-outcomes == upsert.Created {
 			created++
 		}
 	}
@@ -227,7 +228,7 @@ func TestPropertyListWalk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want[r.Property.ID] = r.Property
+		want[r.Record.ID] = r.Record
 	}
 	for _, order := range []property.Order{property.OrderNameAsc, property.OrderNameDesc, property.OrderBuildYearAsc, property.OrderBuildYearDesc} {
 		t.Run(string(order), func(t *testing.T) {
@@ -319,7 +320,7 @@ func TestPropertyRowScope(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids[st] = r.Property.ID
+		ids[st] = r.Record.ID
 	}
 	east, west := ids["hailing.chengdong"], ids["hailing.chengxi"]
 	both := []uuid.UUID{east, west}
@@ -399,9 +400,9 @@ func TestPropertyPermits(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i == 0 {
-			east = r.Property.ID
+			east = r.Record.ID
 		} else {
-			west = r.Property.ID
+			west = r.Record.ID
 		}
 	}
 	insertPermit(t, pool, east, "E1-"+m, property.ScopeAddition, 60, true)
@@ -468,7 +469,7 @@ func newDrawFixture(t *testing.T, n int) *drawFixture {
 			t.Fatal(err)
 		}
 		if i < n {
-			f.targets = append(f.targets, r.Property.ID)
+			f.targets = append(f.targets, r.Record.ID)
 		}
 	}
 	for i := range 6 {
@@ -840,10 +841,10 @@ func TestPropertyOutbox(t *testing.T) {
 	in := compound("outbox-"+m, "稻河小区"+m, grid, lat, lng, 1998)
 
 	created, err := svc.Upsert(ctx, in)
-	if err != nil || created.Outcome != property.OutcomeCreated {
+	if err != nil || created.Outcome != upsert.Created {
 		t.Fatalf("create: %+v %v", created, err)
 	}
-	p := created.Property
+	p := created.Record
 	o := checkChange(t, pool, p.ID, 0, outboxRow{Dataset: "properties", Op: "CREATED", Jurisdiction: grid,
 		OwnerDept: "housing", Version: 1})
 	if o.Payload["action"] != "CREATE" {
@@ -852,7 +853,7 @@ func TestPropertyOutbox(t *testing.T) {
 
 	// Unchanged and refused upserts write nothing.
 	total := outboxTotal(t, pool)
-	if r, err := svc.Upsert(ctx, in); err != nil || r.Outcome != property.OutcomeUnchanged {
+	if r, err := svc.Upsert(ctx, in); err != nil || r.Outcome != upsert.Unchanged {
 		t.Fatalf("resend: %+v %v", r, err)
 	}
 	stale := 0
@@ -875,7 +876,7 @@ func TestPropertyOutbox(t *testing.T) {
 	changed.Version = nil
 	changed.Jurisdiction, changed.Lat, changed.Lng = grid2, lat2, lng2
 	upd, err := svc.Upsert(ctx, changed)
-	if err != nil || upd.Outcome != property.OutcomeUpdated || upd.Property.Version != 2 {
+	if err != nil || upd.Outcome != upsert.Updated || upd.Record.Version != 2 {
 		t.Fatalf("update: %+v %v", upd, err)
 	}
 	o = checkChange(t, pool, p.ID, 1, outboxRow{Dataset: "properties", Op: "UPDATED", Jurisdiction: grid2,

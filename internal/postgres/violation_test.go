@@ -18,6 +18,7 @@ import (
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -478,12 +479,12 @@ func TestViolationUpsert(t *testing.T) {
 	drone := as(context.Background(), "urban-management", "system")
 	marker := uuid.New()
 	in := violInput(marker)
-	if _, _, err := svc.Upsert(drone, in, nil); !apperr.Is(err, apperr.BadUserInput) {
+	if _, _, err := upsertViolation(drone, svc, in, nil); !apperr.Is(err, apperr.BadUserInput) {
 		t.Fatalf("upsert without external id: %v", err)
 	}
 	in.ExternalID = "uav-" + marker.String()
-	v, out, err := svc.Upsert(drone, in, nil)
-	if err != nil || out != violation.UpsertCreated || v.Version != 1 {
+	v, out, err := upsertViolation(drone, svc, in, nil)
+	if err != nil || out != upsert.Created || v.Version != 1 {
 		t.Fatalf("create: %v %v %+v", out, err, v)
 	}
 	// The same data again, written a little differently: nothing changes.
@@ -491,8 +492,8 @@ func TestViolationUpsert(t *testing.T) {
 	again.Description = "  " + in.Description + " "
 	again.Party.IDNumber = strings.ToLower(in.Party.IDNumber)
 	clk.Advance(time.Hour)
-	u, out, err := svc.Upsert(drone, again, nil)
-	if err != nil || out != violation.UpsertUnchanged || u.Version != 1 || u.ID != v.ID {
+	u, out, err := upsertViolation(drone, svc, again, nil)
+	if err != nil || out != upsert.Unchanged || u.Version != 1 || u.ID != v.ID {
 		t.Fatalf("resend: %v %v %+v", out, err, u)
 	}
 	if _, ver, ev := violState(t, pool, v.ID); ver != 1 || ev != 1 {
@@ -501,8 +502,8 @@ func TestViolationUpsert(t *testing.T) {
 	// New data: version bump and an UPDATE event naming the fields.
 	bigger := 80.0
 	in.AreaM2 = &bigger
-	u, out, err = svc.Upsert(drone, in, nil)
-	if err != nil || out != violation.UpsertUpdated || u.Version != 2 || *u.AreaM2 != 80 {
+	u, out, err = upsertViolation(drone, svc, in, nil)
+	if err != nil || out != upsert.Updated || u.Version != 2 || *u.AreaM2 != 80 {
 		t.Fatalf("update: %v %v %+v", out, err, u)
 	}
 	tl, _ := svc.Timelines(drone, []uuid.UUID{v.ID})
@@ -512,39 +513,39 @@ func TestViolationUpsert(t *testing.T) {
 	// A stale version is refused and writes nothing; the current one passes.
 	stale, cur := 1, 2
 	in.Description = "楼顶违法搭建砖混房屋"
-	if _, _, err := svc.Upsert(drone, in, &stale); !apperr.Is(err, apperr.Conflict) {
+	if _, _, err := upsertViolation(drone, svc, in, &stale); !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("stale version: %v", err)
 	}
 	if _, ver, ev := violState(t, pool, v.ID); ver != 2 || ev != 2 {
 		t.Fatalf("stale upsert wrote: version %d events %d", ver, ev)
 	}
-	if u, out, err = svc.Upsert(drone, in, &cur); err != nil || out != violation.UpsertUpdated || u.Version != 3 {
+	if u, out, err = upsertViolation(drone, svc, in, &cur); err != nil || out != upsert.Updated || u.Version != 3 {
 		t.Fatalf("current version: %v %v %+v", out, err, u)
 	}
 	// The lifecycle is untouched by upserts.
 	officer := as(context.Background(), "urban-management", "officer")
 	violStep(t, svc, officer, v.ID, violation.ActionIssueNotice, violation.TransitionInput{})
-	if u, out, err = svc.Upsert(drone, in, nil); err != nil || out != violation.UpsertUnchanged || u.Status != violation.StatusNoticeIssued {
+	if u, out, err = upsertViolation(drone, svc, in, nil); err != nil || out != upsert.Unchanged || u.Status != violation.StatusNoticeIssued {
 		t.Fatalf("after notice: %v %v %+v", out, err, u)
 	}
 	// The kind cannot change; Report refuses a known external id.
 	changed := in
 	changed.Kind, changed.Subtype = violation.KindDumping, violation.SubtypeConstructionWaste
-	if _, _, err := svc.Upsert(drone, changed, nil); !apperr.Is(err, apperr.BadUserInput) {
+	if _, _, err := upsertViolation(drone, svc, changed, nil); !apperr.Is(err, apperr.BadUserInput) {
 		t.Fatalf("kind change: %v", err)
 	}
 	if _, err := svc.Report(drone, in); !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("report of a known external id: %v", err)
 	}
 	// Another department's system has its own key space.
-	if _, out, err := svc.Upsert(as(context.Background(), "street-chengdong", "system"), in, nil); err != nil || out != violation.UpsertCreated {
+	if _, out, err := upsertViolation(as(context.Background(), "street-chengdong", "system"), svc, in, nil); err != nil || out != upsert.Created {
 		t.Fatalf("other source: %v %v", out, err)
 	}
 	// A closed file no longer changes.
 	violStep(t, svc, officer, v.ID, violation.ActionDemolish, violation.TransitionInput{})
 	violStep(t, svc, officer, v.ID, violation.ActionClose, violation.TransitionInput{})
 	in.Address = "另一地址"
-	if _, _, err := svc.Upsert(drone, in, nil); !apperr.Is(err, apperr.BadUserInput) {
+	if _, _, err := upsertViolation(drone, svc, in, nil); !apperr.Is(err, apperr.BadUserInput) {
 		t.Fatalf("change of a closed file: %v", err)
 	}
 }
@@ -558,14 +559,14 @@ func TestViolationUpsertConcurrentCreate(t *testing.T) {
 	marker := uuid.New()
 	in := violInput(marker)
 	in.ExternalID = "race-" + marker.String()
-	outs := make([]violation.UpsertOutcome, 8)
+	outs := make([]upsert.Outcome, 8)
 	errs := make([]error, len(outs))
 	var wg sync.WaitGroup
 	for i := range outs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, outs[i], errs[i] = svc.Upsert(ctx, in, nil)
+			_, outs[i], errs[i] = upsertViolation(ctx, svc, in, nil)
 		}()
 	}
 	wg.Wait()
@@ -574,7 +575,7 @@ func TestViolationUpsertConcurrentCreate(t *testing.T) {
 		if err != nil {
 			t.Fatalf("upsert %d: %v", i, err)
 		}
-		if outs[i] == violation.UpsertCreated {
+		if outs[i] == upsert.Created {
 			created++
 		}
 	}
@@ -1326,14 +1327,14 @@ func TestViolationOutbox(t *testing.T) {
 	sys := as(context.Background(), "urban-management", "system")
 	in := violInput(marker)
 	in.ExternalID = "outbox-" + marker.String()
-	u, out, err := svc.Upsert(sys, in, nil)
-	if err != nil || out != violation.UpsertCreated {
+	u, out, err := upsertViolation(sys, svc, in, nil)
+	if err != nil || out != upsert.Created {
 		t.Fatalf("upsert create: %v %v", out, err)
 	}
 	checkChange(t, pool, u.ID, 0, outboxRow{Dataset: "violations", Op: "CREATED", Jurisdiction: u.JurisdictionCode,
 		OwnerDept: "urban-management", Version: 1})
 	total = outboxTotal(t, pool)
-	if _, out, err := svc.Upsert(sys, in, nil); err != nil || out != violation.UpsertUnchanged {
+	if _, out, err := upsertViolation(sys, svc, in, nil); err != nil || out != upsert.Unchanged {
 		t.Fatalf("upsert resend: %v %v", out, err)
 	}
 	if got := outboxTotal(t, pool); got != total {
@@ -1341,7 +1342,7 @@ func TestViolationOutbox(t *testing.T) {
 	}
 	bigger := 90.0
 	in.AreaM2 = &bigger
-	if _, out, err := svc.Upsert(sys, in, nil); err != nil || out != violation.UpsertUpdated {
+	if _, out, err := upsertViolation(sys, svc, in, nil); err != nil || out != upsert.Updated {
 		t.Fatalf("upsert update: %v %v", out, err)
 	}
 	o = checkChange(t, pool, u.ID, 1, outboxRow{Dataset: "violations", Op: "UPDATED", Jurisdiction: u.JurisdictionCode,
@@ -1403,7 +1404,7 @@ func TestViolationOutbox(t *testing.T) {
 		t.Fatalf("report: %v, want the failure at commit", err)
 	}
 	in.Description = failing
-	if _, _, err := svc.Upsert(sys, in, nil); !failedAtCommit(err) {
+	if _, _, err := upsertViolation(sys, svc, in, nil); !failedAtCommit(err) {
 		t.Fatalf("upsert: %v, want the failure at commit", err)
 	}
 	if got := outboxTotal(t, pool); got != total {
@@ -1457,4 +1458,10 @@ func TestViolationFilterByOutcome(t *testing.T) {
 	if e, ok := apperr.As(err); !ok || e.Code != apperr.BadUserInput || e.Field != "filter.outcome" {
 		t.Fatalf("unknown outcome: %v", err)
 	}
+}
+
+// upsertViolation is svc.Upsert with its result spread out.
+func upsertViolation(ctx context.Context, svc *violation.Service, in violation.ReportInput, version *int) (*violation.Violation, upsert.Outcome, error) {
+	res, err := svc.Upsert(ctx, in, version)
+	return res.Record, res.Outcome, err
 }

@@ -143,13 +143,3 @@ func eqPtr[T comparable](a, b *T) bool {
 	}
 	return *a == *b
 }
-
-// Outcome says what an upsert did.
-type Outcome string
-
-// Upsert outcomes.
-const (
-	OutcomeCreated   Outcome = "CREATED"
-	OutcomeUpdated   Outcome = "UPDATED"
-	OutcomeUnchanged Outcome = "UNCHANGED"
-)

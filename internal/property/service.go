@@ -15,6 +15,7 @@ import (
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
+	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/google/uuid"
 )
 
@@ -30,18 +31,16 @@ type Store interface {
 	List(ctx context.Context, scope access.RowScope, q ListQuery) ([]*Property, bool, error)
 	// Count returns how many compounds within scope match f.
 	Count(ctx context.Context, scope access.RowScope, f Filter) (int, error)
-	// Upsert stores p keyed by (p.SourceDept, p.ExternalID), atomically:
-	// with no such row it inserts p (OutcomeCreated); otherwise, under a
-	// row lock, it returns CONFLICT when expectedVersion is set and differs
-	// from the stored version, returns the stored row untouched when its
-	// content is the same as p's (OutcomeUnchanged: no write, no version
-	// bump), and else writes p's content with version + 1 (OutcomeUpdated).
-	// The stored id, creation time and version win over p's.
-	//
-	// The lookup by key takes scope: a compound outside it is missing to
-	// the caller, and creating one under its key is refused with
-	// apperr.KeyTaken (nothing is written, nothing of it is told).
-	Upsert(ctx context.Context, scope access.RowScope, p *Property, expectedVersion *int) (*Property, Outcome, error)
+	// BySource returns the compound sourceDept filed under externalID
+	// within scope, or NOT_FOUND (a compound outside scope is missing to
+	// the caller).
+	BySource(ctx context.Context, scope access.RowScope, sourceDept, externalID string) (*Property, error)
+	// Create inserts p with its change event; CONFLICT when its source
+	// key is taken.
+	Create(ctx context.Context, p *Property) error
+	// Update writes p if its stored version is still prevVersion (else
+	// CONFLICT), with its change event, atomically.
+	Update(ctx context.Context, p *Property, prevVersion int) error
 	// Permits returns the permits of the compounds within scope among
 	// propertyIDs, latest first, in one statement.
 	Permits(ctx context.Context, scope access.RowScope, propertyIDs []uuid.UUID) (map[uuid.UUID][]Permit, error)
@@ -117,13 +116,13 @@ type Config struct {
 // Service implements the property registry and its double-random
 // inspections. It is safe for concurrent use.
 type Service struct {
-	dir directory.Lookup
-	store             Store
-	auth              Authorizer
-	audit             Auditor
-	now               func() time.Time
-	cal               WorkingDays
-	recusalRounds     int
+	dir           directory.Lookup
+	store         Store
+	auth          Authorizer
+	audit         Auditor
+	now           func() time.Time
+	cal           WorkingDays
+	recusalRounds int
 }
 
 // NewService returns a property service.
@@ -275,12 +274,6 @@ type UpsertInput struct {
 	Version *int
 }
 
-// UpsertResult is a stored compound and what the upsert did.
-type UpsertResult struct {
-	Property *Property
-	Outcome  Outcome
-}
-
 func (s *Service) validateUpsert(in *UpsertInput) error {
 	in.ExternalID = strings.TrimSpace(in.ExternalID)
 	in.Name = strings.TrimSpace(in.Name)
@@ -366,22 +359,23 @@ func validateRenovation(r Renovation, buildYear, thisYear int) error {
 // version (UNCHANGED); changed content bumps it (UPDATED). FORBIDDEN unless
 // the caller may write properties (housing's officers and systems);
 // BAD_USER_INPUT on invalid input; CONFLICT for a stale in.Version.
-func (s *Service) Upsert(ctx context.Context, in UpsertInput) (*UpsertResult, error) {
+func (s *Service) Upsert(ctx context.Context, in UpsertInput) (upsert.Result[*Property], error) {
+	var none upsert.Result[*Property]
 	d, err := s.Decide(ctx)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	if !d.Can("write") {
-		return nil, apperr.New(apperr.Forbidden, "only housing may write the property registry")
+		return none, apperr.New(apperr.Forbidden, "only housing may write the property registry")
 	}
 	if err := s.validateUpsert(&in); err != nil {
-		return nil, err
+		return none, err
 	}
 	if in.Jurisdiction, err = directory.Place(ctx, s.dir, "compound", in.Jurisdiction, in.Lat, in.Lng); err != nil {
-		return nil, err
+		return none, err
 	}
 	if strings.Count(in.Jurisdiction, ".") < 1 {
-		return nil, apperr.Invalid("jurisdiction", "a compound lies in a street or town, not the whole district")
+		return none, apperr.Invalid("jurisdiction", "a compound lies in a street or town, not the whole district")
 	}
 	p := access.PrincipalFrom(ctx)
 	now := s.Now()
@@ -393,15 +387,55 @@ func (s *Service) Upsert(ctx context.Context, in UpsertInput) (*UpsertResult, er
 		SourceDept: sourceDept(p), ExternalID: in.ExternalID,
 		CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
-	stored, outcome, err := s.store.Upsert(ctx, d.Rows, prop, in.Version)
+	res, err := upsert.Run(ctx, func(ctx context.Context) (upsert.Result[*Property], error) {
+		return s.upsertRound(ctx, d.Rows, prop, in.Version)
+	})
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	// The compound comes back as a read shows it: audited as one.
-	if err := access.AuditReturned(ctx, s.audit, d, stored); err != nil {
-		return nil, err
+	if err := access.AuditReturned(ctx, s.audit, d, res.Record); err != nil {
+		return none, err
 	}
-	return &UpsertResult{Property: stored, Outcome: outcome}, nil
+	return res, nil
+}
+
+// upsertRound does one read-compare-write round (upsert.Run): prop is
+// created, or its content replaces the stored compound's (whose id,
+// creation time and version win), or nothing is written when the content
+// is the same. The caller's scope applies: a compound it cannot see can be
+// neither read nor overwritten through its key; creating one under the key
+// then meets the key's uniqueness and is refused with apperr.KeyTaken.
+func (s *Service) upsertRound(ctx context.Context, scope access.RowScope, prop *Property, expected *int) (upsert.Result[*Property], error) {
+	var none upsert.Result[*Property]
+	cur, err := s.store.BySource(ctx, scope, prop.SourceDept, prop.ExternalID)
+	if apperr.Is(err, apperr.NotFound) {
+		if expected != nil && *expected != 0 {
+			return none, apperr.New(apperr.Conflict, "no compound with external id %q exists (you gave version %d); it may have been removed", prop.ExternalID, *expected)
+		}
+		if err := s.store.Create(ctx, prop); err != nil {
+			if apperr.Is(err, apperr.Conflict) {
+				return none, fmt.Errorf("%w: %w: %w", apperr.KeyTaken(prop.ExternalID), upsert.ErrRaced, err)
+			}
+			return none, fmt.Errorf("create compound: %w", err)
+		}
+		return upsert.Result[*Property]{Record: prop, Outcome: upsert.Created}, nil
+	}
+	if err != nil {
+		return none, err
+	}
+	if expected != nil && *expected != cur.Version {
+		return none, apperr.New(apperr.Conflict, "the compound has changed since you loaded it (your version %d, current version %d); reload and try again", *expected, cur.Version)
+	}
+	if cur.SameContent(prop) {
+		return upsert.Result[*Property]{Record: cur, Outcome: upsert.Unchanged}, nil
+	}
+	upd := *prop
+	upd.ID, upd.OwnerDept, upd.CreatedAt, upd.Version = cur.ID, cur.OwnerDept, cur.CreatedAt, cur.Version+1
+	if err := s.store.Update(ctx, &upd, cur.Version); err != nil {
+		return none, upsert.Raced(err, expected)
+	}
+	return upsert.Result[*Property]{Record: &upd, Outcome: upsert.Updated}, nil
 }
 
 func sourceDept(p *access.Principal) string {

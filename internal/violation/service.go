@@ -16,6 +16,7 @@ import (
 	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/recordtime"
+	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/google/uuid"
 )
 
@@ -548,124 +549,111 @@ func apply(v *Violation, in ReportInput) {
 	}
 }
 
-// UpsertOutcome says what an upsert did.
-type UpsertOutcome string
-
-// Upsert outcomes.
-const (
-	UpsertCreated   UpsertOutcome = "CREATED"
-	UpsertUnchanged UpsertOutcome = "UNCHANGED" // same data again: nothing written
-	UpsertUpdated   UpsertOutcome = "UPDATED"   // new data: version bumped, UPDATE event
-)
-
 // Upsert creates or updates the violation the caller's department sent
 // under in.ExternalID: idempotent for department systems that resend. The
 // lifecycle is not touched (use Transition). version, when set, must equal
 // the stored version of an existing record (else CONFLICT). The caller needs
 // the "report" action. BAD_USER_INPUT on invalid input, on a change of kind,
 // or on changes to a closed file.
-func (s *Service) Upsert(ctx context.Context, in ReportInput, version *int) (*Violation, UpsertOutcome, error) {
-	v, outcome, err := s.upsert(ctx, in, version)
-	if err != nil {
-		return nil, "", err
-	}
-	// The record comes back as a read shows it: audited as one (the
-	// decision is the request's, cached).
+func (s *Service) Upsert(ctx context.Context, in ReportInput, version *int) (upsert.Result[*Violation], error) {
+	var none upsert.Result[*Violation]
 	d, err := s.Decide(ctx)
 	if err != nil {
-		return nil, "", err
-	}
-	if err := access.AuditReturned(ctx, s.audit, d, v); err != nil {
-		return nil, "", err
-	}
-	return v, outcome, nil
-}
-
-func (s *Service) upsert(ctx context.Context, in ReportInput, version *int) (*Violation, UpsertOutcome, error) {
-	d, err := s.Decide(ctx)
-	if err != nil {
-		return nil, "", err
+		return none, err
 	}
 	if !d.Can("report") {
-		return nil, "", apperr.New(apperr.Forbidden, "you may not record violations")
+		return none, apperr.New(apperr.Forbidden, "you may not record violations")
 	}
 	now := s.Now()
 	if err := validateReport(&in, now); err != nil {
-		return nil, "", err
+		return none, err
 	}
 	if in.ExternalID == "" {
-		return nil, "", apperr.Invalid("externalId", "an upsert is keyed by the sending system's external id; give one")
+		return none, apperr.Invalid("externalId", "an upsert is keyed by the sending system's external id; give one")
 	}
 	if err := s.checkLinks(ctx, &in); err != nil {
-		return nil, "", err
+		return none, err
 	}
 	p := access.PrincipalFrom(ctx)
-	explicitJurisdiction := in.Jurisdiction != ""
-	if explicitJurisdiction {
+	explicit := in.Jurisdiction != ""
+	if explicit {
 		if err := s.resolveJurisdiction(ctx, &in); err != nil {
-			return nil, "", err
+			return none, err
 		}
 	}
-	// Two attempts: a concurrent upsert of the same new record makes the
-	// first create fail with CONFLICT, and the second sees the record.
-	for attempt := 0; ; attempt++ {
-		// The caller's scope applies: a record it cannot see can be neither
-		// read nor overwritten through its key; creating under the key then
-		// meets the key's uniqueness and gets apperr.KeyTaken.
-		cur, err := s.store.BySource(ctx, d.Rows, sourceDept(p), in.ExternalID)
-		if apperr.Is(err, apperr.NotFound) {
-			if in.Jurisdiction == "" {
-				if err := s.resolveJurisdiction(ctx, &in); err != nil {
-					return nil, "", err
-				}
+	res, err := upsert.Run(ctx, func(ctx context.Context) (upsert.Result[*Violation], error) {
+		return s.upsertRound(ctx, d.Rows, p, &in, explicit, version, now)
+	})
+	if err != nil {
+		return none, err
+	}
+	// The record comes back as a read shows it: audited as one.
+	if err := access.AuditReturned(ctx, s.audit, d, res.Record); err != nil {
+		return none, err
+	}
+	return res, nil
+}
+
+// upsertRound does one read-compare-write round (upsert.Run). The caller's
+// scope applies: a record it cannot see can be neither read nor overwritten
+// through its key; creating under the key then meets the key's uniqueness
+// and gets apperr.KeyTaken.
+func (s *Service) upsertRound(ctx context.Context, scope access.RowScope, p *access.Principal, in *ReportInput,
+	explicit bool, version *int, now time.Time) (upsert.Result[*Violation], error) {
+	var none upsert.Result[*Violation]
+	cur, err := s.store.BySource(ctx, scope, sourceDept(p), in.ExternalID)
+	if apperr.Is(err, apperr.NotFound) {
+		if in.Jurisdiction == "" {
+			if err := s.resolveJurisdiction(ctx, in); err != nil {
+				return none, err
 			}
-			v, err := s.create(ctx, in, p, now)
-			if err != nil && apperr.Is(err, apperr.Conflict) && attempt == 0 {
-				continue
-			}
-			if err != nil {
-				return nil, "", err
-			}
-			return v, UpsertCreated, nil
+		}
+		v, err := s.create(ctx, *in, p, now)
+		if apperr.Is(err, apperr.Conflict) {
+			return none, fmt.Errorf("%w: %w", upsert.ErrRaced, err)
 		}
 		if err != nil {
-			return nil, "", err
+			return none, err
 		}
-		if version != nil && *version != cur.Version {
-			return nil, "", apperr.New(apperr.Conflict, "the violation has changed since you loaded it (your version %d, current version %d, status %s); reload and try again", *version, cur.Version, cur.Status)
-		}
-		next := *cur
-		upd := in
-		if upd.DiscoveredAt == nil {
-			upd.DiscoveredAt = &cur.DiscoveredAt
-		}
-		if !explicitJurisdiction {
-			if upd.Lat == cur.Lat && upd.Lng == cur.Lng {
-				upd.Jurisdiction = cur.JurisdictionCode
-			} else if err := s.resolveJurisdiction(ctx, &upd); err != nil {
-				return nil, "", err
-			}
-		}
-		if upd.Kind != cur.Kind {
-			return nil, "", apperr.Invalid("kind", "a recorded violation keeps its kind (%s); record a %s violation under another external id", cur.Kind, upd.Kind)
-		}
-		apply(&next, upd)
-		changed := diff(cur, &next)
-		if len(changed) == 0 {
-			return cur, UpsertUnchanged, nil
-		}
-		if cur.Status == StatusClosed {
-			return nil, "", apperr.Invalid("externalId", "the violation's file is closed (%s); it can no longer change", cur.RecordNo)
-		}
-		next.UpdatedAt = now
-		next.Version = cur.Version + 1
-		ev := Event{ViolationID: cur.ID, Action: ActionUpdate, FromStatus: cur.Status, ToStatus: cur.Status,
-			Actor: p.Actor(), ActorDept: sourceDept(p), Note: "changed: " + strings.Join(changed, ", "), At: now}
-		if err := s.store.Update(ctx, &next, cur.Version, ev); err != nil {
-			return nil, "", err
-		}
-		return &next, UpsertUpdated, nil
+		return upsert.Result[*Violation]{Record: v, Outcome: upsert.Created}, nil
 	}
+	if err != nil {
+		return none, err
+	}
+	if version != nil && *version != cur.Version {
+		return none, apperr.New(apperr.Conflict, "the violation has changed since you loaded it (your version %d, current version %d, status %s); reload and try again", *version, cur.Version, cur.Status)
+	}
+	next := *cur
+	upd := *in
+	if upd.DiscoveredAt == nil {
+		upd.DiscoveredAt = &cur.DiscoveredAt
+	}
+	if !explicit {
+		if upd.Lat == cur.Lat && upd.Lng == cur.Lng {
+			upd.Jurisdiction = cur.JurisdictionCode
+		} else if err := s.resolveJurisdiction(ctx, &upd); err != nil {
+			return none, err
+		}
+	}
+	if upd.Kind != cur.Kind {
+		return none, apperr.Invalid("kind", "a recorded violation keeps its kind (%s); record a %s violation under another external id", cur.Kind, upd.Kind)
+	}
+	apply(&next, upd)
+	changed := diff(cur, &next)
+	if len(changed) == 0 {
+		return upsert.Result[*Violation]{Record: cur, Outcome: upsert.Unchanged}, nil
+	}
+	if cur.Status == StatusClosed {
+		return none, apperr.Invalid("externalId", "the violation's file is closed (%s); it can no longer change", cur.RecordNo)
+	}
+	next.UpdatedAt = now
+	next.Version = cur.Version + 1
+	ev := Event{ViolationID: cur.ID, Action: ActionUpdate, FromStatus: cur.Status, ToStatus: cur.Status,
+		Actor: p.Actor(), ActorDept: sourceDept(p), Note: "changed: " + strings.Join(changed, ", "), At: now}
+	if err := s.store.Update(ctx, &next, cur.Version, ev); err != nil {
+		return none, upsert.Raced(err, version)
+	}
+	return upsert.Result[*Violation]{Record: &next, Outcome: upsert.Updated}, nil
 }
 
 // diff names the descriptive fields that differ between a and b.
