@@ -6,7 +6,12 @@ import (
 	"strings"
 	"time"
 
+	"context"
+
 	"github.com/google/uuid"
+
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/apperr"
 )
 
 // PermitScope is what a planning permit (建设工程规划许可) allows.
@@ -191,4 +196,72 @@ func joinScopes(s []PermitScope) string {
 		out[i] = string(v)
 	}
 	return strings.Join(out, " or ")
+}
+
+// Permits returns the planning permits of the visible compounds among
+// propertyIDs (one statement for a whole loader batch), latest first.
+// Permits are planning's conditional data: FORBIDDEN when the caller has no
+// access to the "permits" group at all; with a grant limited to part of the
+// district, only compounds there get their permits. Compounds without
+// permits are absent from the map.
+func (s *Service) Permits(ctx context.Context, propertyIDs []uuid.UUID) (map[uuid.UUID][]Permit, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pa, partial := d.Partial[GroupPermits]
+	if d.Field(GroupPermits) == access.FieldDenied && (!partial || pa.Access == access.FieldDenied) {
+		return nil, apperr.New(apperr.Forbidden, "building permits are planning's conditional data: request a data-sharing grant for properties/permits")
+	}
+	out, err := s.store.Permits(ctx, d.Rows, propertyIDs)
+	if err != nil {
+		return nil, err
+	}
+	// where holds the compounds' jurisdictions when they matter: to keep,
+	// under a partial grant, only the compounds it covers, and to audit the
+	// grants the permits returned were read under.
+	var where map[uuid.UUID]string
+	if len(out) > 0 && (partial || len(d.GrantIDs) > 0) {
+		ids := make([]uuid.UUID, 0, len(out))
+		for id := range out {
+			ids = append(ids, id)
+		}
+		props, err := s.store.GetMany(ctx, d.Rows, ids)
+		if err != nil {
+			return nil, err
+		}
+		where = make(map[uuid.UUID]string, len(props))
+		for _, p := range props {
+			where[p.ID] = p.RowJurisdiction()
+		}
+	}
+	if d.Field(GroupPermits) == access.FieldDenied {
+		// Only a partial grant: keep the compounds it covers.
+		for id := range out {
+			if j, ok := where[id]; !ok || d.FieldAt(GroupPermits, j) == access.FieldDenied {
+				delete(out, id)
+			}
+		}
+	}
+	var js []string
+	for id, l := range out {
+		for range l {
+			js = append(js, where[id])
+		}
+	}
+	if err := s.audited(ctx, d, js); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CheckPermit answers, for a structure of an illegal-construction subtype
+// and area on a compound, whether a planning permit covers it (see the
+// package function CheckPermit). Same access rules as Permits.
+func (s *Service) CheckPermit(ctx context.Context, propertyID uuid.UUID, subtype string, areaM2 float64) (PermitCheck, error) {
+	m, err := s.Permits(ctx, []uuid.UUID{propertyID})
+	if err != nil {
+		return PermitCheck{}, err
+	}
+	return CheckPermit(m[propertyID], subtype, areaM2), nil
 }
