@@ -61,6 +61,14 @@ func Anonymous() *Principal {
 // HasRole reports whether p holds role.
 func (p *Principal) HasRole(role string) bool { return slices.Contains(p.Roles, role) }
 
+// WritesFor reports whether p writes the datasets provider provides: one of
+// the provider department's admins, officers or systems (never a citizen).
+// Upserts and bulk imports of a dataset both ask it.
+func (p *Principal) WritesFor(provider string) bool {
+	return p.Dept == provider && p.CitizenID == "" &&
+		(p.HasRole(RoleAdmin) || p.HasRole(RoleOfficer) || p.HasRole(RoleSystem))
+}
+
 // Actor is how the principal appears in timelines and audit records.
 func (p *Principal) Actor() string {
 	if p.Org != "" {

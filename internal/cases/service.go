@@ -38,9 +38,13 @@ type Store interface {
 	Update(ctx context.Context, c *Case, prevVersion int, ev Event) error
 	// Timelines returns the events of each case, oldest first.
 	Timelines(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]Event, error)
-	// GetByExternal returns the case a source system sent under externalID,
-	// or NOT_FOUND. It applies no scope: callers check ownership.
-	GetByExternal(ctx context.Context, sourceDept, externalID string) (*Case, error)
+	// BySource returns the case sourceDept sent under externalID within
+	// scope, or NOT_FOUND (a case outside scope is missing to the caller).
+	BySource(ctx context.Context, scope access.RowScope, sourceDept, externalID string) (*Case, error)
+	// Revise writes c's reported fields (what its sender describes, not
+	// its workflow) if its stored version is still prevVersion (else
+	// CONFLICT), with its change event, atomically. No timeline event.
+	Revise(ctx context.Context, c *Case, prevVersion int) error
 	// GetByCitizenKey returns the report the citizen filed through the app
 	// under idempotency key key, or NOT_FOUND. Creating a second case with
 	// the same citizen and key is CONFLICT.

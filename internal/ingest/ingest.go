@@ -255,9 +255,6 @@ func (s *Service) provider(dataset string) (string, error) {
 	return cases.OwnerDept, nil
 }
 
-// writerRoles may write their own department's datasets.
-var writerRoles = []string{access.RoleAdmin, access.RoleOfficer, access.RoleSystem}
-
 // authorize returns who writes dataset, with the rows of it the caller may
 // see: only the provider department's admins, officers and systems may
 // write. UNAUTHENTICATED without credentials,
@@ -272,14 +269,7 @@ func (s *Service) authorize(ctx context.Context, dataset string) (Writer, error)
 	if p.Kind == access.KindAnonymous {
 		return Writer{}, apperr.New(apperr.Unauthenticated, "sign in to write %s", dataset)
 	}
-	may := p.Dept == provider && p.CitizenID == ""
-	if may {
-		may = false
-		for _, r := range writerRoles {
-			may = may || p.HasRole(r)
-		}
-	}
-	if !may {
+	if !p.WritesFor(provider) {
 		return Writer{}, apperr.New(apperr.Forbidden, "only %s (its admins, officers and systems) may write %s", provider, dataset)
 	}
 	w := Writer{SourceDept: p.Dept, OwnerDept: provider, Actor: p.Actor(), ActorDept: p.Dept, Now: s.now().UTC()}

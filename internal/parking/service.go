@@ -38,11 +38,10 @@ type Store interface {
 	// AddedSpaces counts the lots within scope that opened in [since,
 	// until) and their spaces.
 	AddedSpaces(ctx context.Context, scope access.RowScope, since, until time.Time) (Added, error)
-	// GetByExternalID returns the lot a source department filed under
-	// externalID within scope, or nil (no error) when there is none there.
-	// A lookup by key is a read: a lot outside the caller's scope is
-	// missing to it, like any other.
-	GetByExternalID(ctx context.Context, scope access.RowScope, sourceDept, externalID string) (*Lot, error)
+	// BySource returns the lot sourceDept filed under externalID within
+	// scope, or NOT_FOUND. A lookup by key is a read: a lot outside the
+	// caller's scope is missing to it, like any other.
+	BySource(ctx context.Context, scope access.RowScope, sourceDept, externalID string) (*Lot, error)
 	// Create inserts a new lot; CONFLICT if (SourceDept, ExternalID) exists.
 	Create(ctx context.Context, lot *Lot) error
 	// Update writes lot if its stored version is still prevVersion, else

@@ -112,7 +112,10 @@ func (s *Service) Upsert(ctx context.Context, in UpsertInput) (upsert.Result[*Lo
 // apperr.KeyTaken.
 func (s *Service) upsertRound(ctx context.Context, scope access.RowScope, p *access.Principal, in *UpsertInput) (upsert.Result[*Lot], error) {
 	var none upsert.Result[*Lot]
-	cur, err := s.store.GetByExternalID(ctx, scope, p.Dept, in.ExternalID)
+	cur, err := s.store.BySource(ctx, scope, p.Dept, in.ExternalID)
+	if apperr.Is(err, apperr.NotFound) {
+		cur, err = nil, nil
+	}
 	if err != nil {
 		return none, fmt.Errorf("find lot %s/%s: %w", p.Dept, in.ExternalID, err)
 	}

@@ -341,15 +341,34 @@ func (s *CaseStore) GetByCitizenKey(ctx context.Context, citizenID, key string) 
 	return c, nil
 }
 
-// GetByExternal implements cases.Store.
-func (s *CaseStore) GetByExternal(ctx context.Context, sourceDept, externalID string) (*cases.Case, error) {
-	c, err := scanCase(s.pool.QueryRow(ctx, "SELECT "+caseColumns+" FROM cases WHERE source_dept = $1 AND external_id = $2",
-		sourceDept, externalID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apperr.New(apperr.NotFound, "case not found")
+// BySource implements cases.Store.
+func (s *CaseStore) BySource(ctx context.Context, scope access.RowScope, sourceDept, externalID string) (*cases.Case, error) {
+	return bySource(ctx, s.pool, "cases", "case", caseColumns, caseScope, scope, sourceDept, externalID, scanCase)
+}
+
+// Revise implements cases.Store.
+func (s *CaseStore) Revise(ctx context.Context, c *cases.Case, prevVersion int) error {
+	street, community := jurisdictionLevels(c.JurisdictionCode)
+	if street == nil {
+		return apperr.Invalid("jurisdiction", "a case must lie in a street or town, not the whole district")
 	}
-	if err != nil {
-		return nil, translate(fmt.Errorf("get case by external id: %w", err))
-	}
-	return c, nil
+	return InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE cases SET kind = $3, major_code = $4, minor_code = $5, source = $6,
+			description = $7, address = $8, lat = $9, lng = $10, jurisdiction_code = $11, street_code = $12,
+			community_code = $13, reporter_name = $14, reporter_phone = $15, photo_urls = $16,
+			reported_at = $17, updated_at = $18, version = $19
+			WHERE id = $1 AND version = $2`,
+			c.ID, prevVersion, string(c.Kind), c.MajorCode, c.MinorCode, string(c.Source), c.Description, c.Address,
+			c.Lat, c.Lng, c.JurisdictionCode, *street, community, nullIfEmpty(c.ReporterName), nullIfEmpty(c.ReporterPhone),
+			c.PhotoURLs, c.ReportedAt, c.UpdatedAt, c.Version)
+		if err != nil {
+			return translate(fmt.Errorf("revise case %s: %w", c.ID, err))
+		}
+		if tag.RowsAffected() == 0 {
+			return apperr.New(apperr.Conflict, "the case was changed by someone else meanwhile (version %d); reload and try again", prevVersion)
+		}
+		return writeChange(ctx, tx, Change{Dataset: cases.Dataset, RecordID: c.ID.String(), Op: "UPDATED",
+			Jurisdiction: c.JurisdictionCode, OwnerDept: c.OwnerDept, HandlingDept: c.HandlingDept, CitizenID: c.CitizenID,
+			Version: c.Version, Payload: map[string]any{"status": c.Status}})
+	})
 }

@@ -2,9 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/page"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -65,4 +68,24 @@ func countRows(ctx context.Context, pool DB, what, from string, w *where) (int, 
 		return 0, translate(fmt.Errorf("count %s: %w", what, err))
 	}
 	return n, nil
+}
+
+// bySource reads the record of table (alias-free) that sourceDept filed
+// under externalID within scope: every dataset's upsert looks its record
+// up this way. NOT_FOUND (naming what) when there is none the caller may
+// see.
+func bySource[T any](ctx context.Context, pool DB, table, what, columns string, cols scopeColumns, scope access.RowScope,
+	sourceDept, externalID string, scan func(pgx.Row) (T, error)) (T, error) {
+	var zero T
+	w := newWhere()
+	w.add("source_dept = @source AND external_id = @external", "source", sourceDept, "external", externalID)
+	w.addScope(scope, cols)
+	v, err := scan(pool.QueryRow(ctx, "SELECT "+columns+" FROM "+table+" WHERE "+w.sql(), w.args))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return zero, apperr.New(apperr.NotFound, "%s %s/%s not found", what, sourceDept, externalID)
+	}
+	if err != nil {
+		return zero, translate(fmt.Errorf("get %s %s/%s: %w", what, sourceDept, externalID, err))
+	}
+	return v, nil
 }

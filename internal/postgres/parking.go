@@ -321,19 +321,10 @@ func (s *ParkingStore) AddedSpaces(ctx context.Context, scope access.RowScope, s
 	return a, nil
 }
 
-// GetByExternalID implements parking.Store.
-func (s *ParkingStore) GetByExternalID(ctx context.Context, scope access.RowScope, sourceDept, externalID string) (*parking.Lot, error) {
-	w := newWhere()
-	w.add("source_dept = @source AND external_id = @external", "source", sourceDept, "external", externalID)
-	w.addScope(scope, lotScope)
-	l, err := scanLot(s.pool.QueryRow(ctx, "SELECT "+lotColumns+" FROM parking_lots WHERE "+w.sql(), w.args))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, translate(fmt.Errorf("get lot %s/%s: %w", sourceDept, externalID, err))
-	}
-	return l, nil
+// BySource implements parking.Store.
+func (s *ParkingStore) BySource(ctx context.Context, scope access.RowScope, sourceDept, externalID string) (*parking.Lot, error) {
+	return bySource(ctx, s.pool, "parking_lots", "lot", lotColumns, lotScope, scope, sourceDept, externalID,
+		func(r pgx.Row) (*parking.Lot, error) { return scanLot(r) })
 }
 
 // Create implements parking.Store.

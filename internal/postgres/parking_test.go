@@ -754,7 +754,7 @@ func TestParkingOutbox(t *testing.T) {
 	if cur, err := svc.Get(ctx, l.ID); err != nil || cur.Version != 2 || cur.Name == failing {
 		t.Fatalf("failed update changed the lot: %+v %v", cur, err)
 	}
-	if got, err := postgres.NewParkingStore(pool).GetByExternalID(context.Background(), access.RowScope{All: true}, "street-chengzhong", bad.ExternalID); err != nil || got != nil {
+	if got, err := postgres.NewParkingStore(pool).BySource(context.Background(), access.RowScope{All: true}, "street-chengzhong", bad.ExternalID); !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("failed create left a lot: %+v %v", got, err)
 	}
 }

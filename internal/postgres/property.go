@@ -169,17 +169,7 @@ func streetOrTown(p *property.Property) error {
 
 // BySource implements property.Store.
 func (s *PropertyStore) BySource(ctx context.Context, scope access.RowScope, sourceDept, externalID string) (*property.Property, error) {
-	w := newWhere()
-	w.add("p.source_dept = @source AND p.external_id = @external", "source", sourceDept, "external", externalID)
-	w.addScope(scope, propertyScope)
-	p, err := scanProperty(s.pool.QueryRow(ctx, "SELECT "+propertyColumns+" FROM properties p WHERE "+w.sql(), w.args))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apperr.New(apperr.NotFound, "compound %s/%s not found", sourceDept, externalID)
-	}
-	if err != nil {
-		return nil, translate(fmt.Errorf("get property %s/%s: %w", sourceDept, externalID, err))
-	}
-	return p, nil
+	return bySource(ctx, s.pool, "properties p", "compound", propertyColumns, propertyScope, scope, sourceDept, externalID, scanProperty)
 }
 
 // Create implements property.Store: the insert and its outbox row commit

@@ -84,17 +84,7 @@ func (s *ViolationStore) GetMany(ctx context.Context, scope access.RowScope, ids
 
 // BySource implements violation.Store.
 func (s *ViolationStore) BySource(ctx context.Context, scope access.RowScope, sourceDept, externalID string) (*violation.Violation, error) {
-	w := newWhere()
-	w.add("source_dept = @source AND external_id = @external", "source", sourceDept, "external", externalID)
-	w.addScope(scope, violationScope)
-	v, err := scanViolation(s.pool.QueryRow(ctx, "SELECT "+violationColumns+" FROM violations WHERE "+w.sql(), w.args))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apperr.New(apperr.NotFound, "no violation from %s with external id %q", sourceDept, externalID)
-	}
-	if err != nil {
-		return nil, translate(fmt.Errorf("get violation %s/%s: %w", sourceDept, externalID, err))
-	}
-	return v, nil
+	return bySource(ctx, s.pool, "violations", "violation", violationColumns, violationScope, scope, sourceDept, externalID, scanViolation)
 }
 
 func (s *ViolationStore) query(ctx context.Context, sql string, args pgx.NamedArgs) ([]*violation.Violation, error) {
