@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fengcheng/datahub/internal/rules"
 	"github.com/goccy/go-yaml"
 )
 
@@ -162,10 +163,9 @@ func (g *FieldGroup) Mask(field string) (MaskRule, bool) {
 }
 
 var (
-	namePattern         = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
-	fieldPattern        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	jurisdictionPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
-	operationPattern    = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
+	namePattern      = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+	fieldPattern     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	operationPattern = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
 )
 
 // Words the policy gives a meaning of its own; no department, role or
@@ -206,7 +206,7 @@ func (c *Catalog) validate() []string { //nolint:gocognit // one check per rule,
 	switch {
 	case c.District == "":
 		ps.add("district: missing (the code of the jurisdiction tree's root, e.g. hailing)")
-	case !jurisdictionPattern.MatchString(c.District) || strings.Contains(c.District, "."):
+	case !rules.JurisdictionCode(c.District) || strings.Contains(c.District, "."):
 		ps.add("district: %q is not a single jurisdiction code such as hailing", c.District)
 	}
 

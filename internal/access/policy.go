@@ -14,6 +14,7 @@ import (
 
 	"github.com/casbin/casbin/v2/model"
 	"github.com/casbin/casbin/v2/util"
+	"github.com/fengcheng/datahub/internal/rules"
 )
 
 // The policy files, as named in the policy directory.
@@ -405,7 +406,7 @@ func (v validator) parseGrantRule(f []string) (grantLine, error) {
 }
 
 func (v validator) checkJurisdiction(code string) error {
-	if !jurisdictionPattern.MatchString(code) || (code != v.cat.District && !strings.HasPrefix(code, v.cat.District+".")) {
+	if !rules.JurisdictionCode(code) || (code != v.cat.District && !strings.HasPrefix(code, v.cat.District+".")) {
 		return fmt.Errorf("jurisdiction %q must be a dotted jurisdiction code within %q, such as %s.chengdong", code, v.cat.District, v.cat.District)
 	}
 	return nil

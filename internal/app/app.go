@@ -28,7 +28,6 @@ import (
 	"github.com/fengcheng/datahub/internal/config"
 	"github.com/fengcheng/datahub/internal/console"
 	"github.com/fengcheng/datahub/internal/directory"
-	"github.com/fengcheng/datahub/internal/evaluation"
 	"github.com/fengcheng/datahub/internal/events"
 	"github.com/fengcheng/datahub/internal/ingest"
 	"github.com/fengcheng/datahub/internal/parking"
@@ -280,12 +279,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		Metrics:      a.Metrics,
 		Limiter:      ratelimit.NewWithFallback(ratelimit.New(a.Redis, cfg.RedisPrefix, opts.Now), ratelimit.NewLocal(opts.Now, 0), log),
 		Routes: map[string]http.Handler{
-			"GET /indicators.xlsx": evaluation.IndicatorsHandler(evalSvc),
+			"GET /indicators.xlsx": server.IndicatorsHandler(evalSvc, log),
 		},
 		// Exports stream for as long as they take; no request timeout.
 		Streams: map[string]http.Handler{
-			"/datasets/":             evaluation.ExportHandler(evalSvc),
-			"POST /ingest/{dataset}": ingest.Handler(a.Ingest, cfg.IngestMaxBytes),
+			"/datasets/":             server.ExportHandler(evalSvc, log),
+			"POST /ingest/{dataset}": server.IngestHandler(a.Ingest, cfg.IngestMaxBytes, log),
 		},
 		Pages:         consolePages(cfg),
 		Limits:        limits,

@@ -17,6 +17,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/rules"
 )
 
 // Defaults shared by tokens and API keys.
@@ -38,11 +39,8 @@ const (
 // tables, so a principal can never name something the database could not
 // hold.
 var (
-	deptPattern         = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
-	rolePattern         = regexp.MustCompile(`^[a-z][a-z0-9-]{0,63}$`)
-	jurisdictionPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
-	citizenIDPattern    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	orgPattern          = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+	rolePattern      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,63}$`)
+	citizenIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 )
 
 const (
@@ -63,7 +61,7 @@ func checkDept(dept string) string {
 	if dept == "" {
 		return "department is missing"
 	}
-	if !deptPattern.MatchString(dept) {
+	if !rules.DeptCode(dept) {
 		return "department must be a department code such as \"urban-management\" (lower-case letters, digits and '-')"
 	}
 	return ""
@@ -83,7 +81,7 @@ func checkOrg(org, dept string, roles []string) string {
 		return "evaluator credentials belong to a registered evaluation organisation: name the organisation (org), not a department"
 	case org == "":
 		return ""
-	case !orgPattern.MatchString(org):
+	case !rules.OrgCode(org):
 		return "the organisation must be an organisation code such as \"jsu-assess\" (lower-case letters, digits and '-')"
 	case dept != "":
 		return "an evaluation organisation's credential names no department: the organisation is not one of the departments it evaluates"
@@ -106,7 +104,7 @@ func checkRoles(roles []string) string {
 }
 
 func checkJurisdiction(code string) string {
-	if len(code) > maxJurisdictionLen || !jurisdictionPattern.MatchString(code) {
+	if len(code) > maxJurisdictionLen || !rules.JurisdictionCode(code) {
 		return "jurisdiction must be a dotted jurisdiction code such as \"hailing.chengdong\""
 	}
 	if code != JurisdictionDefault && !strings.HasPrefix(code, JurisdictionDefault+".") {

@@ -38,6 +38,17 @@ func Sources() []Source {
 		SourceCitizenReport, SourceHotline12345, SourceAssignedBySuperior, SourceMedia}
 }
 
+// Valid reports whether src is one of Sources (without building the list:
+// it runs for every row of a bulk file).
+func (src Source) Valid() bool {
+	switch src {
+	case SourceInspectorPatrol, SourceDronePatrol, SourceVideoAnalytics, SourceEnforcementTerminal,
+		SourceCitizenReport, SourceHotline12345, SourceAssignedBySuperior, SourceMedia:
+		return true
+	}
+	return false
+}
+
 // Case is one digital urban-management case.
 type Case struct {
 	ID               uuid.UUID

@@ -3,8 +3,6 @@ package cases
 import (
 	"context"
 	"fmt"
-	"math"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/recordtime"
+	"github.com/fengcheng/datahub/internal/rules"
 	"github.com/google/uuid"
 )
 
@@ -203,24 +202,14 @@ func (s *Service) validateFilter(ctx context.Context, d *access.Decision, f *Fil
 		return err
 	}
 	f.Text = strings.TrimSpace(f.Text)
-	if utf8.RuneCountInString(f.Text) > 100 {
-		return apperr.Invalid("filter.text", "search text is limited to 100 characters")
+	if err := rules.SearchText("filter.text", f.Text); err != nil {
+		return err
 	}
 	if f.MinorCode != "" && f.MajorCode != "" && !strings.HasPrefix(f.MinorCode, f.MajorCode) {
 		return apperr.Invalid("filter.minorCode", "minor class %s is not under major class %s", f.MinorCode, f.MajorCode)
 	}
 	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.dir.JurisdictionExists)
 }
-
-var (
-	phonePattern = regexp.MustCompile(`^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$`)
-)
-
-// District bounds: a report must lie inside Hailing District (with margin).
-const (
-	minLat, maxLat = 32.30, 32.70
-	minLng, maxLng = 119.70, 120.15
-)
 
 // ReportInput is a new case as reported by an inspector, a department
 // system or a citizen.
@@ -242,55 +231,6 @@ type ReportInput struct {
 	ReportedAt *time.Time
 	// PropertyID names the residential compound the case is about.
 	PropertyID *uuid.UUID
-}
-
-func (s *Service) validateReport(in *ReportInput) (Class, error) {
-	in.Description = strings.TrimSpace(in.Description)
-	in.Address = strings.TrimSpace(in.Address)
-	in.ReporterName = strings.TrimSpace(in.ReporterName)
-	in.ReporterPhone = strings.TrimSpace(in.ReporterPhone)
-	switch {
-	case in.Description == "":
-		return Class{}, apperr.Invalid("description", "describe the problem: the description must not be empty")
-	case utf8.RuneCountInString(in.Description) > 2000:
-		return Class{}, apperr.Invalid("description", "the description is limited to 2000 characters")
-	case utf8.RuneCountInString(in.Address) > 200:
-		return Class{}, apperr.Invalid("address", "the address is limited to 200 characters")
-	case math.IsNaN(in.Lat) || math.IsNaN(in.Lng) || in.Lat < minLat || in.Lat > maxLat || in.Lng < minLng || in.Lng > maxLng:
-		return Class{}, apperr.Invalid("location", "(%.5f, %.5f) is not inside Hailing District (latitude %.2f–%.2f, longitude %.2f–%.2f)",
-			in.Lat, in.Lng, minLat, maxLat, minLng, maxLng)
-	case in.ReporterPhone != "" && !phonePattern.MatchString(in.ReporterPhone):
-		return Class{}, apperr.Invalid("reporterPhone", "%q is not a mobile number (11 digits) or a landline such as 0523-86881234", in.ReporterPhone)
-	case utf8.RuneCountInString(in.ReporterName) > 50:
-		return Class{}, apperr.Invalid("reporterName", "the name is limited to 50 characters")
-	case len(in.PhotoURLs) > 9:
-		return Class{}, apperr.Invalid("photoUrls", "at most 9 photos")
-	case in.Jurisdiction != "" && !directory.IsCode(in.Jurisdiction):
-		return Class{}, apperr.Invalid("jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", in.Jurisdiction)
-	}
-	for i, u := range in.PhotoURLs {
-		pu, err := url.Parse(u)
-		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || len(u) > 500 {
-			return Class{}, apperr.Invalid(fmt.Sprintf("photoUrls[%d]", i), "%q is not an http(s) URL", u)
-		}
-	}
-	if !validSource(in.Source) {
-		return Class{}, apperr.Invalid("source", "unknown source %q", in.Source)
-	}
-	cl, ok := s.classes.Lookup(in.Kind, in.MinorCode)
-	if !ok {
-		return Class{}, apperr.Invalid("class", "unknown %s class code %q; see the caseClasses query for the catalogue", strings.ToLower(string(in.Kind)), in.MinorCode)
-	}
-	return cl, nil
-}
-
-func validSource(src Source) bool {
-	for _, s := range Sources() {
-		if s == src {
-			return true
-		}
-	}
-	return false
 }
 
 // Report files a new case in status REPORTED. The caller needs the "report"
@@ -318,7 +258,7 @@ func (s *Service) file(ctx context.Context, in ReportInput, action string) (*Cas
 		return nil, apperr.New(apperr.Forbidden, "you may not file cases")
 	}
 	p := access.PrincipalFrom(ctx)
-	cl, err := s.validateReport(&in)
+	cl, err := ReportRules{Classes: s.classes}.Check(&in)
 	if err != nil {
 		return nil, err
 	}

@@ -6,12 +6,12 @@ package directory
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/rules"
 )
 
 // Level is a jurisdiction's place in the tree.
@@ -284,13 +284,6 @@ func (Jurisdiction) IsEntity() {}
 // IsEntity marks Department as a federation entity for the GraphQL layer.
 func (Department) IsEntity() {}
 
-// codePattern is the form of a jurisdiction code: dotted segments of lower
-// case letters, digits and underscores (hailing.chengdong.fenghuang).
-var codePattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
-
-// IsCode reports whether code has the form of a jurisdiction code.
-func IsCode(code string) bool { return codePattern.MatchString(code) }
-
 // CheckFilter validates the jurisdiction a list filter names (none is
 // fine): BAD_USER_INPUT on field when it is malformed or names no
 // jurisdiction (exists says), which would otherwise match nothing and read
@@ -301,8 +294,8 @@ func CheckFilter(ctx context.Context, field, code string, exists func(context.Co
 	if code == "" {
 		return nil
 	}
-	if !IsCode(code) {
-		return apperr.Invalid(field, "%q is not a jurisdiction code such as hailing.chengdong", code)
+	if err := rules.Jurisdiction(field, code); err != nil {
+		return err
 	}
 	ok, err := exists(ctx, code)
 	if err != nil {

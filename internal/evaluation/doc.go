@@ -261,7 +261,8 @@
 // # Snapshots
 //
 // See Service.CreateSnapshot for what a snapshot keeps and drops, and
-// Service.Export and ExportHandler for how it is served. Snapshot readers
+// Service.Export and Service.OpenDownload (served over HTTP by
+// internal/server's ExportHandler) for how it is served. Snapshot readers
 // are the principals whose evaluation decision shows the "snapshots" group
 // (policy.csv: the evaluator role); to let district administrators read
 // them too, add a line such as "p, admin, urban-management,

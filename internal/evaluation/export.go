@@ -2,19 +2,13 @@ package evaluation
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
-	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
@@ -35,8 +29,7 @@ func WithProgress(fn func(done, total int64)) ExportOption {
 	return func(o *exportOptions) { o.progress = fn }
 }
 
-// progressEvery is how often progress is reported and HTTP responses are
-// flushed.
+// progressEvery is how often progress is reported.
 const progressEvery = 1 << 20
 
 // Export writes a snapshot's rendering to w from byte offset on (0 for the
@@ -261,160 +254,90 @@ func ignoreDone(err error) error {
 	return err
 }
 
-// ExportHandler serves snapshots over HTTP to principals who may read them
-// (the request context must carry the principal: mount it behind the hub's
-// authentication, at the path prefix "/datasets/", without stripping it):
-//
-//	GET|HEAD /datasets/{id}.ndjson   NDJSON rendering
-//	GET|HEAD /datasets/{id}.csv      CSV rendering
-//	GET      /datasets/{id}          the manifest (JSON)
-//
-// Responses carry Content-Length, ETag (the rendering's SHA-256), Digest
-// (RFC 3230, sha-256 in base64), Repr-Digest (RFC 9530), X-Content-SHA256
-// (hex), Accept-Ranges and Last-Modified. A single byte range (bytes=N-,
-// bytes=N-M, bytes=-N) is served as 206 Partial Content, so an interrupted
-// download resumes where it stopped; If-Range with a stale ETag gets the
-// whole file; several ranges get the whole file too (allowed by RFC 9110).
-// Bodies are streamed in constant memory and flushed about every megabyte.
-func ExportHandler(svc *Service) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /datasets/{file}", func(w http.ResponseWriter, r *http.Request) { svc.serveHTTP(w, r) })
-	mux.HandleFunc("GET /datasets/{id}/{file}", func(w http.ResponseWriter, r *http.Request) { svc.serveTable(w, r) })
-	return mux
+// Download is a snapshot rendering or table the caller may download:
+// access is checked, the download not yet audited. The HTTP export
+// (internal/server) serves it, with headers from the manifest and byte
+// ranges written by WriteRange.
+type Download struct {
+	// Manifest describes the snapshot.
+	Manifest *Manifest
+	svc      *Service
+	d        *access.Decision
+	f        Format
 }
 
-// httpStatus maps coded errors to HTTP statuses.
-var httpStatus = map[apperr.Code]int{
-	apperr.Unauthenticated:    http.StatusUnauthorized,
-	apperr.Forbidden:          http.StatusForbidden,
-	apperr.BadUserInput:       http.StatusBadRequest,
-	apperr.NotFound:           http.StatusNotFound,
-	apperr.Conflict:           http.StatusConflict,
-	apperr.RateLimited:        http.StatusTooManyRequests,
-	apperr.ServiceUnavailable: http.StatusServiceUnavailable,
-}
-
-func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	e, ok := apperr.As(err)
-	status := httpStatus[apperr.CodeOf(err)]
-	if !ok || status == 0 {
-		s.log.ErrorContext(r.Context(), "evaluation export", "err", err, "path", r.URL.Path)
-		e, status = apperr.New(apperr.Internal, "internal error"), http.StatusInternalServerError
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []map[string]any{{"message": e.Message, "extensions": e.Extensions()}},
-	})
-}
-
-func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	file := r.PathValue("file")
-	name, ext, _ := strings.Cut(file, ".")
-	id, err := uuid.Parse(name)
+// OpenDownload checks that the caller may download snapshot id in format f:
+// UNAUTHENTICATED or FORBIDDEN for a caller who may not read snapshots or
+// this one, NOT_FOUND for an unknown snapshot or a rendering it lacks.
+func (s *Service) OpenDownload(ctx context.Context, id uuid.UUID, f Format) (*Download, error) {
+	dl, err := s.openSnapshot(ctx, id)
 	if err != nil {
-		s.writeError(w, r, apperr.New(apperr.NotFound, "no dataset %q: paths are /datasets/{id}.ndjson or /datasets/{id}.csv", file))
-		return
+		return nil, err
 	}
-	if ext == "" {
-		m, err := s.Snapshot(ctx, id)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
-		_ = json.NewEncoder(w).Encode(m)
-		return
+	if err := dl.Manifest.offers(f); err != nil {
+		return nil, err
 	}
-	f, err := ParseFormat(ext)
-	if err != nil {
-		s.writeError(w, r, apperr.New(apperr.NotFound, "no dataset %q: use the .ndjson, .csv, .xlsx or .parquet extension", file))
-		return
-	}
-	if f == FormatCSV && r.URL.Query().Get("bom") == "1" {
-		f = FormatCSVBOM
-	}
+	dl.f = f
+	return dl, nil
+}
+
+func (s *Service) openSnapshot(ctx context.Context, id uuid.UUID) (*Download, error) {
 	d, err := s.snapshotAccess(ctx)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, err
 	}
 	m, err := s.store.Snapshot(ctx, id)
 	if err == nil {
 		err = s.mayDownload(ctx, m)
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, err
 	}
-	if err := m.offers(f); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	rend := m.Rendering(f)
-	sum, _ := hex.DecodeString(rend.SHA256)
-	etag := `"sha256-` + rend.SHA256 + `"`
-	hd := w.Header()
-	hd.Set("ETag", etag)
-	hd.Set("Digest", "sha-256="+base64.StdEncoding.EncodeToString(sum))
-	hd.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum)+":")
-	hd.Set("X-Content-SHA256", rend.SHA256)
-	hd.Set("X-Snapshot-Rows", strconv.FormatInt(m.Rows, 10))
-	hd.Set("Accept-Ranges", "bytes")
-	hd.Set("Last-Modified", m.CreatedAt.UTC().Format(http.TimeFormat))
-	hd.Set("Cache-Control", "private, max-age=31536000, immutable")
-	hd.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="snapshot-%s.%s"`, m.ID, ext))
-	hd.Set("Content-Type", contentType(ext))
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	total := rend.Bytes
-	start, end, partial := int64(0), total, false
-	if rh := r.Header.Get("Range"); rh != "" && (r.Header.Get("If-Range") == "" || r.Header.Get("If-Range") == etag) {
-		a, b, ok, satisfiable := parseRange(rh, total)
-		if ok && !satisfiable {
-			hd.Set("Content-Range", fmt.Sprintf("bytes */%d", total))
-			hd.Set("Content-Type", "application/json")
-			hd.Del("Content-Disposition")
-			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
-			_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
-				"message":    fmt.Sprintf("range %q lies outside the %d bytes of the file", rh, total),
-				"extensions": map[string]any{"code": string(apperr.BadUserInput)}}}})
-			return
-		}
-		if ok {
-			start, end, partial = a, b, true
-		}
-	}
-	if r.Method != http.MethodHead {
-		if err := s.audited(ctx, d, m); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-	}
-	hd.Set("Content-Length", strconv.FormatInt(end-start, 10))
-	if partial {
-		hd.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end-1, total))
-		w.WriteHeader(http.StatusPartialContent)
-	} else {
-		w.WriteHeader(http.StatusOK)
-	}
-	if r.Method == http.MethodHead {
-		return
-	}
-	fw := &flushWriter{w: w, rc: http.NewResponseController(w)}
-	bw := bufio.NewWriterSize(fw, 64<<10)
-	_, err = s.stream(ctx, m, f, bw, start, end, exportOptions{})
-	if err == nil {
-		err = bw.Flush()
-	}
+	return &Download{Manifest: m, svc: s, d: d}, nil
+}
+
+// Rendering returns the size and checksum of the download's rendering.
+func (dl *Download) Rendering() Rendering { return dl.Manifest.Rendering(dl.f) }
+
+// Audit records the download before any byte leaves (see audited).
+func (dl *Download) Audit(ctx context.Context) error { return dl.svc.audited(ctx, dl.d, dl.Manifest) }
+
+// WriteRange writes bytes [start, end) of the rendering to w and returns
+// the bytes written. The whole rendering is checked against its checksum.
+func (dl *Download) WriteRange(ctx context.Context, w io.Writer, start, end int64) (int64, error) {
+	return dl.svc.stream(ctx, dl.Manifest, dl.f, w, start, end, exportOptions{})
+}
+
+// OpenTable checks that the caller may download a table frozen with
+// snapshot id (a dimension table or the dictionary) as file table.ext, with
+// a byte order mark first when bom (CSV, for Excel), and returns the
+// download, the file's content and its rendering. Errors are those of
+// OpenDownload, and NOT_FOUND for a table the snapshot lacks. Tables are
+// small: the content is read whole and checked against the manifest.
+func (s *Service) OpenTable(ctx context.Context, id uuid.UUID, table, ext string, bom bool) (*Download, []byte, Rendering, error) {
+	dl, err := s.openSnapshot(ctx, id)
 	if err != nil {
-		s.abort(r, m.ID, err)
+		return nil, nil, Rendering{}, err
 	}
+	t, ok := dl.Manifest.Table(table)
+	if !ok {
+		return nil, nil, Rendering{}, apperr.New(apperr.NotFound, "snapshot %s has no table %q", id, table)
+	}
+	key := table + "." + ext
+	var body []byte
+	if ext == "csv" && bom {
+		key += "?bom=1"
+		body = []byte(BOM)
+	}
+	rend := t.Files[key]
+	err = s.store.File(ctx, id, table+"."+ext, 0, func(b []byte) error { body = append(body, b...); return nil })
+	if err != nil {
+		return nil, nil, Rendering{}, err
+	}
+	if got := renderingOf(body); got != rend {
+		return nil, nil, Rendering{}, fmt.Errorf("snapshot %s table %s: content %+v, manifest %+v", id, key, got, rend)
+	}
+	return dl, body, rend, nil
 }
 
 // offers returns NOT_FOUND for a binary rendering the snapshot lacks.
@@ -428,170 +351,4 @@ func (m *Manifest) offers(f Format) error {
 		return apperr.New(apperr.NotFound, "snapshot %s was made before Parquet files: use csv", m.ID)
 	}
 	return nil
-}
-
-func contentType(ext string) string {
-	switch ext {
-	case "parquet":
-		return "application/vnd.apache.parquet"
-	case "csv":
-		return "text/csv; charset=utf-8; header=present"
-	case "xlsx":
-		return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-	}
-	return "application/x-ndjson; charset=utf-8"
-}
-
-// serveTable serves a table frozen with a snapshot (a dimension table or
-// the dictionary) at /datasets/{id}/{table}.ndjson|.csv (?bom=1 for
-// Excel). Tables are small: each is read whole and served with
-// http.ServeContent, which answers Range and If-Range. Each download is
-// audited like a snapshot's.
-func (s *Service) serveTable(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	id, err := uuid.Parse(r.PathValue("id"))
-	file := r.PathValue("file")
-	table, ext, _ := strings.Cut(file, ".")
-	if err != nil || (ext != "csv" && ext != "ndjson" && ext != "parquet") {
-		s.writeError(w, r, apperr.New(apperr.NotFound, "no table %q: paths are /datasets/{id}/{table}.ndjson, .csv or .parquet", file))
-		return
-	}
-	d, err := s.snapshotAccess(ctx)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	m, err := s.store.Snapshot(ctx, id)
-	if err == nil {
-		err = s.mayDownload(ctx, m)
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	t, ok := m.Table(table)
-	if !ok {
-		s.writeError(w, r, apperr.New(apperr.NotFound, "snapshot %s has no table %q", id, table))
-		return
-	}
-	key := table + "." + ext
-	var body []byte
-	if ext == "csv" && r.URL.Query().Get("bom") == "1" {
-		key += "?bom=1"
-		body = []byte(BOM)
-	}
-	rend := t.Files[key]
-	err = s.store.File(ctx, id, table+"."+ext, 0, func(b []byte) error { body = append(body, b...); return nil })
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if got := renderingOf(body); got != rend {
-		s.writeError(w, r, fmt.Errorf("snapshot %s table %s: content %+v, manifest %+v", id, key, got, rend))
-		return
-	}
-	if r.Method != http.MethodHead {
-		if err := s.audited(ctx, d, m); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-	}
-	hd := w.Header()
-	hd.Set("ETag", `"sha256-`+rend.SHA256+`"`)
-	hd.Set("X-Content-SHA256", rend.SHA256)
-	hd.Set("Cache-Control", "private, max-age=31536000, immutable")
-	hd.Set("Content-Type", contentType(ext))
-	hd.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="snapshot-%s-%s"`, m.ID, file))
-	http.ServeContent(w, r, "", m.CreatedAt, bytes.NewReader(body))
-}
-
-// abort ends a response whose headers are out: the status and length are
-// promised, so the only honest signal left is to cut the connection (the
-// client sees a short body and can resume with Range).
-func (s *Service) abort(r *http.Request, id uuid.UUID, err error) {
-	if r.Context().Err() == nil {
-		s.log.ErrorContext(r.Context(), "evaluation export aborted", "snapshot", id, "err", err)
-	}
-	panic(http.ErrAbortHandler)
-}
-
-// flushWriter flushes the response about every megabyte, so a slow client
-// gets a steady stream and the server holds no more than that.
-type flushWriter struct {
-	w       io.Writer
-	rc      *http.ResponseController
-	pending int
-}
-
-func (f *flushWriter) Write(p []byte) (int, error) {
-	n, err := f.w.Write(p)
-	f.pending += n
-	if err == nil && f.pending >= progressEvery {
-		f.pending = 0
-		if ferr := f.rc.Flush(); ferr != nil && !errors.Is(ferr, http.ErrNotSupported) {
-			return n, ferr
-		}
-	}
-	return n, err
-}
-
-func etagMatches(header, etag string) bool {
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-		if t == "*" || t == etag {
-			return true
-		}
-	}
-	return false
-}
-
-// parseRange parses a single byte range against a representation of total
-// bytes and returns [start, end). ok is false when the header is not one
-// byte range (malformed, another unit, several ranges: the whole file is
-// served); satisfiable is false when it is one but lies outside the file.
-func parseRange(h string, total int64) (start, end int64, ok, satisfiable bool) {
-	spec, found := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
-	if !found || strings.Contains(spec, ",") {
-		return 0, 0, false, false
-	}
-	a, b, found := strings.Cut(strings.TrimSpace(spec), "-")
-	if !found {
-		return 0, 0, false, false
-	}
-	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
-	switch {
-	case a == "" && b == "":
-		return 0, 0, false, false
-	case a == "": // suffix: the last b bytes
-		n, err := strconv.ParseInt(b, 10, 64)
-		if err != nil || n < 0 {
-			return 0, 0, false, false
-		}
-		if n == 0 || total == 0 {
-			return 0, 0, true, false
-		}
-		if n > total {
-			n = total
-		}
-		return total - n, total, true, true
-	default:
-		first, err := strconv.ParseInt(a, 10, 64)
-		if err != nil || first < 0 {
-			return 0, 0, false, false
-		}
-		last := total - 1
-		if b != "" {
-			l, err := strconv.ParseInt(b, 10, 64)
-			if err != nil || l < first {
-				return 0, 0, false, false
-			}
-			if l < last {
-				last = l
-			}
-		}
-		if first >= total {
-			return 0, 0, true, false
-		}
-		return first, last + 1, true, true
-	}
 }

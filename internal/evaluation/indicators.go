@@ -11,6 +11,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/rules"
 )
 
 // Dim is a dimension indicators can be grouped by.
@@ -331,9 +332,7 @@ func PeriodCount(p Period, from, to, now time.Time, loc *time.Location) int {
 }
 
 var (
-	jurisdictionPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
-	deptPattern         = regexp.MustCompile(`^[a-z0-9-]+$`)
-	majorPattern        = regexp.MustCompile(`^[0-9]{2}$`)
+	majorPattern = regexp.MustCompile(`^[0-9]{2}$`)
 )
 
 // validate checks q and returns its first and end months (end exclusive),
@@ -361,8 +360,8 @@ func (q *Query) validate(now time.Time, loc *time.Location) (from, to Month, err
 	f := &q.Filter
 	f.Jurisdiction = strings.TrimSpace(f.Jurisdiction)
 	if f.Jurisdiction != "" {
-		if !jurisdictionPattern.MatchString(f.Jurisdiction) {
-			return 0, 0, apperr.Invalid("filter.jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", f.Jurisdiction)
+		if err := rules.Jurisdiction("filter.jurisdiction", f.Jurisdiction); err != nil {
+			return 0, 0, err
 		}
 		if strings.Count(f.Jurisdiction, ".") > 2 {
 			return 0, 0, apperr.Invalid("filter.jurisdiction", "indicators are kept down to the community; %q is below it (use its community %s)",
@@ -385,7 +384,7 @@ func (q *Query) validate(now time.Time, loc *time.Location) (from, to Month, err
 			return 0, 0, apperr.Invalid("filter.sources", "unknown source %q", s)
 		}
 	}
-	if f.HandlingDept != "" && !deptPattern.MatchString(f.HandlingDept) {
+	if f.HandlingDept != "" && !rules.DeptCode(f.HandlingDept) {
 		return 0, 0, apperr.Invalid("filter.handlingDept", "%q is not a department code", f.HandlingDept)
 	}
 	from = q.Period.Start(MonthOf(q.From, loc))

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/apperr"
-	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -185,64 +183,4 @@ func (s *Service) IndicatorsWorkbook(ctx context.Context, q Query, w io.Writer) 
 		return fmt.Errorf("indicators workbook: write: %w", err)
 	}
 	return nil
-}
-
-// IndicatorsHandler serves GET /indicators.xlsx?period=MONTH&from=…&to=…
-// &groupBy=STREET,CASE_CLASS (from and to as RFC 3339 or YYYY-MM-DD,
-// dates in Asia/Shanghai; optional jurisdiction, kind, majorCode, source
-// (repeatable) and handlingDept filters) to the principal in the request
-// context, under the same rules as the indicators query.
-func IndicatorsHandler(svc *Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q, err := svc.parseIndicatorQuery(r)
-		if err == nil {
-			var buf strings.Builder
-			if err = svc.IndicatorsWorkbook(r.Context(), q, &buf); err == nil {
-				w.Header().Set("Content-Type", contentType("xlsx"))
-				w.Header().Set("Content-Disposition", `attachment; filename="indicators.xlsx"`)
-				w.Header().Set("Cache-Control", "no-store")
-				w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-				_, _ = io.WriteString(w, buf.String())
-				return
-			}
-		}
-		svc.writeError(w, r, err)
-	})
-}
-
-func (s *Service) parseIndicatorQuery(r *http.Request) (Query, error) {
-	v := r.URL.Query()
-	var q Query
-	p, err := ParsePeriod(strings.ToUpper(v.Get("period")))
-	if err != nil {
-		return q, err
-	}
-	q.Period = p
-	parseTime := func(field string) (time.Time, error) {
-		raw := v.Get(field)
-		if t, err := time.Parse(time.RFC3339, raw); err == nil {
-			return t, nil
-		}
-		if t, err := time.ParseInLocation(time.DateOnly, raw, s.loc); err == nil {
-			return t, nil
-		}
-		return time.Time{}, apperr.Invalid(field, "%s %q is not a date (2025-01-01) or an RFC 3339 time", field, raw)
-	}
-	if q.From, err = parseTime("from"); err != nil {
-		return q, err
-	}
-	if q.To, err = parseTime("to"); err != nil {
-		return q, err
-	}
-	for _, g := range strings.Split(v.Get("groupBy"), ",") {
-		if g = strings.ToUpper(strings.TrimSpace(g)); g != "" {
-			q.GroupBy = append(q.GroupBy, Dim(g))
-		}
-	}
-	q.Filter = Filter{Jurisdiction: v.Get("jurisdiction"), Kind: cases.Kind(v.Get("kind")), MajorCode: v.Get("majorCode"),
-		HandlingDept: v.Get("handlingDept")}
-	for _, src := range v["source"] {
-		q.Filter.Sources = append(q.Filter.Sources, cases.Source(src))
-	}
-	return q, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/rules"
 )
 
 // Organisation is a registered third-party evaluation organisation and its
@@ -36,7 +37,6 @@ type Organisation struct {
 }
 
 var (
-	orgCodePattern    = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
 	creditCodePattern = regexp.MustCompile(`^[0-9A-HJ-NPQRTUWXY]{18}$`)
 )
 
@@ -45,7 +45,7 @@ func (o *Organisation) Validate() error {
 	o.Name = strings.TrimSpace(o.Name)
 	o.ContractNo = strings.TrimSpace(o.ContractNo)
 	switch {
-	case !orgCodePattern.MatchString(o.Code):
+	case !rules.OrgCode(o.Code):
 		return apperr.Invalid("code", "an organisation code is 1–64 lower-case letters, digits and '-', such as \"jsu-assess\"")
 	case o.Name == "" || len([]rune(o.Name)) > 200:
 		return apperr.Invalid("name", "give the organisation's registered name (1–200 characters)")
@@ -66,8 +66,8 @@ func (o *Organisation) Validate() error {
 		}
 	}
 	for _, j := range o.Jurisdictions {
-		if !jurisdictionPattern.MatchString(j) {
-			return apperr.Invalid("jurisdictions", "%q is not a jurisdiction code such as hailing.chengdong", j)
+		if err := rules.Jurisdiction("jurisdictions", j); err != nil {
+			return err
 		}
 	}
 	return nil

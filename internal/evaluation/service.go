@@ -12,6 +12,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/rules"
 	"github.com/google/uuid"
 )
 
@@ -444,8 +445,8 @@ func (s *Service) CreateSnapshot(ctx context.Context, dataset string, filter Sna
 
 func (f *SnapshotFilter) validate(dataset string) error {
 	f.Jurisdiction = strings.TrimSpace(f.Jurisdiction)
-	if f.Jurisdiction != "" && !jurisdictionPattern.MatchString(f.Jurisdiction) {
-		return apperr.Invalid("filter.jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", f.Jurisdiction)
+	if err := rules.OptionalJurisdiction("filter.jurisdiction", f.Jurisdiction); err != nil {
+		return err
 	}
 	if f.ReportedFrom != nil && f.ReportedTo != nil && !f.ReportedTo.After(*f.ReportedFrom) {
 		return apperr.Invalid("filter.reportedTo", "reportedTo must be after reportedFrom")

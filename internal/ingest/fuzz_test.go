@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,12 @@ import (
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/recordtime"
+	"github.com/fengcheng/datahub/internal/rules"
 )
+
+// jurisdictionForm is the jurisdiction code pattern the jurisdictions table
+// checks: an accepted row must match it.
+var jurisdictionForm = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
 
 // The fuzz targets feed arbitrary bytes to the readers through the same
 // validating row source the importer uses. They must never panic, and every
@@ -103,9 +109,9 @@ func checkRow(t *testing.T, r *CaseRow) {
 		t.Fatalf("bad externalId %q", r.ExternalID)
 	case strings.TrimSpace(r.Description) == "" || utf8.RuneCountInString(r.Description) > 2000:
 		t.Fatalf("bad description %q", r.Description)
-	case math.IsNaN(r.Lat) || math.IsNaN(r.Lng) || r.Lat < minLat || r.Lat > maxLat || r.Lng < minLng || r.Lng > maxLng:
+	case math.IsNaN(r.Lat) || math.IsNaN(r.Lng) || r.Lat < rules.MinLat || r.Lat > rules.MaxLat || r.Lng < rules.MinLng || r.Lng > rules.MaxLng:
 		t.Fatalf("bad location (%v, %v)", r.Lat, r.Lng)
-	case r.Jurisdiction != "" && (!jurisdictionPattern.MatchString(r.Jurisdiction) || !strings.Contains(r.Jurisdiction, ".")):
+	case r.Jurisdiction != "" && (!jurisdictionForm.MatchString(r.Jurisdiction) || !strings.Contains(r.Jurisdiction, ".")):
 		t.Fatalf("bad jurisdiction %q", r.Jurisdiction)
 	case len(r.PhotoURLs) > 9:
 		t.Fatalf("%d photos", len(r.PhotoURLs))

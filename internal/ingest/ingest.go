@@ -291,7 +291,8 @@ type Options struct {
 	Gzip bool
 	// MaxBytes, when positive, refuses a stream longer than this many
 	// bytes after decompression (ErrTooLarge; nothing is written). The
-	// caller bounds the compressed bytes itself (http.MaxBytesReader).
+	// caller bounds the compressed bytes itself, its reader failing with a
+	// LimitError past the bound.
 	MaxBytes int64
 	// DryRun validates and merges, reports what would change, and rolls
 	// everything back.
@@ -356,7 +357,8 @@ func (e *RowError) Error() string {
 }
 
 // ErrTooLarge is in the chain of the error Import returns when the stream
-// exceeds Options.MaxBytes (the HTTP handler answers 413).
+// exceeds Options.MaxBytes or the caller's bound (the HTTP handler answers
+// 413).
 var ErrTooLarge = errors.New("ingest: the file exceeds the size limit")
 
 // Import reads a bulk file of dataset records from r and writes the valid

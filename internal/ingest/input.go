@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 
 	"github.com/fengcheng/datahub/internal/apperr"
@@ -38,8 +37,8 @@ func newInput(r io.Reader, opts Options) (*input, error) {
 }
 
 // spool copies r to a new temporary file in dir and returns it rewound.
-// The caller bounds r (http.MaxBytesReader); failures of r are the
-// caller's stream errors, failures of the file internal ones.
+// The caller bounds r (see LimitError); failures of r are the caller's
+// stream errors, failures of the file internal ones.
 func spool(r io.Reader, dir string) (*os.File, error) {
 	f, err := os.CreateTemp(dir, "datahub-ingest-*")
 	if err != nil {
@@ -106,7 +105,7 @@ func (g *gunzipReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// limitReader fails with a limitError once more than limit bytes pass.
+// limitReader fails with a LimitError once more than limit bytes pass.
 type limitReader struct {
 	r           io.Reader
 	left, limit int64
@@ -114,7 +113,7 @@ type limitReader struct {
 
 func (l *limitReader) Read(p []byte) (int, error) {
 	if l.left < 0 {
-		return 0, &limitError{l.limit}
+		return 0, &LimitError{Limit: l.limit}
 	}
 	// Read one byte more than allowed to tell "exactly at the limit" from
 	// "over it".
@@ -124,7 +123,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
 	if l.left < 0 {
-		return 0, &limitError{l.limit}
+		return 0, &LimitError{Limit: l.limit}
 	}
 	return n, err
 }
@@ -185,29 +184,29 @@ type decodeError struct{ err error }
 func (e *decodeError) Error() string { return "gunzip: " + e.err.Error() }
 func (e *decodeError) Unwrap() error { return e.err }
 
-// limitError is a stream longer than the limit.
-type limitError struct{ limit int64 }
+// LimitError is a stream longer than the limit: Options.MaxBytes, or the
+// bound the caller put on the stream it passes to Import (an HTTP body
+// limit), which its reader reports with this error so that the import
+// fails as too large.
+type LimitError struct{ Limit int64 }
 
-func (e *limitError) Error() string        { return fmt.Sprintf("the stream exceeds %d bytes", e.limit) }
-func (e *limitError) Is(target error) bool { return target == ErrTooLarge }
+func (e *LimitError) Error() string        { return fmt.Sprintf("the stream exceeds %d bytes", e.Limit) }
+func (e *LimitError) Is(target error) bool { return target == ErrTooLarge }
 
 // streamError turns a failure of the stream into the error Import returns.
 func streamError(err error) error {
-	var le *limitError
+	var le *LimitError
 	var rte *ratioError
-	var mbe *http.MaxBytesError
 	var de *decodeError
 	var re *readError
 	var ae *apperr.Error
 	switch {
 	case errors.As(err, &le):
-		return tooLarge(le.limit)
+		return TooLarge(le.Limit)
 	case errors.As(err, &rte):
 		e := apperr.Invalid("body", "the gzip data expands more than %d-fold, which real files never do; nothing was imported", MaxGzipRatio)
 		e.Extra = map[string]any{"maxRatio": MaxGzipRatio}
 		return fmt.Errorf("%w: %w", e, ErrTooLarge)
-	case errors.As(err, &mbe):
-		return tooLarge(mbe.Limit)
 	case errors.As(err, &de):
 		return fmt.Errorf("%w: %w", apperr.Invalid("body", "the gzip data is corrupt or cut off (%v); nothing was imported", de.err), err)
 	case errors.As(err, &ae):
@@ -218,7 +217,9 @@ func streamError(err error) error {
 	return fmt.Errorf("read file: %w", err)
 }
 
-func tooLarge(limit int64) error {
+// TooLarge is the error of an import refused because the file exceeds limit
+// bytes: BAD_USER_INPUT with ErrTooLarge in its chain.
+func TooLarge(limit int64) error {
 	e := apperr.Invalid("body", "the file exceeds the limit of %d bytes (after decompression); nothing was imported: split it into smaller files", limit)
 	e.Extra = map[string]any{"maxBytes": limit}
 	return fmt.Errorf("%w: %w", e, ErrTooLarge)

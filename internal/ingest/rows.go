@@ -53,12 +53,11 @@ func (c *caseRows) Next() bool {
 			return false
 		}
 		c.read++
-		field, reason := c.v.check(&c.rec, c.now)
+		cl, field, reason := c.v.check(&c.rec, c.now)
 		if field != "" {
 			c.errs.add(RowError{Line: line, ExternalID: printableID(c.rec.ExternalID), Field: field, Reason: reason})
 			continue
 		}
-		cl, _ := c.v.classes.Lookup(c.rec.Kind, c.rec.MinorCode)
 		id, err := uuid.NewV7()
 		if err != nil {
 			c.err = err

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
@@ -15,6 +13,7 @@ import (
 	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/recordtime"
+	"github.com/fengcheng/datahub/internal/rules"
 	"github.com/google/uuid"
 )
 
@@ -224,13 +223,14 @@ func (s *Service) validateFilter(ctx context.Context, d *access.Decision, f *Fil
 		return err
 	}
 	f.Text = strings.TrimSpace(f.Text)
+	if err := rules.SearchText("filter.text", f.Text); err != nil {
+		return err
+	}
 	switch {
-	case utf8.RuneCountInString(f.Text) > 100:
-		return apperr.Invalid("filter.text", "search text is limited to 100 characters")
 	case f.Kind != "" && !f.Kind.Valid():
 		return apperr.Invalid("filter.kind", "unknown kind %q", f.Kind)
-	case f.OwnerDept != "" && !deptPattern.MatchString(f.OwnerDept):
-		return apperr.Invalid("filter.ownerDept", "%q is not a department code such as traffic-police", f.OwnerDept)
+	case f.OwnerDept != "" && !rules.DeptCode(f.OwnerDept):
+		return invalidDept("filter.ownerDept", f.OwnerDept)
 	}
 	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.dir.JurisdictionExists)
 }
@@ -435,10 +435,10 @@ func (s *Service) ReportAvailability(ctx context.Context, lotID uuid.UUID, free 
 	return cur, nil
 }
 
-var (
-	deptPattern  = regexp.MustCompile(`^[a-z0-9-]+$`)
-	phonePattern = regexp.MustCompile(`^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$`)
-)
+// invalidDept refuses a malformed department code on field.
+func invalidDept(field, dept string) error {
+	return apperr.Invalid(field, "%q is not a department code such as traffic-police", dept)
+}
 
 // ByParent returns, per parent key, the first lots under it that the
 // caller may see, in one statement per jurisdiction level (nested lists).

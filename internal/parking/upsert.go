@@ -3,22 +3,14 @@ package parking
 import (
 	"context"
 	"fmt"
-	"math"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/rules"
 	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/google/uuid"
-)
-
-// District bounds: a lot must lie inside Hailing District (with margin).
-const (
-	minLat, maxLat = 32.30, 32.70
-	minLng, maxLng = 119.70, 120.15
 )
 
 // Input limits.
@@ -171,23 +163,27 @@ func validateUpsert(in *UpsertInput) error {
 	if in.Kind == KindGovernmentShared {
 		in.IsGovernment = true
 	}
-	tooLong := func(s string, n int) bool { return utf8.RuneCountInString(s) > n }
+	tooLong := rules.TooLong
 	switch {
-	case in.ExternalID == "" || tooLong(in.ExternalID, 100) || strings.ContainsFunc(in.ExternalID, unicode.IsControl):
+	case !rules.PrintableID(in.ExternalID):
 		return apperr.Invalid("externalId", "give the lot's id in your system (1 to 100 printable characters)")
 	case in.Name == "" || tooLong(in.Name, 100):
 		return apperr.Invalid("name", "the name must be 1 to 100 characters")
 	case !in.Kind.Valid():
 		return apperr.Invalid("kind", "unknown kind %q", in.Kind)
-	case tooLong(in.Address, 200):
-		return apperr.Invalid("address", "the address is limited to 200 characters")
-	case math.IsNaN(in.Lat) || math.IsNaN(in.Lng) || in.Lat < minLat || in.Lat > maxLat || in.Lng < minLng || in.Lng > maxLng:
-		return apperr.Invalid("location", "(%.5f, %.5f) is not inside Hailing District (latitude %.2f–%.2f, longitude %.2f–%.2f)",
-			in.Lat, in.Lng, minLat, maxLat, minLng, maxLng)
-	case in.Jurisdiction != "" && !directory.IsCode(in.Jurisdiction):
-		return apperr.Invalid("jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", in.Jurisdiction)
-	case !deptPattern.MatchString(in.OwnerDept):
-		return apperr.Invalid("ownerDept", "%q is not a department code such as traffic-police", in.OwnerDept)
+	}
+	if err := rules.Address("address", in.Address); err != nil {
+		return err
+	}
+	if err := rules.Location("location", in.Lat, in.Lng); err != nil {
+		return err
+	}
+	if err := rules.OptionalJurisdiction("jurisdiction", in.Jurisdiction); err != nil {
+		return err
+	}
+	switch {
+	case !rules.DeptCode(in.OwnerDept):
+		return invalidDept("ownerDept", in.OwnerDept)
 	case tooLong(in.Operator, 100):
 		return apperr.Invalid("operator", "the operator's name is limited to 100 characters")
 	case in.TotalSpaces < 0 || in.TotalSpaces > maxSpaces:
@@ -200,10 +196,11 @@ func validateUpsert(in *UpsertInput) error {
 		return apperr.Invalid("bookingRule", "the booking rule is limited to 500 characters")
 	case tooLong(in.FeeRule, 500):
 		return apperr.Invalid("feeRule", "the fee rule is limited to 500 characters")
-	case tooLong(in.ContactName, 50):
+	case tooLong(in.ContactName, rules.MaxContactName):
 		return apperr.Invalid("contactName", "the contact name is limited to 50 characters")
-	case in.ContactPhone != "" && !phonePattern.MatchString(in.ContactPhone):
-		return apperr.Invalid("contactPhone", "%q is not a mobile number (11 digits) or a landline such as 0523-86881234", in.ContactPhone)
+	}
+	if err := rules.Phone("contactPhone", in.ContactPhone); err != nil {
+		return err
 	}
 	return ValidateWindows(in.Kind, in.Windows)
 }

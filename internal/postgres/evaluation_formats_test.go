@@ -13,6 +13,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/evaluation"
+	"github.com/fengcheng/datahub/internal/server"
 	"github.com/fengcheng/datahub/internal/testenv"
 )
 
@@ -20,7 +21,7 @@ import (
 func getTable(t *testing.T, ctx context.Context, svc *evaluation.Service, path string) []byte {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	evaluation.ExportHandler(svc).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil).WithContext(ctx))
+	server.ExportHandler(svc, nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil).WithContext(ctx))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
 	}
@@ -308,7 +309,7 @@ func TestEvaluationSnapshotFormatsHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create snapshot: %v", err)
 	}
-	h := evaluation.ExportHandler(svc)
+	h := server.ExportHandler(svc, nil)
 	get := func(path, rng string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodGet, path, nil).WithContext(ctx)
 		if rng != "" {

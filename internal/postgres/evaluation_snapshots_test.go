@@ -16,6 +16,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/evaluation"
+	"github.com/fengcheng/datahub/internal/server"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -339,7 +340,7 @@ func TestSnapshotOrganisation(t *testing.T) {
 	_, err = svc.Snapshots(as(narrow.Code), 10)
 	forbidden("listing after the contract", err)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		evaluation.ExportHandler(svc).ServeHTTP(w, r.WithContext(as(narrow.Code)))
+		server.ExportHandler(svc, nil).ServeHTTP(w, r.WithContext(as(narrow.Code)))
 	}))
 	t.Cleanup(srv.Close)
 	resp, err := srv.Client().Get(srv.URL + "/datasets/" + m.ID.String() + ".csv")

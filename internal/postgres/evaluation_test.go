@@ -28,6 +28,7 @@ import (
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/evaluation"
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/server"
 	"github.com/fengcheng/datahub/policies"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -1559,7 +1560,7 @@ func TestEvaluationExportHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(withPrincipal(evaluation.ExportHandler(svc)))
+	srv := httptest.NewServer(withPrincipal(server.ExportHandler(svc, nil)))
 	t.Cleanup(srv.Close)
 	get := func(path string, hdr ...string) *http.Response {
 		t.Helper()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/rules"
 	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -911,8 +912,8 @@ func (g *demoGen) place(r *demoRow, s *demoStreet) {
 	}
 	gr := s.grids[g.rng.IntN(len(s.grids))]
 	v.JurisdictionCode = gr.code
-	v.Lat = math.Round(clampF(gr.lat+(g.rng.Float64()-0.5)*0.006, violation.MinLat, violation.MaxLat)*1e6) / 1e6
-	v.Lng = math.Round(clampF(gr.lng+(g.rng.Float64()-0.5)*0.006, violation.MinLng, violation.MaxLng)*1e6) / 1e6
+	v.Lat = math.Round(clampF(gr.lat+(g.rng.Float64()-0.5)*0.006, rules.MinLat, rules.MaxLat)*1e6) / 1e6
+	v.Lng = math.Round(clampF(gr.lng+(g.rng.Float64()-0.5)*0.006, rules.MinLng, rules.MaxLng)*1e6) / 1e6
 	v.DiscoveredAt = g.discoveryTime(v.Kind == violation.KindIllegalParking)
 	v.Channel = g.channel(v.Kind)
 	if v.Kind.Construction() && v.Subtype != violation.SubtypeFactoryShed {

@@ -18,6 +18,7 @@ import (
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/rules"
 	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/google/uuid"
@@ -1160,7 +1161,7 @@ func violDemoValid(v *violation.Violation, events []violation.Event, now time.Ti
 	if v.Kind.Construction() && (v.AreaM2 == nil || *v.AreaM2 <= 0) {
 		return errors.New("construction without area")
 	}
-	if !violation.InDistrict(v.Lat, v.Lng) || !v.DiscoveredAt.Before(now) {
+	if !rules.InDistrict(v.Lat, v.Lng) || !v.DiscoveredAt.Before(now) {
 		return fmt.Errorf("place or time: %.5f %.5f %v", v.Lat, v.Lng, v.DiscoveredAt)
 	}
 	if v.Status == violation.StatusNoticeIssued && v.Deadline.Before(now.Add(-time.Hour)) {

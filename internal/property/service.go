@@ -3,10 +3,8 @@ package property
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/fengcheng/datahub/internal/access"
@@ -14,6 +12,7 @@ import (
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
+	"github.com/fengcheng/datahub/internal/rules"
 	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/google/uuid"
 )
@@ -221,9 +220,10 @@ func (s *Service) validateFilter(ctx context.Context, d *access.Decision, f *Fil
 		return err
 	}
 	f.Text = strings.TrimSpace(f.Text)
+	if err := rules.SearchText("filter.text", f.Text); err != nil {
+		return err
+	}
 	switch {
-	case utf8.RuneCountInString(f.Text) > 100:
-		return apperr.Invalid("filter.text", "search text is limited to 100 characters")
 	case f.BuildYearFrom != nil && f.BuildYearTo != nil && *f.BuildYearFrom > *f.BuildYearTo:
 		return apperr.Invalid("filter.buildYearFrom", "the range %d–%d is empty", *f.BuildYearFrom, *f.BuildYearTo)
 	}
@@ -234,16 +234,6 @@ func (s *Service) validateFilter(ctx context.Context, d *access.Decision, f *Fil
 	}
 	return directory.CheckFilter(ctx, "filter.jurisdiction", f.Jurisdiction, s.dir.JurisdictionExists)
 }
-
-var (
-	phonePattern = regexp.MustCompile(`^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$`)
-)
-
-// District bounds: a compound must lie inside Hailing District (with margin).
-const (
-	minLat, maxLat = 32.30, 32.70
-	minLng, maxLng = 119.70, 120.15
-)
 
 // Input limits.
 const (
@@ -285,19 +275,23 @@ func (s *Service) validateUpsert(in *UpsertInput) error {
 	switch {
 	case in.ExternalID == "":
 		return apperr.Invalid("externalId", "give the record's id in your system: upserts are keyed by it")
-	case utf8.RuneCountInString(in.ExternalID) > 100 || strings.IndexFunc(in.ExternalID, unicode.IsControl) >= 0:
+	case !rules.PrintableID(in.ExternalID):
 		return apperr.Invalid("externalId", "the external id is limited to 100 printable characters")
 	case in.Name == "":
 		return apperr.Invalid("name", "the compound needs a name")
 	case utf8.RuneCountInString(in.Name) > 100:
 		return apperr.Invalid("name", "the name is limited to 100 characters")
-	case utf8.RuneCountInString(in.Address) > 200:
-		return apperr.Invalid("address", "the address is limited to 200 characters")
-	case in.Lat < minLat || in.Lat > maxLat || in.Lng < minLng || in.Lng > maxLng:
-		return apperr.Invalid("location", "(%.5f, %.5f) is not inside Hailing District (latitude %.2f–%.2f, longitude %.2f–%.2f)",
-			in.Lat, in.Lng, minLat, maxLat, minLng, maxLng)
-	case in.Jurisdiction != "" && !directory.IsCode(in.Jurisdiction):
-		return apperr.Invalid("jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", in.Jurisdiction)
+	}
+	if err := rules.Address("address", in.Address); err != nil {
+		return err
+	}
+	if err := rules.Location("location", in.Lat, in.Lng); err != nil {
+		return err
+	}
+	if err := rules.OptionalJurisdiction("jurisdiction", in.Jurisdiction); err != nil {
+		return err
+	}
+	switch {
 	case in.BuildYear < 1900 || in.BuildYear > thisYear+3:
 		return apperr.Invalid("buildYear", "the build year must lie between 1900 and %d", thisYear+3)
 	case in.Buildings < 1 || in.Buildings > 1000:
@@ -321,10 +315,11 @@ func (s *Service) validateUpsert(in *UpsertInput) error {
 			return apperr.Invalid("management.company", "name the property-management company (or leave management out for a compound without one)")
 		case utf8.RuneCountInString(m.Company) > 100:
 			return apperr.Invalid("management.company", "the company name is limited to 100 characters")
-		case utf8.RuneCountInString(m.ContactName) > 50:
+		case rules.TooLong(m.ContactName, rules.MaxContactName):
 			return apperr.Invalid("management.contactName", "the contact name is limited to 50 characters")
-		case m.ContactPhone != "" && !phonePattern.MatchString(m.ContactPhone):
-			return apperr.Invalid("management.contactPhone", "%q is not a mobile number (11 digits) or a landline such as 0523-86881234", m.ContactPhone)
+		}
+		if err := rules.Phone("management.contactPhone", m.ContactPhone); err != nil {
+			return err
 		}
 		if err := ValidateCreditCode(m.CreditCode); err != nil {
 			return apperr.Invalid("management.creditCode", "%s", err.Error())

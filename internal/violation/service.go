@@ -16,6 +16,7 @@ import (
 	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/recordtime"
+	"github.com/fengcheng/datahub/internal/rules"
 	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/google/uuid"
 )
@@ -360,20 +361,20 @@ func validateReport(in *ReportInput, now time.Time) error {
 	if !in.Channel.Valid() {
 		return apperr.Invalid("channel", "unknown discovery channel %q", in.Channel)
 	}
-	switch {
-	case in.Description == "":
+	if in.Description == "" {
 		return apperr.Invalid("description", "describe the violation: the description must not be empty")
-	case utf8.RuneCountInString(in.Description) > 2000:
-		return apperr.Invalid("description", "the description is limited to 2000 characters")
-	case utf8.RuneCountInString(in.Address) > 200:
-		return apperr.Invalid("address", "the address is limited to 200 characters")
-	case !InDistrict(in.Lat, in.Lng):
-		return apperr.Invalid("location", "(%.5f, %.5f) is not inside Hailing District (latitude %.2f–%.2f, longitude %.2f–%.2f)",
-			in.Lat, in.Lng, MinLat, MaxLat, MinLng, MaxLng)
-	case in.Jurisdiction != "" && !directory.IsCode(in.Jurisdiction):
-		return apperr.Invalid("jurisdiction", "%q is not a jurisdiction code such as hailing.chengdong", in.Jurisdiction)
-	case utf8.RuneCountInString(in.ExternalID) > 100:
-		return apperr.Invalid("externalId", "the external id is limited to 100 characters")
+	}
+	// In this order: the first problem is reported.
+	for _, err := range []error{
+		rules.MaxText("description", "the description", in.Description, rules.MaxDescription),
+		rules.Address("address", in.Address),
+		rules.Location("location", in.Lat, in.Lng),
+		rules.OptionalJurisdiction("jurisdiction", in.Jurisdiction),
+		rules.MaxText("externalId", "the external id", in.ExternalID, rules.MaxExternalID),
+	} {
+		if err != nil {
+			return err
+		}
 	}
 	if in.AreaM2 != nil {
 		if !validArea(*in.AreaM2) {
@@ -413,8 +414,8 @@ func validateParty(p *Party) error {
 	if utf8.RuneCountInString(p.Name) > 100 {
 		return apperr.Invalid("party.name", "the name is limited to 100 characters")
 	}
-	if p.Phone != "" && !phonePattern.MatchString(p.Phone) {
-		return apperr.Invalid("party.phone", "%q is not a mobile number (11 digits) or a landline such as 0523-86881234", p.Phone)
+	if err := rules.Phone("party.phone", p.Phone); err != nil {
+		return err
 	}
 	if p.IDNumber != "" {
 		id, ok := NormalizeIDNumber(p.IDNumber)

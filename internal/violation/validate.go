@@ -8,22 +8,9 @@ import (
 	"unicode/utf8"
 )
 
-// District bounds: a violation must lie inside Hailing District (with
-// margin), the same box cases use.
-const (
-	MinLat, MaxLat = 32.30, 32.70
-	MinLng, MaxLng = 119.70, 120.15
-)
-
 // AreaMaxM2 bounds any area: larger figures are typing errors (the largest
 // demolitions on record are a few thousand m²).
 const AreaMaxM2 = 100_000
-
-// InDistrict reports whether (lat, lng) lies inside the district box. NaN
-// and infinities are outside.
-func InDistrict(lat, lng float64) bool {
-	return lat >= MinLat && lat <= MaxLat && lng >= MinLng && lng <= MaxLng
-}
 
 // validArea reports whether a is a usable area in m²: finite, > 0 and at
 // most AreaMaxM2.
@@ -113,7 +100,3 @@ func NormalizePlate(s string) (string, bool) {
 	}
 	return "", false
 }
-
-var (
-	phonePattern = regexp.MustCompile(`^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$`)
-)

@@ -1,26 +1,134 @@
-package ingest_test
+package server_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/ingest"
+	"github.com/fengcheng/datahub/internal/loadbench"
+	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/seed"
+	"github.com/fengcheng/datahub/internal/server"
+	"github.com/fengcheng/datahub/internal/testenv"
+	"github.com/fengcheng/datahub/policies"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// server mounts the handler as the hub does, behind a stand-in for the
+// The bulk import handler is tested against a database of its own, as in
+// internal/ingest.
+
+var env testenv.Env
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
+
+var directoryOnce sync.Once
+
+// setup returns a pool on the package database with the jurisdiction tree
+// and departments loaded (once per package). The import tests compare
+// database-wide figures before and after an import, so they do not run in
+// parallel.
+func setup(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	pool := env.Pool(tb)
+	var err error
+	directoryOnce.Do(func() {
+		err = postgres.InTx(context.Background(), pool, func(tx pgx.Tx) error { return seed.Directory(context.Background(), tx) })
+	})
+	if err != nil {
+		tb.Fatalf("insert directory: %v", err)
+	}
+	return pool
+}
+
+func newIngestService(tb testing.TB, pool *pgxpool.Pool) *ingest.Service {
+	tb.Helper()
+	data, err := policies.FS.ReadFile("catalog.yaml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cat, err := access.ParseCatalog(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ingest.NewService(postgres.NewIngestStore(pool, postgres.IngestConfig{}), ingest.Config{Catalog: cat, Authorizer: ownRows{}})
+}
+
+// ownRows scopes every caller to its own department's rows, the scope of
+// a department system.
+type ownRows struct{}
+
+func (ownRows) Decide(ctx context.Context, dataset string) (*access.Decision, error) {
+	return &access.Decision{Dataset: dataset, Rows: access.RowScope{Depts: []string{access.PrincipalFrom(ctx).Dept}}}, nil
+}
+
+// state is what an import may change, database-wide.
+type state struct {
+	Cases, Events, Outbox, MaxOutbox, VersionSum int64
+}
+
+func snapshot(t *testing.T, pool *pgxpool.Pool) state {
+	t.Helper()
+	var s state
+	err := pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM cases), (SELECT count(*) FROM case_events),
+		(SELECT count(*) FROM outbox), (SELECT coalesce(max(id), 0) FROM outbox), (SELECT coalesce(sum(version), 0) FROM cases)`).
+		Scan(&s.Cases, &s.Events, &s.Outbox, &s.MaxOutbox, &s.VersionSum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func unchanged(t *testing.T, pool *pgxpool.Pool, before state) {
+	t.Helper()
+	if after := snapshot(t, pool); after != before {
+		t.Fatalf("the database changed:\nbefore %+v\nafter  %+v", before, after)
+	}
+}
+
+func prefix(name string) string { return name + "-" + uuid.NewString()[:8] }
+
+func gzipped(t *testing.T, data string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	if _, err := io.WriteString(zw, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func genNDJSON(prefix string, n int) string {
+	var b strings.Builder
+	rng := rand.New(rand.NewPCG(1, uint64(n)))
+	for i := range n {
+		loadbench.WriteNewCase(&b, prefix, i, rng)
+	}
+	return b.String()
+}
+
+// ingestServer mounts the handler as the hub does, behind a stand-in for the
 // authentication middleware: the X-Test-Dept and X-Test-Role headers name
 // the principal.
-func server(t *testing.T, svc *ingest.Service, maxBytes int64) *httptest.Server {
+func ingestServer(t *testing.T, svc *ingest.Service, maxBytes int64) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
-	mux.Handle("/ingest/{dataset}", ingest.Handler(svc, maxBytes))
+	mux.Handle("/ingest/{dataset}", server.IngestHandler(svc, maxBytes, nil))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if dept := r.Header.Get("X-Test-Dept"); dept != "" {
@@ -42,7 +150,7 @@ type response struct {
 	}
 }
 
-func post(t *testing.T, srv *httptest.Server, path, contentType, encoding string, body io.Reader, dept, role string) response {
+func postFile(t *testing.T, srv *httptest.Server, path, contentType, encoding string, body io.Reader, dept, role string) response {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, srv.URL+path, body)
 	if err != nil {
@@ -85,38 +193,38 @@ func post(t *testing.T, srv *httptest.Server, path, contentType, encoding string
 // unsized hides a body's length, as a chunked upload does.
 type unsized struct{ io.Reader }
 
-func TestHandler(t *testing.T) {
+func TestIngestHandler(t *testing.T) {
 	pool := setup(t)
-	svc := newService(t, pool, ingest.Config{})
+	svc := newIngestService(t, pool)
 	const max = 64 << 10
-	srv := server(t, svc, max)
+	srv := ingestServer(t, svc, max)
 	um, sys := "urban-management", "system"
 
 	ok := genNDJSON(prefix("http"), 20)
-	r := post(t, srv, "/ingest/cases", "application/x-ndjson", "", strings.NewReader(ok), um, sys)
+	r := postFile(t, srv, "/ingest/cases", "application/x-ndjson", "", strings.NewReader(ok), um, sys)
 	if r.status != http.StatusOK || !r.report.Committed || r.report.Inserted != 20 {
 		t.Fatalf("%d %+v", r.status, r.report)
 	}
-	r = post(t, srv, "/ingest/cases", "application/x-ndjson; charset=utf-8", "gzip", bytes.NewReader(gzipped(t, ok)), um, sys)
+	r = postFile(t, srv, "/ingest/cases", "application/x-ndjson; charset=utf-8", "gzip", bytes.NewReader(gzipped(t, ok)), um, sys)
 	if r.status != http.StatusOK || r.report.Unchanged != 20 {
 		t.Fatalf("gzip again: %d %+v", r.status, r.report)
 	}
 
 	mixed := genNDJSON(prefix("http-mixed"), 3) + "{\"externalId\":\"x\"}\n"
 	before := snapshot(t, pool)
-	r = post(t, srv, "/ingest/cases", "application/x-ndjson", "", strings.NewReader(mixed), um, sys)
+	r = postFile(t, srv, "/ingest/cases", "application/x-ndjson", "", strings.NewReader(mixed), um, sys)
 	if r.status != http.StatusUnprocessableEntity || r.report.Committed || r.report.Rejected != 1 || r.report.Errors[0].Line != 4 ||
 		r.report.Errors[0].Field != "description" {
 		t.Fatalf("all-or-nothing: %d %+v", r.status, r.report)
 	}
 	unchanged(t, pool, before)
-	r = post(t, srv, "/ingest/cases?mode=skip-invalid", "application/x-ndjson", "", strings.NewReader(mixed), um, sys)
+	r = postFile(t, srv, "/ingest/cases?mode=skip-invalid", "application/x-ndjson", "", strings.NewReader(mixed), um, sys)
 	if r.status != http.StatusOK || !r.report.Committed || r.report.Inserted != 3 || r.report.Rejected != 1 {
 		t.Fatalf("skip-invalid: %d %+v", r.status, r.report)
 	}
 
 	csv := "externalId,kind,minorCode,source,description,lat,lng\n" + prefix("http-csv") + ",EVENT,0501,DRONE_PATROL,\"商户, 店外经营\",32.48,119.93\n"
-	r = post(t, srv, "/ingest/cases", "text/csv", "", strings.NewReader(csv), um, "officer")
+	r = postFile(t, srv, "/ingest/cases", "text/csv", "", strings.NewReader(csv), um, "officer")
 	if r.status != http.StatusOK || r.report.Inserted != 1 || r.report.Format != ingest.CSV {
 		t.Fatalf("csv: %d %+v", r.status, r.report)
 	}
@@ -149,7 +257,7 @@ func TestHandler(t *testing.T) {
 	for _, f := range failures {
 		t.Run(f.name, func(t *testing.T) {
 			before := snapshot(t, pool)
-			r := post(t, srv, f.path, f.ctype, f.enc, f.body, f.dept, f.role)
+			r := postFile(t, srv, f.path, f.ctype, f.enc, f.body, f.dept, f.role)
 			if r.status != f.status || r.errors[0].Extensions["code"] != f.code || r.errors[0].Message == "" {
 				t.Fatalf("%d %+v, want %d %s", r.status, r.errors, f.status, f.code)
 			}
@@ -164,5 +272,38 @@ func TestHandler(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != http.MethodPost {
 		t.Fatalf("GET: %d", res.StatusCode)
+	}
+}
+
+// TestGzipExpansionIsBounded: a gzip bomb (tiny on the wire, blank lines
+// inside, well under the size limit once decompressed) is refused with 413
+// once it expands more than MaxGzipRatio-fold, instead of costing CPU for
+// every byte up to the limit; an ordinary compressed file still passes.
+func TestGzipExpansionIsBounded(t *testing.T) {
+	pool := setup(t)
+	svc := newIngestService(t, pool)
+	srv := ingestServer(t, svc, 1<<30)
+	var bomb bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&bomb, gzip.BestCompression)
+	line := bytes.Repeat([]byte{'\n'}, 1<<20)
+	for range 64 { // 64 MiB of blank lines in about 64 kB
+		_, _ = zw.Write(line)
+	}
+	_ = zw.Close()
+	if ratio := (64 << 20) / bomb.Len(); ratio < 1000 {
+		t.Fatalf("test bomb expands only %d-fold", ratio)
+	}
+	before := snapshot(t, pool)
+	r := postFile(t, srv, "/ingest/cases", "application/x-ndjson", "gzip", bytes.NewReader(bomb.Bytes()), "urban-management", "system")
+	if r.status != http.StatusRequestEntityTooLarge || len(r.errors) != 1 || r.errors[0].Extensions["code"] != "BAD_USER_INPUT" ||
+		!strings.Contains(r.errors[0].Message, "expands more than 100-fold") {
+		t.Fatalf("gzip bomb: %d %+v", r.status, r.errors)
+	}
+	unchanged(t, pool, before)
+
+	ok := genNDJSON(prefix("ratio-ok"), 50)
+	r = postFile(t, srv, "/ingest/cases", "application/x-ndjson", "gzip", bytes.NewReader(gzipped(t, ok)), "urban-management", "system")
+	if r.status != http.StatusOK || r.report.Inserted != 50 {
+		t.Fatalf("ordinary gzip file: %d %+v", r.status, r.report)
 	}
 }

@@ -1,8 +1,10 @@
-package ingest
+package server
 
 import (
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"path"
@@ -11,9 +13,10 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/ingest"
 )
 
-// Handler serves POST /ingest/{dataset}: a bulk file in the body,
+// IngestHandler serves POST /ingest/{dataset}: a bulk file in the body,
 // Content-Type application/x-ndjson or text/csv (UTF-8), optionally
 // Content-Encoding: gzip, at most maxBytes bytes before and after
 // decompression (413 otherwise). Query parameters: mode=all-or-nothing (the
@@ -26,11 +29,16 @@ import (
 // all-or-nothing mode and nothing was written. Failures of the whole file
 // get the hub's error shape {"errors":[{"message":…,"extensions":{"code":…}}]}
 // with 400, 401, 403, 404, 413, 415 or 500.
-func Handler(svc *Service, maxBytes int64) http.Handler {
+//
+// Internal errors are logged to log (slog.Default when nil).
+func IngestHandler(svc *ingest.Service, maxBytes int64, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.Default()
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeError(w, http.StatusMethodNotAllowed, apperr.New(apperr.BadUserInput, "send the file with POST"))
+			writeIngestError(w, http.StatusMethodNotAllowed, apperr.New(apperr.BadUserInput, "send the file with POST"))
 			return
 		}
 		dataset := r.PathValue("dataset")
@@ -39,44 +47,44 @@ func Handler(svc *Service, maxBytes int64) http.Handler {
 		}
 		format, ferr := contentFormat(r.Header.Get("Content-Type"))
 		if ferr != nil {
-			writeError(w, http.StatusUnsupportedMediaType, ferr)
+			writeIngestError(w, http.StatusUnsupportedMediaType, ferr)
 			return
 		}
 		gz, gerr := contentGzip(r.Header.Get("Content-Encoding"))
 		if gerr != nil {
-			writeError(w, http.StatusUnsupportedMediaType, gerr)
+			writeIngestError(w, http.StatusUnsupportedMediaType, gerr)
 			return
 		}
 		q := r.URL.Query()
-		mode, err := ParseMode(q.Get("mode"))
+		mode, err := ingest.ParseMode(q.Get("mode"))
 		if err != nil {
-			svc.writeFailure(w, r, err)
+			writeIngestFailure(w, r, log, err)
 			return
 		}
 		dry := false
 		if v := q.Get("dryRun"); v != "" {
 			if dry, err = strconv.ParseBool(v); err != nil {
-				writeError(w, http.StatusBadRequest, apperr.Invalid("dryRun", "dryRun is true or false, not %q", v))
+				writeIngestError(w, http.StatusBadRequest, apperr.Invalid("dryRun", "dryRun is true or false, not %q", v))
 				return
 			}
 		}
 		if maxBytes > 0 && r.ContentLength > maxBytes {
-			writeError(w, http.StatusRequestEntityTooLarge, tooLargeError(maxBytes))
+			writeIngestError(w, http.StatusRequestEntityTooLarge, tooLargeError(maxBytes))
 			return
 		}
-		body := r.Body
+		var body io.Reader = r.Body
 		if maxBytes > 0 {
-			body = http.MaxBytesReader(w, r.Body, maxBytes)
+			body = maxBytesBody{http.MaxBytesReader(w, r.Body, maxBytes)}
 		}
-		rep, err := svc.Import(r.Context(), dataset, format, body, Options{Mode: mode, Gzip: gz, MaxBytes: maxBytes, DryRun: dry,
+		rep, err := svc.Import(r.Context(), dataset, format, body, ingest.Options{Mode: mode, Gzip: gz, MaxBytes: maxBytes, DryRun: dry,
 			// The client may be slow: no database connection waits for it.
 			Spool: true})
 		if err != nil {
-			svc.writeFailure(w, r, err)
+			writeIngestFailure(w, r, log, err)
 			return
 		}
 		status := http.StatusOK
-		if rep.Rejected > 0 && rep.Mode == AllOrNothing {
+		if rep.Rejected > 0 && rep.Mode == ingest.AllOrNothing {
 			status = http.StatusUnprocessableEntity
 		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -85,8 +93,21 @@ func Handler(svc *Service, maxBytes int64) http.Handler {
 	})
 }
 
+// maxBytesBody reports the request body's limit as the importer's own, so
+// that an import over it fails as too large (413).
+type maxBytesBody struct{ r io.Reader }
+
+func (b maxBytesBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		err = &ingest.LimitError{Limit: mbe.Limit}
+	}
+	return n, err
+}
+
 // contentFormat maps a Content-Type to a format.
-func contentFormat(ct string) (Format, *apperr.Error) {
+func contentFormat(ct string) (ingest.Format, *apperr.Error) {
 	mt, params, err := mime.ParseMediaType(ct)
 	if err == nil {
 		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
@@ -94,9 +115,9 @@ func contentFormat(ct string) (Format, *apperr.Error) {
 		}
 		switch mt {
 		case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines":
-			return NDJSON, nil
+			return ingest.NDJSON, nil
 		case "text/csv":
-			return CSV, nil
+			return ingest.CSV, nil
 		}
 	}
 	return "", apperr.Invalid("Content-Type", "send the file as application/x-ndjson or text/csv, not %q", ct)
@@ -114,50 +135,39 @@ func contentGzip(ce string) (bool, *apperr.Error) {
 }
 
 func tooLargeError(limit int64) *apperr.Error {
-	ae, _ := apperr.As(tooLarge(limit))
+	ae, _ := apperr.As(ingest.TooLarge(limit))
 	return ae
 }
 
-// statusOf maps error codes to HTTP statuses.
-var statusOf = map[apperr.Code]int{
-	apperr.Unauthenticated:    http.StatusUnauthorized,
-	apperr.Forbidden:          http.StatusForbidden,
-	apperr.BadUserInput:       http.StatusBadRequest,
-	apperr.NotFound:           http.StatusNotFound,
-	apperr.Conflict:           http.StatusConflict,
-	apperr.RateLimited:        http.StatusTooManyRequests,
-	apperr.ServiceUnavailable: http.StatusServiceUnavailable,
-}
-
-// writeFailure answers an error of a whole import. Uncoded errors are
+// writeIngestFailure answers an error of a whole import. Uncoded errors are
 // internal: logged, and shown as "internal error".
-func (s *Service) writeFailure(w http.ResponseWriter, r *http.Request, err error) {
+func writeIngestFailure(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	ae, ok := apperr.As(err)
 	if !ok && r.Context().Err() != nil {
 		// The client hung up (or the request timed out): the rollback is
 		// done, and nobody is left to answer.
-		s.log.InfoContext(r.Context(), "ingest: request ended before the import", "err", err, "path", r.URL.Path)
-		writeError(w, http.StatusServiceUnavailable, apperr.New(apperr.ServiceUnavailable, "the request was cancelled; nothing was imported"))
+		log.InfoContext(r.Context(), "ingest: request ended before the import", "err", err, "path", r.URL.Path)
+		writeIngestError(w, http.StatusServiceUnavailable, apperr.New(apperr.ServiceUnavailable, "the request was cancelled; nothing was imported"))
 		return
 	}
 	if !ok {
-		s.log.ErrorContext(r.Context(), "ingest: internal error", "err", err, "path", r.URL.Path,
+		log.ErrorContext(r.Context(), "ingest: internal error", "err", err, "path", r.URL.Path,
 			"principal", access.PrincipalFrom(r.Context()).Actor())
-		writeError(w, http.StatusInternalServerError, apperr.New(apperr.Internal, "internal error"))
+		writeIngestError(w, http.StatusInternalServerError, apperr.New(apperr.Internal, "internal error"))
 		return
 	}
-	status, ok := statusOf[ae.Code]
+	status, ok := downloadStatus[ae.Code]
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	if errors.Is(err, ErrTooLarge) {
+	if errors.Is(err, ingest.ErrTooLarge) {
 		status = http.StatusRequestEntityTooLarge
 	}
-	writeError(w, status, ae)
+	writeIngestError(w, status, ae)
 }
 
-// writeError writes the hub's JSON error shape.
-func writeError(w http.ResponseWriter, status int, e *apperr.Error) {
+// writeIngestError writes the hub's JSON error shape.
+func writeIngestError(w http.ResponseWriter, status int, e *apperr.Error) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{
