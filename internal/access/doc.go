@@ -4,9 +4,10 @@
 // dataset catalog's types, and the audited reads every dataset service
 // makes (ReadOne, ReadMany, AuditRead).
 //
-// It holds no engine. Decisions are made by internal/policy, which compiles
-// the policy files and the run-time store with Casbin; the two are split so
-// that the domain packages (cases, property, violation, parking,
-// evaluation), which only take decisions and apply them, depend on neither
-// Casbin nor YAML (the "domain" rules in .golangci.yml keep it so).
+// It holds no engine. Decisions are made by internal/policy, which parses
+// the policy files (YAML, CSV) and compiles them with the run-time store
+// into a Casbin enforcer; the two are split so that the domain packages
+// (cases, property, violation, parking, evaluation), which only take
+// decisions and apply them, depend on neither Casbin nor the policy files'
+// parser (depguard in .golangci.yml keeps it so).
 package access
