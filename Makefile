@@ -86,7 +86,7 @@ $(GOLANGCI_LINT):
 	GOBIN=$(CURDIR)/bin/tools $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv bin/tools/golangci-lint $@
 
-lint: $(GOLANGCI_LINT) ## golangci-lint: staticcheck, unused, gocognit, depguard (domain packages stay off pgx, Redis, Casbin, net/http)
+lint: $(GOLANGCI_LINT) ## golangci-lint: staticcheck, unused, gocognit, depguard (domain packages stay off pgx, Redis, Casbin, the policy engine, YAML, net/http)
 	$(GOLANGCI_LINT) run ./...
 
 generate-check: ## fail when go generate ./... would change the generated code

@@ -6,10 +6,11 @@ import (
 
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/policy"
 )
 
 // catalogDatasets maps the access catalog's views to the GraphQL model.
-func catalogDatasets(views []access.DatasetView) []*model.CatalogDataset {
+func catalogDatasets(views []policy.DatasetView) []*model.CatalogDataset {
 	out := make([]*model.CatalogDataset, 0, len(views))
 	for _, v := range views {
 		ds := v.Dataset

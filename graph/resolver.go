@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync/atomic"
 
-	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
@@ -12,6 +11,7 @@ import (
 	"github.com/fengcheng/datahub/internal/feed"
 	"github.com/fengcheng/datahub/internal/ingest"
 	"github.com/fengcheng/datahub/internal/parking"
+	"github.com/fengcheng/datahub/internal/policy"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/sharing"
 	"github.com/fengcheng/datahub/internal/violation"
@@ -39,7 +39,7 @@ type Resolver struct {
 	// Catalog describes the access catalog, its baseline policy and the
 	// caller's own access (accessCatalog).
 	Catalog interface {
-		Describe(ctx context.Context) ([]access.DatasetView, error)
+		Describe(ctx context.Context) ([]policy.DatasetView, error)
 	}
 
 	// fastServed counts the operations the fast path answered.

@@ -1,7 +1,7 @@
 // Package policies carries the access policy files in the binary: the
 // Casbin model (model.conf), the baseline policy and standing sharing
 // agreements (policy.csv) and the dataset catalog (catalog.yaml). See
-// internal/access.
+// internal/policy, which loads them.
 package policies
 
 import "embed"

@@ -10,6 +10,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/app"
 	"github.com/fengcheng/datahub/internal/evaluation"
+	"github.com/fengcheng/datahub/internal/policy"
 	"github.com/google/uuid"
 	"github.com/schollz/progressbar/v3"
 )
@@ -55,7 +56,7 @@ func (m *Main) export(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx = access.WithRequestCache(access.WithPrincipal(ctx, p))
+	ctx = policy.WithRequestCache(access.WithPrincipal(ctx, p))
 	manifest, err := a.Resolver.EvaluationService.Snapshot(ctx, snap)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/app"
 	"github.com/fengcheng/datahub/internal/ingest"
+	"github.com/fengcheng/datahub/internal/policy"
 	"github.com/schollz/progressbar/v3"
 )
 
@@ -60,7 +61,7 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx = access.WithRequestCache(access.WithPrincipal(ctx, p))
+	ctx = policy.WithRequestCache(access.WithPrincipal(ctx, p))
 	bar := progressbar.NewOptions64(st.Size(), progressbar.OptionSetWriter(m.Stderr), progressbar.OptionShowBytes(true),
 		progressbar.OptionSetDescription("import "+path), progressbar.OptionThrottle(200*time.Millisecond))
 	rep, err := a.Ingest.Import(ctx, *dataset, format, f, ingest.Options{Mode: md, Gzip: gz, DryRun: *dryRun,

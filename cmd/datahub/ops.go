@@ -17,6 +17,7 @@ import (
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/config"
 	"github.com/fengcheng/datahub/internal/evaluation"
+	"github.com/fengcheng/datahub/internal/policy"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/redisclient"
 	"github.com/fengcheng/datahub/policies"
@@ -47,11 +48,11 @@ func policyCatalog(cfg config.Config) (*access.Catalog, error) {
 	if cfg.PolicyDir != "" {
 		pfs = os.DirFS(cfg.PolicyDir)
 	}
-	data, err := iofs.ReadFile(pfs, access.CatalogFile)
+	data, err := iofs.ReadFile(pfs, policy.CatalogFile)
 	if err != nil {
 		return nil, fmt.Errorf("read policy catalog: %w", err)
 	}
-	return access.ParseCatalog(data)
+	return policy.ParseCatalog(data)
 }
 
 // keyPrincipal authenticates a command's API key exactly as the hub does a
@@ -330,9 +331,9 @@ func (m *Main) policyMatrix(args []string) error {
 	if *dir != "" {
 		pfs = os.DirFS(*dir)
 	}
-	eng, err := access.NewEngine(access.EngineConfig{FS: pfs})
+	eng, err := policy.NewEngine(policy.EngineConfig{FS: pfs})
 	if err != nil {
 		return err
 	}
-	return access.WriteMatrix(m.Stdout, eng)
+	return policy.WriteMatrix(m.Stdout, eng)
 }

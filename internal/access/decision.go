@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/fengcheng/datahub/internal/apperr"
 )
@@ -97,7 +98,7 @@ func (d *Decision) FieldAt(group, jurisdiction string) FieldAccess {
 	if d == nil {
 		return a
 	}
-	if pa, ok := d.Partial[group]; ok && pa.Access > a && underAny(jurisdiction, pa.Jurisdictions) {
+	if pa, ok := d.Partial[group]; ok && pa.Access > a && UnderAny(jurisdiction, pa.Jurisdictions) {
 		return pa.Access
 	}
 	return a
@@ -127,14 +128,14 @@ func (d *Decision) Returned(jurisdictions []string) *Decision {
 	n.Applied, n.GrantIDs, n.Purpose = nil, nil, ""
 	var purposes []string
 	for _, g := range d.Applied {
-		if !slices.ContainsFunc(js, func(j string) bool { return under(j, g.Jurisdiction) }) {
+		if !slices.ContainsFunc(js, func(j string) bool { return Under(j, g.Jurisdiction) }) {
 			continue
 		}
 		n.Applied = append(n.Applied, g)
 		n.GrantIDs = append(n.GrantIDs, g.ID)
 		purposes = append(purposes, g.Purpose)
 	}
-	n.GrantIDs, n.Purpose = grantIDsAndPurpose(n.GrantIDs, purposes)
+	n.GrantIDs, n.Purpose = GrantIDsAndPurpose(n.GrantIDs, purposes)
 	return &n
 }
 
@@ -175,7 +176,7 @@ func (d *Decision) CheckFilter(jurisdiction string, terms []FilterTerm) error {
 		if d.Field(t.Group) == FieldVisible {
 			continue
 		}
-		if pa, ok := d.Partial[t.Group]; ok && pa.Access == FieldVisible && jurisdiction != "" && underAny(jurisdiction, pa.Jurisdictions) {
+		if pa, ok := d.Partial[t.Group]; ok && pa.Access == FieldVisible && jurisdiction != "" && UnderAny(jurisdiction, pa.Jurisdictions) {
 			continue
 		}
 		return &apperr.Error{Code: apperr.Forbidden, Field: t.Field,
@@ -193,4 +194,28 @@ func (t *Terms) Add(set bool, field, group string) {
 	if set {
 		*t = append(*t, FilterTerm{Field: field, Group: group})
 	}
+}
+
+// GrantIDsAndPurpose sorts and dedupes grant ids, and joins their purposes
+// into the one Decision.Purpose the audit records.
+func GrantIDsAndPurpose(ids, purposes []string) ([]string, string) {
+	slices.Sort(ids)
+	slices.Sort(purposes)
+	return slices.Compact(ids), strings.Join(slices.Compact(purposes), "; ")
+}
+
+// Under reports whether jurisdiction j lies in the subtree rooted at root.
+func Under(j, root string) bool {
+	return j == root || strings.HasPrefix(j, root+".")
+}
+
+// UnderAny reports whether jurisdiction j lies in one of the subtrees
+// rooted at roots.
+func UnderAny(j string, roots []string) bool {
+	for _, r := range roots {
+		if Under(j, r) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,3 @@
-// Package access decides who may see what: principals, the Casbin enforcer,
-// the dataset catalog, row scopes, field decisions, masking and grants. It is
-// the only package that knows Casbin; every read path asks it.
 package access
 
 import (

@@ -18,8 +18,6 @@ import (
 	"github.com/fengcheng/datahub/graph"
 	"github.com/fengcheng/datahub/graph/generated"
 	"github.com/fengcheng/datahub/internal/access"
-	"github.com/fengcheng/datahub/internal/access/casbinpg"
-	"github.com/fengcheng/datahub/internal/access/casbinredis"
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/auth"
 	"github.com/fengcheng/datahub/internal/availability"
@@ -31,6 +29,9 @@ import (
 	"github.com/fengcheng/datahub/internal/events"
 	"github.com/fengcheng/datahub/internal/ingest"
 	"github.com/fengcheng/datahub/internal/parking"
+	"github.com/fengcheng/datahub/internal/policy"
+	"github.com/fengcheng/datahub/internal/policy/casbinpg"
+	"github.com/fengcheng/datahub/internal/policy/casbinredis"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/postgres/replica"
 	"github.com/fengcheng/datahub/internal/property"
@@ -54,7 +55,7 @@ type App struct {
 	// Replicas routes queries to DATABASE_REPLICA_URLS; nil without them.
 	Replicas *replica.Router
 	Redis    redis.UniversalClient
-	Access   *access.Engine
+	Access   *policy.Engine
 	// Auth turns credentials into principals, for HTTP, WebSockets and
 	// the commands that act with an API key alike.
 	Auth     *auth.Authenticator
@@ -169,7 +170,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		return nil, fmt.Errorf("policy watcher: %w", err)
 	}
 	a.closers = append(a.closers, watcher.Close)
-	eng, err := access.NewEngine(access.EngineConfig{FS: pfs, Adapter: adapter, Watcher: watcher, Now: opts.Now, Logger: log})
+	eng, err := policy.NewEngine(policy.EngineConfig{FS: pfs, Adapter: adapter, Watcher: watcher, Now: opts.Now, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("load policies: %w", err)
 	}
@@ -334,7 +335,7 @@ func NewSchema(r *graph.Resolver) graphql.ExecutableSchema {
 // requestScope gives each request (or WebSocket connection) its own
 // decision cache and loaders.
 func (a *App) requestScope(ctx context.Context) context.Context {
-	return a.Resolver.WithLoaders(access.WithRequestCache(ctx))
+	return a.Resolver.WithLoaders(policy.WithRequestCache(ctx))
 }
 
 // Handler is the HTTP handler of the hub.

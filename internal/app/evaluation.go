@@ -10,6 +10,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/evaluation"
+	"github.com/fengcheng/datahub/internal/policy"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/policies"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -36,7 +37,7 @@ func newEvaluation(pool *pgxpool.Pool, pfs fs.FS, catalog *access.Catalog, decid
 // needed after a bulk load such as `datahub seed`. now is the clock the hub
 // will run with (nil: time.Now).
 func RebuildIndicators(ctx context.Context, pool *pgxpool.Pool, now func() time.Time, log *slog.Logger) (evaluation.RefreshStats, error) {
-	eng, err := access.NewEngine(access.EngineConfig{FS: policies.FS, Logger: log})
+	eng, err := policy.NewEngine(policy.EngineConfig{FS: policies.FS, Logger: log})
 	if err != nil {
 		return evaluation.RefreshStats{}, err
 	}

@@ -25,7 +25,7 @@ import (
 
 // This file holds the access matrix for cases written out by hand, the
 // independent oracle it is checked against (plain SQL on the package
-// database, never internal/access), and TestAccessMatrixOverHTTP, which
+// database, never internal/policy), and TestAccessMatrixOverHTTP, which
 // asks the running hub as every principal and compares. leak_test.go reuses
 // the table and the oracle for randomized queries.
 

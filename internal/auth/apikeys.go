@@ -106,7 +106,7 @@ func (s *APIKeys) WithRoles(roles []string) *APIKeys {
 	return &c
 }
 
-// builtinRoles are the roles the hub's code refers to. internal/access
+// builtinRoles are the roles the hub's code refers to. internal/policy
 // refuses a catalog that does not declare each of them as a role a principal
 // can hold, so every policy knows them; a catalog may add more.
 var builtinRoles = []string{

@@ -13,6 +13,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/auth"
+	"github.com/fengcheng/datahub/internal/policy"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/seed"
 	"github.com/fengcheng/datahub/policies"
@@ -364,7 +365,7 @@ func TestAPIKeyCreateUnknownNames(t *testing.T) {
 
 	// The policy in force decides the roles: the baseline catalog's roles
 	// principals can hold, and none of its abstract ones.
-	eng, err := access.NewEngine(access.EngineConfig{FS: policies.FS})
+	eng, err := policy.NewEngine(policy.EngineConfig{FS: policies.FS})
 	if err != nil {
 		t.Fatal(err)
 	}

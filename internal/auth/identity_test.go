@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/auth"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/policy"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/policies"
 	"github.com/golang-jwt/jwt/v5"
@@ -21,11 +21,11 @@ import (
 // policy catalog.
 func identities(t *testing.T, kb keyBundle) *auth.Identities {
 	t.Helper()
-	data, err := fs.ReadFile(policies.FS, access.CatalogFile)
+	data, err := fs.ReadFile(policies.FS, policy.CatalogFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := access.ParseCatalog(data)
+	cat, err := policy.ParseCatalog(data)
 	if err != nil {
 		t.Fatal(err)
 	}

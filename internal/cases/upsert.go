@@ -6,19 +6,15 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/recordtime"
+	"github.com/fengcheng/datahub/internal/rules"
 	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/google/uuid"
 )
-
-// MaxExternalID is the longest id a sending system may give a case.
-const MaxExternalID = 100
 
 // UpsertInput is one case as a department system sends it. With the
 // caller's department, ExternalID identifies the case.
@@ -102,8 +98,8 @@ func (s *Service) upsertCase(ctx context.Context, in *UpsertInput, now time.Time
 	switch {
 	case in.ExternalID == "":
 		return nil, apperr.Invalid("externalId", "give the case's id in your system (externalId): it is required")
-	case utf8.RuneCountInString(in.ExternalID) > MaxExternalID || strings.ContainsFunc(in.ExternalID, unicode.IsControl):
-		return nil, apperr.Invalid("externalId", "the externalId must be 1 to %d printable characters", MaxExternalID)
+	case !rules.PrintableID(in.ExternalID):
+		return nil, apperr.Invalid("externalId", "the externalId must be 1 to %d printable characters", rules.MaxExternalID)
 	}
 	if in.Version != nil && *in.Version < 0 {
 		return nil, apperr.Invalid("version", "a version is a positive number (or 0 to create only), not %d", *in.Version)
@@ -111,7 +107,7 @@ func (s *Service) upsertCase(ctx context.Context, in *UpsertInput, now time.Time
 	rep := ReportInput{Kind: in.Kind, MinorCode: in.MinorCode, Source: in.Source, Description: in.Description,
 		Address: in.Address, Lat: in.Lat, Lng: in.Lng, Jurisdiction: in.Jurisdiction, ReporterName: in.ReporterName,
 		ReporterPhone: in.ReporterPhone, PhotoURLs: in.PhotoURLs, ExternalID: in.ExternalID}
-	cl, err := s.validateReport(&rep)
+	cl, err := ReportRules{Classes: s.classes, StreetLevel: true}.Check(&rep)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +119,7 @@ func (s *Service) upsertCase(ctx context.Context, in *UpsertInput, now time.Time
 	if rep.Jurisdiction, err = directory.Place(ctx, s.dir, "case", rep.Jurisdiction, rep.Lat, rep.Lng); err != nil {
 		return nil, err
 	}
-	if !strings.Contains(rep.Jurisdiction, ".") {
+	if !strings.Contains(rep.Jurisdiction, ".") { // a located point is always in a grid
 		return nil, apperr.Invalid("jurisdiction", "a case must lie in a street or town, not the whole district")
 	}
 	c := &Case{

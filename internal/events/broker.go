@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/pubsub"
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 )
@@ -505,8 +505,8 @@ func (b *Broker) runEvents(ctx context.Context) {
 		} else {
 			b.log.Debug("reading events failed again", "err", err)
 		}
-		retry = backoff(retry, b.cfg.RetryMax)
-		return sleep(ctx, retry)
+		retry = pubsub.Backoff(retry, b.cfg.RetryMax)
+		return pubsub.Pause(ctx, retry)
 	}
 	// Start after the newest entry, fixed explicitly rather than with "$":
 	// "$" would be resolved only when the first XREAD arrives, and what was
@@ -730,92 +730,32 @@ func (b *Broker) fanoutAvailability(a Availability) {
 	}
 }
 
-// runAvailability receives the availability channel until ctx ends.
-// go-redis re-subscribes by itself after a connection error; a connection
-// that stays silent even to a ping is replaced.
+// runAvailability receives the availability channel until ctx ends; the
+// first confirmation of the subscription makes the broker ready (see
+// Ready). Readings missed while the subscription was down are not
+// replayed, so a re-subscription needs no resync.
 func (b *Broker) runAvailability(ctx context.Context) {
-	var (
-		mu sync.Mutex // guards ps against the AfterFunc below
-		ps = b.rdb.Subscribe(ctx, b.availChan)
-	)
-	// Closing the subscription interrupts a receive in progress, so Run
-	// returns as soon as ctx ends rather than after HealthCheck.
-	stop := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		_ = ps.Close()
-	})
-	defer func() {
-		stop()
-		mu.Lock()
-		defer mu.Unlock()
-		_ = ps.Close()
-	}()
-	var retry time.Duration
-	confirmed, pingPending := false, false
-	for {
-		mu.Lock()
-		cur := ps
-		mu.Unlock()
-		msg, err := cur.ReceiveTimeout(ctx, b.cfg.HealthCheck)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			if isTimeout(err) && retry == 0 {
-				if !pingPending {
-					// Quiet for a while: ask, so that a dead connection
-					// shows up.
-					if err = cur.Ping(ctx); err == nil {
-						pingPending = true
-						continue
-					}
-				} else {
-					b.log.Warn("availability subscription unresponsive; replacing it")
-					mu.Lock()
-					if ctx.Err() != nil {
-						// The AfterFunc has run or is waiting for mu:
-						// a new subscription would escape it.
-						mu.Unlock()
-						return
-					}
-					_ = ps.Close()
-					ps = b.rdb.Subscribe(ctx, b.availChan)
-					mu.Unlock()
-					pingPending = false
-					continue
-				}
-			}
-			if retry == 0 {
-				b.log.Warn("availability subscription lost; reconnecting", "err", err)
-			}
-			pingPending = false
-			retry = backoff(retry, b.cfg.RetryMax)
-			if !sleep(ctx, retry) {
-				return
-			}
-			continue
-		}
-		if retry != 0 {
-			b.log.Info("availability subscription restored")
-			retry = 0
-		}
-		pingPending = false
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			if m.Kind == "subscribe" && !confirmed {
-				confirmed = true
-				b.markReady()
-			}
-		case *redis.Message:
+	pubsub.Subscribe(ctx, pubsub.Config{
+		Client:      b.rdb,
+		Channel:     b.availChan,
+		HealthCheck: b.cfg.HealthCheck,
+		RetryMax:    b.cfg.RetryMax,
+		Name:        "availability subscription",
+		Logger:      b.log,
+		OnMessage: func(m *redis.Message) {
 			var a Availability
 			if err := json.Unmarshal([]byte(m.Payload), &a); err != nil || a.LotID == "" {
 				b.log.Warn("skipped an unreadable availability message", "err", err)
-				continue
+				return
 			}
 			b.fanoutAvailability(a)
-		}
-	}
+		},
+		OnSubscribe: func(first bool) {
+			if first {
+				b.markReady()
+			}
+		},
+	}).Run(ctx)
 }
 
 // PublishAvailability publishes one availability reading on the channel
@@ -832,9 +772,4 @@ func PublishAvailability(ctx context.Context, rdb redis.UniversalClient, prefix 
 		return fmt.Errorf("publish availability: %w", err)
 	}
 	return nil
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -62,7 +62,6 @@
 package events
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"time"
@@ -176,28 +175,4 @@ type Availability struct {
 	LotID string    `json:"lotId"`
 	Free  int       `json:"free"`
 	At    time.Time `json:"at"`
-}
-
-// retryMin is the first pause after a failure; pauses double up to the
-// configured maximum while the failure lasts.
-const retryMin = 50 * time.Millisecond
-
-// backoff returns the pause after prev (0 when healthy).
-func backoff(prev, max time.Duration) time.Duration {
-	if prev == 0 {
-		return min(retryMin, max)
-	}
-	return min(2*prev, max)
-}
-
-// sleep pauses for d or until ctx ends, reporting whether to go on.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/fengcheng/datahub/internal/pubsub"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -174,10 +175,10 @@ func (r *Relay) Run(ctx context.Context) error {
 			} else {
 				r.log.Debug("publishing events failed again", "err", err)
 			}
-			retry = backoff(retry, r.cfg.RetryMax)
+			retry = pubsub.Backoff(retry, r.cfg.RetryMax)
 			// Kicks do not cut a failure's pause short: they would turn
 			// the backoff into a busy loop under a steady write load.
-			if !sleep(ctx, retry) {
+			if !pubsub.Pause(ctx, retry) {
 				return nil
 			}
 			continue
@@ -406,8 +407,8 @@ func (r *Relay) listen(ctx context.Context) {
 		if retry == 0 {
 			r.log.Warn("listening for outbox notifications failed; polling meanwhile", "err", err)
 		}
-		retry = backoff(retry, r.cfg.RetryMax)
-		if !sleep(ctx, retry) {
+		retry = pubsub.Backoff(retry, r.cfg.RetryMax)
+		if !pubsub.Pause(ctx, retry) {
 			return
 		}
 	}

@@ -177,7 +177,7 @@ const (
 )
 
 // Authorizer decides what the calling principal may do with a dataset
-// (access.Engine). Ingestion takes the row scope from it.
+// (policy.Engine). Ingestion takes the row scope from it.
 type Authorizer interface {
 	Decide(ctx context.Context, dataset string) (*access.Decision, error)
 }

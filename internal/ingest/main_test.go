@@ -12,6 +12,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/ingest"
+	"github.com/fengcheng/datahub/internal/policy"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/seed"
 	"github.com/fengcheng/datahub/internal/testenv"
@@ -51,7 +52,7 @@ func catalog(tb testing.TB) *access.Catalog {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cat, err := access.ParseCatalog(data)
+	cat, err := policy.ParseCatalog(data)
 	if err != nil {
 		tb.Fatal(err)
 	}

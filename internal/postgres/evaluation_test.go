@@ -27,6 +27,7 @@ import (
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/evaluation"
+	"github.com/fengcheng/datahub/internal/policy"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/server"
 	"github.com/fengcheng/datahub/policies"
@@ -251,13 +252,13 @@ func ratedAt(r *int, closed string) *time.Time {
 // evalAuth is the real policy engine on the embedded policy files.
 var (
 	evalEngineOnce sync.Once
-	evalEngine     *access.Engine
+	evalEngine     *policy.Engine
 	evalEngineErr  error
 )
 
-func policyEngine(t testing.TB) *access.Engine {
+func policyEngine(t testing.TB) *policy.Engine {
 	t.Helper()
-	evalEngineOnce.Do(func() { evalEngine, evalEngineErr = access.NewEngine(access.EngineConfig{FS: policies.FS}) })
+	evalEngineOnce.Do(func() { evalEngine, evalEngineErr = policy.NewEngine(policy.EngineConfig{FS: policies.FS}) })
 	if evalEngineErr != nil {
 		t.Fatalf("policy engine: %v", evalEngineErr)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/policy"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/seed"
 	"github.com/fengcheng/datahub/internal/testenv"
@@ -70,7 +71,7 @@ var testCatalog = func() *access.Catalog {
 	if err != nil {
 		panic(err)
 	}
-	c, err := access.ParseCatalog(data)
+	c, err := policy.ParseCatalog(data)
 	if err != nil {
 		panic(err)
 	}

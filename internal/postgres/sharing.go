@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
-	"github.com/fengcheng/datahub/internal/access/casbinpg"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/policy/casbinpg"
 	"github.com/fengcheng/datahub/internal/sharing"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"

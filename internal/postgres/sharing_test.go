@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/policy"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/sharing"
 	"github.com/fengcheng/datahub/policies"
@@ -20,7 +20,7 @@ func TestRequestAccessUnknownJurisdiction(t *testing.T) {
 	pool := setup(t)
 	// The baseline policy alone: requesting validates the grant against the
 	// catalog but stores no policy.
-	eng, err := access.NewEngine(access.EngineConfig{FS: policies.FS})
+	eng, err := policy.NewEngine(policy.EngineConfig{FS: policies.FS})
 	if err != nil {
 		t.Fatal(err)
 	}

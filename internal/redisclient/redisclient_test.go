@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
-	"github.com/fengcheng/datahub/internal/access/casbinredis"
 	"github.com/fengcheng/datahub/internal/availability"
 	"github.com/fengcheng/datahub/internal/events"
+	"github.com/fengcheng/datahub/internal/policy/casbinredis"
 	"github.com/fengcheng/datahub/internal/ratelimit"
 	"github.com/fengcheng/datahub/internal/redisclient"
 	"github.com/fengcheng/datahub/internal/testenv"

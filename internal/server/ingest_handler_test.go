@@ -17,6 +17,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/ingest"
 	"github.com/fengcheng/datahub/internal/loadbench"
+	"github.com/fengcheng/datahub/internal/policy"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/seed"
 	"github.com/fengcheng/datahub/internal/server"
@@ -59,7 +60,7 @@ func newIngestService(tb testing.TB, pool *pgxpool.Pool) *ingest.Service {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cat, err := access.ParseCatalog(data)
+	cat, err := policy.ParseCatalog(data)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 -- +goose Up
--- Casbin policy rules, read and written by internal/access/casbinpg. One row
+-- Casbin policy rules, read and written by internal/policy/casbinpg. One row
 -- per rule: ptype is the policy type ("p", "g", "g2", …) and v0..v5 its
 -- fields, '' where a rule has fewer fields. NOT NULL with '' (rather than
 -- NULL) lets the unique index below see two equal rules as duplicates: NULLs

@@ -1,10 +1,11 @@
-package access
+package policy
 
 import (
 	"context"
 	"slices"
 	"strings"
 
+	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 )
 
@@ -18,7 +19,7 @@ import (
 // The check is default-deny for limited roles: a mutation added to the
 // schema later is refused to them until the catalog lists it.
 func (e *Engine) CheckOperation(ctx context.Context, operation string) error {
-	p := PrincipalFrom(ctx)
+	p := access.PrincipalFrom(ctx)
 	for _, name := range p.Roles {
 		r, ok := e.cat.Role(name)
 		if !ok || len(r.Operations) == 0 {

@@ -1,4 +1,4 @@
-package access_test
+package policy_test
 
 import (
 	"context"

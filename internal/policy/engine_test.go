@@ -1,4 +1,4 @@
-package access_test
+package policy_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/casbin/casbin/v2/persist"
 	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/policy"
 	"github.com/fengcheng/datahub/policies"
 )
 
@@ -40,16 +41,16 @@ func (c *clock) Set(t time.Time) {
 var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
 type bundle struct {
-	eng     *access.Engine
-	store   *access.MemoryAdapter
+	eng     *policy.Engine
+	store   *policy.MemoryAdapter
 	clock   *clock
 	watcher *fakeWatcher
 }
 
 func setup(t *testing.T, rules ...[]string) bundle {
 	t.Helper()
-	b := bundle{store: access.NewMemoryAdapter(rules...), clock: &clock{now: t0}, watcher: &fakeWatcher{}}
-	eng, err := access.NewEngine(access.EngineConfig{
+	b := bundle{store: policy.NewMemoryAdapter(rules...), clock: &clock{now: t0}, watcher: &fakeWatcher{}}
+	eng, err := policy.NewEngine(policy.EngineConfig{
 		FS: policies.FS, Adapter: b.store, Watcher: b.watcher, Now: b.clock.Now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -60,7 +61,7 @@ func setup(t *testing.T, rules ...[]string) bundle {
 	return b
 }
 
-func decide(t *testing.T, eng *access.Engine, p *access.Principal, dataset string) *access.Decision {
+func decide(t *testing.T, eng *policy.Engine, p *access.Principal, dataset string) *access.Decision {
 	t.Helper()
 	ctx := context.Background()
 	if p != nil {
@@ -592,9 +593,9 @@ func TestRuntimeStore(t *testing.T) {
 		}
 	})
 	t.Run("an invalid run-time rule refuses to start", func(t *testing.T) {
-		_, err := access.NewEngine(access.EngineConfig{FS: policies.FS, Adapter: access.NewMemoryAdapter(
+		_, err := policy.NewEngine(policy.EngineConfig{FS: policies.FS, Adapter: policy.NewMemoryAdapter(
 			[]string{"p", "inspector", "*", "cases", "rows:all", "allow"})})
-		if !access.IsPolicyError(err) || !strings.Contains(err.Error(), `run-time policy store`) || !strings.Contains(err.Error(), `unknown role "inspector"`) {
+		if !policy.IsPolicyError(err) || !strings.Contains(err.Error(), `run-time policy store`) || !strings.Contains(err.Error(), `unknown role "inspector"`) {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -604,7 +605,7 @@ func TestRuntimeStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		err := b.eng.Reload(context.Background())
-		if !access.IsPolicyError(err) || !strings.Contains(err.Error(), `unknown dataset "casez"`) {
+		if !policy.IsPolicyError(err) || !strings.Contains(err.Error(), `unknown dataset "casez"`) {
 			t.Fatalf("Reload err = %v", err)
 		}
 		if d := decide(t, b.eng, user("housing", "hailing", "viewer"), "cases"); !d.Rows.All {
@@ -612,7 +613,7 @@ func TestRuntimeStore(t *testing.T) {
 		}
 	})
 	t.Run("no store: grants are refused", func(t *testing.T) {
-		eng, err := access.NewEngine(access.EngineConfig{FS: policies.FS})
+		eng, err := policy.NewEngine(policy.EngineConfig{FS: policies.FS})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -656,12 +657,12 @@ var _ persist.Watcher = (*fakeWatcher)(nil)
 
 func TestWatcherReloadsOtherInstances(t *testing.T) {
 	t.Parallel()
-	store := access.NewMemoryAdapter()
+	store := policy.NewMemoryAdapter()
 	clk := &clock{now: t0}
 	wa, wb := &fakeWatcher{}, &fakeWatcher{}
 	wa.peers = []*fakeWatcher{wb}
-	newEng := func(w *fakeWatcher) *access.Engine {
-		eng, err := access.NewEngine(access.EngineConfig{FS: policies.FS, Adapter: store, Watcher: w, Now: clk.Now})
+	newEng := func(w *fakeWatcher) *policy.Engine {
+		eng, err := policy.NewEngine(policy.EngineConfig{FS: policies.FS, Adapter: store, Watcher: w, Now: clk.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -683,7 +684,7 @@ func TestWatcherReloadsOtherInstances(t *testing.T) {
 func TestRequestCacheComputesOncePerDataset(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	ctx := access.WithRequestCache(access.WithPrincipal(context.Background(), user("housing", "hailing", "viewer")))
+	ctx := policy.WithRequestCache(access.WithPrincipal(context.Background(), user("housing", "hailing", "viewer")))
 	before := b.eng.Decisions()
 
 	var wg sync.WaitGroup
@@ -712,10 +713,10 @@ func TestRequestCacheComputesOncePerDataset(t *testing.T) {
 	if n := b.eng.Decisions() - before; n != 2 {
 		t.Errorf("engine computed %d decisions, want 2 (one per dataset)", n)
 	}
-	if ok, diff := same(map[string]int{"cases": 1, "parking": 1}, access.RequestDecisions(ctx)); !ok {
+	if ok, diff := same(map[string]int{"cases": 1, "parking": 1}, policy.RequestDecisions(ctx)); !ok {
 		t.Errorf("RequestDecisions (-want +got):\n%s", diff)
 	}
-	if access.WithRequestCache(ctx) != ctx {
+	if policy.WithRequestCache(ctx) != ctx {
 		t.Errorf("WithRequestCache replaced an existing cache")
 	}
 
@@ -730,19 +731,19 @@ func TestRequestCacheComputesOncePerDataset(t *testing.T) {
 	if n := b.eng.Decisions() - before; n != 3 {
 		t.Errorf("without a cache: %d decisions, want 3", n)
 	}
-	if access.RequestDecisions(plain) != nil {
+	if policy.RequestDecisions(plain) != nil {
 		t.Errorf("RequestDecisions without a cache should be nil")
 	}
 
 	// The anonymous principal is made afresh by every PrincipalFrom; it
 	// must still hit the cache.
-	anon := access.WithRequestCache(context.Background())
+	anon := policy.WithRequestCache(context.Background())
 	for range 3 {
 		if _, err := b.eng.Decide(anon, "parking"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := access.RequestDecisions(anon)["parking"]; n != 1 {
+	if n := policy.RequestDecisions(anon)["parking"]; n != 1 {
 		t.Errorf("anonymous: %d decisions, want 1", n)
 	}
 }
@@ -781,7 +782,7 @@ func TestDecideDuringReload(t *testing.T) {
 }
 
 func BenchmarkDecide(b *testing.B) {
-	eng, err := access.NewEngine(access.EngineConfig{FS: policies.FS})
+	eng, err := policy.NewEngine(policy.EngineConfig{FS: policies.FS})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -797,13 +798,13 @@ func BenchmarkDecide(b *testing.B) {
 	b.Run("request", func(b *testing.B) {
 		// One request resolving 50 objects, each asking for its decision.
 		for b.Loop() {
-			ctx := access.WithRequestCache(access.WithPrincipal(context.Background(), p))
+			ctx := policy.WithRequestCache(access.WithPrincipal(context.Background(), p))
 			for range 50 {
 				if _, err := eng.Decide(ctx, "cases"); err != nil {
 					b.Fatal(err)
 				}
 			}
-			if n := access.RequestDecisions(ctx)["cases"]; n > 1 {
+			if n := policy.RequestDecisions(ctx)["cases"]; n > 1 {
 				b.Fatalf("%d decisions for cases in one request", n)
 			}
 		}

@@ -1,4 +1,4 @@
-package access
+package policy
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/casbin/casbin/v2/model"
 	"github.com/casbin/casbin/v2/persist"
 	"github.com/casbin/casbin/v2/util"
+	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 )
 
@@ -61,7 +62,7 @@ type EngineConfig struct {
 // policy snapshot atomically, so decisions never see a half-loaded policy.
 type Engine struct {
 	modelText string
-	cat       *Catalog
+	cat       *access.Catalog
 	baseRules []rule // policy.csv and the catalog's generated rules
 	adapter   persist.Adapter
 	watcher   persist.Watcher
@@ -157,7 +158,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 }
 
 // Catalog returns the dataset catalog.
-func (e *Engine) Catalog() *Catalog { return e.cat }
+func (e *Engine) Catalog() *access.Catalog { return e.cat }
 
 // Decisions returns how many decisions the engine has computed (answers
 // served from a request cache are not counted).
@@ -179,7 +180,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 
 // snapshot is one immutable compiled policy.
 type snapshot struct {
-	cat *Catalog
+	cat *access.Catalog
 	// mu serialises calls into the enforcer: Casbin's enforcer and role
 	// managers are not safe for concurrent use. Answers are memoised in
 	// bases, so the lock is taken once per department and role set.
@@ -317,7 +318,7 @@ type rowKinds struct{ all, jurisdiction, dept, citizen bool }
 // before the principal's jurisdiction, citizen id and grants are applied.
 type base struct {
 	rows     rowKinds
-	fields   map[string]FieldAccess
+	fields   map[string]access.FieldAccess
 	useGrant map[string]bool // the department's grants apply to the group
 	// ownGroup says the dataset's provider provides the group: only such a
 	// grant can open the provider's rows. A grant of a group another
@@ -332,7 +333,7 @@ type base struct {
 type baseKey struct{ dept, roles, dataset string }
 
 // base returns the memoised base decision.
-func (s *snapshot) base(dept string, roles []string, ds *Dataset) (*base, error) {
+func (s *snapshot) base(dept string, roles []string, ds *access.Dataset) (*base, error) {
 	key := baseKey{dept: dept, roles: roleKey(s.cat, roles), dataset: ds.Name}
 	if b, ok := s.bases.Load(key); ok {
 		return b.(*base), nil
@@ -357,7 +358,7 @@ func (s *snapshot) base(dept string, roles []string, ds *Dataset) (*base, error)
 // role ("staff", "command-centre", "anyone") named by a credential would
 // otherwise meet every rule written for it, and an undeclared or
 // malformed name means nothing to the policy.
-func roleKey(cat *Catalog, roles []string) string {
+func roleKey(cat *access.Catalog, roles []string) string {
 	rs := make([]string, 0, len(roles))
 	for _, r := range roles {
 		if role, ok := cat.Role(r); ok && !role.Abstract {
@@ -369,11 +370,11 @@ func roleKey(cat *Catalog, roles []string) string {
 }
 
 // compute asks the enforcer; s.mu is held.
-func (s *snapshot) compute(dept, sub string, ds *Dataset) (*base, error) {
-	b := &base{fields: make(map[string]FieldAccess, len(ds.Groups)), useGrant: map[string]bool{}, ownGroup: map[string]bool{}}
+func (s *snapshot) compute(dept, sub string, ds *access.Dataset) (*base, error) {
+	b := &base{fields: make(map[string]access.FieldAccess, len(ds.Groups)), useGrant: map[string]bool{}, ownGroup: map[string]bool{}}
 	if sub == "" {
 		for _, g := range ds.Groups {
-			b.fields[g.Name] = FieldDenied
+			b.fields[g.Name] = access.FieldDenied
 		}
 		return b, nil
 	}
@@ -396,15 +397,15 @@ func (s *snapshot) compute(dept, sub string, ds *Dataset) (*base, error) {
 		obj := ds.Name + "/" + g.Name
 		switch {
 		case ask(obj, actRead):
-			b.fields[g.Name] = FieldVisible
-		case g.Class == ClassPersonal && ask(obj, actReadMasked):
+			b.fields[g.Name] = access.FieldVisible
+		case g.Class == access.ClassPersonal && ask(obj, actReadMasked):
 			// Only personal groups have masking rules; read-masked on
 			// anything else stays denied.
-			b.fields[g.Name] = FieldMasked
+			b.fields[g.Name] = access.FieldMasked
 		default:
-			b.fields[g.Name] = FieldDenied
+			b.fields[g.Name] = access.FieldDenied
 		}
-		if (g.Class == ClassConditional || g.Class == ClassPersonal) && ask(obj, actUseGrant) {
+		if (g.Class == access.ClassConditional || g.Class == access.ClassPersonal) && ask(obj, actUseGrant) {
 			b.useGrant[g.Name] = true
 		}
 		b.ownGroup[g.Name] = ds.ProviderOf(g) == ds.Provider
@@ -432,21 +433,21 @@ func (s *snapshot) compute(dept, sub string, ds *Dataset) (*base, error) {
 // A principal who may see nothing gets an empty row scope and denied
 // fields, not an error: a record outside one's scope is indistinguishable
 // from one that does not exist. An unknown dataset is an (internal) error.
-func (e *Engine) Decide(ctx context.Context, dataset string) (*Decision, error) {
-	p := PrincipalFrom(ctx)
+func (e *Engine) Decide(ctx context.Context, dataset string) (*access.Decision, error) {
+	p := access.PrincipalFrom(ctx)
 	if rc := requestCacheFrom(ctx); rc != nil {
-		return rc.get(p, dataset, func() (*Decision, error) { return e.decide(p, dataset) })
+		return rc.get(p, dataset, func() (*access.Decision, error) { return e.decide(p, dataset) })
 	}
 	return e.decide(p, dataset)
 }
 
-func (e *Engine) decide(p *Principal, dataset string) (*Decision, error) {
+func (e *Engine) decide(p *access.Principal, dataset string) (*access.Decision, error) {
 	s := e.snap.Load()
 	ds, ok := s.cat.Dataset(dataset)
 	if !ok {
-		return nil, fmt.Errorf("access: decide: unknown dataset %q (the catalog declares %s)", dataset, s.cat.datasetNames())
+		return nil, fmt.Errorf("access: decide: unknown dataset %q (the catalog declares %s)", dataset, datasetNames(s.cat))
 	}
-	if msg := s.cat.CheckPrincipalDept(p.Dept); msg != "" {
+	if msg := checkPrincipalDept(s.cat, p.Dept); msg != "" {
 		return nil, apperr.New(apperr.Forbidden, "%s", msg)
 	}
 	b, err := s.base(p.Dept, p.Roles, ds)
@@ -455,7 +456,7 @@ func (e *Engine) decide(p *Principal, dataset string) (*Decision, error) {
 	}
 	e.decisions.Add(1)
 
-	d := &Decision{Dataset: ds.Name, Fields: maps.Clone(b.fields), Actions: slices.Clone(b.actions)}
+	d := &access.Decision{Dataset: ds.Name, Fields: maps.Clone(b.fields), Actions: slices.Clone(b.actions)}
 	if b.staff {
 		d.OwnDept = p.Dept
 	}
@@ -478,7 +479,7 @@ func (e *Engine) decide(p *Principal, dataset string) (*Decision, error) {
 		// No rows, no fields: nothing can leak through aggregates or
 		// lookups that forget the row scope.
 		for g := range d.Fields {
-			d.Fields[g] = FieldDenied
+			d.Fields[g] = access.FieldDenied
 		}
 		d.Partial = nil
 	}
@@ -489,7 +490,7 @@ func (e *Engine) decide(p *Principal, dataset string) (*Decision, error) {
 // the grants' subtrees join the rows, and each granted group becomes
 // visible, on every row when the grants cover the whole row scope and
 // otherwise on the grants' subtrees only (Decision.Partial).
-func (e *Engine) applyGrants(s *snapshot, d *Decision, b *base, dept string) {
+func (e *Engine) applyGrants(s *snapshot, d *access.Decision, b *base, dept string) {
 	if dept == "" || len(s.grants[dept]) == 0 {
 		return
 	}
@@ -503,7 +504,7 @@ func (e *Engine) applyGrants(s *snapshot, d *Decision, b *base, dept string) {
 		subtrees[g.group] = append(subtrees[g.group], g.jurisdiction)
 		ids = append(ids, g.id)
 		purposes = append(purposes, g.purpose)
-		d.Applied = append(d.Applied, AppliedGrant{ID: g.id, Group: g.group, Jurisdiction: g.jurisdiction, Purpose: g.purpose})
+		d.Applied = append(d.Applied, access.AppliedGrant{ID: g.id, Group: g.group, Jurisdiction: g.jurisdiction, Purpose: g.purpose})
 	}
 	if len(ids) == 0 {
 		return
@@ -513,60 +514,38 @@ func (e *Engine) applyGrants(s *snapshot, d *Decision, b *base, dept string) {
 			continue
 		}
 		for _, j := range js {
-			if !d.Rows.All && !underAny(j, d.Rows.Jurisdictions) {
+			if !d.Rows.All && !access.UnderAny(j, d.Rows.Jurisdictions) {
 				d.Rows.Jurisdictions = addSubtree(d.Rows.Jurisdictions, j)
 			}
 		}
 	}
 	for _, group := range sortedKeys(subtrees) {
 		js := subtrees[group]
-		if d.Fields[group] >= FieldVisible {
+		if d.Fields[group] >= access.FieldVisible {
 			continue
 		}
 		if covers(js, d.Rows, s.cat.District) {
-			d.Fields[group] = FieldVisible
+			d.Fields[group] = access.FieldVisible
 			continue
 		}
 		if d.Partial == nil {
-			d.Partial = map[string]PartialAccess{}
+			d.Partial = map[string]access.PartialAccess{}
 		}
-		d.Partial[group] = PartialAccess{Access: FieldVisible, Jurisdictions: compactSubtrees(js)}
+		d.Partial[group] = access.PartialAccess{Access: access.FieldVisible, Jurisdictions: compactSubtrees(js)}
 	}
-	d.GrantIDs, d.Purpose = grantIDsAndPurpose(ids, purposes)
-}
-
-// grantIDsAndPurpose sorts and dedupes grant ids, and joins their purposes
-// into the one Decision.Purpose the audit records.
-func grantIDsAndPurpose(ids, purposes []string) ([]string, string) {
-	slices.Sort(ids)
-	slices.Sort(purposes)
-	return slices.Compact(ids), strings.Join(slices.Compact(purposes), "; ")
-}
-
-// under reports whether jurisdiction j lies in the subtree rooted at root.
-func under(j, root string) bool {
-	return j == root || strings.HasPrefix(j, root+".")
-}
-
-func underAny(j string, roots []string) bool {
-	for _, r := range roots {
-		if under(j, r) {
-			return true
-		}
-	}
-	return false
+	d.GrantIDs, d.Purpose = access.GrantIDsAndPurpose(ids, purposes)
 }
 
 // addSubtree adds root to roots, dropping roots it contains.
 func addSubtree(roots []string, root string) []string {
-	out := slices.DeleteFunc(slices.Clone(roots), func(r string) bool { return under(r, root) })
+	out := slices.DeleteFunc(slices.Clone(roots), func(r string) bool { return access.Under(r, root) })
 	return append(out, root)
 }
 
 func compactSubtrees(roots []string) []string {
 	var out []string
 	for _, r := range roots {
-		if !underAny(r, out) {
+		if !access.UnderAny(r, out) {
 			out = addSubtree(out, r)
 		}
 	}
@@ -575,7 +554,7 @@ func compactSubtrees(roots []string) []string {
 }
 
 // covers reports whether every row of scope lies under one of subtrees.
-func covers(subtrees []string, scope RowScope, district string) bool {
+func covers(subtrees []string, scope access.RowScope, district string) bool {
 	if slices.Contains(subtrees, district) {
 		return true
 	}
@@ -583,7 +562,7 @@ func covers(subtrees []string, scope RowScope, district string) bool {
 		return false
 	}
 	for _, j := range scope.Jurisdictions {
-		if !underAny(j, subtrees) {
+		if !access.UnderAny(j, subtrees) {
 			return false
 		}
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/casbin/casbin/v2"
 	"github.com/casbin/casbin/v2/model"
-	"github.com/fengcheng/datahub/internal/access/casbinpg"
+	"github.com/fengcheng/datahub/internal/policy/casbinpg"
 	"github.com/fengcheng/datahub/internal/testenv"
 	"github.com/jackc/pgx/v5/pgxpool"
 )

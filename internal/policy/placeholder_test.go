@@ -1,4 +1,4 @@
-package access_test
+package policy_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/policy"
 )
 
 // TestPlaceholdersNeverMatchAPrincipal: words the policy gives a meaning of
@@ -60,7 +61,7 @@ func TestAbstractRolesHeldByAPrincipalGrantNothing(t *testing.T) {
 // root of every jurisdiction; a department of that name would be ambiguous
 // in claims and grants.
 func TestCatalogRefusesTheDistrictAsADepartment(t *testing.T) {
-	_, err := access.ParseCatalog([]byte(`district: hailing
+	_, err := policy.ParseCatalog([]byte(`district: hailing
 departments:
   - {code: hailing, kind: bureau, name: x}
   - {code: provider, kind: bureau, name: y}

@@ -1,4 +1,4 @@
-package access
+package policy
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/casbin/casbin/v2/model"
 	"github.com/casbin/casbin/v2/util"
+	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/rules"
 )
 
@@ -30,17 +31,12 @@ const runtimeStore = "run-time policy store"
 
 // Rule types of model.conf.
 const (
-	ptypeRule     = "p"  // baseline and run-time rules
-	ptypeGrant    = "p2" // approved grants
-	ptypeRole     = "g"  // role inheritance within a department
-	ptypeClass    = "g2" // field group -> sharing class (generated)
-	ptypeProvider = "g3" // dataset or field group -> provider (generated)
+	ptypeRule     = "p"               // baseline and run-time rules
+	ptypeGrant    = access.GrantPType // approved grants
+	ptypeRole     = "g"               // role inheritance within a department
+	ptypeClass    = "g2"              // field group -> sharing class (generated)
+	ptypeProvider = "g3"              // dataset or field group -> provider (generated)
 )
-
-// GrantPType is the Casbin policy type of grant lines, for adapters and the
-// grants workflow: p2, dept:<grantee>, <dataset>/<group>, <jurisdiction>,
-// <until RFC 3339>, <grant id>, <purpose>.
-const GrantPType = ptypeGrant
 
 // Actions the engine asks the policy about.
 const (
@@ -61,9 +57,6 @@ const (
 )
 
 const classPrefix = "class:"
-
-// grantSubjectPrefix prefixes the grantee department in grant lines.
-const grantSubjectPrefix = "dept:"
 
 // rule is one policy line with where it came from, for messages.
 type rule struct {
@@ -177,7 +170,7 @@ func parsePolicyCSV(data []byte) ([]rule, error) {
 
 // validator checks rules against the catalog.
 type validator struct {
-	cat *Catalog
+	cat *access.Catalog
 }
 
 // checkFileRule checks a rule of policy.csv.
@@ -296,13 +289,13 @@ func (v validator) checkDomain(dom string) string {
 // checkObject checks a p rule's object and says which dataset it names (nil
 // for * and classes) and whether it names field groups only (* names
 // datasets and groups alike).
-func (v validator) checkObject(obj string) (ds *Dataset, groups bool, msg string) {
+func (v validator) checkObject(obj string) (ds *access.Dataset, groups bool, msg string) {
 	switch {
 	case obj == "*":
 		return nil, false, ""
 	case strings.HasPrefix(obj, classPrefix):
-		c := SharingClass(strings.TrimPrefix(obj, classPrefix))
-		if !slices.Contains(sharingClasses, c) {
+		c := access.SharingClass(strings.TrimPrefix(obj, classPrefix))
+		if !slices.Contains(access.SharingClasses(), c) {
 			return nil, true, fmt.Sprintf("unknown sharing class %q (one of %s)", c, classList())
 		}
 		return nil, true, ""
@@ -310,7 +303,7 @@ func (v validator) checkObject(obj string) (ds *Dataset, groups bool, msg string
 	name, group, hasGroup := strings.Cut(obj, "/")
 	ds, ok := v.cat.Dataset(name)
 	if !ok {
-		return nil, hasGroup, fmt.Sprintf("unknown dataset %q (the catalog declares %s)", name, v.cat.datasetNames())
+		return nil, hasGroup, fmt.Sprintf("unknown dataset %q (the catalog declares %s)", name, datasetNames(v.cat))
 	}
 	if !hasGroup {
 		return ds, false, ""
@@ -324,7 +317,7 @@ func (v validator) checkObject(obj string) (ds *Dataset, groups bool, msg string
 	return ds, true, ""
 }
 
-func (v validator) declaresAction(ds *Dataset, act string) bool {
+func (v validator) declaresAction(ds *access.Dataset, act string) bool {
 	if ds != nil {
 		return slices.Contains(ds.Actions, act)
 	}
@@ -336,7 +329,7 @@ func (v validator) declaresAction(ds *Dataset, act string) bool {
 	return false
 }
 
-func groupNames(ds *Dataset) string {
+func groupNames(ds *access.Dataset) string {
 	names := make([]string, len(ds.Groups))
 	for i, g := range ds.Groups {
 		names[i] = g.Name
@@ -361,7 +354,7 @@ func (v validator) parseGrantRule(f []string) (grantLine, error) {
 		return grantLine{}, fmt.Errorf("a grant has 6 fields (dept:<grantee>, <dataset>/<group>, <jurisdiction>, <until>, <grant id>, <purpose>), not %d", len(f))
 	}
 	g := grantLine{fields: slices.Clone(f), jurisdiction: f[2], id: f[4], purpose: f[5]}
-	dept, ok := strings.CutPrefix(f[0], grantSubjectPrefix)
+	dept, ok := strings.CutPrefix(f[0], access.GrantSubjectPrefix)
 	if !ok {
 		return g, fmt.Errorf("the grantee %q must be written dept:<department>", f[0])
 	}
@@ -375,13 +368,13 @@ func (v validator) parseGrantRule(f []string) (grantLine, error) {
 	}
 	ds, ok := v.cat.Dataset(name)
 	if !ok {
-		return g, fmt.Errorf("unknown dataset %q (the catalog declares %s)", name, v.cat.datasetNames())
+		return g, fmt.Errorf("unknown dataset %q (the catalog declares %s)", name, datasetNames(v.cat))
 	}
 	fg, ok := ds.Group(group)
 	if !ok {
 		return g, fmt.Errorf("unknown field group %q of dataset %q (it has %s)", group, name, groupNames(ds))
 	}
-	if fg.Class != ClassConditional && fg.Class != ClassPersonal {
+	if fg.Class != access.ClassConditional && fg.Class != access.ClassPersonal {
 		return g, fmt.Errorf("field group %s/%s is %s: only conditional and personal groups are granted", name, group, fg.Class)
 	}
 	if ds.ProviderOf(fg) == dept {
@@ -438,9 +431,9 @@ func checkPurpose(p string) string {
 
 // generatedRules are the g2 and g3 lines derived from the catalog: each
 // field group's sharing class and each dataset's and group's provider.
-func generatedRules(c *Catalog) []rule {
+func generatedRules(c *access.Catalog) []rule {
 	where := CatalogFile
-	rules := []rule{{ptype: ptypeClass, fields: []string{classPrefix + string(ClassPublic), classPrefix + string(ClassUnconditional)}, where: where}}
+	rules := []rule{{ptype: ptypeClass, fields: []string{classPrefix + string(access.ClassPublic), classPrefix + string(access.ClassUnconditional)}, where: where}}
 	for _, d := range c.Datasets {
 		rules = append(rules, rule{ptype: ptypeProvider, fields: []string{d.Name, d.Provider}, where: where})
 		for _, g := range d.Groups {

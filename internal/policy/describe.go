@@ -1,8 +1,10 @@
-package access
+package policy
 
 import (
 	"context"
 	"fmt"
+
+	"github.com/fengcheng/datahub/internal/access"
 )
 
 // DatasetView is one dataset of the catalog as a caller sees it: the
@@ -10,7 +12,7 @@ import (
 // access now, grants included.
 type DatasetView struct {
 	MatrixDataset
-	Mine *Decision
+	Mine *access.Decision
 }
 
 // Describe returns every dataset of the catalog with the baseline policy

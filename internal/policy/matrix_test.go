@@ -1,25 +1,25 @@
-package access_test
+package policy_test
 
 import (
 	"bytes"
 	"strings"
 	"testing"
 
-	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/policy"
 	"github.com/fengcheng/datahub/policies"
 )
 
 func TestWriteMatrix(t *testing.T) {
 	t.Parallel()
-	eng, err := access.NewEngine(access.EngineConfig{FS: policies.FS})
+	eng, err := policy.NewEngine(policy.EngineConfig{FS: policies.FS})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var a, b bytes.Buffer
-	if err := access.WriteMatrix(&a, eng); err != nil {
+	if err := policy.WriteMatrix(&a, eng); err != nil {
 		t.Fatal(err)
 	}
-	if err := access.WriteMatrix(&b, eng); err != nil {
+	if err := policy.WriteMatrix(&b, eng); err != nil {
 		t.Fatal(err)
 	}
 	if a.String() != b.String() {

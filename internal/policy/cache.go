@@ -1,9 +1,11 @@
-package access
+package policy
 
 import (
 	"context"
 	"strings"
 	"sync"
+
+	"github.com/fengcheng/datahub/internal/access"
 )
 
 // requestCache memoises decisions for one request. gqlgen resolves fields in
@@ -17,7 +19,7 @@ type requestCache struct {
 
 type cacheEntry struct {
 	once sync.Once
-	d    *Decision
+	d    *access.Decision
 	err  error
 }
 
@@ -57,7 +59,7 @@ func RequestDecisions(ctx context.Context) map[string]int {
 	return out
 }
 
-func (rc *requestCache) get(p *Principal, dataset string, compute func() (*Decision, error)) (*Decision, error) {
+func (rc *requestCache) get(p *access.Principal, dataset string, compute func() (*access.Decision, error)) (*access.Decision, error) {
 	// Keyed by the principal's content, not its pointer: PrincipalFrom
 	// returns a new anonymous principal on every call.
 	key := strings.Join([]string{string(p.Kind), p.Subject, p.Dept, strings.Join(p.Roles, ","), p.Jurisdiction, p.CitizenID, p.Org, dataset}, "\x00")

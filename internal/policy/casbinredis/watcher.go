@@ -29,13 +29,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"time"
 
 	"github.com/casbin/casbin/v2/model"
 	"github.com/casbin/casbin/v2/persist"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/fengcheng/datahub/internal/pubsub"
 )
 
 // Defaults for Config.
@@ -45,10 +46,6 @@ const (
 	HealthCheckDefault = 5 * time.Second
 	RetryMaxDefault    = 2 * time.Second
 )
-
-// retryMin is the first pause after a failed receive; it doubles up to
-// Config.RetryMax while Redis stays unreachable.
-const retryMin = 50 * time.Millisecond
 
 // Ops name what changed, in Message.Op. OpResync is never published: it is
 // what the callback receives after the watcher re-subscribed.
@@ -114,13 +111,11 @@ type Config struct {
 // Watcher publishes policy changes and calls back on other instances'
 // changes. It is safe for concurrent use.
 type Watcher struct {
-	client   redis.UniversalClient
-	channel  string
-	id       string
-	timeout  time.Duration
-	health   time.Duration
-	retryMax time.Duration
-	log      *slog.Logger
+	client  redis.UniversalClient
+	channel string
+	id      string
+	timeout time.Duration
+	log     *slog.Logger
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -130,9 +125,10 @@ type Watcher struct {
 	// between would be wasted.
 	pending chan string
 
+	sub *pubsub.Subscription
+
 	mu       sync.Mutex
 	callback func(string)
-	ps       *redis.PubSub
 	closed   bool
 	// unsent is set when a change could not be announced (Redis
 	// unreachable): the receive loop announces it again as soon as Redis
@@ -172,46 +168,46 @@ func New(ctx context.Context, cfg Config) (*Watcher, error) {
 		cfg.Logger = slog.Default()
 	}
 	w := &Watcher{
-		client:   cfg.Client,
-		channel:  cfg.Channel,
-		id:       cfg.InstanceID,
-		timeout:  cfg.Timeout,
-		health:   cfg.HealthCheck,
-		retryMax: cfg.RetryMax,
-		log:      cfg.Logger.With("component", "casbinredis", "channel", cfg.Channel, "instance", cfg.InstanceID),
-		pending:  make(chan string, 1),
+		client:  cfg.Client,
+		channel: cfg.Channel,
+		id:      cfg.InstanceID,
+		timeout: cfg.Timeout,
+		log:     cfg.Logger.With("component", "casbinredis", "channel", cfg.Channel, "instance", cfg.InstanceID),
+		pending: make(chan string, 1),
 	}
 
 	sctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
-	ps := w.client.Subscribe(sctx, w.channel)
-	if err := awaitSubscription(sctx, ps); err != nil {
-		_ = ps.Close()
+	// Every confirmation after the first (which Confirm consumes) marks a
+	// re-established subscription, after which the callback runs once
+	// whether or not anything was missed. republish runs on every answer
+	// from Redis.
+	w.sub = pubsub.Subscribe(sctx, pubsub.Config{
+		Client:      w.client,
+		Channel:     w.channel,
+		HealthCheck: cfg.HealthCheck,
+		RetryMax:    cfg.RetryMax,
+		Name:        "subscription",
+		Logger:      w.log,
+		OnMessage:   func(m *redis.Message) { w.handle(m.Payload) },
+		OnSubscribe: func(bool) { w.notify(w.message(OpResync)) },
+		OnReceive:   w.republish,
+	})
+	if err := w.sub.Confirm(sctx); err != nil {
+		w.sub.Close()
 		return nil, fmt.Errorf("casbinredis: subscribe %s: %w", w.channel, err)
 	}
-	w.ps = ps
 
 	// The goroutines outlive New's ctx: they stop on Close.
 	runCtx, runCancel := context.WithCancel(context.WithoutCancel(ctx))
 	w.cancel = runCancel
 	w.wg.Add(2)
-	go w.receive(runCtx, ps)
+	go func() {
+		defer w.wg.Done()
+		w.sub.Run(runCtx)
+	}()
 	go w.dispatch(runCtx)
 	return w, nil
-}
-
-// awaitSubscription reads until Redis confirms the subscription.
-func awaitSubscription(ctx context.Context, ps *redis.PubSub) error {
-	for {
-		// Without a timeout of its own, Receive reads under ctx's deadline.
-		msg, err := ps.Receive(ctx)
-		if err != nil {
-			return err
-		}
-		if s, ok := msg.(*redis.Subscription); ok && s.Kind == "subscribe" {
-			return nil
-		}
-	}
 }
 
 // InstanceID returns the id this watcher publishes under.
@@ -239,7 +235,7 @@ func (w *Watcher) Close() {
 	w.closed = true
 	w.cancel()
 	// Closing the subscription unblocks a receive in progress.
-	_ = w.ps.Close()
+	w.sub.Close()
 	w.mu.Unlock()
 	w.wg.Wait()
 }
@@ -327,66 +323,6 @@ func (w *Watcher) republish() {
 	w.log.Info("announced a policy change made while Redis was unreachable")
 }
 
-// receive reads the subscription until ctx ends. go-redis reconnects and
-// re-subscribes by itself after a network error; every confirmation after
-// the first therefore marks a re-established subscription, after which the
-// callback runs once whether or not anything was missed.
-func (w *Watcher) receive(ctx context.Context, ps *redis.PubSub) {
-	defer w.wg.Done()
-	var (
-		retry       time.Duration // pause before the next attempt, 0 while healthy
-		pingPending bool
-	)
-	for {
-		msg, err := ps.ReceiveTimeout(ctx, w.health)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			if isTimeout(err) && retry == 0 {
-				if pingPending {
-					// Silent for two intervals despite a ping: the
-					// socket is open but nobody answers.
-					w.log.Warn("subscription unresponsive, replacing it")
-					if ps = w.replace(ctx, ps); ps == nil {
-						return
-					}
-					pingPending = false
-					continue
-				}
-				if err = ps.Ping(ctx); err == nil {
-					pingPending = true
-					continue
-				}
-			}
-			if retry == 0 {
-				w.log.Warn("subscription lost, reconnecting", "err", err)
-				retry = retryMin
-			} else {
-				retry = min(2*retry, w.retryMax)
-			}
-			if !sleep(ctx, retry) {
-				return
-			}
-			continue
-		}
-		if retry != 0 {
-			w.log.Info("subscription restored")
-			retry = 0
-		}
-		pingPending = false
-		w.republish()
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			if m.Kind == "subscribe" && m.Channel == w.channel {
-				w.notify(w.message(OpResync))
-			}
-		case *redis.Message:
-			w.handle(m.Payload)
-		}
-	}
-}
-
 // handle passes another instance's message to the callback. A message that
 // does not parse still triggers a reload: it is on our channel, most likely
 // from a newer version of the hub, and a needless reload is harmless.
@@ -407,22 +343,6 @@ func truncate(s string) string {
 	return s
 }
 
-// replace swaps ps for a fresh subscription; it returns nil once closed.
-func (w *Watcher) replace(ctx context.Context, old *redis.PubSub) *redis.PubSub {
-	_ = old.Close()
-	// Subscribe dials and sends SUBSCRIBE; a failure shows up as an error
-	// from the next receive, which retries.
-	ps := w.client.Subscribe(ctx, w.channel)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		_ = ps.Close()
-		return nil
-	}
-	w.ps = ps
-	return ps
-}
-
 // notify queues msg for the callback, replacing one still queued.
 func (w *Watcher) notify(msg string) {
 	for {
@@ -431,7 +351,7 @@ func (w *Watcher) notify(msg string) {
 			return
 		default:
 		}
-		// Only receive sends, so after this drain the next send succeeds
+		// Only the subscription's goroutine sends, so after this drain the next send succeeds
 		// unless dispatch took the old value first, which is as good.
 		select {
 		case <-w.pending:
@@ -455,22 +375,5 @@ func (w *Watcher) dispatch(ctx context.Context) {
 				fn(msg)
 			}
 		}
-	}
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// sleep pauses for d or until ctx ends, reporting whether to go on.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

@@ -1,4 +1,4 @@
-package access
+package policy
 
 import (
 	"bufio"
@@ -6,6 +6,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/fengcheng/datahub/internal/access"
 )
 
 // WriteMatrix writes the policy matrix as Markdown: for every dataset, each
@@ -54,7 +56,7 @@ func WriteMatrix(w io.Writer, eng *Engine) error {
 
 // MatrixDataset is one dataset's part of the policy matrix.
 type MatrixDataset struct {
-	Dataset *Dataset
+	Dataset *access.Dataset
 	// Lines are the roles with any access, one line per role and the
 	// departments it behaves alike in, in catalog order.
 	Lines []MatrixLine
@@ -102,7 +104,7 @@ func Matrix(eng *Engine) ([]MatrixDataset, error) {
 
 func (s *snapshot) matrix() []MatrixDataset {
 	cat := s.cat
-	var roles []*Role
+	var roles []*access.Role
 	for _, r := range cat.Roles {
 		if !r.Abstract {
 			roles = append(roles, r)
@@ -118,7 +120,7 @@ func (s *snapshot) matrix() []MatrixDataset {
 		for _, role := range roles {
 			var lines []*MatrixLine
 			depts := withDept
-			if role.Name == RolePublic {
+			if role.Name == access.RolePublic {
 				depts = withoutDept
 			}
 			for _, dept := range depts {
@@ -150,7 +152,7 @@ func (s *snapshot) matrix() []MatrixDataset {
 	return out
 }
 
-func matrixLine(ds *Dataset, b *base) MatrixLine {
+func matrixLine(ds *access.Dataset, b *base) MatrixLine {
 	var rows []string
 	switch {
 	case b.rows.all:
@@ -178,8 +180,8 @@ func matrixLine(ds *Dataset, b *base) MatrixLine {
 	for _, g := range ds.Groups {
 		a := b.fields[g.Name]
 		cell := a.String()
-		if b.useGrant[g.Name] && a < FieldVisible {
-			if a == FieldMasked {
+		if b.useGrant[g.Name] && a < access.FieldVisible {
+			if a == access.FieldMasked {
 				cell = "masked, grant"
 			} else {
 				cell = "grant"
@@ -196,7 +198,7 @@ func noAccess(cells []string) bool {
 	return cells[0] == "none" && cells[len(cells)-1] == "—" && !slices.ContainsFunc(groups, func(c string) bool { return c != "denied" })
 }
 
-func deptCodes(cat *Catalog) []string {
+func deptCodes(cat *access.Catalog) []string {
 	out := make([]string, len(cat.Departments))
 	for i, d := range cat.Departments {
 		out[i] = d.Code
@@ -205,7 +207,7 @@ func deptCodes(cat *Catalog) []string {
 }
 
 func providerLabel(p string) string {
-	if p == ProviderDistrict {
+	if p == access.ProviderDistrict {
 		return "the district (no department)"
 	}
 	return "`" + p + "`"
@@ -213,7 +215,7 @@ func providerLabel(p string) string {
 
 // deptLabel names a set of departments ("" is no department) briefly:
 // "any", whole kinds ("every street"), or the codes.
-func deptLabel(cat *Catalog, set []string, universe int) string {
+func deptLabel(cat *access.Catalog, set []string, universe int) string {
 	if len(set) == universe {
 		return "any"
 	}
@@ -221,7 +223,7 @@ func deptLabel(cat *Catalog, set []string, universe int) string {
 	if slices.Contains(set, "") {
 		parts = append(parts, "no department")
 	}
-	for _, kind := range []string{DeptBureau, DeptStreet, DeptTown, DeptUnit} {
+	for _, kind := range []string{access.DeptBureau, access.DeptStreet, access.DeptTown, access.DeptUnit} {
 		var all, in []string
 		for _, d := range cat.Departments {
 			if d.Kind != kind {

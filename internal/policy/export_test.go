@@ -1,4 +1,4 @@
-package access
+package policy
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/casbin/casbin/v2/persist"
+	"github.com/fengcheng/datahub/internal/access"
 )
 
 // errNoStore is returned by grant changes on an engine without a run-time
@@ -18,7 +19,7 @@ var errNoStore = errors.New("access: no run-time policy store is configured (Eng
 // the transaction that records the decision (internal/sharing), serialized
 // with every other decision on the request; a production path that wrote
 // them apart from that lock could leave a grant without an approved request.
-func (e *Engine) AddGrant(ctx context.Context, g Grant) error {
+func (e *Engine) AddGrant(ctx context.Context, g access.Grant) error {
 	if e.adapter == nil {
 		return errNoStore
 	}
@@ -91,7 +92,7 @@ func (e *Engine) PruneExpiredGrants(ctx context.Context) (int, error) {
 
 func (e *Engine) removeGrantLines(ctx context.Context, id string) error {
 	if a, ok := e.adapter.(persist.ContextAdapter); ok {
-		return a.RemoveFilteredPolicyCtx(ctx, "p", ptypeGrant, GrantIDField, id)
+		return a.RemoveFilteredPolicyCtx(ctx, "p", ptypeGrant, access.GrantIDField, id)
 	}
-	return e.adapter.RemoveFilteredPolicy("p", ptypeGrant, GrantIDField, id)
+	return e.adapter.RemoveFilteredPolicy("p", ptypeGrant, access.GrantIDField, id)
 }

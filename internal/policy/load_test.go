@@ -1,4 +1,4 @@
-package access_test
+package policy_test
 
 import (
 	"io/fs"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fengcheng/datahub/internal/access"
+	"github.com/fengcheng/datahub/internal/policy"
 	"github.com/fengcheng/datahub/policies"
 )
 
@@ -17,7 +17,7 @@ import (
 func writePolicies(t *testing.T, edit func(name, text string) (string, bool)) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, name := range []string{access.ModelFile, access.PolicyFile, access.CatalogFile} {
+	for _, name := range []string{policy.ModelFile, policy.PolicyFile, policy.CatalogFile} {
 		b, err := fs.ReadFile(policies.FS, name)
 		if err != nil {
 			t.Fatal(err)
@@ -61,10 +61,10 @@ func appendTo(file, line string) func(string, string) (string, bool) {
 
 func TestShippedPoliciesLoad(t *testing.T) {
 	t.Parallel()
-	if _, err := access.NewEngine(access.EngineConfig{FS: policies.FS}); err != nil {
+	if _, err := policy.NewEngine(policy.EngineConfig{FS: policies.FS}); err != nil {
 		t.Fatalf("embedded policies: %v", err)
 	}
-	if _, err := access.NewEngine(access.EngineConfig{Dir: writePolicies(t, nil)}); err != nil {
+	if _, err := policy.NewEngine(policy.EngineConfig{Dir: writePolicies(t, nil)}); err != nil {
 		t.Fatalf("policy directory: %v", err)
 	}
 }
@@ -72,9 +72,9 @@ func TestShippedPoliciesLoad(t *testing.T) {
 func TestLoadErrors(t *testing.T) {
 	t.Parallel()
 	const (
-		cat    = access.CatalogFile
-		policy = access.PolicyFile
-		model  = access.ModelFile
+		cat   = policy.CatalogFile
+		csv   = policy.PolicyFile
+		model = policy.ModelFile
 	)
 	tests := []struct {
 		name string
@@ -89,7 +89,7 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			name: "missing policy",
-			edit: func(name, text string) (string, bool) { return text, name != policy },
+			edit: func(name, text string) (string, bool) { return text, name != csv },
 			want: []string{"policy.csv", "cannot read"},
 		},
 		{
@@ -154,82 +154,82 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			name: "policy: unknown role",
-			edit: appendTo(policy, "p, inspector, *, cases, rows:all, allow"),
+			edit: appendTo(csv, "p, inspector, *, cases, rows:all, allow"),
 			want: []string{"policy.csv: line ", `unknown role "inspector"`},
 		},
 		{
 			name: "policy: unknown dataset",
-			edit: appendTo(policy, "p, viewer, *, casez, rows:all, allow"),
+			edit: appendTo(csv, "p, viewer, *, casez, rows:all, allow"),
 			want: []string{"policy.csv: line ", `unknown dataset "casez"`},
 		},
 		{
 			name: "policy: unknown field group",
-			edit: appendTo(policy, "p, viewer, *, cases/reporters, read, allow"),
+			edit: appendTo(csv, "p, viewer, *, cases/reporters, read, allow"),
 			want: []string{"policy.csv: line ", `unknown field group "reporters" of dataset "cases"`},
 		},
 		{
 			name: "policy: unknown class",
-			edit: appendTo(policy, "p, viewer, *, class:secret, read, allow"),
+			edit: appendTo(csv, "p, viewer, *, class:secret, read, allow"),
 			want: []string{"policy.csv: line ", `unknown sharing class "secret"`},
 		},
 		{
 			name: "policy: unknown department",
-			edit: appendTo(policy, "p, viewer, police, cases, rows:all, allow"),
+			edit: appendTo(csv, "p, viewer, police, cases, rows:all, allow"),
 			want: []string{"policy.csv: line ", `unknown department "police"`},
 		},
 		{
 			name: "policy: department pattern matching nothing",
-			edit: appendTo(policy, "g, viewer, street-staff, village-*"),
+			edit: appendTo(csv, "g, viewer, street-staff, village-*"),
 			want: []string{"policy.csv: line ", `the department pattern "village-*" matches no department`},
 		},
 		{
 			name: "policy: unknown action",
-			edit: appendTo(policy, "p, officer, *, cases, close, allow"),
+			edit: appendTo(csv, "p, officer, *, cases, close, allow"),
 			want: []string{"policy.csv: line ", `unknown action "close" for dataset "cases"`},
 		},
 		{
 			name: "policy: read on a dataset instead of its groups",
-			edit: appendTo(policy, "p, viewer, *, cases, read, allow"),
+			edit: appendTo(csv, "p, viewer, *, cases, read, allow"),
 			want: []string{"policy.csv: line ", "read applies to field groups: write cases/* or cases/<group>"},
 		},
 		{
 			name: "policy: rows on a field group",
-			edit: appendTo(policy, "p, viewer, *, cases/core, rows:all, allow"),
+			edit: appendTo(csv, "p, viewer, *, cases/core, rows:all, allow"),
 			want: []string{"policy.csv: line ", "rows:all applies to datasets"},
 		},
 		{
 			name: "policy: bad effect",
-			edit: appendTo(policy, "p, viewer, *, cases, rows:all, permit"),
+			edit: appendTo(csv, "p, viewer, *, cases, rows:all, permit"),
 			want: []string{"policy.csv: line ", `the effect must be allow or deny, not "permit"`},
 		},
 		{
 			name: "policy: wrong number of fields",
-			edit: appendTo(policy, "p, viewer, *, cases, rows:all"),
+			edit: appendTo(csv, "p, viewer, *, cases, rows:all"),
 			want: []string{"policy.csv: line ", "a p rule has 5 fields"},
 		},
 		{
 			name: "policy: generated line written by hand",
-			edit: appendTo(policy, "g2, cases/reporter, class:unconditional"),
+			edit: appendTo(csv, "g2, cases/reporter, class:unconditional"),
 			want: []string{"policy.csv: line ", "g2 lines are generated from catalog.yaml"},
 		},
 		{
 			name: "policy: grant in the file",
-			edit: appendTo(policy, "p2, dept:housing, cases/reporter, hailing, 2030-01-01T00:00:00Z, g-1, x"),
+			edit: appendTo(csv, "p2, dept:housing, cases/reporter, hailing, 2030-01-01T00:00:00Z, g-1, x"),
 			want: []string{"policy.csv: line ", "grants (p2) belong in the run-time policy store"},
 		},
 		{
 			name: "policy: unknown rule type",
-			edit: appendTo(policy, "p3, viewer, cases"),
+			edit: appendTo(csv, "p3, viewer, cases"),
 			want: []string{"policy.csv: line ", `unknown rule type "p3"`},
 		},
 		{
 			name: "policy: unbalanced quote",
-			edit: appendTo(policy, `p, viewer, *, "cases, rows:all, allow`),
+			edit: appendTo(csv, `p, viewer, *, "cases, rows:all, allow`),
 			want: []string{"policy.csv: line ", "column"},
 		},
 		{
 			name: "policy: several problems reported together",
-			edit: appendTo(policy, "p, inspector, *, cases, rows:all, allow\np, viewer, *, casez, rows:all, allow"),
+			edit: appendTo(csv, "p, inspector, *, cases, rows:all, allow\np, viewer, *, casez, rows:all, allow"),
 			want: []string{"2 problems", `unknown role "inspector"`, `unknown dataset "casez"`},
 		},
 		{
@@ -251,7 +251,7 @@ func TestLoadErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := access.NewEngine(access.EngineConfig{Dir: writePolicies(t, tc.edit)})
+			_, err := policy.NewEngine(policy.EngineConfig{Dir: writePolicies(t, tc.edit)})
 			if tc.want == nil {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -261,7 +261,7 @@ func TestLoadErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("NewEngine succeeded; want an error mentioning %q", tc.want)
 			}
-			if !access.IsPolicyError(err) {
+			if !policy.IsPolicyError(err) {
 				t.Errorf("error is not a *PolicyError: %v", err)
 			}
 			for _, w := range tc.want {

@@ -17,8 +17,8 @@ import (
 
 	"github.com/casbin/casbin/v2"
 	"github.com/casbin/casbin/v2/model"
-	"github.com/fengcheng/datahub/internal/access/casbinpg"
-	"github.com/fengcheng/datahub/internal/access/casbinredis"
+	"github.com/fengcheng/datahub/internal/policy/casbinpg"
+	"github.com/fengcheng/datahub/internal/policy/casbinredis"
 	"github.com/fengcheng/datahub/internal/testenv"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
