@@ -9,11 +9,11 @@ import (
 	"context"
 
 	"github.com/fengcheng/datahub/graph/model"
-	"github.com/fengcheng/datahub/internal/ingest"
+	"github.com/fengcheng/datahub/internal/cases"
 )
 
 func (r *mutationResolver) UpsertCase(ctx context.Context, input model.CaseUpsertInput) (*model.CaseUpsert, error) {
-	res, err := r.IngestService.UpsertCase(ctx, ingest.UpsertCaseInput{ExternalID: input.ExternalID, Version: input.Version,
+	res, err := r.CaseService.Upsert(ctx, cases.UpsertInput{ExternalID: input.ExternalID, Version: input.Version,
 		Kind: input.Kind, MinorCode: input.MinorCode, Source: input.Source, Description: input.Description,
 		Address: deref(input.Address), Lat: input.Lat, Lng: input.Lng, Jurisdiction: deref(input.Jurisdiction),
 		ReporterName: deref(input.ReporterName), ReporterPhone: deref(input.ReporterPhone), ReportedAt: input.ReportedAt,

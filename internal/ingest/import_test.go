@@ -351,7 +351,7 @@ func TestImportGzipAndCSV(t *testing.T) {
 
 func TestImportForbidden(t *testing.T) {
 	pool := setup(t)
-	svc := newService(t, pool, ingest.Config{})
+	svc, single := newService(t, pool, ingest.Config{}), caseService(pool)
 	file := genNDJSON(prefix("forbidden"), 5)
 	tests := []struct {
 		name string
@@ -377,7 +377,7 @@ func TestImportForbidden(t *testing.T) {
 			if r.n != 0 {
 				t.Fatalf("%d bytes of the file were read", r.n)
 			}
-			_, err = svc.UpsertCase(tt.ctx, validUpsert(prefix("forbidden")))
+			_, err = single.Upsert(tt.ctx, validUpsert(prefix("forbidden")))
 			if apperr.CodeOf(err) != tt.code {
 				t.Fatalf("upsert: err = %v, want %s", err, tt.code)
 			}
@@ -385,7 +385,7 @@ func TestImportForbidden(t *testing.T) {
 		})
 	}
 	for _, role := range []string{"admin", "officer", "system"} {
-		if _, err := svc.UpsertCase(as(context.Background(), "urban-management", role), validUpsert(prefix(role))); err != nil {
+		if _, err := single.Upsert(as(context.Background(), "urban-management", role), validUpsert(prefix(role))); err != nil {
 			t.Fatalf("%s: %v", role, err)
 		}
 	}

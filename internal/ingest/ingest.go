@@ -22,7 +22,6 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
-	"github.com/fengcheng/datahub/internal/upsert"
 )
 
 // Store is the persistence ingestion needs.
@@ -35,12 +34,6 @@ type Store interface {
 	// Rows whose content equals the stored case are not written. When Rows
 	// fails (Err), nothing is written and the error is returned.
 	ImportCases(ctx context.Context, job *CaseImport) (*StoreResult, error)
-	// UpsertCase creates the case w.SourceDept filed under row.ExternalID,
-	// updates it when its content differs (version + 1), or leaves it alone.
-	// version, when set, must equal the stored version for a change (0 or
-	// nil to create): CONFLICT otherwise. BAD_USER_INPUT for an unknown
-	// jurisdiction or a point no grid can be found for.
-	UpsertCase(ctx context.Context, row *CaseRow, w Writer, version *int) (*cases.Case, upsert.Outcome, error)
 }
 
 // CaseRows yields validated case rows one at a time. Next and Row are

@@ -8,15 +8,17 @@ import (
 	"time"
 
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/ingest"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/upsert"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-func validUpsert(externalID string) ingest.UpsertCaseInput {
+func validUpsert(externalID string) cases.UpsertInput {
 	at := time.Date(2025, 5, 1, 9, 30, 0, 0, time.UTC)
-	return ingest.UpsertCaseInput{
+	return cases.UpsertInput{
 		ExternalID: externalID, Kind: cases.KindEvent, MinorCode: "0502", Source: cases.SourceEnforcementTerminal,
 		Description: "占道经营：水果摊", Address: "海陵南路 88 号", Lat: 32.4921, Lng: 119.9187,
 		ReporterName: "李四", ReporterPhone: "13912345678", ReportedAt: &at, PhotoURLs: []string{"https://img.example.cn/x.jpg"},
@@ -25,15 +27,22 @@ func validUpsert(externalID string) ingest.UpsertCaseInput {
 
 func ptr[T any](v T) *T { return &v }
 
+// caseService is the case service on pool, each caller scoped to its own
+// department's rows: the single-record path whose rules bulk ingest shares.
+func caseService(pool *pgxpool.Pool) *cases.Service {
+	return cases.NewService(cases.Config{Store: postgres.NewCaseStore(pool), Directory: postgres.NewDirectoryStore(pool),
+		Authorizer: ownRows{}, Calendar: calendar.Default()})
+}
+
 func TestUpsertCase(t *testing.T) {
 	pool := setup(t)
-	svc := newService(t, pool, ingest.Config{})
+	svc := caseService(pool)
 	ctx := as(context.Background(), "urban-management", "officer")
 	id := prefix("upsert")
 	in := validUpsert(id)
 
 	before := snapshot(t, pool)
-	res, err := svc.UpsertCase(ctx, in)
+	res, err := svc.Upsert(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +60,7 @@ func TestUpsertCase(t *testing.T) {
 	// The same record again (with a stale version even): nothing changes.
 	again := in
 	again.Version = ptr(0)
-	res, err = svc.UpsertCase(ctx, again)
+	res, err = svc.Upsert(ctx, again)
 	if err != nil || res.Outcome != upsert.Unchanged || res.Record.Version != 1 || res.Record.ID != c.ID {
 		t.Fatalf("again: %+v %v", res, err)
 	}
@@ -63,7 +72,7 @@ func TestUpsertCase(t *testing.T) {
 	changed.Description = "占道经营：水果摊两处"
 	changed.ReportedAt = nil
 	changed.Version = ptr(1)
-	res, err = svc.UpsertCase(ctx, changed)
+	res, err = svc.Upsert(ctx, changed)
 	if err != nil || res.Outcome != upsert.Updated || res.Record.Version != 2 || res.Record.Description != changed.Description ||
 		!res.Record.ReportedAt.Equal(*in.ReportedAt) || res.Record.CaseNo != c.CaseNo {
 		t.Fatalf("update: %+v %v", res, err)
@@ -81,27 +90,27 @@ func TestUpsertCase(t *testing.T) {
 	stale := changed
 	stale.Description = "别的描述"
 	stale.Version = ptr(1)
-	if _, err := svc.UpsertCase(ctx, stale); !apperr.Is(err, apperr.Conflict) {
+	if _, err := svc.Upsert(ctx, stale); !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("stale version: %v", err)
 	}
 	// A version for a case that does not exist: CONFLICT.
 	missing := validUpsert(prefix("missing"))
 	missing.Version = ptr(3)
-	if _, err := svc.UpsertCase(ctx, missing); !apperr.Is(err, apperr.Conflict) {
+	if _, err := svc.Upsert(ctx, missing); !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("version of a missing case: %v", err)
 	}
 	// Invalid input: BAD_USER_INPUT naming the field.
-	for field, change := range map[string]func(*ingest.UpsertCaseInput){
-		"description":  func(in *ingest.UpsertCaseInput) { in.Description = "" },
-		"class":        func(in *ingest.UpsertCaseInput) { in.MinorCode = "0599" },
-		"location":     func(in *ingest.UpsertCaseInput) { in.Lat = 0 },
-		"externalId":   func(in *ingest.UpsertCaseInput) { in.ExternalID = "" },
-		"jurisdiction": func(in *ingest.UpsertCaseInput) { in.Jurisdiction = "hailing.nowhere" },
-		"version":      func(in *ingest.UpsertCaseInput) { in.Version = ptr(-1) },
+	for field, change := range map[string]func(*cases.UpsertInput){
+		"description":  func(in *cases.UpsertInput) { in.Description = "" },
+		"class":        func(in *cases.UpsertInput) { in.MinorCode = "0599" },
+		"location":     func(in *cases.UpsertInput) { in.Lat = 0 },
+		"externalId":   func(in *cases.UpsertInput) { in.ExternalID = "" },
+		"jurisdiction": func(in *cases.UpsertInput) { in.Jurisdiction = "hailing.nowhere" },
+		"version":      func(in *cases.UpsertInput) { in.Version = ptr(-1) },
 	} {
 		bad := validUpsert(prefix("bad"))
 		change(&bad)
-		_, err := svc.UpsertCase(ctx, bad)
+		_, err := svc.Upsert(ctx, bad)
 		if ae, ok := apperr.As(err); !ok || ae.Code != apperr.BadUserInput || ae.Field != field {
 			t.Errorf("%s: err = %v", field, err)
 		}
@@ -114,7 +123,7 @@ func TestUpsertCase(t *testing.T) {
 // nothing, located jurisdictions included.
 func TestUpsertMatchesImport(t *testing.T) {
 	pool := setup(t)
-	svc := newService(t, pool, ingest.Config{})
+	svc, single := newService(t, pool, ingest.Config{}), caseService(pool)
 	ctx := umSystem()
 	p := prefix("cross")
 	const n = 60
@@ -129,10 +138,10 @@ func TestUpsertMatchesImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var inputs []ingest.UpsertCaseInput
+	var inputs []cases.UpsertInput
 	var jurs []string
 	for rows.Next() {
-		var in ingest.UpsertCaseInput
+		var in cases.UpsertInput
 		var at time.Time
 		var jur string
 		if err := rows.Scan(&in.ExternalID, &in.Kind, &in.MinorCode, &in.Source, &in.Description, &in.Address, &in.Lat, &in.Lng,
@@ -162,7 +171,7 @@ func TestUpsertMatchesImport(t *testing.T) {
 		} else {
 			in.Jurisdiction = jurs[i]
 		}
-		res, err := svc.UpsertCase(ctx, in)
+		res, err := single.Upsert(ctx, in)
 		if err != nil || res.Outcome != upsert.Unchanged {
 			t.Fatalf("%s: %+v %v", in.ExternalID, res, err)
 		}
@@ -175,7 +184,7 @@ func TestUpsertMatchesImport(t *testing.T) {
 	// And the other way round: a case created by an upsert, then sent in a
 	// file with the same content, is unchanged.
 	in := validUpsert(prefix("cross-single"))
-	if _, err := svc.UpsertCase(ctx, in); err != nil {
+	if _, err := single.Upsert(ctx, in); err != nil {
 		t.Fatal(err)
 	}
 	before = snapshot(t, pool)

@@ -2,17 +2,12 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
-	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/ingest"
-	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -351,125 +346,4 @@ func textOrNull(s string) any {
 		return nil
 	}
 	return s
-}
-
-// UpsertCase implements ingest.Store.
-func (s *IngestStore) UpsertCase(ctx context.Context, row *ingest.CaseRow, w ingest.Writer, version *int) (*cases.Case, upsert.Outcome, error) {
-	locator := NewDirectoryStore(s.pool)
-	jcode := row.Jurisdiction
-	if jcode == "" {
-		var err error
-		if jcode, err = locator.Locate(ctx, row.Lat, row.Lng); err != nil {
-			return nil, "", err
-		}
-	} else if ok, err := locator.JurisdictionExists(ctx, jcode); err != nil {
-		return nil, "", err
-	} else if !ok {
-		return nil, "", apperr.Invalid("jurisdiction", "unknown jurisdiction %q", jcode)
-	}
-	street, community := jurisdictionLevels(jcode)
-	if street == nil {
-		return nil, "", apperr.Invalid("jurisdiction", "a case must lie in a street or town, not the whole district")
-	}
-	var reportedAt *time.Time
-	if !row.ReportedAt.IsZero() {
-		reportedAt = &row.ReportedAt
-	}
-	photos := row.PhotoURLs
-	if photos == nil {
-		photos = []string{}
-	}
-	var out *cases.Case
-	var outcome upsert.Outcome
-	err := InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		// The writer's scope applies: a case it cannot see is missing to it,
-		// and creating one under its key meets the key's uniqueness.
-		cur, err := lockCaseByExternal(ctx, tx, w.Scope, w.SourceDept, row.ExternalID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			if version != nil && *version != 0 {
-				return apperr.New(apperr.Conflict, "no case with externalId %q exists (you gave version %d); send no version to create it", row.ExternalID, *version)
-			}
-			at := w.Now
-			if reportedAt != nil {
-				at = *reportedAt
-			}
-			c, err := scanCase(tx.QueryRow(ctx, `INSERT INTO cases (id, case_no, owner_dept, kind, major_code, minor_code, source,
-				status, description, address, lat, lng, jurisdiction_code, street_code, community_code, reporter_name,
-				reporter_phone, photo_urls, reported_at, source_dept, external_id, created_at, updated_at, version)
-				VALUES ($1, 'HL' || to_char($17::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYYY') || '-' || lpad(nextval('case_no_seq')::text, 7, '0'),
-				$2, $3, $4, $5, $6, 'REPORTED', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20, 1)
-				ON CONFLICT (source_dept, external_id) WHERE external_id IS NOT NULL DO NOTHING
-				RETURNING `+caseColumns,
-				row.ID, w.OwnerDept, string(row.Kind), row.MajorCode, row.MinorCode, string(row.Source), row.Description,
-				row.Address, row.Lat, row.Lng, jcode, *street, community, nullIfEmpty(row.ReporterName),
-				nullIfEmpty(row.ReporterPhone), photos, at, w.SourceDept, row.ExternalID, w.Now))
-			switch {
-			case err == nil:
-				ev := cases.Event{CaseID: c.ID, Action: cases.ActionReport, ToStatus: cases.StatusReported, Actor: w.Actor,
-					ActorDept: w.ActorDept, At: w.Now}
-				if err := insertEvent(ctx, tx, ev); err != nil {
-					return err
-				}
-				out, outcome = c, upsert.Created
-				return writeChange(ctx, tx, caseChange(c, "CREATED", ev))
-			case !errors.Is(err, pgx.ErrNoRows):
-				return translate(fmt.Errorf("insert case: %w", err))
-			}
-			// Created concurrently by another request (go on as an update),
-			// or the key is taken by a case outside the writer's scope.
-			cur, err = lockCaseByExternal(ctx, tx, w.Scope, w.SourceDept, row.ExternalID)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return apperr.KeyTaken(row.ExternalID)
-			} else if err != nil {
-				return translate(fmt.Errorf("reload case: %w", err))
-			}
-		} else if err != nil {
-			return translate(fmt.Errorf("lock case: %w", err))
-		}
-		if sameCaseContent(cur, row, jcode) {
-			out, outcome = cur, upsert.Unchanged
-			return nil
-		}
-		if version != nil && *version != cur.Version {
-			return apperr.New(apperr.Conflict, "the case has changed since you loaded it (your version %d, current version %d, status %s); reload and try again",
-				*version, cur.Version, cur.Status)
-		}
-		c, err := scanCase(tx.QueryRow(ctx, `UPDATE cases SET kind = $2, major_code = $3, minor_code = $4, source = $5,
-			description = $6, address = $7, lat = $8, lng = $9, jurisdiction_code = $10, street_code = $11,
-			community_code = $12, reporter_name = $13, reporter_phone = $14, photo_urls = $15,
-			reported_at = coalesce($16, reported_at), updated_at = $17, version = version + 1
-			WHERE id = $1 RETURNING `+caseColumns,
-			cur.ID, string(row.Kind), row.MajorCode, row.MinorCode, string(row.Source), row.Description, row.Address,
-			row.Lat, row.Lng, jcode, *street, community, nullIfEmpty(row.ReporterName), nullIfEmpty(row.ReporterPhone),
-			photos, reportedAt, w.Now))
-		if err != nil {
-			return translate(fmt.Errorf("update case %s: %w", cur.ID, err))
-		}
-		out, outcome = c, upsert.Updated
-		return writeChange(ctx, tx, Change{Dataset: cases.Dataset, RecordID: c.ID.String(), Op: "UPDATED",
-			Jurisdiction: c.JurisdictionCode, OwnerDept: c.OwnerDept, HandlingDept: c.HandlingDept, CitizenID: c.CitizenID,
-			Version: c.Version, Payload: map[string]any{"status": c.Status}})
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	return out, outcome, nil
-}
-
-// lockCaseByExternal locks the case sourceDept sent under externalID,
-// within scope; pgx.ErrNoRows when there is none there.
-func lockCaseByExternal(ctx context.Context, tx pgx.Tx, scope access.RowScope, sourceDept, externalID string) (*cases.Case, error) {
-	w := newWhere()
-	w.add("source_dept = @source AND external_id = @external", "source", sourceDept, "external", externalID)
-	w.addScope(scope, caseScope)
-	return scanCase(tx.QueryRow(ctx, "SELECT "+caseColumns+" FROM cases WHERE "+w.sql()+" FOR UPDATE", w.args))
-}
-
-// sameCaseContent reports whether writing row (located in jcode) would
-// change nothing: the comparison of caseContent the merge makes in SQL.
-func sameCaseContent(c *cases.Case, row *ingest.CaseRow, jcode string) bool {
-	return c.Kind == row.Kind && c.MajorCode == row.MajorCode && c.MinorCode == row.MinorCode && c.Source == row.Source &&
-		c.Description == row.Description && c.Address == row.Address && c.Lat == row.Lat && c.Lng == row.Lng &&
-		c.JurisdictionCode == jcode && c.ReporterName == row.ReporterName && c.ReporterPhone == row.ReporterPhone &&
-		slices.Equal(c.PhotoURLs, row.PhotoURLs) && (row.ReportedAt.IsZero() || c.ReportedAt.Equal(row.ReportedAt))
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/ingest"
 	"github.com/fengcheng/datahub/internal/postgres"
@@ -187,9 +188,28 @@ func TestIngestStoreLocate(t *testing.T) {
 	}
 }
 
+// rowUpserter upserts ingest rows one by one through the case service, as
+// the urban-management drone system (writer()): the single-record path
+// beside the bulk one.
+func rowUpserter(pool *pgxpool.Pool) func(row ingest.CaseRow) (upsert.Outcome, error) {
+	w := writer()
+	svc := cases.NewService(cases.Config{Store: postgres.NewCaseStore(pool), Directory: postgres.NewDirectoryStore(pool),
+		Authorizer: fixedAuth{&access.Decision{Dataset: cases.Dataset, Rows: w.Scope}}, Calendar: calendar.Default(),
+		Now: func() time.Time { return w.Now }})
+	ctx := access.WithPrincipal(context.Background(), &access.Principal{Kind: access.KindService, Subject: "drone",
+		Dept: cases.OwnerDept, Roles: []string{access.RoleSystem}})
+	return func(row ingest.CaseRow) (upsert.Outcome, error) {
+		res, err := svc.Upsert(ctx, cases.UpsertInput{ExternalID: row.ExternalID, Kind: row.Kind, MinorCode: row.MinorCode,
+			Source: row.Source, Description: row.Description, Lat: row.Lat, Lng: row.Lng, Jurisdiction: row.Jurisdiction,
+			PhotoURLs: row.PhotoURLs})
+		return res.Outcome, err
+	}
+}
+
 func TestIngestStoreUpsertRace(t *testing.T) {
 	pool := setup(t)
 	store := postgres.NewIngestStore(pool, postgres.IngestConfig{})
+	upsertRow := rowUpserter(pool)
 	ext := "race-" + uuid.NewString()[:8]
 	const n = 6
 	outcomes := make([]upsert.Outcome, n)
@@ -198,7 +218,7 @@ func TestIngestStoreUpsertRace(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			row := ingestRow(0, ext, 32.48, 119.93, "hailing.chengdong")
-			_, outcomes[i], errs[i] = store.UpsertCase(context.Background(), &row, writer(), nil)
+			outcomes[i], errs[i] = upsertRow(row)
 		})
 	}
 	wg.Wait()
@@ -235,7 +255,7 @@ func TestIngestStoreUpsertRace(t *testing.T) {
 	for i := range 20 {
 		wg.Go(func() {
 			row := rows[i*10]
-			if _, _, err := store.UpsertCase(context.Background(), &row, writer(), nil); err != nil && !apperr.Is(err, apperr.Conflict) {
+			if _, err := upsertRow(row); err != nil && !apperr.Is(err, apperr.Conflict) {
 				t.Errorf("upsert: %v", err)
 			}
 		})
