@@ -69,7 +69,7 @@ type ViolationStats struct {
 //
 // It refuses a database that already holds the demo rows
 // (ErrViolationsSeeded) and one without jurisdictions.
-func SeedViolations(ctx context.Context, pool postgres.DB, seed int64, now time.Time, cal violation.Calendar) (ViolationStats, error) {
+func SeedViolations(ctx context.Context, db postgres.DB, seed int64, now time.Time, cal violation.Calendar) (ViolationStats, error) {
 	if cal == nil {
 		return ViolationStats{}, errors.New("seed violations: a calendar is required")
 	}
@@ -78,7 +78,7 @@ func SeedViolations(ctx context.Context, pool postgres.DB, seed int64, now time.
 	}
 	now = now.UTC().Truncate(time.Microsecond)
 	var st ViolationStats
-	err := postgres.InTx(ctx, pool, func(tx pgx.Tx) error {
+	err := postgres.InTx(ctx, db, func(tx pgx.Tx) error {
 		var seeded bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM violations WHERE external_id LIKE 'demo-%')`).Scan(&seeded); err != nil {
 			return fmt.Errorf("check violations: %w", err)
