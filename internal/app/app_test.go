@@ -114,7 +114,7 @@ func (h *hub) token(dept string, roles ...string) string {
 // evaluator (an organisation, not a department: no dept claim).
 func (h *hub) evaluatorToken() string {
 	h.t.Helper()
-	tok, err := auth.MintDev(h.cfg.DevSecret(), auth.DevClaims{Subject: "tester", Org: postgres.DemoEvaluationOrg,
+	tok, err := auth.MintDev(h.cfg.DevSecret(), auth.DevClaims{Subject: "tester", Org: seed.EvaluationOrg,
 		Roles: []string{"evaluator"}}, time.Hour)
 	if err != nil {
 		h.t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/fengcheng/datahub/internal/auth"
-	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/seed"
 )
 
 func TestIndicatorsOverHTTP(t *testing.T) {
@@ -64,7 +64,7 @@ func TestSnapshotExport(t *testing.T) {
 	h := newHub(t)
 	// The evaluation team is the demo organisation the seeder registers,
 	// not one of the departments it evaluates.
-	key, _, err := auth.NewAPIKeys(h.app.Pool).Create(context.Background(), auth.APIKeySpec{Name: "evaluation team", Org: postgres.DemoEvaluationOrg,
+	key, _, err := auth.NewAPIKeys(h.app.Pool).Create(context.Background(), auth.APIKeySpec{Name: "evaluation team", Org: seed.EvaluationOrg,
 		Roles: []string{"evaluator"}, ExpiresAt: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +87,7 @@ func TestSnapshotExport(t *testing.T) {
 			Generalized      []string
 		}
 	}](t, r.Data["createSnapshot"])
-	if m.Organisation.Code != postgres.DemoEvaluationOrg || m.KAnonymity.K != 5 || m.KAnonymity.SmallestGroup < 5 {
+	if m.Organisation.Code != seed.EvaluationOrg || m.KAnonymity.K != 5 || m.KAnonymity.SmallestGroup < 5 {
 		t.Fatalf("manifest: organisation %+v, k-anonymity %+v", m.Organisation, m.KAnonymity)
 	}
 	get := func(rangeHeader string) []byte {
@@ -143,7 +143,7 @@ func TestSnapshotExport(t *testing.T) {
 	// its contract (in the purpose) for the creation and each download.
 	var records int
 	if err := h.app.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE dept = $1 AND purpose LIKE $2`,
-		"org:"+postgres.DemoEvaluationOrg, "%"+m.ID+"%"+m.Organisation.ContractNo+"%").Scan(&records); err != nil {
+		"org:"+seed.EvaluationOrg, "%"+m.ID+"%"+m.Organisation.ContractNo+"%").Scan(&records); err != nil {
 		t.Fatal(err)
 	}
 	if records < 3 {

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/fengcheng/datahub/internal/auth"
-	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/seed"
 )
 
 // TestFastPathMatchesExecutor is the fast path's differential test: many
@@ -46,7 +46,7 @@ func TestFastPathMatchesExecutor(t *testing.T) {
 	mint := func(dept, jur string, roles ...string) string {
 		c := auth.DevClaims{Subject: "diff", Dept: dept, Roles: roles, Jurisdiction: jur}
 		if dept == "" {
-			c.Org = postgres.DemoEvaluationOrg // an evaluator belongs to an organisation
+			c.Org = seed.EvaluationOrg // an evaluator belongs to an organisation
 		}
 		tok, err := auth.MintDev(fast.cfg.DevSecret(), c, time.Hour)
 		if err != nil {

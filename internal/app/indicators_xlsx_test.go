@@ -14,7 +14,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/auth"
 	"github.com/fengcheng/datahub/internal/config"
-	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/seed"
 	"github.com/fengcheng/datahub/internal/testenv"
 )
 
@@ -123,7 +123,7 @@ func TestIndicatorsWorkbook(t *testing.T) {
 // authentication; the dictionary is in the manifest.
 func TestSnapshotFilesOverHTTP(t *testing.T) {
 	h := newHub(t)
-	key, _, err := auth.NewAPIKeys(h.app.Pool).Create(context.Background(), auth.APIKeySpec{Name: "evaluation team", Org: postgres.DemoEvaluationOrg,
+	key, _, err := auth.NewAPIKeys(h.app.Pool).Create(context.Background(), auth.APIKeySpec{Name: "evaluation team", Org: seed.EvaluationOrg,
 		Roles: []string{"evaluator"}, ExpiresAt: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/app"
 	"github.com/fengcheng/datahub/internal/auth"
-	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/seed"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -139,7 +139,7 @@ func matrixSpecs() []principalSpec {
 		// No access to cases at all.
 		{name: "auditor", dept: "urban-management", roles: []string{"auditor"},
 			rows: none, core: D, workflow: D, reporter: D},
-		{name: "evaluator key", cred: credAPIKey, org: postgres.DemoEvaluationOrg, roles: []string{"evaluator"},
+		{name: "evaluator key", cred: credAPIKey, org: seed.EvaluationOrg, roles: []string{"evaluator"},
 			rows: none, core: D, workflow: D, reporter: D},
 		// The citizen app: the citizen's own reports, all of them; nothing
 		// without a citizen.

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/fengcheng/datahub/internal/auth"
-	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/seed"
 )
 
 // TestReadmeSnippetsForEvaluationTeams runs the README's pandas and R
@@ -38,7 +38,7 @@ func TestReadmeSnippetsForEvaluationTeams(t *testing.T) {
 	pandas, r := fencedBlock(t, section, "python"), fencedBlock(t, section, "r")
 
 	key, _, err := auth.NewAPIKeys(h.app.Pool).Create(context.Background(), auth.APIKeySpec{Name: "evaluation team (README)",
-		Org: postgres.DemoEvaluationOrg, Roles: []string{"evaluator"}, ExpiresAt: time.Now().Add(time.Hour)})
+		Org: seed.EvaluationOrg, Roles: []string{"evaluator"}, ExpiresAt: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/seed"
 	"github.com/fengcheng/datahub/internal/testenv"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -73,7 +74,7 @@ var seedN atomic.Int64
 // newLots inserts n fresh demo lots (each test its own, by seed).
 func newLots(t *testing.T, pool *pgxpool.Pool, n int) []parking.Lot {
 	t.Helper()
-	lots := parking.DemoN(1000+seedN.Add(1), []parking.Grid{{Code: grid, NameZh: "坡子街社区第1网格", Lat: 32.489, Lng: 119.921}}, n)
+	lots := seed.ParkingLots(1000+seedN.Add(1), []seed.ParkingGrid{{Code: grid, NameZh: "坡子街社区第1网格", Lat: 32.489, Lng: 119.921}}, n)
 	for i := range lots {
 		lots[i].ExternalID = uuid.NewString()
 		lots[i].ID = uuid.New()

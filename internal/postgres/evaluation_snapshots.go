@@ -21,11 +21,9 @@ import (
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/evaluation"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/google/uuid"
 )
 
 // snapshotQuery is how one snapshot dataset is read: its source rows, in a
@@ -275,27 +273,6 @@ func (s *EvaluationStore) RegisterOrganisation(ctx context.Context, o *evaluatio
 		}
 		return nil
 	})
-}
-
-// DemoEvaluationOrg is the evaluation organisation of the demo district:
-// the development login's evaluator persona belongs to it.
-const DemoEvaluationOrg = "demo-assessors"
-
-// SeedEvaluationOrgDemo registers the demo evaluation organisation with a
-// contract over every snapshot dataset of the whole district, running from
-// a month before now to eleven months after.
-func SeedEvaluationOrgDemo(ctx context.Context, pool *pgxpool.Pool, now time.Time) error {
-	s := NewEvaluationStore(pool)
-	o := evaluation.Organisation{Code: DemoEvaluationOrg, Name: "海陵城市治理第三方评估中心（演示）", ContractNo: "HLPG-DEMO-01",
-		From: now.AddDate(0, -1, 0).UTC().Truncate(time.Hour), To: now.AddDate(0, 11, 0).UTC().Truncate(time.Hour),
-		Datasets: evaluation.SnapshotDatasets(), Jurisdictions: []string{"hailing"}, RegisteredBy: "datahub seed"}
-	if err := o.Validate(); err != nil {
-		return fmt.Errorf("seed evaluation organisation: %w", err)
-	}
-	if err := s.RegisterOrganisation(ctx, &o); err != nil {
-		return fmt.Errorf("seed evaluation organisation: %w", err)
-	}
-	return nil
 }
 
 // CreateSnapshot implements evaluation.Store. The source cases are read on

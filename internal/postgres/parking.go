@@ -445,21 +445,6 @@ func (s *ParkingStore) RecordAvailability(ctx context.Context, at time.Time, val
 	return tag.RowsAffected(), nil
 }
 
-// Grids returns the unit grids with a centroid, by code: where the demo
-// generator places lots.
-func (s *ParkingStore) Grids(ctx context.Context) ([]parking.Grid, error) {
-	rows, err := s.pool.Query(ctx, `SELECT code, name_zh, lat, lng FROM jurisdictions
-		WHERE level = 'GRID' AND lat IS NOT NULL AND lng IS NOT NULL ORDER BY code`)
-	if err != nil {
-		return nil, translate(fmt.Errorf("query grids: %w", err))
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (parking.Grid, error) {
-		var g parking.Grid
-		err := r.Scan(&g.Code, &g.NameZh, &g.Lat, &g.Lng)
-		return g, err
-	})
-}
-
 // lotCopyColumns are the columns InsertLots copies (generated ones aside).
 var lotCopyColumns = []string{"id", "name", "kind", "is_government", "address", "lat", "lng", "jurisdiction_code",
 	"street_code", "owner_dept", "operator", "total_spaces", "shared_spaces", "open_hours", "weekday_windows",
@@ -501,19 +486,4 @@ func (s *ParkingStore) InsertLots(ctx context.Context, lots []parking.Lot) (int6
 		return nil
 	})
 	return n, err
-}
-
-// SeedParkingDemo loads parking.DemoN(seed, grids, n) lots placed on the
-// database's grids and returns how many it wrote. The jurisdictions and
-// departments must be there already.
-func SeedParkingDemo(ctx context.Context, pool DB, seed int64, n int) (int64, error) {
-	s := NewParkingStore(pool)
-	grids, err := s.Grids(ctx)
-	if err != nil {
-		return 0, err
-	}
-	if len(grids) == 0 {
-		return 0, fmt.Errorf("seed parking: no grids with a centroid; load the jurisdictions first")
-	}
-	return s.InsertLots(ctx, parking.DemoN(seed, grids, n))
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/seed"
 	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -90,10 +91,10 @@ func parkingSchema(tb testing.TB) *pgxpool.Pool {
 // town that has its office among the departments. Other tests of the
 // package add streets of their own (with grids but no office), on which
 // the demo generator would name owner departments that do not exist.
-func grids(tb testing.TB, pool *pgxpool.Pool) []parking.Grid {
+func grids(tb testing.TB, pool *pgxpool.Pool) []seed.ParkingGrid {
 	tb.Helper()
 	ctx := context.Background()
-	all, err := postgres.NewParkingStore(pool).Grids(ctx)
+	all, err := seed.ParkingGrids(ctx, pool)
 	if err != nil || len(all) == 0 {
 		tb.Fatalf("grids: %d %v", len(all), err)
 	}
@@ -105,7 +106,7 @@ func grids(tb testing.TB, pool *pgxpool.Pool) []parking.Grid {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var g []parking.Grid
+	var g []seed.ParkingGrid
 	for _, gr := range all {
 		for _, o := range offices {
 			if strings.HasPrefix(gr.Code, o+".") {
@@ -120,10 +121,10 @@ func grids(tb testing.TB, pool *pgxpool.Pool) []parking.Grid {
 	return g
 }
 
-func loadDemo(tb testing.TB, pool *pgxpool.Pool, seed int64, n int) []parking.Lot {
+func loadDemo(tb testing.TB, pool *pgxpool.Pool, rs int64, n int) []parking.Lot {
 	tb.Helper()
 	ctx := context.Background()
-	lots := parking.DemoN(seed, grids(tb, pool), n)
+	lots := seed.ParkingLots(rs, grids(tb, pool), n)
 	if got, err := postgres.NewParkingStore(pool).InsertLots(ctx, lots); err != nil || got != int64(n) {
 		tb.Fatalf("insert lots: %d %v", got, err)
 	}
@@ -590,12 +591,12 @@ func TestParkingOpeningRate(t *testing.T) {
 	}
 }
 
-func TestSeedParkingDemo(t *testing.T) {
+func TestSeedParking(t *testing.T) {
 	pool := parkingSchema(t)
 	ctx := context.Background()
 	before := outboxTotal(t, pool)
-	n, err := postgres.SeedParkingDemo(ctx, pool, 42, parking.DemoLots)
-	if err != nil || n != parking.DemoLots {
+	n, err := seed.SeedParking(ctx, pool, 42, seed.ParkingLotsDefault)
+	if err != nil || n != seed.ParkingLotsDefault {
 		t.Fatalf("seed: %d %v", n, err)
 	}
 	if got := outboxTotal(t, pool); got != before {
@@ -612,15 +613,15 @@ func TestSeedParkingDemo(t *testing.T) {
 	}
 	// The 800+ new spaces: lots opened since 2023 hold 800–900 spaces, and
 	// every lot reads back with its opening date.
-	added, err := svc.AddedSpaces(ctx, parking.DemoNewSince, nil)
-	if err != nil || added.Spaces < parking.DemoNewSpacesMin || added.Spaces > parking.DemoNewSpacesMax || added.Lots < 2 {
+	added, err := svc.AddedSpaces(ctx, seed.ParkingNewSince, nil)
+	if err != nil || added.Spaces < seed.ParkingNewSpacesMin || added.Spaces > seed.ParkingNewSpacesMax || added.Lots < 2 {
 		t.Fatalf("spaces added since 2023: %+v %v, want 800+", added, err)
 	}
-	if before, err := svc.AddedSpaces(ctx, time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), &parking.DemoNewSince); err != nil ||
-		before.Lots != parking.DemoLots-added.Lots {
-		t.Fatalf("lots opened before 2023: %+v %v, want the other %d", before, err, parking.DemoLots-added.Lots)
+	if before, err := svc.AddedSpaces(ctx, time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), &seed.ParkingNewSince); err != nil ||
+		before.Lots != seed.ParkingLotsDefault-added.Lots {
+		t.Fatalf("lots opened before 2023: %+v %v, want the other %d", before, err, seed.ParkingLotsDefault-added.Lots)
 	}
-	if _, err := svc.AddedSpaces(ctx, parking.DemoNewSince, &parking.DemoNewSince); !apperr.Is(err, apperr.BadUserInput) {
+	if _, err := svc.AddedSpaces(ctx, seed.ParkingNewSince, &seed.ParkingNewSince); !apperr.Is(err, apperr.BadUserInput) {
 		t.Fatalf("empty period: %v, want BAD_USER_INPUT", err)
 	}
 	if l, err := svc.Get(ctx, near[0].Lot.ID); err != nil || l.OpenedAt == nil || l.OpenedAt.After(time.Now()) {
@@ -628,7 +629,7 @@ func TestSeedParkingDemo(t *testing.T) {
 	}
 	// Seeding again with the same seed collides: the registry is not
 	// silently doubled.
-	if _, err := postgres.SeedParkingDemo(ctx, pool, 42, parking.DemoLots); !apperr.Is(err, apperr.Conflict) {
+	if _, err := seed.SeedParking(ctx, pool, 42, seed.ParkingLotsDefault); !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("second seed: %v, want CONFLICT", err)
 	}
 }
@@ -636,7 +637,7 @@ func TestSeedParkingDemo(t *testing.T) {
 // BenchmarkParkingNear measures Near through the service (SQL, scan,
 // opening rule) at the demo registry's size and at 2,400 lots.
 func BenchmarkParkingNear(b *testing.B) {
-	for _, size := range []int{parking.DemoLots, 2400} {
+	for _, size := range []int{seed.ParkingLotsDefault, 2400} {
 		pool := parkingSchema(b)
 		loadDemo(b, pool, 2025, size)
 		svc := parkingService(pool, publicReader(), nil)

@@ -564,69 +564,35 @@ func (s *PropertyStore) Inspectors(ctx context.Context, ids []string) ([]*proper
 	})
 }
 
-// ---------------------------------------------------------------- demo data
+// ---------------------------------------------------------------- bulk load
 
-// ErrPropertiesSeeded is returned (wrapped) by SeedDemo when the property
-// tables already hold compounds, inspectors or rounds.
-var ErrPropertiesSeeded = errors.New("the property tables already hold data")
-
-// SeedDemo fills the property tables with deterministic demo data for
-// Hailing District, in one transaction: about 600 residential compounds
-// spread over the grids of the jurisdictions table (central streets denser
-// than the towns; build years 1980–2023), property-management companies
-// with valid unified social credit codes, old-community renovation (113
-// compounds built up to 2000 DONE, some IN_PROGRESS and PLANNED with
-// budgets), planning permits on about 60 % of compounds, 40 housing
-// inspectors with a few declared conflicts of interest, and four past
-// rounds of double-random inspections (property.DemoRounds: two a year,
-// 2024-H1 to 2025-H2, recusal looking back over two rounds) drawn with
-// property.Draw from the generated registers — so ReplayDraw verifies them —
-// scheduled, recorded and published on working days of cal, with results.
-// The same seed, calendar and jurisdiction tree give identical rows (ids
-// included). The jurisdictions and the housing and planning departments
-// must exist; ErrPropertiesSeeded when the tables already hold data.
-func SeedDemo(ctx context.Context, pool DB, seed int64, cal property.WorkingDays) error {
-	return InTx(ctx, pool, func(tx pgx.Tx) error {
-		// Concurrent seeders queue here; the second then finds the data.
-		if _, err := tx.Exec(ctx, `LOCK TABLE properties, inspectors, inspection_rounds IN SHARE ROW EXCLUSIVE MODE`); err != nil {
-			return translate(fmt.Errorf("seed properties: lock: %w", err))
-		}
-		var busy bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM properties) OR EXISTS (SELECT 1 FROM inspectors)
-			OR EXISTS (SELECT 1 FROM inspection_rounds)`).Scan(&busy); err != nil {
-			return translate(fmt.Errorf("seed properties: check: %w", err))
-		}
-		if busy {
-			return fmt.Errorf("seed properties: %w", ErrPropertiesSeeded)
-		}
-		grids, err := loadPropertyDemoGrids(ctx, tx)
-		if err != nil {
-			return err
-		}
-		d, err := property.GenerateDemo(seed, grids, cal)
-		if err != nil {
-			return fmt.Errorf("seed properties: %w", err)
-		}
-		return writePropertyDemo(ctx, tx, d)
-	})
+// DeclaredConflict is a declared conflict of interest with its reason, as
+// inspector_conflicts stores it.
+type DeclaredConflict struct {
+	InspectorID string
+	PropertyID  uuid.UUID
+	Reason      string
+	DeclaredAt  time.Time
 }
 
-func loadPropertyDemoGrids(ctx context.Context, tx pgx.Tx) ([]property.DemoGrid, error) {
-	rows, err := tx.Query(ctx, `SELECT g.code, c.name_zh, g.lat, g.lng FROM jurisdictions g
-		JOIN jurisdictions c ON c.code = g.parent_code
-		WHERE g.level = 'GRID' AND g.lat IS NOT NULL AND g.lng IS NOT NULL ORDER BY g.code`)
-	if err != nil {
-		return nil, translate(fmt.Errorf("seed properties: read grids: %w", err))
-	}
-	grids, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (property.DemoGrid, error) {
-		var g property.DemoGrid
-		err := r.Scan(&g.Code, &g.CommunityName, &g.Lat, &g.Lng)
-		return g, err
-	})
-	if err != nil {
-		return nil, translate(fmt.Errorf("seed properties: read grids: %w", err))
-	}
-	return grids, nil
+// DrawnRound is a drawn inspection round with the register snapshots it was
+// drawn from, stored as a live draw stores it.
+type DrawnRound struct {
+	Round       *property.Round
+	Targets     []byte
+	Inspectors  []byte
+	Inspections []property.Inspection
+}
+
+// PropertyRegister is a whole property register loaded in one go.
+type PropertyRegister struct {
+	Properties []*property.Property
+	Permits    []property.Permit
+	Inspectors []property.Inspector
+	// InspectorsCreatedAt is when the inspectors were registered.
+	InspectorsCreatedAt time.Time
+	Conflicts           []DeclaredConflict
+	Rounds              []DrawnRound
 }
 
 func fenAsYuan(fen *int64) any {
@@ -636,9 +602,10 @@ func fenAsYuan(fen *int64) any {
 	return pgtype.Numeric{Int: big.NewInt(*fen), Exp: -2, Valid: true}
 }
 
-// writePropertyDemo streams the demo dataset in with COPY (rounds through the same
-// insert as a live draw).
-func writePropertyDemo(ctx context.Context, tx pgx.Tx, d *property.Demo) error {
+// CopyPropertyRegister streams a whole register into empty property tables
+// in tx with COPY (seeding); rounds go through the same insert as a live
+// draw. Nothing goes to the outbox: a bulk load is not a stream of changes.
+func CopyPropertyRegister(ctx context.Context, tx pgx.Tx, d *PropertyRegister) error {
 	copyRows := func(table string, cols []string, rows [][]any) error {
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows)); err != nil {
 			return translate(fmt.Errorf("seed properties: copy %s: %w", table, err))
@@ -672,10 +639,9 @@ func writePropertyDemo(ctx context.Context, tx pgx.Tx, d *property.Demo) error {
 		"floor_area_m2", "valid", "owner_dept", "source_dept", "external_id", "created_at", "updated_at", "version"}, rows); err != nil {
 		return err
 	}
-	created := time.Date(2023, 12, 1, 1, 0, 0, 0, time.UTC) // before the first demo round
 	rows = make([][]any, len(d.Inspectors))
 	for i, in := range d.Inspectors {
-		rows[i] = []any{in.ID, in.Name, in.Dept, in.Active, created}
+		rows[i] = []any{in.ID, in.Name, in.Dept, in.Active, d.InspectorsCreatedAt}
 	}
 	if err := copyRows("inspectors", []string{"id", "name", "dept", "active", "created_at"}, rows); err != nil {
 		return err

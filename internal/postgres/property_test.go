@@ -14,6 +14,7 @@ import (
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/property"
+	"github.com/fengcheng/datahub/internal/seed"
 	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -771,18 +772,18 @@ func TestInspectionResultsArePublished(t *testing.T) {
 	}
 }
 
-func TestSeedPropertyDemo(t *testing.T) {
+func TestSeedProperties(t *testing.T) {
 	pool := isolatedProperties(t)
 	ctx := context.Background()
 	start := time.Now()
-	if err := postgres.SeedDemo(ctx, pool, 20250101, calendar.Default()); err != nil {
+	if err := seed.SeedProperties(ctx, pool, 20250101, calendar.Default()); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
 	t.Logf("seeded in %s", time.Since(start).Round(time.Millisecond))
 	if n := outboxTotal(t, pool); n != 0 {
 		t.Fatalf("seeding wrote %d outbox rows; a bulk demo load is not a stream of changes", n)
 	}
-	if err := postgres.SeedDemo(ctx, pool, 20250101, calendar.Default()); !errors.Is(err, postgres.ErrPropertiesSeeded) {
+	if err := seed.SeedProperties(ctx, pool, 20250101, calendar.Default()); !errors.Is(err, seed.ErrPropertiesSeeded) {
 		t.Fatalf("second seed: %v", err)
 	}
 	var compounds, done, managed, withPermit, inspectors, rounds, published int
@@ -796,13 +797,13 @@ func TestSeedPropertyDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d compounds, %d renovated, %d managed, %d with a permit, %d inspectors, %d rounds", compounds, done, managed, withPermit, inspectors, rounds)
-	if compounds != property.DemoCompounds || done != property.DemoRenovated || inspectors != property.DemoInspectors ||
-		rounds != len(property.DemoRounds) || published != rounds || withPermit < compounds/2 || withPermit > compounds*7/10 {
+	if compounds != seed.PropertyCompounds || done != seed.PropertyRenovated || inspectors != seed.PropertyInspectors ||
+		rounds != len(seed.PropertyRounds) || published != rounds || withPermit < compounds/2 || withPermit > compounds*7/10 {
 		t.Fatal("demo data out of shape")
 	}
 	svc := propService(pool, housingDesk())
 	staff := housingOfficer()
-	for _, round := range property.DemoRounds {
+	for _, round := range seed.PropertyRounds {
 		replay, err := svc.ReplayDraw(staff, round)
 		if err != nil || !replay.Matches || !replay.HashesMatch {
 			t.Fatalf("replay %s: %+v %v", round, replay, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/rules"
+	"github.com/fengcheng/datahub/internal/seed"
 	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/google/uuid"
@@ -1034,7 +1035,7 @@ func violChecksum(t *testing.T, pool *pgxpool.Pool) string {
 	return sum
 }
 
-func TestSeedViolationsDemo(t *testing.T) {
+func TestSeedViolations(t *testing.T) {
 	pool := setup(t)
 	ctx := context.Background()
 	now := time.Date(2025, 11, 20, 2, 0, 0, 0, time.UTC)
@@ -1054,7 +1055,7 @@ func TestSeedViolationsDemo(t *testing.T) {
 	cal := calendar.Default()
 	a := violSchema(t)
 	outboxBefore := outboxTotal(t, a)
-	st, err := postgres.SeedViolationsDemo(ctx, a, 42, now, cal)
+	st, err := seed.SeedViolations(ctx, a, 42, now, cal)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1063,17 +1064,17 @@ func TestSeedViolationsDemo(t *testing.T) {
 	}
 	t.Logf("%+v", st)
 	// Illegal parking follows the 乱停乱放 cases: 13 of the 40 above.
-	if st.Violations != postgres.DemoViolations+13 || st.IllegalParking != 13 || st.ParkingCases != 13 ||
-		st.Demolished != postgres.DemoDemolished {
+	if st.Violations != seed.ViolationRecords+13 || st.IllegalParking != 13 || st.ParkingCases != 13 ||
+		st.Demolished != seed.ViolationsDemolished {
 		t.Fatalf("stats %+v", st)
 	}
-	if st.DemolishedAreaM2 < 37_000 || math.Abs(st.DemolishedAreaM2-postgres.DemoDemolishedAreaM2) > 30 {
-		t.Fatalf("demolished %.1f m², want about %d", st.DemolishedAreaM2, postgres.DemoDemolishedAreaM2)
+	if st.DemolishedAreaM2 < 37_000 || math.Abs(st.DemolishedAreaM2-seed.ViolationsDemolishedAreaM2) > 30 {
+		t.Fatalf("demolished %.1f m², want about %d", st.DemolishedAreaM2, seed.ViolationsDemolishedAreaM2)
 	}
 	if st.LinkedCases == 0 {
 		t.Fatal("no violation linked to a case")
 	}
-	if _, err := postgres.SeedViolationsDemo(ctx, a, 42, now, cal); !errors.Is(err, postgres.ErrViolationsSeeded) {
+	if _, err := seed.SeedViolations(ctx, a, 42, now, cal); !errors.Is(err, seed.ErrViolationsSeeded) {
 		t.Fatalf("second run: %v", err)
 	}
 
@@ -1135,7 +1136,7 @@ func TestSeedViolationsDemo(t *testing.T) {
 
 	// The same seed and now give the same rows.
 	b := violSchema(t)
-	if _, err := postgres.SeedViolationsDemo(ctx, b, 42, now, cal); err != nil {
+	if _, err := seed.SeedViolations(ctx, b, 42, now, cal); err != nil {
 		t.Fatal(err)
 	}
 	if violChecksum(t, a) != violChecksum(t, b) {

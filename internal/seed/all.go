@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fengcheng/datahub/internal/postgres"
-	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,7 +19,7 @@ type AllStats struct {
 	Stats
 	Properties    int64
 	ParkingLots   int64
-	Violations    postgres.DemoStats
+	Violations    ViolationStats
 	LinkedCases   int64
 	OtherDatasets time.Duration
 }
@@ -53,23 +51,23 @@ func All(ctx context.Context, pool *pgxpool.Pool, opts Options, progress func(st
 	if progress != nil {
 		progress("other datasets", 0, 4)
 	}
-	if err := postgres.SeedDemo(ctx, pool, opts.Seed, opts.Calendar); err != nil {
+	if err := SeedProperties(ctx, pool, opts.Seed, opts.Calendar); err != nil {
 		return out, fmt.Errorf("seed properties: %w", err)
 	}
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM properties").Scan(&out.Properties); err != nil {
 		return out, fmt.Errorf("count properties: %w", err)
 	}
-	if out.ParkingLots, err = postgres.SeedParkingDemo(ctx, pool, opts.Seed, ParkingLotsDefault); err != nil {
+	if out.ParkingLots, err = SeedParking(ctx, pool, opts.Seed, ParkingLotsDefault); err != nil {
 		return out, fmt.Errorf("seed parking: %w", err)
 	}
 	cal, ok := opts.Calendar.(violation.Calendar)
 	if !ok {
 		return out, fmt.Errorf("seed violations: the calendar cannot add working days")
 	}
-	if out.Violations, err = postgres.SeedViolationsDemo(ctx, pool, opts.Seed, now, cal); err != nil {
+	if out.Violations, err = SeedViolations(ctx, pool, opts.Seed, now, cal); err != nil {
 		return out, fmt.Errorf("seed violations: %w", err)
 	}
-	if err := postgres.SeedEvaluationOrgDemo(ctx, pool, now); err != nil {
+	if err := SeedEvaluationOrg(ctx, pool, now); err != nil {
 		return out, err
 	}
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM cases WHERE property_id IS NOT NULL").Scan(&out.LinkedCases); err != nil {
@@ -92,21 +90,21 @@ func All(ctx context.Context, pool *pgxpool.Pool, opts Options, progress func(st
 
 // compoundLocator returns the function that names the compound a case is
 // about: the nearest demo compound of the case's community within about
-// 250 m. The compounds are the ones postgres.SeedDemo loads for the same
-// seed: both generate them from the same grids with property.GenerateDemo.
+// 250 m. The compounds are the ones SeedProperties loads for the same
+// seed: both generate them from the same grids with GenerateProperties.
 func compoundLocator(seed int64, cal Calendar) (func(community string, lat, lng float64) *uuid.UUID, error) {
 	tree := Jurisdictions()
 	names := make(map[string]string, len(tree))
 	for _, j := range tree {
 		names[j.Code] = j.NameZh
 	}
-	var grids []property.DemoGrid
+	var grids []PropertyGrid
 	for _, j := range tree {
 		if j.Level == LevelGrid {
-			grids = append(grids, property.DemoGrid{Code: j.Code, CommunityName: names[j.ParentCode], Lat: j.Lat, Lng: j.Lng})
+			grids = append(grids, PropertyGrid{Code: j.Code, CommunityName: names[j.ParentCode], Lat: j.Lat, Lng: j.Lng})
 		}
 	}
-	demo, err := property.GenerateDemo(seed, grids, cal)
+	demo, err := GenerateProperties(seed, grids, cal)
 	if err != nil {
 		return nil, fmt.Errorf("demo compounds: %w", err)
 	}

@@ -9,8 +9,6 @@ import (
 
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/cases"
-	"github.com/fengcheng/datahub/internal/parking"
-	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -44,14 +42,14 @@ func TestDistrictFacts(t *testing.T) {
 	st := seedAll(t, pool, opts)
 	t.Logf("%+v", st)
 	cal := calendar.Default()
-	from := opts.Now.AddDate(-postgres.DemoYears, 0, 0) // the violations' period
+	from := opts.Now.AddDate(-ViolationYears, 0, 0) // the violations' period
 
 	t.Run("households for about 480,000 residents", func(t *testing.T) {
 		households := query(t, pool, `SELECT sum(households)::float8 FROM properties`)[0]
-		residents := households * property.DemoPersonsPerHousehold
-		if residents < 0.9*property.DemoResidents || residents > 1.1*property.DemoResidents {
+		residents := households * PropertyPersonsPerHousehold
+		if residents < 0.9*PropertyResidents || residents > 1.1*PropertyResidents {
 			t.Fatalf("%.0f households × %.1f = %.0f residents, want about %d", households,
-				property.DemoPersonsPerHousehold, residents, property.DemoResidents)
+				PropertyPersonsPerHousehold, residents, PropertyResidents)
 		}
 		t.Logf("%.0f households, %.0f residents", households, residents)
 	})
@@ -232,13 +230,13 @@ func TestDistrictFacts(t *testing.T) {
 			coalesce(sum(total_spaces) FILTER (WHERE opened_at >= $1), 0), count(*) FILTER (WHERE opened_at >= $1),
 			count(*) FILTER (WHERE opened_at >= $1 AND kind NOT IN ('PUBLIC', 'ON_STREET')),
 			count(*) FILTER (WHERE opened_at > $2 OR opened_at < '1990-01-01')
-			FROM parking_lots`, parking.DemoNewSince, opts.Now)
+			FROM parking_lots`, ParkingNewSince, opts.Now)
 		undated, spaces, lots, otherKinds, odd := v[0], v[1], v[2], v[3], v[4]
 		if undated != 0 || odd != 0 || otherKinds != 0 {
 			t.Errorf("%v lots without an opening date, %v opened in the future or long ago, %v new lots not public or on-street", undated, odd, otherKinds)
 		}
-		if spaces < parking.DemoNewSpacesMin || spaces > parking.DemoNewSpacesMax || lots < 2 {
-			t.Errorf("%v spaces in %v lots opened since %s; want 800+", spaces, lots, parking.DemoNewSince.Format(time.DateOnly))
+		if spaces < ParkingNewSpacesMin || spaces > ParkingNewSpacesMax || lots < 2 {
+			t.Errorf("%v spaces in %v lots opened since %s; want 800+", spaces, lots, ParkingNewSince.Format(time.DateOnly))
 		}
 		t.Logf("%v new spaces in %v lots", spaces, lots)
 	})

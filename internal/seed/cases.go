@@ -458,15 +458,15 @@ func (g *generator) addText() {
 	g.describe()
 	switch c.source {
 	case cases.SourceHotline12345:
-		c.reporterPhone = phone(g.txt)
+		c.reporterPhone = mobileDigits(g.txt, caseMobilePrefixes)
 		if g.txt.IntN(10) != 0 { // some callers give no name
-			c.reporterName = personName(g.txt)
+			c.reporterName = caseNames.nameTenths(g.txt)
 		}
 	case cases.SourceCitizenReport:
 		// A citizen's name and phone follow from the citizen, not the case.
 		pr := rand.New(rand.NewPCG(g.seed^0xc1712e4, uint64(c.citizen)))
-		c.reporterName = personName(pr)
-		c.reporterPhone = phone(pr)
+		c.reporterName = caseNames.nameTenths(pr)
+		c.reporterPhone = mobileDigits(pr, caseMobilePrefixes)
 	}
 	pPhoto := pPhotoDefault
 	switch c.source {
@@ -499,19 +499,8 @@ func citizenID(idx int) string {
 // by random bits from the seeded stream, so ids sort roughly by report time
 // (kind to the primary-key index) and are reproducible.
 func (g *generator) uuidAt(t time.Time) uuid.UUID {
-	var u uuid.UUID
 	ms := uint64(t.UnixMilli()) + uint64(g.rng.IntN(1000))
-	for i := range 6 {
-		u[i] = byte(ms >> (40 - 8*i))
-	}
-	a, b := g.rng.Uint64(), g.rng.Uint64()
-	for i := range 8 {
-		u[8+i] = byte(b >> (56 - 8*i))
-	}
-	u[6] = 0x70 | byte(a&0x0f)
-	u[7] = byte(a >> 8)
-	u[8] = 0x80 | (u[8] & 0x3f)
-	return u
+	return uuidV7Stream(g.rng, ms)
 }
 
 // caseNo formats HL<year>-<7-digit n>, the year of the local report date.
@@ -526,23 +515,6 @@ func caseNo(t time.Time, n int) string {
 	}
 	out = append(out, s...)
 	return string(out)
-}
-
-func personName(r *rand.Rand) string {
-	s := surnames[r.IntN(len(surnames))] + string(givenChars[r.IntN(len(givenChars))])
-	if r.IntN(10) < 7 {
-		s += string(givenChars[r.IntN(len(givenChars))])
-	}
-	return s
-}
-
-func phone(r *rand.Rand) string {
-	var b [11]byte
-	copy(b[:], mobilePrefixes[r.IntN(len(mobilePrefixes))])
-	for i := 3; i < 11; i++ {
-		b[i] = byte('0' + r.IntN(10))
-	}
-	return string(b[:])
 }
 
 // describe writes the description and address of g.c from its class, place

@@ -1,6 +1,7 @@
-package property
+package seed
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -9,87 +10,64 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/property"
+	"github.com/jackc/pgx/v5"
 )
 
-// DemoGrid is a unit grid the demo generator places compounds in.
-type DemoGrid struct {
+// PropertyGrid is a unit grid GenerateProperties places compounds in.
+type PropertyGrid struct {
 	Code          string // e.g. hailing.chengdong.dongjin.g03
 	CommunityName string // e.g. 东进社区 or 民主村
 	Lat, Lng      float64
 }
 
-// DemoConflict is a declared conflict of interest with its reason.
-type DemoConflict struct {
-	InspectorID string
-	PropertyID  uuid.UUID
-	Reason      string
-	DeclaredAt  time.Time
-}
-
-// DemoRound is a drawn round with the register snapshots it was drawn from.
-type DemoRound struct {
-	Round       *Round
-	Targets     []byte
-	Inspectors  []byte
-	Inspections []Inspection
-}
-
-// Demo is a complete, deterministic demo dataset.
-type Demo struct {
-	Properties []*Property
-	Permits    []Permit
-	Inspectors []Inspector
-	Conflicts  []DemoConflict
-	Rounds     []DemoRound
-}
-
 // Demo sizes (docs/demo-data.md: 113 old compounds renovated; about
 // 480,000 residents).
 const (
-	// DemoResidents and DemoPersonsPerHousehold size the compounds: the
+	// PropertyResidents and PropertyPersonsPerHousehold size the compounds: the
 	// register covers the district's housing, so its households times the
 	// household size come to about the district's population (about
 	// 184,600 households; the draw lands within a few per cent of it).
-	DemoResidents           = 480_000
-	DemoPersonsPerHousehold = 2.6
-	DemoCompounds           = 600
-	DemoRenovated           = 113
-	DemoInspectors          = 40
-	demoCompanies           = 45
-	demoConflicts           = 16
-	demoInProgress          = 34
-	demoPlanned             = 28
+	PropertyResidents           = 480_000
+	PropertyPersonsPerHousehold = 2.6
+	PropertyCompounds           = 600
+	PropertyRenovated           = 113
+	PropertyInspectors          = 40
+	propertyCompanies           = 45
+	propertyConflicts           = 16
+	propertyInProgress          = 34
+	propertyPlanned             = 28
 )
 
-// DemoRounds are the past rounds the demo holds, drawn and published: two
+// PropertyRounds are the past rounds the demo holds, drawn and published: two
 // a year (the double-random rules ask for at least two), each drawn on the
 // first working day from the 2nd of its first month, published on the
 // first working day from the 25th of its last, with a 10 % sample and two
 // inspectors per target.
-var DemoRounds = []string{"2024-H1", "2024-H2", "2025-H1", "2025-H2"}
+var PropertyRounds = []string{"2024-H1", "2024-H2", "2025-H1", "2025-H2"}
 
 const (
-	demoRatio     = 0.10
-	demoPerTarget = 2
+	propertyRatio     = 0.10
+	propertyPerTarget = 2
 )
 
-// GenerateDemo builds the demo dataset from a seed and the grids (in any
+// GenerateProperties builds the demo dataset from a seed and the grids (in any
 // order: they are sorted by code first); cal places the rounds' draws,
 // inspections, results and publication on working days (Monday to Friday
 // when nil). The same seed, grids and calendar give the same dataset, ids
 // included: every random choice comes from one PCG stream in a fixed order,
 // and nothing reads the clock.
-func GenerateDemo(seed int64, grids []DemoGrid, cal WorkingDays) (*Demo, error) {
+func GenerateProperties(seed int64, grids []PropertyGrid, cal property.WorkingDays) (*postgres.PropertyRegister, error) {
 	if len(grids) == 0 {
 		return nil, errors.New("no grids: load the jurisdiction tree first")
 	}
-	if cal == nil {
-		cal = weekdays{}
-	}
-	g := &demoGen{rng: rand.New(rand.NewPCG(uint64(seed), 0x70726f7065727479)), names: map[string]bool{}, cal: cal}
+	// A nil cal reaches property's day arithmetic, which takes it as Monday
+	// to Friday.
+	g := &propertyGen{rng: rand.New(rand.NewPCG(uint64(seed), 0x70726f7065727479)), names: map[string]bool{}, cal: cal}
+	g.d.InspectorsCreatedAt = time.Date(2023, 12, 1, 1, 0, 0, 0, time.UTC) // before the first round
 	g.grids = slices.Clone(grids)
-	slices.SortFunc(g.grids, func(a, b DemoGrid) int { return strings.Compare(a.Code, b.Code) })
+	slices.SortFunc(g.grids, func(a, b PropertyGrid) int { return strings.Compare(a.Code, b.Code) })
 	g.companies()
 	g.compounds()
 	g.renovations()
@@ -101,41 +79,28 @@ func GenerateDemo(seed int64, grids []DemoGrid, cal WorkingDays) (*Demo, error) 
 	return &g.d, nil
 }
 
-type demoCompany struct{ name, code string }
+type propertyCompany struct{ name, code string }
 
-type demoGen struct {
+type propertyGen struct {
 	rng       *rand.Rand
-	grids     []DemoGrid
+	grids     []PropertyGrid
 	gridCum   []float64
 	names     map[string]bool
-	companys  []demoCompany
+	companys  []propertyCompany
 	permitSeq int
-	cal       WorkingDays
-	d         Demo
+	cal       property.WorkingDays
+	d         postgres.PropertyRegister
 }
 
-func (g *demoGen) uuid() uuid.UUID {
-	var u uuid.UUID
-	for i := 0; i < 16; i += 8 {
-		v := g.rng.Uint64()
-		for j := range 8 {
-			u[i+j] = byte(v >> (8 * j))
-		}
-	}
-	u[6] = u[6]&0x0f | 0x40 // version 4
-	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
-	return u
-}
+func (g *propertyGen) of(list []string) string { return list[g.rng.IntN(len(list))] }
 
-func (g *demoGen) of(list []string) string { return list[g.rng.IntN(len(list))] }
+func (g *propertyGen) chance(p float64) bool { return g.rng.Float64() < p }
 
-func (g *demoGen) chance(p float64) bool { return g.rng.Float64() < p }
+func (g *propertyGen) between(lo, hi int) int { return lo + g.rng.IntN(hi-lo+1) }
 
-func (g *demoGen) between(lo, hi int) int { return lo + g.rng.IntN(hi-lo+1) }
-
-// streetWeights share compounds out: the old town is dense, the towns are
+// propertyStreetWeights share compounds out: the old town is dense, the towns are
 // mostly villages.
-var streetWeights = map[string]float64{
+var propertyStreetWeights = map[string]float64{
 	"chengzhong": 18, "chengdong": 16, "chengxi": 14, "chengnan": 13, "jingtailu": 12, "chengbei": 11,
 	"jiulong": 5, "gangyang": 3, "suchen": 3,
 }
@@ -148,7 +113,7 @@ func streetOf(code string) string {
 	return parts[1]
 }
 
-var streetRoads = map[string][]string{
+var propertyStreetRoads = map[string][]string{
 	"chengdong":  {"东进东路", "迎春东路", "东风路", "凤凰路", "梅兰东路", "青年北路"},
 	"chengxi":    {"济川路", "迎春西路", "东进西路", "凤凰西路", "梅兰西路", "鼓楼北路"},
 	"chengzhong": {"坡子街", "五一路", "鼓楼南路", "人民东路", "人民西路", "海陵北路", "府前路", "税务东街", "青年南路"},
@@ -160,10 +125,10 @@ var streetRoads = map[string][]string{
 	"suchen":     {"苏陈路", "东风北路"},
 }
 
-var townNames = map[string]string{"jiulong": "九龙镇", "gangyang": "罡杨镇", "suchen": "苏陈镇"}
+var propertyTownNames = map[string]string{"jiulong": "九龙镇", "gangyang": "罡杨镇", "suchen": "苏陈镇"}
 
 var (
-	demoStems = []string{"凤凰", "鼓楼", "春晖", "梅兰", "稻河", "泰和", "望海", "天德", "锦绣", "翠竹", "银杏", "紫藤",
+	propertyStems = []string{"凤凰", "鼓楼", "春晖", "梅兰", "稻河", "泰和", "望海", "天德", "锦绣", "翠竹", "银杏", "紫藤",
 		"金色", "阳光", "星河", "明珠", "凤城", "济川", "滨河", "御景", "朝阳", "东湖", "西园", "南苑", "华侨", "香榭", "玉兰",
 		"桂花", "丽都", "世纪", "嘉禾", "和平", "幸福", "五一", "东方", "长江", "海光", "迎春", "东进", "府前", "永定", "光明",
 		"百花", "莲花", "桃园", "青年", "人民", "新华", "凤栖", "溪桥", "碧水", "兰亭", "君悦", "海陵", "泰山", "江洲", "通扬"}
@@ -172,33 +137,23 @@ var (
 		"壹号院", "学府"}
 	oldUnits = []string{"供电局", "粮食局", "纺织厂", "电厂", "机床厂", "二中", "人民医院", "税务局", "邮电局", "农机厂",
 		"棉纺厂", "造船厂", "建设银行", "交通局", "市政公司", "食品厂"}
-	surnames = []rune("王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟万段钱汤")
-	givens   = []rune("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红建国志海林燕春晓文斌俊峰宇浩凯鹏辉亮婷雪琳颖慧萍晨阳")
-	scopes   = []string{"屋面防水", "外墙保温", "雨污分流", "道路黑化", "加装电梯", "增设停车位", "安防监控", "绿化提升",
+	renovationScopes = []string{"屋面防水", "外墙保温", "雨污分流", "道路黑化", "加装电梯", "增设停车位", "安防监控", "绿化提升",
 		"管线入地", "充电设施", "适老化改造", "消防设施更新", "二次供水改造", "楼道照明"}
 )
 
-func (g *demoGen) person() string {
-	name := []rune{surnames[g.rng.IntN(len(surnames))], givens[g.rng.IntN(len(givens))]}
-	if g.chance(0.7) {
-		name = append(name, givens[g.rng.IntN(len(givens))])
-	}
-	return string(name)
-}
-
-func (g *demoGen) mobile() string {
-	return fmt.Sprintf("1%c%09d", "35789"[g.rng.IntN(5)], g.rng.IntN(1_000_000_000))
-}
+// creditCodeChars is the alphabet of unified social credit codes (GB
+// 32100: digits and capitals without I, O, S, V, Z).
+const creditCodeChars = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 // orgCode returns a 9-character organisation code (GB 11714): 8 characters
 // (old style digits, or the "MA" codes issued since 2015) and the check
 // character.
-func (g *demoGen) orgCode() string {
+func (g *propertyGen) orgCode() string {
 	b := make([]byte, 0, 9)
 	if g.chance(0.6) {
 		b = append(b, 'M', 'A')
 		for range 6 {
-			b = append(b, creditCharset[g.rng.IntN(len(creditCharset))])
+			b = append(b, creditCodeChars[g.rng.IntN(len(creditCodeChars))])
 		}
 	} else {
 		b = append(b, byte('1'+g.rng.IntN(9)))
@@ -226,12 +181,12 @@ func (g *demoGen) orgCode() string {
 	return string(b)
 }
 
-func (g *demoGen) companies() {
+func (g *propertyGen) companies() {
 	seen := map[string]bool{}
 	prefixes := []string{"泰州市", "泰州", "江苏"}
 	suffixes := []string{"物业管理有限公司", "物业服务有限公司", "物业管理服务有限公司"}
-	for len(g.companys) < demoCompanies {
-		name := g.of(prefixes) + g.of(demoStems) + g.of(suffixes)
+	for len(g.companys) < propertyCompanies {
+		name := g.of(prefixes) + g.of(propertyStems) + g.of(suffixes)
 		if seen[name] {
 			continue
 		}
@@ -241,12 +196,12 @@ func (g *demoGen) companies() {
 			admin = "321200" // registered with the city
 		}
 		body := "91" + admin + g.orgCode()
-		check, _ := CreditCodeCheck(body)
-		g.companys = append(g.companys, demoCompany{name: name, code: body + string(check)})
+		check, _ := property.CreditCodeCheck(body)
+		g.companys = append(g.companys, propertyCompany{name: name, code: body + string(check)})
 	}
 }
 
-func (g *demoGen) pickGrid() DemoGrid {
+func (g *propertyGen) pickGrid() PropertyGrid {
 	if g.gridCum == nil {
 		counts := map[string]int{}
 		for _, gr := range g.grids {
@@ -255,7 +210,7 @@ func (g *demoGen) pickGrid() DemoGrid {
 		total := 0.0
 		for _, gr := range g.grids {
 			st := streetOf(gr.Code)
-			w, ok := streetWeights[st]
+			w, ok := propertyStreetWeights[st]
 			if !ok {
 				w = 4
 			}
@@ -271,7 +226,7 @@ func communityStem(name string) string {
 	return strings.TrimSuffix(strings.TrimSuffix(name, "社区"), "村")
 }
 
-func (g *demoGen) compoundName(gr DemoGrid, old bool) string {
+func (g *propertyGen) compoundName(gr PropertyGrid, old bool) string {
 	village := strings.HasSuffix(gr.CommunityName, "村")
 	for try := 0; ; try++ {
 		var name string
@@ -279,7 +234,7 @@ func (g *demoGen) compoundName(gr DemoGrid, old bool) string {
 		case old && village:
 			name = gr.CommunityName + g.of([]string{"安置小区", "新村", "集中居住区"})
 		case old && x < 0.40:
-			name = g.of(demoStems) + g.of(oldSuffixes)
+			name = g.of(propertyStems) + g.of(oldSuffixes)
 		case old && x < 0.62:
 			name = fmt.Sprintf("%s%d号院", gr.CommunityName, g.between(1, 12))
 		case old && x < 0.80:
@@ -287,7 +242,7 @@ func (g *demoGen) compoundName(gr DemoGrid, old bool) string {
 		case old:
 			name = communityStem(gr.CommunityName) + g.of(oldSuffixes)
 		case x < 0.75:
-			name = g.of(demoStems) + g.of(newSuffixes)
+			name = g.of(propertyStems) + g.of(newSuffixes)
 		default:
 			name = communityStem(gr.CommunityName) + g.of(newSuffixes)
 		}
@@ -306,12 +261,12 @@ func (g *demoGen) compoundName(gr DemoGrid, old bool) string {
 
 // District box the generated coordinates stay inside (docs/demo-data.md).
 const (
-	demoLatLo, demoLatHi = 32.412, 32.568
-	demoLngLo, demoLngHi = 119.842, 119.998
+	propertyLatLo, propertyLatHi = 32.412, 32.568
+	propertyLngLo, propertyLngHi = 119.842, 119.998
 )
 
-func (g *demoGen) compounds() {
-	for i := range DemoCompounds {
+func (g *propertyGen) compounds() {
+	for i := range PropertyCompounds {
 		gr := g.pickGrid()
 		old := g.chance(0.45)
 		year := 2001 + g.rng.IntN(23)
@@ -319,12 +274,12 @@ func (g *demoGen) compounds() {
 			year = 1980 + g.rng.IntN(21)
 		}
 		st := streetOf(gr.Code)
-		roads := streetRoads[st]
+		roads := propertyStreetRoads[st]
 		if len(roads) == 0 {
 			roads = []string{"海陵北路"}
 		}
-		addr := "泰州市海陵区" + townNames[st] + fmt.Sprintf("%s%d号", g.of(roads), g.between(1, 400))
-		// Sized so the register houses the district (DemoResidents): old
+		addr := "泰州市海陵区" + propertyTownNames[st] + fmt.Sprintf("%s%d号", g.of(roads), g.between(1, 400))
+		// Sized so the register houses the district (PropertyResidents): old
 		// compounds are a few six-storey walk-ups of 12–36 flats each
 		// (about 190 households), newer ones 3–16 taller blocks of 24–60
 		// (about 400); 45 % old, 55 % newer, 600 compounds: about 184,000
@@ -334,13 +289,13 @@ func (g *demoGen) compounds() {
 		if old {
 			buildings, perBuilding = g.between(2, 14), g.between(12, 36)
 		}
-		p := &Property{
-			ID: g.uuid(), OwnerDept: OwnerDept, Name: g.compoundName(gr, old), Address: addr,
-			Lat:              clamp(gr.Lat+g.rng.NormFloat64()*0.0012, demoLatLo, demoLatHi),
-			Lng:              clamp(gr.Lng+g.rng.NormFloat64()*0.0012, demoLngLo, demoLngHi),
+		p := &property.Property{
+			ID: uuidV4(g.rng), OwnerDept: property.OwnerDept, Name: g.compoundName(gr, old), Address: addr,
+			Lat:              clamp(gr.Lat+g.rng.NormFloat64()*0.0012, propertyLatLo, propertyLatHi),
+			Lng:              clamp(gr.Lng+g.rng.NormFloat64()*0.0012, propertyLngLo, propertyLngHi),
 			JurisdictionCode: gr.Code, BuildYear: year, Buildings: buildings, Households: buildings * perBuilding,
-			Renovation: Renovation{Status: RenovationNone},
-			SourceDept: OwnerDept, ExternalID: fmt.Sprintf("HS-XQ-%04d", i+1), Version: 1,
+			Renovation: property.Renovation{Status: property.RenovationNone},
+			SourceDept: property.OwnerDept, ExternalID: fmt.Sprintf("HS-XQ-%04d", i+1), Version: 1,
 		}
 		managed := 0.95
 		if old {
@@ -350,7 +305,7 @@ func (g *demoGen) compounds() {
 			// A few large companies run many projects.
 			u := g.rng.Float64()
 			c := g.companys[int(u*u*float64(len(g.companys)))]
-			p.Management = &Management{Company: c.name, CreditCode: c.code, ContactName: g.person(), ContactPhone: g.mobile()}
+			p.Management = &property.Management{Company: c.name, CreditCode: c.code, ContactName: propertyNames.name(g.rng), ContactPhone: mobile(g.rng, "35789")}
 		}
 		switch {
 		case g.chance(0.07): // a compound in trouble
@@ -370,10 +325,10 @@ func (g *demoGen) compounds() {
 
 func clamp(x, lo, hi float64) float64 { return max(lo, min(hi, x)) }
 
-// renovations marks DemoRenovated compounds built up to 2000 DONE and a few
+// renovations marks PropertyRenovated compounds built up to 2000 DONE and a few
 // more IN_PROGRESS or PLANNED, with a scope and a budget.
-func (g *demoGen) renovations() {
-	var old []*Property
+func (g *propertyGen) renovations() {
+	var old []*property.Property
 	for _, p := range g.d.Properties {
 		if p.BuildYear <= 2000 {
 			old = append(old, p)
@@ -383,17 +338,17 @@ func (g *demoGen) renovations() {
 	for i, p := range old {
 		var year int
 		switch {
-		case i < DemoRenovated:
-			p.Renovation.Status, year = RenovationDone, 2019+g.rng.IntN(6)
-		case i < DemoRenovated+demoInProgress:
-			p.Renovation.Status, year = RenovationInProgress, 2025
-		case i < DemoRenovated+demoInProgress+demoPlanned:
-			p.Renovation.Status, year = RenovationPlanned, 2026
+		case i < PropertyRenovated:
+			p.Renovation.Status, year = property.RenovationDone, 2019+g.rng.IntN(6)
+		case i < PropertyRenovated+propertyInProgress:
+			p.Renovation.Status, year = property.RenovationInProgress, 2025
+		case i < PropertyRenovated+propertyInProgress+propertyPlanned:
+			p.Renovation.Status, year = property.RenovationPlanned, 2026
 		default:
 			continue
 		}
 		p.Renovation.Year = &year
-		items := slices.Clone(scopes)
+		items := slices.Clone(renovationScopes)
 		g.rng.Shuffle(len(items), func(i, j int) { items[i], items[j] = items[j], items[i] })
 		p.Renovation.Scope = strings.Join(items[:g.between(3, 6)], "、")
 		// 1,500–4,200 yuan per household, rounded to a thousand yuan.
@@ -403,22 +358,22 @@ func (g *demoGen) renovations() {
 	}
 }
 
-func (g *demoGen) permitNo(year int) string {
+func (g *propertyGen) permitNo(year int) string {
 	g.permitSeq++
 	return fmt.Sprintf("建字第321202%d%05d号", year, g.permitSeq)
 }
 
-func (g *demoGen) addPermit(p *Property, scope PermitScope, on time.Time, structure string, area float64, valid bool) {
+func (g *propertyGen) addPermit(p *property.Property, scope property.PermitScope, on time.Time, structure string, area float64, valid bool) {
 	at := on.Add(9 * time.Hour)
-	g.d.Permits = append(g.d.Permits, Permit{
-		ID: g.uuid(), PermitNo: g.permitNo(on.Year()), PropertyID: p.ID, IssuedOn: on, Scope: scope,
+	g.d.Permits = append(g.d.Permits, property.Permit{
+		ID: uuidV4(g.rng), PermitNo: g.permitNo(on.Year()), PropertyID: p.ID, IssuedOn: on, Scope: scope,
 		Structure: structure, FloorAreaM2: area, Valid: valid,
-		OwnerDept: PermitDept, SourceDept: PermitDept, ExternalID: fmt.Sprintf("PLN-%06d", g.permitSeq),
+		OwnerDept: property.PermitDept, SourceDept: property.PermitDept, ExternalID: fmt.Sprintf("PLN-%06d", g.permitSeq),
 		CreatedAt: at, UpdatedAt: at, Version: 1,
 	})
 }
 
-func (g *demoGen) date(year int) time.Time {
+func (g *propertyGen) date(year int) time.Time {
 	return time.Date(year, time.Month(g.between(1, 12)), g.between(1, 28), 0, 0, 0, 0, time.UTC)
 }
 
@@ -426,7 +381,7 @@ func (g *demoGen) date(year int) time.Time {
 // regime began) their original permit, older ones rarely (records lost),
 // and some compounds later additions, extensions, alterations or ancillary
 // buildings, a few of them revoked.
-func (g *demoGen) permits() {
+func (g *propertyGen) permits() {
 	for _, p := range g.d.Properties {
 		pOrig := 0.74
 		if p.BuildYear < 1990 {
@@ -434,7 +389,7 @@ func (g *demoGen) permits() {
 		}
 		if g.chance(pOrig) {
 			area := float64(p.Households * g.between(70, 115))
-			g.addPermit(p, ScopeNewResidential, g.date(max(p.BuildYear-1, 1980)),
+			g.addPermit(p, property.ScopeNewResidential, g.date(max(p.BuildYear-1, 1980)),
 				fmt.Sprintf("住宅楼%d幢及配套用房", p.Buildings), area, true)
 		}
 		if !g.chance(0.16) {
@@ -446,30 +401,30 @@ func (g *demoGen) permits() {
 		building := g.between(1, p.Buildings)
 		switch g.rng.IntN(4) {
 		case 0:
-			g.addPermit(p, ScopeAddition, g.date(year), fmt.Sprintf("%d号楼顶层加建阳光房", building), float64(g.between(20, 80)), valid)
+			g.addPermit(p, property.ScopeAddition, g.date(year), fmt.Sprintf("%d号楼顶层加建阳光房", building), float64(g.between(20, 80)), valid)
 		case 1:
-			g.addPermit(p, ScopeExtension, g.date(year), fmt.Sprintf("%d号楼底层扩建", building), float64(g.between(15, 60)), valid)
+			g.addPermit(p, property.ScopeExtension, g.date(year), fmt.Sprintf("%d号楼底层扩建", building), float64(g.between(15, 60)), valid)
 		case 2:
-			g.addPermit(p, ScopeAlteration, g.date(year), fmt.Sprintf("%d号楼沿街商铺改门改窗", building), 0, valid)
+			g.addPermit(p, property.ScopeAlteration, g.date(year), fmt.Sprintf("%d号楼沿街商铺改门改窗", building), 0, valid)
 		default:
-			g.addPermit(p, ScopeAncillary, g.date(year), g.of([]string{"非机动车棚", "配电房", "垃圾分类用房", "物业用房"}),
+			g.addPermit(p, property.ScopeAncillary, g.date(year), g.of([]string{"非机动车棚", "配电房", "垃圾分类用房", "物业用房"}),
 				float64(g.between(30, 120)), valid)
 		}
 	}
 }
 
-func (g *demoGen) inspectors() {
+func (g *propertyGen) inspectors() {
 	seen := map[string]bool{}
-	inactive := map[int]bool{g.rng.IntN(DemoInspectors): true, g.rng.IntN(DemoInspectors): true}
-	for i := range DemoInspectors {
-		name := g.person()
+	inactive := map[int]bool{g.rng.IntN(PropertyInspectors): true, g.rng.IntN(PropertyInspectors): true}
+	for i := range PropertyInspectors {
+		name := propertyNames.name(g.rng)
 		for seen[name] {
-			name = g.person()
+			name = propertyNames.name(g.rng)
 		}
 		seen[name] = true
-		g.d.Inspectors = append(g.d.Inspectors, Inspector{ID: fmt.Sprintf("HS-INS-%03d", i+1), Name: name, Dept: OwnerDept, Active: !inactive[i]})
+		g.d.Inspectors = append(g.d.Inspectors, property.Inspector{ID: fmt.Sprintf("HS-INS-%03d", i+1), Name: name, Dept: property.OwnerDept, Active: !inactive[i]})
 	}
-	var targets []*Property
+	var targets []*property.Property
 	for _, p := range g.d.Properties {
 		if p.IsTarget() {
 			targets = append(targets, p)
@@ -477,14 +432,14 @@ func (g *demoGen) inspectors() {
 	}
 	reasons := []string{"本人居住在该小区", "配偶在该物业公司任职", "近亲属在该物业公司任职", "曾在该物业公司任职未满三年",
 		"与该项目负责人存在利害关系"}
-	pairs := map[Conflict]bool{}
-	for len(g.d.Conflicts) < demoConflicts && len(targets) > 0 {
-		c := Conflict{InspectorID: g.d.Inspectors[g.rng.IntN(len(g.d.Inspectors))].ID, PropertyID: targets[g.rng.IntN(len(targets))].ID}
+	pairs := map[property.Conflict]bool{}
+	for len(g.d.Conflicts) < propertyConflicts && len(targets) > 0 {
+		c := property.Conflict{InspectorID: g.d.Inspectors[g.rng.IntN(len(g.d.Inspectors))].ID, PropertyID: targets[g.rng.IntN(len(targets))].ID}
 		if pairs[c] {
 			continue
 		}
 		pairs[c] = true
-		g.d.Conflicts = append(g.d.Conflicts, DemoConflict{InspectorID: c.InspectorID, PropertyID: c.PropertyID,
+		g.d.Conflicts = append(g.d.Conflicts, postgres.DeclaredConflict{InspectorID: c.InspectorID, PropertyID: c.PropertyID,
 			Reason: g.of(reasons), DeclaredAt: time.Date(2023, 12, g.between(1, 28), 2, 0, 0, 0, time.UTC)})
 	}
 }
@@ -496,13 +451,13 @@ var (
 	passFindings = []string{"", "", "物业服务规范，台账齐全", "各项服务基本到位"}
 )
 
-// rounds draws the demo's past rounds with the real Draw from the generated
+// rounds draws the demo's past rounds with the real property.Draw from the generated
 // registers, records results and publishes them.
-func (g *demoGen) rounds() error {
-	reg := Registers{}
+func (g *propertyGen) rounds() error {
+	reg := property.Registers{}
 	for _, p := range g.d.Properties {
 		if p.IsTarget() {
-			reg.Targets = append(reg.Targets, Target{PropertyID: p.ID, Complaints: p.Complaints})
+			reg.Targets = append(reg.Targets, property.Target{PropertyID: p.ID, Complaints: p.Complaints})
 		}
 	}
 	for _, in := range g.d.Inspectors {
@@ -516,55 +471,120 @@ func (g *demoGen) rounds() error {
 	}
 	for _, c := range g.d.Conflicts {
 		if active[c.InspectorID] {
-			reg.Conflicts = append(reg.Conflicts, Conflict{InspectorID: c.InspectorID, PropertyID: c.PropertyID})
+			reg.Conflicts = append(reg.Conflicts, property.Conflict{InspectorID: c.InspectorID, PropertyID: c.PropertyID})
 		}
 	}
-	var past [][]Assignment // assignments of the rounds drawn so far, newest first
-	for i, round := range DemoRounds {
-		// Recusal looks back over the last RecusalRoundsDefault rounds, as
+	var past [][]property.Assignment // assignments of the rounds drawn so far, newest first
+	for i, round := range PropertyRounds {
+		// Recusal looks back over the last property.RecusalRoundsDefault rounds, as
 		// a live draw does by default.
 		reg.PreviousRounds, reg.Previous = nil, nil
-		for k := range min(len(past), RecusalRoundsDefault) {
-			reg.PreviousRounds = append(reg.PreviousRounds, DemoRounds[i-1-k])
+		for k := range min(len(past), property.RecusalRoundsDefault) {
+			reg.PreviousRounds = append(reg.PreviousRounds, PropertyRounds[i-1-k])
 			reg.Previous = append(reg.Previous, past[k]...)
 		}
-		start, months, _ := ParseRound(round)
+		start, months, _ := property.ParseRound(round)
 		// Drawn before the first inspections (a week into the period, see
 		// ScheduleDates), at 10:00 in Taizhou.
-		drawn := NextWorkingDay(g.cal, start.AddDate(0, 0, 1)).Add(2 * time.Hour)
-		res, err := Draw(reg, g.rng.Int64(), demoRatio, demoPerTarget)
+		drawn := property.NextWorkingDay(g.cal, start.AddDate(0, 0, 1)).Add(2 * time.Hour)
+		res, err := property.Draw(reg, g.rng.Int64(), propertyRatio, propertyPerTarget)
 		if err != nil {
 			return fmt.Errorf("draw %s: %w", round, err)
 		}
-		r, list := RoundFromDraw(round, OwnerDept, res, drawn, "seed@"+OwnerDept, g.cal)
-		published := NextWorkingDay(g.cal, start.AddDate(0, months-1, 24)).Add(8 * time.Hour) // 16:00
+		r, list := property.RoundFromDraw(round, property.OwnerDept, res, drawn, "seed@"+property.OwnerDept, g.cal)
+		published := property.NextWorkingDay(g.cal, start.AddDate(0, months-1, 24)).Add(8 * time.Hour) // 16:00
 		r.Published, r.PublishedAt = true, &published
 		for i := range list {
 			in := &list[i]
-			in.ID = g.uuid()
+			in.ID = uuidV4(g.rng)
 			switch x := g.rng.Float64(); {
 			case x < 0.68:
-				in.Result, in.Findings = ResultPass, g.of(passFindings)
+				in.Result, in.Findings = property.ResultPass, g.of(passFindings)
 			case x < 0.92:
-				in.Result, in.Findings = ResultRectify, g.of(rectifyFindings)+"，责令15日内整改"
+				in.Result, in.Findings = property.ResultRectify, g.of(rectifyFindings)+"，责令15日内整改"
 			default:
-				in.Result, in.Findings = ResultFail, g.of(failFindings)+"，记入信用档案"
+				in.Result, in.Findings = property.ResultFail, g.of(failFindings)+"，记入信用档案"
 			}
 			// Recorded in office hours (09:00–12:00 or 14:00–17:00 in
 			// Taizhou) of a working day within a few days of the visit.
-			day := NextWorkingDay(g.cal, in.ScheduledOn.AddDate(0, 0, g.between(0, 3)))
+			day := property.NextWorkingDay(g.cal, in.ScheduledOn.AddDate(0, 0, g.between(0, 3)))
 			hour := []int{1, 2, 3, 6, 7, 8}[g.rng.IntN(6)] // UTC: 09, 10, 11, 14, 15, 16 o'clock local
 			at := day.Add(time.Duration(hour)*time.Hour + time.Duration(g.rng.IntN(60))*time.Minute)
 			in.RecordedAt, in.Published, in.Version = &at, true, 2
 		}
-		g.d.Rounds = append(g.d.Rounds, DemoRound{Round: r, Targets: reg.EncodeTargets(), Inspectors: reg.EncodeInspectors(), Inspections: list})
-		var done []Assignment
+		g.d.Rounds = append(g.d.Rounds, postgres.DrawnRound{Round: r, Targets: reg.EncodeTargets(), Inspectors: reg.EncodeInspectors(), Inspections: list})
+		var done []property.Assignment
 		for _, in := range list {
 			for _, id := range in.InspectorIDs {
-				done = append(done, Assignment{PropertyID: in.PropertyID, InspectorID: id})
+				done = append(done, property.Assignment{PropertyID: in.PropertyID, InspectorID: id})
 			}
 		}
-		past = append([][]Assignment{done}, past...)
+		past = append([][]property.Assignment{done}, past...)
 	}
 	return nil
+}
+
+// ErrPropertiesSeeded is returned (wrapped) by SeedProperties when the
+// property tables already hold data.
+var ErrPropertiesSeeded = errors.New("the property tables already hold data")
+
+// SeedProperties fills the property tables with deterministic demo data for
+// Hailing District, in one transaction: about 600 residential compounds
+// spread over the grids of the jurisdictions table (central streets denser
+// than the towns; build years 1980–2023), property-management companies
+// with valid unified social credit codes, old-community renovation (113
+// compounds built up to 2000 DONE, some IN_PROGRESS and PLANNED with
+// budgets), planning permits on about 60 % of compounds, 40 housing
+// inspectors with a few declared conflicts of interest, and four past
+// rounds of double-random inspections (PropertyRounds: two a year, 2024-H1
+// to 2025-H2, recusal looking back over two rounds) drawn with
+// property.Draw from the generated registers — so ReplayDraw verifies them —
+// scheduled, recorded and published on working days of cal, with results.
+// The same seed, calendar and jurisdiction tree give identical rows (ids
+// included). The jurisdictions and the housing and planning departments
+// must exist; ErrPropertiesSeeded when the tables already hold data.
+func SeedProperties(ctx context.Context, db postgres.DB, seed int64, cal property.WorkingDays) error {
+	return postgres.InTx(ctx, db, func(tx pgx.Tx) error {
+		// Concurrent seeders queue here; the second then finds the data.
+		if _, err := tx.Exec(ctx, `LOCK TABLE properties, inspectors, inspection_rounds IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return fmt.Errorf("seed properties: lock: %w", err)
+		}
+		var busy bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM properties) OR EXISTS (SELECT 1 FROM inspectors)
+			OR EXISTS (SELECT 1 FROM inspection_rounds)`).Scan(&busy); err != nil {
+			return fmt.Errorf("seed properties: check: %w", err)
+		}
+		if busy {
+			return fmt.Errorf("seed properties: %w", ErrPropertiesSeeded)
+		}
+		grids, err := propertyGrids(ctx, tx)
+		if err != nil {
+			return err
+		}
+		d, err := GenerateProperties(seed, grids, cal)
+		if err != nil {
+			return fmt.Errorf("seed properties: %w", err)
+		}
+		return postgres.CopyPropertyRegister(ctx, tx, d)
+	})
+}
+
+// propertyGrids reads the unit grids with a centroid and their community's
+// name, by code.
+func propertyGrids(ctx context.Context, tx pgx.Tx) ([]PropertyGrid, error) {
+	rows, err := tx.Query(ctx, `SELECT g.code, c.name_zh, g.lat, g.lng FROM jurisdictions g
+		JOIN jurisdictions c ON c.code = g.parent_code
+		WHERE g.level = 'GRID' AND g.lat IS NOT NULL AND g.lng IS NOT NULL ORDER BY g.code`)
+	if err != nil {
+		return nil, fmt.Errorf("seed properties: read grids: %w", err)
+	}
+	grids, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PropertyGrid, error) {
+		var g PropertyGrid
+		err := r.Scan(&g.Code, &g.CommunityName, &g.Lat, &g.Lng)
+		return g, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("seed properties: read grids: %w", err)
+	}
+	return grids, nil
 }

@@ -1,7 +1,7 @@
-package parking
+package seed
 
 import (
-	"encoding/binary"
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -9,61 +9,59 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fengcheng/datahub/internal/parking"
+	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
-// Grid is a unit grid of the jurisdiction tree, where demo lots are placed.
-type Grid struct {
+// ParkingGrid is a unit grid of the jurisdiction tree, where lots are
+// placed.
+type ParkingGrid struct {
 	Code   string // e.g. hailing.chengzhong.pozijie.g03
 	NameZh string // e.g. 坡子街社区第3网格
 	Lat    float64
 	Lng    float64
 }
 
-// DemoLots is the size of the standard demo registry.
-const DemoLots = 200
-
 // The district added 800+ parking spaces (docs/demo-data.md): in the demo,
-// public car parks and on-street bays that opened since DemoNewSince hold
-// DemoNewSpacesMin to DemoNewSpacesMax spaces together; every other lot
+// public car parks and on-street bays that opened since ParkingNewSince hold
+// ParkingNewSpacesMin to ParkingNewSpacesMax spaces together; every other lot
 // opened before it.
 const (
-	DemoNewSpacesMin = 800
-	DemoNewSpacesMax = 900
+	ParkingNewSpacesMin = 800
+	ParkingNewSpacesMax = 900
 )
 
-// DemoNewSince is when the new spaces start counting: 1 January 2023 in
+// ParkingNewSince is when the new spaces start counting: 1 January 2023 in
 // Taizhou, the start of the period the district's figures cover.
-var DemoNewSince = time.Date(2023, 1, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
+var ParkingNewSince = time.Date(2023, 1, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
 
 // Demo box: the district centre ± 0.08° (docs/demo-data.md).
 const (
-	demoLat, demoLng, demoSpan = 32.49, 119.92, 0.08
+	parkingLat, parkingLng, parkingSpan = 32.49, 119.92, 0.08
 )
 
-// Demo returns the standard demo registry: DemoLots lots (see DemoN).
-func Demo(seed int64, grids []Grid) []Lot { return DemoN(seed, grids, DemoLots) }
-
-// DemoN returns n realistic lots of Hailing District placed near the given
+// ParkingLots returns n realistic lots of Hailing District placed near the given
 // grids' centroids, the same for the same seed and grids, each with the
-// date it opened (the new spaces since DemoNewSince: see opened): a fifth are
+// date it opened (the new spaces since ParkingNewSince: see opened): a fifth are
 // government lots, 42.5 % of which share spaces off-peak on Taizhou's rules
 // (weekdays 18:30–07:30, rest days all day, no movement 22:00–06:00, cars of
 // at most 7 seats), so the opening rate is about the reported 42 %; the rest
 // are public car parks, on-street bays, commercial and residential lots. It
 // returns nil without grids.
-func DemoN(seed int64, grids []Grid, n int) []Lot {
+func ParkingLots(seed int64, grids []ParkingGrid, n int) []parking.Lot {
 	if len(grids) == 0 || n <= 0 {
 		return nil
 	}
-	g := newDemoGen(seed, grids)
+	g := newParkingGen(seed, grids)
 	gov := int(math.Round(float64(n) * 0.2))
 	shared := int(math.Round(float64(gov) * 0.425))
 	public := int(math.Round(float64(n) * 0.25))
 	onStreet := int(math.Round(float64(n) * 0.225))
 	commercial := int(math.Round(float64(n) * 0.175))
 	residential := max(n-gov-public-onStreet-commercial, 0)
-	out := make([]Lot, 0, n)
+	out := make([]parking.Lot, 0, n)
 	for i := range gov {
 		out = append(out, g.government(i < shared))
 	}
@@ -90,21 +88,21 @@ func DemoN(seed int64, grids []Grid, n int) []Lot {
 	return out
 }
 
-type demoGen struct {
+type parkingGen struct {
 	rng      *rand.Rand
-	grids    []Grid
+	grids    []ParkingGrid
 	byStreet map[string][]int // street suffix → grid indexes
 	central  []int            // grids of the six urban streets
 	used     map[string]int   // names already given
 }
 
-func newDemoGen(seed int64, grids []Grid) *demoGen {
-	g := &demoGen{rng: rand.New(rand.NewPCG(uint64(seed), 0x7061726b696e67)), // "parking"
+func newParkingGen(seed int64, grids []ParkingGrid) *parkingGen {
+	g := &parkingGen{rng: rand.New(rand.NewPCG(uint64(seed), 0x7061726b696e67)), // "parking"
 		grids: grids, byStreet: map[string][]int{}, used: map[string]int{}}
 	for i, gr := range grids {
 		st := streetOf(gr.Code)
 		g.byStreet[st] = append(g.byStreet[st], i)
-		if !slices.Contains(towns, st) {
+		if !slices.Contains(parkingTowns, st) {
 			g.central = append(g.central, i)
 		}
 	}
@@ -117,19 +115,11 @@ func newDemoGen(seed int64, grids []Grid) *demoGen {
 	return g
 }
 
-func streetOf(code string) string {
-	parts := strings.Split(code, ".")
-	if len(parts) < 2 {
-		return ""
-	}
-	return parts[1]
-}
+var parkingTowns = []string{"jiulong", "gangyang", "suchen"}
 
-var towns = []string{"jiulong", "gangyang", "suchen"}
-
-// streetNames are the streets and towns of docs/demo-data.md and their
+// parkingStreets are the streets and towns of docs/demo-data.md and their
 // main roads.
-var streetNames = map[string]struct {
+var parkingStreets = map[string]struct {
 	zh    string
 	roads []string
 }{
@@ -144,10 +134,10 @@ var streetNames = map[string]struct {
 	"suchen":     {"苏陈镇", []string{"苏陈路", "东风北路"}},
 }
 
-// govUnits run government lots: the bureaus with a department code own
+// parkingGovUnits run government lots: the bureaus with a department code own
 // their lot's record; the others' records belong to the street or town
 // office where they lie.
-var govUnits = []struct{ name, dept string }{
+var parkingGovUnits = []struct{ name, dept string }{
 	{"海陵区人民政府机关", ""}, {"海陵区城市管理局", "urban-management"}, {"海陵区住房和城乡建设局", "housing"},
 	{"海陵区自然资源和规划局", "planning"}, {"海陵区公安交警大队", "traffic-police"}, {"海陵区水利局", "water"},
 	{"海陵区生态环境局", "environment"}, {"海陵区市场监督管理局", "market-regulation"}, {"海陵区人民法院", ""},
@@ -158,12 +148,12 @@ var govUnits = []struct{ name, dept string }{
 	{"海陵区退役军人事务局", ""}, {"海陵区应急管理局", ""}, {"海陵区政务服务中心", ""},
 }
 
-var publicNames = []string{"坡子街公共停车场", "凤城河景区停车场", "望海楼停车场", "梅兰芳纪念馆停车场", "稻河古街区停车场",
+var parkingPublicNames = []string{"坡子街公共停车场", "凤城河景区停车场", "望海楼停车场", "梅兰芳纪念馆停车场", "稻河古街区停车场",
 	"老街停车场", "泰州公园停车场", "天德湖公园停车场", "鼓楼路公共停车场", "五一路地下停车场", "人民公园停车场",
 	"光孝寺停车场", "崇儒祠停车场", "周山河街区停车场", "泰州火车站停车场", "泰州汽车客运站停车场", "海陵区体育馆停车场",
 	"泰州市图书馆停车场", "桃园景区停车场", "柳园停车场", "凤城河东岸停车场", "海陵区人民医院西侧公共停车场"}
 
-var commercialNames = []struct{ name, operator string }{
+var parkingCommercialNames = []struct{ name, operator string }{
 	{"泰州万达广场停车场", "泰州万达广场商业管理有限公司"}, {"泰州印象城停车场", "泰州印象城商业管理有限公司"},
 	{"金鹰国际购物中心停车场", "泰州金鹰国际购物中心有限公司"}, {"华润苏果超市停车场", "华润苏果超市有限公司泰州分公司"},
 	{"坡子街商业广场地下停车场", "泰州坡子街商业管理有限公司"}, {"海陵宝龙广场停车场", "泰州宝龙商业物业管理有限公司"},
@@ -172,14 +162,12 @@ var commercialNames = []struct{ name, operator string }{
 	{"世纪联华超市停车场", "泰州世纪联华超市有限公司"}, {"海陵科技大厦停车场", "泰州海陵科技大厦物业管理有限公司"},
 }
 
-var residentialStems = []string{"花园", "新村", "苑", "小区", "家园", "雅苑", "名邸", "华庭"}
+var parkingResidentialStems = []string{"花园", "新村", "苑", "小区", "家园", "雅苑", "名邸", "华庭"}
 
-var surnames = []string{"王", "李", "张", "刘", "陈", "杨", "黄", "赵", "周", "吴", "徐", "孙", "朱", "马", "胡", "郭", "何", "高", "林", "钱"}
-
-func (g *demoGen) pick(list []string) string { return list[g.rng.IntN(len(list))] }
+func (g *parkingGen) pick(list []string) string { return list[g.rng.IntN(len(list))] }
 
 // unique returns name, numbered (二号、三号…) when it was given before.
-func (g *demoGen) unique(name string) string {
+func (g *parkingGen) unique(name string) string {
 	g.used[name]++
 	if k := g.used[name]; k > 1 {
 		return fmt.Sprintf("%s（%d号）", name, k)
@@ -188,15 +176,15 @@ func (g *demoGen) unique(name string) string {
 }
 
 // place fills a lot's jurisdiction, location and address from a grid.
-func (g *demoGen) place(l *Lot, gi int) {
+func (g *parkingGen) place(l *parking.Lot, gi int) {
 	gr := g.grids[gi]
 	l.JurisdictionCode = gr.Code
 	// Within about 150 m of the centroid, inside the district box.
-	l.Lat = clamp(gr.Lat+(g.rng.Float64()-0.5)*0.0027, demoLat-demoSpan, demoLat+demoSpan)
-	l.Lng = clamp(gr.Lng+(g.rng.Float64()-0.5)*0.0032, demoLng-demoSpan, demoLng+demoSpan)
+	l.Lat = clamp(gr.Lat+(g.rng.Float64()-0.5)*0.0027, parkingLat-parkingSpan, parkingLat+parkingSpan)
+	l.Lng = clamp(gr.Lng+(g.rng.Float64()-0.5)*0.0032, parkingLng-parkingSpan, parkingLng+parkingSpan)
 	l.Lat = math.Round(l.Lat*1e6) / 1e6
 	l.Lng = math.Round(l.Lng*1e6) / 1e6
-	st := streetNames[streetOf(gr.Code)]
+	st := parkingStreets[streetOf(gr.Code)]
 	road := "海陵路"
 	if len(st.roads) > 0 {
 		road = g.pick(st.roads)
@@ -204,35 +192,33 @@ func (g *demoGen) place(l *Lot, gi int) {
 	l.Address = fmt.Sprintf("泰州市海陵区%s%d号", road, 1+g.rng.IntN(388))
 }
 
-func clamp(x, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, x)) }
-
-func (g *demoGen) centralGrid() int { return g.central[g.rng.IntN(len(g.central))] }
-func (g *demoGen) anyGrid() int     { return g.rng.IntN(len(g.grids)) }
+func (g *parkingGen) centralGrid() int { return g.central[g.rng.IntN(len(g.central))] }
+func (g *parkingGen) anyGrid() int     { return g.rng.IntN(len(g.grids)) }
 
 // stamp sets creation and update times between 2021 and 2025.
-func (g *demoGen) stamp(l *Lot) {
+func (g *parkingGen) stamp(l *parking.Lot) {
 	base := time.Date(2021, 3, 1, 0, 0, 0, 0, time.UTC)
 	l.CreatedAt = base.Add(time.Duration(g.rng.Int64N(int64(4 * 365 * 24 * time.Hour)))).Truncate(time.Second)
 	l.UpdatedAt = l.CreatedAt.Add(time.Duration(g.rng.Int64N(int64(180 * 24 * time.Hour)))).Truncate(time.Second)
 	l.Version = 1
-	l.SourceDept = ProviderDept
+	l.SourceDept = parking.ProviderDept
 }
 
 // opened dates the lots: public car parks and on-street bays, in the
-// shuffled order, open after DemoNewSince while their spaces add up to
-// DemoNewSpacesMin (a lot that would take the sum past DemoNewSpacesMax is
+// shuffled order, open after ParkingNewSince while their spaces add up to
+// ParkingNewSpacesMin (a lot that would take the sum past ParkingNewSpacesMax is
 // skipped); their records are made the day they open. Every other lot
 // opened between 1998 and the end of 2022, and no later than its record.
-func (g *demoGen) opened(lots []Lot) {
+func (g *parkingGen) opened(lots []parking.Lot) {
 	added := 0
 	for i := range lots {
 		l := &lots[i]
-		newLot := added < DemoNewSpacesMin && (l.Kind == KindPublic || l.Kind == KindOnStreet) &&
-			added+l.TotalSpaces <= DemoNewSpacesMax
+		newLot := added < ParkingNewSpacesMin && (l.Kind == parking.KindPublic || l.Kind == parking.KindOnStreet) &&
+			added+l.TotalSpaces <= ParkingNewSpacesMax
 		if newLot {
 			added += l.TotalSpaces
 			// A working-day morning between March 2023 and October 2025.
-			day := DemoNewSince.AddDate(0, 2, g.rng.IntN(975))
+			day := ParkingNewSince.AddDate(0, 2, g.rng.IntN(975))
 			for day.Weekday() == time.Saturday || day.Weekday() == time.Sunday {
 				day = day.AddDate(0, 0, 1)
 			}
@@ -243,42 +229,30 @@ func (g *demoGen) opened(lots []Lot) {
 			continue
 		}
 		first := time.Date(1998, 1, 1, 0, 0, 0, 0, time.UTC)
-		last := minTime(l.CreatedAt, DemoNewSince.Add(-time.Hour))
+		last := minTime(l.CreatedAt, ParkingNewSince.Add(-time.Hour))
 		at := first.Add(time.Duration(g.rng.Int64N(int64(last.Sub(first))))).Truncate(24 * time.Hour)
 		l.OpenedAt = &at
 	}
 }
 
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
-func (g *demoGen) contact(l *Lot, title string) {
-	l.ContactName = g.pick(surnames) + title
+func (g *parkingGen) contact(l *parking.Lot, title string) {
+	l.ContactName = g.pick(parkingSurnames) + title
 	if g.rng.IntN(2) == 0 {
-		l.ContactPhone = fmt.Sprintf("0523-8%07d", g.rng.IntN(10_000_000))
+		l.ContactPhone = landline(g.rng)
 	} else {
-		l.ContactPhone = fmt.Sprintf("1%d%09d", []int{3, 5, 8, 9}[g.rng.IntN(4)], g.rng.IntN(1_000_000_000))
+		l.ContactPhone = mobile(g.rng, "3589")
 	}
 }
 
 // uuidAt returns a UUIDv7 for instant t with random bits from the seed, so
 // ids sort by creation time and repeat with the seed.
-func (g *demoGen) uuidAt(t time.Time) uuid.UUID {
-	var u uuid.UUID
-	ms := uint64(t.UnixMilli())
-	binary.BigEndian.PutUint64(u[0:8], ms<<16|g.rng.Uint64()&0xffff)
-	binary.BigEndian.PutUint64(u[8:16], g.rng.Uint64())
-	u[6] = 0x70 | u[6]&0x0f
-	u[8] = 0x80 | u[8]&0x3f
-	return u
+func (g *parkingGen) uuidAt(t time.Time) uuid.UUID {
+	a, b := g.rng.Uint64(), g.rng.Uint64()
+	return uuidV7(uint64(t.UnixMilli()), uint16(a), b)
 }
 
-func (g *demoGen) government(shared bool) Lot {
-	unit := govUnits[g.rng.IntN(len(govUnits))]
+func (g *parkingGen) government(shared bool) parking.Lot {
+	unit := parkingGovUnits[g.rng.IntN(len(parkingGovUnits))]
 	gi := g.centralGrid()
 	if unit.dept == "" && g.rng.IntN(4) == 0 {
 		gi = g.anyGrid()
@@ -287,16 +261,16 @@ func (g *demoGen) government(shared bool) Lot {
 	owner := unit.dept
 	operator := unit.name
 	if owner == "" {
-		owner = streetDept(street)
+		owner = parkingStreetDept(street)
 	}
 	if g.rng.IntN(5) == 0 { // street and town offices run their own lots
-		operator = streetNames[street].zh + "办事处"
-		if slices.Contains(towns, street) {
-			operator = streetNames[street].zh + "人民政府"
+		operator = parkingStreets[street].zh + "办事处"
+		if slices.Contains(parkingTowns, street) {
+			operator = parkingStreets[street].zh + "人民政府"
 		}
-		owner = streetDept(street)
+		owner = parkingStreetDept(street)
 	}
-	l := Lot{Kind: KindGovernmentShared, IsGovernment: true, Operator: operator, OwnerDept: owner,
+	l := parking.Lot{Kind: parking.KindGovernmentShared, IsGovernment: true, Operator: operator, OwnerDept: owner,
 		Name: g.unique(operator + "停车场"), TotalSpaces: 30 + g.rng.IntN(171)}
 	g.place(&l, gi)
 	g.stamp(&l)
@@ -306,13 +280,13 @@ func (g *demoGen) government(shared bool) Lot {
 		return l
 	}
 	l.SharedSpaces = max(10, l.TotalSpaces*(30+g.rng.IntN(41))/100)
-	l.Windows = StandardSharedWindows()
+	l.Windows = parking.StandardSharedWindows()
 	switch g.rng.IntN(10) {
 	case 0: // a later evening start where staff work late
-		l.Windows.Weekday = []Range{MustRange("19:00-07:30")}
+		l.Windows.Weekday = []parking.Range{parking.MustRange("19:00-07:30")}
 	case 1: // daytime only at weekends (a school that locks up at night)
 		l.Windows.RestDayAllDay = false
-		l.Windows.RestDay = []Range{MustRange("07:00-21:00")}
+		l.Windows.RestDay = []parking.Range{parking.MustRange("07:00-21:00")}
 	}
 	l.MaxSeats = 7
 	l.BookingRule = g.pick([]string{
@@ -324,57 +298,57 @@ func (g *demoGen) government(shared bool) Lot {
 	return l
 }
 
-func streetDept(street string) string {
-	if slices.Contains(towns, street) {
+func parkingStreetDept(street string) string {
+	if slices.Contains(parkingTowns, street) {
 		return "town-" + street
 	}
 	return "street-" + street
 }
 
-func (g *demoGen) public() Lot {
+func (g *parkingGen) public() parking.Lot {
 	gi := g.centralGrid()
 	if g.rng.IntN(6) == 0 {
 		gi = g.anyGrid()
 	}
-	name := g.pick(publicNames)
+	name := g.pick(parkingPublicNames)
 	if g.rng.IntN(3) == 0 {
-		st := streetNames[streetOf(g.grids[gi].Code)]
+		st := parkingStreets[streetOf(g.grids[gi].Code)]
 		if len(st.roads) > 0 {
 			name = g.pick(st.roads) + "公共停车场"
 		}
 	}
 	owner, operator := "urban-management", "泰州市海陵区城市管理局"
 	if g.rng.IntN(4) == 0 {
-		owner, operator = ProviderDept, "泰州市海陵区静态交通管理有限公司"
+		owner, operator = parking.ProviderDept, "泰州市海陵区静态交通管理有限公司"
 	}
-	l := Lot{Kind: KindPublic, Name: g.unique(name), OwnerDept: owner, Operator: operator,
+	l := parking.Lot{Kind: parking.KindPublic, Name: g.unique(name), OwnerDept: owner, Operator: operator,
 		TotalSpaces: 40 + g.rng.IntN(461)}
 	l.SharedSpaces = l.TotalSpaces
 	g.place(&l, gi)
 	g.stamp(&l)
 	g.contact(&l, "经理")
 	if g.rng.IntN(4) == 0 {
-		l.Windows.Hours = []Range{MustRange("06:00-23:00")}
+		l.Windows.Hours = []parking.Range{parking.MustRange("06:00-23:00")}
 	}
 	l.BookingRule = "无需预约"
 	l.FeeRule = g.pick([]string{"首30分钟免费，之后每小时2元，24小时封顶20元", "每小时3元，夜间（20:00-次日8:00）每小时1元", "免费开放"})
 	return l
 }
 
-func (g *demoGen) onStreet() Lot {
+func (g *parkingGen) onStreet() parking.Lot {
 	gi := g.centralGrid()
-	st := streetNames[streetOf(g.grids[gi].Code)]
+	st := parkingStreets[streetOf(g.grids[gi].Code)]
 	road := "海陵路"
 	if len(st.roads) > 0 {
 		road = g.pick(st.roads)
 	}
-	l := Lot{Kind: KindOnStreet, Name: g.unique(fmt.Sprintf("%s路内停车泊位（第%d段）", road, 1+g.rng.IntN(6))),
-		OwnerDept: ProviderDept, Operator: "海陵区公安交警大队", TotalSpaces: 8 + g.rng.IntN(53)}
+	l := parking.Lot{Kind: parking.KindOnStreet, Name: g.unique(fmt.Sprintf("%s路内停车泊位（第%d段）", road, 1+g.rng.IntN(6))),
+		OwnerDept: parking.ProviderDept, Operator: "海陵区公安交警大队", TotalSpaces: 8 + g.rng.IntN(53)}
 	l.SharedSpaces = l.TotalSpaces
 	g.place(&l, gi)
 	g.stamp(&l)
 	if g.rng.IntN(2) == 0 {
-		l.Windows.Hours = []Range{MustRange("07:00-22:00")}
+		l.Windows.Hours = []parking.Range{parking.MustRange("07:00-22:00")}
 	}
 	l.BookingRule = "无需预约，按泊位线停放"
 	l.FeeRule = "7:00-21:00首15分钟免费，之后每小时2元；其他时段免费"
@@ -383,24 +357,24 @@ func (g *demoGen) onStreet() Lot {
 	return l
 }
 
-func (g *demoGen) commercial() Lot {
-	c := commercialNames[g.rng.IntN(len(commercialNames))]
+func (g *parkingGen) commercial() parking.Lot {
+	c := parkingCommercialNames[g.rng.IntN(len(parkingCommercialNames))]
 	gi := g.centralGrid()
-	l := Lot{Kind: KindCommercial, Name: g.unique(c.name), OwnerDept: ProviderDept, Operator: c.operator,
+	l := parking.Lot{Kind: parking.KindCommercial, Name: g.unique(c.name), OwnerDept: parking.ProviderDept, Operator: c.operator,
 		TotalSpaces: 150 + g.rng.IntN(1351)}
 	l.SharedSpaces = l.TotalSpaces
 	g.place(&l, gi)
 	g.stamp(&l)
 	g.contact(&l, "经理")
 	if g.rng.IntN(2) == 0 {
-		l.Windows.Hours = []Range{MustRange("08:00-23:00")}
+		l.Windows.Hours = []parking.Range{parking.MustRange("08:00-23:00")}
 	}
 	l.BookingRule = "无需预约"
 	l.FeeRule = g.pick([]string{"购物满100元免费停车2小时，之后每小时3元", "首小时免费，之后每小时4元，24小时封顶30元"})
 	return l
 }
 
-func (g *demoGen) residential() Lot {
+func (g *parkingGen) residential() parking.Lot {
 	gi := g.anyGrid()
 	gr := g.grids[gi]
 	community, _, _ := strings.Cut(gr.NameZh, "第")
@@ -408,15 +382,15 @@ func (g *demoGen) residential() Lot {
 	if community == "" {
 		community = "凤城"
 	}
-	stem := g.pick(residentialStems)
-	l := Lot{Kind: KindResidential, Name: g.unique(community + stem + "停车场"), OwnerDept: "housing",
+	stem := g.pick(parkingResidentialStems)
+	l := parking.Lot{Kind: parking.KindResidential, Name: g.unique(community + stem + "停车场"), OwnerDept: "housing",
 		Operator: community + stem + "物业服务有限公司", TotalSpaces: 60 + g.rng.IntN(541)}
 	g.place(&l, gi)
 	g.stamp(&l)
 	g.contact(&l, "经理")
 	if g.rng.IntN(5) < 2 { // a shared-parking pilot: daytime spaces for outsiders
 		l.SharedSpaces = max(5, l.TotalSpaces/10)
-		l.Windows.Hours = []Range{MustRange("08:00-18:00")}
+		l.Windows.Hours = []parking.Range{parking.MustRange("08:00-18:00")}
 		l.BookingRule = "外来车辆需通过物业预约，18:00前驶离"
 		l.FeeRule = "每小时2元，白天封顶10元"
 	} else {
@@ -424,4 +398,34 @@ func (g *demoGen) residential() Lot {
 		l.FeeRule = "业主月租"
 	}
 	return l
+}
+
+// ParkingGrids reads the unit grids with a centroid, by code: where
+// ParkingLots places lots.
+func ParkingGrids(ctx context.Context, db postgres.DB) ([]ParkingGrid, error) {
+	rows, err := db.Query(ctx, `SELECT code, name_zh, lat, lng FROM jurisdictions
+		WHERE level = 'GRID' AND lat IS NOT NULL AND lng IS NOT NULL ORDER BY code`)
+	if err != nil {
+		return nil, fmt.Errorf("query grids: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ParkingGrid, error) {
+		var g ParkingGrid
+		err := r.Scan(&g.Code, &g.NameZh, &g.Lat, &g.Lng)
+		return g, err
+	})
+}
+
+// SeedParking loads ParkingLots(seed, grids, n) lots placed on the
+// database's grids and returns how many it wrote. The jurisdictions and
+// departments must be there already; existing lots with the same ids or
+// external ids fail the load with CONFLICT.
+func SeedParking(ctx context.Context, db postgres.DB, seed int64, n int) (int64, error) {
+	grids, err := ParkingGrids(ctx, db)
+	if err != nil {
+		return 0, err
+	}
+	if len(grids) == 0 {
+		return 0, fmt.Errorf("seed parking: no grids with a centroid; load the jurisdictions first")
+	}
+	return postgres.NewParkingStore(db).InsertLots(ctx, ParkingLots(seed, grids, n))
 }

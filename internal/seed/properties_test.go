@@ -1,4 +1,4 @@
-package property_test
+package seed_test
 
 import (
 	"fmt"
@@ -8,13 +8,14 @@ import (
 
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/property"
+	"github.com/fengcheng/datahub/internal/seed"
 	"github.com/google/uuid"
 )
 
 // demoGrids is a small jurisdiction tree: every street and town of the
 // district, three communities each, four grids per community.
-func demoGrids() []property.DemoGrid {
-	var out []property.DemoGrid
+func demoGrids() []seed.PropertyGrid {
+	var out []seed.PropertyGrid
 	streets := []string{"chengdong", "chengxi", "chengzhong", "chengnan", "chengbei", "jingtailu", "jiulong", "gangyang", "suchen"}
 	for si, st := range streets {
 		for c := range 3 {
@@ -23,7 +24,7 @@ func demoGrids() []property.DemoGrid {
 				name = "民主村"
 			}
 			for g := range 4 {
-				out = append(out, property.DemoGrid{
+				out = append(out, seed.PropertyGrid{
 					Code:          fmt.Sprintf("hailing.%s.c%d.g%02d", st, c, g+1),
 					CommunityName: name,
 					Lat:           32.45 + 0.01*float64(si%3) + 0.002*float64(g),
@@ -35,19 +36,19 @@ func demoGrids() []property.DemoGrid {
 	return out
 }
 
-func TestGenerateDemo(t *testing.T) {
-	d, err := property.GenerateDemo(42, demoGrids(), calendar.Default())
+func TestGenerateProperties(t *testing.T) {
+	d, err := seed.GenerateProperties(42, demoGrids(), calendar.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := property.GenerateDemo(42, demoGrids(), calendar.Default())
+	again, err := seed.GenerateProperties(42, demoGrids(), calendar.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(d, again) {
 		t.Fatal("the same seed and grids gave different demo data")
 	}
-	other, err := property.GenerateDemo(43, demoGrids(), calendar.Default())
+	other, err := seed.GenerateProperties(43, demoGrids(), calendar.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestGenerateDemo(t *testing.T) {
 		t.Fatal("another seed gave the same data")
 	}
 
-	if len(d.Properties) != property.DemoCompounds {
+	if len(d.Properties) != seed.PropertyCompounds {
 		t.Fatalf("%d compounds", len(d.Properties))
 	}
 	names := map[string]bool{}
@@ -84,16 +85,16 @@ func TestGenerateDemo(t *testing.T) {
 			}
 		}
 	}
-	if statuses[property.RenovationDone] != property.DemoRenovated || statuses[property.RenovationInProgress] == 0 || statuses[property.RenovationPlanned] == 0 {
-		t.Errorf("renovations %v, want %d DONE and some in progress and planned", statuses, property.DemoRenovated)
+	if statuses[property.RenovationDone] != seed.PropertyRenovated || statuses[property.RenovationInProgress] == 0 || statuses[property.RenovationPlanned] == 0 {
+		t.Errorf("renovations %v, want %d DONE and some in progress and planned", statuses, seed.PropertyRenovated)
 	}
 	if share := float64(len(withPermit)) / float64(len(d.Properties)); share < 0.5 || share > 0.7 {
 		t.Errorf("%.0f%% of compounds have a permit, want about 60%%", 100*share)
 	}
-	if len(d.Inspectors) != property.DemoInspectors {
+	if len(d.Inspectors) != seed.PropertyInspectors {
 		t.Errorf("%d inspectors", len(d.Inspectors))
 	}
-	if len(d.Rounds) != len(property.DemoRounds) || d.Rounds[0].Round.Round != "2024-H1" || d.Rounds[3].Round.Round != "2025-H2" {
+	if len(d.Rounds) != len(seed.PropertyRounds) || d.Rounds[0].Round.Round != "2024-H1" || d.Rounds[3].Round.Round != "2025-H2" {
 		t.Fatalf("rounds %+v", d.Rounds)
 	}
 	// The stored rounds replay from their own snapshots, and each recused
@@ -115,7 +116,10 @@ func TestGenerateDemo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res := mustDraw(t, reg, r.Round.Seed, r.Round.Ratio, r.Round.PerTarget)
+		res, err := property.Draw(reg, r.Round.Seed, r.Round.Ratio, r.Round.PerTarget)
+		if err != nil {
+			t.Fatalf("Draw: %v", err)
+		}
 		if diff := property.ComparePicks(res.Picks, r.Inspections); len(diff) > 0 || res.TargetsHash != r.Round.TargetsHash {
 			t.Fatalf("round %s does not replay: %v", r.Round.Round, diff)
 		}
@@ -143,68 +147,19 @@ func TestGenerateDemo(t *testing.T) {
 			}
 		}
 	}
-	if _, err := property.GenerateDemo(1, nil, nil); err == nil {
+	if _, err := seed.GenerateProperties(1, nil, nil); err == nil {
 		t.Fatal("no grids accepted")
 	}
 }
 
-func TestParseRoundAndSchedule(t *testing.T) {
-	tests := []struct {
-		round  string
-		start  string
-		months int
-	}{
-		{"2025-H1", "2025-01-01", 6}, {"2025-H2", "2025-07-01", 6}, {"2026-Q3", "2026-07-01", 3}, {"2026-11", "2026-11-01", 1},
-	}
-	for _, tc := range tests {
-		start, months, ok := property.ParseRound(tc.round)
-		if !ok || start.Format(time.DateOnly) != tc.start || months != tc.months {
-			t.Errorf("ParseRound(%s) = %v %d %v", tc.round, start, months, ok)
-		}
-	}
-	for _, bad := range []string{"", "2025", "2025-H3", "2025-Q5", "2025-13", "1999-H1", "2025-h1", "2025-H1 "} {
-		if _, _, ok := property.ParseRound(bad); ok {
-			t.Errorf("ParseRound(%q) accepted", bad)
-		}
-	}
-	dates := property.ScheduleDates("2026-H1", 60, nil)
-	for i, d := range dates {
-		if d.Weekday() == time.Saturday || d.Weekday() == time.Sunday || d.Before(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) ||
-			!d.Before(time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)) || (i > 0 && d.Before(dates[i-1])) {
-			t.Fatalf("date %d: %s", i, d.Format(time.DateOnly))
-		}
-	}
-	// With the holiday calendar: no inspection in the National Day week
-	// of 2025 (1–8 October), and a make-up working Saturday (11 October)
-	// is a working day.
-	cal := calendar.Default()
-	dates = property.ScheduleDates("2025-H2", 150, cal)
-	saturday := false
-	for i, d := range dates {
-		if !cal.IsWorkingDay(d) || (i > 0 && d.Before(dates[i-1])) || !d.Before(time.Date(2025, 12, 18, 0, 0, 0, 0, time.UTC)) {
-			t.Fatalf("date %d: %s is a rest day or out of order", i, d.Format(time.DateOnly))
-		}
-		if d.Month() == time.October && d.Day() <= 8 {
-			t.Fatalf("date %d: %s falls in the National Day holiday", i, d.Format(time.DateOnly))
-		}
-		saturday = saturday || d.Format(time.DateOnly) == "2025-10-11"
-	}
-	if !saturday {
-		t.Error("the make-up working Saturday 2025-10-11 was skipped")
-	}
-	if got := property.NextWorkingDay(cal, time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC)); got.Format(time.DateOnly) != "2025-10-09" {
-		t.Errorf("first working day from 2025-10-01: %s, want 2025-10-09", got.Format(time.DateOnly))
-	}
-}
-
-// TestDemoFollowsTheDistrict checks the demo registry against the
+// TestPropertiesFollowTheDistrict checks the demo registry against the
 // district's facts (docs/demo-data.md): households for about 480,000
 // residents, and two double-random rounds a year with every date of a
 // round — draw, inspections, results, publication — on a working day.
-func TestDemoFollowsTheDistrict(t *testing.T) {
+func TestPropertiesFollowTheDistrict(t *testing.T) {
 	cal := calendar.Default()
-	for _, seed := range []int64{1, 42, 20250101} {
-		d, err := property.GenerateDemo(seed, demoGrids(), cal)
+	for _, rs := range []int64{1, 42, 20250101} {
+		d, err := seed.GenerateProperties(rs, demoGrids(), cal)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,28 +167,28 @@ func TestDemoFollowsTheDistrict(t *testing.T) {
 		for _, p := range d.Properties {
 			households += p.Households
 		}
-		residents := float64(households) * property.DemoPersonsPerHousehold
-		if residents < 0.9*property.DemoResidents || residents > 1.1*property.DemoResidents {
-			t.Errorf("seed %d: %d households × %.1f = %.0f residents, want about %d", seed, households,
-				property.DemoPersonsPerHousehold, residents, property.DemoResidents)
+		residents := float64(households) * seed.PropertyPersonsPerHousehold
+		if residents < 0.9*seed.PropertyResidents || residents > 1.1*seed.PropertyResidents {
+			t.Errorf("rs %d: %d households × %.1f = %.0f residents, want about %d", rs, households,
+				seed.PropertyPersonsPerHousehold, residents, seed.PropertyResidents)
 		}
 		perYear := map[int]int{}
 		for _, r := range d.Rounds {
 			perYear[r.Round.PeriodStart.Year()]++
 			if !cal.IsWorkingTime(r.Round.DrawnAt) || r.Round.PublishedAt == nil || !cal.IsWorkingTime(*r.Round.PublishedAt) {
-				t.Errorf("seed %d: round %s drawn %v, published %v: not in working hours", seed, r.Round.Round, r.Round.DrawnAt, r.Round.PublishedAt)
+				t.Errorf("rs %d: round %s drawn %v, published %v: not in working hours", rs, r.Round.Round, r.Round.DrawnAt, r.Round.PublishedAt)
 			}
 			for _, in := range r.Inspections {
 				if !cal.IsWorkingDay(in.ScheduledOn) || in.RecordedAt == nil || !cal.IsWorkingTime(*in.RecordedAt) ||
 					in.ScheduledOn.Before(r.Round.DrawnAt) || in.RecordedAt.After(*r.Round.PublishedAt) {
-					t.Errorf("seed %d: round %s inspection on %s recorded %v (drawn %v, published %v)", seed, r.Round.Round,
+					t.Errorf("rs %d: round %s inspection on %s recorded %v (drawn %v, published %v)", rs, r.Round.Round,
 						in.ScheduledOn.Format(time.DateOnly), in.RecordedAt, r.Round.DrawnAt, r.Round.PublishedAt)
 				}
 			}
 		}
 		for year := 2024; year <= 2025; year++ {
 			if perYear[year] != 2 {
-				t.Errorf("seed %d: %d rounds in %d, want two a year", seed, perYear[year], year)
+				t.Errorf("rs %d: %d rounds in %d, want two a year", rs, perYear[year], year)
 			}
 		}
 	}
