@@ -175,6 +175,3 @@ func parseTime(s string) (time.Time, bool) {
 	return t, err == nil
 }
 
-func invalidVersion(v int) error {
-	return apperr.Invalid("version", "a version is a positive number (or 0 to create only), not %d", v)
-}
