@@ -15,6 +15,7 @@ import (
 	"github.com/fengcheng/datahub/internal/auth"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/seed"
+	"github.com/fengcheng/datahub/internal/testenv"
 	"github.com/fengcheng/datahub/policies"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -43,6 +44,7 @@ var directoryOnce = sync.OnceValue(func() error {
 // may name only departments and jurisdictions that exist.
 func setupKeys(t *testing.T) keyBundle {
 	t.Helper()
+	testenv.SkipShort(t)
 	if err := directoryOnce(); err != nil {
 		t.Fatalf("insert directory: %v", err)
 	}
