@@ -157,6 +157,23 @@ func (m *memStore) Update(_ context.Context, c *cases.Case, prevVersion int, ev 
 	return nil
 }
 
+// Revise writes c at prevVersion without a timeline event (a sender's
+// revision of what it reported; the upsert the store is moving to).
+func (m *memStore) Revise(_ context.Context, c *cases.Case, prevVersion int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.cases[c.ID]
+	if !ok {
+		return apperr.New(apperr.NotFound, "case %s not found", c.ID)
+	}
+	if cur.Version != prevVersion {
+		return apperr.New(apperr.Conflict, "the case was changed by someone else meanwhile (now version %d, status %s)", cur.Version, cur.Status)
+	}
+	m.cases[c.ID] = cloneCase(c)
+	m.writes++
+	return nil
+}
+
 func (m *memStore) Timelines(_ context.Context, ids []uuid.UUID) (map[uuid.UUID][]cases.Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -182,6 +199,14 @@ func (m *memStore) find(match func(*cases.Case) bool) (*cases.Case, error) {
 
 func (m *memStore) GetByExternal(_ context.Context, sourceDept, externalID string) (*cases.Case, error) {
 	return m.find(func(c *cases.Case) bool { return c.SourceDept == sourceDept && c.ExternalID == externalID })
+}
+
+// BySource is GetByExternal within scope (the look-up by key the store
+// is moving to).
+func (m *memStore) BySource(_ context.Context, scope access.RowScope, sourceDept, externalID string) (*cases.Case, error) {
+	return m.find(func(c *cases.Case) bool {
+		return c.SourceDept == sourceDept && c.ExternalID == externalID && caseInScope(scope, c)
+	})
 }
 
 func (m *memStore) GetByCitizenKey(_ context.Context, citizenID, key string) (*cases.Case, error) {

@@ -72,6 +72,16 @@ func (m *memStore) GetByExternalID(_ context.Context, scope access.RowScope, sou
 	return nil, nil
 }
 
+// BySource is GetByExternalID answering NOT_FOUND for a missing lot (the
+// look-up by key the store is moving to).
+func (m *memStore) BySource(ctx context.Context, scope access.RowScope, sourceDept, externalID string) (*parking.Lot, error) {
+	l, err := m.GetByExternalID(ctx, scope, sourceDept, externalID)
+	if err == nil && l == nil {
+		return nil, apperr.New(apperr.NotFound, "parking lot not found")
+	}
+	return l, err
+}
+
 func (m *memStore) Create(_ context.Context, lot *parking.Lot) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
