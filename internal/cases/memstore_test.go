@@ -289,13 +289,6 @@ func (m *memStore) PendingRequests(_ context.Context, scope access.RowScope, lim
 	return list, nil
 }
 
-// put stores c as it is (a fixture written behind the service's back).
-func (m *memStore) put(c *cases.Case) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.cases[c.ID] = cloneCase(c)
-}
-
 func (m *memStore) writeCount() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
