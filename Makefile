@@ -35,7 +35,7 @@ SERVE_FLAGS  ?=
 TEST_FLAGS   ?= -race -count=1 -timeout 60m
 BENCH_FLAGS  ?= -run '^$$' -bench . -benchmem
 
-.PHONY: help run test vulncheck build generate check fmt-check vet lint generate-check bench bench-db bench-cases bench-load \
+.PHONY: help run test unit vulncheck build generate check fmt-check vet lint generate-check bench bench-db bench-cases bench-load \
 	services createdb npm-deps test-readers toolchain clean console console-deps
 
 help: ## list the targets
@@ -53,6 +53,9 @@ test: services npm-deps test-readers console-deps toolchain check generate-check
 	$(GO) test $(TEST_FLAGS) ./...
 	@# Every benchmark once, so none rots (timings here mean nothing).
 	DATAHUB_BENCH_IMPORT_ROWS=2000 $(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+unit: ## fast tier: the tests that need no services, go test -short ./...
+	$(GO) test -short ./...
 
 # govulncheck reads the Go vulnerability database from the golang.org/x/vulndb
 # module (its data/osv folder) fetched through the Go module proxy, so it works

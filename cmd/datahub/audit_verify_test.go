@@ -8,12 +8,14 @@ import (
 	"github.com/fengcheng/datahub/internal/audit"
 	"github.com/fengcheng/datahub/internal/config"
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/testenv"
 )
 
 // `datahub audit verify` checks the chain against a recorded head: a head
 // beyond the chain's end is reported as truncation, one with another hash
 // as a rewrite, and a matching one is counted.
 func TestAuditVerifyAgainstRecordedHead(t *testing.T) {
+	testenv.SkipShort(t)
 	ctx := context.Background()
 	m, _ := newMain(nil)
 	if err := m.Run(ctx, []string{"migrate"}); err != nil {

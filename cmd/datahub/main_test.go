@@ -55,6 +55,7 @@ func newMain(extra map[string]string) (*Main, *testenv.SyncBuffer) {
 // flight, cancels (as SIGTERM does) and checks that the request completes
 // and serve returns nil (exit status 0).
 func TestServeGracefulShutdown(t *testing.T) {
+	testenv.SkipShort(t)
 	addr := freeAddr(t)
 	m, out := newMain(map[string]string{"LISTEN_ADDR": addr})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -239,6 +240,7 @@ func TestTokenJurisdictionStaysInTheDepartmentsArea(t *testing.T) {
 // key for a department, role or jurisdiction that does not exist, and says
 // which departments and roles there are.
 func TestAPIKeyCreateRefusesUnknownNames(t *testing.T) {
+	testenv.SkipShort(t)
 	ctx := context.Background()
 	seedM, _ := newMain(nil)
 	if err := seedM.Run(ctx, []string{"seed", "--cases", "2000", "--if-empty"}); err != nil {
@@ -278,6 +280,7 @@ func TestAPIKeyCreateRefusesUnknownNames(t *testing.T) {
 }
 
 func TestMigrateIdempotent(t *testing.T) {
+	testenv.SkipShort(t)
 	m, out := newMain(nil)
 	if err := m.Run(context.Background(), []string{"migrate"}); err != nil {
 		t.Fatal(err)
@@ -304,6 +307,7 @@ func TestSchemaPrintMatchesService(t *testing.T) {
 // (cross-department reads, each audited) from several clients while the
 // hub is told to stop; every read that was answered has its audit record.
 func TestShutdownUnderLoadKeepsEveryAuditRecord(t *testing.T) {
+	testenv.SkipShort(t)
 	ctx := context.Background()
 	seedM, _ := newMain(nil)
 	if err := seedM.Run(ctx, []string{"seed", "--cases", "2000", "--if-empty"}); err != nil {
@@ -408,6 +412,7 @@ func TestReadmeMatrixIsCurrent(t *testing.T) {
 // TestExportResumes: `datahub export` writes a snapshot that matches its
 // manifest, and continues a partial file where it stopped.
 func TestExportResumes(t *testing.T) {
+	testenv.SkipShort(t)
 	ctx := context.Background()
 	seedM, _ := newMain(nil)
 	if err := seedM.Run(ctx, []string{"seed", "--cases", "2000", "--if-empty"}); err != nil {
@@ -504,6 +509,7 @@ func TestExportResumes(t *testing.T) {
 // nothing; a file with a bad row in the default mode writes nothing and
 // fails.
 func TestImportCommand(t *testing.T) {
+	testenv.SkipShort(t)
 	ctx := context.Background()
 	seedM, _ := newMain(nil)
 	if err := seedM.Run(ctx, []string{"seed", "--cases", "2000", "--if-empty"}); err != nil {

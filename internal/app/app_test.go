@@ -57,6 +57,7 @@ func newHub(t testing.TB) *hub {
 // changes the options (each test's own tracer provider, say).
 func newHubEnv(t testing.TB, extra map[string]string, adjust ...func(*app.Options)) *hub {
 	t.Helper()
+	testenv.SkipShort(t)
 	ctx := context.Background()
 	var seedErr error
 	seedOnce.Do(func() {

@@ -15,10 +15,11 @@ import (
 	"github.com/fengcheng/datahub/internal/app"
 	"github.com/fengcheng/datahub/internal/auth"
 	"github.com/fengcheng/datahub/internal/config"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 )
 
 // hubWithEnv starts a hub whose configuration adds the given variables.
-func hubWithEnv(t *testing.T, vars map[string]string, clk *testClock) *hub {
+func hubWithEnv(t *testing.T, vars map[string]string, clk *fixture.Clock) *hub {
 	t.Helper()
 	base := newHub(t)
 	cfg, err := config.Load(func(k string) string {
@@ -167,7 +168,7 @@ func TestCitizenRatesOwnClosedCaseOnce(t *testing.T) {
 }
 
 func TestCitizenRateLimit(t *testing.T) {
-	clk := &testClock{now: seedNow}
+	clk := fixture.NewClock(seedNow)
 	h := hubWithEnv(t, map[string]string{"RATE_LIMIT_CITIZEN": "3/1m"}, clk)
 	app := h.citizenApp()
 	q := `{ myCases { totalCount } }`

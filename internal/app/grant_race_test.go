@@ -12,6 +12,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/sharing"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/google/uuid"
 )
 
@@ -27,7 +28,7 @@ func staffCtx(dept string, roles ...string) context.Context {
 // casbin_rules belongs to an APPROVED request, every APPROVED request has
 // its lines, and the enforcers of both instances agree with the table.
 func TestGrantDecisionsRace(t *testing.T) {
-	clk := &testClock{now: seedNow}
+	clk := fixture.NewClock(seedNow)
 	a, b := instance(t, clk), instance(t, clk)
 	ctx := context.Background()
 	svcA, svcB := a.app.Resolver.Sharing, b.app.Resolver.Sharing
@@ -175,7 +176,7 @@ func TestGrantDecisionsRace(t *testing.T) {
 // request at all, as an older version's race could leave behind) is live
 // until reconciliation removes it; then every instance stops enforcing it.
 func TestGrantReconcile(t *testing.T) {
-	clk := &testClock{now: seedNow}
+	clk := fixture.NewClock(seedNow)
 	a, b := instance(t, clk), instance(t, clk)
 	ctx := context.Background()
 	orphan := uuid.NewString()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fengcheng/datahub/internal/app"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -73,7 +74,7 @@ func (r *ownRedis) stop() {
 // revoked through it.
 func TestRevocationAcrossRedisOutage(t *testing.T) {
 	rs := startOwnRedis(t)
-	clk := &testClock{now: seedNow}
+	clk := fixture.NewClock(seedNow)
 	base := newHub(t)
 	cfg := base.cfg
 	cfg.RedisURL = rs.url()

@@ -6,34 +6,16 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/app"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 )
-
-// testClock is a settable clock shared by several hub instances.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // instance starts one more hub on the package database and Redis, as a
 // second server behind a load balancer would be.
-func instance(t *testing.T, clk *testClock) *hub {
+func instance(t *testing.T, clk *fixture.Clock) *hub {
 	t.Helper()
 	base := newHub(t) // seeds once and gives the config
 	a, err := app.New(context.Background(), base.cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), app.Options{Now: clk.Now})
@@ -54,7 +36,7 @@ type accessRequest struct {
 // reporter data; the approval, the revocation and the expiry made through
 // instance A are enforced by instance B within a second.
 func TestGrantAcrossInstances(t *testing.T) {
-	clk := &testClock{now: seedNow}
+	clk := fixture.NewClock(seedNow)
 	a, b := instance(t, clk), instance(t, clk)
 	ctx := context.Background()
 	var caseID, rawPhone string

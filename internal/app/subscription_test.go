@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 	"github.com/fengcheng/datahub/internal/auth"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 )
 
 // wsClient is a graphql-transport-ws client for one subscription.
@@ -81,7 +82,7 @@ func (c *wsClient) next(d time.Duration) (map[string]any, bool) {
 // reaches a subscriber on instance B whose scope includes the record, and
 // never one whose scope does not.
 func TestSubscriptionsAcrossInstances(t *testing.T) {
-	clk := &testClock{now: seedNow}
+	clk := fixture.NewClock(seedNow)
 	a, b := instance(t, clk), instance(t, clk)
 	a.app.Start()
 	b.app.Start()
@@ -140,7 +141,7 @@ func TestSubscriptionsAcrossInstances(t *testing.T) {
 }
 
 func TestAvailabilitySubscription(t *testing.T) {
-	clk := &testClock{now: seedNow}
+	clk := fixture.NewClock(seedNow)
 	a, b := instance(t, clk), instance(t, clk)
 	a.app.Start()
 	b.app.Start()
@@ -169,7 +170,7 @@ func TestAvailabilitySubscription(t *testing.T) {
 // TestSubscriptionFollowsRevocation: a subscription opened under a grant
 // stops receiving the granted fields as soon as the grant is revoked.
 func TestSubscriptionFollowsRevocation(t *testing.T) {
-	clk := &testClock{now: seedNow}
+	clk := fixture.NewClock(seedNow)
 	a := instance(t, clk)
 	a.app.Start()
 	tok, err := auth.MintDev(a.cfg.DevSecret(), auth.DevClaims{Subject: "env-sub", Dept: "environment", Roles: []string{"viewer"}}, time.Hour)

@@ -16,6 +16,7 @@ import (
 	"github.com/fengcheng/datahub/internal/policy"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/seed"
+	"github.com/fengcheng/datahub/internal/testenv"
 	"github.com/fengcheng/datahub/policies"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -44,6 +45,7 @@ var directoryOnce = sync.OnceValue(func() error {
 // may name only departments and jurisdictions that exist.
 func setupKeys(t *testing.T) keyBundle {
 	t.Helper()
+	testenv.SkipShort(t)
 	if err := directoryOnce(); err != nil {
 		t.Fatalf("insert directory: %v", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/seed"
 	"github.com/fengcheng/datahub/internal/testenv"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -127,13 +128,6 @@ func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	}
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
 func newCounter(t *testing.T, pool *pgxpool.Pool, rdb *redis.Client, pfx string, now func() time.Time) *availability.Counter {
 	t.Helper()
 	store := postgres.NewParkingStore(pool)
@@ -150,7 +144,7 @@ func TestReportAndCurrent(t *testing.T) {
 	pool := setup(t)
 	rdb := env.Redis(t)
 	pfx := prefix(t, rdb)
-	clk := &clock{now: base.Add(time.Hour)}
+	clk := fixture.NewClock(base.Add(time.Hour))
 	c := newCounter(t, pool, rdb, pfx, clk.Now)
 	lots := newLots(t, pool, 3)
 	ctx := context.Background()
@@ -470,7 +464,7 @@ func TestServiceReportAvailability(t *testing.T) {
 	ctx := context.Background()
 	svcFor := func(actions ...string) *parking.Service {
 		d := &access.Decision{Dataset: parking.Dataset, Rows: access.RowScope{All: true}, Actions: actions}
-		return parking.NewService(parking.Config{Store: postgres.NewParkingStore(pool), Directory: postgres.NewDirectoryStore(pool), Authorizer: fixedAuth{d},
+		return parking.NewService(parking.Config{Store: postgres.NewParkingStore(pool), Directory: postgres.NewDirectoryStore(pool), Authorizer: fixture.Auth{D: d},
 			Availability: counter, Calendar: calendar.Default(), Now: func() time.Time { return now }})
 	}
 	as := func(dept string, roles ...string) context.Context {
@@ -515,7 +509,3 @@ func otherDept(owner string) string {
 	}
 	return "urban-management"
 }
-
-type fixedAuth struct{ d *access.Decision }
-
-func (f fixedAuth) Decide(context.Context, string) (*access.Decision, error) { return f.d, nil }

@@ -16,6 +16,7 @@ import (
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/seed"
 	"github.com/fengcheng/datahub/internal/testenv"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/fengcheng/datahub/policies"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -79,9 +80,8 @@ func (ownRows) Decide(ctx context.Context, dataset string) (*access.Decision, er
 	return &access.Decision{Dataset: dataset, Rows: access.RowScope{Depts: []string{access.PrincipalFrom(ctx).Dept}}}, nil
 }
 
-func as(ctx context.Context, dept string, roles ...string) context.Context {
-	return access.WithPrincipal(ctx, &access.Principal{Kind: access.KindService, Subject: "key-" + dept, Dept: dept, Roles: roles, Jurisdiction: "hailing"})
-}
+// as is a department system's context (fixture.AsService).
+var as = fixture.AsService
 
 // umSystem is the urban-management command centre's system, the provider
 // of cases.

@@ -9,6 +9,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -26,7 +27,7 @@ func handlingDept(dept string) *access.Decision {
 // the command centre's and the street office's services on one clock.
 type requestFixture struct {
 	pool     *pgxpool.Pool
-	clk      *clock
+	clk      *fixture.Clock
 	command  *cases.Service
 	street   *cases.Service
 	cmdCtx   context.Context
@@ -37,7 +38,7 @@ type requestFixture struct {
 func newRequestFixture(t *testing.T) *requestFixture {
 	t.Helper()
 	pool := setup(t)
-	f := &requestFixture{pool: pool, clk: &clock{now: time.Date(2025, 6, 10, 1, 30, 0, 0, time.UTC)}}
+	f := &requestFixture{pool: pool, clk: fixture.NewClock(time.Date(2025, 6, 10, 1, 30, 0, 0, time.UTC))}
 	f.command = newService(pool, commandCentre(), f.clk)
 	f.street = newService(pool, handlingDept("street-chengdong"), f.clk)
 	f.cmdCtx = as(context.Background(), "urban-management", "officer", "dispatcher")

@@ -12,6 +12,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -50,7 +51,7 @@ func countCases(t *testing.T, pool *pgxpool.Pool, marker string) (n, events int)
 func TestCaseLifecycle(t *testing.T) {
 	pool := setup(t)
 	// Tuesday 2025-06-10 09:00 Asia/Shanghai.
-	clk := &clock{now: time.Date(2025, 6, 10, 1, 0, 0, 0, time.UTC)}
+	clk := fixture.NewClock(time.Date(2025, 6, 10, 1, 0, 0, 0, time.UTC))
 	svc := newService(pool, commandCentre(), clk)
 	ctx := as(context.Background(), "urban-management", "officer", "dispatcher")
 	marker := "lifecycle-" + uuid.NewString()
@@ -331,7 +332,7 @@ func streetGrid(t *testing.T, pool *pgxpool.Pool, street string) string {
 func TestPaginationWalk(t *testing.T) {
 	pool := setup(t)
 	base := time.Date(2025, 3, 3, 1, 0, 0, 0, time.UTC)
-	clk := &clock{now: base}
+	clk := fixture.NewClock(base)
 	svc := newService(pool, commandCentre(), clk)
 	ctx := as(context.Background(), "urban-management", "officer", "dispatcher")
 	marker := "walk-" + uuid.NewString()
@@ -355,7 +356,6 @@ func TestPaginationWalk(t *testing.T) {
 	for _, order := range []cases.Order{cases.OrderReportedDesc, cases.OrderReportedAsc, cases.OrderDeadlineAsc, cases.OrderDeadlineDesc} {
 		t.Run(string(order), func(t *testing.T) {
 			seen := map[uuid.UUID]int{}
-			var after *string
 			first := 17
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
@@ -378,27 +378,19 @@ func TestPaginationWalk(t *testing.T) {
 				}
 			}()
 			var prev *cases.Case
-			for pages := 0; ; pages++ {
+			fixture.Walk(t, 201, func(after *string) (fixture.Page[*cases.Case], error) {
 				p, err := svc.List(ctx, cases.Filter{Text: marker}, order, &first, after)
 				if err != nil {
-					t.Fatal(err)
+					return fixture.Page[*cases.Case]{}, err
 				}
-				for i, c := range p.Cases {
-					seen[c.ID]++
-					if prev != nil && !ordered(order, prev, c) {
-						t.Fatalf("page %d row %d out of order", pages, i)
-					}
-					prev = c
+				return fixture.Page[*cases.Case]{Rows: p.Cases, HasNext: p.HasNext, Cursor: p.Cursor}, nil
+			}, func(page, i int, c *cases.Case) {
+				seen[c.ID]++
+				if prev != nil && !ordered(order, prev, c) {
+					t.Fatalf("page %d row %d out of order", page, i)
 				}
-				if !p.HasNext {
-					break
-				}
-				cur := p.Cursor(len(p.Cases) - 1)
-				after = &cur
-				if pages > 200 {
-					t.Fatal("walk does not end")
-				}
-			}
+				prev = c
+			})
 			close(stop)
 			wg.Wait()
 			for id, n := range seen {

@@ -15,6 +15,7 @@ import (
 	"github.com/fengcheng/datahub/internal/evaluation"
 	"github.com/fengcheng/datahub/internal/server"
 	"github.com/fengcheng/datahub/internal/testenv"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 )
 
 // getTable downloads a frozen table over HTTP as an evaluator.
@@ -63,7 +64,7 @@ func cellEquals(t *testing.T, typ string, cell, nd any) bool {
 func TestEvaluationSnapshotFormats(t *testing.T) {
 	pool := setup(t)
 	f := newEvalFixture(t, pool)
-	svc := newEvalService(t, pool, &evalClock{now: evalNow}, renderingOnly)
+	svc := newEvalService(t, pool, fixture.NewClock(evalNow), renderingOnly)
 	ctx := evaluatorCtx()
 	m, err := svc.CreateSnapshot(ctx, "cases", evaluation.SnapshotFilter{Jurisdiction: f.street}, evaluation.Profile{})
 	if err != nil {
@@ -217,7 +218,7 @@ func readParquet(t *testing.T, data []byte) parquetDump {
 func TestEvaluationSnapshotParquet(t *testing.T) {
 	pool := setup(t)
 	f := newEvalFixture(t, pool)
-	svc := newEvalService(t, pool, &evalClock{now: evalNow}, renderingOnly)
+	svc := newEvalService(t, pool, fixture.NewClock(evalNow), renderingOnly)
 	ctx := evaluatorCtx()
 	m, err := svc.CreateSnapshot(ctx, "cases", evaluation.SnapshotFilter{Jurisdiction: f.street}, evaluation.Profile{KeepText: true, Coordinates: true})
 	if err != nil {
@@ -303,7 +304,7 @@ func TestEvaluationSnapshotFormatsHTTP(t *testing.T) {
 	pool := setup(t)
 	f := newEvalFixture(t, pool)
 	rec := &recordingAuditor{}
-	svc := newEvalService(t, pool, &evalClock{now: evalNow}, renderingOnly, func(c *evaluation.Config) { c.Auditor = rec })
+	svc := newEvalService(t, pool, fixture.NewClock(evalNow), renderingOnly, func(c *evaluation.Config) { c.Auditor = rec })
 	ctx := evaluatorCtx()
 	m, err := svc.CreateSnapshot(ctx, "cases", evaluation.SnapshotFilter{Jurisdiction: f.street}, evaluation.Profile{})
 	if err != nil {

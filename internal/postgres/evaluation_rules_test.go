@@ -7,6 +7,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/evaluation"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -160,7 +161,7 @@ func insertRuleFixture(t *testing.T, pool *pgxpool.Pool) (street, c1, c2 string,
 func TestEvaluationPunctualityAndReportingRules(t *testing.T) {
 	pool := setup(t)
 	street, c1, c2, ids := insertRuleFixture(t, pool)
-	svc := newEvalService(t, pool, &evalClock{now: evalNow})
+	svc := newEvalService(t, pool, fixture.NewClock(evalNow))
 	ctx := staffCtx()
 	month := func(from, to string, q evaluation.Query) map[string]evaluation.Row {
 		q.Period, q.From, q.To = evaluation.PeriodMonth, lt(from), lt(to)
@@ -297,7 +298,7 @@ func TestEvaluationPunctualityAndReportingRules(t *testing.T) {
 func TestReworkKeepsFirstHandling(t *testing.T) {
 	pool := setup(t)
 	// Tuesday 2025-06-10 09:00 Asia/Shanghai.
-	clk := &clock{now: time.Date(2025, 6, 10, 1, 0, 0, 0, time.UTC)}
+	clk := fixture.NewClock(time.Date(2025, 6, 10, 1, 0, 0, 0, time.UTC))
 	svc := newService(pool, commandCentre(), clk)
 	ctx := as(context.Background(), "urban-management", "officer", "dispatcher")
 	c, err := svc.Report(ctx, validReport("first-handling-"+uuid.NewString()))

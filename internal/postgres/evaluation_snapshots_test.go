@@ -17,6 +17,7 @@ import (
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/evaluation"
 	"github.com/fengcheng/datahub/internal/server"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -78,7 +79,7 @@ func TestSnapshotKAnonymity(t *testing.T) {
 	for i, minor := range []string{"0501", "0501", "0501", "0501", "0501", "0101"} {
 		insertKCase(t, pool, street, c1, minor, day(18, fmt.Sprintf("09:%02d", 5*i)))
 	}
-	svc := newEvalService(t, pool, &evalClock{now: evalNow})
+	svc := newEvalService(t, pool, fixture.NewClock(evalNow))
 	ctx := evaluatorCtx()
 	on := func(d int) evaluation.SnapshotFilter {
 		from, to := lt(day(d, "00:00")), lt(day(d+1, "00:00"))
@@ -188,7 +189,7 @@ func TestSnapshotOtherDatasets(t *testing.T) {
 			round, i+1, pid, insp, at(16, "15:00"))
 	}
 
-	svc := newEvalService(t, pool, &evalClock{now: evalNow})
+	svc := newEvalService(t, pool, fixture.NewClock(evalNow))
 	ctx := evaluatorCtx()
 	filter := evaluation.SnapshotFilter{Jurisdiction: street}
 	for _, tc := range []struct {
@@ -256,7 +257,7 @@ func TestSnapshotOrganisation(t *testing.T) {
 	pool := setup(t)
 	street := insertBulkCases(t, pool, 300)
 	other := insertBulkCases(t, pool, 300)
-	clk := &evalClock{now: evalNow}
+	clk := fixture.NewClock(evalNow)
 	rec := &recordingPurposes{}
 	svc := newEvalService(t, pool, clk, func(c *evaluation.Config) { c.Auditor = rec })
 	bg := context.Background()

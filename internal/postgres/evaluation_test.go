@@ -30,6 +30,7 @@ import (
 	"github.com/fengcheng/datahub/internal/policy"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/server"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/fengcheng/datahub/policies"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -265,24 +266,7 @@ func policyEngine(t testing.TB) *policy.Engine {
 	return evalEngine
 }
 
-type evalClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *evalClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *evalClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-func newEvalService(t testing.TB, pool *pgxpool.Pool, clk *evalClock, mod ...func(*evaluation.Config)) *evaluation.Service {
+func newEvalService(t testing.TB, pool *pgxpool.Pool, clk *fixture.Clock, mod ...func(*evaluation.Config)) *evaluation.Service {
 	t.Helper()
 	eng := policyEngine(t)
 	w, err := evaluation.LoadWeights(policies.FS)
@@ -529,7 +513,7 @@ func TestEvaluationIndicatorsHandComputed(t *testing.T) {
 	pool := setup(t)
 	f := newEvalFixture(t, pool)
 	other := insertOther(t, pool, f)
-	svc := newEvalService(t, pool, &evalClock{now: evalNow})
+	svc := newEvalService(t, pool, fixture.NewClock(evalNow))
 	ctx := staffCtx()
 
 	vio := func(w want) want {
@@ -739,7 +723,7 @@ func figureDump(rows []evaluation.Row) string {
 func TestEvaluationRollupsFollowChanges(t *testing.T) {
 	pool := setup(t)
 	f := newEvalFixture(t, pool)
-	svc := newEvalService(t, pool, &evalClock{now: evalNow})
+	svc := newEvalService(t, pool, fixture.NewClock(evalNow))
 	ctx := staffCtx()
 	month := evaluation.Query{Period: evaluation.PeriodMonth, From: lt("2025-04-01 00:00"), To: lt("2025-07-01 00:00"),
 		Filter: evaluation.Filter{Jurisdiction: f.street}}
@@ -822,7 +806,7 @@ func TestEvaluationRollupsFollowChanges(t *testing.T) {
 // include the loaded cases.
 func TestEvaluationDeferredBulkLoad(t *testing.T) {
 	pool := setup(t)
-	svc := newEvalService(t, pool, &evalClock{now: evalNow})
+	svc := newEvalService(t, pool, fixture.NewClock(evalNow))
 	street, c1, _ := insertEvalJurisdictions(t, pool)
 	ctx := context.Background()
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -865,7 +849,7 @@ func TestEvaluationDeferredBulkLoad(t *testing.T) {
 func TestEvaluationNewMonth(t *testing.T) {
 	pool := setup(t)
 	f := newEvalFixture(t, pool)
-	clk := &evalClock{now: evalNow}
+	clk := fixture.NewClock(evalNow)
 	svc := newEvalService(t, pool, clk)
 	t.Cleanup(func() {
 		// Later tests run at evalNow: take the rollups back there.
@@ -898,7 +882,7 @@ func TestEvaluationSuppression(t *testing.T) {
 	pool := setup(t)
 	f := newEvalFixture(t, pool)
 	other := insertOther(t, pool, f)
-	svc := newEvalService(t, pool, &evalClock{now: evalNow})
+	svc := newEvalService(t, pool, fixture.NewClock(evalNow))
 	if svc.SuppressBelow() != 5 {
 		t.Fatalf("suppressBelow = %d, want the catalog's 5", svc.SuppressBelow())
 	}
@@ -1064,7 +1048,7 @@ func TestEvaluationSuppressionComplements(t *testing.T) {
 	pool := setup(t)
 	community := insertComplementCases(t, pool)
 	store := &countingStore{EvaluationStore: postgres.NewEvaluationStore(pool)}
-	svc := newEvalService(t, pool, &evalClock{now: evalNow}, func(c *evaluation.Config) { c.Store = store })
+	svc := newEvalService(t, pool, fixture.NewClock(evalNow), func(c *evaluation.Config) { c.Store = store })
 	store.reads()
 
 	ask := func(ctx context.Context, month string, f evaluation.Filter) evaluation.Row {
@@ -1182,7 +1166,7 @@ func TestEvaluationSuppressionComplements(t *testing.T) {
 
 func TestEvaluationIndicatorsInput(t *testing.T) {
 	pool := setup(t)
-	svc := newEvalService(t, pool, &evalClock{now: evalNow})
+	svc := newEvalService(t, pool, fixture.NewClock(evalNow))
 	ctx := staffCtx()
 	from, to := lt("2025-01-01 00:00"), lt("2025-07-01 00:00")
 	for _, c := range []struct {
@@ -1276,7 +1260,7 @@ func renderingOnly(c *evaluation.Config) { c.SnapshotK = 1 }
 func TestEvaluationSnapshotAnonymised(t *testing.T) {
 	pool := setup(t)
 	f := newEvalFixture(t, pool)
-	svc := newEvalService(t, pool, &evalClock{now: evalNow}, renderingOnly)
+	svc := newEvalService(t, pool, fixture.NewClock(evalNow), renderingOnly)
 	ctx := evaluatorCtx()
 	filter := evaluation.SnapshotFilter{Jurisdiction: f.street}
 
@@ -1429,7 +1413,7 @@ func TestEvaluationSnapshotAnonymised(t *testing.T) {
 	// Exports are audited before any byte leaves; an export that cannot be
 	// audited is refused.
 	rec := &recordingAuditor{}
-	audited := newEvalService(t, pool, &evalClock{now: evalNow}, func(c *evaluation.Config) { c.Auditor = rec })
+	audited := newEvalService(t, pool, fixture.NewClock(evalNow), func(c *evaluation.Config) { c.Auditor = rec })
 	if _, err := audited.Export(ctx, m.ID, evaluation.FormatCSV, io.Discard, 0); err != nil || rec.rows.Load() != m.Rows {
 		t.Errorf("audited export: %v, %d rows recorded", err, rec.rows.Load())
 	}
@@ -1491,7 +1475,7 @@ func insertBulkCases(t testing.TB, pool *pgxpool.Pool, n int) (street string) {
 func TestEvaluationExportResume(t *testing.T) {
 	pool := setup(t)
 	street := insertBulkCases(t, pool, 2500)
-	svc := newEvalService(t, pool, &evalClock{now: evalNow}, func(c *evaluation.Config) { c.ExportBatch = 300 })
+	svc := newEvalService(t, pool, fixture.NewClock(evalNow), func(c *evaluation.Config) { c.ExportBatch = 300 })
 	ctx := evaluatorCtx()
 	m, err := svc.CreateSnapshot(ctx, "cases", evaluation.SnapshotFilter{Jurisdiction: street}, evaluation.Profile{KeepText: true})
 	if err != nil {
@@ -1556,7 +1540,7 @@ func withPrincipal(next http.Handler) http.Handler {
 func TestEvaluationExportHTTP(t *testing.T) {
 	pool := setup(t)
 	street := insertBulkCases(t, pool, 1500)
-	svc := newEvalService(t, pool, &evalClock{now: evalNow}, func(c *evaluation.Config) { c.ExportBatch = 250 })
+	svc := newEvalService(t, pool, fixture.NewClock(evalNow), func(c *evaluation.Config) { c.ExportBatch = 250 })
 	m, err := svc.CreateSnapshot(evaluatorCtx(), "cases", evaluation.SnapshotFilter{Jurisdiction: street}, evaluation.Profile{})
 	if err != nil {
 		t.Fatal(err)
@@ -1754,7 +1738,7 @@ func BenchmarkIndicatorsYearMonthlyStreets(b *testing.B) {
 	if err := pool.QueryRow(ctx, `SELECT max(reported_at) FROM cases`).Scan(&newest); err != nil {
 		b.Fatal(err)
 	}
-	clk := &evalClock{now: newest.Add(time.Minute)}
+	clk := fixture.NewClock(newest.Add(time.Minute))
 	svc, err := evaluation.NewService(evaluation.Config{Store: postgres.NewEvaluationStore(pool), Authorizer: fixedAuth{&access.Decision{
 		Rows: access.RowScope{All: true}, Fields: map[string]access.FieldAccess{"indicators": access.FieldVisible}}},
 		Calendar: calendar.Default(), Now: clk.Now})
@@ -1766,7 +1750,7 @@ func BenchmarkIndicatorsYearMonthlyStreets(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("%s; refresh before the run: %+v", where, st)
-	q := evaluation.Query{Period: evaluation.PeriodMonth, From: clk.now.AddDate(-1, 0, 0), To: clk.now,
+	q := evaluation.Query{Period: evaluation.PeriodMonth, From: clk.Now().AddDate(-1, 0, 0), To: clk.Now(),
 		GroupBy: []evaluation.Dim{evaluation.DimStreet}}
 	b.ResetTimer()
 	var rows []evaluation.Row
@@ -1925,7 +1909,7 @@ func evaluationHeader(an *evaluation.Anonymizer) string {
 func TestEvaluationFoldCellsMatchesStore(t *testing.T) {
 	pool := setup(t)
 	insertComplementCases(t, pool)
-	newEvalService(t, pool, &evalClock{now: evalNow})
+	newEvalService(t, pool, fixture.NewClock(evalNow))
 	store := postgres.NewEvaluationStore(pool)
 	ctx := context.Background()
 	from := evaluation.MonthOf(lt("2024-01-01 00:00"), evalNow.Location())

@@ -7,6 +7,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/evaluation"
 	"github.com/fengcheng/datahub/internal/postgres"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -16,7 +17,7 @@ import (
 func TestExportLinesHoldNoConnection(t *testing.T) {
 	pool := setup(t)
 	street := insertBulkCases(t, pool, 250)
-	svc := newEvalService(t, pool, &evalClock{now: evalNow})
+	svc := newEvalService(t, pool, fixture.NewClock(evalNow))
 	m, err := svc.CreateSnapshot(evaluatorCtx(), "cases", evaluation.SnapshotFilter{Jurisdiction: street}, evaluation.Profile{})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/seed"
 	"github.com/fengcheng/datahub/internal/testenv"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/fengcheng/datahub/policies"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -84,32 +85,13 @@ func commandCentre() *access.Decision {
 		Actions: []string{"report", "command", "handle"}}
 }
 
-// clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// as is a staff member's context (fixture.As).
+var as = fixture.As
 
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func newService(pool *pgxpool.Pool, d *access.Decision, clk *clock) *cases.Service {
+func newService(pool *pgxpool.Pool, d *access.Decision, clk *fixture.Clock) *cases.Service {
 	var now func() time.Time
 	if clk != nil {
 		now = clk.Now
 	}
 	return cases.NewService(cases.Config{Store: postgres.NewCaseStore(pool), Directory: postgres.NewDirectoryStore(pool), Authorizer: fixedAuth{d}, Calendar: calendar.Default(), Now: now})
-}
-
-func as(ctx context.Context, dept string, roles ...string) context.Context {
-	return access.WithPrincipal(ctx, &access.Principal{Kind: access.KindUser, Subject: "u-" + dept, Dept: dept, Roles: roles, Jurisdiction: "hailing"})
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/seed"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -161,7 +162,7 @@ func lotInput(ext string) parking.UpsertInput {
 
 func TestParkingUpsert(t *testing.T) {
 	pool := setup(t)
-	clk := &clock{now: time.Date(2025, 6, 10, 2, 0, 0, 0, time.UTC)}
+	clk := fixture.NewClock(time.Date(2025, 6, 10, 2, 0, 0, 0, time.UTC))
 	svc := parkingService(pool, parkingWriter("traffic-police"), clk.Now)
 	ctx := as(context.Background(), "traffic-police", "officer")
 	ext := "upsert-" + uuid.NewString()
@@ -294,25 +295,14 @@ func TestParkingListAndScope(t *testing.T) {
 				want = append(want, id)
 			}
 			var got []uuid.UUID
-			var after *string
 			first := 10
-			for pages := 0; ; pages++ {
+			fixture.Walk(t, 11, func(after *string) (fixture.Page[*parking.Lot], error) {
 				p, err := svc.List(ctx, parking.Filter{}, order, &first, after)
 				if err != nil {
-					t.Fatal(err)
+					return fixture.Page[*parking.Lot]{}, err
 				}
-				for _, l := range p.Lots {
-					got = append(got, l.ID)
-				}
-				if !p.HasNext {
-					break
-				}
-				c := p.Cursor(len(p.Lots) - 1)
-				after = &c
-				if pages > 10 {
-					t.Fatal("walk does not end")
-				}
-			}
+				return fixture.Page[*parking.Lot]{Rows: p.Lots, HasNext: p.HasNext, Cursor: p.Cursor}, nil
+			}, func(_, _ int, l *parking.Lot) { got = append(got, l.ID) })
 			if !slices.Equal(got, want) {
 				t.Fatalf("walk gave %d lots, want %d in the database's order", len(got), len(want))
 			}
@@ -668,7 +658,7 @@ func BenchmarkParkingNear(b *testing.B) {
 // none.
 func TestParkingOutbox(t *testing.T) {
 	pool := setup(t)
-	clk := &clock{now: time.Date(2025, 6, 11, 2, 0, 0, 0, time.UTC)}
+	clk := fixture.NewClock(time.Date(2025, 6, 11, 2, 0, 0, 0, time.UTC))
 	// A system of the lot's owner department files it.
 	svc := parkingService(pool, parkingWriter("street-chengzhong"), clk.Now)
 	ctx := as(context.Background(), "street-chengzhong", "system")

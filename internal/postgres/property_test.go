@@ -15,6 +15,7 @@ import (
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/seed"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -235,29 +236,20 @@ func TestPropertyListWalk(t *testing.T) {
 		t.Run(string(order), func(t *testing.T) {
 			seen := map[uuid.UUID]bool{}
 			var all []*property.Property
-			var after *string
 			first := 5
-			for pages := 0; ; pages++ {
-				if pages > 10 {
-					t.Fatal("the walk does not end")
-				}
+			fixture.Walk(t, 10, func(after *string) (fixture.Page[*property.Property], error) {
 				pg, err := svc.List(ctx, property.Filter{Text: m}, order, &first, after)
 				if err != nil {
-					t.Fatal(err)
+					return fixture.Page[*property.Property]{}, err
 				}
-				for i, p := range pg.Properties {
-					if seen[p.ID] {
-						t.Fatalf("%s returned twice", p.Name)
-					}
-					seen[p.ID] = true
-					all = append(all, p)
-					c := pg.Cursor(i)
-					after = &c
+				return fixture.Page[*property.Property]{Rows: pg.Properties, HasNext: pg.HasNext, Cursor: pg.Cursor}, nil
+			}, func(_, _ int, p *property.Property) {
+				if seen[p.ID] {
+					t.Fatalf("%s returned twice", p.Name)
 				}
-				if !pg.HasNext {
-					break
-				}
-			}
+				seen[p.ID] = true
+				all = append(all, p)
+			})
 			if len(all) != len(want) {
 				t.Fatalf("walked %d compounds, want %d", len(all), len(want))
 			}

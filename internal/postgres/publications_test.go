@@ -6,6 +6,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/evaluation"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 )
 
 // streetRows returns the rows of one street in a STREET grouping.
@@ -38,7 +39,7 @@ func publishedRows(t *testing.T, ctx context.Context, svc *evaluation.Service, v
 func TestPublishedIndicatorsAreFrozen(t *testing.T) {
 	pool := setup(t)
 	f := newEvalFixture(t, pool)
-	svc := newEvalService(t, pool, &evalClock{now: evalNow})
+	svc := newEvalService(t, pool, fixture.NewClock(evalNow))
 	admin := as(context.Background(), "urban-management", "admin")
 	may := lt("2025-05-10 00:00")
 	live := func() []evaluation.Row {

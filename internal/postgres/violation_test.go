@@ -20,6 +20,7 @@ import (
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/rules"
 	"github.com/fengcheng/datahub/internal/seed"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/google/uuid"
@@ -36,7 +37,7 @@ func violOfficer() *access.Decision {
 		Actions: []string{"report", "handle"}}
 }
 
-func violService(pool *pgxpool.Pool, d *access.Decision, clk *clock, permits violation.PermitChecker) *violation.Service {
+func violService(pool *pgxpool.Pool, d *access.Decision, clk *fixture.Clock, permits violation.PermitChecker) *violation.Service {
 	var now func() time.Time
 	if clk != nil {
 		now = clk.Now
@@ -106,7 +107,7 @@ func violActionInput() violation.TransitionInput {
 // BAD_USER_INPUT naming the current status and write nothing.
 func TestViolationTransitions(t *testing.T) {
 	pool := setup(t)
-	clk := &clock{now: time.Date(2025, 6, 10, 1, 0, 0, 0, time.UTC)}
+	clk := fixture.NewClock(time.Date(2025, 6, 10, 1, 0, 0, 0, time.UTC))
 	svc := violService(pool, violOfficer(), clk, nil)
 	ctx := as(context.Background(), "urban-management", "officer")
 	type A = violation.Action
@@ -215,7 +216,7 @@ func checkStages(t *testing.T, a violation.Action, v *violation.Violation, now t
 
 func TestViolationTransitionRefusals(t *testing.T) {
 	pool := setup(t)
-	clk := &clock{now: time.Date(2025, 6, 10, 1, 0, 0, 0, time.UTC)}
+	clk := fixture.NewClock(time.Date(2025, 6, 10, 1, 0, 0, 0, time.UTC))
 	svc := violService(pool, violOfficer(), clk, nil)
 	ctx := as(context.Background(), "urban-management", "officer")
 	marker := uuid.New()
@@ -324,7 +325,7 @@ func TestViolationConcurrentTransitionsOneWins(t *testing.T) {
 func TestViolationDeadlines(t *testing.T) {
 	pool := setup(t)
 	// Friday 2025-09-26 10:00 Asia/Shanghai.
-	clk := &clock{now: time.Date(2025, 9, 26, 2, 0, 0, 0, time.UTC)}
+	clk := fixture.NewClock(time.Date(2025, 9, 26, 2, 0, 0, 0, time.UTC))
 	svc := violService(pool, violOfficer(), clk, nil)
 	um := as(context.Background(), "urban-management", "officer")
 	tp := as(context.Background(), "traffic-police", "officer")
@@ -476,7 +477,7 @@ func TestViolationReportValidation(t *testing.T) {
 
 func TestViolationUpsert(t *testing.T) {
 	pool := setup(t)
-	clk := &clock{now: time.Date(2025, 6, 10, 1, 0, 0, 0, time.UTC)}
+	clk := fixture.NewClock(time.Date(2025, 6, 10, 1, 0, 0, 0, time.UTC))
 	svc := violService(pool, violOfficer(), clk, nil)
 	drone := as(context.Background(), "urban-management", "system")
 	marker := uuid.New()
@@ -592,7 +593,7 @@ func TestViolationUpsertConcurrentCreate(t *testing.T) {
 func TestViolationPaginationWalk(t *testing.T) {
 	pool := setup(t)
 	base := time.Date(2025, 3, 3, 1, 0, 0, 0, time.UTC)
-	clk := &clock{now: base}
+	clk := fixture.NewClock(base)
 	svc := violService(pool, violOfficer(), clk, nil)
 	ctx := as(context.Background(), "urban-management", "officer")
 	marker := uuid.New()
@@ -636,30 +637,21 @@ func TestViolationPaginationWalk(t *testing.T) {
 				}
 			}()
 			seen := map[uuid.UUID]int{}
-			var after *string
 			first := 13
 			var prev *violation.Violation
-			for pages := 0; ; pages++ {
+			fixture.Walk(t, 301, func(after *string) (fixture.Page[*violation.Violation], error) {
 				p, err := svc.List(ctx, violation.Filter{PropertyID: &marker}, order, &first, after)
 				if err != nil {
-					t.Fatal(err)
+					return fixture.Page[*violation.Violation]{}, err
 				}
-				for i, v := range p.Violations {
-					seen[v.ID]++
-					if prev != nil && !violOrdered(order, prev, v) {
-						t.Fatalf("page %d row %d out of order", pages, i)
-					}
-					prev = v
+				return fixture.Page[*violation.Violation]{Rows: p.Violations, HasNext: p.HasNext, Cursor: p.Cursor}, nil
+			}, func(page, i int, v *violation.Violation) {
+				seen[v.ID]++
+				if prev != nil && !violOrdered(order, prev, v) {
+					t.Fatalf("page %d row %d out of order", page, i)
 				}
-				if !p.HasNext {
-					break
-				}
-				cur := p.Cursor(len(p.Violations) - 1)
-				after = &cur
-				if pages > 300 {
-					t.Fatal("walk does not end")
-				}
-			}
+				prev = v
+			})
 			close(stop)
 			wg.Wait()
 			for id, n := range seen {
@@ -717,7 +709,7 @@ func TestViolationByParent(t *testing.T) {
 	}
 	t.Cleanup(traced.Close)
 	base := time.Date(2025, 5, 5, 1, 0, 0, 0, time.UTC)
-	svc := violService(traced, violOfficer(), &clock{now: base}, nil)
+	svc := violService(traced, violOfficer(), fixture.NewClock(base), nil)
 	ctx := as(context.Background(), "urban-management", "officer")
 	caseSvc := newService(pool, commandCentre(), nil)
 	caseCtx := as(context.Background(), "urban-management", "officer", "dispatcher")
@@ -1276,7 +1268,7 @@ func failedAtCommit(err error) bool {
 // refused or failed writes write none.
 func TestViolationOutbox(t *testing.T) {
 	pool := setup(t)
-	clk := &clock{now: time.Date(2025, 7, 3, 3, 17, 29, 123456000, time.UTC)}
+	clk := fixture.NewClock(time.Date(2025, 7, 3, 3, 17, 29, 123456000, time.UTC))
 	svc := violService(pool, violOfficer(), clk, nil)
 	um := as(context.Background(), "urban-management", "officer")
 	tp := as(context.Background(), "traffic-police", "officer")
@@ -1424,7 +1416,7 @@ func TestViolationOutbox(t *testing.T) {
 // Violations can be listed and counted by how they ended.
 func TestViolationFilterByOutcome(t *testing.T) {
 	pool := setup(t)
-	clk := &clock{now: time.Date(2025, 3, 3, 1, 0, 0, 0, time.UTC)}
+	clk := fixture.NewClock(time.Date(2025, 3, 3, 1, 0, 0, 0, time.UTC))
 	svc := violService(pool, violOfficer(), clk, nil)
 	ctx := as(context.Background(), "urban-management", "officer")
 	marker := uuid.New()

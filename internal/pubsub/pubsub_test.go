@@ -35,6 +35,7 @@ func TestMain(m *testing.M) {
 // so that a test can find and kill them.
 func client(t *testing.T, name string) *redis.Client {
 	t.Helper()
+	testenv.SkipShort(t)
 	opt, err := redis.ParseURL(env.RedisURL)
 	if err != nil {
 		t.Fatal(err)

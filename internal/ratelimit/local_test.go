@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fengcheng/datahub/internal/ratelimit"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -13,7 +14,7 @@ import (
 // still hold, per instance, and a flood of new callers cannot grow memory
 // without bound.
 func TestFallbackLimitsWhileRedisIsDown(t *testing.T) {
-	clk := &clock{now: time.Unix(1_800_000_000, 0)}
+	clk := fixture.NewClock(time.Unix(1_800_000_000, 0))
 	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
 	t.Cleanup(func() { _ = dead.Close() })
 	l := ratelimit.NewWithFallback(ratelimit.New(dead, "x", clk.Now), ratelimit.NewLocal(clk.Now, 2), nil)
@@ -33,7 +34,7 @@ func TestFallbackLimitsWhileRedisIsDown(t *testing.T) {
 	if ok, _, _ := l.Allow(ctx, "anon:c", rule); ok {
 		t.Fatal("a third caller admitted beyond the tracked-callers bound")
 	}
-	clk.Add(61 * time.Second)
+	clk.Advance(61 * time.Second)
 	if ok, _, err := l.Allow(ctx, "anon:a", rule); err != nil || !ok {
 		t.Fatalf("after the window: %v", err)
 	}

@@ -3,28 +3,20 @@ package ratelimit_test
 import (
 	"context"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/ratelimit"
 	"github.com/fengcheng/datahub/internal/testenv"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 )
 
 var env testenv.Env
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
 func TestSlidingWindow(t *testing.T) {
-	clk := &clock{now: time.Unix(1_800_000_000, 0)}
+	clk := fixture.NewClock(time.Unix(1_800_000_000, 0))
 	l := ratelimit.New(env.Redis(t), env.RedisPrefix+t.Name(), clk.Now)
 	ctx := context.Background()
 	rule := ratelimit.Rule{Limit: 3, Window: time.Minute}
@@ -33,7 +25,7 @@ func TestSlidingWindow(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("request %d refused: %v", i, err)
 		}
-		clk.Add(10 * time.Second)
+		clk.Advance(10 * time.Second)
 	}
 	ok, wait, err := l.Allow(ctx, "citizen:a", rule)
 	if err != nil || ok {
@@ -47,7 +39,7 @@ func TestSlidingWindow(t *testing.T) {
 	if ok, _, _ := l.Allow(ctx, "citizen:b", rule); !ok {
 		t.Fatal("another citizen refused")
 	}
-	clk.Add(31 * time.Second) // the first request has slid out
+	clk.Advance(31 * time.Second) // the first request has slid out
 	if ok, _, _ := l.Allow(ctx, "citizen:a", rule); !ok {
 		t.Fatal("not admitted after the window slid")
 	}

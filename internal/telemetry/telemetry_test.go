@@ -145,6 +145,7 @@ func TestHTTPContinuesTheCallersTrace(t *testing.T) {
 }
 
 func TestPostgresSpansOnlyUnderARequest(t *testing.T) {
+	testenv.SkipShort(t)
 	rec, tp := recorder(t)
 	var count postgres.StatementCounter
 	pool, err := postgres.Open(t.Context(), postgres.PoolConfig{URL: env.DatabaseURL, MaxConns: 2,

@@ -2,12 +2,17 @@
 // migrated PostgreSQL database and its own Redis key prefix, so packages run
 // in parallel without seeing each other's data. Tests talk to the real
 // services: nothing here is a mock.
+//
+// Under -short (the fast tier, `make unit`) nothing is created: Main runs
+// the tests without a database, and Pool, Redis and Schema skip the test
+// that asks for them.
 package testenv
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
@@ -36,9 +41,46 @@ type Env struct {
 	dbName      string
 }
 
+// Service URLs of the Env under -short: port 1 refuses every connection.
+const (
+	unreachableDatabaseURL = "postgres://postgres@127.0.0.1:1/needs-postgres-not-in-short?sslmode=disable&connect_timeout=1"
+	unreachableRedisURL    = "redis://127.0.0.1:1/0"
+)
+
+// ShortSkip is the reason a test that needs the services is skipped under
+// -short.
+const ShortSkip = "needs PostgreSQL; not in -short"
+
+// Short reports whether the tests run under -short (the fast tier, which
+// needs no service). It parses the test flags when TestMain has not yet.
+func Short() bool {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	return testing.Short()
+}
+
+// SkipShort skips tb under -short: for a test that reaches PostgreSQL or
+// Redis other than through Pool, Redis or Schema (a URL of Env, a server
+// it starts).
+func SkipShort(tb testing.TB) {
+	tb.Helper()
+	if Short() {
+		tb.Skip(ShortSkip)
+	}
+}
+
 // Main creates the package's database, migrates it, runs the tests and drops
-// the database. Use it from TestMain: os.Exit(testenv.Main(m, &env)).
+// the database. Use it from TestMain: os.Exit(testenv.Main(m, &env)). Under
+// -short it creates nothing and only runs the tests (see SkipShort).
 func Main(m *testing.M, env *Env) int {
+	if Short() {
+		// Nothing answers here: a test that reaches for the services
+		// without SkipShort fails at once instead of finding a database
+		// through the client libraries' defaults.
+		*env = Env{DatabaseURL: unreachableDatabaseURL, RedisURL: unreachableRedisURL, RedisPrefix: "dh_short:"}
+		return m.Run()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	e, err := create(ctx)
 	cancel()
@@ -113,6 +155,7 @@ func drop(ctx context.Context, name string) error {
 // Pool opens a pool on the package database, closed when the test ends.
 func (e *Env) Pool(tb testing.TB) *pgxpool.Pool {
 	tb.Helper()
+	SkipShort(tb)
 	pool, err := postgres.Open(context.Background(), postgres.PoolConfig{URL: e.DatabaseURL, MaxConns: 8})
 	if err != nil {
 		tb.Fatalf("open pool: %v", err)
@@ -125,6 +168,7 @@ func (e *Env) Pool(tb testing.TB) *pgxpool.Pool {
 // removes the package's keys under the prefix at cleanup.
 func (e *Env) Redis(tb testing.TB) *redis.Client {
 	tb.Helper()
+	SkipShort(tb)
 	opt, err := redis.ParseURL(e.RedisURL)
 	if err != nil {
 		tb.Fatalf("parse redis url: %v", err)
@@ -142,6 +186,7 @@ func (e *Env) Redis(tb testing.TB) *redis.Client {
 // returns a pool whose search_path starts with that schema.
 func (e *Env) Schema(tb testing.TB) (*pgxpool.Pool, string) {
 	tb.Helper()
+	SkipShort(tb)
 	ctx := context.Background()
 	name := "t_" + randomSuffix()
 	base := e.Pool(tb)

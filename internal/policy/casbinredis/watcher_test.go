@@ -75,6 +75,7 @@ func policyTable(t *testing.T) *pgxpool.Pool {
 // to find its connections by, another address).
 func redisClient(t *testing.T, adjust func(*redis.Options)) *redis.Client {
 	t.Helper()
+	testenv.SkipShort(t)
 	opt, err := redis.ParseURL(env.RedisURL)
 	if err != nil {
 		t.Fatal(err)
@@ -547,6 +548,7 @@ func TestNewFailsWithoutRedis(t *testing.T) {
 }
 
 func redisAddr(t *testing.T) string {
+	testenv.SkipShort(t)
 	opt, err := redis.ParseURL(env.RedisURL)
 	if err != nil {
 		t.Fatal(err)

@@ -52,9 +52,12 @@ type Redis struct {
 }
 
 // StartRedis starts a redis-server on a free port, stopped at cleanup. It
-// skips the test if redis-server is not installed.
+// skips the test if redis-server is not installed, and under -short.
 func StartRedis(tb testing.TB) *Redis {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("starts redis-server; not in -short")
+	}
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		tb.Skip("redis-server is not installed (scripts/services.sh installs it): skipping a test that stops Redis")
 	}
@@ -138,9 +141,12 @@ func pgBin() (string, error) {
 // free port (trust authentication, user postgres), stopped and removed at
 // cleanup. PostgreSQL refuses to run as root: as root, the cluster belongs
 // to and runs as the system user postgres. It skips the test if the server
-// binaries or PostGIS are not installed.
+// binaries or PostGIS are not installed, and under -short.
 func StartPostgres(tb testing.TB) *Postgres {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("starts a PostgreSQL server; not in -short")
+	}
 	bin, err := pgBin()
 	if err != nil {
 		tb.Skipf("%v (scripts/services.sh installs them): skipping a test that restarts PostgreSQL", err)

@@ -33,6 +33,9 @@ type SentinelGroup struct {
 // `redis-server --sentinel` (what Debian's redis-sentinel package runs).
 func StartSentinelGroup(tb testing.TB) *SentinelGroup {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("starts Redis Sentinels; not in -short")
+	}
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		tb.Skip("redis-server is not installed (scripts/services.sh installs it): skipping a Sentinel test")
 	}
