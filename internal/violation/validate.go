@@ -3,9 +3,15 @@ package violation
 import (
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/recordtime"
+	"github.com/fengcheng/datahub/internal/rules"
+	"github.com/google/uuid"
 )
 
 // AreaMaxM2 bounds any area: larger figures are typing errors (the largest
@@ -99,4 +105,125 @@ func NormalizePlate(s string) (string, bool) {
 		return s, true
 	}
 	return "", false
+}
+
+// ReportInput is a violation as recorded by an officer or sent by a
+// department system (drone platform, enforcement terminal, traffic police).
+type ReportInput struct {
+	Kind        Kind
+	Subtype     Subtype // required for kinds with subtypes, empty otherwise
+	Channel     Channel
+	Description string
+	// AreaM2 is required (> 0) for illegal construction.
+	AreaM2  *float64
+	Address string
+	Lat     float64
+	Lng     float64
+	// Jurisdiction is optional: located from the point when empty.
+	Jurisdiction string
+	Party        Party
+	// Plate is required for illegal parking and refused otherwise.
+	Plate        string
+	PropertyID   *uuid.UUID
+	CaseID       *uuid.UUID
+	DiscoveredAt *time.Time // now when nil
+	// ExternalID is the sending system's id; Upsert requires it.
+	ExternalID string
+}
+
+// validateReport checks and normalises in; it does not touch the store.
+func validateReport(in *ReportInput, now time.Time) error {
+	in.Description = strings.TrimSpace(in.Description)
+	in.Address = strings.TrimSpace(in.Address)
+	in.Jurisdiction = strings.TrimSpace(in.Jurisdiction)
+	in.ExternalID = strings.TrimSpace(in.ExternalID)
+	in.Party.Name = strings.TrimSpace(in.Party.Name)
+	in.Party.Phone = strings.TrimSpace(in.Party.Phone)
+	in.Party.IDNumber = strings.TrimSpace(in.Party.IDNumber)
+	in.Plate = strings.TrimSpace(in.Plate)
+	if !in.Kind.Valid() {
+		return apperr.Invalid("kind", "unknown kind %q", in.Kind)
+	}
+	if subs := subtypes[in.Kind]; len(subs) > 0 {
+		if !slices.Contains(subs, in.Subtype) {
+			return apperr.Invalid("subtype", "a %s violation needs one of the subtypes %s", in.Kind, joinSubtypes(subs))
+		}
+	} else if in.Subtype != "" {
+		return apperr.Invalid("subtype", "%s violations have no subtypes", in.Kind)
+	}
+	if !in.Channel.Valid() {
+		return apperr.Invalid("channel", "unknown discovery channel %q", in.Channel)
+	}
+	if in.Description == "" {
+		return apperr.Invalid("description", "describe the violation: the description must not be empty")
+	}
+	// In this order: the first problem is reported.
+	for _, err := range []error{
+		rules.MaxText("description", "the description", in.Description, rules.MaxDescription),
+		rules.Address("address", in.Address),
+		rules.Location("location", in.Lat, in.Lng),
+		rules.OptionalJurisdiction("jurisdiction", in.Jurisdiction),
+		rules.MaxText("externalId", "the external id", in.ExternalID, rules.MaxExternalID),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	if in.AreaM2 != nil {
+		if !validArea(*in.AreaM2) {
+			return apperr.Invalid("areaM2", "the area must be more than 0 and at most %d m²", AreaMaxM2)
+		}
+		a := math.Round(*in.AreaM2*100) / 100 // centimetre-square precision is plenty
+		in.AreaM2 = &a
+	} else if in.Kind.Construction() {
+		return apperr.Invalid("areaM2", "give the area in m² of the illegal structure")
+	}
+	if err := validateParty(&in.Party); err != nil {
+		return err
+	}
+	if in.Kind == KindIllegalParking {
+		p, ok := NormalizePlate(in.Plate)
+		if !ok {
+			if in.Plate == "" {
+				return apperr.Invalid("plate", "an illegal-parking violation needs the vehicle's plate")
+			}
+			return apperr.Invalid("plate", "%q is not a licence plate such as 苏M12345 or 苏MD12345", in.Plate)
+		}
+		in.Plate = p
+	} else if in.Plate != "" {
+		return apperr.Invalid("plate", "a plate is recorded for illegal parking only")
+	}
+	if in.DiscoveredAt != nil {
+		if err := recordtime.Check("discoveredAt", *in.DiscoveredAt, now); err != nil {
+			return err
+		}
+		t := in.DiscoveredAt.UTC().Truncate(time.Microsecond)
+		in.DiscoveredAt = &t
+	}
+	return nil
+}
+
+func validateParty(p *Party) error {
+	if utf8.RuneCountInString(p.Name) > 100 {
+		return apperr.Invalid("party.name", "the name is limited to 100 characters")
+	}
+	if err := rules.Phone("party.phone", p.Phone); err != nil {
+		return err
+	}
+	if p.IDNumber != "" {
+		id, ok := NormalizeIDNumber(p.IDNumber)
+		if !ok {
+			return apperr.Invalid("party.idNumber", "not a valid 18-character resident ID number (check the birth date and the last character)")
+		}
+		p.IDNumber = id
+	}
+	return nil
+}
+
+func joinSubtypes(list []Subtype) string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = string(s)
+	}
+	return strings.Join(out, ", ")
 }
