@@ -21,7 +21,7 @@ import (
 // weights and rules produced it.
 func newEvaluation(pool *pgxpool.Pool, pfs fs.FS, catalog *access.Catalog, decider Decider, auditor evaluation.Auditor,
 	cal *calendar.Calendar, now func() time.Time, log *slog.Logger) (*evaluation.Service, error) {
-	weights, err := evaluation.LoadWeights(pfs)
+	weights, err := policy.LoadWeights(pfs)
 	if err != nil {
 		return nil, fmt.Errorf("evaluation weights: %w", err)
 	}

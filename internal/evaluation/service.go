@@ -148,7 +148,7 @@ type Config struct {
 	// Calendar counts working time (handling time in working hours) and
 	// gives the time zone periods are judged in.
 	Calendar WorkingTime
-	// Weights of the composite score (LoadWeights(policies.FS)); nil leaves
+	// Weights of the composite score (policy.LoadWeights(policies.FS)); nil leaves
 	// the composite empty.
 	Weights *Weights
 	// Catalog gives the small-cell threshold of the indicators group

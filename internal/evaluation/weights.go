@@ -3,13 +3,10 @@ package evaluation
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/goccy/go-yaml"
 )
 
 // WeightsFile is the name of the composite-score weights file in the policy
@@ -72,12 +69,6 @@ type weight struct {
 	kind figureKind
 }
 
-// weightsFile is the file's shape.
-type weightsFile struct {
-	Version string                        `yaml:"version"`
-	Weights map[string]map[string]float64 `yaml:"weights"`
-}
-
 // WeightsError lists every problem found in a weights file.
 type WeightsError struct {
 	File     string
@@ -105,40 +96,27 @@ func ScorableFigures() map[string]string {
 	return out
 }
 
-// LoadWeights reads WeightsFile from fsys (policies.FS, or os.DirFS of the
-// policy directory).
-func LoadWeights(fsys fs.FS) (*Weights, error) {
-	data, err := fs.ReadFile(fsys, WeightsFile)
-	if err != nil {
-		return nil, &WeightsError{File: WeightsFile, Problems: []string{fmt.Sprintf("cannot read it: %v", err)}}
-	}
-	return ParseWeights(data)
-}
-
-// ParseWeights parses and validates a weights file: a version string and,
-// per row kind (area, department), a map of figure names to weights. Every
-// name must be a scorable figure (rates, inverted rates, satisfaction),
-// department weights only figures a department controls, every weight a
-// number in (0, 1], and each kind's weights must sum to 1 within
-// WeightTolerance. All problems are reported at once in a *WeightsError.
-func ParseWeights(data []byte) (*Weights, error) {
-	var f weightsFile
-	if err := yaml.UnmarshalWithOptions(data, &f, yaml.Strict()); err != nil {
-		return nil, &WeightsError{File: WeightsFile, Problems: []string{yaml.FormatError(err, false, true)}}
-	}
+// NewWeights validates the weights a weights file declares (internal/policy
+// reads the file): a version string and, per row kind (area, department), a
+// map of figure names to weights. Every name must be a scorable figure
+// (rates, inverted rates, satisfaction), department weights only figures a
+// department controls, every weight a number in (0, 1], and each kind's
+// weights must sum to 1 within WeightTolerance. All problems are reported
+// at once in a *WeightsError.
+func NewWeights(version string, byKind map[string]map[string]float64) (*Weights, error) {
 	var ps []string
-	if strings.TrimSpace(f.Version) == "" {
+	if strings.TrimSpace(version) == "" {
 		ps = append(ps, `version is missing: give the weights a version string, e.g. version: "2026-1"`)
 	}
-	w := &Weights{Version: strings.TrimSpace(f.Version), kinds: map[RowKind][]weight{}}
+	w := &Weights{Version: strings.TrimSpace(version), kinds: map[RowKind][]weight{}}
 	known := map[string]bool{}
 	for _, k := range RowKinds() {
 		known[string(k)] = true
-		entries, problems := parseKind(k, f.Weights[string(k)])
+		entries, problems := parseKind(k, byKind[string(k)])
 		ps = append(ps, problems...)
 		w.kinds[k] = entries
 	}
-	for k := range f.Weights {
+	for k := range byKind {
 		if !known[k] {
 			ps = append(ps, fmt.Sprintf("unknown row kind %q under weights (row kinds: area, department)", k))
 		}
@@ -149,6 +127,10 @@ func ParseWeights(data []byte) (*Weights, error) {
 	}
 	return w, nil
 }
+
+// DepartmentControlled reports whether a department row may weigh figure
+// name: whether the handling department controls it.
+func DepartmentControlled(name string) bool { return departmentControlled[name] }
 
 // parseKind validates the weights of one row kind and returns them in row
 // order, so the formula reads the same every time.

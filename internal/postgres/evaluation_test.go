@@ -269,7 +269,7 @@ func policyEngine(t testing.TB) *policy.Engine {
 func newEvalService(t testing.TB, pool *pgxpool.Pool, clk *fixture.Clock, mod ...func(*evaluation.Config)) *evaluation.Service {
 	t.Helper()
 	eng := policyEngine(t)
-	w, err := evaluation.LoadWeights(policies.FS)
+	w, err := policy.LoadWeights(policies.FS)
 	if err != nil {
 		t.Fatalf("weights: %v", err)
 	}
