@@ -172,13 +172,7 @@ func validateUpsert(in *UpsertInput) error {
 	case !in.Kind.Valid():
 		return apperr.Invalid("kind", "unknown kind %q", in.Kind)
 	}
-	if err := rules.Address("address", in.Address); err != nil {
-		return err
-	}
-	if err := rules.Location("location", in.Lat, in.Lng); err != nil {
-		return err
-	}
-	if err := rules.OptionalJurisdiction("jurisdiction", in.Jurisdiction); err != nil {
+	if err := rules.Site(in.Address, in.Lat, in.Lng, in.Jurisdiction); err != nil {
 		return err
 	}
 	switch {

@@ -282,13 +282,7 @@ func (s *Service) validateUpsert(in *UpsertInput) error {
 	case utf8.RuneCountInString(in.Name) > 100:
 		return apperr.Invalid("name", "the name is limited to 100 characters")
 	}
-	if err := rules.Address("address", in.Address); err != nil {
-		return err
-	}
-	if err := rules.Location("location", in.Lat, in.Lng); err != nil {
-		return err
-	}
-	if err := rules.OptionalJurisdiction("jurisdiction", in.Jurisdiction); err != nil {
+	if err := rules.Site(in.Address, in.Lat, in.Lng, in.Jurisdiction); err != nil {
 		return err
 	}
 	switch {

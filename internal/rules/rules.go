@@ -183,6 +183,19 @@ func Address(field, s string) error {
 	return MaxText(field, "the address", s, MaxAddress)
 }
 
+// Site checks where a record says it is, in the order every dataset reports
+// problems: its address ("address"), its point ("location") and, when
+// given, its jurisdiction code ("jurisdiction").
+func Site(address string, lat, lng float64, jurisdiction string) error {
+	if err := Address("address", address); err != nil {
+		return err
+	}
+	if err := Location("location", lat, lng); err != nil {
+		return err
+	}
+	return OptionalJurisdiction("jurisdiction", jurisdiction)
+}
+
 // PrintableID reports whether an external id is 1 to MaxExternalID
 // characters without control characters.
 func PrintableID(s string) bool {

@@ -195,3 +195,29 @@ func TestMatchersMatchPatterns(t *testing.T) {
 		}
 	}
 }
+
+// TestSite: the first problem of where a record says it is wins, in the
+// datasets' order (address, location, jurisdiction).
+func TestSite(t *testing.T) {
+	long := strings.Repeat("路", MaxAddress+1)
+	for _, c := range []struct {
+		address, jurisdiction string
+		lat, lng              float64
+		field                 string
+	}{
+		{"海陵南路 88 号", "hailing.chengdong", 32.49, 119.92, ""},
+		{"", "", 32.49, 119.92, ""},
+		{long, "HAILING", 0, 0, "address"},
+		{"", "HAILING", 0, 0, "location"},
+		{"", "HAILING", 32.49, 119.92, "jurisdiction"},
+	} {
+		err := Site(c.address, c.lat, c.lng, c.jurisdiction)
+		got := ""
+		if e, ok := apperr.As(err); ok {
+			got = e.Field
+		}
+		if (err == nil) != (c.field == "") || got != c.field {
+			t.Errorf("Site(%q, %v, %v, %q) = %v, want field %q", c.address, c.lat, c.lng, c.jurisdiction, err, c.field)
+		}
+	}
+}

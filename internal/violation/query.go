@@ -1,8 +1,9 @@
 package violation
 
 import (
-	"github.com/fengcheng/datahub/internal/access"
 	"time"
+
+	"github.com/fengcheng/datahub/internal/access"
 
 	"github.com/fengcheng/datahub/internal/page"
 	"github.com/google/uuid"

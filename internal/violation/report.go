@@ -57,20 +57,31 @@ func sourceDept(p *access.Principal) string {
 	return p.Dept
 }
 
+// recording starts a write of a violation, Report's or Upsert's: the
+// caller's decision, which must hold the "report" action, the instant the
+// write happens at, and in checked and normalised.
+func (s *Service) recording(ctx context.Context, in *ReportInput) (*access.Decision, time.Time, error) {
+	d, err := s.Decide(ctx)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if !d.Can("report") {
+		return nil, time.Time{}, apperr.New(apperr.Forbidden, "you may not record violations")
+	}
+	now := s.Now()
+	if err := validateReport(in, now); err != nil {
+		return nil, time.Time{}, err
+	}
+	return d, now, nil
+}
+
 // Report records a new violation in status DISCOVERED. The caller needs the
 // "report" action on violations; BAD_USER_INPUT on invalid input, CONFLICT
 // when the caller's department already sent this external id (use Upsert to
 // resend). Nothing is written unless all checks pass.
 func (s *Service) Report(ctx context.Context, in ReportInput) (*Violation, error) {
-	d, err := s.Decide(ctx)
+	d, now, err := s.recording(ctx, &in)
 	if err != nil {
-		return nil, err
-	}
-	if !d.Can("report") {
-		return nil, apperr.New(apperr.Forbidden, "you may not record violations")
-	}
-	now := s.Now()
-	if err := validateReport(&in, now); err != nil {
 		return nil, err
 	}
 	if err := s.resolveJurisdiction(ctx, &in); err != nil {

@@ -19,15 +19,8 @@ import (
 // or on changes to a closed file.
 func (s *Service) Upsert(ctx context.Context, in ReportInput, version *int) (upsert.Result[*Violation], error) {
 	var none upsert.Result[*Violation]
-	d, err := s.Decide(ctx)
+	d, now, err := s.recording(ctx, &in)
 	if err != nil {
-		return none, err
-	}
-	if !d.Can("report") {
-		return none, apperr.New(apperr.Forbidden, "you may not record violations")
-	}
-	now := s.Now()
-	if err := validateReport(&in, now); err != nil {
 		return none, err
 	}
 	if in.ExternalID == "" {

@@ -160,9 +160,7 @@ func validateReport(in *ReportInput, now time.Time) error {
 	// In this order: the first problem is reported.
 	for _, err := range []error{
 		rules.MaxText("description", "the description", in.Description, rules.MaxDescription),
-		rules.Address("address", in.Address),
-		rules.Location("location", in.Lat, in.Lng),
-		rules.OptionalJurisdiction("jurisdiction", in.Jurisdiction),
+		rules.Site(in.Address, in.Lat, in.Lng, in.Jurisdiction),
 		rules.MaxText("externalId", "the external id", in.ExternalID, rules.MaxExternalID),
 	} {
 		if err != nil {
