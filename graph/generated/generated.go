@@ -4774,7 +4774,7 @@ enum CaseOrder {
 }
 
 "A digital urban-management case, owned by the urban-management command centre."
-type Case implements Node @key(fields: "id") @entityResolver(multi: true) {
+type Case @key(fields: "id") @entityResolver(multi: true) {
   "The case's UUID."
   id: ID!
   "Case number, e.g. HL2025-0012345."
@@ -5353,7 +5353,7 @@ A node of the district's administrative tree. The code is the dotted path
 from the district: hailing, hailing.chengdong,
 hailing.chengdong.fenghuang, hailing.chengdong.fenghuang.g03.
 """
-type Jurisdiction implements Node @key(fields: "code") @entityResolver(multi: true) {
+type Jurisdiction @key(fields: "code") @entityResolver(multi: true) {
   "Stable id for client caches (Apollo, Relay): the code."
   id: ID!
   "Dotted path from the district, e.g. hailing.chengdong.fenghuang."
@@ -5397,7 +5397,7 @@ type Jurisdiction implements Node @key(fields: "code") @entityResolver(multi: tr
 }
 
 "A department that provides or uses shared data."
-type Department implements Node @key(fields: "code") @entityResolver(multi: true) {
+type Department @key(fields: "code") @entityResolver(multi: true) {
   "Stable id for client caches (Apollo, Relay): the code."
   id: ID!
   "Short department code used across the hub, e.g. urban-management."
@@ -5789,6 +5789,14 @@ extend type Query {
     ids: [ID!]!
   ): [Node]!
 }
+
+# The entities clients refetch are nodes by the id they already have.
+extend type Case implements Node
+extend type Violation implements Node
+extend type Property implements Node
+extend type ParkingLot implements Node
+extend type Jurisdiction implements Node
+extend type Department implements Node
 `, BuiltIn: false},
 	{Name: "../../schema/parking.graphqls", Input: `"What kind of parking a lot offers."
 enum ParkingKind {
@@ -5805,7 +5813,7 @@ enum ParkingKind {
 }
 
 "A parking lot; most of it is public information."
-type ParkingLot implements Node @key(fields: "id") @entityResolver(multi: true) {
+type ParkingLot @key(fields: "id") @entityResolver(multi: true) {
   "The lot's UUID."
   id: ID!
   "The lot's name."
@@ -6065,7 +6073,7 @@ enum InspectionResult {
 }
 
 "A residential compound (住宅小区), provided by housing."
-type Property implements Node @key(fields: "id") @entityResolver(multi: true) {
+type Property @key(fields: "id") @entityResolver(multi: true) {
   "The compound's UUID."
   id: ID!
   "Chinese name of the compound."
@@ -6905,7 +6913,7 @@ enum ViolationOrder {
 }
 
 "An illegal structure or act found by enforcement (urban management; illegal parking: traffic police)."
-type Violation implements Node @key(fields: "id") @entityResolver(multi: true) {
+type Violation @key(fields: "id") @entityResolver(multi: true) {
   "The violation's UUID."
   id: ID!
   "Record number, WF<year of discovery>-<n>."
