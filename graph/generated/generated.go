@@ -464,8 +464,10 @@ type ComplexityRoot struct {
 	}
 
 	PageInfo struct {
-		EndCursor   func(childComplexity int) int
-		HasNextPage func(childComplexity int) int
+		EndCursor       func(childComplexity int) int
+		HasNextPage     func(childComplexity int) int
+		HasPreviousPage func(childComplexity int) int
+		StartCursor     func(childComplexity int) int
 	}
 
 	ParkingLot struct {
@@ -590,6 +592,8 @@ type ComplexityRoot struct {
 		Jurisdictions         func(childComplexity int, root *string, level *directory.Level) int
 		MyCase                func(childComplexity int, id string) int
 		MyCases               func(childComplexity int, first *int, after *string) int
+		Node                  func(childComplexity int, id string) int
+		Nodes                 func(childComplexity int, ids []string) int
 		ParkingLot            func(childComplexity int, id string) int
 		ParkingLots           func(childComplexity int, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) int
 		ParkingLotsNear       func(childComplexity int, lat float64, lng float64, radiusMeters *int, openAt *time.Time, first *int) int
@@ -967,6 +971,8 @@ type QueryResolver interface {
 	Snapshot(ctx context.Context, id string) (*evaluation.Manifest, error)
 	IndicatorPublications(ctx context.Context, period evaluation.Period, at time.Time) ([]*evaluation.PublishedView, error)
 	PublishedIndicators(ctx context.Context, period evaluation.Period, at time.Time, version *int) (*evaluation.PublishedView, error)
+	Node(ctx context.Context, id string) (model.Node, error)
+	Nodes(ctx context.Context, ids []string) ([]model.Node, error)
 	ParkingLot(ctx context.Context, id string) (*parking.Lot, error)
 	ParkingLots(ctx context.Context, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) (*model.ParkingLotConnection, error)
 	ParkingLotsNear(ctx context.Context, lat float64, lng float64, radiusMeters *int, openAt *time.Time, first *int) ([]*parking.Nearby, error)
@@ -2970,6 +2976,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
+	case "PageInfo.hasPreviousPage":
+		if e.ComplexityRoot.PageInfo.HasPreviousPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.HasPreviousPage(childComplexity), true
+	case "PageInfo.startCursor":
+		if e.ComplexityRoot.PageInfo.StartCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
 	case "ParkingLot.address":
 		if e.ComplexityRoot.ParkingLot.Address == nil {
@@ -3584,6 +3602,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.MyCases(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.node":
+		if e.ComplexityRoot.Query.Node == nil {
+			break
+		}
+
+		args, err := ec.field_Query_node_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(string)), true
+	case "Query.nodes":
+		if e.ComplexityRoot.Query.Nodes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_nodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
 	case "Query.parkingLot":
 		if e.ComplexityRoot.Query.ParkingLot == nil {
 			break
@@ -5726,6 +5766,38 @@ extend type Mutation {
   ): SnapshotManifest!
 }
 `, BuiltIn: false},
+	{Name: "../../schema/node.graphqls", Input: `"""
+An object a client can refetch by its id alone (Relay's Global Object
+Identification): Query.node and Query.nodes take the id. The id is the one
+the object has everywhere else: a UUID for a case, violation, residential
+compound or parking lot, the code for a jurisdiction or department.
+"""
+interface Node {
+  "Stable id for client caches (Apollo, Relay); refetch the object with node(id:)."
+  id: ID!
+}
+
+extend type Query {
+  "The object with this id, or null when none exists or it lies outside your row scope (the two answer alike); its fields follow your field rules as everywhere else."
+  node(
+    "A case, violation, compound or parking lot UUID, or a jurisdiction or department code."
+    id: ID!
+  ): Node
+  "The objects with these ids, in the order asked, with null for an id that names nothing or something outside your row scope; at most 1000 ids."
+  nodes(
+    "Ids as node(id:) takes them; repeats answer the same object again."
+    ids: [ID!]!
+  ): [Node]!
+}
+
+# The entities clients refetch are nodes by the id they already have.
+extend type Case implements Node
+extend type Violation implements Node
+extend type Property implements Node
+extend type ParkingLot implements Node
+extend type Jurisdiction implements Node
+extend type Department implements Node
+`, BuiltIn: false},
 	{Name: "../../schema/parking.graphqls", Input: `"What kind of parking a lot offers."
 enum ParkingKind {
   "公共停车场: a public car park."
@@ -6304,10 +6376,14 @@ type GeoPoint @shareable {
   lng: Float!
 }
 
-"Relay page information."
+"Relay page information: where this page sits in the whole list."
 type PageInfo @shareable {
-  "More items follow this page."
+  "More items follow this page (forward pagination)."
   hasNextPage: Boolean!
+  "More items precede this page (backward pagination)."
+  hasPreviousPage: Boolean!
+  "Cursor of the page's first item; null for an empty page."
+  startCursor: String
   "Cursor of the page's last item: pass it as after for the next page; null for an empty page."
   endCursor: String
 }
@@ -7869,6 +7945,10 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	switch field.Name {
 	case "hasNextPage":
 		return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+	case "hasPreviousPage":
+		return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+	case "startCursor":
+		return ec.fieldContext_PageInfo_startCursor(ctx, field)
 	case "endCursor":
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
@@ -9870,6 +9950,34 @@ func (ec *executionContext) field_Query_myCases_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
 	return args, nil
 }
 
@@ -18033,6 +18141,52 @@ func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context,
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasPreviousPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_startCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20921,6 +21075,94 @@ func (ec *executionContext) fieldContext_Query_publishedIndicators(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_publishedIndicators_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Node(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Node) graphql.Marshaler {
+			return ec.marshalONode2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐNode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_node_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Nodes(ctx, fc.Args["ids"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Node) graphql.Marshaler {
+			return ec.marshalNNode2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐNode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27746,6 +27988,61 @@ func UnmarshalViolationTransitionInput(ctx context.Context, raw any) (model.Viol
 
 // region    ************************** interface.gotpl ***************************
 
+func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj model.Node) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case violation.Violation:
+		return ec._Violation(ctx, sel, &obj)
+	case *violation.Violation:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Violation(ctx, sel, obj)
+	case property.Property:
+		return ec._Property(ctx, sel, &obj)
+	case *property.Property:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Property(ctx, sel, obj)
+	case parking.Lot:
+		return ec._ParkingLot(ctx, sel, &obj)
+	case *parking.Lot:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ParkingLot(ctx, sel, obj)
+	case directory.Jurisdiction:
+		return ec._Jurisdiction(ctx, sel, &obj)
+	case *directory.Jurisdiction:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Jurisdiction(ctx, sel, obj)
+	case directory.Department:
+		return ec._Department(ctx, sel, &obj)
+	case *directory.Department:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Department(ctx, sel, obj)
+	case cases.Case:
+		return ec._Case(ctx, sel, &obj)
+	case *cases.Case:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Case(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of Node must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
 func (ec *executionContext) __Entity(ctx context.Context, sel ast.SelectionSet, obj fedruntime.Entity) graphql.Marshaler {
 	switch obj := (obj).(type) {
 	case nil:
@@ -28291,7 +28588,7 @@ func (ec *executionContext) _BuildingPermit(ctx context.Context, sel ast.Selecti
 	return out
 }
 
-var caseImplementors = []string{"Case", "_Entity"}
+var caseImplementors = []string{"Case", "Node", "_Entity"}
 
 func (ec *executionContext) _Case(ctx context.Context, sel ast.SelectionSet, obj *cases.Case) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, caseImplementors)
@@ -29072,7 +29369,7 @@ func (ec *executionContext) _DatasetAccess(ctx context.Context, sel ast.Selectio
 	return out
 }
 
-var departmentImplementors = []string{"Department", "_Entity"}
+var departmentImplementors = []string{"Department", "Node", "_Entity"}
 
 func (ec *executionContext) _Department(ctx context.Context, sel ast.SelectionSet, obj *directory.Department) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, departmentImplementors)
@@ -29848,7 +30145,7 @@ func (ec *executionContext) _InspectionRound(ctx context.Context, sel ast.Select
 	return out
 }
 
-var jurisdictionImplementors = []string{"Jurisdiction", "_Entity"}
+var jurisdictionImplementors = []string{"Jurisdiction", "Node", "_Entity"}
 
 func (ec *executionContext) _Jurisdiction(ctx context.Context, sel ast.SelectionSet, obj *directory.Jurisdiction) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, jurisdictionImplementors)
@@ -30365,6 +30662,16 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "hasPreviousPage":
+			out.Values[i] = ec._PageInfo_hasPreviousPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startCursor":
+			out.Values[i] = ec._PageInfo_startCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -30387,7 +30694,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
-var parkingLotImplementors = []string{"ParkingLot", "_Entity"}
+var parkingLotImplementors = []string{"ParkingLot", "Node", "_Entity"}
 
 func (ec *executionContext) _ParkingLot(ctx context.Context, sel ast.SelectionSet, obj *parking.Lot) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, parkingLotImplementors)
@@ -30799,7 +31106,7 @@ func (ec *executionContext) _PolicyLine(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
-var propertyImplementors = []string{"Property", "_Entity"}
+var propertyImplementors = []string{"Property", "Node", "_Entity"}
 
 func (ec *executionContext) _Property(ctx context.Context, sel ast.SelectionSet, obj *property.Property) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, propertyImplementors)
@@ -31210,6 +31517,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_publishedIndicators(ctx, field)
+				})
+		case "node":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_node(ctx, field)
+				})
+		case "nodes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_nodes(ctx, field)
 				})
 		case "parkingLot":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -31918,7 +32237,7 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
-var violationImplementors = []string{"Violation", "_Entity"}
+var violationImplementors = []string{"Violation", "Node", "_Entity"}
 
 func (ec *executionContext) _Violation(ctx context.Context, sel ast.SelectionSet, obj *violation.Violation) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, violationImplementors)
@@ -33349,6 +33668,35 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalNID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNIndicatorDimension2githubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐDim(ctx context.Context, v any) (evaluation.Dim, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := evaluation.Dim(tmp)
@@ -33589,6 +33937,16 @@ func (ec *executionContext) marshalNNearbyLot2ᚖgithubᚗcomᚋfengchengᚋdata
 		return graphql.Null
 	}
 	return ec._NearbyLot(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐNode(ctx context.Context, sel ast.SelectionSet, v []model.Node) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalONode2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐNode(ctx, sel, v[i])
+	})
+
+	return ret
 }
 
 func (ec *executionContext) marshalNOpeningRate2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐRate(ctx context.Context, sel ast.SelectionSet, v *parking.Rate) graphql.Marshaler {
@@ -35124,6 +35482,13 @@ func (ec *executionContext) unmarshalONearPoint2ᚖgithubᚗcomᚋfengchengᚋda
 	}
 	res, err := ec.unmarshalInputNearPoint(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalONode2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐNode(ctx context.Context, sel ast.SelectionSet, v model.Node) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Node(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOParkingKind2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐKind(ctx context.Context, v any) (*parking.Kind, error) {

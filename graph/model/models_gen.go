@@ -326,10 +326,14 @@ type NearPoint struct {
 	RadiusMeters *int `json:"radiusMeters,omitempty"`
 }
 
-// Relay page information.
+// Relay page information: where this page sits in the whole list.
 type PageInfo struct {
-	// More items follow this page.
+	// More items follow this page (forward pagination).
 	HasNextPage bool `json:"hasNextPage"`
+	// More items precede this page (backward pagination).
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// Cursor of the page's first item; null for an empty page.
+	StartCursor *string `json:"startCursor,omitempty"`
 	// Cursor of the page's last item: pass it as after for the next page; null for an empty page.
 	EndCursor *string `json:"endCursor,omitempty"`
 }

@@ -122,11 +122,13 @@ func TestCitizenReportsAndFollows(t *testing.T) {
 		t.Fatalf("myCases: %s %+v", r.Data["myCases"], r.Errors)
 	}
 
-	// Another citizen can never read it: by id, by list, by _entities.
+	// Another citizen can never read it: by id, by list, by _entities, node or nodes.
 	for name, q := range map[string]string{
 		"myCase":    `query($id: ID!) { myCase(id: $id) { id } }`,
 		"case":      `query($id: ID!) { case(id: $id) { id } }`,
 		"_entities": `query($id: ID!) { _entities(representations: [{__typename: "Case", id: $id}]) { ... on Case { id description } } }`,
+		"node":      `query($id: ID!) { node(id: $id) { id ... on Case { description } } }`,
+		"nodes":     `query($id: ID!) { nodes(ids: [$id]) { id ... on Case { description } } }`,
 	} {
 		r = h.asCitizen(app, "cit-test-2", q, map[string]any{"id": created.ID})
 		if len(r.Errors) > 0 || strings.Contains(string(mustJSON(r.Data)), created.ID) {

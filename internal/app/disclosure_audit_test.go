@@ -173,6 +173,13 @@ var disclosures = map[string]disclosure{
 	"Query._entities": {dataset: "cases", run: read(as("water", "officer"), "DiscloseEntities",
 		`query DiscloseEntities($id: ID!) { _entities(representations: [{__typename: "Case", id: $id}]) { ... on Case { id } } }`,
 		func(f *fixtures) map[string]any { return map[string]any{"id": f.caseID} })},
+	"Query.node": {dataset: "cases", run: read(as("water", "officer"), "DiscloseNode",
+		`query DiscloseNode($id: ID!) { node(id: $id) { id } }`, func(f *fixtures) map[string]any { return map[string]any{"id": f.caseID} })},
+	"Query.nodes": {dataset: "cases", run: read(as("water", "officer"), "DiscloseNodes",
+		`query DiscloseNodes($ids: [ID!]!) { nodes(ids: $ids) { id } }`,
+		func(f *fixtures) map[string]any {
+			return map[string]any{"ids": []string{f.propertyID, f.caseID, "hailing"}}
+		})},
 	"Query.jurisdiction": {dataset: "cases", run: read(as("water", "officer"), "DiscloseJurisdiction",
 		`query DiscloseJurisdiction { jurisdiction(code: "hailing") { cases(first: 2) { edges { node { id } } } } }`, nil)},
 	"Query.jurisdictions": {dataset: "cases", run: read(as("water", "officer"), "DiscloseJurisdictions",

@@ -28,7 +28,7 @@ import (
 // matrix, every response checked against the oracle of matrix_test.go.
 // Queries nest (case → handlingDept/ownerDept/jurisdiction → parent/children
 // → the subtree's cases), alias, spread fields over inline and named
-// fragments, look cases up by case(id:) and _entities with a mix of
+// fragments, look cases up by case(id:), _entities, node and nodes with a mix of
 // in-scope, out-of-scope, nonexistent and malformed ids, page through lists
 // with after cursors, filter (jurisdiction subtree, status, source, open,
 // text, handling department, kind), and reach cases through the other
@@ -103,6 +103,7 @@ const (
 	opList       opKind = iota // cases(filter, orderBy, first, after)
 	opCase                     // case(id:)
 	opEntities                 // _entities(representations: [Case…])
+	opNodes                    // node(id:) or nodes(ids:): cases by their global id
 	opJur                      // jurisdiction(code:), with nested cases
 	opProperty                 // property(id:) { cases }: a compound's cases
 	opViolations               // violations { case }: the case behind each violation
@@ -117,7 +118,7 @@ type rootOp struct {
 	order    string
 	first    int
 	afterVar string // set on the one list a query pages through
-	// opCase, opEntities: the case ids asked for; opJur: the code;
+	// opCase, opEntities, opNodes: the case ids asked for; opJur: the code;
 	// opProperty: the compound's id
 	ids []string
 }
@@ -411,8 +412,10 @@ func (g *queryGen) query(c *matrixCaller) *genQuery {
 			op.kind = opList
 		case x < 60:
 			op.kind = opCase
-		case x < 78:
+		case x < 70:
 			op.kind = opEntities
+		case x < 78:
+			op.kind = opNodes
 		case x < 88:
 			op.kind = opJur
 		case x < 94:
@@ -492,16 +495,27 @@ func (g *queryGen) query(c *matrixCaller) *genQuery {
 				kids: []*qField{g.field("edges", "ViolationEdge", node)}}
 			op.sel.args = "(first: " + strconv.Itoa(op.first) + ")"
 			parts = append(parts, g.renderField(op.sel))
-		case opEntities:
+		case opEntities, opNodes:
 			n := 1 + g.r.IntN(6)
 			reps := make([]any, n)
 			for j := range n {
 				op.ids = append(op.ids, g.someID(c))
 				reps[j] = map[string]any{"__typename": "Case", "id": op.ids[j]}
 			}
-			op.sel = &qField{key: key("_entities"), name: "_entities", typ: "Case", kids: g.caseKids(false)}
-			op.sel.args = "(representations: " + g.variable("[_Any!]!", reps) + ")"
-			// The entities are a union: the Case fields go in a fragment.
+			switch {
+			case op.kind == opEntities:
+				op.sel = &qField{key: key("_entities"), name: "_entities", typ: "Case", kids: g.caseKids(false)}
+				op.sel.args = "(representations: " + g.variable("[_Any!]!", reps) + ")"
+			case g.chance(0.5):
+				op.ids = op.ids[:1]
+				op.sel = &qField{key: key("node"), name: "node", typ: "Case", kids: g.caseKids(false)}
+				op.sel.args = "(id: " + g.variable("ID!", op.ids[0]) + ")"
+			default:
+				op.sel = &qField{key: key("nodes"), name: "nodes", typ: "Case", kids: g.caseKids(false)}
+				op.sel.args = "(ids: " + g.variable("[ID!]!", op.ids) + ")"
+			}
+			// The entities are a union, nodes an interface: the Case
+			// fields go in a fragment.
 			var set string
 			if g.chance(0.4) {
 				g.n++
@@ -652,10 +666,14 @@ func (k *respCheck) judge(afterID string) {
 			k.violations(path, v, op.sel)
 		case opCase:
 			k.caseAt(path, v, op.sel.kids, op.ids[0])
-		case opEntities:
+		case opEntities, opNodes:
+			if op.sel.name == "node" {
+				k.caseAt(path, v, op.sel.kids, op.ids[0])
+				continue
+			}
 			list, ok := v.([]any)
 			if !ok || len(list) != len(op.ids) {
-				k.fail(path, "_entities answered %v for %d representations", v, len(op.ids))
+				k.fail(path, "%s answered %v for %d ids", op.sel.name, v, len(op.ids))
 				continue
 			}
 			for i, e := range list {

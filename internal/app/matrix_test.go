@@ -942,14 +942,19 @@ func TestAccessMatrixOverHTTP(t *testing.T) {
 			probe := w.firstWhere(t, "("+c.rows+") AND reporter_name IS NOT NULL AND reporter_phone IS NOT NULL")
 			if probe != "" {
 				r := h.doAs(t, c, `query($id: ID!, $reps: [_Any!]!) { case(id: $id) { `+probeFields+` }
-					_entities(representations: $reps) { ... on Case { `+probeFields+` } } }`,
+					_entities(representations: $reps) { ... on Case { `+probeFields+` } }
+					node(id: $id) { ... on Case { `+probeFields+` } }
+					nodes(ids: [$id]) { ... on Case { `+probeFields+` } } }`,
 					map[string]any{"id": probe, "reps": []any{map[string]any{"__typename": "Case", "id": probe}}})
 				expectGroups(t, c, w, r, []any{"case"}, mapAt(t, r, "case"))
-				ents, _ := r.Data["_entities"].([]any)
-				if len(ents) != 1 || ents[0] == nil {
-					t.Fatalf("_entities for in-scope case %s: %s", probe, r.Body)
+				expectGroups(t, c, w, r, []any{"node"}, mapAt(t, r, "node"))
+				for _, list := range []string{"_entities", "nodes"} {
+					items, _ := r.Data[list].([]any)
+					if len(items) != 1 || items[0] == nil {
+						t.Fatalf("%s for in-scope case %s: %s", list, probe, r.Body)
+					}
+					expectGroups(t, c, w, r, []any{list, 0}, items[0].(map[string]any))
 				}
-				expectGroups(t, c, w, r, []any{"_entities", 0}, ents[0].(map[string]any))
 				expectOnlyForbiddenFor(t, c, r)
 			} else if len(c.visible) > 0 {
 				t.Errorf("no visible case with a reporter to probe")
@@ -1248,7 +1253,7 @@ func expectOnlyForbiddenFor(t *testing.T, c *matrixCaller, r rawResponse) {
 
 // expectIndistinguishable asserts that every door answers the same for a
 // case outside the caller's scope as for an id that does not exist: case(id:),
-// _entities, and the errors of mutations (the id itself aside).
+// _entities, node and nodes, and the errors of mutations (the id itself aside).
 func expectIndistinguishable(t *testing.T, h *hub, c *matrixCaller, outside string) {
 	t.Helper()
 	if outside == "" {
@@ -1264,6 +1269,8 @@ func expectIndistinguishable(t *testing.T, h *hub, c *matrixCaller, outside stri
 		{"case", `query($id: ID!) { case(id: $id) { ` + probeFields + ` } }`},
 		{"_entities", `query($id: ID!) { _entities(representations: [{__typename: "Case", id: $id}]) { ... on Case { ` + probeFields + ` } } }`},
 		{"_entities among others", `query($id: ID!, $x: ID!) { _entities(representations: [{__typename: "Case", id: $x}, {__typename: "Case", id: $id}]) { ... on Case { id } } }`},
+		{"node", `query($id: ID!) { node(id: $id) { ... on Case { ` + probeFields + ` } } }`},
+		{"nodes among others", `query($id: ID!, $x: ID!) { nodes(ids: [$x, $id, "hailing"]) { id ... on Case { ` + probeFields + ` } } }`},
 		{"returnCase", `mutation($id: ID!) { returnCase(id: $id, version: -1, note: "access test") { id status } }`},
 		{"rateCase", `mutation($id: ID!) { rateCase(id: $id, stars: 5) { id } }`},
 		{"registerCase", `mutation($id: ID!) { registerCase(id: $id, version: -1) { id } }`},
@@ -1280,7 +1287,7 @@ func expectIndistinguishable(t *testing.T, h *hub, c *matrixCaller, outside stri
 			t.Errorf("%s: out-of-scope case answers\n\t%d %s\nbut a nonexistent id answers\n\t%d %s", q.name, a.Status, ga, b.Status, gb)
 		}
 		switch {
-		case strings.HasPrefix(q.name, "_entities") || q.name == "case" || (q.name == "myCase" && c.citizenID != ""):
+		case strings.HasPrefix(q.name, "_entities") || strings.HasPrefix(q.name, "node") || q.name == "case" || (q.name == "myCase" && c.citizenID != ""):
 			if len(a.Errors) > 0 || !strings.Contains(string(a.Body), "null") {
 				t.Errorf("%s: an out-of-scope id answers %s, want null and no error", q.name, a.Body)
 			}

@@ -46,8 +46,8 @@ const (
 // 200 rows costs as much as one row and a thousand aliases of a list add up
 // to a response of hundreds of megabytes. The estimate multiplies each
 // field by the sizes of the lists around it: `first` where a field takes
-// one, the representations of `_entities`, periods × groups of
-// `indicators`, a guess for other lists.
+// one, the representations of `_entities` and the ids of `nodes`,
+// periods × groups of `indicators`, a guess for other lists.
 //
 // Every number in the estimate comes from the caller, so page sizes are
 // checked against what each list serves before anything is multiplied, and
@@ -181,6 +181,11 @@ func (e estimator) listSize(f *ast.Field, root bool) int {
 	case root && f.Name == "_entities":
 		if reps, ok := f.ArgumentMap(e.vars)["representations"].([]any); ok {
 			return max(len(reps), 1)
+		}
+		return rootListGuess
+	case root && f.Name == "nodes":
+		if ids, ok := f.ArgumentMap(e.vars)["ids"].([]any); ok {
+			return max(len(ids), 1)
 		}
 		return rootListGuess
 	case root && f.Name == "indicators":

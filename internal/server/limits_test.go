@@ -218,6 +218,27 @@ func TestEntitiesAndIndicatorsCostWhatTheyReturn(t *testing.T) {
 	}
 }
 
+// TestNodesCostWhatTheyAsk: nodes counts one selection per id, like
+// _entities per representation, so refetching one object with a deep
+// selection passes while the same selection for hundreds of ids does not.
+func TestNodesCostWhatTheyAsk(t *testing.T) {
+	srv := testServer(t, config.Config{}, nil)
+	nodes := `query($ids: [ID!]!) { nodes(ids: $ids) { ... on Jurisdiction {
+		cases(first: 50) { edges { node { id caseNo description timeline { action actor at note } } } } } } }`
+	ids := make([]any, 500)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("hailing.j%d", i)
+	}
+	r := post(t, srv, nodes, map[string]any{"ids": ids})
+	refusedBeforeRunning(t, r, "BAD_USER_INPUT")
+	if r.Errors[0].Extensions["maxCost"] == nil {
+		t.Fatalf("500 ids: %+v", r.Errors[0])
+	}
+	if r := post(t, srv, nodes, map[string]any{"ids": ids[:1]}); r.code() == "BAD_USER_INPUT" {
+		t.Fatalf("one id: %+v", r.Errors)
+	}
+}
+
 // TestOversizedDocumentsAreRefusedBeforeValidation: documents whose
 // validation is quadratic (tens of thousands of fields under one response
 // key) or merely huge are refused with BAD_USER_INPUT naming the limit,

@@ -11,6 +11,7 @@
 //	water-schema.mjs    the water department's subgraph schema and resolvers
 //	water-subgraph.mjs  serves it (@apollo/subgraph + @apollo/server)
 //	gateway.mjs         @apollo/gateway + @apollo/server, forwarding credentials to the hub
+//	relay/src           a Relay client project relay-compiler compiles against the hub's SDL (relay_test.go)
 //
 // Without node or node_modules the test skips, except under CI (CI set and not
 // "false"/"0"), where it fails.
@@ -274,7 +275,7 @@ func requireNode(t *testing.T) string {
 	if err != nil {
 		missing("node is not on PATH")
 	}
-	for _, pkg := range []string{"@apollo/composition", "@apollo/gateway", "@apollo/server", "@apollo/subgraph", "graphql", "graphql-http", "@apollo/client", "rxjs"} {
+	for _, pkg := range []string{"@apollo/composition", "@apollo/gateway", "@apollo/server", "@apollo/subgraph", "graphql", "graphql-http", "@apollo/client", "rxjs", "relay-compiler"} {
 		if _, err := os.Stat(filepath.Join("node_modules", pkg, "package.json")); err != nil {
 			missing("test/federation/node_modules/" + pkg + " is missing")
 		}
