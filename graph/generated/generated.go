@@ -112,8 +112,9 @@ type ComplexityRoot struct {
 	}
 
 	AuditPage struct {
-		Next    func(childComplexity int) int
-		Records func(childComplexity int) int
+		Next     func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+		Records  func(childComplexity int) int
 	}
 
 	AuditProblem struct {
@@ -396,7 +397,7 @@ type ComplexityRoot struct {
 	Jurisdiction struct {
 		AdminCode   func(childComplexity int) int
 		AreaKm2     func(childComplexity int) int
-		Cases       func(childComplexity int, first *int) int
+		Cases       func(childComplexity int, first *int, after *string, last *int, before *string) int
 		Children    func(childComplexity int) int
 		Code        func(childComplexity int) int
 		Level       func(childComplexity int) int
@@ -404,9 +405,9 @@ type ComplexityRoot struct {
 		NameEn      func(childComplexity int) int
 		NameZh      func(childComplexity int) int
 		Parent      func(childComplexity int) int
-		ParkingLots func(childComplexity int, first *int) int
-		Properties  func(childComplexity int, first *int) int
-		Violations  func(childComplexity int, first *int) int
+		ParkingLots func(childComplexity int, first *int, after *string, last *int, before *string) int
+		Properties  func(childComplexity int, first *int, after *string, last *int, before *string) int
+		Violations  func(childComplexity int, first *int, after *string, last *int, before *string) int
 	}
 
 	LotContact struct {
@@ -464,8 +465,10 @@ type ComplexityRoot struct {
 	}
 
 	PageInfo struct {
-		EndCursor   func(childComplexity int) int
-		HasNextPage func(childComplexity int) int
+		EndCursor       func(childComplexity int) int
+		HasNextPage     func(childComplexity int) int
+		HasPreviousPage func(childComplexity int) int
+		StartCursor     func(childComplexity int) int
 	}
 
 	ParkingLot struct {
@@ -534,7 +537,7 @@ type ComplexityRoot struct {
 		Address      func(childComplexity int) int
 		BuildYear    func(childComplexity int) int
 		Buildings    func(childComplexity int) int
-		Cases        func(childComplexity int, first *int) int
+		Cases        func(childComplexity int, first *int, after *string, last *int, before *string) int
 		Households   func(childComplexity int) int
 		ID           func(childComplexity int) int
 		Inspections  func(childComplexity int) int
@@ -545,7 +548,7 @@ type ComplexityRoot struct {
 		Permits      func(childComplexity int) int
 		Renovation   func(childComplexity int) int
 		Version      func(childComplexity int) int
-		Violations   func(childComplexity int, first *int) int
+		Violations   func(childComplexity int, first *int, after *string, last *int, before *string) int
 	}
 
 	PropertyConnection struct {
@@ -576,10 +579,10 @@ type ComplexityRoot struct {
 		AccessRequests        func(childComplexity int, direction sharing.Direction, status []sharing.Status) int
 		ActiveGrants          func(childComplexity int, direction sharing.Direction) int
 		AuditChain            func(childComplexity int) int
-		AuditTrail            func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
+		AuditTrail            func(childComplexity int, filter *model.AuditFilter, first *int, after *string, last *int, before *string) int
 		Case                  func(childComplexity int, id string) int
 		CaseClasses           func(childComplexity int, kind *cases.Kind) int
-		Cases                 func(childComplexity int, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) int
+		Cases                 func(childComplexity int, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string, last *int, before *string) int
 		Department            func(childComplexity int, code string) int
 		Departments           func(childComplexity int) int
 		IndicatorPublications func(childComplexity int, period evaluation.Period, at time.Time) int
@@ -589,14 +592,14 @@ type ComplexityRoot struct {
 		Jurisdiction          func(childComplexity int, code string) int
 		Jurisdictions         func(childComplexity int, root *string, level *directory.Level) int
 		MyCase                func(childComplexity int, id string) int
-		MyCases               func(childComplexity int, first *int, after *string) int
+		MyCases               func(childComplexity int, first *int, after *string, last *int, before *string) int
 		ParkingLot            func(childComplexity int, id string) int
-		ParkingLots           func(childComplexity int, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) int
+		ParkingLots           func(childComplexity int, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string, last *int, before *string) int
 		ParkingLotsNear       func(childComplexity int, lat float64, lng float64, radiusMeters *int, openAt *time.Time, first *int) int
 		ParkingOpeningRate    func(childComplexity int) int
 		ParkingSpacesAdded    func(childComplexity int, since time.Time, until *time.Time) int
 		PendingCaseRequests   func(childComplexity int, first *int) int
-		Properties            func(childComplexity int, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string) int
+		Properties            func(childComplexity int, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string, last *int, before *string) int
 		Property              func(childComplexity int, id string) int
 		PublishedIndicators   func(childComplexity int, period evaluation.Period, at time.Time, version *int) int
 		ReplayInspectionDraw  func(childComplexity int, round string) int
@@ -604,7 +607,7 @@ type ComplexityRoot struct {
 		Snapshots             func(childComplexity int, first *int) int
 		Viewer                func(childComplexity int) int
 		Violation             func(childComplexity int, id string) int
-		Violations            func(childComplexity int, filter *model.ViolationFilter, orderBy *violation.Order, first *int, after *string) int
+		Violations            func(childComplexity int, filter *model.ViolationFilter, orderBy *violation.Order, first *int, after *string, last *int, before *string) int
 		__resolve__service    func(childComplexity int) int
 		__resolve_entities    func(childComplexity int, representations []map[string]any) int
 	}
@@ -870,10 +873,10 @@ type JurisdictionResolver interface {
 	Children(ctx context.Context, obj *directory.Jurisdiction) ([]*directory.Jurisdiction, error)
 	Location(ctx context.Context, obj *directory.Jurisdiction) (*model.GeoPoint, error)
 
-	Cases(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.CaseConnection, error)
-	Violations(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.ViolationConnection, error)
-	Properties(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.PropertyConnection, error)
-	ParkingLots(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.ParkingLotConnection, error)
+	Cases(ctx context.Context, obj *directory.Jurisdiction, first *int, after *string, last *int, before *string) (*model.CaseConnection, error)
+	Violations(ctx context.Context, obj *directory.Jurisdiction, first *int, after *string, last *int, before *string) (*model.ViolationConnection, error)
+	Properties(ctx context.Context, obj *directory.Jurisdiction, first *int, after *string, last *int, before *string) (*model.PropertyConnection, error)
+	ParkingLots(ctx context.Context, obj *directory.Jurisdiction, first *int, after *string, last *int, before *string) (*model.ParkingLotConnection, error)
 }
 type MutationResolver interface {
 	Ping(ctx context.Context) (string, error)
@@ -941,22 +944,22 @@ type PropertyResolver interface {
 
 	Permits(ctx context.Context, obj *property.Property) ([]*property.Permit, error)
 	Inspections(ctx context.Context, obj *property.Property) ([]*property.Inspection, error)
-	Cases(ctx context.Context, obj *property.Property, first *int) (*model.CaseConnection, error)
-	Violations(ctx context.Context, obj *property.Property, first *int) (*model.ViolationConnection, error)
+	Cases(ctx context.Context, obj *property.Property, first *int, after *string, last *int, before *string) (*model.CaseConnection, error)
+	Violations(ctx context.Context, obj *property.Property, first *int, after *string, last *int, before *string) (*model.ViolationConnection, error)
 }
 type PropertyConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.PropertyConnection) (int, error)
 }
 type QueryResolver interface {
 	Viewer(ctx context.Context) (*model.Viewer, error)
-	AuditTrail(ctx context.Context, filter *model.AuditFilter, first *int, after *string) (*model.AuditPage, error)
+	AuditTrail(ctx context.Context, filter *model.AuditFilter, first *int, after *string, last *int, before *string) (*model.AuditPage, error)
 	AuditChain(ctx context.Context) (*model.AuditChainStatus, error)
 	Case(ctx context.Context, id string) (*cases.Case, error)
-	Cases(ctx context.Context, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) (*model.CaseConnection, error)
+	Cases(ctx context.Context, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string, last *int, before *string) (*model.CaseConnection, error)
 	CaseClasses(ctx context.Context, kind *cases.Kind) ([]*cases.Class, error)
 	PendingCaseRequests(ctx context.Context, first *int) ([]*cases.Request, error)
 	AccessCatalog(ctx context.Context) ([]*model.CatalogDataset, error)
-	MyCases(ctx context.Context, first *int, after *string) (*model.CaseConnection, error)
+	MyCases(ctx context.Context, first *int, after *string, last *int, before *string) (*model.CaseConnection, error)
 	MyCase(ctx context.Context, id string) (*cases.Case, error)
 	Jurisdiction(ctx context.Context, code string) (*directory.Jurisdiction, error)
 	Jurisdictions(ctx context.Context, root *string, level *directory.Level) ([]*directory.Jurisdiction, error)
@@ -968,19 +971,19 @@ type QueryResolver interface {
 	IndicatorPublications(ctx context.Context, period evaluation.Period, at time.Time) ([]*evaluation.PublishedView, error)
 	PublishedIndicators(ctx context.Context, period evaluation.Period, at time.Time, version *int) (*evaluation.PublishedView, error)
 	ParkingLot(ctx context.Context, id string) (*parking.Lot, error)
-	ParkingLots(ctx context.Context, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) (*model.ParkingLotConnection, error)
+	ParkingLots(ctx context.Context, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string, last *int, before *string) (*model.ParkingLotConnection, error)
 	ParkingLotsNear(ctx context.Context, lat float64, lng float64, radiusMeters *int, openAt *time.Time, first *int) ([]*parking.Nearby, error)
 	ParkingOpeningRate(ctx context.Context) (*parking.Rate, error)
 	ParkingSpacesAdded(ctx context.Context, since time.Time, until *time.Time) (*parking.Added, error)
 	Property(ctx context.Context, id string) (*property.Property, error)
-	Properties(ctx context.Context, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string) (*model.PropertyConnection, error)
+	Properties(ctx context.Context, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string, last *int, before *string) (*model.PropertyConnection, error)
 	InspectionRounds(ctx context.Context) ([]*property.Round, error)
 	InspectionRound(ctx context.Context, round string) (*property.Round, error)
 	ReplayInspectionDraw(ctx context.Context, round string) (*property.Replay, error)
 	AccessRequests(ctx context.Context, direction sharing.Direction, status []sharing.Status) ([]*sharing.Request, error)
 	ActiveGrants(ctx context.Context, direction sharing.Direction) ([]*sharing.Request, error)
 	Violation(ctx context.Context, id string) (*violation.Violation, error)
-	Violations(ctx context.Context, filter *model.ViolationFilter, orderBy *violation.Order, first *int, after *string) (*model.ViolationConnection, error)
+	Violations(ctx context.Context, filter *model.ViolationFilter, orderBy *violation.Order, first *int, after *string, last *int, before *string) (*model.ViolationConnection, error)
 }
 type RenovationResolver interface {
 	Scope(ctx context.Context, obj *property.Renovation) (*string, error)
@@ -1198,6 +1201,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditPage.Next(childComplexity), true
+	case "AuditPage.pageInfo":
+		if e.ComplexityRoot.AuditPage.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditPage.PageInfo(childComplexity), true
 	case "AuditPage.records":
 		if e.ComplexityRoot.AuditPage.Records == nil {
 			break
@@ -2470,7 +2479,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Jurisdiction.Cases(childComplexity, args["first"].(*int)), true
+		return e.ComplexityRoot.Jurisdiction.Cases(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Jurisdiction.children":
 		if e.ComplexityRoot.Jurisdiction.Children == nil {
 			break
@@ -2523,7 +2532,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Jurisdiction.ParkingLots(childComplexity, args["first"].(*int)), true
+		return e.ComplexityRoot.Jurisdiction.ParkingLots(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Jurisdiction.properties":
 		if e.ComplexityRoot.Jurisdiction.Properties == nil {
 			break
@@ -2534,7 +2543,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Jurisdiction.Properties(childComplexity, args["first"].(*int)), true
+		return e.ComplexityRoot.Jurisdiction.Properties(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Jurisdiction.violations":
 		if e.ComplexityRoot.Jurisdiction.Violations == nil {
 			break
@@ -2545,7 +2554,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Jurisdiction.Violations(childComplexity, args["first"].(*int)), true
+		return e.ComplexityRoot.Jurisdiction.Violations(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 
 	case "LotContact.name":
 		if e.ComplexityRoot.LotContact.Name == nil {
@@ -2970,6 +2979,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
+	case "PageInfo.hasPreviousPage":
+		if e.ComplexityRoot.PageInfo.HasPreviousPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.HasPreviousPage(childComplexity), true
+	case "PageInfo.startCursor":
+		if e.ComplexityRoot.PageInfo.StartCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
 	case "ParkingLot.address":
 		if e.ComplexityRoot.ParkingLot.Address == nil {
@@ -3262,7 +3283,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Property.Cases(childComplexity, args["first"].(*int)), true
+		return e.ComplexityRoot.Property.Cases(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Property.households":
 		if e.ComplexityRoot.Property.Households == nil {
 			break
@@ -3333,7 +3354,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Property.Violations(childComplexity, args["first"].(*int)), true
+		return e.ComplexityRoot.Property.Violations(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 
 	case "PropertyConnection.edges":
 		if e.ComplexityRoot.PropertyConnection.Edges == nil {
@@ -3449,7 +3470,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.AuditTrail(childComplexity, args["filter"].(*model.AuditFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.AuditTrail(childComplexity, args["filter"].(*model.AuditFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.case":
 		if e.ComplexityRoot.Query.Case == nil {
 			break
@@ -3482,7 +3503,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Cases(childComplexity, args["filter"].(*model.CaseFilter), args["orderBy"].(*cases.Order), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Cases(childComplexity, args["filter"].(*model.CaseFilter), args["orderBy"].(*cases.Order), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.department":
 		if e.ComplexityRoot.Query.Department == nil {
 			break
@@ -3583,7 +3604,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.MyCases(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.MyCases(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.parkingLot":
 		if e.ComplexityRoot.Query.ParkingLot == nil {
 			break
@@ -3605,7 +3626,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.ParkingLots(childComplexity, args["filter"].(*model.ParkingLotFilter), args["orderBy"].(*parking.Order), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.ParkingLots(childComplexity, args["filter"].(*model.ParkingLotFilter), args["orderBy"].(*parking.Order), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.parkingLotsNear":
 		if e.ComplexityRoot.Query.ParkingLotsNear == nil {
 			break
@@ -3655,7 +3676,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Properties(childComplexity, args["filter"].(*model.PropertyFilter), args["orderBy"].(*property.Order), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Properties(childComplexity, args["filter"].(*model.PropertyFilter), args["orderBy"].(*property.Order), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.property":
 		if e.ComplexityRoot.Query.Property == nil {
 			break
@@ -3738,7 +3759,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Violations(childComplexity, args["filter"].(*model.ViolationFilter), args["orderBy"].(*violation.Order), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Violations(childComplexity, args["filter"].(*model.ViolationFilter), args["orderBy"].(*violation.Order), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query._service":
 		if e.ComplexityRoot.Query.__resolve__service == nil {
 			break
@@ -4576,8 +4597,10 @@ type AuditRecord {
 type AuditPage {
   "Records of this page, newest first."
   records: [AuditRecord!]!
-  "Pass as 'after' for the next page; null at the end."
+  "Pass as 'after' for the next page; null at the end (pageInfo.endCursor when pageInfo.hasNextPage)."
   next: String
+  "Where this page sits in the trail; cursors page forward (after) and backward (before)."
+  pageInfo: PageInfo!
 }
 
 "Which audit records to list; conditions combine with AND, omitted ones do not filter."
@@ -4601,10 +4624,14 @@ extend type Query {
   auditTrail(
     "Which records; all when omitted."
     filter: AuditFilter
-    "Page size, up to 1,000."
-    first: Int = 50
-    "The next cursor of the previous page; the newest records when omitted."
+    "Forward page size, 0 to 1,000 (50 when neither first nor last is given); not with last or before."
+    first: Int
+    "The next cursor (or pageInfo.endCursor) of the previous page: the older records after it; the newest records when omitted."
     after: String
+    "Backward page size, 0 to 1,000 (50 with before alone): the newer records just before before (the oldest of the trail when before is omitted), still newest first; not with first or after."
+    last: Int
+    "pageInfo.startCursor of the page after: the records before it, for backward paging with last."
+    before: String
   ): AuditPage!
 }
 
@@ -5007,10 +5034,14 @@ extend type Query {
     filter: CaseFilter
     "Order of the list."
     orderBy: CaseOrder = REPORTED_AT_DESC
-    "Page size, 0 to 200."
-    first: Int = 20
-    "Cursor of the last case of the previous page (from edges.cursor or pageInfo.endCursor); the first page when omitted."
+    "Forward page size, 0 to 200 (20 when neither first nor last is given); not with last or before."
+    first: Int
+    "Cursor of the last case of the previous page (from edges.cursor or pageInfo.endCursor): the cases after it; the first page when omitted."
     after: String
+    "Backward page size, 0 to 200 (20 with before alone): the last cases before before (of the whole list when before is omitted), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of the first case of the next page (from edges.cursor or pageInfo.startCursor): the cases before it, for backward paging with last."
+    before: String
   ): CaseConnection!
   "The case catalogue: 部件/事件 classes with their handling deadlines."
   caseClasses(
@@ -5269,10 +5300,14 @@ input CitizenReportInput {
 extend type Query {
   "The citizen's own reports, newest first (citizen app acting for a citizen)."
   myCases(
-    "Page size, 0 to 200."
-    first: Int = 20
-    "Cursor of the last case of the previous page; the first page when omitted."
+    "Forward page size, 0 to 200 (20 when neither first nor last is given); not with last or before."
+    first: Int
+    "Cursor of the last case of the previous page (from edges.cursor or pageInfo.endCursor): the cases after it; the first page when omitted."
     after: String
+    "Backward page size, 0 to 200 (20 with before alone): the last cases before before (of the whole list when before is omitted), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of the first case of the next page (from edges.cursor or pageInfo.startCursor): the cases before it, for backward paging with last."
+    before: String
   ): CaseConnection!
   "One of the citizen's own reports with its timeline; null for anyone else's."
   myCase(
@@ -5336,23 +5371,47 @@ type Jurisdiction @key(fields: "code") @entityResolver(multi: true) {
   areaKm2: Float
   "Cases in this subtree that you may see, newest first."
   cases(
-    "How many to show, 0 to 50; page through the root list for more."
-    first: Int = 5
+    "How many to show, 0 to 50 (5 when neither first nor last is given); page through the root list for long walks."
+    first: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.endCursor): the items after it; not with last or before."
+    after: String
+    "How many of the list's last items to show, 0 to 50 (5 with before alone), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.startCursor): the items before it, for backward paging with last."
+    before: String
   ): CaseConnection!
   "Violations in this subtree that you may see, newest first."
   violations(
-    "How many to show, 0 to 50; page through the root list for more."
-    first: Int = 5
+    "How many to show, 0 to 50 (5 when neither first nor last is given); page through the root list for long walks."
+    first: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.endCursor): the items after it; not with last or before."
+    after: String
+    "How many of the list's last items to show, 0 to 50 (5 with before alone), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.startCursor): the items before it, for backward paging with last."
+    before: String
   ): ViolationConnection!
   "Residential compounds in this subtree, by name."
   properties(
-    "How many to show, 0 to 50; page through the root list for more."
-    first: Int = 5
+    "How many to show, 0 to 50 (5 when neither first nor last is given); page through the root list for long walks."
+    first: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.endCursor): the items after it; not with last or before."
+    after: String
+    "How many of the list's last items to show, 0 to 50 (5 with before alone), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.startCursor): the items before it, for backward paging with last."
+    before: String
   ): PropertyConnection!
   "Parking lots in this subtree, by name."
   parkingLots(
-    "How many to show, 0 to 50; page through the root list for more."
-    first: Int = 5
+    "How many to show, 0 to 50 (5 when neither first nor last is given); page through the root list for long walks."
+    first: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.endCursor): the items after it; not with last or before."
+    after: String
+    "How many of the list's last items to show, 0 to 50 (5 with before alone), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.startCursor): the items before it, for backward paging with last."
+    before: String
   ): ParkingLotConnection!
 }
 
@@ -5911,10 +5970,14 @@ extend type Query {
     filter: ParkingLotFilter
     "Order of the list."
     orderBy: ParkingLotOrder = NAME
-    "Page size, 0 to 200."
-    first: Int = 20
-    "Cursor of the last lot of the previous page; the first page when omitted."
+    "Forward page size, 0 to 200 (20 when neither first nor last is given); not with last or before."
+    first: Int
+    "Cursor of the last lot of the previous page (from edges.cursor or pageInfo.endCursor): the lots after it; the first page when omitted."
     after: String
+    "Backward page size, 0 to 200 (20 with before alone): the last lots before before (of the whole list when before is omitted), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of the first lot of the next page (from edges.cursor or pageInfo.startCursor): the lots before it, for backward paging with last."
+    before: String
   ): ParkingLotConnection!
   "Nearest lots to a point (default radius 2,000 m), only those open at openAt when given."
   parkingLotsNear(
@@ -6028,13 +6091,25 @@ type Property @key(fields: "id") @entityResolver(multi: true) {
   inspections: [Inspection!] @access(dataset: "properties", group: "inspections")
   "Cases about the compound, newest first."
   cases(
-    "How many to show, 0 to 50; page through the root list for more."
-    first: Int = 5
+    "How many to show, 0 to 50 (5 when neither first nor last is given); page through the root list for long walks."
+    first: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.endCursor): the items after it; not with last or before."
+    after: String
+    "How many of the list's last items to show, 0 to 50 (5 with before alone), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.startCursor): the items before it, for backward paging with last."
+    before: String
   ): CaseConnection!
   "Violations in the compound, newest first."
   violations(
-    "How many to show, 0 to 50; page through the root list for more."
-    first: Int = 5
+    "How many to show, 0 to 50 (5 when neither first nor last is given); page through the root list for long walks."
+    first: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.endCursor): the items after it; not with last or before."
+    after: String
+    "How many of the list's last items to show, 0 to 50 (5 with before alone), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.startCursor): the items before it, for backward paging with last."
+    before: String
   ): ViolationConnection!
   "Optimistic-concurrency version, raised by every change."
   version: Int!
@@ -6200,10 +6275,14 @@ extend type Query {
     filter: PropertyFilter
     "Order of the list."
     orderBy: PropertyOrder = NAME_ASC
-    "Page size, 0 to 200."
-    first: Int = 20
-    "Cursor of the last compound of the previous page; the first page when omitted."
+    "Forward page size, 0 to 200 (20 when neither first nor last is given); not with last or before."
+    first: Int
+    "Cursor of the last compound of the previous page (from edges.cursor or pageInfo.endCursor): the compounds after it; the first page when omitted."
     after: String
+    "Backward page size, 0 to 200 (20 with before alone): the last compounds before before (of the whole list when before is omitted), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of the first compound of the next page (from edges.cursor or pageInfo.startCursor): the compounds before it, for backward paging with last."
+    before: String
   ): PropertyConnection!
   "Inspection rounds; the public sees published ones."
   inspectionRounds: [InspectionRound!]!
@@ -6304,10 +6383,14 @@ type GeoPoint @shareable {
   lng: Float!
 }
 
-"Relay page information."
+"Relay page information: where this page sits in the whole list."
 type PageInfo @shareable {
-  "More items follow this page."
+  "More items follow this page (forward pagination)."
   hasNextPage: Boolean!
+  "More items precede this page (backward pagination)."
+  hasPreviousPage: Boolean!
+  "Cursor of the page's first item; null for an empty page."
+  startCursor: String
   "Cursor of the page's last item: pass it as after for the next page; null for an empty page."
   endCursor: String
 }
@@ -7049,10 +7132,14 @@ extend type Query {
     filter: ViolationFilter
     "Order of the list."
     orderBy: ViolationOrder = DISCOVERED_AT_DESC
-    "Page size, 0 to 200."
-    first: Int = 20
-    "Cursor of the last violation of the previous page; the first page when omitted."
+    "Forward page size, 0 to 200 (20 when neither first nor last is given); not with last or before."
+    first: Int
+    "Cursor of the last violation of the previous page (from edges.cursor or pageInfo.endCursor): the violations after it; the first page when omitted."
     after: String
+    "Backward page size, 0 to 200 (20 with before alone): the last violations before before (of the whole list when before is omitted), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of the first violation of the next page (from edges.cursor or pageInfo.startCursor): the violations before it, for backward paging with last."
+    before: String
   ): ViolationConnection!
 }
 
@@ -7251,6 +7338,8 @@ func (ec *executionContext) childFields_AuditPage(ctx context.Context, field gra
 		return ec.fieldContext_AuditPage_records(ctx, field)
 	case "next":
 		return ec.fieldContext_AuditPage_next(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_AuditPage_pageInfo(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditPage", field.Name)
 }
@@ -7869,6 +7958,10 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	switch field.Name {
 	case "hasNextPage":
 		return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+	case "hasPreviousPage":
+		return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+	case "startCursor":
+		return ec.fieldContext_PageInfo_startCursor(ctx, field)
 	case "endCursor":
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
@@ -8642,6 +8735,30 @@ func (ec *executionContext) field_Jurisdiction_cases_args(ctx context.Context, r
 		return nil, err
 	}
 	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -8656,6 +8773,30 @@ func (ec *executionContext) field_Jurisdiction_parkingLots_args(ctx context.Cont
 		return nil, err
 	}
 	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -8670,6 +8811,30 @@ func (ec *executionContext) field_Jurisdiction_properties_args(ctx context.Conte
 		return nil, err
 	}
 	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -8684,6 +8849,30 @@ func (ec *executionContext) field_Jurisdiction_violations_args(ctx context.Conte
 		return nil, err
 	}
 	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -9528,6 +9717,30 @@ func (ec *executionContext) field_Property_cases_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -9542,6 +9755,30 @@ func (ec *executionContext) field_Property_violations_args(ctx context.Context, 
 		return nil, err
 	}
 	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -9636,6 +9873,22 @@ func (ec *executionContext) field_Query_auditTrail_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -9702,6 +9955,22 @@ func (ec *executionContext) field_Query_cases_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg5
 	return args, nil
 }
 
@@ -9870,6 +10139,22 @@ func (ec *executionContext) field_Query_myCases_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -9968,6 +10253,22 @@ func (ec *executionContext) field_Query_parkingLots_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg5
 	return args, nil
 }
 
@@ -10042,6 +10343,22 @@ func (ec *executionContext) field_Query_properties_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg5
 	return args, nil
 }
 
@@ -10180,6 +10497,22 @@ func (ec *executionContext) field_Query_violations_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg5
 	return args, nil
 }
 
@@ -10947,6 +11280,38 @@ func (ec *executionContext) _AuditPage_next(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_AuditPage_next(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditPage", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditPage_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.AuditPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditPage_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditPage_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditPage",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _AuditProblem_seq(ctx context.Context, field graphql.CollectedField, obj *model.AuditProblem) (ret graphql.Marshaler) {
@@ -16218,7 +16583,7 @@ func (ec *executionContext) _Jurisdiction_cases(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Jurisdiction().Cases(ctx, obj, fc.Args["first"].(*int))
+			return ec.Resolvers.Jurisdiction().Cases(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CaseConnection) graphql.Marshaler {
@@ -16262,7 +16627,7 @@ func (ec *executionContext) _Jurisdiction_violations(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Jurisdiction().Violations(ctx, obj, fc.Args["first"].(*int))
+			return ec.Resolvers.Jurisdiction().Violations(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ViolationConnection) graphql.Marshaler {
@@ -16306,7 +16671,7 @@ func (ec *executionContext) _Jurisdiction_properties(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Jurisdiction().Properties(ctx, obj, fc.Args["first"].(*int))
+			return ec.Resolvers.Jurisdiction().Properties(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PropertyConnection) graphql.Marshaler {
@@ -16350,7 +16715,7 @@ func (ec *executionContext) _Jurisdiction_parkingLots(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Jurisdiction().ParkingLots(ctx, obj, fc.Args["first"].(*int))
+			return ec.Resolvers.Jurisdiction().ParkingLots(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ParkingLotConnection) graphql.Marshaler {
@@ -18033,6 +18398,52 @@ func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context,
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasPreviousPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_startCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19693,7 +20104,7 @@ func (ec *executionContext) _Property_cases(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Property().Cases(ctx, obj, fc.Args["first"].(*int))
+			return ec.Resolvers.Property().Cases(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CaseConnection) graphql.Marshaler {
@@ -19737,7 +20148,7 @@ func (ec *executionContext) _Property_violations(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Property().Violations(ctx, obj, fc.Args["first"].(*int))
+			return ec.Resolvers.Property().Violations(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ViolationConnection) graphql.Marshaler {
@@ -20181,7 +20592,7 @@ func (ec *executionContext) _Query_auditTrail(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().AuditTrail(ctx, fc.Args["filter"].(*model.AuditFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().AuditTrail(ctx, fc.Args["filter"].(*model.AuditFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditPage) graphql.Marshaler {
@@ -20301,7 +20712,7 @@ func (ec *executionContext) _Query_cases(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Cases(ctx, fc.Args["filter"].(*model.CaseFilter), fc.Args["orderBy"].(*cases.Order), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Cases(ctx, fc.Args["filter"].(*model.CaseFilter), fc.Args["orderBy"].(*cases.Order), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CaseConnection) graphql.Marshaler {
@@ -20465,7 +20876,7 @@ func (ec *executionContext) _Query_myCases(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().MyCases(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().MyCases(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CaseConnection) graphql.Marshaler {
@@ -20981,7 +21392,7 @@ func (ec *executionContext) _Query_parkingLots(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().ParkingLots(ctx, fc.Args["filter"].(*model.ParkingLotFilter), fc.Args["orderBy"].(*parking.Order), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().ParkingLots(ctx, fc.Args["filter"].(*model.ParkingLotFilter), fc.Args["orderBy"].(*parking.Order), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ParkingLotConnection) graphql.Marshaler {
@@ -21189,7 +21600,7 @@ func (ec *executionContext) _Query_properties(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Properties(ctx, fc.Args["filter"].(*model.PropertyFilter), fc.Args["orderBy"].(*property.Order), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Properties(ctx, fc.Args["filter"].(*model.PropertyFilter), fc.Args["orderBy"].(*property.Order), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PropertyConnection) graphql.Marshaler {
@@ -21485,7 +21896,7 @@ func (ec *executionContext) _Query_violations(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Violations(ctx, fc.Args["filter"].(*model.ViolationFilter), fc.Args["orderBy"].(*violation.Order), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Violations(ctx, fc.Args["filter"].(*model.ViolationFilter), fc.Args["orderBy"].(*violation.Order), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ViolationConnection) graphql.Marshaler {
@@ -28034,6 +28445,11 @@ func (ec *executionContext) _AuditPage(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "pageInfo":
+			out.Values[i] = ec._AuditPage_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -30363,6 +30779,16 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "hasNextPage":
 			out.Values[i] = ec._PageInfo_hasNextPage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hasPreviousPage":
+			out.Values[i] = ec._PageInfo_hasPreviousPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startCursor":
+			out.Values[i] = ec._PageInfo_startCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "endCursor":

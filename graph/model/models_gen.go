@@ -72,8 +72,10 @@ type AuditFilter struct {
 type AuditPage struct {
 	// Records of this page, newest first.
 	Records []*audit.Record `json:"records"`
-	// Pass as 'after' for the next page; null at the end.
+	// Pass as 'after' for the next page; null at the end (pageInfo.endCursor when pageInfo.hasNextPage).
 	Next *string `json:"next,omitempty"`
+	// Where this page sits in the trail; cursors page forward (after) and backward (before).
+	PageInfo *PageInfo `json:"pageInfo"`
 }
 
 // One problem the chain check found.
@@ -326,10 +328,14 @@ type NearPoint struct {
 	RadiusMeters *int `json:"radiusMeters,omitempty"`
 }
 
-// Relay page information.
+// Relay page information: where this page sits in the whole list.
 type PageInfo struct {
-	// More items follow this page.
+	// More items follow this page (forward pagination).
 	HasNextPage bool `json:"hasNextPage"`
+	// More items precede this page (backward pagination).
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// Cursor of the page's first item; null for an empty page.
+	StartCursor *string `json:"startCursor,omitempty"`
 	// Cursor of the page's last item: pass it as after for the next page; null for an empty page.
 	EndCursor *string `json:"endCursor,omitempty"`
 }
