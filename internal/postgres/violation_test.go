@@ -17,6 +17,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/calendar"
+	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/rules"
 	"github.com/fengcheng/datahub/internal/seed"
@@ -654,6 +655,14 @@ func TestViolationPaginationWalk(t *testing.T) {
 			})
 			close(stop)
 			wg.Wait()
+			// With the writer stopped: backward pages read the same list.
+			fixture.CheckRelay(t, first, func(a page.Args) (fixture.RelayPage[uuid.UUID], error) {
+				p, err := svc.ListPage(ctx, violation.Filter{PropertyID: &marker}, order, a)
+				if err != nil {
+					return fixture.RelayPage[uuid.UUID]{}, err
+				}
+				return relayPage(p.Violations, func(v *violation.Violation) uuid.UUID { return v.ID }, p.HasNext, p.HasPrev, p.Cursor), nil
+			})
 			for id, n := range seen {
 				if n != 1 {
 					t.Errorf("%s seen %d times", id, n)
