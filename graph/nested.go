@@ -168,13 +168,9 @@ func pageInfo(cursors []string, hasNext, hasPrev bool) *model.PageInfo {
 	return pi
 }
 
-// nestedDefault is a nested list's page size when neither first nor last
-// is given.
-const nestedDefault = 5
-
 // nestedRequest validates a nested list's Relay arguments for a list in
 // order whose sort key is of kind: sizes 0 to links.FirstMax (5 by
-// default), a cursor of that list's order.
+// default, links.FirstDefault), a cursor of that list's order.
 func nestedRequest(a page.Args, order string, kind page.KeyKind) (page.Request, error) {
 	for _, s := range []struct {
 		field string
@@ -188,7 +184,7 @@ func nestedRequest(a page.Args, order string, kind page.KeyKind) (page.Request, 
 	if err != nil {
 		return page.Request{}, err
 	}
-	n := nestedDefault
+	n := links.FirstDefault
 	if backward && a.Last == nil {
 		a.Last = &n
 	} else if !backward && a.First == nil {
