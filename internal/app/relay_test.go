@@ -233,3 +233,27 @@ func TestAuditTrailPagesBothWays(t *testing.T) {
 		t.Fatalf("first with last: %v", err)
 	}
 }
+
+// TestMyCasesRelay: the citizen app's own-reports list pages both ways too.
+func TestMyCasesRelay(t *testing.T) {
+	h := newHub(t)
+	app := h.citizenApp()
+	for i := range 5 {
+		r := h.asCitizen(app, "cit-relay", reportIssue, map[string]any{"in": issue(), "key": fmt.Sprintf("relay-key-%04d", i)})
+		if len(r.Errors) > 0 {
+			t.Fatalf("report %d: %+v", i, r.Errors)
+		}
+	}
+	q := `query($first: Int, $after: String, $last: Int, $before: String) {
+		myCases(first: $first, after: $after, last: $last, before: $before) { ` + relaySelection + ` } }`
+	rows := fixture.CheckRelay(t, 2, func(a page.Args) (fixture.RelayPage[string], error) {
+		r := h.asCitizen(app, "cit-relay", q, relayVars(a))
+		if err := relayError(r); err != nil {
+			return fixture.RelayPage[string]{}, err
+		}
+		return relayPage(t, r.Data["myCases"]), nil
+	})
+	if len(rows) != 5 {
+		t.Fatalf("walked %d own reports, want 5", len(rows))
+	}
+}

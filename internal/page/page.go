@@ -1,8 +1,10 @@
 // Package page implements opaque keyset cursors for Relay-style connections.
 // A cursor records the sort order it belongs to, the sort key of the last row
 // and its id, so the next page is "rows after (key, id)": no OFFSET, stable
-// while rows are inserted during a walk. Every dataset's lists use this one
-// cursor; only the kind of key (a time, a number, a text) differs.
+// while rows are inserted during a walk; a backward page (Relay's last and
+// before) is "the rows before (key, id)", read the other way and turned
+// back. Every dataset's lists use this one cursor; only the kind of key (a
+// time, a number, a text) differs.
 package page
 
 import (
