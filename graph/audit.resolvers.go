@@ -13,6 +13,7 @@ import (
 	"github.com/fengcheng/datahub/graph/generated"
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/audit"
+	"github.com/fengcheng/datahub/internal/page"
 )
 
 func (r *auditRecordResolver) Seq(ctx context.Context, obj *audit.Record) (int, error) {
@@ -23,23 +24,23 @@ func (r *auditRecordResolver) Hash(ctx context.Context, obj *audit.Record) (stri
 	return hex.EncodeToString(obj.Hash), nil
 }
 
-func (r *queryResolver) AuditTrail(ctx context.Context, filter *model.AuditFilter, first *int, after *string) (*model.AuditPage, error) {
+func (r *queryResolver) AuditTrail(ctx context.Context, filter *model.AuditFilter, first *int, after *string, last *int, before *string) (*model.AuditPage, error) {
 	var f audit.Filter
 	if filter != nil {
 		f = audit.Filter{Dept: deref(filter.Dept), Subject: deref(filter.Subject), Dataset: deref(filter.Dataset),
 			Operation: deref(filter.Operation), From: deref(filter.From), To: deref(filter.To)}
 	}
-	n := audit.FirstDefault
-	if first != nil {
-		n = *first
-	}
-	records, next, err := r.Audit.List(ctx, f, n, deref(after))
+	p, err := r.Audit.ListPage(ctx, f, page.Args{First: first, After: after, Last: last, Before: before})
 	if err != nil {
 		return nil, err
 	}
-	out := &model.AuditPage{Records: make([]*audit.Record, len(records)), Next: nonEmpty(next)}
-	for i := range records {
-		out.Records[i] = &records[i]
+	out := &model.AuditPage{Records: make([]*audit.Record, len(p.Records))}
+	for i := range p.Records {
+		out.Records[i] = &p.Records[i]
+	}
+	_, out.PageInfo = edges(p.Records, p.Cursor, p.HasNext, p.HasPrev, func(string, audit.Record) struct{} { return struct{}{} })
+	if p.HasNext {
+		out.Next = out.PageInfo.EndCursor
 	}
 	return out, nil
 }

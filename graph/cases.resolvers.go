@@ -13,6 +13,7 @@ import (
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/vikstrous/dataloadgen"
@@ -193,9 +194,9 @@ func (r *queryResolver) Case(ctx context.Context, id string) (*cases.Case, error
 	return nullIfNotFound(r.CaseService.Get(ctx, uid))
 }
 
-func (r *queryResolver) Cases(ctx context.Context, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) (*model.CaseConnection, error) {
+func (r *queryResolver) Cases(ctx context.Context, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string, last *int, before *string) (*model.CaseConnection, error) {
 	f := caseFilter(filter)
-	p, err := r.CaseService.List(ctx, f, deref(orderBy), first, after)
+	p, err := r.CaseService.ListPage(ctx, f, deref(orderBy), page.Args{First: first, After: after, Last: last, Before: before})
 	if err != nil {
 		return nil, err
 	}

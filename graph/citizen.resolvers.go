@@ -12,6 +12,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/page"
 )
 
 func (r *mutationResolver) ReportIssue(ctx context.Context, input model.CitizenReportInput, idempotencyKey string) (*cases.Case, error) {
@@ -20,8 +21,8 @@ func (r *mutationResolver) ReportIssue(ctx context.Context, input model.CitizenR
 		ContactName: deref(input.ContactName), ContactPhone: deref(input.ContactPhone)}, idempotencyKey)
 }
 
-func (r *queryResolver) MyCases(ctx context.Context, first *int, after *string) (*model.CaseConnection, error) {
-	p, err := r.CaseService.MyCases(ctx, first, after)
+func (r *queryResolver) MyCases(ctx context.Context, first *int, after *string, last *int, before *string) (*model.CaseConnection, error) {
+	p, err := r.CaseService.MyCasesPage(ctx, page.Args{First: first, After: after, Last: last, Before: before})
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/links"
+	"github.com/fengcheng/datahub/internal/page"
 )
 
 func (r *departmentResolver) Jurisdiction(ctx context.Context, obj *directory.Department) (*directory.Jurisdiction, error) {
@@ -41,20 +42,20 @@ func (r *jurisdictionResolver) Location(ctx context.Context, obj *directory.Juri
 	return &model.GeoPoint{Lat: *obj.Lat, Lng: *obj.Lng}, nil
 }
 
-func (r *jurisdictionResolver) Cases(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.CaseConnection, error) {
-	return r.nestedCases(ctx, links.ParentJurisdiction, obj.Code, deref(first))
+func (r *jurisdictionResolver) Cases(ctx context.Context, obj *directory.Jurisdiction, first *int, after *string, last *int, before *string) (*model.CaseConnection, error) {
+	return r.nestedCases(ctx, links.ParentJurisdiction, obj.Code, page.Args{First: first, After: after, Last: last, Before: before})
 }
 
-func (r *jurisdictionResolver) Violations(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.ViolationConnection, error) {
-	return r.nestedViolations(ctx, links.ParentJurisdiction, obj.Code, deref(first))
+func (r *jurisdictionResolver) Violations(ctx context.Context, obj *directory.Jurisdiction, first *int, after *string, last *int, before *string) (*model.ViolationConnection, error) {
+	return r.nestedViolations(ctx, links.ParentJurisdiction, obj.Code, page.Args{First: first, After: after, Last: last, Before: before})
 }
 
-func (r *jurisdictionResolver) Properties(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.PropertyConnection, error) {
-	return r.nestedProperties(ctx, links.ParentJurisdiction, obj.Code, deref(first))
+func (r *jurisdictionResolver) Properties(ctx context.Context, obj *directory.Jurisdiction, first *int, after *string, last *int, before *string) (*model.PropertyConnection, error) {
+	return r.nestedProperties(ctx, links.ParentJurisdiction, obj.Code, page.Args{First: first, After: after, Last: last, Before: before})
 }
 
-func (r *jurisdictionResolver) ParkingLots(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.ParkingLotConnection, error) {
-	return r.nestedLots(ctx, links.ParentJurisdiction, obj.Code, deref(first))
+func (r *jurisdictionResolver) ParkingLots(ctx context.Context, obj *directory.Jurisdiction, first *int, after *string, last *int, before *string) (*model.ParkingLotConnection, error) {
+	return r.nestedLots(ctx, links.ParentJurisdiction, obj.Code, page.Args{First: first, After: after, Last: last, Before: before})
 }
 
 func (r *queryResolver) Jurisdiction(ctx context.Context, code string) (*directory.Jurisdiction, error) {

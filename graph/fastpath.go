@@ -107,7 +107,7 @@ var (
 	connectionFields = fastFields{
 		"__typename": nil, "totalCount": nil,
 		"edges":    {"__typename": nil, "cursor": nil, "node": caseFields},
-		"pageInfo": {"__typename": nil, "hasNextPage": nil, "endCursor": nil},
+		"pageInfo": {"__typename": nil, "hasNextPage": nil, "hasPreviousPage": nil, "startCursor": nil, "endCursor": nil},
 	}
 )
 
@@ -175,7 +175,8 @@ func fastArgs(f *ast.Field, vars map[string]any) (cases.Filter, cases.Order, *in
 				return cases.Filter{}, "", nil, nil, false
 			}
 			after = &s
-		default:
+		default: // last and before (backward pages) too: the executor serves them
+
 			return cases.Filter{}, "", nil, nil, false
 		}
 	}
@@ -443,6 +444,10 @@ func (w *fastWriter) pageInfo(set ast.SelectionSet, p *model.PageInfo) bool {
 		switch f.Name {
 		case "hasNextPage":
 			w.boolean(p.HasNextPage)
+		case "hasPreviousPage":
+			w.boolean(p.HasPreviousPage)
+		case "startCursor":
+			w.optStr(p.StartCursor)
 		case "endCursor":
 			w.optStr(p.EndCursor)
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/links"
+	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/violation"
@@ -15,12 +16,47 @@ import (
 )
 
 // nestedKey names one parent's nested list: all parents of one level of a
-// query are loaded by a single statement per (relation, page size).
+// query are loaded by a single statement per (relation, page request).
 type nestedKey struct {
 	parent    links.Parent
 	key       string
-	first     int
+	req       nestedReq
 	withCount bool
+}
+
+// nestedReq is a nested page request in comparable form (a loader key):
+// size rows, backward or not, from the cursor when hasCursor.
+type nestedReq struct {
+	size      int
+	backward  bool
+	hasCursor bool
+	cursor    page.Cursor
+}
+
+func nestedReqOf(r page.Request) nestedReq {
+	out := nestedReq{size: r.Size(), backward: r.Backward}
+	cur := r.After
+	if r.Backward {
+		cur = r.Before
+	}
+	if cur != nil {
+		out.hasCursor, out.cursor = true, *cur
+	}
+	return out
+}
+
+// request returns q as the store's page request, one row larger than the
+// page so the loader knows whether more lie beyond it.
+func (q nestedReq) request() page.Request {
+	var cur *page.Cursor
+	if q.hasCursor {
+		c := q.cursor
+		cur = &c
+	}
+	if q.backward {
+		return page.Request{Backward: true, Last: q.size + 1, Before: cur}
+	}
+	return page.Request{First: q.size + 1, After: cur}
 }
 
 // countKey names one parent's nested totalCount.
@@ -37,27 +73,27 @@ type nestedPage[T any] struct {
 }
 
 // nestedLoader batches ByParent calls; it asks for one row more than the
-// page so hasNextPage is exact.
-func nestedLoader[T any](fetch func(ctx context.Context, parent links.Parent, keys []string, first int, withCount bool) (map[string][]T, map[string]int, error)) *dataloadgen.Loader[nestedKey, nestedPage[T]] {
+// page so hasNextPage (hasPreviousPage going backward) is exact.
+func nestedLoader[T any](fetch func(ctx context.Context, parent links.Parent, keys []string, req page.Request, withCount bool) (map[string][]T, map[string]int, error)) *dataloadgen.Loader[nestedKey, nestedPage[T]] {
 	return dataloadgen.NewMappedLoader(func(ctx context.Context, keys []nestedKey) (map[nestedKey]nestedPage[T], error) {
 		type group struct {
 			parent    links.Parent
-			first     int
+			req       nestedReq
 			withCount bool
 		}
 		groups := map[group][]string{}
 		for _, k := range keys {
-			g := group{k.parent, k.first, k.withCount}
+			g := group{k.parent, k.req, k.withCount}
 			groups[g] = append(groups[g], k.key)
 		}
 		out := make(map[nestedKey]nestedPage[T], len(keys))
 		for g, ks := range groups {
-			m, counts, err := fetch(ctx, g.parent, ks, g.first+1, g.withCount)
+			m, counts, err := fetch(ctx, g.parent, ks, g.req.request(), g.withCount)
 			if err != nil {
 				return nil, err
 			}
 			for _, k := range ks {
-				out[nestedKey{g.parent, k, g.first, g.withCount}] = nestedPage[T]{list: m[k], total: counts[k], counted: g.withCount}
+				out[nestedKey{g.parent, k, g.req, g.withCount}] = nestedPage[T]{list: m[k], total: counts[k], counted: g.withCount}
 			}
 		}
 		return out, nil
@@ -111,44 +147,70 @@ func (r *Resolver) newNestedLoaders() nestedLoaders {
 	}
 }
 
-// connection builds a nested connection's parts from a loaded list of at
-// most first+1 rows.
-func trim[T any](list []T, first int) ([]T, bool) {
-	if len(list) > first {
-		return list[:first], true
+// trim cuts a nested list loaded with one row more than size down to the
+// page, and reports whether the extra row was there. A backward list is in
+// list order, so its extra row is the first.
+func trim[T any](list []T, size int, backward bool) ([]T, bool) {
+	if len(list) <= size {
+		return list, false
 	}
-	return list, false
+	if backward {
+		return list[len(list)-size:], true
+	}
+	return list[:size], true
 }
 
-func pageInfo(cursors []string, hasNext bool) *model.PageInfo {
-	pi := &model.PageInfo{HasNextPage: hasNext}
+func pageInfo(cursors []string, hasNext, hasPrev bool) *model.PageInfo {
+	pi := &model.PageInfo{HasNextPage: hasNext, HasPreviousPage: hasPrev}
 	if n := len(cursors); n > 0 {
-		pi.EndCursor = &cursors[n-1]
+		pi.StartCursor, pi.EndCursor = &cursors[0], &cursors[n-1]
 	}
 	return pi
 }
 
+// nestedRequest validates a nested list's Relay arguments for a list in
+// order whose sort key is of kind: sizes 0 to links.FirstMax (5 by
+// default, links.FirstDefault), a cursor of that list's order.
+func nestedRequest(a page.Args, order string, kind page.KeyKind) (page.Request, error) {
+	for _, s := range []struct {
+		field string
+		n     *int
+	}{{"first", a.First}, {"last", a.Last}} {
+		if s.n != nil && (*s.n < 0 || *s.n > links.FirstMax) {
+			return page.Request{}, apperr.Invalid(s.field, "nested lists show 0 to %d records; page on through the root list", links.FirstMax)
+		}
+	}
+	backward, err := a.Direction()
+	if err != nil {
+		return page.Request{}, err
+	}
+	n := links.FirstDefault
+	if backward && a.Last == nil {
+		a.Last = &n
+	} else if !backward && a.First == nil {
+		a.First = &n
+	}
+	return page.ParseArgs(a, order, kind)
+}
+
 // loadNested loads one parent's nested page through l, counting it in the
 // same statement when the client asked for totalCount, and returns the
-// page, whether more rows follow, and its counter.
+// page, where it sits, and its counter.
 func loadNested[T any](ctx context.Context, l *dataloadgen.Loader[nestedKey, nestedPage[T]], counts *dataloadgen.Loader[countKey, int],
-	parent links.Parent, key string, first int) ([]T, bool, model.Counter, error) {
-	if first < 0 || first > links.FirstMax {
-		return nil, false, nil, apperr.Invalid("first", "nested lists show 0 to %d records; page on through the root list", links.FirstMax)
-	}
-	k := nestedKey{parent: parent, key: key, first: first, withCount: wantsTotal(ctx)}
+	parent links.Parent, key string, req page.Request) ([]T, page.Info, model.Counter, error) {
+	k := nestedKey{parent: parent, key: key, req: nestedReqOf(req), withCount: wantsTotal(ctx)}
 	p, err := l.Load(ctx, k)
 	if err != nil {
-		return nil, false, nil, err
+		return nil, page.Info{}, nil, err
 	}
-	list, more := trim(p.list, first)
+	list, more := trim(p.list, req.Size(), req.Backward)
 	count := func(ctx context.Context) (int, error) {
 		if p.counted {
 			return p.total, nil
 		}
 		return counts.Load(ctx, countKey{parent, key})
 	}
-	return list, more, count, nil
+	return list, req.InfoOf(more), count, nil
 }
 
 // wantsTotal reports whether the connection being resolved selects
@@ -165,74 +227,90 @@ func wantsTotal(ctx context.Context) bool {
 	return false
 }
 
-func (r *Resolver) nestedCases(ctx context.Context, parent links.Parent, key string, first int) (*model.CaseConnection, error) {
-	l := r.loaders(ctx).nested
-	list, more, count, err := loadNested(ctx, l.cases, l.caseCounts, parent, key, first)
+func (r *Resolver) nestedCases(ctx context.Context, parent links.Parent, key string, args page.Args) (*model.CaseConnection, error) {
+	req, err := nestedRequest(args, string(cases.OrderReportedDesc), page.TimeKey)
 	if err != nil {
 		return nil, err
 	}
-	return caseConnection(&cases.Page{Cases: list, HasNext: more, Order: cases.OrderReportedDesc}, count), nil
+	l := r.loaders(ctx).nested
+	list, info, count, err := loadNested(ctx, l.cases, l.caseCounts, parent, key, req)
+	if err != nil {
+		return nil, err
+	}
+	return caseConnection(&cases.Page{Cases: list, HasNext: info.HasNext, HasPrev: info.HasPrev, Order: cases.OrderReportedDesc}, count), nil
 }
 
-func (r *Resolver) nestedViolations(ctx context.Context, parent links.Parent, key string, first int) (*model.ViolationConnection, error) {
-	l := r.loaders(ctx).nested
-	list, more, count, err := loadNested(ctx, l.violations, l.violationCounts, parent, key, first)
+func (r *Resolver) nestedViolations(ctx context.Context, parent links.Parent, key string, args page.Args) (*model.ViolationConnection, error) {
+	req, err := nestedRequest(args, string(violation.OrderDiscoveredDesc), page.TimeKey)
 	if err != nil {
 		return nil, err
 	}
-	return violationConnection(&violation.Page{Violations: list, HasNext: more, Order: violation.OrderDiscoveredDesc}, count), nil
+	l := r.loaders(ctx).nested
+	list, info, count, err := loadNested(ctx, l.violations, l.violationCounts, parent, key, req)
+	if err != nil {
+		return nil, err
+	}
+	return violationConnection(&violation.Page{Violations: list, HasNext: info.HasNext, HasPrev: info.HasPrev, Order: violation.OrderDiscoveredDesc}, count), nil
 }
 
-func (r *Resolver) nestedProperties(ctx context.Context, parent links.Parent, key string, first int) (*model.PropertyConnection, error) {
-	l := r.loaders(ctx).nested
-	list, more, count, err := loadNested(ctx, l.properties, l.propertyCounts, parent, key, first)
+func (r *Resolver) nestedProperties(ctx context.Context, parent links.Parent, key string, args page.Args) (*model.PropertyConnection, error) {
+	req, err := nestedRequest(args, string(property.OrderNameAsc), page.TextKey)
 	if err != nil {
 		return nil, err
 	}
-	return propertyConnection(&property.Page{Properties: list, HasNext: more, Order: property.OrderNameAsc}, count), nil
+	l := r.loaders(ctx).nested
+	list, info, count, err := loadNested(ctx, l.properties, l.propertyCounts, parent, key, req)
+	if err != nil {
+		return nil, err
+	}
+	return propertyConnection(&property.Page{Properties: list, HasNext: info.HasNext, HasPrev: info.HasPrev, Order: property.OrderNameAsc}, count), nil
 }
 
-func (r *Resolver) nestedLots(ctx context.Context, parent links.Parent, key string, first int) (*model.ParkingLotConnection, error) {
-	l := r.loaders(ctx).nested
-	list, more, count, err := loadNested(ctx, l.lots, l.lotCounts, parent, key, first)
+func (r *Resolver) nestedLots(ctx context.Context, parent links.Parent, key string, args page.Args) (*model.ParkingLotConnection, error) {
+	req, err := nestedRequest(args, string(parking.OrderName), page.TextKey)
 	if err != nil {
 		return nil, err
 	}
-	return lotConnection(&parking.Page{Lots: list, HasNext: more, Order: parking.OrderName}, count), nil
+	l := r.loaders(ctx).nested
+	list, info, count, err := loadNested(ctx, l.lots, l.lotCounts, parent, key, req)
+	if err != nil {
+		return nil, err
+	}
+	return lotConnection(&parking.Page{Lots: list, HasNext: info.HasNext, HasPrev: info.HasPrev, Order: parking.OrderName}, count), nil
 }
 
 // edges builds a page's edges with their cursors and its page info.
-func edges[T any, E any](nodes []T, cursor func(int) string, hasNext bool, edge func(cursor string, node T) E) ([]E, *model.PageInfo) {
+func edges[T any, E any](nodes []T, cursor func(int) string, hasNext, hasPrev bool, edge func(cursor string, node T) E) ([]E, *model.PageInfo) {
 	out := make([]E, len(nodes))
 	cursors := make([]string, len(nodes))
 	for i, n := range nodes {
 		cursors[i] = cursor(i)
 		out[i] = edge(cursors[i], n)
 	}
-	return out, pageInfo(cursors, hasNext)
+	return out, pageInfo(cursors, hasNext, hasPrev)
 }
 
 func caseConnection(p *cases.Page, count model.Counter) *model.CaseConnection {
-	e, pi := edges(p.Cases, p.Cursor, p.HasNext, func(c string, n *cases.Case) *model.CaseEdge { return &model.CaseEdge{Cursor: c, Node: n} })
+	e, pi := edges(p.Cases, p.Cursor, p.HasNext, p.HasPrev, func(c string, n *cases.Case) *model.CaseEdge { return &model.CaseEdge{Cursor: c, Node: n} })
 	return &model.CaseConnection{Edges: e, PageInfo: pi, Count: count}
 }
 
 func violationConnection(p *violation.Page, count model.Counter) *model.ViolationConnection {
-	e, pi := edges(p.Violations, p.Cursor, p.HasNext, func(c string, n *violation.Violation) *model.ViolationEdge {
+	e, pi := edges(p.Violations, p.Cursor, p.HasNext, p.HasPrev, func(c string, n *violation.Violation) *model.ViolationEdge {
 		return &model.ViolationEdge{Cursor: c, Node: n}
 	})
 	return &model.ViolationConnection{Edges: e, PageInfo: pi, Count: count}
 }
 
 func propertyConnection(p *property.Page, count model.Counter) *model.PropertyConnection {
-	e, pi := edges(p.Properties, p.Cursor, p.HasNext, func(c string, n *property.Property) *model.PropertyEdge {
+	e, pi := edges(p.Properties, p.Cursor, p.HasNext, p.HasPrev, func(c string, n *property.Property) *model.PropertyEdge {
 		return &model.PropertyEdge{Cursor: c, Node: n}
 	})
 	return &model.PropertyConnection{Edges: e, PageInfo: pi, Count: count}
 }
 
 func lotConnection(p *parking.Page, count model.Counter) *model.ParkingLotConnection {
-	e, pi := edges(p.Lots, p.Cursor, p.HasNext, func(c string, n *parking.Lot) *model.ParkingLotEdge {
+	e, pi := edges(p.Lots, p.Cursor, p.HasNext, p.HasPrev, func(c string, n *parking.Lot) *model.ParkingLotEdge {
 		return &model.ParkingLotEdge{Cursor: c, Node: n}
 	})
 	return &model.ParkingLotConnection{Edges: e, PageInfo: pi, Count: count}

@@ -13,6 +13,7 @@ import (
 	"github.com/fengcheng/datahub/graph/generated"
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/vikstrous/dataloadgen"
 )
@@ -105,13 +106,13 @@ func (r *queryResolver) ParkingLot(ctx context.Context, id string) (*parking.Lot
 	return nullIfNotFound(r.ParkingService.Get(ctx, uid))
 }
 
-func (r *queryResolver) ParkingLots(ctx context.Context, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) (*model.ParkingLotConnection, error) {
+func (r *queryResolver) ParkingLots(ctx context.Context, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string, last *int, before *string) (*model.ParkingLotConnection, error) {
 	var f parking.Filter
 	if filter != nil {
 		f = parking.Filter{Kind: deref(filter.Kind), Jurisdiction: deref(filter.Jurisdiction), OwnerDept: deref(filter.OwnerDept),
 			Government: filter.Government, Text: deref(filter.Text)}
 	}
-	p, err := r.ParkingService.List(ctx, f, deref(orderBy), first, after)
+	p, err := r.ParkingService.ListPage(ctx, f, deref(orderBy), page.Args{First: first, After: after, Last: last, Before: before})
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/links"
+	"github.com/fengcheng/datahub/internal/page"
+	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/google/uuid"
@@ -55,36 +57,56 @@ func nodeSelection(ctx context.Context, conn ast.SelectionSet) ast.SelectionSet 
 	return out
 }
 
-// pageArgs reads a nested connection field's first and whether it asks for
-// totalCount.
-func pageArgs(ctx context.Context, f graphql.CollectedField) (first int, withCount bool) {
-	first = 5
-	if v, ok := f.ArgumentMap(graphql.GetOperationContext(ctx).Variables)["first"]; ok {
-		switch n := v.(type) {
+// pageArgs reads a nested connection field's Relay arguments and whether
+// it asks for totalCount.
+func pageArgs(ctx context.Context, f graphql.CollectedField) (args page.Args, withCount bool) {
+	m := f.ArgumentMap(graphql.GetOperationContext(ctx).Variables)
+	size := func(name string) *int {
+		var n int
+		switch v := m[name].(type) {
 		case int:
-			first = n
+			n = v
 		case int64:
-			first = int(n)
+			n = int(v)
 		case float64:
-			first = int(n)
+			n = int(v)
 		case json.Number:
-			if i, err := n.Int64(); err == nil {
-				first = int(i)
+			i, err := v.Int64()
+			if err != nil {
+				return nil
 			}
+			n = int(i)
+		default:
+			return nil
 		}
+		return &n
 	}
+	cursor := func(name string) *string {
+		if s, ok := m[name].(string); ok {
+			return &s
+		}
+		return nil
+	}
+	args = page.Args{First: size("first"), After: cursor("after"), Last: size("last"), Before: cursor("before")}
 	for _, c := range fieldsOf(ctx, f.Selections) {
 		if c.Name == "totalCount" {
 			withCount = true
 		}
 	}
-	return first, withCount
+	return args, withCount
 }
 
-func nestedKeys(parent links.Parent, keys []string, first int, withCount bool) []nestedKey {
+// nestedKeys returns the loader keys of one nested field under each parent,
+// the same the field's resolver will load; none when the arguments are
+// invalid (the resolver reports that).
+func nestedKeys(parent links.Parent, keys []string, args page.Args, order string, kind page.KeyKind, withCount bool) []nestedKey {
+	req, err := nestedRequest(args, order, kind)
+	if err != nil {
+		return nil
+	}
 	out := make([]nestedKey, len(keys))
 	for i, k := range keys {
-		out[i] = nestedKey{parent: parent, key: k, first: first, withCount: withCount}
+		out[i] = nestedKey{parent: parent, key: k, req: nestedReqOf(req), withCount: withCount}
 	}
 	return out
 }
@@ -191,12 +213,12 @@ func (r *Resolver) prefetchProperties(ctx context.Context, list []*property.Prop
 		case "inspections":
 			_, _ = l.inspections.LoadAll(ctx, ids)
 		case "violations":
-			first, withCount := pageArgs(ctx, f)
-			pages, _ := l.nested.violations.LoadAll(ctx, nestedKeys(links.ParentProperty, keys, first, withCount))
+			args, withCount := pageArgs(ctx, f)
+			pages, _ := l.nested.violations.LoadAll(ctx, nestedKeys(links.ParentProperty, keys, args, string(violation.OrderDiscoveredDesc), page.TimeKey, withCount))
 			r.prefetchViolations(ctx, flatten(pages), nodeSelection(ctx, f.Selections))
 		case "cases":
-			first, withCount := pageArgs(ctx, f)
-			pages, _ := l.nested.cases.LoadAll(ctx, nestedKeys(links.ParentProperty, keys, first, withCount))
+			args, withCount := pageArgs(ctx, f)
+			pages, _ := l.nested.cases.LoadAll(ctx, nestedKeys(links.ParentProperty, keys, args, string(cases.OrderReportedDesc), page.TimeKey, withCount))
 			r.prefetchCases(ctx, flatten(pages), nodeSelection(ctx, f.Selections))
 		}
 	}
@@ -212,19 +234,19 @@ func (r *Resolver) prefetchJurisdictions(ctx context.Context, list []*directory.
 		keys[i] = j.Code
 	}
 	for _, f := range fieldsOf(ctx, sel) {
-		first, withCount := pageArgs(ctx, f)
+		args, withCount := pageArgs(ctx, f)
 		switch f.Name {
 		case "cases":
-			pages, _ := l.cases.LoadAll(ctx, nestedKeys(links.ParentJurisdiction, keys, first, withCount))
+			pages, _ := l.cases.LoadAll(ctx, nestedKeys(links.ParentJurisdiction, keys, args, string(cases.OrderReportedDesc), page.TimeKey, withCount))
 			r.prefetchCases(ctx, flatten(pages), nodeSelection(ctx, f.Selections))
 		case "violations":
-			pages, _ := l.violations.LoadAll(ctx, nestedKeys(links.ParentJurisdiction, keys, first, withCount))
+			pages, _ := l.violations.LoadAll(ctx, nestedKeys(links.ParentJurisdiction, keys, args, string(violation.OrderDiscoveredDesc), page.TimeKey, withCount))
 			r.prefetchViolations(ctx, flatten(pages), nodeSelection(ctx, f.Selections))
 		case "properties":
-			pages, _ := l.properties.LoadAll(ctx, nestedKeys(links.ParentJurisdiction, keys, first, withCount))
+			pages, _ := l.properties.LoadAll(ctx, nestedKeys(links.ParentJurisdiction, keys, args, string(property.OrderNameAsc), page.TextKey, withCount))
 			r.prefetchProperties(ctx, flatten(pages), nodeSelection(ctx, f.Selections))
 		case "parkingLots":
-			_, _ = l.lots.LoadAll(ctx, nestedKeys(links.ParentJurisdiction, keys, first, withCount))
+			_, _ = l.lots.LoadAll(ctx, nestedKeys(links.ParentJurisdiction, keys, args, string(parking.OrderName), page.TextKey, withCount))
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/directory"
 	"github.com/fengcheng/datahub/internal/links"
+	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/vikstrous/dataloadgen"
 )
@@ -119,12 +120,12 @@ func (r *propertyResolver) Inspections(ctx context.Context, obj *property.Proper
 	return pointers(list), nil
 }
 
-func (r *propertyResolver) Cases(ctx context.Context, obj *property.Property, first *int) (*model.CaseConnection, error) {
-	return r.nestedCases(ctx, links.ParentProperty, obj.ID.String(), deref(first))
+func (r *propertyResolver) Cases(ctx context.Context, obj *property.Property, first *int, after *string, last *int, before *string) (*model.CaseConnection, error) {
+	return r.nestedCases(ctx, links.ParentProperty, obj.ID.String(), page.Args{First: first, After: after, Last: last, Before: before})
 }
 
-func (r *propertyResolver) Violations(ctx context.Context, obj *property.Property, first *int) (*model.ViolationConnection, error) {
-	return r.nestedViolations(ctx, links.ParentProperty, obj.ID.String(), deref(first))
+func (r *propertyResolver) Violations(ctx context.Context, obj *property.Property, first *int, after *string, last *int, before *string) (*model.ViolationConnection, error) {
+	return r.nestedViolations(ctx, links.ParentProperty, obj.ID.String(), page.Args{First: first, After: after, Last: last, Before: before})
 }
 
 func (r *propertyConnectionResolver) TotalCount(ctx context.Context, obj *model.PropertyConnection) (int, error) {
@@ -139,13 +140,13 @@ func (r *queryResolver) Property(ctx context.Context, id string) (*property.Prop
 	return nullIfNotFound(r.PropertyService.Get(ctx, uid))
 }
 
-func (r *queryResolver) Properties(ctx context.Context, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string) (*model.PropertyConnection, error) {
+func (r *queryResolver) Properties(ctx context.Context, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string, last *int, before *string) (*model.PropertyConnection, error) {
 	var f property.Filter
 	if filter != nil {
 		f = property.Filter{Jurisdiction: deref(filter.Jurisdiction), Renovation: filter.Renovation, BuildYearFrom: filter.BuildYearFrom,
 			BuildYearTo: filter.BuildYearTo, HasManagement: filter.HasManagement, Text: deref(filter.Text)}
 	}
-	p, err := r.PropertyService.List(ctx, f, deref(orderBy), first, after)
+	p, err := r.PropertyService.ListPage(ctx, f, deref(orderBy), page.Args{First: first, After: after, Last: last, Before: before})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/vikstrous/dataloadgen"
@@ -54,12 +55,12 @@ func (r *queryResolver) Violation(ctx context.Context, id string) (*violation.Vi
 	return nullIfNotFound(r.ViolationService.Get(ctx, uid))
 }
 
-func (r *queryResolver) Violations(ctx context.Context, filter *model.ViolationFilter, orderBy *violation.Order, first *int, after *string) (*model.ViolationConnection, error) {
+func (r *queryResolver) Violations(ctx context.Context, filter *model.ViolationFilter, orderBy *violation.Order, first *int, after *string, last *int, before *string) (*model.ViolationConnection, error) {
 	f, err := violationFilter(filter)
 	if err != nil {
 		return nil, err
 	}
-	p, err := r.ViolationService.List(ctx, f, deref(orderBy), first, after)
+	p, err := r.ViolationService.ListPage(ctx, f, deref(orderBy), page.Args{First: first, After: after, Last: last, Before: before})
 	if err != nil {
 		return nil, err
 	}

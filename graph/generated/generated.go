@@ -112,8 +112,9 @@ type ComplexityRoot struct {
 	}
 
 	AuditPage struct {
-		Next    func(childComplexity int) int
-		Records func(childComplexity int) int
+		Next     func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+		Records  func(childComplexity int) int
 	}
 
 	AuditProblem struct {
@@ -396,7 +397,7 @@ type ComplexityRoot struct {
 	Jurisdiction struct {
 		AdminCode   func(childComplexity int) int
 		AreaKm2     func(childComplexity int) int
-		Cases       func(childComplexity int, first *int) int
+		Cases       func(childComplexity int, first *int, after *string, last *int, before *string) int
 		Children    func(childComplexity int) int
 		Code        func(childComplexity int) int
 		Level       func(childComplexity int) int
@@ -404,9 +405,9 @@ type ComplexityRoot struct {
 		NameEn      func(childComplexity int) int
 		NameZh      func(childComplexity int) int
 		Parent      func(childComplexity int) int
-		ParkingLots func(childComplexity int, first *int) int
-		Properties  func(childComplexity int, first *int) int
-		Violations  func(childComplexity int, first *int) int
+		ParkingLots func(childComplexity int, first *int, after *string, last *int, before *string) int
+		Properties  func(childComplexity int, first *int, after *string, last *int, before *string) int
+		Violations  func(childComplexity int, first *int, after *string, last *int, before *string) int
 	}
 
 	LotContact struct {
@@ -536,7 +537,7 @@ type ComplexityRoot struct {
 		Address      func(childComplexity int) int
 		BuildYear    func(childComplexity int) int
 		Buildings    func(childComplexity int) int
-		Cases        func(childComplexity int, first *int) int
+		Cases        func(childComplexity int, first *int, after *string, last *int, before *string) int
 		Households   func(childComplexity int) int
 		ID           func(childComplexity int) int
 		Inspections  func(childComplexity int) int
@@ -547,7 +548,7 @@ type ComplexityRoot struct {
 		Permits      func(childComplexity int) int
 		Renovation   func(childComplexity int) int
 		Version      func(childComplexity int) int
-		Violations   func(childComplexity int, first *int) int
+		Violations   func(childComplexity int, first *int, after *string, last *int, before *string) int
 	}
 
 	PropertyConnection struct {
@@ -578,10 +579,10 @@ type ComplexityRoot struct {
 		AccessRequests        func(childComplexity int, direction sharing.Direction, status []sharing.Status) int
 		ActiveGrants          func(childComplexity int, direction sharing.Direction) int
 		AuditChain            func(childComplexity int) int
-		AuditTrail            func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
+		AuditTrail            func(childComplexity int, filter *model.AuditFilter, first *int, after *string, last *int, before *string) int
 		Case                  func(childComplexity int, id string) int
 		CaseClasses           func(childComplexity int, kind *cases.Kind) int
-		Cases                 func(childComplexity int, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) int
+		Cases                 func(childComplexity int, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string, last *int, before *string) int
 		Department            func(childComplexity int, code string) int
 		Departments           func(childComplexity int) int
 		IndicatorPublications func(childComplexity int, period evaluation.Period, at time.Time) int
@@ -591,16 +592,16 @@ type ComplexityRoot struct {
 		Jurisdiction          func(childComplexity int, code string) int
 		Jurisdictions         func(childComplexity int, root *string, level *directory.Level) int
 		MyCase                func(childComplexity int, id string) int
-		MyCases               func(childComplexity int, first *int, after *string) int
+		MyCases               func(childComplexity int, first *int, after *string, last *int, before *string) int
 		Node                  func(childComplexity int, id string) int
 		Nodes                 func(childComplexity int, ids []string) int
 		ParkingLot            func(childComplexity int, id string) int
-		ParkingLots           func(childComplexity int, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) int
+		ParkingLots           func(childComplexity int, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string, last *int, before *string) int
 		ParkingLotsNear       func(childComplexity int, lat float64, lng float64, radiusMeters *int, openAt *time.Time, first *int) int
 		ParkingOpeningRate    func(childComplexity int) int
 		ParkingSpacesAdded    func(childComplexity int, since time.Time, until *time.Time) int
 		PendingCaseRequests   func(childComplexity int, first *int) int
-		Properties            func(childComplexity int, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string) int
+		Properties            func(childComplexity int, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string, last *int, before *string) int
 		Property              func(childComplexity int, id string) int
 		PublishedIndicators   func(childComplexity int, period evaluation.Period, at time.Time, version *int) int
 		ReplayInspectionDraw  func(childComplexity int, round string) int
@@ -608,7 +609,7 @@ type ComplexityRoot struct {
 		Snapshots             func(childComplexity int, first *int) int
 		Viewer                func(childComplexity int) int
 		Violation             func(childComplexity int, id string) int
-		Violations            func(childComplexity int, filter *model.ViolationFilter, orderBy *violation.Order, first *int, after *string) int
+		Violations            func(childComplexity int, filter *model.ViolationFilter, orderBy *violation.Order, first *int, after *string, last *int, before *string) int
 		__resolve__service    func(childComplexity int) int
 		__resolve_entities    func(childComplexity int, representations []map[string]any) int
 	}
@@ -874,10 +875,10 @@ type JurisdictionResolver interface {
 	Children(ctx context.Context, obj *directory.Jurisdiction) ([]*directory.Jurisdiction, error)
 	Location(ctx context.Context, obj *directory.Jurisdiction) (*model.GeoPoint, error)
 
-	Cases(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.CaseConnection, error)
-	Violations(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.ViolationConnection, error)
-	Properties(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.PropertyConnection, error)
-	ParkingLots(ctx context.Context, obj *directory.Jurisdiction, first *int) (*model.ParkingLotConnection, error)
+	Cases(ctx context.Context, obj *directory.Jurisdiction, first *int, after *string, last *int, before *string) (*model.CaseConnection, error)
+	Violations(ctx context.Context, obj *directory.Jurisdiction, first *int, after *string, last *int, before *string) (*model.ViolationConnection, error)
+	Properties(ctx context.Context, obj *directory.Jurisdiction, first *int, after *string, last *int, before *string) (*model.PropertyConnection, error)
+	ParkingLots(ctx context.Context, obj *directory.Jurisdiction, first *int, after *string, last *int, before *string) (*model.ParkingLotConnection, error)
 }
 type MutationResolver interface {
 	Ping(ctx context.Context) (string, error)
@@ -945,22 +946,22 @@ type PropertyResolver interface {
 
 	Permits(ctx context.Context, obj *property.Property) ([]*property.Permit, error)
 	Inspections(ctx context.Context, obj *property.Property) ([]*property.Inspection, error)
-	Cases(ctx context.Context, obj *property.Property, first *int) (*model.CaseConnection, error)
-	Violations(ctx context.Context, obj *property.Property, first *int) (*model.ViolationConnection, error)
+	Cases(ctx context.Context, obj *property.Property, first *int, after *string, last *int, before *string) (*model.CaseConnection, error)
+	Violations(ctx context.Context, obj *property.Property, first *int, after *string, last *int, before *string) (*model.ViolationConnection, error)
 }
 type PropertyConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.PropertyConnection) (int, error)
 }
 type QueryResolver interface {
 	Viewer(ctx context.Context) (*model.Viewer, error)
-	AuditTrail(ctx context.Context, filter *model.AuditFilter, first *int, after *string) (*model.AuditPage, error)
+	AuditTrail(ctx context.Context, filter *model.AuditFilter, first *int, after *string, last *int, before *string) (*model.AuditPage, error)
 	AuditChain(ctx context.Context) (*model.AuditChainStatus, error)
 	Case(ctx context.Context, id string) (*cases.Case, error)
-	Cases(ctx context.Context, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string) (*model.CaseConnection, error)
+	Cases(ctx context.Context, filter *model.CaseFilter, orderBy *cases.Order, first *int, after *string, last *int, before *string) (*model.CaseConnection, error)
 	CaseClasses(ctx context.Context, kind *cases.Kind) ([]*cases.Class, error)
 	PendingCaseRequests(ctx context.Context, first *int) ([]*cases.Request, error)
 	AccessCatalog(ctx context.Context) ([]*model.CatalogDataset, error)
-	MyCases(ctx context.Context, first *int, after *string) (*model.CaseConnection, error)
+	MyCases(ctx context.Context, first *int, after *string, last *int, before *string) (*model.CaseConnection, error)
 	MyCase(ctx context.Context, id string) (*cases.Case, error)
 	Jurisdiction(ctx context.Context, code string) (*directory.Jurisdiction, error)
 	Jurisdictions(ctx context.Context, root *string, level *directory.Level) ([]*directory.Jurisdiction, error)
@@ -974,19 +975,19 @@ type QueryResolver interface {
 	Node(ctx context.Context, id string) (model.Node, error)
 	Nodes(ctx context.Context, ids []string) ([]model.Node, error)
 	ParkingLot(ctx context.Context, id string) (*parking.Lot, error)
-	ParkingLots(ctx context.Context, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string) (*model.ParkingLotConnection, error)
+	ParkingLots(ctx context.Context, filter *model.ParkingLotFilter, orderBy *parking.Order, first *int, after *string, last *int, before *string) (*model.ParkingLotConnection, error)
 	ParkingLotsNear(ctx context.Context, lat float64, lng float64, radiusMeters *int, openAt *time.Time, first *int) ([]*parking.Nearby, error)
 	ParkingOpeningRate(ctx context.Context) (*parking.Rate, error)
 	ParkingSpacesAdded(ctx context.Context, since time.Time, until *time.Time) (*parking.Added, error)
 	Property(ctx context.Context, id string) (*property.Property, error)
-	Properties(ctx context.Context, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string) (*model.PropertyConnection, error)
+	Properties(ctx context.Context, filter *model.PropertyFilter, orderBy *property.Order, first *int, after *string, last *int, before *string) (*model.PropertyConnection, error)
 	InspectionRounds(ctx context.Context) ([]*property.Round, error)
 	InspectionRound(ctx context.Context, round string) (*property.Round, error)
 	ReplayInspectionDraw(ctx context.Context, round string) (*property.Replay, error)
 	AccessRequests(ctx context.Context, direction sharing.Direction, status []sharing.Status) ([]*sharing.Request, error)
 	ActiveGrants(ctx context.Context, direction sharing.Direction) ([]*sharing.Request, error)
 	Violation(ctx context.Context, id string) (*violation.Violation, error)
-	Violations(ctx context.Context, filter *model.ViolationFilter, orderBy *violation.Order, first *int, after *string) (*model.ViolationConnection, error)
+	Violations(ctx context.Context, filter *model.ViolationFilter, orderBy *violation.Order, first *int, after *string, last *int, before *string) (*model.ViolationConnection, error)
 }
 type RenovationResolver interface {
 	Scope(ctx context.Context, obj *property.Renovation) (*string, error)
@@ -1204,6 +1205,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditPage.Next(childComplexity), true
+	case "AuditPage.pageInfo":
+		if e.ComplexityRoot.AuditPage.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditPage.PageInfo(childComplexity), true
 	case "AuditPage.records":
 		if e.ComplexityRoot.AuditPage.Records == nil {
 			break
@@ -2476,7 +2483,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Jurisdiction.Cases(childComplexity, args["first"].(*int)), true
+		return e.ComplexityRoot.Jurisdiction.Cases(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Jurisdiction.children":
 		if e.ComplexityRoot.Jurisdiction.Children == nil {
 			break
@@ -2529,7 +2536,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Jurisdiction.ParkingLots(childComplexity, args["first"].(*int)), true
+		return e.ComplexityRoot.Jurisdiction.ParkingLots(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Jurisdiction.properties":
 		if e.ComplexityRoot.Jurisdiction.Properties == nil {
 			break
@@ -2540,7 +2547,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Jurisdiction.Properties(childComplexity, args["first"].(*int)), true
+		return e.ComplexityRoot.Jurisdiction.Properties(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Jurisdiction.violations":
 		if e.ComplexityRoot.Jurisdiction.Violations == nil {
 			break
@@ -2551,7 +2558,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Jurisdiction.Violations(childComplexity, args["first"].(*int)), true
+		return e.ComplexityRoot.Jurisdiction.Violations(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 
 	case "LotContact.name":
 		if e.ComplexityRoot.LotContact.Name == nil {
@@ -3280,7 +3287,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Property.Cases(childComplexity, args["first"].(*int)), true
+		return e.ComplexityRoot.Property.Cases(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Property.households":
 		if e.ComplexityRoot.Property.Households == nil {
 			break
@@ -3351,7 +3358,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Property.Violations(childComplexity, args["first"].(*int)), true
+		return e.ComplexityRoot.Property.Violations(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 
 	case "PropertyConnection.edges":
 		if e.ComplexityRoot.PropertyConnection.Edges == nil {
@@ -3467,7 +3474,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.AuditTrail(childComplexity, args["filter"].(*model.AuditFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.AuditTrail(childComplexity, args["filter"].(*model.AuditFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.case":
 		if e.ComplexityRoot.Query.Case == nil {
 			break
@@ -3500,7 +3507,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Cases(childComplexity, args["filter"].(*model.CaseFilter), args["orderBy"].(*cases.Order), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Cases(childComplexity, args["filter"].(*model.CaseFilter), args["orderBy"].(*cases.Order), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.department":
 		if e.ComplexityRoot.Query.Department == nil {
 			break
@@ -3601,7 +3608,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.MyCases(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.MyCases(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -3645,7 +3652,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.ParkingLots(childComplexity, args["filter"].(*model.ParkingLotFilter), args["orderBy"].(*parking.Order), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.ParkingLots(childComplexity, args["filter"].(*model.ParkingLotFilter), args["orderBy"].(*parking.Order), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.parkingLotsNear":
 		if e.ComplexityRoot.Query.ParkingLotsNear == nil {
 			break
@@ -3695,7 +3702,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Properties(childComplexity, args["filter"].(*model.PropertyFilter), args["orderBy"].(*property.Order), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Properties(childComplexity, args["filter"].(*model.PropertyFilter), args["orderBy"].(*property.Order), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.property":
 		if e.ComplexityRoot.Query.Property == nil {
 			break
@@ -3778,7 +3785,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Violations(childComplexity, args["filter"].(*model.ViolationFilter), args["orderBy"].(*violation.Order), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Violations(childComplexity, args["filter"].(*model.ViolationFilter), args["orderBy"].(*violation.Order), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query._service":
 		if e.ComplexityRoot.Query.__resolve__service == nil {
 			break
@@ -4616,8 +4623,10 @@ type AuditRecord {
 type AuditPage {
   "Records of this page, newest first."
   records: [AuditRecord!]!
-  "Pass as 'after' for the next page; null at the end."
+  "Pass as 'after' for the next page; null at the end (pageInfo.endCursor when pageInfo.hasNextPage)."
   next: String
+  "Where this page sits in the trail; cursors page forward (after) and backward (before)."
+  pageInfo: PageInfo!
 }
 
 "Which audit records to list; conditions combine with AND, omitted ones do not filter."
@@ -4641,10 +4650,14 @@ extend type Query {
   auditTrail(
     "Which records; all when omitted."
     filter: AuditFilter
-    "Page size, up to 1,000."
-    first: Int = 50
-    "The next cursor of the previous page; the newest records when omitted."
+    "Forward page size, 0 to 1,000 (50 when neither first nor last is given); not with last or before."
+    first: Int
+    "The next cursor (or pageInfo.endCursor) of the previous page: the older records after it; the newest records when omitted."
     after: String
+    "Backward page size, 0 to 1,000 (50 with before alone): the newer records just before before (the oldest of the trail when before is omitted), still newest first; not with first or after."
+    last: Int
+    "pageInfo.startCursor of the page after: the records before it, for backward paging with last."
+    before: String
   ): AuditPage!
 }
 
@@ -5047,10 +5060,14 @@ extend type Query {
     filter: CaseFilter
     "Order of the list."
     orderBy: CaseOrder = REPORTED_AT_DESC
-    "Page size, 0 to 200."
-    first: Int = 20
-    "Cursor of the last case of the previous page (from edges.cursor or pageInfo.endCursor); the first page when omitted."
+    "Forward page size, 0 to 200 (20 when neither first nor last is given); not with last or before."
+    first: Int
+    "Cursor of the last case of the previous page (from edges.cursor or pageInfo.endCursor): the cases after it; the first page when omitted."
     after: String
+    "Backward page size, 0 to 200 (20 with before alone): the last cases before before (of the whole list when before is omitted), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of the first case of the next page (from edges.cursor or pageInfo.startCursor): the cases before it, for backward paging with last."
+    before: String
   ): CaseConnection!
   "The case catalogue: 部件/事件 classes with their handling deadlines."
   caseClasses(
@@ -5309,10 +5326,14 @@ input CitizenReportInput {
 extend type Query {
   "The citizen's own reports, newest first (citizen app acting for a citizen)."
   myCases(
-    "Page size, 0 to 200."
-    first: Int = 20
-    "Cursor of the last case of the previous page; the first page when omitted."
+    "Forward page size, 0 to 200 (20 when neither first nor last is given); not with last or before."
+    first: Int
+    "Cursor of the last case of the previous page (from edges.cursor or pageInfo.endCursor): the cases after it; the first page when omitted."
     after: String
+    "Backward page size, 0 to 200 (20 with before alone): the last cases before before (of the whole list when before is omitted), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of the first case of the next page (from edges.cursor or pageInfo.startCursor): the cases before it, for backward paging with last."
+    before: String
   ): CaseConnection!
   "One of the citizen's own reports with its timeline; null for anyone else's."
   myCase(
@@ -5376,23 +5397,47 @@ type Jurisdiction @key(fields: "code") @entityResolver(multi: true) {
   areaKm2: Float
   "Cases in this subtree that you may see, newest first."
   cases(
-    "How many to show, 0 to 50; page through the root list for more."
-    first: Int = 5
+    "How many to show, 0 to 50 (5 when neither first nor last is given); page through the root list for long walks."
+    first: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.endCursor): the items after it; not with last or before."
+    after: String
+    "How many of the list's last items to show, 0 to 50 (5 with before alone), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.startCursor): the items before it, for backward paging with last."
+    before: String
   ): CaseConnection!
   "Violations in this subtree that you may see, newest first."
   violations(
-    "How many to show, 0 to 50; page through the root list for more."
-    first: Int = 5
+    "How many to show, 0 to 50 (5 when neither first nor last is given); page through the root list for long walks."
+    first: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.endCursor): the items after it; not with last or before."
+    after: String
+    "How many of the list's last items to show, 0 to 50 (5 with before alone), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.startCursor): the items before it, for backward paging with last."
+    before: String
   ): ViolationConnection!
   "Residential compounds in this subtree, by name."
   properties(
-    "How many to show, 0 to 50; page through the root list for more."
-    first: Int = 5
+    "How many to show, 0 to 50 (5 when neither first nor last is given); page through the root list for long walks."
+    first: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.endCursor): the items after it; not with last or before."
+    after: String
+    "How many of the list's last items to show, 0 to 50 (5 with before alone), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.startCursor): the items before it, for backward paging with last."
+    before: String
   ): PropertyConnection!
   "Parking lots in this subtree, by name."
   parkingLots(
-    "How many to show, 0 to 50; page through the root list for more."
-    first: Int = 5
+    "How many to show, 0 to 50 (5 when neither first nor last is given); page through the root list for long walks."
+    first: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.endCursor): the items after it; not with last or before."
+    after: String
+    "How many of the list's last items to show, 0 to 50 (5 with before alone), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.startCursor): the items before it, for backward paging with last."
+    before: String
   ): ParkingLotConnection!
 }
 
@@ -5983,10 +6028,14 @@ extend type Query {
     filter: ParkingLotFilter
     "Order of the list."
     orderBy: ParkingLotOrder = NAME
-    "Page size, 0 to 200."
-    first: Int = 20
-    "Cursor of the last lot of the previous page; the first page when omitted."
+    "Forward page size, 0 to 200 (20 when neither first nor last is given); not with last or before."
+    first: Int
+    "Cursor of the last lot of the previous page (from edges.cursor or pageInfo.endCursor): the lots after it; the first page when omitted."
     after: String
+    "Backward page size, 0 to 200 (20 with before alone): the last lots before before (of the whole list when before is omitted), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of the first lot of the next page (from edges.cursor or pageInfo.startCursor): the lots before it, for backward paging with last."
+    before: String
   ): ParkingLotConnection!
   "Nearest lots to a point (default radius 2,000 m), only those open at openAt when given."
   parkingLotsNear(
@@ -6100,13 +6149,25 @@ type Property @key(fields: "id") @entityResolver(multi: true) {
   inspections: [Inspection!] @access(dataset: "properties", group: "inspections")
   "Cases about the compound, newest first."
   cases(
-    "How many to show, 0 to 50; page through the root list for more."
-    first: Int = 5
+    "How many to show, 0 to 50 (5 when neither first nor last is given); page through the root list for long walks."
+    first: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.endCursor): the items after it; not with last or before."
+    after: String
+    "How many of the list's last items to show, 0 to 50 (5 with before alone), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.startCursor): the items before it, for backward paging with last."
+    before: String
   ): CaseConnection!
   "Violations in the compound, newest first."
   violations(
-    "How many to show, 0 to 50; page through the root list for more."
-    first: Int = 5
+    "How many to show, 0 to 50 (5 when neither first nor last is given); page through the root list for long walks."
+    first: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.endCursor): the items after it; not with last or before."
+    after: String
+    "How many of the list's last items to show, 0 to 50 (5 with before alone), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of an item of this list (edges.cursor or pageInfo.startCursor): the items before it, for backward paging with last."
+    before: String
   ): ViolationConnection!
   "Optimistic-concurrency version, raised by every change."
   version: Int!
@@ -6272,10 +6333,14 @@ extend type Query {
     filter: PropertyFilter
     "Order of the list."
     orderBy: PropertyOrder = NAME_ASC
-    "Page size, 0 to 200."
-    first: Int = 20
-    "Cursor of the last compound of the previous page; the first page when omitted."
+    "Forward page size, 0 to 200 (20 when neither first nor last is given); not with last or before."
+    first: Int
+    "Cursor of the last compound of the previous page (from edges.cursor or pageInfo.endCursor): the compounds after it; the first page when omitted."
     after: String
+    "Backward page size, 0 to 200 (20 with before alone): the last compounds before before (of the whole list when before is omitted), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of the first compound of the next page (from edges.cursor or pageInfo.startCursor): the compounds before it, for backward paging with last."
+    before: String
   ): PropertyConnection!
   "Inspection rounds; the public sees published ones."
   inspectionRounds: [InspectionRound!]!
@@ -7125,10 +7190,14 @@ extend type Query {
     filter: ViolationFilter
     "Order of the list."
     orderBy: ViolationOrder = DISCOVERED_AT_DESC
-    "Page size, 0 to 200."
-    first: Int = 20
-    "Cursor of the last violation of the previous page; the first page when omitted."
+    "Forward page size, 0 to 200 (20 when neither first nor last is given); not with last or before."
+    first: Int
+    "Cursor of the last violation of the previous page (from edges.cursor or pageInfo.endCursor): the violations after it; the first page when omitted."
     after: String
+    "Backward page size, 0 to 200 (20 with before alone): the last violations before before (of the whole list when before is omitted), still in the list's order; not with first or after."
+    last: Int
+    "Cursor of the first violation of the next page (from edges.cursor or pageInfo.startCursor): the violations before it, for backward paging with last."
+    before: String
   ): ViolationConnection!
 }
 
@@ -7327,6 +7396,8 @@ func (ec *executionContext) childFields_AuditPage(ctx context.Context, field gra
 		return ec.fieldContext_AuditPage_records(ctx, field)
 	case "next":
 		return ec.fieldContext_AuditPage_next(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_AuditPage_pageInfo(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditPage", field.Name)
 }
@@ -8722,6 +8793,30 @@ func (ec *executionContext) field_Jurisdiction_cases_args(ctx context.Context, r
 		return nil, err
 	}
 	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -8736,6 +8831,30 @@ func (ec *executionContext) field_Jurisdiction_parkingLots_args(ctx context.Cont
 		return nil, err
 	}
 	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -8750,6 +8869,30 @@ func (ec *executionContext) field_Jurisdiction_properties_args(ctx context.Conte
 		return nil, err
 	}
 	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -8764,6 +8907,30 @@ func (ec *executionContext) field_Jurisdiction_violations_args(ctx context.Conte
 		return nil, err
 	}
 	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -9608,6 +9775,30 @@ func (ec *executionContext) field_Property_cases_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -9622,6 +9813,30 @@ func (ec *executionContext) field_Property_violations_args(ctx context.Context, 
 		return nil, err
 	}
 	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -9716,6 +9931,22 @@ func (ec *executionContext) field_Query_auditTrail_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -9782,6 +10013,22 @@ func (ec *executionContext) field_Query_cases_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg5
 	return args, nil
 }
 
@@ -9950,6 +10197,22 @@ func (ec *executionContext) field_Query_myCases_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -10076,6 +10339,22 @@ func (ec *executionContext) field_Query_parkingLots_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg5
 	return args, nil
 }
 
@@ -10150,6 +10429,22 @@ func (ec *executionContext) field_Query_properties_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg5
 	return args, nil
 }
 
@@ -10288,6 +10583,22 @@ func (ec *executionContext) field_Query_violations_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg5
 	return args, nil
 }
 
@@ -11055,6 +11366,38 @@ func (ec *executionContext) _AuditPage_next(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_AuditPage_next(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditPage", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditPage_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.AuditPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditPage_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditPage_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditPage",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _AuditProblem_seq(ctx context.Context, field graphql.CollectedField, obj *model.AuditProblem) (ret graphql.Marshaler) {
@@ -16326,7 +16669,7 @@ func (ec *executionContext) _Jurisdiction_cases(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Jurisdiction().Cases(ctx, obj, fc.Args["first"].(*int))
+			return ec.Resolvers.Jurisdiction().Cases(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CaseConnection) graphql.Marshaler {
@@ -16370,7 +16713,7 @@ func (ec *executionContext) _Jurisdiction_violations(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Jurisdiction().Violations(ctx, obj, fc.Args["first"].(*int))
+			return ec.Resolvers.Jurisdiction().Violations(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ViolationConnection) graphql.Marshaler {
@@ -16414,7 +16757,7 @@ func (ec *executionContext) _Jurisdiction_properties(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Jurisdiction().Properties(ctx, obj, fc.Args["first"].(*int))
+			return ec.Resolvers.Jurisdiction().Properties(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PropertyConnection) graphql.Marshaler {
@@ -16458,7 +16801,7 @@ func (ec *executionContext) _Jurisdiction_parkingLots(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Jurisdiction().ParkingLots(ctx, obj, fc.Args["first"].(*int))
+			return ec.Resolvers.Jurisdiction().ParkingLots(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ParkingLotConnection) graphql.Marshaler {
@@ -19847,7 +20190,7 @@ func (ec *executionContext) _Property_cases(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Property().Cases(ctx, obj, fc.Args["first"].(*int))
+			return ec.Resolvers.Property().Cases(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CaseConnection) graphql.Marshaler {
@@ -19891,7 +20234,7 @@ func (ec *executionContext) _Property_violations(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Property().Violations(ctx, obj, fc.Args["first"].(*int))
+			return ec.Resolvers.Property().Violations(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ViolationConnection) graphql.Marshaler {
@@ -20335,7 +20678,7 @@ func (ec *executionContext) _Query_auditTrail(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().AuditTrail(ctx, fc.Args["filter"].(*model.AuditFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().AuditTrail(ctx, fc.Args["filter"].(*model.AuditFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditPage) graphql.Marshaler {
@@ -20455,7 +20798,7 @@ func (ec *executionContext) _Query_cases(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Cases(ctx, fc.Args["filter"].(*model.CaseFilter), fc.Args["orderBy"].(*cases.Order), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Cases(ctx, fc.Args["filter"].(*model.CaseFilter), fc.Args["orderBy"].(*cases.Order), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CaseConnection) graphql.Marshaler {
@@ -20619,7 +20962,7 @@ func (ec *executionContext) _Query_myCases(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().MyCases(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().MyCases(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CaseConnection) graphql.Marshaler {
@@ -21223,7 +21566,7 @@ func (ec *executionContext) _Query_parkingLots(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().ParkingLots(ctx, fc.Args["filter"].(*model.ParkingLotFilter), fc.Args["orderBy"].(*parking.Order), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().ParkingLots(ctx, fc.Args["filter"].(*model.ParkingLotFilter), fc.Args["orderBy"].(*parking.Order), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ParkingLotConnection) graphql.Marshaler {
@@ -21431,7 +21774,7 @@ func (ec *executionContext) _Query_properties(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Properties(ctx, fc.Args["filter"].(*model.PropertyFilter), fc.Args["orderBy"].(*property.Order), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Properties(ctx, fc.Args["filter"].(*model.PropertyFilter), fc.Args["orderBy"].(*property.Order), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PropertyConnection) graphql.Marshaler {
@@ -21727,7 +22070,7 @@ func (ec *executionContext) _Query_violations(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Violations(ctx, fc.Args["filter"].(*model.ViolationFilter), fc.Args["orderBy"].(*violation.Order), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Violations(ctx, fc.Args["filter"].(*model.ViolationFilter), fc.Args["orderBy"].(*violation.Order), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ViolationConnection) graphql.Marshaler {
@@ -28329,6 +28672,11 @@ func (ec *executionContext) _AuditPage(ctx context.Context, sel ast.SelectionSet
 		case "next":
 			out.Values[i] = ec._AuditPage_next(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._AuditPage_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:

@@ -72,8 +72,10 @@ type AuditFilter struct {
 type AuditPage struct {
 	// Records of this page, newest first.
 	Records []*audit.Record `json:"records"`
-	// Pass as 'after' for the next page; null at the end.
+	// Pass as 'after' for the next page; null at the end (pageInfo.endCursor when pageInfo.hasNextPage).
 	Next *string `json:"next,omitempty"`
+	// Where this page sits in the trail; cursors page forward (after) and backward (before).
+	PageInfo *PageInfo `json:"pageInfo"`
 }
 
 // One problem the chain check found.

@@ -151,7 +151,7 @@ func genCaseQuery(rng *rand.Rand) (string, map[string]any) {
 		node = "caseNo @include(if: true) " + node
 	}
 	conn := some([]string{"edges { " + some([]string{"cursor", "node { " + node + " }", "__typename"}) + " }",
-		"pageInfo { " + some([]string{"hasNextPage", "endCursor", "__typename"}) + " }", "totalCount", "__typename"})
+		"pageInfo { " + some([]string{"hasNextPage", "hasPreviousPage", "startCursor", "endCursor", "__typename"}) + " }", "totalCount", "__typename"})
 
 	filter := map[string]any{}
 	if rng.IntN(3) > 0 {
@@ -179,7 +179,12 @@ func genCaseQuery(rng *rand.Rand) (string, map[string]any) {
 	if rng.IntN(2) == 0 {
 		vars["order"] = pick("REPORTED_AT_DESC", "REPORTED_AT_ASC", "DEADLINE_ASC", "DEADLINE_DESC")
 	}
-	root := "cases(filter: $filter, orderBy: $order, first: $first)"
+	root, size := "cases(filter: $filter, orderBy: $order, first: $first)", "$first: Int"
+	if rng.IntN(6) == 0 { // a backward page: the fast path leaves it to the executor
+		delete(vars, "first")
+		vars["last"] = rng.IntN(60) + 1
+		root, size = "cases(filter: $filter, orderBy: $order, last: $last)", "$last: Int"
+	}
 	if rng.IntN(5) == 0 {
 		root = "list: " + root
 	}
@@ -187,5 +192,5 @@ func genCaseQuery(rng *rand.Rand) (string, map[string]any) {
 	if rng.IntN(6) == 0 {
 		typename = "__typename "
 	}
-	return fmt.Sprintf("query($filter: CaseFilter, $order: CaseOrder, $first: Int) { %s%s { %s } }", typename, root, conn), vars
+	return fmt.Sprintf("query($filter: CaseFilter, $order: CaseOrder, %s) { %s%s { %s } }", size, typename, root, conn), vars
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/page"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 )
 
 func TestQuery(t *testing.T) {
@@ -77,6 +79,21 @@ func TestQuery(t *testing.T) {
 				}
 				if w := want(tt.keep); !slices.Equal(got, w) {
 					t.Fatalf("first %d: got %v\nwant %v", first, got, w)
+				}
+				// The same list through the Relay arguments, both ways.
+				seqs := fixture.CheckRelay(t, first, func(a page.Args) (fixture.RelayPage[int64], error) {
+					p, err := QueryPage(ctx, pool, tt.f, a)
+					if err != nil {
+						return fixture.RelayPage[int64]{}, err
+					}
+					rp := fixture.RelayPage[int64]{HasNext: p.HasNext, HasPrev: p.HasPrev, Cursor: p.Cursor}
+					for _, r := range p.Records {
+						rp.Rows = append(rp.Rows, r.Seq)
+					}
+					return rp, nil
+				})
+				if w := want(tt.keep); !slices.Equal(seqs, w) {
+					t.Fatalf("relay walk, page of %d: got %v\nwant %v", first, seqs, w)
 				}
 			})
 		}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/page"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -57,4 +58,12 @@ func (t *Trail) List(ctx context.Context, f Filter, first int, after string) ([]
 		return nil, "", err
 	}
 	return Query(ctx, t.pool, f, first, after)
+}
+
+// ListPage is List with every Relay argument (see QueryPage).
+func (t *Trail) ListPage(ctx context.Context, f Filter, a page.Args) (*Page, error) {
+	if err := t.auditorOnly(ctx); err != nil {
+		return nil, err
+	}
+	return QueryPage(ctx, t.pool, f, a)
 }

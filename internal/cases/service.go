@@ -48,9 +48,10 @@ type Store interface {
 	// under idempotency key key, or NOT_FOUND. Creating a second case with
 	// the same citizen and key is CONFLICT.
 	GetByCitizenKey(ctx context.Context, citizenID, key string) (*Case, error)
-	// ByParent returns, per parent key, its first records within scope and,
-	// with withCount, each parent's total.
-	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*Case, map[string]int, error)
+	// ByParent returns, per parent key, its page of records within scope
+	// (req gives the nested list's cursor and size) and, with withCount,
+	// each parent's total.
+	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, req page.Request, withCount bool) (map[string][]*Case, map[string]int, error)
 	// CountByParent counts, per parent key, its records within scope.
 	CountByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string) (map[string]int, error)
 	RequestStore
@@ -139,6 +140,7 @@ func (s *Service) GetMany(ctx context.Context, ids []uuid.UUID) ([]*Case, error)
 type Page struct {
 	Cases   []*Case
 	HasNext bool
+	HasPrev bool
 	Order   Order
 }
 
@@ -151,6 +153,14 @@ func (p *Page) Cursor(i int) string {
 // List returns a page of cases visible to the caller. BAD_USER_INPUT for
 // an unknown order, an invalid filter, page size or cursor.
 func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, after *string) (*Page, error) {
+	return s.ListPage(ctx, f, order, page.Args{First: first, After: after})
+}
+
+// ListPage is List with every Relay argument: first/after page forward,
+// last/before backward (the page still in the list's order).
+// BAD_USER_INPUT for a mix of the two directions.
+func (s *Service) ListPage(ctx context.Context, f Filter, order Order, args page.Args) (*Page, error) {
+	var req page.Request
 	if order == "" {
 		order = OrderReportedDesc
 	}
@@ -158,14 +168,15 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 		if !order.Valid() {
 			return nil, false, apperr.Invalid("orderBy", "unknown order %q", order)
 		}
-		req, err := page.Parse(first, after, string(order), page.TimeKey)
+		r, err := page.ParseArgs(args, string(order), page.TimeKey)
 		if err != nil {
 			return nil, false, err
 		}
+		req = r
 		if err := s.validateFilter(ctx, d, &f, order); err != nil {
 			return nil, false, err
 		}
-		list, more, err := s.store.List(ctx, d.Rows, ListQuery{Filter: f, Order: order, First: req.First, After: req.After, Now: s.Now()})
+		list, more, err := s.store.List(ctx, d.Rows, ListQuery{Filter: f, Order: order, First: req.First, After: req.After, Backward: req.Backward, Last: req.Last, Before: req.Before, Now: s.Now()})
 		if err != nil {
 			return nil, false, fmt.Errorf("list cases: %w", err)
 		}
@@ -174,7 +185,8 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 	if err != nil {
 		return nil, err
 	}
-	return &Page{Cases: list, HasNext: more, Order: order}, nil
+	info := req.InfoOf(more)
+	return &Page{Cases: list, HasNext: info.HasNext, HasPrev: info.HasPrev, Order: order}, nil
 }
 
 // Count returns how many cases visible to the caller match f.
@@ -532,22 +544,28 @@ func (s *Service) ownReport(ctx context.Context, p *access.Principal, key string
 
 // MyCases lists the calling citizen's own reports, newest first.
 func (s *Service) MyCases(ctx context.Context, first *int, after *string) (*Page, error) {
+	return s.MyCasesPage(ctx, page.Args{First: first, After: after})
+}
+
+// MyCasesPage is MyCases with every Relay argument (see ListPage).
+func (s *Service) MyCasesPage(ctx context.Context, args page.Args) (*Page, error) {
 	p := access.PrincipalFrom(ctx)
 	if p.CitizenID == "" {
 		return nil, apperr.New(apperr.Forbidden, "only the citizen app, acting for a citizen, has own reports")
 	}
-	return s.List(ctx, Filter{CitizenID: p.CitizenID}, OrderReportedDesc, first, after)
+	return s.ListPage(ctx, Filter{CitizenID: p.CitizenID}, OrderReportedDesc, args)
 }
 
 // ByParent returns, per parent key, the first cases under it that the
-// caller may see, in one statement per jurisdiction level (nested lists).
+// caller may see, in one statement per jurisdiction level (nested lists),
+// from req's cursor (req.Size() rows: the graph asks one more than the page).
 // With withCount it also returns each parent's total.
-func (s *Service) ByParent(ctx context.Context, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*Case, map[string]int, error) {
-	if err := links.CheckFirst(first); err != nil {
+func (s *Service) ByParent(ctx context.Context, parent links.Parent, keys []string, req page.Request, withCount bool) (map[string][]*Case, map[string]int, error) {
+	if err := links.CheckFirst(req.Size()); err != nil {
 		return nil, nil, err
 	}
 	return access.ReadGrouped(ctx, s.Decide, s.audit, func(rows access.RowScope) (map[string][]*Case, map[string]int, error) {
-		return s.store.ByParent(ctx, rows, parent, keys, first, withCount)
+		return s.store.ByParent(ctx, rows, parent, keys, req, withCount)
 	})
 }
 

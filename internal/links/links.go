@@ -33,6 +33,10 @@ const GridLevel = 4
 // records; the root lists paginate.
 const FirstMax = 50
 
+// FirstDefault is a nested list's page size when neither first nor last
+// is given.
+const FirstDefault = 5
+
 // CheckFirst validates a nested page size as the store receives it (one
 // more than the page, to know whether more follow).
 func CheckFirst(first int) error {

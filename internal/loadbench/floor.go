@@ -12,6 +12,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/links"
+	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/jackc/pgx/v5"
@@ -88,10 +89,10 @@ func (fx *fixtures) floorS3(ctx context.Context) (float64, error) {
 		for j, p := range list {
 			keys[j] = p.ID.String()
 		}
-		if _, _, err := vs.ByParent(ctx, all, links.ParentProperty, keys, 6, true); err != nil {
+		if _, _, err := vs.ByParent(ctx, all, links.ParentProperty, keys, page.Request{First: 6}, true); err != nil {
 			return err
 		}
-		_, _, err = cs.ByParent(ctx, all, links.ParentProperty, keys, 6, true)
+		_, _, err = cs.ByParent(ctx, all, links.ParentProperty, keys, page.Request{First: 6}, true)
 		return err
 	})
 }

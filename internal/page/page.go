@@ -1,8 +1,10 @@
 // Package page implements opaque keyset cursors for Relay-style connections.
 // A cursor records the sort order it belongs to, the sort key of the last row
 // and its id, so the next page is "rows after (key, id)": no OFFSET, stable
-// while rows are inserted during a walk. Every dataset's lists use this one
-// cursor; only the kind of key (a time, a number, a text) differs.
+// while rows are inserted during a walk; a backward page (Relay's last and
+// before) is "the rows before (key, id)", read the other way and turned
+// back. Every dataset's lists use this one cursor; only the kind of key (a
+// time, a number, a text) differs.
 package page
 
 import (
@@ -88,7 +90,12 @@ func errCursor(field string) error {
 // Decode parses an opaque cursor and checks that it belongs to order and
 // that its key is of kind. BAD_USER_INPUT on field "after" otherwise.
 func Decode(s, order string, kind KeyKind) (Cursor, error) {
-	bad := errCursor("after")
+	return decode("after", s, order, kind)
+}
+
+// decode is Decode reporting a bad cursor on field.
+func decode(field, s, order string, kind KeyKind) (Cursor, error) {
+	bad := errCursor(field)
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return Cursor{}, bad
@@ -119,10 +126,14 @@ func Decode(s, order string, kind KeyKind) (Cursor, error) {
 // empty, else the cursor, which must belong to order and have a key of
 // kind.
 func After(after *string, order string, kind KeyKind) (*Cursor, error) {
-	if after == nil || *after == "" {
+	return optCursor("after", after, order, kind)
+}
+
+func optCursor(field string, s *string, order string, kind KeyKind) (*Cursor, error) {
+	if s == nil || *s == "" {
 		return nil, nil
 	}
-	c, err := Decode(*after, order, kind)
+	c, err := decode(field, *s, order, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -131,33 +142,117 @@ func After(after *string, order string, kind KeyKind) (*Cursor, error) {
 
 // Size validates a requested page size and applies the default.
 func Size(first *int) (int, error) {
-	if first == nil {
-		return FirstDefault, nil
-	}
-	if *first < 0 || *first > FirstMax {
-		return 0, apperr.Invalid("first", "must be between 0 and %d", FirstMax)
-	}
-	return *first, nil
+	return size("first", first)
 }
 
-// Request is a validated page request: how many rows and after which.
+func size(field string, n *int) (int, error) {
+	if n == nil {
+		return FirstDefault, nil
+	}
+	if *n < 0 || *n > FirstMax {
+		return 0, apperr.Invalid(field, "must be between 0 and %d", FirstMax)
+	}
+	return *n, nil
+}
+
+// Args are a list's Relay arguments as the client gave them: first/after
+// page forward, last/before backward.
+type Args struct {
+	First  *int
+	After  *string
+	Last   *int
+	Before *string
+}
+
+// Direction reports whether a pages backward (last or before given), and
+// refuses a mix of the two directions: first with last, after with last,
+// before with first, after with before (BAD_USER_INPUT naming the argument
+// that does not fit).
+func (a Args) Direction() (backward bool, err error) {
+	given := func(s *string) bool { return s != nil && *s != "" }
+	switch {
+	case a.First != nil && a.Last != nil:
+		return false, apperr.Invalid("last", "give first (forward) or last (backward), not both")
+	case a.Last != nil && given(a.After):
+		return false, apperr.Invalid("after", "after pages forward with first; page backward from a cursor with before")
+	case a.First != nil && given(a.Before):
+		return false, apperr.Invalid("before", "before pages backward with last; page forward from a cursor with after")
+	case given(a.After) && given(a.Before):
+		return false, apperr.Invalid("before", "give after (forward) or before (backward), not both")
+	}
+	return a.Last != nil || given(a.Before), nil
+}
+
+// Request is a validated page request. A forward page is the First rows
+// after After (the list's start when nil); a backward page is the Last
+// rows before Before (the list's end when nil), still in the list's order.
 type Request struct {
 	First int
 	After *Cursor
+	// Backward is set by last or before.
+	Backward bool
+	Last     int
+	Before   *Cursor
+}
+
+// Size is the number of rows the request asks for in its direction.
+func (r Request) Size() int {
+	if r.Backward {
+		return r.Last
+	}
+	return r.First
 }
 
 // Parse validates a list's first and after arguments for a list in order
 // whose sort key is of kind.
 func Parse(first *int, after *string, order string, kind KeyKind) (Request, error) {
-	n, err := Size(first)
+	return ParseArgs(Args{First: first, After: after}, order, kind)
+}
+
+// ParseArgs validates a list's Relay arguments for a list in order whose
+// sort key is of kind; Args.Direction says which mixes it refuses.
+func ParseArgs(a Args, order string, kind KeyKind) (Request, error) {
+	backward, err := a.Direction()
 	if err != nil {
 		return Request{}, err
 	}
-	cur, err := After(after, order, kind)
+	if backward {
+		n, err := size("last", a.Last)
+		if err != nil {
+			return Request{}, err
+		}
+		cur, err := optCursor("before", a.Before, order, kind)
+		if err != nil {
+			return Request{}, err
+		}
+		return Request{Backward: true, Last: n, Before: cur}, nil
+	}
+	n, err := size("first", a.First)
+	if err != nil {
+		return Request{}, err
+	}
+	cur, err := After(a.After, order, kind)
 	if err != nil {
 		return Request{}, err
 	}
 	return Request{First: n, After: cur}, nil
+}
+
+// Info is where a page sits in its list, as Relay's PageInfo tells it.
+type Info struct {
+	HasNext, HasPrev bool
+}
+
+// InfoOf answers a page's Info from the request and whether more rows
+// followed the page in its direction of travel (the store's extra row).
+// Against the direction it answers whether a cursor was given: a cursor
+// comes from a row of the list, so rows lie on its other side unless they
+// were deleted since (the cheap answer the Relay spec allows).
+func (r Request) InfoOf(more bool) Info {
+	if r.Backward {
+		return Info{HasPrev: more, HasNext: r.Before != nil}
+	}
+	return Info{HasNext: more, HasPrev: r.After != nil}
 }
 
 // String implements fmt.Stringer for debugging.

@@ -35,6 +35,11 @@ type ListQuery struct {
 	Order  Order
 	First  int
 	After  *page.Cursor
+	// Backward pages (last/before) are the Last rows before Before (the
+	// list's end when nil), in the list's order.
+	Backward bool
+	Last     int
+	Before   *page.Cursor
 }
 
 // NearQuery asks the store for lots within Radius meters of a point,
@@ -68,4 +73,9 @@ func (f Filter) Terms(o Order) []access.FilterTerm {
 	t.Add(f.Text != "", "filter.text", "core") // the name
 	t.Add(o != "", "orderBy", "core")          // name, id
 	return t
+}
+
+// Request returns q's paging as a page request.
+func (q ListQuery) Request() page.Request {
+	return page.Request{First: q.First, After: q.After, Backward: q.Backward, Last: q.Last, Before: q.Before}
 }

@@ -46,9 +46,10 @@ type Store interface {
 	// Update writes lot if its stored version is still prevVersion, else
 	// CONFLICT naming the current version.
 	Update(ctx context.Context, lot *Lot, prevVersion int) error
-	// ByParent returns, per parent key, its first records within scope and,
-	// with withCount, each parent's total.
-	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*Lot, map[string]int, error)
+	// ByParent returns, per parent key, its page of records within scope
+	// (req gives the nested list's cursor and size) and, with withCount,
+	// each parent's total.
+	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, req page.Request, withCount bool) (map[string][]*Lot, map[string]int, error)
 	// CountByParent counts, per parent key, its records within scope.
 	CountByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string) (map[string]int, error)
 	// Count returns how many lots within scope match f.
@@ -161,6 +162,7 @@ func (s *Service) GetMany(ctx context.Context, ids []uuid.UUID) ([]*Lot, error) 
 type Page struct {
 	Lots    []*Lot
 	HasNext bool
+	HasPrev bool
 	Order   Order
 }
 
@@ -190,6 +192,14 @@ func (s *Service) Count(ctx context.Context, f Filter) (int, error) {
 // List returns a page of lots visible to the caller, by name (default) or
 // by id. BAD_USER_INPUT for an invalid filter, page size or cursor.
 func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, after *string) (*Page, error) {
+	return s.ListPage(ctx, f, order, page.Args{First: first, After: after})
+}
+
+// ListPage is List with every Relay argument: first/after page forward,
+// last/before backward (the page still in the list's order).
+// BAD_USER_INPUT for a mix of the two directions.
+func (s *Service) ListPage(ctx context.Context, f Filter, order Order, args page.Args) (*Page, error) {
+	var req page.Request
 	if order == "" {
 		order = OrderName
 	}
@@ -197,14 +207,15 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 		if !order.Valid() {
 			return nil, false, apperr.Invalid("orderBy", "unknown order %q; use NAME or ID", order)
 		}
-		req, err := page.Parse(first, after, string(order), page.TextKey)
+		r, err := page.ParseArgs(args, string(order), page.TextKey)
 		if err != nil {
 			return nil, false, err
 		}
+		req = r
 		if err := s.validateFilter(ctx, d, &f, order); err != nil {
 			return nil, false, err
 		}
-		list, more, err := s.store.List(ctx, d.Rows, ListQuery{Filter: f, Order: order, First: req.First, After: req.After})
+		list, more, err := s.store.List(ctx, d.Rows, ListQuery{Filter: f, Order: order, First: req.First, After: req.After, Backward: req.Backward, Last: req.Last, Before: req.Before})
 		if err != nil {
 			return nil, false, fmt.Errorf("list lots: %w", err)
 		}
@@ -213,7 +224,8 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 	if err != nil {
 		return nil, err
 	}
-	return &Page{Lots: list, HasNext: more, Order: order}, nil
+	info := req.InfoOf(more)
+	return &Page{Lots: list, HasNext: info.HasNext, HasPrev: info.HasPrev, Order: order}, nil
 }
 
 // validateFilter checks f and normalises its text. BAD_USER_INPUT names the
@@ -441,14 +453,15 @@ func invalidDept(field, dept string) error {
 }
 
 // ByParent returns, per parent key, the first lots under it that the
-// caller may see, in one statement per jurisdiction level (nested lists).
+// caller may see, in one statement per jurisdiction level (nested lists),
+// from req's cursor (req.Size() rows: the graph asks one more than the page).
 // With withCount it also returns each parent's total.
-func (s *Service) ByParent(ctx context.Context, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*Lot, map[string]int, error) {
-	if err := links.CheckFirst(first); err != nil {
+func (s *Service) ByParent(ctx context.Context, parent links.Parent, keys []string, req page.Request, withCount bool) (map[string][]*Lot, map[string]int, error) {
+	if err := links.CheckFirst(req.Size()); err != nil {
 		return nil, nil, err
 	}
 	return access.ReadGrouped(ctx, s.Decide, s.audit, func(rows access.RowScope) (map[string][]*Lot, map[string]int, error) {
-		return s.store.ByParent(ctx, rows, parent, keys, first, withCount)
+		return s.store.ByParent(ctx, rows, parent, keys, req, withCount)
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/page"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
@@ -162,9 +163,7 @@ func (s *CaseStore) List(ctx context.Context, scope access.RowScope, q cases.Lis
 	case cases.OrderDeadlineDesc:
 		ks.key = "deadline_key"
 	}
-	if q.After != nil {
-		ks.afterKey, ks.afterID = timeKey(q.After.Time()), &q.After.ID
-	}
+	ks.pageBy(q.Request(), func(c *page.Cursor) any { return timeKey(c.Time()) })
 	return keysetPage(ctx, s.pool, "cases", w, ks, scanCase)
 }
 

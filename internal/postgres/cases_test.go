@@ -12,6 +12,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -403,6 +404,14 @@ func TestPaginationWalk(t *testing.T) {
 					t.Errorf("initial case %s seen %d times", id, seen[id])
 				}
 			}
+			// With the writer stopped: backward pages read the same list.
+			fixture.CheckRelay(t, first, func(a page.Args) (fixture.RelayPage[uuid.UUID], error) {
+				p, err := svc.ListPage(ctx, cases.Filter{Text: marker}, order, a)
+				if err != nil {
+					return fixture.RelayPage[uuid.UUID]{}, err
+				}
+				return relayPage(p.Cases, func(c *cases.Case) uuid.UUID { return c.ID }, p.HasNext, p.HasPrev, p.Cursor), nil
+			})
 		})
 	}
 }
@@ -468,4 +477,14 @@ func TestJurisdictionFilterUnknownTopLevel(t *testing.T) {
 	if n, err := svc.Count(ctx, cases.Filter{Jurisdiction: "hailing"}); err != nil || n == 0 {
 		t.Errorf("filter hailing: %d cases, %v", n, err)
 	}
+}
+
+// relayPage is a page of a domain list as fixture.CheckRelay reads it: the
+// rows' ids.
+func relayPage[T any](rows []T, id func(T) uuid.UUID, hasNext, hasPrev bool, cursor func(int) string) fixture.RelayPage[uuid.UUID] {
+	ids := make([]uuid.UUID, len(rows))
+	for i, r := range rows {
+		ids[i] = id(r)
+	}
+	return fixture.RelayPage[uuid.UUID]{Rows: ids, HasNext: hasNext, HasPrev: hasPrev, Cursor: cursor}
 }

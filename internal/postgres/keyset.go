@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
@@ -16,7 +17,9 @@ import (
 
 // keysetQuery is one page of a list ordered by (key, id): the rows after the
 // cursor, one more than the page to know whether more follow. Every list of
-// the hub pages this way; none uses OFFSET.
+// the hub pages this way; none uses OFFSET. A backward page (last/before)
+// reads the list the other way from its cursor and turns the rows back into
+// the list's order.
 type keysetQuery struct {
 	from    string // table with its alias
 	columns string // select list the scanner expects
@@ -27,17 +30,28 @@ type keysetQuery struct {
 	// after is the cursor's key and id; nil for the first page.
 	afterKey any
 	afterID  *uuid.UUID
+	// backward pages take the last rows before the before cursor (the
+	// list's end when beforeID is nil); first is then the page size.
+	backward  bool
+	beforeKey any
+	beforeID  *uuid.UUID
 }
 
-// keysetPage runs q with the conditions in w and scans the rows.
+// keysetPage runs q with the conditions in w and scans the rows. more says
+// whether rows lie beyond the page in its direction: after it for a forward
+// page, before it for a backward one.
 func keysetPage[T any](ctx context.Context, pool DB, what string, w *where, q keysetQuery,
 	scan func(pgx.Row) (T, error)) ([]T, bool, error) {
+	desc, curKey, curID := q.desc, q.afterKey, q.afterID
+	if q.backward {
+		desc, curKey, curID = !desc, q.beforeKey, q.beforeID
+	}
 	dir, op := "ASC", ">"
-	if q.desc {
+	if desc {
 		dir, op = "DESC", "<"
 	}
-	if q.afterID != nil {
-		w.add(fmt.Sprintf("(%s, %s) %s (@after_key, @after_id)", q.key, q.id, op), "after_key", q.afterKey, "after_id", *q.afterID)
+	if curID != nil {
+		w.add(fmt.Sprintf("(%s, %s) %s (@cursor_key, @cursor_id)", q.key, q.id, op), "cursor_key", curKey, "cursor_id", *curID)
 	}
 	sql := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s %s, %s %s LIMIT %d",
 		q.columns, q.from, w.sql(), q.key, dir, q.id, dir, q.first+1)
@@ -48,6 +62,9 @@ func keysetPage[T any](ctx context.Context, pool DB, what string, w *where, q ke
 	more := len(list) > q.first
 	if more {
 		list = list[:q.first]
+	}
+	if q.backward {
+		slices.Reverse(list)
 	}
 	return list, more, nil
 }
@@ -88,4 +105,16 @@ func bySource[T any](ctx context.Context, pool DB, table, what, columns string, 
 		return zero, translate(fmt.Errorf("get %s %s/%s: %w", what, sourceDept, externalID, err))
 	}
 	return v, nil
+}
+
+// pageBy sets q's size, direction and cursor from r; key turns a cursor
+// into its sort key parameter.
+func (q *keysetQuery) pageBy(r page.Request, key func(c *page.Cursor) any) {
+	q.first, q.backward = r.Size(), r.Backward
+	if r.After != nil && !r.Backward {
+		q.afterKey, q.afterID = key(r.After), &r.After.ID
+	}
+	if r.Before != nil && r.Backward {
+		q.beforeKey, q.beforeID = key(r.Before), &r.Before.ID
+	}
 }

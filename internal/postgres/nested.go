@@ -3,11 +3,13 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/links"
+	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/violation"
@@ -19,10 +21,14 @@ import (
 // (docs/design.md, Performance facts), so the number of statements does not
 // grow with the page size.
 type nestedTable struct {
-	from      string // table with its alias, e.g. "properties p"
-	columns   string // select list the scanner expects
-	scope     scopeColumns
-	order     string // keyset order of the nested list
+	from    string // table with its alias, e.g. "properties p"
+	columns string // select list the scanner expects
+	scope   scopeColumns
+	key     string // sort key column of the nested list
+	id      string // id column (the tie-break)
+	desc    bool   // the list runs from the highest key down
+	// cursorKey is a cursor's sort key as a parameter.
+	cursorKey func(c *page.Cursor) any
 	street    string // denormalised street column
 	community string // denormalised community column, "" when none
 	path      string // ltree column
@@ -94,15 +100,35 @@ func (t nestedTable) groups(parent links.Parent, keys []string) ([]parentGroup, 
 	return nil, apperr.Invalid("parent", "unknown parent %q", parent)
 }
 
-// listNested returns, per parent key, the first rows within scope and, when
-// withCount is set, how many rows each parent has in all (a window count in
-// the same statement, so a nested totalCount costs no statement of its own).
+// order returns the ORDER BY of t's list, read backward when back is set.
+func (t nestedTable) order(back bool) string {
+	dir := "ASC"
+	if t.desc != back {
+		dir = "DESC"
+	}
+	return t.key + " " + dir + ", " + t.id + " " + dir
+}
+
+// listNested returns, per parent key, the first req.Size() rows within
+// scope after req's cursor (a backward request: the last rows before it,
+// in list order) and, when withCount is set, how many rows each parent has
+// in all (a count in the same statement, so a nested totalCount costs no
+// statement of its own). The cursor applies inside each parent's lateral
+// subquery, with the same row scope.
 func listNested[T any](ctx context.Context, pool DB, t nestedTable, parent links.Parent, keys []string,
-	scope access.RowScope, first int, withCount bool, scan func(pgx.Row) (T, error)) (map[string][]T, map[string]int, error) {
+	scope access.RowScope, req page.Request, withCount bool, scan func(pgx.Row) (T, error)) (map[string][]T, map[string]int, error) {
 	out := make(map[string][]T, len(keys))
 	counts := make(map[string]int, len(keys))
+	first := req.Size()
 	if len(keys) == 0 || first <= 0 {
 		return out, counts, nil
+	}
+	cur, op := req.After, ">"
+	if req.Backward {
+		cur = req.Before
+	}
+	if t.desc != req.Backward {
+		op = "<"
 	}
 	groups, err := t.groups(parent, keys)
 	if err != nil {
@@ -114,17 +140,21 @@ func listNested[T any](ctx context.Context, pool DB, t nestedTable, parent links
 		w.add(g.cond)
 		w.addScope(scope, t.scope)
 		w.args["parents"], w.args["first"] = g.keys, first
+		all := w.sql() // the parent's whole list, for its count
+		if cur != nil {
+			w.add(fmt.Sprintf("(%s, %s) %s (@cursor_key, @cursor_id)", t.key, t.id, op), "cursor_key", t.cursorKey(cur), "cursor_id", cur.ID)
+		}
 		sql := `SELECT par.key::text, x.* FROM unnest(@parents::` + g.cast + `) AS par(key)
 			CROSS JOIN LATERAL (SELECT ` + t.columns + ` FROM ` + t.from + ` WHERE ` + w.sql() + `
-			ORDER BY ` + t.order + ` LIMIT @first) x`
+			ORDER BY ` + t.order(req.Backward) + ` LIMIT @first) x`
 		if withCount {
 			// The count is its own scalar subquery per parent: it can use an
 			// index-only scan, where a window over the page query would
 			// read every row's columns.
 			sql = `SELECT par.key::text, x.*, cnt.total FROM unnest(@parents::` + g.cast + `) AS par(key)
-			CROSS JOIN LATERAL (SELECT count(*) AS total FROM ` + t.from + ` WHERE ` + w.sql() + `) cnt
+			CROSS JOIN LATERAL (SELECT count(*) AS total FROM ` + t.from + ` WHERE ` + all + `) cnt
 			CROSS JOIN LATERAL (SELECT ` + t.columns + ` FROM ` + t.from + ` WHERE ` + w.sql() + `
-			ORDER BY ` + t.order + ` LIMIT @first) x`
+			ORDER BY ` + t.order(req.Backward) + ` LIMIT @first) x`
 		}
 		rows, err := pool.Query(ctx, sql, w.args)
 		if err != nil {
@@ -148,6 +178,11 @@ func listNested[T any](ctx context.Context, pool DB, t nestedTable, parent links
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return nil, nil, translate(fmt.Errorf("read nested %s: %w", t.from, err))
+		}
+	}
+	if req.Backward {
+		for _, list := range out {
+			slices.Reverse(list)
 		}
 	}
 	return out, counts, nil
@@ -192,20 +227,28 @@ func countNested(ctx context.Context, pool DB, t nestedTable, parent links.Paren
 	return out, nil
 }
 
+func timeCursorKey(c *page.Cursor) any { return timeKey(c.Time()) }
+
+func textCursorKey(c *page.Cursor) any { return c.Key }
+
 var (
-	casesNested = nestedTable{from: "cases", columns: caseColumns, scope: caseScope, order: "reported_at DESC, id DESC",
+	casesNested = nestedTable{from: "cases", columns: caseColumns, scope: caseScope,
+		key: "reported_at", id: "id", desc: true, cursorKey: timeCursorKey,
 		street: "street_code", community: "community_code", path: "jpath", leaf: "jurisdiction_code", property: "property_id"}
 	violationsNested = nestedTable{from: "violations", columns: violationColumns, scope: violationScope,
-		order: "discovered_at DESC, id DESC", street: "street_code", community: "community_code", path: "jpath", property: "property_id"}
-	propertiesNested = nestedTable{from: "properties p", columns: propertyColumns, scope: propertyScope, order: "p.name, p.id",
+		key: "discovered_at", id: "id", desc: true, cursorKey: timeCursorKey,
+		street: "street_code", community: "community_code", path: "jpath", property: "property_id"}
+	propertiesNested = nestedTable{from: "properties p", columns: propertyColumns, scope: propertyScope,
+		key: "p.name", id: "p.id", cursorKey: textCursorKey,
 		street: "p.street_code", community: "p.community_code", path: "p.jpath"}
-	lotsNested = nestedTable{from: "parking_lots", columns: lotColumns, scope: lotScope, order: "name, id",
+	lotsNested = nestedTable{from: "parking_lots", columns: lotColumns, scope: lotScope,
+		key: "name", id: "id", cursorKey: textCursorKey,
 		street: "street_code", path: "jpath"}
 )
 
 // ByParent implements cases.Store.
-func (s *CaseStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*cases.Case, map[string]int, error) {
-	return listNested(ctx, s.pool, casesNested, parent, keys, scope, first, withCount, scanCase)
+func (s *CaseStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, req page.Request, withCount bool) (map[string][]*cases.Case, map[string]int, error) {
+	return listNested(ctx, s.pool, casesNested, parent, keys, scope, req, withCount, scanCase)
 }
 
 // CountByParent implements cases.Store.
@@ -214,8 +257,8 @@ func (s *CaseStore) CountByParent(ctx context.Context, scope access.RowScope, pa
 }
 
 // ByParent implements violation.Store.
-func (s *ViolationStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*violation.Violation, map[string]int, error) {
-	return listNested(ctx, s.pool, violationsNested, parent, keys, scope, first, withCount, scanViolation)
+func (s *ViolationStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, req page.Request, withCount bool) (map[string][]*violation.Violation, map[string]int, error) {
+	return listNested(ctx, s.pool, violationsNested, parent, keys, scope, req, withCount, scanViolation)
 }
 
 // CountByParent implements violation.Store.
@@ -224,8 +267,8 @@ func (s *ViolationStore) CountByParent(ctx context.Context, scope access.RowScop
 }
 
 // ByParent implements property.Store.
-func (s *PropertyStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*property.Property, map[string]int, error) {
-	return listNested(ctx, s.pool, propertiesNested, parent, keys, scope, first, withCount, scanProperty)
+func (s *PropertyStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, req page.Request, withCount bool) (map[string][]*property.Property, map[string]int, error) {
+	return listNested(ctx, s.pool, propertiesNested, parent, keys, scope, req, withCount, scanProperty)
 }
 
 // CountByParent implements property.Store.
@@ -234,8 +277,8 @@ func (s *PropertyStore) CountByParent(ctx context.Context, scope access.RowScope
 }
 
 // ByParent implements parking.Store.
-func (s *ParkingStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*parking.Lot, map[string]int, error) {
-	return listNested(ctx, s.pool, lotsNested, parent, keys, scope, first, withCount, func(r pgx.Row) (*parking.Lot, error) { return scanLot(r) })
+func (s *ParkingStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, req page.Request, withCount bool) (map[string][]*parking.Lot, map[string]int, error) {
+	return listNested(ctx, s.pool, lotsNested, parent, keys, scope, req, withCount, func(r pgx.Row) (*parking.Lot, error) { return scanLot(r) })
 }
 
 // CountByParent implements parking.Store.

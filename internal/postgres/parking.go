@@ -9,6 +9,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -180,12 +181,12 @@ func (s *ParkingStore) List(ctx context.Context, scope access.RowScope, q parkin
 	if q.Order == parking.OrderID {
 		ks.key = "id"
 	}
-	if q.After != nil {
-		ks.afterKey, ks.afterID = q.After.Key, &q.After.ID
+	ks.pageBy(q.Request(), func(c *page.Cursor) any {
 		if q.Order == parking.OrderID {
-			ks.afterKey = q.After.ID
+			return c.ID
 		}
-	}
+		return c.Key
+	})
 	return keysetPage(ctx, s.pool, "lots", w, ks, func(r pgx.Row) (*parking.Lot, error) { return scanLot(r) })
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/calendar"
+	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/seed"
@@ -305,6 +306,16 @@ func TestParkingListAndScope(t *testing.T) {
 			}, func(_, _ int, l *parking.Lot) { got = append(got, l.ID) })
 			if !slices.Equal(got, want) {
 				t.Fatalf("walk gave %d lots, want %d in the database's order", len(got), len(want))
+			}
+			relayRows := fixture.CheckRelay(t, first, func(a page.Args) (fixture.RelayPage[uuid.UUID], error) {
+				p, err := svc.ListPage(ctx, parking.Filter{}, order, a)
+				if err != nil {
+					return fixture.RelayPage[uuid.UUID]{}, err
+				}
+				return relayPage(p.Lots, func(l *parking.Lot) uuid.UUID { return l.ID }, p.HasNext, p.HasPrev, p.Cursor), nil
+			})
+			if !slices.Equal(relayRows, want) {
+				t.Fatalf("relay walk gave %d lots, want %d in the database's order", len(relayRows), len(want))
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -137,12 +138,12 @@ func (s *PropertyStore) List(ctx context.Context, scope access.RowScope, q prope
 	if q.Order.ByName() {
 		ks.key = "p.name"
 	}
-	if q.After != nil {
-		ks.afterKey, ks.afterID = any(q.After.Int()), &q.After.ID
+	ks.pageBy(q.Request(), func(c *page.Cursor) any {
 		if q.Order.ByName() {
-			ks.afterKey = q.After.Key
+			return c.Key
 		}
-	}
+		return c.Int()
+	})
 	return keysetPage(ctx, s.pool, "properties", w, ks, scanProperty)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/calendar"
+	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/seed"
@@ -252,6 +253,18 @@ func TestPropertyListWalk(t *testing.T) {
 			})
 			if len(all) != len(want) {
 				t.Fatalf("walked %d compounds, want %d", len(all), len(want))
+			}
+			rows := fixture.CheckRelay(t, first, func(a page.Args) (fixture.RelayPage[uuid.UUID], error) {
+				pg, err := svc.ListPage(ctx, property.Filter{Text: m}, order, a)
+				if err != nil {
+					return fixture.RelayPage[uuid.UUID]{}, err
+				}
+				return relayPage(pg.Properties, func(p *property.Property) uuid.UUID { return p.ID }, pg.HasNext, pg.HasPrev, pg.Cursor), nil
+			})
+			for i, p := range all {
+				if rows[i] != p.ID {
+					t.Fatalf("relay walk row %d is %s, the forward walk's %s", i, rows[i], p.ID)
+				}
 			}
 			if !order.ByName() {
 				sorted := slices.IsSortedFunc(all, func(a, b *property.Property) int {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -149,9 +150,7 @@ func (s *ViolationStore) List(ctx context.Context, scope access.RowScope, q viol
 	case violation.OrderDeadlineAsc:
 		ks.key, ks.desc = "deadline_key", false
 	}
-	if q.After != nil {
-		ks.afterKey, ks.afterID = timeKey(q.After.Time()), &q.After.ID
-	}
+	ks.pageBy(q.Request(), func(c *page.Cursor) any { return timeKey(c.Time()) })
 	return keysetPage(ctx, s.pool, "violations", w, ks, scanViolation)
 }
 

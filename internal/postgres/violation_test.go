@@ -17,6 +17,8 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/calendar"
+	"github.com/fengcheng/datahub/internal/links"
+	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/rules"
 	"github.com/fengcheng/datahub/internal/seed"
@@ -654,6 +656,14 @@ func TestViolationPaginationWalk(t *testing.T) {
 			})
 			close(stop)
 			wg.Wait()
+			// With the writer stopped: backward pages read the same list.
+			fixture.CheckRelay(t, first, func(a page.Args) (fixture.RelayPage[uuid.UUID], error) {
+				p, err := svc.ListPage(ctx, violation.Filter{PropertyID: &marker}, order, a)
+				if err != nil {
+					return fixture.RelayPage[uuid.UUID]{}, err
+				}
+				return relayPage(p.Violations, func(v *violation.Violation) uuid.UUID { return v.ID }, p.HasNext, p.HasPrev, p.Cursor), nil
+			})
 			for id, n := range seen {
 				if n != 1 {
 					t.Errorf("%s seen %d times", id, n)
@@ -799,6 +809,64 @@ func TestViolationByParent(t *testing.T) {
 		t.Errorf("ByCase ran %d statements, want 1", n)
 	}
 	check("case", byCase, wantCase, caseIDs, violation.ByCaseLimit)
+
+	// Nested pages from a cursor: each parent's list after it (and before
+	// it, backward), in one statement for all parents, the cursor applied
+	// inside each parent's lateral subquery.
+	keys := make([]string, len(props))
+	for i, p := range props {
+		keys[i] = p.String()
+	}
+	full := map[uuid.UUID][]uuid.UUID{}
+	for _, p := range props {
+		full[p] = newestFirst(wantProp[p], len(wantProp[p]))
+	}
+	p7 := props[7] // 7 violations
+	mid := page.At(string(violation.OrderDiscoveredDesc), at[full[p7][2]], full[p7][2])
+	tracer.n.Store(0)
+	after, _, err := svc.ByParent(ctx, links.ParentProperty, keys, page.Request{First: 3, After: &mid}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _, err := svc.ByParent(ctx, links.ParentProperty, keys, page.Request{Backward: true, Last: 2, Before: &mid}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := tracer.n.Load(); n != 2 {
+		t.Errorf("two nested pages ran %d statements, want 2", n)
+	}
+	ids := func(vs []*violation.Violation) []uuid.UUID {
+		out := []uuid.UUID{}
+		for _, v := range vs {
+			out = append(out, v.ID)
+		}
+		return out
+	}
+	if g, w := ids(after[p7.String()]), full[p7][3:6]; !slices.Equal(g, w) {
+		t.Errorf("3 after the third: got %v, want %v", g, w)
+	}
+	if g, w := ids(before[p7.String()]), full[p7][:2]; !slices.Equal(g, w) {
+		t.Errorf("2 before the third: got %v, want %v", g, w)
+	}
+	// Every other parent's list is cut at the same position in the order.
+	for _, p := range props {
+		var wa, wb []uuid.UUID
+		for _, id := range full[p] {
+			switch c := at[id].Compare(mid.Time()); {
+			case c < 0 || c == 0 && strings.Compare(id.String(), mid.ID.String()) < 0:
+				wa = append(wa, id)
+			case c > 0 || c == 0 && strings.Compare(id.String(), mid.ID.String()) > 0:
+				wb = append(wb, id)
+			}
+		}
+		wa, wb = wa[:min(3, len(wa))], wb[max(0, len(wb)-2):]
+		if g := ids(after[p.String()]); !slices.Equal(g, wa) && len(g)+len(wa) > 0 {
+			t.Errorf("property %d after the cursor: got %v, want %v", slices.Index(props, p), g, wa)
+		}
+		if g := ids(before[p.String()]); !slices.Equal(g, wb) && len(g)+len(wb) > 0 {
+			t.Errorf("property %d before the cursor: got %v, want %v", slices.Index(props, p), g, wb)
+		}
+	}
 
 	// The scope applies inside the lateral join.
 	none := violService(traced, &access.Decision{Rows: access.RowScope{Jurisdictions: []string{"hailing.suchen"}}}, nil, nil)

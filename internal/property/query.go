@@ -53,6 +53,11 @@ type ListQuery struct {
 	Order  Order
 	First  int
 	After  *page.Cursor
+	// Backward pages (last/before) are the Last rows before Before (the
+	// list's end when nil), in the list's order.
+	Backward bool
+	Last     int
+	Before   *page.Cursor
 }
 
 // CursorOf returns the cursor of p in order o: its name or its build year,
@@ -85,4 +90,9 @@ func (f Filter) Terms(o Order) []access.FilterTerm {
 	t.Add(f.Text != "", "filter.text", "public")                  // name and address
 	t.Add(o != "", "orderBy", "public")                           // name, build year
 	return t
+}
+
+// Request returns q's paging as a page request.
+func (q ListQuery) Request() page.Request {
+	return page.Request{First: q.First, After: q.After, Backward: q.Backward, Last: q.Last, Before: q.Before}
 }

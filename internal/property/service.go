@@ -76,9 +76,10 @@ type Store interface {
 	PublishRound(ctx context.Context, round string, at time.Time) error
 	// Inspectors returns the inspectors among ids, in any order.
 	Inspectors(ctx context.Context, ids []string) ([]*Inspector, error)
-	// ByParent returns, per parent key, its first records within scope and,
-	// with withCount, each parent's total.
-	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*Property, map[string]int, error)
+	// ByParent returns, per parent key, its page of records within scope
+	// (req gives the nested list's cursor and size) and, with withCount,
+	// each parent's total.
+	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, req page.Request, withCount bool) (map[string][]*Property, map[string]int, error)
 	// CountByParent counts, per parent key, its records within scope.
 	CountByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string) (map[string]int, error)
 }
@@ -165,6 +166,7 @@ func (s *Service) GetMany(ctx context.Context, ids []uuid.UUID) ([]*Property, er
 type Page struct {
 	Properties []*Property
 	HasNext    bool
+	HasPrev    bool
 	Order      Order
 }
 
@@ -187,6 +189,14 @@ func (s *Service) Count(ctx context.Context, f Filter) (int, error) {
 // default) or build year. BAD_USER_INPUT for a bad filter, order, size or
 // cursor.
 func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, after *string) (*Page, error) {
+	return s.ListPage(ctx, f, order, page.Args{First: first, After: after})
+}
+
+// ListPage is List with every Relay argument: first/after page forward,
+// last/before backward (the page still in the list's order).
+// BAD_USER_INPUT for a mix of the two directions.
+func (s *Service) ListPage(ctx context.Context, f Filter, order Order, args page.Args) (*Page, error) {
+	var req page.Request
 	if order == "" {
 		order = OrderNameAsc
 	}
@@ -194,14 +204,15 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 		if !order.Valid() {
 			return nil, false, apperr.Invalid("orderBy", "unknown order %q", order)
 		}
-		req, err := page.Parse(first, after, string(order), order.keyKind())
+		r, err := page.ParseArgs(args, string(order), order.keyKind())
 		if err != nil {
 			return nil, false, err
 		}
+		req = r
 		if err := s.validateFilter(ctx, d, &f, order); err != nil {
 			return nil, false, err
 		}
-		list, more, err := s.store.List(ctx, d.Rows, ListQuery{Filter: f, Order: order, First: req.First, After: req.After})
+		list, more, err := s.store.List(ctx, d.Rows, ListQuery{Filter: f, Order: order, First: req.First, After: req.After, Backward: req.Backward, Last: req.Last, Before: req.Before})
 		if err != nil {
 			return nil, false, fmt.Errorf("list properties: %w", err)
 		}
@@ -210,7 +221,8 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 	if err != nil {
 		return nil, err
 	}
-	return &Page{Properties: list, HasNext: more, Order: order}, nil
+	info := req.InfoOf(more)
+	return &Page{Properties: list, HasNext: info.HasNext, HasPrev: info.HasPrev, Order: order}, nil
 }
 
 // validateFilter checks f and normalises its text. BAD_USER_INPUT names the
@@ -434,14 +446,15 @@ func sourceDept(p *access.Principal) string {
 }
 
 // ByParent returns, per parent key, the first compounds under it that the
-// caller may see, in one statement per jurisdiction level (nested lists).
+// caller may see, in one statement per jurisdiction level (nested lists),
+// from req's cursor (req.Size() rows: the graph asks one more than the page).
 // With withCount it also returns each parent's total.
-func (s *Service) ByParent(ctx context.Context, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*Property, map[string]int, error) {
-	if err := links.CheckFirst(first); err != nil {
+func (s *Service) ByParent(ctx context.Context, parent links.Parent, keys []string, req page.Request, withCount bool) (map[string][]*Property, map[string]int, error) {
+	if err := links.CheckFirst(req.Size()); err != nil {
 		return nil, nil, err
 	}
 	return access.ReadGrouped(ctx, s.Decide, s.audit, func(rows access.RowScope) (map[string][]*Property, map[string]int, error) {
-		return s.store.ByParent(ctx, rows, parent, keys, first, withCount)
+		return s.store.ByParent(ctx, rows, parent, keys, req, withCount)
 	})
 }
 

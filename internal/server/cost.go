@@ -170,9 +170,10 @@ func (e estimator) selectionCost(set ast.SelectionSet, mult, limit int, root boo
 	return total
 }
 
-// listSize is how many items field f stands for: its `first` argument when
-// it takes one (a connection's edges then count once), a guess for other
-// lists, 1 for a single object. checkPageSizes has bounded `first`.
+// listSize is how many items field f stands for: its `first` or `last`
+// argument when it takes them (a connection's edges then count once), the
+// list's default page when neither is given, a guess for other lists, 1
+// for a single object. checkPageSizes has bounded both.
 func (e estimator) listSize(f *ast.Field, root bool) int {
 	if f.Definition == nil {
 		return 1
@@ -193,12 +194,22 @@ func (e estimator) listSize(f *ast.Field, root bool) int {
 	case root && f.Name == "accessCatalog":
 		return catalogGuess
 	}
+	paged := false
 	for _, name := range pageArgs {
 		if f.Definition.Arguments.ForName(name) == nil {
 			continue
 		}
+		paged = true
 		if n, ok := asInt(f.ArgumentMap(e.vars)[name]); ok && n >= 0 {
 			return max(int(min(n, math.MaxInt32)), 1)
+		}
+	}
+	if paged { // neither first nor last given: the list's default page
+		switch {
+		case !root:
+			return links.FirstDefault
+		case f.Name == "auditTrail":
+			return audit.FirstDefault
 		}
 		return firstGuess
 	}

@@ -49,6 +49,11 @@ type ListQuery struct {
 	Order  Order
 	First  int
 	After  *page.Cursor
+	// Backward pages (last/before) are the Last rows before Before (the
+	// list's end when nil), in the list's order.
+	Backward bool
+	Last     int
+	Before   *page.Cursor
 	// Now is the instant "overdue" is judged at.
 	Now time.Time
 }
@@ -87,4 +92,9 @@ func (f Filter) Terms(o Order) []access.FilterTerm {
 	t.Add(len(f.Outcomes) > 0, "filter.outcome", "core")
 	t.Add(o != "", "orderBy", "core") // discovery time, deadline
 	return t
+}
+
+// Request returns q's paging as a page request.
+func (q ListQuery) Request() page.Request {
+	return page.Request{First: q.First, After: q.After, Backward: q.Backward, Last: q.Last, Before: q.Before}
 }

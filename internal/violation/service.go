@@ -53,9 +53,10 @@ type Store interface {
 	// CaseVisible reports whether a case exists within scope (the
 	// caller's row scope on cases).
 	CaseVisible(ctx context.Context, scope access.RowScope, id uuid.UUID) (bool, error)
-	// ByParent returns, per parent key, its first records within scope and,
-	// with withCount, each parent's total.
-	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*Violation, map[string]int, error)
+	// ByParent returns, per parent key, its page of records within scope
+	// (req gives the nested list's cursor and size) and, with withCount,
+	// each parent's total.
+	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, req page.Request, withCount bool) (map[string][]*Violation, map[string]int, error)
 	// CountByParent counts, per parent key, its records within scope.
 	CountByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string) (map[string]int, error)
 }
@@ -160,6 +161,7 @@ func (s *Service) GetMany(ctx context.Context, ids []uuid.UUID) ([]*Violation, e
 type Page struct {
 	Violations []*Violation
 	HasNext    bool
+	HasPrev    bool
 	Order      Order
 }
 
@@ -173,6 +175,14 @@ func (p *Page) Cursor(i int) string {
 // pagination; after is a cursor of the same order). BAD_USER_INPUT for an
 // invalid filter, order, page size or cursor.
 func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, after *string) (*Page, error) {
+	return s.ListPage(ctx, f, order, page.Args{First: first, After: after})
+}
+
+// ListPage is List with every Relay argument: first/after page forward,
+// last/before backward (the page still in the list's order).
+// BAD_USER_INPUT for a mix of the two directions.
+func (s *Service) ListPage(ctx context.Context, f Filter, order Order, args page.Args) (*Page, error) {
+	var req page.Request
 	if order == "" {
 		order = OrderDiscoveredDesc
 	}
@@ -180,14 +190,15 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 		if !slices.Contains(Orders(), order) {
 			return nil, false, apperr.Invalid("orderBy", "unknown order %q", order)
 		}
-		req, err := page.Parse(first, after, string(order), page.TimeKey)
+		r, err := page.ParseArgs(args, string(order), page.TimeKey)
 		if err != nil {
 			return nil, false, err
 		}
+		req = r
 		if err := s.validateFilter(ctx, d, &f, order); err != nil {
 			return nil, false, err
 		}
-		list, more, err := s.store.List(ctx, d.Rows, ListQuery{Filter: f, Order: order, First: req.First, After: req.After, Now: s.Now()})
+		list, more, err := s.store.List(ctx, d.Rows, ListQuery{Filter: f, Order: order, First: req.First, After: req.After, Backward: req.Backward, Last: req.Last, Before: req.Before, Now: s.Now()})
 		if err != nil {
 			return nil, false, fmt.Errorf("list violations: %w", err)
 		}
@@ -196,7 +207,8 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 	if err != nil {
 		return nil, err
 	}
-	return &Page{Violations: list, HasNext: more, Order: order}, nil
+	info := req.InfoOf(more)
+	return &Page{Violations: list, HasNext: info.HasNext, HasPrev: info.HasPrev, Order: order}, nil
 }
 
 // Count returns how many violations visible to the caller match f.
@@ -322,14 +334,15 @@ var shanghai = func() *time.Location {
 func ptr[T any](v T) *T { return &v }
 
 // ByParent returns, per parent key, the first violations under it that the
-// caller may see, in one statement per jurisdiction level (nested lists).
+// caller may see, in one statement per jurisdiction level (nested lists),
+// from req's cursor (req.Size() rows: the graph asks one more than the page).
 // With withCount it also returns each parent's total.
-func (s *Service) ByParent(ctx context.Context, parent links.Parent, keys []string, first int, withCount bool) (map[string][]*Violation, map[string]int, error) {
-	if err := links.CheckFirst(first); err != nil {
+func (s *Service) ByParent(ctx context.Context, parent links.Parent, keys []string, req page.Request, withCount bool) (map[string][]*Violation, map[string]int, error) {
+	if err := links.CheckFirst(req.Size()); err != nil {
 		return nil, nil, err
 	}
 	return access.ReadGrouped(ctx, s.Decide, s.audit, func(rows access.RowScope) (map[string][]*Violation, map[string]int, error) {
-		return s.store.ByParent(ctx, rows, parent, keys, first, withCount)
+		return s.store.ByParent(ctx, rows, parent, keys, req, withCount)
 	})
 }
 
