@@ -58,7 +58,7 @@ func TestErrorsCounted(t *testing.T) {
 	})
 	// A script Redis does not know yet: EVALSHA fails with NOSCRIPT, go-redis
 	// falls back to EVAL, and nothing failed.
-	if err := redis.NewScript("return '" + key + "'").Run(ctx, rdb, nil).Err(); err != nil {
+	if err := redis.NewScript("return '"+key+"'").Run(ctx, rdb, nil).Err(); err != nil {
 		t.Fatalf("script: %v", err)
 	}
 	cancelled, cancel := context.WithCancel(ctx)
