@@ -20,7 +20,8 @@ func catalogDatasets(views []policy.DatasetView) []*model.CatalogDataset {
 			fg := &model.CatalogFieldGroup{Name: g.Name, Class: string(g.Class), Provider: ds.ProviderOf(g), About: g.About,
 				Masks: []*model.FieldMask{}}
 			for _, f := range slices.Sorted(maps.Keys(g.Masks)) {
-				fg.Masks = append(fg.Masks, &model.FieldMask{Field: f, Rule: model.MaskRule(g.Masks[f])})
+				rule := g.Masks[f]
+				fg.Masks = append(fg.Masks, &model.FieldMask{Field: f, Rule: string(rule), Example: maskExample(rule)})
 			}
 			c.Groups = append(c.Groups, fg)
 		}
@@ -31,6 +32,23 @@ func catalogDatasets(views []policy.DatasetView) []*model.CatalogDataset {
 		out = append(out, c)
 	}
 	return out
+}
+
+// maskExample returns a sample value as rule masks it, so a front-end can
+// show what each rule keeps without knowing the rule.
+func maskExample(rule access.MaskRule) string {
+	sample := "0123456789"
+	switch rule {
+	case access.MaskPhone:
+		sample = "13812345678"
+	case access.MaskIDNumber:
+		sample = "32120019900101123X"
+	case access.MaskName:
+		sample = "张三"
+	case access.MaskPlate:
+		sample = "苏M12345"
+	}
+	return access.Mask(rule, sample)
 }
 
 func datasetAccess(ds *access.Dataset, d *access.Decision) *model.DatasetAccess {

@@ -139,8 +139,7 @@ func servedSDL(t *testing.T) *ast.SchemaDocument {
 
 // sdlProblems lists what a gateway should not be served: a custom scalar
 // without @specifiedBy(url:), and an enum that only serves a schema
-// directive's argument (as MaskRule serves @access(mask:) — it is public
-// only because FieldMask.rule shows it in accessCatalog) unless it is
+// directive's argument (as MaskRule serves @access(mask:)) unless it is
 // @inaccessible: directive definitions do not compose, their enums do.
 func sdlProblems(doc *ast.SchemaDocument) (problems []string, scalars int) {
 	used := map[string]bool{}

@@ -303,8 +303,9 @@ type ComplexityRoot struct {
 	}
 
 	FieldMask struct {
-		Field func(childComplexity int) int
-		Rule  func(childComplexity int) int
+		Example func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Rule    func(childComplexity int) int
 	}
 
 	Figure struct {
@@ -2052,6 +2053,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Entity.FindManyViolationByIDs(childComplexity, args["reps"].([]*model.ViolationByIDsInput)), true
 
+	case "FieldMask.example":
+		if e.ComplexityRoot.FieldMask.Example == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldMask.Example(childComplexity), true
 	case "FieldMask.field":
 		if e.ComplexityRoot.FieldMask.Field == nil {
 			break
@@ -5248,8 +5255,17 @@ type CatalogFieldGroup {
 type FieldMask {
   "The field's name within the group, e.g. phone."
   field: String!
-  "The masking rule applied."
-  rule: MaskRule!
+  """
+  How the value is masked, a code to label it by: PHONE keeps a mobile
+  number's first 3 and last 4 digits (138****5678), a landline's area code and
+  last 2; ID_NUMBER keeps the first 4 and last 4 characters
+  (3212**********123X); NAME keeps the surname (张*); PLATE keeps the province,
+  the city letter and the last 2 characters (苏M***45). A front-end should show
+  an unknown code as it is.
+  """
+  rule: String!
+  "A sample value as the rule masks it, e.g. 138****5678: a label when the code is unknown to the front-end."
+  example: String!
 }
 
 "A caller's access to one dataset."
@@ -6418,8 +6434,12 @@ directive @access(
   mask: MaskRule
 ) on FIELD_DEFINITION
 
-"How personal data is masked when the caller holds no grant for it; accessCatalog shows the rule of each personal field."
-enum MaskRule {
+"""
+How @access(mask:) masks personal data for a caller without a grant. Internal
+to the hub's schema (@inaccessible): accessCatalog shows each personal field's
+rule as FieldMask.rule, a String.
+"""
+enum MaskRule @inaccessible {
   "138****5678"
   PHONE
   "3212**********123X"
@@ -7762,6 +7782,8 @@ func (ec *executionContext) childFields_FieldMask(ctx context.Context, field gra
 		return ec.fieldContext_FieldMask_field(ctx, field)
 	case "rule":
 		return ec.fieldContext_FieldMask_rule(ctx, field)
+	case "example":
+		return ec.fieldContext_FieldMask_example(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FieldMask", field.Name)
 }
@@ -14873,15 +14895,38 @@ func (ec *executionContext) _FieldMask_rule(ctx context.Context, field graphql.C
 			return obj.Rule, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.MaskRule) graphql.Marshaler {
-			return ec.marshalNMaskRule2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐMaskRule(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_FieldMask_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FieldMask", field, false, false, "MaskRule")
+	return graphql.NewScalarFieldContext("FieldMask", field, false, false, "String")
+}
+
+func (ec *executionContext) _FieldMask_example(ctx context.Context, field graphql.CollectedField, obj *model.FieldMask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldMask_example(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Example, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldMask_example(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldMask", field, false, false, "String")
 }
 
 func (ec *executionContext) _Figure_name(ctx context.Context, field graphql.CollectedField, obj *evaluation.Figure) (ret graphql.Marshaler) {
@@ -29918,6 +29963,11 @@ func (ec *executionContext) _FieldMask(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "example":
+			out.Values[i] = ec._FieldMask_example(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -34251,16 +34301,6 @@ func (ec *executionContext) marshalNJurisdictionLevel2githubᚗcomᚋfengcheng�
 		graphql.AddInvalidNullFromMarshaler(ctx, "JurisdictionLevel!")
 	}
 	return res
-}
-
-func (ec *executionContext) unmarshalNMaskRule2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐMaskRule(ctx context.Context, v any) (model.MaskRule, error) {
-	var res model.MaskRule
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNMaskRule2githubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐMaskRule(ctx context.Context, sel ast.SelectionSet, v model.MaskRule) graphql.Marshaler {
-	return v
 }
 
 func (ec *executionContext) marshalNNearbyLot2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋparkingᚐNearbyᚄ(ctx context.Context, sel ast.SelectionSet, v []*parking.Nearby) graphql.Marshaler {

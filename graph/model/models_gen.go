@@ -262,8 +262,15 @@ type DepartmentByCodesInput struct {
 type FieldMask struct {
 	// The field's name within the group, e.g. phone.
 	Field string `json:"field"`
-	// The masking rule applied.
-	Rule MaskRule `json:"rule"`
+	// How the value is masked, a code to label it by: PHONE keeps a mobile
+	// number's first 3 and last 4 digits (138****5678), a landline's area code and
+	// last 2; ID_NUMBER keeps the first 4 and last 4 characters
+	// (3212**********123X); NAME keeps the surname (张*); PLATE keeps the province,
+	// the city letter and the last 2 characters (苏M***45). A front-end should show
+	// an unknown code as it is.
+	Rule string `json:"rule"`
+	// A sample value as the rule masks it, e.g. 138****5678: a label when the code is unknown to the front-end.
+	Example string `json:"example"`
 }
 
 // A WGS-84 point.
@@ -717,7 +724,9 @@ type ViolationUpsert struct {
 	Violation *violation.Violation `json:"violation"`
 }
 
-// How personal data is masked when the caller holds no grant for it; accessCatalog shows the rule of each personal field.
+// How @access(mask:) masks personal data for a caller without a grant. Internal
+// to the hub's schema (@inaccessible): accessCatalog shows each personal field's
+// rule as FieldMask.rule, a String.
 type MaskRule string
 
 const (

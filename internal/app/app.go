@@ -135,7 +135,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	}
 
 	// One server, a Sentinel-managed primary or a cluster (redisclient.New).
-	if a.Redis, err = redisclient.New(cfg.RedisURL); err != nil {
+	redisErrors := redisclient.NewErrors()
+	if a.Redis, err = redisclient.New(cfg.RedisURL, redisErrors); err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	a.closers = append(a.closers, func() { _ = a.Redis.Close() })
@@ -267,6 +268,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	}
 	a.Metrics = server.NewMetricsWith(pool, a.statements.Count)
 	a.Metrics.Register(auditMetrics(a.Audit)...)
+	a.Metrics.Register(redisErrors)
+	a.Metrics.Register(a.relay.Collectors()...)
 	var fastPath graphql.OperationMiddleware
 	if cfg.FastPath {
 		fastPath = a.Resolver.FastPath(log)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -75,6 +76,13 @@ type Relay struct {
 	log    *slog.Logger
 	kick   chan struct{}
 
+	// lag observes each published row's time from outbox write to
+	// publication; backlog is the age of the oldest row the relay last
+	// claimed (0 when it found none), which keeps growing while
+	// publishing fails.
+	lag     prometheus.Histogram
+	backlog prometheus.Gauge
+
 	// Owned by Run's goroutine.
 	cp        *checkpoint
 	lastCheck time.Time
@@ -129,7 +137,21 @@ func NewRelay(pool *pgxpool.Pool, rdb redis.UniversalClient, cfg RelayConfig) *R
 		stream: stream,
 		log:    cfg.Logger.With("component", "events.relay", "stream", stream),
 		kick:   make(chan struct{}, 1),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "datahub_events_relay_lag_seconds",
+			Help:    "Time from an outbox row's write to its publication to the Redis stream.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}),
+		backlog: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "datahub_events_relay_oldest_unpublished_seconds",
+			Help: "Age of the oldest outbox row the relay last claimed (0: none was waiting); grows while publishing fails.",
+		}),
 	}
+}
+
+// Collectors returns the relay's metrics, for the /metrics registry.
+func (r *Relay) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{r.lag, r.backlog}
 }
 
 // Kick wakes the relay now rather than at its next poll. Call it after
@@ -170,6 +192,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		switch {
 		case err != nil:
 			r.needCheck = true
+			r.measureBacklog(ctx)
 			if retry == 0 {
 				r.log.Warn("publishing events failed; rows stay in the outbox and are retried", "err", err)
 			} else {
@@ -218,6 +241,28 @@ func (r *Relay) step(ctx context.Context) (int, error) {
 	return r.publishBatch(ctx)
 }
 
+// oldestAgeSQL is the age in seconds of the oldest unpublished row (by
+// id, on the outbox_unpublished index), from the database's clock.
+const oldestAgeSQL = `SELECT extract(epoch FROM clock_timestamp() - created_at)::float8
+	FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 1`
+
+// measureBacklog sets the backlog gauge after a failed round, which may
+// not have reached the claim (Redis down fails the stream check first), so
+// that the gauge keeps growing while nothing is published. When
+// PostgreSQL fails too the gauge keeps its last value.
+func (r *Relay) measureBacklog(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer cancel()
+	var age float64
+	err := r.pool.QueryRow(ctx, oldestAgeSQL).Scan(&age)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		r.backlog.Set(0)
+	case err == nil:
+		r.backlog.Set(max(age, 0))
+	}
+}
+
 // relayLockSQL serialises relays on the outbox in the current schema, for
 // the rest of the transaction. Why one at a time: with several relays
 // claiming disjoint batches at once, a later change to a record could reach
@@ -230,6 +275,7 @@ const relayLockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('datahub.eve
 type outboxRow struct {
 	Event
 	payload json.RawMessage
+	age     float64 // seconds since the row was written, at the claim
 }
 
 // wireEvent is Event as stored in the stream: the payload stays the JSON
@@ -273,23 +319,28 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	// SKIP LOCKED as well: the advisory lock already keeps relays apart,
 	// but anything else holding outbox rows must not stall the relay.
 	rows, err := tx.Query(ctx, `SELECT id, event_id, dataset, record_id, op, jurisdiction, owner_dept, handling_dept,
-		citizen_id, version, payload, created_at
+		citizen_id, version, payload, created_at, extract(epoch FROM clock_timestamp() - created_at)::float8
 		FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, r.cfg.BatchSize)
 	if err != nil {
 		return 0, fmt.Errorf("claim outbox rows: %w", err)
 	}
+	// Ages come from the database's clock, as created_at does, plus the
+	// time since the claim on ours: no skew between the two clocks.
+	claimed := time.Now()
 	batch, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (outboxRow, error) {
 		var o outboxRow
 		err := row.Scan(&o.Seq, &o.ID, &o.Dataset, &o.RecordID, &o.Op, &o.Jurisdiction, &o.OwnerDept, &o.HandlingDept,
-			&o.CitizenID, &o.Version, &o.payload, &o.CreatedAt)
+			&o.CitizenID, &o.Version, &o.payload, &o.CreatedAt, &o.age)
 		return o, err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("claim outbox rows: %w", err)
 	}
 	if len(batch) == 0 {
+		r.backlog.Set(0)
 		return 0, nil
 	}
+	r.backlog.Set(max(batch[0].age, 0))
 
 	cmds := make([]*redis.StringCmd, len(batch))
 	ids := make([]int64, len(batch))
@@ -317,6 +368,10 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		// The events are in the stream but the rows stay unpublished:
 		// they will be published again (at least once).
 		return 0, fmt.Errorf("commit: %w", err)
+	}
+	since := time.Since(claimed).Seconds()
+	for _, o := range batch {
+		r.lag.Observe(max(o.age, 0) + since)
 	}
 	last := batch[len(batch)-1]
 	// The reply to XADD proves the entry was in the stream: a checkpoint

@@ -19,8 +19,20 @@ import (
 //	redis-cluster://[:password@]host:port[,host:port…] a Redis Cluster (seed nodes)
 //
 // The password is the data nodes' (requirepass); sentinel_password, when
-// the Sentinels require one of their own.
-func New(rawURL string) (redis.UniversalClient, error) {
+// the Sentinels require one of their own. hooks are installed on the client
+// (Errors counts its failed commands).
+func New(rawURL string, hooks ...redis.Hook) (redis.UniversalClient, error) {
+	c, err := newClient(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hooks {
+		c.AddHook(h)
+	}
+	return c, nil
+}
+
+func newClient(rawURL string) (redis.UniversalClient, error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
 		return nil, fmt.Errorf("redis url: want scheme://…, got %q", redact(rawURL))

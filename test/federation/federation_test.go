@@ -225,8 +225,34 @@ func TestHubComposesAndServesBehindGateway(t *testing.T) {
 		t.Errorf("anonymous caller got reporter phones through the gateway: %q", phones)
 	}
 
+	checkErrorCodes(t, h.url, gw.url, housing)
+
 	if withProperty {
 		checkProperty(t, doc, gw.url, housing)
+	}
+}
+
+// checkErrorCodes: an error the hub raises keeps its extensions.code through
+// the gateway (@apollo/gateway passes subgraph errors on by default), so a
+// front-end behind the gateway can tell a refusal from a bad argument. Both
+// errors come from the hub's resolvers, not from the gateway's validation.
+func checkErrorCodes(t *testing.T, hubURL, gwURL, token string) {
+	t.Helper()
+	for _, c := range []struct{ query, code string }{
+		{`{ cases(first: 100000) { totalCount } }`, "BAD_USER_INPUT"},
+		// The audit trail is for auditors only.
+		{`{ auditChain { ok } }`, "FORBIDDEN"},
+	} {
+		for _, url := range []string{hubURL, gwURL} {
+			r := post(t, url, token, c.query, nil)
+			var codes []any
+			for _, e := range r.Errors {
+				codes = append(codes, e.Extensions["code"])
+			}
+			if len(codes) == 0 || !slices.Contains(codes, any(c.code)) {
+				t.Errorf("%s via %s: error codes %v, want %s: %s", c.query, url, codes, c.code, r.raw)
+			}
+		}
 	}
 }
 

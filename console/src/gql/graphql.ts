@@ -155,17 +155,6 @@ export type JurisdictionLevel =
   /** 镇: a rural town, at the same level as a street. */
   | 'TOWN';
 
-/** How personal data is masked when the caller holds no grant for it; accessCatalog shows the rule of each personal field. */
-export type MaskRule =
-  /** 3212**********123X */
-  | 'ID_NUMBER'
-  /** 张* */
-  | 'NAME'
-  /** 138****5678 */
-  | 'PHONE'
-  /** 苏M***45 */
-  | 'PLATE';
-
 /** What kind of violation a record is (违法违规类型). */
 export type ViolationKind =
   /** 乱倒垃圾、建筑垃圾 */
@@ -220,7 +209,7 @@ export type AuditChainQuery = { auditChain: { ok: boolean, checked: number, head
 export type CatalogQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type CatalogQuery = { accessCatalog: Array<{ name: string, about: string, provider: string, actions: Array<string>, noAccess: Array<string>, groups: Array<{ name: string, class: string, provider: string, about: string, masks: Array<{ field: string, rule: MaskRule }> }>, mine: { allRows: boolean, jurisdictions: Array<string>, departments: Array<string>, ownReports: boolean, actions: Array<string>, grantIds: Array<string>, groups: Array<{ group: string, access: string, visibleIn: Array<string> }> }, baseline: Array<{ role: string, departments: Array<string>, departmentsLabel: string, rows: string, groups: Array<string>, actions: Array<string> }> }> };
+export type CatalogQuery = { accessCatalog: Array<{ name: string, about: string, provider: string, actions: Array<string>, noAccess: Array<string>, groups: Array<{ name: string, class: string, provider: string, about: string, masks: Array<{ field: string, rule: string }> }>, mine: { allRows: boolean, jurisdictions: Array<string>, departments: Array<string>, ownReports: boolean, actions: Array<string>, grantIds: Array<string>, groups: Array<{ group: string, access: string, visibleIn: Array<string> }> }, baseline: Array<{ role: string, departments: Array<string>, departmentsLabel: string, rows: string, groups: Array<string>, actions: Array<string> }> }> };
 
 export type GrantsQueryVariables = Exact<{ [key: string]: never; }>;
 
