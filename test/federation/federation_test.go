@@ -190,6 +190,32 @@ func TestHubComposesAndServesBehindGateway(t *testing.T) {
 		}
 	}
 
+	// Relay paging across subgraphs: the hub's and the water department's
+	// connections share the standard PageInfo, so one query pages both.
+	var pages struct {
+		Cases struct {
+			PageInfo relayPageInfo
+		}
+		FloodPointPage struct {
+			Edges    []struct{ Cursor string }
+			PageInfo relayPageInfo
+		}
+	}
+	r = post(t, gw.url, housing, `query($code: String!) {
+	  cases(first: 2) { pageInfo { hasNextPage hasPreviousPage startCursor endCursor } }
+	  floodPointPage(jurisdiction: $code, first: 1) { edges { cursor } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } }
+	}`, vars)
+	r.noErrors(t, "gateway query (PageInfo of both subgraphs)")
+	r.decode(t, &pages)
+	if pi := pages.Cases.PageInfo; pi.StartCursor == nil || pi.EndCursor == nil || pi.HasPreviousPage {
+		t.Errorf("hub PageInfo through the gateway: %+v", pi)
+	}
+	fp := pages.FloodPointPage
+	if len(fp.Edges) != 1 || fp.PageInfo.StartCursor == nil || *fp.PageInfo.StartCursor != fp.Edges[0].Cursor ||
+		fp.PageInfo.HasNextPage != (len(floodPointNames(jurisdictionCode)) > 1) {
+		t.Errorf("water PageInfo through the gateway: %+v", fp)
+	}
+
 	// The gateway passes on who is calling, not a fixed identity: the
 	// provider's own desk sees the same reporters unmasked, and the same
 	// query straight to the hub gives the housing viewer exactly what the
@@ -732,4 +758,10 @@ func namedType(t *ast.Type) string {
 		t = t.Elem
 	}
 	return t.NamedType
+}
+
+// relayPageInfo is the standard Relay PageInfo both subgraphs define.
+type relayPageInfo struct {
+	HasNextPage, HasPreviousPage bool
+	StartCursor, EndCursor       *string
 }

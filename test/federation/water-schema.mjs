@@ -14,7 +14,7 @@ const FEDERATION_LINK = "https://specs.apollo.dev/federation/v2.7";
 
 const BASE_SDL = `
 extend schema
-  @link(url: "${FEDERATION_LINK}", import: ["@key"])
+  @link(url: "${FEDERATION_LINK}", import: ["@key", "@shareable"])
 
 "A spot that floods in heavy rain, from the water department's register."
 type FloodPoint {
@@ -37,9 +37,33 @@ type Case @key(fields: "id") {
   nearbyFloodRisk: String
 }
 
+# The water department pages its register the Relay way, with the standard
+# PageInfo: the hub's must compose beside it.
+"Relay page information."
+type PageInfo @shareable {
+  hasNextPage: Boolean!
+  hasPreviousPage: Boolean!
+  startCursor: String
+  endCursor: String
+}
+
+"A page of flood points (Relay connection)."
+type FloodPointConnection {
+  edges: [FloodPointEdge!]!
+  pageInfo: PageInfo!
+}
+
+"One flood point of a page."
+type FloodPointEdge {
+  cursor: String!
+  node: FloodPoint!
+}
+
 type Query {
   "Flood points of one jurisdiction (the water department's own root field)."
   floodPoints(jurisdiction: String!): [FloodPoint!]!
+  "The same flood points, a page at a time."
+  floodPointPage(jurisdiction: String!, first: Int, after: String): FloodPointConnection!
 }
 `;
 
@@ -133,10 +157,27 @@ export function floodPointsOf(code) {
   }));
 }
 
+/** A forward Relay page of list: cursors are the items' ids. */
+export function pageOf(list, first, after) {
+  const start = after ? list.findIndex((p) => p.id === after) + 1 : 0;
+  const end = first == null ? list.length : Math.min(list.length, start + first);
+  const edges = list.slice(start, end).map((node) => ({ cursor: node.id, node }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: end < list.length,
+      hasPreviousPage: start > 0,
+      startCursor: edges.length ? edges[0].cursor : null,
+      endCursor: edges.length ? edges[edges.length - 1].cursor : null,
+    },
+  };
+}
+
 export function waterResolvers({ withProperty = false, hubSdl = "" } = {}) {
   const resolvers = {
     Query: {
       floodPoints: (_, { jurisdiction }) => floodPointsOf(jurisdiction),
+      floodPointPage: (_, { jurisdiction, first, after }) => pageOf(floodPointsOf(jurisdiction), first, after),
     },
     Jurisdiction: {
       __resolveReference: (ref) => ({ code: ref.code }),
