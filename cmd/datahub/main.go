@@ -5,7 +5,7 @@
 //	datahub migrate               apply database migrations (idempotent)
 //	datahub seed [--cases N]      load realistic demo data
 //	datahub token --sub S (--dept D | --org O) --roles r1,r2 [--jurisdiction C] [--ttl 1h]
-//	datahub schema print          print the federation SDL
+//	datahub schema print          print the federation SDL (--client: a client's schema file)
 //	datahub apikey create|list|revoke
 //	datahub evalorg register|list  third-party evaluation organisations
 //	datahub export --snapshot ID      download an assessment snapshot
@@ -69,6 +69,7 @@ commands:
   seed           load realistic demo data (--cases, --seed, --if-empty, --reset)
   token          mint a development JWT
   schema print   print the federation SDL served at { _service { sdl } }
+                 (--client: the schema file relay-compiler and codegen read)
   apikey         create, list or revoke API keys
   evalorg        register or list third-party evaluation organisations and their contracts
   import         load a bulk file (--dataset cases FILE.ndjson|.csv[.gz], --mode, --dry-run)
@@ -97,15 +98,15 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.token(rest)
 	case "schema":
 		if len(rest) == 0 || rest[0] != "print" {
-			fmt.Fprintln(m.Stderr, "usage: datahub schema print")
+			fmt.Fprintln(m.Stderr, "usage: datahub schema print [--client]")
 			return errUsage
 		}
-		if len(rest) > 1 {
-			// No flags: --help (or anything else) gets the usage.
-			fmt.Fprintln(m.Stderr, "Usage of schema print: datahub schema print (no flags)")
+		fs := m.flagSet("schema print")
+		client := fs.Bool("client", false, "print the schema a client compiler reads (relay-compiler, graphql-codegen): type extensions merged, Federation directives declared")
+		if err := fs.Parse(rest[1:]); err != nil || fs.NArg() > 0 {
 			return errUsage
 		}
-		return m.schemaPrint()
+		return m.schemaPrint(*client)
 	case "apikey":
 		return m.apikey(ctx, rest)
 	case "evalorg":

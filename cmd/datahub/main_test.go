@@ -26,6 +26,8 @@ import (
 	"github.com/fengcheng/datahub/internal/evaluation"
 	"github.com/fengcheng/datahub/internal/ingest"
 	"github.com/fengcheng/datahub/internal/testenv"
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 var env testenv.Env
@@ -287,6 +289,29 @@ func TestMigrateIdempotent(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "migrations applied: 0") {
 		t.Fatalf("second migrate applied something: %q", out.String())
+	}
+}
+
+// TestSchemaPrintClient: --client prints a schema with no extensions and
+// the Federation directives declared, which a plain GraphQL parser loads.
+func TestSchemaPrintClient(t *testing.T) {
+	m, out := newMain(nil)
+	if err := m.Run(context.Background(), []string{"schema", "print", "--client"}); err != nil {
+		t.Fatal(err)
+	}
+	sdl := out.String()
+	for _, bad := range []string{"extend schema", "extend type", "@link("} {
+		if strings.Contains(sdl, bad) {
+			t.Errorf("client schema holds %q", bad)
+		}
+	}
+	for _, want := range []string{"directive @key(", "type Query {", "interface Node", "\tnode(", "\tnodes(", "hasPreviousPage: Boolean!"} {
+		if !strings.Contains(sdl, want) {
+			t.Errorf("client schema lacks %q", want)
+		}
+	}
+	if _, err := gqlparser.LoadSchema(&ast.Source{Name: "client.graphql", Input: sdl}); err != nil {
+		t.Fatalf("the client schema does not load: %v", err)
 	}
 }
 

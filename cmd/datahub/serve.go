@@ -228,8 +228,9 @@ func checkTokenNames(cfg config.Config, dept string, roles []string, jurisdictio
 }
 
 // schemaPrint prints the SDL exactly as { _service { sdl } } returns it,
-// by asking an in-process executor (no database needed).
-func (m *Main) schemaPrint() error {
+// by asking an in-process executor (no database needed); with client, the
+// same schema as a client compiler reads it (app.ClientSDL).
+func (m *Main) schemaPrint(client bool) error {
 	srv := handler.New(app.NewSchema(&graph.Resolver{}))
 	srv.AddTransport(transport.POST{})
 	srv.Use(extension.Introspection{})
@@ -240,6 +241,11 @@ func (m *Main) schemaPrint() error {
 	sdl, err := extractSDL(rec.Body.Bytes())
 	if err != nil {
 		return err
+	}
+	if client {
+		if sdl, err = app.ClientSDL(sdl); err != nil {
+			return err
+		}
 	}
 	fmt.Fprint(m.Stdout, sdl)
 	return nil

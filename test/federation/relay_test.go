@@ -1,14 +1,12 @@
 package federation_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,27 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/fengcheng/datahub/graph"
 	"github.com/fengcheng/datahub/internal/app"
-	"github.com/vektah/gqlparser/v2"
-	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/formatter"
-	"github.com/vektah/gqlparser/v2/parser"
 )
-
-// federationDirectives are the definitions of the Federation v2 directives
-// a subgraph's SDL may import through @link without declaring them (a
-// gateway knows them; a client compiler does not). Field sets are strings.
-var federationDirectives = map[string]string{
-	"key":              `directive @key(fields: String!, resolvable: Boolean = true) repeatable on OBJECT | INTERFACE`,
-	"shareable":        `directive @shareable repeatable on OBJECT | FIELD_DEFINITION`,
-	"external":         `directive @external(reason: String) on OBJECT | FIELD_DEFINITION`,
-	"requires":         `directive @requires(fields: String!) on FIELD_DEFINITION`,
-	"provides":         `directive @provides(fields: String!) on FIELD_DEFINITION`,
-	"override":         `directive @override(from: String!, label: String) on FIELD_DEFINITION`,
-	"interfaceObject":  `directive @interfaceObject on OBJECT`,
-	"composeDirective": `directive @composeDirective(name: String!) repeatable on SCHEMA`,
-	"tag":              `directive @tag(name: String!) repeatable on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION | SCALAR | ENUM | ENUM_VALUE | INPUT_OBJECT | INPUT_FIELD_DEFINITION`,
-	"inaccessible":     `directive @inaccessible on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION | SCALAR | ENUM | ENUM_VALUE | INPUT_OBJECT | INPUT_FIELD_DEFINITION`,
-}
 
 // relayArtifacts are the files relay-compiler must generate for the
 // fixture project (relay/src): the fragments, the queries, and the two
@@ -85,7 +63,12 @@ func TestRelayCompilerCompilesAgainstTheSchema(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "schema.graphql"), []byte(relaySDL(t, servedSDL(t))), 0o644); err != nil {
+	// The schema file a Relay project keeps: `datahub schema print --client`.
+	client, err := app.ClientSDL(servedSDL(t))
+	if err != nil {
+		t.Fatalf("client schema: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "schema.graphql"), []byte(client), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	config, err := json.Marshal(map[string]any{
@@ -135,57 +118,9 @@ func TestRelayCompilerCompilesAgainstTheSchema(t *testing.T) {
 	}
 }
 
-// relaySDL makes the served subgraph SDL readable by relay-compiler, which
-// knows neither schema extensions nor the Federation directives: the
-// `extend schema @link(...)` goes, the directives it imports are declared,
-// and the type extensions (extend type Query …) are merged into their
-// types, as a client's schema file has them.
-func relaySDL(t *testing.T, doc *ast.SchemaDocument) string {
-	t.Helper()
-	var decls []string
-	for _, ext := range doc.SchemaExtension {
-		if len(ext.OperationTypes) > 0 {
-			t.Fatalf("the SDL extends the schema's root types: %+v", ext.OperationTypes)
-		}
-		for _, d := range ext.Directives {
-			if d.Name != "link" {
-				t.Fatalf("the SDL's schema extension carries @%s; only @link is expected", d.Name)
-			}
-			imports := d.Arguments.ForName("import")
-			if imports == nil || imports.Value == nil {
-				continue
-			}
-			for _, c := range imports.Value.Children {
-				name := strings.TrimPrefix(c.Value.Raw, "@")
-				def, ok := federationDirectives[name]
-				if !ok {
-					t.Fatalf("the SDL imports @%s from %s: add its definition to federationDirectives", name, d.Arguments.ForName("url").Value.Raw)
-				}
-				decls = append(decls, def)
-			}
-		}
-	}
-	doc.SchemaExtension = nil
-	slices.Sort(decls)
-	decls = slices.Compact(decls)
-
-	var buf bytes.Buffer
-	formatter.NewFormatter(&buf).FormatSchemaDocument(doc)
-	schema, gerr := gqlparser.LoadSchema(
-		&ast.Source{Name: "federation.graphql", Input: strings.Join(decls, "\n") + "\n"},
-		&ast.Source{Name: "hub.graphql", Input: buf.String()},
-	)
-	if gerr != nil {
-		t.Fatalf("the served SDL with the Federation directives declared does not load: %v", gerr)
-	}
-	buf.Reset()
-	formatter.NewFormatter(&buf).FormatSchema(schema)
-	return buf.String()
-}
-
 // servedSDL is the SDL the hub serves at { _service { sdl } } (what
 // `datahub schema print` prints), from an in-process executor.
-func servedSDL(t *testing.T) *ast.SchemaDocument {
+func servedSDL(t *testing.T) string {
 	t.Helper()
 	srv := handler.New(app.NewSchema(&graph.Resolver{}))
 	srv.AddTransport(transport.POST{})
@@ -202,9 +137,5 @@ func servedSDL(t *testing.T) *ast.SchemaDocument {
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Data.Service.SDL == "" {
 		t.Fatalf("_service sdl: %v: %s", err, rec.Body.String())
 	}
-	doc, err := parser.ParseSchema(&ast.Source{Name: "_service", Input: body.Data.Service.SDL})
-	if err != nil {
-		t.Fatalf("parse the served SDL: %v", err)
-	}
-	return doc
+	return body.Data.Service.SDL
 }
