@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/rules"
 	"github.com/google/uuid"
 )
 
@@ -94,11 +94,11 @@ func deadlinePassed(deadline *time.Time, now time.Time) bool {
 
 func checkReason(field, reason string) (string, error) {
 	reason = strings.TrimSpace(reason)
-	switch {
-	case reason == "":
+	if reason == "" {
 		return "", apperr.Invalid(field, "give a reason")
-	case utf8.RuneCountInString(reason) > 1000:
-		return "", apperr.Invalid(field, "the reason is limited to 1000 characters")
+	}
+	if err := rules.MaxText(field, "the reason", reason, rules.MaxNote); err != nil {
+		return "", err
 	}
 	return reason, nil
 }
@@ -219,8 +219,8 @@ func (s *Service) DecideRequest(ctx context.Context, id uuid.UUID, approve bool,
 		if note, err = checkReason("note", note); err != nil {
 			return nil, err
 		}
-	} else if utf8.RuneCountInString(note) > 1000 {
-		return nil, apperr.Invalid("note", "the note is limited to 1000 characters")
+	} else if err := rules.MaxText("note", "the note", note, rules.MaxNote); err != nil {
+		return nil, err
 	}
 	d, err := s.Decide(ctx)
 	if err != nil {

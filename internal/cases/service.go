@@ -347,8 +347,8 @@ func (s *Service) Transition(ctx context.Context, id uuid.UUID, a Action, in Tra
 	}
 	p := access.PrincipalFrom(ctx)
 	in.Note = strings.TrimSpace(in.Note)
-	if utf8.RuneCountInString(in.Note) > 1000 {
-		return nil, apperr.Invalid("note", "the note is limited to 1000 characters")
+	if err := rules.MaxText("note", "the note", in.Note, rules.MaxNote); err != nil {
+		return nil, err
 	}
 	c, err := s.store.Get(ctx, d.Rows, id)
 	if err != nil {

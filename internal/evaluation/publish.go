@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/rules"
 	"github.com/google/uuid"
 )
 
@@ -108,8 +108,8 @@ func (s *Service) Publish(ctx context.Context, period Period, at time.Time, reas
 		return nil, err
 	}
 	reason = strings.TrimSpace(reason)
-	if utf8.RuneCountInString(reason) > 1000 {
-		return nil, apperr.Invalid("reason", "the reason is limited to 1000 characters")
+	if err := rules.MaxText("reason", "the reason", reason, rules.MaxNote); err != nil {
+		return nil, err
 	}
 	now := s.now()
 	end := (start + Month(period.Months())).Start(s.loc)

@@ -154,6 +154,8 @@ const (
 	MaxContactName = 50
 	// MaxExternalID bounds the id a record has in its sender's system.
 	MaxExternalID = 100
+	// MaxNote bounds a note or reason written on a workflow step.
+	MaxNote = 1000
 )
 
 // TooLong reports whether s has more than max characters.
