@@ -34,3 +34,45 @@ func TestApolloPersistedQueryLink(t *testing.T) {
 		t.Errorf("second run sent %+v, want the hash alone", res.SecondRequests)
 	}
 }
+
+// TestApolloClientAsTheReadmeSetsItUp runs Apollo Client configured as the
+// README shows (persisted queries, bearer token, keyFields, Relay-style
+// pagination) against the hub: two pages of cases merge into one cached
+// list without repeats, node(id:) answers the same normalised Case, and a
+// type without id is cached under its key fields.
+func TestApolloClientAsTheReadmeSetsItUp(t *testing.T) {
+	node := requireNode(t)
+	h := startHubEnv(t, t.Context(), map[string]string{"REDIS_PREFIX": env.RedisPrefix + "apollo:"})
+	out, err := runNode(t.Context(), node, "apollo-cache.mjs", "--url", h.url, "--token", h.token(t, "urban-management", "viewer"))
+	if err != nil {
+		t.Fatalf("apollo-cache.mjs: %v\n%s", err, out)
+	}
+	var res struct {
+		OK                  bool
+		Error               string
+		FirstIDs, MergedIDs []string
+		MergedHasNext       bool
+		NodeID, CacheKey    string
+		Normalised          bool
+		ClassKey            string
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &res); err != nil || !res.OK {
+		t.Fatalf("apollo-cache.mjs failed (%v): %s\n%s", err, res.Error, out)
+	}
+	seen := map[string]bool{}
+	for _, id := range res.MergedIDs {
+		if seen[id] {
+			t.Errorf("merged list repeats %s: %v", id, res.MergedIDs)
+		}
+		seen[id] = true
+	}
+	if len(res.FirstIDs) != 2 || len(res.MergedIDs) != 4 || res.MergedIDs[0] != res.FirstIDs[0] || res.MergedIDs[1] != res.FirstIDs[1] || !res.MergedHasNext {
+		t.Errorf("pages: first %v, merged %v (more: %v); want two pages of two merged in order", res.FirstIDs, res.MergedIDs, res.MergedHasNext)
+	}
+	if res.NodeID != res.MergedIDs[0] || res.CacheKey != "Case:"+res.NodeID || !res.Normalised {
+		t.Errorf("node(id:) %q, cache key %q (normalised: %v)", res.NodeID, res.CacheKey, res.Normalised)
+	}
+	if !strings.HasPrefix(res.ClassKey, "CaseClass:{") {
+		t.Errorf("CaseClass cache key %q, want one from its key fields", res.ClassKey)
+	}
+}
