@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/cases/casestest"
 	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/google/uuid"
 )
@@ -197,10 +199,6 @@ func (m *memStore) find(match func(*cases.Case) bool) (*cases.Case, error) {
 	return nil, apperr.New(apperr.NotFound, "case not found")
 }
 
-func (m *memStore) GetByExternal(_ context.Context, sourceDept, externalID string) (*cases.Case, error) {
-	return m.find(func(c *cases.Case) bool { return c.SourceDept == sourceDept && c.ExternalID == externalID })
-}
-
 // BySource is GetByExternal within scope (the look-up by key the store
 // is moving to).
 func (m *memStore) BySource(_ context.Context, scope access.RowScope, sourceDept, externalID string) (*cases.Case, error) {
@@ -293,4 +291,10 @@ func (m *memStore) writeCount() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.writes
+}
+
+// TestMemStoreContract holds the fake to the contract the PostgreSQL store
+// is held to (internal/postgres TestCaseStoreContract).
+func TestMemStoreContract(t *testing.T) {
+	casestest.Contract(t, casestest.Fixture{Store: newMemStore(), Inside: fixture.GridChengdong, Outside: fixture.GridChengxi})
 }

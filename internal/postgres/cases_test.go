@@ -12,7 +12,9 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/cases/casestest"
 	"github.com/fengcheng/datahub/internal/page"
+	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -487,4 +489,13 @@ func relayPage[T any](rows []T, id func(T) uuid.UUID, hasNext, hasPrev bool, cur
 		ids[i] = id(r)
 	}
 	return fixture.RelayPage[uuid.UUID]{Rows: ids, HasNext: hasNext, HasPrev: hasPrev, Cursor: cursor}
+}
+
+// TestCaseStoreContract holds the PostgreSQL store to the contract the
+// case service's in-memory fake is held to (internal/cases).
+func TestCaseStoreContract(t *testing.T) {
+	pool := setup(t)
+	inside, _, _ := gridIn(t, pool, "hailing.chengdong")
+	outside, _, _ := gridIn(t, pool, "hailing.chengxi")
+	casestest.Contract(t, casestest.Fixture{Store: postgres.NewCaseStore(pool), Inside: inside, Outside: outside})
 }
