@@ -4,11 +4,13 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/parking"
+	"github.com/fengcheng/datahub/internal/parking/parkingtest"
 	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/google/uuid"
 )
@@ -146,4 +148,11 @@ func (c *memCounters) Current(_ context.Context, ids []uuid.UUID) (map[uuid.UUID
 		}
 	}
 	return out, nil
+}
+
+// TestMemStoreContract holds the fake to the contract the PostgreSQL store
+// is held to (internal/postgres TestParkingStoreContract).
+func TestMemStoreContract(t *testing.T) {
+	parkingtest.Contract(t, parkingtest.Fixture{Store: newMemStore(), Inside: fixture.GridChengdong, Outside: fixture.GridChengxi,
+		InsideDept: "street-chengdong", OtherDept: "street-chengxi"})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/fengcheng/datahub/internal/calendar"
 	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/parking"
+	"github.com/fengcheng/datahub/internal/parking/parkingtest"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/seed"
 	"github.com/fengcheng/datahub/internal/testenv/fixture"
@@ -759,4 +760,14 @@ func TestParkingOutbox(t *testing.T) {
 	if got, err := postgres.NewParkingStore(pool).BySource(context.Background(), access.RowScope{All: true}, "street-chengzhong", bad.ExternalID); !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("failed create left a lot: %+v %v", got, err)
 	}
+}
+
+// TestParkingStoreContract holds the PostgreSQL store to the contract the
+// lot service's in-memory fake is held to (internal/parking).
+func TestParkingStoreContract(t *testing.T) {
+	pool := setup(t)
+	inside, _, _ := gridIn(t, pool, "hailing.chengdong")
+	outside, _, _ := gridIn(t, pool, "hailing.chengxi")
+	parkingtest.Contract(t, parkingtest.Fixture{Store: postgres.NewParkingStore(pool), Inside: inside, Outside: outside,
+		InsideDept: "street-chengdong", OtherDept: "street-chengxi"})
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/fengcheng/datahub/internal/upsert"
 	"github.com/fengcheng/datahub/internal/violation"
+	"github.com/fengcheng/datahub/internal/violation/violationtest"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -1526,4 +1527,13 @@ func TestViolationFilterByOutcome(t *testing.T) {
 func upsertViolation(ctx context.Context, svc *violation.Service, in violation.ReportInput, version *int) (*violation.Violation, upsert.Outcome, error) {
 	res, err := svc.Upsert(ctx, in, version)
 	return res.Record, res.Outcome, err
+}
+
+// TestViolationStoreContract holds the PostgreSQL store to the contract
+// the violation service's in-memory fake is held to (internal/violation).
+func TestViolationStoreContract(t *testing.T) {
+	pool := setup(t)
+	inside, _, _ := gridIn(t, pool, "hailing.chengdong")
+	outside, _, _ := gridIn(t, pool, "hailing.chengxi")
+	violationtest.Contract(t, violationtest.Fixture{Store: postgres.NewViolationStore(pool), Inside: inside, Outside: outside})
 }

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/fengcheng/datahub/internal/violation"
+	"github.com/fengcheng/datahub/internal/violation/violationtest"
 	"github.com/google/uuid"
 )
 
@@ -217,4 +219,10 @@ func (m *memStore) writeCount() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.writes
+}
+
+// TestMemStoreContract holds the fake to the contract the PostgreSQL store
+// is held to (internal/postgres TestViolationStoreContract).
+func TestMemStoreContract(t *testing.T) {
+	violationtest.Contract(t, violationtest.Fixture{Store: newMemStore(), Inside: fixture.GridChengdong, Outside: fixture.GridChengxi})
 }
