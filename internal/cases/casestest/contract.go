@@ -6,13 +6,13 @@ package casestest
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/cases"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/google/uuid"
 )
 
@@ -23,12 +23,6 @@ type Fixture struct {
 	// Inside and Outside are grid codes (street.community.grid) in two
 	// different streets.
 	Inside, Outside string
-}
-
-// street is the street (or town) a grid code lies in.
-func street(grid string) string {
-	parts := strings.SplitN(grid, ".", 3)
-	return parts[0] + "." + parts[1]
 }
 
 // newCase is a reported case in grid, sent by a department system under
@@ -50,7 +44,7 @@ func newCase(grid, externalID string, at time.Time) (*cases.Case, cases.Event) {
 func Contract(t *testing.T, f Fixture) {
 	ctx := context.Background()
 	all := access.RowScope{All: true}
-	mine := access.RowScope{Jurisdictions: []string{street(f.Inside)}}
+	mine := access.RowScope{Jurisdictions: []string{fixture.StreetOf(f.Inside)}}
 	// Unique per run: the PostgreSQL store keeps what earlier runs wrote.
 	run := uuid.NewString()[:8]
 	at := time.Now().UTC().Truncate(time.Microsecond).Add(-time.Hour)

@@ -6,13 +6,13 @@ package parkingtest
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/parking"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/google/uuid"
 )
 
@@ -40,8 +40,7 @@ func newLot(grid, owner, externalID string, at time.Time) *parking.Lot {
 // the source key is unique, and versions guard updates.
 func Contract(t *testing.T, f Fixture) {
 	ctx := context.Background()
-	street := func(grid string) string { p := strings.SplitN(grid, ".", 3); return p[0] + "." + p[1] }
-	mine := access.RowScope{Jurisdictions: []string{street(f.Inside)}}
+	mine := access.RowScope{Jurisdictions: []string{fixture.StreetOf(f.Inside)}}
 	all := access.RowScope{All: true}
 	run := uuid.NewString()[:8]
 	at := time.Now().UTC().Truncate(time.Microsecond)

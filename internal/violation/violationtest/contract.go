@@ -6,12 +6,12 @@ package violationtest
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/testenv/fixture"
 	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/google/uuid"
 )
@@ -41,8 +41,7 @@ func newViolation(grid, externalID string, at time.Time) (*violation.Violation, 
 // event to the timeline.
 func Contract(t *testing.T, f Fixture) {
 	ctx := context.Background()
-	street := func(grid string) string { p := strings.SplitN(grid, ".", 3); return p[0] + "." + p[1] }
-	mine := access.RowScope{Jurisdictions: []string{street(f.Inside)}}
+	mine := access.RowScope{Jurisdictions: []string{fixture.StreetOf(f.Inside)}}
 	all := access.RowScope{All: true}
 	run := uuid.NewString()[:8]
 	at := time.Now().UTC().Truncate(time.Microsecond).Add(-time.Hour)
