@@ -55,6 +55,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	log := m.logger(cfg.LogLevel)
 	setGCDefaults(m.Getenv)
+	if addr := m.Getenv("DEBUG_ADDR"); addr != "" {
+		if err := serveDebug(ctx, addr, log); err != nil {
+			return err
+		}
+	}
 	var opts app.Options
 	tp, err := telemetry.Setup(ctx, m.Getenv)
 	if err != nil {

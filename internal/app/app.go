@@ -37,6 +37,7 @@ import (
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/ratelimit"
 	"github.com/fengcheng/datahub/internal/redisclient"
+	"github.com/fengcheng/datahub/internal/respcache"
 	"github.com/fengcheng/datahub/internal/server"
 	"github.com/fengcheng/datahub/internal/sharing"
 	"github.com/fengcheng/datahub/internal/telemetry"
@@ -233,7 +234,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	}
 	a.availability = counter
 	a.relay = events.NewRelay(pool, a.Redis, events.RelayConfig{Prefix: cfg.RedisPrefix, Logger: log})
-	a.broker = events.NewBroker(a.Redis, events.BrokerConfig{Prefix: cfg.RedisPrefix, Logger: log})
+	var cache *respcache.Cache
+	if cfg.ResponseCacheTTL > 0 {
+		if cache, err = respcache.New(respcache.Config{Roots: CachedRoots(), Fingerprint: accessFingerprint(decider, eng.Catalog()),
+			TTL: cfg.ResponseCacheTTL, MaxBytes: uint64(cfg.ResponseCacheBytes)}); err != nil {
+			return nil, err
+		}
+	}
+	brokerCfg := events.BrokerConfig{Prefix: cfg.RedisPrefix, Logger: log}
+	if cache != nil {
+		// Every change event empties the cache, on every instance.
+		brokerCfg.OnChange = cache.Changed
+	}
+	a.broker = events.NewBroker(a.Redis, brokerCfg)
 	a.Ingest = ingest.NewService(postgres.NewIngestStore(pool, postgres.IngestConfig{}),
 		ingest.Config{Catalog: eng.Catalog(), Now: opts.Now, Logger: log, Authorizer: decider, Auditor: auditor})
 	evalSvc, err := newEvaluation(pool, pfs, eng.Catalog(), decider, auditor, cal, opts.Now, log)
@@ -270,6 +283,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	a.Metrics.Register(auditMetrics(a.Audit)...)
 	a.Metrics.Register(redisErrors)
 	a.Metrics.Register(a.relay.Collectors()...)
+	if cache != nil {
+		a.Metrics.Register(cache.Collectors()...)
+	}
 	var fastPath graphql.OperationMiddleware
 	if cfg.FastPath {
 		fastPath = a.Resolver.FastPath(log)
@@ -297,6 +313,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		Persisted:     server.NewPersistedOperations(a.Redis, cfg.RedisPrefix),
 		PersistedOnly: cfg.PersistedOnly,
 		Tracing:       opts.TracerProvider,
+	}
+	if cache != nil {
+		deps.ResponseCache = cache
 	}
 	if a.Replicas != nil {
 		deps.Replicas = replicaRoutes{a.Replicas}

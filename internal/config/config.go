@@ -6,6 +6,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -92,6 +93,13 @@ type Config struct {
 	// FastPath (GRAPHQL_FAST_PATH, default true) serves plain case lists
 	// without the GraphQL executor (same answer, a fraction of the CPU).
 	FastPath bool
+	// ResponseCacheTTL (RESPONSE_CACHE_TTL, default 30s; 0 turns the cache
+	// off) bounds how long a cached answer of a public aggregate query
+	// (indicators, say) lives; change events empty the cache sooner.
+	ResponseCacheTTL time.Duration
+	// ResponseCacheBytes (RESPONSE_CACHE_BYTES, default 32 MiB) bounds
+	// the cached answers' total size.
+	ResponseCacheBytes int64
 	// PersistedOnly (PERSISTED_ONLY) names the callers that may run
 	// allow-listed operations only: "anonymous", "citizen-app".
 	PersistedOnly []string
@@ -127,7 +135,10 @@ const (
 	IngestMaxBytesDefault = 2 << 30
 	RequestTimeoutDefault = 30 * time.Second
 	ReplicaMaxLagDefault  = time.Second
-	ShutdownGraceDefault  = 20 * time.Second
+	// ResponseCacheTTLDefault and ResponseCacheBytesDefault: see Config.
+	ResponseCacheTTLDefault   = 30 * time.Second
+	ResponseCacheBytesDefault = 32 << 20
+	ShutdownGraceDefault      = 20 * time.Second
 
 	BodyReadTimeoutDefault    = 30 * time.Second
 	UploadMinRateDefault      = 16 << 10 // 16 KiB/s: a 2 GiB file may take a day and a half
@@ -209,6 +220,18 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.FastPath, err = parseBool(get("GRAPHQL_FAST_PATH", ""), true); err != nil {
 		return c, fmt.Errorf("GRAPHQL_FAST_PATH: %w", err)
+	}
+	if c.ResponseCacheTTL, err = parseDuration(get("RESPONSE_CACHE_TTL", ""), ResponseCacheTTLDefault); err != nil {
+		return c, fmt.Errorf("RESPONSE_CACHE_TTL: %w", err)
+	}
+	if c.ResponseCacheTTL < 0 {
+		return c, errors.New("RESPONSE_CACHE_TTL: want a duration ≥ 0 (0 turns the cache off)")
+	}
+	if c.ResponseCacheBytes, err = parseInt(get("RESPONSE_CACHE_BYTES", ""), ResponseCacheBytesDefault); err != nil {
+		return c, fmt.Errorf("RESPONSE_CACHE_BYTES: %w", err)
+	}
+	if c.ResponseCacheBytes <= 0 {
+		return c, errors.New("RESPONSE_CACHE_BYTES: want a positive size in bytes")
 	}
 	if c.IngestMaxBytes, err = parseInt(get("INGEST_MAX_BYTES", ""), IngestMaxBytesDefault); err != nil {
 		return c, fmt.Errorf("INGEST_MAX_BYTES: %w", err)

@@ -53,6 +53,11 @@ type BrokerConfig struct {
 	RetryMax time.Duration
 	// Logger receives failures and recoveries. Default slog.Default().
 	Logger *slog.Logger
+	// OnChange, when set, is told of every event the broker reads and of
+	// every loss and recovery of the stream: live says whether events are
+	// being heard. It runs on the broker's goroutine and must be fast. A
+	// cache of answers derived from the data drops them on every call.
+	OnChange func(live bool)
 }
 
 // Filter selects the events one subscription receives.
@@ -500,6 +505,7 @@ func (b *Broker) runEvents(ctx context.Context) {
 	fail := func(err error) bool {
 		b.needCheck = true
 		b.setDown()
+		b.changed(false)
 		if retry == 0 {
 			b.log.Warn("reading events failed; retrying", "err", err)
 		} else {
@@ -525,6 +531,7 @@ func (b *Broker) runEvents(ctx context.Context) {
 		}
 	}
 	b.markReady()
+	b.changed(true)
 	for ctx.Err() == nil {
 		if b.needCheck || time.Since(b.lastCheck) >= b.cfg.CheckInterval {
 			if err := b.check(ctx); err != nil {
@@ -555,6 +562,7 @@ func (b *Broker) runEvents(ctx context.Context) {
 			b.log.Info("reading events again")
 			retry = 0
 			b.setUp()
+			b.changed(true)
 		}
 		for _, s := range res {
 			for _, m := range s.Messages {
@@ -630,6 +638,14 @@ func (b *Broker) handle(m redis.XMessage) {
 		return
 	}
 	b.fanout(e)
+	b.changed(true)
+}
+
+// changed tells OnChange, if set.
+func (b *Broker) changed(live bool) {
+	if b.cfg.OnChange != nil {
+		b.cfg.OnChange(live)
+	}
 }
 
 // decode reads one stream entry's event; false for an unreadable one.

@@ -64,6 +64,10 @@ type Deps struct {
 	// FastPath, when set, may answer an operation without the executor
 	// (see graph.Resolver.FastPath); it runs after every check above.
 	FastPath graphql.OperationMiddleware
+	// ResponseCache, when set, may answer a public aggregate query from
+	// memory (see respcache): its operation middleware runs after every
+	// check above, its HTTP layer once the caller is known.
+	ResponseCache ResponseCache
 	// Persisted serves automatic persisted queries and the operation
 	// allow-list; PersistedOnly names the callers ("anonymous",
 	// "citizen-app") that may run allow-listed operations only.
@@ -76,6 +80,13 @@ type Deps struct {
 	// Replicas, when set, serves queries from database replicas (see
 	// ReadRouter and LSNHeader).
 	Replicas ReadRouter
+}
+
+// ResponseCache answers repeated public aggregate queries from memory
+// (respcache.Cache).
+type ResponseCache interface {
+	Middleware() graphql.OperationMiddleware
+	Handler(next http.Handler) http.Handler
 }
 
 // smallDocuments caches parsed documents of ordinary size only: a parsed
@@ -116,6 +127,9 @@ func Handler(d Deps) http.Handler {
 	if d.Replicas != nil {
 		// Before the fast path, which answers queries itself.
 		gql.AroundOperations(readRouting(d.Replicas, log))
+	}
+	if d.ResponseCache != nil {
+		gql.AroundOperations(d.ResponseCache.Middleware())
 	}
 	if d.FastPath != nil {
 		gql.AroundOperations(d.FastPath)
@@ -158,7 +172,11 @@ func Handler(d Deps) http.Handler {
 		if d.Replicas != nil {
 			r = withLSN(r, w)
 		}
-		codedErrors(gql).ServeHTTP(w, r)
+		answer := codedErrors(gql)
+		if d.ResponseCache != nil {
+			answer = d.ResponseCache.Handler(answer)
+		}
+		answer.ServeHTTP(w, r)
 	})
 	operations := refuseBatches(scoped)
 
