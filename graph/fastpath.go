@@ -285,7 +285,7 @@ func (r *Resolver) renderCasesFast(ctx context.Context, log *slog.Logger, oc *gr
 		return nil, false // the executor meets the same error and reports it
 	}
 	conn := caseConnection(page, func(ctx context.Context) (int, error) { return r.CaseService.Count(ctx, filter) })
-	w := fastWriter{ctx: ctx, buf: bytes.NewBuffer(make([]byte, 0, 1024+len(page.Cases)*640)), d: d, now: r.CaseService.Now(),
+	w := fastWriter{ctx: ctx, buf: bytes.NewBuffer(make([]byte, 0, 1024+len(page.Cases)*1024)), d: d, now: r.CaseService.Now(),
 		className: r.CaseService.ClassName}
 	if w.depts, w.jurs, err = r.directoryFor(ctx, page.Cases); err != nil {
 		return nil, false

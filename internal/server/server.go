@@ -136,7 +136,7 @@ func Handler(d Deps) http.Handler {
 	}
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{})
-	gql.AddTransport(transport.POST{})
+	gql.AddTransport(rawPOST{})
 	docs := smallDocuments{lru.New[*ast.QueryDocument](1000)}
 	gql.SetQueryCache(docs)
 	// Size before validation (validation is quadratic and deaf to the
