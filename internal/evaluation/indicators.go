@@ -453,6 +453,9 @@ type LiveCell struct {
 type OtherQuery struct {
 	Jurisdiction string
 	From, To     time.Time
+	// Zone is the IANA time zone months are judged in: a store may sum
+	// the facts of one month into one.
+	Zone string
 }
 
 // OtherFacts are the records behind the violations, parking and inspection
@@ -470,17 +473,20 @@ type OtherFacts struct {
 	Inspections    []InspectionFact
 }
 
-// ViolationFact is one violation discovered or demolished in the range.
+// ViolationFact is N violations of one street and community, discovered
+// in one month and, when demolished, demolished in one month (N is 1 for
+// a single violation). Only the months of the times count.
 type ViolationFact struct {
 	Street, Community string
 	DiscoveredAt      time.Time
 	// DemolishedAt is set when the outcome is DEMOLISHED (resolved_at):
 	// a building demolished, or a stall, sign or waste removed.
 	DemolishedAt *time.Time
-	AreaM2       float64 // demolished_area_m2, else area_m2, else 0
-	// Construction: an illegal building (kind ILLEGAL_CONSTRUCTION), whose
+	AreaM2       float64 // the sum of demolished_area_m2, else area_m2, else 0
+	// Construction: illegal buildings (kind ILLEGAL_CONSTRUCTION), whose
 	// removal is a demolition in m²; the other kinds are removals.
 	Construction bool
+	N            int64
 }
 
 // AreaFact is one jurisdiction's land area (nil when the directory does
@@ -714,19 +720,19 @@ func (s *Service) addOther(q *Query, from, to Month, o *OtherFacts, get func(row
 		g := groupOf(q.GroupBy, v.Street, v.Community, "", "", "")
 		if p, ok := in(v.DiscoveredAt); ok {
 			a := get(rowKey{p, g})
-			a.vFound++
+			a.vFound += v.N
 			if v.Construction {
-				a.vConstr++
+				a.vConstr += v.N
 			}
 		}
 		if v.DemolishedAt != nil {
 			if p, ok := in(*v.DemolishedAt); ok {
 				a := get(rowKey{p, g})
 				if v.Construction {
-					a.vDemol++
+					a.vDemol += v.N
 					a.vArea += v.AreaM2
 				} else {
-					a.vRemoved++
+					a.vRemoved += v.N
 				}
 			}
 		}

@@ -34,7 +34,7 @@ func (s *Service) publicIndicators(ctx context.Context, q *Query, from, to Month
 	}
 	var other *OtherFacts
 	if otherGroupable(q) {
-		other, err = s.store.Other(ctx, OtherQuery{Jurisdiction: q.Filter.Jurisdiction, From: yFrom.Start(loc), To: yTo.Start(loc)})
+		other, err = s.store.Other(ctx, OtherQuery{Jurisdiction: q.Filter.Jurisdiction, From: yFrom.Start(loc), To: yTo.Start(loc), Zone: loc.String()})
 		if err != nil {
 			return nil, fmt.Errorf("indicators: other datasets: %w", err)
 		}

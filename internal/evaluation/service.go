@@ -351,7 +351,7 @@ func (s *Service) indicators(ctx context.Context, q *Query, from, to Month, publ
 	}
 	var other *OtherFacts
 	if otherGroupable(q) {
-		other, err = s.store.Other(ctx, OtherQuery{Jurisdiction: q.Filter.Jurisdiction, From: from.Start(s.loc), To: to.Start(s.loc)})
+		other, err = s.store.Other(ctx, OtherQuery{Jurisdiction: q.Filter.Jurisdiction, From: from.Start(s.loc), To: to.Start(s.loc), Zone: s.loc.String()})
 		if err != nil {
 			return nil, fmt.Errorf("indicators: other datasets: %w", err)
 		}

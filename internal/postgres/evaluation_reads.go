@@ -320,16 +320,25 @@ func (s *EvaluationStore) Other(ctx context.Context, q evaluation.OtherQuery) (*
 		return nil, fmt.Errorf("jurisdiction areas: %w", err)
 	}
 	if hasV {
-		rows, err := s.pool.Query(ctx, `SELECT street_code, coalesce(community_code, ''), discovered_at,
-			CASE WHEN outcome = 'DEMOLISHED' THEN resolved_at END, coalesce(demolished_area_m2, area_m2, 0),
-			kind = 'ILLEGAL_CONSTRUCTION'
+		// One row per street, community, month found, month demolished
+		// and kind: a year of a district's violations is a few thousand
+		// rows instead of every violation.
+		month := func(col string) string { return col }
+		if q.Zone != "" {
+			month = func(col string) string { return "date_trunc('month', " + col + ", @zone)" }
+			args["zone"] = q.Zone
+		}
+		rows, err := s.pool.Query(ctx, `SELECT street_code, coalesce(community_code, ''), `+month("discovered_at")+`,
+			CASE WHEN outcome = 'DEMOLISHED' THEN `+month("resolved_at")+` END,
+			kind = 'ILLEGAL_CONSTRUCTION', sum(coalesce(demolished_area_m2, area_m2, 0))::float8, count(*)
 			FROM violations
 			WHERE ((discovered_at >= @from AND discovered_at < @to)
-			    OR (outcome = 'DEMOLISHED' AND resolved_at >= @from AND resolved_at < @to)) AND `+jur, args)
+			    OR (outcome = 'DEMOLISHED' AND resolved_at >= @from AND resolved_at < @to)) AND `+jur+`
+			GROUP BY 1, 2, 3, 4, 5`, args)
 		if err == nil {
 			o.Violations, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (evaluation.ViolationFact, error) {
 				var v evaluation.ViolationFact
-				err := r.Scan(&v.Street, &v.Community, &v.DiscoveredAt, &v.DemolishedAt, &v.AreaM2, &v.Construction)
+				err := r.Scan(&v.Street, &v.Community, &v.DiscoveredAt, &v.DemolishedAt, &v.Construction, &v.AreaM2, &v.N)
 				return v, err
 			})
 		}
