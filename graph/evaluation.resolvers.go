@@ -12,25 +12,8 @@ import (
 	"github.com/fengcheng/datahub/graph/generated"
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/apperr"
-	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/evaluation"
 )
-
-func (r *figureResolver) Numerator(ctx context.Context, obj *evaluation.Figure) (*int, error) {
-	if obj.Suppressed {
-		return nil, nil
-	}
-	n := int(obj.Numerator)
-	return &n, nil
-}
-
-func (r *figureResolver) Denominator(ctx context.Context, obj *evaluation.Figure) (*int, error) {
-	if obj.Suppressed {
-		return nil, nil
-	}
-	n := int(obj.Denominator)
-	return &n, nil
-}
 
 func (r *indicatorPublicationResolver) PeriodStart(ctx context.Context, obj *evaluation.PublishedView) (*time.Time, error) {
 	t := obj.PeriodStart(r.EvaluationService.Location())
@@ -42,52 +25,20 @@ func (r *indicatorPublicationResolver) PeriodEnd(ctx context.Context, obj *evalu
 	return &t, nil
 }
 
-func (r *indicatorPublicationResolver) Rows(ctx context.Context, obj *evaluation.PublishedView, groupBy *evaluation.Dim) ([]*evaluation.Row, error) {
+func (r *indicatorPublicationResolver) Rows(ctx context.Context, obj *evaluation.PublishedView, groupBy *evaluation.Dim) ([]*model.IndicatorRow, error) {
 	rows, err := obj.Rows(ctx, evaluation.GroupingOf(groupBy))
 	if err != nil {
 		return nil, err
 	}
-	return pointers(rows), nil
+	return model.NewIndicatorRows(rows), nil
 }
 
-func (r *indicatorRowResolver) Street(ctx context.Context, obj *evaluation.Row) (*string, error) {
-	return nonEmpty(obj.Group.Street), nil
-}
-
-func (r *indicatorRowResolver) Community(ctx context.Context, obj *evaluation.Row) (*string, error) {
-	return nonEmpty(obj.Group.Community), nil
-}
-
-func (r *indicatorRowResolver) Department(ctx context.Context, obj *evaluation.Row) (*string, error) {
-	return nonEmpty(obj.Group.Department), nil
-}
-
-func (r *indicatorRowResolver) Kind(ctx context.Context, obj *evaluation.Row) (*cases.Kind, error) {
-	if obj.Group.Kind == "" {
-		return nil, nil
-	}
-	k := cases.Kind(obj.Group.Kind)
-	return &k, nil
-}
-
-func (r *indicatorRowResolver) MajorCode(ctx context.Context, obj *evaluation.Row) (*string, error) {
-	return nonEmpty(obj.Group.MajorCode), nil
-}
-
-func (r *indicatorRowResolver) ReporterGroup(ctx context.Context, obj *evaluation.Row) (*string, error) {
-	return nonEmpty(obj.Group.ReporterGroup), nil
-}
-
-func (r *indicatorRowResolver) Figures(ctx context.Context, obj *evaluation.Row) ([]*evaluation.Figure, error) {
-	return pointers(obj.Figures), nil
-}
-
-func (r *indicatorRowResolver) Figure(ctx context.Context, obj *evaluation.Row, name string) (*evaluation.Figure, error) {
+func (r *indicatorRowResolver) Figure(ctx context.Context, obj *model.IndicatorRow, name string) (*model.Figure, error) {
 	f, ok := obj.Figure(name)
 	if !ok {
 		return nil, apperr.Invalid("name", "unknown figure %q", name)
 	}
-	return &f, nil
+	return f, nil
 }
 
 func (r *mutationResolver) PublishIndicators(ctx context.Context, period evaluation.Period, at time.Time, reason *string) (*evaluation.PublishedView, error) {
@@ -111,7 +62,7 @@ func (r *mutationResolver) CreateSnapshot(ctx context.Context, dataset string, f
 	return r.EvaluationService.CreateSnapshot(ctx, dataset, f, p)
 }
 
-func (r *queryResolver) Indicators(ctx context.Context, period evaluation.Period, from time.Time, to time.Time, groupBy []evaluation.Dim, filter *model.IndicatorFilter) ([]*evaluation.Row, error) {
+func (r *queryResolver) Indicators(ctx context.Context, period evaluation.Period, from time.Time, to time.Time, groupBy []evaluation.Dim, filter *model.IndicatorFilter) ([]*model.IndicatorRow, error) {
 	q := evaluation.Query{Period: period, From: from, To: to, GroupBy: groupBy}
 	if filter != nil {
 		q.Filter = evaluation.Filter{Jurisdiction: deref(filter.Jurisdiction), Kind: deref(filter.Kind),
@@ -121,7 +72,7 @@ func (r *queryResolver) Indicators(ctx context.Context, period evaluation.Period
 	if err != nil {
 		return nil, err
 	}
-	return pointers(rows), nil
+	return model.NewIndicatorRows(rows), nil
 }
 
 func (r *queryResolver) Snapshots(ctx context.Context, first *int) ([]*evaluation.Manifest, error) {
@@ -172,8 +123,6 @@ func (r *snapshotManifestResolver) CSVPath(ctx context.Context, obj *evaluation.
 	return "/datasets/" + obj.ID.String() + ".csv", nil
 }
 
-func (r *Resolver) Figure() generated.FigureResolver { return &figureResolver{r} }
-
 func (r *Resolver) IndicatorPublication() generated.IndicatorPublicationResolver {
 	return &indicatorPublicationResolver{r}
 }
@@ -185,7 +134,6 @@ func (r *Resolver) SnapshotManifest() generated.SnapshotManifestResolver {
 }
 
 type (
-	figureResolver               struct{ *Resolver }
 	indicatorPublicationResolver struct{ *Resolver }
 	indicatorRowResolver         struct{ *Resolver }
 	snapshotManifestResolver     struct{ *Resolver }

@@ -51,7 +51,6 @@ type ResolverRoot interface {
 	Department() DepartmentResolver
 	DrawReplay() DrawReplayResolver
 	Entity() EntityResolver
-	Figure() FigureResolver
 	IndicatorPublication() IndicatorPublicationResolver
 	IndicatorRow() IndicatorRowResolver
 	Inspection() InspectionResolver
@@ -837,25 +836,14 @@ type EntityResolver interface {
 	FindManyPropertyByIDs(ctx context.Context, reps []*model.PropertyByIDsInput) ([]*property.Property, error)
 	FindManyViolationByIDs(ctx context.Context, reps []*model.ViolationByIDsInput) ([]*violation.Violation, error)
 }
-type FigureResolver interface {
-	Numerator(ctx context.Context, obj *evaluation.Figure) (*int, error)
-	Denominator(ctx context.Context, obj *evaluation.Figure) (*int, error)
-}
 type IndicatorPublicationResolver interface {
 	PeriodStart(ctx context.Context, obj *evaluation.PublishedView) (*time.Time, error)
 	PeriodEnd(ctx context.Context, obj *evaluation.PublishedView) (*time.Time, error)
 
-	Rows(ctx context.Context, obj *evaluation.PublishedView, groupBy *evaluation.Dim) ([]*evaluation.Row, error)
+	Rows(ctx context.Context, obj *evaluation.PublishedView, groupBy *evaluation.Dim) ([]*model.IndicatorRow, error)
 }
 type IndicatorRowResolver interface {
-	Street(ctx context.Context, obj *evaluation.Row) (*string, error)
-	Community(ctx context.Context, obj *evaluation.Row) (*string, error)
-	Department(ctx context.Context, obj *evaluation.Row) (*string, error)
-	Kind(ctx context.Context, obj *evaluation.Row) (*cases.Kind, error)
-	MajorCode(ctx context.Context, obj *evaluation.Row) (*string, error)
-	ReporterGroup(ctx context.Context, obj *evaluation.Row) (*string, error)
-	Figures(ctx context.Context, obj *evaluation.Row) ([]*evaluation.Figure, error)
-	Figure(ctx context.Context, obj *evaluation.Row, name string) (*evaluation.Figure, error)
+	Figure(ctx context.Context, obj *model.IndicatorRow, name string) (*model.Figure, error)
 }
 type InspectionResolver interface {
 	Property(ctx context.Context, obj *property.Inspection) (*property.Property, error)
@@ -968,7 +956,7 @@ type QueryResolver interface {
 	Jurisdictions(ctx context.Context, root *string, level *directory.Level) ([]*directory.Jurisdiction, error)
 	Department(ctx context.Context, code string) (*directory.Department, error)
 	Departments(ctx context.Context) ([]*directory.Department, error)
-	Indicators(ctx context.Context, period evaluation.Period, from time.Time, to time.Time, groupBy []evaluation.Dim, filter *model.IndicatorFilter) ([]*evaluation.Row, error)
+	Indicators(ctx context.Context, period evaluation.Period, from time.Time, to time.Time, groupBy []evaluation.Dim, filter *model.IndicatorFilter) ([]*model.IndicatorRow, error)
 	Snapshots(ctx context.Context, first *int) ([]*evaluation.Manifest, error)
 	Snapshot(ctx context.Context, id string) (*evaluation.Manifest, error)
 	IndicatorPublications(ctx context.Context, period evaluation.Period, at time.Time) ([]*evaluation.PublishedView, error)
@@ -14929,7 +14917,7 @@ func (ec *executionContext) fieldContext_FieldMask_example(_ context.Context, fi
 	return graphql.NewScalarFieldContext("FieldMask", field, false, false, "String")
 }
 
-func (ec *executionContext) _Figure_name(ctx context.Context, field graphql.CollectedField, obj *evaluation.Figure) (ret graphql.Marshaler) {
+func (ec *executionContext) _Figure_name(ctx context.Context, field graphql.CollectedField, obj *model.Figure) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14952,7 +14940,7 @@ func (ec *executionContext) fieldContext_Figure_name(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Figure", field, false, false, "String")
 }
 
-func (ec *executionContext) _Figure_value(ctx context.Context, field graphql.CollectedField, obj *evaluation.Figure) (ret graphql.Marshaler) {
+func (ec *executionContext) _Figure_value(ctx context.Context, field graphql.CollectedField, obj *model.Figure) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14975,7 +14963,7 @@ func (ec *executionContext) fieldContext_Figure_value(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Figure", field, false, false, "Float")
 }
 
-func (ec *executionContext) _Figure_numerator(ctx context.Context, field graphql.CollectedField, obj *evaluation.Figure) (ret graphql.Marshaler) {
+func (ec *executionContext) _Figure_numerator(ctx context.Context, field graphql.CollectedField, obj *model.Figure) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14984,7 +14972,7 @@ func (ec *executionContext) _Figure_numerator(ctx context.Context, field graphql
 			return ec.fieldContext_Figure_numerator(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Figure().Numerator(ctx, obj)
+			return obj.Numerator, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -14995,10 +14983,10 @@ func (ec *executionContext) _Figure_numerator(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Figure_numerator(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Figure", field, true, true, "Int")
+	return graphql.NewScalarFieldContext("Figure", field, false, false, "Int")
 }
 
-func (ec *executionContext) _Figure_denominator(ctx context.Context, field graphql.CollectedField, obj *evaluation.Figure) (ret graphql.Marshaler) {
+func (ec *executionContext) _Figure_denominator(ctx context.Context, field graphql.CollectedField, obj *model.Figure) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -15007,7 +14995,7 @@ func (ec *executionContext) _Figure_denominator(ctx context.Context, field graph
 			return ec.fieldContext_Figure_denominator(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Figure().Denominator(ctx, obj)
+			return obj.Denominator, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -15018,10 +15006,10 @@ func (ec *executionContext) _Figure_denominator(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Figure_denominator(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Figure", field, true, true, "Int")
+	return graphql.NewScalarFieldContext("Figure", field, false, false, "Int")
 }
 
-func (ec *executionContext) _Figure_formula(ctx context.Context, field graphql.CollectedField, obj *evaluation.Figure) (ret graphql.Marshaler) {
+func (ec *executionContext) _Figure_formula(ctx context.Context, field graphql.CollectedField, obj *model.Figure) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -15044,7 +15032,7 @@ func (ec *executionContext) fieldContext_Figure_formula(_ context.Context, field
 	return graphql.NewScalarFieldContext("Figure", field, false, false, "String")
 }
 
-func (ec *executionContext) _Figure_suppressed(ctx context.Context, field graphql.CollectedField, obj *evaluation.Figure) (ret graphql.Marshaler) {
+func (ec *executionContext) _Figure_suppressed(ctx context.Context, field graphql.CollectedField, obj *model.Figure) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -15517,8 +15505,8 @@ func (ec *executionContext) _IndicatorPublication_rows(ctx context.Context, fiel
 			return ec.Resolvers.IndicatorPublication().Rows(ctx, obj, fc.Args["groupBy"].(*evaluation.Dim))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*evaluation.Row) graphql.Marshaler {
-			return ec.marshalNIndicatorRow2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐRowᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.IndicatorRow) graphql.Marshaler {
+			return ec.marshalNIndicatorRow2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐIndicatorRowᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -15548,7 +15536,7 @@ func (ec *executionContext) fieldContext_IndicatorPublication_rows(ctx context.C
 	return fc, nil
 }
 
-func (ec *executionContext) _IndicatorRow_periodStart(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+func (ec *executionContext) _IndicatorRow_periodStart(ctx context.Context, field graphql.CollectedField, obj *model.IndicatorRow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -15571,7 +15559,7 @@ func (ec *executionContext) fieldContext_IndicatorRow_periodStart(_ context.Cont
 	return graphql.NewScalarFieldContext("IndicatorRow", field, false, false, "DateTime")
 }
 
-func (ec *executionContext) _IndicatorRow_periodEnd(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+func (ec *executionContext) _IndicatorRow_periodEnd(ctx context.Context, field graphql.CollectedField, obj *model.IndicatorRow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -15594,7 +15582,7 @@ func (ec *executionContext) fieldContext_IndicatorRow_periodEnd(_ context.Contex
 	return graphql.NewScalarFieldContext("IndicatorRow", field, false, false, "DateTime")
 }
 
-func (ec *executionContext) _IndicatorRow_street(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+func (ec *executionContext) _IndicatorRow_street(ctx context.Context, field graphql.CollectedField, obj *model.IndicatorRow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -15603,7 +15591,7 @@ func (ec *executionContext) _IndicatorRow_street(ctx context.Context, field grap
 			return ec.fieldContext_IndicatorRow_street(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.IndicatorRow().Street(ctx, obj)
+			return obj.Street, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -15614,10 +15602,10 @@ func (ec *executionContext) _IndicatorRow_street(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_IndicatorRow_street(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("IndicatorRow", field, true, true, "String")
+	return graphql.NewScalarFieldContext("IndicatorRow", field, false, false, "String")
 }
 
-func (ec *executionContext) _IndicatorRow_community(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+func (ec *executionContext) _IndicatorRow_community(ctx context.Context, field graphql.CollectedField, obj *model.IndicatorRow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -15626,7 +15614,7 @@ func (ec *executionContext) _IndicatorRow_community(ctx context.Context, field g
 			return ec.fieldContext_IndicatorRow_community(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.IndicatorRow().Community(ctx, obj)
+			return obj.Community, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -15637,10 +15625,10 @@ func (ec *executionContext) _IndicatorRow_community(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_IndicatorRow_community(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("IndicatorRow", field, true, true, "String")
+	return graphql.NewScalarFieldContext("IndicatorRow", field, false, false, "String")
 }
 
-func (ec *executionContext) _IndicatorRow_department(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+func (ec *executionContext) _IndicatorRow_department(ctx context.Context, field graphql.CollectedField, obj *model.IndicatorRow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -15649,7 +15637,7 @@ func (ec *executionContext) _IndicatorRow_department(ctx context.Context, field 
 			return ec.fieldContext_IndicatorRow_department(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.IndicatorRow().Department(ctx, obj)
+			return obj.Department, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -15660,10 +15648,10 @@ func (ec *executionContext) _IndicatorRow_department(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_IndicatorRow_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("IndicatorRow", field, true, true, "String")
+	return graphql.NewScalarFieldContext("IndicatorRow", field, false, false, "String")
 }
 
-func (ec *executionContext) _IndicatorRow_kind(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+func (ec *executionContext) _IndicatorRow_kind(ctx context.Context, field graphql.CollectedField, obj *model.IndicatorRow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -15672,7 +15660,7 @@ func (ec *executionContext) _IndicatorRow_kind(ctx context.Context, field graphq
 			return ec.fieldContext_IndicatorRow_kind(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.IndicatorRow().Kind(ctx, obj)
+			return obj.Kind, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *cases.Kind) graphql.Marshaler {
@@ -15683,10 +15671,10 @@ func (ec *executionContext) _IndicatorRow_kind(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_IndicatorRow_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("IndicatorRow", field, true, true, "CaseKind")
+	return graphql.NewScalarFieldContext("IndicatorRow", field, false, false, "CaseKind")
 }
 
-func (ec *executionContext) _IndicatorRow_majorCode(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+func (ec *executionContext) _IndicatorRow_majorCode(ctx context.Context, field graphql.CollectedField, obj *model.IndicatorRow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -15695,7 +15683,7 @@ func (ec *executionContext) _IndicatorRow_majorCode(ctx context.Context, field g
 			return ec.fieldContext_IndicatorRow_majorCode(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.IndicatorRow().MajorCode(ctx, obj)
+			return obj.MajorCode, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -15706,10 +15694,10 @@ func (ec *executionContext) _IndicatorRow_majorCode(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_IndicatorRow_majorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("IndicatorRow", field, true, true, "String")
+	return graphql.NewScalarFieldContext("IndicatorRow", field, false, false, "String")
 }
 
-func (ec *executionContext) _IndicatorRow_reporterGroup(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+func (ec *executionContext) _IndicatorRow_reporterGroup(ctx context.Context, field graphql.CollectedField, obj *model.IndicatorRow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -15718,7 +15706,7 @@ func (ec *executionContext) _IndicatorRow_reporterGroup(ctx context.Context, fie
 			return ec.fieldContext_IndicatorRow_reporterGroup(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.IndicatorRow().ReporterGroup(ctx, obj)
+			return obj.ReporterGroup, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -15729,10 +15717,10 @@ func (ec *executionContext) _IndicatorRow_reporterGroup(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_IndicatorRow_reporterGroup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("IndicatorRow", field, true, true, "String")
+	return graphql.NewScalarFieldContext("IndicatorRow", field, false, false, "String")
 }
 
-func (ec *executionContext) _IndicatorRow_figures(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+func (ec *executionContext) _IndicatorRow_figures(ctx context.Context, field graphql.CollectedField, obj *model.IndicatorRow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -15741,11 +15729,11 @@ func (ec *executionContext) _IndicatorRow_figures(ctx context.Context, field gra
 			return ec.fieldContext_IndicatorRow_figures(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.IndicatorRow().Figures(ctx, obj)
+			return obj.Figures, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*evaluation.Figure) graphql.Marshaler {
-			return ec.marshalNFigure2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐFigureᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Figure) graphql.Marshaler {
+			return ec.marshalNFigure2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐFigureᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -15755,8 +15743,8 @@ func (ec *executionContext) fieldContext_IndicatorRow_figures(_ context.Context,
 	fc = &graphql.FieldContext{
 		Object:     "IndicatorRow",
 		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Figure(ctx, field)
 		},
@@ -15764,7 +15752,7 @@ func (ec *executionContext) fieldContext_IndicatorRow_figures(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _IndicatorRow_figure(ctx context.Context, field graphql.CollectedField, obj *evaluation.Row) (ret graphql.Marshaler) {
+func (ec *executionContext) _IndicatorRow_figure(ctx context.Context, field graphql.CollectedField, obj *model.IndicatorRow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -15777,8 +15765,8 @@ func (ec *executionContext) _IndicatorRow_figure(ctx context.Context, field grap
 			return ec.Resolvers.IndicatorRow().Figure(ctx, obj, fc.Args["name"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *evaluation.Figure) graphql.Marshaler {
-			return ec.marshalOFigure2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐFigure(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Figure) graphql.Marshaler {
+			return ec.marshalOFigure2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐFigure(ctx, selections, v)
 		},
 		true,
 		false,
@@ -21262,8 +21250,8 @@ func (ec *executionContext) _Query_indicators(ctx context.Context, field graphql
 			return ec.Resolvers.Query().Indicators(ctx, fc.Args["period"].(evaluation.Period), fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["groupBy"].([]evaluation.Dim), fc.Args["filter"].(*model.IndicatorFilter))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*evaluation.Row) graphql.Marshaler {
-			return ec.marshalNIndicatorRow2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐRowᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.IndicatorRow) graphql.Marshaler {
+			return ec.marshalNIndicatorRow2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐIndicatorRowᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -29987,7 +29975,7 @@ func (ec *executionContext) _FieldMask(ctx context.Context, sel ast.SelectionSet
 
 var figureImplementors = []string{"Figure"}
 
-func (ec *executionContext) _Figure(ctx context.Context, sel ast.SelectionSet, obj *evaluation.Figure) graphql.Marshaler {
+func (ec *executionContext) _Figure(ctx context.Context, sel ast.SelectionSet, obj *model.Figure) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, figureImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -29999,34 +29987,32 @@ func (ec *executionContext) _Figure(ctx context.Context, sel ast.SelectionSet, o
 		case "name":
 			out.Values[i] = ec._Figure_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "value":
 			out.Values[i] = ec._Figure_value(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "numerator":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Figure_numerator(ctx, field, obj)
-				})
+			out.Values[i] = ec._Figure_numerator(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "denominator":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Figure_denominator(ctx, field, obj)
-				})
+			out.Values[i] = ec._Figure_denominator(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "formula":
 			out.Values[i] = ec._Figure_formula(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "suppressed":
 			out.Values[i] = ec._Figure_suppressed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -30262,7 +30248,7 @@ func (ec *executionContext) _IndicatorPublication(ctx context.Context, sel ast.S
 
 var indicatorRowImplementors = []string{"IndicatorRow"}
 
-func (ec *executionContext) _IndicatorRow(ctx context.Context, sel ast.SelectionSet, obj *evaluation.Row) graphql.Marshaler {
+func (ec *executionContext) _IndicatorRow(ctx context.Context, sel ast.SelectionSet, obj *model.IndicatorRow) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, indicatorRowImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -30282,47 +30268,40 @@ func (ec *executionContext) _IndicatorRow(ctx context.Context, sel ast.Selection
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "street":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._IndicatorRow_street(ctx, field, obj)
-				})
+			out.Values[i] = ec._IndicatorRow_street(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "community":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._IndicatorRow_community(ctx, field, obj)
-				})
+			out.Values[i] = ec._IndicatorRow_community(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "department":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._IndicatorRow_department(ctx, field, obj)
-				})
+			out.Values[i] = ec._IndicatorRow_department(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "kind":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._IndicatorRow_kind(ctx, field, obj)
-				})
+			out.Values[i] = ec._IndicatorRow_kind(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "majorCode":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._IndicatorRow_majorCode(ctx, field, obj)
-				})
+			out.Values[i] = ec._IndicatorRow_majorCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "reporterGroup":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._IndicatorRow_reporterGroup(ctx, field, obj)
-				})
+			out.Values[i] = ec._IndicatorRow_reporterGroup(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "figures":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._IndicatorRow_figures(ctx, field, obj)
-				})
+			out.Values[i] = ec._IndicatorRow_figures(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "figure":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -33960,11 +33939,11 @@ func (ec *executionContext) marshalNFieldSet2string(ctx context.Context, sel ast
 	return res
 }
 
-func (ec *executionContext) marshalNFigure2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐFigureᚄ(ctx context.Context, sel ast.SelectionSet, v []*evaluation.Figure) graphql.Marshaler {
+func (ec *executionContext) marshalNFigure2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐFigureᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Figure) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNFigure2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐFigure(ctx, sel, v[i])
+		return ec.marshalNFigure2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐFigure(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -33976,7 +33955,7 @@ func (ec *executionContext) marshalNFigure2ᚕᚖgithubᚗcomᚋfengchengᚋdata
 	return ret
 }
 
-func (ec *executionContext) marshalNFigure2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐFigure(ctx context.Context, sel ast.SelectionSet, v *evaluation.Figure) graphql.Marshaler {
+func (ec *executionContext) marshalNFigure2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐFigure(ctx context.Context, sel ast.SelectionSet, v *model.Figure) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Figure!")
 		return graphql.Null
@@ -34149,11 +34128,11 @@ func (ec *executionContext) marshalNIndicatorPublication2ᚖgithubᚗcomᚋfengc
 	return ec._IndicatorPublication(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNIndicatorRow2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*evaluation.Row) graphql.Marshaler {
+func (ec *executionContext) marshalNIndicatorRow2ᚕᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐIndicatorRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.IndicatorRow) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNIndicatorRow2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐRow(ctx, sel, v[i])
+		return ec.marshalNIndicatorRow2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐIndicatorRow(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -34165,7 +34144,7 @@ func (ec *executionContext) marshalNIndicatorRow2ᚕᚖgithubᚗcomᚋfengcheng�
 	return ret
 }
 
-func (ec *executionContext) marshalNIndicatorRow2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐRow(ctx context.Context, sel ast.SelectionSet, v *evaluation.Row) graphql.Marshaler {
+func (ec *executionContext) marshalNIndicatorRow2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐIndicatorRow(ctx context.Context, sel ast.SelectionSet, v *model.IndicatorRow) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "IndicatorRow!")
 		return graphql.Null
@@ -35550,7 +35529,7 @@ func (ec *executionContext) unmarshalODepartmentByCodesInput2ᚖgithubᚗcomᚋf
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOFigure2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋinternalᚋevaluationᚐFigure(ctx context.Context, sel ast.SelectionSet, v *evaluation.Figure) graphql.Marshaler {
+func (ec *executionContext) marshalOFigure2ᚖgithubᚗcomᚋfengchengᚋdatahubᚋgraphᚋmodelᚐFigure(ctx context.Context, sel ast.SelectionSet, v *model.Figure) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
