@@ -181,7 +181,7 @@ func (fx *fixtures) bulkImport(ctx context.Context) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	first, err := fx.upload(ctx, file.Bytes(), n, "inserted")
+	first, firstPhases, err := fx.upload(ctx, file.Bytes(), n, "inserted")
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func (fx *fixtures) bulkImport(ctx context.Context) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	again, err := fx.upload(ctx, file.Bytes(), n, "unchanged")
+	again, againPhases, err := fx.upload(ctx, file.Bytes(), n, "unchanged")
 	if err != nil {
 		return nil, fmt.Errorf("re-send: %w", err)
 	}
@@ -199,7 +199,7 @@ func (fx *fixtures) bulkImport(ctx context.Context) ([]Row, error) {
 	}
 	row := Row{Scenario: "S7", Mode: fmt.Sprintf("%d new rows", n), Requests: 1, RPS: float64(n) / first.Seconds(),
 		P50: first, P95: first, P99: first, Statements: -1, Floor: ceiling, Unit: "rows/s",
-		Note: fmt.Sprintf("re-sent file %.0f rows/s", float64(n)/again.Seconds())}
+		Note: fmt.Sprintf("re-sent file %.0f rows/s; phases new %s, re-sent %s", float64(n)/again.Seconds(), firstPhases, againPhases)}
 	if stmtBefore >= 0 {
 		row.Statements = stmtAfter - stmtBefore
 	}
@@ -210,33 +210,35 @@ func (fx *fixtures) bulkImport(ctx context.Context) ([]Row, error) {
 }
 
 // upload posts one NDJSON file and checks that want (inserted or
-// unchanged) counts every row.
-func (fx *fixtures) upload(ctx context.Context, file []byte, n int, want string) (time.Duration, error) {
+// unchanged) counts every row. It returns how long the upload took and the
+// import's phases as the hub reports them.
+func (fx *fixtures) upload(ctx context.Context, file []byte, n int, want string) (time.Duration, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fx.o.HubURL+"/ingest/cases", bytes.NewReader(file))
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	req.Header.Set("Authorization", "Bearer "+fx.sysToken)
 	start := time.Now()
 	res, err := (&http.Client{Transport: fx.transport, Timeout: 30 * time.Minute}).Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("upload: %w", err)
+		return 0, "", fmt.Errorf("upload: %w", err)
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(res.Body)
 	took := time.Since(start)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	var rep map[string]any
 	if res.StatusCode != http.StatusOK || json.Unmarshal(body, &rep) != nil {
-		return 0, fmt.Errorf("upload: HTTP %d: %.300s", res.StatusCode, body)
+		return 0, "", fmt.Errorf("upload: HTTP %d: %.300s", res.StatusCode, body)
 	}
 	if got, _ := rep[want].(float64); int(got) != n {
-		return 0, fmt.Errorf("upload: %s %v of %d rows: %.300s", want, rep[want], n, body)
+		return 0, "", fmt.Errorf("upload: %s %v of %d rows: %.300s", want, rep[want], n, body)
 	}
-	return took, nil
+	phases, _ := json.Marshal(rep["phases"])
+	return took, string(phases), nil
 }
 
 func (fx *fixtures) currentRSS() uint64 {
