@@ -30,14 +30,6 @@ func (r *mutationResolver) ReportParkingAvailability(ctx context.Context, lotID 
 	return &a, nil
 }
 
-func (r *nearbyLotResolver) OpenToPublic(ctx context.Context, obj *parking.Nearby) (bool, error) {
-	return obj.Status.Open, nil
-}
-
-func (r *nearbyLotResolver) CanMove(ctx context.Context, obj *parking.Nearby) (bool, error) {
-	return obj.Status.CanMove, nil
-}
-
 func (r *parkingLotResolver) Location(ctx context.Context, obj *parking.Lot) (*model.GeoPoint, error) {
 	return &model.GeoPoint{Lat: obj.Lat, Lng: obj.Lng}, nil
 }
@@ -148,8 +140,6 @@ func (r *queryResolver) ParkingSpacesAdded(ctx context.Context, since time.Time,
 	return &added, nil
 }
 
-func (r *Resolver) NearbyLot() generated.NearbyLotResolver { return &nearbyLotResolver{r} }
-
 func (r *Resolver) ParkingLot() generated.ParkingLotResolver { return &parkingLotResolver{r} }
 
 func (r *Resolver) ParkingLotConnection() generated.ParkingLotConnectionResolver {
@@ -157,7 +147,6 @@ func (r *Resolver) ParkingLotConnection() generated.ParkingLotConnectionResolver
 }
 
 type (
-	nearbyLotResolver            struct{ *Resolver }
 	parkingLotResolver           struct{ *Resolver }
 	parkingLotConnectionResolver struct{ *Resolver }
 )

@@ -57,7 +57,6 @@ type ResolverRoot interface {
 	InspectionRound() InspectionRoundResolver
 	Jurisdiction() JurisdictionResolver
 	Mutation() MutationResolver
-	NearbyLot() NearbyLotResolver
 	ParkingLot() ParkingLotResolver
 	ParkingLotConnection() ParkingLotConnectionResolver
 	PermitCheck() PermitCheckResolver
@@ -902,10 +901,6 @@ type MutationResolver interface {
 	UpsertViolation(ctx context.Context, input model.ViolationInput, version *int) (*model.ViolationUpsert, error)
 	ReportViolation(ctx context.Context, input model.ViolationInput) (*violation.Violation, error)
 	TransitionViolation(ctx context.Context, id string, action violation.Action, input *model.ViolationTransitionInput) (*violation.Violation, error)
-}
-type NearbyLotResolver interface {
-	OpenToPublic(ctx context.Context, obj *parking.Nearby) (bool, error)
-	CanMove(ctx context.Context, obj *parking.Nearby) (bool, error)
 }
 type ParkingLotResolver interface {
 	Location(ctx context.Context, obj *parking.Lot) (*model.GeoPoint, error)
@@ -18365,7 +18360,7 @@ func (ec *executionContext) _NearbyLot_openToPublic(ctx context.Context, field g
 			return ec.fieldContext_NearbyLot_openToPublic(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.NearbyLot().OpenToPublic(ctx, obj)
+			return obj.OpenToPublic(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -18376,7 +18371,7 @@ func (ec *executionContext) _NearbyLot_openToPublic(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_NearbyLot_openToPublic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NearbyLot", field, true, true, "Boolean")
+	return graphql.NewScalarFieldContext("NearbyLot", field, true, false, "Boolean")
 }
 
 func (ec *executionContext) _NearbyLot_canMove(ctx context.Context, field graphql.CollectedField, obj *parking.Nearby) (ret graphql.Marshaler) {
@@ -18388,7 +18383,7 @@ func (ec *executionContext) _NearbyLot_canMove(ctx context.Context, field graphq
 			return ec.fieldContext_NearbyLot_canMove(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.NearbyLot().CanMove(ctx, obj)
+			return obj.CanMove(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -18399,7 +18394,7 @@ func (ec *executionContext) _NearbyLot_canMove(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_NearbyLot_canMove(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NearbyLot", field, true, true, "Boolean")
+	return graphql.NewScalarFieldContext("NearbyLot", field, true, false, "Boolean")
 }
 
 func (ec *executionContext) _OpeningRate_open(ctx context.Context, field graphql.CollectedField, obj *parking.Rate) (ret graphql.Marshaler) {
@@ -30939,25 +30934,23 @@ func (ec *executionContext) _NearbyLot(ctx context.Context, sel ast.SelectionSet
 		case "lot":
 			out.Values[i] = ec._NearbyLot_lot(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "distanceMeters":
 			out.Values[i] = ec._NearbyLot_distanceMeters(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "openToPublic":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._NearbyLot_openToPublic(ctx, field, obj)
-				})
+			out.Values[i] = ec._NearbyLot_openToPublic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "canMove":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._NearbyLot_canMove(ctx, field, obj)
-				})
+			out.Values[i] = ec._NearbyLot_canMove(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

@@ -131,6 +131,12 @@ type Nearby struct {
 	Status OpenStatus
 }
 
+// OpenToPublic reports whether the public may park at the time asked for.
+func (n *Nearby) OpenToPublic() bool { return n.Status.Open }
+
+// CanMove reports whether a parked car may leave at the time asked for.
+func (n *Nearby) CanMove() bool { return n.Status.CanMove }
+
 // Added counts the lots whose spaces opened in a period and their spaces.
 type Added struct {
 	Lots   int
