@@ -111,6 +111,9 @@ func TestPropertyCountsStayExact(t *testing.T) {
 		{"citizen", access.RowScope{CitizenID: "citizen-counts", Jurisdictions: []string{grids[2]}},
 			fmt.Sprintf("(citizen_id = 'citizen-counts' OR jurisdiction_code = '%s')", grids[2]), fmt.Sprintf("jurisdiction_code = '%s'", grids[2])},
 		{"none", access.RowScope{}, "FALSE", "FALSE"},
+		// No department has the code '': an undispatched case (no handling
+		// department) must not match it.
+		{"empty dept", access.RowScope{Depts: []string{""}}, "'' IN (owner_dept, handling_dept)", "owner_dept = ''"},
 	}
 	check := func(step string) {
 		t.Helper()

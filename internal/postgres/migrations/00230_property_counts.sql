@@ -5,20 +5,20 @@
 -- matches (the same predicate the list applies to the rows themselves)
 -- instead of counting hundreds of index entries per compound. Statement
 -- triggers keep the groups exact in the writing transaction; a group that
--- falls to zero stays (as zero) until the next backfill. A NULL handling
--- department is stored as '' (no department has that code), so the key
--- needs no nullable column and a department scope matches it as it
--- matches NULL: never.
+-- falls to zero stays (as zero). The handling department stays NULL when
+-- the cases' is, so a department scope matches the group exactly as it
+-- matches the cases (a NULL never equals a department, not even '').
 CREATE TABLE case_property_counts (
     property_id       uuid NOT NULL,
     jurisdiction_code text NOT NULL,
     jpath             ltree GENERATED ALWAYS AS (jurisdiction_code::ltree) STORED,
     street_code       text NOT NULL,
     owner_dept        text NOT NULL,
-    handling_dept     text NOT NULL,
-    n                 bigint NOT NULL,
-    PRIMARY KEY (property_id, jurisdiction_code, street_code, owner_dept, handling_dept)
+    handling_dept     text,
+    n                 bigint NOT NULL
 );
+CREATE UNIQUE INDEX case_property_counts_key
+    ON case_property_counts (property_id, jurisdiction_code, street_code, owner_dept, coalesce(handling_dept, ''));
 
 CREATE TABLE violation_property_counts (
     property_id       uuid NOT NULL,
@@ -38,26 +38,26 @@ CREATE FUNCTION case_property_counts_apply() RETURNS trigger LANGUAGE plpgsql AS
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO case_property_counts AS c (property_id, jurisdiction_code, street_code, owner_dept, handling_dept, n)
-        SELECT property_id, jurisdiction_code, street_code, owner_dept, coalesce(handling_dept, ''), count(*)
+        SELECT property_id, jurisdiction_code, street_code, owner_dept, handling_dept, count(*)
         FROM pc_new_rows WHERE property_id IS NOT NULL
         GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-        ON CONFLICT (property_id, jurisdiction_code, street_code, owner_dept, handling_dept) DO UPDATE SET n = c.n + EXCLUDED.n;
+        ON CONFLICT (property_id, jurisdiction_code, street_code, owner_dept, (coalesce(handling_dept, ''))) DO UPDATE SET n = c.n + EXCLUDED.n;
     ELSIF TG_OP = 'DELETE' THEN
         UPDATE case_property_counts c SET n = c.n - d.n
-        FROM (SELECT property_id, jurisdiction_code, street_code, owner_dept, coalesce(handling_dept, '') AS handling_dept, count(*) AS n
+        FROM (SELECT property_id, jurisdiction_code, street_code, owner_dept, handling_dept, count(*) AS n
               FROM pc_old_rows WHERE property_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5) d
-        WHERE (c.property_id, c.jurisdiction_code, c.street_code, c.owner_dept, c.handling_dept)
-            = (d.property_id, d.jurisdiction_code, d.street_code, d.owner_dept, d.handling_dept);
+        WHERE (c.property_id, c.jurisdiction_code, c.street_code, c.owner_dept, coalesce(c.handling_dept, ''))
+            = (d.property_id, d.jurisdiction_code, d.street_code, d.owner_dept, coalesce(d.handling_dept, ''));
     ELSE
         INSERT INTO case_property_counts AS c (property_id, jurisdiction_code, street_code, owner_dept, handling_dept, n)
         SELECT property_id, jurisdiction_code, street_code, owner_dept, handling_dept, sum(d)
-        FROM (SELECT property_id, jurisdiction_code, street_code, owner_dept, coalesce(handling_dept, '') AS handling_dept, 1 AS d
+        FROM (SELECT property_id, jurisdiction_code, street_code, owner_dept, handling_dept, 1 AS d
               FROM pc_new_rows WHERE property_id IS NOT NULL
               UNION ALL
-              SELECT property_id, jurisdiction_code, street_code, owner_dept, coalesce(handling_dept, ''), -1
+              SELECT property_id, jurisdiction_code, street_code, owner_dept, handling_dept, -1
               FROM pc_old_rows WHERE property_id IS NOT NULL) x
         GROUP BY 1, 2, 3, 4, 5 HAVING sum(d) <> 0 ORDER BY 1, 2, 3, 4, 5
-        ON CONFLICT (property_id, jurisdiction_code, street_code, owner_dept, handling_dept) DO UPDATE SET n = c.n + EXCLUDED.n;
+        ON CONFLICT (property_id, jurisdiction_code, street_code, owner_dept, (coalesce(handling_dept, ''))) DO UPDATE SET n = c.n + EXCLUDED.n;
     END IF;
     RETURN NULL;
 END $$;
@@ -128,7 +128,7 @@ CREATE TRIGGER violation_property_counts_truncate AFTER TRUNCATE ON violations
 -- is counted twice or missed.
 LOCK TABLE cases, violations IN SHARE MODE;
 INSERT INTO case_property_counts (property_id, jurisdiction_code, street_code, owner_dept, handling_dept, n)
-SELECT property_id, jurisdiction_code, street_code, owner_dept, coalesce(handling_dept, ''), count(*)
+SELECT property_id, jurisdiction_code, street_code, owner_dept, handling_dept, count(*)
 FROM cases WHERE property_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5;
 INSERT INTO violation_property_counts (property_id, jurisdiction_code, street_code, owner_dept, n)
 SELECT property_id, jurisdiction_code, street_code, owner_dept, count(*)
