@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -115,6 +116,17 @@ type Writer struct {
 	abort    context.CancelFunc
 
 	logged, written, blocked, rejected, flushErrors, refused, lost atomic.Uint64
+
+	// head is the chain head as this writer last wrote or read it, for the
+	// one-statement append (see appendAt). Only the run goroutine uses it.
+	head chainHead
+}
+
+// chainHead is the last record of the chain: its seq and hash.
+type chainHead struct {
+	known bool
+	seq   int64
+	hash  []byte
 }
 
 // NewWriter starts a Writer on pool. Call Close before the process exits,
@@ -563,8 +575,26 @@ func refusedForContent(err error) (string, bool) {
 	return "", false
 }
 
-// insert appends b to the chain in one transaction.
+// insert appends b to the chain in one transaction: in one statement when
+// the writer knows the head and the chain has not moved since (appendAt),
+// else by locking the chain and reading its head first.
 func (w *Writer) insert(ctx context.Context, b *batch) error {
+	if b.seenSeq < 0 && w.head.known {
+		head := w.head
+		w.head.known = false // until this attempt is known to have landed
+		b.attempts++
+		b.seenSeq = head.seq // a retry checks whether this attempt landed
+		ok, err := w.appendAt(ctx, b, head)
+		if err != nil || ok {
+			return err
+		}
+		// The chain moved (another instance wrote): lock and read it.
+	}
+	return w.insertLocked(ctx, b)
+}
+
+// insertLocked appends b under the chain lock, after reading the head.
+func (w *Writer) insertLocked(ctx context.Context, b *batch) error {
 	b.attempts++
 	tx, err := w.pool.Begin(ctx)
 	if err != nil {
@@ -591,12 +621,30 @@ func (w *Writer) insert(ctx context.Context, b *batch) error {
 			return fmt.Errorf("check earlier attempt: %w", err)
 		}
 		if landed {
+			w.head.known = false // where the chain ends now: the next write reads it
 			return nil
 		}
 	} else {
 		b.seenSeq = lastSeq
 	}
+	w.chain(b, lastSeq, lastHash)
 	rows := make([][]any, len(b.records))
+	for i := range b.records {
+		rows[i] = b.records[i].values()
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log"}, columns, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("copy %d records: %w", len(rows), err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	w.landed(b)
+	return nil
+}
+
+// chain numbers b's records after the head (lastSeq, lastHash) and hashes
+// each onto the one before.
+func (w *Writer) chain(b *batch, lastSeq int64, lastHash []byte) {
 	prev := lastHash
 	for i := range b.records {
 		r := &b.records[i]
@@ -609,15 +657,82 @@ func (w *Writer) insert(ctx context.Context, b *batch) error {
 			r.Hash = ComputeHash(prev, *r)
 		}
 		prev = r.Hash
-		rows[i] = r.values()
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log"}, columns, pgx.CopyFromRows(rows)); err != nil {
-		return fmt.Errorf("copy %d records: %w", len(rows), err)
+}
+
+// landed records the head after b, which was committed.
+func (w *Writer) landed(b *batch) {
+	last := b.records[len(b.records)-1]
+	w.head = chainHead{known: true, seq: last.Seq, hash: last.Hash}
+}
+
+// appendSQL appends a batch after the head the writer expects, in one
+// statement (its own transaction): it takes the chain lock like every
+// other append, and inserts nothing unless the head is still the expected
+// one. Its snapshot may predate a batch committed while it waited for the
+// lock; such a batch holds the seqs this one would take, so the primary
+// key refuses it (appendAt reads that as "the chain moved") and no fork
+// can be written.
+const appendSQL = `INSERT INTO audit_log (` + selectColumns + `)
+SELECT ` + selectColumns + ` FROM jsonb_populate_recordset(NULL::audit_log, @rows::jsonb)
+WHERE (SELECT 1 FROM pg_advisory_xact_lock(@lock)) = 1
+  AND coalesce((SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1), 0) = @head_seq
+  AND coalesce((SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1), @genesis) = @head_hash`
+
+// appendAt appends b after head in one statement. ok is false, with no
+// error, when the chain has moved past head: nothing was written.
+func (w *Writer) appendAt(ctx context.Context, b *batch, head chainHead) (ok bool, err error) {
+	w.chain(b, head.seq, head.hash)
+	rows := make([]jsonRecord, len(b.records))
+	for i := range b.records {
+		rows[i] = jsonOf(&b.records[i])
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	tag, err := w.pool.Exec(ctx, appendSQL, pgx.NamedArgs{"rows": rows, "lock": lockKey,
+		"head_seq": head.seq, "head_hash": head.hash, "genesis": genesisHash()})
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "23505" && pg.TableName == "audit_log" {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("append %d records: %w", len(rows), err)
+	}
+	if tag.RowsAffected() != int64(len(rows)) {
+		return false, nil
+	}
+	w.landed(b)
+	return true, nil
+}
+
+// jsonRecord is a record as jsonb_populate_recordset reads it into an
+// audit_log row: bytea in hex, the time in RFC 3339 with microseconds.
+type jsonRecord struct {
+	Seq         int64    `json:"seq"`
+	At          string   `json:"at"`
+	Subject     string   `json:"subject"`
+	Dept        string   `json:"dept"`
+	Roles       []string `json:"roles"`
+	Purpose     string   `json:"purpose"`
+	GrantID     string   `json:"grant_id"`
+	Dataset     string   `json:"dataset"`
+	FieldGroups []string `json:"field_groups"`
+	RowCount    int64    `json:"row_count"`
+	Operation   string   `json:"operation"`
+	RequestID   string   `json:"request_id"`
+	BatchID     string   `json:"batch_id"`
+	PrevHash    string   `json:"prev_hash"`
+	Hash        string   `json:"hash"`
+}
+
+func jsonOf(r *Record) jsonRecord {
+	return jsonRecord{Seq: r.Seq, At: r.At.UTC().Format("2006-01-02T15:04:05.000000Z07:00"), Subject: r.Subject, Dept: r.Dept,
+		Roles: r.Roles, Purpose: r.Purpose, GrantID: r.GrantID, Dataset: r.Dataset, FieldGroups: r.FieldGroups,
+		RowCount: int64(r.RowCount), Operation: r.Operation, RequestID: r.RequestID,
+		BatchID: uuidText(r.BatchID), PrevHash: `\x` + hex.EncodeToString(r.PrevHash), Hash: `\x` + hex.EncodeToString(r.Hash)}
+}
+
+func uuidText(id [16]byte) string {
+	h := hex.EncodeToString(id[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // giveUp logs records that could not be written before Close's deadline, in

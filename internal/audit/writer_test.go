@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/apperr"
+	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/testenv"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -353,5 +355,76 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in time")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// Once a writer knows the chain's head, a flush is one statement; when
+// another writer has moved the head meanwhile, it reads the head again and
+// the chain stays whole. Values that travel as JSON in that statement
+// (times, empty lists, non-ASCII text, hashes) are stored as hashed.
+func TestAppendInOneStatement(t *testing.T) {
+	t.Parallel()
+	_, schema := newSchema(t, true)
+	u, err := url.Parse(env.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	var stmts postgres.StatementCounter
+	pool, err := postgres.Open(context.Background(), postgres.PoolConfig{URL: u.String(), MaxConns: 4, Statements: &stmts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	ctx := ctxT(t)
+	w := NewWriter(pool, Options{FlushInterval: time.Hour, Key: []byte("0123456789abcdef0123456789abcdef")})
+	t.Cleanup(func() { _ = w.Close(context.Background()) })
+	other := NewWriter(openSchema(t, schema), Options{FlushInterval: time.Hour, Key: []byte("0123456789abcdef0123456789abcdef")})
+	t.Cleanup(func() { _ = other.Close(context.Background()) })
+
+	flush := func(w *Writer, rs ...Record) uint64 {
+		t.Helper()
+		before := stmts.Count()
+		for _, r := range rs {
+			if err := w.Log(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return stmts.Count() - before
+	}
+	odd := sample(4)
+	odd.At = time.Date(2026, 3, 1, 8, 0, 0, 123456000, time.UTC)
+	odd.Roles, odd.FieldGroups = []string{}, []string{`a "quoted", {braced} \ group`, "人员"}
+	odd.Purpose, odd.Subject = "核查\t违法建设\n第二行", `O'Brien "\x"`
+	flush(w, sample(1), sample(2)) // reads the head
+	if n := flush(w, sample(3), odd, sample(5)); n != 1 {
+		t.Errorf("flush with the head known: %d statements, want 1", n)
+	}
+	flush(other, sample(6))
+	if n := flush(w, sample(7)); n < 2 {
+		t.Errorf("flush after another writer: %d statements, want the head read again", n)
+	}
+	if n := flush(w, sample(8)); n != 1 {
+		t.Errorf("flush with the head known again: %d statements, want 1", n)
+	}
+	rep, err := Verify(ctx, pool, VerifyOptions{Key: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK || rep.Checked != 8 {
+		t.Fatalf("verify: %+v", rep)
+	}
+	var got Record
+	if err := scanRecord(pool.QueryRow(ctx, "SELECT "+selectColumns+" FROM audit_log WHERE seq = 4"), &got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.At.Equal(odd.At) || got.Subject != odd.Subject || got.Purpose != odd.Purpose ||
+		len(got.Roles) != 0 || len(got.FieldGroups) != 2 || got.FieldGroups[0] != odd.FieldGroups[0] || got.FieldGroups[1] != "人员" {
+		t.Fatalf("stored %+v, logged %+v", got, odd)
 	}
 }

@@ -38,6 +38,30 @@ type nestedTable struct {
 	// planner can only check row by row along the order's index.
 	leaf     string
 	property string // column naming the compound, "" when none
+	// counts is the table of maintained per-compound counts (migration
+	// 00230), "" when none; countScope judges its groups. The groups carry
+	// the rows' own scope columns, under the same names, so a row scope
+	// compiles to the same predicate over them and the sum of the groups
+	// it matches is the number of rows it matches. A citizen scope is
+	// judged on a column the groups do not keep: such callers count live.
+	counts     string
+	countScope scopeColumns
+}
+
+// countFrom returns the scalar subquery counting one parent's rows within
+// scope, with its arguments: a sum over the maintained count groups when
+// the parent is a compound and the scope can be judged on them, a live
+// count(*) otherwise.
+func (t nestedTable) countFrom(g parentGroup, scope access.RowScope) (string, pgx.NamedArgs) {
+	w := newWhere()
+	if g.byProperty && t.counts != "" && scope.CitizenID == "" {
+		w.add("property_id = par.key")
+		w.addScope(scope, t.countScope)
+		return `SELECT coalesce(sum(n), 0)::bigint FROM ` + t.counts + ` WHERE ` + w.sql(), w.args
+	}
+	w.add(g.cond)
+	w.addScope(scope, t.scope)
+	return `SELECT count(*) FROM ` + t.from + ` WHERE ` + w.sql(), w.args
 }
 
 // prefixRow scans a leading parent key (and a trailing total when asked),
@@ -62,6 +86,8 @@ type parentGroup struct {
 	cond string // condition on the table, with par.key the parent key
 	cast string // SQL array type of the keys
 	keys []string
+	// byProperty: the parents are compounds (maintained counts apply).
+	byProperty bool
 }
 
 // groups splits parents into statements: jurisdictions by level (each level
@@ -72,7 +98,7 @@ func (t nestedTable) groups(parent links.Parent, keys []string) ([]parentGroup, 
 		if t.property == "" {
 			return nil, fmt.Errorf("nested list: no property column on %s", t.from)
 		}
-		return []parentGroup{{cond: t.property + " = par.key", cast: "uuid[]", keys: keys}}, nil
+		return []parentGroup{{cond: t.property + " = par.key", cast: "uuid[]", keys: keys, byProperty: true}}, nil
 	case links.ParentJurisdiction:
 		byLevel := map[int][]string{}
 		for _, k := range keys {
@@ -140,7 +166,6 @@ func listNested[T any](ctx context.Context, pool DB, t nestedTable, parent links
 		w.add(g.cond)
 		w.addScope(scope, t.scope)
 		w.args["parents"], w.args["first"] = g.keys, first
-		all := w.sql() // the parent's whole list, for its count
 		if cur != nil {
 			w.add(fmt.Sprintf("(%s, %s) %s (@cursor_key, @cursor_id)", t.key, t.id, op), "cursor_key", t.cursorKey(cur), "cursor_id", cur.ID)
 		}
@@ -149,10 +174,15 @@ func listNested[T any](ctx context.Context, pool DB, t nestedTable, parent links
 			ORDER BY ` + t.order(req.Backward) + ` LIMIT @first) x`
 		if withCount {
 			// The count is its own scalar subquery per parent: it can use an
-			// index-only scan, where a window over the page query would
-			// read every row's columns.
+			// index-only scan (or the maintained groups), where a window
+			// over the page query would read every row's columns. Its
+			// arguments are the page's own (same names, same values).
+			count, args := t.countFrom(g, scope)
+			for k, v := range args {
+				w.args[k] = v
+			}
 			sql = `SELECT par.key::text, x.*, cnt.total FROM unnest(@parents::` + g.cast + `) AS par(key)
-			CROSS JOIN LATERAL (SELECT count(*) AS total FROM ` + t.from + ` WHERE ` + all + `) cnt
+			CROSS JOIN LATERAL (` + count + `) cnt(total)
 			CROSS JOIN LATERAL (SELECT ` + t.columns + ` FROM ` + t.from + ` WHERE ` + w.sql() + `
 			ORDER BY ` + t.order(req.Backward) + ` LIMIT @first) x`
 		}
@@ -200,13 +230,10 @@ func countNested(ctx context.Context, pool DB, t nestedTable, parent links.Paren
 		return nil, err
 	}
 	for _, g := range groups {
-		w := newWhere()
-		w.add(g.cond)
-		w.addScope(scope, t.scope)
-		w.args["parents"] = g.keys
-		sql := `SELECT par.key::text, (SELECT count(*) FROM ` + t.from + ` WHERE ` + w.sql() + `)
-			FROM unnest(@parents::` + g.cast + `) AS par(key)`
-		rows, err := pool.Query(ctx, sql, w.args)
+		count, args := t.countFrom(g, scope)
+		args["parents"] = g.keys
+		sql := `SELECT par.key::text, (` + count + `) FROM unnest(@parents::` + g.cast + `) AS par(key)`
+		rows, err := pool.Query(ctx, sql, args)
 		if err != nil {
 			return nil, translate(fmt.Errorf("nested count of %s: %w", t.from, err))
 		}
@@ -227,6 +254,13 @@ func countNested(ctx context.Context, pool DB, t nestedTable, parent links.Paren
 	return out, nil
 }
 
+// The count groups' scope columns: caseScope and violationScope without
+// the citizen column.
+var (
+	caseCountScope      = scopeColumns{path: "jpath", street: "street_code", depts: []string{"owner_dept", "handling_dept"}}
+	violationCountScope = scopeColumns{path: "jpath", street: "street_code", depts: []string{"owner_dept"}}
+)
+
 func timeCursorKey(c *page.Cursor) any { return timeKey(c.Time()) }
 
 func textCursorKey(c *page.Cursor) any { return c.Key }
@@ -234,10 +268,12 @@ func textCursorKey(c *page.Cursor) any { return c.Key }
 var (
 	casesNested = nestedTable{from: "cases", columns: caseColumns, scope: caseScope,
 		key: "reported_at", id: "id", desc: true, cursorKey: timeCursorKey,
-		street: "street_code", community: "community_code", path: "jpath", leaf: "jurisdiction_code", property: "property_id"}
+		street: "street_code", community: "community_code", path: "jpath", leaf: "jurisdiction_code", property: "property_id",
+		counts: "case_property_counts", countScope: caseCountScope}
 	violationsNested = nestedTable{from: "violations", columns: violationColumns, scope: violationScope,
 		key: "discovered_at", id: "id", desc: true, cursorKey: timeCursorKey,
-		street: "street_code", community: "community_code", path: "jpath", property: "property_id"}
+		street: "street_code", community: "community_code", path: "jpath", property: "property_id",
+		counts: "violation_property_counts", countScope: violationCountScope}
 	propertiesNested = nestedTable{from: "properties p", columns: propertyColumns, scope: propertyScope,
 		key: "p.name", id: "p.id", cursorKey: textCursorKey,
 		street: "p.street_code", community: "p.community_code", path: "p.jpath"}
