@@ -143,8 +143,24 @@ func (r gqlResponse) code(i int) string {
 
 func (h *hub) do(token, query string, vars map[string]any) gqlResponse {
 	h.t.Helper()
+	status, raw := h.post(token, query, vars, nil)
+	var out gqlResponse
+	out.Status = status
+	if err := json.Unmarshal(raw, &out); err != nil {
+		h.t.Fatalf("decode %d %s: %v", status, raw, err)
+	}
+	return out
+}
+
+// post sends one GraphQL request with the caller's token and extra
+// headers, and returns the status and the body.
+func (h *hub) post(token, query string, vars map[string]any, header http.Header) (int, []byte) {
+	h.t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest("POST", h.srv.URL+"/query", bytes.NewReader(body))
+	for k, v := range header {
+		req.Header[k] = v
+	}
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -154,13 +170,8 @@ func (h *hub) do(token, query string, vars map[string]any) gqlResponse {
 		h.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var out gqlResponse
-	out.Status = resp.StatusCode
 	raw, _ := io.ReadAll(resp.Body)
-	if err := json.Unmarshal(raw, &out); err != nil {
-		h.t.Fatalf("decode %d %s: %v", resp.StatusCode, raw, err)
-	}
-	return out
+	return resp.StatusCode, raw
 }
 
 func decode[T any](t *testing.T, raw json.RawMessage) T {

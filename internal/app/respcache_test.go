@@ -3,7 +3,6 @@ package app_test
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -20,25 +19,11 @@ func lookups(t *testing.T, h *hub, result string) float64 {
 	return max(0, metric(t, h, `datahub_response_cache_lookups_total{result="`+result+`"}`))
 }
 
-// doRaw posts a query with extra headers and returns the response's raw
-// data.
+// doRaw posts a query with extra headers and returns the response's data,
+// failing on errors.
 func (h *hub) doRaw(token, query string, vars map[string]any, header http.Header) json.RawMessage {
 	h.t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest("POST", h.srv.URL+"/query", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
+	_, raw := h.post(token, query, vars, header)
 	var out struct {
 		Data   json.RawMessage
 		Errors []any

@@ -127,3 +127,29 @@ func TestAnswerComputedAcrossAChangeIsNotKept(t *testing.T) {
 		t.Fatal("an answer computed across a change was kept")
 	}
 }
+
+// BenchmarkHit is the cost of a cached answer at the operation layer: the
+// fingerprint, the key and the lookup.
+func BenchmarkHit(b *testing.B) {
+	fp := "officer"
+	c, err := New(Config{Roots: []string{"indicators"}, Fingerprint: func(context.Context) ([]byte, error) { return []byte(fp), nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.Changed(true)
+	doc, _ := parser.ParseQuery(&ast.Source{Input: `{ indicators { v } }`})
+	oc := &graphql.OperationContext{RawQuery: `{ indicators { v } }`, Variables: map[string]any{"from": "2025-01-01"},
+		Doc: doc, Operation: doc.Operations[0]}
+	ctx := graphql.WithOperationContext(context.Background(), oc)
+	e := &executor{}
+	run(c, ctx, e)
+	b.ReportAllocs()
+	for b.Loop() {
+		if run(c, ctx, e) == nil {
+			b.Fatal("no answer")
+		}
+	}
+	if e.runs != 1 {
+		b.Fatalf("the executor ran %d times", e.runs)
+	}
+}
