@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/cases"
@@ -121,14 +122,22 @@ func (r *Resolver) Middleware(next http.Handler) http.Handler {
 }
 
 // WithLoaders returns ctx carrying fresh loaders (also used for WebSocket
-// operations and tests).
+// operations and tests). They are made on first use: a request the fast
+// path or the response cache answers never needs them.
 func (r *Resolver) WithLoaders(ctx context.Context) context.Context {
-	return context.WithValue(ctx, loadersKey{}, r.newLoaders())
+	return context.WithValue(ctx, loadersKey{}, &lazyLoaders{})
+}
+
+// lazyLoaders makes a request's loaders when it first asks for them.
+type lazyLoaders struct {
+	once sync.Once
+	l    *loaders
 }
 
 func (r *Resolver) loaders(ctx context.Context) *loaders {
-	if l, ok := ctx.Value(loadersKey{}).(*loaders); ok {
-		return l
+	if lz, ok := ctx.Value(loadersKey{}).(*lazyLoaders); ok {
+		lz.once.Do(func() { lz.l = r.newLoaders() })
+		return lz.l
 	}
 	// A caller without the middleware still works, unbatched.
 	return r.newLoaders()
