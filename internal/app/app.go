@@ -237,7 +237,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	var cache *respcache.Cache
 	if cfg.ResponseCacheTTL > 0 {
 		if cache, err = respcache.New(respcache.Config{Roots: CachedRoots(), Fingerprint: accessFingerprint(decider, eng.Catalog()),
-			TTL: cfg.ResponseCacheTTL, MaxBytes: uint64(cfg.ResponseCacheBytes)}); err != nil {
+			TTL: cfg.ResponseCacheTTL, MaxBytes: uint64(cfg.ResponseCacheBytes),
+			// A client that sends its last write's position reads its writes.
+			FreshHeaders: []string{server.LSNHeader}}); err != nil {
 			return nil, err
 		}
 	}

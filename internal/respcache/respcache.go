@@ -62,6 +62,10 @@ type Config struct {
 	// MaxBytes bounds the cached answers' total size (MaxBytesDefault when
 	// zero).
 	MaxBytes uint64
+	// FreshHeaders name request headers whose presence asks for an answer
+	// from the database, like Cache-Control: no-cache (a read-your-writes
+	// position, say).
+	FreshHeaders []string
 }
 
 // Cache is a response cache for gqlgen. Its methods are safe for
@@ -160,7 +164,7 @@ func (c *Cache) Middleware() graphql.OperationMiddleware {
 			c.lookups.WithLabelValues("bypass").Inc()
 			return next(ctx)
 		}
-		if noCache(oc.Headers) {
+		if c.fresh(oc.Headers) {
 			// A fresh answer, which then replaces the cached one.
 			c.lookups.WithLabelValues("bypass").Inc()
 			return c.fill(ctx, next, key, gen)
@@ -265,8 +269,18 @@ func hashParts(parts ...[]byte) [32]byte {
 	return k
 }
 
-// noCache reports whether the request asks for a fresh answer
-// (Cache-Control: no-cache or no-store).
+// fresh reports whether the request asks for a fresh answer:
+// Cache-Control: no-cache or no-store, or one of Config.FreshHeaders.
+func (c *Cache) fresh(h http.Header) bool {
+	for _, name := range c.cfg.FreshHeaders {
+		if h.Get(name) != "" {
+			return true
+		}
+	}
+	return noCache(h)
+}
+
+// noCache reports whether h holds Cache-Control: no-cache or no-store.
 func noCache(h http.Header) bool {
 	for _, v := range h.Values("Cache-Control") {
 		for _, d := range strings.Split(v, ",") {
@@ -307,7 +321,7 @@ type keptKey struct{}
 // must run the Middleware.
 func (c *Cache) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || !c.live.Load() || noCache(r.Header) {
+		if r.Method != http.MethodPost || !c.live.Load() || c.fresh(r.Header) {
 			next.ServeHTTP(w, r)
 			return
 		}

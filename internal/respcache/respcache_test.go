@@ -77,9 +77,14 @@ func TestMiddlewareServesKeepsAndForgets(t *testing.T) {
 	if e.runs != 4 {
 		t.Fatal("Cache-Control: no-cache was answered from the cache")
 	}
+	c.cfg.FreshHeaders = []string{"X-Datahub-LSN"}
+	run(c, op(t, q, http.Header{"X-Datahub-Lsn": {"0/16B3748"}}), e)
+	if e.runs != 5 {
+		t.Fatal("a request carrying a read-your-writes position was answered from the cache")
+	}
 	c.Changed(false) // change events are no longer heard
 	run(c, op(t, q, nil), e)
-	if e.runs != 5 {
+	if e.runs != 6 {
 		t.Fatal("the cache served while deaf to change events")
 	}
 }
