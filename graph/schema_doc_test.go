@@ -1,20 +1,15 @@
 package graph_test
 
 import (
-	"encoding/json"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
 
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/parser"
 
-	"github.com/fengcheng/datahub/graph"
 	"github.com/fengcheng/datahub/graph/generated"
+	"github.com/fengcheng/datahub/internal/app"
 )
 
 // hubDefined reports whether a definition comes from the hub's own
@@ -115,22 +110,11 @@ directive @d(y: Int) on FIELD_DEFINITION
 // servedSDL is the SDL a gateway composes: { _service { sdl } }.
 func servedSDL(t *testing.T) *ast.SchemaDocument {
 	t.Helper()
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &graph.Resolver{}}))
-	srv.AddTransport(transport.POST{})
-	srv.Use(extension.Introspection{})
-	req := httptest.NewRequest("POST", "/query", strings.NewReader(`{"query":"{ _service { sdl } }"}`))
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	srv.ServeHTTP(rec, req)
-	var body struct {
-		Data struct {
-			Service struct{ SDL string } `json:"_service"`
-		}
+	sdl, err := app.ServedSDL()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Data.Service.SDL == "" {
-		t.Fatalf("_service sdl: %v: %s", err, rec.Body.String())
-	}
-	doc, err := parser.ParseSchema(&ast.Source{Name: "_service", Input: body.Data.Service.SDL})
+	doc, err := parser.ParseSchema(&ast.Source{Name: "_service", Input: sdl})
 	if err != nil {
 		t.Fatalf("parse served SDL: %v", err)
 	}

@@ -4,14 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/fengcheng/datahub/graph"
 	"github.com/fengcheng/datahub/internal/app"
 	"github.com/fengcheng/datahub/internal/auth"
 	"github.com/fengcheng/datahub/internal/config"
@@ -236,14 +231,7 @@ func checkTokenNames(cfg config.Config, dept string, roles []string, jurisdictio
 // by asking an in-process executor (no database needed); with client, the
 // same schema as a client compiler reads it (app.ClientSDL).
 func (m *Main) schemaPrint(client bool) error {
-	srv := handler.New(app.NewSchema(&graph.Resolver{}))
-	srv.AddTransport(transport.POST{})
-	srv.Use(extension.Introspection{})
-	req := httptest.NewRequest("POST", "/query", strings.NewReader(`{"query":"{ _service { sdl } }"}`))
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	srv.ServeHTTP(rec, req)
-	sdl, err := extractSDL(rec.Body.Bytes())
+	sdl, err := app.ServedSDL()
 	if err != nil {
 		return err
 	}

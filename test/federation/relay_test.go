@@ -3,7 +3,6 @@ package federation_test
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,10 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/fengcheng/datahub/graph"
 	"github.com/fengcheng/datahub/internal/app"
 )
 
@@ -118,24 +113,12 @@ func TestRelayCompilerCompilesAgainstTheSchema(t *testing.T) {
 	}
 }
 
-// servedSDL is the SDL the hub serves at { _service { sdl } } (what
-// `datahub schema print` prints), from an in-process executor.
+// servedSDL is the SDL the hub serves at { _service { sdl } }.
 func servedSDL(t *testing.T) string {
 	t.Helper()
-	srv := handler.New(app.NewSchema(&graph.Resolver{}))
-	srv.AddTransport(transport.POST{})
-	srv.Use(extension.Introspection{})
-	req := httptest.NewRequest("POST", "/query", strings.NewReader(`{"query":"{ _service { sdl } }"}`))
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	srv.ServeHTTP(rec, req)
-	var body struct {
-		Data struct {
-			Service struct{ SDL string } `json:"_service"`
-		}
+	sdl, err := app.ServedSDL()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Data.Service.SDL == "" {
-		t.Fatalf("_service sdl: %v: %s", err, rec.Body.String())
-	}
-	return body.Data.Service.SDL
+	return sdl
 }
