@@ -19,12 +19,15 @@ type relayConn struct {
 			ID string `json:"id"`
 		} `json:"node"`
 	} `json:"edges"`
-	PageInfo struct {
-		HasNextPage     bool    `json:"hasNextPage"`
-		HasPreviousPage bool    `json:"hasPreviousPage"`
-		StartCursor     *string `json:"startCursor"`
-		EndCursor       *string `json:"endCursor"`
-	} `json:"pageInfo"`
+	PageInfo pageInfo `json:"pageInfo"`
+}
+
+// pageInfo is a Relay connection's PageInfo.
+type pageInfo struct {
+	HasNextPage     bool    `json:"hasNextPage"`
+	HasPreviousPage bool    `json:"hasPreviousPage"`
+	StartCursor     *string `json:"startCursor"`
+	EndCursor       *string `json:"endCursor"`
 }
 
 const relaySelection = `edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`
@@ -191,13 +194,8 @@ func TestAuditTrailPagesBothWays(t *testing.T) {
 		Records []struct {
 			Seq int `json:"seq"`
 		} `json:"records"`
-		Next     *string `json:"next"`
-		PageInfo struct {
-			HasNextPage     bool    `json:"hasNextPage"`
-			HasPreviousPage bool    `json:"hasPreviousPage"`
-			StartCursor     *string `json:"startCursor"`
-			EndCursor       *string `json:"endCursor"`
-		} `json:"pageInfo"`
+		Next     *string  `json:"next"`
+		PageInfo pageInfo `json:"pageInfo"`
 	}
 	const q = `query($first: Int, $after: String, $last: Int, $before: String) { auditTrail(filter: {dataset: "cases"},
 		first: $first, after: $after, last: $last, before: $before) { records { seq } next pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`
