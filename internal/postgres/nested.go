@@ -39,13 +39,12 @@ type nestedTable struct {
 	leaf     string
 	property string // column naming the compound, "" when none
 	// counts is the table of maintained per-compound counts (migration
-	// 00230), "" when none; countScope judges its groups. The groups carry
-	// the rows' own scope columns, under the same names, so a row scope
-	// compiles to the same predicate over them and the sum of the groups
-	// it matches is the number of rows it matches. A citizen scope is
-	// judged on a column the groups do not keep: such callers count live.
-	counts     string
-	countScope scopeColumns
+	// 00230), "" when none. The groups carry the rows' own scope columns,
+	// under the same names, so a row scope compiles to the same predicate
+	// over them and the sum of the groups it matches is the number of rows
+	// it matches. A citizen scope is judged on a column the groups do not
+	// keep: such callers count live.
+	counts string
 }
 
 // countFrom returns the scalar subquery counting one parent's rows within
@@ -56,7 +55,7 @@ func (t nestedTable) countFrom(g parentGroup, scope access.RowScope) (string, pg
 	w := newWhere()
 	if g.byProperty && t.counts != "" && scope.CitizenID == "" {
 		w.add("property_id = par.key")
-		w.addScope(scope, t.countScope)
+		w.addScope(scope, t.scope) // no citizen in scope: its column is not used
 		return `SELECT coalesce(sum(n), 0)::bigint FROM ` + t.counts + ` WHERE ` + w.sql(), w.args
 	}
 	w.add(g.cond)
@@ -254,13 +253,6 @@ func countNested(ctx context.Context, pool DB, t nestedTable, parent links.Paren
 	return out, nil
 }
 
-// The count groups' scope columns: caseScope and violationScope without
-// the citizen column.
-var (
-	caseCountScope      = scopeColumns{path: "jpath", street: "street_code", depts: []string{"owner_dept", "handling_dept"}}
-	violationCountScope = scopeColumns{path: "jpath", street: "street_code", depts: []string{"owner_dept"}}
-)
-
 func timeCursorKey(c *page.Cursor) any { return timeKey(c.Time()) }
 
 func textCursorKey(c *page.Cursor) any { return c.Key }
@@ -269,11 +261,11 @@ var (
 	casesNested = nestedTable{from: "cases", columns: caseColumns, scope: caseScope,
 		key: "reported_at", id: "id", desc: true, cursorKey: timeCursorKey,
 		street: "street_code", community: "community_code", path: "jpath", leaf: "jurisdiction_code", property: "property_id",
-		counts: "case_property_counts", countScope: caseCountScope}
+		counts: "case_property_counts"}
 	violationsNested = nestedTable{from: "violations", columns: violationColumns, scope: violationScope,
 		key: "discovered_at", id: "id", desc: true, cursorKey: timeCursorKey,
 		street: "street_code", community: "community_code", path: "jpath", property: "property_id",
-		counts: "violation_property_counts", countScope: violationCountScope}
+		counts: "violation_property_counts"}
 	propertiesNested = nestedTable{from: "properties p", columns: propertyColumns, scope: propertyScope,
 		key: "p.name", id: "p.id", cursorKey: textCursorKey,
 		street: "p.street_code", community: "p.community_code", path: "p.jpath"}

@@ -232,3 +232,26 @@ func liveCounts(t *testing.T, pool *pgxpool.Pool, table, cond string, props []uu
 	}
 	return out
 }
+
+// A maintained count may stand for a live one only if its groups are
+// judged on the very columns the rows are: every column of the row scope
+// (the citizen's aside, which counts live) is a column of the count table.
+func TestCountScopeMatchesRowScope(t *testing.T) {
+	pool := setup(t)
+	tables := postgres.CountGroupColumns()
+	if len(tables) != 2 {
+		t.Fatalf("count tables %v, want cases' and violations'", tables)
+	}
+	for table, cols := range tables {
+		for _, col := range cols {
+			var ok bool
+			if err := pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+				WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2)`, table, col).Scan(&ok); err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				t.Errorf("%s has no column %s: its groups are judged on less than the rows", table, col)
+			}
+		}
+	}
+}
