@@ -3,11 +3,13 @@ package graph
 import (
 	"context"
 	"fmt"
+	"math"
+	"time"
+
+	"github.com/fengcheng/datahub/internal/evaluation"
 	"github.com/fengcheng/datahub/internal/parking"
 	"github.com/fengcheng/datahub/internal/property"
 	"github.com/fengcheng/datahub/internal/violation"
-	"math"
-	"time"
 
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/apperr"
@@ -254,4 +256,32 @@ func lotInput(in model.ParkingLotInput) (parking.UpsertInput, error) {
 		}
 	}
 	return out, nil
+}
+
+// indicatorRows converts rows for the schema, every field filled in.
+func indicatorRows(rows []evaluation.Row) []*model.IndicatorRow {
+	out := make([]*model.IndicatorRow, len(rows))
+	for i := range rows {
+		out[i] = indicatorRow(&rows[i])
+	}
+	return out
+}
+
+func indicatorRow(r *evaluation.Row) *model.IndicatorRow {
+	g := r.Group
+	row := &model.IndicatorRow{PeriodStart: r.PeriodStart, PeriodEnd: r.PeriodEnd, Street: nonEmpty(g.Street),
+		Community: nonEmpty(g.Community), Department: nonEmpty(g.Department), MajorCode: nonEmpty(g.MajorCode),
+		Kind: nonEmpty(cases.Kind(g.Kind)), ReporterGroup: nonEmpty(g.ReporterGroup), Figures: make([]*model.Figure, len(r.Figures))}
+	// One allocation for the row's figures and one for their counts.
+	figs := make([]model.Figure, len(r.Figures))
+	counts := make([]int, 2*len(r.Figures))
+	for i, f := range r.Figures {
+		figs[i] = model.Figure{Name: f.Name, Value: f.Value, Formula: f.Formula, Suppressed: f.Suppressed}
+		if !f.Suppressed {
+			counts[2*i], counts[2*i+1] = int(f.Numerator), int(f.Denominator)
+			figs[i].Numerator, figs[i].Denominator = &counts[2*i], &counts[2*i+1]
+		}
+		row.Figures[i] = &figs[i]
+	}
+	return row
 }

@@ -30,7 +30,7 @@ func (r *indicatorPublicationResolver) Rows(ctx context.Context, obj *evaluation
 	if err != nil {
 		return nil, err
 	}
-	return model.NewIndicatorRows(rows), nil
+	return indicatorRows(rows), nil
 }
 
 func (r *indicatorRowResolver) Figure(ctx context.Context, obj *model.IndicatorRow, name string) (*model.Figure, error) {
@@ -72,7 +72,7 @@ func (r *queryResolver) Indicators(ctx context.Context, period evaluation.Period
 	if err != nil {
 		return nil, err
 	}
-	return model.NewIndicatorRows(rows), nil
+	return indicatorRows(rows), nil
 }
 
 func (r *queryResolver) Snapshots(ctx context.Context, first *int) ([]*evaluation.Manifest, error) {
