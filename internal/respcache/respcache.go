@@ -327,8 +327,9 @@ func (c *Cache) Handler(next http.Handler) http.Handler {
 		}
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
-			// next reports the error as it always does.
-			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+			// next reads what was read, then the body's error again (the
+			// body limit's is sticky), and reports it as it always does.
+			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -402,8 +403,3 @@ func (c *capture) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (c *capture) Unwrap() http.ResponseWriter { return c.ResponseWriter }
-
-// errReader fails every read with err.
-type errReader struct{ err error }
-
-func (e errReader) Read([]byte) (int, error) { return 0, e.err }

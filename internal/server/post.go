@@ -34,7 +34,9 @@ func (t rawPOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 	start := graphql.Now()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+		// gqlgen's transport reads what was read, then the body's error
+		// again (the body limit's is sticky).
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
 		t.POST.Do(w, r, exec)
 		return
 	}
@@ -122,8 +124,3 @@ func writeResponse(w io.Writer, resp *graphql.Response) {
 	_, _ = w.Write(data)
 	_, _ = w.Write(tail)
 }
-
-// errReader fails every read with err.
-type errReader struct{ err error }
-
-func (e errReader) Read([]byte) (int, error) { return 0, e.err }
