@@ -13,32 +13,35 @@ import (
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/directory"
+	"github.com/fengcheng/datahub/internal/parking"
+	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// The fast path answers the hub's busiest operation, a page of cases, without
-// the GraphQL executor. The executor spends most of such a request's CPU on
-// per-field machinery (a field context, a closure and often a goroutine for
-// each of some twenty fields of fifty cases); the page itself needs one
-// statement and a loop. The fast path takes the same service call as the
-// resolver (access decision, row scope in SQL, validation, audit), then
-// writes the JSON the executor would write, with the same marshalers and
-// the same masking. It takes only what it fully understands — a query whose
-// one root field is `cases`, selecting the plain fields below, without
-// fragments, directives or repeated keys — and hands everything else, and
-// every error, to the executor before anything is read. A differential test
-// holds the two paths to the same bytes over generated queries and
-// principals.
+// The fast path answers the hub's busiest read operations — a page of cases
+// (an officer's work list) and the parking lots near a point (the citizen
+// app's search) — without the GraphQL executor. The executor spends most of
+// such a request's CPU on per-field machinery (a field context, a closure
+// and often a goroutine for each of some twenty fields of fifty objects);
+// the answer itself needs one statement and a loop. The fast path takes the
+// same service call as the resolver (access decision, row scope in SQL,
+// validation, audit), then writes the JSON the executor would write, with
+// the same marshalers and the same masking. It takes only what it fully
+// understands — a query whose one root field is one of fastRoots, selecting
+// the plain fields below it, without fragments, directives, arguments below
+// the root or repeated keys — and hands everything else, and every error,
+// to the executor. Differential tests hold the two paths to the same bytes
+// over generated queries and principals.
 
 // FastPath returns the operation middleware that serves such queries.
 func (r *Resolver) FastPath(log *slog.Logger) graphql.OperationMiddleware {
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)
-		root, ok := fastCasesRoot(oc)
+		root, ok := fastRoot(oc)
 		if !ok {
 			return next(ctx)
 		}
-		data, ok := r.renderCasesFast(ctx, log, oc, root)
+		data, ok := r.renderFast(ctx, log, oc, root)
 		if !ok {
 			return next(ctx)
 		}
@@ -54,9 +57,12 @@ func (r *Resolver) FastPath(log *slog.Logger) graphql.OperationMiddleware {
 	}
 }
 
-// fastCasesRoot returns the `cases` field of an operation the fast path can
-// serve.
-func fastCasesRoot(oc *graphql.OperationContext) (*ast.Field, bool) {
+// fastRoots are the root fields the fast path serves, each with the fields
+// below it that it writes.
+var fastRoots = map[string]fastFields{"cases": connectionFields, "parkingLotsNear": nearbyFields}
+
+// fastRoot returns the root field of an operation the fast path can serve.
+func fastRoot(oc *graphql.OperationContext) (*ast.Field, bool) {
 	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Query || len(oc.Operation.Directives) > 0 {
 		return nil, false
 	}
@@ -68,18 +74,15 @@ func fastCasesRoot(oc *graphql.OperationContext) (*ast.Field, bool) {
 			return nil, false
 		}
 		keys[f.Alias] = true
-		switch f.Name {
-		case "__typename":
-		case "cases":
-			if root != nil {
-				return nil, false
-			}
-			root = f
-		default:
+		if f.Name == "__typename" {
+			continue
+		}
+		if _, ok := fastRoots[f.Name]; !ok || root != nil {
 			return nil, false
 		}
+		root = f
 	}
-	if root == nil || !plainSelection(root.SelectionSet, connectionFields) {
+	if root == nil || !plainSelection(root.SelectionSet, fastRoots[root.Name]) {
 		return nil, false
 	}
 	return root, true
@@ -92,23 +95,7 @@ type fastFields map[string]fastFields
 var (
 	departmentFields   = fastFields{"__typename": nil, "id": nil, "code": nil, "name": nil, "nameEn": nil, "kind": nil}
 	jurisdictionFields = fastFields{"__typename": nil, "id": nil, "code": nil, "level": nil, "name": nil, "nameEn": nil, "adminCode": nil}
-	caseFields         = fastFields{
-		"__typename": nil, "id": nil, "caseNo": nil, "kind": nil, "majorCode": nil, "minorCode": nil, "className": nil,
-		"source": nil, "status": nil, "description": nil, "address": nil, "photoUrls": nil,
-		"reportedAt": nil, "registeredAt": nil, "dispatchedAt": nil, "deadline": nil, "handledAt": nil, "closedAt": nil,
-		"overdue": nil, "reworkCount": nil, "createdAt": nil, "updatedAt": nil, "version": nil,
-		"location":     {"__typename": nil, "lat": nil, "lng": nil},
-		"rating":       {"__typename": nil, "stars": nil, "comment": nil, "at": nil},
-		"reporter":     {"__typename": nil, "name": nil, "phone": nil},
-		"ownerDept":    departmentFields,
-		"handlingDept": departmentFields,
-		"jurisdiction": jurisdictionFields,
-	}
-	connectionFields = fastFields{
-		"__typename": nil, "totalCount": nil,
-		"edges":    {"__typename": nil, "cursor": nil, "node": caseFields},
-		"pageInfo": {"__typename": nil, "hasNextPage": nil, "hasPreviousPage": nil, "startCursor": nil, "endCursor": nil},
-	}
+	geoPointFields     = fastFields{"__typename": nil, "lat": nil, "lng": nil}
 )
 
 // plainSelection reports whether set selects only known fields, without
@@ -122,7 +109,7 @@ func plainSelection(set ast.SelectionSet, known fastFields) bool {
 		}
 		keys[f.Alias] = true
 		sub, ok := known[f.Name]
-		if !ok || (len(f.Arguments) > 0 && f.Name != "cases") {
+		if !ok || len(f.Arguments) > 0 {
 			return false
 		}
 		if sub == nil {
@@ -138,156 +125,29 @@ func plainSelection(set ast.SelectionSet, known fastFields) bool {
 	return true
 }
 
-// fastArgs turns the `cases` arguments into the resolver's, or reports
-// that they hold something the fast path leaves to the executor.
-func fastArgs(f *ast.Field, vars map[string]any) (cases.Filter, cases.Order, *int, *string, bool) {
-	var (
-		filter model.CaseFilter
-		order  cases.Order
-		first  *int
-		after  *string
-	)
-	for name, v := range f.ArgumentMap(vars) {
-		if v == nil {
-			continue
-		}
-		switch name {
-		case "filter":
-			m, ok := v.(map[string]any)
-			if !ok || !fastFilter(m, &filter) {
-				return cases.Filter{}, "", nil, nil, false
-			}
-		case "orderBy":
-			s, ok := v.(string)
-			if !ok {
-				return cases.Filter{}, "", nil, nil, false
-			}
-			order = cases.Order(s)
-		case "first":
-			n, ok := fastInt(v)
-			if !ok {
-				return cases.Filter{}, "", nil, nil, false
-			}
-			first = &n
-		case "after":
-			s, ok := v.(string)
-			if !ok {
-				return cases.Filter{}, "", nil, nil, false
-			}
-			after = &s
-		default: // last and before (backward pages) too: the executor serves them
+// fastValue writes the value of the operation's root field; false hands the
+// query to the executor.
+type fastValue func(w *fastWriter, set ast.SelectionSet) bool
 
-			return cases.Filter{}, "", nil, nil, false
-		}
-	}
-	return caseFilter(&filter), order, first, after, true
-}
-
-// fastFilter reads the filter's plain members; dates and anything else go
-// to the executor, whose input coercion they need.
-func fastFilter(m map[string]any, f *model.CaseFilter) bool {
-	str := func(v any) (*string, bool) { s, ok := v.(string); return &s, ok }
-	for k, v := range m {
-		if v == nil {
-			continue
-		}
-		var ok bool
-		switch k {
-		case "open":
-			var b bool
-			b, ok = v.(bool)
-			f.Open = &b
-		case "overdue":
-			var b bool
-			b, ok = v.(bool)
-			f.Overdue = &b
-		case "jurisdiction":
-			f.Jurisdiction, ok = str(v)
-		case "handlingDept":
-			f.HandlingDept, ok = str(v)
-		case "majorCode":
-			f.MajorCode, ok = str(v)
-		case "minorCode":
-			f.MinorCode, ok = str(v)
-		case "text":
-			f.Text, ok = str(v)
-		case "kind":
-			var s *string
-			s, ok = str(v)
-			k := cases.Kind(*s)
-			f.Kind = &k
-		case "status":
-			f.Status, ok = fastEnums[cases.Status](v)
-		case "source":
-			f.Source, ok = fastEnums[cases.Source](v)
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-func fastEnums[E ~string](v any) ([]E, bool) {
-	list, ok := v.([]any)
-	if !ok {
-		if s, ok := v.(string); ok { // a single value for a list argument
-			return []E{E(s)}, true
-		}
-		return nil, false
-	}
-	out := make([]E, len(list))
-	for i, x := range list {
-		s, ok := x.(string)
-		if !ok {
-			return nil, false
-		}
-		out[i] = E(s)
-	}
-	return out, true
-}
-
-func fastInt(v any) (int, bool) {
-	switch n := v.(type) {
-	case int:
-		return n, true
-	case int64:
-		return int(n), int64(int(n)) == n
-	case json.Number:
-		i, err := n.Int64()
-		return int(i), err == nil && int64(int(i)) == i
-	case float64:
-		return int(n), float64(int(n)) == n
-	}
-	return 0, false
-}
-
-// renderCasesFast runs the query and writes its data member; false hands it
-// to the executor. Once the list is read (and audited) it never hands over
-// except on a failure the executor would also meet.
-func (r *Resolver) renderCasesFast(ctx context.Context, log *slog.Logger, oc *graphql.OperationContext, root *ast.Field) (data json.RawMessage, ok bool) {
-	filter, order, first, after, ok := fastArgs(root, oc.Variables)
-	if !ok {
-		return nil, false
-	}
-	d, err := r.Access.Decide(ctx, cases.Dataset)
-	if err != nil || d.Field("reporter") == access.FieldDenied && selects(root.SelectionSet, "reporter") {
-		return nil, false
-	}
+// renderFast runs the query and writes its data member; false hands it to
+// the executor. Once a root's records are read (and audited) it hands over
+// only on a failure the executor would also meet.
+func (r *Resolver) renderFast(ctx context.Context, log *slog.Logger, oc *graphql.OperationContext, root *ast.Field) (data json.RawMessage, ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error("fast path panicked; the executor answers", "panic", fmt.Sprint(p))
 			data, ok = nil, false
 		}
 	}()
-	page, err := r.CaseService.List(ctx, filter, order, first, after)
-	if err != nil {
-		return nil, false // the executor meets the same error and reports it
+	w := &fastWriter{ctx: ctx, buf: new(bytes.Buffer)}
+	var value fastValue
+	switch root.Name {
+	case "cases":
+		value, ok = r.fastCases(ctx, w, root, oc.Variables)
+	case "parkingLotsNear":
+		value, ok = r.fastNearby(ctx, w, root, oc.Variables)
 	}
-	conn := caseConnection(page, func(ctx context.Context) (int, error) { return r.CaseService.Count(ctx, filter) })
-	w := fastWriter{ctx: ctx, buf: bytes.NewBuffer(make([]byte, 0, 1024+len(page.Cases)*1024)), d: d, now: r.CaseService.Now(),
-		className: r.CaseService.ClassName}
-	if w.depts, w.jurs, err = r.directoryFor(ctx, page.Cases); err != nil {
+	if !ok {
 		return nil, false
 	}
 	w.buf.WriteByte('{')
@@ -298,7 +158,7 @@ func (r *Resolver) renderCasesFast(ctx context.Context, log *slog.Logger, oc *gr
 			w.str("Query")
 			continue
 		}
-		if !w.connection(f.SelectionSet, conn) {
+		if !value(w, f.SelectionSet) {
 			return nil, false
 		}
 	}
@@ -306,43 +166,25 @@ func (r *Resolver) renderCasesFast(ctx context.Context, log *slog.Logger, oc *gr
 	return w.buf.Bytes(), true
 }
 
-// selects reports whether a field named name appears anywhere in set.
-func selects(set ast.SelectionSet, name string) bool {
-	for _, s := range set {
-		if f, ok := s.(*ast.Field); ok && (f.Name == name || selects(f.SelectionSet, name)) {
-			return true
-		}
-	}
-	return false
-}
-
-// directoryFor looks up the departments and jurisdictions of a page.
-func (r *Resolver) directoryFor(ctx context.Context, list []*cases.Case) (map[string]*directory.Department, map[string]*directory.Jurisdiction, error) {
-	var deptCodes, jurCodes []string
-	for _, c := range list {
-		deptCodes = append(deptCodes, c.OwnerDept)
-		if c.HandlingDept != "" {
-			deptCodes = append(deptCodes, c.HandlingDept)
-		}
-		jurCodes = append(jurCodes, c.JurisdictionCode)
-	}
+// fastDirectory looks up the departments and jurisdictions the answer names.
+func (r *Resolver) fastDirectory(ctx context.Context, w *fastWriter, deptCodes, jurCodes []string) error {
 	ds, err := r.DirectoryService.Departments(ctx, deptCodes)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	js, err := r.DirectoryService.Jurisdictions(ctx, jurCodes)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	depts := make(map[string]*directory.Department, len(ds))
+	w.depts = make(map[string]*directory.Department, len(ds))
 	for _, d := range ds {
-		depts[d.Code] = d
+		w.depts[d.Code] = d
 	}
-	jurs := make(map[string]*directory.Jurisdiction, len(js))
+	w.jurs = make(map[string]*directory.Jurisdiction, len(js))
 	for _, j := range js {
-		jurs[j.Code] = j
+		w.jurs[j.Code] = j
 	}
-	return depts, jurs, nil
+	return nil
 }
 
 // fastWriter writes JSON as gqlgen does: compact, keys in selection order,
@@ -357,6 +199,8 @@ type fastWriter struct {
 	className func(*cases.Case) string
 	depts     map[string]*directory.Department
 	jurs      map[string]*directory.Jurisdiction
+	// free holds the lots' live free spaces.
+	free map[uuid.UUID]parking.Availability
 }
 
 func (w *fastWriter) key(i int, k string) {
@@ -412,160 +256,12 @@ func (w *fastWriter) object(set ast.SelectionSet, typename string, field func(f 
 	return true
 }
 
-func (w *fastWriter) connection(set ast.SelectionSet, conn *model.CaseConnection) bool {
-	return w.object(set, "CaseConnection", func(f *ast.Field) bool {
-		switch f.Name {
-		case "totalCount":
-			n, err := conn.Count(w.ctx)
-			if err != nil {
-				return false
-			}
-			w.integer(n)
-		case "pageInfo":
-			return w.pageInfo(f.SelectionSet, conn.PageInfo)
-		case "edges":
-			w.buf.WriteByte('[')
-			for j, e := range conn.Edges {
-				if j > 0 {
-					w.buf.WriteByte(',')
-				}
-				if !w.edge(f.SelectionSet, e) {
-					return false
-				}
-			}
-			w.buf.WriteByte(']')
-		}
-		return true
-	})
-}
-
-func (w *fastWriter) pageInfo(set ast.SelectionSet, p *model.PageInfo) bool {
-	return w.object(set, "PageInfo", func(f *ast.Field) bool {
-		switch f.Name {
-		case "hasNextPage":
-			w.boolean(p.HasNextPage)
-		case "hasPreviousPage":
-			w.boolean(p.HasPreviousPage)
-		case "startCursor":
-			w.optStr(p.StartCursor)
-		case "endCursor":
-			w.optStr(p.EndCursor)
-		}
-		return true
-	})
-}
-
-func (w *fastWriter) edge(set ast.SelectionSet, e *model.CaseEdge) bool {
-	return w.object(set, "CaseEdge", func(f *ast.Field) bool {
-		switch f.Name {
-		case "cursor":
-			w.str(e.Cursor)
-		case "node":
-			return w.node(f.SelectionSet, e.Node)
-		}
-		return true
-	})
-}
-
-func (w *fastWriter) node(set ast.SelectionSet, c *cases.Case) bool {
-	return w.object(set, "Case", func(f *ast.Field) bool {
-		switch f.Name {
-		case "id":
-			graphql.MarshalUUID(c.ID).MarshalGQL(w.buf)
-		case "caseNo":
-			w.str(c.CaseNo)
-		case "kind":
-			w.str(string(c.Kind))
-		case "majorCode":
-			w.str(c.MajorCode)
-		case "minorCode":
-			w.str(c.MinorCode)
-		case "className":
-			w.str(w.className(c))
-		case "source":
-			w.str(string(c.Source))
-		case "status":
-			w.str(string(c.Status))
-		case "description":
-			w.str(c.Description)
-		case "address":
-			w.str(c.Address)
-		case "photoUrls":
-			w.buf.WriteByte('[')
-			for j, u := range c.PhotoURLs {
-				if j > 0 {
-					w.buf.WriteByte(',')
-				}
-				w.str(u)
-			}
-			w.buf.WriteByte(']')
-		case "reportedAt":
-			w.datetime(c.ReportedAt)
-		case "registeredAt":
-			w.optTime(c.RegisteredAt)
-		case "dispatchedAt":
-			w.optTime(c.DispatchedAt)
-		case "deadline":
-			w.optTime(c.Deadline)
-		case "handledAt":
-			w.optTime(c.HandledAt)
-		case "closedAt":
-			w.optTime(c.ClosedAt)
-		case "createdAt":
-			w.datetime(c.CreatedAt)
-		case "updatedAt":
-			w.datetime(c.UpdatedAt)
-		case "overdue":
-			w.boolean(c.Overdue(w.now))
-		case "reworkCount":
-			w.integer(c.ReworkCount)
-		case "version":
-			w.integer(c.Version)
-		case "location":
-			return w.location(f.SelectionSet, c.Lat, c.Lng)
-		case "rating":
-			return w.rating(f.SelectionSet, c.Rating)
-		case "ownerDept":
-			return w.department(f.SelectionSet, c.OwnerDept)
-		case "handlingDept":
-			if c.HandlingDept == "" {
-				w.null()
-				return true
-			}
-			return w.department(f.SelectionSet, c.HandlingDept)
-		case "jurisdiction":
-			return w.jurisdiction(f.SelectionSet, c.JurisdictionCode)
-		case "reporter":
-			return w.reporter(f.SelectionSet, c)
-		}
-		return true
-	})
-}
-
 func (w *fastWriter) location(set ast.SelectionSet, lat, lng float64) bool {
 	return w.object(set, "GeoPoint", func(f *ast.Field) bool {
 		if f.Name == "lat" {
 			return w.float(lat)
 		}
 		return w.float(lng)
-	})
-}
-
-func (w *fastWriter) rating(set ast.SelectionSet, r *cases.Rating) bool {
-	if r == nil {
-		w.null()
-		return true
-	}
-	return w.object(set, "CaseRating", func(f *ast.Field) bool {
-		switch f.Name {
-		case "stars":
-			w.integer(r.Stars)
-		case "comment":
-			w.str(r.Comment)
-		case "at":
-			w.datetime(r.At)
-		}
-		return true
 	})
 }
 
@@ -610,41 +306,6 @@ func (w *fastWriter) jurisdiction(set ast.SelectionSet, code string) bool {
 			w.str(j.NameEn)
 		case "adminCode":
 			w.str(j.AdminCode)
-		}
-		return true
-	})
-}
-
-// reporter writes the reporter as the @access directive would let it
-// through: visible, masked by its fields' rules, or (denied) not at all.
-func (w *fastWriter) reporter(set ast.SelectionSet, c *cases.Case) bool {
-	if c.ReporterName == "" && c.ReporterPhone == "" {
-		w.null()
-		return true
-	}
-	acc := w.d.Field("reporter")
-	if _, partial := w.d.Partial["reporter"]; partial {
-		acc = w.d.FieldAt("reporter", c.JurisdictionCode)
-	}
-	if acc != access.FieldVisible && acc != access.FieldMasked {
-		return false
-	}
-	value := func(s string, rule access.MaskRule) {
-		if s == "" {
-			w.null()
-			return
-		}
-		if acc == access.FieldMasked {
-			s = access.Mask(rule, s)
-		}
-		w.str(s)
-	}
-	return w.object(set, "Reporter", func(f *ast.Field) bool {
-		switch f.Name {
-		case "name":
-			value(c.ReporterName, access.MaskRule(model.MaskRuleName))
-		case "phone":
-			value(c.ReporterPhone, access.MaskRule(model.MaskRulePhone))
 		}
 		return true
 	})
