@@ -204,7 +204,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	if err != nil {
 		return nil, err
 	}
-	a.Audit = audit.NewWriter(pool, audit.Options{Logger: log, Key: auditKey})
+	linger := cfg.AuditFlushLinger
+	if linger == 0 {
+		linger = -1 // off
+	}
+	a.Audit = audit.NewWriter(pool, audit.Options{Logger: log, Key: auditKey, FlushLinger: linger})
 	a.checkpoints = &audit.Checkpointer{Pool: pool, Key: auditKey, Log: log, Now: opts.Now,
 		Sinks: []audit.CheckpointSink{redisCheckpoints{a.Redis, cfg.RedisPrefix + AuditCheckpointsKey}}}
 	if cfg.AuditCheckpointFile != "" {

@@ -195,6 +195,9 @@ func auditMetrics(w *audit.Writer) []prometheus.Collector {
 		counter("datahub_audit_write_errors_total", "Failed audit write attempts (each retried).", func(s audit.Stats) uint64 { return s.FlushErrors }),
 		counter("datahub_audit_refused_total", "Audit records the database refused for their content, stored stripped.", func(s audit.Stats) uint64 { return s.Refused }),
 		counter("datahub_audit_rejected_total", "Reads refused because the audit queue stayed full.", func(s audit.Stats) uint64 { return s.Rejected }),
+		counter("datahub_audit_flushes_total", "Responses that waited for their audit commit.", func(s audit.Stats) uint64 { return s.Flushes }),
+		counter("datahub_audit_flush_lingers_total", "Audit commits that waited for other responses to share them (group commit under load).",
+			func(s audit.Stats) uint64 { return s.Lingered }),
 		counter("datahub_audit_lost_total", "Audit records still unwritten when shutdown gave up (logged in full).", func(s audit.Stats) uint64 { return s.Lost }),
 	}
 }

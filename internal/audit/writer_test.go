@@ -128,6 +128,66 @@ func TestFlush(t *testing.T) {
 	}
 }
 
+// Flushes that come close together share one commit (group commit); a
+// lone flush, the first or one after a quiet spell, writes at once.
+func TestFlushGroupCommit(t *testing.T) {
+	t.Parallel()
+	pool, _ := newSchema(t, true)
+	ctx := ctxT(t)
+	const linger = 100 * time.Millisecond
+	w := NewWriter(pool, Options{FlushInterval: time.Hour, FlushLinger: linger})
+	t.Cleanup(func() { _ = w.Close(context.Background()) })
+	logFlush := func(i int) error {
+		if err := w.Log(ctx, sample(i)); err != nil {
+			return err
+		}
+		return w.Flush(ctx)
+	}
+	batches := func() int {
+		var n int
+		if err := pool.QueryRow(ctx, "SELECT count(DISTINCT batch_id) FROM audit_log").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	if err := logFlush(0); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.Stats(); s.Lingered != 0 || s.Flushes != 1 {
+		t.Fatalf("the first flush waited for company: %+v", s)
+	}
+	// Eight requests right after: the first of them waits, the others
+	// join it, and one transaction commits all eight records.
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 1; i <= 8; i++ {
+		wg.Go(func() { errs <- logFlush(i) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := w.Stats(); s.Lingered != 1 || s.Flushes != 9 || s.Written != 9 {
+		t.Fatalf("stats after the burst: %+v", s)
+	}
+	if n := batches(); n != 2 {
+		t.Fatalf("%d transactions for a lone flush and a burst, want 2", n)
+	}
+	// After a quiet spell longer than the window, a flush writes at once.
+	time.Sleep(lingerWindow*linger + 50*time.Millisecond)
+	if err := logFlush(9); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.Stats(); s.Lingered != 1 || s.Flushes != 10 {
+		t.Fatalf("a flush after a quiet spell waited: %+v", s)
+	}
+	verifyOK(t, pool, 10)
+}
+
 // A failing database delays records but loses none: the writer retries
 // until the table exists.
 func TestRetryKeepsRecords(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The audit chain's key: a development default, required and never the
@@ -99,6 +100,30 @@ func TestDrawRecusalRounds(t *testing.T) {
 	for _, bad := range []string{"0", "-1", "13", "two"} {
 		if _, err := load(bad); err == nil || !strings.Contains(err.Error(), "DRAW_RECUSAL_ROUNDS") {
 			t.Errorf("%q: %v, want a DRAW_RECUSAL_ROUNDS error", bad, err)
+		}
+	}
+}
+
+// TestAuditFlushLinger: 1 ms unless set; 0 turns it off; anything negative,
+// above a second or not a duration is refused.
+func TestAuditFlushLinger(t *testing.T) {
+	load := func(v string) (Config, error) {
+		return Load(func(k string) string {
+			if k == "AUDIT_FLUSH_LINGER" {
+				return v
+			}
+			return ""
+		})
+	}
+	for v, want := range map[string]time.Duration{"": time.Millisecond, "0": 0, "250us": 250 * time.Microsecond, "5ms": 5 * time.Millisecond} {
+		c, err := load(v)
+		if err != nil || c.AuditFlushLinger != want {
+			t.Errorf("AUDIT_FLUSH_LINGER=%q: %v, %v; want %v", v, c.AuditFlushLinger, err, want)
+		}
+	}
+	for _, v := range []string{"-1ms", "2s", "soon"} {
+		if _, err := load(v); err == nil {
+			t.Errorf("AUDIT_FLUSH_LINGER=%s was accepted", v)
 		}
 	}
 }
