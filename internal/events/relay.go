@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/pubsub"
@@ -20,15 +21,16 @@ import (
 const (
 	BatchSizeDefault     = 500
 	PollIntervalDefault  = 50 * time.Millisecond
+	ListenPollDefault    = time.Second
 	MaxLenDefault        = 100_000
 	TimeoutDefault       = 5 * time.Second
 	RetryMaxDefault      = 2 * time.Second
 	CheckIntervalDefault = time.Second
 	ReplayWindowDefault  = 10 * time.Second
-	// OutboxChannel is the PostgreSQL channel relays LISTEN on. A store
-	// that runs "NOTIFY datahub_outbox" in the transaction that writes the
-	// outbox row wakes every relay the moment it commits (PostgreSQL
-	// delivers notifications on commit only), instead of at the next poll.
+	// OutboxChannel is the PostgreSQL channel relays LISTEN on. The
+	// outbox's insert trigger notifies it, so every relay wakes the moment
+	// a transaction that wrote outbox rows commits (PostgreSQL delivers
+	// notifications on commit only), instead of at the next poll.
 	OutboxChannel = "datahub_outbox"
 )
 
@@ -39,8 +41,12 @@ type RelayConfig struct {
 	// BatchSize is how many rows one transaction claims and publishes.
 	BatchSize int
 	// PollInterval is how long the relay sleeps when the outbox is empty
-	// and nothing woke it (Kick, a notification).
+	// and nothing woke it (Kick, a notification) while it is not listening.
 	PollInterval time.Duration
+	// ListenPoll is that sleep while its LISTEN connection is up: a
+	// notification wakes it, so the poll is only a backstop. An idle hub
+	// then costs the database a poll a second instead of twenty.
+	ListenPoll time.Duration
 	// MaxLen caps the stream, approximately (XADD MAXLEN ~).
 	MaxLen int64
 	// ListenChannel is the PostgreSQL channel to LISTEN on for wake-ups.
@@ -82,6 +88,8 @@ type Relay struct {
 	// publishing fails.
 	lag     prometheus.Histogram
 	backlog prometheus.Gauge
+	// listening is true while the LISTEN connection is up.
+	listening atomic.Bool
 
 	// Owned by Run's goroutine.
 	cp        *checkpoint
@@ -107,6 +115,9 @@ func NewRelay(pool *pgxpool.Pool, rdb redis.UniversalClient, cfg RelayConfig) *R
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = PollIntervalDefault
+	}
+	if cfg.ListenPoll <= 0 {
+		cfg.ListenPoll = ListenPollDefault
 	}
 	if cfg.MaxLen <= 0 {
 		cfg.MaxLen = MaxLenDefault
@@ -207,6 +218,8 @@ func (r *Relay) Run(ctx context.Context) error {
 			continue
 		case n == r.cfg.BatchSize:
 			wait = 0 // more rows are probably waiting
+		case r.listening.Load():
+			wait = r.cfg.ListenPoll
 		default:
 			wait = r.cfg.PollInterval
 		}
@@ -482,6 +495,10 @@ func (r *Relay) listenOnce(ctx context.Context, listening func()) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	listening()
+	// Poll fast again the moment this connection is gone; the kick cuts
+	// short a backstop sleep that began while it was up.
+	r.listening.Store(true)
+	defer func() { r.listening.Store(false); r.Kick() }()
 	// Rows committed while nobody listened are found by this round.
 	r.Kick()
 	for {

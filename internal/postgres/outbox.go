@@ -9,8 +9,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// OutboxChannel is the PostgreSQL notification channel the outbox relays
-// listen on (internal/events uses the same name).
+// OutboxChannel is the PostgreSQL notification channel the outbox's
+// trigger signals and the relays listen on (internal/events uses the same
+// name; TestOutboxInsertNotifies holds the trigger to it).
 const OutboxChannel = "datahub_outbox"
 
 // Change is one change to a shared record, written to the outbox in the
@@ -38,11 +39,9 @@ func writeChange(ctx context.Context, tx pgx.Tx, c Change) error {
 	if c.Payload == nil {
 		payload = []byte("{}")
 	}
-	// The notification is delivered at commit and wakes every relay at once
-	// (polling is the fallback).
-	_, err = tx.Exec(ctx, `WITH ins AS (INSERT INTO outbox (event_id, dataset, record_id, op, jurisdiction, owner_dept,
-		handling_dept, citizen_id, version, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING 1)
-		SELECT pg_notify('`+OutboxChannel+`', '') FROM ins`,
+	// The outbox's trigger wakes the relays at commit (migration 00240).
+	_, err = tx.Exec(ctx, `INSERT INTO outbox (event_id, dataset, record_id, op, jurisdiction, owner_dept,
+		handling_dept, citizen_id, version, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		uuid.Must(uuid.NewV7()), c.Dataset, c.RecordID, c.Op, c.Jurisdiction, c.OwnerDept, c.HandlingDept, c.CitizenID,
 		c.Version, payload)
 	if err != nil {
