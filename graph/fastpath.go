@@ -59,7 +59,7 @@ func (r *Resolver) FastPath(log *slog.Logger) graphql.OperationMiddleware {
 
 // fastRoots are the root fields the fast path serves, each with the fields
 // below it that it writes.
-var fastRoots = map[string]fastFields{"cases": connectionFields, "parkingLotsNear": nearbyFields}
+var fastRoots = map[string]fastFields{"cases": connectionFields, "parkingLotsNear": nearbyFields, "properties": propertyConnectionFields}
 
 // fastRoot returns the root field of an operation the fast path can serve.
 func fastRoot(oc *graphql.OperationContext) (*ast.Field, bool) {
@@ -99,7 +99,8 @@ var (
 )
 
 // plainSelection reports whether set selects only known fields, without
-// arguments, directives, fragments or a response key twice.
+// directives, fragments or a response key twice, and without arguments
+// except page arguments where the fields allow them.
 func plainSelection(set ast.SelectionSet, known fastFields) bool {
 	keys := make(map[string]bool, len(set))
 	for _, s := range set {
@@ -109,7 +110,7 @@ func plainSelection(set ast.SelectionSet, known fastFields) bool {
 		}
 		keys[f.Alias] = true
 		sub, ok := known[f.Name]
-		if !ok || len(f.Arguments) > 0 {
+		if !ok || !plainArguments(f.Arguments, sub) {
 			return false
 		}
 		if sub == nil {
@@ -119,6 +120,23 @@ func plainSelection(set ast.SelectionSet, known fastFields) bool {
 			continue
 		}
 		if !plainSelection(f.SelectionSet, sub) {
+			return false
+		}
+	}
+	return true
+}
+
+// plainArguments reports whether a field takes only what the fast path
+// passes on: nothing, or page arguments on a field marked paged.
+func plainArguments(args ast.ArgumentList, sub fastFields) bool {
+	if len(args) == 0 {
+		return true
+	}
+	if _, ok := sub[pagedMark]; !ok {
+		return false
+	}
+	for _, a := range args {
+		if !pageArgNames[a.Name] {
 			return false
 		}
 	}
@@ -146,6 +164,8 @@ func (r *Resolver) renderFast(ctx context.Context, log *slog.Logger, oc *graphql
 		value, ok = r.fastCases(ctx, w, root, oc.Variables)
 	case "parkingLotsNear":
 		value, ok = r.fastNearby(ctx, w, root, oc.Variables)
+	case "properties":
+		value, ok = r.fastProperties(ctx, w, root, oc.Variables)
 	}
 	if !ok {
 		return nil, false
@@ -254,6 +274,59 @@ func (w *fastWriter) object(set ast.SelectionSet, typename string, field func(f 
 	}
 	w.buf.WriteByte('}')
 	return true
+}
+
+// writeConnection writes a Relay connection of typename's nodes: total
+// count, page info, and edges whose nodes node writes.
+func writeConnection[E any](w *fastWriter, set ast.SelectionSet, typename string, count model.Counter, p *model.PageInfo,
+	edges []E, cursor func(E) string, node func(ast.SelectionSet, E) bool) bool {
+	return w.object(set, typename+"Connection", func(f *ast.Field) bool {
+		switch f.Name {
+		case "totalCount":
+			n, err := count(w.ctx)
+			if err != nil {
+				return false
+			}
+			w.integer(n)
+		case "pageInfo":
+			return w.pageInfo(f.SelectionSet, p)
+		case "edges":
+			w.buf.WriteByte('[')
+			for j, e := range edges {
+				if j > 0 {
+					w.buf.WriteByte(',')
+				}
+				ok := w.object(f.SelectionSet, typename+"Edge", func(f *ast.Field) bool {
+					if f.Name == "cursor" {
+						w.str(cursor(e))
+						return true
+					}
+					return node(f.SelectionSet, e)
+				})
+				if !ok {
+					return false
+				}
+			}
+			w.buf.WriteByte(']')
+		}
+		return true
+	})
+}
+
+func (w *fastWriter) pageInfo(set ast.SelectionSet, p *model.PageInfo) bool {
+	return w.object(set, "PageInfo", func(f *ast.Field) bool {
+		switch f.Name {
+		case "hasNextPage":
+			w.boolean(p.HasNextPage)
+		case "hasPreviousPage":
+			w.boolean(p.HasPreviousPage)
+		case "startCursor":
+			w.optStr(p.StartCursor)
+		case "endCursor":
+			w.optStr(p.EndCursor)
+		}
+		return true
+	})
 }
 
 func (w *fastWriter) location(set ast.SelectionSet, lat, lng float64) bool {

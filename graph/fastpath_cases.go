@@ -200,58 +200,9 @@ func selects(set ast.SelectionSet, name string) bool {
 }
 
 func (w *fastWriter) connection(set ast.SelectionSet, conn *model.CaseConnection) bool {
-	return w.object(set, "CaseConnection", func(f *ast.Field) bool {
-		switch f.Name {
-		case "totalCount":
-			n, err := conn.Count(w.ctx)
-			if err != nil {
-				return false
-			}
-			w.integer(n)
-		case "pageInfo":
-			return w.pageInfo(f.SelectionSet, conn.PageInfo)
-		case "edges":
-			w.buf.WriteByte('[')
-			for j, e := range conn.Edges {
-				if j > 0 {
-					w.buf.WriteByte(',')
-				}
-				if !w.edge(f.SelectionSet, e) {
-					return false
-				}
-			}
-			w.buf.WriteByte(']')
-		}
-		return true
-	})
-}
-
-func (w *fastWriter) pageInfo(set ast.SelectionSet, p *model.PageInfo) bool {
-	return w.object(set, "PageInfo", func(f *ast.Field) bool {
-		switch f.Name {
-		case "hasNextPage":
-			w.boolean(p.HasNextPage)
-		case "hasPreviousPage":
-			w.boolean(p.HasPreviousPage)
-		case "startCursor":
-			w.optStr(p.StartCursor)
-		case "endCursor":
-			w.optStr(p.EndCursor)
-		}
-		return true
-	})
-}
-
-func (w *fastWriter) edge(set ast.SelectionSet, e *model.CaseEdge) bool {
-	return w.object(set, "CaseEdge", func(f *ast.Field) bool {
-		switch f.Name {
-		case "cursor":
-			w.str(e.Cursor)
-		case "node":
-			return w.node(f.SelectionSet, e.Node)
-		}
-		return true
-	})
+	return writeConnection(w, set, "Case", conn.Count, conn.PageInfo, conn.Edges,
+		func(e *model.CaseEdge) string { return e.Cursor },
+		func(set ast.SelectionSet, e *model.CaseEdge) bool { return w.node(set, e.Node) })
 }
 
 func (w *fastWriter) node(set ast.SelectionSet, c *cases.Case) bool {

@@ -194,11 +194,11 @@ func nestedRequest(a page.Args, order string, kind page.KeyKind) (page.Request, 
 }
 
 // loadNested loads one parent's nested page through l, counting it in the
-// same statement when the client asked for totalCount, and returns the
-// page, where it sits, and its counter.
+// same statement when the client asked for totalCount (withCount), and
+// returns the page, where it sits, and its counter.
 func loadNested[T any](ctx context.Context, l *dataloadgen.Loader[nestedKey, nestedPage[T]], counts *dataloadgen.Loader[countKey, int],
-	parent links.Parent, key string, req page.Request) ([]T, page.Info, model.Counter, error) {
-	k := nestedKey{parent: parent, key: key, req: nestedReqOf(req), withCount: wantsTotal(ctx)}
+	parent links.Parent, key string, req page.Request, withCount bool) ([]T, page.Info, model.Counter, error) {
+	k := nestedKey{parent: parent, key: key, req: nestedReqOf(req), withCount: withCount}
 	p, err := l.Load(ctx, k)
 	if err != nil {
 		return nil, page.Info{}, nil, err
@@ -228,12 +228,18 @@ func wantsTotal(ctx context.Context) bool {
 }
 
 func (r *Resolver) nestedCases(ctx context.Context, parent links.Parent, key string, args page.Args) (*model.CaseConnection, error) {
+	return r.nestedCasesCounted(ctx, parent, key, args, wantsTotal(ctx))
+}
+
+// nestedCasesCounted is nestedCases for a caller that knows whether
+// totalCount is selected (the fast path has no field context to ask).
+func (r *Resolver) nestedCasesCounted(ctx context.Context, parent links.Parent, key string, args page.Args, withCount bool) (*model.CaseConnection, error) {
 	req, err := nestedRequest(args, string(cases.OrderReportedDesc), page.TimeKey)
 	if err != nil {
 		return nil, err
 	}
 	l := r.loaders(ctx).nested
-	list, info, count, err := loadNested(ctx, l.cases, l.caseCounts, parent, key, req)
+	list, info, count, err := loadNested(ctx, l.cases, l.caseCounts, parent, key, req, withCount)
 	if err != nil {
 		return nil, err
 	}
@@ -241,12 +247,18 @@ func (r *Resolver) nestedCases(ctx context.Context, parent links.Parent, key str
 }
 
 func (r *Resolver) nestedViolations(ctx context.Context, parent links.Parent, key string, args page.Args) (*model.ViolationConnection, error) {
+	return r.nestedViolationsCounted(ctx, parent, key, args, wantsTotal(ctx))
+}
+
+// nestedViolationsCounted is nestedViolations with withCount given (see
+// nestedCasesCounted).
+func (r *Resolver) nestedViolationsCounted(ctx context.Context, parent links.Parent, key string, args page.Args, withCount bool) (*model.ViolationConnection, error) {
 	req, err := nestedRequest(args, string(violation.OrderDiscoveredDesc), page.TimeKey)
 	if err != nil {
 		return nil, err
 	}
 	l := r.loaders(ctx).nested
-	list, info, count, err := loadNested(ctx, l.violations, l.violationCounts, parent, key, req)
+	list, info, count, err := loadNested(ctx, l.violations, l.violationCounts, parent, key, req, withCount)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +271,7 @@ func (r *Resolver) nestedProperties(ctx context.Context, parent links.Parent, ke
 		return nil, err
 	}
 	l := r.loaders(ctx).nested
-	list, info, count, err := loadNested(ctx, l.properties, l.propertyCounts, parent, key, req)
+	list, info, count, err := loadNested(ctx, l.properties, l.propertyCounts, parent, key, req, wantsTotal(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +284,7 @@ func (r *Resolver) nestedLots(ctx context.Context, parent links.Parent, key stri
 		return nil, err
 	}
 	l := r.loaders(ctx).nested
-	list, info, count, err := loadNested(ctx, l.lots, l.lotCounts, parent, key, req)
+	list, info, count, err := loadNested(ctx, l.lots, l.lotCounts, parent, key, req, wantsTotal(ctx))
 	if err != nil {
 		return nil, err
 	}
