@@ -305,29 +305,16 @@ func (w *fastWriter) reporter(set ast.SelectionSet, c *cases.Case) bool {
 		w.null()
 		return true
 	}
-	acc := w.d.Field("reporter")
-	if _, partial := w.d.Partial["reporter"]; partial {
-		acc = w.d.FieldAt("reporter", c.JurisdictionCode)
-	}
-	if acc != access.FieldVisible && acc != access.FieldMasked {
+	acc := fieldAccess(w.d, "reporter", c.JurisdictionCode)
+	if !readable(acc) {
 		return false
-	}
-	value := func(s string, rule access.MaskRule) {
-		if s == "" {
-			w.null()
-			return
-		}
-		if acc == access.FieldMasked {
-			s = access.Mask(rule, s)
-		}
-		w.str(s)
 	}
 	return w.object(set, "Reporter", func(f *ast.Field) bool {
 		switch f.Name {
 		case "name":
-			value(c.ReporterName, access.MaskRule(model.MaskRuleName))
+			w.masked(acc, c.ReporterName, model.MaskRuleName)
 		case "phone":
-			value(c.ReporterPhone, access.MaskRule(model.MaskRulePhone))
+			w.masked(acc, c.ReporterPhone, model.MaskRulePhone)
 		}
 		return true
 	})

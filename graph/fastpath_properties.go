@@ -11,7 +11,6 @@ import (
 	"github.com/fengcheng/datahub/internal/links"
 	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/property"
-	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
@@ -276,27 +275,19 @@ func (w propertyWriter) property(set ast.SelectionSet, p *property.Property) boo
 			c, ok := w.violations[nestedConn{f, p.ID.String()}]
 			return ok && writeConnection(w.fastWriter, f.SelectionSet, "Violation", c.Count, c.PageInfo, c.Edges,
 				func(e *model.ViolationEdge) string { return e.Cursor },
-				func(set ast.SelectionSet, e *model.ViolationEdge) bool { return w.violation(set, e.Node) })
+				func(set ast.SelectionSet, e *model.ViolationEdge) bool {
+					return violationWriter{fastWriter: w.fastWriter, now: w.now}.violation(set, e.Node)
+				})
 		}
 		return true
 	})
-}
-
-// access is the caller's access to group on row jurisdiction jur, as the
-// @access directive judges it.
-func (w propertyWriter) access(group, jur string) access.FieldAccess {
-	if _, partial := w.d.Partial[group]; partial {
-		return w.d.FieldAt(group, jur)
-	}
-	return w.d.Field(group)
 }
 
 // management writes the management company as @access lets it through: the
 // container under "core", the contact masked or shown under "management";
 // a denied group goes to the executor, which reports it.
 func (w propertyWriter) management(set ast.SelectionSet, p *property.Property) bool {
-	core := w.access("core", p.JurisdictionCode)
-	if core != access.FieldVisible && core != access.FieldMasked {
+	if !readable(fieldAccess(w.d, "core", p.JurisdictionCode)) {
 		return false
 	}
 	m := p.Management
@@ -304,94 +295,22 @@ func (w propertyWriter) management(set ast.SelectionSet, p *property.Property) b
 		w.null()
 		return true
 	}
-	contact := func(s string, rule model.MaskRule) bool {
-		acc := w.access("management", p.JurisdictionCode)
-		switch {
-		case acc != access.FieldVisible && acc != access.FieldMasked:
-			return false
-		case s == "":
-			w.null()
-		case acc == access.FieldMasked:
-			w.str(access.Mask(access.MaskRule(rule), s))
-		default:
-			w.str(s)
-		}
-		return true
-	}
+	contact := fieldAccess(w.d, "management", p.JurisdictionCode)
 	return w.object(set, "PropertyManagement", func(f *ast.Field) bool {
 		switch f.Name {
 		case "company":
 			w.str(m.Company)
 		case "creditCode":
 			w.str(m.CreditCode)
-		case "contactName":
-			return contact(m.ContactName, model.MaskRuleName)
-		case "contactPhone":
-			return contact(m.ContactPhone, model.MaskRulePhone)
-		}
-		return true
-	})
-}
-
-func (w propertyWriter) violation(set ast.SelectionSet, v *violation.Violation) bool {
-	optStr := func(s string) {
-		if s == "" {
-			w.null()
-		} else {
-			w.str(s)
-		}
-	}
-	optFloat := func(f *float64) bool {
-		if f == nil {
-			w.null()
-			return true
-		}
-		return w.float(*f)
-	}
-	return w.object(set, "Violation", func(f *ast.Field) bool {
-		switch f.Name {
-		case "id":
-			graphql.MarshalUUID(v.ID).MarshalGQL(w.buf)
-		case "recordNo":
-			w.str(v.RecordNo)
-		case "kind":
-			w.str(string(v.Kind))
-		case "subtype":
-			optStr(string(v.Subtype))
-		case "channel":
-			w.str(string(v.Channel))
-		case "status":
-			w.str(string(v.Status))
-		case "outcome":
-			optStr(string(v.Outcome))
-		case "description":
-			w.str(v.Description)
-		case "address":
-			w.str(v.Address)
-		case "areaM2":
-			return optFloat(v.AreaM2)
-		case "demolishedAreaM2":
-			return optFloat(v.DemolishedAreaM2)
-		case "discoveredAt":
-			w.datetime(v.DiscoveredAt)
-		case "noticeIssuedAt":
-			w.optTime(v.NoticeIssuedAt)
-		case "deadline":
-			w.optTime(v.Deadline)
-		case "overdue":
-			w.boolean(v.Overdue(w.now))
-		case "resolvedAt":
-			w.optTime(v.ResolvedAt)
-		case "closedAt":
-			w.optTime(v.ClosedAt)
-		case "version":
-			w.integer(v.Version)
-		case "location":
-			return w.location(f.SelectionSet, v.Lat, v.Lng)
-		case "jurisdiction":
-			return w.jurisdiction(f.SelectionSet, v.JurisdictionCode)
-		case "ownerDept":
-			return w.department(f.SelectionSet, v.OwnerDept)
+		case "contactName", "contactPhone":
+			if !readable(contact) {
+				return false
+			}
+			if f.Name == "contactName" {
+				w.masked(contact, m.ContactName, model.MaskRuleName)
+			} else {
+				w.masked(contact, m.ContactPhone, model.MaskRulePhone)
+			}
 		}
 		return true
 	})
