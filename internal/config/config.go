@@ -94,8 +94,9 @@ type Config struct {
 	// commit for those waits under load: a response asking for its commit
 	// soon after another waits up to this long for more to share it.
 	AuditFlushLinger time.Duration
-	// FastPath (GRAPHQL_FAST_PATH, default true) serves plain case lists
-	// without the GraphQL executor (same answer, a fraction of the CPU).
+	// FastPath (GRAPHQL_FAST_PATH, default true) serves the plain shapes
+	// of case lists, compound pages and the parking search without the
+	// GraphQL executor (same answer, a fraction of the CPU).
 	FastPath bool
 	// ResponseCacheTTL (RESPONSE_CACHE_TTL, default 30s; 0 turns the cache
 	// off) bounds how long a cached answer of a public aggregate query
