@@ -241,6 +241,25 @@ func (w *fastWriter) float(f float64) bool {
 	return graphql.MarshalFloatContext(f).MarshalGQLContext(w.ctx, w.buf) == nil
 }
 
+// intOrNull writes n, or null for 0: a field its resolver leaves null when
+// unset.
+func (w *fastWriter) intOrNull(n int) {
+	if n == 0 {
+		w.null()
+		return
+	}
+	w.integer(n)
+}
+
+// strOrNull writes s, or null for "".
+func (w *fastWriter) strOrNull(s string) {
+	if s == "" {
+		w.null()
+		return
+	}
+	w.str(s)
+}
+
 func (w *fastWriter) optStr(s *string) {
 	if s == nil {
 		w.null()

@@ -162,11 +162,7 @@ func (w *fastWriter) lot(set ast.SelectionSet, l *parking.Lot) bool {
 		case "sharedSpaces":
 			w.integer(l.SharedSpaces)
 		case "maxSeats":
-			if l.MaxSeats == 0 {
-				w.null()
-			} else {
-				w.integer(l.MaxSeats)
-			}
+			w.intOrNull(l.MaxSeats)
 		case "bookingRule":
 			w.str(l.BookingRule)
 		case "feeRule":

@@ -255,11 +255,7 @@ func (w propertyWriter) property(set ast.SelectionSet, p *property.Property) boo
 		case "address":
 			w.str(p.Address)
 		case "buildYear":
-			if p.BuildYear == 0 {
-				w.null()
-			} else {
-				w.integer(p.BuildYear)
-			}
+			w.intOrNull(p.BuildYear)
 		case "version":
 			w.integer(p.Version)
 		case "location":

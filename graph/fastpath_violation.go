@@ -34,13 +34,6 @@ type violationWriter struct {
 }
 
 func (w violationWriter) violation(set ast.SelectionSet, v *violation.Violation) bool {
-	optStr := func(s string) {
-		if s == "" {
-			w.null()
-		} else {
-			w.str(s)
-		}
-	}
 	optFloat := func(f *float64) bool {
 		if f == nil {
 			w.null()
@@ -57,13 +50,13 @@ func (w violationWriter) violation(set ast.SelectionSet, v *violation.Violation)
 		case "kind":
 			w.str(string(v.Kind))
 		case "subtype":
-			optStr(string(v.Subtype))
+			w.strOrNull(string(v.Subtype))
 		case "channel":
 			w.str(string(v.Channel))
 		case "status":
 			w.str(string(v.Status))
 		case "outcome":
-			optStr(string(v.Outcome))
+			w.strOrNull(string(v.Outcome))
 		case "description":
 			w.str(v.Description)
 		case "address":
@@ -100,12 +93,8 @@ func (w violationWriter) violation(set ast.SelectionSet, v *violation.Violation)
 // masked writes a nullable personal string as @access with a mask rule
 // lets it through (the caller checked that acc is readable).
 func (w *fastWriter) masked(acc access.FieldAccess, s string, rule model.MaskRule) {
-	switch {
-	case s == "":
-		w.null()
-	case acc == access.FieldMasked:
-		w.str(access.Mask(access.MaskRule(rule), s))
-	default:
-		w.str(s)
+	if s != "" && acc == access.FieldMasked {
+		s = access.Mask(access.MaskRule(rule), s)
 	}
+	w.strOrNull(s)
 }
