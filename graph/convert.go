@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -284,4 +285,22 @@ func indicatorRow(r *evaluation.Row) *model.IndicatorRow {
 		row.Figures[i] = &figs[i]
 	}
 	return row
+}
+
+// argInt reads an Int argument's value as gqlparser hands it over (int64
+// for a literal, json.Number or another number type for a variable);
+// false when it is not a whole number an int holds.
+func argInt(v any) (int, bool) {
+	switch n := v.(type) {
+	case int:
+		return n, true
+	case int64:
+		return int(n), int64(int(n)) == n
+	case json.Number:
+		i, err := n.Int64()
+		return int(i), err == nil && int64(int(i)) == i
+	case float64:
+		return int(n), float64(int(n)) == n
+	}
+	return 0, false
 }

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/fengcheng/datahub/graph/model"
@@ -59,7 +58,7 @@ func fastArgs(f *ast.Field, vars map[string]any) (cases.Filter, cases.Order, *in
 			}
 			order = cases.Order(s)
 		case "first":
-			n, ok := fastInt(v)
+			n, ok := argInt(v)
 			if !ok {
 				return cases.Filter{}, "", nil, nil, false
 			}
@@ -140,21 +139,6 @@ func fastEnums[E ~string](v any) ([]E, bool) {
 		out[i] = E(s)
 	}
 	return out, true
-}
-
-func fastInt(v any) (int, bool) {
-	switch n := v.(type) {
-	case int:
-		return n, true
-	case int64:
-		return int(n), int64(int(n)) == n
-	case json.Number:
-		i, err := n.Int64()
-		return int(i), err == nil && int64(int(i)) == i
-	case float64:
-		return int(n), float64(int(n)) == n
-	}
-	return 0, false
 }
 
 // fastCases reads the page of cases; false hands the query to the

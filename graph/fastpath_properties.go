@@ -90,7 +90,7 @@ func (r *Resolver) fastProperties(ctx context.Context, w *fastWriter, root *ast.
 		return nil, false // the executor meets the same error and reports it
 	}
 	conn := propertyConnection(p, func(ctx context.Context) (int, error) { return r.PropertyService.Count(ctx, filter) })
-	node := edgeNodes(root.SelectionSet)
+	node := nodeSelection(ctx, root.SelectionSet)
 	r.prefetchProperties(ctx, p.Properties, node)
 
 	var deptCodes, jurCodes []string
@@ -148,22 +148,6 @@ func (r *Resolver) fastProperties(ctx context.Context, w *fastWriter, root *ast.
 	}, true
 }
 
-// edgeNodes is the selection below edges.node of a plain connection
-// selection.
-func edgeNodes(conn ast.SelectionSet) ast.SelectionSet {
-	var out ast.SelectionSet
-	for _, s := range conn {
-		if e := s.(*ast.Field); e.Name == "edges" {
-			for _, n := range e.SelectionSet {
-				if n := n.(*ast.Field); n.Name == "node" {
-					out = append(out, n.SelectionSet...)
-				}
-			}
-		}
-	}
-	return out
-}
-
 // fastPropertyArgs turns the `properties` arguments into the resolver's,
 // or reports that they hold something the fast path leaves to the
 // executor (renovation and build-year filters need its input coercion).
@@ -190,7 +174,7 @@ func fastPropertyArgs(f *ast.Field, vars map[string]any) (property.Filter, prope
 			order = property.Order(s)
 		case "first", "last":
 			var n int
-			n, ok = fastInt(v)
+			n, ok = argInt(v)
 			if name == "first" {
 				args.First = &n
 			} else {

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/fengcheng/datahub/internal/cases"
@@ -62,24 +61,10 @@ func nodeSelection(ctx context.Context, conn ast.SelectionSet) ast.SelectionSet 
 func pageArgs(ctx context.Context, f graphql.CollectedField) (args page.Args, withCount bool) {
 	m := f.ArgumentMap(graphql.GetOperationContext(ctx).Variables)
 	size := func(name string) *int {
-		var n int
-		switch v := m[name].(type) {
-		case int:
-			n = v
-		case int64:
-			n = int(v)
-		case float64:
-			n = int(v)
-		case json.Number:
-			i, err := v.Int64()
-			if err != nil {
-				return nil
-			}
-			n = int(i)
-		default:
-			return nil
+		if n, ok := argInt(m[name]); ok {
+			return &n
 		}
-		return &n
+		return nil
 	}
 	cursor := func(name string) *string {
 		if s, ok := m[name].(string); ok {
