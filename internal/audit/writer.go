@@ -492,10 +492,12 @@ func (w *Writer) run() {
 			lastFlush = now
 			// Each request's records were queued before it asked.
 			ok = drain(len(w.ch))
+			// Counted before the replies go: a caller's Stats after its
+			// Flush must include it.
+			w.flushes.Add(uint64(len(replies)))
 			for _, r := range replies {
 				close(r)
 			}
-			w.flushes.Add(uint64(len(replies)))
 		case <-w.stop:
 			// closed is set, so nothing can be enqueued after this drain.
 			ok = drain(-1)
