@@ -604,3 +604,27 @@ func TestEveryCommandHelps(t *testing.T) {
 		})
 	}
 }
+
+// TestSeedBuildsIndicators: `datahub seed` leaves the indicator rollups
+// current, so the first hub to start serves instead of rebuilding them.
+func TestSeedBuildsIndicators(t *testing.T) {
+	testenv.SkipShort(t)
+	ctx := context.Background()
+	seedM, _ := newMain(nil)
+	if err := seedM.Run(ctx, []string{"seed", "--cases", "2000", "--if-empty"}); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := newMain(nil)
+	pool, err := m.openPool(ctx, newFlagSet(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	st, err := app.RefreshIndicators(ctx, pool, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Rebuilt {
+		t.Fatalf("the indicators were rebuilt after seeding (%d cases): seed left them stale", st.Cases)
+	}
+}

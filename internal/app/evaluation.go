@@ -37,15 +37,33 @@ func newEvaluation(pool *pgxpool.Pool, pfs fs.FS, catalog *access.Catalog, decid
 // needed after a bulk load such as `datahub seed`. now is the clock the hub
 // will run with (nil: time.Now).
 func RebuildIndicators(ctx context.Context, pool *pgxpool.Pool, now func() time.Time, log *slog.Logger) (evaluation.RefreshStats, error) {
-	eng, err := policy.NewEngine(policy.EngineConfig{FS: policies.FS, Logger: log})
-	if err != nil {
-		return evaluation.RefreshStats{}, err
-	}
-	svc, err := newEvaluation(pool, policies.FS, eng.Catalog(), eng, nil, calendar.Default(), now, log)
+	svc, err := offlineEvaluation(pool, now, log)
 	if err != nil {
 		return evaluation.RefreshStats{}, err
 	}
 	return svc.Rebuild(ctx)
+}
+
+// RefreshIndicators brings the evaluation rollups up to date as a hub would
+// at start: a rebuild when they were built by other rules or never, else
+// the queued case changes folded in. It returns once nothing is pending, so
+// that work measured or served next does not share the machine with it.
+func RefreshIndicators(ctx context.Context, pool *pgxpool.Pool, now func() time.Time, log *slog.Logger) (evaluation.RefreshStats, error) {
+	svc, err := offlineEvaluation(pool, now, log)
+	if err != nil {
+		return evaluation.RefreshStats{}, err
+	}
+	return svc.Refresh(ctx)
+}
+
+// offlineEvaluation is the evaluation service without a running hub: the
+// shipped policies, no auditor.
+func offlineEvaluation(pool *pgxpool.Pool, now func() time.Time, log *slog.Logger) (*evaluation.Service, error) {
+	eng, err := policy.NewEngine(policy.EngineConfig{FS: policies.FS, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return newEvaluation(pool, policies.FS, eng.Catalog(), eng, nil, calendar.Default(), now, log)
 }
 
 // refreshInterval is how often an instance folds changed cases into the
