@@ -133,24 +133,22 @@ func contentTuple(alias string, replace map[string]string) string {
 // case moved out of it after checkCaseScope looked (a concurrent dispatch)
 // is left alone rather than overwritten.
 //
-// Rows whose content equals the stored case's are left out before the
-// INSERT: ON CONFLICT DO UPDATE locks (and so writes) every row it meets
-// before it evaluates its WHERE, and re-sending a file must write nothing.
-// The WHERE stays, for cases another transaction changes meanwhile. A known
-// case's own number is proposed for it, so that the sequence is only drawn
-// for cases that are really new (ON CONFLICT evaluates the proposed row
-// before it finds the conflict). A row without a report time keeps the
-// stored one.
+// Rows whose content equals the stored case's (ingest_known.same) are left
+// out before the INSERT: ON CONFLICT DO UPDATE locks (and so writes) every
+// row it meets before it evaluates its WHERE, and re-sending a file must
+// write nothing. The WHERE stays, for cases another transaction changes
+// meanwhile. A known case's own number is proposed for it, so that the
+// sequence is only drawn for cases that are really new (ON CONFLICT
+// evaluates the proposed row before it finds the conflict). A row without a
+// report time keeps the stored one.
 var mergeCases = `WITH src AS (
 	SELECT s.id, s.external_id, s.kind, s.major_code, s.minor_code, s.source, s.description, s.address, s.lat, s.lng,
 		s.jurisdiction_code AS jcode,
-		s.reporter_name, s.reporter_phone, s.photo_urls, coalesce(s.reported_at, e.reported_at, @now) AS reported_at,
-		e.case_no AS known_no
+		s.reporter_name, s.reporter_phone, s.photo_urls, coalesce(s.reported_at, k.reported_at, @now) AS reported_at,
+		k.case_no AS known_no
 	FROM ingest_cases s
-	LEFT JOIN cases e ON e.source_dept = @source AND e.external_id = s.external_id
-	WHERE s.reject_reason IS NULL
-		AND (e.id IS NULL OR ` + contentTuple("e", nil) + ` IS DISTINCT FROM ` +
-	contentTuple("s", map[string]string{"reported_at": "coalesce(s.reported_at, e.reported_at)"}) + `)
+	LEFT JOIN ingest_known k ON k.line = s.line
+	WHERE s.reject_reason IS NULL AND k.same IS NOT TRUE
 ), merged AS (
 	INSERT INTO cases AS c (id, case_no, owner_dept, kind, major_code, minor_code, source, status, description, address,
 		lat, lng, jurisdiction_code, street_code, community_code, reporter_name, reporter_phone, photo_urls, reported_at,
@@ -224,7 +222,14 @@ func (s *IngestStore) ImportCases(ctx context.Context, job *ingest.CaseImport) (
 			return nil, translate(fmt.Errorf("check staged cases: %w", err))
 		}
 	}
-	if err := checkCaseScope(ctx, tx, job.Writer); err != nil {
+	// One import per source department at a time, from here on: two merges
+	// locking overlapping cases in different orders would deadlock, and the
+	// stored cases matched next must not change under another import of
+	// the same source before this one merges.
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('ingest:cases:' || $1, 0))", job.SourceDept); err != nil {
+		return nil, translate(fmt.Errorf("lock import: %w", err))
+	}
+	if err := matchKnownCases(ctx, tx, job.Writer); err != nil {
 		return nil, err
 	}
 	if res.Rejected, res.RejectedTotal, err = stagedRejections(ctx, tx, job.MaxErrors); err != nil {
@@ -235,12 +240,7 @@ func (s *IngestStore) ImportCases(ctx context.Context, job *ingest.CaseImport) (
 	if !merge {
 		return res, nil
 	}
-	// One import per source department at a time: two merges locking
-	// overlapping cases in different orders would deadlock.
 	start = time.Now()
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('ingest:cases:' || $1, 0))", job.SourceDept); err != nil {
-		return nil, translate(fmt.Errorf("lock import: %w", err))
-	}
 	scope := newWhere()
 	scope.addScope(job.Scope, caseScope.as("c"))
 	scope.args["source"], scope.args["owner"], scope.args["now"] = job.SourceDept, job.OwnerDept, job.Now
@@ -263,23 +263,39 @@ func (s *IngestStore) ImportCases(ctx context.Context, job *ingest.CaseImport) (
 	return res, nil
 }
 
-// checkCaseScope rejects the staged rows whose externalId w.SourceDept
-// has used for a case outside w.Scope: such a case is missing to the writer,
-// so the row could only create it, and its key is taken (the refusal names
-// the key and nothing of the case). A row is never merged into a case its
-// writer cannot see. The check runs last, on rows no other check rejected,
-// so a row outside the scope is reported exactly as one inside it would be.
-func checkCaseScope(ctx context.Context, tx pgx.Tx, w ingest.Writer) error {
+// matchKnownCases finds, in one pass over cases, the stored case of every
+// staged row w.SourceDept has sent before (ingest_known: its number, report
+// time, whether w.Scope reaches it, whether the row would change it), then
+// rejects the rows whose case is outside w.Scope: such a case is missing to
+// the writer, so the row could only create it, and its key is taken (the
+// refusal names the key and nothing of the case). A row is never merged
+// into a case its writer cannot see. The match runs last, on rows no other
+// check rejected, so a row outside the scope is reported exactly as one
+// inside it would be; the merge reads the same table instead of matching
+// the cases again.
+func matchKnownCases(ctx context.Context, tx pgx.Tx, w ingest.Writer) error {
+	scope := newWhere()
+	scope.addScope(w.Scope, caseScope.as("e"))
+	scope.args["source"] = w.SourceDept
+	// IS TRUE: a NULL handling department makes the predicate NULL.
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE ingest_known ON COMMIT DROP AS
+		SELECT s.line, e.case_no, e.reported_at, (`+scope.sql()+`) IS TRUE AS visible,
+			`+contentTuple("e", nil)+` IS NOT DISTINCT FROM `+
+		contentTuple("s", map[string]string{"reported_at": "coalesce(s.reported_at, e.reported_at)"})+` AS same
+		FROM ingest_cases s JOIN cases e ON e.source_dept = @source AND e.external_id = s.external_id
+		WHERE s.reject_reason IS NULL`, scope.args); err != nil {
+		return translate(fmt.Errorf("match staged cases with stored ones: %w", err))
+	}
+	// The merge joins the staged rows with these on line; without a sample
+	// the planner would guess their number.
+	if _, err := tx.Exec(ctx, "ANALYZE ingest_known"); err != nil {
+		return translate(fmt.Errorf("analyze matched cases: %w", err))
+	}
 	if w.Scope.All {
 		return nil
 	}
-	scope := newWhere()
-	scope.addScope(w.Scope, caseScope.as("e"))
-	scope.args["source"], scope.args["taken"] = w.SourceDept, apperr.KeyTakenFormat
-	// IS NOT TRUE: a NULL handling department makes the predicate NULL.
-	if _, err := tx.Exec(ctx, `UPDATE ingest_cases s SET reject_field = 'externalId', reject_reason = format(@taken, s.external_id)
-		WHERE s.reject_reason IS NULL AND EXISTS (SELECT 1 FROM cases e
-			WHERE e.source_dept = @source AND e.external_id = s.external_id AND (`+scope.sql()+`) IS NOT TRUE)`, scope.args); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE ingest_cases s SET reject_field = 'externalId', reject_reason = format($1, s.external_id)
+		FROM ingest_known k WHERE k.line = s.line AND NOT k.visible AND s.reject_reason IS NULL`, apperr.KeyTakenFormat); err != nil {
 		return translate(fmt.Errorf("check staged cases against the row scope: %w", err))
 	}
 	return nil
