@@ -3,9 +3,11 @@ package ingest
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"io"
 	"math"
 	"reflect"
@@ -32,6 +34,8 @@ type ndjsonReader struct {
 	line int64
 	long []byte // a line longer than the read buffer, assembled
 	lr   bytes.Reader
+	dec  *jsontext.Decoder
+	opts jsonv2.Options
 	wire caseJSON
 }
 
@@ -54,7 +58,10 @@ type caseJSON struct {
 }
 
 func newNDJSONReader(r io.Reader, maxLine int) *ndjsonReader {
-	return &ndjsonReader{br: bufio.NewReaderSize(r, readBufferSize), max: maxLine}
+	rd := &ndjsonReader{br: bufio.NewReaderSize(r, readBufferSize), max: maxLine,
+		opts: jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv2.RejectUnknownMembers(true))}
+	rd.dec = jsontext.NewDecoder(&rd.lr)
+	return rd
 }
 
 // readLine returns the next line without its line break: io.EOF at the
@@ -114,13 +121,12 @@ func (r *ndjsonReader) decode(b []byte, rec *CaseRecord) error {
 	r.wire = caseJSON{Lat: math.NaN(), Lng: math.NaN(), PhotoURLs: photos}
 	w := &r.wire
 	r.lr.Reset(b)
-	dec := json.NewDecoder(&r.lr)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(w); err != nil {
-		field, reason := jsonProblem(err)
+	r.dec.Reset(&r.lr, r.opts)
+	if err := jsonv2.UnmarshalDecode(r.dec, w); err != nil {
+		field, reason := jsonProblem(b, err)
 		return &RowError{Line: r.line, ExternalID: printableID(w.ExternalID), Field: field, Reason: reason}
 	}
-	if rest := bytes.TrimSpace(b[dec.InputOffset():]); len(rest) > 0 {
+	if rest := bytes.TrimSpace(b[r.dec.InputOffset():]); len(rest) > 0 {
 		return &RowError{Line: r.line, ExternalID: printableID(w.ExternalID), Reason: "more than one JSON value on the line: put each record on a line of its own"}
 	}
 	var at time.Time
@@ -143,22 +149,23 @@ func (r *ndjsonReader) decode(b []byte, rec *CaseRecord) error {
 	return nil
 }
 
-// jsonProblem says which field of a line is wrong and why.
-func jsonProblem(err error) (field, reason string) {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
+// jsonProblem says which field of line b is wrong and why. The decoder
+// reports its errors as encoding/json does (DefaultOptionsV1).
+func jsonProblem(b []byte, err error) (field, reason string) {
+	var se *jsonv1.SyntaxError
+	var te *jsonv1.UnmarshalTypeError
 	switch {
-	case errors.As(err, &se):
+	case errors.As(err, &se) && se.Offset >= int64(len(b)), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "", "the JSON object is cut off"
+	case se != nil:
 		return "", fmt.Sprintf("not valid JSON: %v (at byte %d of the line)", se, se.Offset)
 	case errors.As(err, &te):
 		if te.Field == "" {
 			return "", fmt.Sprintf("expected a JSON object, got %s", te.Value)
 		}
 		return te.Field, fmt.Sprintf("expected %s, got %s", jsonKind(te.Type), te.Value)
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return "", "the JSON object is cut off"
 	}
-	// encoding/json has no type for unknown fields; its message is stable.
+	// The decoder has no type for unknown fields; its message is stable.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		if n, err := strconv.Unquote(name); err == nil {
 			name = n
