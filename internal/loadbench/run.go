@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -269,8 +270,20 @@ func (fx *fixtures) upload(ctx context.Context, file []byte, n int, want string)
 	if got, _ := rep[want].(float64); int(got) != n {
 		return 0, "", fmt.Errorf("upload: %s %v of %d rows: %.300s", want, rep[want], n, body)
 	}
-	phases, _ := json.Marshal(rep["phases"])
-	return took, string(phases), nil
+	return took, formatPhases(rep["phases"]), nil
+}
+
+// formatPhases writes an import report's phases (milliseconds by name) as
+// "copy 1.1 s, check 0.6 s, merge 0.7 s, commit 0.01 s".
+func formatPhases(v any) string {
+	ms, _ := v.(map[string]any)
+	var parts []string
+	for _, name := range []string{"copy", "check", "merge", "commit"} {
+		if f, ok := ms[name+"Ms"].(float64); ok {
+			parts = append(parts, fmt.Sprintf("%s %.2g s", name, f/1000))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (fx *fixtures) currentRSS() uint64 {
