@@ -244,10 +244,7 @@ func TestTokenJurisdictionStaysInTheDepartmentsArea(t *testing.T) {
 func TestAPIKeyCreateRefusesUnknownNames(t *testing.T) {
 	testenv.SkipShort(t)
 	ctx := context.Background()
-	seedM, _ := newMain(nil)
-	if err := seedM.Run(ctx, []string{"seed", "--cases", "2000", "--if-empty"}); err != nil {
-		t.Fatal(err)
-	}
+	seedDemo(t)
 	const name = "unknown names test"
 	tests := []struct {
 		name     string
@@ -334,10 +331,7 @@ func TestSchemaPrintMatchesService(t *testing.T) {
 func TestShutdownUnderLoadKeepsEveryAuditRecord(t *testing.T) {
 	testenv.SkipShort(t)
 	ctx := context.Background()
-	seedM, _ := newMain(nil)
-	if err := seedM.Run(ctx, []string{"seed", "--cases", "2000", "--if-empty"}); err != nil {
-		t.Fatal(err)
-	}
+	seedDemo(t)
 	addr := freeAddr(t)
 	m, out := newMain(map[string]string{"LISTEN_ADDR": addr})
 	sctx, stop := context.WithCancel(ctx)
@@ -439,10 +433,7 @@ func TestReadmeMatrixIsCurrent(t *testing.T) {
 func TestExportResumes(t *testing.T) {
 	testenv.SkipShort(t)
 	ctx := context.Background()
-	seedM, _ := newMain(nil)
-	if err := seedM.Run(ctx, []string{"seed", "--cases", "2000", "--if-empty"}); err != nil {
-		t.Fatal(err)
-	}
+	seedDemo(t)
 	// The evaluation team is its own organisation, registered with its
 	// contract; its key names the organisation, not a department.
 	orgM, orgOut := newMain(nil)
@@ -536,10 +527,7 @@ func TestExportResumes(t *testing.T) {
 func TestImportCommand(t *testing.T) {
 	testenv.SkipShort(t)
 	ctx := context.Background()
-	seedM, _ := newMain(nil)
-	if err := seedM.Run(ctx, []string{"seed", "--cases", "2000", "--if-empty"}); err != nil {
-		t.Fatal(err)
-	}
+	seedDemo(t)
 	keyM, keyOut := newMain(nil)
 	if err := keyM.Run(ctx, []string{"apikey", "create", "--name", "drone platform", "--dept", "urban-management", "--roles", "system"}); err != nil {
 		t.Fatal(err)
@@ -605,15 +593,21 @@ func TestEveryCommandHelps(t *testing.T) {
 	}
 }
 
+// seedDemo seeds the package's database with a small demo data set, once.
+func seedDemo(t *testing.T) {
+	t.Helper()
+	m, _ := newMain(nil)
+	if err := m.Run(context.Background(), []string{"seed", "--cases", "2000", "--if-empty"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestSeedBuildsIndicators: `datahub seed` leaves the indicator rollups
 // current, so the first hub to start serves instead of rebuilding them.
 func TestSeedBuildsIndicators(t *testing.T) {
 	testenv.SkipShort(t)
 	ctx := context.Background()
-	seedM, _ := newMain(nil)
-	if err := seedM.Run(ctx, []string{"seed", "--cases", "2000", "--if-empty"}); err != nil {
-		t.Fatal(err)
-	}
+	seedDemo(t)
 	m, _ := newMain(nil)
 	pool, err := m.openPool(ctx, newFlagSet(), nil)
 	if err != nil {

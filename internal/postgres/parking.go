@@ -20,10 +20,11 @@ import (
 // history the live counters (internal/availability) need.
 type ParkingStore struct {
 	pool DB
+	lots *lotCache // decoded lots for Near
 }
 
 // NewParkingStore returns a parking store on pool.
-func NewParkingStore(pool DB) *ParkingStore { return &ParkingStore{pool: pool} }
+func NewParkingStore(pool DB) *ParkingStore { return &ParkingStore{pool: pool, lots: newLotCache()} }
 
 var _ parking.Store = (*ParkingStore)(nil)
 
@@ -213,36 +214,92 @@ func nearSQL(scope access.RowScope, q parking.NearQuery) (string, pgx.NamedArgs)
 		}
 	}
 	w.addScope(scope, lotScope)
-	return fmt.Sprintf(`SELECT %s, distance FROM (
-		SELECT l.*, geog <-> %s AS distance FROM parking_lots l WHERE %s ORDER BY geog <-> %s LIMIT %d
+	return fmt.Sprintf(`SELECT id, xmin::text::bigint, distance FROM (
+		SELECT l.id, l.xmin, l.geog, geog <-> %s AS distance FROM parking_lots l WHERE %s ORDER BY geog <-> %s LIMIT %d
 	) near WHERE ST_DWithin(geog, %s, @radius, false) ORDER BY distance`,
-		lotColumns, nearPoint, w.sql(), nearPoint, q.Limit, nearPoint), w.args
+		nearPoint, w.sql(), nearPoint, q.Limit, nearPoint), w.args
 }
 
 // Near implements parking.Store. Distances are on the sphere (use_spheroid
 // false in ST_DWithin, and <-> on geography): the filter, the order and the
 // reported distance agree exactly, and they differ from the ellipsoid by
 // well under 0.5 %.
+//
+// The search reads ids, row versions and distances; the lots come from the
+// store's cache when their version matches, and the rest in one more
+// statement by id, under the same row scope (a lot changed or moved out of
+// scope in between is read as it is now, or left out).
 func (s *ParkingStore) Near(ctx context.Context, scope access.RowScope, q parking.NearQuery) ([]parking.Nearby, error) {
 	sql, args := nearSQL(scope, q)
 	rows, err := s.pool.Query(ctx, sql, args)
 	if err != nil {
 		return nil, translate(fmt.Errorf("near lots: %w", err))
 	}
-	defer rows.Close()
-	out := make([]parking.Nearby, 0, q.Limit)
-	for rows.Next() {
-		var d float64
-		l, err := scanLot(rows, &d)
-		if err != nil {
-			return nil, fmt.Errorf("scan lot: %w", err)
-		}
-		out = append(out, parking.Nearby{Lot: l, DistanceMeters: d})
+	type hit struct {
+		id   uuid.UUID
+		xmin int64
+		dist float64
 	}
+	var hits []hit
+	for rows.Next() {
+		var h hit
+		if err := rows.Scan(&h.id, &h.xmin, &h.dist); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan near lot: %w", err)
+		}
+		hits = append(hits, h)
+	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, translate(fmt.Errorf("read near lots: %w", err))
 	}
+	found := make(map[uuid.UUID]*parking.Lot, len(hits))
+	var missing []uuid.UUID
+	for _, h := range hits {
+		if l, ok := s.lots.get(h.id, uint32(h.xmin)); ok {
+			found[h.id] = l
+		} else {
+			missing = append(missing, h.id)
+		}
+	}
+	if len(missing) > 0 {
+		if err := s.readLots(ctx, scope, missing, found); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]parking.Nearby, 0, len(hits))
+	for _, h := range hits {
+		if l := found[h.id]; l != nil {
+			out = append(out, parking.Nearby{Lot: l, DistanceMeters: h.dist})
+		}
+	}
 	return out, nil
+}
+
+// readLots reads the lots ids within scope into found and keeps them in the
+// cache at the version read.
+func (s *ParkingStore) readLots(ctx context.Context, scope access.RowScope, ids []uuid.UUID, found map[uuid.UUID]*parking.Lot) error {
+	w := newWhere()
+	w.add("id = ANY(@ids)", "ids", ids)
+	w.addScope(scope, lotScope)
+	rows, err := s.pool.Query(ctx, `SELECT `+lotColumns+`, xmin::text::bigint FROM parking_lots WHERE `+w.sql(), w.args)
+	if err != nil {
+		return translate(fmt.Errorf("read near lots by id: %w", err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var xmin int64
+		l, err := scanLot(rows, &xmin)
+		if err != nil {
+			return fmt.Errorf("scan lot: %w", err)
+		}
+		s.lots.put(l, uint32(xmin))
+		found[l.ID] = l
+	}
+	if err := rows.Err(); err != nil {
+		return translate(fmt.Errorf("read near lots by id: %w", err))
+	}
+	return nil
 }
 
 // ExplainNear returns the plan of a Near batch, so tests and benchmarks can

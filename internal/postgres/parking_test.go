@@ -771,3 +771,56 @@ func TestParkingStoreContract(t *testing.T) {
 	parkingtest.Contract(t, parkingtest.Fixture{Store: postgres.NewParkingStore(pool), Inside: inside, Outside: outside,
 		InsideDept: "street-chengdong", OtherDept: "street-chengxi"})
 }
+
+// TestParkingNearServesChangedLots: Near keeps decoded lots between
+// searches, and a lot changed in any way — through the store, or by a bare
+// UPDATE that bumps no version — is read again, never served as it was.
+// Lots out of the caller's scope stay out however warm the cache is.
+func TestParkingNearServesChangedLots(t *testing.T) {
+	pool := parkingSchema(t)
+	loadDemo(t, pool, 11, 2400)
+	store := postgres.NewParkingStore(pool)
+	ctx := context.Background()
+	all := access.RowScope{All: true}
+	q := parking.NearQuery{Lat: 32.49, Lng: 119.92, Radius: 20000, Limit: 5}
+	near := func(scope access.RowScope) []parking.Nearby {
+		t.Helper()
+		got, err := store.Near(ctx, scope, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	first := near(all)
+	if len(first) == 0 {
+		t.Fatal("no lot near the point")
+	}
+	lot := first[0].Lot
+	// A caller changing what it got does not change what others get.
+	lot.Name = "changed by a caller"
+	if again := near(all); again[0].Lot.Name == "changed by a caller" {
+		t.Fatal("a caller's change to a lot reached the next search")
+	}
+	if _, err := pool.Exec(ctx, `UPDATE parking_lots SET name = name || '（新）', contact_phone = '13900000000' WHERE id = $1`, first[0].Lot.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := near(all)[0].Lot
+	if got.ID != first[0].Lot.ID || !strings.HasSuffix(got.Name, "（新）") || got.ContactPhone != "13900000000" {
+		t.Fatalf("after an update Near returned %q, %q: the lot as it was", got.Name, got.ContactPhone)
+	}
+	// The same search in a scope that excludes the lot, right after it was
+	// cached for another caller.
+	var street string
+	if err := pool.QueryRow(ctx, `SELECT street_code FROM parking_lots WHERE id = $1`, got.ID).Scan(&street); err != nil {
+		t.Fatal(err)
+	}
+	other := "hailing.chengzhong"
+	if street == other {
+		other = "hailing.chengdong"
+	}
+	for _, nb := range near(access.RowScope{Jurisdictions: []string{other}}) {
+		if nb.Lot.ID == got.ID {
+			t.Fatalf("a lot of %s reached a caller scoped to %s", street, other)
+		}
+	}
+}
