@@ -14,12 +14,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/maypok86/otter/v2"
 )
 
 // Mode says whether the hub runs for development or for real. Only
@@ -113,6 +115,27 @@ type Verifier struct {
 	// parsers holds one parser per algorithm, each allowing only that
 	// algorithm: the choice of parser comes from the key, not the token.
 	parsers map[string]*jwt.Parser
+	now     func() time.Time
+	// verified keeps the principals of tokens that passed every check, by
+	// the token's exact text, so a client sending the same token request
+	// after request costs one parse and signature check per verifiedTTL
+	// (an ES256 or RS256 check is the dearest step of authentication).
+	// A kept token is served only before its exp, read against now on
+	// every use; the keys and checks are fixed for the verifier's life.
+	verified *otter.Cache[string, verifiedToken]
+}
+
+// verifiedTTL bounds how long a verified token is kept; verifiedMax how
+// many (about a kilobyte each).
+const (
+	verifiedTTL = time.Minute
+	verifiedMax = 10_000
+)
+
+// verifiedToken is a kept verification: the principal and the token's exp.
+type verifiedToken struct {
+	principal access.Principal
+	expires   time.Time
 }
 
 type verificationKey struct {
@@ -157,10 +180,19 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		}
 	}
 
+	verified, err := otter.New(&otter.Options[string, verifiedToken]{
+		MaximumSize:      verifiedMax,
+		ExpiryCalculator: otter.ExpiryWriting[string, verifiedToken](verifiedTTL),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("verified token cache: %w", err)
+	}
 	v := &Verifier{
 		mode:      cfg.Mode,
 		devSecret: cfg.DevSecret,
 		parsers:   make(map[string]*jwt.Parser),
+		now:       cfg.Now,
+		verified:  verified,
 	}
 	seen := map[string]string{}
 	for _, kf := range cfg.KeyFiles {
@@ -275,6 +307,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*access.Principal, e
 	if len(raw) > maxTokenLen {
 		return nil, unauthenticated("the bearer token is malformed: longer than %d bytes", maxTokenLen)
 	}
+	if kept, ok := v.verified.GetIfPresent(raw); ok && v.now().Before(kept.expires) {
+		return clonePrincipal(kept.principal), nil
+	}
 	hdr, err := decodeHeader(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", unauthenticated("the bearer token is malformed: it is not a signed JWT (header.claims.signature)"), err)
@@ -309,7 +344,19 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*access.Principal, e
 	if _, err := v.parsers[hdr.Alg].ParseWithClaims(raw, &claims, keyfunc); err != nil {
 		return nil, fmt.Errorf("%w: %w", tokenError(err, &claims), err)
 	}
-	return principalFromClaims(&claims)
+	p, err := principalFromClaims(&claims)
+	if err != nil {
+		return nil, err
+	}
+	// exp is required, so the parser has checked it is set.
+	v.verified.Set(raw, verifiedToken{principal: *clonePrincipal(*p), expires: claims.ExpiresAt.Time})
+	return p, nil
+}
+
+// clonePrincipal copies p, its roles too: callers may change what they get.
+func clonePrincipal(p access.Principal) *access.Principal {
+	p.Roles = slices.Clone(p.Roles)
+	return &p
 }
 
 // keysFor selects the keys a token may be verified with. A kid must name a

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -614,4 +615,52 @@ func stripJur(t *testing.T, tok string) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestVerifyKeepsTokensOnlyUntilExp: a verified token is kept so that the
+// next request with it skips the signature check, but a kept token is never
+// accepted past its exp, a token differing by one byte is checked afresh,
+// and what a caller does to its principal reaches no later caller.
+func TestVerifyKeepsTokensOnlyUntilExp(t *testing.T) {
+	t.Parallel()
+	k := sharedKeys()
+	var now atomic.Int64
+	at := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	now.Store(at.UnixNano())
+	v, err := auth.NewVerifier(auth.VerifierConfig{
+		KeyFiles: []auth.KeyFile{{ID: "k", Path: writePublicPEM(t, t.TempDir(), "k.pem", k.ed.Public())}},
+		Now:      func() time.Time { return time.Unix(0, now.Load()) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := auth.Mint(k.ed, "k", auth.DevClaims{Subject: "s", Dept: "housing", Roles: []string{"viewer"}, Now: at}, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// The first answer is verified, the next ones kept; each caller
+	// changes what it got.
+	for i := range 3 {
+		p, err := v.Verify(ctx, tok)
+		if err != nil {
+			t.Fatalf("Verify %d: %v", i, err)
+		}
+		if p.Dept != "housing" || len(p.Roles) != 1 || p.Roles[0] != "viewer" {
+			t.Fatalf("Verify %d: the principal carries an earlier caller's change: %+v", i, p)
+		}
+		p.Roles[0], p.Dept = "admin", "planning"
+	}
+	// The same claims under a broken signature.
+	sig := tok[strings.LastIndexByte(tok, '.')+1:]
+	flipped := "A"
+	if sig[0] == 'A' {
+		flipped = "B"
+	}
+	_, err = v.Verify(ctx, tok[:len(tok)-len(sig)]+flipped+sig[1:])
+	wantUnauthenticated(t, err, "signature")
+	// Past exp (and the leeway), the kept token is refused like any other.
+	now.Store(at.Add(11 * time.Minute).UnixNano())
+	_, err = v.Verify(ctx, tok)
+	wantUnauthenticated(t, err, "has expired")
 }
