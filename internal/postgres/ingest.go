@@ -130,7 +130,7 @@ func contentTuple(alias string, replace map[string]string) string {
 // differs (version + 1, an UPDATED outbox row), the rest are not touched.
 // Named arguments: source (department), owner (department), now, actor,
 // actor_dept; {{scope}} is the writer's row scope over the stored case c, so a
-// case moved out of it after checkCaseScope looked (a concurrent dispatch)
+// case moved out of it after matchKnownCases looked (a concurrent dispatch)
 // is left alone rather than overwritten.
 //
 // Rows whose content equals the stored case's (ingest_known.same) are left
