@@ -276,6 +276,24 @@ func (w *fastWriter) optTime(t *time.Time) {
 	w.datetime(*t)
 }
 
+// optFloat writes *f, or null for nil (false: not a finite float).
+func (w *fastWriter) optFloat(f *float64) bool {
+	if f == nil {
+		w.null()
+		return true
+	}
+	return w.float(*f)
+}
+
+// masked writes a nullable personal string as @access with a mask rule
+// lets it through (the caller checked that acc is readable).
+func (w *fastWriter) masked(acc access.FieldAccess, s string, rule model.MaskRule) {
+	if s != "" && acc == access.FieldMasked {
+		s = access.Mask(access.MaskRule(rule), s)
+	}
+	w.strOrNull(s)
+}
+
 // object writes one object: a member per selected field, __typename as
 // typename, every other field by field (false: hand the query over).
 func (w *fastWriter) object(set ast.SelectionSet, typename string, field func(f *ast.Field) bool) bool {

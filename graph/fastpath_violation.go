@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/violation"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -34,13 +33,6 @@ type violationWriter struct {
 }
 
 func (w violationWriter) violation(set ast.SelectionSet, v *violation.Violation) bool {
-	optFloat := func(f *float64) bool {
-		if f == nil {
-			w.null()
-			return true
-		}
-		return w.float(*f)
-	}
 	return w.object(set, "Violation", func(f *ast.Field) bool {
 		switch f.Name {
 		case "id":
@@ -62,9 +54,9 @@ func (w violationWriter) violation(set ast.SelectionSet, v *violation.Violation)
 		case "address":
 			w.str(v.Address)
 		case "areaM2":
-			return optFloat(v.AreaM2)
+			return w.optFloat(v.AreaM2)
 		case "demolishedAreaM2":
-			return optFloat(v.DemolishedAreaM2)
+			return w.optFloat(v.DemolishedAreaM2)
 		case "discoveredAt":
 			w.datetime(v.DiscoveredAt)
 		case "noticeIssuedAt":
@@ -88,13 +80,4 @@ func (w violationWriter) violation(set ast.SelectionSet, v *violation.Violation)
 		}
 		return true
 	})
-}
-
-// masked writes a nullable personal string as @access with a mask rule
-// lets it through (the caller checked that acc is readable).
-func (w *fastWriter) masked(acc access.FieldAccess, s string, rule model.MaskRule) {
-	if s != "" && acc == access.FieldMasked {
-		s = access.Mask(access.MaskRule(rule), s)
-	}
-	w.strOrNull(s)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/fengcheng/datahub/internal/loadbench"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // benchDatabaseDefault is the load benchmark's own database, apart from
@@ -57,7 +58,12 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 	if err := m.Run(ctx, []string{"seed", "--if-empty", "--cases", strconv.Itoa(*nCases), "--database-url", *dbURL}); err != nil {
 		return err
 	}
-	if err := m.settleIndicators(ctx, *dbURL); err != nil {
+	pool, err := postgres.Open(ctx, postgres.PoolConfig{URL: *dbURL, MaxConns: 8, StatementTimeout: 30 * time.Minute})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := m.settleIndicators(ctx, pool); err != nil {
 		return err
 	}
 	hub, err := m.startHub(ctx, *dbURL, *redisURL, *hubEnv)
@@ -65,11 +71,6 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 		return err
 	}
 	defer hub.stop()
-	pool, err := postgres.Open(ctx, postgres.PoolConfig{URL: *dbURL, MaxConns: 8, StatementTimeout: 30 * time.Minute})
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
 	fmt.Fprintf(m.Stderr, "bench: hub pid %d on %s (log %s)\n", hub.cmd.Process.Pid, hub.url, hub.logPath)
 	rows, err := loadbench.Run(ctx, loadbench.Options{
 		HubURL: hub.url, Pool: pool, DevSecret: hub.devSecret, MetricsToken: hub.metricsToken,
@@ -94,12 +95,7 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 // starts: a database seeded by an older version, or one an earlier run's S7
 // left case changes queued in, would otherwise have the hub rebuild or fold
 // them in the background while it is measured.
-func (m *Main) settleIndicators(ctx context.Context, dbURL string) error {
-	pool, err := postgres.Open(ctx, postgres.PoolConfig{URL: dbURL, MaxConns: 4, StatementTimeout: 30 * time.Minute})
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
+func (m *Main) settleIndicators(ctx context.Context, pool *pgxpool.Pool) error {
 	st, err := app.RefreshIndicators(ctx, pool, nil, m.logger("warn"))
 	if err != nil {
 		return fmt.Errorf("indicators: %w", err)

@@ -27,7 +27,6 @@ const lotCacheTTL = time.Hour
 type lotCache struct {
 	mu   sync.RWMutex
 	lots map[uuid.UUID]cachedLot
-	now  func() time.Time
 }
 
 type cachedLot struct {
@@ -37,7 +36,7 @@ type cachedLot struct {
 }
 
 func newLotCache() *lotCache {
-	return &lotCache{lots: map[uuid.UUID]cachedLot{}, now: time.Now}
+	return &lotCache{lots: map[uuid.UUID]cachedLot{}}
 }
 
 // get returns a copy of the lot id at row version xmin, if kept: callers
@@ -47,7 +46,7 @@ func (c *lotCache) get(id uuid.UUID, xmin uint32) (*parking.Lot, bool) {
 	c.mu.RLock()
 	e, ok := c.lots[id]
 	c.mu.RUnlock()
-	if !ok || e.xmin != xmin || c.now().Sub(e.read) > lotCacheTTL {
+	if !ok || e.xmin != xmin || time.Since(e.read) > lotCacheTTL {
 		return nil, false
 	}
 	l := *e.lot
@@ -62,5 +61,5 @@ func (c *lotCache) put(lot *parking.Lot, xmin uint32) {
 	if len(c.lots) >= lotCacheMax {
 		clear(c.lots)
 	}
-	c.lots[lot.ID] = cachedLot{xmin: xmin, read: c.now(), lot: &l}
+	c.lots[lot.ID] = cachedLot{xmin: xmin, read: time.Now(), lot: &l}
 }
