@@ -1,9 +1,9 @@
 package cases
 
 import (
-	"github.com/fengcheng/datahub/internal/access"
 	"time"
 
+	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/page"
 )
 
@@ -60,7 +60,30 @@ type ListQuery struct {
 	Before   *page.Cursor
 	// Now is the instant "overdue" is judged at.
 	Now time.Time
+	// Skip names parts of a case the caller will not read; the store may
+	// leave them zero. Zero reads whole cases.
+	Skip Parts
 }
+
+// Parts are groups of a case's fields that a list may leave unread. A case
+// always carries what identifies, orders, classifies, scopes and judges it
+// (id, number, departments, kind, codes, source, status, address,
+// jurisdiction, citizen, reported, deadline, handled, version); a page
+// written for one screen rarely needs the rest, and reading the rest costs
+// the database and the decoder more than the page itself.
+type Parts uint8
+
+// The parts of a case.
+const (
+	PartReporter Parts = 1 << iota // reporter name and phone
+	PartText                       // description and photo URLs
+	PartLocation                   // latitude and longitude
+	PartTimeline                   // registered, dispatched, closed, first handling and deadline; rework, defer and return counts
+	PartRating                     // the citizen's rating
+	PartRecord                     // source department, external id, compound, created and updated
+
+	AllParts = PartReporter | PartText | PartLocation | PartTimeline | PartRating | PartRecord
+)
 
 // SortKey returns the key of c under order o (for cursors).
 func (o Order) SortKey(c *Case) time.Time {

@@ -160,6 +160,12 @@ func (s *Service) List(ctx context.Context, f Filter, order Order, first *int, a
 // last/before backward (the page still in the list's order).
 // BAD_USER_INPUT for a mix of the two directions.
 func (s *Service) ListPage(ctx context.Context, f Filter, order Order, args page.Args) (*Page, error) {
+	return s.ListPageWithout(ctx, f, order, args, 0)
+}
+
+// ListPageWithout is ListPage leaving the parts in skip unread (zero in
+// every case of the page), for a caller that writes only the rest.
+func (s *Service) ListPageWithout(ctx context.Context, f Filter, order Order, args page.Args, skip Parts) (*Page, error) {
 	var req page.Request
 	if order == "" {
 		order = OrderReportedDesc
@@ -176,7 +182,7 @@ func (s *Service) ListPage(ctx context.Context, f Filter, order Order, args page
 		if err := s.validateFilter(ctx, d, &f, order); err != nil {
 			return nil, false, err
 		}
-		list, more, err := s.store.List(ctx, d.Rows, ListQuery{Filter: f, Order: order, First: req.First, After: req.After, Backward: req.Backward, Last: req.Last, Before: req.Before, Now: s.Now()})
+		list, more, err := s.store.List(ctx, d.Rows, ListQuery{Filter: f, Order: order, First: req.First, After: req.After, Backward: req.Backward, Last: req.Last, Before: req.Before, Now: s.Now(), Skip: skip})
 		if err != nil {
 			return nil, false, fmt.Errorf("list cases: %w", err)
 		}

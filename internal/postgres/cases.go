@@ -25,32 +25,91 @@ func NewCaseStore(pool DB) *CaseStore { return &CaseStore{pool: pool} }
 
 var _ cases.Store = (*CaseStore)(nil)
 
-const caseColumns = `id, case_no, owner_dept, kind, major_code, minor_code, source, status, description, address,
-	lat, lng, jurisdiction_code, coalesce(handling_dept, ''), coalesce(reporter_name, ''), coalesce(reporter_phone, ''),
-	coalesce(citizen_id, ''), photo_urls, reported_at, registered_at, dispatched_at, deadline, handled_at, closed_at,
-	rework_count, defer_count, rating, coalesce(rating_comment, ''), rated_at, source_dept, coalesce(external_id, ''),
-	created_at, updated_at, version, property_id, return_count, first_handled_at, first_deadline`
-
 var caseScope = scopeColumns{path: "jpath", street: "street_code", depts: []string{"owner_dept", "handling_dept"}, citizenID: "citizen_id"}
 
-func scanCase(row pgx.Row) (*cases.Case, error) {
-	var c cases.Case
-	var rating *int16
-	var ratingComment string
-	var ratedAt *time.Time
-	err := row.Scan(&c.ID, &c.CaseNo, &c.OwnerDept, &c.Kind, &c.MajorCode, &c.MinorCode, &c.Source, &c.Status,
-		&c.Description, &c.Address, &c.Lat, &c.Lng, &c.JurisdictionCode, &c.HandlingDept, &c.ReporterName,
-		&c.ReporterPhone, &c.CitizenID, &c.PhotoURLs, &c.ReportedAt, &c.RegisteredAt, &c.DispatchedAt, &c.Deadline,
-		&c.HandledAt, &c.ClosedAt, &c.ReworkCount, &c.DeferCount, &rating, &ratingComment, &ratedAt, &c.SourceDept,
-		&c.ExternalID, &c.CreatedAt, &c.UpdatedAt, &c.Version, &c.PropertyID, &c.ReturnCount, &c.FirstHandledAt, &c.FirstDeadline)
-	if err != nil {
-		return nil, err
-	}
-	if rating != nil && ratedAt != nil {
-		c.Rating = &cases.Rating{Stars: int(*rating), Comment: ratingComment, At: *ratedAt}
-	}
-	return &c, nil
+// caseGroup is a run of case columns with where each lands in a Case; the
+// core group is read always, the others when their part is asked for.
+type caseGroup struct {
+	part    cases.Parts // 0: the core
+	columns string
+	dest    func(dst []any, c *cases.Case, r *caseRating) []any
 }
+
+// caseRating holds the rating columns until they are known to be set.
+type caseRating struct {
+	stars   *int16
+	comment string
+	at      *time.Time
+}
+
+var caseGroups = [...]caseGroup{
+	{0, `id, case_no, owner_dept, kind, major_code, minor_code, source, status, address, jurisdiction_code,
+	coalesce(handling_dept, ''), coalesce(citizen_id, ''), reported_at, deadline, handled_at, version`,
+		func(dst []any, c *cases.Case, _ *caseRating) []any {
+			return append(dst, &c.ID, &c.CaseNo, &c.OwnerDept, &c.Kind, &c.MajorCode, &c.MinorCode, &c.Source, &c.Status,
+				&c.Address, &c.JurisdictionCode, &c.HandlingDept, &c.CitizenID, &c.ReportedAt, &c.Deadline, &c.HandledAt, &c.Version)
+		}},
+	{cases.PartReporter, `coalesce(reporter_name, ''), coalesce(reporter_phone, '')`,
+		func(dst []any, c *cases.Case, _ *caseRating) []any {
+			return append(dst, &c.ReporterName, &c.ReporterPhone)
+		}},
+	{cases.PartText, `description, photo_urls`,
+		func(dst []any, c *cases.Case, _ *caseRating) []any { return append(dst, &c.Description, &c.PhotoURLs) }},
+	{cases.PartLocation, `lat, lng`,
+		func(dst []any, c *cases.Case, _ *caseRating) []any { return append(dst, &c.Lat, &c.Lng) }},
+	{cases.PartTimeline, `registered_at, dispatched_at, closed_at, first_handled_at, first_deadline, rework_count, defer_count, return_count`,
+		func(dst []any, c *cases.Case, _ *caseRating) []any {
+			return append(dst, &c.RegisteredAt, &c.DispatchedAt, &c.ClosedAt, &c.FirstHandledAt, &c.FirstDeadline,
+				&c.ReworkCount, &c.DeferCount, &c.ReturnCount)
+		}},
+	{cases.PartRating, `rating, coalesce(rating_comment, ''), rated_at`,
+		func(dst []any, _ *cases.Case, r *caseRating) []any { return append(dst, &r.stars, &r.comment, &r.at) }},
+	{cases.PartRecord, `source_dept, coalesce(external_id, ''), property_id, created_at, updated_at`,
+		func(dst []any, c *cases.Case, _ *caseRating) []any {
+			return append(dst, &c.SourceDept, &c.ExternalID, &c.PropertyID, &c.CreatedAt, &c.UpdatedAt)
+		}},
+}
+
+// caseReads are the select list and the scanner of every combination of
+// parts, built once: a list names the parts it reads, not its columns.
+var caseReads = func() (out [cases.AllParts + 1]struct {
+	columns string
+	scan    func(pgx.Row) (*cases.Case, error)
+}) {
+	for parts := range out {
+		var cols []string
+		var groups []caseGroup
+		for _, g := range caseGroups {
+			if g.part == 0 || cases.Parts(parts)&g.part != 0 {
+				cols = append(cols, g.columns)
+				groups = append(groups, g)
+			}
+		}
+		out[parts].columns = strings.Join(cols, ", ")
+		out[parts].scan = func(row pgx.Row) (*cases.Case, error) {
+			var c cases.Case
+			var r caseRating
+			dst := make([]any, 0, 40)
+			for _, g := range groups {
+				dst = g.dest(dst, &c, &r)
+			}
+			if err := row.Scan(dst...); err != nil {
+				return nil, err
+			}
+			if r.stars != nil && r.at != nil {
+				c.Rating = &cases.Rating{Stars: int(*r.stars), Comment: r.comment, At: *r.at}
+			}
+			return &c, nil
+		}
+	}
+	return out
+}()
+
+// caseColumns and scanCase read whole cases.
+var (
+	caseColumns = caseReads[cases.AllParts].columns
+	scanCase    = caseReads[cases.AllParts].scan
+)
 
 // Get implements cases.Store.
 func (s *CaseStore) Get(ctx context.Context, scope access.RowScope, id uuid.UUID) (*cases.Case, error) {
@@ -154,7 +213,8 @@ func (s *CaseStore) List(ctx context.Context, scope access.RowScope, q cases.Lis
 	w := newWhere()
 	caseFilter(w, q.Filter, q.Now)
 	w.addScope(scope, caseScope)
-	ks := keysetQuery{from: "cases", columns: caseColumns, key: "reported_at", id: "id", desc: true, first: q.First}
+	read := caseReads[cases.AllParts&^q.Skip]
+	ks := keysetQuery{from: "cases", columns: read.columns, key: "reported_at", id: "id", desc: true, first: q.First}
 	switch q.Order {
 	case cases.OrderReportedAsc:
 		ks.desc = false
@@ -164,7 +224,7 @@ func (s *CaseStore) List(ctx context.Context, scope access.RowScope, q cases.Lis
 		ks.key = "deadline_key"
 	}
 	ks.pageBy(q.Request(), func(c *page.Cursor) any { return timeKey(c.Time()) })
-	return keysetPage(ctx, s.pool, "cases", w, ks, scanCase)
+	return keysetPage(ctx, s.pool, "cases", w, ks, read.scan)
 }
 
 // Count implements cases.Store.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -498,4 +499,79 @@ func TestCaseStoreContract(t *testing.T) {
 	inside, _, _ := gridIn(t, pool, "hailing.chengdong")
 	outside, _, _ := gridIn(t, pool, "hailing.chengxi")
 	casestest.Contract(t, casestest.Fixture{Store: postgres.NewCaseStore(pool), Inside: inside, Outside: outside})
+}
+
+// TestListReadsOnlyAskedParts holds a list that skips parts of a case to
+// the whole case with exactly those parts zero, for every combination.
+func TestListReadsOnlyAskedParts(t *testing.T) {
+	pool := setup(t)
+	ctx := context.Background()
+	svc := newService(pool, commandCentre(), fixture.NewClock(time.Date(2025, 6, 10, 1, 0, 0, 0, time.UTC)))
+	c, err := svc.Report(as(ctx, "urban-management", "officer"), validReport("parts-"+uuid.NewString()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every optional column set, so a part read or left shows.
+	citizen, compound := "parts-"+uuid.NewString(), uuid.New()
+	jur := strings.Split(c.JurisdictionCode, ".")
+	if _, err := pool.Exec(ctx, `INSERT INTO properties (id, owner_dept, name, lat, lng, jurisdiction_code, street_code,
+		community_code, build_year, buildings, households, source_dept, external_id)
+		VALUES ($1, 'housing', $5, 32.49, 119.92, $2, $3, $4, 2001, 6, 300, 'housing', $5)`,
+		compound, c.JurisdictionCode, strings.Join(jur[:2], "."), strings.Join(jur[:3], "."), compound.String()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE cases SET citizen_id = $2, photo_urls = '{https://x/1.jpg}',
+		registered_at = reported_at + interval '1 min', dispatched_at = reported_at + interval '2 min',
+		handled_at = reported_at + interval '3 min', closed_at = reported_at + interval '4 min',
+		first_handled_at = reported_at + interval '3 min', first_deadline = reported_at + interval '1 day',
+		deadline = reported_at + interval '1 day', handling_dept = 'water', rework_count = 1, defer_count = 2,
+		return_count = 3, rating = 4, rating_comment = 'ok', rated_at = reported_at + interval '5 min',
+		external_id = 'ext-1', property_id = $3
+		WHERE id = $1`, c.ID, citizen, compound); err != nil {
+		t.Fatal(err)
+	}
+	store := postgres.NewCaseStore(pool)
+	list := func(skip cases.Parts) cases.Case {
+		t.Helper()
+		got, _, err := store.List(ctx, access.RowScope{All: true}, cases.ListQuery{Filter: cases.Filter{CitizenID: citizen}, First: 5, Skip: skip})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("skip %b: %d cases, %v", skip, len(got), err)
+		}
+		return *got[0]
+	}
+	whole := list(0)
+	if whole.Rating == nil || whole.Rating.Stars != 4 || len(whole.PhotoURLs) != 1 || whole.ReturnCount != 3 ||
+		whole.ExternalID != "ext-1" || whole.PropertyID == nil || whole.ReporterPhone == "" || whole.Lat == 0 ||
+		whole.FirstDeadline == nil || whole.UpdatedAt.IsZero() {
+		t.Fatalf("a whole case lacks a column: %+v", whole)
+	}
+	for skip := cases.Parts(1); skip <= cases.AllParts; skip++ {
+		if got, want := list(skip), withoutParts(whole, skip); !reflect.DeepEqual(got, want) {
+			t.Errorf("skip %06b:\n got %+v\nwant %+v", skip, got, want)
+		}
+	}
+}
+
+// withoutParts is c with the fields of the parts in skip zero.
+func withoutParts(c cases.Case, skip cases.Parts) cases.Case {
+	if skip&cases.PartReporter != 0 {
+		c.ReporterName, c.ReporterPhone = "", ""
+	}
+	if skip&cases.PartText != 0 {
+		c.Description, c.PhotoURLs = "", nil
+	}
+	if skip&cases.PartLocation != 0 {
+		c.Lat, c.Lng = 0, 0
+	}
+	if skip&cases.PartTimeline != 0 {
+		c.RegisteredAt, c.DispatchedAt, c.ClosedAt, c.FirstHandledAt, c.FirstDeadline = nil, nil, nil, nil, nil
+		c.ReworkCount, c.DeferCount, c.ReturnCount = 0, 0, 0
+	}
+	if skip&cases.PartRating != 0 {
+		c.Rating = nil
+	}
+	if skip&cases.PartRecord != 0 {
+		c.SourceDept, c.ExternalID, c.PropertyID, c.CreatedAt, c.UpdatedAt = "", "", nil, time.Time{}, time.Time{}
+	}
+	return c
 }
