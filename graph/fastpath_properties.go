@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -17,9 +18,10 @@ import (
 // The fast path of a page of compounds with their nested cases and
 // violations (a dispatcher's overview; see FastPath). It takes the
 // resolvers' calls: the page through the property service, the nested
-// pages of every compound prefetched in one statement per nested field
-// (each through its own service, scope and audit), then each compound's
-// nested page read back from the loaders.
+// pages of every compound in one statement per nested field (each through
+// its own service, scope and audit): nested cases read directly with only
+// the parts the page writes, nested violations prefetched into the
+// request's loaders and read back from them.
 
 var (
 	managementFields = fastFields{"__typename": nil, "company": nil, "creditCode": nil, "contactName": nil, "contactPhone": nil}
@@ -91,7 +93,12 @@ func (r *Resolver) fastProperties(ctx context.Context, w *fastWriter, root *ast.
 	}
 	conn := propertyConnection(p, func(ctx context.Context) (int, error) { return r.PropertyService.Count(ctx, filter) })
 	node := nodeSelection(ctx, root.SelectionSet)
-	r.prefetchProperties(ctx, p.Properties, node)
+	// Nested cases are read below with only the parts the page writes.
+	r.prefetchProperties(ctx, p.Properties, withoutFields(node, "cases"))
+	keys := make([]string, len(p.Properties))
+	for i, prop := range p.Properties {
+		keys[i] = prop.ID.String()
+	}
 
 	var deptCodes, jurCodes []string
 	nestedCases := map[nestedConn]*model.CaseConnection{}
@@ -102,20 +109,22 @@ func (r *Resolver) fastProperties(ctx context.Context, w *fastWriter, root *ast.
 			continue
 		}
 		args, withCount := pageArgs(ctx, graphql.CollectedField{Field: f, Selections: f.SelectionSet})
-		for _, prop := range p.Properties {
-			key := nestedConn{f, prop.ID.String()}
-			if f.Name == "cases" {
-				c, err := r.nestedCasesCounted(ctx, links.ParentProperty, key.id, args, withCount)
-				if err != nil {
-					return nil, false
-				}
-				nestedCases[key] = c
+		if f.Name == "cases" {
+			conns, err := r.nestedCasesWithout(ctx, links.ParentProperty, keys, args, withCount, cases.AllParts&^connectionParts(f.SelectionSet))
+			if err != nil {
+				return nil, false
+			}
+			for id, c := range conns {
+				nestedCases[nestedConn{f, id}] = c
 				for _, e := range c.Edges {
 					deptCodes = append(deptCodes, e.Node.OwnerDept, e.Node.HandlingDept)
 					jurCodes = append(jurCodes, e.Node.JurisdictionCode)
 				}
-				continue
 			}
+			continue
+		}
+		for _, prop := range p.Properties {
+			key := nestedConn{f, prop.ID.String()}
 			v, err := r.nestedViolationsCounted(ctx, links.ParentProperty, key.id, args, withCount)
 			if err != nil {
 				return nil, false
@@ -146,6 +155,18 @@ func (r *Resolver) fastProperties(ctx context.Context, w *fastWriter, root *ast.
 			func(e *model.PropertyEdge) string { return e.Cursor },
 			func(set ast.SelectionSet, e *model.PropertyEdge) bool { return pw.property(set, e.Node) })
 	}, true
+}
+
+// withoutFields returns set without the fields named names.
+func withoutFields(set ast.SelectionSet, names ...string) ast.SelectionSet {
+	out := make(ast.SelectionSet, 0, len(set))
+	for _, s := range set {
+		if f, ok := s.(*ast.Field); ok && slices.Contains(names, f.Name) {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // fastPropertyArgs turns the `properties` arguments into the resolver's,

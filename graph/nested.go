@@ -246,6 +246,35 @@ func (r *Resolver) nestedCasesCounted(ctx context.Context, parent links.Parent, 
 	return caseConnection(&cases.Page{Cases: list, HasNext: info.HasNext, HasPrev: info.HasPrev, Order: cases.OrderReportedDesc}, count), nil
 }
 
+// nestedCasesWithout is nestedCasesCounted for every parent in keys at
+// once, reading only the parts of a case outside skip. It bypasses the
+// request's loaders: their pages must stay whole for the executor.
+func (r *Resolver) nestedCasesWithout(ctx context.Context, parent links.Parent, keys []string, args page.Args, withCount bool, skip cases.Parts) (map[string]*model.CaseConnection, error) {
+	req, err := nestedRequest(args, string(cases.OrderReportedDesc), page.TimeKey)
+	if err != nil {
+		return nil, err
+	}
+	lists, totals, err := r.CaseService.ByParentWithout(ctx, parent, keys, nestedReqOf(req).request(), withCount, skip)
+	if err != nil {
+		return nil, err
+	}
+	counts := r.loaders(ctx).nested.caseCounts
+	out := make(map[string]*model.CaseConnection, len(keys))
+	for _, key := range keys {
+		list, more := trim(lists[key], req.Size(), req.Backward)
+		total := totals[key]
+		count := func(ctx context.Context) (int, error) {
+			if withCount {
+				return total, nil
+			}
+			return counts.Load(ctx, countKey{parent, key})
+		}
+		info := req.InfoOf(more)
+		out[key] = caseConnection(&cases.Page{Cases: list, HasNext: info.HasNext, HasPrev: info.HasPrev, Order: cases.OrderReportedDesc}, count)
+	}
+	return out, nil
+}
+
 func (r *Resolver) nestedViolations(ctx context.Context, parent links.Parent, key string, args page.Args) (*model.ViolationConnection, error) {
 	return r.nestedViolationsCounted(ctx, parent, key, args, wantsTotal(ctx))
 }

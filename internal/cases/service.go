@@ -51,7 +51,8 @@ type Store interface {
 	// ByParent returns, per parent key, its page of records within scope
 	// (req gives the nested list's cursor and size) and, with withCount,
 	// each parent's total.
-	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, req page.Request, withCount bool) (map[string][]*Case, map[string]int, error)
+	// ByParent leaves the parts in skip unread (see ListQuery.Skip).
+	ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, req page.Request, withCount bool, skip Parts) (map[string][]*Case, map[string]int, error)
 	// CountByParent counts, per parent key, its records within scope.
 	CountByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string) (map[string]int, error)
 	RequestStore
@@ -567,11 +568,17 @@ func (s *Service) MyCasesPage(ctx context.Context, args page.Args) (*Page, error
 // from req's cursor (req.Size() rows: the graph asks one more than the page).
 // With withCount it also returns each parent's total.
 func (s *Service) ByParent(ctx context.Context, parent links.Parent, keys []string, req page.Request, withCount bool) (map[string][]*Case, map[string]int, error) {
+	return s.ByParentWithout(ctx, parent, keys, req, withCount, 0)
+}
+
+// ByParentWithout is ByParent leaving the parts in skip unread (zero in
+// every case it returns), for a caller that writes only the rest.
+func (s *Service) ByParentWithout(ctx context.Context, parent links.Parent, keys []string, req page.Request, withCount bool, skip Parts) (map[string][]*Case, map[string]int, error) {
 	if err := links.CheckFirst(req.Size()); err != nil {
 		return nil, nil, err
 	}
 	return access.ReadGrouped(ctx, s.Decide, s.audit, func(rows access.RowScope) (map[string][]*Case, map[string]int, error) {
-		return s.store.ByParent(ctx, rows, parent, keys, req, withCount)
+		return s.store.ByParent(ctx, rows, parent, keys, req, withCount, skip)
 	})
 }
 

@@ -275,8 +275,10 @@ var (
 )
 
 // ByParent implements cases.Store.
-func (s *CaseStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, req page.Request, withCount bool) (map[string][]*cases.Case, map[string]int, error) {
-	return listNested(ctx, s.pool, casesNested, parent, keys, scope, req, withCount, scanCase)
+func (s *CaseStore) ByParent(ctx context.Context, scope access.RowScope, parent links.Parent, keys []string, req page.Request, withCount bool, skip cases.Parts) (map[string][]*cases.Case, map[string]int, error) {
+	t, read := casesNested, caseReads[cases.AllParts&^skip]
+	t.columns = read.columns
+	return listNested(ctx, s.pool, t, parent, keys, scope, req, withCount, read.scan)
 }
 
 // CountByParent implements cases.Store.

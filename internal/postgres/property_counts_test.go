@@ -128,7 +128,7 @@ func TestPropertyCountsStayExact(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, pageCases, err := cs.ByParent(ctx, s.scope, links.ParentProperty, keys, page.Request{First: 2}, true)
+			_, pageCases, err := cs.ByParent(ctx, s.scope, links.ParentProperty, keys, page.Request{First: 2}, true, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
