@@ -142,6 +142,11 @@ func (m *Main) apikey(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Fprintf(m.Stdout, "revoked %s\n", fs.Arg(0))
+		if err := announceRevoked(ctx, cfg, fs.Arg(0)); err != nil {
+			// The key is revoked; running hubs refuse it once their
+			// cache of accepted keys lets it go.
+			fmt.Fprintf(m.Stderr, "warning: %v; running hubs refuse the key within API_KEY_CACHE_TTL (%s)\n", err, cfg.APIKeyCacheTTL)
+		}
 		return nil
 	default:
 		return fmt.Errorf("unknown apikey command %q (create, list, revoke)", sub)
@@ -306,6 +311,19 @@ func parseHead(s string) (audit.Checkpoint, error) {
 		return audit.Checkpoint{}, fmt.Errorf("--head must be SEQ:HEXHASH (64 hex digits), as printed by audit verify")
 	}
 	return audit.Checkpoint{Seq: seq, Hash: hash, At: time.Now()}, nil
+}
+
+// announceRevoked tells running hubs that key id is revoked, so they drop
+// it from their caches of accepted keys at once.
+func announceRevoked(ctx context.Context, cfg config.Config, id string) error {
+	rdb, err := redisclient.New(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return auth.AnnounceRevoked(ctx, rdb, cfg.RedisPrefix, id)
 }
 
 // redisCheckpoints reads the checkpoints the hub keeps in Redis.

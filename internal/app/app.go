@@ -35,6 +35,7 @@ import (
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/postgres/replica"
 	"github.com/fengcheng/datahub/internal/property"
+	"github.com/fengcheng/datahub/internal/pubsub"
 	"github.com/fengcheng/datahub/internal/ratelimit"
 	"github.com/fengcheng/datahub/internal/redisclient"
 	"github.com/fengcheng/datahub/internal/respcache"
@@ -59,7 +60,10 @@ type App struct {
 	Access   *policy.Engine
 	// Auth turns credentials into principals, for HTTP, WebSockets and
 	// the commands that act with an API key alike.
-	Auth     *auth.Authenticator
+	Auth *auth.Authenticator
+	// apiKeys is Auth's key store, whose cache forgetRevokedKeys keeps
+	// in step with revocations.
+	apiKeys  *auth.APIKeys
 	Audit    *audit.Writer
 	Ingest   *ingest.Service
 	Cases    *cases.Service
@@ -198,7 +202,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	// layer and the lists' jurisdiction filters alike.
 	dir := directory.NewService(postgres.NewDirectoryStore(pool))
 	holdable := auth.HoldableRoles(eng.Catalog())
-	a.Auth = auth.NewAuthenticator(verifier, auth.NewAPIKeys(pool).WithRoles(holdable), auth.NewIdentities(dir, holdable))
+	if a.apiKeys, err = auth.NewAPIKeys(pool).WithRoles(holdable).WithCache(cfg.APIKeyCacheTTL); err != nil {
+		return nil, err
+	}
+	a.Auth = auth.NewAuthenticator(verifier, a.apiKeys, auth.NewIdentities(dir, holdable))
 
 	auditKey, err := cfg.AuditKey()
 	if err != nil {
@@ -395,11 +402,29 @@ func (a *App) Start() {
 	run("event broker", a.broker.Run)
 	run("availability sampler", func(ctx context.Context) error { return a.availability.RunSampler(ctx, 0) })
 	run("grant upkeep", func(ctx context.Context) error { a.maintain(ctx); return nil })
+	run("api key revocations", func(ctx context.Context) error { a.forgetRevokedKeys(ctx); return nil })
 	run("indicator refresh", a.refreshIndicators)
 	run("audit checkpoints", func(ctx context.Context) error {
 		a.checkpoints.Run(ctx, a.Config.AuditCheckpointInterval)
 		return nil
 	})
+}
+
+// forgetRevokedKeys drops each API key revoked by `datahub apikey revoke`
+// from this instance's cache as the announcement arrives, until ctx ends.
+// Announcements sent while the subscription was down are lost: each
+// confirmation of it empties the whole cache.
+func (a *App) forgetRevokedKeys(ctx context.Context) {
+	pubsub.Subscribe(ctx, pubsub.Config{
+		Client:      a.Redis,
+		Channel:     auth.RevokedChannel(a.Config.RedisPrefix),
+		HealthCheck: events.HealthCheckDefault,
+		RetryMax:    events.RetryMaxDefault,
+		Name:        "api key revocations",
+		Logger:      a.Logger,
+		OnMessage:   func(m *redis.Message) { a.apiKeys.Forget(m.Payload) },
+		OnSubscribe: func(bool) { a.apiKeys.ForgetAll() },
+	}).Run(ctx)
 }
 
 // Close releases everything New opened, in reverse order.

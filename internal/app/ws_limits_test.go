@@ -173,6 +173,7 @@ const wsCaseQuery = `{ cases(first: 1) { edges { node { id } } } }`
 // 4401 and a reason saying why; before it, queries on the socket work.
 func TestWebSocketClosesWhenKeyRevoked(t *testing.T) {
 	h := hubWith(t, func(c *config.Config) { c.WSRecheckInterval = 200 * time.Millisecond })
+	h.app.Start() // its background work hears the revocation's announcement
 	key, id := systemKey(t, h)
 	c := h.wsConnect(t, map[string]any{"apiKey": key})
 	c.start("sub", `subscription { caseUpdated { id } }`)
@@ -180,12 +181,23 @@ func TestWebSocketClosesWhenKeyRevoked(t *testing.T) {
 	if p, ok, err := c.answer("q", 5*time.Second); !ok || errorCode(p) != "" {
 		t.Fatalf("query before revocation: %v %v", p, err)
 	}
-	if err := auth.NewAPIKeys(h.app.Pool).Revoke(context.Background(), id); err != nil {
-		t.Fatal(err)
-	}
+	revokeKey(t, h, id)
 	code, reason := c.closedWith(3 * time.Second)
 	if code != 4401 || !strings.Contains(reason, "revoked") {
 		t.Fatalf("after revocation: close %d %q, want 4401 saying the key was revoked", code, reason)
+	}
+}
+
+// revokeKey revokes key id as `datahub apikey revoke` does: in the
+// database, then announced to the running hubs.
+func revokeKey(t *testing.T, h *hub, id string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := auth.NewAPIKeys(h.app.Pool).Revoke(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := auth.AnnounceRevoked(ctx, h.app.Redis, h.cfg.RedisPrefix, id); err != nil {
+		t.Fatal(err)
 	}
 }
 

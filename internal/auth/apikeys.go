@@ -18,6 +18,8 @@ import (
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/maypok86/otter/v2"
+	"github.com/redis/go-redis/v9"
 )
 
 // API key format and limits.
@@ -89,7 +91,22 @@ type APIKeys struct {
 	now  func() time.Time
 	// roles are the roles Create lets a key hold.
 	roles []string
+	// known keeps keys Authenticate accepted, by key id (see WithCache);
+	// nil when every request reads the key's row.
+	known *otter.Cache[string, knownKey]
 }
+
+// knownKey is an accepted key: the hash of its secret, the principal it
+// authenticated and when it expires.
+type knownKey struct {
+	sum       [sha256.Size]byte
+	principal access.Principal
+	expires   time.Time
+}
+
+// knownMax bounds how many accepted keys an instance keeps (a few hundred
+// bytes each; a hub serves a few dozen department systems and apps).
+const knownMax = 10_000
 
 // NewAPIKeys returns the key store on pool. Its Create accepts the roles
 // the hub's code knows (access.RoleAdmin … access.RolePublic) until
@@ -104,6 +121,50 @@ func (s *APIKeys) WithRoles(roles []string) *APIKeys {
 	c := *s
 	c.roles = slices.Clone(roles)
 	return &c
+}
+
+// WithClock returns a copy of s reading the time from now.
+func (s *APIKeys) WithClock(now func() time.Time) *APIKeys {
+	c := *s
+	c.now = now
+	return &c
+}
+
+// WithCache returns a copy of s that keeps each key it accepts for up to
+// ttl, so a busy caller's requests do not each read the key's row. A kept
+// key is served only for its exact secret and before its expiry; a key
+// revoked meanwhile is refused once Forget drops it (the hub drops keys
+// on the revocation messages of `datahub apikey revoke`) and at the
+// latest after ttl. ttl <= 0 keeps nothing.
+func (s *APIKeys) WithCache(ttl time.Duration) (*APIKeys, error) {
+	c := *s
+	c.known = nil
+	if ttl <= 0 {
+		return &c, nil
+	}
+	known, err := otter.New(&otter.Options[string, knownKey]{
+		MaximumSize:      knownMax,
+		ExpiryCalculator: otter.ExpiryWriting[string, knownKey](ttl),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("api key cache: %w", err)
+	}
+	c.known = known
+	return &c, nil
+}
+
+// Forget drops key id from the cache, so its next use reads its row.
+func (s *APIKeys) Forget(id string) {
+	if s.known != nil {
+		s.known.Invalidate(id)
+	}
+}
+
+// ForgetAll empties the cache: revocations may have been missed.
+func (s *APIKeys) ForgetAll() {
+	if s.known != nil {
+		s.known.InvalidateAll()
+	}
 }
 
 // builtinRoles are the roles the hub's code refers to. internal/policy
@@ -322,6 +383,12 @@ func (s *APIKeys) Authenticate(ctx context.Context, plaintext string) (*access.P
 	if !ok {
 		return nil, unauthenticated("the API key is malformed: want %s<id>_<secret> as issued", APIKeyPrefix)
 	}
+	sum := sha256.Sum256([]byte(secret))
+	if s.known != nil {
+		if kk, ok := s.known.GetIfPresent(id); ok && subtle.ConstantTimeCompare(sum[:], kk.sum[:]) == 1 && s.now().Before(kk.expires) {
+			return clonePrincipal(kk.principal), nil
+		}
+	}
 	var (
 		k    APIKey
 		hash []byte
@@ -336,7 +403,6 @@ func (s *APIKeys) Authenticate(ctx context.Context, plaintext string) (*access.P
 	} else if err != nil {
 		return nil, fmt.Errorf("authenticate api key: id[%s]: %w", id, err)
 	}
-	sum := sha256.Sum256([]byte(secret))
 	if subtle.ConstantTimeCompare(sum[:], hash) != 1 || !found {
 		return nil, unauthenticated("the API key is not valid")
 	}
@@ -361,14 +427,31 @@ func (s *APIKeys) Authenticate(ctx context.Context, plaintext string) (*access.P
 			return nil, fmt.Errorf("authenticate api key: touch id[%s]: %w", k.ID, err)
 		}
 	}
-	return &access.Principal{
+	p := access.Principal{
 		Kind:         access.KindService,
 		Subject:      k.ID,
 		Dept:         k.Dept,
 		Org:          k.Org,
 		Roles:        k.Roles,
 		Jurisdiction: k.Jurisdiction,
-	}, nil
+	}
+	if s.known != nil {
+		s.known.Set(k.ID, knownKey{sum: sum, principal: *clonePrincipal(p), expires: k.ExpiresAt})
+	}
+	return &p, nil
+}
+
+// RevokedChannel is the Redis channel on which revocations of API keys are
+// announced (payload: the key id) to hub instances sharing prefix.
+func RevokedChannel(prefix string) string { return prefix + "apikeys:revoked" }
+
+// AnnounceRevoked tells the hub instances sharing prefix that key id is
+// revoked, so each drops it from its cache at once (see WithCache).
+func AnnounceRevoked(ctx context.Context, rdb redis.UniversalClient, prefix, id string) error {
+	if err := rdb.Publish(ctx, RevokedChannel(prefix), id).Err(); err != nil {
+		return fmt.Errorf("announce the revocation of api key %s: %w", id, err)
+	}
+	return nil
 }
 
 // splitKey parses dhk_<id>_<secret>. The id is hex, so the first '_' after

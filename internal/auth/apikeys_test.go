@@ -392,3 +392,96 @@ func TestAPIKeyCreateUnknownNames(t *testing.T) {
 	}
 	wantInvalid(t, b.keys.WithRoles([]string{"viewer"}), spec("housing", "", "officer"), "roles", `"officer"`, "viewer")
 }
+
+// TestAPIKeyCacheServesOnlyTheKeyAsAccepted: a kept key answers for its
+// exact secret only, until its expiry, as a copy, and until Forget or
+// ForgetAll drops it; then its row decides again.
+func TestAPIKeyCacheServesOnlyTheKeyAsAccepted(t *testing.T) {
+	t.Parallel()
+	b := setupKeys(t)
+	ctx := context.Background()
+	clock := time.Now()
+	keys, err := b.keys.WithClock(func() time.Time { return clock }).WithCache(time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, key := b.create(t, auth.APIKeySpec{Roles: []string{access.RoleOfficer, access.RoleViewer}})
+	p, err := keys.Authenticate(ctx, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Roles[0] = access.RoleAdmin // the caller's copy
+
+	// Revoked in the database only: the instance keeps the key until told.
+	if err := b.keys.Revoke(ctx, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	again, err := keys.Authenticate(ctx, plain)
+	if err != nil || again.Subject != key.ID || !slices.Equal(again.Roles, []string{access.RoleOfficer, access.RoleViewer}) {
+		t.Fatalf("kept key: %+v, %v; want the principal as first accepted", again, err)
+	}
+	again.Roles[0] = access.RoleAdmin
+	if third, err := keys.Authenticate(ctx, plain); err != nil || third.Roles[0] != access.RoleOfficer {
+		t.Fatalf("kept key after a caller edited its copy: %+v, %v", third, err)
+	}
+	// Another secret under the kept id is judged by the row.
+	last := plain[len(plain)-1]
+	wrong := plain[:len(plain)-1] + string(map[bool]byte{true: 'A', false: 'B'}[last != 'A'])
+	_, err = keys.Authenticate(ctx, wrong)
+	wantUnauthenticated(t, err, "not valid")
+	keys.Forget(key.ID)
+	_, err = keys.Authenticate(ctx, plain)
+	wantUnauthenticated(t, err, "has been revoked")
+
+	// ForgetAll drops every kept key.
+	plain2, key2 := b.create(t, auth.APIKeySpec{})
+	if _, err := keys.Authenticate(ctx, plain2); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.keys.Revoke(ctx, key2.ID); err != nil {
+		t.Fatal(err)
+	}
+	keys.ForgetAll()
+	_, err = keys.Authenticate(ctx, plain2)
+	wantUnauthenticated(t, err, "has been revoked")
+
+	// A kept key past its expiry is refused.
+	plain3, _ := b.create(t, auth.APIKeySpec{ExpiresAt: clock.Add(time.Hour)})
+	if _, err := keys.Authenticate(ctx, plain3); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(2 * time.Hour)
+	_, err = keys.Authenticate(ctx, plain3)
+	wantUnauthenticated(t, err, "expired")
+}
+
+// TestAPIKeyCacheLetsGoAfterTTL: a revocation nobody announced still takes
+// effect once the kept key's time is up.
+func TestAPIKeyCacheLetsGoAfterTTL(t *testing.T) {
+	t.Parallel()
+	b := setupKeys(t)
+	ctx := context.Background()
+	keys, err := b.keys.WithCache(200 * time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, key := b.create(t, auth.APIKeySpec{})
+	if _, err := keys.Authenticate(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.keys.Revoke(ctx, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := keys.Authenticate(ctx, plain)
+		if err != nil {
+			wantUnauthenticated(t, err, "has been revoked")
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a revoked key was still accepted 10 s after a 200 ms cache time")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

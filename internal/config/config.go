@@ -98,6 +98,12 @@ type Config struct {
 	// of case lists, compound pages and the parking search without the
 	// GraphQL executor (same answer, a fraction of the CPU).
 	FastPath bool
+	// APIKeyCacheTTL (API_KEY_CACHE_TTL, default 15s, at most 5m; 0 off)
+	// is how long an instance keeps an API key it accepted, instead of
+	// reading the key's row on every request. `datahub apikey revoke`
+	// announces a revocation to every instance at once; this bounds how
+	// long a revoked key still works should the announcement be missed.
+	APIKeyCacheTTL time.Duration
 	// ResponseCacheTTL (RESPONSE_CACHE_TTL, default 30s; 0 turns the cache
 	// off) bounds how long a cached answer of a public aggregate query
 	// (indicators, say) lives; change events empty the cache sooner.
@@ -146,6 +152,8 @@ const (
 	IngestMaxBytesDefault = 2 << 30
 	RequestTimeoutDefault = 30 * time.Second
 	ReplicaMaxLagDefault  = time.Second
+	// APIKeyCacheTTLDefault: see Config.APIKeyCacheTTL.
+	APIKeyCacheTTLDefault = 15 * time.Second
 	// ResponseCacheTTLDefault and ResponseCacheBytesDefault: see Config.
 	ResponseCacheTTLDefault   = 30 * time.Second
 	ResponseCacheBytesDefault = 32 << 20
@@ -234,6 +242,12 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.FastPath, err = parseBool(get("GRAPHQL_FAST_PATH", ""), true); err != nil {
 		return c, fmt.Errorf("GRAPHQL_FAST_PATH: %w", err)
+	}
+	if c.APIKeyCacheTTL, err = parseDuration(get("API_KEY_CACHE_TTL", ""), APIKeyCacheTTLDefault); err != nil {
+		return c, fmt.Errorf("API_KEY_CACHE_TTL: %w", err)
+	}
+	if c.APIKeyCacheTTL < 0 || c.APIKeyCacheTTL > 5*time.Minute {
+		return c, errors.New("API_KEY_CACHE_TTL: want a duration from 0 (no cache) to 5m")
 	}
 	if c.ResponseCacheTTL, err = parseDuration(get("RESPONSE_CACHE_TTL", ""), ResponseCacheTTLDefault); err != nil {
 		return c, fmt.Errorf("RESPONSE_CACHE_TTL: %w", err)
