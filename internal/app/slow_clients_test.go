@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fengcheng/datahub/internal/access"
 	"github.com/fengcheng/datahub/internal/config"
 )
 
@@ -101,7 +103,7 @@ func TestSlowUploadsDoNotExhaustThePool(t *testing.T) {
 		c.DBMaxConns = 3
 		c.StreamConcurrency = 10
 	})
-	key, _ := systemKey(t, h)
+	key, keyID := systemKey(t, h)
 	var wg sync.WaitGroup
 	var stops []func()
 	for range 5 {
@@ -114,7 +116,7 @@ func TestSlowUploadsDoNotExhaustThePool(t *testing.T) {
 		}
 		wg.Wait()
 	}()
-	time.Sleep(500 * time.Millisecond) // let every upload reach the server
+	waitAdmitted(t, h, keyID, 5) // every upload holds its slot
 	done := make(chan gqlResponse, 1)
 	go func() { done <- h.do(h.token("urban-management", "viewer"), wsCaseQuery, nil) }()
 	select {
@@ -127,6 +129,20 @@ func TestSlowUploadsDoNotExhaustThePool(t *testing.T) {
 	}
 }
 
+// waitAdmitted waits until n uploads of API key id have been admitted. An
+// upload holds its slot once the stream window has counted it: the slot is
+// taken right after the count, with nothing between to wait on.
+func waitAdmitted(t *testing.T, h *hub, id string, n int64) {
+	t.Helper()
+	window := h.cfg.RedisPrefix + "ratelimit:stream:" + string(access.KindService) + ":" + id
+	if !waitUntil(10*time.Second, func() bool {
+		got, _ := h.app.Redis.ZCard(context.Background(), window).Result()
+		return got == n
+	}) {
+		t.Fatalf("%d uploads were not admitted within 10 s", n)
+	}
+}
+
 // TestStreamLimitsPerCaller: one caller runs at most STREAM_CONCURRENCY
 // uploads at once and RATE_LIMIT_STREAM per window; another caller is not
 // held up by it.
@@ -135,7 +151,7 @@ func TestStreamLimitsPerCaller(t *testing.T) {
 		c.StreamConcurrency = 1
 		c.RateStream = "3/1h"
 	})
-	key, _ := systemKey(t, h)
+	key, keyID := systemKey(t, h)
 	other, _ := systemKey(t, h)
 	post := func(key string) (int, string) {
 		req, _ := http.NewRequest("POST", h.srv.URL+"/ingest/cases?dryRun=true", strings.NewReader(""))
@@ -153,7 +169,7 @@ func TestStreamLimitsPerCaller(t *testing.T) {
 	status, stop := slowUpload(t, h, key, &wg)
 	defer wg.Wait()
 	defer stop()
-	time.Sleep(300 * time.Millisecond)
+	waitAdmitted(t, h, keyID, 1)
 	if code, body := post(key); code != http.StatusTooManyRequests || !strings.Contains(body, "at once") {
 		t.Fatalf("second upload of the same key at once: %d %s, want 429", code, body)
 	}
