@@ -38,7 +38,7 @@ func (r *queryResolver) AuditTrail(ctx context.Context, filter *model.AuditFilte
 	for i := range p.Records {
 		out.Records[i] = &p.Records[i]
 	}
-	_, out.PageInfo = edges(p.Records, p.Cursor, p.HasNext, p.HasPrev, func(string, audit.Record) struct{} { return struct{}{} })
+	_, out.PageInfo = edges(p.Records, p.Cursor, p.HasNext, p.HasPrev, func(model.EdgeCursor, audit.Record) struct{} { return struct{}{} })
 	if p.HasNext {
 		out.Next = out.PageInfo.EndCursor
 	}

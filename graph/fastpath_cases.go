@@ -221,7 +221,7 @@ func selects(set ast.SelectionSet, name string) bool {
 
 func (w *fastWriter) connection(set ast.SelectionSet, conn *model.CaseConnection) bool {
 	return writeConnection(w, set, "Case", conn.Count, conn.PageInfo, conn.Edges,
-		func(e *model.CaseEdge) string { return e.Cursor },
+		func(e *model.CaseEdge) string { return e.Cursor() },
 		func(set ast.SelectionSet, e *model.CaseEdge) bool { return w.node(set, e.Node) })
 }
 

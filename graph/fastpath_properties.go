@@ -152,7 +152,7 @@ func (r *Resolver) fastProperties(ctx context.Context, w *fastWriter, root *ast.
 	pw := propertyWriter{fastWriter: w, d: d, cases: nestedCases, violations: nestedViolations, now: r.ViolationService.Now()}
 	return func(w *fastWriter, set ast.SelectionSet) bool {
 		return writeConnection(w, set, "Property", conn.Count, conn.PageInfo, conn.Edges,
-			func(e *model.PropertyEdge) string { return e.Cursor },
+			func(e *model.PropertyEdge) string { return e.Cursor() },
 			func(set ast.SelectionSet, e *model.PropertyEdge) bool { return pw.property(set, e.Node) })
 	}, true
 }
@@ -275,7 +275,7 @@ func (w propertyWriter) property(set ast.SelectionSet, p *property.Property) boo
 		case "violations":
 			c, ok := w.violations[nestedConn{f, p.ID.String()}]
 			return ok && writeConnection(w.fastWriter, f.SelectionSet, "Violation", c.Count, c.PageInfo, c.Edges,
-				func(e *model.ViolationEdge) string { return e.Cursor },
+				func(e *model.ViolationEdge) string { return e.Cursor() },
 				func(set ast.SelectionSet, e *model.ViolationEdge) bool {
 					return violationWriter{fastWriter: w.fastWriter, now: w.now}.violation(set, e.Node)
 				})

@@ -160,10 +160,13 @@ func trim[T any](list []T, size int, backward bool) ([]T, bool) {
 	return list[:size], true
 }
 
-func pageInfo(cursors []string, hasNext, hasPrev bool) *model.PageInfo {
+// pageInfo is the page info of a page of n edges whose cursors cursor
+// gives.
+func pageInfo(n int, cursor func(int) string, hasNext, hasPrev bool) *model.PageInfo {
 	pi := &model.PageInfo{HasNextPage: hasNext, HasPreviousPage: hasPrev}
-	if n := len(cursors); n > 0 {
-		pi.StartCursor, pi.EndCursor = &cursors[0], &cursors[n-1]
+	if n > 0 {
+		start, end := cursor(0), cursor(n-1)
+		pi.StartCursor, pi.EndCursor = &start, &end
 	}
 	return pi
 }
@@ -321,38 +324,37 @@ func (r *Resolver) nestedLots(ctx context.Context, parent links.Parent, key stri
 }
 
 // edges builds a page's edges with their cursors and its page info.
-func edges[T any, E any](nodes []T, cursor func(int) string, hasNext, hasPrev bool, edge func(cursor string, node T) E) ([]E, *model.PageInfo) {
+// A cursor is encoded only when written (model.EdgeCursor).
+func edges[T any, E any](nodes []T, cursor func(int) string, hasNext, hasPrev bool, edge func(cursor model.EdgeCursor, node T) E) ([]E, *model.PageInfo) {
 	out := make([]E, len(nodes))
-	cursors := make([]string, len(nodes))
 	for i, n := range nodes {
-		cursors[i] = cursor(i)
-		out[i] = edge(cursors[i], n)
+		out[i] = edge(model.CursorOf(cursor, i), n)
 	}
-	return out, pageInfo(cursors, hasNext, hasPrev)
+	return out, pageInfo(len(nodes), cursor, hasNext, hasPrev)
 }
 
 func caseConnection(p *cases.Page, count model.Counter) *model.CaseConnection {
-	e, pi := edges(p.Cases, p.Cursor, p.HasNext, p.HasPrev, func(c string, n *cases.Case) *model.CaseEdge { return &model.CaseEdge{Cursor: c, Node: n} })
+	e, pi := edges(p.Cases, p.Cursor, p.HasNext, p.HasPrev, func(c model.EdgeCursor, n *cases.Case) *model.CaseEdge { return &model.CaseEdge{EdgeCursor: c, Node: n} })
 	return &model.CaseConnection{Edges: e, PageInfo: pi, Count: count}
 }
 
 func violationConnection(p *violation.Page, count model.Counter) *model.ViolationConnection {
-	e, pi := edges(p.Violations, p.Cursor, p.HasNext, p.HasPrev, func(c string, n *violation.Violation) *model.ViolationEdge {
-		return &model.ViolationEdge{Cursor: c, Node: n}
+	e, pi := edges(p.Violations, p.Cursor, p.HasNext, p.HasPrev, func(c model.EdgeCursor, n *violation.Violation) *model.ViolationEdge {
+		return &model.ViolationEdge{EdgeCursor: c, Node: n}
 	})
 	return &model.ViolationConnection{Edges: e, PageInfo: pi, Count: count}
 }
 
 func propertyConnection(p *property.Page, count model.Counter) *model.PropertyConnection {
-	e, pi := edges(p.Properties, p.Cursor, p.HasNext, p.HasPrev, func(c string, n *property.Property) *model.PropertyEdge {
-		return &model.PropertyEdge{Cursor: c, Node: n}
+	e, pi := edges(p.Properties, p.Cursor, p.HasNext, p.HasPrev, func(c model.EdgeCursor, n *property.Property) *model.PropertyEdge {
+		return &model.PropertyEdge{EdgeCursor: c, Node: n}
 	})
 	return &model.PropertyConnection{Edges: e, PageInfo: pi, Count: count}
 }
 
 func lotConnection(p *parking.Page, count model.Counter) *model.ParkingLotConnection {
-	e, pi := edges(p.Lots, p.Cursor, p.HasNext, p.HasPrev, func(c string, n *parking.Lot) *model.ParkingLotEdge {
-		return &model.ParkingLotEdge{Cursor: c, Node: n}
+	e, pi := edges(p.Lots, p.Cursor, p.HasNext, p.HasPrev, func(c model.EdgeCursor, n *parking.Lot) *model.ParkingLotEdge {
+		return &model.ParkingLotEdge{EdgeCursor: c, Node: n}
 	})
 	return &model.ParkingLotConnection{Edges: e, PageInfo: pi, Count: count}
 }

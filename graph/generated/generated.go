@@ -13187,7 +13187,7 @@ func (ec *executionContext) _CaseEdge_cursor(ctx context.Context, field graphql.
 			return ec.fieldContext_CaseEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -13198,7 +13198,7 @@ func (ec *executionContext) _CaseEdge_cursor(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_CaseEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CaseEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("CaseEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _CaseEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.CaseEdge) (ret graphql.Marshaler) {
@@ -19279,7 +19279,7 @@ func (ec *executionContext) _ParkingLotEdge_cursor(ctx context.Context, field gr
 			return ec.fieldContext_ParkingLotEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -19290,7 +19290,7 @@ func (ec *executionContext) _ParkingLotEdge_cursor(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_ParkingLotEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ParkingLotEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ParkingLotEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _ParkingLotEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ParkingLotEdge) (ret graphql.Marshaler) {
@@ -20415,7 +20415,7 @@ func (ec *executionContext) _PropertyEdge_cursor(ctx context.Context, field grap
 			return ec.fieldContext_PropertyEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -20426,7 +20426,7 @@ func (ec *executionContext) _PropertyEdge_cursor(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_PropertyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PropertyEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("PropertyEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _PropertyEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PropertyEdge) (ret graphql.Marshaler) {
@@ -24806,7 +24806,7 @@ func (ec *executionContext) _ViolationEdge_cursor(ctx context.Context, field gra
 			return ec.fieldContext_ViolationEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -24817,7 +24817,7 @@ func (ec *executionContext) _ViolationEdge_cursor(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_ViolationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ViolationEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ViolationEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _ViolationEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ViolationEdge) (ret graphql.Marshaler) {

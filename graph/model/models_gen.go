@@ -100,14 +100,6 @@ type CaseByIDsInput struct {
 	ID string `json:"ID"`
 }
 
-// One case of a page (Relay edge).
-type CaseEdge struct {
-	// Opaque cursor of this case: pass it as after to get the cases that follow.
-	Cursor string `json:"cursor"`
-	// The case.
-	Node *cases.Case `json:"node"`
-}
-
 // Which cases to list; conditions combine with AND, omitted ones do not filter.
 type CaseFilter struct {
 	// Any of these statuses.
@@ -351,14 +343,6 @@ type ParkingLotByIDsInput struct {
 	ID string `json:"ID"`
 }
 
-// One lot of a page (Relay edge).
-type ParkingLotEdge struct {
-	// Opaque cursor of this lot: pass it as after to get the lots that follow.
-	Cursor string `json:"cursor"`
-	// The lot.
-	Node *parking.Lot `json:"node"`
-}
-
 // Which lots to list; conditions combine with AND, omitted ones do not filter.
 type ParkingLotFilter struct {
 	// Only this kind.
@@ -451,14 +435,6 @@ type PolicyLine struct {
 
 type PropertyByIDsInput struct {
 	ID string `json:"ID"`
-}
-
-// One compound of a page (Relay edge).
-type PropertyEdge struct {
-	// Opaque cursor of this compound: pass it as after to get the compounds that follow.
-	Cursor string `json:"cursor"`
-	// The compound.
-	Node *property.Property `json:"node"`
 }
 
 // Which compounds to list; conditions combine with AND, omitted ones do not filter.
@@ -634,14 +610,6 @@ type Viewer struct {
 
 type ViolationByIDsInput struct {
 	ID string `json:"ID"`
-}
-
-// One violation of a page (Relay edge).
-type ViolationEdge struct {
-	// Opaque cursor of this violation: pass it as after to get the violations that follow.
-	Cursor string `json:"cursor"`
-	// The violation.
-	Node *violation.Violation `json:"node"`
 }
 
 // Which violations to list; conditions combine with AND, omitted ones do not filter.
