@@ -334,7 +334,9 @@ func edges[T any, E any](nodes []T, cursor func(int) string, hasNext, hasPrev bo
 }
 
 func caseConnection(p *cases.Page, count model.Counter) *model.CaseConnection {
-	e, pi := edges(p.Cases, p.Cursor, p.HasNext, p.HasPrev, func(c model.EdgeCursor, n *cases.Case) *model.CaseEdge { return &model.CaseEdge{EdgeCursor: c, Node: n} })
+	e, pi := edges(p.Cases, p.Cursor, p.HasNext, p.HasPrev, func(c model.EdgeCursor, n *cases.Case) *model.CaseEdge {
+		return &model.CaseEdge{EdgeCursor: c, Node: n}
+	})
 	return &model.CaseConnection{Edges: e, PageInfo: pi, Count: count}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fengcheng/datahub/internal/access"
@@ -46,8 +47,9 @@ var caseGroups = [...]caseGroup{
 	{0, `id, case_no, owner_dept, kind, major_code, minor_code, source, status, address, jurisdiction_code,
 	coalesce(handling_dept, ''), coalesce(citizen_id, ''), reported_at, deadline, handled_at, version`,
 		func(dst []any, c *cases.Case, _ *caseRating) []any {
-			return append(dst, &c.ID, &c.CaseNo, &c.OwnerDept, &c.Kind, &c.MajorCode, &c.MinorCode, &c.Source, &c.Status,
-				&c.Address, &c.JurisdictionCode, &c.HandlingDept, &c.CitizenID, &c.ReportedAt, &c.Deadline, &c.HandledAt, &c.Version)
+			return append(dst, &c.ID, &c.CaseNo, interned(&c.OwnerDept), interned((*string)(&c.Kind)), interned(&c.MajorCode),
+				interned(&c.MinorCode), interned((*string)(&c.Source)), interned((*string)(&c.Status)), &c.Address,
+				interned(&c.JurisdictionCode), interned(&c.HandlingDept), &c.CitizenID, &c.ReportedAt, &c.Deadline, &c.HandledAt, &c.Version)
 		}},
 	{cases.PartReporter, `coalesce(reporter_name, ''), coalesce(reporter_phone, '')`,
 		func(dst []any, c *cases.Case, _ *caseRating) []any {
@@ -66,9 +68,13 @@ var caseGroups = [...]caseGroup{
 		func(dst []any, _ *cases.Case, r *caseRating) []any { return append(dst, &r.stars, &r.comment, &r.at) }},
 	{cases.PartRecord, `source_dept, coalesce(external_id, ''), property_id, created_at, updated_at`,
 		func(dst []any, c *cases.Case, _ *caseRating) []any {
-			return append(dst, &c.SourceDept, &c.ExternalID, &c.PropertyID, &c.CreatedAt, &c.UpdatedAt)
+			return append(dst, interned(&c.SourceDept), &c.ExternalID, &c.PropertyID, &c.CreatedAt, &c.UpdatedAt)
 		}},
 }
+
+// scanTargets recycles the slices of scan targets a row is read into (one
+// per row otherwise, forty interfaces long).
+var scanTargets = sync.Pool{New: func() any { s := make([]any, 0, 48); return &s }}
 
 // caseReads are the select list and the scanner of every combination of
 // parts, built once: a list names the parts it reads, not its columns.
@@ -89,11 +95,16 @@ var caseReads = func() (out [cases.AllParts + 1]struct {
 		out[parts].scan = func(row pgx.Row) (*cases.Case, error) {
 			var c cases.Case
 			var r caseRating
-			dst := make([]any, 0, 40)
+			targets := scanTargets.Get().(*[]any)
+			dst := (*targets)[:0]
 			for _, g := range groups {
 				dst = g.dest(dst, &c, &r)
 			}
-			if err := row.Scan(dst...); err != nil {
+			err := row.Scan(dst...)
+			clear(dst) // the pooled slice must not keep this case alive
+			*targets = dst[:0]
+			scanTargets.Put(targets)
+			if err != nil {
 				return nil, err
 			}
 			if r.stars != nil && r.at != nil {

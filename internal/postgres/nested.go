@@ -69,14 +69,18 @@ type prefixRow struct {
 	rows  pgx.Rows
 	key   *string
 	total *int
+	buf   *[]any // the targets of every row of the query, reused
 }
 
 func (r prefixRow) Scan(dest ...any) error {
-	all := append([]any{r.key}, dest...)
+	all := append(append((*r.buf)[:0], r.key), dest...)
 	if r.total != nil {
 		all = append(all, r.total)
 	}
-	return r.rows.Scan(all...)
+	err := r.rows.Scan(all...)
+	clear(all)
+	*r.buf = all[:0]
+	return err
 }
 
 // parentGroup is one statement's worth of parents: a join condition and the
@@ -189,10 +193,11 @@ func listNested[T any](ctx context.Context, pool DB, t nestedTable, parent links
 		if err != nil {
 			return nil, nil, translate(fmt.Errorf("nested list of %s: %w", t.from, err))
 		}
+		var buf []any
 		for rows.Next() {
 			var key string
 			var n int
-			row := prefixRow{rows: rows, key: &key}
+			row := prefixRow{rows: rows, key: &key, buf: &buf}
 			if withCount {
 				row.total = &n
 			}
