@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -94,6 +95,9 @@ type APIKeys struct {
 	// known keeps keys Authenticate accepted, by key id (see WithCache);
 	// nil when every request reads the key's row.
 	known *otter.Cache[string, knownKey]
+	// forgets counts Forget and ForgetAll calls: a key read from its row
+	// before one of them may be stale and is not kept.
+	forgets *atomic.Uint64
 }
 
 // knownKey is an accepted key: the hash of its secret, the principal it
@@ -149,13 +153,14 @@ func (s *APIKeys) WithCache(ttl time.Duration) (*APIKeys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api key cache: %w", err)
 	}
-	c.known = known
+	c.known, c.forgets = known, new(atomic.Uint64)
 	return &c, nil
 }
 
 // Forget drops key id from the cache, so its next use reads its row.
 func (s *APIKeys) Forget(id string) {
 	if s.known != nil {
+		s.forgets.Add(1)
 		s.known.Invalidate(id)
 	}
 }
@@ -163,6 +168,7 @@ func (s *APIKeys) Forget(id string) {
 // ForgetAll empties the cache: revocations may have been missed.
 func (s *APIKeys) ForgetAll() {
 	if s.known != nil {
+		s.forgets.Add(1)
 		s.known.InvalidateAll()
 	}
 }
@@ -384,7 +390,9 @@ func (s *APIKeys) Authenticate(ctx context.Context, plaintext string) (*access.P
 		return nil, unauthenticated("the API key is malformed: want %s<id>_<secret> as issued", APIKeyPrefix)
 	}
 	sum := sha256.Sum256([]byte(secret))
+	var forgets uint64
 	if s.known != nil {
+		forgets = s.forgets.Load()
 		if kk, ok := s.known.GetIfPresent(id); ok && subtle.ConstantTimeCompare(sum[:], kk.sum[:]) == 1 && s.now().Before(kk.expires) {
 			return clonePrincipal(kk.principal), nil
 		}
@@ -435,8 +443,13 @@ func (s *APIKeys) Authenticate(ctx context.Context, plaintext string) (*access.P
 		Roles:        k.Roles,
 		Jurisdiction: k.Jurisdiction,
 	}
-	if s.known != nil {
+	if s.known != nil && s.forgets.Load() == forgets {
 		s.known.Set(k.ID, knownKey{sum: sum, principal: *clonePrincipal(p), expires: k.ExpiresAt})
+		// A revocation announced between the check and the Set must
+		// not leave the row as read kept.
+		if s.forgets.Load() != forgets {
+			s.known.Invalidate(k.ID)
+		}
 	}
 	return &p, nil
 }

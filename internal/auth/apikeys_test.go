@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -483,5 +484,64 @@ func TestAPIKeyCacheLetsGoAfterTTL(t *testing.T) {
 			t.Fatal("a revoked key was still accepted 10 s after a 200 ms cache time")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// forgetDuringRead is a query tracer that calls forget while a key's row
+// is being read, as a revocation announced at that moment would.
+type forgetDuringRead struct {
+	forget func()
+	reads  atomic.Int32
+}
+
+func (f *forgetDuringRead) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if strings.Contains(data.SQL, "FROM api_keys WHERE id") {
+		f.reads.Add(1)
+		if f.forget != nil {
+			f.forget()
+		}
+	}
+	return ctx
+}
+
+func (*forgetDuringRead) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TestAPIKeyCacheKeepsNothingReadAcrossAForget: a key whose row was read
+// while a revocation was announced is not kept, so its next use reads the
+// row again instead of serving what may be a revoked key.
+func TestAPIKeyCacheKeepsNothingReadAcrossAForget(t *testing.T) {
+	t.Parallel()
+	b := setupKeys(t)
+	ctx := context.Background()
+	plain, _ := b.create(t, auth.APIKeySpec{})
+	cfg, err := pgxpool.ParseConfig(env.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracer := &forgetDuringRead{}
+	cfg.ConnConfig.Tracer = tracer
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	keys, err := auth.NewAPIKeys(pool).WithCache(time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracer.forget = keys.ForgetAll
+	if _, err := keys.Authenticate(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	tracer.forget = nil
+	if _, err := keys.Authenticate(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	if n := tracer.reads.Load(); n != 2 {
+		t.Fatalf("%d reads of the key's row, want 2: a row read across a forget was kept", n)
+	}
+	// Without a forget, the row read is kept.
+	if _, err := keys.Authenticate(ctx, plain); err != nil || tracer.reads.Load() != 2 {
+		t.Fatalf("third use: %d reads, %v; want the kept key", tracer.reads.Load(), err)
 	}
 }
