@@ -39,33 +39,50 @@ func NewLocal(now func() time.Time, maxKeys int) *Local {
 // When maxKeys callers are already tracked, a caller not among them is
 // refused for a window: many distinct callers during an outage (addresses
 // of an attack) must not grow the map without bound. It never fails.
-func (l *Local) Allow(_ context.Context, key string, rule Rule) (bool, time.Duration, error) {
-	if !rule.Enabled() {
-		return true, 0, nil
-	}
+func (l *Local) Allow(ctx context.Context, key string, rule Rule) (bool, time.Duration, error) {
+	return l.AllowAll(ctx, []Check{{Key: key, Rule: rule}})
+}
+
+// AllowAll admits one request into every window of checks, or into none
+// and says how long to wait (see Allow).
+func (l *Local) AllowAll(_ context.Context, checks []Check) (bool, time.Duration, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	if now.Sub(l.swept) >= time.Minute {
 		l.sweep(now)
 	}
-	hits := l.hits[key]
-	start := now.Add(-rule.Window)
-	i := 0
-	for i < len(hits) && !hits[i].After(start) {
-		i++
-	}
-	hits = hits[i:]
-	if len(hits) >= rule.Limit {
-		l.hits[key] = hits
-		return false, max(hits[0].Add(rule.Window).Sub(now), time.Millisecond), nil
-	}
-	if len(hits) == 0 {
-		if _, tracked := l.hits[key]; !tracked && len(l.hits) >= l.maxKeys {
-			return false, rule.Window, nil
+	var wait time.Duration
+	for _, c := range checks {
+		if !c.Rule.Enabled() {
+			continue
+		}
+		hits := l.hits[c.Key]
+		start := now.Add(-c.Rule.Window)
+		i := 0
+		for i < len(hits) && !hits[i].After(start) {
+			i++
+		}
+		hits = hits[i:]
+		_, tracked := l.hits[c.Key]
+		switch {
+		case len(hits) >= c.Rule.Limit:
+			wait = max(wait, hits[0].Add(c.Rule.Window).Sub(now), time.Millisecond)
+		case !tracked && len(l.hits) >= l.maxKeys:
+			wait = max(wait, c.Rule.Window)
+		}
+		if tracked {
+			l.hits[c.Key] = hits
 		}
 	}
-	l.hits[key] = append(hits, now)
+	if wait > 0 {
+		return false, wait, nil
+	}
+	for _, c := range checks {
+		if c.Rule.Enabled() {
+			l.hits[c.Key] = append(l.hits[c.Key], now)
+		}
+	}
 	return true, 0, nil
 }
 
@@ -113,14 +130,19 @@ func NewWithFallback(shared *Limiter, fallback *Local, log *slog.Logger) *WithFa
 // Allow asks the shared limiter, and the fallback if that fails or failed
 // less than sharedRetryAfter ago.
 func (f *WithFallback) Allow(ctx context.Context, key string, rule Rule) (bool, time.Duration, error) {
+	return f.AllowAll(ctx, []Check{{Key: key, Rule: rule}})
+}
+
+// AllowAll is Allow for every window of checks at once (Limiter.AllowAll).
+func (f *WithFallback) AllowAll(ctx context.Context, checks []Check) (bool, time.Duration, error) {
 	now := time.Now()
 	if now.UnixNano() < f.skipUntil.Load() {
-		return f.fallback.Allow(ctx, key, rule)
+		return f.fallback.AllowAll(ctx, checks)
 	}
 	// A Redis that does not answer must not hold a request for the
 	// client's full dial and read timeouts.
 	sctx, cancel := context.WithTimeout(ctx, sharedTimeout)
-	ok, wait, err := f.shared.Allow(sctx, key, rule)
+	ok, wait, err := f.shared.AllowAll(sctx, checks)
 	cancel()
 	if err == nil {
 		return ok, wait, nil
@@ -130,5 +152,5 @@ func (f *WithFallback) Allow(ctx context.Context, key string, rule Rule) (bool, 
 	}
 	f.skipUntil.Store(now.Add(sharedRetryAfter).UnixNano())
 	f.log.WarnContext(ctx, "shared rate limiter unavailable; limiting per instance", "retry_in", sharedRetryAfter, "err", err)
-	return f.fallback.Allow(ctx, key, rule)
+	return f.fallback.AllowAll(ctx, checks)
 }

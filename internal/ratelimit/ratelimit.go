@@ -61,36 +61,64 @@ func New(rdb redis.UniversalClient, prefix string, now func() time.Time) *Limite
 	return &Limiter{rdb: rdb, prefix: prefix + "ratelimit:", now: now}
 }
 
-// slide drops requests older than the window, then admits this one if the
-// window has room. It returns {admitted, milliseconds until a slot frees}.
-var slide = redis.NewScript(`
-local key, now, window, limit, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-local count = redis.call('ZCARD', key)
-if count < limit then
-  redis.call('ZADD', key, now, member)
-  redis.call('PEXPIRE', key, window)
-  return {1, 0}
-end
-local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-local wait = window
-if oldest[2] then wait = tonumber(oldest[2]) + window - now end
-if wait < 1 then wait = 1 end
-return {0, wait}
-`)
-
 // Allow admits one request for key under rule, or says how long to wait.
 func (l *Limiter) Allow(ctx context.Context, key string, rule Rule) (bool, time.Duration, error) {
-	if !rule.Enabled() {
-		return true, 0, nil
-	}
+	return l.AllowAll(ctx, []Check{{Key: key, Rule: rule}})
+}
+
+// Check is one window a request counts against.
+type Check struct {
+	Key  string
+	Rule Rule
+}
+
+// slideAll is slide for several windows in one round trip: KEYS are the
+// windows, ARGV now, the request's member, then each window's length and
+// limit. It admits the request into every window or, when one is full,
+// into none, and returns the longest wait.
+var slideAll = redis.NewScript(`
+local now, member = tonumber(ARGV[1]), ARGV[2]
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local window, limit = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) >= limit then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local w = window
+    if oldest[2] then w = tonumber(oldest[2]) + window - now end
+    if w < 1 then w = 1 end
+    if w > wait then wait = w end
+  end
+end
+if wait > 0 then return {0, wait} end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, member)
+  redis.call('PEXPIRE', key, tonumber(ARGV[1 + 2 * i]))
+end
+return {1, 0}
+`)
+
+// AllowAll admits one request into every window of checks in one round
+// trip, or into none and says how long to wait. Checks with a disabled rule
+// are left out. On a Redis Cluster the keys must share a hash tag.
+func (l *Limiter) AllowAll(ctx context.Context, checks []Check) (bool, time.Duration, error) {
+	keys := make([]string, 0, len(checks))
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	now := l.now().UnixMilli()
-	res, err := slide.Run(ctx, l.rdb, []string{l.prefix + key}, now, rule.Window.Milliseconds(), rule.Limit,
-		strconv.FormatInt(now, 10)+"-"+hex.EncodeToString(b)).Int64Slice()
+	args := []any{now, strconv.FormatInt(now, 10) + "-" + hex.EncodeToString(b)}
+	for _, c := range checks {
+		if c.Rule.Enabled() {
+			keys = append(keys, l.prefix+c.Key)
+			args = append(args, c.Rule.Window.Milliseconds(), c.Rule.Limit)
+		}
+	}
+	if len(keys) == 0 {
+		return true, 0, nil
+	}
+	res, err := slideAll.Run(ctx, l.rdb, keys, args...).Int64Slice()
 	if err != nil {
-		return false, 0, fmt.Errorf("rate limit %s: %w", key, err)
+		return false, 0, fmt.Errorf("rate limit %s: %w", strings.Join(keys, ", "), err)
 	}
 	return res[0] == 1, time.Duration(res[1]) * time.Millisecond, nil
 }

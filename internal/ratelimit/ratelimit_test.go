@@ -68,3 +68,45 @@ func TestParseRule(t *testing.T) {
 		}
 	}
 }
+
+// TestAllowAllIsAllOrNothing: a request counted against two windows (an
+// API key's and one citizen's) is admitted into both or neither, and is
+// told the longest wait; the shared limiter and the per-instance one agree.
+func TestAllowAllIsAllOrNothing(t *testing.T) {
+	clk := fixture.NewClock(time.Unix(1_800_000_000, 0))
+	limiters := map[string]interface {
+		AllowAll(context.Context, []ratelimit.Check) (bool, time.Duration, error)
+	}{
+		"redis": ratelimit.New(env.Redis(t), env.RedisPrefix+t.Name(), clk.Now),
+		"local": ratelimit.NewLocal(clk.Now, 0),
+	}
+	for name, l := range limiters {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			key := ratelimit.Check{Key: "{key:k}" + name, Rule: ratelimit.Rule{Limit: 3, Window: time.Minute}}
+			alice := ratelimit.Check{Key: "{key:k}:citizen:alice" + name, Rule: ratelimit.Rule{Limit: 1, Window: 30 * time.Second}}
+			bob := ratelimit.Check{Key: "{key:k}:citizen:bob" + name, Rule: ratelimit.Rule{Limit: 1, Window: 30 * time.Second}}
+			if ok, _, err := l.AllowAll(ctx, []ratelimit.Check{key, alice}); err != nil || !ok {
+				t.Fatalf("alice's first request refused: %v", err)
+			}
+			clk.Advance(10 * time.Second)
+			// Alice's window is full: refused, and the key's window keeps its
+			// room (2 of 3 left), with her wait (20 s) the longer one.
+			ok, wait, err := l.AllowAll(ctx, []ratelimit.Check{key, alice})
+			if err != nil || ok || wait != 20*time.Second {
+				t.Fatalf("alice's second request: ok %v wait %s err %v; want refused, 20s", ok, wait, err)
+			}
+			for i, c := range []ratelimit.Check{bob, {Key: "{key:k}:citizen:carol" + name, Rule: bob.Rule}} {
+				if ok, _, err := l.AllowAll(ctx, []ratelimit.Check{key, c}); err != nil || !ok {
+					t.Fatalf("citizen %d refused: the refused request took the key's room (%v)", i, err)
+				}
+			}
+			// Now the key's window (3) is full: the longest wait is the key's
+			// (its first request leaves at 60 s; now is 10 s), not dave's 0.
+			ok, wait, err = l.AllowAll(ctx, []ratelimit.Check{key, {Key: "{key:k}:citizen:dave" + name, Rule: bob.Rule}})
+			if err != nil || ok || wait != 50*time.Second {
+				t.Fatalf("request past the key's limit: ok %v wait %s err %v; want refused, 50s", ok, wait, err)
+			}
+		})
+	}
+}

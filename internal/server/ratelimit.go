@@ -22,9 +22,10 @@ type RateLimits struct {
 	Stream    ratelimit.Rule // uploads and exports of each caller
 }
 
-// Allower admits or refuses one request for a key.
+// Allower admits a request into every window it counts against, or into
+// none and says how long to wait.
 type Allower interface {
-	Allow(ctx context.Context, key string, rule ratelimit.Rule) (bool, time.Duration, error)
+	AllowAll(ctx context.Context, checks []ratelimit.Check) (bool, time.Duration, error)
 }
 
 // rateLimited refuses callers over their limit with HTTP 429, a
@@ -47,31 +48,31 @@ func rateLimited(log *slog.Logger, l Allower, limits RateLimits, next http.Handl
 
 // rateCheck counts one request of p (from remoteAddr) against its limits
 // and returns RATE_LIMITED with extensions.retryAfter (seconds) when one is
-// exhausted. HTTP requests and WebSocket operations share the buckets.
+// exhausted. HTTP requests and WebSocket operations share the buckets. A
+// request acting for a citizen counts against its key's window and the
+// citizen's in one round trip, into both or neither; the two keys share a
+// hash tag, so a Redis Cluster keeps them on one node.
 func rateCheck(ctx context.Context, log *slog.Logger, l Allower, limits RateLimits, p *access.Principal, remoteAddr string) *apperr.Error {
-	type check struct {
-		key  string
-		rule ratelimit.Rule
-	}
-	var checks []check
+	var checks []ratelimit.Check
 	switch p.Kind {
 	case access.KindService:
-		checks = append(checks, check{"key:" + p.Subject, limits.APIKey})
+		key := "{key:" + p.Subject + "}"
+		checks = append(checks, ratelimit.Check{Key: key, Rule: limits.APIKey})
 		if p.CitizenID != "" {
-			checks = append(checks, check{"citizen:" + p.Subject + ":" + p.CitizenID, limits.Citizen})
+			checks = append(checks, ratelimit.Check{Key: key + ":citizen:" + p.CitizenID, Rule: limits.Citizen})
 		}
 	case access.KindAnonymous:
-		checks = append(checks, check{"anon:" + remoteHost(remoteAddr), limits.Anonymous})
+		checks = append(checks, ratelimit.Check{Key: "anon:" + remoteHost(remoteAddr), Rule: limits.Anonymous})
+	default:
+		return nil
 	}
-	for _, c := range checks {
-		ok, wait, err := l.Allow(ctx, c.key, c.rule)
-		if err != nil {
-			log.WarnContext(ctx, "rate limiter unavailable", "err", err)
-			return nil
-		}
-		if !ok {
-			return retryLater(wait, "too many requests")
-		}
+	ok, wait, err := l.AllowAll(ctx, checks)
+	if err != nil {
+		log.WarnContext(ctx, "rate limiter unavailable", "err", err)
+		return nil
+	}
+	if !ok {
+		return retryLater(wait, "too many requests")
 	}
 	return nil
 }

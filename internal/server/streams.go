@@ -121,7 +121,7 @@ func streamLimited(log *slog.Logger, l Allower, rule ratelimit.Rule, slots *stre
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		caller := streamCaller(access.PrincipalFrom(r.Context()), r.RemoteAddr)
 		if l != nil {
-			ok, wait, err := l.Allow(r.Context(), "stream:"+caller, rule)
+			ok, wait, err := l.AllowAll(r.Context(), []ratelimit.Check{{Key: "stream:" + caller, Rule: rule}})
 			if err != nil {
 				log.WarnContext(r.Context(), "rate limiter unavailable", "err", err)
 			} else if !ok {
