@@ -206,14 +206,22 @@ func loadNested[T any](ctx context.Context, l *dataloadgen.Loader[nestedKey, nes
 	if err != nil {
 		return nil, page.Info{}, nil, err
 	}
+	list, info, count := p.page(req, counts, countKey{parent, key})
+	return list, info, count, nil
+}
+
+// page cuts p, loaded for req with one row more, down to the page and
+// returns where it sits and its counter: p's total when it was counted,
+// else a batched count of key.
+func (p nestedPage[T]) page(req page.Request, counts *dataloadgen.Loader[countKey, int], key countKey) ([]T, page.Info, model.Counter) {
 	list, more := trim(p.list, req.Size(), req.Backward)
 	count := func(ctx context.Context) (int, error) {
 		if p.counted {
 			return p.total, nil
 		}
-		return counts.Load(ctx, countKey{parent, key})
+		return counts.Load(ctx, key)
 	}
-	return list, req.InfoOf(more), count, nil
+	return list, req.InfoOf(more), count
 }
 
 // wantsTotal reports whether the connection being resolved selects
@@ -264,15 +272,8 @@ func (r *Resolver) nestedCasesWithout(ctx context.Context, parent links.Parent, 
 	counts := r.loaders(ctx).nested.caseCounts
 	out := make(map[string]*model.CaseConnection, len(keys))
 	for _, key := range keys {
-		list, more := trim(lists[key], req.Size(), req.Backward)
-		total := totals[key]
-		count := func(ctx context.Context) (int, error) {
-			if withCount {
-				return total, nil
-			}
-			return counts.Load(ctx, countKey{parent, key})
-		}
-		info := req.InfoOf(more)
+		p := nestedPage[*cases.Case]{list: lists[key], total: totals[key], counted: withCount}
+		list, info, count := p.page(req, counts, countKey{parent, key})
 		out[key] = caseConnection(&cases.Page{Cases: list, HasNext: info.HasNext, HasPrev: info.HasPrev, Order: cases.OrderReportedDesc}, count)
 	}
 	return out, nil
