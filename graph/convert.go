@@ -260,6 +260,16 @@ func lotInput(in model.ParkingLotInput) (parking.UpsertInput, error) {
 }
 
 // indicatorRows converts rows for the schema, every field filled in.
+// indicatorQuery is the query indicators' arguments ask.
+func indicatorQuery(period evaluation.Period, from, to time.Time, groupBy []evaluation.Dim, filter *model.IndicatorFilter) evaluation.Query {
+	q := evaluation.Query{Period: period, From: from, To: to, GroupBy: groupBy}
+	if filter != nil {
+		q.Filter = evaluation.Filter{Jurisdiction: deref(filter.Jurisdiction), Kind: deref(filter.Kind),
+			MajorCode: deref(filter.MajorCode), Sources: filter.Source, HandlingDept: deref(filter.HandlingDept)}
+	}
+	return q
+}
+
 func indicatorRows(rows []evaluation.Row) []*model.IndicatorRow {
 	out := make([]*model.IndicatorRow, len(rows))
 	for i := range rows {

@@ -63,12 +63,7 @@ func (r *mutationResolver) CreateSnapshot(ctx context.Context, dataset string, f
 }
 
 func (r *queryResolver) Indicators(ctx context.Context, period evaluation.Period, from time.Time, to time.Time, groupBy []evaluation.Dim, filter *model.IndicatorFilter) ([]*model.IndicatorRow, error) {
-	q := evaluation.Query{Period: period, From: from, To: to, GroupBy: groupBy}
-	if filter != nil {
-		q.Filter = evaluation.Filter{Jurisdiction: deref(filter.Jurisdiction), Kind: deref(filter.Kind),
-			MajorCode: deref(filter.MajorCode), Sources: filter.Source, HandlingDept: deref(filter.HandlingDept)}
-	}
-	rows, err := r.EvaluationService.Indicators(ctx, q)
+	rows, err := r.EvaluationService.Indicators(ctx, indicatorQuery(period, from, to, groupBy, filter))
 	if err != nil {
 		return nil, err
 	}

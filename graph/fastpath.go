@@ -19,8 +19,9 @@ import (
 )
 
 // The fast path answers the hub's busiest read operations — a page of cases
-// (an officer's work list) and the parking lots near a point (the citizen
-// app's search) — without the GraphQL executor. The executor spends most of
+// (an officer's work list), a page of compounds with their cases and
+// violations, the parking lots near a point (the citizen app's search) and
+// the evaluation indicators — without the GraphQL executor. The executor spends most of
 // such a request's CPU on per-field machinery (a field context, a closure
 // and often a goroutine for each of some twenty fields of fifty objects);
 // the answer itself needs one statement and a loop. The fast path takes the
@@ -59,7 +60,8 @@ func (r *Resolver) FastPath(log *slog.Logger) graphql.OperationMiddleware {
 
 // fastRoots are the root fields the fast path serves, each with the fields
 // below it that it writes.
-var fastRoots = map[string]fastFields{"cases": connectionFields, "parkingLotsNear": nearbyFields, "properties": propertyConnectionFields}
+var fastRoots = map[string]fastFields{"cases": connectionFields, "parkingLotsNear": nearbyFields,
+	"properties": propertyConnectionFields, "indicators": indicatorRowFields}
 
 // fastRoot returns the root field of an operation the fast path can serve.
 func fastRoot(oc *graphql.OperationContext) (*ast.Field, bool) {
@@ -166,6 +168,8 @@ func (r *Resolver) renderFast(ctx context.Context, log *slog.Logger, oc *graphql
 		value, ok = r.fastNearby(ctx, w, root, oc.Variables)
 	case "properties":
 		value, ok = r.fastProperties(ctx, w, root, oc.Variables)
+	case "indicators":
+		value, ok = r.fastIndicators(ctx, w, root, oc.Variables)
 	}
 	if !ok {
 		return nil, false
