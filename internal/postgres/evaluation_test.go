@@ -594,6 +594,17 @@ func TestEvaluationIndicatorsHandComputed(t *testing.T) {
 		"inspection_pass_rate":        insp(ratio(1, 1)),
 		"composite":                   value(0, 0, composite(0.5, 0.25, 2, 2.0/3, 0, 2.0/3)),
 	})
+	// May asked alone: V1, found in April, still counts as demolished in
+	// May, read among the violations demolished in the period but found
+	// before it.
+	may := rowsByPeriod(t, indicators(t, ctx, svc, evaluation.Query{Period: evaluation.PeriodMonth,
+		From: lt("2025-05-01 00:00"), To: lt("2025-06-01 00:00"), Filter: evaluation.Filter{Jurisdiction: f.street}}))
+	checkRow(t, "May alone", may["2025-05||||"], map[string]want{
+		"violations_found":      vio(count(2)), // V3, V4
+		"violations_demolished": vio(count(2)), // V1, V3
+		"demolished_area_m2":    vio(value(115, 2, 115)),
+		"violations_removed":    vio(count(1)),
+	})
 	// June, the current month, judged at Friday 12:00. Handled: M2 (late),
 	// J1, J4; due unhandled: J2 (J3's deadline is Monday: not due). Closed:
 	// M2 (late), J1; due unclosed: J2, J4. Open now: A6, M3, J2, J3, J4, of
