@@ -129,6 +129,45 @@ func TestImportIdempotent(t *testing.T) {
 	}
 }
 
+// TestImportKeysAreTheSourcesOwn: an externalId names a case within its
+// sending department only. A file's row whose key another source also
+// uses is a new case of this source; the other source's case is neither
+// matched, nor changed, nor refused as taken.
+func TestImportKeysAreTheSourcesOwn(t *testing.T) {
+	pool := setup(t)
+	svc := newService(t, pool, ingest.Config{})
+	ctx := umSystem()
+	p := prefix("keys")
+	const n = 20
+	file := genNDJSON(p, n)
+	if rep := importString(t, svc, ctx, ingest.NDJSON, file, ingest.Options{}); rep.Inserted != n {
+		t.Fatalf("first import: %+v", rep)
+	}
+	// Line 3's key now belongs to a street office's case (as if that office
+	// had sent it first), owned by the same department, so the writer's
+	// scope would reach it.
+	key := p + "-3"
+	var streetCase string
+	if err := pool.QueryRow(context.Background(), `UPDATE cases SET source_dept = 'street-chengdong'
+		WHERE source_dept = 'urban-management' AND external_id = $1 RETURNING id::text || ':' || version`, key).Scan(&streetCase); err != nil {
+		t.Fatal(err)
+	}
+	rep := importString(t, svc, ctx, ingest.NDJSON, file, ingest.Options{})
+	if !rep.Committed || rep.Inserted != 1 || rep.Updated != 0 || rep.Unchanged != n-1 || rep.Rejected != 0 {
+		t.Fatalf("second import: %+v; want the row keyed %s inserted as a new case", rep, key)
+	}
+	var after string
+	var mine int
+	if err := pool.QueryRow(context.Background(), `SELECT
+		(SELECT id::text || ':' || version FROM cases WHERE source_dept = 'street-chengdong' AND external_id = $1),
+		(SELECT count(*) FROM cases WHERE source_dept = 'urban-management' AND external_id = $1)`, key).Scan(&after, &mine); err != nil {
+		t.Fatal(err)
+	}
+	if after != streetCase || mine != 1 {
+		t.Fatalf("street office's case %s → %s; the import's own cases with the key: %d", streetCase, after, mine)
+	}
+}
+
 func TestImportMixed(t *testing.T) {
 	pool := setup(t)
 	svc := newService(t, pool, ingest.Config{})

@@ -191,7 +191,11 @@ func (s *IngestStore) ImportCases(ctx context.Context, job *ingest.CaseImport) (
 		return nil, translate(fmt.Errorf("begin: %w", err))
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // rollback after commit is a no-op
-	if _, err := tx.Exec(ctx, `SELECT set_config('statement_timeout', $1, true), set_config('work_mem', $2, true)`,
+	// No JIT: an import's statements touch every staged row once with
+	// plain expressions, and their row counts made PostgreSQL spend up to
+	// 300 ms compiling a statement that then ran in 200.
+	if _, err := tx.Exec(ctx, `SELECT set_config('statement_timeout', $1, true), set_config('work_mem', $2, true),
+		set_config('jit', 'off', true)`,
 		fmt.Sprint(s.cfg.Timeout.Milliseconds()), s.cfg.WorkMem); err != nil {
 		return nil, translate(fmt.Errorf("configure import: %w", err))
 	}
@@ -273,6 +277,12 @@ func (s *IngestStore) ImportCases(ctx context.Context, job *ingest.CaseImport) (
 // check rejected, so a row outside the scope is reported exactly as one
 // inside it would be; the merge reads the same table instead of matching
 // the cases again.
+//
+// Each staged row looks its case up by the source's key index (the LATERAL
+// subquery, kept whole by OFFSET 0): the planner otherwise hashed or sorted
+// the whole cases table to join it, 1.0-1.4 s at a million cases against
+// 0.2 s (new rows) to 0.55 s (every row known) for 100,000 lookups, and
+// the table only grows while a file stays bounded.
 func matchKnownCases(ctx context.Context, tx pgx.Tx, w ingest.Writer) error {
 	scope := newWhere()
 	scope.addScope(w.Scope, caseScope.as("e"))
@@ -282,7 +292,8 @@ func matchKnownCases(ctx context.Context, tx pgx.Tx, w ingest.Writer) error {
 		SELECT s.line, e.case_no, e.reported_at, (`+scope.sql()+`) IS TRUE AS visible,
 			`+contentTuple("e", nil)+` IS NOT DISTINCT FROM `+
 		contentTuple("s", map[string]string{"reported_at": "coalesce(s.reported_at, e.reported_at)"})+` AS same
-		FROM ingest_cases s JOIN cases e ON e.source_dept = @source AND e.external_id = s.external_id
+		FROM ingest_cases s CROSS JOIN LATERAL (
+			SELECT * FROM cases e WHERE e.source_dept = @source AND e.external_id = s.external_id OFFSET 0) e
 		WHERE s.reject_reason IS NULL`, scope.args); err != nil {
 		return translate(fmt.Errorf("match staged cases with stored ones: %w", err))
 	}
