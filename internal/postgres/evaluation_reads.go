@@ -325,8 +325,9 @@ func (s *EvaluationStore) Other(ctx context.Context, q evaluation.OtherQuery) (*
 		// rows instead of every violation. Those found in the period and
 		// those demolished in it but found before are read apart, each by
 		// its own covering index; their groups differ in the month found.
-		// A month inside the period is looked up among its bounds
-		// (width_bucket), not truncated in the time zone row by row, which
+		// A month inside the period is looked up among the month starts
+		// from the one of From (width_bucket: the last start at or before
+		// the instant), not truncated in the time zone row by row, which
 		// cost more than the rest of the read.
 		month := func(col string) string { return col }
 		bounds := ""
@@ -337,7 +338,8 @@ func (s *EvaluationStore) Other(ctx context.Context, q evaluation.OtherQuery) (*
 			}
 			args["zone"] = q.Zone
 			bounds = `WITH m AS (SELECT array_agg(x AT TIME ZONE @zone ORDER BY x) AS bounds
-				FROM generate_series(@from::timestamptz AT TIME ZONE @zone, @to::timestamptz AT TIME ZONE @zone, interval '1 month') x) `
+				FROM generate_series(date_trunc('month', @from::timestamptz, @zone) AT TIME ZONE @zone,
+					@to::timestamptz AT TIME ZONE @zone, interval '1 month') x) `
 		}
 		from := " FROM violations"
 		if bounds != "" {
