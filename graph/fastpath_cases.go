@@ -95,7 +95,7 @@ func fastArgs(f *ast.Field, vars map[string]any) (cases.Filter, cases.Order, *in
 // fastFilter reads the filter's plain members; dates and anything else go
 // to the executor, whose input coercion they need.
 func fastFilter(m map[string]any, f *model.CaseFilter) bool {
-	str := func(v any) (*string, bool) { s, ok := v.(string); return &s, ok }
+	str := fastString
 	for k, v := range m {
 		if v == nil {
 			continue
@@ -137,7 +137,20 @@ func fastFilter(m map[string]any, f *model.CaseFilter) bool {
 	return true
 }
 
+// fastString reads a String or enum value (not null).
+func fastString(v any) (*string, bool) { s, ok := v.(string); return &s, ok }
+
+// fastEnums reads a list of enum values; a single value is a list of one.
+// A variable holds []any as sent, or []string once gqlparser has coerced a
+// single value into a list.
 func fastEnums[E ~string](v any) ([]E, bool) {
+	if ss, ok := v.([]string); ok {
+		out := make([]E, len(ss))
+		for i, s := range ss {
+			out[i] = E(s)
+		}
+		return out, true
+	}
 	list, ok := v.([]any)
 	if !ok {
 		if s, ok := v.(string); ok { // a single value for a list argument

@@ -2,10 +2,8 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/fengcheng/datahub/graph/model"
 	"github.com/fengcheng/datahub/internal/cases"
 	"github.com/fengcheng/datahub/internal/evaluation"
@@ -26,26 +24,23 @@ var (
 		"community": nil, "department": nil, "kind": nil, "majorCode": nil, "reporterGroup": nil, "figures": figureFields}
 )
 
-// errNotFast refuses an argument value the fast path does not coerce.
-var errNotFast = errors.New("not for the fast path")
-
 // fastIndicatorArgs reads indicators' arguments as the executor coerces
-// them (enums and strings through graphql.UnmarshalString, lists through
-// graphql.CoerceList); anything refused goes to the executor, which
-// reports it.
+// them (a list argument takes a single value too); anything else goes to
+// the executor, which reports it.
 func fastIndicatorArgs(f *ast.Field, vars map[string]any) (evaluation.Query, bool) {
 	var (
 		period   string
 		from, to time.Time
 		groupBy  []evaluation.Dim
 		filter   *model.IndicatorFilter
-		err      error
 		has      int
 	)
 	for name, v := range f.ArgumentMap(vars) {
+		ok := true
+		var err error
 		switch name {
 		case "period":
-			period, err = graphql.UnmarshalString(v)
+			period, ok = v.(string)
 			has |= 1
 		case "from":
 			from, err = model.UnmarshalDateTime(v)
@@ -54,13 +49,19 @@ func fastIndicatorArgs(f *ast.Field, vars map[string]any) (evaluation.Query, boo
 			to, err = model.UnmarshalDateTime(v)
 			has |= 4
 		case "groupBy":
-			groupBy, err = unmarshalList(v, func(s string) evaluation.Dim { return evaluation.Dim(s) })
+			if v != nil {
+				groupBy, ok = fastEnums[evaluation.Dim](v)
+			}
 		case "filter":
-			filter, err = unmarshalIndicatorFilter(v)
+			if v != nil {
+				filter = &model.IndicatorFilter{}
+				m, isMap := v.(map[string]any)
+				ok = isMap && fastIndicatorFilter(m, filter)
+			}
 		default:
 			return evaluation.Query{}, false
 		}
-		if err != nil {
+		if err != nil || !ok {
 			return evaluation.Query{}, false
 		}
 	}
@@ -70,69 +71,35 @@ func fastIndicatorArgs(f *ast.Field, vars map[string]any) (evaluation.Query, boo
 	return indicatorQuery(evaluation.Period(period), from, to, groupBy, filter), true
 }
 
-// unmarshalList coerces an optional list of enum or string values: nil
-// stays nil, a single value becomes a list of one.
-func unmarshalList[T any](v any, conv func(string) T) ([]T, error) {
-	if v == nil {
-		return nil, nil
-	}
-	items := graphql.CoerceList(v)
-	out := make([]T, len(items))
-	for i, item := range items {
-		s, err := graphql.UnmarshalString(item)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = conv(s)
-	}
-	return out, nil
-}
-
-// unmarshalIndicatorFilter coerces an IndicatorFilter input object; an
-// unknown member is refused (the executor reports it).
-func unmarshalIndicatorFilter(v any) (*model.IndicatorFilter, error) {
-	if v == nil {
-		return nil, nil
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, errNotFast
-	}
-	optString := func(v any) (*string, error) {
-		if v == nil {
-			return nil, nil
-		}
-		s, err := graphql.UnmarshalString(v)
-		return &s, err
-	}
-	var (
-		f   model.IndicatorFilter
-		err error
-	)
+// fastIndicatorFilter reads an IndicatorFilter's members as fastFilter
+// reads a CaseFilter's; an unknown member goes to the executor.
+func fastIndicatorFilter(m map[string]any, f *model.IndicatorFilter) bool {
 	for k, v := range m {
+		if v == nil {
+			continue
+		}
+		var ok bool
 		switch k {
 		case "jurisdiction":
-			f.Jurisdiction, err = optString(v)
+			f.Jurisdiction, ok = fastString(v)
 		case "majorCode":
-			f.MajorCode, err = optString(v)
+			f.MajorCode, ok = fastString(v)
 		case "handlingDept":
-			f.HandlingDept, err = optString(v)
+			f.HandlingDept, ok = fastString(v)
 		case "kind":
 			var s *string
-			if s, err = optString(v); s != nil {
+			if s, ok = fastString(v); ok {
 				k := cases.Kind(*s)
 				f.Kind = &k
 			}
 		case "source":
-			f.Source, err = unmarshalList(v, func(s string) cases.Source { return cases.Source(s) })
-		default:
-			return nil, errNotFast
+			f.Source, ok = fastEnums[cases.Source](v)
 		}
-		if err != nil {
-			return nil, err
+		if !ok {
+			return false
 		}
 	}
-	return &f, nil
+	return true
 }
 
 // fastIndicators computes the rows; false hands the query to the executor.
