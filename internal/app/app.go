@@ -244,7 +244,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		return nil, fmt.Errorf("parking availability: %w", err)
 	}
 	a.availability = counter
-	a.relay = events.NewRelay(pool, a.Redis, events.RelayConfig{Prefix: cfg.RedisPrefix, Logger: log})
+	a.relay = events.NewRelay(pool, a.Redis, events.RelayConfig{Prefix: cfg.RedisPrefix, Logger: log, Retention: cfg.OutboxRetention})
 	var cache *respcache.Cache
 	if cfg.ResponseCacheTTL > 0 {
 		if cache, err = respcache.New(respcache.Config{Roots: CachedRoots(), Fingerprint: accessFingerprint(decider, eng.Catalog()),

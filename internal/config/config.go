@@ -104,6 +104,10 @@ type Config struct {
 	// announces a revocation to every instance at once; this bounds how
 	// long a revoked key still works should the announcement be missed.
 	APIKeyCacheTTL time.Duration
+	// OutboxRetention (OUTBOX_RETENTION, default 24h, at least 2m) is how
+	// long a published change event stays in the outbox before the relay
+	// deletes it; the Redis stream, not the outbox, serves subscribers.
+	OutboxRetention time.Duration
 	// ResponseCacheTTL (RESPONSE_CACHE_TTL, default 30s; 0 turns the cache
 	// off) bounds how long a cached answer of a public aggregate query
 	// (indicators, say) lives; change events empty the cache sooner.
@@ -154,6 +158,8 @@ const (
 	ReplicaMaxLagDefault  = time.Second
 	// APIKeyCacheTTLDefault: see Config.APIKeyCacheTTL.
 	APIKeyCacheTTLDefault = 15 * time.Second
+	// OutboxRetentionDefault: see Config.OutboxRetention.
+	OutboxRetentionDefault = 24 * time.Hour
 	// ResponseCacheTTLDefault and ResponseCacheBytesDefault: see Config.
 	ResponseCacheTTLDefault   = 30 * time.Second
 	ResponseCacheBytesDefault = 32 << 20
@@ -248,6 +254,12 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.APIKeyCacheTTL < 0 || c.APIKeyCacheTTL > 5*time.Minute {
 		return c, errors.New("API_KEY_CACHE_TTL: want a duration from 0 (no cache) to 5m")
+	}
+	if c.OutboxRetention, err = parseDuration(get("OUTBOX_RETENTION", ""), OutboxRetentionDefault); err != nil {
+		return c, fmt.Errorf("OUTBOX_RETENTION: %w", err)
+	}
+	if c.OutboxRetention < 2*time.Minute {
+		return c, errors.New("OUTBOX_RETENTION: want at least 2m (the relay replays the last seconds of events after a Redis failover from the outbox)")
 	}
 	if c.ResponseCacheTTL, err = parseDuration(get("RESPONSE_CACHE_TTL", ""), ResponseCacheTTLDefault); err != nil {
 		return c, fmt.Errorf("RESPONSE_CACHE_TTL: %w", err)

@@ -127,3 +127,27 @@ func TestAuditFlushLinger(t *testing.T) {
 		}
 	}
 }
+
+// TestOutboxRetention: 24h unless set; shorter than the relay's replay
+// needs, or not a duration, is refused.
+func TestOutboxRetention(t *testing.T) {
+	load := func(v string) (Config, error) {
+		return Load(func(k string) string {
+			if k == "OUTBOX_RETENTION" {
+				return v
+			}
+			return ""
+		})
+	}
+	for v, want := range map[string]time.Duration{"": 24 * time.Hour, "2m": 2 * time.Minute, "168h": 7 * 24 * time.Hour} {
+		c, err := load(v)
+		if err != nil || c.OutboxRetention != want {
+			t.Errorf("OUTBOX_RETENTION=%q: %v, %v; want %v", v, c.OutboxRetention, err, want)
+		}
+	}
+	for _, v := range []string{"0", "1m", "-1h", "a day"} {
+		if _, err := load(v); err == nil {
+			t.Errorf("OUTBOX_RETENTION=%s was accepted", v)
+		}
+	}
+}

@@ -27,6 +27,9 @@ const (
 	RetryMaxDefault      = 2 * time.Second
 	CheckIntervalDefault = time.Second
 	ReplayWindowDefault  = 10 * time.Second
+	RetentionDefault     = 24 * time.Hour
+	PruneIntervalDefault = time.Minute
+	PruneBatchDefault    = 10_000
 	// OutboxChannel is the PostgreSQL channel relays LISTEN on. The
 	// outbox's insert trigger notifies it, so every relay wakes the moment
 	// a transaction that wrote outbox rows commits (PostgreSQL delivers
@@ -67,6 +70,17 @@ type RelayConfig struct {
 	// again when the stream was lost: it must exceed how far a broker may
 	// lag behind the stream.
 	ReplayWindow time.Duration
+	// Retention is how long a published row stays in the outbox (the
+	// replay after a stream loss reads it back, and operators trace events
+	// there); older ones are deleted. It is at least ReplayWindow plus a
+	// minute, and rows the replay could still need are kept whatever it
+	// says (see prune).
+	Retention time.Duration
+	// PruneInterval is how often the relay deletes rows past Retention,
+	// and PruneBatch how many one statement deletes at most; a full batch
+	// has the next one follow at the relay's next round.
+	PruneInterval time.Duration
+	PruneBatch    int
 	// Logger receives failures and recoveries. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -88,6 +102,7 @@ type Relay struct {
 	// publishing fails.
 	lag     prometheus.Histogram
 	backlog prometheus.Gauge
+	pruned  prometheus.Counter
 	// listening is true while the LISTEN connection is up.
 	listening atomic.Bool
 
@@ -95,6 +110,7 @@ type Relay struct {
 	cp        *checkpoint
 	lastCheck time.Time
 	needCheck bool
+	lastPrune time.Time
 }
 
 // checkpoint is a stream entry known to have been in the stream.
@@ -137,6 +153,16 @@ func NewRelay(pool *pgxpool.Pool, rdb redis.UniversalClient, cfg RelayConfig) *R
 	if cfg.ReplayWindow <= 0 {
 		cfg.ReplayWindow = ReplayWindowDefault
 	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = RetentionDefault
+	}
+	cfg.Retention = max(cfg.Retention, cfg.ReplayWindow+time.Minute)
+	if cfg.PruneInterval <= 0 {
+		cfg.PruneInterval = PruneIntervalDefault
+	}
+	if cfg.PruneBatch <= 0 {
+		cfg.PruneBatch = PruneBatchDefault
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -157,12 +183,16 @@ func NewRelay(pool *pgxpool.Pool, rdb redis.UniversalClient, cfg RelayConfig) *R
 			Name: "datahub_events_relay_oldest_unpublished_seconds",
 			Help: "Age of the oldest outbox row the relay last claimed (0: none was waiting); grows while publishing fails.",
 		}),
+		pruned: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "datahub_events_outbox_pruned_total",
+			Help: "Published outbox rows deleted once past the retention (OUTBOX_RETENTION).",
+		}),
 	}
 }
 
 // Collectors returns the relay's metrics, for the /metrics registry.
 func (r *Relay) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{r.lag, r.backlog}
+	return []prometheus.Collector{r.lag, r.backlog, r.pruned}
 }
 
 // Kick wakes the relay now rather than at its next poll. Call it after
@@ -251,7 +281,54 @@ func (r *Relay) step(ctx context.Context) (int, error) {
 			return 0, err
 		}
 	}
-	return r.publishBatch(ctx)
+	n, err := r.publishBatch(ctx)
+	if err == nil && time.Since(r.lastPrune) >= r.cfg.PruneInterval {
+		r.prune(ctx)
+	}
+	return n, err
+}
+
+// pruneSQL deletes up to @batch published rows older than the retention,
+// and never one the replay after a stream loss could need: the rows
+// published within ReplayWindow before the last time this relay saw the
+// stream whole (@since_check ago). The scan walks the primary key from the
+// oldest row and stops at the first row written after the cutoff (a row is
+// published after it is written), so a prune that finds nothing to delete
+// costs a few index pages, not a pass over the table. Several relays may
+// prune at once: each skips the rows another is deleting.
+const pruneSQL = `WITH cutoff AS (
+	SELECT least(now() - @retention::bigint * interval '1 microsecond',
+		now() - (@since_check::bigint + @replay::bigint) * interval '1 microsecond') AS at
+), old AS (
+	SELECT o.id FROM outbox o, cutoff
+	WHERE o.id < coalesce((SELECT min(n.id) FROM outbox n WHERE n.created_at >= cutoff.at), 9223372036854775807)
+		AND o.published_at < cutoff.at
+	ORDER BY o.id LIMIT @batch::int FOR UPDATE OF o SKIP LOCKED
+)
+DELETE FROM outbox WHERE id IN (SELECT id FROM old)`
+
+// prune deletes one batch of published rows past the retention. A failure
+// is logged and tried again at the next interval: the rows only wait.
+func (r *Relay) prune(ctx context.Context) {
+	if r.lastCheck.IsZero() {
+		return // the stream was never seen whole: keep everything
+	}
+	tag, err := r.pool.Exec(ctx, pruneSQL, pgx.NamedArgs{
+		"retention":   r.cfg.Retention.Microseconds(),
+		"since_check": time.Since(r.lastCheck).Microseconds(),
+		"replay":      r.cfg.ReplayWindow.Microseconds(),
+		"batch":       r.cfg.PruneBatch,
+	})
+	if err != nil {
+		r.log.Warn("pruning published outbox rows failed; retrying later", "err", err)
+		r.lastPrune = time.Now()
+		return
+	}
+	n := tag.RowsAffected()
+	r.pruned.Add(float64(n))
+	if n < int64(r.cfg.PruneBatch) {
+		r.lastPrune = time.Now() // else more are waiting: prune again next round
+	}
 }
 
 // oldestAgeSQL is the age in seconds of the oldest unpublished row (by
