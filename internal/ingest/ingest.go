@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -191,6 +192,10 @@ type Config struct {
 	// MaxRecordBytes bounds one line or record (MaxRecordBytesDefault when
 	// zero).
 	MaxRecordBytes int
+	// Decoders is how many goroutines decode and validate an NDJSON file's
+	// lines (results kept in file order); 0 takes GOMAXPROCS, at most 4,
+	// and 1 reads on the request's goroutine alone.
+	Decoders int
 	// Logger logs internal errors of the HTTP handler (slog.Default when
 	// nil).
 	Logger *slog.Logger
@@ -207,6 +212,7 @@ type Service struct {
 	now       func() time.Time
 	maxErrors int
 	maxRecord int
+	decoders  int
 	log       *slog.Logger
 	validator *Validator
 	audit     access.Auditor
@@ -226,8 +232,11 @@ func NewService(store Store, cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Decoders <= 0 {
+		cfg.Decoders = min(runtime.GOMAXPROCS(0), 4)
+	}
 	return &Service{store: store, catalog: cfg.Catalog, now: cfg.Now, maxErrors: cfg.MaxErrors,
-		maxRecord: cfg.MaxRecordBytes, log: cfg.Logger, validator: NewValidator(cases.DefaultCatalogue()),
+		maxRecord: cfg.MaxRecordBytes, decoders: cfg.Decoders, log: cfg.Logger, validator: NewValidator(cases.DefaultCatalogue()),
 		auth: cfg.Authorizer, audit: cfg.Auditor}
 }
 
@@ -389,9 +398,13 @@ func (s *Service) Import(ctx context.Context, dataset string, format Format, r i
 		return nil, err
 	}
 	rows := &caseRows{v: s.validator, now: w.Now, errs: newRejections(s.maxErrors)}
-	if format == NDJSON {
+	defer rows.close()
+	switch {
+	case format == NDJSON && s.decoders > 1:
+		rows.par = newParallelNDJSON(in.r, s.maxRecord, s.decoders, s.validator, w.Now)
+	case format == NDJSON:
 		rows.rd = newNDJSONReader(in.r, s.maxRecord)
-	} else {
+	default:
 		rows.rd = newCSVReader(in.r, s.maxRecord)
 	}
 	res, err := s.store.ImportCases(ctx, &CaseImport{
@@ -410,6 +423,7 @@ func (s *Service) Import(ctx context.Context, dataset string, format Format, r i
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", dataset, err)
 	}
+	rows.close() // nothing may read the input past here
 	in.finish()
 	rep := &Report{Dataset: dataset, Format: format, Mode: mode, DryRun: opts.DryRun, Committed: res.Committed,
 		Rows: rows.read, Inserted: res.Inserted, Updated: res.Updated, Bytes: in.counted.n}

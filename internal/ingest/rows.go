@@ -20,7 +20,10 @@ type recordReader interface {
 // caseRows reads records, validates them and yields the valid ones as rows
 // (CaseRows); the others go to errs.
 type caseRows struct {
-	rd   recordReader
+	rd recordReader
+	// par, when set, reads in place of rd: NDJSON decoded and validated by
+	// workers, taken here in file order.
+	par  *parallelNDJSON
 	v    *Validator
 	now  time.Time
 	errs *rejections
@@ -36,6 +39,9 @@ var _ CaseRows = (*caseRows)(nil)
 func (c *caseRows) Next() bool {
 	if c.err != nil {
 		return false
+	}
+	if c.par != nil {
+		return c.nextDecoded()
 	}
 	for {
 		line, err := c.rd.next(&c.rec)
@@ -65,6 +71,37 @@ func (c *caseRows) Next() bool {
 		}
 		c.row = CaseRow{CaseRecord: c.rec, Line: line, ID: id, MajorCode: cl.MajorCode}
 		return true
+	}
+}
+
+// nextDecoded is Next over lines the workers decoded and validated.
+func (c *caseRows) nextDecoded() bool {
+	for {
+		it, ok, err := c.par.take()
+		if !ok {
+			c.err = err
+			return false
+		}
+		c.read++
+		if it.rowErr != nil {
+			c.errs.add(*it.rowErr)
+			continue
+		}
+		id, err := uuid.NewV7()
+		if err != nil {
+			c.err = err
+			return false
+		}
+		c.row = CaseRow{CaseRecord: it.rec, Line: it.line, ID: id, MajorCode: it.major}
+		return true
+	}
+}
+
+// close stops a parallel reader's goroutines (nothing reads the input
+// after it returns).
+func (c *caseRows) close() {
+	if c.par != nil {
+		c.par.Close()
 	}
 }
 
