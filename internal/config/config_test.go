@@ -61,14 +61,7 @@ func TestAuditKey(t *testing.T) {
 // TestAuditSync: reads wait for their audit record unless turned off
 // explicitly, and a value that is not a boolean is refused.
 func TestAuditSync(t *testing.T) {
-	load := func(v string) (Config, error) {
-		return Load(func(k string) string {
-			if k == "AUDIT_SYNC" {
-				return v
-			}
-			return ""
-		})
-	}
+	load := loadOne("AUDIT_SYNC")
 	for v, want := range map[string]bool{"": true, "true": true, "1": true, "false": false, "0": false} {
 		c, err := load(v)
 		if err != nil || c.AuditSync != want {
@@ -83,14 +76,7 @@ func TestAuditSync(t *testing.T) {
 // The recusal look-back of double-random draws: two rounds by default,
 // 1–12 when set, anything else refused.
 func TestDrawRecusalRounds(t *testing.T) {
-	load := func(v string) (Config, error) {
-		return Load(func(k string) string {
-			if k == "DRAW_RECUSAL_ROUNDS" {
-				return v
-			}
-			return ""
-		})
-	}
+	load := loadOne("DRAW_RECUSAL_ROUNDS")
 	if c, err := load(""); err != nil || c.DrawRecusalRounds != 2 {
 		t.Fatalf("default: %d %v, want 2", c.DrawRecusalRounds, err)
 	}
@@ -107,14 +93,7 @@ func TestDrawRecusalRounds(t *testing.T) {
 // TestAuditFlushLinger: 1 ms unless set; 0 turns it off; anything negative,
 // above a second or not a duration is refused.
 func TestAuditFlushLinger(t *testing.T) {
-	load := func(v string) (Config, error) {
-		return Load(func(k string) string {
-			if k == "AUDIT_FLUSH_LINGER" {
-				return v
-			}
-			return ""
-		})
-	}
+	load := loadOne("AUDIT_FLUSH_LINGER")
 	for v, want := range map[string]time.Duration{"": time.Millisecond, "0": 0, "250us": 250 * time.Microsecond, "5ms": 5 * time.Millisecond} {
 		c, err := load(v)
 		if err != nil || c.AuditFlushLinger != want {
@@ -131,14 +110,7 @@ func TestAuditFlushLinger(t *testing.T) {
 // TestOutboxRetention: 24h unless set; shorter than the relay's replay
 // needs, or not a duration, is refused.
 func TestOutboxRetention(t *testing.T) {
-	load := func(v string) (Config, error) {
-		return Load(func(k string) string {
-			if k == "OUTBOX_RETENTION" {
-				return v
-			}
-			return ""
-		})
-	}
+	load := loadOne("OUTBOX_RETENTION")
 	for v, want := range map[string]time.Duration{"": 24 * time.Hour, "2m": 2 * time.Minute, "168h": 7 * 24 * time.Hour} {
 		c, err := load(v)
 		if err != nil || c.OutboxRetention != want {
@@ -149,5 +121,17 @@ func TestOutboxRetention(t *testing.T) {
 		if _, err := load(v); err == nil {
 			t.Errorf("OUTBOX_RETENTION=%s was accepted", v)
 		}
+	}
+}
+
+// loadOne returns a Load of a configuration that sets only key, to v.
+func loadOne(key string) func(v string) (Config, error) {
+	return func(v string) (Config, error) {
+		return Load(func(k string) string {
+			if k == key {
+				return v
+			}
+			return ""
+		})
 	}
 }
