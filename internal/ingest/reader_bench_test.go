@@ -18,20 +18,33 @@ func benchFile(n int) []byte {
 	return b.Bytes()
 }
 
-// BenchmarkReadNDJSON measures reading and validating alone (no database).
+// BenchmarkReadNDJSON measures reading and validating alone (no database),
+// on the request's goroutine and spread over two workers (wall time per
+// row: the workers' CPU adds up).
 func BenchmarkReadNDJSON(b *testing.B) {
 	data := benchFile(10_000)
-	b.SetBytes(int64(len(data)))
-	now := time.Now()
-	for b.Loop() {
-		rows := &caseRows{rd: newNDJSONReader(bytes.NewReader(data), MaxRecordBytesDefault), v: NewValidator(cases.DefaultCatalogue()), now: now, errs: newRejections(10)}
-		n := 0
-		for rows.Next() {
-			n++
-		}
-		if rows.Err() != nil || n != 10_000 {
-			b.Fatal(rows.Err(), n, rows.errs.list)
-		}
+	v := NewValidator(cases.DefaultCatalogue())
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("decoders=%d", workers), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			now := time.Now()
+			for b.Loop() {
+				rows := &caseRows{v: v, now: now, errs: newRejections(10)}
+				if workers > 1 {
+					rows.par = newParallelNDJSON(bytes.NewReader(data), MaxRecordBytesDefault, workers, v, now)
+				} else {
+					rows.rd = newNDJSONReader(bytes.NewReader(data), MaxRecordBytesDefault)
+				}
+				n := 0
+				for rows.Next() {
+					n++
+				}
+				rows.close()
+				if rows.Err() != nil || n != 10_000 {
+					b.Fatal(rows.Err(), n, rows.errs.list)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10_000, "ns/row")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10_000, "ns/row")
 }
