@@ -58,8 +58,15 @@ type caseJSON struct {
 }
 
 func newNDJSONReader(r io.Reader, maxLine int) *ndjsonReader {
-	rd := &ndjsonReader{br: bufio.NewReaderSize(r, readBufferSize), max: maxLine,
-		opts: jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv2.RejectUnknownMembers(true))}
+	rd := newNDJSONDecoder()
+	rd.br, rd.max = bufio.NewReaderSize(r, readBufferSize), maxLine
+	return rd
+}
+
+// newNDJSONDecoder returns a reader that only decodes lines handed to it
+// (decode), with no input of its own.
+func newNDJSONDecoder() *ndjsonReader {
+	rd := &ndjsonReader{opts: jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv2.RejectUnknownMembers(true))}
 	rd.dec = jsontext.NewDecoder(&rd.lr)
 	return rd
 }
@@ -100,19 +107,28 @@ func (r *ndjsonReader) readLine() ([]byte, error) {
 }
 
 func (r *ndjsonReader) next(rec *CaseRecord) (int64, error) {
+	b, err := r.nextRecordLine()
+	if err != nil {
+		return r.line, err
+	}
+	return r.line, r.decode(b, rec)
+}
+
+// nextRecordLine returns the next line that holds a record, trimmed (and
+// without the file's BOM): blank lines (a trailing one, say) are no
+// records. Errors are readLine's.
+func (r *ndjsonReader) nextRecordLine() ([]byte, error) {
 	for {
 		b, err := r.readLine()
 		if err != nil {
-			return r.line, err
+			return nil, err
 		}
 		if r.line == 1 {
 			b = bytes.TrimPrefix(b, utf8BOM)
 		}
-		b = bytes.TrimSpace(b)
-		if len(b) == 0 {
-			continue // blank lines (a trailing one, say) are no records
+		if b = bytes.TrimSpace(b); len(b) > 0 {
+			return b, nil
 		}
-		return r.line, r.decode(b, rec)
 	}
 }
 

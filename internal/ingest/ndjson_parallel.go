@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"slices"
@@ -62,14 +61,14 @@ func newParallelNDJSON(r io.Reader, maxLine, workers int, v *Validator, now time
 	for range workers {
 		go func() {
 			defer p.wg.Done()
-			decodeBlocks(work, newNDJSONReader(nil, maxLine), v, now)
+			decodeBlocks(work, newNDJSONDecoder(), v, now)
 		}()
 	}
 	return p
 }
 
-// split cuts the file into blocks of lines, as ndjsonReader.next reads
-// them, and hands each to the consumer (in order) and to a worker.
+// split cuts the file into blocks of the lines ndjsonReader.next would
+// decode, and hands each to the consumer (in order) and to a worker.
 func (p *parallelNDJSON) split(rd *ndjsonReader, work chan<- *lineBlock) {
 	defer close(work)
 	defer close(p.ordered)
@@ -87,7 +86,7 @@ func (p *parallelNDJSON) split(rd *ndjsonReader, work chan<- *lineBlock) {
 		return true
 	}
 	for {
-		raw, err := rd.readLine()
+		raw, err := rd.nextRecordLine()
 		var re *RowError
 		switch {
 		case err == io.EOF:
@@ -102,13 +101,6 @@ func (p *parallelNDJSON) split(rd *ndjsonReader, work chan<- *lineBlock) {
 			send()
 			return
 		default:
-			if rd.line == 1 {
-				raw = bytes.TrimPrefix(raw, utf8BOM)
-			}
-			raw = bytes.TrimSpace(raw)
-			if len(raw) == 0 {
-				continue // blank lines (a trailing one, say) are no records
-			}
 			// readLine's bytes are only good until the next call. Earlier
 			// items keep pointing into buf's older arrays when it grows.
 			off := len(buf)

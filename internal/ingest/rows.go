@@ -64,14 +64,20 @@ func (c *caseRows) Next() bool {
 			c.errs.add(RowError{Line: line, ExternalID: printableID(c.rec.ExternalID), Field: field, Reason: reason})
 			continue
 		}
-		id, err := uuid.NewV7()
-		if err != nil {
-			c.err = err
-			return false
-		}
-		c.row = CaseRow{CaseRecord: c.rec, Line: line, ID: id, MajorCode: cl.MajorCode}
-		return true
+		return c.yield(c.rec, line, cl.MajorCode)
 	}
+}
+
+// yield makes rec, read on line and valid, the current row, with an id of
+// its own.
+func (c *caseRows) yield(rec CaseRecord, line int64, major string) bool {
+	id, err := uuid.NewV7()
+	if err != nil {
+		c.err = err
+		return false
+	}
+	c.row = CaseRow{CaseRecord: rec, Line: line, ID: id, MajorCode: major}
+	return true
 }
 
 // nextDecoded is Next over lines the workers decoded and validated.
@@ -87,13 +93,7 @@ func (c *caseRows) nextDecoded() bool {
 			c.errs.add(*it.rowErr)
 			continue
 		}
-		id, err := uuid.NewV7()
-		if err != nil {
-			c.err = err
-			return false
-		}
-		c.row = CaseRow{CaseRecord: it.rec, Line: it.line, ID: id, MajorCode: it.major}
-		return true
+		return c.yield(it.rec, it.line, it.major)
 	}
 }
 
