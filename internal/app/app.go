@@ -215,7 +215,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	if linger == 0 {
 		linger = -1 // off
 	}
-	a.Audit = audit.NewWriter(pool, audit.Options{Logger: log, Key: auditKey, FlushLinger: linger})
+	// The audit writer gets a connection of its own. Every audited
+	// response waits for its record's commit; on the shared pool that
+	// commit queued for a connection behind the very reads whose
+	// responses wait for it. The writer sends one batch at a time, so one
+	// connection is all it uses.
+	apc := pc
+	apc.MaxConns, apc.MinConns = 1, 1
+	auditPool, err := postgres.Open(ctx, apc)
+	if err != nil {
+		return nil, fmt.Errorf("audit connection: %w", err)
+	}
+	a.closers = append(a.closers, auditPool.Close) // closed after the writer's final flush (closers run last first)
+	a.Audit = audit.NewWriter(auditPool, audit.Options{Logger: log, Key: auditKey, FlushLinger: linger})
 	a.checkpoints = &audit.Checkpointer{Pool: pool, Key: auditKey, Log: log, Now: opts.Now,
 		Sinks: []audit.CheckpointSink{redisCheckpoints{a.Redis, cfg.RedisPrefix + AuditCheckpointsKey}}}
 	if cfg.AuditCheckpointFile != "" {
