@@ -15,6 +15,7 @@ import (
 	"github.com/fengcheng/datahub/internal/apperr"
 	"github.com/fengcheng/datahub/internal/ingest"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -483,5 +484,46 @@ func TestImportSizeLimit(t *testing.T) {
 	rep, err := svc.Import(umSystem(), "cases", ingest.NDJSON, strings.NewReader(file), ingest.Options{MaxBytes: int64(len(file))})
 	if err != nil || rep.Inserted != 2000 {
 		t.Fatalf("at the limit: %+v %v", rep, err)
+	}
+}
+
+// TestImportEventIDsAreTimeOrdered: a bulk import's outbox rows get time
+// ordered event ids (UUIDv7, one prefix per statement with a counter), so
+// their unique index takes them in one place instead of all over; two
+// imports never share a prefix.
+func TestImportEventIDsAreTimeOrdered(t *testing.T) {
+	pool := setup(t)
+	svc := newService(t, pool, ingest.Config{})
+	ctx := umSystem()
+	const n = 200
+	prefixes := map[string]bool{}
+	for round := range 2 {
+		before := snapshot(t, pool)
+		if rep := importString(t, svc, ctx, ingest.NDJSON, genNDJSON(prefix(fmt.Sprint("evid", round)), n), ingest.Options{}); rep.Inserted != n {
+			t.Fatalf("import %d: %+v", round, rep)
+		}
+		rows, err := pool.Query(context.Background(), "SELECT event_id::text FROM outbox WHERE id > $1", before.MaxOutbox)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]bool{}
+		for _, id := range list {
+			ids[id] = true
+			u := uuid.MustParse(id)
+			if u.Version() != 7 || u.Variant() != uuid.RFC4122 {
+				t.Fatalf("event id %s: version %d, variant %v; want a UUIDv7", id, u.Version(), u.Variant())
+			}
+			prefixes[id[:28]] = true // the twelve bytes drawn for the statement
+		}
+		if len(ids) != n {
+			t.Fatalf("import %d: %d distinct event ids, want %d", round, len(ids), n)
+		}
+	}
+	if len(prefixes) != 2 {
+		t.Fatalf("%d event id prefixes over two imports, want one each: %v", len(prefixes), prefixes)
 	}
 }
