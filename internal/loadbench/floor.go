@@ -2,7 +2,6 @@ package loadbench
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -16,7 +15,6 @@ import (
 	"github.com/fengcheng/datahub/internal/page"
 	"github.com/fengcheng/datahub/internal/postgres"
 	"github.com/fengcheng/datahub/internal/property"
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -146,9 +144,8 @@ func CaseTableCeiling(ctx context.Context, pool *pgxpool.Pool, n int) (float64, 
 // random ids would scatter the inserts over the primary key and make the
 // ceiling lower than an import can reach.
 func StageCeilingRows(ctx context.Context, tx pgx.Tx, n int) error {
-	first := uuid.Must(uuid.NewV7())
 	_, err := tx.Exec(ctx, `CREATE TEMP TABLE ceiling_staging ON COMMIT DROP AS
-		SELECT i AS line, ($2 || lpad(to_hex(i), 8, '0'))::uuid AS id, 'ceiling-' || i AS external_id,
+		SELECT i AS line, `+postgres.OrderedID("$2", "i")+` AS id, 'ceiling-' || i AS external_id,
 			(ARRAY['EVENT', 'EVENT', 'COMPONENT', 'EVENT', 'COMPONENT'])[i % 5 + 1] AS kind,
 			(ARRAY['05', '01', '01', '02', '02'])[i % 5 + 1] AS major_code,
 			(ARRAY['0501', '0101', '0101', '0201', '0202'])[i % 5 + 1] AS minor_code,
@@ -157,7 +154,7 @@ func StageCeilingRows(ctx context.Context, tx pgx.Tx, n int) error {
 			'hailing.chengdong.fenghuang' AS jurisdiction_code, '张三' AS reporter_name, '13812345678' AS reporter_phone,
 			timestamptz '2024-01-01 00:00:00Z' + i * interval '30 seconds' AS reported_at,
 			ARRAY['https://img.example.cn/ceiling/' || i || '.jpg'] AS photo_urls
-		FROM generate_series(1, $1::int) i`, n, hex.EncodeToString(first[:12]))
+		FROM generate_series(1, $1::int) i`, n, postgres.NewOrderedIDPrefix())
 	if err != nil {
 		return fmt.Errorf("stage ceiling rows: %w", err)
 	}

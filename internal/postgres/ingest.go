@@ -175,7 +175,7 @@ var mergeCases = `WITH src AS (
 	SELECT id, 'REPORT', NULL, 'REPORTED', @actor, @actor_dept, '', @now FROM merged WHERE inserted
 ), changes AS (
 	INSERT INTO outbox (event_id, dataset, record_id, op, jurisdiction, owner_dept, handling_dept, citizen_id, version, payload)
-	SELECT ` + bulkEventID("@event_prefix") + `, 'cases', id::text, CASE WHEN inserted THEN 'CREATED' ELSE 'UPDATED' END,
+	SELECT ` + OrderedID("@event_prefix", "row_number() OVER ()") + `, 'cases', id::text, CASE WHEN inserted THEN 'CREATED' ELSE 'UPDATED' END,
 		jurisdiction_code, owner_dept, handling_dept, citizen_id, version,
 		CASE WHEN inserted THEN jsonb_build_object('status', status, 'action', 'REPORT') ELSE jsonb_build_object('status', status) END
 	FROM merged
@@ -249,7 +249,7 @@ func (s *IngestStore) ImportCases(ctx context.Context, job *ingest.CaseImport) (
 	scope.addScope(job.Scope, caseScope.as("c"))
 	scope.args["source"], scope.args["owner"], scope.args["now"] = job.SourceDept, job.OwnerDept, job.Now
 	scope.args["actor"], scope.args["actor_dept"] = job.Actor, job.ActorDept
-	scope.args["event_prefix"] = newBulkEventPrefix()
+	scope.args["event_prefix"] = NewOrderedIDPrefix()
 	if err := tx.QueryRow(ctx, strings.Replace(mergeCases, "{{scope}}", scope.sql(), 1), scope.args).
 		Scan(&res.Inserted, &res.Updated); err != nil {
 		return nil, translate(fmt.Errorf("merge cases: %w", err))

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 
@@ -49,23 +48,4 @@ func writeChange(ctx context.Context, tx pgx.Tx, c Change) error {
 		return translate(fmt.Errorf("write outbox: %w", err))
 	}
 	return nil
-}
-
-// bulkEventID is the SQL expression of the event ids of a statement that
-// writes many outbox rows, with prefix the parameter bound to
-// newBulkEventPrefix(): a UUIDv7 drawn for the statement whose last four
-// bytes count its rows (RFC 9562's dedicated counter). Ids stay time
-// ordered, like writeChange's: gen_random_uuid() scattered a 100,000-row
-// import over the whole unique index of event ids, 0.6 s of its merge. The
-// twelve bytes kept hold the time, the generator's sub-millisecond
-// sequence and 30 random bits, so two statements cannot share a prefix in
-// practice, and the unique index would refuse (not merge) one that did.
-func bulkEventID(prefix string) string {
-	return "(" + prefix + " || lpad(to_hex(row_number() OVER ()), 8, '0'))::uuid"
-}
-
-// newBulkEventPrefix returns the first twelve bytes of a new UUIDv7, in hex.
-func newBulkEventPrefix() string {
-	id := uuid.Must(uuid.NewV7())
-	return hex.EncodeToString(id[:12])
 }

@@ -313,10 +313,10 @@ func (s *ViolationStore) MarkDue(ctx context.Context, now time.Time, actor, note
 			SELECT id, 'MARK_DUE', 'NOTICE_ISSUED', 'RECTIFICATION_DUE', $2, owner_dept, $3, $1 FROM due)
 		INSERT INTO outbox (event_id, dataset, record_id, op, jurisdiction, owner_dept, handling_dept, citizen_id,
 			version, payload)
-		SELECT `+bulkEventID("$5")+`, $4, id::text, 'TRANSITION', jurisdiction_code, owner_dept, '', '', version,
+		SELECT `+OrderedID("$5", "row_number() OVER ()")+`, $4, id::text, 'TRANSITION', jurisdiction_code, owner_dept, '', '', version,
 			jsonb_build_object('status', status, 'action', 'MARK_DUE')
 		FROM due ORDER BY id`,
-		now, actor, note, violation.Dataset, newBulkEventPrefix())
+		now, actor, note, violation.Dataset, NewOrderedIDPrefix())
 	if err != nil {
 		return 0, translate(fmt.Errorf("mark due violations: %w", err))
 	}
