@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,8 @@ func TestRunEveryScenario(t *testing.T) {
 	rows, err := loadbench.Run(ctx, loadbench.Options{
 		HubURL: srv.URL, Pool: pool, DevSecret: cfg.DevSecret(), MetricsToken: "bench-metrics-token-0123",
 		Duration: 300 * time.Millisecond, Soak: 300 * time.Millisecond, Connections: 4, Rate: 20, ImportRows: 300, Log: &progress,
+		// The hub runs in this process: its memory stands in for a resident set.
+		CurrentRSS: func() uint64 { var m runtime.MemStats; runtime.ReadMemStats(&m); return m.Sys },
 	})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
@@ -76,6 +79,9 @@ func TestRunEveryScenario(t *testing.T) {
 		}
 		if r.Statements < 0 {
 			t.Errorf("%s %s: statements per request unknown (is datahub_db_statements_total exported?)", r.Scenario, r.Mode)
+		}
+		if r.Scenario == "S6" && strings.HasPrefix(r.Mode, "open") && !strings.Contains(r.Note, "RSS peak") {
+			t.Errorf("S6's soak reports no memory: %q", r.Note)
 		}
 		if (r.Scenario == "S1" && r.Mode == "closed 4" || r.Scenario == "S3" || r.Scenario == "S7") && r.Floor <= 0 {
 			t.Errorf("%s has no floor", r.Scenario)

@@ -132,8 +132,8 @@ func (fx *fixtures) waitIndicators(ctx context.Context) error {
 }
 
 // mixed finds S6's closed-loop peak, then holds 70 % of it as an open
-// loop for the soak duration and reports the hub's resident memory at its
-// start and end (flat memory means no leak).
+// loop for the soak duration and compares the peaks of the hub's resident
+// memory at its two ends (flat memory means no leak).
 func (fx *fixtures) mixed(ctx context.Context) ([]Row, error) {
 	tr, err := fx.targetsS6()
 	if err != nil {
@@ -147,20 +147,17 @@ func (fx *fixtures) mixed(ctx context.Context) ([]Row, error) {
 	if rate < 1 {
 		return []Row{peak}, nil
 	}
-	before := fx.currentRSS()
 	soakFor := fx.o.Soak
 	if soakFor <= 0 {
 		soakFor = fx.o.Duration
 	}
+	stop := sampleRSS(ctx, fx.currentRSS, rssEvery(soakFor))
 	soak, err := fx.attackFor(ctx, "S6", tr, rate, soakFor)
+	samples := stop()
 	if err != nil {
 		return nil, err
 	}
-	note := "70% of peak"
-	if before > 0 {
-		note += fmt.Sprintf("; RSS %s → %s", mib(before), mib(fx.currentRSS()))
-	}
-	soak.Note = join(note, soak.Note)
+	soak.Note = join(join("70% of peak", describeRSS(samples)), soak.Note)
 	return []Row{peak, soak}, nil
 }
 
