@@ -104,7 +104,7 @@ func (fx *fixtures) floorS3(ctx context.Context) (float64, error) {
 const s3CaseSkip = cases.AllParts
 
 func (fx *fixtures) floorPool(ctx context.Context) (*pgxpool.Pool, error) {
-	return postgres.Open(ctx, postgres.PoolConfig{URL: fx.o.Pool.Config().ConnString(), MaxConns: int32(postgres.MaxConnsDefault)})
+	return postgres.Open(ctx, postgres.PoolConfig{URL: fx.o.Pool.Config().ConnString(), MaxConns: postgres.DefaultMaxConns()})
 }
 
 // CaseTableCeiling measures the fastest way PostgreSQL adds n new cases to
