@@ -3,7 +3,6 @@ package loadbench
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 )
 
@@ -20,17 +19,14 @@ type rssSample struct {
 // samples let the soak compare the peaks of its two ends instead.
 func sampleRSS(ctx context.Context, read func() uint64, every time.Duration) (stop func() []rssSample) {
 	ctx, cancel := context.WithCancel(ctx)
-	var (
-		mu      sync.Mutex
-		samples []rssSample
-		done    = make(chan struct{})
-	)
+	// Only the sampling goroutine appends until done is closed; stop reads
+	// after that.
+	var samples []rssSample
+	done := make(chan struct{})
 	start := time.Now()
 	record := func() {
 		if v := read(); v > 0 {
-			mu.Lock()
 			samples = append(samples, rssSample{at: time.Since(start), rss: v})
-			mu.Unlock()
 		}
 	}
 	go func() {
@@ -51,8 +47,6 @@ func sampleRSS(ctx context.Context, read func() uint64, every time.Duration) (st
 		cancel()
 		<-done
 		record()
-		mu.Lock()
-		defer mu.Unlock()
 		return samples
 	}
 }
