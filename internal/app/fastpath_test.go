@@ -481,6 +481,7 @@ func genPropertyQuery(rng *rand.Rand) (string, map[string]any) {
 		return fmt.Sprintf("(first: %d)", rng.IntN(7))
 	}
 	caseNode := some([]string{"id", "caseNo", "status", "deadline", "overdue", "className", "reportedAt", "__typename",
+		"kind", "source", "address", "handledAt",
 		"reporter { " + some([]string{"name", "phone"}) + " }", "handlingDept { code name }", "jurisdiction { name }"})
 	violationNode := some([]string{"id", "recordNo", "kind", "subtype", "channel", "status", "outcome", "description",
 		"address", "areaM2", "demolishedAreaM2", "discoveredAt", "noticeIssuedAt", "deadline", "overdue", "resolvedAt",
