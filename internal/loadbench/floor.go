@@ -103,8 +103,10 @@ func (fx *fixtures) floorS3(ctx context.Context) (float64, error) {
 // status, deadline), and the hub reads no more.
 const s3CaseSkip = cases.AllParts
 
+// floorPool opens a pool of the size the hub takes by default (MaxConns
+// unset), so hub and floor compete for the same number of connections.
 func (fx *fixtures) floorPool(ctx context.Context) (*pgxpool.Pool, error) {
-	return postgres.Open(ctx, postgres.PoolConfig{URL: fx.o.Pool.Config().ConnString(), MaxConns: postgres.DefaultMaxConns()})
+	return postgres.Open(ctx, postgres.PoolConfig{URL: fx.o.Pool.Config().ConnString()})
 }
 
 // CaseTableCeiling measures the fastest way PostgreSQL adds n new cases to
